@@ -1,0 +1,132 @@
+"""Read plan files: YAML → schema → resolved Plan, with every error named by its place."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import PlanError, PlanErrors, Position
+from .model import PlanFile
+from .plan import Plan, resolve
+from .yamlsource import Path, load_yaml
+
+#: Vietnamese wording of the schema's error types; others fall back to pydantic's English.
+MESSAGES = {
+    "missing": "thiếu trường bắt buộc «{field}»",
+    "string_type": "«{field}» phải là văn bản",
+    "string_too_short": "«{field}» không được để trống",
+    "string_pattern_mismatch": "mã «{input}» chỉ được gồm chữ thường không dấu, số, «-», «_», «.»",
+    "list_type": "«{field}» phải là một danh sách",
+    "dict_type": "«{field}» phải là một bảng khóa: giá trị",
+    "model_type": "«{field}» phải là một bảng khóa: giá trị",
+    "too_short": "«{field}» cần ít nhất một mục",
+    "float_parsing": "«{field}» phải là một số",
+    "float_type": "«{field}» phải là một số",
+    "int_parsing": "«{field}» phải là một số",
+    "bool_parsing": "«{field}» phải là true hoặc false",
+    "bool_type": "«{field}» phải là true hoặc false",
+    "enum": "«{field}» không hợp lệ; chọn một trong: {expected}",
+    "literal_error": "«{field}» không hợp lệ; chọn một trong: {expected}",
+    "greater_than_equal": "«{field}» phải ≥ {ge}",
+    "less_than_equal": "«{field}» phải ≤ {le}",
+}
+
+
+def load_plan(file: str | FsPath) -> Plan:
+    """Load and check one plan file; raise PlanErrors listing every problem."""
+    name = str(file)
+    try:
+        raw = FsPath(file).read_bytes()
+    except OSError as exc:
+        raise PlanErrors([PlanError(f"không đọc được tệp ({exc.strerror})", Position(name))]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlanErrors([PlanError(f"tệp không phải UTF-8 (byte {exc.start})", Position(name))]) from None
+    return parse_plan(text, name)
+
+
+def parse_plan(text: str, file: str = "<plan>") -> Plan:
+    try:
+        data, where = load_yaml(text, file)
+    except PlanError as exc:
+        raise PlanErrors([exc]) from None
+    if not isinstance(data, dict):
+        raise PlanErrors([PlanError("tệp kế hoạch phải là một bảng khóa: giá trị (id, title, units, …)",
+                                    Position(file, 1, 1))])
+    try:
+        doc = PlanFile.model_validate(data)
+    except ValidationError as exc:
+        raise PlanErrors(_schema_errors(exc, where, file)) from None
+    return resolve(doc, where, file)
+
+
+def _schema_errors(exc: ValidationError, where: dict[Path, Position], file: str) -> list[PlanError]:
+    out: list[PlanError] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in exc.errors(include_url=False):
+        path = _yaml_path(err["loc"], keep_last=err["type"] == "extra_forbidden")
+        if err["type"] in ("string_type", "model_type", "dict_type") and _union_sibling(err["loc"]):
+            continue  # `when:` is text or a mapping; report the mapping branch only once
+        key = (path, err["type"])
+        if key in seen:
+            continue
+        seen.add(key)
+        field = ".".join(str(p) for p in path) or "tệp"
+        template = MESSAGES.get(err["type"])
+        ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+        if err["type"] == "extra_forbidden":
+            message = f"khóa không hợp lệ «{path[-1]}»" + _suggest(str(path[-1]), err["loc"])
+        elif err["type"] == "value_error":
+            message = str(ctx.get("error", err["msg"]))
+        elif template:
+            message = template.format(field=field, input=err.get("input"), **ctx)
+        else:
+            message = f"«{field}»: {err['msg']}"
+        pos = _position(path, where, file)
+        value = err.get("input")
+        text = value if isinstance(value, str | int | float) and err["type"] != "missing" else None
+        out.append(PlanError(message, pos, None if text is None else str(text)))
+    return out
+
+
+def _yaml_path(loc: tuple[Any, ...], keep_last: bool = False) -> Path:
+    # pydantic adds the branch of a union to the location ("str", "WhenSpec", "list[str]")
+    kept = tuple(p for p in loc[:-1] if isinstance(p, int) or p in _FIELD_NAMES or _is_data_key(loc, p))
+    last = loc[-1] if loc else None
+    if last is not None and (keep_last or isinstance(last, int) or last in _FIELD_NAMES
+                             or _is_data_key(loc, last)):
+        kept += (last,)
+    return kept
+
+
+def _is_data_key(loc: tuple[Any, ...], part: Any) -> bool:
+    i = loc.index(part)
+    return i > 0 and loc[i - 1] in ("amounts", "reminders", "period")
+
+
+def _union_sibling(loc: tuple[Any, ...]) -> bool:
+    return any(isinstance(p, str) and p not in _FIELD_NAMES and not _is_data_key(loc, p) for p in loc)
+
+
+def _position(path: Path, where: dict[Path, Position], file: str) -> Position:
+    while path and path not in where:
+        path = path[:-1]
+    return where.get(path, Position(file))
+
+
+def _models() -> list[type[BaseModel]]:
+    from . import model
+    return [v for v in vars(model).values() if isinstance(v, type) and issubclass(v, BaseModel)
+            and v is not BaseModel]
+
+
+_FIELD_NAMES = {a.alias or n for m in _models() for n, a in m.model_fields.items()} | {
+    n for m in _models() for n in m.model_fields}
+
+
+def _suggest(key: str, loc: tuple[Any, ...]) -> str:
+    close = difflib.get_close_matches(key, sorted(_FIELD_NAMES), n=1)
+    return f"; có phải «{close[0]}»?" if close else ""

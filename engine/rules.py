@@ -1,0 +1,149 @@
+"""Recurrence rules and their expansion into nominal occurrences (before any holiday shift).
+
+Each occurrence is `(key, window_start, due)`: the key names the occurrence within its
+obligation and stays the same when the date moves ("2024-1" is the first date of 2024,
+"2024-Q3" the third quarter, "2024-05" May), so step ids survive a plan edit.
+
+>>> expand(Quarterly("span"), date(2022, 1, 1), date(2022, 6, 30))
+[('2022-Q1', datetime.date(2022, 1, 1), datetime.date(2022, 3, 31)), ('2022-Q2', datetime.date(2022, 4, 1), datetime.date(2022, 6, 30))]
+"""
+from __future__ import annotations
+
+import calendar as _cal
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Union
+
+from dateutil.rrule import rrulestr
+
+from .workdays import InvalidLunarDate, lunar_to_solar
+
+Occurrence = tuple[str, "date | None", date]
+MonthDay = tuple[int, int]  # (month, day); day 0 means the last day of the month
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """Dated once: each item is (window start or None, due date)."""
+
+    items: tuple[tuple[date | None, date], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Yearly:
+    """Every year on these (window start, due) month-days; solar, or lunar when `lunar`."""
+
+    items: tuple[tuple[MonthDay | None, MonthDay], ...]
+    lunar: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Quarterly:
+    """Every quarter: "span" (the quarter, due its last day), "start" or "end" (one day)."""
+
+    anchor: str = "span"
+
+
+@dataclass(frozen=True, slots=True)
+class Monthly:
+    """Every month: day 1–31 (clamped to the month), -1 the last day, 0 the whole month."""
+
+    day: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Weekly:
+    """Every week on these ISO weekdays (1 = Monday); none means the whole week, due Sunday."""
+
+    weekdays: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Daily:
+    weekdays_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RRule:
+    """An RFC 5545 recurrence rule, for what the phrase grammar does not say."""
+
+    rule: str
+    start: date | None = None
+
+
+Rule = Union[Fixed, Yearly, Quarterly, Monthly, Weekly, Daily, RRule]
+
+
+def _last(year: int, month: int) -> int:
+    return _cal.monthrange(year, month)[1]
+
+
+def _solar(year: int, md: MonthDay, start: bool = False) -> date:
+    month, day = md
+    return date(year, month, (1 if start else _last(year, month)) if day == 0 else day)
+
+
+def _lunar(year: int, md: MonthDay) -> date:
+    month, day = md
+    try:
+        return lunar_to_solar(year, month, day or 30)
+    except InvalidLunarDate:
+        if day in (0, 30):  # "the 30th" of a 29-day lunar month is its last day
+            return lunar_to_solar(year, month, 29)
+        raise
+
+
+def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
+    """The occurrences of `rule` whose due date lies in [first, last], in date order."""
+    out: list[Occurrence] = []
+    if isinstance(rule, Fixed):
+        out = [(str(i + 1), start, due) for i, (start, due) in enumerate(rule.items)]
+    elif isinstance(rule, Yearly):
+        many = len(rule.items) > 1
+        for year in range(first.year - (1 if rule.lunar else 0), last.year + 1):
+            for i, (start, due) in enumerate(rule.items):
+                key = f"{year}-{i + 1}" if many else str(year)
+                if rule.lunar:
+                    out.append((key, _lunar(year, start) if start else None, _lunar(year, due)))
+                else:
+                    out.append((key, _solar(year, start, True) if start else None, _solar(year, due)))
+    elif isinstance(rule, Quarterly):
+        for year in range(first.year, last.year + 1):
+            for q in range(1, 5):
+                begin, end = date(year, 3 * q - 2, 1), date(year, 3 * q, _last(year, 3 * q))
+                key = f"{year}-Q{q}"
+                out.append((key, begin, end) if rule.anchor == "span"
+                           else (key, None, begin if rule.anchor == "start" else end))
+    elif isinstance(rule, Monthly):
+        for year in range(first.year, last.year + 1):
+            for month in range(1, 13):
+                n = _last(year, month)
+                key = f"{year}-{month:02d}"
+                if rule.day == 0:
+                    out.append((key, date(year, month, 1), date(year, month, n)))
+                else:
+                    out.append((key, None, date(year, month, n if rule.day < 0 else min(rule.day, n))))
+    elif isinstance(rule, Weekly):
+        monday = first - timedelta(days=first.weekday())
+        while monday <= last:
+            iso = monday.isocalendar()
+            key = f"{iso.year}-W{iso.week:02d}"
+            if not rule.weekdays:
+                out.append((key, monday, monday + timedelta(days=6)))
+            for wd in rule.weekdays:
+                day_key = key if len(rule.weekdays) == 1 else f"{key}-{wd}"
+                out.append((day_key, None, monday + timedelta(days=wd - 1)))
+            monday += timedelta(days=7)
+    elif isinstance(rule, Daily):
+        day = first
+        while day <= last:
+            if not rule.weekdays_only or day.weekday() < 5:
+                out.append((day.isoformat(), None, day))
+            day += timedelta(days=1)
+    else:
+        start = datetime.combine(rule.start or first, datetime.min.time())
+        when = rrulestr(rule.rule, dtstart=start)
+        stop = datetime.combine(last, datetime.max.time())
+        out = [(d.date().isoformat(), None, d.date())
+               for d in when.between(datetime.combine(first, datetime.min.time()), stop, inc=True)]
+    return [o for o in out if first <= o[2] <= last]
