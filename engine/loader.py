@@ -1,6 +1,7 @@
 """Read plan files: YAML → schema → resolved Plan, with every error named by its place."""
 from __future__ import annotations
 
+import copy
 import difflib
 from pathlib import Path as FsPath
 from typing import Any
@@ -59,8 +60,71 @@ def parse_plan(text: str, file: str = "<plan>") -> Plan:
     try:
         doc = PlanFile.model_validate(data)
     except ValidationError as exc:
-        raise PlanErrors(_schema_errors(exc, where, file)) from None
+        errors = _schema_errors(exc, where, file)
+        errors += _check_rest(data, where, file, exc)
+        errors.sort(key=lambda e: (e.position.line, e.position.column) if e.position else (0, 0))
+        raise PlanErrors(errors) from None
     return resolve(doc, where, file)
+
+
+SECTIONS = ("units", "clusters", "groups", "obligations")
+
+
+def _check_rest(data: dict[str, Any], where: dict[Path, Position], file: str,
+                exc: ValidationError) -> list[PlanError]:
+    """So that `check` reports everything at once: drop the unknown keys, then the list items
+    and optional fields the schema still rejects, and check the meaning of what is left."""
+    pruned = copy.deepcopy(data)
+    for err in exc.errors(include_url=False):
+        if err["type"] == "extra_forbidden":
+            *parent, key = _yaml_path(err["loc"], keep_last=True)
+            holder: Any = pruned
+            for part in parent:
+                holder = holder[part]
+            holder.pop(key, None)
+    try:
+        doc = PlanFile.model_validate(pruned)
+    except ValidationError as again:
+        pruned, where = _drop_invalid(pruned, where, file, again)
+        if pruned is None:
+            return []
+        try:
+            doc = PlanFile.model_validate(pruned)
+        except ValidationError:
+            return []
+    try:
+        resolve(doc, where, file)
+    except PlanErrors as found:
+        return found.errors
+    return []
+
+
+def _drop_invalid(data: dict[str, Any], where: dict[Path, Position], file: str,
+                  exc: ValidationError) -> tuple[Any, dict[Path, Position]]:
+    bad_items: dict[str, set[int]] = {}
+    bad_fields: set[str] = set()
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        if len(loc) > 1 and loc[0] in SECTIONS and isinstance(loc[1], int):
+            bad_items.setdefault(str(loc[0]), set()).add(loc[1])
+        elif loc:
+            bad_fields.add(str(loc[0]))
+    if bad_fields & {"id", "title", "issuer", "period"}:
+        return None, where  # too little is left to check the meaning
+    pruned = {k: v for k, v in data.items() if k not in bad_fields}
+    moved: dict[Path, Position] = {k: v for k, v in where.items() if not k or k[0] not in bad_items}
+    for section, bad in bad_items.items():
+        items = data.get(section)
+        if not isinstance(items, list):
+            continue
+        kept = [i for i in range(len(items)) if i not in bad]
+        pruned[section] = [items[i] for i in kept]
+        for new, old in enumerate(kept):
+            for path, pos in where.items():
+                if path[:2] == (section, old):
+                    moved[(section, new, *path[2:])] = pos
+        moved[(section,)] = where.get((section,), Position(file))
+    return pruned, moved
 
 
 def _schema_errors(exc: ValidationError, where: dict[Path, Position], file: str) -> list[PlanError]:
@@ -82,12 +146,15 @@ def _schema_errors(exc: ValidationError, where: dict[Path, Position], file: str)
         elif err["type"] == "value_error":
             message = str(ctx.get("error", err["msg"]))
         elif template:
+            if "expected" in ctx:
+                ctx["expected"] = ctx["expected"].replace(" or ", " hoặc ")
             message = template.format(field=field, input=err.get("input"), **ctx)
         else:
             message = f"«{field}»: {err['msg']}"
         pos = _position(path, where, file)
         value = err.get("input")
-        text = value if isinstance(value, str | int | float) and err["type"] != "missing" else None
+        quiet = err["type"] in ("missing", "extra_forbidden")
+        text = value if isinstance(value, str | int | float) and not quiet else None
         out.append(PlanError(message, pos, None if text is None else str(text)))
     return out
 

@@ -196,7 +196,9 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
             if item.id in names:
                 r.fail((section, i, "id"), f"mã «{item.id}» đã được dùng cho một đơn vị, cụm hoặc nhóm khác")
             names[item.id] = item.name
-            if section != "units":
+            if section == "clusters":  # the head unit is one of its cluster's units
+                members[item.id] = [item.head, *(m for m in item.members if m != item.head)]
+            elif section == "groups":
                 members[item.id] = list(item.members)
     units = {u.id: u.name for u in doc.units}
 
@@ -214,12 +216,14 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
             parent[u.id] = u.parent
         elif u.id != doc.issuer and doc.issuer in units:
             parent[u.id] = doc.issuer
+    cycles: set[frozenset[str]] = set()
     for uid in units:  # a cycle in the hierarchy: follow parents until one repeats
         seen, cur = [uid], parent.get(uid)
         while cur is not None and cur not in seen:
             seen.append(cur)
             cur = parent.get(cur)
-        if cur == uid:
+        if cur == uid and frozenset(seen) not in cycles:
+            cycles.add(frozenset(seen))
             i = next(i for i, u in enumerate(doc.units) if u.id == uid)
             r.fail(("units", i, "parent"), "cấp trên tạo thành vòng lặp: " + " → ".join([*seen, uid]))
 
@@ -246,7 +250,7 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
     for i, c in enumerate(doc.clusters):
         if known_unit(("clusters", i, "head"), c.head):
             heads[c.id] = c.head
-        for m in (c.head, *expand_members(c.id, (c.id,), ("clusters", i, "members"))):
+        for m in expand_members(c.id, (c.id,), ("clusters", i, "members")):
             clusters_of.setdefault(m, [])
             if c.id not in clusters_of[m]:
                 clusters_of[m].append(c.id)
@@ -328,7 +332,8 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,
             r.fail((*path, "time"), "giờ ở «time» khác với giờ trong «when»", ob.time)
         elif at is not None:
             schedule = Schedule(schedule.rule, at, schedule.tentative)
-    chosen = ob.responsible if ob.responsible is not None else [r.doc.issuer]
+    issuer_ok = r.doc.issuer in units  # a wrong issuer is reported once, at `issuer:`
+    chosen = ob.responsible if ob.responsible is not None else ([r.doc.issuer] if issuer_ok else [])
     responsible: list[str] = []
     for k, sel in enumerate([chosen] if isinstance(chosen, str) else chosen):
         responsible += select((*path, "responsible", k) if not isinstance(chosen, str)

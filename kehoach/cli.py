@@ -21,7 +21,8 @@ from engine.phrases import parse_day
 from engine.plan import Plan
 from engine.workdays import WorkingCalendar
 
-out = Console(highlight=False)
+# Piped output (a file, a pager, a test) gets wide lines instead of rich's 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
 
