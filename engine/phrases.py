@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, time
 
 from .errors import PlanError
-from .rules import Daily, Fixed, Monthly, Quarterly, Rule, Weekly, Yearly
+from .rules import Daily, Fixed, MonthDay, Monthly, Quarterly, Rule, Weekly, Yearly
 
 HINT = ("hãy viết lại theo mẫu (ví dụ «ngày 30/01 và 30/8 hằng năm», «08g00, ngày 19/5/2022», "
         "«định kỳ hằng quý») hoặc dùng dạng có cấu trúc: when: {dates: [2022-05-19]} "
@@ -38,6 +38,9 @@ class Schedule:
     tentative: bool = False
 
 
+#: A token: its kind, its own regex groups, its text.
+Token = tuple[str, tuple[str | None, ...], str]
+
 _TOKEN = re.compile(
     r"""
     (?P<date>(?<!\d)(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\3\s*(\d{4})(?!\d))
@@ -53,11 +56,11 @@ _TOKEN = re.compile(
       |định\s+kỳ\s+0?1\s+(năm|quý|tháng|tuần))
   | (?P<plural>các\s+(quý|tháng|tuần))
   | (?P<weekday>thứ\s+([2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)
-  | (?P<day>ngày\s+(\d{1,2})(?![\d/]))
+  | (?P<day>(?:ngày\s+|(?<=từ\s))(\d{1,2})(?!\s*[\d/.-]))
   | (?P<part>sáng|trưa|chiều|tối)
-  | (?P<word>từ|đến|tới|cuối|đầu|âm\s+lịch|trong\s+tuần|ngày\s+làm\s+việc)
+  | (?P<word>từ|đến|tới|cuối|đầu|âm\s+lịch|trong\s+tuần|(?:ngày\s+)?làm\s+việc)
   | (?P<filler>vào|ngày|lúc|và|các|định\s+kỳ|thời\s+gian|hạn\s+chót|hạn|chậm\s+nhất|trước|
-      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|đợt\s+\d+|giai\s+đoạn(?:\s+\d+)?|thực\s+hiện|,|;|:|\(|\)|-|–|\.)
+      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|đợt\s+\d+|giai\s+đoạn(?:\s+\d(?!\d))?|thực\s+hiện|,|;|:|\(|\)|-|–|\.)
   | (?P<space>\s+)
     """,
     re.VERBOSE,
@@ -95,8 +98,8 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
     return Schedule(rule, at, tentative)
 
 
-def _tokens(s: str, original: str) -> list[tuple[str, tuple[str | None, ...], str]]:
-    out: list[tuple[str, tuple[str | None, ...], str]] = []
+def _tokens(s: str, original: str) -> list[Token]:
+    out: list[Token] = []
     pos = 0
     while pos < len(s):
         m = _TOKEN.match(s, pos)
@@ -114,41 +117,107 @@ def _tokens(s: str, original: str) -> list[tuple[str, tuple[str | None, ...], st
     return out
 
 
-def _interpret(tokens: list[tuple[str, tuple[str | None, ...], str]],
-               default_year: int | None) -> tuple[Rule, time | None]:
-    kinds = [k for k, _, _ in tokens]
+#: Besides times, parts of day and words like «cuối», what each «hằng …» may be said with.
+#: (Dated kinds are let through to «hằng năm» so that `_yearly` can say what is wrong.)
+_WITH = {"năm": {"daymonth", "datelong", "month", "quarter",
+                 "date", "monthyear", "year", "yearrange"},
+         "quý": set(), "tháng": {"day"}, "tuần": {"weekday"}, "ngày": set()}
+_COMMON = {"recur", "plural", "word", "time", "part"}
+_DATED = {"date", "datelong", "daymonth", "day", "monthyear", "month", "quarter", "year",
+          "yearrange", "weekday"}
+#: Where the years sit in the groups of the token kinds that may carry one.
+_YEAR_AT = {"date": (3,), "datelong": (2,), "monthyear": (1,), "quarter": (1,), "year": (0,),
+            "yearrange": (0, 1)}
+YEARS = range(1900, 2101)  # the lunar calendar's range
+
+
+def _years(kind: str, g: tuple[str | None, ...]) -> list[int]:
+    return [int(y) for i in _YEAR_AT.get(kind, ()) if (y := g[i])]
+
+
+def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, time | None]:
     words = {t for k, _, t in tokens if k == "word"}
     at = _clock(tokens)
-    recur = next((g for k, g, _ in tokens if k == "recur"), None)
-    period = (recur[0] or recur[2]) if recur else None
+    for kind, g, text in tokens:
+        if any(y not in YEARS for y in _years(kind, g)):
+            raise PlanError(f"«{text}»: năm phải từ {YEARS[0]} đến {YEARS[-1]}")
+    recurs = [g for k, g, _ in tokens if k == "recur"]
+    periods = sorted({g[0] or g[2] or "" for g in recurs})
+    if len(periods) > 1:
+        raise PlanError("nhiều chu kỳ khác nhau (" + ", ".join(f"«hằng {p}»" for p in periods)
+                        + ") trong một thời gian; hãy tách thành nhiều nghĩa vụ")
+    period = periods[0] if periods else None
+    count = next((int(g[1]) for g in recurs if g[1]), None)
     plural = next((g[0] for k, g, _ in tokens if k == "plural"), None)
     if period == "năm" and plural:       # "mỗi năm 4 lần vào cuối các quý"
-        period = plural
+        if count is not None and count != {"quý": 4, "tháng": 12}.get(plural or ""):
+            raise PlanError(f"«mỗi năm {count} lần» không khớp với «các {plural}»")
+        period, count = plural, None
     end, start = "cuối" in words, "đầu" in words
     lunar = any(t.startswith("âm") for t in words)
     if lunar and period != "năm":
         raise PlanError("ngày âm lịch chỉ dùng được với «hằng năm», ví dụ «ngày 10/3 âm lịch hằng năm»")
+    if period is None:
+        if any(k == "weekday" for k, _, _ in tokens):
+            raise PlanError("thứ trong tuần cần đi kèm «hằng tuần», ví dụ «chiều thứ 6 hằng tuần»")
+        return _fixed(tokens, end, default_year), at
+    stray = next((t for k, _, t in tokens if k not in _COMMON | _WITH[period]), None)
+    if stray:
+        raise PlanError(f"«{stray}» không dùng được với «hằng {period}»; {HINT}")
 
+    rule: Rule
     if period == "năm":
-        return _yearly(tokens, end, lunar), at
-    if period == "quý":
-        return Quarterly("end" if end else "start" if start else "span"), at
-    if period == "tháng":
-        day = next((int(g[0] or 0) for k, g, _ in tokens if k == "day"), None)
-        if day is not None and not 1 <= day <= 31:
-            raise PlanError(f"ngày {day} hằng tháng không tồn tại")
-        return Monthly(day or (-1 if end else 1 if start else 0)), at
-    if period == "tuần":
-        days = tuple(sorted({_weekday(g) for k, g, _ in tokens if k == "weekday"}))
-        return Weekly(days), at
-    if period == "ngày":
-        return Daily(weekdays_only="trong tuần" in words or "ngày làm việc" in words), at
-    if "weekday" in kinds:
-        raise PlanError("thứ trong tuần cần đi kèm «hằng tuần», ví dụ «chiều thứ 6 hằng tuần»")
-    return _fixed(tokens, end, default_year), at
+        rule = _yearly(tokens, end, lunar)
+    elif period == "quý":
+        rule = Quarterly("end" if end else "start" if start else "span")
+    elif period == "tháng":
+        days = [int(g[0] or 0) for k, g, _ in tokens if k == "day"]
+        if len(days) > 1:
+            raise PlanError("«hằng tháng» chỉ nhận một ngày; hãy tách thành nhiều nghĩa vụ")
+        if days and not 1 <= days[0] <= 31:
+            raise PlanError(f"ngày {days[0]} hằng tháng không tồn tại")
+        rule = Monthly(days[0] if days else -1 if end else 1 if start else 0)
+    elif period == "tuần":
+        days = [_weekday(g) for k, g, _ in tokens if k == "weekday"]
+        if _span_words(tokens)[0]:  # "từ thứ 2 đến thứ 6 hằng tuần"
+            if len(days) != 2 or days[0] > days[1]:
+                raise PlanError("khoảng «từ thứ … đến thứ …» cần hai thứ theo thứ tự trong tuần")
+            days = list(range(days[0], days[1] + 1))
+        rule = Weekly(tuple(sorted(set(days))))
+    else:
+        workdays = "trong tuần" in words or any(t.endswith("làm việc") for t in words)
+        rule = Daily(weekdays_only=workdays)
+    if count is not None:
+        found = (len(rule.items) if isinstance(rule, Yearly)
+                 else len(rule.weekdays) or 1 if isinstance(rule, Weekly) else 1)
+        if found != count:
+            raise PlanError(f"«{count} lần» mỗi {period} nhưng chỉ ghi {found} thời điểm; "
+                            "hãy ghi rõ từng ngày")
+    return rule, at
 
 
-def _clock(tokens: list[tuple[str, tuple[str | None, ...], str]]) -> time | None:
+def _span_words(tokens: list[Token]) -> tuple[bool, bool]:
+    """(range, by): «từ A đến B» and «A đến B» are a range; «đến năm 2025» is a target by then."""
+    ranged = by = False
+    for i, (kind, _, text) in enumerate(tokens):
+        if kind == "word" and text in ("đến", "tới"):
+            if any(k in _DATED or t == "từ" for k, _, t in tokens[:i]):
+                ranged = True
+            else:
+                by = True
+    return ranged, by
+
+
+def _dmy(kind: str, g: tuple[str | None, ...]) -> tuple[int, int, int | None]:
+    """(day, month, year or None) of a date token; month 0 for a bare day («ngày 24»)."""
+    if kind == "date":
+        return int(g[0] or 0), int(g[2] or 0), int(g[3] or 0)
+    if kind == "day":
+        return int(g[0] or 0), 0, None
+    return int(g[0] or 0), int(g[1] or 0), int(g[2]) if kind == "datelong" and g[2] else None
+
+
+def _clock(tokens: list[Token]) -> time | None:
     part = next((t for k, _, t in tokens if k == "part"), None)
     clocks = {(int(g[0] or 0), int(g[1] or 0)) for k, g, _ in tokens if k == "time"}
     if len(clocks) > 1:
@@ -156,7 +225,7 @@ def _clock(tokens: list[tuple[str, tuple[str | None, ...], str]]) -> time | None
     if not clocks:
         return PART_OF_DAY[part] if part else None
     hour, minute = clocks.pop()
-    if part in ("chiều", "tối") and hour < 12:
+    if (part in ("chiều", "tối") and hour < 12) or (part == "trưa" and hour < 6):  # "1 giờ trưa"
         hour += 12
     if hour > 23 or minute > 59:
         raise PlanError(f"giờ {hour:02d}:{minute:02d} không tồn tại")
@@ -181,35 +250,33 @@ def _check(day: int, month: int, year: int | None) -> None:
         raise PlanError(f"ngày {when} không tồn tại")
 
 
-def _yearly(tokens: list[tuple[str, tuple[str | None, ...], str]], end: bool, lunar: bool) -> Yearly:
-    items: list[tuple[tuple[int, int] | None, tuple[int, int]]] = []
-    months: list[int] = []
+def _yearly(tokens: list[Token], end: bool, lunar: bool) -> Yearly:
+    points: list[tuple[MonthDay, MonthDay, bool]] = []  # (first day, last day, one day?)
     for kind, g, text in tokens:
-        if kind in ("date", "monthyear", "year", "yearrange") or (kind == "datelong" and g[2]):
+        if _years(kind, g):
             raise PlanError(f"«{text}» có năm cụ thể, không hợp với «hằng năm»")
         if kind in ("daymonth", "datelong"):
-            day, month = int(g[0] or 0), int(g[1] or 0)
+            day, month, _ = _dmy(kind, g)
             if not lunar:
                 _check(day, month, None)
                 if (day, month) == (29, 2):
                     raise PlanError("ngày 29/02 không có trong mọi năm; hãy chọn ngày khác")
             elif not (1 <= month <= 12 and 1 <= day <= 30):
                 raise PlanError(f"ngày {day}/{month} âm lịch không tồn tại")
-            items.append((None, (month, day)))
+            points.append(((month, day), (month, day), True))
         elif kind == "month":
-            months.append(int(g[0] or 0))
+            month = int(g[0] or 0)
+            _check(1, month, None)
+            points.append(((month, 1), (month, 0), False))
         elif kind == "quarter":
             q = _quarter(g[0])
-            items.append(((3 * q - 2, 1), (3 * q, 0)))
-    for m in months:
-        _check(1, m, None)
-    if "từ" in {t for _, _, t in tokens} and len(months) == 2:
-        items.append(((months[0], 1), (months[1], 0)))
-    else:
-        items.extend((None, (m, 0)) if end else ((m, 1), (m, 0)) for m in months)
-    if not items:
-        items.append((None, (12, 31)) if end else ((1, 1), (12, 31)))
-    return Yearly(tuple(items), lunar)
+            points.append(((3 * q - 2, 1), (3 * q, 0), False))
+    if _span_words(tokens)[0]:  # "từ tháng 01 đến tháng 5 hằng năm": one window
+        if len(points) != 2:
+            raise PlanError("khoảng «từ … đến …» cần đúng hai mốc thời gian")
+        return Yearly(((points[0][0], points[1][1]),), lunar)
+    items = tuple((None, last) if one or end else (first, last) for first, last, one in points)
+    return Yearly(items or ((None, (12, 31)) if end else ((1, 1), (12, 31)),), lunar)
 
 
 def _quarter(text: str | None) -> int:
@@ -217,31 +284,23 @@ def _quarter(text: str | None) -> int:
     return int(text) if text.isdigit() else ROMAN[text]
 
 
-def _fixed(tokens: list[tuple[str, tuple[str | None, ...], str]], end: bool,
-           default_year: int | None) -> Fixed:
+def _fixed(tokens: list[Token], end: bool, default_year: int | None) -> Fixed:
+    ranged, by = _span_words(tokens)
+    years = [y for k, g, _ in tokens if k not in ("year", "yearrange") for y in _years(k, g)]
+    year_hint = years[-1] if years else default_year  # the phrase's own year comes first
     spans: list[tuple[date | None, date]] = []
-    years_seen = [int(g[3] if k == "date" else g[1] or 0) for k, g, _ in tokens
-                  if k in ("date", "monthyear")]
-    year_hint = default_year or (years_seen[-1] if years_seen else None)
-    by = False
     for i, (kind, g, text) in enumerate(tokens):
-        if kind == "word" and text in ("đến", "tới") and not any(k2 == "word" and t2 == "từ"
-                                                              for k2, _, t2 in tokens[:i]):
-            by = True  # "đến năm 2025": a target to reach by then
-        if kind == "date":
-            day, month, year = int(g[0] or 0), int(g[2] or 0), int(g[3] or 0)
-            _check(day, month, year)
-            spans.append((None, date(year, month, day)))
-        elif kind in ("daymonth", "datelong", "day"):
-            day = int(g[0] or 0)
-            month = int(g[1] or 0) if kind != "day" else 0
-            year = int(g[2]) if kind == "datelong" and g[2] else year_hint
-            if kind == "day":  # "từ ngày 24 đến 31/7/2022": the month comes later
-                month = next((int(g2[1 if k2 == "daymonth" else 2] or 0) for k2, g2, _ in tokens[i + 1:]
-                              if k2 in ("daymonth", "date")), 0)
-                year = next((int(g2[3] or 0) for k2, g2, _ in tokens[i + 1:] if k2 == "date"), year)
+        if kind in ("date", "daymonth", "datelong", "day"):
+            day, month, year = _dmy(kind, g)
+            if kind == "day":  # "từ ngày 24 đến 31/7/2022": the month and year come later
+                later = [_dmy(k, g2) for k, g2, _ in tokens[i + 1:]
+                         if k in ("date", "daymonth", "datelong")]
+                month, year = later[0][1:] if later else (0, None)
+                if not month:
+                    raise PlanError(f"«{text}» thiếu tháng; hãy ghi rõ, ví dụ «ngày {day}/7/2025»")
+            year = year or year_hint
             if not year:
-                raise PlanError(f"«{text}» thiếu năm; hãy ghi rõ năm, ví dụ «{day}/{month or 1}/2025»")
+                raise PlanError(f"«{text}» thiếu năm; hãy ghi rõ năm, ví dụ «{day}/{month}/2025»")
             _check(day, month, year)
             spans.append((None, date(year, month, day)))
         elif kind in ("monthyear", "month"):
@@ -268,15 +327,13 @@ def _fixed(tokens: list[tuple[str, tuple[str | None, ...], str]], end: bool,
             spans.append((date(first, 1, 1), date(last_year, 12, 31)))
     if not spans:
         raise PlanError(f"không thấy ngày, tháng hay năm nào; {HINT}")
-    words = [t for k, _, t in tokens if k == "word"]
-    if "từ" in words and ("đến" in words or "tới" in words):
+    if ranged:
         if len(spans) != 2:
             raise PlanError("khoảng «từ … đến …» cần đúng hai mốc thời gian")
-        (s1, e1), (s2, e2) = spans
-        first_day = s1 or e1
-        if e2 < first_day:
+        (s1, e1), (_, e2) = spans
+        if e2 < (s1 or e1):
             raise PlanError("khoảng thời gian kết thúc trước khi bắt đầu")
-        return Fixed(((first_day, e2),))
+        return Fixed(((s1 or e1, e2),))
     if by:
         return Fixed(tuple((None, e) for _, e in spans))
     return Fixed(tuple(spans))

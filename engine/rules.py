@@ -10,6 +10,7 @@ obligation and stays the same when the date moves ("2024-1" is the first date of
 from __future__ import annotations
 
 import calendar as _cal
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Union
@@ -93,6 +94,10 @@ def _lunar(year: int, md: MonthDay) -> date:
         raise
 
 
+def _on(year: int, md: MonthDay, lunar: bool, start: bool = False) -> date:
+    return _lunar(year, md) if lunar else _solar(year, md, start)
+
+
 def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
     """The occurrences of `rule` whose due date lies in [first, last], in date order."""
     out: list[Occurrence] = []
@@ -103,10 +108,15 @@ def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
         for year in range(first.year - (1 if rule.lunar else 0), last.year + 1):
             for i, (start, due) in enumerate(rule.items):
                 key = f"{year}-{i + 1}" if many else str(year)
-                if rule.lunar:
-                    out.append((key, _lunar(year, start) if start else None, _lunar(year, due)))
-                else:
-                    out.append((key, _solar(year, start, True) if start else None, _solar(year, due)))
+                try:
+                    day, begin = _on(year, due, rule.lunar), None
+                    if start:  # a window: "từ tháng 9 đến tháng 5" began the year before
+                        begin = _on(year, start, rule.lunar, True)
+                        if begin > day:
+                            begin = _on(year - 1, start, rule.lunar, True)
+                except InvalidLunarDate:  # beyond the lunar calendar (solar 1900–2100): none there
+                    continue
+                out.append((key, begin, day))
     elif isinstance(rule, Quarterly):
         for year in range(first.year, last.year + 1):
             for q in range(1, 5):
@@ -141,9 +151,12 @@ def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
                 out.append((day.isoformat(), None, day))
             day += timedelta(days=1)
     else:
+        if re.search(r"FREQ\s*=\s*(HOURLY|MINUTELY|SECONDLY)", rule.rule, re.I):
+            raise ValueError("RRULE theo giờ, phút, giây không được hỗ trợ; giờ ghi ở «time»")
         start = datetime.combine(rule.start or first, datetime.min.time())
         when = rrulestr(rule.rule, dtstart=start)
         stop = datetime.combine(last, datetime.max.time())
-        out = [(d.date().isoformat(), None, d.date())
-               for d in when.between(datetime.combine(first, datetime.min.time()), stop, inc=True)]
-    return [o for o in out if first <= o[2] <= last]
+        found = when.between(datetime.combine(first, datetime.min.time()), stop, inc=True)
+        days = dict.fromkeys(d.date() for d in found)  # BYHOUR=8,14: one occurrence per day
+        out = [(d.isoformat(), None, d) for d in days]
+    return sorted((o for o in out if first <= o[2] <= last), key=lambda o: o[2])

@@ -1,0 +1,518 @@
+"""The Vietnamese `when:` grammar, table-driven: phrase → exact rule, clock time, tentative."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date as D
+from datetime import time as T
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.errors import PlanError
+from engine.phrases import Schedule, parse_clock, parse_day, parse_when
+from engine.rules import Daily, Fixed, Monthly, Quarterly, Weekly, Yearly
+
+
+def day(y: int, m: int, d: int) -> Fixed:
+    return Fixed(((None, D(y, m, d)),))
+
+
+def month(y: int, m: int, last: int) -> Fixed:
+    return Fixed(((D(y, m, 1), D(y, m, last)),))
+
+
+# (phrase as the plan writes it, default year, expected schedule)
+SEEDS = [
+    # 000 — Cụm Hành chính – Sự nghiệp 2022
+    ("08g00, ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(8, 0))),
+    ("Ngày 13/5/2022", None, Schedule(day(2022, 5, 13))),
+    ("Dự kiến tháng 7 năm 2022", None, Schedule(month(2022, 7, 31), tentative=True)),
+    ("Ngày 24/7/2022", None, Schedule(day(2022, 7, 24))),
+    ("Ngày 31/7/2022", None, Schedule(day(2022, 7, 31))),
+    ("Dự kiến tháng 9 năm 2022", None, Schedule(month(2022, 9, 30), tentative=True)),
+    ("định kỳ hằng quý", None, Schedule(Quarterly("span"))),
+    ("Tháng 11 năm 2022", None, Schedule(month(2022, 11, 30))),
+    # 001 — Bình Tân 2023–2028
+    ("vào ngày 30/01 và 30/8 hàng năm", None, Schedule(Yearly(((None, (1, 30)), (None, (8, 30)))))),
+    ("vào 30/5 và 30/11 hàng năm", None, Schedule(Yearly(((None, (5, 30)), (None, (11, 30)))))),
+    ("Đợt 01: từ tháng 01 đến tháng 5 hàng năm", None, Schedule(Yearly((((1, 1), (5, 0)),)))),
+    ("Đợt 02 từ tháng 9 đến tháng 12 hàng năm", None, Schedule(Yearly((((9, 1), (12, 0)),)))),
+    ("Tháng 02/2024", None, Schedule(month(2024, 2, 29))),
+    ("Tháng 3/2024", None, Schedule(month(2024, 3, 31))),
+    ("Tháng 11 hàng năm", None, Schedule(Yearly((((11, 1), (11, 0)),)))),
+    ("Tháng 04/2028", None, Schedule(month(2028, 4, 30))),
+    ("giai đoạn 2023 - 2028", None, Schedule(Fixed(((D(2023, 1, 1), D(2028, 12, 31)),)))),
+    ("Hằng năm", None, Schedule(Yearly((((1, 1), (12, 31)),)))),
+    # 002 — Sìn Hồ 2024–2030
+    ("Đến năm 2025", None, Schedule(day(2025, 12, 31))),
+    ("Đến năm 2030", None, Schedule(day(2030, 12, 31))),
+    ("Năm 2024", None, Schedule(Fixed(((D(2024, 1, 1), D(2024, 12, 31)),)))),
+    ("Giai đoạn 1: Từ năm 2024 - 2025", None, Schedule(Fixed(((D(2024, 1, 1), D(2025, 12, 31)),)))),
+    ("Giai đoạn 2: Từ năm 2026 - 2030", None, Schedule(Fixed(((D(2026, 1, 1), D(2030, 12, 31)),)))),
+    # 003 — Mạo Khê 2021
+    ("mỗi năm 4 lần vào cuối các quý", None, Schedule(Quarterly("end"))),
+    ("Định kỳ hàng tháng", None, Schedule(Monthly(0))),
+    ("cuối hàng tháng", None, Schedule(Monthly(-1))),
+    ("chiều thứ 6 và chủ nhật hàng tuần", None, Schedule(Weekly((5, 7)), T(14, 0))),
+    ("buổi chiều hằng ngày trong tuần", None, Schedule(Daily(weekdays_only=True), T(14, 0))),
+    ("Năm 2021", None, Schedule(Fixed(((D(2021, 1, 1), D(2021, 12, 31)),)))),
+    # 004 — Kiên Giang 2013–2017
+    ("Định kỳ 01 năm", None, Schedule(Yearly((((1, 1), (12, 31)),)))),
+    ("Hàng năm", None, Schedule(Yearly((((1, 1), (12, 31)),)))),
+    ("giai đoạn 2013 - 2017", None, Schedule(Fixed(((D(2013, 1, 1), D(2017, 12, 31)),)))),
+    ("Đến năm 2017", None, Schedule(day(2017, 12, 31))),
+    # DOMAIN.md: holidays and long dates
+    ("ngày 10/3 âm lịch hằng năm", None, Schedule(Yearly(((None, (3, 10)),), lunar=True))),
+    ("ngày 02 tháng 9 năm 2024", None, Schedule(day(2024, 9, 2))),
+]
+
+VARIANTS = [
+    # "hằng" and "hàng" are the same word
+    ("vào ngày 30/01 và 30/8 hằng năm", None, Schedule(Yearly(((None, (1, 30)), (None, (8, 30)))))),
+    ("định kỳ hàng quý", None, Schedule(Quarterly("span"))),
+    ("cuối hằng tháng", None, Schedule(Monthly(-1))),
+    ("chiều thứ 6 và chủ nhật hằng tuần", None, Schedule(Weekly((5, 7)), T(14, 0))),
+    ("hàng ngày", None, Schedule(Daily())),
+    # upper case, non-breaking and odd spaces, a final full stop
+    ("ĐỊNH KỲ HẰNG QUÝ", None, Schedule(Quarterly("span"))),
+    ("VÀO NGÀY 30/01 VÀ 30/8 HÀNG NĂM", None, Schedule(Yearly(((None, (1, 30)), (None, (8, 30)))))),
+    ("08g00,\u00a0ngày\u00a019/5/2022.", None, Schedule(day(2022, 5, 19), T(8, 0))),
+    ("Tháng\u202f11  năm\t2022", None, Schedule(month(2022, 11, 30))),
+    # clock times
+    ("8h00 ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(8, 0))),
+    ("8h ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(8, 0))),
+    ("14h30, ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(14, 30))),
+    ("7 giờ 30 ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(7, 30))),
+    ("7 giờ 30 phút, ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(7, 30))),
+    ("7g30 ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(7, 30))),
+    ("lúc 2 giờ chiều ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(14, 0))),
+    ("7 giờ tối ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(19, 0))),
+    ("8 giờ sáng ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(8, 0))),
+    ("sáng ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(8, 0))),
+    ("19:00 ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(19, 0))),
+    # separators and long dates
+    ("19-5-2022", None, Schedule(day(2022, 5, 19))),
+    ("19.5.2022", None, Schedule(day(2022, 5, 19))),
+    ("ngày 19 tháng 5 năm 2022", None, Schedule(day(2022, 5, 19))),
+    (
+        "ngày 24/7/2022 và 31/7/2022",
+        None,
+        Schedule(Fixed(((None, D(2022, 7, 24)), (None, D(2022, 7, 31))))),
+    ),
+    (
+        "ngày 24 tháng 7 và ngày 31 tháng 7 năm 2022",
+        None,
+        Schedule(Fixed(((None, D(2022, 7, 24)), (None, D(2022, 7, 31))))),
+    ),
+    # a year from the plan, or from the phrase itself (which wins)
+    ("ngày 19/5", 2022, Schedule(day(2022, 5, 19))),
+    ("tháng 9", 2022, Schedule(month(2022, 9, 30))),
+    (
+        "ngày 24/7 và 31/7/2022",
+        None,
+        Schedule(Fixed(((None, D(2022, 7, 24)), (None, D(2022, 7, 31))))),
+    ),
+    (
+        "ngày 24/7 và 31/7/2022",
+        2021,
+        Schedule(Fixed(((None, D(2022, 7, 24)), (None, D(2022, 7, 31))))),
+    ),
+    (
+        "tháng 7 và tháng 9 năm 2022",
+        None,
+        Schedule(Fixed(((D(2022, 7, 1), D(2022, 7, 31)), (D(2022, 9, 1), D(2022, 9, 30))))),
+    ),
+    # quarters, Roman or Arabic
+    ("quý III năm 2023", None, Schedule(Fixed(((D(2023, 7, 1), D(2023, 9, 30)),)))),
+    ("Quý IV/2023", None, Schedule(Fixed(((D(2023, 10, 1), D(2023, 12, 31)),)))),
+    ("quý 1 năm 2024", None, Schedule(Fixed(((D(2024, 1, 1), D(2024, 3, 31)),)))),
+    ("cuối quý II năm 2024", None, Schedule(day(2024, 6, 30))),
+    (
+        "quý I và quý II năm 2023",
+        None,
+        Schedule(Fixed(((D(2023, 1, 1), D(2023, 3, 31)), (D(2023, 4, 1), D(2023, 6, 30))))),
+    ),
+    ("quý II", 2024, Schedule(Fixed(((D(2024, 4, 1), D(2024, 6, 30)),)))),
+    # ranges: one window from the first day to the last
+    ("từ ngày 01/6 đến ngày 31/8/2022", None, Schedule(Fixed(((D(2022, 6, 1), D(2022, 8, 31)),)))),
+    ("ngày 01/6 đến ngày 31/8/2022", None, Schedule(Fixed(((D(2022, 6, 1), D(2022, 8, 31)),)))),
+    # "từ 24 đến 31/7/2022": the bare 24 takes its month and year from the end of the range
+    ("từ 24 đến 31/7/2022", None, Schedule(Fixed(((D(2022, 7, 24), D(2022, 7, 31)),)))),
+    ("từ ngày 24 đến 31/7/2022", None, Schedule(Fixed(((D(2022, 7, 24), D(2022, 7, 31)),)))),
+    (
+        "từ ngày 24 đến ngày 31 tháng 7 năm 2022",
+        None,
+        Schedule(Fixed(((D(2022, 7, 24), D(2022, 7, 31)),))),
+    ),
+    ("từ tháng 7 đến tháng 9 năm 2022", None, Schedule(Fixed(((D(2022, 7, 1), D(2022, 9, 30)),)))),
+    ("từ 2023 đến 2028", None, Schedule(Fixed(((D(2023, 1, 1), D(2028, 12, 31)),)))),
+    # by a date: a single due date
+    ("đến ngày 31/8/2022", None, Schedule(day(2022, 8, 31))),
+    ("chậm nhất ngày 30/5/2022", None, Schedule(day(2022, 5, 30))),
+    ("hạn chót: trước ngày 30/5/2022", None, Schedule(day(2022, 5, 30))),
+    ("cuối tháng 6 năm 2022", None, Schedule(day(2022, 6, 30))),
+    ("cuối năm 2022", None, Schedule(day(2022, 12, 31))),
+    # monthly
+    ("ngày 15 hằng tháng", None, Schedule(Monthly(15))),
+    ("ngày 31 hàng tháng", None, Schedule(Monthly(31))),
+    ("đầu hằng tháng", None, Schedule(Monthly(1))),
+    ("mỗi tháng", None, Schedule(Monthly(0))),
+    # quarterly
+    ("cuối hằng quý", None, Schedule(Quarterly("end"))),
+    ("đầu mỗi quý", None, Schedule(Quarterly("start"))),
+    # weekly
+    ("thứ hai hằng tuần", None, Schedule(Weekly((1,)))),
+    ("sáng thứ Bảy hằng tuần", None, Schedule(Weekly((6,)), T(8, 0))),
+    ("chủ nhật hàng tuần", None, Schedule(Weekly((7,)))),
+    ("8h00 thứ 2 hằng tuần", None, Schedule(Weekly((1,)), T(8, 0))),
+    ("từ thứ 2 đến thứ 6 hằng tuần", None, Schedule(Weekly((1, 2, 3, 4, 5)))),
+    ("mỗi tuần 2 lần vào thứ 3 và thứ 5", None, Schedule(Weekly((2, 4)))),
+    ("hằng tuần", None, Schedule(Weekly(()))),
+    # daily
+    ("hằng ngày", None, Schedule(Daily())),
+    ("hằng ngày làm việc", None, Schedule(Daily(weekdays_only=True))),
+    # yearly
+    ("tháng 3 và tháng 9 hằng năm", None, Schedule(Yearly((((3, 1), (3, 0)), ((9, 1), (9, 0)))))),
+    ("cuối tháng 6 hằng năm", None, Schedule(Yearly(((None, (6, 0)),)))),
+    ("quý I và quý III hằng năm", None, Schedule(Yearly((((1, 1), (3, 0)), ((7, 1), (9, 0)))))),
+    ("vào cuối mỗi năm", None, Schedule(Yearly(((None, (12, 31)),)))),
+    ("ngày 26 tháng 3 hằng năm", None, Schedule(Yearly(((None, (3, 26)),)))),
+    ("từ ngày 01/6 đến ngày 31/8 hằng năm", None, Schedule(Yearly((((6, 1), (8, 31)),)))),
+    ("từ tháng 9 đến tháng 5 hằng năm", None, Schedule(Yearly((((9, 1), (5, 0)),)))),
+    (
+        "mỗi năm 2 lần vào 30/5 và 30/11",
+        None,
+        Schedule(Yearly(((None, (5, 30)), (None, (11, 30))))),
+    ),
+    ("ngày 23 tháng 12 âm lịch hằng năm", None, Schedule(Yearly(((None, (12, 23)),), lunar=True))),
+    ("tháng 1 âm lịch hằng năm", None, Schedule(Yearly((((1, 1), (1, 0)),), lunar=True))),
+    # as written in plans/*.yaml
+    ("Trong năm 2021", None, Schedule(Fixed(((D(2021, 1, 1), D(2021, 12, 31)),)))),
+    (
+        "cuối năm 2025 và cuối năm 2030",
+        None,
+        Schedule(Fixed(((None, D(2025, 12, 31)), (None, D(2030, 12, 31))))),
+    ),
+    (
+        "Trong giai đoạn 1 (từ năm 2024 - 2025)",
+        None,
+        Schedule(Fixed(((D(2024, 1, 1), D(2025, 12, 31)),))),
+    ),
+    (
+        "vào các buổi chiều hằng ngày trong tuần",
+        None,
+        Schedule(Daily(weekdays_only=True), T(14, 0)),
+    ),
+    ("quý II hằng năm", None, Schedule(Yearly((((4, 1), (6, 0)),)))),
+    ("định kỳ hằng năm", None, Schedule(Yearly((((1, 1), (12, 31)),)))),
+    ("từ tháng 6 đến tháng 8 hằng năm", None, Schedule(Yearly((((6, 1), (8, 0)),)))),
+    # tentative
+    ("dự kiến 8h00 ngày 19/5/2022", None, Schedule(day(2022, 5, 19), T(8, 0), True)),
+    ("Dự kiến định kỳ hằng quý", None, Schedule(Quarterly("span"), tentative=True)),
+]
+
+
+def _ids(table: list[tuple[str, int | None, Schedule]]) -> list[str]:
+    return [f"{p}|{y}" if y else p for p, y, _ in table]
+
+
+@pytest.mark.parametrize(("phrase", "year", "expected"), SEEDS, ids=_ids(SEEDS))
+def test_seed_phrase(phrase: str, year: int | None, expected: Schedule) -> None:
+    assert parse_when(phrase, year) == expected
+
+
+@pytest.mark.parametrize(("phrase", "year", "expected"), VARIANTS, ids=_ids(VARIANTS))
+def test_variant(phrase: str, year: int | None, expected: Schedule) -> None:
+    assert parse_when(phrase, year) == expected
+
+
+ALL = SEEDS + VARIANTS
+
+
+@pytest.mark.parametrize(("phrase", "year", "expected"), ALL, ids=_ids(ALL))
+def test_nfd_upper_and_nbsp_read_the_same(
+    phrase: str, year: int | None, expected: Schedule
+) -> None:
+    for text in (
+        unicodedata.normalize("NFD", phrase),
+        unicodedata.normalize("NFD", phrase.upper()),
+        phrase.replace(" ", "\u00a0"),
+        f"  {phrase}  ",
+    ):
+        assert parse_when(text, year) == expected, text
+
+
+@pytest.mark.parametrize(("phrase", "year", "expected"), SEEDS, ids=_ids(SEEDS))
+def test_default_year_does_not_change_a_dated_phrase(
+    phrase: str, year: int | None, expected: Schedule
+) -> None:
+    assert parse_when(phrase, 2099) == expected
+
+
+ERRORS = [
+    # impossible dates and times
+    ("31/6/2022", None, "31/06/2022"),
+    ("29/2/2023", None, "29/02/2023"),
+    ("30/02 hằng năm", None, "30/02"),
+    ("29/02 hằng năm", None, "29/02"),
+    ("32/1/2022", None, "32/01/2022"),
+    ("ngày 0/1/2022", None, "không tồn tại"),
+    ("tháng 13 năm 2022", None, "tháng 13"),
+    ("ngày 32 hằng tháng", None, "ngày 32"),
+    ("ngày 31 tháng 4 năm 2022", None, "31/04/2022"),
+    ("ngày 31/4 âm lịch hằng năm", None, "âm lịch"),
+    ("25:00 ngày 19/5/2022", None, "25:00"),
+    ("8h75 ngày 19/5/2022", None, "08:75"),
+    ("năm 2028 - 2023", None, "năm kết thúc"),
+    ("năm 0000", None, "năm phải từ 1900 đến 2100"),
+    ("ngày 1/1/0999", None, "năm phải từ 1900 đến 2100"),
+    ("0000 đến 0000", None, "năm phải từ 1900 đến 2100"),
+    ("từ ngày 31/8 đến ngày 01/6/2022", None, "kết thúc trước"),
+    # no year to be found
+    ("ngày 19/5", None, "thiếu năm"),
+    ("Tháng 9", None, "thiếu năm"),
+    ("quý IV", None, "thiếu năm"),
+    ("từ 24 đến 31/7", None, "thiếu năm"),
+    ("từ ngày 24 đến năm 2022", 2022, "thiếu tháng"),
+    # words the grammar does not know
+    ("sau Tết", None, "không hiểu «sau»"),
+    ("sau Tết Nguyên đán 2023", None, "không hiểu"),
+    ("12 giờ đêm ngày 19/5/2022", None, "không hiểu «đêm»"),
+    ("quý V năm 2022", None, "không hiểu"),
+    ("thứ 8 hằng tuần", None, "không hiểu"),
+    ("19/5/22", None, "không hiểu"),
+    ("2022", None, "không hiểu"),
+    ("", None, "không thấy ngày"),
+    ("định kỳ", None, "không thấy ngày"),
+    # weekdays need "hằng tuần"; each "hằng …" takes only what fits it
+    ("thứ 6", None, "hằng tuần"),
+    ("chiều thứ 6 ngày 19/5/2022", None, "hằng tuần"),
+    ("thứ 6 hằng tháng", None, "«thứ 6» không dùng được với «hằng tháng»"),
+    ("ngày 15 hằng quý", None, "«ngày 15» không dùng được với «hằng quý»"),
+    ("30/5 hằng tuần", None, "«30/5» không dùng được"),
+    ("ngày 10 và ngày 20 hằng tháng", None, "một ngày"),
+    ("hằng tháng và hằng năm", None, "nhiều chu kỳ"),
+    ("từ thứ 6 đến thứ 2 hằng tuần", None, "theo thứ tự"),
+    # a year inside "hằng năm", lunar dates outside "hằng năm"
+    ("ngày 30/01/2024 hằng năm", None, "có năm cụ thể"),
+    ("tháng 11 năm 2024 hằng năm", None, "có năm cụ thể"),
+    ("ngày 10/3 âm lịch", None, "âm lịch"),
+    # counts that do not match what is written
+    ("mỗi năm 2 lần", None, "2 lần"),
+    ("mỗi năm 3 lần vào cuối các quý", None, "3 lần"),
+    ("mỗi tuần 2 lần vào thứ 3", None, "2 lần"),
+    # several clock times
+    ("từ 8h00 đến 11h00 ngày 19/5/2022", None, "nhiều giờ"),
+    # ranges need two ends
+    ("từ ngày 01/6 đến ngày 15/6 và 31/8/2022", None, "hai mốc"),
+    ("từ tháng 1 đến tháng 5 và tháng 9 hằng năm", None, "hai mốc"),
+]
+
+
+def _vietnamese(message: str) -> bool:
+    return any(c in message for c in "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+
+
+@pytest.mark.parametrize(
+    ("phrase", "year", "needle"), ERRORS, ids=[p or "<empty>" for p, _, _ in ERRORS]
+)
+def test_error(phrase: str, year: int | None, needle: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_when(phrase, year)
+    exc = caught.value
+    assert exc.text == phrase
+    assert needle in exc.message
+    assert _vietnamese(exc.message), exc.message
+    if phrase:
+        assert f"«{phrase}»" in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "year", "needle"), ERRORS, ids=[p or "<empty>" for p, _, _ in ERRORS]
+)
+def test_error_in_nfd_quotes_the_phrase_as_written(
+    phrase: str, year: int | None, needle: str
+) -> None:
+    nfd = unicodedata.normalize("NFD", phrase)
+    with pytest.raises(PlanError) as caught:
+        parse_when(nfd, year)
+    assert caught.value.text == nfd
+
+
+CLOCKS = [
+    ("08:00", T(8, 0)),
+    ("8h", T(8, 0)),
+    ("8h00", T(8, 0)),
+    ("14h30", T(14, 30)),
+    ("08g00", T(8, 0)),
+    ("7 giờ 30", T(7, 30)),
+    ("7 giờ 30 phút", T(7, 30)),
+    ("2 giờ chiều", T(14, 0)),
+    ("7g30 tối", T(19, 30)),
+    ("23:59", T(23, 59)),
+    ("0h00", T(0, 0)),
+    ("12 giờ trưa", T(12, 0)),
+    ("11 giờ trưa", T(11, 0)),
+    ("1 giờ trưa", T(13, 0)),
+    ("14H30", T(14, 30)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CLOCKS, ids=[c for c, _ in CLOCKS])
+def test_parse_clock(text: str, expected: T) -> None:
+    assert parse_clock(text) == expected
+    assert parse_clock(unicodedata.normalize("NFD", text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["25:00", "8h60", "8", "ngày 19/5/2022", "8h00 ngày 19/5/2022", "8h và 9h", "giờ hành chính"],
+)
+def test_parse_clock_error(text: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_clock(text)
+    assert caught.value.text == text
+    assert _vietnamese(caught.value.message)
+
+
+DAYS = [
+    ("19/5/2022", D(2022, 5, 19)),
+    ("19-5-2022", D(2022, 5, 19)),
+    ("19.5.2022", D(2022, 5, 19)),
+    ("ngày 19 tháng 5 năm 2022", D(2022, 5, 19)),
+    ("2022-05-19", D(2022, 5, 19)),
+    ("2024-2-29", D(2024, 2, 29)),
+    ("Ngày 02/9/2024", D(2024, 9, 2)),
+    ("29/4/2022", D(2022, 4, 29)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DAYS, ids=[t for t, _ in DAYS])
+def test_parse_day(text: str, expected: D) -> None:
+    assert parse_day(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2022-02-30",
+        "2023-02-29",
+        "31/6/2022",
+        "19/5",
+        "tháng 5/2022",
+        "ngày 24/7/2022 và 31/7/2022",
+        "hằng năm",
+        "năm 2022",
+        "sau Tết",
+    ],
+)
+def test_parse_day_error(text: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_day(text)
+    assert caught.value.text == text
+    assert _vietnamese(caught.value.message)
+
+
+# --- properties ----------------------------------------------------------------------------------
+
+
+FORMATS = [
+    "{d}/{m}/{y}",
+    "{d:02d}/{m:02d}/{y}",
+    "{d}-{m}-{y}",
+    "{d}.{m}.{y}",
+    "ngày {d} tháng {m} năm {y}",
+    "Ngày {d:02d}/{m:02d}/{y}",
+    "hạn chót: ngày {d}/{m}/{y}.",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dates(D(1950, 1, 1), D(2100, 12, 31)),
+    st.sampled_from(FORMATS),
+    st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+    st.booleans(),
+)
+def test_any_date_and_time_round_trip(when: D, fmt: str, clock: T, timed: bool) -> None:
+    phrase = fmt.format(d=when.day, m=when.month, y=when.year)
+    if timed:
+        phrase = f"{clock.hour:02d}g{clock.minute:02d}, {phrase}"
+    expected = Schedule(Fixed(((None, when),)), clock if timed else None)
+    assert parse_when(phrase) == expected
+    assert parse_when(unicodedata.normalize("NFD", phrase.upper())) == expected
+    if not timed:
+        assert parse_day(phrase) == when
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1950, 2100), st.integers(1, 12), st.integers(28, 35))
+def test_day_past_the_end_of_month_is_an_error(year: int, month: int, day_: int) -> None:
+    phrase = f"ngày {day_}/{month}/{year}"
+    try:
+        D(year, month, day_)
+    except ValueError:
+        with pytest.raises(PlanError) as caught:
+            parse_when(phrase)
+        assert caught.value.text == phrase and "không tồn tại" in caught.value.message
+    else:
+        assert parse_when(phrase).rule == Fixed(((None, D(year, month, day_)),))
+
+
+WORDS = [
+    "ngày",
+    "tháng",
+    "năm",
+    "quý",
+    "hằng",
+    "hàng",
+    "mỗi",
+    "thứ",
+    "chủ nhật",
+    "từ",
+    "đến",
+    "và",
+    "cuối",
+    "đầu",
+    "âm lịch",
+    "dự kiến",
+    "chiều",
+    "sáng",
+    "giờ",
+    "g",
+    "h",
+    ":",
+    "/",
+    "-",
+    ".",
+    ",",
+    "2",
+    "6",
+    "12",
+    "19",
+    "30",
+    "31",
+    "2022",
+    "2024",
+    "IV",
+    "lần",
+    "các",
+    "định kỳ",
+    "giai đoạn",
+]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(st.text(max_size=40), st.lists(st.sampled_from(WORDS), max_size=9).map(" ".join)),
+    st.none() | st.integers(2000, 2030),
+)
+def test_anything_is_a_schedule_or_a_plan_error(phrase: str, year: int | None) -> None:
+    try:
+        schedule = parse_when(phrase, year)
+    except PlanError as exc:
+        assert exc.text == phrase and exc.message
+    else:
+        assert isinstance(schedule, Schedule)
