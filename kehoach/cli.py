@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -22,6 +23,9 @@ from engine.plan import Plan
 from engine.workdays import WorkingCalendar
 
 # Piped output (a file, a pager, a test) gets wide lines instead of rich's 80 columns.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
@@ -174,3 +178,107 @@ def schema() -> None:
     """In JSON Schema của định dạng tệp kế hoạch."""
     json.dump(json_schema(), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+
+
+# ── The store (issue 3): `db upgrade`, `db status`, `load` ─────────────────────────────────
+# kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `compile` start
+# as fast as before. The environment is read here, at the edge, and nowhere below.
+def _store_engine() -> Engine:
+    import os
+
+    from kehoach import store
+    try:
+        return store.make_engine(store.database_url(os.environ))
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+
+
+def _store_fail(exc: Exception) -> SystemExit:
+    """Print a store error the way `check` prints plan errors; the caller raises the result."""
+    from rich.markup import escape
+    err.print(f"[red]lỗi[/red] {escape(str(exc))}", markup=True, soft_wrap=True)
+    return SystemExit(1)
+
+
+@main.group()
+def db() -> None:
+    """Cơ sở dữ liệu: mặc định tệp kehoach.sqlite3 ở thư mục hiện tại; đặt KEHOACH_DATABASE_URL
+    (ví dụ postgresql+psycopg://user@host/db) để dùng nơi khác."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Tạo hoặc nâng cấp lược đồ cơ sở dữ liệu lên phiên bản mới nhất."""
+    from kehoach import store
+    engine = _store_engine()
+    try:
+        before, after = store.upgrade(engine)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    where = store.describe(engine)
+    if before == after:
+        out.print(f"Cơ sở dữ liệu {where} đã ở phiên bản mới nhất ({after}).")
+    else:
+        out.print(f"Đã nâng cấp cơ sở dữ liệu {where}: {before or 'trống'} → {after}.")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Cho biết cơ sở dữ liệu có ở phiên bản lược đồ mới nhất không (mã thoát 1 nếu không)."""
+    from kehoach import store
+    engine = _store_engine()
+    try:
+        store.check_schema_current(engine)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    out.print(f"Cơ sở dữ liệu {store.describe(engine)} ở phiên bản {store.head_revision()} (mới nhất).")
+
+
+def _duplicate_plans(plans: list[Plan]) -> list[PlanError]:
+    from engine.errors import Position
+    first: dict[str, Plan] = {}
+    errors = []
+    for p in plans:
+        if p.id in first:
+            errors.append(PlanError(f"mã kế hoạch «{p.id}» đã dùng trong {first[p.id].file}",
+                                    Position(p.file)))
+        first.setdefault(p.id, p)
+    return errors
+
+
+@main.command()
+@click.argument("plans", nargs=-1, type=click.Path())
+def load(plans: tuple[str, ...]) -> None:
+    """Biên dịch các kế hoạch và lưu vào cơ sở dữ liệu (mặc định: plans/).
+
+    Nạp lại chỉ ghi phần thay đổi: bước mới được thêm, bước đổi được ghi phiên bản mới, bước
+    không còn trong kế hoạch bị hủy (vẫn giữ lại); bước đã xong không bao giờ bị mở lại."""
+    from datetime import UTC, datetime
+
+    from rich.progress import Progress
+
+    from kehoach import store
+    loaded, errors = _load(plans or ("plans",))
+    errors += _duplicate_plans(loaded)
+    if errors:
+        _report(errors)
+        sys.exit(1)
+    engine = _store_engine()
+    calendar = WorkingCalendar()
+    try:
+        store.check_schema_current(engine)
+        for p in loaded:
+            with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+                task = bar.add_task(f"{p.id}: biên dịch", total=None)
+                steps = compile_plan(p, calendar)
+                digest = store.file_digest(p.file)
+                bar.update(task, description=f"{p.id}: lưu {len(steps)} bước", total=len(steps))
+                with store.write_session(engine) as session:
+                    r = store.sync_plan(session, p, steps, now=datetime.now(UTC),
+                                        content_hash=digest, actor="kehoach load", channel="cli",
+                                        progress=lambda n, t=task: bar.advance(t, n))
+            restored = f", khôi phục {r.restored}" if r.restored else ""
+            out.print(f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "
+                      f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}.")
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None

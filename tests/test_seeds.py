@@ -25,7 +25,7 @@ from engine.workdays import WorkingCalendar
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"  # shared/ stands beside the checkout
 
 HCSN = "cum-hcsn-2022.yaml"
 BINH_TAN = "binh-tan-doi-2023-2028.yaml"

@@ -1,0 +1,44 @@
+"""The store: compiled steps kept in SQLite (embedded default) or PostgreSQL.
+
+Not imported by `engine/` (the core stays free of SQLAlchemy); the CLI and, later, the
+`serve` entry point wire it up from settings:
+
+    engine = make_engine(database_url(os.environ))
+    check_schema_current(engine)
+    with write_session(engine) as session:
+        sync_plan(session, plan, compile_plan(plan, WorkingCalendar()), now=now,
+                  content_hash=file_digest(plan.file))
+"""
+from __future__ import annotations
+
+from .actions import mark_done
+from .db import (
+                 DEFAULT_URL,
+                 SETTING,
+                 database_url,
+                 describe,
+                 make_engine,
+                 read_session,
+                 write_session,
+)
+from .errors import (
+                 ConcurrentChange,
+                 DatabaseBusy,
+                 DatabaseUnavailable,
+                 SchemaOutdated,
+                 StepNotFound,
+                 StepStateError,
+                 StoreError,
+)
+from .models import STATE_NAMES, StepState
+from .rows import next_action_at
+from .schema import check_schema_current, current_revision, head_revision, upgrade
+from .sync import SyncResult, file_digest, stored_counts, sync_plan
+
+__all__ = [
+    "DEFAULT_URL", "SETTING", "STATE_NAMES", "ConcurrentChange", "DatabaseBusy",
+    "DatabaseUnavailable", "SchemaOutdated", "StepNotFound", "StepState", "StepStateError",
+    "StoreError", "SyncResult", "check_schema_current", "current_revision", "database_url",
+    "describe", "file_digest", "head_revision", "make_engine", "mark_done", "next_action_at",
+    "read_session", "stored_counts", "sync_plan", "upgrade", "write_session",
+]

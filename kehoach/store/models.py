@@ -1,0 +1,212 @@
+"""The database schema, as SQLAlchemy 2 declarative models.
+
+Steps are the heart: one row per compiled step, keyed by the compiler's stable id, so a
+reloaded plan finds its rows again. A step is never deleted: a removed one is cancelled with
+its reason, and every change leaves a `transitions` row. `next_action_at` is the next moment
+something must happen to the step (a reminder or an escalation rung); it is recomputed on
+every change and indexed, so "what is due now" is one range scan (healthchecks'
+`Check.alert_after`). People, outbox and deliveries are defined now, filled by later slices.
+
+Bulk code (sync) writes through `Model.__table__` with executemany; the ORM classes give the
+schema one typed place and serve the small reads and single-row actions.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .types import BigId, JSONDoc, UTCDateTime
+
+#: Stable constraint names, so Alembic can alter them later on every backend (SQLite batch mode).
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    EXCUSED = "excused"
+    CANCELLED = "cancelled"
+
+
+#: The states as a secretary says them.
+STATE_NAMES = {StepState.PENDING: "chưa làm", StepState.DONE: "đã xong",
+               StepState.EXCUSED: "được miễn", StepState.CANCELLED: "đã hủy"}
+#: States a step never leaves through a plan reload: the work was done or forgiven.
+FINISHED = frozenset({StepState.DONE, StepState.EXCUSED})
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(), dict[str, Any]: JSONDoc, list[Any]: JSONDoc}
+
+
+class Unit(Base):
+    """A unit (đơn vị) by its id; the same id in two plans is the same unit."""
+
+    __tablename__ = "units"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+
+
+class PlanRow(Base):
+    __tablename__ = "plans"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    file: Mapped[str] = mapped_column(Text)
+    current_version: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PlanVersion(Base):
+    """One distinct content of a plan file, numbered 1, 2, … in the order it was loaded."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
+    number: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    file: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+
+
+class StepRow(Base):
+    __tablename__ = "steps"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'done', 'excused', 'cancelled')", name="state"),
+        Index("ix_steps_next_action_at", "next_action_at",
+              sqlite_where=text("next_action_at IS NOT NULL"),
+              postgresql_where=text("next_action_at IS NOT NULL")),
+        Index("ix_steps_unit_id_due_at", "unit_id", "due_at"),
+        Index("ix_steps_plan_id_state", "plan_id", "state"),
+    )
+    #: The compiler's stable id: plan/obligation/occurrence/unit.
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
+    obligation: Mapped[str] = mapped_column(String(120))
+    occurrence: Mapped[str] = mapped_column(String(120))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date] = mapped_column(Date)
+    due_time: Mapped[time | None] = mapped_column(Time)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    due_at: Mapped[datetime]  # UTC; late after this
+    tentative: Mapped[bool]
+    amount: Mapped[int | None] = mapped_column(BigInteger)  # đồng, for contributions
+    reminders: Mapped[list[Any]]  # ISO UTC moments, earliest first
+    escalation: Mapped[list[Any]]  # [{level, at, units}]
+    source: Mapped[dict[str, Any]]  # {file, phrase, line, text}: where the plan says so
+    details: Mapped[dict[str, Any]]  # place, quantity, measure, percent, nominal date, shift reason
+    fingerprint: Mapped[str] = mapped_column(String(32))  # hash of the content, not of the source
+    revision: Mapped[int]  # bumped on every write, for conditional UPDATE … WHERE revision = r
+    state: Mapped[str] = mapped_column(String(16))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None]
+    next_action_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Transition(Base):
+    """The audit trail: one row per change of a step, by whom, when, through what."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (Index("ix_transitions_step_id_at", "step_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    step_id: Mapped[str] = mapped_column(ForeignKey("steps.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(32))  # created, changed, cancelled, restored, done, …
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Person(Base):
+    """Someone who hears about steps: a unit's secretary, a cluster head, …"""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(Text)
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
+    contacts: Mapped[dict[str, Any]]  # channel → address (telegram chat id, e-mail, …)
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime]
+
+
+class Outbox(Base):
+    """A notification decided in the same transaction as the change that caused it.
+
+    The idempotency key (step, purpose, level, occurrence) makes deciding twice harmless."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_not_before", "state", "not_before"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(500), unique=True)
+    step_id: Mapped[str | None] = mapped_column(ForeignKey("steps.id"))  # none for a digest
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(32))  # reminder, escalation, digest, …
+    level: Mapped[int | None]
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))  # pending, claimed, sent, failed, unknown
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    not_before: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Delivery(Base):
+    """What happened to one attempt at sending an outbox row."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # sent, temporary, permanent, unknown
+    permanent: Mapped[bool] = mapped_column(server_default=text("false"))
+    error: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(Text)  # the channel's id for the message
+
+
+#: The tables, for the bulk Core statements (executemany) of sync, where one ORM object per
+#: step would cost too much.
+units_table = cast(Table, Unit.__table__)
+plans_table = cast(Table, PlanRow.__table__)
+versions_table = cast(Table, PlanVersion.__table__)
+steps_table = cast(Table, StepRow.__table__)
+transitions_table = cast(Table, Transition.__table__)

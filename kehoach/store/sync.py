@@ -1,0 +1,248 @@
+"""Sync: make the stored steps of a plan match what the compiler produces now.
+
+Runs inside the caller's write transaction (one per plan), so a plan is stored whole or not
+at all. Idempotent: a step whose fingerprint did not change is not written, so loading the
+same file twice writes nothing. New steps are inserted; changed ones get their content, a
+revision bump and an audit row; steps the plan no longer produces are cancelled with the
+reason (never deleted). A finished step (done, excused) keeps its state whatever the plan
+says: a date change is recorded, a removal leaves it alone.
+
+Everything is written in bulk (executemany through the tables, in chunks), never one ORM
+object per step: plans reach a million steps.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.compiler import Step
+from engine.plan import Plan
+
+from .models import (
+    StepState,
+    plans_table,
+    steps_table,
+    transitions_table,
+    units_table,
+    versions_table,
+)
+from .rows import CONTENT, RowMaker
+
+CHUNK = 5_000
+IN_CHUNK = 500  # ids per IN (…) list: well under every backend's parameter limit
+REMOVED = "không còn trong kế hoạch"
+LOAD_LOCK = int.from_bytes(b"kehoach", "big")  # PostgreSQL advisory lock key for loads
+steps_t, transitions_t, units_t = steps_table, transitions_table, units_table
+plans_t, versions_t = plans_table, versions_table
+#: How the changes are named in the audit note.
+LABELS = {"due_date": "hạn", "due_time": "giờ", "start_date": "ngày bắt đầu", "title": "tên việc",
+          "kind": "loại", "amount": "số tiền", "tentative": "dự kiến", "reminders": "lịch nhắc",
+          "escalation": "các mức báo khi trễ", "details": "chi tiết", "unit_id": "đơn vị"}
+
+
+@dataclass
+class SyncResult:
+    """What one load did to one plan. `kept` counts the steps left as they were, including
+    finished ones the plan no longer produces (they are never cancelled)."""
+
+    plan_id: str
+    version: int
+    new_version: bool
+    added: int = 0
+    changed: int = 0
+    cancelled: int = 0
+    kept: int = 0
+    restored: int = 0
+
+    @property
+    def wrote(self) -> bool:
+        return self.new_version or bool(self.added or self.changed or self.cancelled
+                                        or self.restored)
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """itertools.batched, which Python 3.11 lacks."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 of a plan file's bytes: a new digest is a new plan version."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datetime,
+              content_hash: str, actor: str = "kehoach load", channel: str = "cli",
+              progress: Callable[[int], None] | None = None) -> SyncResult:
+    """Store `steps` (the compiled `plan`) in the open transaction of `session`.
+
+    Loads are serialised: SQLite's BEGIN IMMEDIATE already does it; on PostgreSQL a
+    transaction-scoped advisory lock does, so two loads sharing units or a plan never race."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(LOAD_LOCK)))
+    number, is_new = _sync_plan_row(session, plan, content_hash, now)
+    _sync_units(session, plan)
+    result = SyncResult(plan.id, number, is_new)
+    audit = {"at": now, "actor": actor, "channel": channel}
+    existing = {r.id: r for r in session.execute(
+        select(steps_t.c.id, steps_t.c.fingerprint, steps_t.c.state, steps_t.c.revision,
+               steps_t.c.cancel_reason).where(steps_t.c.plan_id == plan.id))}
+    maker, seen = RowMaker(plan), set()
+    for chunk in batched(steps, CHUNK):
+        inserts, updates, notes = [], [], []
+        for step in chunk:
+            if step.id in seen:
+                raise ValueError(f"bước «{step.id}» bị lặp trong kết quả biên dịch")
+            seen.add(step.id)
+            row, old = maker.make(step, now), existing.get(step.id)
+            if old is None:
+                inserts.append(row)
+                notes.append(_audit(audit, row["id"], "created", None, row["state"], 1,
+                                    f"thêm từ kế hoạch (phiên bản {number})"))
+                continue
+            restoring = (old.state == StepState.CANCELLED  # cancelled by a load, now back
+                         and (old.cancel_reason or "").startswith(REMOVED))
+            if row["fingerprint"] == old.fingerprint and not restoring:
+                result.kept += 1
+                continue
+            state = StepState.PENDING.value if restoring else old.state
+            row.update(_id=row["id"], revision=old.revision + 1, state=state,
+                       cancel_reason=None if restoring else old.cancel_reason,
+                       next_action_at=row["next_action_at"] if state == StepState.PENDING else None)
+            for key in ("id", "plan_id", "created_at", "done_at"):
+                del row[key]
+            updates.append(row)
+            if restoring:
+                result.restored += 1
+            else:
+                result.changed += 1
+        _describe_changes(session, updates, existing, audit, number, notes)
+        if inserts:
+            session.execute(insert(steps_t), inserts)
+            result.added += len(inserts)
+        if updates:
+            session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), updates)
+        if notes:
+            session.execute(insert(transitions_t), notes)
+        if progress:
+            progress(len(chunk))
+    gone = [old for sid, old in existing.items()
+            if sid not in seen and old.state == StepState.PENDING]
+    reason = f"{REMOVED} (phiên bản {number})"
+    for chunk in batched(gone, CHUNK):
+        session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), [
+            {"_id": o.id, "state": StepState.CANCELLED.value, "cancel_reason": reason,
+             "next_action_at": None, "revision": o.revision + 1, "updated_at": now} for o in chunk])
+        session.execute(insert(transitions_t), [
+            _audit(audit, o.id, "cancelled", o.state, StepState.CANCELLED.value, o.revision + 1,
+                   reason) for o in chunk])
+        result.cancelled += len(chunk)
+    result.kept += sum(1 for sid, o in existing.items()
+                       if sid not in seen and o.state != StepState.PENDING)
+    return result
+
+
+def _audit(base: dict[str, Any], step_id: str, event: str, before: str | None, after: str,
+           revision: int, note: str | None) -> dict[str, Any]:
+    return {**base, "step_id": step_id, "event": event, "from_state": before, "to_state": after,
+            "revision": revision, "note": note}
+
+
+def _describe_changes(session: Session, updates: list[dict[str, Any]], existing: dict[str, Any],
+                      audit: dict[str, Any], number: int, notes: list[dict[str, Any]]) -> None:
+    """One audit row per updated step, naming what changed (old values read in one query)."""
+    if not updates:
+        return
+    olds: dict[str, Any] = {}
+    for ids in batched([u["_id"] for u in updates], IN_CHUNK):
+        olds.update((r.id, r) for r in session.execute(
+            select(steps_t.c.id, *(steps_t.c[c] for c in CONTENT)).where(steps_t.c.id.in_(ids))))
+    for row in updates:
+        before = existing[row["_id"]]
+        if row["state"] != before.state:  # restored: the plan produces the step again
+            event, text = "restored", f"trở lại trong kế hoạch (phiên bản {number})"
+        else:
+            event, text = "changed", f"kế hoạch đổi (phiên bản {number})"
+        diff = _diff(olds[row["_id"]], row)
+        notes.append(_audit(audit, row["_id"], event, before.state, row["state"], row["revision"],
+                            f"{text}: {diff}" if diff else text))
+
+
+def _diff(old: Any, new: dict[str, Any]) -> str:
+    parts = []
+    for column, label in LABELS.items():
+        a, b = getattr(old, column), new[column]
+        if a == b:
+            continue
+        if column in ("due_date", "start_date", "due_time", "amount", "title"):
+            parts.append(f"{label} {_show(a)} → {_show(b)}")
+        else:
+            parts.append(f"đổi {label}")
+    return "; ".join(parts)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(không có)"
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return f"«{value}»" if isinstance(value, str) else str(value)
+
+
+def _sync_plan_row(session: Session, plan: Plan, digest: str, now: datetime) -> tuple[int, bool]:
+    """The plan's version number for this content, and whether it is new."""
+    current = session.execute(select(plans_t.c.current_version, plans_t.c.title, plans_t.c.file)
+                              .where(plans_t.c.id == plan.id)).one_or_none()
+    if current is None:
+        session.execute(insert(plans_t).values(id=plan.id, title=plan.title, file=plan.file,
+                                               current_version=1, created_at=now, updated_at=now))
+        number, is_new = 1, True
+    else:
+        last = session.execute(select(versions_t.c.content_hash).where(
+            versions_t.c.plan_id == plan.id, versions_t.c.number == current.current_version)
+        ).scalar_one_or_none()
+        is_new = last != digest
+        number = current.current_version + (1 if is_new else 0)
+        if is_new or (current.title, current.file) != (plan.title, plan.file):
+            session.execute(update(plans_t).where(plans_t.c.id == plan.id).values(
+                title=plan.title, file=plan.file, current_version=number, updated_at=now))
+    if is_new:
+        session.execute(insert(versions_t).values(plan_id=plan.id, number=number,
+                                                  content_hash=digest, file=plan.file,
+                                                  loaded_at=now))
+    return number, is_new
+
+
+def _sync_units(session: Session, plan: Plan) -> None:
+    """Insert the plan's units that are new; rename those whose name changed."""
+    known: dict[str, str] = {}
+    for ids in batched(plan.units, IN_CHUNK):
+        known.update(session.execute(select(units_t.c.id, units_t.c.name)
+                                     .where(units_t.c.id.in_(ids))).all())
+    new = [{"id": u, "name": n} for u, n in plan.units.items() if u not in known]
+    renamed = [{"_id": u, "name": n} for u, n in plan.units.items() if u in known and known[u] != n]
+    if new:
+        session.execute(insert(units_t), new)
+    if renamed:
+        session.execute(update(units_t).where(units_t.c.id == bindparam("_id")), renamed)
+
+
+def stored_counts(session: Session, plan_ids: Iterable[str] | None = None) -> dict[str, int]:
+    """How many steps are in each state (all plans, or the given ones)."""
+    query = select(steps_t.c.state, func.count()).group_by(steps_t.c.state)
+    if plan_ids is not None:
+        query = query.where(steps_t.c.plan_id.in_(list(plan_ids)))
+    counts = {s.value: 0 for s in StepState}
+    counts.update(session.execute(query).all())
+    return counts
