@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 from .model import Kind
 from .plan import Duty, Offset, Plan
 from .rules import expand
-from .workdays import WorkingCalendar
+from .workdays import ShiftPolicy, WorkingCalendar
+
+OTHER_WAY = {ShiftPolicy.NEXT: ShiftPolicy.PREVIOUS, ShiftPolicy.PREVIOUS: ShiftPolicy.NEXT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,9 @@ def _occurrences(plan: Plan, duty: Duty, calendar: WorkingCalendar) -> list[Occu
     tz, hour = plan.tz, plan.reminder_time
     for key, start, nominal in expand(duty.schedule.rule, plan.start, plan.end):
         day = calendar.shift(nominal, duty.shift)
+        if not plan.start <= day <= plan.end:  # never shift out of the plan: try the other way
+            day = calendar.shift(nominal, OTHER_WAY.get(duty.shift, duty.shift))
+            day = day if plan.start <= day <= plan.end else nominal
         why = None
         if day != nominal:
             why = calendar.holiday_name(nominal) or ("Chủ nhật" if nominal.isoweekday() == 7 else "Thứ Bảy")
@@ -94,16 +99,19 @@ def _occurrences(plan: Plan, duty: Duty, calendar: WorkingCalendar) -> list[Occu
             anchor, anchor_at = start, _at(start, clock or time(0), tz)
         else:
             anchor, anchor_at = day, (_at(day, clock, tz) if clock else due_at)
-        reminders = sorted({_at(anchor - o.delta, hour, tz) if o.by_day else anchor_at - o.delta
-                            for o in duty.reminders})
+        # a reminder is before the moment it announces; one that would not be is dropped
+        reminders = sorted(r for r in {_at(anchor - o.delta, hour, tz) if o.by_day
+                                       else anchor_at - o.delta for o in duty.reminders}
+                           if r < anchor_at)
         out.append(Occurrence(key, nominal, day, clock, start, due_at, tuple(reminders),
                               duty.schedule.tentative, why))
     return out
 
 
 def _rung_times(plan: Plan, duty: Duty, occ: Occurrence) -> tuple[datetime, ...]:
-    return tuple(_at(occ.date + after.delta, plan.reminder_time, plan.tz) if after.by_day
-                 else occ.due_at + after.delta for after, _ in duty.ladder)
+    """When each rung is heard: never before the step is late ("0d" means as soon as it is)."""
+    return tuple(max(occ.due_at, _at(occ.date + after.delta, plan.reminder_time, plan.tz)
+                     if after.by_day else occ.due_at + after.delta) for after, _ in duty.ladder)
 
 
 def ladder_for(plan: Plan, duty: Duty, unit: str) -> tuple[tuple[Offset, tuple[str, ...]], ...]:

@@ -347,10 +347,11 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,
     if ob.amount is not None:
         money = r.attempt((*path, "amount"), parse_money, ob.amount)
         amounts = {u: money for u in responsible} if money is not None else {}
+    responsible_set = set(responsible)
     for sel, value in (ob.amounts or {}).items():
         money = r.attempt((*path, "amounts", sel), parse_money, value)
         for u in select((*path, "amounts", sel), sel):
-            if u not in responsible:
+            if u not in responsible_set:
                 r.fail((*path, "amounts", sel), f"đơn vị «{u}» có số tiền nhưng không phải đơn vị thực hiện", sel)
             elif money is not None:
                 amounts[u] = money

@@ -503,10 +503,10 @@ def test_kien_giang_period_starts_on_the_day_of_issue() -> None:
 def test_kien_giang_yearly_written_report(unit: str) -> None:
     found = steps(KIEN_GIANG, "bao-cao-nam", unit)
     # 31/12/2014 Wednesday; 31/12/2015 Thursday; 31/12/2016 Saturday, 01/01/2017 Sunday
-    # (Tết Dương lịch) and 02/01/2017 its day off → Tuesday 03/01/2017; 31/12/2017 Sunday,
-    # 01/01/2018 Tết Dương lịch → Tuesday 02/01/2018
+    # (Tết Dương lịch) and 02/01/2017 its day off → Tuesday 03/01/2017; 31/12/2017 Sunday:
+    # the next working day (02/01/2018) is after the plan ends, so it turns back to Friday 29/12
     assert [s.occurrence.date for s in found] == [
-        d("31/12/2014"), d("31/12/2015"), d("03/01/2017"), d("02/01/2018")]
+        d("31/12/2014"), d("31/12/2015"), d("03/01/2017"), d("29/12/2017")]
     # the Ban ĐKTHTN, which receives the reports, hears of a late one on day 3, the Ban
     # Thường vụ on day 7
     rungs = found[0].escalation
@@ -531,9 +531,9 @@ def test_kien_giang_targets_by_2017(obligation: str, percent: int) -> None:
     found = steps(KIEN_GIANG, obligation)
     assert sorted(s.unit for s in found) == sorted(KG_DISTRICTS)
     assert {s.duty.percent for s in found} == {percent}
-    # by 31/12/2017, a Sunday; 01/01/2018 Tết Dương lịch → Tuesday 02/01/2018
+    # by 31/12/2017, a Sunday; the plan ends that day, so it turns back to Friday 29/12/2017
     assert {(s.occurrence.nominal, s.occurrence.date) for s in found} == {
-        (date(2017, 12, 31), date(2018, 1, 2))}
+        (date(2017, 12, 31), date(2017, 12, 29))}
 
 
 @pytest.mark.parametrize("obligation,first,last", [
