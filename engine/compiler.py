@@ -145,21 +145,18 @@ def compile_plan(plan: Plan, calendar: WorkingCalendar,
     optionally only those of `units`; ordered by due moment, then unit."""
     first, last = window
     steps: list[Step] = []
-    ladders: dict[tuple[Any, str], tuple[tuple[Offset, tuple[str, ...]], ...]] = {}
     for duty in plan.duties:
         chosen = [u for u in duty.responsible if units is None or u in units]
         if not chosen:
             continue
+        ladders = {unit: ladder_for(plan, duty, unit) for unit in chosen}
         for occ in _occurrences(plan, duty, calendar):
             if (first and occ.date < first) or (last and occ.date > last):
                 continue
             times = _rung_times(plan, duty, occ)
             prefix = f"{plan.id}/{duty.id}/{occ.key}/"
             for unit in chosen:
-                lad = ladders.get((duty.ladder, unit))
-                if lad is None:
-                    lad = ladders[(duty.ladder, unit)] = ladder_for(plan, duty, unit)
                 steps.append(Step(prefix + unit, plan.id, duty, occ, unit,
-                                  duty.amounts.get(unit), lad, times))
+                                  duty.amounts.get(unit), ladders[unit], times))
     steps.sort(key=lambda s: (s.occurrence.due_at, s.unit))
     return steps

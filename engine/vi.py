@@ -13,8 +13,11 @@ KINDS = {
 
 
 def day(d: date) -> str:
-    """>>> day(date(2025, 5, 30))
-    'Thứ Sáu, 30/05/2025'"""
+    """The date as Vietnamese offices write it.
+
+    >>> day(date(2025, 5, 30))
+    'Thứ Sáu, 30/05/2025'
+    """
     return f"{WEEKDAYS[d.weekday()]}, {d:%d/%m/%Y}"
 
 
@@ -23,6 +26,9 @@ def clock(t: time | None) -> str:
 
 
 def money(amount: int) -> str:
-    """>>> money(6000000)
-    '6.000.000 đồng'"""
+    """Đồng with dots grouping thousands.
+
+    >>> money(6000000)
+    '6.000.000 đồng'
+    """
     return f"{amount:,}".replace(",", ".") + " đồng"
