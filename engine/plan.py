@@ -6,6 +6,7 @@ compiler can use, or raises PlanErrors listing every problem with its place.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,6 +93,26 @@ class Plan:
     issued: date | None = None
     names: dict[str, str] = field(default_factory=dict)  # every id (units, clusters, groups) → name
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cluster/group → its units
+
+    def select(self, selector: str) -> tuple[str, ...]:
+        """The units a selector names in this plan (nothing if it names nothing)."""
+        return select_units(selector, self.units, self.issuer, self.cluster_heads, self.members) or ()
+
+
+def select_units(selector: str, units: Mapping[str, str], issuer: str, heads: Mapping[str, str],
+                 members: Mapping[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The units a selector names: a unit; a cluster or group (its units); "head:<cluster>";
+    "head:*" (every cluster head); "*" (every unit but the issuer). None if it names nothing."""
+    if selector == "*":
+        return tuple(u for u in units if u != issuer)
+    if selector == "head:*":
+        return tuple(dict.fromkeys(heads.values()))
+    if selector.startswith("head:"):
+        head = heads.get(selector[5:])
+        return (head,) if head else None
+    if selector in units:
+        return (selector,)
+    return members.get(selector)
 
 
 def parse_offset(text: str) -> Offset:
@@ -258,22 +279,12 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
         expand_members(g.id, (g.id,), ("groups", i, "members"))
 
     def select(path: Path, selector: str) -> tuple[str, ...]:
-        if selector == "*":
-            return tuple(u for u in units if u != doc.issuer)
-        if selector == "head:*":
-            return tuple(dict.fromkeys(heads.values()))
-        if selector.startswith("head:"):
-            cid = selector[5:]
-            if cid not in heads:
-                r.fail(path, f"không có cụm «{cid}»", selector)
-                return ()
-            return (heads[cid],)
-        if selector in units:
-            return (selector,)
-        if selector in members:
-            return expanded.get(selector) or expand_members(selector, (selector,), path)
-        r.fail(path, f"không có đơn vị, cụm hay nhóm «{selector}»", selector)
-        return ()
+        found = select_units(selector, units, doc.issuer, heads, expanded)
+        if found is None:
+            what = f"cụm «{selector[5:]}»" if selector.startswith("head:") else \
+                f"đơn vị, cụm hay nhóm «{selector}»"
+            r.fail(path, f"không có {what}", selector)
+        return found or ()
 
     def ladder(path: Path, levels: list[Level] | None) -> tuple[tuple[Offset, tuple[str, ...]], ...]:
         if levels is None:

@@ -93,7 +93,8 @@ def check(plans: tuple[str, ...]) -> None:
 @click.argument("plans", nargs=-1, type=click.Path())
 @click.option("--from", "first", type=DayParam(), help="Từ ngày (19/5/2022 hoặc 2022-05-19).")
 @click.option("--to", "last", type=DayParam(), help="Đến ngày (tính cả ngày đó).")
-@click.option("--unit", "unit", help="Chỉ các bước của đơn vị này (hoặc các thành viên của cụm/nhóm).")
+@click.option("--unit", "unit", help="Chỉ các bước của đơn vị này; cụm/nhóm: các đơn vị của nó; "
+              "head:CỤM, head:* (các cụm trưởng), * (mọi đơn vị trừ đơn vị ban hành).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Dạng kết quả.")
 def compile_(plans: tuple[str, ...], first: date | None, last: date | None, unit: str | None,
@@ -109,7 +110,7 @@ def compile_(plans: tuple[str, ...], first: date | None, last: date | None, unit
     pairs: list[tuple[Plan, Step]] = []
     known = False
     for p in loaded:
-        units = _units(p, unit) if unit else None
+        units = frozenset(p.select(unit)) if unit else None
         known = known or units is None or bool(units)
         pairs += [(p, s) for s in compile_plan(p, calendar, (first, last), units)]
     if unit and not known:
@@ -123,12 +124,6 @@ def compile_(plans: tuple[str, ...], first: date | None, last: date | None, unit
         _csv(pairs)
     else:
         _table(pairs)
-
-
-def _units(plan: Plan, selector: str) -> frozenset[str]:
-    if selector in plan.units:
-        return frozenset({selector})
-    return frozenset(plan.members.get(selector, ()))
 
 
 CSV_FIELDS = ["id", "plan", "obligation", "kind", "title", "unit", "unit_name", "occurrence", "date",

@@ -57,6 +57,15 @@ def test_compile_filters_by_window_and_unit(kehoach_bin: str) -> None:
     assert money[0]["amount"] == "6000000" and money[0]["date"] == "2022-07-22"  # 24/7 is a Sunday
 
 
+@pytest.mark.parametrize("selector,expected", [
+    ("cum-hcsn", 7), ("head:cum-hcsn", 1), ("head:*", 1), ("*", 6), ("doan-so-y-te", 1)],
+    ids=["cluster", "head-of", "every-head", "all-but-issuer", "unit"])
+def test_compile_unit_selectors(kehoach_bin: str, selector: str, expected: int) -> None:
+    res = run(kehoach_bin, "compile", "plans/cum-hcsn-2022.yaml", "--unit", selector, "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert len({s["unit"] for s in json.loads(res.stdout)}) == expected
+
+
 def test_compile_table_is_vietnamese(kehoach_bin: str) -> None:
     res = run(kehoach_bin, "compile", "plans/cum-hcsn-2022.yaml", "--from", "19/5/2022", "--to", "19/5/2022")
     assert res.returncode == 0, res.stderr
