@@ -12,6 +12,7 @@ Not imported by `engine/` (the core stays free of SQLAlchemy); the CLI and, late
 from __future__ import annotations
 
 from .actions import mark_done
+from .dispatch import DispatchResult, dispatch
 from .db import (
                  DEFAULT_URL,
                  SETTING,
@@ -34,11 +35,13 @@ from .models import STATE_NAMES, StepState
 from .rows import next_action_at
 from .schema import check_schema_current, current_revision, head_revision, upgrade
 from .sync import SyncResult, file_digest, stored_counts, sync_plan
+from .tick import TickResult, facts, tick
 
 __all__ = [
     "DEFAULT_URL", "SETTING", "STATE_NAMES", "ConcurrentChange", "DatabaseBusy",
-    "DatabaseUnavailable", "SchemaOutdated", "StepNotFound", "StepState", "StepStateError",
+    "DatabaseUnavailable", "DispatchResult", "SchemaOutdated", "StepNotFound", "StepState", "StepStateError",
     "StoreError", "SyncResult", "check_schema_current", "current_revision", "database_url",
-    "describe", "file_digest", "head_revision", "make_engine", "mark_done", "next_action_at",
-    "read_session", "stored_counts", "sync_plan", "upgrade", "write_session",
+    "describe", "dispatch", "facts", "file_digest", "head_revision", "make_engine", "mark_done", "next_action_at",
+    "read_session", "stored_counts", "sync_plan", "tick", "TickResult", "upgrade",
+    "write_session",
 ]

@@ -1,0 +1,33 @@
+"""Jinja2 templates (notifiers/templates/CHANNEL/PURPOSE.txt), one per channel and purpose, with StrictUndefined: a missing field is an
+error at render time, never an empty gap in a message someone reads."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local_day(value: str) -> str:
+    """An ISO UTC moment as the local day: 25/01/2024."""
+    return datetime.fromisoformat(value).astimezone(VN).strftime("%d/%m/%Y")
+
+
+def local_time(value: str) -> str:
+    """An ISO UTC moment as the local day and time: 25/01/2024 07:30."""
+    return datetime.fromisoformat(value).astimezone(VN).strftime("%d/%m/%Y %H:%M")
+
+
+def environment(autoescape: bool = False) -> Environment:
+    env = Environment(loader=PackageLoader("notifiers", "templates"), undefined=StrictUndefined,
+                      autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=False)
+    env.filters.update(local_day=local_day, local_time=local_time)
+    return env
+
+
+def render(env: Environment, channel: str, purpose: str, **context: Any) -> str:
+    return env.get_template(f"{channel}/{purpose}.txt").render(**context).strip()

@@ -1,0 +1,297 @@
+"""The tick (due steps → outbox rows) and the dispatcher (outbox → channel → delivery rows),
+on SQLite and PostgreSQL (the fixtures of test_store.py), and a simulated year of the Bình Tân
+plan with an injected clock."""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+
+from engine.compiler import compile_plan
+from engine.loader import load_plan
+from engine.workdays import WorkingCalendar
+from kehoach.store import dispatch, mark_done, read_session, tick, write_session
+from kehoach.store.dispatch import LEASE, backoff
+from kehoach.store.models import deliveries_table, outbox_table, steps_table
+from notifiers.base import DeliveryError
+from notifiers.console import ConsoleChannel
+from notifiers.testing import RecordingChannel
+from tests.test_store import db, db_url, empty, load, plan_file, transitions  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+BINH_TAN = ROOT / "plans" / "binh-tan-doi-2023-2028.yaml"
+PLAN_ID = "binh-tan-doi-2023-2028"
+
+
+def utc(y: int, m: int, d: int, h: int = 1, minute: int = 0) -> datetime:
+    return datetime(y, m, d, h, minute, tzinfo=UTC)
+
+
+def outbox(engine: Engine) -> list[Any]:
+    with read_session(engine) as s:
+        return list(s.execute(select(outbox_table).order_by(outbox_table.c.id)))
+
+
+def deliveries(engine: Engine) -> list[Any]:
+    with read_session(engine) as s:
+        return list(s.execute(select(deliveries_table).order_by(deliveries_table.c.id)))
+
+
+def do_tick(engine: Engine, now: datetime, channel: str = "test") -> Any:
+    with write_session(engine) as s:
+        return tick(s, now, channel=channel)
+
+
+def sessions(engine: Engine) -> Callable[[], Any]:
+    return lambda: write_session(engine)
+
+
+# ── tick ────────────────────────────────────────────────────────────────────────────────────
+# thu-nghiem (test_store.PLAN): «Báo cáo tháng» due the 25th, doan-a and doan-b; loaded 1/4/2022.
+MAY = "thu-nghiem/bao-cao-thang/2022-05"
+
+
+def test_tick_queues_the_due_reminders_once(db: Engine, plan_file: Path) -> None:
+    load(db, plan_file)
+    with read_session(db) as s:
+        before = s.execute(select(steps_table.c.id, steps_table.c.next_action_at)).all()
+    first = do_tick(db, utc(2022, 5, 18, 2))  # 7 days before 25/5 (08:00 local = 01:00 UTC)
+    keys = {r.idempotency_key for r in outbox(db)}
+    assert {f"{MAY}/doan-a|reminder|0|2022-05-18T01:00:00+00:00|doan-a",
+            f"{MAY}/doan-b|reminder|0|2022-05-18T01:00:00+00:00|doan-b"} <= keys
+    assert first.queued == len(keys) and first.duplicates == 0
+    again = do_tick(db, utc(2022, 5, 18, 2))
+    assert (again.steps, again.queued) == (0, 0)  # next_action_at moved on: nothing to look at
+    with write_session(db) as s:  # even if decided again, a notice is stored once
+        for step_id, moment in before:
+            s.execute(update(steps_table).where(steps_table.c.id == step_id)
+                      .values(next_action_at=moment))
+    replay = do_tick(db, utc(2022, 5, 18, 2))
+    assert replay.queued == 0 and replay.duplicates == first.queued
+    assert len(outbox(db)) == first.queued
+
+
+def test_tick_escalates_with_an_audit_row_and_not_for_done_steps(db: Engine,
+                                                                 plan_file: Path) -> None:
+    load(db, plan_file)
+    with write_session(db) as s:
+        mark_done(s, f"{MAY}/doan-b", "thư ký", "cli", utc(2022, 5, 20))
+    result = do_tick(db, utc(2022, 5, 27, 2))  # 1 day late: rung 1, the unit itself
+    rows = [r for r in outbox(db) if r.step_id.startswith(MAY)]
+    assert [(r.step_id, r.purpose, r.level, r.unit_id) for r in rows] == [
+        (f"{MAY}/doan-a", "escalation", 1, "doan-a")]
+    assert rows[0].payload["status"] == "quá hạn 2 ngày, đã báo lên mức 1"
+    assert rows[0].payload["unit_name"] == "Đoàn phường A"
+    audit = transitions(db, f"{MAY}/doan-a")
+    assert [(t.event, t.note) for t in audit[1:]] == [("escalated", "báo lên mức 1: Đoàn phường A")]
+    assert result.escalations >= 1
+
+
+def test_a_tick_after_downtime_coalesces_reminders(db: Engine, plan_file: Path) -> None:
+    load(db, plan_file)
+    do_tick(db, utc(2022, 5, 24, 2))  # 18/5 and 24/5 missed since 1/4: only the latest, late
+    rows = [r for r in outbox(db) if r.step_id == f"{MAY}/doan-a"]
+    assert [(r.purpose, r.payload["moment"], r.payload["late"], r.payload["skipped"])
+            for r in rows] == [("reminder", "2022-05-24T01:00:00+00:00", False, 1)]
+
+
+# ── dispatch ────────────────────────────────────────────────────────────────────────────────
+
+def test_dispatch_sends_and_records_each_row_once(db: Engine, plan_file: Path) -> None:
+    load(db, plan_file)
+    do_tick(db, utc(2022, 5, 18, 2))
+    channel = RecordingChannel()
+    result = dispatch(sessions(db), channel, utc(2022, 5, 18, 2), limit=1000)
+    assert result.sent == len(outbox(db)) == len(channel.sent) > 0
+    assert {r.state for r in outbox(db)} == {"sent"}
+    assert [d.outcome for d in deliveries(db)] == ["sent"] * result.sent
+    assert dispatch(sessions(db), channel, utc(2022, 5, 19), limit=1000).claimed == 0
+
+
+def test_dispatch_retries_with_backoff_then_parks_as_failed(db: Engine, plan_file: Path) -> None:
+    load(db, plan_file)
+    do_tick(db, utc(2022, 5, 18, 2))
+    key = f"{MAY}/doan-a|reminder|0|2022-05-18T01:00:00+00:00|doan-a"
+    busy = [DeliveryError("máy chủ bận") for _ in range(10)]
+    channel = RecordingChannel(failures={key: busy})
+    now, rng = utc(2022, 5, 18, 2), random.Random(1)
+    for _ in range(5):
+        dispatch(sessions(db), channel, now, rng=rng, max_attempts=3)
+        now += timedelta(days=1)
+    row = next(r for r in outbox(db) if r.idempotency_key == key)
+    assert (row.state, row.attempts) == ("failed", 3)
+    assert [d.outcome for d in deliveries(db) if d.outbox_id == row.id] == ["temporary"] * 3
+    assert all(n.key != key for n in channel.sent)
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    rng = random.Random(7)
+    waits = [backoff(a, rng) for a in (1, 2, 3, 4)]
+    assert all(60 * 2 ** (a - 1) / 2 <= w <= 60 * 2 ** (a - 1) for a, w in zip((1, 2, 3, 4), waits))
+    assert backoff(3, rng, retry_after=12.5) == 12.5
+
+
+@pytest.mark.parametrize(("error", "state", "outcome"), [
+    (DeliveryError("bot bị chặn", permanent=True), "failed", "permanent"),
+    (DeliveryError("hết thời gian chờ", unknown=True), "unknown", "unknown"),
+    (TimeoutError("đọc"), "unknown", "unknown"),
+    (DeliveryError("chờ 30 giây", retry_after=30.0), "pending", "temporary"),
+], ids=["permanent", "unknown", "timeout", "retry-after"])
+def test_dispatch_outcomes(db: Engine, plan_file: Path, error: Exception, state: str,
+                           outcome: str) -> None:
+    load(db, plan_file)
+    do_tick(db, utc(2022, 5, 18, 2))
+    key = f"{MAY}/doan-a|reminder|0|2022-05-18T01:00:00+00:00|doan-a"
+    channel = RecordingChannel(failures={key: [error]})  # type: ignore[list-item]
+    now = utc(2022, 5, 18, 2)
+    dispatch(sessions(db), channel, now)
+    row = next(r for r in outbox(db) if r.idempotency_key == key)
+    assert row.state == state
+    assert [d.outcome for d in deliveries(db) if d.outbox_id == row.id] == [outcome]
+    if state == "pending":
+        assert row.not_before == now + timedelta(seconds=30)
+    dispatch(sessions(db), channel, now + timedelta(days=1))  # not blindly resent
+    assert sum(n.key == key for n in channel.sent) == (1 if state == "pending" else 0)
+
+
+def test_a_claim_left_by_a_dead_dispatcher_is_parked_as_unknown(db: Engine,
+                                                                plan_file: Path) -> None:
+    load(db, plan_file)
+    do_tick(db, utc(2022, 5, 18, 2))
+    now = utc(2022, 5, 18, 2)
+    with write_session(db) as s:
+        s.execute(update(outbox_table).values(state="claimed", claimed_by="dead",
+                                              claimed_at=now))
+    assert dispatch(sessions(db), RecordingChannel(), now + LEASE / 2).claimed == 0
+    result = dispatch(sessions(db), RecordingChannel(), now + 2 * LEASE)
+    assert result.abandoned == len(outbox(db)) and {r.state for r in outbox(db)} == {"unknown"}
+
+
+def test_concurrent_dispatchers_send_each_row_once(db: Engine, plan_file: Path) -> None:
+    load(db, plan_file)
+    for day in range(1, 31):
+        do_tick(db, utc(2022, 5, day, 2))
+    total = len(outbox(db))
+    channels = [RecordingChannel() for _ in range(4)]
+
+    def work(i: int) -> None:
+        while dispatch(sessions(db), channels[i], utc(2022, 6, 1), limit=3,
+                       worker=f"w{i}").claimed:
+            pass
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    keys = [n.key for c in channels for n in c.sent]
+    assert len(keys) == len(set(keys)) == total > 10
+
+
+def test_console_channel_renders_vietnamese(db: Engine, plan_file: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    load(db, plan_file)
+    do_tick(db, utc(2022, 5, 18, 2), channel="console")
+    do_tick(db, utc(2022, 5, 26, 2), channel="console")
+    dispatch(sessions(db), ConsoleChannel(), utc(2022, 5, 26, 2), limit=1000)
+    lines = capsys.readouterr().out.splitlines()
+    assert ("[nhắc việc] Đoàn phường A: «Báo cáo tháng» hạn 25/05/2022 (sắp đến hạn)."
+            in lines)
+    assert ("[báo trễ hạn mức 1] gửi Đoàn phường A: Đoàn phường A chưa hoàn thành «Báo cáo "
+            "tháng», hạn 25/05/2022 (quá hạn 1 ngày, đã báo lên mức 1)." in lines)
+    assert ("[báo trễ hạn mức 1, gửi muộn] gửi Đoàn phường A: Đoàn phường A chưa hoàn thành "
+            "«Báo cáo tháng», hạn 25/04/2022 (quá hạn 23 ngày, đã báo lên mức 3)." in lines)
+
+
+# ── a simulated year of the Bình Tân plan ───────────────────────────────────────────────────
+LOADED = utc(2023, 12, 31, 17)  # 1/1/2024 00:00 in Hồ Chí Minh
+DOWN = (utc(2024, 5, 20), utc(2024, 6, 1))  # the server is off: no tick in between
+#: Steps marked done, and when (UTC).
+DONE = {
+    f"{PLAN_ID}/dang-ky-hoat-dong/2024-1/cum-truong-noi-chinh": utc(2024, 1, 26, 3),  # on time
+    f"{PLAN_ID}/dang-ky-hoat-dong/2024-1/cum-truong-hcsn": utc(2024, 2, 2, 3),  # after rung 1
+    f"{PLAN_ID}/xay-dung-ke-hoach/1/mang-thtn-hdd": utc(2024, 2, 20, 3),  # before its reminder
+    f"{PLAN_ID}/bao-cao-ket-qua-cum/2024-2/cum-truong-cnld": utc(2024, 11, 25, 3),
+}
+
+
+def tick_times() -> list[datetime]:
+    """08:30 in Hồ Chí Minh (01:30 UTC) every day of 2024, but for the downtime."""
+    day, out = utc(2024, 1, 1, 1, 30), []
+    while day.year == 2024:
+        if not DOWN[0] < day < DOWN[1]:
+            out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+def expected_keys() -> set[str]:
+    """The notices the year should produce, from the compiled dates and the rules alone: at
+    each tick, of the reminders since the previous tick only the latest, and only if the step
+    is not yet late; every rung with recipients; nothing once the step is done; events and
+    phases never escalated."""
+    plan = load_plan(BINH_TAN)
+    ticks = tick_times()
+    keys = set()
+    for s in compile_plan(plan, WorkingCalendar()):
+        done_at = DONE.get(s.id)
+        for a, b in zip([LOADED, *ticks], ticks):
+            if done_at is not None and done_at <= b:
+                break
+            missed = [r for r in s.occurrence.reminders if a < r <= b]
+            if missed and b < s.occurrence.due_at:
+                keys.add(f"{s.id}|reminder|0|{max(missed).isoformat()}|{s.unit}")
+            if s.duty.kind in ("deadline", "contribution", "milestone", "target"):
+                keys |= {f"{s.id}|escalation|{r.level}|{r.at.isoformat()}|{u}"
+                         for r in s.escalation if a < r.at <= b for u in r.units}
+    return keys
+
+
+def test_a_year_of_the_binh_tan_plan(db: Engine) -> None:
+    load(db, BINH_TAN, now=LOADED)
+    channel = RecordingChannel()
+    for now in tick_times():
+        for step_id, at in DONE.items():
+            if now - timedelta(days=1) < at <= now:
+                with write_session(db) as s:
+                    mark_done(s, step_id, "thư ký", "cli", at)
+        do_tick(db, now)
+        dispatch(sessions(db), channel, now, limit=10_000)
+    rows = outbox(db)
+    keys = [r.idempotency_key for r in rows]
+    sent = [n.key for n in channel.sent]
+    assert len(keys) == len(set(keys)) and sorted(sent) == sorted(keys)  # once each, all sent
+    assert set(keys) == expected_keys()
+
+    # and by hand, from the plan's text: «đăng ký hoạt động … 30/01», reminders 7 and 1 days
+    # before at 08:00, the unit 1 day late, the issuer 7 days late (a cluster head is its own)
+    by_step: dict[str, list[tuple[str, int, str, str, bool]]] = {}
+    for r in rows:
+        by_step.setdefault(r.step_id, []).append(
+            (r.purpose, r.level, r.payload["moment"][:16], r.unit_id, r.payload["late"]))
+    reg = f"{PLAN_ID}/dang-ky-hoat-dong/2024-1/"
+    assert by_step[reg + "cum-truong-y-te"] == [
+        ("reminder", 0, "2024-01-23T01:00", "cum-truong-y-te", False),
+        ("reminder", 0, "2024-01-29T01:00", "cum-truong-y-te", False),
+        ("escalation", 1, "2024-01-31T01:00", "cum-truong-y-te", False),
+        ("escalation", 3, "2024-02-06T01:00", "btv-quan-doan", False)]
+    assert by_step[reg + "cum-truong-noi-chinh"] == [
+        ("reminder", 0, "2024-01-23T01:00", "cum-truong-noi-chinh", False)]
+    assert by_step[reg + "cum-truong-hcsn"] == [
+        ("reminder", 0, "2024-01-23T01:00", "cum-truong-hcsn", False),
+        ("reminder", 0, "2024-01-29T01:00", "cum-truong-hcsn", False),
+        ("escalation", 1, "2024-01-31T01:00", "cum-truong-hcsn", False)]
+    assert f"{PLAN_ID}/xay-dung-ke-hoach/1/mang-thtn-hdd" not in by_step
+    # the report due 30/5 fell in the downtime: no stale reminders, rung 1 sent late, rung 3 on time
+    assert by_step[f"{PLAN_ID}/bao-cao-ket-qua-cum/2024-1/cum-truong-y-te"] == [
+        ("escalation", 1, "2024-05-31T01:00", "cum-truong-y-te", True),
+        ("escalation", 3, "2024-06-06T01:00", "btv-quan-doan", False)]
+    # phases are announced, never escalated
+    assert {p for s, notes in by_step.items() if "/dot-0" in s for p, *_ in notes} == {"reminder"}
+    with read_session(db) as s:
+        escalated = s.execute(select(func.count()).select_from(outbox_table)
+                              .where(outbox_table.c.purpose == "escalation")).scalar_one()
+    assert escalated == sum(1 for k in keys if "|escalation|" in k) > 0
