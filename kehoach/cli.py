@@ -24,6 +24,8 @@ from engine.workdays import WorkingCalendar
 
 # Piped output (a file, a pager, a test) gets wide lines instead of rich's 80 columns.
 if TYPE_CHECKING:
+    from datetime import datetime as datetime_
+
     from sqlalchemy import Engine
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -277,3 +279,163 @@ def load(plans: tuple[str, ...]) -> None:
                       f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}.")
     except store.StoreError as exc:
         raise _store_fail(exc) from None
+
+
+# ── The running engine (issue 3): `tick`, `overdue`, `agenda`, `done` ──────────────────────
+# `--now` exists so that a day can be replayed or a schedule tried out; the clock is read here,
+# at the edge, and passed down.
+def _now(value: str | None) -> datetime_:
+    """`--now`: an ISO moment; without a zone it is Hồ Chí Minh time. Default: the clock."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]lỗi[/red] --now: «{value}» không phải thời điểm ISO, "
+                  "ví dụ 2024-01-31T08:00", markup=True)
+        raise SystemExit(1) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    return moment.astimezone(UTC)
+
+
+NOW_OPTION = click.option("--now", "now_text", metavar="ISO",
+                          help="Thời điểm coi là hiện tại (mặc định: bây giờ), ví dụ 2024-01-31T08:00.")
+
+
+def _ready_engine() -> Engine:
+    from kehoach import store
+    engine = _store_engine()
+    try:
+        store.check_schema_current(engine)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    return engine
+
+
+@main.command()
+@NOW_OPTION
+@click.option("--limit", default=10_000, show_default=True, help="Gửi tối đa bấy nhiêu tin.")
+def tick(now_text: str | None, limit: int) -> None:
+    """Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi ra màn hình
+    (để chạy bằng cron)."""
+    import os
+    import socket
+
+    from kehoach import store
+    from notifiers.console import ConsoleChannel
+    now = _now(now_text)
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            decided = store.tick(session, now, channel=ConsoleChannel.name)
+        sent = store.dispatch(lambda: store.write_session(engine), ConsoleChannel(), now,
+                              limit=limit, worker=f"{socket.gethostname()}:{os.getpid()}")
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    problems = ""
+    if sent.failed or sent.unknown or sent.retrying:
+        problems = (f"; thất bại {sent.failed}, chưa rõ {sent.unknown}, "
+                    f"sẽ thử lại {sent.retrying}")
+    err.print(f"Đã xét {decided.steps} bước: {decided.queued} thông báo mới "
+              f"({decided.escalations} báo trễ hạn), đã gửi {sent.sent}{problems}.")
+
+
+def _steps_with_status(engine: Engine, now: datetime_, where: list[object]) -> list[tuple[object, object]]:
+    from sqlalchemy import select
+
+    from kehoach import store
+    from kehoach.store.models import steps_table, units_table
+    from kehoach.store.tick import COLUMNS
+    query = (select(*(steps_table.c[c] for c in COLUMNS), steps_table.c.due_time,
+                    units_table.c.name.label("unit_name"))
+             .join(units_table, units_table.c.id == steps_table.c.unit_id)
+             .where(*where).order_by(steps_table.c.due_at, steps_table.c.unit_id))
+    from workflows.lifecycle import status
+    try:
+        with store.read_session(engine) as session:
+            return [(row, status(store.facts(row), now)) for row in session.execute(query)]
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+
+
+def _print_steps(title: str, rows: list[tuple[object, object]], empty: str) -> None:
+    if not rows:
+        out.print(empty)
+        return
+    table = Table(title=title)
+    for name in ("Hạn", "Việc", "Đơn vị", "Tình trạng", "Mã bước"):
+        table.add_column(name, overflow="fold")
+    for row, st in rows:
+        table.add_row(vi.day(row.due_date) + (f" {row.due_time:%H:%M}" if row.due_time else ""),
+                      row.title, row.unit_name, st.label, row.id)
+    out.print(table)
+    out.print(f"{len(rows)} bước.")
+
+
+def _cluster_units(cluster: str) -> frozenset[str]:
+    """The member units of a cluster (or group), from the plan files in plans/."""
+    plans, _ = _load(("plans",)) if Path("plans").is_dir() else ([], [])
+    for p in plans:
+        if cluster in p.members:
+            return frozenset(p.members[cluster]) | {p.cluster_heads.get(cluster, cluster)}
+    err.print(f"[red]lỗi[/red] không có cụm hay nhóm «{cluster}» trong các kế hoạch ở plans/",
+              markup=True)
+    raise SystemExit(1)
+
+
+@main.command()
+@click.option("--unit", help="Chỉ các bước của đơn vị này.")
+@click.option("--cluster", help="Chỉ các bước của các đơn vị trong cụm (hay nhóm) này.")
+@NOW_OPTION
+def overdue(unit: str | None, cluster: str | None, now_text: str | None) -> None:
+    """Các bước quá hạn mà chưa hoàn thành, kể cả mức đã báo lên."""
+    from kehoach.store.models import steps_table as t
+    from workflows.lifecycle import LATE, LATE_KINDS
+    now = _now(now_text)
+    where: list[object] = [t.c.state == "pending", t.c.due_at <= now, t.c.kind.in_(LATE_KINDS)]
+    if unit:
+        where.append(t.c.unit_id == unit)
+    if cluster:
+        where.append(t.c.unit_id.in_(_cluster_units(cluster)))
+    rows = [(r, s) for r, s in _steps_with_status(_ready_engine(), now, where)
+            if s.phase in LATE]  # type: ignore[attr-defined]
+    _print_steps("Các bước quá hạn", rows, "Không có bước nào quá hạn.")
+
+
+@main.command()
+@click.option("--days", default=14, show_default=True, help="Số ngày tới.")
+@click.option("--unit", help="Chỉ các bước của đơn vị này.")
+@NOW_OPTION
+def agenda(days: int, unit: str | None, now_text: str | None) -> None:
+    """Các bước chưa làm đến hạn trong những ngày tới."""
+    from datetime import timedelta
+
+    from kehoach.store.models import steps_table as t
+    now = _now(now_text)
+    where: list[object] = [t.c.state == "pending", t.c.due_at > now,
+                           t.c.due_at <= now + timedelta(days=days)]
+    if unit:
+        where.append(t.c.unit_id == unit)
+    _print_steps(f"Việc trong {days} ngày tới", _steps_with_status(_ready_engine(), now, where),
+                 f"Không có việc nào trong {days} ngày tới.")
+
+
+@main.command()
+@click.argument("step")
+@click.option("--note", help="Ghi chú hoặc đường dẫn tới báo cáo.")
+@click.option("--by", "actor", default="thư ký", show_default=True, help="Người đánh dấu.")
+@NOW_OPTION
+def done(step: str, note: str | None, actor: str, now_text: str | None) -> None:
+    """Đánh dấu một bước đã hoàn thành."""
+    from kehoach import store
+    now = _now(now_text)
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            store.mark_done(session, step, actor, "cli", now, note)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    out.print(f"[green]✓[/green] Đã đánh dấu hoàn thành: {step}")

@@ -22,7 +22,15 @@ from kehoach.store.models import deliveries_table, outbox_table, steps_table
 from notifiers.base import DeliveryError
 from notifiers.console import ConsoleChannel
 from notifiers.testing import RecordingChannel
-from tests.test_store import db, db_url, empty, load, plan_file, transitions  # noqa: F401
+from tests.test_store import (  # noqa: F401  (fixtures shared with the store's suite)
+    db,
+    db_url,
+    empty,
+    load,
+    plan_file,
+    run,
+    transitions,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BINH_TAN = ROOT / "plans" / "binh-tan-doi-2023-2028.yaml"
@@ -295,3 +303,47 @@ def test_a_year_of_the_binh_tan_plan(db: Engine) -> None:
         escalated = s.execute(select(func.count()).select_from(outbox_table)
                               .where(outbox_table.c.purpose == "escalation")).scalar_one()
     assert escalated == sum(1 for k in keys if "|escalation|" in k) > 0
+
+
+# ── the command line ────────────────────────────────────────────────────────────────────────
+
+def test_cli_tick_overdue_agenda_done(kehoach_bin: str, db_url: str, db: Engine, plan_file: Path,
+                                      tmp_path: Path) -> None:
+    load(db, plan_file)  # at 1/4/2022
+    res = run(kehoach_bin, "tick", "--now", "2022-05-18T08:30", cwd=tmp_path, url=db_url)
+    assert res.returncode == 0, res.stderr
+    assert "[nhắc việc] Đoàn phường A: «Báo cáo tháng» hạn 25/05/2022 (sắp đến hạn)." in res.stdout
+    assert "thông báo mới" in res.stderr
+    again = run(kehoach_bin, "tick", "--now", "2022-05-18T08:30", cwd=tmp_path, url=db_url)
+    assert again.returncode == 0 and again.stdout == ""  # nothing twice
+
+    res = run(kehoach_bin, "agenda", "--days", "10", "--now", "2022-05-18T09:00", cwd=tmp_path,
+              url=db_url)
+    assert res.returncode == 0, res.stderr
+    assert "Đóng góp kinh phí Hội nghị" in res.stdout and "sắp đến hạn" in res.stdout
+
+    res = run(kehoach_bin, "done", f"{MAY}/doan-b", "--note", "đã nộp", "--now",
+              "2022-05-24T10:00", cwd=tmp_path, url=db_url)
+    assert res.returncode == 0, res.stderr
+    res = run(kehoach_bin, "overdue", "--unit", "doan-a", "--now", "2022-05-30T09:00",
+              cwd=tmp_path, url=db_url)
+    assert res.returncode == 0, res.stderr
+    assert "quá hạn 5 ngày, đã báo lên mức 1" in res.stdout and f"{MAY}/doan-a" in res.stdout
+    res = run(kehoach_bin, "overdue", "--unit", "doan-b", "--now", "2022-05-30T09:00",
+              cwd=tmp_path, url=db_url)
+    assert f"{MAY}/doan-b" not in res.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("done", "khong-co"), "không có bước «khong-co»"),
+    (("done", f"{MAY}/doan-a"), "«đã xong», không thể đánh dấu hoàn thành"),
+    (("tick", "--now", "hôm qua"), "«hôm qua» không phải thời điểm ISO"),
+    (("overdue", "--cluster", "khong-co"), "không có cụm hay nhóm «khong-co»"),
+], ids=["unknown-step", "done-twice", "bad-now", "unknown-cluster"])
+def test_cli_refusals(kehoach_bin: str, db_url: str, db: Engine, plan_file: Path, tmp_path: Path,
+                      args: tuple[str, ...], message: str) -> None:
+    load(db, plan_file)
+    assert run(kehoach_bin, "done", f"{MAY}/doan-a", cwd=tmp_path, url=db_url).returncode == 0
+    res = run(kehoach_bin, *args, cwd=tmp_path, url=db_url)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert message in res.stderr
