@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -191,7 +192,7 @@ def test_ticks_at_any_times_never_duplicate_and_agree_with_one_tick(
         step: StepFacts, cuts: list[datetime], a: datetime, b: datetime) -> None:
     t0, t1 = min(a, b), max(a, b)
     points = [t0, *sorted(c for c in cuts if t0 < c < t1), t1]
-    split = [n for x, y in zip(points, points[1:]) for n in due_notices(step, x, y)]
+    split = [n for x, y in pairwise(points) for n in due_notices(step, x, y)]
     single = due_notices(step, t0, t1)
     keys = [n.key for n in split]
     assert len(keys) == len(set(keys))  # never twice
@@ -201,11 +202,11 @@ def test_ticks_at_any_times_never_duplicate_and_agree_with_one_tick(
     assert {n.key for n in single if n.purpose == "reminder"} <= reminders  # coalescing only drops
     in_window = {r for r in step.reminders if t0 < r <= t1 and r < step.deadline}
     assert {n.moment for n in split if n.purpose == "reminder"} <= in_window
-    if all(sum(x < r <= y for r in step.reminders) <= 1 for x, y in zip(points, points[1:])):
+    if all(sum(x < r <= y for r in step.reminders) <= 1 for x, y in pairwise(points)):
         # ticks at least as frequent as reminders: every reminder before the deadline is sent,
         # unless its tick came after the deadline
-        sent_by_tick = {r for x, y in zip(points, points[1:]) for r in step.reminders
-                        if x < r <= y and y < step.deadline}
+        sent_by_tick = {r for x, y in pairwise(points) for r in step.reminders
+                        if x < r <= y < step.deadline}
         assert {n.moment for n in split if n.purpose == "reminder"} == sent_by_tick
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
 """The tick (due steps → outbox rows) and the dispatcher (outbox → channel → delivery rows),
 on SQLite and PostgreSQL (the fixtures of test_store.py), and a simulated year of the Bình Tân
 plan with an injected clock."""

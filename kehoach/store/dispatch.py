@@ -53,7 +53,7 @@ def backoff(attempt: int, rng: random.Random, retry_after: float | None = None) 
     if retry_after is not None:
         return retry_after
     delay = min(MAX_DELAY, BASE_DELAY * 2 ** (attempt - 1))
-    return delay / 2 + rng.uniform(0, delay / 2)
+    return float(delay / 2 + rng.uniform(0, delay / 2))
 
 
 def _claim(session: Session, channel: str, worker: str, now: datetime, limit: int) -> list[Any]:
@@ -114,7 +114,7 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
                 values = {"state": "pending", "not_before": now + timedelta(seconds=wait)}
         except TimeoutError as exc:
             outcome, error, values = "unknown", f"hết thời gian chờ: {exc}", {"state": "unknown"}
-        except Exception as exc:  # a bug in a channel: retried like a temporary failure
+        except Exception as exc:  # noqa: BLE001  a bug in a channel: recorded, retried like a temporary failure
             outcome, error = "temporary", f"{type(exc).__name__}: {exc}"
             values = ({"state": "failed"} if row.attempts >= max_attempts else
                       {"state": "pending",
