@@ -1,12 +1,16 @@
 """The Vietnamese `when:` grammar: a phrase as the plan writes it → a recurrence rule.
 
 >>> parse_when("vào ngày 30/01 và 30/8 hàng năm").rule
-Yearly(items=((None, (1, 30)), (None, (8, 30))), lunar=False)
+Yearly(items=((None, (1, 30)), (None, (8, 30))), lunar=False, since=None)
 >>> parse_when("08g00, ngày 19/5/2022").time
 datetime.time(8, 0)
+>>> parse_when("định kỳ 6 tháng").rule
+Every(n=6, unit='month', anchor='span', since=None)
 
 The phrase is cut into tokens (dates, months, quarters, times, weekdays, "hằng năm", …);
-a token the grammar does not know is an error that quotes it, never a guess.
+a token the grammar does not know is an error that quotes it, never a guess. «đầu» and
+«cuối» bind to what follows them and carry on to the next dates until «đến» or another
+«đầu»/«cuối» ("cuối tháng 6 và tháng 12": both month ends).
 """
 from __future__ import annotations
 
@@ -17,16 +21,30 @@ from dataclasses import dataclass
 from datetime import date, time
 
 from .errors import PlanError
-from .rules import Daily, Fixed, MonthDay, Monthly, Quarterly, Rule, Weekly, Yearly
+from .rules import Daily, Every, Fixed, MonthDay, Monthly, Quarterly, Rule, Weekly, Yearly
 
 HINT = ("hãy viết lại theo mẫu (ví dụ «ngày 30/01 và 30/8 hằng năm», «08g00, ngày 19/5/2022», "
         "«định kỳ hằng quý») hoặc dùng dạng có cấu trúc: when: {dates: [2022-05-19]} "
         "hay when: {rrule: 'FREQ=MONTHLY;BYMONTHDAY=-1'}")
+STAGES = ("lịch không biết các giai đoạn của kế hoạch; hãy ghi rõ từng mốc, "
+          "ví dụ «cuối năm 2025 và cuối năm 2030»")
 
 #: Default clock times for a part of day given without an hour ("chiều thứ 6").
 PART_OF_DAY = {"sáng": time(8, 0), "trưa": time(12, 0), "chiều": time(14, 0), "tối": time(19, 0)}
 ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 WEEKDAY_WORDS = {"hai": 2, "ba": 3, "tư": 4, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7}
+#: Campaign months and seasons that plans name instead of dates: (first, last) month-days,
+#: day 0 being the month's last day. None: no fixed dates (Xuân follows Tết), refused.
+SEASONS: dict[str, tuple[MonthDay, MonthDay] | None] = {
+    "tháng thanh niên": ((3, 1), (3, 0)),
+    "tháng nhân đạo": ((5, 1), (5, 0)),
+    "tháng hành động vì trẻ em": ((6, 1), (6, 0)),
+    "hè": ((6, 1), (8, 0)),
+    "xuân": None,
+}
+#: Grammar words that, when they do not form a token, head a name the grammar does not know
+#: («Tháng Nhân quyền»): the error quotes the whole name, not the word alone.
+_HEADS = ("tháng", "quý", "năm", "tuần", "thứ", "mùa", "nửa")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,28 +59,50 @@ class Schedule:
 #: A token: its kind, its own regex groups, its text.
 Token = tuple[str, tuple[str | None, ...], str]
 
+_UNIT = r"(?:năm|quý|tháng|tuần|ngày)"
+_SEASON_NAMES = "|".join(r"\s+".join(map(re.escape, name.split()))
+                         for name in sorted(SEASONS, key=len, reverse=True))
+#: What may follow «tháng» in a season's name, so that «hằng năm và tháng thanh niên» is not
+#: read as a list of periods.
+_SEASON_TAILS = "|".join(name.split()[1] for name in SEASONS if name.startswith("tháng "))
 _TOKEN = re.compile(
     r"""
     (?P<date>(?<!\d)(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\3\s*(\d{4})(?!\d))
   | (?P<datelong>ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})(?:\s*(?:,\s*)?năm\s+(\d{4}))?)
   | (?P<time>(?<![\d/.])(\d{1,2})\s*(?:g|h|giờ|:)\s*(\d{2})?(?:\s*phút)?(?![\d/]|[^\W\d_]))
   | (?P<daymonth>(?<![\d/.])(\d{1,2})\s*[/.-]\s*(\d{1,2})(?![\d/.-]))
+  | (?P<half>(?:0?6\s+tháng|nửa)\s+(đầu|cuối)\s+năm(?:\s+(\d{4}))?)
   | (?P<monthyear>tháng\s+(\d{1,2})\s*(?:[/.-]|,?\s*năm)\s*(\d{4}))
   | (?P<month>tháng\s+(\d{1,2})(?!\d))
+  | (?P<season>(?:(?:dịp|mùa|kỳ\s+nghỉ)\s+)?(SEASON_NAMES)(?:\s*,?\s*(?:năm\s+)?(\d{4}))?(?!\d))
   | (?P<quarter>quý\s+(iv|i{1,3}|[1-4])(?:\s*(?:[/.-]|,?\s*năm)\s*(\d{4}))?)
   | (?P<yearrange>(?:năm\s+)?(\d{4})\s*(?:-|đến|tới)\s*(?:năm\s+)?(\d{4}))
   | (?P<year>năm\s+(\d{4}))
+  | (?P<stages>(?:mỗi|từng|các)\s+giai\s+đoạn)
+  | (?P<recurlist>(?:định\s+kỳ\s+)?(?:hằng|mỗi|từng)\s+UNIT
+      (?:\s*(?:,|và|hoặc|/)\s*UNIT(?![^\W\d_])(?!\s*\d)
+         (?!\s+(?:iv|i{1,3}|SEASON_TAILS)(?![^\W\d_])))+)
   | (?P<recur>(?:định\s+kỳ\s+)?(?:hằng|mỗi|từng)\s+(năm|quý|tháng|tuần|ngày)(?:\s+(\d+)\s+lần)?
       |định\s+kỳ\s+0?1\s+(năm|quý|tháng|tuần))
+  | (?P<every>(?:định\s+kỳ|mỗi|cứ|hằng)\s+(?:\d{1,3}\s+(?:tuần|tháng|quý|năm)|nửa\s+năm)
+      (?:\s+(?:một|0?1)\s+lần)?
+      |(?:\d{1,3}\s+(?:tuần|tháng|quý|năm)|nửa\s+năm)\s+(?:một|0?1)\s+lần)
+  | (?P<onward>(?:và\s+)?(?:các|những)\s+năm\s+(?:tiếp\s+theo|kế\s+tiếp|sau(?:\s+đó)?)
+      |trở\s+đi|về\s+sau)
   | (?P<plural>các\s+(quý|tháng|tuần))
   | (?P<weekday>thứ\s+([2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)
   | (?P<day>(?:ngày\s+|(?<=từ\s))(\d{1,2})(?!\s*[\d/.-]))
   | (?P<part>sáng|trưa|chiều|tối)
-  | (?P<word>từ|đến|tới|cuối|đầu|âm\s+lịch|trong\s+tuần|(?:ngày\s+)?làm\s+việc)
+  | (?P<bare>(?:(?<=cuối\s)|(?<=đầu\s)|(?<=giữa\s))(quý|tháng|năm|tuần))
+  | (?P<edge>cuối|đầu|giữa)
+  | (?P<word>từ|đến|tới|âm\s+lịch|trong\s+tuần|(?:ngày\s+)?làm\s+việc)
+  | (?P<stage>giai\s+đoạn(?:\s+\d(?!\d))?)
   | (?P<filler>vào|ngày|lúc|và|các|định\s+kỳ|thời\s+gian|hạn\s+chót|hạn|chậm\s+nhất|trước|
-      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|đợt\s+\d+|giai\s+đoạn(?:\s+\d(?!\d))?|thực\s+hiện|,|;|:|\(|\)|-|–|\.)
+      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|(?:nhân\s+)?dịp|đợt\s+\d+|thực\s+hiện|
+      ,|;|:|\(|\)|-|–|\.)
   | (?P<space>\s+)
-    """,
+    """.replace("SEASON_NAMES", _SEASON_NAMES).replace("SEASON_TAILS", _SEASON_TAILS)
+       .replace("UNIT", _UNIT),
     re.VERBOSE,
 )
 
@@ -78,7 +118,7 @@ def normalize(text: str) -> str:
     s = unicodedata.normalize("NFC", text).lower()
     s = re.sub(r"[\u00a0\u2007\u202f\t\r\n]", " ", s)
     s = re.sub(r"[‐‑‒–—]", "-", s)
-    s = re.sub(r"\bhàng\s+(năm|quý|tháng|tuần|ngày)\b", r"hằng \1", s)
+    s = re.sub(r"\bhàng\s+(năm|quý|tháng|tuần|ngày|nửa\s+năm)\b", r"hằng \1", s)
     return re.sub(r"\s+", " ", s).strip(" .;")
 
 
@@ -98,18 +138,44 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
     return Schedule(rule, at, tentative)
 
 
+def _readable(s: str, pos: int) -> re.Match[str] | None:
+    """The token at `pos`, unless there is none or it stops inside a word."""
+    m = _TOKEN.match(s, pos)
+    if not m or m.end() == pos:
+        return None
+    found = m.group(m.lastgroup or "")
+    if found[-1].isalpha() and s[m.end():m.end() + 1].isalpha():
+        return None
+    return m
+
+
+def _unknown(s: str, pos: int) -> str:
+    """The words at `pos` that the grammar cannot read: the first word, or, when that is a
+    grammar word or a number which formed no token («tháng» of «Tháng Nhân quyền», «6» of
+    «6 tháng»), the words it heads, up to the next readable word."""
+    words: list[str] = []
+    while pos < len(s) and (not words or (_heads(words[0]) and _readable(s, pos) is None)):
+        word = s[pos:].split(" ")[0]
+        words.append(word.strip(",;:.()"))
+        pos += len(word)
+        while pos < len(s) and s[pos] == " ":
+            pos += 1
+    return " ".join(w for w in words if w)
+
+
+def _heads(word: str) -> bool:
+    return word in _HEADS or word.isdigit()  # «6» of «6 tháng», «nửa» of «nửa năm»
+
+
 def _tokens(s: str, original: str) -> list[Token]:
     out: list[Token] = []
     pos = 0
     while pos < len(s):
-        m = _TOKEN.match(s, pos)
-        if not m or m.end() == pos:
-            rest = s[pos:].split(" ")[0]
-            raise PlanError(f"không hiểu «{rest}» trong thời gian; {HINT}", text=original)
+        m = _readable(s, pos)
+        if m is None:
+            raise PlanError(f"không hiểu «{_unknown(s, pos)}» trong thời gian; {HINT}",
+                            text=original)
         kind = m.lastgroup or ""
-        if m.group(kind)[-1].isalpha() and s[m.end():m.end() + 1].isalpha():
-            rest = s[pos:].split(" ")[0]
-            raise PlanError(f"không hiểu «{rest}» trong thời gian; {HINT}", text=original)
         if kind not in ("space", "filler"):
             first, last = _GROUPS[kind]
             out.append((kind, m.groups()[first:last], m.group(kind)))
@@ -119,15 +185,18 @@ def _tokens(s: str, original: str) -> list[Token]:
 
 #: Besides times, parts of day and words like «cuối», what each «hằng …» may be said with.
 #: (Dated kinds are let through to «hằng năm» so that `_yearly` can say what is wrong.)
-_WITH = {"năm": {"daymonth", "datelong", "month", "quarter",
+_WITH = {"năm": {"daymonth", "datelong", "month", "quarter", "half", "season",
                  "date", "monthyear", "year", "yearrange"},
          "quý": set(), "tháng": {"day"}, "tuần": {"weekday"}, "ngày": set()}
-_COMMON = {"recur", "plural", "word", "time", "part"}
+_COMMON = {"recur", "plural", "every", "bare", "since", "edge", "stage", "word", "time", "part"}
 _DATED = {"date", "datelong", "daymonth", "day", "monthyear", "month", "quarter", "year",
-          "yearrange", "weekday"}
+          "yearrange", "weekday", "half", "season", "bare", "since"}
+#: What «đầu» / «cuối» can bind to: a window or a period, never a single day.
+_BINDS = {"monthyear", "month", "quarter", "year", "yearrange", "half", "season", "bare",
+          "since", "recur", "plural", "every"}
 #: Where the years sit in the groups of the token kinds that may carry one.
 _YEAR_AT = {"date": (3,), "datelong": (2,), "monthyear": (1,), "quarter": (1,), "year": (0,),
-            "yearrange": (0, 1)}
+            "yearrange": (0, 1), "half": (1,), "season": (1,)}
 YEARS = range(1900, 2101)  # the lunar calendar's range
 
 
@@ -135,58 +204,93 @@ def _years(kind: str, g: tuple[str | None, ...]) -> list[int]:
     return [int(y) for i in _YEAR_AT.get(kind, ()) if (y := g[i])]
 
 
+def _season(name: str | None) -> str:
+    return re.sub(r"\s+", " ", name or "")
+
+
 def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, time | None]:
-    words = {t for k, _, t in tokens if k == "word"}
-    at = _clock(tokens)
     for kind, g, text in tokens:
         if any(y not in YEARS for y in _years(kind, g)):
             raise PlanError(f"«{text}»: năm phải từ {YEARS[0]} đến {YEARS[-1]}")
-    recurs = [g for k, g, _ in tokens if k == "recur"]
-    periods = sorted({g[0] or g[2] or "" for g in recurs})
-    if len(periods) > 1:
-        raise PlanError("nhiều chu kỳ khác nhau (" + ", ".join(f"«hằng {p}»" for p in periods)
-                        + ") trong một thời gian; hãy tách thành nhiều nghĩa vụ")
-    period = periods[0] if periods else None
-    count = next((int(g[1]) for g in recurs if g[1]), None)
-    plural = next((g[0] for k, g, _ in tokens if k == "plural"), None)
-    if period == "năm" and plural:       # "mỗi năm 4 lần vào cuối các quý"
-        if count is not None and count != {"quý": 4, "tháng": 12}.get(plural or ""):
-            raise PlanError(f"«mỗi năm {count} lần» không khớp với «các {plural}»")
-        period, count = plural, None
-    end, start = "cuối" in words, "đầu" in words
+        if kind == "stages":
+            raise PlanError(f"«{text}»: {STAGES}")
+        if kind == "recurlist":
+            names = ", ".join(f"«hằng {p}»" for p in re.findall(_UNIT, text))
+            raise PlanError(f"nhiều chu kỳ khác nhau ({names}) trong một thời gian; "
+                            "hãy tách thành nhiều nghĩa vụ, mỗi nghĩa vụ một chu kỳ")
+        if kind == "season" and SEASONS[_season(g[0])] is None:
+            raise PlanError(f"«{text}» không có ngày cố định; hãy ghi rõ, ví dụ «từ tháng 12 đến "
+                            "tháng 2 hằng năm» hoặc «tháng 1 âm lịch hằng năm»")
+    tokens = _since(tokens)
+    edges = _edges(tokens)
+    tokens = [(k, g, f"{edges[i]} {t}" if k == "bare" else t)  # quoted as «cuối quý»
+              for i, (k, g, t) in enumerate(tokens)]
+    _check_from(tokens)
+    at = _clock(tokens)
+    words = {t for k, _, t in tokens if k == "word"}
+    period, count, every = _period(tokens)
+    since = next((int(g[0] or 0) for k, g, _ in tokens if k == "since"), None)
+    if since is not None and period is None and every is None:  # «từ năm 2025 trở đi»
+        period = "năm"
+    anchors = {edges[i] for i, (k, _, _) in enumerate(tokens)
+               if k in ("recur", "plural", "every", "since") or (k == "bare" and period)
+               if i in edges}
+    if len(anchors) > 1:
+        raise PlanError("«đầu» và «cuối» cùng một chu kỳ; hãy tách thành hai nghĩa vụ")
+    anchor = anchors.pop() if anchors else None
     lunar = any(t.startswith("âm") for t in words)
     if lunar and period != "năm":
-        raise PlanError("ngày âm lịch chỉ dùng được với «hằng năm», ví dụ «ngày 10/3 âm lịch hằng năm»")
+        raise PlanError("ngày âm lịch chỉ dùng được với «hằng năm», "
+                        "ví dụ «ngày 10/3 âm lịch hằng năm»")
+    workday = next((t for t in words if t == "trong tuần" or t.endswith("làm việc")), None)
+    if workday and period != "ngày":
+        raise PlanError(f"«{workday}» chỉ dùng được với «hằng ngày», ví dụ «hằng ngày làm việc»")
+    if since is not None and period != "năm" and every is None:
+        raise PlanError(f"năm bắt đầu («từ năm {since}») chỉ dùng được với «hằng năm» hoặc "
+                        "«định kỳ N năm/tháng/tuần»; với chu kỳ khác hãy dùng when: "
+                        f"{{rrule: …, start: {since}-01-01}}")
+    if every is not None:
+        n, unit, said = every
+        stray = next((t for k, _, t in tokens if k not in _COMMON), None)
+        if stray:
+            raise PlanError(f"«{stray}» không dùng được với «{said}»; hãy dùng dạng có cấu trúc, "
+                            "ví dụ when: {rrule: 'FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=15'}")
+        return Every(n, unit, {"cuối": "end", "đầu": "start"}.get(anchor or "", "span"),
+                     date(since, 1, 1) if since else None), at
     if period is None:
         if any(k == "weekday" for k, _, _ in tokens):
             raise PlanError("thứ trong tuần cần đi kèm «hằng tuần», ví dụ «chiều thứ 6 hằng tuần»")
-        return _fixed(tokens, end, default_year), at
+        return _fixed(tokens, edges, default_year), at
     stray = next((t for k, _, t in tokens if k not in _COMMON | _WITH[period]), None)
     if stray:
         raise PlanError(f"«{stray}» không dùng được với «hằng {period}»; {HINT}")
+    if anchor and period in ("tuần", "ngày"):
+        raise PlanError(f"«{anchor} {period}» không rõ ngày nào; hãy ghi rõ, "
+                        "ví dụ «chủ nhật hằng tuần» hoặc «hằng ngày»")
 
     rule: Rule
     if period == "năm":
-        rule = _yearly(tokens, end, lunar)
+        rule = _yearly(tokens, edges, lunar, anchor, since)
     elif period == "quý":
-        rule = Quarterly("end" if end else "start" if start else "span")
+        rule = Quarterly("end" if anchor == "cuối" else "start" if anchor == "đầu" else "span")
     elif period == "tháng":
         days = [int(g[0] or 0) for k, g, _ in tokens if k == "day"]
         if len(days) > 1:
             raise PlanError("«hằng tháng» chỉ nhận một ngày; hãy tách thành nhiều nghĩa vụ")
         if days and not 1 <= days[0] <= 31:
             raise PlanError(f"ngày {days[0]} hằng tháng không tồn tại")
-        rule = Monthly(days[0] if days else -1 if end else 1 if start else 0)
+        if days and anchor:
+            raise PlanError(f"«{anchor} tháng» và «ngày {days[0]}» cùng lúc; hãy chọn một")
+        rule = Monthly(days[0] if days else -1 if anchor == "cuối" else 1 if anchor == "đầu" else 0)
     elif period == "tuần":
-        days = [_weekday(g) for k, g, _ in tokens if k == "weekday"]
+        weekdays = [_weekday(g) for k, g, _ in tokens if k == "weekday"]
         if _span_words(tokens)[0]:  # "từ thứ 2 đến thứ 6 hằng tuần"
-            if len(days) != 2 or days[0] > days[1]:
+            if len(weekdays) != 2 or weekdays[0] > weekdays[1]:
                 raise PlanError("khoảng «từ thứ … đến thứ …» cần hai thứ theo thứ tự trong tuần")
-            days = list(range(days[0], days[1] + 1))
-        rule = Weekly(tuple(sorted(set(days))))
+            weekdays = list(range(weekdays[0], weekdays[1] + 1))
+        rule = Weekly(tuple(sorted(set(weekdays))))
     else:
-        workdays = "trong tuần" in words or any(t.endswith("làm việc") for t in words)
-        rule = Daily(weekdays_only=workdays)
+        rule = Daily(weekdays_only=workday is not None)
     if count is not None:
         found = (len(rule.items) if isinstance(rule, Yearly)
                  else len(rule.weekdays) or 1 if isinstance(rule, Weekly) else 1)
@@ -194,6 +298,126 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
             raise PlanError(f"«{count} lần» mỗi {period} nhưng chỉ ghi {found} thời điểm; "
                             "hãy ghi rõ từng ngày")
     return rule, at
+
+
+def _since(tokens: list[Token]) -> list[Token]:
+    """«từ năm 2025 (trở đi)», «trong năm 2024 và các năm tiếp theo»: the year becomes a
+    `since` token (the first year of a recurrence) and «trở đi» is consumed."""
+    onward = next((t for k, _, t in tokens if k == "onward"), None)
+    ends = [i for i, (k, _, t) in enumerate(tokens) if k == "word" and t in ("đến", "tới")]
+    found = [i for i, (k, _, _) in enumerate(tokens) if k == "year" and (
+        onward or (i and tokens[i - 1][0] == "word" and tokens[i - 1][2] == "từ"
+                   and not any(j > i for j in ends)))]
+    if onward and len(found) != 1:
+        raise PlanError(f"«{onward}» cần đúng một năm bắt đầu, ví dụ «từ năm 2025 trở đi»")
+    out = [("since", g, t) if i in found else (k, g, t) for i, (k, g, t) in enumerate(tokens)]
+    return [tok for tok in out if tok[0] != "onward"]
+
+
+def _edges(tokens: list[Token]) -> dict[int, str]:
+    """Token index → the «đầu»/«cuối» that applies to it. An edge word binds to the window or
+    period right after it (a stage label in between is skipped) and carries on to the next
+    windows until «đến»/«tới» or another edge word."""
+    out: dict[int, str] = {}
+    current: str | None = None
+    for i, (kind, g, text) in enumerate(tokens):
+        if kind == "edge":
+            j = i + 1
+            while j < len(tokens) and tokens[j][0] == "stage":
+                j += 1
+            nxt = tokens[j] if j < len(tokens) else None
+            said = f"{text} {nxt[2]}" if nxt else text
+            if text == "giữa":
+                raise PlanError(f"«{said}» không chỉ rõ ngày nào; hãy ghi ngày cụ thể, ví dụ "
+                                "«ngày 15/5/2024», «ngày 15 hằng tháng» hoặc "
+                                "«6 tháng đầu năm 2024»")
+            if nxt is None or nxt[0] not in _BINDS:
+                if j > i + 1:  # «cuối giai đoạn»
+                    raise PlanError(f"«{text} {tokens[i + 1][2]}»: {STAGES}")
+                raise PlanError(f"«{said}»: «{text}» cần đi kèm tháng, quý hay năm, ví dụ "
+                                f"«{text} tháng 5/2024», «{text} năm 2025» hoặc «{text} mỗi quý»")
+            if nxt[0] == "bare" and nxt[1][0] == "tuần":
+                raise PlanError(f"«{said}» không rõ ngày nào; hãy ghi thứ, "
+                                "ví dụ «chủ nhật hằng tuần» hoặc «thứ 2 hằng tuần»")
+            current = text
+        elif kind == "word" and text in ("đến", "tới"):
+            current = None
+        elif kind in _BINDS and current:
+            out[i] = current
+    return out
+
+
+def _check_from(tokens: list[Token]) -> None:
+    """«từ …» is a range: it needs its end («đến …»), or is a span of years or a first year."""
+    for i, (kind, _, text) in enumerate(tokens):
+        if kind == "word" and text == "từ":
+            nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
+            if nxt in ("yearrange", "since"):
+                continue
+            if not any(k == "word" and t in ("đến", "tới") for k, _, t in tokens[i + 1:]):
+                raise PlanError("«từ …» cần mốc kết thúc («từ … đến …») hoặc năm bắt đầu "
+                                "(«từ năm 2025 trở đi»)")
+
+
+def _interval(text: str) -> tuple[int, str, int]:
+    """(n, unit of `Every`, the number as written) of «định kỳ 6 tháng», «2 năm một lần»,
+    «mỗi nửa năm»."""
+    if "nửa" in text:
+        return 6, "month", 6
+    m = re.search(r"(\d+)\s+(tuần|tháng|quý|năm)", text)
+    assert m is not None
+    n, word = int(m.group(1)), m.group(2)
+    if n == 0:
+        raise PlanError(f"«{text}»: khoảng cách phải lớn hơn 0")
+    return (3 * n if word == "quý" else n), {"tuần": "week", "năm": "year"}.get(word, "month"), n
+
+
+def _period(tokens: list[Token]) -> tuple[str | None, int | None, tuple[int, str, str] | None]:
+    """(the «hằng …» period, the «N lần» count, the interval (n, unit, text) of «định kỳ N …»)."""
+    names: dict[str, str] = {}  # each period or interval said → how to quote it
+    count: int | None = None
+    for kind, g, text in tokens:
+        if kind == "recur":
+            names[g[0] or g[2] or ""] = f"«hằng {g[0] or g[2]}»"
+            count = int(g[1]) if g[1] else count
+        elif kind == "every":
+            n, unit, written = _interval(text)
+            if written == 1:  # «mỗi 1 tháng»: the plain period
+                word = re.search(r"(tuần|tháng|quý|năm)", text)
+                assert word is not None
+                names[word.group(1)] = f"«{text}»"
+            else:
+                names[f"{n} {unit}"] = f"«{text}»"
+    if len(names) > 1:
+        raise PlanError("nhiều chu kỳ khác nhau (" + ", ".join(sorted(names.values()))
+                        + ") trong một thời gian; hãy tách thành nhiều nghĩa vụ")
+    said = next(iter(names), None)
+    subs = [(g[0] or "", t, k) for k, g, t in tokens if k in ("plural", "bare")]
+    if said and " " in said:  # an interval
+        size, unit = said.split(" ")
+        if subs:
+            raise PlanError(f"«{subs[0][1]}» không dùng được với {names[said]}")
+        return None, None, (int(size), unit, names[said].strip("«»"))
+    period = said
+    finer = {(u, t, k) for u, t, k in subs if u != "năm"}
+    if len({u for u, _, _ in finer}) > 1:
+        said_all = ", ".join(sorted(f"«{t}»" for _, t, _ in finer))
+        raise PlanError(f"nhiều chu kỳ khác nhau ({said_all}) trong một thời gian; "
+                        "hãy tách thành nhiều nghĩa vụ")
+    if finer:
+        unit, text, kind = finer.pop()
+        if period is None and kind == "plural":  # «vào cuối các quý»
+            period = unit
+        elif period == "năm":  # «mỗi năm 4 lần vào cuối các quý», «cuối quý hằng năm»
+            if count is not None and count != {"quý": 4, "tháng": 12}.get(unit):
+                raise PlanError(f"«mỗi năm {count} lần» không khớp với «{text}»")
+            period, count = unit, None
+        elif period not in (None, unit):
+            raise PlanError(f"«{text}» không hợp với «hằng {period}»")
+    for unit, text, _ in subs:
+        if unit == "năm" and period not in (None, "năm"):
+            raise PlanError(f"«{text}» không hợp với «hằng {period}»")
+    return period, count, None
 
 
 def _span_words(tokens: list[Token]) -> tuple[bool, bool]:
@@ -218,10 +442,15 @@ def _dmy(kind: str, g: tuple[str | None, ...]) -> tuple[int, int, int | None]:
 
 
 def _clock(tokens: list[Token]) -> time | None:
-    part = next((t for k, _, t in tokens if k == "part"), None)
+    parts = {t for k, _, t in tokens if k == "part"}
     clocks = {(int(g[0] or 0), int(g[1] or 0)) for k, g, _ in tokens if k == "time"}
-    if len(clocks) > 1:
-        raise PlanError("nhiều giờ khác nhau trong một thời gian; hãy tách thành nhiều nghĩa vụ")
+    if len(parts) > 1 or len(clocks) > 1:
+        if sum(k == "weekday" for k, _, _ in tokens) > 1:  # «chiều thứ 6 và sáng chủ nhật»
+            raise PlanError("mỗi thứ một buổi khác nhau: hãy tách thành hai nghĩa vụ")
+        said = "giờ" if len(clocks) > 1 else "buổi (" + ", ".join(sorted(parts)) + ")"
+        raise PlanError(f"nhiều {said} khác nhau trong một thời gian; "
+                        "hãy tách thành nhiều nghĩa vụ")
+    part = next(iter(parts), None)
     if not clocks:
         return PART_OF_DAY[part] if part else None
     hour, minute = clocks.pop()
@@ -250,11 +479,47 @@ def _check(day: int, month: int, year: int | None) -> None:
         raise PlanError(f"ngày {when} không tồn tại")
 
 
-def _yearly(tokens: list[Token], end: bool, lunar: bool) -> Yearly:
+def _months(kind: str, g: tuple[str | None, ...], text: str) -> tuple[MonthDay, MonthDay, bool]:
+    """The (first, last) month-days of a window token, and whether it is a whole year (whose
+    «đầu» is its first month, January, rather than its first day: 1/1 is a public holiday)."""
+    if kind in ("month", "monthyear"):
+        month = int(g[0] or 0)
+        _check(1, month, None)
+        return (month, 1), (month, 0), False
+    if kind == "quarter":
+        q = _quarter(g[0])
+        return (3 * q - 2, 1), (3 * q, 0), False
+    if kind == "half":
+        return ((1, 1), (6, 0), False) if g[0] == "đầu" else ((7, 1), (12, 0), False)
+    if kind == "season":
+        window = SEASONS[_season(g[0])]
+        assert window is not None
+        return window[0], window[1], False
+    if kind == "bare" and g[0] != "năm":  # «cuối quý» with no quarter and no «hằng …»
+        edge = text.split()[0]
+        example = f"{edge} tháng 5/2024" if g[0] == "tháng" else f"{edge} quý II năm 2024"
+        raise PlanError(f"«{text}» không rõ {g[0]} nào; hãy ghi rõ, ví dụ «{example}», "
+                        f"hoặc «{edge} mỗi {g[0]}» nếu lặp lại")
+    return (1, 1), (12, 31), True  # year, yearrange, since, «đầu năm»
+
+
+def _edge(first: MonthDay, last: MonthDay, year: bool, edge: str | None
+          ) -> tuple[MonthDay, MonthDay, bool]:
+    """(first, last, one day?) of a window after «đầu» / «cuối»."""
+    if edge == "cuối":
+        return last, last, True
+    if edge == "đầu":
+        return ((1, 1), (1, 0), False) if year else (first, first, True)
+    return first, last, False
+
+
+def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str | None,
+            since: int | None) -> Yearly:
     points: list[tuple[MonthDay, MonthDay, bool]] = []  # (first day, last day, one day?)
-    for kind, g, text in tokens:
+    for i, (kind, g, text) in enumerate(tokens):
         if _years(kind, g):
-            raise PlanError(f"«{text}» có năm cụ thể, không hợp với «hằng năm»")
+            raise PlanError(f"«{text}» có năm cụ thể, không hợp với «hằng năm»; "
+                            "năm bắt đầu ghi là «từ năm 2025 trở đi»")
         if kind in ("daymonth", "datelong"):
             day, month, _ = _dmy(kind, g)
             if not lunar:
@@ -264,19 +529,18 @@ def _yearly(tokens: list[Token], end: bool, lunar: bool) -> Yearly:
             elif not (1 <= month <= 12 and 1 <= day <= 30):
                 raise PlanError(f"ngày {day}/{month} âm lịch không tồn tại")
             points.append(((month, day), (month, day), True))
-        elif kind == "month":
-            month = int(g[0] or 0)
-            _check(1, month, None)
-            points.append(((month, 1), (month, 0), False))
-        elif kind == "quarter":
-            q = _quarter(g[0])
-            points.append(((3 * q - 2, 1), (3 * q, 0), False))
+        elif kind in ("month", "quarter", "half", "season") or (kind == "bare" and g[0] == "năm"):
+            if lunar and kind in ("half", "season"):
+                raise PlanError(f"«{text}» không dùng được với âm lịch")
+            points.append(_edge(*_months(kind, g, text), edges.get(i)))
     if _span_words(tokens)[0]:  # "từ tháng 01 đến tháng 5 hằng năm": one window
         if len(points) != 2:
             raise PlanError("khoảng «từ … đến …» cần đúng hai mốc thời gian")
-        return Yearly(((points[0][0], points[1][1]),), lunar)
-    items = tuple((None, last) if one or end else (first, last) for first, last, one in points)
-    return Yearly(items or ((None, (12, 31)) if end else ((1, 1), (12, 31)),), lunar)
+        return Yearly(((points[0][0], points[1][1]),), lunar, since)
+    if not points:
+        points = [_edge((1, 1), (12, 31), True, anchor)]
+    items = tuple((None, last) if one else (first, last) for first, last, one in points)
+    return Yearly(items, lunar, since)
 
 
 def _quarter(text: str | None) -> int:
@@ -284,7 +548,26 @@ def _quarter(text: str | None) -> int:
     return int(text) if text.isdigit() else ROMAN[text]
 
 
-def _fixed(tokens: list[Token], end: bool, default_year: int | None) -> Fixed:
+def _window(kind: str, g: tuple[str | None, ...], text: str, year_hint: int | None
+            ) -> tuple[date, date, bool]:
+    """The first and last day of a window token in a dated phrase, and whether it is a year."""
+    if kind == "yearrange":
+        first, last = int(g[0] or 0), int(g[1] or 0)
+        if last < first:
+            raise PlanError(f"«{text}»: năm kết thúc trước năm bắt đầu")
+        return date(first, 1, 1), date(last, 12, 31), True
+    if kind == "year":
+        return date(int(g[0] or 0), 1, 1), date(int(g[0] or 0), 12, 31), True
+    years = _years(kind, g)
+    year = years[0] if years else year_hint
+    (m1, d1), (m2, d2), whole = _months(kind, g, text)
+    if not year:
+        example = f"{text} 2025" if text.endswith("năm") else f"{text} năm 2025"
+        raise PlanError(f"«{text}» thiếu năm; hãy ghi rõ, ví dụ «{example}»")
+    return date(year, m1, d1), date(year, m2, d2 or _cal.monthrange(year, m2)[1]), whole
+
+
+def _fixed(tokens: list[Token], edges: dict[int, str], default_year: int | None) -> Fixed:
     ranged, by = _span_words(tokens)
     years = [y for k, g, _ in tokens if k not in ("year", "yearrange") for y in _years(k, g)]
     year_hint = years[-1] if years else default_year  # the phrase's own year comes first
@@ -303,29 +586,19 @@ def _fixed(tokens: list[Token], end: bool, default_year: int | None) -> Fixed:
                 raise PlanError(f"«{text}» thiếu năm; hãy ghi rõ năm, ví dụ «{day}/{month}/2025»")
             _check(day, month, year)
             spans.append((None, date(year, month, day)))
-        elif kind in ("monthyear", "month"):
-            month = int(g[0] or 0)
-            year = int(g[1]) if kind == "monthyear" else (year_hint or 0)
-            if not year:
-                raise PlanError(f"«{text}» thiếu năm; hãy ghi rõ, ví dụ «tháng {month} năm 2025»")
-            _check(1, month, year)
-            last = date(year, month, _cal.monthrange(year, month)[1])
-            spans.append((None, last) if end else (date(year, month, 1), last))
-        elif kind == "quarter":
-            q, year = _quarter(g[0]), int(g[1] or 0) or year_hint
-            if not year:
-                raise PlanError(f"«{text}» thiếu năm; hãy ghi rõ, ví dụ «quý {q} năm 2025»")
-            last = date(year, 3 * q, _cal.monthrange(year, 3 * q)[1])
-            spans.append((None, last) if end else (date(year, 3 * q - 2, 1), last))
-        elif kind == "year":
-            year = int(g[0] or 0)
-            spans.append((None, date(year, 12, 31)) if end or by else (date(year, 1, 1), date(year, 12, 31)))
-        elif kind == "yearrange":
-            first, last_year = int(g[0] or 0), int(g[1] or 0)
-            if last_year < first:
-                raise PlanError(f"«{text}»: năm kết thúc trước năm bắt đầu")
-            spans.append((date(first, 1, 1), date(last_year, 12, 31)))
+        elif kind in ("monthyear", "month", "quarter", "half", "season", "year", "yearrange",
+                      "bare"):
+            first, last, whole = _window(kind, g, text, year_hint)
+            edge = edges.get(i)
+            if edge == "cuối" or by:
+                spans.append((None, last))
+            elif edge == "đầu":  # a year's «đầu» is January; a month's or quarter's, day 1
+                spans.append((first, date(first.year, 1, 31)) if whole else (None, first))
+            else:
+                spans.append((first, last))
     if not spans:
+        if any(k == "stage" for k, _, _ in tokens):
+            raise PlanError(f"«giai đoạn»: {STAGES}")
         raise PlanError(f"không thấy ngày, tháng hay năm nào; {HINT}")
     if ranged:
         if len(spans) != 2:

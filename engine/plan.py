@@ -318,8 +318,9 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
         if duty is None:
             continue
         if period and isinstance(duty.schedule.rule, Fixed):
-            for s, due in duty.schedule.rule.items:
-                if not (start <= due <= end) or (s is not None and s < start):
+            # like a recurring rule's: an occurrence is in the plan when its due date is
+            for _, due in duty.schedule.rule.items:
+                if not start <= due <= end:
                     r.fail((*path, "when"), f"ngày {due:%d/%m/%Y} nằm ngoài thời gian của kế hoạch "
                            f"({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
         duties.append(duty)

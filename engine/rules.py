@@ -2,7 +2,8 @@
 
 Each occurrence is `(key, window_start, due)`: the key names the occurrence within its
 obligation and stays the same when the date moves ("2024-1" is the first date of 2024,
-"2024-Q3" the third quarter, "2024-05" May), so step ids survive a plan edit.
+"2024-Q3" the third quarter, "2024-05" May, "2024-H2" the second half-year), so step ids
+survive a plan edit.
 
 >>> expand(Quarterly("span"), date(2022, 1, 1), date(2022, 6, 30))
 [('2022-Q1', datetime.date(2022, 1, 1), datetime.date(2022, 3, 31)), ('2022-Q2', datetime.date(2022, 4, 1), datetime.date(2022, 6, 30))]
@@ -13,7 +14,6 @@ import calendar as _cal
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Union
 
 from dateutil.rrule import rrulestr
 
@@ -32,10 +32,14 @@ class Fixed:
 
 @dataclass(frozen=True, slots=True)
 class Yearly:
-    """Every year on these (window start, due) month-days; solar, or lunar when `lunar`."""
+    """Every year on these (window start, due) month-days; solar, or lunar when `lunar`.
+
+    `since`: the first year ("trong năm 2024 và các năm tiếp theo"); None, every year.
+    """
 
     items: tuple[tuple[MonthDay | None, MonthDay], ...]
     lunar: bool = False
+    since: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,25 @@ class Weekly:
 
 
 @dataclass(frozen=True, slots=True)
+class Every:
+    """Every `n` weeks, months or years ("định kỳ 6 tháng", "2 năm một lần"), in blocks of
+    `n` units counted from `since` or, when it is None, from the week, month or year in
+    which the expansion starts (the compiler expands from the plan's start: "from the start
+    of the plan"). "span": the block is a window, due its last day; "start" / "end": its
+    first / last day alone.
+
+    Keys name the block's first period: "2024" (years), "2024-W03" (weeks), "2024-07"
+    (months); blocks of six months that are calendar half-years are "2024-H1" / "2024-H2",
+    of three months that are calendar quarters "2024-Q3".
+    """
+
+    n: int
+    unit: str  # "week" | "month" | "year"
+    anchor: str = "span"
+    since: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Daily:
     weekdays_only: bool = False
 
@@ -72,7 +95,7 @@ class RRule:
     start: date | None = None
 
 
-Rule = Union[Fixed, Yearly, Quarterly, Monthly, Weekly, Daily, RRule]
+Rule = Fixed | Yearly | Quarterly | Monthly | Weekly | Every | Daily | RRule
 
 
 def _last(year: int, month: int) -> int:
@@ -98,6 +121,37 @@ def _on(year: int, md: MonthDay, lunar: bool, start: bool = False) -> date:
     return _lunar(year, md) if lunar else _solar(year, md, start)
 
 
+def _blocks(rule: Every, first: date, last: date) -> list[tuple[str, date, date]]:
+    """(key, first day, last day) of the blocks of an `Every` that may end in [first, last]."""
+    origin, n = rule.since or first, rule.n
+    out: list[tuple[str, date, date]] = []
+    if rule.unit == "week":
+        begin = origin - timedelta(days=origin.weekday())
+        size = 7 * n
+        begin += timedelta(days=size * max(0, (first - begin).days // size - 1))
+        while begin <= last:
+            iso = begin.isocalendar()
+            out.append((f"{iso.year}-W{iso.week:02d}", begin, begin + timedelta(days=size - 1)))
+            begin += timedelta(days=size)
+    elif rule.unit == "month":
+        index = origin.year * 12 + origin.month - 1  # months since year 0
+        index += n * max(0, (first.year * 12 + first.month - 1 - index) // n - 1)
+        while (begin := date(index // 12, index % 12 + 1, 1)) <= last:
+            y, m = divmod(index + n - 1, 12)
+            month = begin.month
+            key = (f"{begin.year}-H{(month + 5) // 6}" if n == 6 and month in (1, 7)
+                   else f"{begin.year}-Q{(month + 2) // 3}" if n == 3 and month % 3 == 1
+                   else f"{begin.year}-{month:02d}")
+            out.append((key, begin, date(y, m + 1, _last(y, m + 1))))
+            index += n
+    else:
+        year = origin.year + n * max(0, (first.year - origin.year) // n - 1)
+        while year <= last.year:
+            out.append((str(year), date(year, 1, 1), date(year + n - 1, 12, 31)))
+            year += n
+    return out
+
+
 def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
     """The occurrences of `rule` whose due date lies in [first, last], in date order."""
     out: list[Occurrence] = []
@@ -105,7 +159,8 @@ def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
         out = [(str(i + 1), start, due) for i, (start, due) in enumerate(rule.items)]
     elif isinstance(rule, Yearly):
         many = len(rule.items) > 1
-        for year in range(first.year - (1 if rule.lunar else 0), last.year + 1):
+        since = max(first.year - (1 if rule.lunar else 0), rule.since or 0)
+        for year in range(since, last.year + 1):
             for i, (start, due) in enumerate(rule.items):
                 key = f"{year}-{i + 1}" if many else str(year)
                 try:
@@ -144,6 +199,10 @@ def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
                 day_key = key if len(rule.weekdays) == 1 else f"{key}-{wd}"
                 out.append((day_key, None, monday + timedelta(days=wd - 1)))
             monday += timedelta(days=7)
+    elif isinstance(rule, Every):
+        for key, begin, end in _blocks(rule, first, last):
+            out.append((key, begin, end) if rule.anchor == "span"
+                       else (key, None, begin if rule.anchor == "start" else end))
     elif isinstance(rule, Daily):
         day = first
         while day <= last:
@@ -151,10 +210,10 @@ def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
                 out.append((day.isoformat(), None, day))
             day += timedelta(days=1)
     else:
-        if re.search(r"FREQ\s*=\s*(HOURLY|MINUTELY|SECONDLY)", rule.rule, re.I):
+        if re.search(r"FREQ\s*=\s*(HOURLY|MINUTELY|SECONDLY)", rule.rule, re.IGNORECASE):
             raise ValueError("RRULE theo giờ, phút, giây không được hỗ trợ; giờ ghi ở «time»")
-        start = datetime.combine(rule.start or first, datetime.min.time())
-        when = rrulestr(rule.rule, dtstart=start)
+        dtstart = datetime.combine(rule.start or first, datetime.min.time())
+        when = rrulestr(rule.rule, dtstart=dtstart)
         stop = datetime.combine(last, datetime.max.time())
         found = when.between(datetime.combine(first, datetime.min.time()), stop, inc=True)
         days = dict.fromkeys(d.date() for d in found)  # BYHOUR=8,14: one occurrence per day

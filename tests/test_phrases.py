@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.errors import PlanError
 from engine.phrases import Schedule, parse_clock, parse_day, parse_when
-from engine.rules import Daily, Fixed, Monthly, Quarterly, Weekly, Yearly
+from engine.rules import Daily, Every, Fixed, Monthly, Quarterly, Weekly, Yearly
 
 
 def day(y: int, m: int, d: int) -> Fixed:
@@ -214,6 +214,111 @@ VARIANTS = [
 ]
 
 
+# Gaps found while encoding real plans: intervals, half-years, quarter ends, first years,
+# «đầu …», named campaign months and seasons.
+H1, H2 = ((1, 1), (6, 0)), ((7, 1), (12, 0))
+WHOLE_YEAR = ((1, 1), (12, 31))
+GAPS = [
+    # every N months / years / weeks, counted from the plan's start
+    ("định kỳ 6 tháng", None, Schedule(Every(6, "month"))),
+    ("6 tháng một lần", None, Schedule(Every(6, "month"))),
+    ("mỗi 6 tháng", None, Schedule(Every(6, "month"))),
+    ("cứ 6 tháng 1 lần", None, Schedule(Every(6, "month"))),
+    ("định kỳ nửa năm", None, Schedule(Every(6, "month"))),
+    ("nửa năm một lần", None, Schedule(Every(6, "month"))),
+    ("mỗi nửa năm", None, Schedule(Every(6, "month"))),
+    ("hàng nửa năm", None, Schedule(Every(6, "month"))),
+    ("2 quý một lần", None, Schedule(Every(6, "month"))),
+    ("3 tháng một lần", None, Schedule(Every(3, "month"))),
+    ("định kỳ 02 năm", None, Schedule(Every(2, "year"))),
+    ("2 năm một lần", None, Schedule(Every(2, "year"))),
+    ("mỗi 5 năm", None, Schedule(Every(5, "year"))),
+    ("định kỳ 2 tuần", None, Schedule(Every(2, "week"))),
+    ("cuối mỗi 6 tháng", None, Schedule(Every(6, "month", "end"))),
+    ("đầu mỗi 2 tuần", None, Schedule(Every(2, "week", "start"))),
+    ("8h00, định kỳ 2 tuần", None, Schedule(Every(2, "week"), T(8, 0))),
+    ("Dự kiến định kỳ 6 tháng", None, Schedule(Every(6, "month"), tentative=True)),
+    ("định kỳ 2 năm từ năm 2024", None, Schedule(Every(2, "year", since=D(2024, 1, 1)))),
+    # «1 … một lần» is the plain period
+    ("mỗi 1 tháng", None, Schedule(Monthly(0))),
+    ("1 năm một lần", None, Schedule(Yearly((WHOLE_YEAR,)))),
+    ("1 quý một lần", None, Schedule(Quarterly("span"))),
+    # calendar half-years
+    ("6 tháng đầu năm 2024", None, Schedule(Fixed(((D(2024, 1, 1), D(2024, 6, 30)),)))),
+    ("6 tháng cuối năm 2024", None, Schedule(Fixed(((D(2024, 7, 1), D(2024, 12, 31)),)))),
+    ("nửa đầu năm 2024", None, Schedule(Fixed(((D(2024, 1, 1), D(2024, 6, 30)),)))),
+    ("06 tháng đầu năm", 2022, Schedule(Fixed(((D(2022, 1, 1), D(2022, 6, 30)),)))),
+    ("6 tháng đầu năm hằng năm", None, Schedule(Yearly((H1,)))),
+    ("6 tháng cuối năm hằng năm", None, Schedule(Yearly((H2,)))),
+    ("6 tháng đầu năm và 6 tháng cuối năm hằng năm", None, Schedule(Yearly((H1, H2)))),
+    ("cuối 6 tháng đầu năm hằng năm", None, Schedule(Yearly(((None, (6, 0)),)))),
+    # quarter ends
+    ("cuối quý hằng năm", None, Schedule(Quarterly("end"))),
+    ("hằng quý vào cuối quý", None, Schedule(Quarterly("end"))),
+    ("vào cuối mỗi quý", None, Schedule(Quarterly("end"))),
+    ("vào cuối các quý", None, Schedule(Quarterly("end"))),
+    ("đầu quý hằng năm", None, Schedule(Quarterly("start"))),
+    ("hằng tháng vào cuối tháng", None, Schedule(Monthly(-1))),
+    # a first year
+    (
+        "trong năm 2024 và các năm tiếp theo",
+        None,
+        Schedule(Yearly((WHOLE_YEAR,), since=2024)),
+    ),
+    ("từ năm 2025 trở đi", None, Schedule(Yearly((WHOLE_YEAR,), since=2025))),
+    ("từ năm 2025", None, Schedule(Yearly((WHOLE_YEAR,), since=2025))),
+    ("hằng năm từ năm 2025", None, Schedule(Yearly((WHOLE_YEAR,), since=2025))),
+    (
+        "tháng 3 hằng năm, từ năm 2025 trở đi",
+        None,
+        Schedule(Yearly((((3, 1), (3, 0)),), since=2025)),
+    ),
+    ("cuối năm 2025 và những năm sau", None, Schedule(Yearly(((None, (12, 31)),), since=2025))),
+    # «đầu»: a year's first month (1/1 is a public holiday), a month's or quarter's first day
+    ("đầu năm 2025", None, Schedule(Fixed(((D(2025, 1, 1), D(2025, 1, 31)),)))),
+    ("đầu năm", 2022, Schedule(Fixed(((D(2022, 1, 1), D(2022, 1, 31)),)))),
+    ("cuối năm", 2022, Schedule(day(2022, 12, 31))),
+    ("đầu tháng 5/2024", None, Schedule(day(2024, 5, 1))),
+    ("đầu quý II năm 2024", None, Schedule(day(2024, 4, 1))),
+    ("đầu hằng năm", None, Schedule(Yearly((((1, 1), (1, 0)),)))),
+    ("vào đầu năm hằng năm", None, Schedule(Yearly((((1, 1), (1, 0)),)))),
+    ("đầu tháng 6 hằng năm", None, Schedule(Yearly(((None, (6, 1)),)))),
+    ("đầu năm âm lịch hằng năm", None, Schedule(Yearly((((1, 1), (1, 0)),), lunar=True))),
+    # «đầu» / «cuối» carry on to the next windows, until «đến» or another edge word
+    (
+        "cuối tháng 6 và tháng 12 hằng năm",
+        None,
+        Schedule(Yearly(((None, (6, 0)), (None, (12, 0))))),
+    ),
+    (
+        "đầu tháng 3 và cuối tháng 9 năm 2024",
+        None,
+        Schedule(Fixed(((None, D(2024, 3, 1)), (None, D(2024, 9, 30))))),
+    ),
+    ("từ đầu tháng 5 đến tháng 6/2024", None, Schedule(Fixed(((D(2024, 5, 1), D(2024, 6, 30)),)))),
+    ("từ đầu năm 2024 đến cuối quý II năm 2024", None,
+     Schedule(Fixed(((D(2024, 1, 1), D(2024, 6, 30)),)))),
+    ("đến cuối năm 2025", None, Schedule(day(2025, 12, 31))),
+    ("cuối giai đoạn 2023 - 2028", None, Schedule(day(2028, 12, 31))),
+    ("cuối giai đoạn 1 (2024 - 2025)", None, Schedule(day(2025, 12, 31))),
+    # named campaign months and seasons
+    ("Tháng Thanh niên hằng năm", None, Schedule(Yearly((((3, 1), (3, 0)),)))),
+    ("Tháng Thanh niên năm 2025", None, Schedule(Fixed(((D(2025, 3, 1), D(2025, 3, 31)),)))),
+    ("cuối Tháng Thanh niên hằng năm", None, Schedule(Yearly(((None, (3, 0)),)))),
+    ("dịp hè hằng năm", None, Schedule(Yearly((((6, 1), (8, 0)),)))),
+    ("hè hằng năm", None, Schedule(Yearly((((6, 1), (8, 0)),)))),
+    ("mùa hè năm 2024", None, Schedule(Fixed(((D(2024, 6, 1), D(2024, 8, 31)),)))),
+    ("dịp hè 2024", None, Schedule(Fixed(((D(2024, 6, 1), D(2024, 8, 31)),)))),
+    ("trong dịp hè", 2022, Schedule(Fixed(((D(2022, 6, 1), D(2022, 8, 31)),)))),
+    ("Tháng Nhân đạo hằng năm", None, Schedule(Yearly((((5, 1), (5, 0)),)))),
+    ("Tháng hành động vì trẻ em hằng năm", None, Schedule(Yearly((((6, 1), (6, 0)),)))),
+    ("Tháng Thanh niên và dịp hè hằng năm", None,
+     Schedule(Yearly((((3, 1), (3, 0)), ((6, 1), (8, 0)))))),
+    # one part of day for every weekday is still one time
+    ("chiều thứ 6 và chiều chủ nhật hàng tuần", None, Schedule(Weekly((5, 7)), T(14, 0))),
+]
+
+
 def _ids(table: list[tuple[str, int | None, Schedule]]) -> list[str]:
     return [f"{p}|{y}" if y else p for p, y, _ in table]
 
@@ -228,7 +333,12 @@ def test_variant(phrase: str, year: int | None, expected: Schedule) -> None:
     assert parse_when(phrase, year) == expected
 
 
-ALL = SEEDS + VARIANTS
+@pytest.mark.parametrize(("phrase", "year", "expected"), GAPS, ids=_ids(GAPS))
+def test_gap_phrase(phrase: str, year: int | None, expected: Schedule) -> None:
+    assert parse_when(phrase, year) == expected
+
+
+ALL = SEEDS + VARIANTS + GAPS
 
 
 @pytest.mark.parametrize(("phrase", "year", "expected"), ALL, ids=_ids(ALL))
@@ -278,6 +388,12 @@ ERRORS = [
     ("từ ngày 24 đến năm 2022", 2022, "thiếu tháng"),
     # words the grammar does not know
     ("sau Tết", None, "không hiểu «sau»"),
+    # an unknown name is quoted whole, not by its first grammar word
+    ("Tháng Nhân quyền hằng năm", None, "không hiểu «tháng nhân quyền»"),
+    ("mùa thu năm 2024", None, "không hiểu «mùa thu»"),
+    ("sơ kết 6 tháng", None, "không hiểu «sơ»"),
+    ("6 tháng", None, "không hiểu «6 tháng»"),
+    ("nửa năm", None, "không hiểu «nửa năm»"),
     ("sau Tết Nguyên đán 2023", None, "không hiểu"),
     ("12 giờ đêm ngày 19/5/2022", None, "không hiểu «đêm»"),
     ("quý V năm 2022", None, "không hiểu"),
@@ -308,6 +424,61 @@ ERRORS = [
     # ranges need two ends
     ("từ ngày 01/6 đến ngày 15/6 và 31/8/2022", None, "hai mốc"),
     ("từ tháng 1 đến tháng 5 và tháng 9 hằng năm", None, "hai mốc"),
+    # intervals take no day, weekday or second period: say it with an rrule
+    ("ngày 15 mỗi 2 tháng", None, "«ngày 15» không dùng được với «mỗi 2 tháng»"),
+    ("thứ 7, 2 tuần một lần", None, "«thứ 7» không dùng được với «2 tuần một lần»"),
+    ("định kỳ 6 tháng vào cuối quý", None, "không dùng được với «định kỳ 6 tháng»"),
+    ("hằng năm và định kỳ 6 tháng", None, "nhiều chu kỳ"),
+    ("mỗi 0 tháng", None, "lớn hơn 0"),
+    ("định kỳ 6 tháng âm lịch", None, "âm lịch"),
+    # half-years and seasons need a year, or «hằng năm»
+    ("6 tháng đầu năm", None, "thiếu năm; hãy ghi rõ, ví dụ «6 tháng đầu năm 2025»"),
+    ("dịp hè", None, "«dịp hè» thiếu năm"),
+    ("6 tháng cuối năm 2024 hằng năm", None, "có năm cụ thể"),
+    ("dịp hè âm lịch hằng năm", None, "âm lịch"),
+    # a first year: only one, only with a yearly or interval rule
+    ("từ năm 2025 trở đi hằng quý", None, "năm bắt đầu"),
+    ("trở đi", None, "cần đúng một năm bắt đầu"),
+    ("tháng 3/2025 trở đi", None, "cần đúng một năm bắt đầu"),
+    ("năm 2024, năm 2025 và các năm tiếp theo", None, "cần đúng một năm bắt đầu"),
+    ("từ ngày 01/6/2022", None, "«từ …» cần mốc kết thúc"),
+    # «đầu» / «cuối» bind to a month, quarter or year; «giữa» names no day
+    ("giữa năm", None, "«giữa năm» không chỉ rõ ngày nào"),
+    ("giữa năm 2024", None, "«giữa năm 2024» không chỉ rõ ngày nào"),
+    ("giữa tháng 5/2024", None, "«giữa tháng 5/2024» không chỉ rõ ngày nào"),
+    ("giữa hằng tháng", None, "không chỉ rõ ngày nào"),
+    ("cuối ngày 30/5/2024", None, "«cuối» cần đi kèm tháng, quý hay năm"),
+    ("đầu", None, "«đầu» cần đi kèm"),
+    ("cuối tuần", None, "«cuối tuần» không rõ ngày nào"),
+    ("cuối hằng tuần", None, "«cuối tuần» không rõ ngày nào"),
+    ("cuối quý", None, "«cuối quý» không rõ quý nào"),
+    ("đầu tháng", None, "«đầu tháng» không rõ tháng nào"),
+    ("đầu năm", None, "«đầu năm» thiếu năm; hãy ghi rõ, ví dụ «đầu năm 2025»"),
+    ("đầu quý và cuối quý hằng năm", None, "«đầu» và «cuối»"),
+    ("cuối tháng hằng quý", None, "«cuối tháng» không hợp với «hằng quý»"),
+    ("cuối năm hằng tháng", None, "«cuối năm» không hợp với «hằng tháng»"),
+    ("ngày 15 cuối hằng tháng", None, "«cuối tháng» và «ngày 15» cùng lúc"),
+    ("mỗi năm 3 lần vào cuối quý", None, "3 lần"),
+    # stages: the grammar does not know the plan's stages
+    ("cuối mỗi giai đoạn", None, "«mỗi giai đoạn»: lịch không biết các giai đoạn"),
+    ("hằng năm và cuối mỗi giai đoạn", None, "ví dụ «cuối năm 2025 và cuối năm 2030»"),
+    ("cuối giai đoạn", None, "«cuối giai đoạn»: lịch không biết các giai đoạn"),
+    ("giai đoạn 1", None, "cuối năm 2025 và cuối năm 2030"),
+    # several periods in one list
+    ("hằng năm, quý, tháng", None, "«hằng năm», «hằng quý», «hằng tháng»"),
+    ("hàng tháng và quý", None, "hãy tách thành nhiều nghĩa vụ"),
+    # a season without fixed dates
+    ("dịp Xuân hằng năm", None, "«dịp xuân» không có ngày cố định"),
+    # a different part of day for each weekday is two obligations (one time per schedule)
+    (
+        "chiều thứ 6 và sáng chủ nhật hàng tuần",
+        None,
+        "mỗi thứ một buổi khác nhau: hãy tách thành hai nghĩa vụ",
+    ),
+    ("8h00 thứ 2 và 14h00 thứ 4 hằng tuần", None, "mỗi thứ một buổi khác nhau"),
+    ("sáng và chiều ngày 19/5/2022", None, "nhiều buổi (chiều, sáng) khác nhau"),
+    # words that only fit «hằng ngày»
+    ("hằng tháng trong tuần", None, "«trong tuần» chỉ dùng được với «hằng ngày»"),
 ]
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import date as D
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engine.rules import Daily, Fixed, Monthly, Quarterly, RRule, Weekly, Yearly, expand
+from engine.rules import Daily, Every, Fixed, Monthly, Quarterly, RRule, Weekly, Yearly, expand
 
 Y2024 = (D(2024, 1, 1), D(2024, 12, 31))
 
@@ -134,6 +137,13 @@ def test_lunar_month_window() -> None:
     ]
 
 
+def test_yearly_since_starts_in_that_year() -> None:
+    # "trong năm 2024 và các năm tiếp theo" in a plan running 2023–2026
+    rule = Yearly((((1, 1), (12, 31)),), since=2024)
+    assert keys(rule, D(2023, 1, 1), D(2026, 12, 31)) == ["2024", "2025", "2026"]
+    assert keys(Yearly(((None, (3, 10)),), lunar=True, since=2025), *Y2024) == []
+
+
 # --- Quarterly -----------------------------------------------------------------------------------
 
 
@@ -239,6 +249,103 @@ def test_weekly_keys_unique_over_years() -> None:
     assert [d for _, _, d in out] == sorted(d for _, _, d in out)
 
 
+# --- Every (intervals) ---------------------------------------------------------------------------
+
+S = None  # no window start: the anchor is the block's first or last day
+EVERY = [
+    # six months from a plan starting in January: the calendar half-years
+    ("6-months-from-january", Every(6, "month"), D(2024, 1, 1), D(2025, 12, 31), [
+        ("2024-H1", D(2024, 1, 1), D(2024, 6, 30)), ("2024-H2", D(2024, 7, 1), D(2024, 12, 31)),
+        ("2025-H1", D(2025, 1, 1), D(2025, 6, 30)), ("2025-H2", D(2025, 7, 1), D(2025, 12, 31))]),
+    # from a plan starting on 29/4/2022: blocks from April, keyed by their first month
+    ("6-months-from-april", Every(6, "month"), D(2022, 4, 29), D(2023, 12, 31), [
+        ("2022-04", D(2022, 4, 1), D(2022, 9, 30)), ("2022-10", D(2022, 10, 1), D(2023, 3, 31)),
+        ("2023-04", D(2023, 4, 1), D(2023, 9, 30))]),
+    ("6-months-end", Every(6, "month", "end"), D(2024, 1, 1), D(2024, 12, 31), [
+        ("2024-H1", S, D(2024, 6, 30)), ("2024-H2", S, D(2024, 12, 31))]),
+    ("6-months-start", Every(6, "month", "start"), D(2024, 1, 1), D(2024, 12, 31), [
+        ("2024-H1", S, D(2024, 1, 1)), ("2024-H2", S, D(2024, 7, 1))]),
+    ("3-months-calendar-quarters", Every(3, "month"), D(2024, 1, 1), D(2024, 6, 30), [
+        ("2024-Q1", D(2024, 1, 1), D(2024, 3, 31)), ("2024-Q2", D(2024, 4, 1), D(2024, 6, 30))]),
+    ("3-months-from-february", Every(3, "month", "end"), D(2024, 2, 1), D(2024, 12, 31), [
+        ("2024-02", S, D(2024, 4, 30)), ("2024-05", S, D(2024, 7, 31)),
+        ("2024-08", S, D(2024, 10, 31))]),
+    # a block of two years is a window due its last day; the last block ends after the plan
+    ("2-years", Every(2, "year"), D(2024, 1, 1), D(2030, 12, 31), [
+        ("2024", D(2024, 1, 1), D(2025, 12, 31)), ("2026", D(2026, 1, 1), D(2027, 12, 31)),
+        ("2028", D(2028, 1, 1), D(2029, 12, 31))]),
+    ("2-years-since-2025", Every(2, "year", since=D(2025, 1, 1)), D(2024, 1, 1), D(2030, 12, 31), [
+        ("2025", D(2025, 1, 1), D(2026, 12, 31)), ("2027", D(2027, 1, 1), D(2028, 12, 31)),
+        ("2029", D(2029, 1, 1), D(2030, 12, 31))]),
+    ("2-years-end", Every(2, "year", "end"), D(2013, 1, 1), D(2017, 12, 31), [
+        ("2013", S, D(2014, 12, 31)), ("2015", S, D(2016, 12, 31))]),
+    # weeks from the Monday of the plan's first week, keyed by the block's first ISO week
+    ("2-weeks", Every(2, "week"), D(2024, 1, 3), D(2024, 2, 11), [
+        ("2024-W01", D(2024, 1, 1), D(2024, 1, 14)), ("2024-W03", D(2024, 1, 15), D(2024, 1, 28)),
+        ("2024-W05", D(2024, 1, 29), D(2024, 2, 11))]),
+    ("2-weeks-start", Every(2, "week", "start"), D(2024, 1, 3), D(2024, 1, 31), [
+        ("2024-W03", S, D(2024, 1, 15)), ("2024-W05", S, D(2024, 1, 29))]),
+    ("2-weeks-across-new-year", Every(2, "week", "end"), D(2024, 12, 16), D(2025, 1, 31), [
+        ("2024-W51", S, D(2024, 12, 29)), ("2025-W01", S, D(2025, 1, 12)),
+        ("2025-W03", S, D(2025, 1, 26))]),
+]
+
+
+@pytest.mark.parametrize(("rule", "first", "last", "expected"), [e[1:] for e in EVERY],
+                         ids=[e[0] for e in EVERY])
+def test_every(rule: Every, first: D, last: D, expected: list[tuple[str, D | None, D]]) -> None:
+    assert expand(rule, first, last) == expected
+
+
+def test_every_counts_from_where_the_expansion_starts_unless_given_a_start() -> None:
+    # the compiler expands from the plan's start: "định kỳ 6 tháng" counts from it
+    assert keys(Every(6, "month"), D(2024, 3, 1), D(2024, 12, 31)) == ["2024-03"]
+    assert keys(Every(6, "month", since=D(2024, 1, 1)), D(2024, 3, 1), D(2024, 12, 31)) == [
+        "2024-H1", "2024-H2"]
+
+
+@pytest.mark.parametrize("unit", ["week", "month", "year"])
+def test_every_far_from_its_start_keeps_its_phase(unit: str) -> None:
+    origin = D(1900, 1, 1)  # a Monday
+    for first in (D(2099, 12, 20), D(2100, 3, 1), D(2100, 11, 30)):
+        out = expand(Every(3, unit, since=origin), first, D(2120, 12, 31))
+        begin = out[0][1]
+        assert begin is not None and begin <= out[0][2]
+        if unit == "week":
+            assert (begin - origin).days % 21 == 0
+        elif unit == "month":
+            assert (begin.year * 12 + begin.month - 1 - 1900 * 12) % 3 == 0 and begin.day == 1
+        else:
+            assert (begin.year - 1900) % 3 == 0 and (begin.month, begin.day) == (1, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 30),
+    st.sampled_from(["week", "month", "year"]),
+    st.dates(D(2000, 1, 1), D(2030, 12, 31)),
+    st.integers(0, 3000),
+)
+def test_every_span_blocks_tile_the_calendar(n: int, unit: str, first: D, days: int) -> None:
+    last = first + timedelta(days=days)
+    out = expand(Every(n, unit), first, last)
+    assert len({k for k, _, _ in out}) == len(out)
+    assert all(first <= due <= last for _, _, due in out)
+    for (_, b1, e1), (_, b2, _) in pairwise(out):
+        assert b1 is not None and b2 is not None and e1 + timedelta(days=1) == b2
+    for _, begin, end in out:
+        assert begin is not None
+        after = end + timedelta(days=1)
+        if unit == "week":
+            assert begin.isoweekday() == 1 and (after - begin).days == 7 * n
+        elif unit == "month":
+            assert begin.day == after.day == 1
+            assert (after.year - begin.year) * 12 + after.month - begin.month == n
+        else:
+            assert (begin.month, begin.day) == (after.month, after.day) == (1, 1)
+            assert after.year - begin.year == n
+
+
 # --- Daily ---------------------------------------------------------------------------------------
 
 
@@ -303,6 +410,11 @@ ALL = [
     Monthly(-1),
     Weekly(()),
     Weekly((5, 7)),
+    Every(6, "month", since=D(2023, 1, 1)),
+    Every(5, "month", "end", since=D(2021, 8, 1)),
+    Every(2, "year", since=D(2022, 1, 1)),
+    Every(3, "week", "start", since=D(2023, 6, 7)),
+    Yearly((((6, 1), (8, 0)),), since=2024),
     Daily(),
     RRule("FREQ=MONTHLY;BYDAY=1MO"),
 ]
