@@ -95,6 +95,15 @@ def test_bad_plan_is_named_by_place(text: str, where: str, message: str) -> None
     assert any(e.startswith(where) and message in e for e in found), found
 
 
+def test_window_starting_before_the_period_counts_by_its_due_date() -> None:
+    inside = GOOD.replace("when: ngày 19/5/2024", "when: từ ngày 15/12/2023 đến ngày 15/1/2024")
+    plan = parse_plan(inside, "k.yaml")
+    [item] = plan.duties[1].schedule.rule.items  # type: ignore[union-attr]
+    assert item[1].isoformat() == "2024-01-15"
+    outside = GOOD.replace("when: ngày 19/5/2024", "when: từ ngày 15/12/2025 đến ngày 15/1/2026")
+    assert any("ngày 15/01/2026 nằm ngoài thời gian" in e for e in errors_of(outside))
+
+
 def test_all_errors_reported_at_once() -> None:
     text = (GOOD.replace("19/5/2024", "31/6/2024").replace("cum-a\n    amount", "cum-b\n    amount")
             .replace("30/5 và 30/11", "30/02 và 30/11").replace("kind: deadline", "kind: deadline\n    colour: red"))
