@@ -226,19 +226,27 @@ class Action(StrEnum):
     REFUSE = "refuse"
     EXCUSE = "excuse"
     REOPEN = "reopen"
+    PAY = "pay"
+    ACHIEVE = "achieve"
 
 
 ACTION_NAMES = {Action.DONE: "đánh dấu hoàn thành", Action.REQUEST_EXTENSION: "xin gia hạn",
                 Action.GRANT: "cho gia hạn", Action.REFUSE: "từ chối gia hạn",
-                Action.EXCUSE: "miễn", Action.REOPEN: "mở lại"}
+                Action.EXCUSE: "miễn", Action.REOPEN: "mở lại",
+                Action.PAY: "ghi nhận số tiền đã đóng",
+                Action.ACHIEVE: "ghi nhận kết quả đạt được"}
 #: The states each action may start from; then the extra conditions in `refusal`.
 FROM = {Action.DONE: {State.PENDING}, Action.REQUEST_EXTENSION: {State.PENDING},
         Action.GRANT: {State.PENDING}, Action.REFUSE: {State.PENDING},
-        Action.EXCUSE: {State.PENDING}, Action.REOPEN: {State.DONE, State.EXCUSED}}
-#: Where each allowed action leads.
+        Action.EXCUSE: {State.PENDING}, Action.REOPEN: {State.DONE, State.EXCUSED},
+        Action.PAY: {State.PENDING}, Action.ACHIEVE: {State.PENDING}}
+#: The kinds an action is only for (the others: every kind).
+KINDS = {Action.PAY: "contribution", Action.ACHIEVE: "target"}
+#: Where each allowed action leads. Paying or reporting a quantity leads to DONE instead once
+#: the amount owed or the target is reached: the store knows the figures and decides.
 TO = {Action.DONE: State.DONE, Action.REQUEST_EXTENSION: State.PENDING,
       Action.GRANT: State.PENDING, Action.REFUSE: State.PENDING, Action.EXCUSE: State.EXCUSED,
-      Action.REOPEN: State.PENDING}
+      Action.REOPEN: State.PENDING, Action.PAY: State.PENDING, Action.ACHIEVE: State.PENDING}
 
 
 class ActionRefused(ValueError):
@@ -261,6 +269,9 @@ def refusal(step: StepFacts, action: Action) -> str | None:
             return "là một sự kiện hay giai đoạn, diễn ra theo lịch"
         if step.extension_requested:
             return "đã có một đề nghị gia hạn đang chờ"
+    if action in KINDS and step.kind != KINDS[action]:
+        return {"contribution": "không phải một khoản đóng góp",
+                "target": "không phải một chỉ tiêu"}[KINDS[action]]
     if action in (Action.GRANT, Action.REFUSE) and not step.extension_requested:
         return "không có đề nghị gia hạn nào đang chờ"
     return None

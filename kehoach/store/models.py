@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     MetaData,
@@ -131,6 +132,16 @@ class StepRow(Base):
     next_action_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Actions (migration 0002). An extension request is pending while extension_requested_at
+    # is set; a granted one sets extended_until, the moment the step is late after from then on.
+    extended_until: Mapped[datetime | None]
+    extension_requested_at: Mapped[datetime | None]
+    extension_requested_until: Mapped[datetime | None]
+    extension_requested_by: Mapped[str | None] = mapped_column(Text)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    excuse_reason: Mapped[str | None] = mapped_column(Text)
+    paid_amount: Mapped[int | None] = mapped_column(BigInteger)  # đồng paid, contributions
+    achieved_quantity: Mapped[float | None] = mapped_column(Float)  # reported, targets
 
 
 class Transition(Base):

@@ -39,7 +39,8 @@ EPSILON = timedelta(microseconds=1)
 ACTOR, VIA = "kehoach tick", "clock"
 #: The step columns a tick reads: the facts, plus what the messages say.
 COLUMNS = ("id", "kind", "due_at", "due_date", "tentative", "state", "done_at", "reminders",
-           "escalation", "unit_id", "revision", "next_action_at", "title", "plan_id", "amount")
+           "escalation", "unit_id", "revision", "next_action_at", "title", "plan_id", "amount",
+           "extended_until", "extension_requested_at")
 
 
 @dataclass
@@ -59,7 +60,7 @@ def facts(row: Any) -> StepFacts:
         tuple(datetime.fromisoformat(r) for r in row.reminders),
         tuple(RungFacts(r["level"], datetime.fromisoformat(r["at"]), tuple(r["units"]))
               for r in row.escalation),
-        unit=row.unit_id)
+        row.extended_until, row.extension_requested_at is not None, unit=row.unit_id)
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
