@@ -12,9 +12,10 @@ cheap (see issue 3's benchmark).
 from __future__ import annotations
 
 import hashlib
+import json
 from bisect import bisect_right
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.compiler import Occurrence, Step
@@ -48,14 +49,35 @@ def next_action_at(reminders: Iterable[datetime], rungs: Iterable[datetime], sta
 
 
 class RowMaker:
-    """Turns the steps of one plan into row dicts (`make`) for `steps.__table__`."""
+    """Turns the steps of one plan into row dicts (`make`) for `steps.__table__`, or, for the
+    bulk insert of a load, into tuples of driver values (`insert_values`, in `INSERT_COLUMNS`
+    order) that skip SQLAlchemy's per-row parameter processing.
 
-    def __init__(self, plan: Plan):
+    Everything shared is computed once and cached: per duty (title, details, source), per
+    occurrence (dates, reminders, their JSON and driver forms) and per (occurrence, ladder)
+    (the escalation JSON and its moments). The caches keep the objects they are keyed by alive,
+    so an `id()` is never reused while a key holds it."""
+
+    def __init__(self, plan: Plan, dialect: str = "sqlite"):
         self.plan = plan
-        self._duties: dict[int, tuple[str, dict[str, Any], Encoded]] = {}
-        self._occurrences: dict[int, tuple[str, Encoded, Encoded]] = {}
+        self.dialect = dialect
+        self._duties: dict[int, tuple[str, dict[str, Any], Encoded, Duty]] = {}
+        self._occurrences: dict[int, tuple[str, Encoded, Encoded, Occurrence]] = {}
+        self._times: dict[int, tuple[tuple[str, ...], Any]] = {}
+        self._ladders: dict[int, tuple[tuple[tuple[int, str], ...], Any]] = {}
+        self._driver_occ: dict[int, tuple[Any, ...]] = {}
+        self._driver_duty: dict[int, tuple[Any, ...]] = {}
+        self._moments: dict[datetime, Any] = {}
+        if dialect == "sqlite":
+            self._dt: Callable[[datetime], Any] = _sqlite_datetime
+            self._day: Callable[[Any], Any] = _iso_or_none
+            self._clock: Callable[[Any], Any] = _sqlite_time
+            self._bool: Callable[[bool], Any] = int
+        else:
+            self._dt = _aware_utc
+            self._day = self._clock = self._bool = _same
 
-    def _duty(self, duty: Duty) -> tuple[str, dict[str, Any], Encoded]:
+    def _duty(self, duty: Duty) -> tuple[str, dict[str, Any], Encoded, Duty]:
         cached = self._duties.get(id(duty))
         if cached is None:
             details = {k: v for k, v in (("place", duty.place), ("quantity", duty.quantity),
@@ -65,11 +87,11 @@ class RowMaker:
             source = Encoded({"file": self.plan.file, "phrase": duty.phrase,
                               "line": duty.position.line if duty.position else None,
                               "text": duty.source})
-            cached = self._duties[id(duty)] = (key, details, source)
+            cached = self._duties[id(duty)] = (key, details, source, duty)
         return cached
 
     def _occurrence(self, occ: Occurrence,
-                    duty_details: dict[str, Any]) -> tuple[str, Encoded, Encoded]:
+                    duty_details: dict[str, Any]) -> tuple[str, Encoded, Encoded, Occurrence]:
         cached = self._occurrences.get(id(occ))  # an occurrence belongs to one duty
         if cached is None:
             reminders = [r.isoformat() for r in occ.reminders]
@@ -80,42 +102,156 @@ class RowMaker:
                             occ.due_at.isoformat(), "1" if occ.tentative else "0",
                             occ.nominal.isoformat(), occ.shifted_because or "",
                             ",".join(reminders)))
-            cached = self._occurrences[id(occ)] = (key, Encoded(reminders), Encoded(details))
+            cached = self._occurrences[id(occ)] = (key, Encoded(reminders), Encoded(details), occ)
         return cached
+
+    def _escalation(self, step: Step) -> tuple[str, tuple[datetime, ...], list[Any] | None]:
+        """The step's escalation as JSON text (exactly `json.dumps` of the list `make` stores),
+        and its rung moments. Built from parts cached per occurrence (the rung times, shared
+        by its steps) and per resolved ladder (one per duty and unit)."""
+        times, ladder = step.rung_times, step.ladder
+        t = self._times.get(id(times))
+        if t is None:
+            t = self._times[id(times)] = (tuple(json.dumps(m.isoformat()) for m in times), times)
+        lad = self._ladders.get(id(ladder))
+        if lad is None:
+            lad = self._ladders[id(ladder)] = (
+                tuple((i, json.dumps(list(units), ensure_ascii=False))
+                      for i, (_, units) in enumerate(ladder) if units), ladder)
+        isos, n = t[0], len(times)
+        rungs = [(i, u) for i, u in lad[0] if i < n]  # zip(rung_times, ladder) in Step
+        if not rungs:
+            return NO_RUNGS.text, (), None
+        text = "[" + ", ".join(f'{{"level": {i + 1}, "at": {isos[i]}, "units": {u}}}'
+                               for i, u in rungs) + "]"
+        return text, tuple(times[i] for i, _ in rungs), rungs
+
+    def _fingerprint(self, step: Step, escalation: str) -> str:
+        duty_key, duty_details, _source, _ = self._duty(step.duty)
+        occ_key = self._occurrence(step.occurrence, duty_details)[0]
+        return hashlib.blake2b(SEP.join((
+            duty_key, occ_key, step.unit, "" if step.amount is None else str(step.amount),
+            escalation)).encode(), digest_size=16).hexdigest()
+
+    def fingerprint(self, step: Step) -> str:
+        """The step's content fingerprint (what `make(step, now)["fingerprint"]` is)."""
+        return self._fingerprint(step, self._escalation(step)[0])
 
     def make(self, step: Step, now: datetime) -> dict[str, Any]:
         """The row for `step` as it would be inserted (state pending, revision 1) at `now`."""
         duty, occ = step.duty, step.occurrence
-        duty_key, duty_details, source = self._duty(duty)
-        occ_key, reminders, details = self._occurrence(occ, duty_details)
-        rungs = step.escalation
-        escalation = Encoded([{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
-                              for r in rungs]) if rungs else NO_RUNGS
-        fingerprint = hashlib.blake2b(SEP.join((
-            duty_key, occ_key, step.unit, "" if step.amount is None else str(step.amount),
-            escalation.text)).encode(), digest_size=16).hexdigest()
+        _duty_key, duty_details, source, _ = self._duty(duty)
+        _occ_key, reminders, details, _ = self._occurrence(occ, duty_details)
+        text, rung_times, _ = self._escalation(step)
+        escalation = _encoded([{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
+                               for r in step.escalation], text)
         return {
             "id": step.id, "plan_id": step.plan, "obligation": duty.id, "occurrence": occ.key,
             "unit_id": step.unit, "kind": str(duty.kind), "title": duty.title,
             "due_date": occ.date, "due_time": occ.time, "start_date": occ.start,
             "due_at": occ.due_at, "tentative": occ.tentative, "amount": step.amount,
             "reminders": reminders, "escalation": escalation, "source": source,
-            "details": details, "fingerprint": fingerprint, "revision": 1,
+            "details": details, "fingerprint": self._fingerprint(step, text), "revision": 1,
             "state": StepState.PENDING.value, "cancel_reason": None, "done_at": None,
-            "next_action_at": _next(occ.reminders, rungs, now),
+            "next_action_at": _next(occ.reminders, rung_times, now),
             "created_at": now, "updated_at": now,
         }
+
+    def insert_values(self, step: Step, now: datetime, stored_now: Any) -> tuple[Any, ...]:
+        """`make(step, now)` as driver values in `INSERT_COLUMNS` order, for
+        `insert_statement`; `stored_now` is `now` in driver form (`driver_moment(now)`)."""
+        duty, occ = step.duty, step.occurrence
+        d = self._driver_duty.get(id(duty))
+        if d is None:
+            source = self._duty(duty)[2]
+            d = self._driver_duty[id(duty)] = (duty.id, str(duty.kind), duty.title, source.text)
+        o = self._driver_occ.get(id(occ))
+        if o is None:
+            _k, reminders, details, _ = self._occurrence(occ, self._duty(duty)[1])
+            o = self._driver_occ[id(occ)] = (
+                occ.key, self._day(occ.date), self._clock(occ.time), self._day(occ.start),
+                self._dt(occ.due_at), self._bool(occ.tentative), reminders.text, details.text)
+        escalation, rung_times, _ = self._escalation(step)
+        nxt = _next(occ.reminders, rung_times, now)
+        if nxt is not None:
+            moment = self._moments.get(nxt)
+            if moment is None:
+                moment = self._moments[nxt] = self._dt(nxt)
+            nxt = moment
+        return (step.id, step.plan, d[0], o[0], step.unit, d[1], d[2], o[1], o[2], o[3], o[4],
+                o[5], step.amount, o[6], escalation, d[3], o[7],
+                self._fingerprint(step, escalation), 1, PENDING, None, None, nxt, stored_now, stored_now)
+
+    def driver_moment(self, moment: datetime) -> Any:
+        """A moment as the driver stores it (text on SQLite, the aware datetime elsewhere)."""
+        return self._dt(moment)
+
+
+#: The columns of `RowMaker.insert_values`, in order.
+INSERT_COLUMNS = ("id", "plan_id", "obligation", "occurrence", "unit_id", "kind", "title",
+                  "due_date", "due_time", "start_date", "due_at", "tentative", "amount",
+                  "reminders", "escalation", "source", "details", "fingerprint", "revision",
+                  "state", "cancel_reason", "done_at", "next_action_at", "created_at",
+                  "updated_at")
+JSON_COLUMNS = frozenset({"reminders", "escalation", "source", "details"})
+PENDING = StepState.PENDING.value
+
+
+def insert_statement(table: str, columns: Iterable[str], dialect: str,
+                     json_columns: frozenset[str] = JSON_COLUMNS) -> str:
+    """A driver-level INSERT for executemany with positional parameters."""
+    columns = tuple(columns)
+    if dialect == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+    else:  # psycopg: JSON goes as text, cast by the server
+        marks = ", ".join("%s::jsonb" if c in json_columns else "%s" for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+
+def _encoded(value: Any, text: str) -> Encoded:
+    """An Encoded whose text is already known (the same as json.dumps would give)."""
+    encoded = Encoded.__new__(Encoded)
+    encoded.value, encoded.text = value, text
+    return encoded
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """SQLAlchemy's SQLite storage format for a UTC moment (as `UTCDateTime` writes it)."""
+    if value.utcoffset() is None:
+        raise ValueError(f"thời điểm không có múi giờ: {value!r} (cần datetime có tzinfo)")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_time(value: Any) -> str | None:
+    """SQLAlchemy's SQLite storage format for a TIME."""
+    return None if value is None else value.isoformat("microseconds")
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError(f"thời điểm không có múi giờ: {value!r} (cần datetime có tzinfo)")
+    return value.astimezone(UTC)
+
+
+def _iso_or_none(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 NO_RUNGS = Encoded([])
 
 
-def _next(reminders: tuple[datetime, ...], rungs: Iterable[Any], now: datetime) -> datetime | None:
+def _next(reminders: tuple[datetime, ...], rung_times: tuple[datetime, ...],
+          now: datetime) -> datetime | None:
     i = bisect_right(reminders, now)  # reminders are sorted: skip the past ones cheaply
-    candidates = [r.at for r in rungs if r.at > now]
-    if i < len(reminders):
-        candidates.append(reminders[i])
-    return min(candidates) if candidates else None
+    best = reminders[i] if i < len(reminders) else None
+    for at in rung_times:
+        if at > now and (best is None or at < best):
+            best = at
+    return best
 
 
 def _iso(value: Any) -> str:

@@ -34,14 +34,17 @@ from .models import (
     units_table,
     versions_table,
 )
-from .rows import CONTENT, RowMaker
+from .rows import CONTENT, INSERT_COLUMNS, RowMaker, insert_statement
 
-CHUNK = 5_000
+CHUNK = 10_000
 IN_CHUNK = 500  # ids per IN (…) list: well under every backend's parameter limit
 REMOVED = "không còn trong kế hoạch"
 LOAD_LOCK = int.from_bytes(b"kehoach", "big")  # PostgreSQL advisory lock key for loads
 steps_t, transitions_t, units_t = steps_table, transitions_table, units_table
 plans_t, versions_t = plans_table, versions_table
+#: The audit row of a new step (`transitions` columns, in the order of the tuples).
+CREATED_COLUMNS = ("step_id", "at", "actor", "channel", "event", "from_state", "to_state",
+                   "revision", "note")
 #: How the changes are named in the audit note.
 LABELS = {"due_date": "hạn", "due_time": "giờ", "start_date": "ngày bắt đầu", "title": "tên việc",
           "kind": "loại", "amount": "số tiền", "tentative": "dự kiến", "reminders": "lịch nhắc",
@@ -96,24 +99,35 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
     existing = {r.id: r for r in session.execute(
         select(steps_t.c.id, steps_t.c.fingerprint, steps_t.c.state, steps_t.c.revision,
                steps_t.c.cancel_reason).where(steps_t.c.plan_id == plan.id))}
-    maker, seen = RowMaker(plan), set()
+    # New steps (all of them in a first load) skip SQLAlchemy's per-row parameter work: their
+    # rows are tuples of driver values, inserted by executemany on the DBAPI cursor.
+    connection = session.connection()
+    dialect = connection.dialect.name
+    maker, seen = RowMaker(plan, dialect), set()
+    stored_now = maker.driver_moment(now)
+    insert_steps = insert_statement(steps_t.name, INSERT_COLUMNS, dialect)
+    insert_created = insert_statement(transitions_t.name, CREATED_COLUMNS, dialect, frozenset())
+    created_note = f"thêm từ kế hoạch (phiên bản {number})"
+    pending = StepState.PENDING.value
     for chunk in batched(steps, CHUNK):
-        inserts, updates, notes = [], [], []
+        inserts, created, updates, notes = [], [], [], []
         for step in chunk:
-            if step.id in seen:
-                raise ValueError(f"bước «{step.id}» bị lặp trong kết quả biên dịch")
-            seen.add(step.id)
-            row, old = maker.make(step, now), existing.get(step.id)
+            sid = step.id
+            if sid in seen:
+                raise ValueError(f"bước «{sid}» bị lặp trong kết quả biên dịch")
+            seen.add(sid)
+            old = existing.get(sid)
             if old is None:
-                inserts.append(row)
-                notes.append(_audit(audit, row["id"], "created", None, row["state"], 1,
-                                    f"thêm từ kế hoạch (phiên bản {number})"))
+                inserts.append(maker.insert_values(step, now, stored_now))
+                created.append((sid, stored_now, actor, channel, "created", None, pending, 1,
+                                created_note))
                 continue
             restoring = (old.state == StepState.CANCELLED  # cancelled by a load, now back
                          and (old.cancel_reason or "").startswith(REMOVED))
-            if row["fingerprint"] == old.fingerprint and not restoring:
+            if not restoring and maker.fingerprint(step) == old.fingerprint:
                 result.kept += 1
                 continue
+            row = maker.make(step, now)
             state = StepState.PENDING.value if restoring else old.state
             row.update(_id=row["id"], revision=old.revision + 1, state=state,
                        cancel_reason=None if restoring else old.cancel_reason,
@@ -127,7 +141,8 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
                 result.changed += 1
         _describe_changes(session, updates, existing, audit, number, notes)
         if inserts:
-            session.execute(insert(steps_t), inserts)
+            connection.exec_driver_sql(insert_steps, inserts)
+            connection.exec_driver_sql(insert_created, created)
             result.added += len(inserts)
         if updates:
             session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), updates)

@@ -1,0 +1,122 @@
+"""The bulk insert of a load (driver tuples, `RowMaker.insert_values`) stores exactly what the
+Core insert of `RowMaker.make` rows stores, and fingerprints are those of the first version
+(an upgrade must not make every stored step look changed)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from engine.compiler import Step, compile_plan
+from engine.loader import load_plan, parse_plan
+from engine.workdays import WorkingCalendar
+from kehoach.store import make_engine, sync_plan, upgrade, write_session
+from kehoach.store.models import plans_table, steps_table, units_table
+from kehoach.store.rows import SEP, RowMaker
+from tests.conftest import ROOT
+from tests.test_store import db, db_url, empty  # noqa: F401  (fixtures shared with the store's suite)
+
+NOW = datetime(2023, 12, 1, tzinfo=UTC)
+
+
+def plans() -> list[tuple[object, list[Step]]]:
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    from compile_bench import make_plan
+    out = []
+    for path in sorted((ROOT / "plans").glob("*.yaml")):
+        plan = load_plan(path)
+        out.append((plan, compile_plan(plan, WorkingCalendar())))
+    text, _ = make_plan(45, 2)
+    plan = parse_plan(text, "bench.yaml")
+    out.append((plan, compile_plan(plan, WorkingCalendar())))
+    return out
+
+
+PLANS = plans()
+
+
+def first_version_fingerprint(maker: RowMaker, step: Step) -> str:
+    """The fingerprint as the first version of rows.py computed it."""
+    duty, occ = step.duty, step.occurrence
+    details = {k: v for k, v in (("place", duty.place), ("quantity", duty.quantity),
+                                 ("measure", duty.measure), ("percent", duty.percent))
+               if v is not None}
+    duty_key = SEP.join((duty.id, str(duty.kind), duty.title,
+                         SEP.join(f"{k}={v}" for k, v in sorted(details.items()))))
+    iso = lambda v: v.isoformat() if v is not None else ""
+    occ_key = SEP.join((occ.key, occ.date.isoformat(), iso(occ.time), iso(occ.start),
+                        occ.due_at.isoformat(), "1" if occ.tentative else "0",
+                        occ.nominal.isoformat(), occ.shifted_because or "",
+                        ",".join(r.isoformat() for r in occ.reminders)))
+    escalation = json.dumps([{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
+                             for r in step.escalation], ensure_ascii=False)
+    return hashlib.blake2b(SEP.join((
+        duty_key, occ_key, step.unit, "" if step.amount is None else str(step.amount),
+        escalation)).encode(), digest_size=16).hexdigest()
+
+
+@pytest.mark.parametrize("index", range(len(PLANS)))
+def test_fingerprints_and_escalation_json_are_unchanged(index: int) -> None:
+    plan, steps = PLANS[index]
+    maker = RowMaker(plan)
+    for step in steps:
+        row = maker.make(step, NOW)
+        value = [{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
+                 for r in step.escalation]
+        assert row["escalation"].text == json.dumps(value, ensure_ascii=False)
+        assert row["escalation"].value == value
+        assert row["fingerprint"] == first_version_fingerprint(maker, step)
+        assert maker.fingerprint(step) == row["fingerprint"]
+
+
+def _core_insert(engine: Engine, plan: object, steps: list[Step]) -> None:
+    maker = RowMaker(plan)  # type: ignore[arg-type]
+    with write_session(engine) as s:
+        s.execute(insert(units_table), [{"id": u, "name": n}
+                                        for u, n in plan.units.items()])  # type: ignore[attr-defined]
+        s.execute(insert(plans_table).values(id=plan.id, title=plan.title,  # type: ignore[attr-defined]
+                                             file=plan.file, current_version=1,  # type: ignore[attr-defined]
+                                             created_at=NOW, updated_at=NOW))
+        s.execute(insert(steps_table), [maker.make(st, NOW) for st in steps])
+
+
+def test_bulk_insert_stores_what_the_core_insert_stores_sqlite(tmp_path: Path) -> None:
+    for i, (plan, steps) in enumerate(PLANS):
+        a, b = tmp_path / f"a{i}.sqlite3", tmp_path / f"b{i}.sqlite3"
+        fast, core = make_engine(f"sqlite:///{a}"), make_engine(f"sqlite:///{b}")
+        upgrade(fast)
+        upgrade(core)
+        with write_session(fast) as s:
+            sync_plan(s, plan, steps, now=NOW, content_hash="x")  # type: ignore[arg-type]
+        _core_insert(core, plan, steps)
+        fast.dispose()
+        core.dispose()
+        rows = []
+        for f in (a, b):
+            with sqlite3.connect(f) as conn:
+                rows.append(conn.execute("SELECT * FROM steps ORDER BY id").fetchall())
+        assert len(rows[0]) == len(steps)
+        assert rows[0] == rows[1]  # the very same stored text, column by column
+
+
+def test_bulk_insert_reads_back_as_the_rows_made(db: Engine) -> None:  # noqa: F811
+    plan, steps = PLANS[-1]
+    with write_session(db) as s:
+        sync_plan(s, plan, steps, now=NOW, content_hash="x")  # type: ignore[arg-type]
+    maker = RowMaker(plan)  # type: ignore[arg-type]
+    wanted = {st.id: maker.make(st, NOW) for st in steps}
+    with write_session(db) as s:
+        stored = s.execute(select(steps_table)).mappings().all()
+    assert len(stored) == len(wanted)
+    for row in stored:
+        made = wanted[row["id"]]
+        for column, value in row.items():
+            expected = made.get(column)  # columns the load does not set stay NULL
+            expected = getattr(expected, "value", expected)
+            assert value == expected, (row["id"], column, value, expected)
