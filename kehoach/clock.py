@@ -1,0 +1,186 @@
+"""The clock: APScheduler 3 wakes the engine up, the database says what is due.
+
+The scheduler holds two jobs in a persistent `SQLAlchemyJobStore` (table
+`kehoach_apscheduler_jobs`, on the same database as the store): `tick_job` every
+`tick_seconds` (one tick, then one dispatch batch) and a daily `housekeeping_job`. Neither job
+carries state: each is a module-level function taking one plain id, the name under which the
+running `Clock` registered itself in this process, so the pickled job is just a reference and
+a string (APScheduler's own advice for persistent job stores).
+
+Time is a parameter: the `Clock` is given a `now()` callable and passes its value down to
+`store.tick` and `store.dispatch`; APScheduler only decides *when* to wake up. At start-up the
+tick job's next run is set to "immediately", so anything missed while the engine was down is
+handled once by the catch-up tick (the store coalesces missed reminders and knows which rungs
+were passed); `coalesce=True` keeps a backlog of missed runs from becoming a burst, and
+`misfire_grace_time` is one interval: a run later than that is skipped, the next one covers it.
+
+Callbacks never raise into APScheduler: every job runs through `Clock.guard`, the one place
+that logs the error and records it (`Clock.errors`, and the optional `on_error` hook).
+
+    clock = Clock(engine, url, ConsoleChannel(), now=lambda: datetime.now(UTC))
+    clock.start()          # inside a running asyncio loop
+    ...
+    clock.shutdown()
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from sqlalchemy import Engine, func, select
+
+from kehoach import store
+from kehoach.store.db import WRITE
+from kehoach.store.dispatch import DispatchResult, _abandon_stale_claims
+from kehoach.store.models import outbox_table
+from notifiers.base import Channel
+
+log = logging.getLogger("kehoach.clock")
+
+JOB_TABLE = "kehoach_apscheduler_jobs"
+TICK_JOB, HOUSEKEEPING_JOB = "kehoach-tick", "kehoach-housekeeping"
+HOUSEKEEPING_AT = {"hour": 3, "minute": 17}  # local time, away from the 07:30 digests
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+#: The clocks running in this process, by the id their jobs carry.
+_CLOCKS: dict[str, Clock] = {}
+_SERIAL = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class ClockError:
+    at: datetime
+    job: str
+    message: str
+
+
+def worker_name() -> str:
+    """This process, as `claimed_by` in outbox rows and in log lines."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def tick_job(clock_id: str) -> None:
+    """The periodic job: one tick of the store, then one dispatch batch."""
+    clock = _CLOCKS.get(clock_id)
+    if clock is None:  # a job restored by a process whose clock is gone: nothing to wake
+        log.warning("nhịp %s: không có đồng hồ nào đang chạy với mã này", clock_id)
+        return
+    clock.guard("tick", clock.run_tick)
+
+
+def housekeeping_job(clock_id: str) -> None:
+    """The daily job: park claims left by dead dispatchers, report what needs a person."""
+    clock = _CLOCKS.get(clock_id)
+    if clock is not None:
+        clock.guard("housekeeping", clock.run_housekeeping)
+
+
+class Clock:
+    """The engine's periodic jobs on an AsyncIOScheduler with a persistent job store."""
+
+    def __init__(self, engine: Engine, url: str, channel: Channel, now: Callable[[], datetime],
+                 *, tick_seconds: float = 60.0, dispatch_limit: int = 100,
+                 worker: str | None = None,
+                 on_error: Callable[[ClockError, BaseException], None] | None = None):
+        self.engine, self.url, self.channel, self.now = engine, url, channel, now
+        self.tick_seconds, self.dispatch_limit = tick_seconds, dispatch_limit
+        self.worker = worker or worker_name()
+        self.on_error = on_error
+        self.id = f"{self.worker}#{next(_SERIAL)}"
+        self.errors: deque[ClockError] = deque(maxlen=100)
+        self.ticks = 0
+        self.scheduler: AsyncIOScheduler | None = None
+
+    # ── the work, callable without a scheduler (tests, `kehoach tick`) ──────────────────────
+    def run_tick(self) -> tuple[store.TickResult, DispatchResult]:
+        now = self.now()
+        with store.write_session(self.engine) as session:
+            decided = store.tick(session, now, channel=self.channel.name)
+        sent = store.dispatch(lambda: store.write_session(self.engine), self.channel, now,
+                              limit=self.dispatch_limit, worker=self.worker)
+        self.ticks += 1
+        if decided.queued or sent.claimed:
+            log.info("nhịp lúc %s: xét %d bước, %d thông báo mới, đã gửi %d", now.isoformat(),
+                     decided.steps, decided.queued, sent.sent)
+        return decided, sent
+
+    def run_housekeeping(self) -> dict[str, int]:
+        now = self.now()
+        with store.write_session(self.engine) as session:
+            parked = _abandon_stale_claims(session, now)
+            counts = dict(session.execute(select(outbox_table.c.state, func.count())
+                                          .group_by(outbox_table.c.state)).all())
+        counts["parked"] = parked
+        if counts.get("failed") or counts.get("unknown"):
+            log.warning("hàng đợi: %d tin gửi thất bại, %d tin chưa rõ đã đến chưa; cần người "
+                        "xem lại", counts.get("failed", 0), counts.get("unknown", 0))
+        return counts
+
+    def guard(self, job: str, work: Callable[[], Any]) -> Any:
+        """Run `work`; any error is logged and recorded here, never raised into APScheduler."""
+        try:
+            return work()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            error = ClockError(datetime.now(UTC), job, f"{type(exc).__name__}: {exc}")
+            self.errors.append(error)
+            if isinstance(exc, store.StoreError):
+                log.error("việc %s lỗi: %s", job, exc)
+            else:
+                log.exception("việc %s lỗi", job)
+            if self.on_error is not None:
+                try:
+                    self.on_error(error, exc)
+                except Exception:
+                    log.exception("hàm xử lý lỗi của đồng hồ cũng lỗi")
+            return None
+
+    # ── the scheduler ────────────────────────────────────────────────────────────────────────
+    def job_store(self) -> SQLAlchemyJobStore:
+        """The persistent job store: its own engine on the same URL (every transaction a
+        writer's, so SQLite takes its lock at BEGIN)."""
+        engine = store.make_engine(self.url).execution_options(**{WRITE: True})
+        return SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)
+
+    def start(self) -> None:
+        """Start the scheduler in the running asyncio loop; the first tick runs at once."""
+        if self.scheduler is not None:
+            return
+        _CLOCKS[self.id] = self
+        scheduler = AsyncIOScheduler(jobstores={"default": self.job_store()}, timezone=UTC)
+        grace = max(1, int(self.tick_seconds))
+        scheduler.add_job(tick_job, IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
+                          args=[self.id], id=TICK_JOB, name="kehoach tick",
+                          replace_existing=True, coalesce=True, misfire_grace_time=grace,
+                          max_instances=1, next_run_time=datetime.now(UTC))  # catch-up tick
+        scheduler.add_job(housekeeping_job, CronTrigger(timezone=ZONE, **HOUSEKEEPING_AT),
+                          args=[self.id], id=HOUSEKEEPING_JOB, name="kehoach housekeeping",
+                          replace_existing=True, coalesce=True, misfire_grace_time=6 * 3600,
+                          max_instances=1)
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info("đồng hồ chạy: nhịp mỗi %g giây, dọn dẹp hằng ngày lúc %02d:%02d",
+                 self.tick_seconds, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
+
+    def shutdown(self) -> None:
+        """Stop waking up; a tick already running finishes in its thread."""
+        if self.scheduler is not None:
+            try:
+                self.scheduler.shutdown(wait=False)
+            except Exception:
+                log.exception("không dừng được bộ hẹn giờ gọn gàng")
+            self.scheduler = None
+        _CLOCKS.pop(self.id, None)

@@ -1,0 +1,321 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
+"""The clock and the long-running processes: `Clock` in process with an injected `now`, the
+leadership locks, and real `kehoach serve` processes on SQLite and PostgreSQL (started from
+the installed console script, stopped in `finally`)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, column, func, insert, inspect, select, table, text
+
+from kehoach.clock import HOUSEKEEPING_JOB, JOB_TABLE, TICK_JOB, Clock
+from kehoach.leadership import FileLeadership, PostgresLeadership, lock_key
+from kehoach.serve import LEADER_LINE
+from kehoach.store import make_engine, read_session, write_session
+from kehoach.store.dispatch import LEASE, _abandon_stale_claims
+from kehoach.store.models import deliveries_table, outbox_table
+from notifiers.testing import RecordingChannel
+from tests.test_store import (  # noqa: F401  (fixtures shared with the store's suite)
+    NOW,
+    db,
+    db_url,
+    empty,
+    load,
+    plan_file,
+)
+
+MAY_18 = datetime(2022, 5, 18, 2, tzinfo=UTC)  # test_store.PLAN: reminders for 25/5 are due
+
+
+# ── helpers ─────────────────────────────────────────────────────────────────────────────────
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Proc:
+    """A `kehoach` process whose stdout and stderr go to files (never a full pipe)."""
+
+    def __init__(self, kehoach_bin: str, url: str, folder: Path, name: str, *args: str):
+        self.out, self.err = folder / f"{name}.out", folder / f"{name}.err"
+        env = {k: v for k, v in os.environ.items() if k != "KEHOACH_TELEGRAM_TOKEN"}
+        env["KEHOACH_DATABASE_URL"] = url
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.popen = subprocess.Popen([kehoach_bin, *args], stdout=out, stderr=err,
+                                          cwd=folder, env=env)
+
+    def log(self) -> str:
+        return self.err.read_text(encoding="utf-8", errors="replace")
+
+    def lines(self) -> list[str]:
+        return self.out.read_text(encoding="utf-8").splitlines()
+
+    def leads(self) -> bool:
+        return LEADER_LINE in self.log()
+
+    def stop(self) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                return self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+        return self.popen.wait(10)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        if p.popen.poll() is None:
+            p.popen.kill()
+            p.popen.wait(10)
+
+
+def enqueue(engine: Engine, count: int, now: datetime) -> None:
+    """`count` console reminders, due now, straight into the outbox."""
+    payload = {"unit_name": "Đoàn phường A", "event": False, "due_day": "25/05/2022",
+               "status": "còn 7 ngày", "late": False}
+    rows = [{"idempotency_key": f"tai|{i}", "channel": "console", "purpose": "reminder",
+             "level": 0, "payload": {**payload, "title": f"Việc số {i}"}, "state": "pending",
+             "attempts": 0, "not_before": now, "created_at": now, "updated_at": now}
+            for i in range(count)]
+    with write_session(engine) as s:
+        s.execute(insert(outbox_table), rows)
+
+
+def states(engine: Engine) -> dict[str, int]:
+    with read_session(engine) as s:
+        return dict(s.execute(select(outbox_table.c.state, func.count())
+                              .group_by(outbox_table.c.state)).all())
+
+
+def deliveries_per_row(engine: Engine) -> dict[int, list[str]]:
+    seen: dict[int, list[str]] = {}
+    with read_session(engine) as s:
+        for outbox_id, outcome in s.execute(select(deliveries_table.c.outbox_id,
+                                                   deliveries_table.c.outcome)):
+            seen.setdefault(outbox_id, []).append(outcome)
+    return seen
+
+
+def due_soon_plan(folder: Path, today: date) -> Path:
+    """A deadline three days from now: its 7-days-before reminder is already due."""
+    due = today + timedelta(days=3)
+    path = folder / "plans" / "sap-den-han.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f"""\
+id: sap-den-han
+title: Kế hoạch có hạn sắp đến
+issuer: quan-doan
+period: {{from: 1/1/{today.year}, to: 31/12/{today.year + 1}}}
+units:
+  - id: quan-doan
+    name: Ban Thường vụ Quận Đoàn
+  - id: doan-a
+    name: Đoàn phường A
+  - id: doan-b
+    name: Đoàn phường B
+obligations:
+  - id: bao-cao
+    kind: deadline
+    title: Báo cáo sơ kết
+    when: ngày {due.day}/{due.month}/{due.year}
+    responsible: [doan-a, doan-b]
+""", encoding="utf-8")
+    return path
+
+
+# ── the clock, in process ───────────────────────────────────────────────────────────────────
+
+def test_the_clock_ticks_at_the_injected_time_and_stores_its_jobs(db: Engine, db_url: str,
+                                                                  plan_file: Path) -> None:
+    load(db, plan_file)
+    channel = RecordingChannel(name="console")
+    clock = Clock(db, db_url, channel, now=lambda: MAY_18, tick_seconds=3600)
+
+    async def run() -> None:
+        clock.start()
+        try:
+            deadline = time.monotonic() + 10
+            while clock.ticks == 0 and time.monotonic() < deadline:  # the catch-up tick
+                await asyncio.sleep(0.02)
+        finally:
+            clock.shutdown()
+            await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    assert clock.ticks == 1 and not clock.errors
+    assert channel.sent
+    assert states(db) == {"sent": len(channel.sent)}
+    with read_session(db) as s:  # decided and sent at the injected moment, not the machine's
+        assert set(s.execute(select(outbox_table.c.created_at, outbox_table.c.updated_at))
+                   ) == {(MAY_18, MAY_18)}
+    with read_session(db) as s:
+        jobs = {r.id: pickle.loads(r.job_state) for r in s.execute(
+            select(table(JOB_TABLE, column("id"), column("job_state"))))}
+    assert set(jobs) == {TICK_JOB, HOUSEKEEPING_JOB}
+    tick = jobs[TICK_JOB]
+    assert tick["func"] == "kehoach.clock:tick_job" and tick["args"] == (clock.id,)
+    assert (tick["coalesce"], tick["misfire_grace_time"], tick["max_instances"]) == (True, 3600, 1)
+
+
+def test_clock_errors_are_logged_and_recorded_never_raised(db: Engine, db_url: str) -> None:
+    heard: list[str] = []
+    clock = Clock(db, db_url, RecordingChannel(), now=lambda: MAY_18,
+                  on_error=lambda e, exc: heard.append(e.job))
+    assert clock.guard("tick", lambda: 1 / 0) is None
+    assert [e.job for e in clock.errors] == ["tick"] == heard
+    assert "ZeroDivisionError" in clock.errors[0].message
+    broken = Clock(make_engine("sqlite:////nonexistent/folder/x.sqlite3"), db_url,
+                   RecordingChannel(), now=lambda: MAY_18)
+    assert broken.guard("tick", broken.run_tick) is None and len(broken.errors) == 1
+
+
+def test_housekeeping_parks_stale_claims(db: Engine, db_url: str) -> None:
+    enqueue(db, 3, MAY_18)
+    with write_session(db) as s:
+        s.execute(outbox_table.update().values(state="claimed", claimed_by="dead",
+                                               claimed_at=MAY_18))
+    clock = Clock(db, db_url, RecordingChannel(), now=lambda: MAY_18 + 2 * LEASE)
+    assert clock.run_housekeeping() == {"unknown": 3, "parked": 3}
+
+
+# ── leadership ──────────────────────────────────────────────────────────────────────────────
+
+def test_one_file_lock_holder_and_take_over(tmp_path: Path) -> None:
+    first, second = FileLeadership(tmp_path / "x.clock"), FileLeadership(tmp_path / "x.clock")
+    assert first.try_acquire() and not second.try_acquire()
+    first.release()
+    assert second.try_acquire() and second.still_held()
+    second.release()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_one_advisory_lock_holder_and_take_over(db: Engine, db_url: str) -> None:
+    other = make_engine(db_url)
+    first, second = PostgresLeadership(db), PostgresLeadership(other)
+    try:
+        assert first.try_acquire() and not second.try_acquire()
+        assert first.try_acquire() and first.still_held()  # asking again keeps it
+        assert first.conn is not None
+        first.conn.invalidate()  # the holder's connection dies
+        assert not first.still_held()
+        wait_for(second.try_acquire, 5, "the server to drop the dead session's lock")
+        assert not first.try_acquire()
+    finally:
+        first.release()
+        second.release()
+        other.dispose()
+
+
+# ── real processes ──────────────────────────────────────────────────────────────────────────
+
+def test_serve_refuses_an_outdated_schema(kehoach_bin: str, empty: Engine, db_url: str,
+                                          tmp_path: Path, procs: list[Proc]) -> None:
+    procs.append(Proc(kehoach_bin, db_url, tmp_path, "serve", "serve"))
+    assert procs[0].popen.wait(30) == 1
+    assert "cần chạy `kehoach db upgrade`" in procs[0].log()
+    assert "Traceback" not in procs[0].log() and LEADER_LINE not in procs[0].log()
+    assert JOB_TABLE not in inspect(empty).get_table_names()  # nothing written
+
+
+def test_serve_sends_the_reminders_due_now(kehoach_bin: str, db: Engine, db_url: str,
+                                          tmp_path: Path, procs: list[Proc]) -> None:
+    now = datetime.now(UTC)
+    load(db, due_soon_plan(tmp_path, now.date()), now=now - timedelta(days=10))
+    procs.append(Proc(kehoach_bin, db_url, tmp_path, "serve", "serve", "--tick-seconds", "1"))
+    wait_for(lambda: states(db).get("sent", 0) >= 2, 20, "the two reminders to be sent")
+    time.sleep(1.5)  # a few more ticks: nothing is sent again
+    assert procs[0].stop() == 0
+    log = procs[0].log()
+    assert "Cơ sở dữ liệu:" in log and "Telegram: tắt" in log and LEADER_LINE in log
+    assert "Đã dừng." in log and "Traceback" not in log
+    assert states(db) == {"sent": 2}
+    assert sorted(deliveries_per_row(db).values()) == [["sent"], ["sent"]]
+    sent = [line for line in procs[0].lines() if line.startswith("[nhắc việc")]
+    assert len(sent) == 2 and all("Báo cáo sơ kết" in line for line in sent)
+    assert {"Đoàn phường A", "Đoàn phường B"} == {line.split("] ")[1].split(":")[0]
+                                                   for line in sent}
+    with read_session(db) as s:
+        assert {r for (r,) in s.execute(select(table(JOB_TABLE, column("id")).c.id))} == {
+            TICK_JOB, HOUSEKEEPING_JOB}
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_serve_processes_one_leader_each_row_sent_once(
+        kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]) -> None:
+    for name in ("a", "b"):
+        procs.append(Proc(kehoach_bin, db_url, tmp_path, name, "serve", "--tick-seconds", "1",
+                          "--poll-seconds", "0.1", "--limit", "20"))
+    wait_for(lambda: any(p.leads() for p in procs), 20, "a leader")
+    wait_for(lambda: all("Cơ sở dữ liệu:" in p.log() for p in procs), 20, "both processes")
+    total = 1_200
+    enqueue(db, total, datetime.now(UTC))
+    wait_for(lambda: states(db) == {"sent": total}, 25, "every row to be sent")
+    time.sleep(1)
+    assert sum(p.leads() for p in procs) == 1 and clock_lock_holders(db) == 1
+    assert [p.stop() for p in procs] == [0, 0]
+    per_row = deliveries_per_row(db)
+    assert len(per_row) == total and all(v == ["sent"] for v in per_row.values())
+    printed = [line for p in procs for line in p.lines() if "Việc số" in line]
+    assert len(printed) == len(set(printed)) == total
+    assert all(any("Việc số" in line for line in p.lines()) for p in procs)  # both dispatched
+
+
+def clock_lock_holders(engine: Engine) -> int:
+    """How many sessions hold this schema's clock lock (pg_locks splits the bigint key)."""
+    with read_session(engine) as s:
+        name = "/".join(s.execute(text("SELECT current_database(), current_schema()")).one())
+        key = lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF
+        return int(s.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo"),
+            {"hi": key >> 32, "lo": key & 0xFFFF_FFFF}).scalar_one())
+
+
+def test_killing_the_leader_mid_dispatch_loses_nothing(
+        kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]) -> None:
+    args = ("serve", "--tick-seconds", "1", "--poll-seconds", "0.1", "--limit", "50")
+    procs.append(Proc(kehoach_bin, db_url, tmp_path, "a", *args))
+    wait_for(procs[0].leads, 20, "the first process to lead")
+    procs.append(Proc(kehoach_bin, db_url, tmp_path, "b", *args))
+    wait_for(lambda: "Cơ sở dữ liệu:" in procs[1].log(), 20, "the second process")
+    postgres = db.dialect.name == "postgresql"
+    total = 3_000 if postgres else 1_500
+    enqueue(db, total, datetime.now(UTC))
+    wait_for(lambda: states(db).get("sent", 0) >= total // 10, 20, "dispatch to be under way")
+    procs[0].popen.send_signal(signal.SIGKILL)
+    procs[0].popen.wait(10)
+    wait_for(procs[1].leads, 15, "the second process to take the clock over")
+    wait_for(lambda: "pending" not in states(db), 25, "the rest to be sent")
+    if postgres:
+        assert clock_lock_holders(db) == 1
+    assert procs[1].stop() == 0
+    # The dead process's claims are parked as "unknown" once their lease runs out.
+    with write_session(db) as s:
+        _abandon_stale_claims(s, datetime.now(UTC) + 2 * LEASE)
+    final = states(db)
+    assert set(final) <= {"sent", "unknown"}
+    assert final.get("sent", 0) + final.get("unknown", 0) == total
+    per_row = deliveries_per_row(db)
+    assert all(v == ["sent"] for v in per_row.values())  # never sent twice
+    assert len(per_row) == final["sent"]
+    printed = [line for p in procs[1:] for line in p.lines() if "Việc số" in line]
+    assert len(printed) == len(set(printed))
