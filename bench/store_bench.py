@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--due", type=int, default=None, help="steps due in the busy tick (10,000)")
     ap.add_argument("--jobs", type=int, default=None, help="APScheduler jobs (10,000)")
     ap.add_argument("--quick", action="store_true", help="~5,000 steps, 500 due, 300 jobs")
-    ap.add_argument("--profile", action="store_true", help="cProfile the first load")
+    ap.add_argument("--profile", action="store_true", help="cProfile the first load and the busy tick")
     args = ap.parse_args(argv)
     want = args.steps or (5_000 if args.quick else 1_000_000)
     due = args.due or (500 if args.quick else 10_000)

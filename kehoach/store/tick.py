@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -89,6 +89,45 @@ def outbox_rows(row: Any, step: StepFacts, notice: Notice, now: datetime, channe
             for unit in notice.recipients]
 
 
+class _Conflict(Exception):
+    """Some step of a batch was changed meanwhile: redo that batch one step at a time."""
+
+
+def _advance(session: Session, decided: list[tuple[Any, StepFacts, list[Notice], Any]],
+             now: datetime) -> list[bool]:
+    """Move each step's `next_action_at` on, on condition that its revision and state are
+    still those read; whether each one moved.
+
+    One executemany for the batch, in a savepoint: when every step moved (the usual case) that
+    is all. When some did not (a concurrent action or tick got there first), the savepoint is
+    rolled back and the batch is redone one conditional UPDATE at a time, to know which."""
+    pending = StepState.PENDING.value
+    conn = session.connection()
+    if conn.dialect.supports_sane_multi_rowcount and len(decided) > 1:
+        params = [{"_id": row.id, "_rev": row.revision, "next_action_at": nxt,
+                   "revision": row.revision + 1, "updated_at": now}
+                  for row, _step, _notices, nxt in decided]
+        try:
+            with session.begin_nested():
+                moved = conn.execute(BULK_ADVANCE, params).rowcount
+                if moved != len(params):
+                    raise _Conflict
+            return [True] * len(params)
+        except _Conflict:
+            pass
+    return [conn.execute(
+        update(steps_t)
+        .where(steps_t.c.id == row.id, steps_t.c.revision == row.revision,
+               steps_t.c.state == pending)
+        .values(next_action_at=nxt, revision=row.revision + 1, updated_at=now)).rowcount == 1
+        for row, _step, _notices, nxt in decided]
+
+
+BULK_ADVANCE = (update(steps_t)
+                .where(steps_t.c.id == bindparam("_id"), steps_t.c.revision == bindparam("_rev"),
+                       steps_t.c.state == StepState.PENDING.value))
+
+
 def tick(session: Session, now: datetime, *, channel: str = "console",
          batch: int = BATCH) -> TickResult:
     """Decide everything due at `now`, in the open transaction of `session`."""
@@ -106,16 +145,11 @@ def tick(session: Session, now: datetime, *, channel: str = "console",
                 select(units_t.c.id, units_t.c.name).where(units_t.c.id.in_(unknown))))
         new_rows: list[dict[str, Any]] = []
         audit: list[dict[str, Any]] = []
-        for row in rows:
-            step = facts(row)
-            notices = due_notices(step, row.next_action_at - EPSILON, now)
-            changed = session.connection().execute(
-                update(steps_t)
-                .where(steps_t.c.id == row.id, steps_t.c.revision == row.revision,
-                       steps_t.c.state == StepState.PENDING.value)
-                .values(next_action_at=next_moment(step, now), revision=row.revision + 1,
-                        updated_at=now)).rowcount
-            if changed != 1:
+        decided = [(row, step, due_notices(step, row.next_action_at - EPSILON, now),
+                    next_moment(step, now)) for row in rows for step in (facts(row),)]
+        advanced = _advance(session, decided, now)
+        for (row, step, notices, _), moved in zip(decided, advanced, strict=True):
+            if not moved:
                 result.skipped += 1
                 continue
             result.steps += 1
