@@ -304,10 +304,12 @@ def test_killing_the_leader_mid_dispatch_loses_nothing(
     procs[0].popen.send_signal(signal.SIGKILL)
     procs[0].popen.wait(10)
     wait_for(procs[1].leads, 15, "the second process to take the clock over")
+    procs.append(Proc(kehoach_bin, db_url, tmp_path, "a2", *args))  # restarted: dispatches
     wait_for(lambda: "pending" not in states(db), 25, "the rest to be sent")
     if postgres:
         assert clock_lock_holders(db) == 1
-    assert procs[1].stop() == 0
+    assert [p.stop() for p in procs[1:]] == [0, 0]
+    assert not procs[2].leads()
     # The dead process's claims are parked as "unknown" once their lease runs out.
     with write_session(db) as s:
         _abandon_stale_claims(s, datetime.now(UTC) + 2 * LEASE)
@@ -319,3 +321,14 @@ def test_killing_the_leader_mid_dispatch_loses_nothing(
     assert len(per_row) == final["sent"]
     printed = [line for p in procs[1:] for line in p.lines() if "Việc số" in line]
     assert len(printed) == len(set(printed))
+
+
+def test_a_worker_dispatches_without_a_clock(kehoach_bin: str, db: Engine, db_url: str,
+                                             tmp_path: Path, procs: list[Proc]) -> None:
+    enqueue(db, 50, datetime.now(UTC))
+    procs.append(Proc(kehoach_bin, db_url, tmp_path, "worker", "worker", "--poll-seconds", "0.1"))
+    wait_for(lambda: states(db) == {"sent": 50}, 20, "the worker to send every row")
+    assert procs[0].stop() == 0
+    assert "tiến trình gửi tin" in procs[0].log() and not procs[0].leads()
+    assert JOB_TABLE not in inspect(db).get_table_names()  # no clock, no job store
+    assert sum("Việc số" in line for line in procs[0].lines()) == 50
