@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench schema clean
+.PHONY: demo agenda test bench schema clean
 
 $(BIN)/kehoach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,16 +11,24 @@ $(BIN)/kehoach: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# The main job on the embedded default: check the plans in plans/ and print their agenda.
+# The main job on the embedded default: load the plans in plans/ into the SQLite file
+# kehoach.sqlite3 and run the whole service until Ctrl-C.
 demo: $(BIN)/kehoach
-	$(BIN)/kehoach check plans/*.yaml
-	$(BIN)/kehoach compile plans/*.yaml
+	$(BIN)/kehoach db upgrade
+	$(BIN)/kehoach load plans
+	$(BIN)/kehoach serve
+
+# Only check the plans and print their agenda (no database).
+agenda: $(BIN)/kehoach
+	$(BIN)/kehoach check plans
+	$(BIN)/kehoach compile plans
 
 test: $(BIN)/kehoach
 	$(BIN)/pytest -q
 
 bench: $(BIN)/kehoach
 	$(BIN)/python bench/compile_bench.py
+	$(BIN)/python bench/store_bench.py
 
 schema: $(BIN)/kehoach
 	$(BIN)/kehoach schema > schema/plan.schema.json
