@@ -369,8 +369,14 @@ def _print_steps(title: str, rows: list[tuple[object, object]], empty: str) -> N
     for name in ("Hạn", "Việc", "Đơn vị", "Tình trạng", "Mã bước"):
         table.add_column(name, overflow="fold")
     for row, st in rows:
-        table.add_row(vi.day(row.due_date) + (f" {row.due_time:%H:%M}" if row.due_time else ""),
-                      row.title, row.unit_name, st.label, row.id)
+        due = vi.day(row.due_date) + (f" {row.due_time:%H:%M}" if row.due_time else "")
+        if row.extended_until is not None and row.extended_until > row.due_at:
+            from datetime import timedelta
+
+            from workflows.lifecycle import VN
+            last = (row.extended_until - timedelta(microseconds=1)).astimezone(VN)
+            due += f" (gia hạn đến {last:%d/%m/%Y})"
+        table.add_row(due, row.title, row.unit_name, st.label, row.id)
     out.print(table)
     out.print(f"{len(rows)} bước.")
 
@@ -413,10 +419,13 @@ def agenda(days: int, unit: str | None, now_text: str | None) -> None:
     """Các bước chưa làm đến hạn trong những ngày tới."""
     from datetime import timedelta
 
+    from sqlalchemy import case
+
     from kehoach.store.models import steps_table as t
     now = _now(now_text)
-    where: list[object] = [t.c.state == "pending", t.c.due_at > now,
-                           t.c.due_at <= now + timedelta(days=days)]
+    deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
+    where: list[object] = [t.c.state == "pending", deadline > now,
+                           deadline <= now + timedelta(days=days)]
     if unit:
         where.append(t.c.unit_id == unit)
     _print_steps(f"Việc trong {days} ngày tới", _steps_with_status(_ready_engine(), now, where),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,12 @@ def test_achievement_is_a_total_reported(loaded: Engine) -> None:
     assert step(loaded, GOAL).achieved_quantity == 21.5
 
 
+def test_a_plan_date_later_than_the_extension_wins(loaded: Engine) -> None:
+    act(loaded, extend, MAY, date(2022, 6, 4), "chờ số liệu", "thư ký", "cli", T)
+    later = replace(facts(step(loaded, MAY)), due_at=utc(2022, 6, 10, 17))  # the plan moved it
+    assert later.deadline == utc(2022, 6, 10, 17) and later.effective_rungs == later.rungs
+
+
 # ── with the tick and a reload ──────────────────────────────────────────────────────────────
 
 def escalations(engine: Engine, step_id: str) -> list[tuple[int, str]]:
@@ -349,6 +356,8 @@ def test_cli_round_trip(cli: Callable[..., Any], tmp_path: Path) -> None:
     assert "cho gia hạn đến 04/06/2022 (hạn trước 25/05/2022)" in res.stdout
     res = cli("overdue", "--now", "2022-05-28T10:00")
     assert MAY not in res.stdout
+    res = cli("agenda", "--unit", "doan-a", "--days", "10", "--now", "2022-05-28T10:00")
+    assert MAY in res.stdout and "(gia hạn đến 04/06/2022)" in res.stdout
     res = cli("pay", PAY_A, "300.000", "đồng", *now)
     assert res.returncode == 0, res.stderr
     assert "còn thiếu 200.000 đồng" in res.stdout

@@ -58,7 +58,8 @@ class StepFacts:
     """What is stored about a step, and all its status depends on.
 
     `due_at` is the moment it is late after (the end of `due_date` when it has no time);
-    `extended_until`, when an extension was granted, replaces it, and the rungs move with it."""
+    `extended_until`, when an extension was granted, replaces it when later (a plan changed
+    afterwards may have moved the date past the extension), and the rungs move with it."""
 
     id: str
     kind: str
@@ -77,7 +78,9 @@ class StepFacts:
     @property
     def deadline(self) -> datetime:
         """The moment the step is late after, extension included."""
-        return self.extended_until or self.due_at
+        if self.extended_until is None:
+            return self.due_at
+        return max(self.extended_until, self.due_at)
 
     @property
     def late_kind(self) -> bool:
