@@ -306,6 +306,8 @@ def test_killing_the_leader_mid_dispatch_loses_nothing(
     wait_for(procs[1].leads, 15, "the second process to take the clock over")
     procs.append(Proc(kehoach_bin, db_url, tmp_path, "a2", *args))  # restarted: dispatches
     wait_for(lambda: "pending" not in states(db), 25, "the rest to be sent")
+    # SIGTERM before the restarted process has set up its handlers would just kill it
+    wait_for(lambda: "Cơ sở dữ liệu:" in procs[2].log(), 20, "the restarted process to start")
     if postgres:
         assert clock_lock_holders(db) == 1
     assert [p.stop() for p in procs[1:]] == [0, 0]
