@@ -332,6 +332,18 @@ def test_a_reload_keeps_extensions_payments_and_excuses(loaded: Engine, plans: P
     assert escalations(loaded, MAY) == []  # still extended
 
 
+def test_a_reload_after_the_old_rungs_still_escalates_an_extended_step(
+        loaded: Engine, plans: Path) -> None:
+    act(loaded, extend, MAY, date(2022, 6, 4), "chờ số liệu", "thư ký", "cli", T)
+    plans.write_text((PLAN + TARGET).replace("title: Báo cáo tháng", "title: Báo cáo tháng (mới)"),
+                     encoding="utf-8")
+    load(loaded, plans, now=utc(2022, 6, 3))  # every rung of the plan's own date has passed
+    assert step(loaded, MAY).next_action_at == datetime(2022, 6, 5, 1, tzinfo=UTC)
+    with write_session(loaded) as s:
+        tick(s, utc(2022, 6, 5, 2), channel="test")
+    assert escalations(loaded, MAY) == [(1, "2022-06-05T01:00:00+00:00")]
+
+
 # ── the command line ────────────────────────────────────────────────────────────────────────
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from engine.compiler import Step
 from engine.plan import Plan
 
+from workflows.lifecycle import next_moment
+
 from .models import (
     StepState,
     plans_table,
@@ -35,6 +37,7 @@ from .models import (
     versions_table,
 )
 from .rows import CONTENT, INSERT_COLUMNS, RowMaker, insert_statement
+from .tick import COLUMNS, facts
 
 CHUNK = 10_000
 IN_CHUNK = 500  # ids per IN (…) list: well under every backend's parameter limit
@@ -98,7 +101,8 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
     audit = {"at": now, "actor": actor, "channel": channel}
     existing = {r.id: r for r in session.execute(
         select(steps_t.c.id, steps_t.c.fingerprint, steps_t.c.state, steps_t.c.revision,
-               steps_t.c.cancel_reason).where(steps_t.c.plan_id == plan.id))}
+               steps_t.c.cancel_reason, steps_t.c.extended_until)
+        .where(steps_t.c.plan_id == plan.id))}
     # New steps (all of them in a first load) skip SQLAlchemy's per-row parameter work: their
     # rows are tuples of driver values, inserted by executemany on the DBAPI cursor.
     connection = session.connection()
@@ -146,6 +150,8 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
             result.added += len(inserts)
         if updates:
             session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), updates)
+            _follow_extensions(session, [u["_id"] for u in updates
+                                         if existing[u["_id"]].extended_until is not None], now)
         if notes:
             session.execute(insert(transitions_t), notes)
         if progress:
@@ -164,6 +170,18 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
     result.kept += sum(1 for sid, o in existing.items()
                        if sid not in seen and o.state != StepState.PENDING)
     return result
+
+
+def _follow_extensions(session: Session, step_ids: list[str], now: datetime) -> None:
+    """A revised step that was granted more time keeps it: its next moment is counted from
+    the extended deadline, as the tick counts it (extensions are rare: one row at a time)."""
+    for chunk in batched(step_ids, IN_CHUNK):
+        rows = session.execute(select(*(steps_t.c[c] for c in COLUMNS))
+                               .where(steps_t.c.id.in_(chunk))).all()
+        for row in rows:
+            if row.state == StepState.PENDING:
+                session.execute(update(steps_t).where(steps_t.c.id == row.id)
+                                .values(next_action_at=next_moment(facts(row), now)))
 
 
 def _audit(base: dict[str, Any], step_id: str, event: str, before: str | None, after: str,
