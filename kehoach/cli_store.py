@@ -1,0 +1,297 @@
+"""`kehoach db`, `load`, `tick`, `overdue`, `agenda`, `done`: the commands on the database.
+
+kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `compile` start fast.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.table import Table
+
+from engine import vi
+from engine.compiler import compile_plan
+from engine.errors import PlanError
+from engine.plan import Plan
+from engine.workdays import WorkingCalendar
+from kehoach.cli import _load, _report, err, main, out
+
+if TYPE_CHECKING:
+    from datetime import datetime as datetime_
+
+    from sqlalchemy import Engine
+
+
+# ── `db upgrade`, `db status`, `load` ──────────────────────────────────────────────────────
+# kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `compile` start
+# as fast as before. The environment is read here, at the edge, and nowhere below.
+def _store_engine() -> Engine:
+    import os
+
+    from kehoach import store
+    try:
+        return store.make_engine(store.database_url(os.environ))
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+
+
+def _store_fail(exc: Exception) -> SystemExit:
+    """Print a store error the way `check` prints plan errors; the caller raises the result."""
+    from rich.markup import escape
+    err.print(f"[red]lỗi[/red] {escape(str(exc))}", markup=True, soft_wrap=True)
+    return SystemExit(1)
+
+
+@main.group()
+def db() -> None:
+    """Cơ sở dữ liệu: mặc định tệp kehoach.sqlite3 ở thư mục hiện tại; đặt KEHOACH_DATABASE_URL
+    (ví dụ postgresql+psycopg://user@host/db) để dùng nơi khác."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Tạo hoặc nâng cấp lược đồ cơ sở dữ liệu lên phiên bản mới nhất."""
+    from kehoach import store
+    engine = _store_engine()
+    try:
+        before, after = store.upgrade(engine)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    where = store.describe(engine)
+    if before == after:
+        out.print(f"Cơ sở dữ liệu {where} đã ở phiên bản mới nhất ({after}).")
+    else:
+        out.print(f"Đã nâng cấp cơ sở dữ liệu {where}: {before or 'trống'} → {after}.")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Cho biết cơ sở dữ liệu có ở phiên bản lược đồ mới nhất không (mã thoát 1 nếu không)."""
+    from kehoach import store
+    engine = _store_engine()
+    try:
+        store.check_schema_current(engine)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    out.print(f"Cơ sở dữ liệu {store.describe(engine)} ở phiên bản {store.head_revision()} (mới nhất).")
+
+
+def _duplicate_plans(plans: list[Plan]) -> list[PlanError]:
+    from engine.errors import Position
+    first: dict[str, Plan] = {}
+    errors = []
+    for p in plans:
+        if p.id in first:
+            errors.append(PlanError(f"mã kế hoạch «{p.id}» đã dùng trong {first[p.id].file}",
+                                    Position(p.file)))
+        first.setdefault(p.id, p)
+    return errors
+
+
+@main.command()
+@click.argument("plans", nargs=-1, type=click.Path())
+def load(plans: tuple[str, ...]) -> None:
+    """Biên dịch các kế hoạch và lưu vào cơ sở dữ liệu (mặc định: plans/).
+
+    Nạp lại chỉ ghi phần thay đổi: bước mới được thêm, bước đổi được ghi phiên bản mới, bước
+    không còn trong kế hoạch bị hủy (vẫn giữ lại); bước đã xong không bao giờ bị mở lại."""
+    from datetime import UTC, datetime
+
+    from rich.progress import Progress
+
+    from kehoach import store
+    loaded, errors = _load(plans or ("plans",))
+    errors += _duplicate_plans(loaded)
+    if errors:
+        _report(errors)
+        sys.exit(1)
+    engine = _store_engine()
+    calendar = WorkingCalendar()
+    try:
+        store.check_schema_current(engine)
+        for p in loaded:
+            with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+                task = bar.add_task(f"{p.id}: biên dịch", total=None)
+                steps = compile_plan(p, calendar)
+                digest = store.file_digest(p.file)
+                bar.update(task, description=f"{p.id}: lưu {len(steps)} bước", total=len(steps))
+                with store.write_session(engine) as session:
+                    r = store.sync_plan(session, p, steps, now=datetime.now(UTC),
+                                        content_hash=digest, actor="kehoach load", channel="cli",
+                                        progress=lambda n, t=task: bar.advance(t, n))
+            restored = f", khôi phục {r.restored}" if r.restored else ""
+            out.print(f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "
+                      f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}.")
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+
+
+# ── The running engine (issue 3): `tick`, `overdue`, `agenda`, `done` ──────────────────────
+# `--now` exists so that a day can be replayed or a schedule tried out; the clock is read here,
+# at the edge, and passed down.
+def _now(value: str | None) -> datetime_:
+    """`--now`: an ISO moment; without a zone it is Hồ Chí Minh time. Default: the clock."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]lỗi[/red] --now: «{value}» không phải thời điểm ISO, "
+                  "ví dụ 2024-01-31T08:00", markup=True)
+        raise SystemExit(1) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    return moment.astimezone(UTC)
+
+
+NOW_OPTION = click.option("--now", "now_text", metavar="ISO",
+                          help="Thời điểm coi là hiện tại (mặc định: bây giờ), ví dụ 2024-01-31T08:00.")
+
+
+def _ready_engine() -> Engine:
+    from kehoach import store
+    engine = _store_engine()
+    try:
+        store.check_schema_current(engine)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    return engine
+
+
+@main.command()
+@NOW_OPTION
+@click.option("--limit", default=10_000, show_default=True, help="Gửi tối đa bấy nhiêu tin.")
+def tick(now_text: str | None, limit: int) -> None:
+    """Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi ra màn hình
+    (để chạy bằng cron)."""
+    import os
+    import socket
+
+    from kehoach import store
+    from notifiers.console import ConsoleChannel
+    now = _now(now_text)
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            decided = store.tick(session, now, channel=ConsoleChannel.name)
+        sent = store.dispatch(lambda: store.write_session(engine), ConsoleChannel(), now,
+                              limit=limit, worker=f"{socket.gethostname()}:{os.getpid()}")
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    problems = ""
+    if sent.failed or sent.unknown or sent.retrying:
+        problems = (f"; thất bại {sent.failed}, chưa rõ {sent.unknown}, "
+                    f"sẽ thử lại {sent.retrying}")
+    err.print(f"Đã xét {decided.steps} bước: {decided.queued} thông báo mới "
+              f"({decided.escalations} báo trễ hạn), đã gửi {sent.sent}{problems}.")
+
+
+def _steps_with_status(engine: Engine, now: datetime_, where: list[object]) -> list[tuple[object, object]]:
+    from sqlalchemy import select
+
+    from kehoach import store
+    from kehoach.store.models import steps_table, units_table
+    from kehoach.store.tick import COLUMNS
+    query = (select(*(steps_table.c[c] for c in COLUMNS), steps_table.c.due_time,
+                    units_table.c.name.label("unit_name"))
+             .join(units_table, units_table.c.id == steps_table.c.unit_id)
+             .where(*where).order_by(steps_table.c.due_at, steps_table.c.unit_id))
+    from workflows.lifecycle import status
+    try:
+        with store.read_session(engine) as session:
+            return [(row, status(store.facts(row), now)) for row in session.execute(query)]
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+
+
+def _print_steps(title: str, rows: list[tuple[object, object]], empty: str) -> None:
+    if not rows:
+        out.print(empty)
+        return
+    table = Table(title=title)
+    for name in ("Hạn", "Việc", "Đơn vị", "Tình trạng", "Mã bước"):
+        table.add_column(name, overflow="fold")
+    for row, st in rows:
+        due = vi.day(row.due_date) + (f" {row.due_time:%H:%M}" if row.due_time else "")
+        if row.extended_until is not None and row.extended_until > row.due_at:
+            from datetime import timedelta
+
+            from workflows.lifecycle import VN
+            last = (row.extended_until - timedelta(microseconds=1)).astimezone(VN)
+            due += f" (gia hạn đến {last:%d/%m/%Y})"
+        table.add_row(due, row.title, row.unit_name, st.label, row.id)
+    out.print(table)
+    out.print(f"{len(rows)} bước.")
+
+
+def _cluster_units(cluster: str) -> frozenset[str]:
+    """The member units of a cluster (or group), from the plan files in plans/."""
+    plans, _ = _load(("plans",)) if Path("plans").is_dir() else ([], [])
+    for p in plans:
+        if cluster in p.members:
+            return frozenset(p.members[cluster]) | {p.cluster_heads.get(cluster, cluster)}
+    err.print(f"[red]lỗi[/red] không có cụm hay nhóm «{cluster}» trong các kế hoạch ở plans/",
+              markup=True)
+    raise SystemExit(1)
+
+
+@main.command()
+@click.option("--unit", help="Chỉ các bước của đơn vị này.")
+@click.option("--cluster", help="Chỉ các bước của các đơn vị trong cụm (hay nhóm) này.")
+@NOW_OPTION
+def overdue(unit: str | None, cluster: str | None, now_text: str | None) -> None:
+    """Các bước quá hạn mà chưa hoàn thành, kể cả mức đã báo lên."""
+    from kehoach.store.models import steps_table as t
+    from workflows.lifecycle import LATE, LATE_KINDS
+    now = _now(now_text)
+    where: list[object] = [t.c.state == "pending", t.c.due_at <= now, t.c.kind.in_(LATE_KINDS)]
+    if unit:
+        where.append(t.c.unit_id == unit)
+    if cluster:
+        where.append(t.c.unit_id.in_(_cluster_units(cluster)))
+    rows = [(r, s) for r, s in _steps_with_status(_ready_engine(), now, where)
+            if s.phase in LATE]  # type: ignore[attr-defined]
+    _print_steps("Các bước quá hạn", rows, "Không có bước nào quá hạn.")
+
+
+@main.command()
+@click.option("--days", default=14, show_default=True, help="Số ngày tới.")
+@click.option("--unit", help="Chỉ các bước của đơn vị này.")
+@NOW_OPTION
+def agenda(days: int, unit: str | None, now_text: str | None) -> None:
+    """Các bước chưa làm đến hạn trong những ngày tới."""
+    from datetime import timedelta
+
+    from sqlalchemy import case
+
+    from kehoach.store.models import steps_table as t
+    now = _now(now_text)
+    deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
+    where: list[object] = [t.c.state == "pending", deadline > now,
+                           deadline <= now + timedelta(days=days)]
+    if unit:
+        where.append(t.c.unit_id == unit)
+    _print_steps(f"Việc trong {days} ngày tới", _steps_with_status(_ready_engine(), now, where),
+                 f"Không có việc nào trong {days} ngày tới.")
+
+
+@main.command()
+@click.argument("step")
+@click.option("--note", help="Ghi chú hoặc đường dẫn tới báo cáo.")
+@click.option("--by", "actor", default="thư ký", show_default=True, help="Người đánh dấu.")
+@NOW_OPTION
+def done(step: str, note: str | None, actor: str, now_text: str | None) -> None:
+    """Đánh dấu một bước đã hoàn thành."""
+    from kehoach import store
+    now = _now(now_text)
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            store.mark_done(session, step, actor, "cli", now, note)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    out.print(f"[green]✓[/green] Đã đánh dấu hoàn thành: {step}")
