@@ -213,6 +213,7 @@ def digest_add(acc: int, record: str) -> int:
 
 def naive_compile(plan, calendar) -> list[dict]:  # type: ignore[no-untyped-def]
     """Every unit on its own, every obligation's rule expanded with dateutil.rrule per unit."""
+    from engine.compiler import OTHER_WAY
     from engine.model import Kind
     tz, hour = plan.tz, plan.reminder_time
     first, last = plan.start, plan.end
@@ -225,6 +226,10 @@ def naive_compile(plan, calendar) -> list[dict]:  # type: ignore[no-untyped-def]
             clock = duty.schedule.time
             for key, start, nominal in naive_dates(duty.schedule.rule, first, last):
                 day = calendar.shift(nominal, duty.shift)
+                if not first <= day <= last:  # the same rule as kehoach: never leave the plan
+                    back = OTHER_WAY.get(duty.shift, duty.shift)
+                    day = calendar.shift(nominal, back)
+                    day = day if first <= day <= last else nominal
                 why = None
                 if day != nominal:
                     why = calendar.holiday_name(nominal) or (
@@ -240,9 +245,10 @@ def naive_compile(plan, calendar) -> list[dict]:  # type: ignore[no-untyped-def]
                     anchor = day
                     anchor_at = (datetime.combine(day, clock, tz).astimezone(UTC) if clock
                                  else due_at)
-                reminders = sorted({
+                reminders = sorted(r for r in {
                     datetime.combine(anchor - o.delta, hour, tz).astimezone(UTC) if o.by_day
-                    else anchor_at - o.delta for o in duty.reminders})
+                    else anchor_at - o.delta for o in duty.reminders}
+                    if r < anchor_at)
                 steps.append({
                     "id": f"{plan.id}/{duty.id}/{key}/{unit}", "obligation": duty.id,
                     "unit": unit, "nominal": nominal, "date": day, "start": start,
