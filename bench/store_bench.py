@@ -201,8 +201,18 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
                 s.execute(update(steps_table).where(steps_table.c.id == bindparam("_id")),
                           [{"_id": sid, "next_action_at": at + timedelta(microseconds=1)}
                            for sid in tied[i:i + CHUNK]])
+        profiler = None
+        if profile:
+            import cProfile
+            profiler = cProfile.Profile()
+            profiler.enable()
         with Timer() as t, store.write_session(db.engine) as s:
             res = store.tick(s, at)
+        if profiler is not None:
+            profiler.disable()
+            import pstats
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         with store.read_session(db.engine) as s:
             queued = s.execute(select(func.count()).select_from(outbox_table)).scalar_one()
         out["due_s"], out["due_steps"], out["queued"] = t.s, res.steps, queued
