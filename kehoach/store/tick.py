@@ -15,8 +15,9 @@ days of downtime (the lifecycle coalesces what was missed).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -103,13 +104,19 @@ def _advance(session: Session, decided: list[tuple[Any, StepFacts, list[Notice],
     rolled back and the batch is redone one conditional UPDATE at a time, to know which."""
     pending = StepState.PENDING.value
     conn = session.connection()
-    if conn.dialect.supports_sane_multi_rowcount and len(decided) > 1:
+    postgres = conn.dialect.name == "postgresql"
+    if (postgres or conn.dialect.supports_sane_multi_rowcount) and len(decided) > 1:
         params = [{"_id": row.id, "_rev": row.revision, "next_action_at": nxt,
                    "revision": row.revision + 1, "updated_at": now}
                   for row, _step, _notices, nxt in decided]
         try:
             with session.begin_nested():
-                moved = conn.execute(BULK_ADVANCE, params).rowcount
+                if postgres:  # one UPDATE … FROM a JSON array of rows
+                    moved = conn.exec_driver_sql(PG_BULK_ADVANCE, (_utc(now), _json_rows([
+                        [p["_id"], p["_rev"], _iso_utc(p["next_action_at"])] for p in params])
+                    )).rowcount
+                else:
+                    moved = conn.execute(BULK_ADVANCE, params).rowcount
                 if moved != len(params):
                     raise _Conflict
             return [True] * len(params)
@@ -126,6 +133,70 @@ def _advance(session: Session, decided: list[tuple[Any, StepFacts, list[Notice],
 BULK_ADVANCE = (update(steps_t)
                 .where(steps_t.c.id == bindparam("_id"), steps_t.c.revision == bindparam("_rev"),
                        steps_t.c.state == StepState.PENDING.value))
+
+# PostgreSQL: a batch's rows go as one JSON array of rows, in one statement (a multi-row
+# executemany costs a round trip, or a long query to parse, per row; text arrays cost a
+# pure-Python escape per element).
+PG_BULK_ADVANCE = (
+    f"UPDATE {steps_t.name} AS s SET next_action_at = (e->>2)::timestamptz, "
+    "revision = (e->>1)::int + 1, updated_at = %s FROM json_array_elements(%s::json) AS v(e) "
+    "WHERE s.id = e->>0 AND s.revision = (e->>1)::int AND s.state = 'pending'")
+PG_INSERT_OUTBOX = (
+    f"INSERT INTO {outbox_t.name} (idempotency_key, step_id, person_id, unit_id, channel, "
+    "purpose, level, payload, state, attempts, not_before, created_at, updated_at) "
+    "SELECT e->>0, e->>1, NULL, e->>2, e->>3, e->>4, (e->>5)::int, (e->6)::jsonb, 'pending', "
+    "0, %s, %s, %s FROM json_array_elements(%s::json) WITH ORDINALITY AS v(e, n) ORDER BY n "
+    "ON CONFLICT (idempotency_key) DO NOTHING")
+PG_INSERT_AUDIT = (
+    f"INSERT INTO {transitions_t.name} (step_id, at, actor, channel, event, from_state, "
+    "to_state, revision, note) SELECT e->>0, %s, %s, %s, %s, e->>1, e->>2, (e->>3)::int, e->>4 "
+    "FROM json_array_elements(%s::json) WITH ORDINALITY AS v(e, n) ORDER BY n")
+
+
+def _json_rows(rows: list[list[Any]]) -> str:
+    return json.dumps(rows, ensure_ascii=False)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.utcoffset() is None:
+        raise ValueError(f"thời điểm không có múi giờ: {moment!r} (cần datetime có tzinfo)")
+    return moment.astimezone(UTC)
+
+
+def _iso_utc(moment: datetime | None) -> str | None:
+    return None if moment is None else _utc(moment).isoformat()  # type: ignore[union-attr]
+
+
+def _insert_outbox(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows (those whose key is already there are skipped); how many went in."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+    for r in rows:  # the fixed columns are the same for every row a tick inserts
+        if (r["person_id"] is not None or r["state"] != "pending" or r["attempts"] != 0
+                or not r["not_before"] == r["created_at"] == r["updated_at"]):
+            return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+    at = _utc(rows[0]["created_at"])
+    return conn.exec_driver_sql(PG_INSERT_OUTBOX, (at, at, at, _json_rows([
+        [r["idempotency_key"], r["step_id"], r["unit_id"], r["channel"], r["purpose"],
+         r["level"], r["payload"]] for r in rows]))).rowcount
+
+
+def _insert_audit(session: Session, audit: list[dict[str, Any]]) -> None:
+    """Insert the tick's transition rows (all with the same moment, actor, channel, event)."""
+    conn = session.connection()
+    first = audit[0]
+    shared = ("at", "actor", "channel", "event")
+    if conn.dialect.name != "postgresql" or any(
+            r[k] != first[k] for r in audit for k in shared):
+        session.execute(insert(transitions_t), audit)
+        return
+    conn.exec_driver_sql(PG_INSERT_AUDIT, (
+        _utc(first["at"]), first["actor"], first["channel"], first["event"], _json_rows([
+            [r["step_id"], r["from_state"], r["to_state"], r["revision"], r["note"]]
+            for r in audit])))
 
 
 def tick(session: Session, now: datetime, *, channel: str = "console",
@@ -164,11 +235,11 @@ def tick(session: Session, now: datetime, *, channel: str = "console",
                         "note": f"báo lên mức {n.level}: " + ", ".join(
                             names.get(u, u) for u in n.recipients)})
         if new_rows:
-            inserted = session.execute(_insert_ignoring_duplicates(session), new_rows).all()
-            result.queued += len(inserted)
-            result.duplicates += len(new_rows) - len(inserted)
+            inserted = _insert_outbox(session, new_rows)
+            result.queued += inserted
+            result.duplicates += len(new_rows) - inserted
         if audit:
-            session.execute(insert(transitions_t), audit)
+            _insert_audit(session, audit)
             result.escalations += len(audit)
         if len(rows) < batch:
             break
