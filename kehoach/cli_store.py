@@ -190,6 +190,41 @@ def tick(now_text: str | None, limit: int) -> None:
               f"({decided.escalations} báo trễ hạn), đã gửi {sent.sent}{problems}.")
 
 
+@main.command()
+@NOW_OPTION
+@click.option("--limit", default=10_000, show_default=True, help="Gửi tối đa bấy nhiêu tin.")
+def digest(now_text: str | None, limit: int) -> None:
+    """Tin tổng hợp hằng ngày: mỗi đơn vị một tin liệt kê việc sắp đến hạn, đến hạn hôm nay
+    và quá hạn, gửi ra màn hình; mỗi ngày một lần, từ giờ KEHOACH_DIGEST_HOUR (mặc định 07:30)
+    (để chạy bằng cron)."""
+    import os
+    import socket
+
+    from kehoach import store
+    from kehoach.store.digest import SETTING, parse_hour
+    from kehoach.store.digest import digest as make_digest
+    from notifiers.console import ConsoleChannel
+    now = _now(now_text)
+    try:
+        hour = parse_hour(os.environ.get(SETTING))
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            queued = make_digest(session, now, hour, channel=ConsoleChannel.name)
+        sent = store.dispatch(lambda: store.write_session(engine), ConsoleChannel(), now,
+                              limit=limit, worker=f"{socket.gethostname()}:{os.getpid()}")
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    if queued.day is None:
+        err.print(f"Chưa đến giờ gửi tin tổng hợp ({hour:%H:%M}); không gửi gì.")
+        return
+    err.print(f"Tin tổng hợp ngày {queued.day:%d/%m/%Y}: {queued.queued} tin mới"
+              f"{f', {queued.duplicates} tin đã xếp trước đó' if queued.duplicates else ''}"
+              f", đã gửi {sent.sent}.")
+
+
 def _steps_with_status(engine: Engine, now: datetime_, where: list[object]) -> list[tuple[object, object]]:
     from sqlalchemy import select
 

@@ -1,8 +1,10 @@
 """The clock: APScheduler 3 wakes the engine up, the database says what is due.
 
-The scheduler holds two jobs in a persistent `SQLAlchemyJobStore` (table
+The scheduler holds three jobs in a persistent `SQLAlchemyJobStore` (table
 `kehoach_apscheduler_jobs`, on the same database as the store): `tick_job` every
-`tick_seconds` (one tick, then one dispatch batch) and a daily `housekeeping_job`. Neither job
+`tick_seconds` (one tick, then one dispatch batch), a daily `digest_job` at the digest hour
+(`digest_at`, from KEHOACH_DIGEST_HOUR, default 07:30 local; misfire grace DIGEST_GRACE) and a
+daily `housekeeping_job`. No job
 carries state: each is a module-level function taking one plain id, the name under which the
 running `Clock` registered itself in this process, so the pickled job is just a reference and
 a string (APScheduler's own advice for persistent job stores).
@@ -31,7 +33,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +45,8 @@ from sqlalchemy import Engine, func, select
 
 from kehoach import store
 from kehoach.store.db import WRITE
+from kehoach.store.digest import DEFAULT_HOUR, DigestResult, parse_hour
+from kehoach.store.digest import digest as make_digest
 from kehoach.store.dispatch import DispatchResult, _abandon_stale_claims
 from kehoach.store.models import outbox_table
 from notifiers.base import Channel
@@ -51,6 +55,10 @@ log = logging.getLogger("kehoach.clock")
 
 JOB_TABLE = "kehoach_apscheduler_jobs"
 TICK_JOB, HOUSEKEEPING_JOB = "kehoach-tick", "kehoach-housekeeping"
+DIGEST_JOB = "kehoach-digest"
+#: A digest run later than this after its hour (the engine was down) is skipped; the next
+#: day's covers it.
+DIGEST_GRACE = 4 * 3600
 HOUSEKEEPING_AT = {"hour": 3, "minute": 17}  # local time, away from the 07:30 digests
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -87,16 +95,24 @@ def housekeeping_job(clock_id: str) -> None:
         clock.guard("housekeeping", clock.run_housekeeping)
 
 
+def digest_job(clock_id: str) -> None:
+    """The daily job at the digest hour: queue each recipient's digest, then dispatch."""
+    clock = _CLOCKS.get(clock_id)
+    if clock is not None:
+        clock.guard("digest", clock.run_digest)
+
+
 class Clock:
     """The engine's periodic jobs on an AsyncIOScheduler with a persistent job store."""
 
     def __init__(self, engine: Engine, url: str, channel: Channel, now: Callable[[], datetime],
                  *, tick_seconds: float = 60.0, dispatch_limit: int = 100,
-                 worker: str | None = None,
+                 worker: str | None = None, digest_at: str | time = DEFAULT_HOUR,
                  on_error: Callable[[ClockError, BaseException], None] | None = None):
         self.engine, self.url, self.channel, self.now = engine, url, channel, now
         self.tick_seconds, self.dispatch_limit = tick_seconds, dispatch_limit
         self.worker = worker or worker_name()
+        self.digest_at = parse_hour(digest_at)
         self.on_error = on_error
         self.id = f"{self.worker}#{next(_SERIAL)}"
         self.errors: deque[ClockError] = deque(maxlen=100)
@@ -115,6 +131,17 @@ class Clock:
             log.info("nhịp lúc %s: xét %d bước, %d thông báo mới, đã gửi %d", now.isoformat(),
                      decided.steps, decided.queued, sent.sent)
         return decided, sent
+
+    def run_digest(self) -> tuple[DigestResult, DispatchResult]:
+        """Today's digests (once per recipient and day, whoever runs it), then one dispatch."""
+        now = self.now()
+        with store.write_session(self.engine) as session:
+            queued = make_digest(session, now, self.digest_at, channel=self.channel.name)
+        sent = store.dispatch(lambda: store.write_session(self.engine), self.channel, now,
+                              limit=self.dispatch_limit, worker=self.worker)
+        if queued.queued:
+            log.info("tin tổng hợp ngày %s: %d người nhận", queued.day, queued.queued)
+        return queued, sent
 
     def run_housekeeping(self) -> dict[str, int]:
         now = self.now()
@@ -170,10 +197,16 @@ class Clock:
                           args=[self.id], id=HOUSEKEEPING_JOB, name="kehoach housekeeping",
                           replace_existing=True, coalesce=True, misfire_grace_time=6 * 3600,
                           max_instances=1)
+        scheduler.add_job(digest_job, CronTrigger(timezone=ZONE, hour=self.digest_at.hour,
+                                                  minute=self.digest_at.minute),
+                          args=[self.id], id=DIGEST_JOB, name="kehoach digest",
+                          replace_existing=True, coalesce=True, misfire_grace_time=DIGEST_GRACE,
+                          max_instances=1)
         scheduler.start()
         self.scheduler = scheduler
-        log.info("đồng hồ chạy: nhịp mỗi %g giây, dọn dẹp hằng ngày lúc %02d:%02d",
-                 self.tick_seconds, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
+        log.info("đồng hồ chạy: nhịp mỗi %g giây, tin tổng hợp hằng ngày lúc %02d:%02d, dọn dẹp "
+                 "hằng ngày lúc %02d:%02d", self.tick_seconds, self.digest_at.hour,
+                 self.digest_at.minute, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
 
     def shutdown(self) -> None:
         """Stop waking up; a tick already running finishes in its thread."""

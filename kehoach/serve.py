@@ -22,6 +22,8 @@ from sqlalchemy import Engine
 from kehoach import store
 from kehoach.clock import Clock, worker_name
 from kehoach.leadership import Leadership, leadership_for
+from kehoach.store.digest import SETTING as DIGEST_SETTING
+from kehoach.store.digest import parse_hour
 from notifiers.base import Channel, DeliveryResult, Notification
 from notifiers.console import ConsoleChannel
 
@@ -120,6 +122,7 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
     """Run until `stop` is set. Raises SchemaOutdated (before doing anything) on an old schema,
     DatabaseUnavailable when the database cannot be reached."""
     url = store.database_url(settings)
+    digest_at = parse_hour(settings.get(DIGEST_SETTING))  # a bad hour is refused before start
     engine = store.make_engine(url)
     try:
         store.check_schema_current(engine)
@@ -133,7 +136,7 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
         if clock:
             def make_clock() -> Clock:
                 return Clock(engine, url, channel, now, tick_seconds=tick_seconds,
-                             dispatch_limit=limit, worker=worker)
+                             dispatch_limit=limit, worker=worker, digest_at=digest_at)
             tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
                                                        poll_seconds=lead_poll)))
         await asyncio.gather(*tasks)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, column, func, insert, inspect, select, table, text
 
-from kehoach.clock import HOUSEKEEPING_JOB, JOB_TABLE, TICK_JOB, Clock
+from kehoach.clock import DIGEST_GRACE, DIGEST_JOB, HOUSEKEEPING_JOB, JOB_TABLE, TICK_JOB, Clock
 from kehoach.leadership import FileLeadership, PostgresLeadership, lock_key
 from kehoach.serve import LEADER_LINE
 from kehoach.store import make_engine, read_session, write_session
@@ -170,7 +170,11 @@ def test_the_clock_ticks_at_the_injected_time_and_stores_its_jobs(db: Engine, db
     with read_session(db) as s:
         jobs = {r.id: pickle.loads(r.job_state) for r in s.execute(
             select(table(JOB_TABLE, column("id"), column("job_state"))))}
-    assert set(jobs) == {TICK_JOB, HOUSEKEEPING_JOB}
+    assert set(jobs) == {TICK_JOB, HOUSEKEEPING_JOB, DIGEST_JOB}
+    digest = jobs[DIGEST_JOB]  # daily at 07:30 local, a missed run caught up within hours
+    assert digest["func"] == "kehoach.clock:digest_job" and digest["args"] == (clock.id,)
+    assert (digest["coalesce"], digest["misfire_grace_time"]) == (True, DIGEST_GRACE)
+    assert "hour='7', minute='30'" in repr(digest["trigger"])
     tick = jobs[TICK_JOB]
     assert tick["func"] == "kehoach.clock:tick_job" and tick["args"] == (clock.id,)
     assert (tick["coalesce"], tick["misfire_grace_time"], tick["max_instances"]) == (True, 3600, 1)
@@ -255,7 +259,7 @@ def test_serve_sends_the_reminders_due_now(kehoach_bin: str, db: Engine, db_url:
                                                    for line in sent}
     with read_session(db) as s:
         assert {r for (r,) in s.execute(select(table(JOB_TABLE, column("id")).c.id))} == {
-            TICK_JOB, HOUSEKEEPING_JOB}
+            TICK_JOB, HOUSEKEEPING_JOB, DIGEST_JOB}
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -1,0 +1,136 @@
+"""The daily digest: once per local day, one outbox row per recipient unit.
+
+`digest(session, now, hour)` does nothing before `hour` (local, Asia/Ho_Chi_Minh) of the day
+of `now`; from then on it reads the open steps that may need attention (pending, deadline
+within `LOOKAHEAD` of `now`: a reminder earlier than that is not "due soon"), asks
+`workflows.digest.digest_for` what each recipient must hear, and inserts one outbox row per
+recipient unit with the idempotency key ``digest|<unit>|<local date>`` (ON CONFLICT DO NOTHING):
+run twice, or by two processes at once, it stores one digest per recipient and day.
+
+Recipients: every unit responsible for a step listed, and for a late step the units of the
+rungs of its ladder heard by `now` (a cluster head hears its members' late steps).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from engine import vi
+from workflows.digest import Digest, DigestItem, digest_for
+from workflows.lifecycle import LATE, VN, StepFacts, status
+
+from .errors import StoreError
+from .models import StepState, outbox_table, steps_table, units_table
+from .tick import COLUMNS, _insert_ignoring_duplicates, facts
+
+DEFAULT_HOUR = "07:30"
+SETTING = "KEHOACH_DIGEST_HOUR"
+#: How far ahead a deadline may be for its step to be "due soon" (reminders further ahead are
+#: not read by the digest).
+LOOKAHEAD = timedelta(days=62)
+PURPOSE = "digest"
+
+
+class BadDigestHour(StoreError):
+    """KEHOACH_DIGEST_HOUR is not an hour of the day."""
+
+
+def parse_hour(value: str | time | None) -> time:
+    """"07:30" (or "7:30", "07:30:00") as a time of day; None: the default."""
+    if isinstance(value, time):
+        return value
+    text = (value or DEFAULT_HOUR).strip()
+    try:
+        return time.fromisoformat(text if len(text.split(":")[0]) == 2 else "0" + text)
+    except ValueError:
+        raise BadDigestHour(f"giờ gửi tin tổng hợp ({SETTING}) «{value}» không hợp lệ, "
+                            "ví dụ 07:30") from None
+
+
+@dataclass
+class DigestResult:
+    day: date | None = None  # the local day of the digests; None before the hour
+    recipients: int = 0  # recipients with something to hear
+    queued: int = 0  # outbox rows inserted
+    duplicates: int = 0  # digests already there for that day
+    keys: list[str] = field(default_factory=list)
+
+
+def digest_key(unit: str, day: date) -> str:
+    return f"{PURPOSE}|{unit}|{day.isoformat()}"
+
+
+def recipients_of(step: StepFacts, now: datetime) -> set[str]:
+    """The units whose digest may list `step` at `now` (digest_for decides)."""
+    st = status(step, now)
+    units = {step.unit}
+    if st.phase in LATE:
+        units |= {u for r in step.effective_rungs if r.at <= now for u in r.units}
+    return units
+
+
+def _item(i: DigestItem, rows: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    row = rows[i.step_id]
+    return {"step_id": i.step_id, "title": row.title, "plan_id": row.plan_id, "kind": row.kind,
+            "unit": i.unit, "unit_name": names.get(i.unit, i.unit), "due_at": i.deadline.isoformat(),
+            "due_day": vi.day(i.due_day), "status": i.label, "phase": i.phase.value,
+            "days_late": i.days_late, "level": i.level, "own": i.own}
+
+
+def payload(d: Digest, unit: str, rows: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """What a channel needs to say the digest of `unit`."""
+    def items(group: tuple[DigestItem, ...]) -> list[dict[str, Any]]:
+        return [_item(i, rows, names) for i in group]
+    return {"recipient_name": names.get(unit, unit), "day": d.day.isoformat(),
+            "date": vi.day(d.day), "count": len(d), "late": items(d.late),
+            "today": items(d.today), "soon": items(d.soon)}
+
+
+def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HOUR, *,
+           channel: str = "console") -> DigestResult:
+    """Queue today's digests at `now`, in the open transaction of `session` (module doc)."""
+    at = parse_hour(hour)
+    local = now.astimezone(VN)
+    if local.time() < at:
+        return DigestResult()
+    day = local.date()
+    result = DigestResult(day)
+    t = steps_table
+    deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
+    query = (select(*(t.c[c] for c in COLUMNS))
+             .where(t.c.state == StepState.PENDING.value, deadline <= now + LOOKAHEAD)
+             .order_by(t.c.id))
+    rows: dict[str, Any] = {}
+    by_unit: dict[str, list[StepFacts]] = defaultdict(list)
+    for row in session.execute(query):
+        step = facts(row)
+        rows[row.id] = row
+        for unit in recipients_of(step, now):
+            by_unit[unit].append(step)
+    done = set(session.execute(select(outbox_table.c.idempotency_key).where(
+        outbox_table.c.idempotency_key.in_([digest_key(u, day) for u in by_unit]))).scalars())
+    digests = {u: d for u, steps in by_unit.items()
+               if digest_key(u, day) not in done and (d := digest_for((u,), steps, now))}
+    result.duplicates = len(done)  # already queued today (by an earlier run or process)
+    if not digests:
+        return result
+    wanted = set(digests) | {i.unit for d in digests.values() for i in d.items}
+    names = {u: n for u, n in session.execute(select(units_table.c.id, units_table.c.name)
+                                              .where(units_table.c.id.in_(wanted)))}
+    new: list[dict[str, Any]] = [
+        {"idempotency_key": digest_key(u, day), "step_id": None, "person_id": None,
+         "unit_id": u, "channel": channel, "purpose": PURPOSE, "level": None,
+         "payload": payload(d, u, rows, names), "state": "pending", "attempts": 0,
+         "not_before": now, "created_at": now, "updated_at": now}
+        for u, d in sorted(digests.items())]
+    inserted = session.execute(_insert_ignoring_duplicates(session), new).all()
+    result.recipients = len(digests) + result.duplicates
+    result.queued = len(inserted)
+    result.duplicates += len(new) - len(inserted)
+    result.keys = [r["idempotency_key"] for r in new]
+    return result
