@@ -155,6 +155,9 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
                 connection.exec_driver_sql(insert_steps, inserts)
                 connection.exec_driver_sql(SQLITE_INSERT_CREATED, (
                     stored_now, actor, channel, pending, created_note, last or 0))
+            elif dialect == "postgresql":
+                _pg_copy(connection, steps_t.name, INSERT_COLUMNS, inserts)
+                _pg_copy(connection, transitions_t.name, CREATED_COLUMNS, created)
             else:
                 connection.exec_driver_sql(insert_steps, inserts)
                 connection.exec_driver_sql(insert_created, created)
@@ -200,6 +203,18 @@ def _sqlite_load_pragmas(connection: Any) -> None:
     size = connection.exec_driver_sql("PRAGMA cache_size").scalar()
     if size is not None and (size >= 0 or -size < SQLITE_LOAD_CACHE_KIB):
         connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_LOAD_CACHE_KIB}")
+
+
+def _pg_copy(connection: Any, table: str, columns: Sequence[str],
+             rows: list[tuple[Any, ...]]) -> None:
+    """New rows by COPY … FROM STDIN on the session's own psycopg connection (same
+    transaction): the server parses one stream instead of one INSERT per row. JSON columns
+    are already text, which COPY's text format hands to jsonb as it is."""
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _follow_extensions(session: Session, step_ids: list[str], now: datetime) -> None:
