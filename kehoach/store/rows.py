@@ -68,6 +68,7 @@ class RowMaker:
         self._driver_occ: dict[int, tuple[Any, ...]] = {}
         self._driver_duty: dict[int, tuple[Any, ...]] = {}
         self._moments: dict[datetime, Any] = {}
+        self._prefixes: dict[int, tuple[Any, Occurrence]] = {}  # an occurrence has one duty
         if dialect == "sqlite":
             self._dt: Callable[[datetime], Any] = _sqlite_datetime
             self._day: Callable[[Any], Any] = _iso_or_none
@@ -114,24 +115,32 @@ class RowMaker:
         if t is None:
             t = self._times[id(times)] = (tuple(json.dumps(m.isoformat()) for m in times), times)
         lad = self._ladders.get(id(ladder))
-        if lad is None:
+        if lad is None:  # each rung's text around its moment: '{"level": k, "at": ' … '}'
             lad = self._ladders[id(ladder)] = (
-                tuple((i, json.dumps(list(units), ensure_ascii=False))
+                tuple((i, f'{{"level": {i + 1}, "at": ',
+                       f', "units": {json.dumps(list(units), ensure_ascii=False)}}}')
                       for i, (_, units) in enumerate(ladder) if units), ladder)
         isos, n = t[0], len(times)
-        rungs = [(i, u) for i, u in lad[0] if i < n]  # zip(rung_times, ladder) in Step
+        rungs = [r for r in lad[0] if r[0] < n]  # zip(rung_times, ladder) in Step
         if not rungs:
             return NO_RUNGS.text, (), None
-        text = "[" + ", ".join(f'{{"level": {i + 1}, "at": {isos[i]}, "units": {u}}}'
-                               for i, u in rungs) + "]"
-        return text, tuple(times[i] for i, _ in rungs), rungs
+        text = "[" + ", ".join([head + isos[i] + tail for i, head, tail in rungs]) + "]"
+        return text, tuple([times[r[0]] for r in rungs]), rungs
 
     def _fingerprint(self, step: Step, escalation: str) -> str:
-        duty_key, duty_details, _source, _ = self._duty(step.duty)
-        occ_key = self._occurrence(step.occurrence, duty_details)[0]
-        return hashlib.blake2b(SEP.join((
-            duty_key, occ_key, step.unit, "" if step.amount is None else str(step.amount),
-            escalation)).encode(), digest_size=16).hexdigest()
+        """blake2b of duty key, occurrence key, unit, amount, escalation (SEP-joined); the
+        hash state after the first two (shared by the occurrence's steps) is kept and copied."""
+        occ = step.occurrence
+        prefix = self._prefixes.get(id(occ))
+        if prefix is None:
+            duty_key, duty_details, _source, _ = self._duty(step.duty)
+            occ_key = self._occurrence(occ, duty_details)[0]
+            prefix = self._prefixes[id(occ)] = (hashlib.blake2b(
+                (duty_key + SEP + occ_key + SEP).encode(), digest_size=16), occ)
+        h = prefix[0].copy()
+        h.update((step.unit + SEP + ("" if step.amount is None else str(step.amount)) + SEP
+                  + escalation).encode())
+        return h.hexdigest()
 
     def fingerprint(self, step: Step) -> str:
         """The step's content fingerprint (what `make(step, now)["fingerprint"]` is)."""
