@@ -70,11 +70,7 @@ def db_upgrade() -> None:
 def db_status() -> None:
     """Cho biết cơ sở dữ liệu có ở phiên bản lược đồ mới nhất không (mã thoát 1 nếu không)."""
     from kehoach import store
-    engine = _store_engine()
-    try:
-        store.check_schema_current(engine)
-    except store.StoreError as exc:
-        raise _store_fail(exc) from None
+    engine = _ready_engine()
     out.print(f"Cơ sở dữ liệu {store.describe(engine)} ở phiên bản {store.head_revision()} (mới nhất).")
 
 
