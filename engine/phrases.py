@@ -643,3 +643,21 @@ def _check_at(day: int, month: int, year: int, text: str) -> None:
         _check(day, month, year)
     except PlanError as exc:
         raise PlanError(exc.message, text=text) from None
+
+
+def readable(text: str) -> bool:
+    """Whether every word of `text` is a word of this grammar (which may still refuse what the
+    words say together). The importer uses it to find where a date phrase in a sentence
+    starts and ends.
+
+    >>> readable("vào ngày 30/01 và 30/8 hàng năm"), readable("báo cáo ngày 30/01")
+    (True, False)
+    """
+    s = normalize(text).replace("dự kiến", " ").strip()
+    pos = 0
+    while pos < len(s):
+        m = _readable(s, pos)
+        if m is None:
+            return False
+        pos = m.end()
+    return bool(s)

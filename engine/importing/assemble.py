@@ -1,0 +1,167 @@
+"""Lines of a plan document → a draft plan (pure: no files, no clock).
+
+>>> d = import_lines([(1, "KẾ HOẠCH"), (2, "Hội thao năm 2024"), (3, ""), (4, "I. NỘI DUNG"),
+...                   (5, "- Hội thao: 08g00, ngày 19/5/2024."), (6, "- Báo cáo kết quả trước ngày 30/5/2024.")])
+>>> [(o.kind, o.when) for o in d.obligations]
+[('event', '08g00, ngày 19/5/2024'), ('deadline', 'trước ngày 30/5/2024')]
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from . import duties, header
+from .dates import Context, has_anchor
+from .model import Draft, DraftObligation, ReviewItem
+from .units import Units, slug
+from .walk import _COLLECTIVE, Hit, Walker
+
+_SKIP = re.compile(r"^(?:trên đây|căn cứ|kính gửi|nơi nhận|thực hiện\s+(?:nghị|kế hoạch|thông|chương trình|"
+                   r"quyết|chỉ thị|công văn|hướng dẫn))", re.I)
+_STAGES = re.compile(r"^giai đoạn\s+(\d)\s*:?\s*(?:từ\s+)?(?:năm\s+)?((?:19|20)\d{2})\s*[-–]\s*"
+                     r"(?:năm\s+)?((?:19|20)\d{2})", re.I)
+_PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và\s+đóng góp", re.I)
+
+
+def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name: str = "kế hoạch",
+                 progress: Callable[[int], None] | None = None) -> Draft:
+    """Draft a plan from numbered lines (line or paragraph number, text[, bold])."""
+    rows = [(r[0], header.clean(r[1]), bool(r[2]) if len(r) > 2 else False) for r in lines]  # type: ignore[misc]
+    texts = [t for _, t, _ in rows]
+    title, body_start = header.title_of(texts)
+    number = issued = None
+    for t in texts[:max(body_start, 12)]:
+        n, d = header.number_and_date(t)
+        number, issued = number or n, issued or d
+    years = [int(y) for t in texts for y in re.findall(r"\b((?:19|20)\d{2})\b", t)]
+    period = header.period_of(title, issued, years) or "2000 - 2099"
+    first, last = int(period[:4]), int(period[-4:])
+    ctx = Context(single_year=first if first == last else None, year=last if first == last else None)
+    for t in texts:
+        m = _STAGES.match(t)
+        if m:
+            ctx.stages[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    review: list[ReviewItem] = []
+    units = Units()
+    issuer_name = header.issuer_of(texts) or "Đơn vị ban hành"
+    issuer = units.add(issuer_name, "đơn vị ban hành")
+    cluster = re.search(r"\bcụm\s+([^\d,.;:]+?)(?=\s+(?:năm|giai đoạn)\b|$)", title, re.I)
+    cluster_id = slug("cum " + cluster.group(1)) if cluster else None
+
+    walker = Walker(ctx, lambda no, text, why: review.append(ReviewItem(no, text, why)))
+    recipients = False
+    for k, (no, text, bold) in enumerate(rows):
+        if progress and k % 200 == 0:
+            progress(k)
+        if k < body_start or not text:
+            continue
+        if re.match(r"^nơi nhận\s*:?", text, re.I):
+            recipients = True
+            continue
+        if recipients:
+            if re.match(r"^[\-–+•]", text):
+                entry = re.sub(r"^[\-–+•\s]+", "", text).split(":")[0].strip(" ;,.")
+                if entry and not re.match(r"^lưu\b", entry, re.I):
+                    units.add(entry, "nơi nhận")
+                continue
+            recipients = False
+        if _SKIP.match(text) or re.match(r"^TM\.?\s", text):
+            continue
+        walker.line(no, text, bold)
+    while len(walker.stack) > 1:
+        walker.close()
+
+    draft = Draft(id=slug(title, 60), title=title, issuer=issuer, number=number, issued=issued,
+                  period=_period(period, issued), source=name)
+    for unit, no in walker.subjects:
+        if not (cluster_id and _COLLECTIVE.search(unit)):
+            units.add(unit, f"dòng {no}")
+    taken: dict[str, int] = {}
+    members: list[str] = []
+    for hit in walker.hits:
+        for ob in _obligations(hit, units, issuer, cluster_id, members):
+            ob.id = _unique(ob.id, taken)
+            draft.obligations.append(ob)
+    if cluster_id and cluster:
+        ids = [u for u, _, origin in units.items() if origin != "nơi nhận"]
+        draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),
+                               "head": issuer, "members": list(dict.fromkeys([issuer, *ids]))})
+    draft.units = units.items()
+    draft.review = sorted(review, key=lambda r: r.line)
+    return draft
+
+
+def _period(period: str, issued: str | None) -> str | dict[str, str]:
+    if issued and int(period[:4]) <= int(issued[-4:]) <= int(period[-4:]) and not issued.startswith("01/01"):
+        return {"from": issued, "to": period[-4:]}
+    return period
+
+
+def _unique(base: str, taken: dict[str, int]) -> str:
+    n = taken.get(base, 1)
+    uid = base if n == 1 else f"{base}-{n}"
+    while uid in taken and n > 1:
+        n += 1
+        uid = f"{base}-{n}"
+    taken[base] = n + 1
+    taken.setdefault(uid, 1)
+    if uid != base:
+        taken[uid] = max(taken[uid], 2)
+    return uid
+
+
+def _who(name: str | None, units: Units, issuer: str, cluster_id: str | None) -> str | None:
+    if name is None:
+        return None
+    if cluster_id and re.search(r"cụm trưởng", name, re.I):
+        return f"head:{cluster_id}"
+    if cluster_id and (_COLLECTIVE.search(name) or re.match(r"^(?:các|mỗi) cơ sở đoàn", name, re.I)):
+        return cluster_id
+    uid = units.add(name, "đơn vị thực hiện")
+    return None if uid == issuer else uid
+
+
+def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
+                 members: list[str]) -> list[DraftObligation]:
+    s, f = hit.sentence, hit.found
+    kind = hit.kind or duties.kind_of(s, hit.section.title)
+    reasons = list(hit.reasons)
+    who = _who(hit.unit, units, issuer, cluster_id)
+    if hit.unit is None:
+        reasons.append("đơn vị: mặc định là đơn vị ban hành")
+    conf = hit.confidence
+    if f.schedule.tentative:
+        reasons.append("ngày dự kiến")
+    base = DraftObligation(id=slug(duties.title_of(s, 60), 40), kind=kind, title=duties.title_of(s),
+                           when=f.phrase, line=hit.line, source=s, confidence=conf, reasons=reasons,
+                           responsible=who, place=hit.section.place)
+    out = [base]
+    if kind == "contribution":
+        split = _PARTICIPATE.match(s)
+        if split:
+            out.insert(0, DraftObligation(**{**base.__dict__, "kind": "event", "reasons": list(reasons),
+                                             "title": duties.title_of(split.group(1)),
+                                             "id": slug(duties.title_of(split.group(1), 60), 40)}))
+        groups = duties.amounts(s)
+        if groups:
+            base.amounts = {units.add(n, "đóng góp"): amount for names, amount in groups for n in names}
+            base.responsible = list(base.amounts)
+        else:
+            base.amount = duties.money(s)
+        base.title = "Đóng góp kinh phí: " + duties.title_of(hit.section.title or s, 90)
+        base.id = slug("kinh phi " + base.title[19:], 40)
+    elif kind == "target":
+        base.percent = duties.percent(s)
+        q = duties.quantity(s) if base.percent is None else None
+        if q:
+            base.quantity, base.measure = q
+        if base.percent is None and base.quantity is None:
+            base.kind = "milestone"
+    for ob in out:
+        if ob.kind not in ("event", "phase"):
+            ob.place = None
+    return out
+
+
+def has_dates(text: str) -> bool:
+    return has_anchor(text)

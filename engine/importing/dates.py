@@ -1,0 +1,214 @@
+"""Find the `when:` phrases in a sentence of a plan, using the plan grammar itself.
+
+A phrase starts at an *anchor* (a date, a month, a quarter, a year, «hằng năm», a weekday, a
+season, a clock time) and grows word by word while every word is still a word of the grammar
+(`engine.phrases.readable`); it is kept only if `parse_when` understands it. What looks like
+a date but is not understood comes back as a `Doubt`, never dropped.
+
+>>> [f.phrase for f in find_when("+ Đăng ký hoạt động tổ chức vào ngày 30/01 và 30/8 hàng năm.")]
+['vào ngày 30/01 và 30/8 hàng năm']
+>>> [f.phrase for f in find_when("Tổ chức tại công viên 30/4 lúc 7g30 ngày 19.5.2022")]
+['lúc 7g30 ngày 19.5.2022']
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from engine.errors import PlanError
+from engine.phrases import Schedule, parse_when, readable
+
+#: Where a date is part of a name or of a reference to another document, not a date of the plan.
+_MASKS = re.compile(
+    r"""\bsố\s*:?\s*\d[^;]{0,60}?\bngày\s+\d{1,2}(?:\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}
+          |\s+tháng\s+\d{1,2}(?:\s*,?\s*năm\s+\d{4})?)
+      | \b(?:công\s+viên|cv|quảng\s+trường|đường|phố|cầu|chợ|bến|hẻm|ngã\s+tư|khu\s+phố|
+          nhà\s+văn\s+hóa|trường|quốc\s+khánh|chiến\s+thắng|giải\s+phóng|đại\s+thắng|
+          kỷ\s+niệm|lễ|tết)\s+(?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?!\s*/\s*\d)
+      | \bnhiệm\s+kỳ\s+\d{4}\s*-\s*\d{4} | \blần\s+thứ\s+\S+ | \bkhóa\s+[ivxl]+\b
+      | \bđến\s+năm\s+20[0-9]{2}\.\.""",
+    re.VERBOSE,
+)
+_ANCHOR = re.compile(
+    r"""(?<![\d.,/])\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}(?!\d)
+      | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
+      | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2}
+      | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
+      | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
+      | \b(?:hằng|hàng|mỗi|từng)\s+(?:năm|quý|tháng|tuần|ngày)\b
+      | \bgiai\s+đoạn\s+\d\b | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
+      | \bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)\b | \bchủ\s+nhật\b
+      | \b(?:dịp|mùa|kỳ\s+nghỉ)\s+hè\b | \btháng\s+(?:thanh\s+niên|nhân\s+đạo)\b
+      | (?<![\d.,/])\d{1,2}\s*(?:g|h|giờ)\s*\d{0,2}(?![\w/])""",
+    re.VERBOSE,
+)
+#: «24-25/7/2022», «24, 25/7»: several days or a range? Asked, not guessed.
+_DAY_RANGE = re.compile(r"(?<![\d/])\d{1,2}\s*(?:-|–|,|và)\s*\d{1,2}\s*/\s*\d{1,2}")
+_NO_YEAR_DAY = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
+_NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.I)
+_EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng",
+               "hạn", "chót", "thời", "gian", "trong", "vào", "lúc", "dịp", "ngày", "định", "kỳ", "hè",
+               "xuân", "tết"}
+_KEEP_FIRST = {"vào", "từ", "trong", "đến", "ngày", "định", "lúc", "dịp", "thời"}
+_STAGE = re.compile(r"(?:cuối\s+)?(?:mỗi|các|từng)\s+giai\s+đoạn", re.I)
+_STAGE_N = re.compile(r"giai\s+đoạn\s+(\d)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A `when:` phrase as written (or completed, then `flags` say how), and what it means."""
+
+    phrase: str
+    schedule: Schedule
+    start: int
+    end: int
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    """Something that looks like a date but was not understood, and why."""
+
+    text: str
+    reason: str
+
+
+@dataclass
+class Context:
+    """What the surrounding text says: the plan's single year, the section's year, stages."""
+
+    single_year: int | None = None
+    year: int | None = None
+    stages: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def lower_masked(text: str, fill: str = " ") -> str:
+    """Lower case with names and references blanked out, keeping every offset."""
+    low = text.lower()
+    return _MASKS.sub(lambda m: fill * len(m.group()), low)
+
+
+def has_anchor(text: str) -> bool:
+    return _ANCHOR.search(lower_masked(text)) is not None
+
+
+def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None = None) -> list[Found]:
+    """Every `when:` phrase in `text` (one line or sentence), in order of appearance."""
+    ctx = ctx or Context()
+    low = lower_masked(text)
+    masked = lower_masked(text, "§")
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    spans: list[tuple[int, int]] = []
+    for m in _ANCHOR.finditer(low):
+        i = next(k for k, (a, b) in enumerate(words) if b > m.start())
+        j = next(k for k, (a, b) in enumerate(words) if b >= m.end())
+        if spans and i <= spans[-1][1]:
+            continue
+        i, j = _grow(masked, words, i, j)
+        if spans and i <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(j, spans[-1][1]))
+        else:
+            spans.append((i, j))
+    out: list[Found] = []
+    for i, j in spans:
+        i, j = _trim(text, words, i, j)
+        a, b = words[i][0], words[j][1]
+        phrase = text[a:b].strip(" ,;:.–-(")
+        a = text.index(phrase, a) if phrase else a
+        if _DAY_RANGE.search(phrase):
+            _doubt(doubts, phrase, "khoảng ngày hay từng ngày? hãy ghi rõ «từ ngày … đến ngày …» "
+                   "hoặc «ngày … và ngày …»")
+            continue
+        out += _understand(phrase, a, ctx, doubts)
+    return out
+
+
+def _grow(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int, int]:
+    def ok(i2: int, j2: int) -> bool:
+        return readable(text[words[i2][0]:words[j2][1]].strip("“”\"'()[]*"))
+    if not ok(i, j):  # the anchor word carries something else («(500.000», «2022:»)
+        return i, j
+    grown = True
+    while grown:  # a word may need the next one or two («hàng» of «hàng năm»)
+        grown = False
+        for step in (1, 2, 3):
+            k = i - step
+            if k >= 0 and not text[words[k][0]:words[i][0]].rstrip().endswith(".") and ok(k, j):
+                i, grown = k, True
+                break
+        for step in (1, 2, 3):
+            k = j + step
+            if k < len(words) and "." not in text[words[j][1] - 1:words[k][0]] and ok(i, k):
+                j, grown = k, True
+                break
+    return i, j
+
+
+def _trim(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int, int]:
+    def word(k: int) -> str:
+        return text[words[k][0]:words[k][1]].strip(",;:.()–-").lower()
+    while i < j and word(i) in _EDGE_WORDS - _KEEP_FIRST or (i < j and not word(i)):
+        i += 1
+    while j > i and (word(j) in _EDGE_WORDS or not word(j)):
+        j -= 1
+    return i, j
+
+
+def _doubt(doubts: list[Doubt] | None, text: str, reason: str) -> None:
+    if doubts is not None:
+        doubts.append(Doubt(text, reason))
+
+
+def _parse(phrase: str, ctx: Context) -> Schedule:
+    return parse_when(phrase, default_year=ctx.single_year)
+
+
+def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) -> list[Found]:
+    flags: tuple[str, ...] = ("dự kiến",) if "dự kiến" in phrase.lower() else ()
+    try:
+        return [Found(phrase, _parse(phrase, ctx), at, at + len(phrase), flags)]
+    except PlanError as exc:
+        error = exc.message
+    fixed = _complete(phrase, error, ctx)
+    if fixed is not None:
+        new, why = fixed
+        try:
+            return [Found(new, _parse(new, ctx), at, at + len(phrase), (*flags, why))]
+        except PlanError as again:
+            error = again.message
+    if "nhiều chu kỳ" in error:  # «hằng năm, quý, tháng»: one obligation per period
+        tail = re.search(r"(?:hằng|hàng)\s+(.*)", phrase.lower())
+        parts = re.findall(r"(?:năm|quý|tháng|tuần|ngày)\b", tail.group(1) if tail else "")
+        found = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase), (*flags, "tách chu kỳ"))
+                 for p in dict.fromkeys(parts)]
+        if found:
+            return found
+    pieces = [p.strip(" ,;:.") for p in re.split(r"\s+và\s+|[,;]\s*", phrase) if p.strip(" ,;:.")]
+    if len(pieces) > 1:
+        out: list[Found] = []
+        for piece in pieces:
+            if has_anchor(piece):
+                out += _understand(piece, at + phrase.find(piece), ctx, doubts)
+        if out:
+            return out
+    _doubt(doubts, phrase, error)
+    return []
+
+
+def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
+    """A phrase the grammar refused for want of what the text said elsewhere: the section's
+    year («ngày 15/3» after «năm 2022»), or the stages the plan defined («cuối mỗi giai đoạn»)."""
+    if "thiếu năm" in error and ctx.year:
+        new = _NO_YEAR_DAY.sub(lambda m: f"{m.group(1)}/{m.group(2)}/{ctx.year}", phrase)
+        new = _NO_YEAR_MONTH.sub(lambda m: f"{m.group(1)} năm {ctx.year}", new)
+        return new, f"năm {ctx.year} lấy từ ngữ cảnh"
+    if "giai đoạn" in error and ctx.stages:
+        m = _STAGE.search(phrase)
+        if m:
+            ends = " và ".join(f"cuối năm {b}" for _, b in sorted(ctx.stages.values()))
+            return phrase[:m.start()] + ends + phrase[m.end():], "các giai đoạn lấy từ kế hoạch"
+        n = _STAGE_N.search(phrase)
+        if n and n.group(1) in ctx.stages:
+            a, b = ctx.stages[n.group(1)]
+            return f"{phrase} (từ năm {a} - {b})", f"giai đoạn {n.group(1)} lấy từ kế hoạch"
+    return None

@@ -1,0 +1,110 @@
+"""The head of a plan: title, number, date and place of issue, period, and who issues it.
+
+>>> number_and_date("Số:  66 -KH/TĐTN-ĐKTHTN        Rạch Giá, ngày 19  tháng 02  năm 2014")
+('66-KH/TĐTN-ĐKTHTN', '19/02/2014')
+>>> period_of("Kế hoạch hoạt động Đội giai đoạn 2023 - 2028", None)
+'2023 - 2028'
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .units import subject
+
+_NUMBER = re.compile(r"\bSố\s*:?\s*(\d[\w\-/. ]*?[\w])(?=\s{2,}|\s+[A-ZĐ][^\W\d_]+\s*[,.]|$)")
+_ISSUED = re.compile(r"[^\W\d_][^,\d]{1,40},\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.I)
+_TITLE_END = re.compile(r"^(?:-{3,}|\*{3,}|[IVX]+\s*[./)]|căn cứ|thực hiện\s+(?:nghị|thông|kế|quyết|chỉ))",
+                        re.I)
+
+
+def clean(text: str) -> str:
+    """NFC, plain spaces, no markdown marks («##», «**»), no bullets' odd characters."""
+    s = unicodedata.normalize("NFC", text)
+    s = re.sub(r"[\u00a0\u2007\u202f\u200b\t\r\ufeff]", " ", s)
+    s = re.sub(r"^\s*#{1,6}\s*", "", s)
+    s = s.replace("**", "").replace("__", "")
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def is_upper(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 6 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
+def sentence_case(text: str) -> str:
+    if not is_upper(text):
+        return text
+    low = text.lower()
+    return low[:1].upper() + low[1:]
+
+
+def number_and_date(line: str) -> tuple[str | None, str | None]:
+    number = issued = None
+    m = _NUMBER.search(line)
+    if m:
+        number = re.sub(r"\s*([-/])\s*", r"\1", m.group(1)).strip()
+    d = _ISSUED.search(line)
+    if d:
+        issued = f"{int(d.group(1)):02d}/{int(d.group(2)):02d}/{d.group(3)}"
+    return number, issued
+
+
+def title_of(lines: list[str]) -> tuple[str, int]:
+    """The title under «KẾ HOẠCH» (maybe several lines), and the index of the line after it."""
+    start = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.I)), None)
+    if start is None:
+        first = next((i for i, t in enumerate(lines) if t), 0)
+        return sentence_case(lines[first] if lines else "Kế hoạch"), first + 1
+    parts: list[str] = []
+    i = start + 1
+    while i < len(lines) and len(parts) < 6:
+        t = lines[i]
+        if not t:
+            if parts:
+                break
+        elif _TITLE_END.match(t) and (parts or not t.lower().startswith("thực hiện")) or len(t) > 300:
+            break
+        else:
+            parts.append(t)
+        i += 1
+    body = sentence_case(" ".join(parts)).rstrip(".")
+    if body and not body.lower().startswith("kế hoạch"):
+        body = "Kế hoạch " + body[:1].lower() + body[1:] if body[:2] != body[:2].upper() else "Kế hoạch " + body
+    return body or "Kế hoạch", i
+
+
+def period_of(title: str, issued: str | None, years: list[int] | None = None) -> str | None:
+    m = re.search(r"(?:giai đoạn|từ năm|nhiệm kỳ)?\s*((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})", title, re.I)
+    if m:
+        return f"{m.group(1)} - {m.group(2)}"
+    m = re.search(r"\bnăm\s+((?:19|20)\d{2})\b", title, re.I)
+    if m:
+        return m.group(1)
+    if issued:
+        return issued[-4:]
+    if years:
+        return str(min(years)) if min(years) == max(years) else f"{min(years)} - {max(years)}"
+    return None
+
+
+def issuer_of(lines: list[str]) -> str | None:
+    """Who issues the plan: the unit of the signer, the one that «xây dựng kế hoạch», or «TM. …»."""
+    for t in lines:
+        m = re.search(r"\((?:Phó\s+)?(?:Bí thư|Giám đốc|Chủ tịch|Trưởng ban|Trưởng)\s+(.+?)\)", t)
+        if m and subject(m.group(1)):
+            return subject(m.group(1))
+    for t in lines[:80]:
+        m = re.search(r"([^,.;:“”]{3,120}?)\s+xây dựng (?:kế hoạch|chương trình)", t, re.I)
+        if m:
+            words = m.group(1).split()
+            for k in range(len(words)):
+                if words[k][0].isupper():
+                    found = subject(" ".join(words[k:]) + " xây")
+                    if found:
+                        return found
+    for t in lines:
+        m = re.match(r"^TM\.?\s+(.+)$", t)
+        if m and len(m.group(1)) > 3:
+            return sentence_case(m.group(1)).strip(" .")
+    return None

@@ -1,0 +1,95 @@
+"""A draft → the text of a plan file that `kehoach check` accepts, review items as comments.
+
+Each obligation says where it came from and how sure the importer is, in a comment above it.
+The draft is checked with the plan loader itself; an obligation the loader refuses is moved to
+the review section with the loader's reason, so what is left always passes `check`.
+"""
+from __future__ import annotations
+
+import json
+
+from engine.errors import PlanErrors
+from engine.loader import parse_plan
+
+from .model import Draft, DraftObligation, ReviewItem
+
+KIND_NAMES = {"event": "sự kiện", "deadline": "hạn nộp/báo cáo", "phase": "giai đoạn/đợt",
+              "milestone": "mốc", "contribution": "đóng góp", "target": "chỉ tiêu"}
+
+
+def q(value: object) -> str:
+    """A YAML scalar: strings double-quoted (JSON is valid YAML), numbers as they are."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _obligation(ob: DraftObligation) -> list[str]:
+    why = f" · {'; '.join(ob.reasons)}" if ob.reasons else ""
+    out = [f"  # dòng {ob.line} · độ tin cậy {ob.level} ({ob.confidence:.2f}){why}",
+           f"  - id: {ob.id}", f"    kind: {ob.kind}", f"    title: {q(ob.title)}", f"    when: {q(ob.when)}"]
+    if ob.responsible is not None:
+        out.append(f"    responsible: {q(ob.responsible) if isinstance(ob.responsible, str) else '[' + ', '.join(ob.responsible) + ']'}")
+    for name in ("place", "amount", "quantity", "measure", "percent"):
+        value = getattr(ob, name)
+        if value is not None:
+            out.append(f"    {name}: {q(value)}")
+    if ob.amounts:
+        out.append("    amounts:")
+        out += [f"      {uid}: {q(v)}" for uid, v in ob.amounts.items()]
+    out.append(f"    source: {q(ob.source)}")
+    return out
+
+
+def render_text(draft: Draft) -> str:
+    lines = [f"# Bản nháp nhập từ {draft.source} (kehoach import). Hãy đọc lại trước khi dùng:",
+             "# mỗi nghĩa vụ ghi dòng gốc và độ tin cậy; các mục cần xem lại ở cuối tệp.",
+             f"id: {draft.id}", f"title: {q(draft.title)}", f"issuer: {draft.issuer}"]
+    if draft.number:
+        lines.append(f"number: {q(draft.number)}")
+    if draft.issued:
+        lines.append(f"issued: {q(draft.issued)}")
+    period = draft.period
+    lines.append(f"period: {q(period)}" if isinstance(period, str) else
+                 f"period: {{from: {q(period['from'])}, to: {q(period['to'])}}}")
+    lines.append("units:")
+    for uid, name, origin in draft.units:
+        lines.append(f"  - {{id: {uid}, name: {q(name)}}}  # {origin}")
+    if draft.clusters:
+        lines.append("clusters:")
+        for c in draft.clusters:
+            members = ", ".join(str(m) for m in c["members"])  # type: ignore[attr-defined]
+            lines.append(f"  - {{id: {c['id']}, name: {q(c['name'])}, head: {c['head']}, members: [{members}]}}")
+    lines.append("obligations:" if draft.obligations else "obligations: []")
+    for ob in draft.obligations:
+        lines += _obligation(ob)
+    if draft.review:
+        lines += ["", f"# ---- CẦN XEM LẠI ({len(draft.review)} mục): có vẻ là ngày hoặc việc nhưng chưa hiểu chắc ----"]
+        for r in draft.review:
+            lines.append(f"# dòng {r.line}: «{' '.join(r.text.split())}» — {' '.join(r.reason.split())}")
+    return "\n".join(lines) + "\n"
+
+
+def render(draft: Draft, max_rounds: int = 5) -> str:
+    """The plan file's text; obligations the loader refuses go to the review section."""
+    for _ in range(max_rounds):
+        text = render_text(draft)
+        try:
+            parse_plan(text, "<bản nháp>")
+            return text
+        except PlanErrors as exc:
+            starts = [i + 1 for i, t in enumerate(text.splitlines()) if t.startswith("  - id: ")
+                      and i > text.splitlines().index("obligations:")] if draft.obligations else []
+            bad: dict[int, str] = {}
+            for e in exc.errors:
+                line = e.position.line if e.position else 0
+                k = sum(1 for s in starts if s <= line) - 1
+                if 0 <= k < len(draft.obligations):
+                    bad.setdefault(k, e.message)
+            if not bad:
+                return text  # a plan-level problem: leave it for `check` to report
+            for k in sorted(bad, reverse=True):
+                ob = draft.obligations.pop(k)
+                draft.review.append(ReviewItem(ob.line, ob.source, f"«{ob.when}»: {bad[k]}"))
+            draft.review.sort(key=lambda r: r.line)
+    return render_text(draft)

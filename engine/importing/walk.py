@@ -1,0 +1,271 @@
+"""Walk the lines of a plan, section by section, and collect its dated duties.
+
+A section remembers what its lines leave unsaid: its time («Thời gian: …», «Cần thực hiện …
+trong năm 2021:»), its year, its place, the unit it is about («2. Nhà thiếu nhi Quận:»), and
+whether the lines are assignments («Phân công thực hiện:»).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import duties
+from .dates import Context, Doubt, Found, find_when, has_anchor
+from .header import is_upper
+from .units import subject
+
+_ROMAN = re.compile(r"^([IVX]{1,5})\s*[./)]\s*(.*)$")
+_NUMBERED = re.compile(r"^(\d{1,2})\s*[./)]\s*(\S.*)$")
+_LABEL = re.compile(r"^(thời gian(?:\s*-\s*địa điểm)?(?:\s+(?:thực hiện|hoàn thành|tổ chức))?|địa điểm|"
+                    r"nội dung|phân công(?:\s+thực hiện|\s+nhiệm vụ)?|đơn vị thực hiện)\s*:\s*(.*)$", re.I)
+_BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
+_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.I)
+_GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.I)
+_COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
+                         r"\bđơn vị thành viên\b", re.I)
+
+
+def sentences(text: str) -> list[str]:
+    """Split at «. » or «; » before a capital letter, never inside parentheses."""
+    out, depth, start = [], 0, 0
+    for m in re.finditer(r"[()]|(?<=[.;])\s+(?=[A-ZĐ“\"])", text):
+        if m.group() in "()" and m.group():
+            depth = max(0, depth + (1 if m.group() == "(" else -1))
+        elif depth == 0:
+            out.append(text[start:m.start()])
+            start = m.end()
+    out.append(text[start:])
+    return [s for s in out if s.strip()]
+
+
+@dataclass
+class Section:
+    title: str
+    level: int
+    year: int | None = None
+    lead: str | None = None  # the unit the heading names
+    when: Found | None = None  # «Thời gian: …»
+    when_line: int = 0
+    dated: list[tuple[Found, int, str]] = field(default_factory=list)  # «+ Ngày 24/7/2022 tại …»
+    expect_dates: bool = False
+    intro: Found | None = None  # «… trong năm 2021:» then bullets
+    carry: str | None = None  # «giao Cụm trưởng …:» then bullets
+    heading_when: Found | None = None
+    place: str | None = None
+    mode: str = ""  # "", "content", "assign"
+    emitted: int = 0
+    line: int = 0
+
+
+@dataclass
+class Hit:
+    """A duty found: its sentence, time, unit (name as written), line and how sure we are."""
+
+    sentence: str
+    found: Found
+    unit: str | None
+    line: int
+    section: Section
+    confidence: float
+    reasons: list[str]
+    kind: str | None = None
+
+
+class Walker:
+    def __init__(self, ctx: Context, on_doubt: Callable[[int, str, str], None]):
+        self.ctx = ctx
+        self.stack: list[Section] = [Section("", 0, ctx.year)]
+        self.hits: list[Hit] = []
+        self.subjects: list[tuple[str, int]] = []
+        self.on_doubt = on_doubt
+
+    @property
+    def top(self) -> Section:
+        return self.stack[-1]
+
+    def heading_level(self, text: str, bold: bool) -> tuple[int, str] | None:
+        m = _ROMAN.match(text)
+        if m and (m.group(2) == "" or m.group(2)[0].isupper()):
+            return 1, m.group(2)
+        m = _NUMBERED.match(text)
+        if m:
+            rest = m.group(2)
+            if rest.endswith(":") or bold or (is_upper(rest) and len(rest) < 120) or (
+                    len(rest.split()) <= 14 and not has_anchor(rest) and not duties.target_measure(rest)
+                    and not rest.endswith(".")):
+                return 2, rest
+            return None
+        m = re.match(r"^(tiêu chí|mục|phần|chương)\s+\d+\s*[:.]\s*(.*)$", text, re.I)
+        if m:
+            return 3, text
+        if is_upper(text) and len(text) < 160 and not _BULLET.match(text):
+            return 1, text
+        return None
+
+    def open(self, level: int, title: str, line: int) -> None:
+        while len(self.stack) > 1 and self.top.level >= level:
+            self.close()
+        parent = self.top
+        year = parent.year
+        doubts: list[Doubt] = []
+        found = find_when(title, self.ctx, doubts)
+        years = [int(y) for y in re.findall(r"\b((?:19|20)\d{2})\b", title)]
+        if years:
+            year = years[-1]
+        lead = subject(title)
+        if lead and len(lead) < 0.8 * len(title.rstrip(": ")):
+            lead = None
+        sec = Section(title.rstrip(": "), level, year, lead or parent.lead if level > 1 else lead, line=line)
+        if _GOALS.search(title) or parent.mode == "goals":
+            sec.mode = "goals"
+        if found and re.search(r"chỉ tiêu|mục tiêu", title, re.I):
+            sec.heading_when = found[0]
+        elif parent.heading_when and level > parent.level:
+            sec.heading_when = parent.heading_when
+        self.stack.append(sec)
+        self.ctx.year = year
+
+    def close(self) -> None:
+        sec = self.stack.pop()
+        if sec.emitted or not (sec.when or sec.dated):
+            self.ctx.year = self.top.year
+            return
+        for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
+            title = sec.title if text == sec.title else f"{sec.title} – {duties.title_of(text)}"
+            self.hits.append(Hit(title, f, sec.lead, line, sec, 0.75, ["thời gian của mục"]))
+        self.ctx.year = self.top.year
+
+    def section_when(self, sec: Section) -> tuple[Found | None, list[str]]:
+        if sec.dated:
+            if len(sec.dated) == 1:
+                return sec.dated[0][0], []
+            phrase = " và ".join(f.phrase for f, _, _ in sec.dated)
+            joined = find_when(phrase, self.ctx)
+            if len(joined) == 1:
+                return joined[0], ["các ngày của mục"]
+        for s in reversed(self.stack):
+            if s.when:
+                return s.when, ["thời gian của mục"]
+            if s.intro:
+                return s.intro, ["thời gian nêu ở câu dẫn"]
+        return None, []
+
+    def line(self, no: int, text: str, bold: bool = False) -> None:
+        head = self.heading_level(text, bold)
+        if head:
+            self.open(head[0], head[1] or text, no)
+            return
+        if " | " in text:
+            self.row(no, [c.strip() for c in text.split(" | ")])
+            return
+        if _NUMBERED.match(text):  # an item, not a heading: it ends the item before it
+            while self.top.level >= 2 and len(self.stack) > 1:
+                self.close()
+            self.stack.append(Section("", 2, self.top.year, self.top.lead, line=no,
+                                      heading_when=self.top.heading_when, mode=self.top.mode))
+        sec = self.top
+        bullet = bool(_BULLET.match(text))
+        body = _BULLET.sub("", text).strip()
+        label = _LABEL.match(body)
+        if label:
+            self.label(sec, label.group(1).lower(), label.group(2), no)
+            return
+        if sec.expect_dates and bullet and has_anchor(body):
+            doubts: list[Doubt] = []
+            found = find_when(body, self.ctx, doubts)
+            if found:
+                sec.dated.append((found[0], no, body))
+                return
+        for sentence in sentences(body):
+            self.sentence(sec, sentence, no, bullet)
+
+    def row(self, no: int, cells: list[str]) -> None:
+        """A table row: one cell says when, one may name the unit, the first other is the title."""
+        doubts: list[Doubt] = []
+        dated = [c for c in cells if has_anchor(c)]
+        found = [f for c in dated for f in find_when(c, self.ctx, doubts)]
+        for d in doubts:
+            self.on_doubt(no, d.text, d.reason)
+        units = [c for c in cells[1:] if c not in dated and subject(c) and len(subject(c) or "") >= 0.8 * len(c)]
+        rest = [c for c in cells if c not in dated and c not in units and not re.fullmatch(r"[\d.]+", c)]
+        if not found or not rest:
+            if dated and not found and not doubts:
+                self.on_doubt(no, " | ".join(cells), "dòng bảng có ngày nhưng không hiểu được")
+            return
+        unit = subject(units[0]) if units else next((s.lead for s in reversed(self.stack) if s.lead), None)
+        if unit:
+            self.subjects.append((unit, no))
+        for f in found[:1]:
+            self.hits.append(Hit(rest[0], f, unit, no, self.top, 0.85 if unit else 0.75, ["dòng bảng"]))
+        self.top.emitted += 1
+
+    def label(self, sec: Section, name: str, rest: str, no: int) -> None:
+        if name.startswith("thời gian"):
+            doubts: list[Doubt] = []
+            found = find_when(rest, self.ctx, doubts) if rest else []
+            for d in doubts:
+                self.on_doubt(no, d.text, d.reason)
+            if found:
+                sec.when, sec.when_line = found[0], no
+            sec.expect_dates = "địa điểm" in name or not rest
+            sec.mode = ""
+        elif name.startswith("địa điểm"):
+            sec.place = rest.strip(" .;") or None
+        elif name.startswith("nội dung"):
+            sec.mode = "content" if sec.mode != "goals" else "goals"
+        else:
+            sec.mode = "assign"
+
+    def sentence(self, sec: Section, sentence: str, no: int, bullet: bool) -> None:
+        doubts: list[Doubt] = []
+        found = find_when(sentence, self.ctx, doubts)
+        rest = sentence
+        if found and found[0].start < 3 + sentence.find(found[0].phrase[:3]) and sentence.startswith(
+                found[0].phrase[:4]):
+            rest = sentence[found[0].end:].lstrip(" ,:")
+        unit = subject(rest) or subject(sentence)
+        if unit and _COLLECTIVE.search(unit) is None:
+            self.subjects.append((unit, no))
+        if sentence.rstrip().endswith(":") and not (found and duties.target_measure(sentence)):
+            if found:
+                sec.intro = found[0]
+            if unit:
+                sec.carry = unit
+            return
+        unit = unit or (sec.carry if bullet else None)
+        if unit is None:
+            unit = next((s.lead for s in reversed(self.stack) if s.lead), None)
+        for d in doubts:
+            self.on_doubt(no, d.text, d.reason)
+        if sec.mode == "content":
+            return
+        if sec.mode == "goals":
+            if found:
+                self.on_doubt(no, sentence, "câu có thời gian trong phần mục đích, yêu cầu: "
+                              "không lấy làm nghĩa vụ; nếu là một việc có hạn, hãy thêm vào")
+            return
+        if found:
+            for f in found:
+                conf = 0.9 if unit else 0.8
+                self.hits.append(Hit(sentence, f, unit, no, sec, conf - 0.15 * bool(f.flags), list(f.flags)))
+            sec.emitted += 1
+            return
+        when, why = self.section_when(sec)
+        if when and (sec.mode == "assign" or (bullet and (sec.intro or sec.when)) or sec.dated):
+            self.hits.append(Hit(sentence, when, unit, no, sec, 0.7 if unit else 0.6, why))
+            sec.emitted += 1
+            return
+        if duties.target_measure(sentence) and sec.heading_when:
+            self.hits.append(Hit(sentence, sec.heading_when, unit, no, sec, 0.7, ["thời gian của mục chỉ tiêu"],
+                                 "target"))
+            return
+        if duties.target_measure(sentence) and bullet and self.ctx.single_year and re.search(
+                r"\b(?:đạt|trở lên|phấn đấu|tỷ lệ|tỉ lệ)\b", sentence, re.I):
+            plan_year = find_when(f"Năm {self.ctx.single_year}", self.ctx)[0]
+            self.hits.append(Hit(sentence, plan_year, unit, no, sec, 0.5,
+                                 ["hạn lấy theo năm của kế hoạch"], "target"))
+            return
+        if not doubts and _DUTY_WORDS.search(sentence):
+            self.on_doubt(no, sentence, "có vẻ là một việc định kỳ hoặc có hạn nhưng không thấy "
+                          "ngày hay chu kỳ; hãy ghi rõ thời gian")

@@ -1,0 +1,193 @@
+"""The importer's extractors (dates, units, duties) on variants written for these tests, the
+whole pipeline on a generated Word file with a table, and `kehoach import` on the command line."""
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.importing import import_lines, render
+from engine.importing.dates import Context, Doubt, find_when
+from engine.importing.duties import amounts, kind_of, money, percent, quantity
+from engine.importing.header import number_and_date, period_of
+from engine.importing.units import Units, subject
+from engine.loader import parse_plan
+from kehoach.cli import main
+
+CTX = Context(year=2025)
+DATES = [
+    ("Khai mạc lúc 7g30 ngày 05/6/2025 tại hội trường", ["lúc 7g30 ngày 05/6/2025"]),
+    ("Sinh hoạt chuyên đề 8h00, ngày 3-9-2025", ["8h00, ngày 3-9-2025"]),
+    ("Giao lưu 8 giờ 30 ngày 12.10.2025 ở nhà văn hóa", ["8 giờ 30 ngày 12.10.2025"]),
+    ("Tọa đàm vào ngày 7 tháng 11 năm 2025", ["vào ngày 7 tháng 11 năm 2025"]),
+    ("Nộp danh sách trước ngày 20/4 năm nay", ["trước ngày 20/4/2025"]),
+    ("Dự kiến tháng 10 năm 2025 tổ chức hội trại", ["Dự kiến tháng 10 năm 2025"]),
+    ("Sơ kết quý III năm 2025", ["quý III năm 2025"]),
+    ("Gửi báo cáo vào ngày 25 hằng tháng", ["vào ngày 25 hằng tháng"]),
+    ("Trực thư viện sáng thứ bảy hàng tuần", ["sáng thứ bảy hàng tuần"]),
+    ("Đợt 2: từ tháng 8 đến tháng 10 hằng năm", ["Đợt 2: từ tháng 8 đến tháng 10 hằng năm"]),
+    ("Dọn vệ sinh công viên 30/4 vào ngày 14/6/2025", ["vào ngày 14/6/2025"]),
+    ("Mít tinh mừng Quốc khánh 2/9 lúc 19g00 ngày 01/9/2025", ["lúc 19g00 ngày 01/9/2025"]),
+    ("Căn cứ Quyết định số 12/QĐ-UBND ngày 03/01/2025 của UBND", []),
+    ("Tổng kết giai đoạn 2026 - 2030", ["giai đoạn 2026 - 2030"]),
+]
+
+
+@pytest.mark.parametrize("sentence, phrases", DATES, ids=[d[0][:28] for d in DATES])
+def test_dates_found_as_written(sentence: str, phrases: list[str]) -> None:
+    assert [f.phrase for f in find_when(sentence, CTX)] == phrases
+
+
+@pytest.mark.parametrize("sentence", ["Hội diễn văn nghệ ngày 9/12/2025", "Hội diễn văn nghệ ngày 9/12/2025"])
+def test_dates_nfd_and_nbsp(sentence: str) -> None:
+    text = unicodedata.normalize("NFD", sentence).replace(" ", "\u00a0")
+    from engine.importing.header import clean
+    assert [f.phrase for f in find_when(clean(text), CTX)] == ["ngày 9/12/2025"]
+
+
+DOUBTS = [
+    ("Hội trại diễn ra ngày 15-16/8/2025", "khoảng ngày"),  # a range or two days?
+    ("Gặp mặt ngày 15/8", "thiếu năm"),  # no year anywhere
+    ("Ra quân cuối tuần", None),  # no date word at all: nothing found, nothing doubted
+]
+
+
+@pytest.mark.parametrize("sentence, reason", DOUBTS, ids=[d[0][:24] for d in DOUBTS])
+def test_ambiguous_dates_are_doubted_not_guessed(sentence: str, reason: str | None) -> None:
+    doubts: list[Doubt] = []
+    assert find_when(sentence, Context(), doubts) == []
+    assert (reason in doubts[0].reason) if reason else doubts == []
+
+
+def test_year_carried_from_context_is_flagged() -> None:
+    [found] = find_when("Gặp mặt ngày 15/8", Context(year=2024))
+    assert found.phrase == "ngày 15/8/2024" and "ngữ cảnh" in found.flags[0]
+
+
+UNITS = [
+    ("Đoàn Trường Cao đẳng Y tế chủ trì tổ chức hội thao.", "Đoàn Trường Cao đẳng Y tế"),
+    ("+ Hội Liên hiệp Thanh niên phường phối hợp thực hiện.", "Hội Liên hiệp Thanh niên phường"),
+    ("Giao Ban Tuyên giáo Huyện đoàn theo dõi, tổng hợp.", "Ban Tuyên giáo Huyện đoàn"),
+    ("- Phòng Văn hóa: hỗ trợ âm thanh.", "Phòng Văn hóa"),
+    ("Hội nghị tổng kết được tổ chức vào cuối năm.", None),
+    ("Các chi đoàn trực thuộc đăng ký danh sách.", "Các chi đoàn trực thuộc"),
+]
+
+
+@pytest.mark.parametrize("sentence, unit", UNITS, ids=[u[0][:24] for u in UNITS])
+def test_responsible_unit(sentence: str, unit: str | None) -> None:
+    assert subject(sentence) == unit
+
+
+def test_units_deduplicated_with_ids_from_names() -> None:
+    u = Units()
+    a = u.add("Ban Thường vụ Huyện Đoàn")
+    assert u.add("BTV Huyện Đoàn") == a == u.add("Huyện Đoàn")
+    assert u.add("Đoàn Sở Xây dựng Thành phố") == u.add("Đoàn Sở Xây dựng")
+    assert a == "ban-thuong-vu-huyen-doan"
+
+
+KINDS = [
+    ("Nộp báo cáo sơ kết về Văn phòng", "deadline"),
+    ("Mỗi chi đoàn đóng góp 200.000 đồng", "contribution"),
+    ("Phấn đấu 95% đoàn viên tham gia", "target"),
+    ("Đợt 1 ra quân tình nguyện", "phase"),
+    ("Ban hành kế hoạch năm", "milestone"),
+    ("Hội thao truyền thống", "event"),
+]
+
+
+@pytest.mark.parametrize("sentence, kind", KINDS, ids=[k[1] for k in KINDS])
+def test_duty_kind(sentence: str, kind: str) -> None:
+    assert kind_of(sentence, "") == kind
+
+
+def test_amounts_quantities_percent() -> None:
+    assert money("mức đóng 1.200.000 đồng/chi đoàn") == "1.200.000 đồng"
+    assert amounts("(Đoàn A: 300.000 đồng; Đoàn B, Đoàn C: 200.000 đồng)") == [
+        (["Đoàn A"], "300.000 đồng"), (["Đoàn B", "Đoàn C"], "200.000 đồng")]
+    assert quantity("Mỗi năm xây 03 nhà nhân ái cho hộ nghèo") == (3.0, "nhà nhân ái")
+    assert percent("đạt 87,5% trở lên") == 87.5
+
+
+def test_header() -> None:
+    assert number_and_date("Số: 12-KH/ĐTN     Cần Thơ, ngày 03 tháng 3 năm 2025") == ("12-KH/ĐTN", "03/03/2025")
+    assert period_of("Kế hoạch công tác năm 2025", None) == "2025"
+
+
+PLAN = """KẾ HOẠCH
+Tổ chức Tháng Thanh niên năm 2025
+
+I. MỤC ĐÍCH, YÊU CẦU
+- Góp phần hoàn thành chương trình năm 2025.
+II. NỘI DUNG
+1. Lễ ra quân:
+- Thời gian: 7g00, ngày 02/3/2025.
+- Phân công thực hiện:
++ Đoàn phường Tân Phú chủ trì tổ chức.
++ Các chi đoàn cử 20 đoàn viên tham gia và đóng góp kinh phí (300.000 đồng/đơn vị).
+2. Báo cáo kết quả về Ban Thường vụ trước ngày 31/3/2025.
+3. Định kỳ kiểm tra việc thực hiện.
+Nơi nhận:
+- Quận Đoàn;
+- Lưu VP.
+"""
+
+
+def test_pipeline_draft_passes_check_and_keeps_lines() -> None:
+    draft = import_lines(list(enumerate(PLAN.splitlines(), 1)), "t.txt")
+    text = render(draft)
+    plan = parse_plan(text)  # `kehoach check` accepts the draft as written
+    assert {d.phrase for d in plan.duties} == {"7g00, ngày 02/3/2025", "trước ngày 31/3/2025"}
+    kinds = sorted(o.kind for o in draft.obligations)
+    assert kinds == ["contribution", "deadline", "event", "event"]
+    assert "# dòng 10 · độ tin cậy" in text and "CẦN XEM LẠI" in text
+    reasons = " ".join(r.reason for r in draft.review)
+    assert "mục đích" in reasons and "định kỳ" in reasons  # dated goal, period without a cycle
+    assert ("quan-doan", "Quận Đoàn", "nơi nhận") in draft.units
+
+
+def make_docx(path: Path) -> None:
+    import docx
+    d = docx.Document()
+    d.add_paragraph("KẾ HOẠCH")
+    d.add_paragraph("Hoạt động hè năm 2025")
+    d.add_paragraph("")
+    d.add_paragraph().add_run("I. LỊCH HOẠT ĐỘNG").bold = True
+    d.add_paragraph("Báo cáo tổng kết hè trước ngày 30/8/2025.", style="List Bullet")
+    table = d.add_table(rows=3, cols=3)
+    for row, cells in zip(table.rows, [("Nội dung", "Thời gian", "Đơn vị thực hiện"),
+                                       ("Khai mạc hè", "7g30 ngày 01/6/2025", "Đoàn phường An Bình"),
+                                       ("Hội trại thiếu nhi", "ngày 20/7/2025", "Liên đội An Bình")]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    d.save(str(path))
+
+
+def test_cli_imports_docx_with_table(tmp_path: Path) -> None:
+    source, out = tmp_path / "ke-hoach.docx", tmp_path / "draft.yaml"
+    make_docx(source)
+    result = CliRunner().invoke(main, ["import", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = parse_plan(out.read_text(encoding="utf-8"))
+    phrases = {d.phrase: d for d in plan.duties}
+    assert set(phrases) == {"trước ngày 30/8/2025", "7g30 ngày 01/6/2025", "ngày 20/7/2025"}
+    assert plan.units[phrases["ngày 20/7/2025"].responsible[0]] == "Liên đội An Bình"
+    assert "Tìm thấy 3 nghĩa vụ" in result.output
+
+
+@pytest.mark.parametrize("name, content", [("x.pdf", b"%PDF"), ("x.docx", b"not a zip"),
+                                           ("x.txt", "ngày".encode("cp1258") + b"\xff\xfe\x00")])
+def test_cli_unreadable_file_says_so(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["import", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert name in result.output and "không" in result.output
+
+
+def test_cli_missing_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "khong-co.docx")])
+    assert result.exit_code == 1 and "không tìm thấy tệp" in result.output
