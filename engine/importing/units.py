@@ -35,6 +35,8 @@ VERBS = set("""tổ phụ chủ phối xây thực tham hướng chỉ báo đă
 tuyên vận triển giao có là được sẽ cần đề trình lập rà đánh tiếp duy kiểm trao lắp nghiên đẩy tăng tạo
 nâng mở thăm khám chăm phát giúp căn xác bố tích chuẩn quán phổ thu dọn đôn nắm góp điều quản bảo làm
 tiến ứng phân hằng hàng định vào trong thường luôn chịu nhận thống huy ký kết""".split())
+_ORGS = re.compile(r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
+                   r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b")
 _PREFIXES = ("ban thuong vu ", "ban chap hanh ", "btv ", "bch ", "thuong truc ", "tt ", "cac ", "moi ")
 _SUFFIXES = (" thanh pho", " tp", " quan", " huyen", " tinh")
 
@@ -83,7 +85,10 @@ def subject(clause: str) -> str | None:
     if m and not re.match(r"\s*(?:nhiệm vụ|cho)\b", text[m.end():]):
         text = text[m.end():]
     low = text.lower()
-    if NOT_UNITS.match(low) or _head(low) is None:
+    head = _head(low)
+    if NOT_UNITS.match(low) or head is None:
+        return None
+    if head in ("các", "mỗi", "từng") and not _ORGS.search(low):  # «Các chỉ tiêu cơ bản»
         return None
     words = re.findall(r"\S+", text)
     name: list[str] = []
