@@ -5,14 +5,13 @@ import sys
 import click
 
 from kehoach.cli import err, main
-from kehoach.cli_store import _store_fail
+from kehoach.cli_store import _store_fail, settings
 
 
 # ── Long-running processes (issue 3): `serve`, `worker` (kehoach/serve.py wires them) ─────
 def _run_engine(clock: bool, tick_seconds: float, poll_seconds: float, limit: int) -> None:
     import asyncio
     import logging
-    import os
     import signal
 
     from kehoach import store
@@ -22,12 +21,14 @@ def _run_engine(clock: bool, tick_seconds: float, poll_seconds: float, limit: in
     for noisy in ("apscheduler", "alembic"):  # one line per run of every job: not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    config = settings()
+
     async def main_() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run(dict(os.environ), stop, clock=clock, tick_seconds=tick_seconds,
+        await run(config, stop, clock=clock, tick_seconds=tick_seconds,
                   poll_seconds=poll_seconds, limit=limit,
                   announce=lambda line: err.print(line, markup=False, soft_wrap=True))
 

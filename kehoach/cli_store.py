@@ -27,12 +27,22 @@ if TYPE_CHECKING:
 # ── `db upgrade`, `db status`, `load` ──────────────────────────────────────────────────────
 # kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `compile` start
 # as fast as before. The environment is read here, at the edge, and nowhere below.
-def _store_engine() -> Engine:
+def settings() -> dict[str, str]:
+    """The settings in effect (kehoach.settings: environment over kehoach.toml)."""
     import os
 
     from kehoach import store
+    from kehoach.settings import load
     try:
-        return store.make_engine(store.database_url(os.environ))
+        return load(os.environ)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+
+
+def _store_engine() -> Engine:
+    from kehoach import store
+    try:
+        return store.make_engine(store.database_url(settings()))
     except store.StoreError as exc:
         raise _store_fail(exc) from None
 
@@ -202,7 +212,7 @@ def digest(now_text: str | None, limit: int) -> None:
     from notifiers.console import ConsoleChannel
     now = _now(now_text)
     try:
-        hour = parse_hour(os.environ.get(SETTING))
+        hour = parse_hour(settings().get(SETTING))
     except store.StoreError as exc:
         raise _store_fail(exc) from None
     engine = _ready_engine()

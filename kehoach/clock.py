@@ -31,7 +31,7 @@ import logging
 import os
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -105,11 +105,14 @@ def digest_job(clock_id: str) -> None:
 class Clock:
     """The engine's periodic jobs on an AsyncIOScheduler with a persistent job store."""
 
-    def __init__(self, engine: Engine, url: str, channel: Channel, now: Callable[[], datetime],
+    def __init__(self, engine: Engine, url: str, channel: Channel | Sequence[Channel],
+                 now: Callable[[], datetime],
                  *, tick_seconds: float = 60.0, dispatch_limit: int = 100,
                  worker: str | None = None, digest_at: str | time = DEFAULT_HOUR,
                  on_error: Callable[[ClockError, BaseException], None] | None = None):
-        self.engine, self.url, self.channel, self.now = engine, url, channel, now
+        # The running channels; the first one also takes what no person can be reached for.
+        self.channels = [channel] if isinstance(channel, Channel) else list(channel)
+        self.engine, self.url, self.channel, self.now = engine, url, self.channels[0], now
         self.tick_seconds, self.dispatch_limit = tick_seconds, dispatch_limit
         self.worker = worker or worker_name()
         self.digest_at = parse_hour(digest_at)
@@ -120,12 +123,26 @@ class Clock:
         self.scheduler: AsyncIOScheduler | None = None
 
     # ── the work, callable without a scheduler (tests, `kehoach tick`) ──────────────────────
+    @property
+    def channel_names(self) -> list[str]:
+        return [c.name for c in self.channels]
+
+    def dispatch_all(self, now: datetime) -> DispatchResult:
+        """One dispatch batch on each running channel; the outcomes added up."""
+        total = DispatchResult()
+        for channel in self.channels:
+            one = store.dispatch(lambda: store.write_session(self.engine), channel, now,
+                                 limit=self.dispatch_limit, worker=self.worker)
+            for name, value in vars(one).items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
+
     def run_tick(self) -> tuple[store.TickResult, DispatchResult]:
         now = self.now()
         with store.write_session(self.engine) as session:
-            decided = store.tick(session, now, channel=self.channel.name)
-        sent = store.dispatch(lambda: store.write_session(self.engine), self.channel, now,
-                              limit=self.dispatch_limit, worker=self.worker)
+            decided = store.tick(session, now, channel=self.channel.name,
+                                 channels=self.channel_names)
+        sent = self.dispatch_all(now)
         self.ticks += 1
         if decided.queued or sent.claimed:
             log.info("nhịp lúc %s: xét %d bước, %d thông báo mới, đã gửi %d", now.isoformat(),
@@ -136,9 +153,9 @@ class Clock:
         """Today's digests (once per recipient and day, whoever runs it), then one dispatch."""
         now = self.now()
         with store.write_session(self.engine) as session:
-            queued = make_digest(session, now, self.digest_at, channel=self.channel.name)
-        sent = store.dispatch(lambda: store.write_session(self.engine), self.channel, now,
-                              limit=self.dispatch_limit, worker=self.worker)
+            queued = make_digest(session, now, self.digest_at, channel=self.channel.name,
+                                 channels=self.channel_names)
+        sent = self.dispatch_all(now)
         if queued.queued:
             log.info("tin tổng hợp ngày %s: %d người nhận", queued.day, queued.queued)
         return queued, sent

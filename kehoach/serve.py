@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,9 +118,13 @@ def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) 
 async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool = True,
                 now: Callable[[], datetime] = utc_now, tick_seconds: float = 60.0,
                 poll_seconds: float = 1.0, lead_poll: float = 2.0, limit: int = 100,
-                channel: Channel | None = None, announce: Callable[[str], None] = print) -> None:
+                channel: Channel | Sequence[Channel] | None = None,
+                announce: Callable[[str], None] = print) -> None:
     """Run until `stop` is set. Raises SchemaOutdated (before doing anything) on an old schema,
-    DatabaseUnavailable when the database cannot be reached."""
+    DatabaseUnavailable when the database cannot be reached.
+
+    `channel`: the channels to run (default: the console); the first one also takes the
+    notifications of units nobody can be reached in."""
     url = store.database_url(settings)
     digest_at = parse_hour(settings.get(DIGEST_SETTING))  # a bad hour is refused before start
     engine = store.make_engine(url)
@@ -128,14 +132,15 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
         store.check_schema_current(engine)
         for line in describe_start(settings, engine, clock=clock):
             announce(line)
-        channel = OneAtATime(channel or ConsoleChannel())
+        given = [channel] if isinstance(channel, Channel) else list(channel or ())
+        channels = [OneAtATime(c) for c in given or [ConsoleChannel()]]
         worker = worker_name()
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(dispatch_loop(engine, channel, now, stop,
-                                                   poll_seconds=poll_seconds, limit=limit,
-                                                   worker=worker))]
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds,
+                                              limit=limit, worker=worker)) for c in channels]
         if clock:
             def make_clock() -> Clock:
-                return Clock(engine, url, channel, now, tick_seconds=tick_seconds,
+                return Clock(engine, url, channels, now, tick_seconds=tick_seconds,
                              dispatch_limit=limit, worker=worker, digest_at=digest_at)
             tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
                                                        poll_seconds=lead_poll)))

@@ -23,11 +23,22 @@ class Notification:
 
     id: int
     key: str  # the idempotency key: channels that support it pass it on
-    recipient: str  # a unit id for now; people and their contact links come later
+    recipient: str  # the unit whose notification it is
     purpose: str  # reminder | escalation | digest
     level: int | None
     payload: dict[str, Any] = field(default_factory=dict)
     attempt: int = 1
+    person: Recipient | None = None  # the person it goes to; None: to the unit, no one in it
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A person and their addresses, read when the row is sent (a chat linked since counts)."""
+
+    id: int
+    name: str
+    email: str | None = None
+    telegram_chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

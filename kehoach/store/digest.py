@@ -4,8 +4,9 @@
 of `now`; from then on it reads the open steps that may need attention (pending, deadline
 within `LOOKAHEAD` of `now`: a reminder earlier than that is not "due soon"), asks
 `workflows.digest.digest_for` what each recipient must hear, and inserts one outbox row per
-recipient unit with the idempotency key ``digest|<unit>|<local date>`` (ON CONFLICT DO NOTHING):
-run twice, or by two processes at once, it stores one digest per recipient and day.
+recipient unit and person heard (directory.routes) with the idempotency key
+``digest|<unit>|<local date>[|p<person>]`` (ON CONFLICT DO NOTHING): run twice, or by two
+processes at once, it stores one digest per recipient and day.
 
 Recipients: every unit responsible for a step listed, and for a late step the units of the
 rungs of its ladder heard by `now` (a cluster head hears its members' late steps).
@@ -13,6 +14,7 @@ rungs of its ladder heard by `now` (a cluster head hears its members' late steps
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from engine import vi
 from workflows.digest import Digest, DigestItem, digest_for
 from workflows.lifecycle import LATE, VN, StepFacts, status
 
+from .directory import FALLBACK, Route, routes
 from .errors import StoreError
 from .models import StepState, outbox_table, steps_table, units_table
 from .tick import COLUMNS, _insert_ignoring_duplicates, facts
@@ -61,8 +64,10 @@ class DigestResult:
     keys: list[str] = field(default_factory=list)
 
 
-def digest_key(unit: str, day: date) -> str:
-    return f"{PURPOSE}|{unit}|{day.isoformat()}"
+def digest_key(unit: str, day: date, route: Route | None = None) -> str:
+    """``digest|<unit>|<day>``, and ``|p<person>`` when it goes to a person of the unit."""
+    key = f"{PURPOSE}|{unit}|{day.isoformat()}"
+    return key if route is None or route.person_id is None else f"{key}|p{route.person_id}"
 
 
 def recipients_of(step: StepFacts, now: datetime) -> set[str]:
@@ -92,8 +97,10 @@ def payload(d: Digest, unit: str, rows: dict[str, Any], names: dict[str, str]) -
 
 
 def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HOUR, *,
-           channel: str = "console") -> DigestResult:
-    """Queue today's digests at `now`, in the open transaction of `session` (module doc)."""
+           channel: str = FALLBACK, channels: Collection[str] = ()) -> DigestResult:
+    """Queue today's digests at `now`, in the open transaction of `session` (module doc).
+    Each recipient unit's people hear it through their contact links among the running
+    `channels` (directory.routes); a unit nobody is reachable in, on `channel`."""
     at = parse_hour(hour)
     local = now.astimezone(VN)
     if local.time() < at:
@@ -112,10 +119,13 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
         rows[row.id] = row
         for unit in recipients_of(step, now):
             by_unit[unit].append(step)
+    heard = routes(session, by_unit, channels, channel)
+    keys = {u: [(r, digest_key(u, day, r)) for r in heard[u]] for u in by_unit}
     done = set(session.execute(select(outbox_table.c.idempotency_key).where(
-        outbox_table.c.idempotency_key.in_([digest_key(u, day) for u in by_unit]))).scalars())
+        outbox_table.c.idempotency_key.in_([k for ks in keys.values() for _, k in ks])))
+        .scalars())
     digests = {u: d for u, steps in by_unit.items()
-               if digest_key(u, day) not in done and (d := digest_for((u,), steps, now))}
+               if any(k not in done for _, k in keys[u]) and (d := digest_for((u,), steps, now))}
     result.duplicates = len(done)  # already queued today (by an earlier run or process)
     if not digests:
         return result
@@ -123,13 +133,14 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
     names = {u: n for u, n in session.execute(select(units_table.c.id, units_table.c.name)
                                               .where(units_table.c.id.in_(wanted)))}
     new: list[dict[str, Any]] = [
-        {"idempotency_key": digest_key(u, day), "step_id": None, "person_id": None,
-         "unit_id": u, "channel": channel, "purpose": PURPOSE, "level": None,
-         "payload": payload(d, u, rows, names), "state": "pending", "attempts": 0,
+        {"idempotency_key": key, "step_id": None, "person_id": r.person_id,
+         "unit_id": u, "channel": r.channel, "purpose": PURPOSE, "level": None,
+         "payload": {**payload(d, u, rows, names), "person_name": r.name},
+         "state": "pending", "attempts": 0,
          "not_before": now, "created_at": now, "updated_at": now}
-        for u, d in sorted(digests.items())]
+        for u, d in sorted(digests.items()) for r, key in keys[u] if key not in done]
     inserted = session.execute(_insert_ignoring_duplicates(session), new).all()
-    result.recipients = len(digests) + result.duplicates
+    result.recipients = len(new) + result.duplicates
     result.queued = len(inserted)
     result.duplicates += len(new) - len(inserted)
     result.keys = [r["idempotency_key"] for r in new]

@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from notifiers.base import Channel, DeliveryError, Notification
+from notifiers.base import Channel, DeliveryError, Notification, Recipient
 
-from .models import deliveries_table, outbox_table
+from .models import deliveries_table, outbox_table, people_table
 
 outbox_t, deliveries_t = outbox_table, deliveries_table
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -77,6 +77,16 @@ def _claim(session: Session, channel: str, worker: str, now: datetime, limit: in
                                 .order_by(outbox_t.c.not_before, outbox_t.c.id)))
 
 
+def _recipients(session: Session, rows: list[Any]) -> dict[int, Recipient]:
+    """The people the claimed rows go to, with their addresses as they are now."""
+    ids = {r.person_id for r in rows if r.person_id is not None}
+    if not ids:
+        return {}
+    p = people_table
+    return {r.id: Recipient(r.id, r.name, r.email, r.telegram_chat_id) for r in session.execute(
+        select(p.c.id, p.c.name, p.c.email, p.c.telegram_chat_id).where(p.c.id.in_(ids)))}
+
+
 def _abandon_stale_claims(session: Session, now: datetime) -> int:
     return int(session.connection().execute(
         update(outbox_t).where(outbox_t.c.state == "claimed", outbox_t.c.claimed_at < now - LEASE)
@@ -93,10 +103,12 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
     with session_factory() as session:
         result.abandoned = _abandon_stale_claims(session, now)
         rows = _claim(session, channel.name, worker, now, limit)
+        people = _recipients(session, rows)
     result.claimed = len(rows)
     for row in rows:
         note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
-                            row.level, row.payload, row.attempts)
+                            row.level, row.payload, row.attempts,
+                            people.get(row.person_id) if row.person_id is not None else None)
         outcome, error, remote, permanent = "sent", None, None, False
         values: dict[str, Any] = {"state": "sent", "last_error": None}
         try:

@@ -5,7 +5,9 @@ reloaded plan finds its rows again. A step is never deleted: a removed one is ca
 its reason, and every change leaves a `transitions` row. `next_action_at` is the next moment
 something must happen to the step (a reminder or an escalation rung); it is recomputed on
 every change and indexed, so "what is due now" is one range scan (healthchecks'
-`Check.alert_after`). People, outbox and deliveries are defined now, filled by later slices.
+`Check.alert_after`). People are who hears about a unit's steps (recipients of its outbox
+rows, through their contact links) and who may act on them (board roles); groups keep each
+plan's clusters and groups, so a cluster head's scope and a cluster's feed can be queried.
 
 Bulk code (sync) writes through `Model.__table__` with executemany; the ORM classes give the
 schema one typed place and serve the small reads and single-row actions.
@@ -81,6 +83,26 @@ class PlanRow(Base):
     current_version: Mapped[int]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    issuer_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))  # 0003
+
+
+class Group(Base):
+    """A plan's cluster (cụm, with a head unit) or group of units (migration 0003)."""
+
+    __tablename__ = "groups"
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # cluster | group
+    name: Mapped[str] = mapped_column(Text)
+    head_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_members_unit_id", "unit_id"),)
+    plan_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
 
 
 class PlanVersion(Base):
@@ -161,17 +183,63 @@ class Transition(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class BoardRole(StrEnum):
+    """What a person may see and do on the board and from Telegram buttons."""
+
+    SECRETARY = "secretary"  # of an issuing body: every plan it issued
+    CLUSTER_HEAD = "cluster_head"  # the clusters whose head is their unit
+    UNIT_SECRETARY = "unit_secretary"  # their own unit
+    MEMBER = "member"  # hears about their unit's steps, may act on them from Telegram
+
+
 class Person(Base):
-    """Someone who hears about steps: a unit's secretary, a cluster head, …"""
+    """Someone who hears about steps: a unit's secretary, a cluster head, …
+
+    Contact links (0003): `email`, and `telegram_chat_id` once they linked a chat with an
+    invite code; `telegram_lost_at` is set when Telegram refuses the chat (bot blocked), so
+    the link is inactive until they link again."""
 
     __tablename__ = "people"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(Text)
-    role: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(Text)  # as people say it: "Bí thư", "Phó Bí thư"
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
-    contacts: Mapped[dict[str, Any]]  # channel → address (telegram chat id, e-mail, …)
+    contacts: Mapped[dict[str, Any]]  # other channels → address
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     created_at: Mapped[datetime]
+    board_role: Mapped[str] = mapped_column(String(16), server_default=text("'member'"))
+    email: Mapped[str | None] = mapped_column(Text)
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    telegram_linked_at: Mapped[datetime | None]
+    telegram_lost_at: Mapped[datetime | None]
+    login: Mapped[str | None] = mapped_column(String(120), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+
+
+class Invite(Base):
+    """A one-time code that links a Telegram chat to a person; only its hash is kept."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(Text)
+
+
+class FeedToken(Base):
+    """An iCalendar feed's secret URL token (only its hash is kept), revocable."""
+
+    __tablename__ = "feed_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))  # unit | cluster | person | plan
+    scope_id: Mapped[str] = mapped_column(String(400))  # cluster: "plan_id/cluster_id"
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class Outbox(Base):
@@ -223,3 +291,8 @@ steps_table = cast(Table, StepRow.__table__)
 transitions_table = cast(Table, Transition.__table__)
 outbox_table = cast(Table, Outbox.__table__)
 deliveries_table = cast(Table, Delivery.__table__)
+people_table = cast(Table, Person.__table__)
+groups_table = cast(Table, Group.__table__)
+group_members_table = cast(Table, GroupMember.__table__)
+invites_table = cast(Table, Invite.__table__)
+feed_tokens_table = cast(Table, FeedToken.__table__)

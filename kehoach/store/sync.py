@@ -28,6 +28,7 @@ from engine.plan import Plan
 
 from workflows.lifecycle import next_moment
 
+from .directory import sync_groups
 from .models import (
     StepState,
     plans_table,
@@ -97,6 +98,7 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
         session.execute(select(func.pg_advisory_xact_lock(LOAD_LOCK)))
     number, is_new = _sync_plan_row(session, plan, content_hash, now)
     _sync_units(session, plan)
+    sync_groups(session, plan)
     result = SyncResult(plan.id, number, is_new)
     audit = {"at": now, "actor": actor, "channel": channel}
     existing = {r.id: r for r in session.execute(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from workflows.lifecycle import Notice, RungFacts, StepFacts, due_notices, next_moment, status
 
+from .directory import FALLBACK, Route, routes
 from .models import (
     StepState,
     outbox_table,
@@ -71,9 +73,15 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
             .returning(outbox_t.c.id))
 
 
-def outbox_rows(row: Any, step: StepFacts, notice: Notice, now: datetime, channel: str,
-                unit_names: dict[str, str]) -> list[dict[str, Any]]:
-    """One outbox row per recipient; the key is the notice's key and the recipient."""
+def recipient_key(key: str, unit: str, route: Route) -> str:
+    """An outbox row's idempotency key: the decision's key, the unit, and the person heard."""
+    return f"{key}|{unit}" if route.person_id is None else f"{key}|{unit}|p{route.person_id}"
+
+
+def outbox_rows(row: Any, step: StepFacts, notice: Notice, now: datetime,
+                routes: dict[str, list[Route]], unit_names: dict[str, str]
+                ) -> list[dict[str, Any]]:
+    """One outbox row per recipient unit and person heard (directory.routes)."""
     st = status(step, now)
     due_day: date = (step.deadline - EPSILON).astimezone(step.tz).date()
     payload = {"step_id": step.id, "plan_id": row.plan_id, "title": row.title, "kind": step.kind,
@@ -82,12 +90,14 @@ def outbox_rows(row: Any, step: StepFacts, notice: Notice, now: datetime, channe
                "due_at": step.deadline.isoformat(), "due_day": due_day.strftime("%d/%m/%Y"),
                "amount": row.amount, "moment": notice.moment.isoformat(), "late": notice.late,
                "skipped": notice.skipped, "status": st.label, "days_late": st.days_late}
-    return [{"idempotency_key": f"{notice.key}|{unit}", "step_id": step.id, "person_id": None,
-             "unit_id": unit, "channel": channel, "purpose": notice.purpose,
-             "level": notice.level, "payload": {**payload, "recipient_name": unit_names.get(
-                 unit, unit)}, "state": "pending", "attempts": 0,
-             "not_before": now, "created_at": now, "updated_at": now}
-            for unit in notice.recipients]
+    return [{"idempotency_key": recipient_key(notice.key, unit, r), "step_id": step.id,
+             "person_id": r.person_id, "unit_id": unit, "channel": r.channel,
+             "purpose": notice.purpose, "level": notice.level,
+             "payload": {**payload, "recipient_name": unit_names.get(unit, unit),
+                         "person_name": r.name},
+             "state": "pending", "attempts": 0, "not_before": now, "created_at": now,
+             "updated_at": now}
+            for unit in notice.recipients for r in routes[unit]]
 
 
 class _Conflict(Exception):
@@ -144,7 +154,8 @@ PG_BULK_ADVANCE = (
 PG_INSERT_OUTBOX = (
     f"INSERT INTO {outbox_t.name} (idempotency_key, step_id, person_id, unit_id, channel, "
     "purpose, level, payload, state, attempts, not_before, created_at, updated_at) "
-    "SELECT e->>0, e->>1, NULL, e->>2, e->>3, e->>4, (e->>5)::int, (e->6)::jsonb, 'pending', "
+    "SELECT e->>0, e->>1, (e->>7)::bigint, e->>2, e->>3, e->>4, (e->>5)::int, (e->6)::jsonb, "
+    "'pending', "
     "0, %s, %s, %s FROM json_array_elements(%s::json) WITH ORDINALITY AS v(e, n) ORDER BY n "
     "ON CONFLICT (idempotency_key) DO NOTHING")
 PG_INSERT_AUDIT = (
@@ -175,13 +186,13 @@ def _insert_outbox(session: Session, rows: list[dict[str, Any]]) -> int:
     if conn.dialect.name != "postgresql":
         return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
     for r in rows:  # the fixed columns are the same for every row a tick inserts
-        if (r["person_id"] is not None or r["state"] != "pending" or r["attempts"] != 0
+        if (r["state"] != "pending" or r["attempts"] != 0
                 or not r["not_before"] == r["created_at"] == r["updated_at"]):
             return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
     at = _utc(rows[0]["created_at"])
     return conn.exec_driver_sql(PG_INSERT_OUTBOX, (at, at, at, _json_rows([
         [r["idempotency_key"], r["step_id"], r["unit_id"], r["channel"], r["purpose"],
-         r["level"], r["payload"]] for r in rows]))).rowcount
+         r["level"], r["payload"], r["person_id"]] for r in rows]))).rowcount
 
 
 def _insert_audit(session: Session, audit: list[dict[str, Any]]) -> None:
@@ -199,11 +210,15 @@ def _insert_audit(session: Session, audit: list[dict[str, Any]]) -> None:
             for r in audit])))
 
 
-def tick(session: Session, now: datetime, *, channel: str = "console",
-         batch: int = BATCH) -> TickResult:
-    """Decide everything due at `now`, in the open transaction of `session`."""
+def tick(session: Session, now: datetime, *, channel: str = FALLBACK,
+         channels: Collection[str] = (), batch: int = BATCH) -> TickResult:
+    """Decide everything due at `now`, in the open transaction of `session`.
+
+    A unit's notices go to its people through the first of their contact links among the
+    running `channels`; to `channel` (to no person) when nobody in it is reachable."""
     result = TickResult()
     names: dict[str, str] = {}
+    heard: dict[str, list[Route]] = {}
     query = (select(*(steps_t.c[c] for c in COLUMNS))
              .where(steps_t.c.next_action_at.is_not(None), steps_t.c.next_action_at <= now,
                     steps_t.c.state == StepState.PENDING.value)
@@ -214,6 +229,7 @@ def tick(session: Session, now: datetime, *, channel: str = "console",
         if unknown:
             names.update((u, n) for u, n in session.execute(
                 select(units_t.c.id, units_t.c.name).where(units_t.c.id.in_(unknown))))
+            heard.update(routes(session, unknown, channels, channel))
         new_rows: list[dict[str, Any]] = []
         audit: list[dict[str, Any]] = []
         decided = [(row, step, due_notices(step, row.next_action_at - EPSILON, now),
@@ -226,7 +242,7 @@ def tick(session: Session, now: datetime, *, channel: str = "console",
             result.steps += 1
             result.notices += len(notices)
             for n in notices:
-                new_rows += outbox_rows(row, step, n, now, channel, names)
+                new_rows += outbox_rows(row, step, n, now, heard, names)
                 if n.purpose == "escalation":
                     audit.append({
                         "step_id": row.id, "at": now, "actor": ACTOR, "channel": VIA,

@@ -1,0 +1,66 @@
+"""People: `kehoach person add`, `kehoach person list`."""
+from __future__ import annotations
+
+import click
+
+from kehoach.cli import main, out
+from kehoach.cli_store import NOW_OPTION, _now, _ready_engine, _store_fail
+
+ROLES = ("secretary", "cluster_head", "unit_secretary", "member")
+
+
+@main.group()
+def person() -> None:
+    """Người nhận tin và người dùng trang quản lý."""
+
+
+@person.command("add")
+@click.argument("name")
+@click.option("--unit", required=True, help="Mã đơn vị của người này (như trong kế hoạch).")
+@click.option("--role", help="Chức vụ, như người ta gọi: \"Bí thư\", \"Phó Bí thư\"…")
+@click.option("--board-role", type=click.Choice(ROLES), default="member", show_default=True,
+              help="Quyền: secretary (thư ký cơ quan ban hành: mọi kế hoạch của đơn vị mình), "
+                   "cluster_head (cụm trưởng: các đơn vị trong cụm), unit_secretary (đơn vị "
+                   "mình), member (nhận tin của đơn vị mình).")
+@click.option("--email", help="Địa chỉ thư điện tử.")
+@click.option("--login", help="Tên đăng nhập trang quản lý (chữ thường, không dấu).")
+@NOW_OPTION
+def person_add(name: str, unit: str, role: str | None, board_role: str, email: str | None,
+               login: str | None, now_text: str | None) -> None:
+    """Thêm một người vào đơn vị UNIT."""
+    from kehoach import store
+    from kehoach.store.people import add_person
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            pid = add_person(session, name, unit, _now(now_text), role=role,
+                             board_role=board_role, email=email, login=login)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    out.print(f"[green]✓[/green] đã thêm {name} (số {pid}) vào đơn vị {unit}")
+
+
+@person.command("list")
+@click.option("--unit", help="Chỉ người của đơn vị này.")
+def person_list(unit: str | None) -> None:
+    """Liệt kê mọi người: đơn vị, vai trò, liên kết Telegram, thư, tên đăng nhập."""
+    from rich.table import Table
+
+    from kehoach import store
+    from kehoach.store.people import ROLE_NAMES, list_people
+    engine = _ready_engine()
+    try:
+        with store.read_session(engine) as session:
+            people = list_people(session, unit)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    if not people:
+        out.print("Chưa có ai. Thêm bằng `kehoach person add TÊN --unit ĐƠN-VỊ`.")
+        return
+    table = Table("Số", "Tên", "Đơn vị", "Vai trò", "Telegram", "Thư", "Đăng nhập")
+    for p in people:
+        table.add_row(str(p.id), p.name + (f" ({p.role})" if p.role else ""),
+                      p.unit_name or p.unit_id or "—",
+                      ROLE_NAMES.get(p.board_role, p.board_role),  # type: ignore[call-overload]
+                      p.telegram, p.email or "—", p.login or "—")
+    out.print(table)

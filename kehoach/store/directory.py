@@ -1,0 +1,124 @@
+"""Who is who: plan groups (clusters), people, and how each person is reached.
+
+- `sync_groups` keeps a plan's clusters and groups and its issuer, on every load;
+- `routes` says, for units, which people hear their notifications and through which
+  channel: the first of the person's contact links whose channel is running (Telegram when
+  linked and not lost, then e-mail), else "console" (the log). A unit nobody is reachable in
+  still gets one row, to no person, on the fallback channel: nothing decided is dropped;
+- `scope_units` is what a person may see and act on: their own unit; as a cluster head,
+  the member units of the clusters their unit heads; as a secretary, every unit of the
+  plans their unit issued.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.plan import Plan
+
+from .models import (
+    BoardRole,
+    group_members_table,
+    groups_table,
+    people_table,
+    plans_table,
+    steps_table,
+)
+
+FALLBACK = "console"
+#: A person's contact links, in the order they are tried.
+PREFERENCE = ("telegram", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    person_id: int | None
+    channel: str
+    name: str | None = None
+
+
+def sync_groups(session: Session, plan: Plan) -> None:
+    """Make the stored clusters, groups and issuer of `plan` those of this version (no write
+    when they are already)."""
+    g, m = groups_table, group_members_table
+    issuer = session.execute(select(plans_table.c.issuer_id)
+                             .where(plans_table.c.id == plan.id)).scalar_one_or_none()
+    if issuer != plan.issuer:
+        session.execute(update(plans_table).where(plans_table.c.id == plan.id)
+                        .values(issuer_id=plan.issuer))
+    groups = {(gid, "cluster" if gid in plan.cluster_heads else "group",
+               plan.names.get(gid, gid), plan.cluster_heads.get(gid)) for gid in plan.members}
+    members = {(gid, u) for gid, units in plan.members.items() for u in units}
+    stored_groups = set(tuple(r) for r in session.execute(select(g.c.id, g.c.kind, g.c.name, g.c.head_id)
+                                        .where(g.c.plan_id == plan.id)).all())
+    stored_members = set(tuple(r) for r in session.execute(select(m.c.group_id, m.c.unit_id)
+                                         .where(m.c.plan_id == plan.id)).all())
+    if (groups, members) == (stored_groups, stored_members):
+        return
+    session.execute(delete(m).where(m.c.plan_id == plan.id))
+    session.execute(delete(g).where(g.c.plan_id == plan.id))
+    if groups:
+        session.execute(insert(g), [{"plan_id": plan.id, "id": gid, "kind": kind, "name": name,
+                                     "head_id": head} for gid, kind, name, head in sorted(groups)])
+    if members:
+        session.execute(insert(m), [{"plan_id": plan.id, "group_id": gid, "unit_id": u}
+                                    for gid, u in sorted(members)])
+
+
+def contact_channel(person: Any, enabled: Collection[str]) -> str | None:
+    """The channel a person (a people row) is reached through, given the running ones."""
+    for channel in PREFERENCE:
+        if channel not in enabled:
+            continue
+        if channel == "telegram" and person.telegram_chat_id is not None \
+                and person.telegram_lost_at is None:
+            return channel
+        if channel == "email" and person.email:
+            return channel
+    return None
+
+
+def routes(session: Session, units: Iterable[str], enabled: Collection[str] = (),
+           fallback: str = FALLBACK) -> dict[str, list[Route]]:
+    """Unit → who hears its notifications (see the module doc); every unit asked is a key.
+    `enabled`: the channels running; `fallback`: the channel of a unit nobody is reachable in."""
+    wanted = set(units)
+    found: dict[str, list[Route]] = defaultdict(list)
+    if wanted:
+        p = people_table
+        rows = session.execute(
+            select(p.c.id, p.c.name, p.c.unit_id, p.c.email, p.c.telegram_chat_id,
+                   p.c.telegram_lost_at)
+            .where(p.c.active.is_(True), p.c.unit_id.in_(wanted)).order_by(p.c.id))
+        for person in rows:
+            channel = contact_channel(person, enabled)
+            if channel is not None:
+                found[person.unit_id].append(Route(person.id, channel, person.name))
+    return {u: found.get(u) or [Route(None, fallback)] for u in wanted}
+
+
+def scope_units(session: Session, person_id: int) -> set[str]:
+    """The units whose steps `person_id` may see and act on (module doc); empty if unknown
+    or inactive."""
+    person = session.execute(select(people_table.c.unit_id, people_table.c.board_role)
+                             .where(people_table.c.id == person_id,
+                                    people_table.c.active.is_(True))).one_or_none()
+    if person is None or person.unit_id is None:
+        return set()
+    units = {person.unit_id}
+    g, m = groups_table, group_members_table
+    if person.board_role in (BoardRole.CLUSTER_HEAD, BoardRole.SECRETARY):
+        units |= set(session.execute(
+            select(m.c.unit_id).join(g, (g.c.plan_id == m.c.plan_id) & (g.c.id == m.c.group_id))
+            .where(g.c.kind == "cluster", g.c.head_id == person.unit_id)).scalars())
+    if person.board_role == BoardRole.SECRETARY:
+        issued = select(plans_table.c.id).where(plans_table.c.issuer_id == person.unit_id)
+        units |= set(session.execute(
+            select(steps_table.c.unit_id).distinct()
+            .where(steps_table.c.plan_id.in_(issued))).scalars())
+    return units

@@ -1,0 +1,107 @@
+"""People: who hears about a unit's steps, and who may log in to the board.
+
+`add_person` checks what a secretary types (a unit that exists, a known board role, an
+e-mail address that looks like one, a login nobody has) and refuses with a message naming
+the field; `list_people` is what `kehoach person list` and the board show.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from .errors import StoreError
+from .models import BoardRole, people_table, units_table
+
+ROLE_NAMES = {BoardRole.SECRETARY: "thư ký cơ quan ban hành",
+              BoardRole.CLUSTER_HEAD: "cụm trưởng",
+              BoardRole.UNIT_SECRETARY: "bí thư / thư ký đơn vị",
+              BoardRole.MEMBER: "thành viên"}
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+class PersonError(StoreError, ValueError):
+    """What a secretary typed about a person cannot be stored."""
+
+
+class PersonNotFound(StoreError, KeyError):
+    def __init__(self, who: str):
+        super().__init__(f"không có người «{who}» (dùng `kehoach person list` để xem)")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: int
+    name: str
+    unit_id: str | None
+    unit_name: str | None
+    role: str | None
+    board_role: str
+    email: str | None
+    telegram: str  # "đã liên kết" / "mất liên kết" / "chưa liên kết"
+    login: str | None
+
+
+def add_person(session: Session, name: str, unit: str, now: datetime, *,
+               role: str | None = None, board_role: str = BoardRole.MEMBER,
+               email: str | None = None, login: str | None = None) -> int:
+    """Store a person; their id. Raises PersonError naming the field that is wrong."""
+    name = " ".join(name.split())
+    if not name:
+        raise PersonError("tên người không được để trống")
+    if board_role not in set(BoardRole):
+        raise PersonError(f"vai trò «{board_role}» không có; chọn một trong: "
+                          + ", ".join(f"{r.value} ({ROLE_NAMES[r]})" for r in BoardRole))
+    if session.execute(select(units_table.c.id).where(units_table.c.id == unit)).first() is None:
+        raise PersonError(f"không có đơn vị «{unit}» (đơn vị có sau khi `kehoach load` kế "
+                          "hoạch nêu nó)")
+    if email is not None and not EMAIL.match(email.strip()):
+        raise PersonError(f"địa chỉ thư «{email}» không hợp lệ, ví dụ ten@example.vn")
+    if login is not None:
+        if not LOGIN.match(login):
+            raise PersonError(f"tên đăng nhập «{login}» không hợp lệ: 2–64 ký tự a-z, 0-9, "
+                              "dấu chấm, gạch ngang, gạch dưới")
+        if session.execute(select(people_table.c.id)
+                           .where(people_table.c.login == login)).first() is not None:
+            raise PersonError(f"tên đăng nhập «{login}» đã có người dùng")
+    return int(session.execute(insert(people_table).values(
+        name=name, unit_id=unit, role=role, board_role=str(board_role),
+        email=email.strip() if email else None, login=login, contacts={}, active=True,
+        created_at=now).returning(people_table.c.id)).scalar_one())
+
+
+def find_person(session: Session, who: str) -> Any:
+    """A people row by id, login or exact name (a name two people share is refused)."""
+    p = people_table
+    cond = p.c.login == who
+    if who.isdigit():
+        cond = (p.c.id == int(who)) | cond
+    rows = session.execute(select(p).where(cond)).all() or \
+        session.execute(select(p).where(p.c.name == " ".join(who.split()))).all()
+    if not rows:
+        raise PersonNotFound(who)
+    if len(rows) > 1:
+        raise PersonError(f"có {len(rows)} người tên «{who}»; hãy dùng số thứ tự: "
+                          + ", ".join(str(r.id) for r in rows))
+    return rows[0]
+
+
+def list_people(session: Session, unit: str | None = None) -> list[PersonView]:
+    p, u = people_table, units_table
+    query = (select(p, u.c.name.label("unit_name")).outerjoin(u, u.c.id == p.c.unit_id)
+             .where(p.c.active.is_(True)).order_by(p.c.unit_id, p.c.name, p.c.id))
+    if unit is not None:
+        query = query.where(p.c.unit_id == unit)
+    return [PersonView(r.id, r.name, r.unit_id, r.unit_name, r.role, r.board_role, r.email,
+                       "chưa liên kết" if r.telegram_chat_id is None else
+                       "mất liên kết" if r.telegram_lost_at is not None else "đã liên kết",
+                       r.login)
+            for r in session.execute(query)]

@@ -1,0 +1,177 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
+"""People, plan groups, routing of notifications to people, scopes, settings; on SQLite and
+PostgreSQL (the fixtures of test_store.py)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from kehoach import settings as settings_mod
+from kehoach.store import read_session, tick, write_session
+from kehoach.store.digest import digest
+from kehoach.store.directory import routes, scope_units
+from kehoach.store.models import group_members_table, groups_table, outbox_table, people_table
+from kehoach.store.people import PersonError, add_person, find_person, list_people
+from tests.test_store import db, db_url, empty, load, run  # noqa: F401
+
+NOW = datetime(2022, 4, 1, 3, 0, tzinfo=UTC)
+PLAN = """\
+id: cum-thu
+title: Kế hoạch của cụm thử
+issuer: tinh-doan
+period: {from: 1/1/2022, to: 31/12/2022}
+units:
+  - {id: tinh-doan, name: Tỉnh Đoàn}
+  - {id: doan-a, name: Đoàn A}
+  - {id: doan-b, name: Đoàn B}
+  - {id: doan-c, name: Đoàn C}
+clusters:
+  - {id: cum-1, name: Cụm 1, head: doan-a, members: [doan-a, doan-b]}
+obligations:
+  - id: bao-cao
+    kind: deadline
+    title: Báo cáo tháng
+    when: ngày 25 hằng tháng
+    responsible: [doan-a, doan-b, doan-c]
+"""
+
+
+@pytest.fixture
+def plan(tmp_path: Path) -> Path:
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    return path
+
+
+def people(db: Engine, **kinds: tuple[str, str, dict[str, object]]) -> dict[str, int]:
+    ids = {}
+    with write_session(db) as s:
+        for key, (unit, role, extra) in kinds.items():
+            ids[key] = add_person(s, key, unit, NOW, board_role=role,
+                                  email=extra.get("email"))  # type: ignore[arg-type]
+            if "chat" in extra:
+                s.execute(update(people_table).where(people_table.c.id == ids[key])
+                          .values(telegram_chat_id=extra["chat"], telegram_linked_at=NOW))
+    return ids
+
+
+def test_load_stores_clusters_and_issuer_and_follows_edits(db: Engine, plan: Path) -> None:
+    load(db, plan)
+    with read_session(db) as s:
+        assert s.execute(select(groups_table.c.id, groups_table.c.kind, groups_table.c.head_id)
+                         ).all() == [("cum-1", "cluster", "doan-a")]
+        assert sorted(s.execute(select(group_members_table.c.unit_id)).scalars()) == [
+            "doan-a", "doan-b"]
+    plan.write_text(PLAN.replace("members: [doan-a, doan-b]", "members: [doan-a, doan-c]"),
+                    encoding="utf-8")
+    load(db, plan)
+    with read_session(db) as s:
+        assert sorted(s.execute(select(group_members_table.c.unit_id)).scalars()) == [
+            "doan-a", "doan-c"]
+
+
+def test_scopes_follow_board_roles(db: Engine, plan: Path) -> None:
+    load(db, plan)
+    ids = people(db, head=("doan-a", "cluster_head", {}), sec=("tinh-doan", "secretary", {}),
+                 unit=("doan-b", "unit_secretary", {}), member=("doan-c", "member", {}))
+    with read_session(db) as s:
+        assert scope_units(s, ids["head"]) == {"doan-a", "doan-b"}
+        assert scope_units(s, ids["sec"]) == {"tinh-doan", "doan-a", "doan-b", "doan-c"}
+        assert scope_units(s, ids["unit"]) == {"doan-b"}
+        assert scope_units(s, ids["member"]) == {"doan-c"}
+        assert scope_units(s, 9999) == set()
+
+
+def test_routes_pick_the_first_running_contact_and_fall_back(db: Engine, plan: Path) -> None:
+    load(db, plan)
+    ids = people(db, an=("doan-a", "member", {"email": "an@example.vn", "chat": 42}),
+                 binh=("doan-a", "member", {"email": "binh@example.vn"}),
+                 chi=("doan-b", "member", {}))
+    with read_session(db) as s:
+        both = routes(s, ["doan-a", "doan-b", "doan-c"], ("telegram", "email"), "console")
+        assert [(r.person_id, r.channel) for r in both["doan-a"]] == [
+            (ids["an"], "telegram"), (ids["binh"], "email")]
+        assert [(r.person_id, r.channel) for r in both["doan-b"]] == [(None, "console")]
+        only_mail = routes(s, ["doan-a"], ("email",), "console")
+        assert [r.channel for r in only_mail["doan-a"]] == ["email", "email"]
+    with write_session(db) as s:  # a lost Telegram link is not used
+        s.execute(update(people_table).where(people_table.c.id == ids["an"])
+                  .values(telegram_lost_at=NOW))
+    with read_session(db) as s:
+        assert [r.channel for r in routes(s, ["doan-a"], ("telegram",), "console")["doan-a"]
+                ] == ["console"]
+
+
+def test_tick_and_digest_send_to_each_reachable_person(db: Engine, plan: Path) -> None:
+    load(db, plan)
+    ids = people(db, an=("doan-a", "member", {"email": "an@example.vn"}),
+                 binh=("doan-a", "member", {"chat": 7}))
+    now = datetime(2022, 4, 18, 2, tzinfo=UTC)  # the reminder 7 days before 25/4
+    with write_session(db) as s:
+        tick(s, now, channel="console", channels=("telegram", "email"))
+        digest(s, now, "07:30", channel="console", channels=("telegram", "email"))
+    with read_session(db) as s:
+        rows = s.execute(select(outbox_table.c.unit_id, outbox_table.c.person_id,
+                                outbox_table.c.channel, outbox_table.c.purpose)).all()
+    got = {(u, p, c, purpose) for u, p, c, purpose in rows}
+    for purpose in ("reminder", "digest"):
+        assert ("doan-a", ids["an"], "email", purpose) in got
+        assert ("doan-a", ids["binh"], "telegram", purpose) in got
+        assert ("doan-b", None, "console", purpose) in got  # nobody reachable: not dropped
+    assert not any(u == "doan-a" and p is None for u, p, _c, _ in got)
+
+
+def test_add_person_refuses_bad_input_and_writes_nothing(db: Engine, plan: Path) -> None:
+    load(db, plan)
+    with write_session(db) as s:
+        add_person(s, "Nguyễn  Văn An", "doan-a", NOW, login="an", email="an@example.vn")
+    cases = [({"unit": "khong-co"}, "không có đơn vị «khong-co»"),
+             ({"email": "an-at-example"}, "địa chỉ thư «an-at-example» không hợp lệ"),
+             ({"login": "an"}, "tên đăng nhập «an» đã có người dùng"),
+             ({"login": "An Nguyễn"}, "tên đăng nhập «An Nguyễn» không hợp lệ"),
+             ({"board_role": "boss"}, "vai trò «boss» không có"),
+             ({"name": "  "}, "tên người không được để trống")]
+    for change, message in cases:
+        args = {"name": "Trần Bình", "unit": "doan-b", **change}
+        with pytest.raises(PersonError, match=message), write_session(db) as s:
+            add_person(s, str(args.pop("name")), str(args.pop("unit")), NOW,
+                       **args)  # type: ignore[arg-type]
+    with read_session(db) as s:
+        listed = list_people(s)
+        assert [(p.name, p.login, p.telegram) for p in listed] == [
+            ("Nguyễn Văn An", "an", "chưa liên kết")]
+        assert find_person(s, "an").name == find_person(s, str(listed[0].id)).name
+
+
+def test_settings_file_under_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "kehoach.toml").write_text(
+        'database_url = "sqlite:///x.db"\n[telegram]\ntoken = "123:abc"\n[smtp]\nport = 2525\n',
+        encoding="utf-8")
+    got = settings_mod.load({"KEHOACH_SMTP_PORT": "25"}, cwd=tmp_path)
+    assert got["KEHOACH_DATABASE_URL"] == "sqlite:///x.db"
+    assert got["KEHOACH_TELEGRAM_TOKEN"] == "123:abc"
+    assert got["KEHOACH_SMTP_PORT"] == "25"  # the environment wins
+    assert ("KEHOACH_TELEGRAM_TOKEN", "••••••") == settings_mod.shown(got)[2][:2]
+    (tmp_path / "kehoach.toml").write_text("[telegram]\ntokn = 1\n", encoding="utf-8")
+    with pytest.raises(settings_mod.SettingsError, match="không biết thiết lập telegram_tokn"):
+        settings_mod.load({}, cwd=tmp_path)
+    (tmp_path / "kehoach.toml").write_text("[telegram\n", encoding="utf-8")
+    with pytest.raises(settings_mod.SettingsError, match="sai cú pháp TOML"):
+        settings_mod.load({}, cwd=tmp_path)
+    assert settings_mod.load({}, cwd=tmp_path / "nowhere") == {}
+
+
+def test_person_commands(kehoach_bin: str, db_url: str, plan: Path, tmp_path: Path) -> None:
+    assert run(kehoach_bin, "db", "upgrade", cwd=tmp_path, url=db_url).returncode == 0
+    assert run(kehoach_bin, "load", str(plan), cwd=tmp_path, url=db_url).returncode == 0
+    ok = run(kehoach_bin, "person", "add", "Lê Thị Cúc", "--unit", "doan-b", "--email",
+             "cuc@example.vn", "--board-role", "unit_secretary", cwd=tmp_path, url=db_url)
+    assert ok.returncode == 0 and "đã thêm Lê Thị Cúc" in ok.stdout
+    bad = run(kehoach_bin, "person", "add", "X", "--unit", "doan-z", cwd=tmp_path, url=db_url)
+    assert bad.returncode == 1 and "không có đơn vị «doan-z»" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    listed = run(kehoach_bin, "person", "list", cwd=tmp_path, url=db_url)
+    assert "Lê Thị Cúc" in listed.stdout and "cuc@example.vn" in listed.stdout
