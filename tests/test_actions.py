@@ -1,6 +1,5 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
 """Secretary actions on stored steps (kehoach.store.actions), on SQLite and PostgreSQL (the
-fixtures of test_store.py): extensions, excuses, reopening, payments, achievements; their
+fixtures of conftest.py): extensions, excuses, reopening, payments, achievements; their
 refusals, their audit rows, their effect on the tick, a reload, and the CLI."""
 from __future__ import annotations
 
@@ -31,16 +30,7 @@ from kehoach.store.actions import (
 )
 from kehoach.store.models import outbox_table, steps_table
 from kehoach.store.tick import facts
-from tests.test_store import (  # noqa: F401  (fixtures shared with the store's suite)
-    PLAN,
-    db,
-    db_url,
-    empty,
-    load,
-    run,
-    steps_by_id,
-    transitions,
-)
+from tests.conftest import PLAN, load, run, steps_by_id, transitions
 from workflows.lifecycle import Phase, status
 
 TARGET = """\

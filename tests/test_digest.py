@@ -1,6 +1,5 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
 """The daily digest: the pure grouping (workflows.digest), the store's once-a-day outbox rows
-on SQLite and PostgreSQL (the fixtures of test_store.py), the clock's job and `kehoach digest`."""
+on SQLite and PostgreSQL (the fixtures of conftest.py), the clock's job and `kehoach digest`."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +16,7 @@ from kehoach.store.digest import BadDigestHour, digest, parse_hour
 from kehoach.store.models import outbox_table
 from notifiers.console import ConsoleChannel
 from notifiers.testing import RecordingChannel
-from tests.test_store import (  # noqa: F401  (fixtures shared with the store's suite)
-    db,
-    db_url,
-    empty,
-    load,
-    plan_file,
-    run,
-)
+from tests.conftest import load, run
 from workflows.digest import digest_for
 from workflows.lifecycle import Phase, RungFacts, StepFacts
 
@@ -118,7 +110,7 @@ def test_parse_hour() -> None:
 
 
 # ── the store ───────────────────────────────────────────────────────────────────────────────
-# thu-nghiem (test_store.PLAN): «Báo cáo tháng» due the 25th, doan-a and doan-b; quan-doan
+# thu-nghiem (conftest.PLAN): «Báo cáo tháng» due the 25th, doan-a and doan-b; quan-doan
 # issues it (rung 3, 7 days late). Loaded 1/4/2022.
 
 def test_one_digest_per_recipient_per_day(db: Engine, plan_file: Path) -> None:

@@ -1,6 +1,5 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
 """The tick (due steps → outbox rows) and the dispatcher (outbox → channel → delivery rows),
-on SQLite and PostgreSQL (the fixtures of test_store.py), and a simulated year of the Bình Tân
+on SQLite and PostgreSQL (the fixtures of conftest.py), and a simulated year of the Bình Tân
 plan with an injected clock."""
 from __future__ import annotations
 
@@ -23,15 +22,7 @@ from kehoach.store.models import deliveries_table, outbox_table, steps_table
 from notifiers.base import DeliveryError
 from notifiers.console import ConsoleChannel
 from notifiers.testing import RecordingChannel
-from tests.test_store import (  # noqa: F401  (fixtures shared with the store's suite)
-    db,
-    db_url,
-    empty,
-    load,
-    plan_file,
-    run,
-    transitions,
-)
+from tests.conftest import load, run, transitions
 
 ROOT = Path(__file__).resolve().parent.parent
 BINH_TAN = ROOT / "plans" / "binh-tan-doi-2023-2028.yaml"
@@ -62,7 +53,7 @@ def sessions(engine: Engine) -> Callable[[], Any]:
 
 
 # ── tick ────────────────────────────────────────────────────────────────────────────────────
-# thu-nghiem (test_store.PLAN): «Báo cáo tháng» due the 25th, doan-a and doan-b; loaded 1/4/2022.
+# thu-nghiem (conftest.PLAN): «Báo cáo tháng» due the 25th, doan-a and doan-b; loaded 1/4/2022.
 MAY = "thu-nghiem/bao-cao-thang/2022-05"
 
 

@@ -1,6 +1,5 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
 """People, plan groups, routing of notifications to people, scopes, settings; on SQLite and
-PostgreSQL (the fixtures of test_store.py)."""
+PostgreSQL (the fixtures of conftest.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from kehoach.store.digest import digest
 from kehoach.store.directory import routes, scope_units
 from kehoach.store.models import group_members_table, groups_table, outbox_table, people_table
 from kehoach.store.people import PersonError, add_person, find_person, list_people
-from tests.test_store import db, db_url, empty, load, run  # noqa: F401
+from tests.conftest import load, run
 
 NOW = datetime(2022, 4, 1, 3, 0, tzinfo=UTC)
 PLAN = """\

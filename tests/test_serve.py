@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_store.py are parameters here)
 """The clock and the long-running processes: `Clock` in process with an injected `now`, the
 leadership locks, and real `kehoach serve` processes on SQLite and PostgreSQL (started from
 the installed console script, stopped in `finally`)."""
@@ -25,14 +24,7 @@ from kehoach.store import make_engine, read_session, write_session
 from kehoach.store.dispatch import LEASE, _abandon_stale_claims
 from kehoach.store.models import deliveries_table, outbox_table
 from notifiers.testing import RecordingChannel
-from tests.test_store import (  # noqa: F401  (fixtures shared with the store's suite)
-    NOW,
-    db,
-    db_url,
-    empty,
-    load,
-    plan_file,
-)
+from tests.conftest import load
 
 MAY_18 = datetime(2022, 5, 18, 2, tzinfo=UTC)  # test_store.PLAN: reminders for 25/5 are due
 

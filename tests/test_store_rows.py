@@ -19,7 +19,6 @@ from kehoach.store import make_engine, sync_plan, upgrade, write_session
 from kehoach.store.models import plans_table, steps_table, units_table
 from kehoach.store.rows import SEP, RowMaker
 from tests.conftest import ROOT
-from tests.test_store import db, db_url, empty  # noqa: F401  (fixtures shared with the store's suite)
 
 NOW = datetime(2023, 12, 1, tzinfo=UTC)
 
