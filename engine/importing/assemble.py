@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Iterable
 
 from . import duties, header
+from engine.rules import Fixed
+
 from .dates import Context, has_anchor
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
@@ -135,6 +137,8 @@ def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
     base = DraftObligation(id=slug(duties.title_of(s, 60), 40), kind=kind, title=duties.title_of(s),
                            when=f.phrase, line=hit.line, source=s, confidence=conf, reasons=reasons,
                            responsible=who, place=hit.section.place)
+    if isinstance(f.schedule.rule, Fixed):
+        base.dues = tuple(due for _, due in f.schedule.rule.items)
     out = [base]
     if kind == "contribution":
         split = _PARTICIPATE.match(s)

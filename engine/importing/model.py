@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass
@@ -21,6 +22,7 @@ class DraftObligation:
     quantity: float | None = None
     measure: str | None = None
     percent: float | None = None
+    dues: tuple[date, ...] = ()  # the due dates of a dated (not recurring) phrase
 
     @property
     def level(self) -> str:

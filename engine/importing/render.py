@@ -6,10 +6,12 @@ the review section with the loader's reason, so what is left always passes `chec
 """
 from __future__ import annotations
 
+import bisect
 import json
 
-from engine.errors import PlanErrors
+from engine.errors import PlanError, PlanErrors
 from engine.loader import parse_plan
+from engine.plan import parse_period
 
 from .model import Draft, DraftObligation, ReviewItem
 
@@ -70,20 +72,39 @@ def render_text(draft: Draft) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _outside_period(draft: Draft) -> None:
+    """Dated obligations outside the plan's period, moved to review before the (slower) loader."""
+    try:
+        start, end = parse_period(draft.period)
+    except PlanError:
+        return
+    kept = []
+    for ob in draft.obligations:
+        out = [d for d in ob.dues if not start <= d <= end]
+        if out:
+            draft.review.append(ReviewItem(ob.line, ob.source, f"«{ob.when}»: ngày {out[0]:%d/%m/%Y} nằm ngoài "
+                                           f"thời gian của kế hoạch ({start:%d/%m/%Y} – {end:%d/%m/%Y})"))
+        else:
+            kept.append(ob)
+    draft.obligations = kept
+    draft.review.sort(key=lambda r: r.line)
+
+
 def render(draft: Draft, max_rounds: int = 5) -> str:
     """The plan file's text; obligations the loader refuses go to the review section."""
+    _outside_period(draft)
     for _ in range(max_rounds):
         text = render_text(draft)
         try:
             parse_plan(text, "<bản nháp>")
             return text
         except PlanErrors as exc:
-            starts = [i + 1 for i, t in enumerate(text.splitlines()) if t.startswith("  - id: ")
-                      and i > text.splitlines().index("obligations:")] if draft.obligations else []
+            rows = text.splitlines()
+            first = rows.index("obligations:") if "obligations:" in rows else len(rows)
+            starts = [i + 1 for i in range(first, len(rows)) if rows[i].startswith("  - id: ")]
             bad: dict[int, str] = {}
             for e in exc.errors:
-                line = e.position.line if e.position else 0
-                k = sum(1 for s in starts if s <= line) - 1
+                k = bisect.bisect_right(starts, e.position.line if e.position else 0) - 1
                 if 0 <= k < len(draft.obligations):
                     bad.setdefault(k, e.message)
             if not bad:
