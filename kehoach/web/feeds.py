@@ -1,0 +1,155 @@
+"""The calendar feeds over HTTP: `GET /lich/{token}.ics` (and `/lich/{token}`).
+
+    app.include_router(feeds.router)     # reads app.state.engine, .settings, .now
+
+A feed is built (calendars.feed) from its steps at most once per change: the cache keeps, per
+scope, the bytes, their ETag and Last-Modified, the scope's change marker (count, latest write,
+highest revision of its steps: one indexed aggregate) and the moment time alone would change
+the content (a step falling due, a day more late, a cancelled step leaving). A request asks
+the database only for the token and the marker; a client that has the bytes gets 304.
+
+Unknown, revoked and malformed tokens all get the same bland 404; the token never reaches
+a log (the app's access log hides /lich/…).
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Engine
+
+from calendars.feed import Feed, last_modified, render, valid_until
+from kehoach import store
+from kehoach.store import feeds
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+MEDIA_TYPE = "text/calendar; charset=utf-8"
+NOT_FOUND = b"Not Found\n"
+#: Feeds kept built (least recently used leave first).
+CACHE_SIZE = 256
+
+router = APIRouter(tags=["lịch"])
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A feed's bytes as served, and what decides whether they are still true."""
+
+    body: bytes
+    etag: str  # strong: a hash of the bytes, quoted
+    last_modified: datetime
+    marker: tuple[Any, ...]
+    valid_until: datetime | None
+
+    def fresh(self, marker: tuple[Any, ...], now: datetime) -> bool:
+        return marker == self.marker and (self.valid_until is None or now < self.valid_until)
+
+
+class FeedCache:
+    """Built feeds by scope, rebuilt only when their steps change (module doc)."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._built: OrderedDict[tuple[str, str, str], Built] = OrderedDict()
+        self._lock = threading.Lock()
+        self.builds = 0  # how many times a feed was built (tests and bench read it)
+
+    def get(self, engine: Engine, token: str, now: datetime, public_url: str) -> Built | None:
+        """The feed of `token` at `now`; None when the token is malformed, unknown or revoked."""
+        with store.read_session(engine) as session:
+            scope = feeds.resolve(session, token)
+            if scope is None:
+                return None
+            marker = feeds.change_marker(session, scope)
+            key = (*scope.key, public_url)
+            with self._lock:
+                built = self._built.get(key)
+                if built is not None:
+                    self._built.move_to_end(key)
+            if built is not None and built.fresh(marker, now):
+                return built
+            steps = feeds.feed_steps(session, scope)
+        body = render(steps, Feed(scope.name, public_url), now)
+        built = Built(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"',
+                      last_modified(steps, now), marker, valid_until(steps, now))
+        with self._lock:
+            self.builds += 1
+            self._built[key] = built
+            self._built.move_to_end(key)
+            while len(self._built) > self.size:
+                self._built.popitem(last=False)
+        return built
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header, weak ones as strong (RFC 9110: GET
+    compares weakly)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def not_modified(headers: Mapping[str, str], built: Built) -> bool:
+    """Whether the client's copy is this one: If-None-Match when sent, else
+    If-Modified-Since (Last-Modified has whole seconds)."""
+    match = headers.get("if-none-match")
+    if match is not None:
+        tags = _etags(match)
+        return "*" in tags or built.etag in tags
+    since = headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        moment = parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return built.last_modified.replace(microsecond=0) <= moment
+
+
+def _cache(request: Request) -> FeedCache:
+    state = request.app.state
+    cache = getattr(state, "feed_cache", None)
+    if cache is None:
+        cache = state.feed_cache = FeedCache()
+    return cache  # type: ignore[no-any-return]
+
+
+def _now(request: Request) -> datetime:
+    now: Callable[[], datetime] | None = getattr(request.app.state, "now", None)
+    return now() if now is not None else datetime.now(UTC)
+
+
+def serve(request: Request, token: str) -> Response:
+    settings: Mapping[str, str] = request.app.state.settings
+    public = settings.get("KEHOACH_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+    built = _cache(request).get(request.app.state.engine, token, _now(request), public)
+    if built is None:
+        return Response(NOT_FOUND, 404, media_type="text/plain; charset=utf-8")
+    headers = {"ETag": built.etag,
+               "Last-Modified": format_datetime(built.last_modified.astimezone(UTC),
+                                                usegmt=True),
+               "Cache-Control": "private, no-cache",
+               "Content-Disposition": 'inline; filename="kehoach.ics"'}
+    if not_modified(request.headers, built):
+        return Response(status_code=304, headers=headers)
+    body = b"" if request.method == "HEAD" else built.body
+    headers["Content-Length"] = str(len(built.body))
+    return Response(body, 200, headers=headers, media_type=MEDIA_TYPE)
+
+
+@router.api_route("/lich/{token}.ics", methods=["GET", "HEAD"],
+                  summary="Lịch iCal của một địa chỉ bí mật", response_class=Response)
+def feed_ics(request: Request, token: str) -> Response:
+    return serve(request, token)
+
+
+@router.api_route("/lich/{token}", methods=["GET", "HEAD"], include_in_schema=False)
+def feed_plain(request: Request, token: str) -> Response:
+    return serve(request, token)
