@@ -6,17 +6,19 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from engine.compiler import compile_plan
+from engine.compiler import Step, compile_plan
 from engine.loader import load_plan
 from engine.workdays import WorkingCalendar
 from kehoach.store import dispatch, mark_done, read_session, tick, write_session
+from kehoach.store.digest import LOOKAHEAD, digest
 from kehoach.store.dispatch import LEASE, backoff
 from kehoach.store.models import deliveries_table, outbox_table, steps_table
 from notifiers.base import DeliveryError
@@ -27,6 +29,7 @@ from tests.conftest import load, run, transitions
 ROOT = Path(__file__).resolve().parent.parent
 BINH_TAN = ROOT / "plans" / "binh-tan-doi-2023-2028.yaml"
 PLAN_ID = "binh-tan-doi-2023-2028"
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def utc(y: int, m: int, d: int, h: int = 1, minute: int = 0) -> datetime:
@@ -228,6 +231,50 @@ def tick_times() -> list[datetime]:
     return out
 
 
+def digest_times() -> list[datetime]:
+    """When the day's digest runs: 07:30 in Hồ Chí Minh (00:30 UTC, the default digest hour)
+    every day of 2024 the server is up; the day it comes back after the hour, at its first
+    tick (the clock's digest job catches a missed run up within its grace)."""
+    out = []
+    for tick_at in tick_times():
+        at = tick_at - timedelta(hours=1)
+        out.append(tick_at if DOWN[0] < at < DOWN[1] else at)
+    return out
+
+
+def expected_digests() -> dict[str, dict[str, set[str]]]:
+    """Each day's digest per recipient, from the compiled steps and the rules alone: a unit
+    hears its own open steps that are late, due that local day, or due soon (a reminder has
+    fired; the digest looks LOOKAHEAD ahead at most), and the late steps of others once a rung
+    naming it has been reached; events and phases are never late; a day with nothing to say
+    has no digest. Key ``digest|unit|day`` → {"late"|"today"|"soon": step ids}."""
+    steps: list[Step] = compile_plan(load_plan(BINH_TAN), WorkingCalendar())
+    out: dict[str, dict[str, set[str]]] = {}
+    for now in digest_times():
+        day = now.astimezone(ZONE).date()
+
+        def hears(unit: str, group: str, step_id: str, day: date = day) -> None:
+            key = f"digest|{unit}|{day.isoformat()}"
+            out.setdefault(key, {"late": set(), "today": set(), "soon": set()})[group].add(step_id)
+
+        for s in steps:
+            occ = s.occurrence
+            if (DONE.get(s.id) or now + timedelta(days=1)) <= now or occ.due_at > now + LOOKAHEAD:
+                continue
+            if now >= occ.due_at:
+                if s.duty.kind in ("deadline", "contribution", "milestone", "target"):
+                    hears(s.unit, "late", s.id)
+                    for rung in s.escalation:
+                        if rung.at <= now:
+                            for unit in rung.units:
+                                hears(unit, "late", s.id)
+            elif (occ.due_at - timedelta(microseconds=1)).astimezone(ZONE).date() == day:
+                hears(s.unit, "today", s.id)
+            elif any(r <= now for r in occ.reminders):
+                hears(s.unit, "soon", s.id)
+    return out
+
+
 def expected_keys() -> set[str]:
     """The notices the year should produce, from the compiled dates and the rules alone: at
     each tick, of the reminders since the previous tick only the latest, and only if the step
@@ -253,18 +300,37 @@ def expected_keys() -> set[str]:
 def test_a_year_of_the_binh_tan_plan(db: Engine) -> None:
     load(db, BINH_TAN, now=LOADED)
     channel = RecordingChannel()
-    for now in tick_times():
+    for now, digest_at in zip(tick_times(), digest_times(), strict=True):
         for step_id, at in DONE.items():
             if now - timedelta(days=1) < at <= now:
                 with write_session(db) as s:
                     mark_done(s, step_id, "thư ký", "cli", at)
+        with write_session(db) as s:
+            if digest_at < now:
+                assert digest(s, digest_at - timedelta(minutes=1), channel="test").day is None
+            digest(s, digest_at, channel="test")  # the day's digests, at the digest hour
         do_tick(db, now)
         dispatch(sessions(db), channel, now, limit=10_000)
-    rows = outbox(db)
-    keys = [r.idempotency_key for r in rows]
+    everything = outbox(db)
+    keys = [r.idempotency_key for r in everything]
     sent = [n.key for n in channel.sent]
     assert len(keys) == len(set(keys)) and sorted(sent) == sorted(keys)  # once each, all sent
-    assert set(keys) == expected_keys()
+    rows = [r for r in everything if r.purpose != "digest"]
+    assert {r.idempotency_key for r in rows} == expected_keys()
+
+    # one digest per recipient and local day with something due soon, due today or late
+    digests = {r.idempotency_key: r for r in everything if r.purpose == "digest"}
+    wanted = expected_digests()
+    assert set(digests) == set(wanted) and len(wanted) > 300
+    for key, groups in wanted.items():
+        row = digests[key]
+        assert {g: {i["step_id"] for i in row.payload[g]} for g in groups} == groups, key
+        unit, day = key.split("|")[1:]
+        assert row.unit_id == unit and row.payload["day"] == day
+        local = row.created_at.astimezone(ZONE)
+        assert local.date().isoformat() == day
+        assert local.time() == time(7, 30) or row.created_at in tick_times()  # the catch-up
+    assert {"late", "today", "soon"} == {g for gs in wanted.values() for g, ids in gs.items() if ids}
 
     # and by hand, from the plan's text: «đăng ký hoạt động … 30/01», reminders 7 and 1 days
     # before at 08:00, the unit 1 day late, the issuer 7 days late (a cluster head is its own)
