@@ -22,13 +22,15 @@ _SKIP = re.compile(r"^(?:trên đây|căn cứ|kính gửi|nơi nhận|thực hi
                    r"quyết|chỉ thị|công văn|hướng dẫn))", re.I)
 _STAGES = re.compile(r"^giai đoạn\s+(\d)\s*:?\s*(?:từ\s+)?(?:năm\s+)?((?:19|20)\d{2})\s*[-–]\s*"
                      r"(?:năm\s+)?((?:19|20)\d{2})", re.I)
+_MARKED = re.compile(r"^\s*(?:#{1,6}\s|\*\*|__)")  # a Markdown heading or a bold line
 _PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và\s+đóng góp", re.I)
 
 
 def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name: str = "kế hoạch",
                  progress: Callable[[int], None] | None = None) -> Draft:
     """Draft a plan from numbered lines (line or paragraph number, text[, bold])."""
-    rows = [(r[0], header.clean(r[1]), bool(r[2]) if len(r) > 2 else False) for r in lines]  # type: ignore[misc]
+    rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)  # type: ignore[misc]
+             or bool(_MARKED.match(r[1]))) for r in lines]
     texts = [t for _, t, _ in rows]
     title, body_start = header.title_of(texts)
     number = issued = None
@@ -67,11 +69,13 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                     units.add(entry, "nơi nhận")
                 continue
             recipients = False
-        if _SKIP.match(text) or re.match(r"^TM\.?\s", text):
+        if (_SKIP.match(text) and (walker.top.level == 0 or not re.match(r"^căn cứ|^thực hiện", text, re.I))
+                or re.match(r"^TM\.?\s", text)):
             continue
         walker.line(no, text, bold)
     while len(walker.stack) > 1:
         walker.close()
+    _link_targets(walker)
 
     draft = Draft(id=slug(title, 60), title=title, issuer=issuer, number=number, issued=issued,
                   period=_period(period, issued), source=name)
@@ -91,6 +95,32 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     draft.units = units.items()
     draft.review = sorted(review, key=lambda r: r.line)
     return draft
+
+
+_COMMON = set("cho va cac to chuc cua tai tren trong nhung mot so duoc de voi la co hang nam".split())
+
+
+def _words(text: str) -> set[str]:
+    return set(slug(text, 400).split("-")) - _COMMON
+
+
+def _link_targets(walker: Walker) -> None:
+    """A target that names no unit takes the unit of the section with the same title: plans list
+    their targets («5. Hằng năm, trao 20 suất học bổng …») and later say who does each
+    («5. Trao học bổng …: Khối hành chính sự nghiệp phối hợp …»)."""
+    for hit in walker.hits:
+        if hit.unit is not None or (hit.kind or duties.kind_of(hit.sentence, hit.section.title)) != "target":
+            continue
+        words = _words(hit.sentence)
+        best, score = None, 0.6
+        for title, unit in walker.closed:
+            tw = _words(title)
+            if len(tw) >= 3 and len(words & tw) / len(tw) >= score:
+                best, score = (title, unit), len(words & tw) / len(tw)
+        if best:
+            hit.unit = best[1]
+            hit.confidence -= 0.15
+            hit.reasons.append(f"đơn vị lấy từ mục «{best[0][:60]}»")
 
 
 def _period(period: str, issued: str | None) -> str | dict[str, str]:

@@ -36,7 +36,7 @@ _ANCHOR = re.compile(
       | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
       | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
       | \b(?:hằng|hàng|mỗi|từng)\s+(?:năm|quý|tháng|tuần|ngày)\b
-      | \bgiai\s+đoạn\s+\d\b | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
+      | \bgiai\s+đoạn\s+\d\b | \b(?:mỗi|các|từng)\s+giai\s+đoạn\b | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
       | \bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)\b | \bchủ\s+nhật\b
       | \b(?:dịp|mùa|kỳ\s+nghỉ)\s+hè\b | \btháng\s+(?:thanh\s+niên|nhân\s+đạo)\b
       | (?<![\d.,/])\d{1,2}\s*(?:g|h|giờ)\s*\d{0,2}(?![\w/])""",
@@ -110,16 +110,28 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
         else:
             spans.append((i, j))
     out: list[Found] = []
+    local: list[Doubt] = []
     for i, j in spans:
         i, j = _trim(text, words, i, j)
         a, b = words[i][0], words[j][1]
         phrase = text[a:b].strip(" ,;:.–-(")
         a = text.index(phrase, a) if phrase else a
         if _DAY_RANGE.search(phrase):
-            _doubt(doubts, phrase, "khoảng ngày hay từng ngày? hãy ghi rõ «từ ngày … đến ngày …» "
+            _doubt(local, phrase, "khoảng ngày hay từng ngày? hãy ghi rõ «từ ngày … đến ngày …» "
                    "hoặc «ngày … và ngày …»")
             continue
-        out += _understand(phrase, a, ctx, doubts)
+        out += _understand(phrase, a, ctx, local)
+    if local and len(spans) > 1 and not any("khoảng ngày" in d.reason for d in local):
+        # «Hằng năm, … tổ chức … vào dịp Hè»: the parts may say together what neither says alone
+        parts = [text[words[i][0]:words[j][1]].strip(" ,;:.–-(") for i, j in spans]
+        joined = ", ".join(parts)
+        try:
+            return [Found(joined, _parse(joined, ctx), words[spans[0][0]][0], words[spans[-1][1]][1],
+                          ("ghép từ nhiều chỗ trong câu",))]
+        except PlanError:
+            pass
+    if doubts is not None:
+        doubts += local
     return out
 
 
@@ -187,7 +199,7 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
     if len(pieces) > 1:
         out: list[Found] = []
         for piece in pieces:
-            if has_anchor(piece):
+            if has_anchor(piece) or _STAGE.search(piece):
                 out += _understand(piece, at + phrase.find(piece), ctx, doubts)
         if out:
             return out

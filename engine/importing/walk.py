@@ -55,6 +55,8 @@ class Section:
     place: str | None = None
     mode: str = ""  # "", "content", "assign"
     emitted: int = 0
+    first_unit: str | None = None  # the first unit its lines name as doing something
+    item: bool = False  # a numbered item, not a heading: it has its parent's title
     line: int = 0
 
 
@@ -78,6 +80,7 @@ class Walker:
         self.stack: list[Section] = [Section("", 0, ctx.year)]
         self.hits: list[Hit] = []
         self.subjects: list[tuple[str, int]] = []
+        self.closed: list[tuple[str, str]] = []  # (section title, the first unit its lines name)
         self.on_doubt = on_doubt
 
     @property
@@ -128,7 +131,9 @@ class Walker:
 
     def close(self) -> None:
         sec = self.stack.pop()
-        if sec.emitted or not (sec.when or sec.dated):
+        if sec.first_unit and sec.title and not sec.item:
+            self.closed.append((sec.title, sec.first_unit))
+        if not sec.dated and (sec.emitted or not sec.when):
             self.ctx.year = self.top.year
             return
         for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
@@ -162,7 +167,7 @@ class Walker:
         if _NUMBERED.match(text):  # an item, not a heading: it ends the item before it
             while self.top.level >= 2 and len(self.stack) > 1:
                 self.close()
-            self.stack.append(Section("", 2, self.top.year, self.top.lead, line=no,
+            self.stack.append(Section(self.top.title, 2, self.top.year, self.top.lead, line=no, item=True,
                                       heading_when=self.top.heading_when, mode=self.top.mode))
         sec = self.top
         bullet = bool(_BULLET.match(text))
@@ -221,12 +226,14 @@ class Walker:
         doubts: list[Doubt] = []
         found = find_when(sentence, self.ctx, doubts)
         rest = sentence
-        if found and found[0].start < 3 + sentence.find(found[0].phrase[:3]) and sentence.startswith(
-                found[0].phrase[:4]):
-            rest = sentence[found[0].end:].lstrip(" ,:")
+        lead = re.match(r"^([^,:;]{0,60})[,:]\s*", sentence)  # «Hằng năm, Nhà thiếu nhi Quận tổ chức …»
+        if lead and (has_anchor(lead.group(1)) or re.fullmatch(r"\W*định kỳ\W*", lead.group(1), re.I)):
+            rest = sentence[lead.end():]
         unit = subject(rest) or subject(sentence)
         if unit and _COLLECTIVE.search(unit) is None:
             self.subjects.append((unit, no))
+        if unit and sec.first_unit is None:
+            sec.first_unit = unit
         if sentence.rstrip().endswith(":") and not (found and duties.target_measure(sentence)):
             if found:
                 sec.intro = found[0]
