@@ -64,3 +64,40 @@ def person_list(unit: str | None) -> None:
                       ROLE_NAMES.get(p.board_role, p.board_role),  # type: ignore[call-overload]
                       p.telegram, p.email or "—", p.login or "—")
     out.print(table)
+
+
+@person.command("password")
+@click.argument("login")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Đọc mật khẩu từ dòng đầu của đầu vào chuẩn (cho kịch bản).")
+@click.option("--generate", is_flag=True, help="Sinh một mật khẩu ngẫu nhiên và in ra một lần.")
+def person_password(login: str, from_stdin: bool, generate: bool) -> None:
+    """Đặt mật khẩu đăng nhập trang quản lý cho người có tên đăng nhập LOGIN.
+
+    Mật khẩu được hỏi hai lần (không hiện trên màn hình); chỉ bản băm Argon2 được lưu. Đặt
+    mật khẩu mới thì các phiên đăng nhập cũ của người đó hết hiệu lực."""
+    import sys
+
+    from kehoach import store
+    from kehoach.cli import err
+    from kehoach.web.passwords import check_strength, set_password
+    from kehoach.web.passwords import generate as make_password
+    if from_stdin and generate:
+        raise click.UsageError("chọn một trong --stdin và --generate")
+    if generate:
+        password = make_password()
+    elif from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Mật khẩu", hide_input=True, confirmation_prompt=
+                                "Nhập lại mật khẩu", err=True)
+    engine = _ready_engine()
+    try:
+        check_strength(password)
+        with store.write_session(engine) as session:
+            who = set_password(session, login, password)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    if generate:
+        out.print(f"Mật khẩu của {who.login}: {password}")
+    err.print(f"✓ đã đặt mật khẩu cho {who.name} ({who.login})")

@@ -1,0 +1,152 @@
+"""The HTTP app: the secretaries' board, its JSON API, the calendar feeds, /healthz.
+
+    app = create_app(settings, engine)          # kehoach serve runs it under uvicorn
+    app.state.engine, app.state.settings        # what the routes (and feeds.py) read
+
+`now` is injected (a callable), so a test can show the board as it is on any day.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kehoach import store
+
+from . import api, errors, exports, login, pages
+from .auth import LoginLimiter, csrf_guard, secret_key
+from .render import HERE
+
+access_log = logging.getLogger("kehoach.http")
+SESSION_HOURS = 12
+#: Path parts that are secrets (feed tokens): never written to a log.
+SECRET_PATHS = re.compile(r"^/(lich|ical|feeds?)/[^/]+")
+
+
+#: The board's routers, in the order they are matched.
+ROUTERS = (login.router, pages.router, exports.router, api.router)
+
+
+def board_routes() -> list[APIRoute]:
+    """Every route of the board (feeds excluded), for the tests' role and CSRF tables."""
+    return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+
+
+def unique_operation_ids(doc: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI gives a route serving GET and HEAD one operationId for both; OpenAPI wants
+    each unique: the second one gets its method appended."""
+    seen: set[str] = set()
+    for operations in doc.get("paths", {}).values():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "operationId" not in operation:
+                continue
+            if operation["operationId"] in seen:
+                operation["operationId"] += f"_{method}"
+            seen.add(operation["operationId"])
+    return doc
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def loggable(path: str) -> str:
+    """The path as the access log writes it: a feed token replaced by ***.
+
+    >>> loggable("/lich/AbC123.ics")
+    '/lich/***'
+    """
+    return SECRET_PATHS.sub(lambda m: f"/{m.group(1)}/***", path)
+
+
+class AccessLog:
+    """One JSON line per request: method, path (tokens hidden), status, duration in ms."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            access_log.info(json.dumps({
+                "method": scope["method"], "path": loggable(scope["path"]), "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 1)}))
+
+
+def health(engine: Engine) -> tuple[int, dict[str, Any]]:
+    """(status, body) of /healthz: the database reachable and its schema current."""
+    try:
+        store.check_schema_current(engine)
+    except store.SchemaOutdated as exc:
+        return 503, {"status": "error", "database": "ok", "schema": str(exc)}
+    except store.StoreError as exc:
+        return 503, {"status": "error", "database": str(exc)}
+    return 200, {"status": "ok", "database": "ok", "schema": store.head_revision()}
+
+
+def create_app(settings: Mapping[str, str], engine: Engine,
+               now: Callable[[], datetime] = utc_now) -> FastAPI:
+    app = FastAPI(title="kehoach", version="1",
+                  description="Trang quản lý và API của kehoach: việc quá hạn, sắp đến hạn, "
+                              "từng bước và các thao tác trên bước. Đăng nhập bằng trang "
+                              "/dang-nhap (cookie phiên); mỗi POST gửi kèm tiêu đề "
+                              "X-CSRF-Token (lấy ở GET /api/me).",
+                  dependencies=[Depends(csrf_guard)], docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/openapi.json")
+    app.state.engine, app.state.settings, app.state.now = engine, settings, now
+    app.state.limiter = LoginLimiter()
+    errors.install(app)
+    public = settings.get("KEHOACH_PUBLIC_URL", "")
+    app.add_middleware(SessionMiddleware, secret_key=secret_key(settings, str(engine.url)),
+                       session_cookie="kehoach_phien", max_age=SESSION_HOURS * 3600,
+                       same_site="lax", https_only=public.startswith("https://"))
+    app.add_middleware(AccessLog)
+
+    @app.get("/healthz", tags=["hệ thống"], summary="Tình trạng: CSDL kết nối được, lược đồ "
+             "mới nhất")
+    def healthz() -> JSONResponse:
+        status, body = health(engine)
+        return JSONResponse(body, status)
+
+    app.mount("/tinh", StaticFiles(directory=HERE / "static"), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    # The calendar feeds (/lich/{token}.ics) are built beside the board, in their own module;
+    # the board runs without them while that module is not there yet.
+    if importlib.util.find_spec("kehoach.web.feeds") is not None:
+        from kehoach.web import feeds
+        app.include_router(feeds.router)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = unique_operation_ids(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

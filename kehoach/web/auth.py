@@ -1,0 +1,185 @@
+"""Who is looking: login, sessions, CSRF, roles.
+
+- Sessions are Starlette's signed cookie (itsdangerous) holding the person's id, a fingerprint
+  of their password hash (a new password ends every old session) and a CSRF token.
+- The signing key is KEHOACH_SECRET_KEY; when unset, `secret_key` generates one once and keeps
+  it in a file beside the SQLite database (`kehoach.sqlite3.secret-key`, mode 0600), or in the
+  current folder for PostgreSQL (`kehoach-secret-key`): no migration, and a restart keeps
+  everyone logged in. Several machines sharing one PostgreSQL must set KEHOACH_SECRET_KEY.
+- Every POST carries the session's CSRF token (form field `csrf`, or header `X-CSRF-Token`
+  for the API): `csrf_guard` is an app-wide dependency, so no form can forget it.
+- Failed logins are counted per login and client address: 5 in 15 minutes → 429.
+"""
+from __future__ import annotations
+
+import hmac
+import math
+import os
+import secrets
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from threading import Lock
+
+from fastapi import Request
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
+
+from kehoach import store
+from kehoach.store.directory import scope_units
+from kehoach.store.models import BoardRole, people_table
+
+from .errors import CsrfRejected, Forbidden, NotLoggedIn, TooManyAttempts
+from .passwords import fingerprint
+
+SECRET_SETTING = "KEHOACH_SECRET_KEY"
+BOARD_ROLES = frozenset({BoardRole.SECRETARY, BoardRole.CLUSTER_HEAD, BoardRole.UNIT_SECRETARY})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def secret_key_path(url: str) -> Path | None:
+    """Where a generated key is kept for the database `url` (None: in memory only)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            return None
+        return Path(f"{parsed.database}.secret-key")
+    return Path("kehoach-secret-key")
+
+
+def secret_key(settings: Mapping[str, str], url: str) -> str:
+    """The session signing key: the setting, else the kept one, else a new one kept."""
+    if settings.get(SECRET_SETTING):
+        return settings[SECRET_SETTING]
+    path = secret_key_path(url)
+    if path is None:
+        return secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as f:  # first start: the only writer (O_EXCL)
+        f.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text(encoding="ascii").strip()
+
+
+class LoginLimiter:
+    """At most `limit` failed logins per key in `window`; time is passed in."""
+
+    def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=15)):
+        self.limit, self.window = limit, window
+        self.failures: dict[tuple[str, str], deque[datetime]] = defaultdict(deque)
+        self.lock = Lock()
+
+    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
+        times = self.failures[key]
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def check(self, key: tuple[str, str], now: datetime) -> None:
+        """Raise TooManyAttempts while the key is blocked."""
+        with self.lock:
+            times = self._recent(key, now)
+            if len(times) >= self.limit:
+                wait = max(1, math.ceil((times[0] + self.window - now).total_seconds()))
+                minutes = math.ceil(wait / 60)
+                raise TooManyAttempts(
+                    f"Đăng nhập sai quá {self.limit} lần. Hãy thử lại sau {minutes} phút.",
+                    {"Retry-After": str(wait)})
+
+    def failed(self, key: tuple[str, str], now: datetime) -> None:
+        with self.lock:
+            self._recent(key, now).append(now)
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        with self.lock:
+            self.failures.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The logged-in person and the units they may see."""
+
+    id: int
+    name: str
+    login: str
+    board_role: str
+    unit_id: str | None
+    scope: frozenset[str]
+
+    @property
+    def role_name(self) -> str:
+        from kehoach.store.people import ROLE_NAMES
+        return ROLE_NAMES.get(BoardRole(self.board_role), self.board_role)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (made on first use, also for the login form)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+async def csrf_guard(request: Request) -> None:
+    """App-wide dependency: a POST without the session's token is refused with 403."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get("csrf")
+        given = value if isinstance(value, str) else None
+    expected = request.session.get("csrf") if "session" in request.scope else None
+    if not given or not expected or not hmac.compare_digest(str(given), str(expected)):
+        raise CsrfRejected("Biểu mẫu đã hết hạn hoặc không hợp lệ (thiếu mã chống giả mạo). "
+                           "Hãy tải lại trang rồi thử lại.")
+
+
+def load_viewer(engine: Engine, person_id: int, pw: str | None) -> Viewer | None:
+    """The person of a session, if they may still use the board; None when the session is
+    stale (person gone or inactive, password changed)."""
+    with store.read_session(engine) as session:
+        p = session.execute(select(people_table).where(people_table.c.id == person_id)
+                            ).one_or_none()
+        if p is None or not p.active or not p.login or pw != fingerprint(p.password_hash):
+            return None
+        if p.board_role not in BOARD_ROLES:
+            raise Forbidden("Tài khoản này không có quyền vào trang quản lý.")
+        units = frozenset(scope_units(session, p.id))
+    return Viewer(p.id, p.name, p.login, p.board_role, p.unit_id, units)
+
+
+def viewer(request: Request) -> Viewer:
+    """Dependency: the logged-in viewer (NotLoggedIn otherwise); also on request.state."""
+    pid = request.session.get("pid")
+    if not isinstance(pid, int):
+        raise NotLoggedIn("Cần đăng nhập để xem trang này.")
+    found = load_viewer(request.app.state.engine, pid, request.session.get("pw"))
+    if found is None:
+        request.session.clear()
+        raise NotLoggedIn("Phiên đăng nhập đã hết hiệu lực; hãy đăng nhập lại.")
+    request.state.viewer = found
+    return found
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def authenticate(engine: Engine, login: str, password: str,
+                 check: Callable[[str | None, str], bool]) -> tuple[int, str] | str:
+    """(person id, password fingerprint) for a good login, else the message to show."""
+    with store.read_session(engine) as session:
+        p = session.execute(select(people_table).where(people_table.c.login == login)
+                            ).one_or_none()
+    if not check(p.password_hash if p is not None else None, password) or p is None \
+            or not p.active:
+        return "Sai tên đăng nhập hoặc mật khẩu."
+    if p.board_role not in BOARD_ROLES:
+        return "Tài khoản này không có quyền vào trang quản lý (chỉ thư ký, cụm trưởng, bí thư " \
+               "đơn vị)."
+    return int(p.id), fingerprint(p.password_hash)

@@ -1,0 +1,137 @@
+"""The board's pages (Vietnamese, server-rendered, usable without JavaScript)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from engine.errors import PlanError
+from engine.phrases import parse_day
+from kehoach import store
+from kehoach.store.people import ROLE_NAMES, list_people
+from workflows.lifecycle import ACTION_NAMES
+
+from . import queries
+from .acting import BoardAction, perform, read_step
+from .auth import Viewer, viewer
+from .errors import Invalid, NotFound
+from .params import MAX_DAYS, Group, Id, days, filters, upcoming_filters
+from .queries import Filters, StepLine
+from .render import has_template, page
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+Seen = Annotated[Viewer, Depends(viewer)]
+SORT_NAMES = {"days": "số ngày trễ", "due": "hạn", "unit": "đơn vị", "cluster": "cụm",
+              "plan": "kế hoạch", "title": "việc"}
+EVENT_NAMES = {"created": "tạo", "changed": "đổi theo kế hoạch", "cancelled": "hủy",
+               "restored": "khôi phục", "done": "hoàn thành", "escalated": "báo lên",
+               "extension_requested": "xin gia hạn", "extension_granted": "cho gia hạn",
+               "extension_refused": "từ chối gia hạn", "excused": "miễn", "reopened": "mở lại",
+               "payment": "đóng tiền", "achievement": "ghi nhận kết quả"}
+CHANNEL_NAMES = {"web": "trang quản lý", "cli": "dòng lệnh", "telegram": "Telegram",
+                 "clock": "đồng hồ", "email": "thư"}
+
+
+def _query(request: Request) -> str:
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if v])
+
+
+def _groups(lines: list[StepLine], by: str) -> list[tuple[str, list[StepLine]]]:
+    grouped: dict[str, list[StepLine]] = defaultdict(list)
+    for line in lines:
+        names = [line.unit_name] if by == "unit" else \
+            [name for _, name in line.clusters] or ["(không thuộc cụm nào)"]
+        for name in names:
+            grouped[name].append(line)
+    return sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def _list_page(request: Request, v: Viewer, lines: list[StepLine], f: Filters, *, slug: str,
+               title: str, group: str, extra: dict[str, Any]) -> Response:
+    with store.read_session(request.app.state.engine) as session:
+        choices = queries.choices(session, v.scope)
+    return page(request, "steps.html", {
+        "title": title, "slug": slug, "lines": lines, "f": f, "choices": choices,
+        "group": group, "groups": _groups(lines, group) if group else [],
+        "sorts": SORT_NAMES, "query": _query(request), **extra})
+
+
+@router.get("/")
+def home(v: Seen) -> Response:
+    return RedirectResponse("/qua-han", 303)
+
+
+@router.get("/qua-han")
+def overdue_page(request: Request, v: Seen, f: Annotated[Filters, Depends(filters)],
+                 group: Annotated[Group, Query()] = "") -> Response:
+    with store.read_session(request.app.state.engine) as session:
+        lines = queries.overdue(session, v.scope, request.app.state.now(), f)
+    return _list_page(request, v, lines, f, slug="qua-han", title="Việc quá hạn", group=group,
+                      extra={"days": None})
+
+
+@router.get("/sap-den")
+def upcoming_page(request: Request, v: Seen, f: Annotated[Filters, Depends(upcoming_filters)],
+                  n: Annotated[int, Depends(days)], group: Annotated[Group, Query()] = ""
+                  ) -> Response:
+    with store.read_session(request.app.state.engine) as session:
+        lines = queries.upcoming(session, v.scope, request.app.state.now(), n, f)
+    return _list_page(request, v, lines, f, slug="sap-den", title=f"Việc trong {n} ngày tới",
+                      group=group, extra={"days": n, "max_days": MAX_DAYS})
+
+
+@router.get("/tong-hop/{by}")
+def summary_page(request: Request, v: Seen, by: str, plan: Id = None) -> Response:
+    kind = {"don-vi": "unit", "cum": "cluster"}.get(by)
+    if kind is None:
+        raise NotFound("Không có trang tổng hợp này.")
+    with store.read_session(request.app.state.engine) as session:
+        counts = queries.summaries(session, v.scope, request.app.state.now(), kind, plan or None)
+        choices = queries.choices(session, v.scope)
+    return page(request, "summary.html", {
+        "title": "Tổng hợp theo " + ("đơn vị" if kind == "unit" else "cụm"), "by": by,
+        "counts": counts, "choices": choices, "plan": plan or "", "query": _query(request)})
+
+
+@router.get("/nguoi")
+def people_page(request: Request, v: Seen) -> Response:
+    with store.read_session(request.app.state.engine) as session:
+        people = [p for p in list_people(session) if p.unit_id in v.scope]
+    feeds: list[Any] = []
+    return page(request, "people.html", {
+        "title": "Người và lịch", "people": people, "feeds": feeds, "role_names": ROLE_NAMES,
+        "feeds_help": has_template("feeds_help.html")})
+
+
+@router.get("/buoc/{step_id:path}")
+def step_page(request: Request, v: Seen, step_id: str) -> Response:
+    view = read_step(request.app.state.engine, v, step_id, request.app.state.now())
+    return page(request, "step.html", {
+        "title": view.row.title, "row": view.row, "trail": view.trail,
+        "status": view.line.status, "deadline": view.line.deadline,
+        "clusters": view.line.clusters, "allowed": [a.value for a in view.allowed],
+        "action_names": ACTION_NAMES, "event_names": EVENT_NAMES,
+        "channel_names": CHANNEL_NAMES})
+
+
+@router.post("/buoc/{step_id:path}")
+def step_action(request: Request, v: Seen, step_id: str,
+                action: Annotated[BoardAction, Form()],
+                note: Annotated[str, Form(max_length=2000)] = "",
+                reason: Annotated[str, Form(max_length=2000)] = "",
+                until: Annotated[str, Form(max_length=40)] = "") -> Response:
+    day: date | None = None
+    if action == BoardAction.GRANT and until.strip():
+        try:
+            day = parse_day(until.strip())
+        except PlanError as exc:
+            raise Invalid(f"Ngày gia hạn «{until}» không hợp lệ ({exc.message}); "
+                          "ví dụ 05/06/2024.") from None
+    message = perform(request.app.state.engine, v, step_id, action, request.app.state.now(),
+                      note=note.strip(), reason=reason.strip(), until=day)
+    request.session["flash"] = message
+    return RedirectResponse(request.url_for("step_page", step_id=step_id).path, 303)
