@@ -13,7 +13,10 @@ import re
 
 _MONEY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:đồng|đ\b|vnđ|vnd)", re.I)
 _PERCENT = re.compile(r"(\d{1,3}(?:[.,]\d+)?)\s*%")
-_QUANTITY = re.compile(r"(?<![\d.,/%])0*(\d{1,5})\s+((?:[^\W\d_]+\s+){0,2}[^\W\d_]+)")
+_QUANTITY = re.compile(r"(?<![\d.,/%])(?<!năm )(?<!tháng )(?<!ngày )(?<!quý )(?<!lớp )(?<!số )(?<!khóa )"
+                       r"(?<!thứ )(?<!đợt )(?<!kỳ )0*(\d{1,5})\s+((?:[^\W\d_]+\s+){0,3}[^\W\d_]+)")
+#: Words that end what a quantity counts («10 chương trình bồi dưỡng | cho thiếu nhi»).
+_MEASURE_END = re.compile(r"\s+(?:cho|tại|về|của|trên|ở|và|với|nhằm|để|trong|gắn|thuộc|được|có)\b.*$")
 #: Quantities that are not targets: counts of people sent, ages, times, dates' words.
 _NOT_MEASURE = re.compile(r"^(?:giờ|phút|ngày|tháng|năm|quý|tuần|lần|tuổi|đến|và|người|cán|đoàn|"
                           r"khu|trường|đợt|g|h|tiêu|đơn|học)\b", re.I)
@@ -69,7 +72,9 @@ def quantity(sentence: str) -> tuple[float, str] | None:
     for m in _QUANTITY.finditer(sentence):
         if _NOT_MEASURE.match(m.group(2)) or sentence[m.end(1):m.end(1) + 2].strip().startswith("%"):
             continue
-        return float(m.group(1)), m.group(2)
+        measure = _MEASURE_END.sub("", " " + m.group(2)).strip()
+        if measure:
+            return float(m.group(1)), measure
     return None
 
 

@@ -14,6 +14,9 @@ from .units import subject
 
 _NUMBER = re.compile(r"\bSố\s*:?\s*(\d[\w\-/. ]*?[\w])(?=\s{2,}|\s+[A-ZĐ][^\W\d_]+\s*[,.]|$)")
 _ISSUED = re.compile(r"[^\W\d_][^,\d]{1,40},\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.I)
+#: First words of a title that are common words, written in lower case after «Kế hoạch».
+_COMMON_FIRST = {"tổ", "hoạt", "thực", "triển", "tổng", "xây", "công", "chương", "tuyên", "phát", "nâng",
+                 "kiểm", "đẩy", "tăng", "về"}
 _TITLE_END = re.compile(r"^(?:-{3,}|\*{3,}|[IVX]+\s*[./)]|căn cứ|thực hiện\s+(?:nghị|thông|kế|quyết|chỉ))",
                         re.I)
 
@@ -37,6 +40,17 @@ def sentence_case(text: str) -> str:
         return text
     low = text.lower()
     return low[:1].upper() + low[1:]
+
+
+def _lower_upper(line: str) -> str:
+    """A line written in capitals, in lower case but for its acronyms («BCH», «TNCS»)."""
+    letters = [c for c in line if c.isalpha()]
+    if not letters or sum(c.isupper() for c in letters) < 0.6 * len(letters):
+        return line
+    def word(w: str) -> str:
+        acronym = re.fullmatch(r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+)\W*", w) is not None
+        return w if acronym else w.lower()
+    return " ".join(word(w) for w in line.split(" "))
 
 
 def number_and_date(line: str) -> tuple[str | None, str | None]:
@@ -68,9 +82,12 @@ def title_of(lines: list[str]) -> tuple[str, int]:
         else:
             parts.append(t)
         i += 1
-    body = sentence_case(" ".join(parts)).rstrip(".")
+    raw = " ".join(_lower_upper(p) for p in parts).rstrip(".")
+    body = raw
+    first = body.split(" ", 1)[0] if body else ""
     if body and not body.lower().startswith("kế hoạch"):
-        body = "Kế hoạch " + body[:1].lower() + body[1:] if body[:2] != body[:2].upper() else "Kế hoạch " + body
+        common = first.lower() in _COMMON_FIRST
+        body = "Kế hoạch " + (body[:1].lower() + body[1:] if common else body)
     return body or "Kế hoạch", i
 
 

@@ -34,10 +34,11 @@ NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thi|trường|viên|diễn
 VERBS = set("""tổ phụ chủ phối xây thực tham hướng chỉ báo đăng nộp gửi cử mời đóng tổng theo kịp hỗ
 tuyên vận triển giao có là được sẽ cần đề trình lập rà đánh tiếp duy kiểm trao lắp nghiên đẩy tăng tạo
 nâng mở thăm khám chăm phát giúp căn xác bố tích chuẩn quán phổ thu dọn đôn nắm góp điều quản bảo làm
-tiến ứng phân hằng hàng định vào trong thường luôn chịu nhận thống huy ký kết""".split())
+tiến ứng phân hằng hàng định vào trong thường luôn chịu nhận thống huy ký kết đều đã đang phải cũng vẫn
+không chưa cùng""".split())
 _ORGS = re.compile(r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
                    r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b")
-_PREFIXES = ("ban thuong vu ", "ban chap hanh ", "btv ", "bch ", "thuong truc ", "tt ", "cac ", "moi ")
+_PREFIXES = ("ban giam doc ", "ban thuong vu ", "ban chap hanh ", "btv ", "bch ", "thuong truc ", "tt ", "cac ", "moi ")
 _SUFFIXES = (" thanh pho", " tp", " quan", " huyen", " tinh")
 
 
@@ -81,7 +82,7 @@ def _head(low: str) -> str | None:
 def subject(clause: str) -> str | None:
     """The unit a clause starts with (or that it gives the duty to, «giao X»), if any."""
     text = re.sub(r"^[\s\-–+•*·]+", "", clause).strip()
-    m = re.search(r"(?<!bàn )(?<!chuyển )\b(?:[gG]iao|đề nghị|yêu cầu)\s+(?!thông\b)(?=\S)", text)
+    m = re.search(r"(?<!bàn )(?<!chuyển )\b(?:[gG]iao|đề nghị|yêu cầu)\s+(?!Thông\b)(?=[A-ZĐ])", text)
     if m and not re.match(r"\s*(?:nhiệm vụ|cho)\b", text[m.end():]):
         text = text[m.end():]
     low = text.lower()

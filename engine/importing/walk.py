@@ -133,7 +133,7 @@ class Walker:
         sec = self.stack.pop()
         if sec.first_unit and sec.title and not sec.item:
             self.closed.append((sec.title, sec.first_unit))
-        if not sec.dated and (sec.emitted or not sec.when):
+        if not sec.dated and (sec.emitted or not sec.when or re.match(r"thời gian", sec.title, re.I)):
             self.ctx.year = self.top.year
             return
         for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
