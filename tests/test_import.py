@@ -191,3 +191,28 @@ def test_cli_unreadable_file_says_so(tmp_path: Path, name: str, content: bytes) 
 def test_cli_missing_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["import", str(tmp_path / "khong-co.docx")])
     assert result.exit_code == 1 and "không tìm thấy tệp" in result.output
+
+
+def test_nfd_and_nonbreaking_spaces_give_the_same_draft() -> None:
+    nfc = [(i, t) for i, t in enumerate(PLAN.splitlines(), 1)]
+    nfd = [(i, unicodedata.normalize("NFD", t).replace(" ", "\u00a0", 3)) for i, t in nfc]
+    assert render(import_lines(nfd, "t.txt")) == render(import_lines(nfc, "t.txt"))
+
+
+def test_markdown_table_and_headings() -> None:
+    md = ["# KẾ HOẠCH", "## Công tác hè năm 2026", "", "### **I. LỊCH**",
+          "| Việc | Thời gian | Đơn vị |", "|---|:---:|---|",
+          "| Tập huấn cán bộ | 14h00 ngày 6/6/2026 | Ban Tổ chức Quận Đoàn |"]
+    draft = import_lines(list(enumerate(md, 1)), "t.md")
+    [ob] = draft.obligations
+    assert (ob.title, ob.when, ob.line) == ("Tập huấn cán bộ", "14h00 ngày 6/6/2026", 7)
+    assert dict((n, u) for u, n, _ in draft.units)["Ban Tổ chức Quận Đoàn"] == ob.responsible
+
+
+def test_cli_progress_bar_on_long_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kehoach import cli_import
+    monkeypatch.setattr(cli_import, "LONG", 3)
+    path = tmp_path / "k.txt"
+    path.write_text(PLAN, encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(path)])
+    assert result.exit_code == 0 and "Tìm thấy 4 nghĩa vụ" in result.output

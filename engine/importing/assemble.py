@@ -88,6 +88,9 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         for ob in _obligations(hit, units, issuer, cluster_id, members):
             ob.id = _unique(ob.id, taken)
             draft.obligations.append(ob)
+        doubt = _doubtful(hit)
+        if doubt:
+            review.append(ReviewItem(hit.line, hit.found.phrase, doubt))
     if cluster_id and cluster:
         ids = [u for u, _, origin in units.items() if origin != "nơi nhận"]
         draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),
@@ -121,6 +124,17 @@ def _link_targets(walker: Walker) -> None:
             hit.unit = best[1]
             hit.confidence -= 0.15
             hit.reasons.append(f"đơn vị lấy từ mục «{best[0][:60]}»")
+
+
+def _doubtful(hit: Hit) -> str | None:
+    """Why a phrase that was understood still needs a look: it is tentative, or completed."""
+    why = []
+    if hit.found.schedule.tentative:
+        why.append("ngày dự kiến: hãy sửa khi có ngày chính thức")
+    for flag in hit.found.flags:
+        if flag != "dự kiến":
+            why.append(f"đã hiểu thành «{hit.found.phrase}» ({flag}): hãy kiểm tra")
+    return "; ".join(why) or None
 
 
 def _period(period: str, issued: str | None) -> str | dict[str, str]:
@@ -157,6 +171,9 @@ def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
                  members: list[str]) -> list[DraftObligation]:
     s, f = hit.sentence, hit.found
     kind = hit.kind or duties.kind_of(s, hit.section.title)
+    rule = f.schedule.rule
+    if kind == "phase" and isinstance(rule, Fixed) and all(start is None for start, _ in rule.items):
+        kind = "event"  # a campaign's single days are events; a phase is a window
     reasons = list(hit.reasons)
     who = _who(hit.unit, units, issuer, cluster_id)
     if hit.unit is None:

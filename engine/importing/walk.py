@@ -104,6 +104,9 @@ class Walker:
             return 3, text
         if is_upper(text) and len(text) < 160 and not _BULLET.match(text):
             return 1, text
+        if bold and len(text) < 120 and not text.endswith((".", ";")) and not _BULLET.match(text) \
+                and not _LABEL.match(text) and not has_anchor(text) and " | " not in text:
+            return 3, text  # a bold line of its own, unnumbered
         return None
 
     def open(self, level: int, title: str, line: int) -> None:
@@ -133,6 +136,10 @@ class Walker:
         sec = self.stack.pop()
         if sec.first_unit and sec.title and not sec.item:
             self.closed.append((sec.title, sec.first_unit))
+        if sec.dated and sec.when:
+            days = " và ".join(f.phrase for f, _, _ in sec.dated)
+            self.on_doubt(sec.when_line, sec.when.phrase, f"mục còn ghi các ngày cụ thể ({days}): "
+                          "đã dùng các ngày đó; hãy kiểm tra")
         if not sec.dated and (sec.emitted or not sec.when or re.match(r"thời gian", sec.title, re.I)):
             self.ctx.year = self.top.year
             return
@@ -161,8 +168,10 @@ class Walker:
         if head:
             self.open(head[0], head[1] or text, no)
             return
-        if " | " in text:
-            self.row(no, [c.strip() for c in text.split(" | ")])
+        if " | " in text or (text.startswith("|") and text.endswith("|")):
+            cells = [c.strip() for c in text.strip("|").split("|")]
+            if not all(re.fullmatch(r":?-*:?", c) for c in cells):  # not a Markdown rule row
+                self.row(no, [c for c in cells if c])
             return
         if _NUMBERED.match(text):  # an item, not a heading: it ends the item before it
             while self.top.level >= 2 and len(self.stack) > 1:
