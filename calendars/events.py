@@ -112,11 +112,11 @@ def _pending(step: FeedStep) -> bool:
 
 
 def marker_changed(step: FeedStep, now: datetime) -> datetime | None:
-    """The latest moment ≤ now at which time alone changed the step's marker (None if never).
+    """The latest moment ≤ now at which time alone changed the step's event (None if never).
 
-    A pending step that can be late changes at its deadline and each day after (the count of
-    days late; `status` counts a day started as one); a tentative event loses its ⏳ when it
-    happens; a cancelled step leaves the feed CANCELLED_KEPT after it was cancelled."""
+    A pending step changes at its deadline (late, or happened; its alarms go) and, when it
+    can be late, each day after (the count of days late; `status` counts a day started as
+    one); a cancelled step leaves the feed CANCELLED_KEPT after it was cancelled."""
     f = step.facts
     if f.state == State.CANCELLED:
         gone = step.updated_at + CANCELLED_KEPT
@@ -124,13 +124,13 @@ def marker_changed(step: FeedStep, now: datetime) -> datetime | None:
     if not _pending(step) or now < f.deadline:
         return None
     if not f.late_kind:
-        return f.deadline if f.tentative else None
+        return f.deadline
     days = status(f, now).days_late  # 1 from the deadline on, 2 from just after a day later…
     return f.deadline + (days - 1) * DAY + (TICK if days > 1 else timedelta(0))
 
 
 def next_change(step: FeedStep, now: datetime) -> datetime | None:
-    """The first moment after `now` at which time alone changes the marker (None if never):
+    """The first moment after `now` at which time alone changes the event (None if never):
     a cached feed holding this step is true while the clock is before it."""
     f = step.facts
     if f.state == State.CANCELLED:
@@ -139,7 +139,7 @@ def next_change(step: FeedStep, now: datetime) -> datetime | None:
     if not _pending(step):
         return None
     if now < f.deadline:
-        return f.deadline if (f.late_kind or f.tentative) else None
+        return f.deadline
     if not f.late_kind:
         return None
     return f.deadline + status(f, now).days_late * DAY + TICK

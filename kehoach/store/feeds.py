@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from calendars.events import FeedStep
@@ -167,17 +167,27 @@ def rotate(session: Session, token_id: int, now: datetime) -> tuple[int, str]:
     return create(session, old.scope, old.scope_id, now, old.label)
 
 
-def resolve(session: Session, token: str) -> Scope | None:
-    """The scope of a live token; None for a malformed, unknown or revoked one, or when what
-    it covered is gone. Malformed tokens are refused before the database is asked."""
+_LOOKUP = select(t.c.scope, t.c.scope_id).where(t.c.token_hash == bindparam("hash"),
+                                                 t.c.revoked_at.is_(None))
+
+
+def lookup(session: Session, token: str) -> tuple[str, str] | None:
+    """(scope kind, scope id) of a live token; None for a malformed, unknown or revoked one.
+    Malformed tokens are refused before the database is asked."""
     if not TOKEN.match(token):
         return None
-    row = session.execute(select(t.c.scope, t.c.scope_id).where(
-        t.c.token_hash == token_hash(token), t.c.revoked_at.is_(None))).one_or_none()
-    if row is None:
+    row = session.execute(_LOOKUP, {"hash": token_hash(token)}).one_or_none()
+    return None if row is None else (row.scope, row.scope_id)
+
+
+def resolve(session: Session, token: str) -> Scope | None:
+    """The scope of a live token; None for a malformed, unknown or revoked one, or when what
+    it covered is gone."""
+    found = lookup(session, token)
+    if found is None:
         return None
     try:
-        return describe_scope(session, row.scope, row.scope_id)
+        return describe_scope(session, *found)
     except FeedError:
         return None
 
@@ -188,12 +198,34 @@ def _where(scope: Scope) -> ColumnElement[bool]:
     return s.c.unit_id.in_(sorted(scope.units))
 
 
-def change_marker(session: Session, scope: Scope) -> tuple[Any, ...]:
-    """A cheap value that changes whenever a step of the scope is added or written: one
-    indexed aggregate (count, latest write, highest revision) and the units covered."""
-    row = session.execute(select(func.count(), func.max(s.c.updated_at), func.max(s.c.revision))
-                          .where(_where(scope))).one()
-    return tuple(row) + (scope.units, scope.plan_id)
+def _marker(where: ColumnElement[bool]) -> Any:
+    """count, latest write, highest revision of the steps `where` says, and the latest load
+    of any plan (a reload renames units, plans, clusters and changes a cluster's members)."""
+    return select(func.count(), func.max(s.c.updated_at), func.max(s.c.revision),
+                  select(func.max(plans_table.c.updated_at)).scalar_subquery()).where(where)
+
+
+_m, _g = group_members_table, groups_table
+#: One statement per kind of scope, built once (a cached feed costs two small queries).
+_MARKERS = {
+    "unit": _marker(s.c.unit_id == bindparam("a")),
+    "plan": _marker(s.c.plan_id == bindparam("a")),
+    "cluster": _marker(s.c.unit_id.in_(
+        select(_m.c.unit_id).where(_m.c.plan_id == bindparam("a"), _m.c.group_id == bindparam("b"))
+        .union(select(_g.c.head_id).where(_g.c.plan_id == bindparam("a"),
+                                          _g.c.id == bindparam("b"), _g.c.kind == "cluster")))),
+    "person": _marker(s.c.unit_id.in_(bindparam("units", expanding=True))),
+}
+
+
+def change_marker(session: Session, kind: str, scope_id: str) -> tuple[Any, ...]:
+    """A cheap value that changes whenever a step of the scope is added or written, or the
+    scope's units change: one indexed aggregate (module doc of kehoach.web.feeds)."""
+    if kind == "person":
+        units = sorted(scope_units(session, int(scope_id))) if scope_id.isdigit() else []
+        return (*session.execute(_MARKERS[kind], {"units": units}).one(), tuple(units))
+    a, _, b = scope_id.partition("/")
+    return tuple(session.execute(_MARKERS[kind], {"a": a, "b": b}).one())
 
 
 #: The step columns a feed reads: the lifecycle's facts and what the events say.

@@ -53,39 +53,67 @@ class Built:
 
 
 class FeedCache:
-    """Built feeds by scope, rebuilt only when their steps change (module doc)."""
+    """Built feeds by scope, rebuilt only when their steps change (module doc). One thread
+    builds a given feed at a time; the others asking for it meanwhile wait and take its
+    result, rather than building it again each (a burst of clients after a change)."""
 
     def __init__(self, size: int = CACHE_SIZE):
         self.size = size
         self._built: OrderedDict[tuple[str, str, str], Built] = OrderedDict()
         self._lock = threading.Lock()
+        self._building: dict[tuple[str, str, str], threading.Lock] = {}
         self.builds = 0  # how many times a feed was built (tests and bench read it)
 
+    def _cached(self, key: tuple[str, str, str], marker: tuple[Any, ...],
+                now: datetime) -> Built | None:
+        with self._lock:
+            built = self._built.get(key)
+            if built is not None:
+                self._built.move_to_end(key)
+        return built if built is not None and built.fresh(marker, now) else None
+
     def get(self, engine: Engine, token: str, now: datetime, public_url: str) -> Built | None:
-        """The feed of `token` at `now`; None when the token is malformed, unknown or revoked."""
+        """The feed of `token` at `now`; None when the token is malformed, unknown or revoked,
+        or what it covered is gone. A cached feed costs two small queries (token, marker)."""
         with store.read_session(engine) as session:
-            scope = feeds.resolve(session, token)
-            if scope is None:
+            found = feeds.lookup(session, token)
+            if found is None:
                 return None
-            marker = feeds.change_marker(session, scope)
-            key = (*scope.key, public_url)
-            with self._lock:
-                built = self._built.get(key)
+            marker = feeds.change_marker(session, *found)
+        key = (*found, public_url)
+        built = self._cached(key, marker, now)
+        if built is not None:
+            return built
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            built = self._cached(key, marker, now)  # built by another thread meanwhile?
+            if built is None:
+                built = self._build(engine, found, now, public_url)
                 if built is not None:
-                    self._built.move_to_end(key)
-            if built is not None and built.fresh(marker, now):
-                return built
+                    self._store(key, built)
+        return built
+
+    def _build(self, engine: Engine, found: tuple[str, str], now: datetime,
+               public_url: str) -> Built | None:
+        with store.read_session(engine) as session:
+            try:
+                scope = feeds.describe_scope(session, *found)
+            except feeds.FeedError:
+                return None
+            marker = feeds.change_marker(session, *found)
             steps = feeds.feed_steps(session, scope)
         body = render(steps, Feed(scope.name, public_url), now)
-        built = Built(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"',
-                      last_modified(steps, now), marker, valid_until(steps, now))
+        return Built(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"',
+                     last_modified(steps, now), marker, valid_until(steps, now))
+
+    def _store(self, key: tuple[str, str, str], built: Built) -> None:
         with self._lock:
             self.builds += 1
             self._built[key] = built
             self._built.move_to_end(key)
             while len(self._built) > self.size:
                 self._built.popitem(last=False)
-        return built
 
 
 def _etags(header: str) -> set[str]:
