@@ -12,10 +12,12 @@ $(BIN)/kehoach: pyproject.toml
 	touch $@
 
 # The main job on the embedded default: load the plans in plans/ into the SQLite file
-# kehoach.sqlite3 and run the whole service until Ctrl-C.
+# kehoach.sqlite3, make a secretary login for each plan's issuing body (its password is
+# printed once) and run the whole service, the board at http://127.0.0.1:8080/, until Ctrl-C.
 demo: $(BIN)/kehoach
 	$(BIN)/kehoach db upgrade
 	$(BIN)/kehoach load plans
+	$(BIN)/python -m kehoach.web.demo
 	$(BIN)/kehoach serve
 
 # Only check the plans and print their agenda (no database).

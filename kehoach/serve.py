@@ -144,6 +144,11 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
                              dispatch_limit=limit, worker=worker, digest_at=digest_at)
             tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
                                                        poll_seconds=lead_poll)))
+        if clock:  # the board and the calendar feeds: in `serve` only (kehoach/web/server.py)
+            from kehoach.web.server import board_task
+            board = board_task(settings, engine, now, stop, announce)
+            if board is not None:
+                tasks.append(board)
         await asyncio.gather(*tasks)
     finally:
         engine.dispose()

@@ -8,16 +8,20 @@ caller's loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from kehoach.store.errors import StoreError
 
+log = logging.getLogger("kehoach.web")
 HOST_SETTING, PORT_SETTING = "KEHOACH_HTTP_HOST", "KEHOACH_HTTP_PORT"
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 
@@ -90,3 +94,51 @@ def background(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def login_hint(engine: Engine) -> str:
+    """How to log in, or how to make someone able to, in Vietnamese."""
+    from sqlalchemy import func, select
+
+    from kehoach import store
+    from kehoach.store.models import people_table as p
+
+    from .auth import BOARD_ROLES
+    with store.read_session(engine) as session:
+        ready = session.execute(select(func.count()).select_from(p).where(
+            p.c.active.is_(True), p.c.login.is_not(None), p.c.password_hash.is_not(None),
+            p.c.board_role.in_([str(r) for r in BOARD_ROLES]))).scalar_one()
+    if ready:
+        return (f"Đăng nhập: {ready} người có tên đăng nhập và mật khẩu; đặt lại mật khẩu bằng "
+                "`kehoach person password TÊN-ĐĂNG-NHẬP`.")
+    return ("Chưa ai đăng nhập được: thêm người bằng `kehoach person add \"Tên\" --unit ĐƠN-VỊ "
+            "--board-role secretary --login thuky`, rồi `kehoach person password thuky`.")
+
+
+def board_task(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
+               stop: asyncio.Event, announce: Callable[[str], None]) -> asyncio.Task[None] | None:
+    """Start the board in the running loop (kehoach serve); None, said aloud, when it cannot
+    listen: reminders and escalations matter more than the board, so the rest runs on."""
+    from .app import create_app
+    try:
+        host, port = address(settings)
+        sock = bind(host, port)
+    except HttpUnavailable as exc:
+        log.error("%s", exc)
+        announce(f"Trang quản lý: tắt ({exc}).")
+        return None
+    app = create_app(settings, engine, now)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    announce(f"Trang quản lý: http://{shown}:{sock.getsockname()[1]}/"
+             + (f" (công khai: {settings['KEHOACH_PUBLIC_URL']})"
+                if settings.get("KEHOACH_PUBLIC_URL") else ""))
+    announce(login_hint(engine))
+
+    async def serving() -> None:
+        try:
+            await run(app, sock, stop)
+        except Exception:  # the board failing must not stop the clock
+            log.exception("trang quản lý dừng vì lỗi")
+        finally:
+            sock.close()
+    return asyncio.create_task(serving())

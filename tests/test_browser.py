@@ -1,0 +1,99 @@
+"""The board in a real browser: headless Chromium (Debian's `chromium` package) driven by
+Playwright, against the board on a loopback port, on SQLite and PostgreSQL. A secretary logs
+in, filters the overdue list, marks a step done and downloads the XLSX export.
+
+Chromium is installed by the session fixture when missing (apt-get); if it cannot be, the
+test fails: it is never skipped.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.test_web import PASSWORD, World, world  # noqa: F401  (the fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def install_chromium() -> None:
+    """apt-get install chromium, as root (CI runs as root), without questions."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else [])
+    for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(sudo + args, env=env, capture_output=True, text=True, timeout=900,
+                              check=False)
+        if done.returncode != 0:
+            pytest.fail(f"cannot install Chromium ({' '.join(args)}): {done.stderr[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        install_chromium()
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is still missing after apt-get install chromium")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, world: World) -> Iterator[Page]:  # noqa: F811
+    context = browser.new_context(base_url=world.base, accept_downloads=True, locale="vi-VN")
+    yield context.new_page()
+    context.close()
+
+
+def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
+        page: Page, world: World, tmp_path: Path) -> None:  # noqa: F811
+    page.goto("/qua-han")
+    expect(page).to_have_url(f"{world.base}/dang-nhap?next=%2Fqua-han")
+    page.get_by_label("Tên đăng nhập").fill("thuky")
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page).to_have_url(f"{world.base}/qua-han")
+    expect(page.get_by_role("heading", name="Việc quá hạn")).to_be_visible()
+    expect(page.locator("main table tbody tr")).to_have_count(9)
+
+    page.get_by_label("Cụm", exact=True).select_option(label="Cụm Một")
+    page.get_by_label("Trễ ít nhất (ngày)").fill("30")
+    page.get_by_role("button", name="Lọc").click()
+    expect(page).to_have_url(f"{world.base}/qua-han?plan=&unit=&cluster=cum-1&min_days=30"
+                             "&sort=days&group=")
+    rows = page.locator("main table tbody tr")
+    expect(rows).to_have_count(4)
+    expect(page.get_by_text("4 việc.")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "qua-han.png"), full_page=True)
+
+    first = rows.first.get_by_role("link")
+    step_id = first.get_attribute("href").removeprefix("/buoc/")  # type: ignore[union-attr]
+    first.click()
+    page.get_by_label("Ghi chú (không bắt buộc)").fill("nộp qua trình duyệt")
+    page.get_by_role("button", name="Đánh dấu hoàn thành").click()
+    expect(page.get_by_role("status")).to_have_text("Đã đánh dấu hoàn thành.")
+    expect(page.locator(".facts .status")).to_contain_text("xong trễ")
+    row = world.step(step_id)
+    assert row.state == "done"  # type: ignore[attr-defined]
+
+    page.go_back()
+    page.go_back()
+    page.reload()
+    expect(rows).to_have_count(3)
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="Excel (XLSX)").click()
+    download = caught.value
+    assert download.suggested_filename == "qua-han-2022-04-01.xlsx"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    sheet = openpyxl.load_workbook(saved).active
+    ids = [r[-1] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(ids) == 3 and step_id not in ids
+    assert {r[5] for r in sheet.iter_rows(min_row=2, values_only=True)} == {"Cụm Một"}
