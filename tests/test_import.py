@@ -32,6 +32,8 @@ DATES = [
     ("Mít tinh mừng Quốc khánh 2/9 lúc 19g00 ngày 01/9/2025", ["lúc 19g00 ngày 01/9/2025"]),
     ("Căn cứ Quyết định số 12/QĐ-UBND ngày 03/01/2025 của UBND", []),
     ("Tổng kết giai đoạn 2026 - 2030", ["giai đoạn 2026 - 2030"]),
+    ("Mít tinh lúc 19g00, thứ Bảy ngày 15/3/2025", ["lúc 19g00, ngày 15/3/2025"]),  # weekday checked, dropped
+    ("Hằng tháng, các chi đoàn nộp sổ vào ngày 10.", ["Hằng tháng, vào ngày 10"]),  # two places, one rule
 ]
 
 
@@ -51,6 +53,7 @@ DOUBTS = [
     ("Hội trại diễn ra ngày 15-16/8/2025", "khoảng ngày"),  # a range or two days?
     ("Gặp mặt ngày 15/8", "thiếu năm"),  # no year anywhere
     ("Ra quân cuối tuần", None),  # no date word at all: nothing found, nothing doubted
+    ("Họp giao ban thứ hai ngày 16/3/2025", "không khớp"),  # 16/3/2025 is a Sunday
 ]
 
 

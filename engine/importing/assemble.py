@@ -29,8 +29,9 @@ _PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và
 def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name: str = "kế hoạch",
                  progress: Callable[[int], None] | None = None) -> Draft:
     """Draft a plan from numbered lines (line or paragraph number, text[, bold])."""
+    given = list(lines)
     rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)  # type: ignore[misc]
-             or bool(_MARKED.match(r[1]))) for r in lines]
+             or bool(_MARKED.match(r[1]))) for r in given]
     texts = [t for _, t, _ in rows]
     title, body_start = header.title_of(texts)
     number = issued = None
@@ -47,7 +48,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             ctx.stages[m.group(1)] = (int(m.group(2)), int(m.group(3)))
     review: list[ReviewItem] = []
     units = Units()
-    issuer_name = header.issuer_of(texts) or "Đơn vị ban hành"
+    head = [header.clean(str(r[1]), columns=True) for r in given[:body_start]]
+    issuer_name = header.issuer_of(texts, head) or "Đơn vị ban hành"
     issuer = units.add(issuer_name, "đơn vị ban hành")
     cluster = re.search(r"\bcụm\s+([^\d,.;:]+?)(?=\s+(?:năm|giai đoạn)\b|$)", title, re.I)
     cluster_id = slug("cum " + cluster.group(1)) if cluster else None

@@ -32,7 +32,7 @@ _MASKS = re.compile(
 _ANCHOR = re.compile(
     r"""(?<![\d.,/])\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}(?!\d)
       | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
-      | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2}
+      | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2} | \bngày\s+\d{1,2}(?!\d|\s*[/-]\s*\d|\.\d|\s*tháng)
       | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
       | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
       | \b(?:hằng|hàng|mỗi|từng)\s+(?:năm|quý|tháng|tuần|ngày)\b
@@ -47,9 +47,13 @@ _DAY_RANGE = re.compile(r"(?<![\d/])\d{1,2}\s*(?:-|–|,|và)\s*\d{1,2}\s*/\s*\d
 _NO_YEAR_DAY = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
 _NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.I)
 _EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng",
-               "hạn", "chót", "thời", "gian", "trong", "vào", "lúc", "dịp", "ngày", "định", "kỳ", "hè",
-               "xuân", "tết"}
-_KEEP_FIRST = {"vào", "từ", "trong", "đến", "ngày", "định", "lúc", "dịp", "thời"}
+               "hạn", "chót", "thời", "gian", "trong", "vào", "lúc", "dịp", "ngày", "định", "kỳ"}
+_LEAD_ONLY = {"hè", "xuân", "tết"}  # «hè trước ngày 30/8»: a season's word before a date
+_KEEP_FIRST = {"vào", "từ", "trong", "đến", "ngày", "định", "lúc", "dịp"}
+_WEEKDAY = re.compile(r"\b(?:thứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|chủ\s+nhật)\b\s*,?\s*", re.I)
+_DATED = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}|ngày\s+\d{1,2}\s+tháng")
+_WEEKDAYS = {"hai": 1, "ba": 2, "tư": 3, "năm": 4, "sáu": 5, "bảy": 6, "2": 1, "3": 2, "4": 3, "5": 4,
+             "6": 5, "7": 6}
 _STAGE = re.compile(r"(?:cuối\s+)?(?:mỗi|các|từng)\s+giai\s+đoạn", re.I)
 _STAGE_N = re.compile(r"giai\s+đoạn\s+(\d)\b", re.I)
 
@@ -111,8 +115,8 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
             spans.append((i, j))
     out: list[Found] = []
     local: list[Doubt] = []
+    spans = [_trim(text, words, i, j) for i, j in spans]
     for i, j in spans:
-        i, j = _trim(text, words, i, j)
         a, b = words[i][0], words[j][1]
         phrase = text[a:b].strip(" ,;:.–-(")
         a = text.index(phrase, a) if phrase else a
@@ -159,7 +163,7 @@ def _grow(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int,
 def _trim(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int, int]:
     def word(k: int) -> str:
         return text[words[k][0]:words[k][1]].strip(",;:.()–-").lower()
-    while i < j and word(i) in _EDGE_WORDS - _KEEP_FIRST or (i < j and not word(i)):
+    while i < j and (word(i) in (_EDGE_WORDS | _LEAD_ONLY) - _KEEP_FIRST or not word(i)):
         i += 1
     while j > i and (word(j) in _EDGE_WORDS or not word(j)):
         j -= 1
@@ -185,7 +189,12 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
     if fixed is not None:
         new, why = fixed
         try:
-            return [Found(new, _parse(new, ctx), at, at + len(phrase), (*flags, why))]
+            found = Found(new, _parse(new, ctx), at, at + len(phrase), (*flags, why))
+            wrong = _wrong_weekday(phrase, found.schedule)
+            if wrong:
+                _doubt(doubts, phrase, wrong)
+                return []
+            return [found]
         except PlanError as again:
             error = again.message
     if "nhiều chu kỳ" in error:  # «hằng năm, quý, tháng»: one obligation per period
@@ -207,9 +216,30 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
     return []
 
 
+def _wrong_weekday(phrase: str, schedule: Schedule) -> str | None:
+    """«Chủ nhật ngày 17/3/2025» when 17/3/2025 is a Monday: which one is wrong is not guessed."""
+    m = _WEEKDAY.search(phrase)
+    items = getattr(schedule.rule, "items", ())
+    if not m or len(items) != 1 or not hasattr(items[0][1], "isoweekday"):
+        return None
+    said = m.group().lower().split()
+    day = 7 if said[0] == "chủ" else _WEEKDAYS.get(said[1].strip(","), 0)
+    due = items[0][1]
+    if due.isoweekday() != day:
+        return f"thứ không khớp với ngày ({due:%d/%m/%Y} là {_NAMES[due.isoweekday()]}); hãy kiểm tra"
+    return None
+
+
+_NAMES = {1: "thứ Hai", 2: "thứ Ba", 3: "thứ Tư", 4: "thứ Năm", 5: "thứ Sáu", 6: "thứ Bảy", 7: "Chủ nhật"}
+
+
 def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
     """A phrase the grammar refused for want of what the text said elsewhere: the section's
     year («ngày 15/3» after «năm 2022»), or the stages the plan defined («cuối mỗi giai đoạn»)."""
+    if "thứ trong tuần cần đi kèm" in error and _DATED.search(phrase):
+        # «Chủ nhật, ngày 16/3/2025»: the date says it all; the weekday is checked by the caller
+        new = _WEEKDAY.sub("", phrase).strip(" ,")
+        return re.sub(r"\s{2,}", " ", new), "bỏ thứ trong tuần, giữ ngày"
     if "thiếu năm" in error and ctx.year:
         new = _NO_YEAR_DAY.sub(lambda m: f"{m.group(1)}/{m.group(2)}/{ctx.year}", phrase)
         new = _NO_YEAR_MONTH.sub(lambda m: f"{m.group(1)} năm {ctx.year}", new)

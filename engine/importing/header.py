@@ -21,12 +21,15 @@ _TITLE_END = re.compile(r"^(?:-{3,}|\*{3,}|[IVX]+\s*[./)]|căn cứ|thực hiệ
                         re.I)
 
 
-def clean(text: str) -> str:
-    """NFC, plain spaces, no markdown marks («##», «**»), no bullets' odd characters."""
+def clean(text: str, columns: bool = False) -> str:
+    """NFC, plain spaces, no markdown marks («##», «**»), no bullets' odd characters; with
+    `columns`, a run of spaces (a letterhead's two columns) stays two spaces."""
     s = unicodedata.normalize("NFC", text)
     s = re.sub(r"[\u00a0\u2007\u202f\u200b\t\r\ufeff]", " ", s)
     s = re.sub(r"^\s*#{1,6}\s*", "", s)
     s = s.replace("**", "").replace("__", "")
+    if columns:
+        return re.sub(r" {2,}", "  ", s).strip()
     return re.sub(r"\s+", " ", s).strip()
 
 
@@ -105,7 +108,7 @@ def period_of(title: str, issued: str | None, years: list[int] | None = None) ->
     return None
 
 
-def issuer_of(lines: list[str]) -> str | None:
+def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
     """Who issues the plan: the unit of the signer, the one that «xây dựng kế hoạch», or «TM. …»."""
     for t in lines:
         m = re.search(r"\((?:Phó\s+)?(?:Bí thư|Giám đốc|Chủ tịch|Trưởng ban|Trưởng)\s+(.+?)\)", t)
@@ -120,8 +123,27 @@ def issuer_of(lines: list[str]) -> str | None:
                     found = subject(" ".join(words[k:]) + " xây")
                     if found:
                         return found
+    top = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.I)), 0)
+    for t in (head or lines)[:top]:  # the letterhead: «BCH ĐOÀN PHƯỜNG 5    Số: …»
+        first = re.split(r"\s{2,}|\t", t.strip())[0]
+        if is_upper(first) and not _NATIONAL.match(first) and subject(unit_case(first)):
+            return unit_case(first)
     for t in lines:
         m = re.match(r"^TM\.?\s+(.+)$", t)
         if m and len(m.group(1)) > 3:
-            return sentence_case(m.group(1)).strip(" .")
+            return unit_case(m.group(1)).strip(" .")
     return None
+
+
+_NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|độc lập|\*|-)", re.I)
+
+
+def unit_case(name: str) -> str:
+    """A unit's name written in capitals, each word capitalised but for acronyms («BCH Đoàn Phường 5»)."""
+    if not is_upper(name):
+        return name
+    def word(w: str) -> str:
+        if re.fullmatch(r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+)\W*", w):
+            return w
+        return w[:1] + w[1:].lower()
+    return " ".join(word(w) for w in name.split())

@@ -110,6 +110,13 @@ def subject(clause: str) -> str | None:
     return out
 
 
+def _extends(longer: str, shorter: str) -> bool:
+    """«ban thuong vu quan doan binh tan» extends «quan doan binh»? Only a name of three words
+    or more is extended by a place («… Bình Tân»), so «Chi đoàn» stays apart from «Chi đoàn
+    khu phố 1, 2, 3»."""
+    return len(shorter.split()) >= 3 and longer.startswith(shorter + " ")
+
+
 @dataclass
 class Units:
     """The units found so far, one per key, with the longest name seen for each."""
@@ -122,8 +129,8 @@ class Units:
         """The id of the unit `name`, added if new."""
         name = re.sub(r"\s+", " ", name).strip(" ,;:.–-")
         k = key(name)
-        same = next((old for old in self.names if old == k or old.startswith(k + " ")
-                     or k.startswith(old + " ")), None)
+        same = k if k in self.names else next(
+            (old for old in self.names if _extends(old, k) or _extends(k, old)), None)
         if same is not None:
             if len(name) > len(self.names[same]) and not name.lower().startswith(("các", "mỗi")):
                 self.names[same] = name

@@ -222,6 +222,10 @@ class Walker:
                 self.on_doubt(no, d.text, d.reason)
             if found:
                 sec.when, sec.when_line = found[0], no
+                for hit in self.hits:  # «1. Lễ ra quân Tháng Thanh niên» then «- Thời gian: …»
+                    if sec.item and hit.section is sec and hit.line == sec.line:
+                        hit.found = found[0]
+                        hit.reasons.append(f"thời gian ở dòng {no}")
             sec.expect_dates = "địa điểm" in name or not rest
             sec.mode = ""
         elif name.startswith("địa điểm"):
@@ -230,6 +234,13 @@ class Walker:
             sec.mode = "content" if sec.mode != "goals" else "goals"
         else:
             sec.mode = "assign"
+            unit = subject(rest) if rest else None  # «Đơn vị thực hiện: Chi đoàn khu phố 1, 2, 3.»
+            if unit:
+                sec.lead = unit
+                self.subjects.append((unit, no))
+                for hit in self.hits:
+                    if hit.section is sec and hit.unit is None:
+                        hit.unit = unit
 
     def sentence(self, sec: Section, sentence: str, no: int, bullet: bool) -> None:
         doubts: list[Doubt] = []
