@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,6 +30,7 @@ from notifiers.console import ConsoleChannel
 
 log = logging.getLogger("kehoach.serve")
 TELEGRAM = "KEHOACH_TELEGRAM_TOKEN"
+SIMULATED = "KEHOACH_SIMULATED_NOW"
 LEADER_LINE = "đang giữ đồng hồ"  # the log line a test (or an operator) looks for
 
 
@@ -108,11 +110,64 @@ def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) 
     lines = [f"kehoach {role}, tiến trình {worker_name()}",
              f"Cơ sở dữ liệu: {store.describe(engine)}"]
     if settings.get(TELEGRAM):
-        lines.append("Telegram: đã có KEHOACH_TELEGRAM_TOKEN, nhưng kênh Telegram chưa có trong "
-                     "bản này; tin được in ra màn hình.")
+        mode = ("webhook " + settings["KEHOACH_TELEGRAM_WEBHOOK_URL"]
+                if settings.get("KEHOACH_TELEGRAM_WEBHOOK_URL") else "long polling")
+        bot = f"; bot nhận lệnh và nút bấm ({mode})" if clock else \
+            "; bot chạy trong `kehoach serve`, không ở đây"
+        lines.append(f"Telegram: bật (gửi tin cho người đã liên kết{bot}).")
     else:
-        lines.append("Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN); tin được in ra màn hình.")
+        lines.append("Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN).")
+    if settings.get("KEHOACH_SMTP_HOST"):
+        lines.append(f"Thư điện tử: bật (SMTP {settings['KEHOACH_SMTP_HOST']}).")
+    else:
+        lines.append("Thư điện tử: tắt (chưa đặt KEHOACH_SMTP_HOST).")
+    lines.append("Tin cho đơn vị chưa ai nhận được: in ra màn hình.")
+    if settings.get(SIMULATED):
+        lines.append(f"Đồng hồ giả lập: {settings[SIMULATED]} (chỉ để thử).")
     return lines
+
+
+def simulated_clock(value: str) -> Callable[[], datetime]:
+    """KEHOACH_SIMULATED_NOW="2022-05-18T08:59:50+07:00*60": the time starts there when the
+    process starts and runs 60 times as fast (default 1). For trying a plan out and for the
+    end-to-end tests; never set in production."""
+    start_text, _, speed_text = value.partition("*")
+    start = datetime.fromisoformat(start_text.strip())
+    if start.tzinfo is None:
+        raise ValueError(f"{SIMULATED}: «{value}» cần múi giờ, ví dụ 2022-05-18T09:00+07:00")
+    speed = float(speed_text or 1)
+    began = time.monotonic()
+    return lambda: (start + timedelta(seconds=(time.monotonic() - began) * speed)).astimezone(UTC)
+
+
+def wired_channels(settings: Mapping[str, str], engine: Engine,
+                   now: Callable[[], datetime] = utc_now) -> list[Channel]:
+    """The console (first: it takes what nobody can be reached for), then Telegram and
+    e-mail when their settings are there."""
+    channels: list[Channel] = [ConsoleChannel()]
+    try:
+        from notifiers.email import EmailChannel
+    except ImportError:
+        EmailChannel = None  # noqa: N806  (not in this build)
+    email = EmailChannel.from_settings(settings) if EmailChannel is not None else None
+    if settings.get(TELEGRAM):
+        from notifiers.telegram import TelegramChannel
+        from notifiers.telegram_links import mark_lost
+
+        def lost(notification: Notification, reason: str) -> None:
+            person = notification.person
+            if person is None or person.telegram_chat_id is None:
+                return
+            with store.write_session(engine) as session:
+                queued = mark_lost(session, person.id, person.telegram_chat_id, now(),
+                                   reason, outbox_id=notification.id,
+                                   email_running=email is not None)
+            log.warning("Telegram từ chối chat của %s (%s): đã tắt liên kết%s", person.name,
+                        reason, ", gửi lại bằng thư" if queued else "")
+        channels.append(TelegramChannel.from_settings(settings, on_lost=lost))  # type: ignore[arg-type]
+    if email is not None:
+        channels.append(email)
+    return channels
 
 
 async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool = True,
@@ -126,6 +181,8 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
     `channel`: the channels to run (default: the console); the first one also takes the
     notifications of units nobody can be reached in."""
     url = store.database_url(settings)
+    if settings.get(SIMULATED) and now is utc_now:
+        now = simulated_clock(settings[SIMULATED])
     digest_at = parse_hour(settings.get(DIGEST_SETTING))  # a bad hour is refused before start
     engine = store.make_engine(url)
     try:
@@ -133,7 +190,8 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
         for line in describe_start(settings, engine, clock=clock):
             announce(line)
         given = [channel] if isinstance(channel, Channel) else list(channel or ())
-        channels = [OneAtATime(c) for c in given or [ConsoleChannel()]]
+        channels = [c if getattr(c, "thread_safe", False) else OneAtATime(c)
+                    for c in given or wired_channels(settings, engine, now)]
         worker = worker_name()
         tasks: list[asyncio.Task[Any]] = [
             asyncio.create_task(dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds,
@@ -144,6 +202,12 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
                              dispatch_limit=limit, worker=worker, digest_at=digest_at)
             tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
                                                        poll_seconds=lead_poll)))
+            if settings.get(TELEGRAM):  # the bot: in `serve` only (one getUpdates reader)
+                from notifiers.telegram_bot import KehoachBot
+                bot = KehoachBot.from_settings(settings, engine, now=now,
+                                               channels=[c.name for c in channels])
+                if bot is not None:
+                    tasks.append(asyncio.create_task(bot.run(stop)))
         if clock:  # the board and the calendar feeds: in `serve` only (kehoach/web/server.py)
             from kehoach.web.server import board_task
             board = board_task(settings, engine, now, stop, announce)
@@ -151,4 +215,8 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
                 tasks.append(board)
         await asyncio.gather(*tasks)
     finally:
+        for c in channels if "channels" in locals() else []:
+            close = getattr(getattr(c, "channel", c), "close", None)
+            if callable(close):
+                close()
         engine.dispose()

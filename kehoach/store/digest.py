@@ -28,7 +28,7 @@ from workflows.lifecycle import LATE, VN, StepFacts, status
 
 from .directory import FALLBACK, Route, routes
 from .errors import StoreError
-from .models import StepState, outbox_table, steps_table, units_table
+from .models import StepState, outbox_table, people_table, steps_table, units_table
 from .tick import COLUMNS, _insert_ignoring_duplicates, facts
 
 DEFAULT_HOUR = "07:30"
@@ -37,6 +37,8 @@ SETTING = "KEHOACH_DIGEST_HOUR"
 #: not read by the digest).
 LOOKAHEAD = timedelta(days=62)
 PURPOSE = "digest"
+#: A lost Telegram link is told in the digests of the day after it was lost.
+LOST_WINDOW = timedelta(days=1)
 
 
 class BadDigestHour(StoreError):
@@ -96,6 +98,18 @@ def payload(d: Digest, unit: str, rows: dict[str, Any], names: dict[str, str]) -
             "today": items(d.today), "soon": items(d.soon)}
 
 
+def lost_links(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Unit → its people whose Telegram link was lost (bot blocked, chat gone) in the day
+    before `now`: the unit's next digest tells its secretary (notifiers/telegram.py)."""
+    p = people_table
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in session.execute(select(p.c.unit_id, p.c.name, p.c.email).where(
+            p.c.telegram_lost_at > now - LOST_WINDOW, p.c.telegram_lost_at <= now,
+            p.c.active.is_(True), p.c.unit_id.is_not(None)).order_by(p.c.unit_id, p.c.name)):
+        found.setdefault(row.unit_id, []).append({"name": row.name, "email": row.email})
+    return found
+
+
 def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HOUR, *,
            channel: str = FALLBACK, channels: Collection[str] = ()) -> DigestResult:
     """Queue today's digests at `now`, in the open transaction of `session` (module doc).
@@ -119,13 +133,18 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
         rows[row.id] = row
         for unit in recipients_of(step, now):
             by_unit[unit].append(step)
+    lost = lost_links(session, now)  # told even on a day with nothing else to say
+    for unit in lost:
+        by_unit.setdefault(unit, [])
     heard = routes(session, by_unit, channels, channel)
     keys = {u: [(r, digest_key(u, day, r)) for r in heard[u]] for u in by_unit}
     done = set(session.execute(select(outbox_table.c.idempotency_key).where(
         outbox_table.c.idempotency_key.in_([k for ks in keys.values() for _, k in ks])))
         .scalars())
     digests = {u: d for u, steps in by_unit.items()
-               if any(k not in done for _, k in keys[u]) and (d := digest_for((u,), steps, now))}
+               if any(k not in done for _, k in keys[u])
+               and (d := digest_for((u,), steps, now)
+                    or (Digest((u,), day, (), (), ()) if u in lost else None))}
     result.duplicates = len(done)  # already queued today (by an earlier run or process)
     if not digests:
         return result
@@ -135,7 +154,8 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
     new: list[dict[str, Any]] = [
         {"idempotency_key": key, "step_id": None, "person_id": r.person_id,
          "unit_id": u, "channel": r.channel, "purpose": PURPOSE, "level": None,
-         "payload": {**payload(d, u, rows, names), "person_name": r.name},
+         "payload": {**payload(d, u, rows, names), "person_name": r.name,
+                     "lost_links": lost.get(u, [])},
          "state": "pending", "attempts": 0,
          "not_before": now, "created_at": now, "updated_at": now}
         for u, d in sorted(digests.items()) for r, key in keys[u] if key not in done]

@@ -1,0 +1,71 @@
+"""Telegram: `kehoach invite PERSON` makes a one-time code that links a chat to the person."""
+from __future__ import annotations
+
+import click
+
+from kehoach.cli import main, out
+from kehoach.cli_store import NOW_OPTION, _now, _ready_engine, _store_fail, settings
+
+PLACEHOLDER = "TEN_BOT"  # shown when no bot token is set: the secretary fills in the name
+
+
+def bot_username(config: dict[str, str]) -> str | None:
+    """The bot's @username (getMe), or None when no token is set or Telegram cannot say."""
+    import asyncio
+
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN
+    from notifiers.telegram_http import AiohttpRequest
+    token = config.get(TOKEN)
+    if not token:
+        return None
+
+    async def ask() -> str | None:
+        bot = Bot(token, base_url=config.get(BASE_URL) or DEFAULT_BASE_URL,
+                  request=AiohttpRequest(read_timeout=10, connect_timeout=10))
+        async with bot:
+            return bot.username
+    try:
+        return asyncio.run(ask())
+    except (TelegramError, OSError) as exc:
+        out.print(f"[yellow]chú ý[/yellow] không hỏi được tên bot từ Telegram: {exc}",
+                  markup=True)
+        return None
+
+
+@main.command()
+@click.argument("who", metavar="NGƯỜI")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 90),
+              help="Mã hết hạn sau bấy nhiêu ngày.")
+@click.option("--by", "actor", default="thư ký", show_default=True, help="Người tạo mã.")
+@NOW_OPTION
+def invite(who: str, days: int, actor: str, now_text: str | None) -> None:
+    """Tạo mã mời dùng một lần để NGƯỜI (số, tên đăng nhập hoặc tên) liên kết Telegram:
+    in đường dẫn t.me/<bot>?start=MÃ và mã."""
+    from datetime import timedelta
+
+    from notifiers.rendering import VN
+
+    from kehoach import store
+    from kehoach.store.people import find_person
+    from notifiers.telegram_links import create_invite
+    now = _now(now_text)
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            person = find_person(session, who)
+            code = create_invite(session, person.id, actor, now, timedelta(days=days))
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    username = bot_username(settings())
+    expires = (now + timedelta(days=days)).astimezone(VN)
+    out.print(f"Mã mời cho {person.name} (dùng một lần, hết hạn {expires:%H:%M %d/%m/%Y}):",
+              markup=False)
+    out.print(f"https://t.me/{username or PLACEHOLDER}?start={code}", markup=False,
+              soft_wrap=True)
+    out.print(f"Mã: {code}", markup=False, soft_wrap=True)
+    if username is None:
+        out.print(f"(Chưa đặt KEHOACH_TELEGRAM_TOKEN: thay {PLACEHOLDER} bằng tên bot, hoặc gửi "
+                  f"cho bot: /start {code})", markup=False, soft_wrap=True)

@@ -1,0 +1,286 @@
+"""The Telegram channel: an outbox notification as one message (or a few, for a long digest)
+to the person's linked chat, through python-telegram-bot's `Bot` (base_url from
+KEHOACH_TELEGRAM_BASE_URL, so tests point it at a Bot API server on loopback).
+
+The dispatcher calls `send` from worker threads; each calling thread gets an asyncio loop and
+a `Bot` of its own (on aiohttp: notifiers/telegram_http.py), the rate limiter is shared.
+
+Limits (client-side, so Telegram never has to say 429): `Limiter` spaces messages at most
+`overall` per second for the bot, one per `private_gap` seconds per private chat and
+`group_per_minute` per minute per group (negative chat ids).
+
+Faults, mapped to `DeliveryError` for the dispatcher:
+
+- RetryAfter → retry after the seconds Telegram names;
+- NetworkError, 5xx, a connect/pool timeout (the request never left) → temporary;
+- TimedOut while waiting for the answer → unknown (it may have arrived; never resent blindly);
+- Forbidden (bot blocked, chat gone) or "chat not found" → permanent, and `on_lost` is told
+  (serve: the link is marked lost, a fallback e-mail queued, the secretary told in the digest);
+- "can't parse entities" (bad HTML) → sent again once as plain text; failing that, permanent.
+"""
+from __future__ import annotations
+
+import asyncio
+import bisect
+import html
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+
+# PTB 22 is moving its time periods (RetryAfter.retry_after, …) to timedelta; opt in now (its
+# documented switch), so it does not warn on every 429. Set before telegram is imported.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
+from notifiers.telegram_http import NOT_SENT, AiohttpRequest
+from notifiers.telegram_render import Part, render
+
+log = logging.getLogger("kehoach.telegram")
+T = TypeVar("T")
+TOKEN, BASE_URL = "KEHOACH_TELEGRAM_TOKEN", "KEHOACH_TELEGRAM_BASE_URL"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+TAG = re.compile(r"<[^>]+>")
+
+
+def markup(buttons: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
+                                  for label, data in row] for row in buttons])
+
+
+def plain(text: str) -> str:
+    """HTML as the plain text it shows (for the resend after a parse error)."""
+    return html.unescape(TAG.sub("", text))
+
+
+def seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Limiter:
+    """Spaces sends: at most `overall`/s in all, one per `private_gap` s per private chat,
+    `group_per_minute` per minute per group. Each send reserves its slot before waiting,
+    so concurrent sends in the loop queue up fairly. `overall=None`: no limits at all."""
+
+    def __init__(self, overall: float | None = 29.0, private_gap: float = 1.05,
+                 group_per_minute: float = 19.0):
+        self.overall, self.private_gap = overall, private_gap
+        self.group_gap = 60.0 / group_per_minute
+        self.slots: list[float] = []  # the send moments reserved, sorted
+        self.next_chat: dict[int, float] = {}
+        self.lock = threading.Lock()  # sends from several threads share the limits
+
+    def reserve(self, chat_id: int, now: float | None = None) -> float:
+        """Seconds to wait before sending to `chat_id` (the slot is taken): the earliest
+        moment the chat's gap allows that is at least 1/overall s from every other send
+        reserved (a message waiting for its chat does not hold the others back)."""
+        if self.overall is None:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        gap = 1.0 / self.overall
+        at = max(now, self.next_chat.get(chat_id, 0.0))
+        self.slots = [t for t in self.slots if t > now - gap]
+        for slot in self.slots:  # sorted: find the first free place from `at` on
+            if slot + gap <= at:
+                continue
+            if slot - gap >= at:
+                break
+            at = slot + gap
+        bisect.insort(self.slots, at)
+        self.next_chat[chat_id] = at + (self.private_gap if chat_id > 0 else self.group_gap)
+        if len(self.next_chat) > 10_000:  # forget chats whose gap has passed
+            self.next_chat = {c: t for c, t in self.next_chat.items() if t > now}
+        return at - now
+
+    async def wait(self, chat_id: int) -> None:
+        with self.lock:
+            delay = self.reserve(chat_id)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def make_bot(token: str, base_url: str | None = None, *, timeout: float = 10.0,
+             pool: int = 16) -> Bot:
+    request = AiohttpRequest(connection_pool_size=pool, read_timeout=timeout,
+                             connect_timeout=timeout)
+    return Bot(token, base_url=base_url or DEFAULT_BASE_URL, request=request)
+
+
+class ChatLost(DeliveryError):
+    """Telegram refuses the chat for good (bot blocked, chat gone): the link is lost."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
+
+
+@dataclass
+class _ThreadState:
+    loop: asyncio.AbstractEventLoop
+    bot: Bot | None = None
+
+
+LostHook = Callable[[Notification, str], None]
+
+
+class TelegramChannel(Channel):
+    """Sends outbox notifications to `notification.person.telegram_chat_id` (module doc)."""
+
+    name = "telegram"
+    thread_safe = True  # serve needs no lock around it (kehoach.serve.OneAtATime)
+
+    def __init__(self, token: str, base_url: str | None = None, *,
+                 limiter: Limiter | None = None, timeout: float = 10.0,
+                 on_lost: LostHook | None = None):
+        self.token, self.base_url, self.timeout = token, base_url, timeout
+        self.limiter = limiter if limiter is not None else Limiter()
+        self.on_lost = on_lost
+        self._local = threading.local()
+        self._states: list[_ThreadState] = []
+        self._lock = threading.Lock()
+        #: Digest parts already delivered, by outbox id: a retry sends only the rest.
+        self._delivered: dict[int, list[str]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str], **kwargs: Any) -> TelegramChannel | None:
+        token = settings.get(TOKEN)
+        if not token:
+            return None
+        return cls(token, settings.get(BASE_URL) or None, **kwargs)
+
+    # ── one event loop and Bot per calling thread (no hop to another thread per send) ────
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise RuntimeError("TelegramChannel.send blocks: call it from a worker thread "
+                               "(asyncio.to_thread), not from a running event loop")
+        state = getattr(self._local, "state", None)
+        if state is None:
+            state = self._local.state = _ThreadState(asyncio.new_event_loop())
+            with self._lock:
+                self._states.append(state)
+        return state.loop.run_until_complete(coro)
+
+    async def _ready_bot(self) -> Bot:
+        state: _ThreadState = self._local.state
+        if state.bot is None:
+            bot = make_bot(self.token, self.base_url, timeout=self.timeout)
+            await bot.initialize()  # getMe: a wrong token shows here
+            state.bot = bot
+        return state.bot
+
+    def close(self) -> None:
+        """Close every thread's Bot and loop (call when no send is running)."""
+        with self._lock:
+            states, self._states = self._states, []
+        for state in states:
+            try:
+                if state.bot is not None:
+                    state.loop.run_until_complete(state.bot.shutdown())
+                state.loop.close()
+            except (TelegramError, RuntimeError):
+                log.debug("không đóng được bot Telegram gọn gàng", exc_info=True)
+
+    # ── sending ─────────────────────────────────────────────────────────────────────────────
+    def send(self, notification: Notification) -> DeliveryResult:
+        person = notification.person
+        if person is None or person.telegram_chat_id is None:
+            raise DeliveryError("người nhận chưa liên kết Telegram", permanent=True)
+        try:
+            parts = render(notification)
+        except Exception as exc:  # a template or a payload that cannot be said: no retry helps
+            raise DeliveryError(f"không soạn được tin: {type(exc).__name__}: {exc}",
+                                permanent=True) from exc
+        try:
+            ids = self._run(self._send_parts(notification.id, person.telegram_chat_id, parts))
+        except DeliveryError as exc:
+            if isinstance(exc, ChatLost) and self.on_lost is not None:
+                try:
+                    self.on_lost(notification, str(exc))
+                except Exception:
+                    log.exception("không ghi được việc mất liên kết Telegram")
+            raise
+        return DeliveryResult(remote_id=",".join(ids))
+
+    async def _send_parts(self, outbox_id: int, chat_id: int, parts: list[Part]) -> list[str]:
+        bot = await self._ready_bot_mapped()
+        done = self._delivered.get(outbox_id, [])
+        for part in parts[len(done):]:
+            await self.limiter.wait(chat_id)
+            done = [*done, f"{chat_id}:{await self._send_one(bot, chat_id, part)}"]
+            if len(parts) > 1:
+                self._delivered[outbox_id] = done
+        self._delivered.pop(outbox_id, None)
+        return done
+
+    async def _ready_bot_mapped(self) -> Bot:
+        try:
+            return await self._ready_bot()
+        except TelegramError as exc:
+            raise mapped(exc) from exc
+
+    async def _send_one(self, bot: Bot, chat_id: int, part: Part) -> int:
+        kwargs: dict[str, Any] = {"reply_markup": markup(part.buttons),
+                                  "link_preview_options": LinkPreviewOptions(is_disabled=True)}
+        try:
+            message = await bot.send_message(chat_id, part.text, parse_mode=ParseMode.HTML,
+                                             **kwargs)
+        except BadRequest as exc:
+            if "parse entities" not in str(exc).lower():
+                raise mapped(exc) from exc
+            log.warning("Telegram không đọc được HTML của tin (%s); gửi lại dạng chữ thường",
+                        exc)
+            try:
+                message = await bot.send_message(chat_id, plain(part.text), **kwargs)
+            except TelegramError as again:
+                raise mapped(again) from again
+        except TelegramError as exc:
+            raise mapped(exc) from exc
+        return message.message_id
+
+
+def mapped(exc: TelegramError) -> DeliveryError:
+    """A python-telegram-bot error as the dispatcher's DeliveryError (module doc)."""
+    text = f"Telegram: {type(exc).__name__}: {exc}"
+    if isinstance(exc, RetryAfter):
+        # PTB ≥ 22.2 keeps a timedelta (the public int attribute warns of its change)
+        wait = getattr(exc, "_retry_after", None)
+        return DeliveryError(text, retry_after=seconds(wait if wait is not None
+                                                      else exc.retry_after))
+    if isinstance(exc, Forbidden):
+        return ChatLost(text)
+    if isinstance(exc, TimedOut):
+        if isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout) \
+                or NOT_SENT in str(exc) or "pool timeout" in str(exc).lower():
+            return DeliveryError(text)  # the request never left: safe to send again
+        return DeliveryError(text + " (không rõ tin đã đến chưa)", unknown=True)
+    if isinstance(exc, BadRequest):
+        if "chat not found" in str(exc).lower():
+            return ChatLost(text)
+        return DeliveryError(text, permanent=True)
+    if isinstance(exc, NetworkError | InvalidToken):
+        return DeliveryError(text)
+    return DeliveryError(text)

@@ -1,0 +1,368 @@
+"""The bot inside `kehoach serve`: a python-telegram-bot `Application` on serve's asyncio loop,
+long polling by default, a webhook when KEHOACH_TELEGRAM_WEBHOOK_URL is set (the
+`secret_token` header, KEHOACH_TELEGRAM_WEBHOOK_SECRET, is checked on every request by PTB's
+webhook server, which listens on KEHOACH_TELEGRAM_WEBHOOK_LISTEN, default 127.0.0.1:8443).
+
+- `/start CODE` links the chat to the person the code was made for (`kehoach invite`); a
+  wrong, used or expired code gets a polite refusal and nothing changes;
+- the buttons of a reminder (✅ done, ⏳ extension, 📋 details) and of an extension request
+  (Đồng ý / Từ chối) act for the person linked to the chat (notifiers/telegram_actions.py);
+- an extension asks in the chat for the new date, then the reason (a small per-chat state
+  in memory; any command abandons it); a refusal asks for its reason;
+- `/viec`, `/quahan`, `/lich`, `/huy`, `/help`, registered with setMyCommands.
+
+Store work runs in a thread (`asyncio.to_thread`), one write transaction per action.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+from sqlalchemy import Engine
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from engine.errors import PlanError
+from engine.phrases import parse_day
+from kehoach import store
+from notifiers import telegram_actions as acts
+from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, markup
+from notifiers.telegram_http import AiohttpRequest
+from notifiers.telegram_links import LinkRefused, person_for_chat, redeem, unlink
+from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE
+
+log = logging.getLogger("kehoach.telegram.bot")
+T = TypeVar("T")
+WEBHOOK_URL, WEBHOOK_SECRET = "KEHOACH_TELEGRAM_WEBHOOK_URL", "KEHOACH_TELEGRAM_WEBHOOK_SECRET"
+WEBHOOK_LISTEN = "KEHOACH_TELEGRAM_WEBHOOK_LISTEN"
+COMMANDS = [("viec", "Việc sắp đến hạn và quá hạn của tôi"), ("quahan", "Việc đã quá hạn"),
+            ("lich", "Địa chỉ lịch việc của tôi"), ("huy", "Hủy liên kết Telegram này"),
+            ("help", "Hướng dẫn")]
+HELP = ("🤖 <b>Bot nhắc việc Kế hoạch</b>\n"
+        "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
+        "Dưới mỗi tin nhắc có nút ✅ Đã hoàn thành, ⏳ Xin gia hạn, 📋 Chi tiết.\n\n"
+        "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
+        "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
+        "/help — hướng dẫn này")
+NOT_LINKED = ("Chat này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
+              "(<code>kehoach invite</code>) rồi bấm vào đường dẫn, hoặc gửi /start MÃ.")
+
+
+@dataclass
+class Pending:
+    """What the bot waits for in a chat: "date"/"reason" of an extension, "refusal" reason."""
+
+    kind: str
+    outbox_id: int
+    message_id: int | None = None
+    until: date | None = None
+
+
+class KehoachBot:
+    def __init__(self, engine: Engine, token: str, *, base_url: str | None = None,
+                 now: Callable[[], datetime], channels: Collection[str] = ("telegram",),
+                 public_url: str | None = None, poll_timeout: float = 10.0,
+                 webhook_url: str | None = None, webhook_secret: str | None = None,
+                 webhook_listen: str | None = None):
+        self.engine, self.now, self.channels = engine, now, tuple(channels)
+        self.public_url, self.poll_timeout = public_url, poll_timeout
+        self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
+        self.webhook_listen = webhook_listen or "127.0.0.1:8443"
+        self.pending: dict[int, Pending] = {}
+        self.app: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder().token(token).base_url(base_url or DEFAULT_BASE_URL)
+            .request(AiohttpRequest(read_timeout=15.0))
+            .get_updates_request(AiohttpRequest(connection_pool_size=2,
+                                                read_timeout=poll_timeout + 10.0))
+            .build())
+        self.app.add_handler(CommandHandler("start", self.on_start))
+        self.app.add_handler(CommandHandler("help", self.on_help))
+        self.app.add_handler(CommandHandler("viec", self.on_viec))
+        self.app.add_handler(CommandHandler("quahan", self.on_quahan))
+        self.app.add_handler(CommandHandler("lich", self.on_lich))
+        self.app.add_handler(CommandHandler("huy", self.on_huy))
+        self.app.add_handler(CallbackQueryHandler(self.on_button))
+        self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        self.app.add_handler(MessageHandler(filters.COMMAND, self.on_unknown_command))
+        self.app.add_error_handler(self.on_error)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str], engine: Engine, **kwargs: Any
+                      ) -> KehoachBot | None:
+        token = settings.get(TOKEN)
+        if not token:
+            return None
+        return cls(engine, token, base_url=settings.get(BASE_URL) or None,
+                   public_url=settings.get("KEHOACH_PUBLIC_URL"),
+                   webhook_url=settings.get(WEBHOOK_URL) or None,
+                   webhook_secret=settings.get(WEBHOOK_SECRET) or None,
+                   webhook_listen=settings.get(WEBHOOK_LISTEN) or None, **kwargs)
+
+    # ── running ─────────────────────────────────────────────────────────────────────────────
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve updates until `stop`; start-up failures are logged and retried."""
+        while not stop.is_set():
+            try:
+                await self.app.initialize()
+                break
+            except TelegramError as exc:
+                log.error("không kết nối được Telegram (%s); thử lại sau 10 giây", exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), 10)
+                except TimeoutError:
+                    pass
+        if stop.is_set():
+            return
+        try:
+            try:
+                await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+            except TelegramError as exc:
+                log.warning("không đăng ký được danh sách lệnh: %s", exc)
+            await self._start_updates()
+            await self.app.start()
+            log.info("bot Telegram @%s đang chạy (%s)", self.app.bot.username,
+                     "webhook" if self.webhook_url else "long polling")
+            await stop.wait()
+        finally:
+            if self.app.updater is not None and self.app.updater.running:
+                await self.app.updater.stop()
+            if self.app.running:
+                await self.app.stop()
+            await self.app.shutdown()
+
+    async def _start_updates(self) -> None:
+        updater = self.app.updater
+        assert updater is not None
+        allowed = ["message", "callback_query"]
+        if self.webhook_url:
+            host, _, port = self.webhook_listen.rpartition(":")
+            await updater.start_webhook(
+                listen=host or "127.0.0.1", port=int(port), url_path=urlparse(
+                    self.webhook_url).path.lstrip("/"), webhook_url=self.webhook_url,
+                secret_token=self.webhook_secret, allowed_updates=allowed)
+        else:
+            await updater.start_polling(poll_interval=0.0, timeout=int(self.poll_timeout),
+                                        allowed_updates=allowed)
+
+    # ── helpers ─────────────────────────────────────────────────────────────────────────────
+    async def _write(self, work: Callable[..., T], *args: Any) -> T:
+        def run() -> T:
+            with store.write_session(self.engine) as session:
+                return work(session, *args)
+        return await asyncio.to_thread(run)
+
+    async def _person(self, chat_id: int) -> Any | None:
+        def run() -> Any:
+            with store.read_session(self.engine) as session:
+                return person_for_chat(session, chat_id)
+        return await asyncio.to_thread(run)
+
+    @staticmethod
+    async def _say(update: Update, text: str, buttons: acts.Buttons | None = None) -> None:
+        if update.effective_chat is not None:
+            await update.get_bot().send_message(update.effective_chat.id, text,
+                                                parse_mode=ParseMode.HTML,
+                                                reply_markup=markup(buttons or []))
+
+    # ── commands ────────────────────────────────────────────────────────────────────────────
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        self.pending.pop(chat.id, None)
+        code = (context.args or [""])[0]
+        if not code:
+            person = await self._person(chat.id)
+            await self._say(update, (f"Xin chào {acts.esc(person.name)}! " if person else "")
+                            + HELP + ("" if person else "\n\n" + NOT_LINKED))
+            return
+        try:
+            person = await self._write(redeem, code, chat.id, self.now())
+        except LinkRefused as exc:
+            await self._say(update, acts.esc(str(exc)))
+            return
+        await self._say(update, f"✅ Đã liên kết chat này với <b>{acts.esc(person.name)}</b>. "
+                                "Từ nay bạn nhận tin nhắc việc ở đây.\n\n" + HELP)
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat is not None:
+            self.pending.pop(update.effective_chat.id, None)
+        await self._say(update, HELP)
+
+    async def _agenda(self, update: Update, late_only: bool) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        self.pending.pop(chat.id, None)
+        person = await self._person(chat.id)
+        if person is None:
+            await self._say(update, NOT_LINKED)
+            return
+
+        def run() -> list[Any]:
+            with store.read_session(self.engine) as session:
+                return acts.agenda(session, person, self.now(), late_only)
+        for part in await asyncio.to_thread(run):
+            await self._say(update, part.text)
+
+    async def on_viec(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._agenda(update, late_only=False)
+
+    async def on_quahan(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._agenda(update, late_only=True)
+
+    async def on_lich(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        self.pending.pop(chat.id, None)
+        person = await self._person(chat.id)
+        if person is None:
+            await self._say(update, NOT_LINKED)
+            return
+        await self._say(update, await self._write(acts.feed_link, person, self.now(),
+                                                  self.public_url))
+
+    async def on_huy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        self.pending.pop(chat.id, None)
+        person = await self._write(unlink, chat.id)
+        if person is None:
+            await self._say(update, "Chat này không liên kết với ai.")
+            return
+        await self._say(update, f"Đã hủy liên kết của {acts.esc(person.name)}. Bot sẽ không "
+                                "gửi tin đến đây nữa. Muốn nhận lại, xin thư ký tạo mã mời mới.")
+
+    async def on_unknown_command(self, update: Update,
+                                 context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat is not None:
+            self.pending.pop(update.effective_chat.id, None)
+        await self._say(update, "Không có lệnh này. Gõ /help để xem các lệnh.")
+
+    # ── buttons ─────────────────────────────────────────────────────────────────────────────
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None or chat is None:
+            return
+        code, _, raw_id = (query.data or "").partition(":")
+        if code not in (DONE, EXTEND, INFO, GRANT, REFUSE) or not raw_id.isdigit():
+            await query.answer("Nút này không còn dùng được.", show_alert=True)
+            return
+        outbox_id = int(raw_id)
+        person = await self._person(chat.id)
+        if person is None:
+            await query.answer("Chat này chưa liên kết với ai; gửi /start MÃ để liên kết.",
+                               show_alert=True)
+            return
+        message_id = query.message.message_id if query.message is not None else None
+        try:
+            outcome = await self._press(code, person, outbox_id, chat.id, message_id)
+        except acts.Refused as exc:
+            await query.answer(str(exc)[:200], show_alert=True)
+            return
+        await query.answer(outcome.answer[:200] or None)
+        await self._show(update, outcome)
+
+    async def _press(self, code: str, person: Any, outbox_id: int, chat_id: int,
+                     message_id: int | None) -> acts.Outcome:
+        now = self.now()
+        if code == DONE:
+            return await self._write(acts.done, person, outbox_id, now)
+        if code == INFO:
+            return await self._write(acts.details, person, outbox_id, now)
+        if code == GRANT:
+            return await self._write(acts.decide, person, outbox_id, True, None, now,
+                                     self.channels)
+        if code == EXTEND:
+            await self._write(acts.can_request, person, outbox_id)
+            self.pending[chat_id] = Pending("date", outbox_id, message_id)
+            return acts.Outcome("", reply="⏳ Xin gửi <b>ngày hạn mới</b> bạn đề nghị, ví dụ "
+                                          "<code>05/06/2025</code> (gửi /help để thôi).")
+        await self._write(acts.can_decide, person, outbox_id)  # REFUSE
+        self.pending[chat_id] = Pending("refusal", outbox_id, message_id)
+        return acts.Outcome("", reply="Xin gửi <b>lý do từ chối</b> gia hạn (gửi /help để "
+                                      "thôi).")
+
+    async def _show(self, update: Update, outcome: acts.Outcome,
+                    message_id: int | None = None) -> None:
+        chat = update.effective_chat
+        if outcome.edit is not None and chat is not None:
+            target = message_id or (update.callback_query.message.message_id  # type: ignore[union-attr]
+                                    if update.callback_query and update.callback_query.message
+                                    else None)
+            if target is not None:
+                try:
+                    await update.get_bot().edit_message_text(
+                        outcome.edit[:4096], chat_id=chat.id, message_id=target,
+                        parse_mode=ParseMode.HTML, reply_markup=markup(outcome.buttons))
+                except BadRequest as exc:  # an old message, or unchanged: say it instead
+                    log.info("không sửa được tin %s: %s", target, exc)
+                    await self._say(update, outcome.edit[:4096])
+        if outcome.reply:
+            await self._say(update, outcome.reply)
+
+    # ── answers typed in the chat ───────────────────────────────────────────────────────────
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None or message.text is None:
+            return
+        pending = self.pending.get(chat.id)
+        if pending is None:
+            await self._say(update, "Gõ /help để xem bot làm được gì.")
+            return
+        person = await self._person(chat.id)
+        if person is None:
+            self.pending.pop(chat.id, None)
+            await self._say(update, NOT_LINKED)
+            return
+        text = message.text.strip()
+        if pending.kind == "date":
+            try:
+                pending.until = parse_day(text)
+            except PlanError:
+                await self._say(update, f"«{acts.esc(text)}» không phải một ngày. Xin gửi lại, "
+                                        "ví dụ <code>05/06/2025</code>.")
+                return
+            pending.kind = "reason"
+            await self._say(update, "Xin gửi <b>lý do</b> xin gia hạn.")
+            return
+        try:
+            if pending.kind == "reason":
+                assert pending.until is not None
+                outcome = await self._write(acts.request, person, pending.outbox_id,
+                                            pending.until, text, self.now(), self.channels)
+            else:
+                outcome = await self._write(acts.decide, person, pending.outbox_id, False, text,
+                                            self.now(), self.channels)
+        except acts.Refused as exc:
+            if pending.kind == "reason" and exc.ask_again:
+                pending.kind = "date"  # a date that cannot be: ask for another one
+                await self._say(update, f"{acts.esc(exc)} Xin gửi một ngày khác.")
+                return
+            self.pending.pop(chat.id, None)
+            await self._say(update, acts.esc(exc))
+            return
+        self.pending.pop(chat.id, None)
+        await self._show(update, outcome, pending.message_id)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("bot Telegram lỗi khi xử lý một cập nhật: %s", context.error,
+                  exc_info=context.error)

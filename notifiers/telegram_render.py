@@ -1,0 +1,147 @@
+"""What a Telegram message says: Jinja2 templates (notifiers/templates/telegram/*.html, one per
+purpose), HTML parse mode with every value escaped (autoescape), Vietnamese dates, messages of
+at most 4,096 characters (a digest is split at line boundaries), inline buttons whose callback
+data is a short action code and the outbox row's id (well under Telegram's 64 bytes).
+
+    >>> parts = render(Notification(7, "k", "doan-a", "reminder", 0, {...}))
+    >>> parts[0].text, parts[0].buttons
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from engine import vi
+from notifiers.base import Notification
+from notifiers.rendering import VN
+
+LIMIT = 4096  # characters of one message (Telegram counts UTF-16 code units)
+CLIP = 300  # a title or reason longer than this is cut (a digest line stays one line)
+EPSILON = timedelta(microseconds=1)
+TAG = re.compile(r"<[^>]+>")
+
+#: Callback data: CODE:ID. d done, x ask for an extension, i details (ID: the outbox row of the
+#: reminder); g grant, r refuse (ID: the outbox row of the extension request).
+DONE, EXTEND, INFO, GRANT, REFUSE = "d", "x", "i", "g", "r"
+DONE_LABEL, EXTEND_LABEL, INFO_LABEL = "✅ Đã hoàn thành", "⏳ Xin gia hạn", "📋 Chi tiết"
+GRANT_LABEL, REFUSE_LABEL = "Đồng ý", "Từ chối"
+STEP_PURPOSES = ("reminder", "due_today", "overdue", "escalation")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One message: HTML text and rows of (label, callback data) buttons."""
+
+    text: str
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def vn_deadline(value: str | datetime) -> str:
+    """A deadline moment as people write it: "Thứ Sáu, 30/05/2025", with the hour when it is
+    not the end of the day ("Thứ Sáu, 30/05/2025, 17g00")."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(VN)
+    if local.time() == time(0):
+        return vi.day((local - EPSILON).date())
+    return f"{vi.day(local.date())}, {vi.clock(local.time())}"
+
+
+def clip(value: Any, limit: int = CLIP) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("notifiers", "templates"), undefined=StrictUndefined,
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(vn_deadline=vn_deadline, clip=clip, money=vi.money)
+    return env
+
+
+ENV = environment()
+
+
+def template_for(n: Notification) -> str:
+    """The template a notification is said with: a reminder on its last day is "due today";
+    a rung heard by the late unit itself is "overdue", by a unit above it "escalation"."""
+    p = n.payload
+    if n.purpose == "reminder" and "moment" in p and "due_at" in p:
+        moment = datetime.fromisoformat(p["moment"]).astimezone(VN).date()
+        due = (datetime.fromisoformat(p["due_at"]) - EPSILON).astimezone(VN).date()
+        return "due_today" if moment == due else "reminder"
+    if n.purpose == "escalation":
+        return "overdue" if p.get("unit") == n.recipient else "escalation"
+    return n.purpose
+
+
+def _context(n: Notification) -> dict[str, Any]:
+    person = n.person.name if n.person is not None else None
+    return {"person_name": None, "recipient_name": n.recipient, "level": n.level,
+            "amount": None, "late": False, "event": False,
+            **n.payload, **({"person_name": person} if person else {})}
+
+
+def step_buttons(n: Notification) -> list[list[tuple[str, str]]]:
+    first = [(DONE_LABEL, f"{DONE}:{n.id}")]
+    if not n.payload.get("event"):
+        first.append((EXTEND_LABEL, f"{EXTEND}:{n.id}"))
+    return [first, [(INFO_LABEL, f"{INFO}:{n.id}")]]
+
+
+def split(head: str, lines: list[str], limit: int = LIMIT) -> list[str]:
+    """`head` then the `lines`, cut into messages of at most `limit` characters, only between
+    lines (each line is whole HTML: its tags close on it). The head starts each message."""
+    messages: list[str] = []
+    current = head
+    for line in lines:
+        if utf16_len(head) + 1 + utf16_len(line) > limit:  # not with clipped titles; stays safe
+            line = html.escape(html.unescape(TAG.sub("", line)))[:limit // 2]
+        candidate = f"{current}\n{line}"
+        if utf16_len(candidate) > limit and current != head:
+            messages.append(current)
+            candidate = f"{head}\n{line}"
+        current = candidate
+    messages.append(current)
+    return messages
+
+
+def render_digest(n: Notification, limit: int = LIMIT) -> list[Part]:
+    ctx = {"lost_links": [], **_context(n)}
+    ctx["sections"] = [("Quá hạn", "🔴", ctx.get("late", [])),
+                       ("Đến hạn hôm nay", "🟠", ctx.get("today", [])),
+                       ("Sắp đến hạn", "🟡", ctx.get("soon", []))]
+    body = ENV.get_template("telegram/digest.html").render(**ctx)
+    lines = ["", *body.strip("\n").split("\n")]
+    heads = [ENV.get_template("telegram/digest_head.html").render(
+        **ctx, part=1, part_total=99).strip()]
+    pieces = split(heads[0], lines, limit)  # sized with the longest head ("phần 1/99")
+    total = len(pieces)
+    out = []
+    for i, piece in enumerate(pieces, 1):
+        head = ENV.get_template("telegram/digest_head.html").render(
+            **ctx, part=i, part_total=total).strip()
+        out.append(Part(head + piece[len(heads[0]):].rstrip()))
+    return out
+
+
+def render(n: Notification, limit: int = LIMIT) -> list[Part]:
+    """The messages `n` is sent as (one, or several for a long digest)."""
+    name = template_for(n)
+    if name == "digest":
+        return render_digest(n, limit)
+    text = ENV.get_template(f"telegram/{name}.html").render(**_context(n)).strip()
+    if name in STEP_PURPOSES:
+        return [Part(text, step_buttons(n))]
+    if name == "extension_asked":
+        return [Part(text, [[(GRANT_LABEL, f"{GRANT}:{n.id}"), (REFUSE_LABEL, f"{REFUSE}:{n.id}")],
+                            [(INFO_LABEL, f"{INFO}:{n.id}")]])]
+    return [Part(text)]
