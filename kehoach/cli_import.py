@@ -24,7 +24,9 @@ class ReadError(Exception):
 def read_lines(path: Path) -> list[Line]:
     """(line or paragraph number, text, bold) for each line, paragraph or table row."""
     suffix = path.suffix.lower()
-    if not path.is_file():
+    if path.is_dir():
+        raise ReadError(f"«{path}» là một thư mục, không phải tệp kế hoạch")
+    if not path.exists():
         raise ReadError(f"không tìm thấy tệp «{path}»")
     if suffix == ".docx":
         return _docx_lines(path)
@@ -104,7 +106,7 @@ def summary(draft: Draft) -> list[str]:
 
 
 @main.command(name="import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Ghi bản nháp vào tệp này (mặc định: in ra màn hình).")
 def import_(file: Path, output: Path | None) -> None:

@@ -219,3 +219,13 @@ def test_cli_progress_bar_on_long_files(tmp_path: Path, monkeypatch: pytest.Monk
     path.write_text(PLAN, encoding="utf-8")
     result = CliRunner().invoke(main, ["import", str(path)])
     assert result.exit_code == 0 and "Tìm thấy 4 nghĩa vụ" in result.output
+
+
+def test_cli_directory_and_empty_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["import", str(tmp_path)])
+    assert result.exit_code == 1 and "là một thư mục" in result.output
+    empty = tmp_path / "rong.txt"
+    empty.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(empty)])
+    assert result.exit_code == 0  # readable: a draft, with what is missing listed for review
+    assert "Tìm thấy 0 nghĩa vụ" in result.output and "không thấy đơn vị ban hành" in result.output

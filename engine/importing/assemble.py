@@ -39,7 +39,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         n, d = header.number_and_date(t)
         number, issued = number or n, issued or d
     years = [int(y) for t in texts for y in re.findall(r"\b((?:19|20)\d{2})\b", t)]
-    period = header.period_of(title, issued, years) or "2000 - 2099"
+    found_period = header.period_of(title, issued, years)
+    period = found_period or "2000 - 2099"
     first, last = int(period[:4]), int(period[-4:])
     ctx = Context(single_year=first if first == last else None, year=last if first == last else None)
     for t in texts:
@@ -98,6 +99,14 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),
                                "head": issuer, "members": list(dict.fromkeys([issuer, *ids]))})
     draft.units = units.items()
+    if found_period is None:
+        review.append(ReviewItem(1, title, "không thấy thời gian của kế hoạch (năm, giai đoạn): "
+                                 "period tạm ghi «2000 - 2099», hãy sửa"))
+    if issuer_name == "Đơn vị ban hành":
+        review.append(ReviewItem(1, title, "không thấy đơn vị ban hành: hãy sửa đơn vị «don-vi-ban-hanh»"))
+    if not draft.obligations:
+        review.append(ReviewItem(1, title, "không tìm thấy việc nào có ngày hay chu kỳ; "
+                                 "`kehoach check` cần ít nhất một nghĩa vụ"))
     draft.review = sorted(review, key=lambda r: r.line)
     return draft
 
