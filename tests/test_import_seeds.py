@@ -6,11 +6,13 @@ accept it without a single edit (review items are comments), and only its obliga
 Steps are compared by what they mean, not by ids (the draft's ids differ): for each obligation
 the set of its due dates (before the holiday shift, since the draft cannot know the shift policy
 the author chose), restricted to the days both plans cover (the hand-written Bình Tân plan ends
-in April 2028, the document says "2023 - 2028"), and who does it. Two obligations match when
-their date sets are equal and their units are the same role: both the issuer, or names that
-share their distinctive words («Đoàn Sở Y tế Thành phố» / «Đoàn Sở Y tế»; a cluster, group or
-«head:» selector by its own name and «cụm trưởng»). Recall: the hand-written obligations that
-some draft obligation matches; precision: the draft obligations that match some hand-written one.
+in April 2028, the document says "2023 - 2028"), and who does it. Two obligations match when their date sets are equal and
+their units are the same: both the issuer (whose name differs: «Ban Thường vụ Quận Đoàn» /
+«… Bình Tân»), or, neither being the issuer, two names of which most words of the shorter are
+in the other («Nhà thiếu nhi Quận» / «Nhà thiếu nhi Quận Bình Tân»; a cluster, group or «head:»
+selector by its own name, its head unit's name and «cụm trưởng»). Recall: the hand-written
+obligations that some draft obligation matches; precision: the draft obligations that match
+some hand-written one. The recall by dates alone is printed beside it.
 """
 from __future__ import annotations
 
@@ -33,16 +35,15 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 PLANS = {"000": "cum-hcsn-2022.yaml", "001": "binh-tan-doi-2023-2028.yaml",
          "002": "sin-ho-tinh-nguyen-2024-2030.yaml", "003": "mao-khe-tthtcd-2021.yaml",
          "004": "kien-giang-tinh-nguyen-2013-2017.yaml"}
-#: Recall (dates + unit) each seed keeps. The issue asks 0.9. 000 and 002 reach it. The other
+#: Recall (dates + unit) each seed keeps. The issue asks 0.9; 000 and 002 reach it (000 misses
+#: one: the hand-written plan dates a campaign's contribution by its first day only). The other
 #: hand-written plans know what their documents do not say, and the draft does not guess it:
 #: 001 gives «Tháng 02/2024: Xây dựng kế hoạch» and the two «Đợt» to units the text does not name
 #: there; 003 gives street cleaning to «các khu phố» and «hàng năm» to January; 004 dates its
 #: yearly duties by the author's knowledge («quý II», «tháng 3 hằng năm» for «Hàng năm», Xuân,
 #: Tháng Thanh niên) and gives the targets to the districts. The floors are today's figures, so
 #: that a regression shows; the test prints recall, recall by dates alone and precision.
-FLOOR = {"000": 1.0, "001": 0.83, "002": 0.95, "003": 0.83, "004": 0.13}
-STOP = set("doan ban thuong vu cac co so thanh pho tp quan huyen tinh don vi cua va trong tren dia khu "
-           "vuc khoi thuoc truc moi tung nhan dan chap hanh".split())
+FLOOR = {"000": 0.95, "001": 0.83, "002": 0.95, "003": 0.8, "004": 0.13}
 CALENDAR = WorkingCalendar()
 
 
@@ -57,28 +58,32 @@ def draft_text(number: str) -> str:
     return render(import_lines(lines, _seed(number).name))
 
 
+Profile = tuple[frozenset[date], tuple[frozenset[str], ...], bool]
+
+
 def _words(name: str) -> frozenset[str]:
     return frozenset(key(name).split())
 
 
-def profiles(plan: Plan, selectors: dict[str, list[str]], lo: date, hi: date
-             ) -> dict[str, tuple[frozenset[date], frozenset[str], bool]]:
-    """duty id → (due dates in [lo, hi], words of who does it, issuer only?)."""
+def profiles(plan: Plan, selectors: dict[str, list[str]], lo: date, hi: date) -> dict[str, Profile]:
+    """duty id → (due dates in [lo, hi], the words of each name of who does it, issuer only?).
+    A selector's names: its own (unit, cluster or group); «head:X» also X's head unit's name
+    and the words «cụm trưởng»."""
     dates: dict[str, set[date]] = {d.id: set() for d in plan.duties}
     for step in compile_plan(plan, CALENDAR):
         if lo <= step.occurrence.nominal <= hi:
             dates[step.duty.id].add(step.occurrence.nominal)
     out = {}
     for d in plan.duties:
-        words: set[str] = set()
+        names: list[frozenset[str]] = []
         for sel in selectors.get(d.id) or [plan.issuer]:
             if sel.startswith("head:"):
-                words |= {"cum", "truong"}
+                names.append(frozenset({"cum", "truong"}))
                 sel = sel[5:]
-            words |= _words(plan.names.get(sel, plan.units.get(sel, sel)))
-        for u in d.responsible:
-            words |= _words(plan.units[u])
-        out[d.id] = (frozenset(dates[d.id]), frozenset(words), set(d.responsible) == {plan.issuer})
+                if sel in plan.cluster_heads:
+                    names.append(_words(plan.units[plan.cluster_heads[sel]]))
+            names.append(_words(plan.names.get(sel, plan.units.get(sel, sel))))
+        out[d.id] = (frozenset(dates[d.id]), tuple(names), set(d.responsible) == {plan.issuer})
     return out
 
 
@@ -91,13 +96,22 @@ def _selectors(text: str) -> dict[str, list[str]]:
     return out
 
 
-def same_unit(a: tuple[frozenset[date], frozenset[str], bool], b: tuple[frozenset[date], frozenset[str], bool]) -> bool:
-    if a[2] and b[2]:
+def _alike(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two names of one unit: most words of the shorter name are in the other, at least two
+    («Nhà thiếu nhi Quận» / «Nhà thiếu nhi Quận Bình Tân»; «Khối hành chính sự nghiệp» /
+    «Cụm khu vực hành chính sự nghiệp»), or both say «cụm trưởng»."""
+    if {"cum", "truong"} <= a and {"cum", "truong"} <= b and min(len(a), len(b)) <= 6:
         return True
-    wa, wb = a[1] - STOP or a[1], b[1] - STOP or b[1]
-    if {"cum", "truong"} <= a[1] and {"cum", "truong"} <= b[1]:
-        return True
-    return len(wa & wb) >= max(1, min(len(wa), len(wb)) // 2)
+    common = len(a & b)
+    return common >= 2 and common >= 0.75 * min(len(a), len(b))
+
+
+def same_unit(a: Profile, b: Profile) -> bool:
+    """The issuer matches the issuer only (its name differs between the plans: «Ban Thường vụ
+    Quận Đoàn» / «… Bình Tân»); any other unit matches by name."""
+    if a[2] or b[2]:
+        return a[2] and b[2]
+    return any(_alike(x, y) for x in a[1] for y in b[1])
 
 
 def compare(number: str) -> dict[str, float]:
