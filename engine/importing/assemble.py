@@ -93,7 +93,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             draft.obligations.append(ob)
         doubt = _doubtful(hit)
         if doubt:
-            review.append(ReviewItem(hit.line, hit.found.phrase, doubt))
+            written = hit.sentence[hit.found.start:hit.found.end] or hit.found.phrase
+            review.append(ReviewItem(hit.line, written, doubt))
     if cluster_id and cluster:
         ids = [u for u, _, origin in units.items() if origin != "nơi nhận"]
         draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),

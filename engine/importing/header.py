@@ -28,6 +28,7 @@ def clean(text: str, columns: bool = False) -> str:
     s = re.sub(r"[\u00a0\u2007\u202f\u200b\t\r\ufeff]", " ", s)
     s = re.sub(r"^\s*#{1,6}\s*", "", s)
     s = s.replace("**", "").replace("__", "")
+    s = re.sub(r"([:,;])(?=[^\W\d_])", r"\1 ", s)  # «tuổi:giáo dục», «ban,ngành»
     if columns:
         return re.sub(r" {2,}", "  ", s).strip()
     return re.sub(r"\s+", " ", s).strip()
