@@ -35,7 +35,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     texts = [t for _, t, _ in rows]
     title, body_start = header.title_of(texts)
     number = issued = None
-    for t in texts[:max(body_start, 12)]:
+    head = [header.clean(str(r[1]), columns=True) for r in given[:max(body_start, 12)]]
+    for t in head:  # the letterhead keeps its columns: «Số: 66 -KH/TĐTN    Rạch Giá, ngày …»
         n, d = header.number_and_date(t)
         number, issued = number or n, issued or d
     years = [int(y) for t in texts for y in re.findall(r"\b((?:19|20)\d{2})\b", t)]
@@ -49,7 +50,6 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             ctx.stages[m.group(1)] = (int(m.group(2)), int(m.group(3)))
     review: list[ReviewItem] = []
     units = Units()
-    head = [header.clean(str(r[1]), columns=True) for r in given[:body_start]]
     issuer_name = header.issuer_of(texts, head) or "Đơn vị ban hành"
     issuer = units.add(issuer_name, "đơn vị ban hành")
     cluster = re.search(r"\bcụm\s+([^\d,.;:]+?)(?=\s+(?:năm|giai đoạn)\b|$)", title, re.I)

@@ -22,11 +22,11 @@ HEADS = ("ban thường vụ", "ban chấp hành", "ban giám đốc", "ban giá
          "tỉnh đoàn", "quận đoàn", "thành đoàn", "thị đoàn", "xã đoàn", "phường đoàn",
          "nhà thiếu nhi", "trung tâm", "phòng", "sở", "ubnd", "ủy ban", "ủy ban nhân dân", "hđnd",
          "đảng ủy", "quận ủy", "huyện ủy", "tỉnh ủy", "thành ủy", "cấp ủy", "cụm trưởng", "cụm",
-         "khối", "mảng", "ban", "trạm y tế", "tư pháp", "thông tin văn hóa", "thông tin văn hoá", "công an",
+         "khối", "mảng", "ban", "đội", "trạm y tế", "tư pháp", "thông tin văn hóa", "thông tin văn hoá", "công an",
          "các", "mỗi", "từng")
 #: Not units though they start like one.
 NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thi|trường|viên|diễn|trại|khỏe|chợ|sách|báo)|ban\s+hành|đoàn\s+(?:viên|kết|thể|ra)"
-                       r"|phòng\s+(?:chống|ngừa|tránh)|sở\s+trường|khối\s+đại|các\s+(?:nội|hoạt|chương|"
+                       r"|phòng\s+(?:chống|ngừa|tránh)|đội\s+(?:hình|viên|ngũ|nhóm|trưởng|tuyển)|sở\s+trường|khối\s+đại|các\s+(?:nội|hoạt|chương|"
                        r"hình|mô|lớp|văn|đồng|em|bạn|tiêu|hồ|thiết|câu|chuyên|phong|cấp\s+bộ|cấp|ban,)"
                        r"|mỗi\s+(?:năm|quý|tháng|tuần|người)|từng\s+(?:năm|bước|nhóm|đơn|địa|đối)|tt\s+htcđ)",
                        re.I)
@@ -34,7 +34,7 @@ NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thi|trường|viên|diễn
 VERBS = set("""tổ phụ chủ phối xây thực tham hướng chỉ báo đăng nộp gửi cử mời đóng tổng theo kịp hỗ
 tuyên vận triển giao có là được sẽ cần đề trình lập rà đánh tiếp duy kiểm trao lắp nghiên đẩy tăng tạo
 nâng mở thăm khám chăm phát giúp căn xác bố tích chuẩn quán phổ thu dọn đôn nắm góp điều quản bảo làm
-tiến ứng phân hằng hàng định vào trong thường luôn chịu nhận thống huy ký kết đều đã đang phải cũng vẫn
+tiến ứng phân hằng hàng định vào trong thường luôn chịu nhận thống huy ký yêu nghiêm chú đều đã đang phải cũng vẫn
 không chưa cùng""".split())
 _ORGS = re.compile(r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
                    r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b")
