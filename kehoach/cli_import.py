@@ -64,6 +64,7 @@ def _docx_lines(path: Path) -> list[Line]:
     except Exception as exc:  # python-docx raises its own PackageNotFoundError and others
         raise ReadError(f"không đọc được tệp Word «{path}» ({exc})") from None
     out: list[Line] = []
+    number = 0  # paragraphs and table rows, counted in document order
     for element in document.element.body.iterchildren():
         tag = element.tag.rsplit("}", 1)[-1]
         if tag == "p":
@@ -77,7 +78,8 @@ def _docx_lines(path: Path) -> list[Line]:
                 text = "- " + text
             if style.lower().startswith(("heading", "title")) and text.strip():
                 bold = True
-            out.append((len(out) + 1, text, bold))
+            number += 1
+            out += [(number, part, bold) for part in text.split("\n")]  # a soft line break
         elif tag == "tbl":
             for row in Table(element, document).rows:
                 cells: list[str] = []
@@ -85,7 +87,8 @@ def _docx_lines(path: Path) -> list[Line]:
                     text = " ".join(cell.text.split())
                     if text and text not in cells:  # merged cells repeat their text
                         cells.append(text)
-                out.append((len(out) + 1, " | ".join(cells), False))
+                number += 1
+                out.append((number, " | ".join(cells), False))
     return out
 
 

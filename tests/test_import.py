@@ -160,6 +160,9 @@ def make_docx(path: Path) -> None:
     d.add_paragraph("")
     d.add_paragraph().add_run("I. LỊCH HOẠT ĐỘNG").bold = True
     d.add_paragraph("Báo cáo tổng kết hè trước ngày 30/8/2025.", style="List Bullet")
+    p = d.add_paragraph("- Hội thao: ngày 15/8/2025.")
+    p.add_run().add_break()  # a soft line break: one paragraph, two lines
+    p.add_run("- Lễ tuyên dương: ngày 25/8/2025.")
     table = d.add_table(rows=3, cols=3)
     for row, cells in zip(table.rows, [("Nội dung", "Thời gian", "Đơn vị thực hiện"),
                                        ("Khai mạc hè", "7g30 ngày 01/6/2025", "Đoàn phường An Bình"),
@@ -176,9 +179,12 @@ def test_cli_imports_docx_with_table(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     plan = parse_plan(out.read_text(encoding="utf-8"))
     phrases = {d.phrase: d for d in plan.duties}
-    assert set(phrases) == {"trước ngày 30/8/2025", "7g30 ngày 01/6/2025", "ngày 20/7/2025"}
+    assert set(phrases) == {"trước ngày 30/8/2025", "7g30 ngày 01/6/2025", "ngày 20/7/2025",
+                            "ngày 15/8/2025", "ngày 25/8/2025"}
+    assert phrases["ngày 25/8/2025"].position  # placed in the draft; its paragraph is in the comment
     assert plan.units[phrases["ngày 20/7/2025"].responsible[0]] == "Liên đội An Bình"
-    assert "Tìm thấy 3 nghĩa vụ" in result.output
+    assert "Tìm thấy 5 nghĩa vụ" in result.output
+    assert out.read_text(encoding="utf-8").count("# dòng 6 ·") == 2  # both lines of paragraph 6
 
 
 @pytest.mark.parametrize("name, content", [("x.pdf", b"%PDF"), ("x.docx", b"not a zip"),
