@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.importing import import_lines, render  # noqa: E402
-from kehoach.cli_import import read_lines  # noqa: E402
+from engine.importing import import_lines, render
+from kehoach.cli_import import read_lines
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 LINES_PER_PAGE = 40

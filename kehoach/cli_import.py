@@ -61,7 +61,7 @@ def _docx_lines(path: Path) -> list[Line]:
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ReadError(f"không đọc được tệp Word «{path}» ({type(exc).__name__}: tệp hỏng hoặc "
                         "không phải .docx)") from None
-    except Exception as exc:  # python-docx raises its own PackageNotFoundError and others
+    except Exception as exc:  # noqa: BLE001  python-docx's own PackageNotFoundError and others
         raise ReadError(f"không đọc được tệp Word «{path}» ({exc})") from None
     out: list[Line] = []
     number = 0  # paragraphs and table rows, counted in document order

@@ -10,20 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from . import duties, header
 from engine.rules import Fixed
 
+from . import duties, header
 from .dates import Context, has_anchor
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
 from .walk import _COLLECTIVE, Hit, Walker
 
 _SKIP = re.compile(r"^(?:trên đây|căn cứ|kính gửi|nơi nhận|thực hiện\s+(?:nghị|kế hoạch|thông|chương trình|"
-                   r"quyết|chỉ thị|công văn|hướng dẫn))", re.I)
+                   r"quyết|chỉ thị|công văn|hướng dẫn))", re.IGNORECASE)
 _STAGES = re.compile(r"^giai đoạn\s+(\d)\s*:?\s*(?:từ\s+)?(?:năm\s+)?((?:19|20)\d{2})\s*[-–]\s*"
-                     r"(?:năm\s+)?((?:19|20)\d{2})", re.I)
+                     r"(?:năm\s+)?((?:19|20)\d{2})", re.IGNORECASE)
 _MARKED = re.compile(r"^\s*(?:#{1,6}\s|\*\*|__)")  # a Markdown heading or a bold line
-_PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và\s+đóng góp", re.I)
+_PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và\s+đóng góp", re.IGNORECASE)
 
 
 def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name: str = "kế hoạch",
@@ -52,7 +52,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     units = Units()
     issuer_name = header.issuer_of(texts, head) or "Đơn vị ban hành"
     issuer = units.add(issuer_name, "đơn vị ban hành")
-    cluster = re.search(r"\bcụm\s+([^\d,.;:]+?)(?=\s+(?:năm|giai đoạn)\b|$)", title, re.I)
+    cluster = re.search(r"\bcụm\s+([^\d,.;:]+?)(?=\s+(?:năm|giai đoạn)\b|$)", title, re.IGNORECASE)
     cluster_id = slug("cum " + cluster.group(1)) if cluster else None
 
     walker = Walker(ctx, lambda no, text, why: review.append(ReviewItem(no, text, why)))
@@ -62,17 +62,17 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             progress(k)
         if k < body_start or not text:
             continue
-        if re.match(r"^nơi nhận\s*:?", text, re.I):
+        if re.match(r"^nơi nhận\s*:?", text, re.IGNORECASE):
             recipients = True
             continue
         if recipients:
             if re.match(r"^[\-–+•]", text):
                 entry = re.sub(r"^[\-–+•\s]+", "", text).split(":")[0].strip(" ;,.")
-                if entry and not re.match(r"^lưu\b", entry, re.I):
+                if entry and not re.match(r"^lưu\b", entry, re.IGNORECASE):
                     units.add(entry, "nơi nhận")
                 continue
             recipients = False
-        if (_SKIP.match(text) and (walker.top.level == 0 or not re.match(r"^căn cứ|^thực hiện", text, re.I))
+        if (_SKIP.match(text) and (walker.top.level == 0 or not re.match(r"^căn cứ|^thực hiện", text, re.IGNORECASE))
                 or re.match(r"^TM\.?\s", text)):
             continue
         walker.line(no, text, bold)
@@ -112,7 +112,10 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     return draft
 
 
-_COMMON = set("cho va cac to chuc cua tai tren trong nhung mot so duoc de voi la co hang nam".split())
+_COMMON = {
+    "cho", "va", "cac", "to", "chuc", "cua", "tai", "tren", "trong", "nhung", "mot", "so",
+    "duoc", "de", "voi", "la", "co", "hang", "nam",
+}
 
 
 def _words(text: str) -> set[str]:
@@ -171,9 +174,9 @@ def _unique(base: str, taken: dict[str, int]) -> str:
 def _who(name: str | None, units: Units, issuer: str, cluster_id: str | None) -> str | None:
     if name is None:
         return None
-    if cluster_id and re.search(r"cụm trưởng", name, re.I):
+    if cluster_id and re.search(r"cụm trưởng", name, re.IGNORECASE):
         return f"head:{cluster_id}"
-    if cluster_id and (_COLLECTIVE.search(name) or re.match(r"^(?:các|mỗi) cơ sở đoàn", name, re.I)):
+    if cluster_id and (_COLLECTIVE.search(name) or re.match(r"^(?:các|mỗi) cơ sở đoàn", name, re.IGNORECASE)):
         return cluster_id
     uid = units.add(name, "đơn vị thực hiện")
     return None if uid == issuer else uid

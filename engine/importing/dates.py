@@ -45,17 +45,17 @@ _ANCHOR = re.compile(
 #: «24-25/7/2022», «24, 25/7»: several days or a range? Asked, not guessed.
 _DAY_RANGE = re.compile(r"(?<![\d/])\d{1,2}\s*(?:-|–|,|và)\s*\d{1,2}\s*/\s*\d{1,2}")
 _NO_YEAR_DAY = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
-_NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.I)
+_NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.IGNORECASE)
 _EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng",
                "hạn", "chót", "thời", "gian", "trong", "vào", "lúc", "dịp", "ngày", "định", "kỳ"}
 _LEAD_ONLY = {"hè", "xuân", "tết"}  # «hè trước ngày 30/8»: a season's word before a date
 _KEEP_FIRST = {"vào", "từ", "trong", "đến", "ngày", "định", "lúc", "dịp"}
-_WEEKDAY = re.compile(r"\b(?:thứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|chủ\s+nhật)\b\s*,?\s*", re.I)
+_WEEKDAY = re.compile(r"\b(?:thứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|chủ\s+nhật)\b\s*,?\s*", re.IGNORECASE)
 _DATED = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}|ngày\s+\d{1,2}\s+tháng")
 _WEEKDAYS = {"hai": 1, "ba": 2, "tư": 3, "năm": 4, "sáu": 5, "bảy": 6, "2": 1, "3": 2, "4": 3, "5": 4,
              "6": 5, "7": 6}
-_STAGE = re.compile(r"(?:cuối\s+)?(?:mỗi|các|từng)\s+giai\s+đoạn", re.I)
-_STAGE_N = re.compile(r"giai\s+đoạn\s+(\d)\b", re.I)
+_STAGE = re.compile(r"(?:cuối\s+)?(?:mỗi|các|từng)\s+giai\s+đoạn", re.IGNORECASE)
+_STAGE_N = re.compile(r"giai\s+đoạn\s+(\d)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

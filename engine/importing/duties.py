@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_MONEY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:đồng|đ\b|vnđ|vnd)", re.I)
+_MONEY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:đồng|đ\b|vnđ|vnd)", re.IGNORECASE)
 _PERCENT = re.compile(r"(\d{1,3}(?:[.,]\d+)?)\s*%")
 _QUANTITY = re.compile(r"(?<![\d.,/%])(?<!năm )(?<!tháng )(?<!ngày )(?<!quý )(?<!lớp )(?<!số )(?<!khóa )"
                        r"(?<!thứ )(?<!đợt )(?<!kỳ )0*(\d{1,5})\s+((?:[^\W\d_]+\s+){0,3}[^\W\d_]+)")
@@ -19,19 +19,19 @@ _QUANTITY = re.compile(r"(?<![\d.,/%])(?<!năm )(?<!tháng )(?<!ngày )(?<!quý 
 _MEASURE_END = re.compile(r"\s+(?:cho|tại|về|của|trên|ở|và|với|nhằm|để|trong|gắn|thuộc|được|có)\b.*$")
 #: Quantities that are not targets: counts of people sent, ages, times, dates' words.
 _NOT_MEASURE = re.compile(r"^(?:giờ|phút|ngày|tháng|năm|quý|tuần|lần|tuổi|đến|và|người|cán|đoàn|"
-                          r"khu|trường|đợt|g|h|tiêu|đơn|học)\b", re.I)
+                          r"khu|trường|đợt|g|h|tiêu|đơn|học)\b", re.IGNORECASE)
 _KINDS = (
-    ("contribution", re.compile(r"\bkinh phí\b.*\d|đóng góp.*\d.*đồng", re.I)),
-    ("target", re.compile(r"\bchỉ tiêu\b|\d\s*%|\bphấn đấu\b|\bđến năm \d{4}", re.I)),
-    ("phase", re.compile(r"^\W*(?:đợt|giai đoạn)\s+\d|\bchiến dịch\b", re.I)),
+    ("contribution", re.compile(r"\bkinh phí\b.*\d|đóng góp.*\d.*đồng", re.IGNORECASE)),
+    ("target", re.compile(r"\bchỉ tiêu\b|\d\s*%|\bphấn đấu\b|\bđến năm \d{4}", re.IGNORECASE)),
+    ("phase", re.compile(r"^\W*(?:đợt|giai đoạn)\s+\d|\bchiến dịch\b", re.IGNORECASE)),
     ("deadline", re.compile(r"\b(?:báo cáo|đăng ký|đăng kí|nộp|gửi về|hạn chót|chậm nhất|trước ngày)\b",
-                            re.I)),
+                            re.IGNORECASE)),
     ("milestone", re.compile(r"\b(?:xây dựng kế hoạch|ban hành|tổng kết|sơ kết|kiểm tra|rà soát|"
-                             r"công nhận|trình)\b", re.I)),
+                             r"công nhận|trình)\b", re.IGNORECASE)),
 )
 #: Section titles that say what their duties are.
-_SECTION_KINDS = (("target", re.compile(r"chỉ tiêu|mục tiêu cụ thể", re.I)),
-                  ("milestone", re.compile(r"tiến độ|lộ trình", re.I)))
+_SECTION_KINDS = (("target", re.compile(r"chỉ tiêu|mục tiêu cụ thể", re.IGNORECASE)),
+                  ("milestone", re.compile(r"tiến độ|lộ trình", re.IGNORECASE)))
 
 
 def kind_of(sentence: str, section: str) -> str:

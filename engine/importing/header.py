@@ -13,12 +13,12 @@ import unicodedata
 from .units import subject
 
 _NUMBER = re.compile(r"\bSố\s*:?\s*(\d[\w\-/. ]*?[\w])(?=\s{2,}|\s+[A-ZĐ][^\W\d_]+\s*[,.]|$)")
-_ISSUED = re.compile(r"[^\W\d_][^,\d]{1,40},\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.I)
+_ISSUED = re.compile(r"[^\W\d_][^,\d]{1,40},\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE)
 #: First words of a title that are common words, written in lower case after «Kế hoạch».
 _COMMON_FIRST = {"tổ", "hoạt", "thực", "triển", "tổng", "xây", "công", "chương", "tuyên", "phát", "nâng",
                  "kiểm", "đẩy", "tăng", "về"}
 _TITLE_END = re.compile(r"^(?:-{3,}|\*{3,}|[IVX]+\s*[./)]|căn cứ|thực hiện\s+(?:nghị|thông|kế|quyết|chỉ))",
-                        re.I)
+                        re.IGNORECASE)
 
 
 def clean(text: str, columns: bool = False) -> str:
@@ -70,7 +70,7 @@ def number_and_date(line: str) -> tuple[str | None, str | None]:
 
 def title_of(lines: list[str]) -> tuple[str, int]:
     """The title under «KẾ HOẠCH» (maybe several lines), and the index of the line after it."""
-    start = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.I)), None)
+    start = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.IGNORECASE)), None)
     if start is None:
         first = next((i for i, t in enumerate(lines) if t), 0)
         return sentence_case(lines[first] if lines else "Kế hoạch"), first + 1
@@ -96,10 +96,10 @@ def title_of(lines: list[str]) -> tuple[str, int]:
 
 
 def period_of(title: str, issued: str | None, years: list[int] | None = None) -> str | None:
-    m = re.search(r"(?:giai đoạn|từ năm|nhiệm kỳ)?\s*((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})", title, re.I)
+    m = re.search(r"(?:giai đoạn|từ năm|nhiệm kỳ)?\s*((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})", title, re.IGNORECASE)
     if m:
         return f"{m.group(1)} - {m.group(2)}"
-    m = re.search(r"\bnăm\s+((?:19|20)\d{2})\b", title, re.I)
+    m = re.search(r"\bnăm\s+((?:19|20)\d{2})\b", title, re.IGNORECASE)
     if m:
         return m.group(1)
     if issued:
@@ -116,7 +116,7 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
         if m and subject(m.group(1)):
             return subject(m.group(1))
     for t in lines[:80]:
-        m = re.search(r"([^,.;:“”]{3,120}?)\s+xây dựng (?:kế hoạch|chương trình)", t, re.I)
+        m = re.search(r"([^,.;:“”]{3,120}?)\s+xây dựng (?:kế hoạch|chương trình)", t, re.IGNORECASE)
         if m:
             words = m.group(1).split()
             for k in range(len(words)):
@@ -124,7 +124,7 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
                     found = subject(" ".join(words[k:]) + " xây")
                     if found:
                         return found
-    top = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.I)), 0)
+    top = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.IGNORECASE)), 0)
     for t in (head or lines)[:top]:  # the letterhead: «BCH ĐOÀN PHƯỜNG 5    Số: …»
         first = re.split(r"\s{2,}|\t", t.strip())[0]
         if is_upper(first) and not _NATIONAL.match(first) and subject(unit_case(first)):
@@ -136,7 +136,7 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
     return None
 
 
-_NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|độc lập|\*|-)", re.I)
+_NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|độc lập|\*|-)", re.IGNORECASE)
 
 
 def unit_case(name: str) -> str:

@@ -29,13 +29,18 @@ NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thi|trường|viên|diễn
                        r"|phòng\s+(?:chống|ngừa|tránh)|đội\s+(?:hình|viên|ngũ|nhóm|trưởng|tuyển)|sở\s+trường|khối\s+đại|các\s+(?:nội|hoạt|chương|"
                        r"hình|mô|lớp|văn|đồng|em|bạn|tiêu|hồ|thiết|câu|chuyên|phong|cấp\s+bộ|cấp|ban,)"
                        r"|mỗi\s+(?:năm|quý|tháng|tuần|người)|từng\s+(?:năm|bước|nhóm|đơn|địa|đối)|tt\s+htcđ)",
-                       re.I)
+                       re.IGNORECASE)
 #: First syllables of the verbs that end a unit's name.
-VERBS = set("""tổ phụ chủ phối xây thực tham hướng chỉ báo đăng nộp gửi cử mời đóng tổng theo kịp hỗ
-tuyên vận triển giao có là được sẽ cần đề trình lập rà đánh tiếp duy kiểm trao lắp nghiên đẩy tăng tạo
-nâng mở thăm khám chăm phát giúp căn xác bố tích chuẩn quán phổ thu dọn đôn nắm góp điều quản bảo làm
-tiến ứng phân hằng hàng định vào trong thường luôn chịu nhận thống huy ký yêu nghiêm chú đều đã đang phải cũng vẫn
-không chưa cùng""".split())
+VERBS = {
+    "tổ", "phụ", "chủ", "phối", "xây", "thực", "tham", "hướng", "chỉ", "báo", "đăng", "nộp",
+    "gửi", "cử", "mời", "đóng", "tổng", "theo", "kịp", "hỗ", "tuyên", "vận", "triển", "giao",
+    "có", "là", "được", "sẽ", "cần", "đề", "trình", "lập", "rà", "đánh", "tiếp", "duy", "kiểm",
+    "trao", "lắp", "nghiên", "đẩy", "tăng", "tạo", "nâng", "mở", "thăm", "khám", "chăm", "phát",
+    "giúp", "căn", "xác", "bố", "tích", "chuẩn", "quán", "phổ", "thu", "dọn", "đôn", "nắm",
+    "góp", "điều", "quản", "bảo", "làm", "tiến", "ứng", "phân", "hằng", "hàng", "định", "vào",
+    "trong", "thường", "luôn", "chịu", "nhận", "thống", "huy", "ký", "yêu", "nghiêm", "chú",
+    "đều", "đã", "đang", "phải", "cũng", "vẫn", "không", "chưa", "cùng",
+}
 _ORGS = re.compile(r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
                    r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b")
 _PREFIXES = ("ban giam doc ", "ban thuong vu ", "ban chap hanh ", "btv ", "bch ", "thuong truc ", "tt ", "cac ", "moi ")

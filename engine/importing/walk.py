@@ -18,12 +18,12 @@ from .units import subject
 _ROMAN = re.compile(r"^([IVX]{1,5})\s*[./)]\s*(.*)$")
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[./)]\s*(\S.*)$")
 _LABEL = re.compile(r"^(thời gian(?:\s*-\s*địa điểm)?(?:\s+(?:thực hiện|hoàn thành|tổ chức))?|địa điểm|"
-                    r"nội dung|phân công(?:\s+thực hiện|\s+nhiệm vụ)?|đơn vị thực hiện)\s*:\s*(.*)$", re.I)
+                    r"nội dung|phân công(?:\s+thực hiện|\s+nhiệm vụ)?|đơn vị thực hiện)\s*:\s*(.*)$", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
-_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.I)
-_GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.I)
+_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.IGNORECASE)
+_GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.IGNORECASE)
 _COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
-                         r"\bđơn vị thành viên\b", re.I)
+                         r"\bđơn vị thành viên\b", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[str]:
@@ -99,7 +99,7 @@ class Walker:
                     and not rest.endswith(".")):
                 return 2, rest
             return None
-        m = re.match(r"^(tiêu chí|mục|phần|chương)\s+\d+\s*[:.]\s*(.*)$", text, re.I)
+        m = re.match(r"^(tiêu chí|mục|phần|chương)\s+\d+\s*[:.]\s*(.*)$", text, re.IGNORECASE)
         if m:
             return 3, text
         if is_upper(text) and len(text) < 160 and not _BULLET.match(text):
@@ -125,7 +125,7 @@ class Walker:
         sec = Section(title.rstrip(": "), level, year, lead or parent.lead if level > 1 else lead, line=line)
         if _GOALS.search(title) or parent.mode == "goals":
             sec.mode = "goals"
-        if found and re.search(r"chỉ tiêu|mục tiêu", title, re.I):
+        if found and re.search(r"chỉ tiêu|mục tiêu", title, re.IGNORECASE):
             sec.heading_when = found[0]
         elif parent.heading_when and level > parent.level:
             sec.heading_when = parent.heading_when
@@ -140,7 +140,7 @@ class Walker:
             days = " và ".join(f.phrase for f, _, _ in sec.dated)
             self.on_doubt(sec.when_line, sec.when.phrase, f"mục còn ghi các ngày cụ thể ({days}): "
                           "đã dùng các ngày đó; hãy kiểm tra")
-        if not sec.dated and (sec.emitted or not sec.when or re.match(r"thời gian", sec.title, re.I)):
+        if not sec.dated and (sec.emitted or not sec.when or re.match(r"thời gian", sec.title, re.IGNORECASE)):
             self.ctx.year = self.top.year
             return
         for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
@@ -247,7 +247,7 @@ class Walker:
         found = find_when(sentence, self.ctx, doubts)
         rest = sentence
         lead = re.match(r"^([^,:;]{0,60})[,:]\s*", sentence)  # «Hằng năm, Nhà thiếu nhi Quận tổ chức …»
-        if lead and (has_anchor(lead.group(1)) or re.fullmatch(r"\W*định kỳ\W*", lead.group(1), re.I)):
+        if lead and (has_anchor(lead.group(1)) or re.fullmatch(r"\W*định kỳ\W*", lead.group(1), re.IGNORECASE)):
             rest = sentence[lead.end():]
         unit = subject(rest) or subject(sentence)
         if unit and _COLLECTIVE.search(unit) is None:
@@ -288,7 +288,7 @@ class Walker:
                                  "target"))
             return
         if duties.target_measure(sentence) and bullet and self.ctx.single_year and re.search(
-                r"\b(?:đạt|trở lên|phấn đấu|tỷ lệ|tỉ lệ)\b", sentence, re.I):
+                r"\b(?:đạt|trở lên|phấn đấu|tỷ lệ|tỉ lệ)\b", sentence, re.IGNORECASE):
             plan_year = find_when(f"Năm {self.ctx.single_year}", self.ctx)[0]
             self.hits.append(Hit(sentence, plan_year, unit, no, sec, 0.5,
                                  ["hạn lấy theo năm của kế hoạch"], "target"))
