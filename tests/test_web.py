@@ -510,3 +510,60 @@ def test_access_log_is_one_json_line_per_request_without_feed_tokens(
     assert isinstance(health[0]["ms"], float)
     assert any(line["path"] == "/lich/***" for line in lines)
     assert "BI-MAT" not in caplog.text
+
+
+# ── calendar feeds on the board ─────────────────────────────────────────────────────────────
+
+def test_feeds_are_made_shown_once_and_revoked_within_the_scope(world: World) -> None:
+    head = world.client("cumtruong")
+    token = api_token(head)
+    page = head.get("/nguoi").text
+    assert "Cụm Một" in page and "Đoàn C" not in page  # only what the head may see
+    made = head.post("/nguoi/lich", data={"csrf": token, "kind": "cluster",
+                                          "cluster": "cum-thu/cum-1", "label": "họp cụm"})
+    assert made.status_code == 200
+    https = re.search(r'href="(http://[^"]+/lich/[^"]+\.ics)"', made.text)
+    assert https and f'href="webcal://{https.group(1).split("://")[1]}"' in made.text
+    calendar = httpx.get(https.group(1))
+    assert calendar.status_code == 200 and "BEGIN:VCALENDAR" in calendar.text
+    listed = head.get("/nguoi").text
+    assert "họp cụm" in listed and https.group(1) not in listed  # the address is not kept
+    feed_id = re.search(r"/nguoi/lich/(\d+)/thu-hoi", listed).group(1)  # type: ignore[union-attr]
+
+    unit = world.client("bithu")
+    unit_token = api_token(unit)
+    assert "họp cụm" not in unit.get("/nguoi").text
+    assert unit.post(f"/nguoi/lich/{feed_id}/thu-hoi", data={"csrf": unit_token}
+                     ).status_code == 404
+    refused = unit.post("/nguoi/lich", data={"csrf": unit_token, "kind": "cluster",
+                                             "cluster": "cum-thu/cum-1"})
+    assert refused.status_code == 422 and "trong các đơn vị bạn được xem" in refused.text
+    assert unit.post("/nguoi/lich", data={"csrf": unit_token, "kind": "unit",
+                                          "unit": "doan-a"}).status_code == 422
+    assert httpx.get(https.group(1)).status_code == 200
+
+    rotated = head.post(f"/nguoi/lich/{feed_id}/doi", data={"csrf": token})
+    fresh = re.search(r'href="(http://[^"]+/lich/[^"]+\.ics)"', rotated.text)
+    assert fresh and fresh.group(1) != https.group(1)
+    assert httpx.get(https.group(1)).status_code == 404
+    new_id = re.search(r"/nguoi/lich/(\d+)/thu-hoi", head.get("/nguoi").text).group(1)  # type: ignore[union-attr]
+    gone = head.post(f"/nguoi/lich/{new_id}/thu-hoi", data={"csrf": token})
+    assert gone.status_code == 303
+    assert "Đã thu hồi lịch số" in head.get("/nguoi").text
+    assert httpx.get(fresh.group(1)).status_code == 404
+
+
+def test_the_login_limiter_forgets_stale_keys_but_not_blocked_ones() -> None:
+    from kehoach.web.auth import LoginLimiter
+    from kehoach.web.errors import TooManyAttempts
+    limiter = LoginLimiter(limit=2)
+    limiter.MAX_KEYS = 3
+    for _ in range(2):
+        limiter.failed(("thuky", "1.2.3.4"), NOW)
+    for i in range(5):
+        limiter.failed((f"ai-{i}", "5.6.7.8"), NOW - timedelta(hours=1))
+    limiter.failed(("khac", "5.6.7.8"), NOW)
+    assert len(limiter.failures) <= 4
+    with pytest.raises(TooManyAttempts, match="thử lại sau 15 phút"):
+        limiter.check(("thuky", "1.2.3.4"), NOW)
+    limiter.check(("thuky", "1.2.3.4"), NOW + timedelta(minutes=15))

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kehoach import store
 
-from . import api, errors, exports, login, pages
+from . import api, errors, exports, login, pages, subscriptions
 from .auth import LoginLimiter, csrf_guard, secret_key
 from .render import HERE
 
@@ -37,7 +38,7 @@ SECRET_PATHS = re.compile(r"^/(lich|ical|feeds?)/[^/]+")
 
 
 #: The board's routers, in the order they are matched.
-ROUTERS = (login.router, pages.router, exports.router, api.router)
+ROUTERS = (login.router, pages.router, subscriptions.router, exports.router, api.router)
 
 
 def board_routes() -> list[APIRoute]:
@@ -145,7 +146,9 @@ def create_app(settings: Mapping[str, str], engine: Engine,
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = unique_operation_ids(build_openapi())
+            with warnings.catch_warnings():  # "Duplicate Operation ID": fixed just below
+                warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+                app.openapi_schema = unique_operation_ids(build_openapi())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

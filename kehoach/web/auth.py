@@ -66,7 +66,11 @@ def secret_key(settings: Mapping[str, str], url: str) -> str:
 
 
 class LoginLimiter:
-    """At most `limit` failed logins per key in `window`; time is passed in."""
+    """At most `limit` failed logins per key in `window`; time is passed in. Kept in memory:
+    per process, forgotten on restart (a restart costs an attacker nothing they could not
+    get by waiting 15 minutes)."""
+
+    MAX_KEYS = 10_000
 
     def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=15)):
         self.limit, self.window = limit, window
@@ -93,6 +97,9 @@ class LoginLimiter:
     def failed(self, key: tuple[str, str], now: datetime) -> None:
         with self.lock:
             self._recent(key, now).append(now)
+            if len(self.failures) > self.MAX_KEYS:  # many made-up logins: forget the stale
+                for stale in [k for k, v in self.failures.items() if v[-1] <= now - self.window]:
+                    del self.failures[stale]
 
     def succeeded(self, key: tuple[str, str]) -> None:
         with self.lock:

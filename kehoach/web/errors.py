@@ -32,6 +32,7 @@ from kehoach.store.errors import (
     StepStateError,
     StoreError,
 )
+from kehoach.store.feeds import FeedError, FeedNotFound
 from kehoach.store.people import PersonError
 
 log = logging.getLogger("kehoach.web")
@@ -79,6 +80,8 @@ STORE_STATUS: list[tuple[type[Exception], int, str]] = [
     (ConcurrentChange, 409, "Có thay đổi cùng lúc"),
     (InvalidAction, 422, "Dữ liệu không hợp lệ"),
     (PersonError, 422, "Dữ liệu không hợp lệ"),
+    (FeedNotFound, 404, "Không tìm thấy"),
+    (FeedError, 422, "Dữ liệu không hợp lệ"),
     (DatabaseBusy, 503, "Cơ sở dữ liệu đang bận"),
     (DatabaseUnavailable, 503, "Không kết nối được cơ sở dữ liệu"),
     (SchemaOutdated, 503, "Cơ sở dữ liệu chưa được nâng cấp"),

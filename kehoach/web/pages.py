@@ -99,11 +99,14 @@ def summary_page(request: Request, v: Seen, by: str, plan: Id = None) -> Respons
 
 @router.get("/nguoi")
 def people_page(request: Request, v: Seen) -> Response:
+    from .subscriptions import cluster_choices, visible
     with store.read_session(request.app.state.engine) as session:
         people = [p for p in list_people(session) if p.unit_id in v.scope]
-    feeds: list[Any] = []
+        feeds, clusters = visible(session, v), cluster_choices(session, v)
+        units = queries.choices(session, v.scope).units
     return page(request, "people.html", {
         "title": "Người và lịch", "people": people, "feeds": feeds, "role_names": ROLE_NAMES,
+        "units": units, "clusters": clusters,
         "feeds_help": has_template("feeds_help.html")})
 
 

@@ -1,0 +1,115 @@
+"""Calendar feeds on the board (the `/nguoi` page): list the feeds of the units a person may
+see, make one for a unit or cluster in scope, rotate or revoke one. A feed's address is shown
+once, when it is made (only a hash of its token is kept: kehoach.store.feeds)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from calendars.feed import feed_urls
+from kehoach import store
+from kehoach.store import feeds
+from kehoach.store.models import group_members_table, groups_table, steps_table
+
+from .auth import Viewer, viewer
+from .errors import Invalid, NotFound
+from .render import page
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+Seen = Annotated[Viewer, Depends(viewer)]
+KINDS = {"unit": "đơn vị", "cluster": "cụm", "person": "người", "plan": "kế hoạch"}
+
+
+@dataclass(frozen=True)
+class FeedLine:
+    id: int
+    kind: str
+    name: str
+    label: str | None
+    created_at: Any
+
+
+def _units(session: Session, view: feeds.FeedView) -> frozenset[str] | None:
+    try:
+        scope = feeds.describe_scope(session, view.scope, view.scope_id)
+    except feeds.FeedError:
+        return None
+    if scope.plan_id is not None:
+        return frozenset(session.execute(select(steps_table.c.unit_id).distinct()
+                                         .where(steps_table.c.plan_id == scope.plan_id))
+                         .scalars())
+    return scope.units
+
+
+def visible(session: Session, v: Viewer) -> list[FeedLine]:
+    """The live feeds whose units are all units `v` may see."""
+    out = []
+    for f in feeds.list_feeds(session, include_revoked=False):
+        units = _units(session, f)
+        if units and units <= v.scope:
+            scope = feeds.describe_scope(session, f.scope, f.scope_id)
+            out.append(FeedLine(f.id, KINDS.get(f.scope, f.scope), scope.name, f.label,
+                                f.created_at))
+    return out
+
+
+def cluster_choices(session: Session, v: Viewer) -> list[tuple[str, str]]:
+    """("plan/cluster", name) of the clusters whose every unit `v` may see."""
+    g, m = groups_table, group_members_table
+    rows = session.execute(select(g.c.plan_id, g.c.id, g.c.name, g.c.head_id, m.c.unit_id)
+                           .join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+                           .where(g.c.kind == "cluster"))
+    units: dict[tuple[str, str, str], set[str]] = {}
+    for plan_id, gid, name, head, unit in rows:
+        units.setdefault((plan_id, gid, name), {head} if head else set()).add(unit)
+    return sorted(((f"{p}/{c}", n) for (p, c, n), us in units.items() if us <= v.scope),
+                  key=lambda kv: kv[1])
+
+
+def _made(request: Request, token: str, title: str) -> Response:
+    public = request.app.state.settings.get("KEHOACH_PUBLIC_URL") or str(request.base_url)
+    https, webcal = feed_urls(public, token)
+    return page(request, "feed_made.html", {"title": title, "feed_https": https,
+                                            "feed_webcal": webcal})
+
+
+def _mine(session: Session, v: Viewer, feed_id: int) -> None:
+    if feed_id not in {f.id for f in visible(session, v)}:
+        raise NotFound(f"Không có lịch số {feed_id} trong các đơn vị bạn được xem.")
+
+
+@router.post("/nguoi/lich")
+def make(request: Request, v: Seen, kind: Annotated[str, Form(pattern="^(unit|cluster)$")],
+         unit: Annotated[str, Form(max_length=400)] = "",
+         cluster: Annotated[str, Form(max_length=400)] = "",
+         label: Annotated[str, Form(max_length=200)] = "") -> Response:
+    scope_id = unit if kind == "unit" else cluster
+    with store.write_session(request.app.state.engine) as session:
+        allowed = v.scope if kind == "unit" else {c for c, _ in cluster_choices(session, v)}
+        if scope_id not in allowed:
+            raise Invalid(f"Hãy chọn một {KINDS[kind]} trong các đơn vị bạn được xem.")
+        _, token = feeds.create(session, kind, scope_id, request.app.state.now(),
+                                label.strip() or None)
+    return _made(request, token, "Đã tạo lịch")
+
+
+@router.post("/nguoi/lich/{feed_id}/doi")
+def rotate(request: Request, v: Seen, feed_id: int) -> Response:
+    with store.write_session(request.app.state.engine) as session:
+        _mine(session, v, feed_id)
+        _, token = feeds.rotate(session, feed_id, request.app.state.now())
+    return _made(request, token, "Đã đổi địa chỉ lịch (địa chỉ cũ thôi dùng được)")
+
+
+@router.post("/nguoi/lich/{feed_id}/thu-hoi")
+def revoke(request: Request, v: Seen, feed_id: int) -> Response:
+    with store.write_session(request.app.state.engine) as session:
+        _mine(session, v, feed_id)
+        feeds.revoke(session, feed_id, request.app.state.now())
+    request.session["flash"] = f"Đã thu hồi lịch số {feed_id}: địa chỉ của nó thôi dùng được."
+    return RedirectResponse("/nguoi", 303)
