@@ -126,13 +126,13 @@ def _link_targets(walker: Walker) -> None:
     """A target that names no unit takes the unit of the section with the same title: plans list
     their targets («5. Hằng năm, trao 20 suất học bổng …») and later say who does each
     («5. Trao học bổng …: Khối hành chính sự nghiệp phối hợp …»)."""
+    sections = [(title, unit, _words(title)) for title, unit in walker.closed]
     for hit in walker.hits:
         if hit.unit is not None or (hit.kind or duties.kind_of(hit.sentence, hit.section.title)) != "target":
             continue
         words = _words(hit.sentence)
         best, score = None, 0.6
-        for title, unit in walker.closed:
-            tw = _words(title)
+        for title, unit, tw in sections:
             if len(tw) >= 3 and len(words & tw) / len(tw) >= score:
                 best, score = (title, unit), len(words & tw) / len(tw)
         if best:

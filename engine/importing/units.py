@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 #: Words that open the name of a unit (compared in lower case).
 HEADS = ("ban thường vụ", "ban chấp hành", "ban giám đốc", "ban giám hiệu", "ban chỉ đạo", "btv",
@@ -47,6 +48,7 @@ _PREFIXES = ("ban giam doc ", "ban thuong vu ", "ban chap hanh ", "btv ", "bch "
 _SUFFIXES = (" thanh pho", " tp", " quan", " huyen", " tinh")
 
 
+@lru_cache(maxsize=4096)
 def slug(name: str, limit: int = 48) -> str:
     """An id from a name: ASCII, lower case, words joined by «-»."""
     s = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
@@ -60,6 +62,7 @@ def slug(name: str, limit: int = 48) -> str:
     return out or "x"
 
 
+@lru_cache(maxsize=4096)
 def key(name: str) -> str:
     """What stays the same however a unit is written: «BCH Tỉnh Đoàn» = «Ban Thường vụ Tỉnh Đoàn»."""
     s = " " + slug(name, 200).replace("-", " ") + " "
