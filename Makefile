@@ -31,6 +31,7 @@ test: $(BIN)/kehoach
 bench: $(BIN)/kehoach
 	$(BIN)/python bench/compile_bench.py
 	$(BIN)/python bench/store_bench.py
+	$(BIN)/python bench/telegram_bench.py
 
 schema: $(BIN)/kehoach
 	$(BIN)/kehoach schema > schema/plan.schema.json

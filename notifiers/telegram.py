@@ -120,7 +120,13 @@ class Limiter:
 
 
 def make_bot(token: str, base_url: str | None = None, *, timeout: float = 10.0,
-             pool: int = 16) -> Bot:
+             pool: int = 16, http: str = "aiohttp") -> Bot:
+    """A Bot on notifiers/telegram_http.py's aiohttp layer, or PTB's default httpx one."""
+    if http == "httpx":
+        from telegram.request import HTTPXRequest
+        return Bot(token, base_url=base_url or DEFAULT_BASE_URL, request=HTTPXRequest(
+            connection_pool_size=pool, read_timeout=timeout, write_timeout=timeout,
+            connect_timeout=timeout, pool_timeout=timeout))
     request = AiohttpRequest(connection_pool_size=pool, read_timeout=timeout,
                              connect_timeout=timeout)
     return Bot(token, base_url=base_url or DEFAULT_BASE_URL, request=request)
@@ -150,8 +156,8 @@ class TelegramChannel(Channel):
 
     def __init__(self, token: str, base_url: str | None = None, *,
                  limiter: Limiter | None = None, timeout: float = 10.0,
-                 on_lost: LostHook | None = None):
-        self.token, self.base_url, self.timeout = token, base_url, timeout
+                 on_lost: LostHook | None = None, http: str = "aiohttp"):
+        self.token, self.base_url, self.timeout, self.http = token, base_url, timeout, http
         self.limiter = limiter if limiter is not None else Limiter()
         self.on_lost = on_lost
         self._local = threading.local()
@@ -187,7 +193,7 @@ class TelegramChannel(Channel):
     async def _ready_bot(self) -> Bot:
         state: _ThreadState = self._local.state
         if state.bot is None:
-            bot = make_bot(self.token, self.base_url, timeout=self.timeout)
+            bot = make_bot(self.token, self.base_url, timeout=self.timeout, http=self.http)
             await bot.initialize()  # getMe: a wrong token shows here
             state.bot = bot
         return state.bot

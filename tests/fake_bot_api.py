@@ -470,9 +470,9 @@ def main() -> None:
         print(api.base_url, flush=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.read)  # the parent closes stdin to stop us
-        sent = api.sent()
-        print(json.dumps({"sent": len(sent), "too_many": api.too_many,
-                          "calls": len(api.calls)}), flush=True)
+        ok = [c.at for c in api.calls_of("sendMessage") if c.status == 200]
+        print(json.dumps({"sent": len(ok), "too_many": api.too_many, "calls": len(api.calls),
+                          "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0}), flush=True)
     asyncio.run(run())
 
 

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Telegram benchmark: outbox reminders sent to the loopback fake Bot API.
+
+    .venv/bin/python bench/telegram_bench.py                  # 10,000 unthrottled + 30 s limited
+    .venv/bin/python bench/telegram_bench.py --quick          # 1,000 + 5 s, smoke run
+    .venv/bin/python bench/telegram_bench.py --db sqlite --workers 2 --limited-seconds 60
+
+The fake Bot API (tests/fake_bot_api.py) runs as a separate process on 127.0.0.1; `--chats`
+linked people (one private chat each) take the messages in turn. Side by side in one run:
+
+* channel, unthrottled: `TelegramChannel.send` (render, python-telegram-bot
+  `Bot.send_message` on notifiers/telegram_http.py's aiohttp layer) from `--workers` threads,
+  limiter off, no store: messages/s; target ≥ 500/s;
+* baseline: the same channel on PTB's default HTTP layer (httpx `HTTPXRequest`), one sender
+  (what a plain PTB bot sending in a loop does), on a fifth of the messages;
+* store.dispatch, unthrottled: the real dispatcher on a fresh SQLite file and a fresh
+  PostgreSQL schema (claim, send, one delivery row + outbox update per message, each in its
+  own transaction), `--workers` dispatcher threads side by side as `kehoach worker`
+  processes would;
+* limited: the server answers 429 above Telegram's limits (30 messages/s overall, 1/s per
+  chat), the channel's limiter is on (its default, 29/s): `--limited-seconds` worth of
+  messages at 30/s through store.dispatch; the achieved rate as a share of 30/s, wall clock
+  (start-up included) and first to last message, and the 429s answered (target 0).
+
+Targets are printed with PASS/FAIL, never asserted. Figures depend on what else the machine
+runs: the channel is CPU-bound on the client side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from kehoach import store  # noqa: E402
+from kehoach.store.models import deliveries_table, outbox_table, people_table, units_table  # noqa: E402
+from notifiers.base import Notification, Recipient  # noqa: E402
+from notifiers.telegram import Limiter, TelegramChannel  # noqa: E402
+
+TOKEN = "123456:BENCH"
+NOW = datetime(2025, 5, 23, 1, tzinfo=UTC)
+PAYLOAD = {"plan_id": "ke-hoach-2025", "title": "Báo cáo sơ kết 6 tháng đầu năm", "kind": "deadline",
+           "event": False, "unit": "doan-a", "unit_name": "Đoàn phường A",
+           "due_at": "2025-05-30T17:00:00+00:00", "due_day": "30/05/2025", "amount": None,
+           "moment": "2025-05-23T01:00:00+00:00", "late": False, "skipped": 0,
+           "status": "sắp đến hạn", "days_late": 0, "recipient_name": "Đoàn phường A"}
+
+
+class FakeServer:
+    """tests/fake_bot_api.py in its own process."""
+
+    def __init__(self, limits: bool):
+        args = [sys.executable, str(ROOT / "tests" / "fake_bot_api.py")]
+        self.proc = subprocess.Popen(args + (["--limits"] if limits else []), cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.base_url = self.proc.stdout.readline().strip()
+
+    def close(self) -> dict[str, int]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        stats = json.loads(self.proc.stdout.readline())
+        self.proc.wait(10)
+        return dict(stats)
+
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def database(kind: str, folder: Path) -> tuple[str, Any]:
+    """A fresh database: (its URL, a function dropping it)."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'bench.sqlite3'}", lambda: None
+    from sqlalchemy import create_engine
+    admin = create_engine(POSTGRES)
+    schema = f"tg_bench_{int(time.time() * 1000)}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}", drop
+
+
+def fresh_db(url: str, messages: int, chats: int) -> Any:
+    engine = store.make_engine(url)
+    store.upgrade(engine)
+    with store.write_session(engine) as s:
+        s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
+        s.execute(insert(people_table), [
+            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
+             "created_at": NOW, "board_role": "member", "telegram_chat_id": 10_000 + i,
+             "telegram_linked_at": NOW} for i in range(chats)])
+        ids = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(outbox_table), [
+            {"idempotency_key": f"bench|{i}", "step_id": None, "person_id": ids[i % chats],
+             "unit_id": "doan-a", "channel": "telegram", "purpose": "reminder", "level": 0,
+             "payload": {**PAYLOAD, "step_id": f"ke-hoach-2025/bao-cao/{i}",
+                         "person_name": f"Người {i % chats}"},
+             "state": "pending", "attempts": 0, "not_before": NOW, "created_at": NOW,
+             "updated_at": NOW} for i in range(messages)])
+    return engine
+
+
+def drain(engine: Any, channel: TelegramChannel, workers: int, batch: int) -> float:
+    """`store.dispatch` in `workers` threads until nothing is due; the seconds it took."""
+    def work(name: str) -> None:
+        while store.dispatch(lambda: store.write_session(engine), channel, NOW, limit=batch,
+                             worker=name).claimed:
+            pass
+    return threaded(work, workers)
+
+
+def threaded(work: Any, workers: int) -> float:
+    threads = [threading.Thread(target=work, args=(f"bench-{i}",)) for i in range(workers)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def notes(messages: int, chats: int) -> list[Notification]:
+    return [Notification(i, f"bench|{i}", "doan-a", "reminder", 0,
+                         {**PAYLOAD, "step_id": f"ke-hoach-2025/bao-cao/{i}"}, 1,
+                         Recipient(i % chats, f"Người {i % chats}", None, 10_000 + i % chats))
+            for i in range(messages)]
+
+
+def outcomes(engine: Any) -> dict[str, int]:
+    with store.read_session(engine) as s:
+        return {k: v for k, v in s.execute(select(deliveries_table.c.outcome, func.count())
+                                           .group_by(deliveries_table.c.outcome))}
+
+
+def run_channel(messages: int, chats: int, workers: int, http: str) -> dict[str, Any]:
+    """The channel alone (render + PTB send), from `workers` threads; no store."""
+    server = FakeServer(False)
+    channel = TelegramChannel(TOKEN, server.base_url, limiter=Limiter(None), http=http)
+    todo = notes(messages, chats)
+    lock = threading.Lock()
+    for w in range(workers):  # each thread's Bot says getMe once: not timed
+        threading.Thread(target=channel.send, args=(todo.pop(),)).start()
+    time.sleep(1.0)
+
+    def work(name: str) -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                n = todo.pop()
+            channel.send(n)
+    try:
+        count = len(todo)
+        seconds = threaded(work, workers)
+    finally:
+        channel.close()
+    stats = server.close()
+    return {"messages": count, "seconds": seconds, "rate": count / seconds, "server": stats}
+
+
+def run_dispatch(messages: int, chats: int, workers: int, limits: bool,
+                 batch: int, db: str = "sqlite") -> dict[str, Any]:
+    """The real dispatcher: claim, send, delivery row and outbox update per message."""
+    server = FakeServer(limits)
+    with tempfile.TemporaryDirectory() as folder:
+        url, drop = database(db, Path(folder))
+        engine = fresh_db(url, messages, chats)
+        channel = TelegramChannel(TOKEN, server.base_url,
+                                  limiter=Limiter() if limits else Limiter(None))
+        try:
+            seconds = drain(engine, channel, workers, batch)
+        finally:
+            channel.close()
+        seen = outcomes(engine)
+        engine.dispose()
+        drop()
+    stats = server.close()
+    steady = (stats["sent"] - 1) / stats["span"] if stats["span"] else 0.0
+    return {"messages": messages, "seconds": seconds, "rate": messages / seconds,
+            "steady": steady, "outcomes": seen, "server": stats}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--baseline", type=int, default=None,
+                        help="messages for the httpx baseline (default: a fifth)")
+    parser.add_argument("--limited-seconds", type=float, default=30.0)
+    parser.add_argument("--chats", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--db", nargs="+", choices=["sqlite", "postgresql"],
+                        default=["sqlite", "postgresql"],
+                        help="stores for the dispatch runs (PostgreSQL: a fresh schema on "
+                             "127.0.0.1, dropped after)")
+    parser.add_argument("--quick", action="store_true", help="1,000 messages, 5 s limited")
+    args = parser.parse_args()
+    if args.quick:
+        args.messages, args.limited_seconds = 1_000, 5.0
+    baseline = args.baseline or max(200, args.messages // 5)
+
+    print(f"Telegram bench: {args.messages:,} reminders to {args.chats} chats, fake Bot API "
+          f"in its own process, {args.workers} sender/dispatcher thread(s)")
+    fast = run_channel(args.messages, args.chats, args.workers, "aiohttp")
+    print(f"  channel, unthrottled (PTB on aiohttp): {fast['messages']:>6,} in "
+          f"{fast['seconds']:6.2f} s = {fast['rate']:7.1f} msg/s")
+    base = run_channel(baseline, args.chats, 1, "httpx")
+    print(f"  baseline: PTB default (httpx), one sender: {base['messages']:>6,} in "
+          f"{base['seconds']:6.2f} s = {base['rate']:7.1f} msg/s")
+    full = {"rate": 0.0}
+    for db in args.db:
+        one = run_dispatch(args.messages, args.chats, args.workers, False, args.batch, db)
+        print(f"  store.dispatch on {db}, unthrottled: {one['messages']:>6,} in "
+              f"{one['seconds']:6.2f} s = {one['rate']:7.1f} msg/s  deliveries {one['outcomes']}")
+        full = max(full, one, key=lambda r: r["rate"])
+    limited_n = int(30 * args.limited_seconds)
+    slow = run_dispatch(limited_n, args.chats, args.workers, True, args.batch, args.db[0])
+    share, steady = slow["rate"] / 30.0, slow["steady"] / 30.0
+    too_many = slow["server"]["too_many"]
+    print(f"  store.dispatch, server enforcing 30/s and 1/s per chat: {limited_n:,} in "
+          f"{slow['seconds']:6.2f} s = {slow['rate']:5.2f} msg/s = {share:6.1%} of 30/s "
+          f"(first to last message: {slow['steady']:5.2f} msg/s = {steady:6.1%}); "
+          f"429 answered: {too_many}; deliveries {slow['outcomes']}")
+    print()
+    print(f"  target ≥ 500 msg/s (channel):  {'PASS' if fast['rate'] >= 500 else 'FAIL'} "
+          f"({fast['rate'] / base['rate']:.1f}× the PTB-httpx one-sender baseline)")
+    print(f"  target ≥ 500 msg/s (dispatch): {'PASS' if full['rate'] >= 500 else 'FAIL'}")
+    print(f"  target ≥ 95 % of 30/s:         {'PASS' if share >= 0.95 else 'FAIL'} "
+          f"(wall clock, start-up included)")
+    print(f"  target zero 429:               {'PASS' if too_many == 0 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()
