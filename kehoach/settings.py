@@ -29,6 +29,10 @@ KNOWN: dict[str, str] = {
     "KEHOACH_TELEGRAM_BASE_URL": "địa chỉ Bot API (mặc định https://api.telegram.org/bot)",
     "KEHOACH_TELEGRAM_WEBHOOK_URL": "địa chỉ webhook; không đặt thì dùng long polling",
     "KEHOACH_TELEGRAM_WEBHOOK_SECRET": "secret_token của webhook (bí mật)",
+    "KEHOACH_TELEGRAM_WEBHOOK_LISTEN": "địa chỉ:cổng máy chủ webhook lắng nghe (mặc định "
+                                       "127.0.0.1:8443, sau proxy HTTPS)",
+    "KEHOACH_SIMULATED_NOW": "chỉ để thử: đồng hồ giả lập của `serve`, ví dụ "
+                             "2022-05-18T09:00+07:00*60 (bắt đầu từ đó, nhanh gấp 60)",
     "KEHOACH_SMTP_HOST": "máy chủ SMTP; không đặt thì không gửi thư",
     "KEHOACH_SMTP_PORT": "cổng SMTP (mặc định 587 với STARTTLS, 465 với SSL, 25 nếu không)",
     "KEHOACH_SMTP_SECURITY": "starttls | ssl | none (mặc định starttls)",

@@ -334,3 +334,54 @@ def test_huy_unlinks_and_help_and_unknown(db: Engine, world: dict[str, int], bot
     assert "Đã hủy liên kết của Anh Ba" in reply(api, A, "/huy", "hủy liên kết")
     assert person(db, world["Anh Ba"]).telegram_chat_id is None
     assert "không liên kết với ai" in reply(api, A, "/huy", "không liên kết")
+
+
+# ── webhook ─────────────────────────────────────────────────────────────────────────────────
+
+def test_webhook_checks_the_secret_token_on_every_request(db: Engine, api: FakeBotAPI) -> None:
+    import json
+    import socket
+    import urllib.error
+    import urllib.request
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    running = Running(KehoachBot(db, TOKEN, base_url=api.base_url, now=lambda: MAY_18,
+                                 webhook_url="https://kh.example.vn/telegram/hook",
+                                 webhook_secret="bi-mat-123", webhook_listen=f"127.0.0.1:{port}"))
+    try:
+        wait_for(lambda: api.webhook.get("url"), "setWebhook")
+        assert api.webhook["secret_token"] == "bi-mat-123"
+        assert not api.calls_of("getUpdates")
+
+        def post(secret: str | None, text: str) -> int:
+            update = {"update_id": 1, "message": {
+                "message_id": 1, "date": 0, "chat": {"id": 77, "type": "private"},
+                "from": {"id": 77, "is_bot": False, "first_name": "A"}, "text": text,
+                "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/telegram/hook", data=json.dumps(update).encode(),
+                headers={"Content-Type": "application/json",
+                         **({"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {})})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as exc:
+                return exc.code
+        wait_for(lambda: _listening(port), "the webhook server")
+        assert post(None, "/help") == 403 and post("sai", "/help") == 403
+        time.sleep(0.3)
+        assert not said(api, 77)  # refused requests did nothing
+        assert post("bi-mat-123", "/help") == 200
+        wait_for(lambda: said(api, 77), "the answer to a genuine update")
+    finally:
+        running.close()
+
+
+def _listening(port: int) -> bool:
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
