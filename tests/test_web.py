@@ -446,7 +446,8 @@ BAD = [("/api/overdue?min_days=abc", 422, "min_days"), ("/api/overdue?min_days=-
        ("/api/upcoming?days=0", 422, "days"), ("/api/upcoming?days=99999", 422, "days"),
        ("/api/upcoming?days=1e3", 422, "days"), ("/api/overdue?plan=" + "x" * 500, 422, "plan"),
        ("/api/summary/nowhere", 404, "summary"), ("/api/steps/khong/co/buoc/nay", 404, "khong"),
-       ("/api/khong-co", 404, "Không có trang")]
+       ("/api/khong-co", 404, "Không có trang"), ("/api/steps/a%00b", 400, "NUL"),
+       ("/api/overdue?plan=a%00b", 400, "NUL")]
 BAD_PAGES = [("/qua-han?group=x", 422, "group"), ("/sap-den?days=abc", 422, "days"),
              ("/tong-hop/nowhere", 404, "tổng hợp"), ("/buoc/khong-co", 404, "khong-co"),
              ("/khong-co-trang", 404, "Không có trang")]
@@ -482,6 +483,11 @@ def test_malformed_parameters_are_4xx_with_a_vietnamese_message(world: World) ->
     assert r.status_code == 409 and "đã xong" in r.json()["detail"]
     r = c.post(f"/buoc/{sid}", data={"csrf": token, "action": "bogus"})
     assert r.status_code == 422 and "action" in r.text
+    r = c.post(f"/buoc/{step_id('doan-b')}", data={"csrf": token, "action": "excuse",
+                                                  "reason": "có\x00ký tự lạ"})
+    assert r.status_code in (303, 400)  # SQLite stores it; PostgreSQL cannot: never a 500
+    r = log_in(world.client(), "thu\x00ky")
+    assert r.status_code in (400, 401)
 
 
 # ── health and logs ─────────────────────────────────────────────────────────────────────────

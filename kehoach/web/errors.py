@@ -20,6 +20,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kehoach.store.actions import ActionNotAllowed, InvalidAction
@@ -100,6 +101,17 @@ PROBLEMS = {
 }
 
 
+NUL_MESSAGE = "Yêu cầu có ký tự không hợp lệ (ký tự NUL)."
+
+
+async def reject_nul(request: Request) -> None:
+    """App-wide dependency: a NUL character in the path or the query is refused with 400
+    (PostgreSQL cannot store one; SQLite would just find nothing: the same answer on both)."""
+    if "\x00" in request.url.path or "%00" in request.url.query.lower() or \
+            "\x00" in "".join(request.query_params.values()):
+        raise BoardError(NUL_MESSAGE)
+
+
 def api(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
 
@@ -152,6 +164,11 @@ def install(app: FastAPI) -> None:
             if isinstance(exc, kind):
                 return answer(request, status, title, str(exc))
         return answer(request, 400, "Không thực hiện được", str(exc))  # pragma: no cover
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:  # a NUL in a form field
+        return answer(request, 400, "Dữ liệu không hợp lệ", NUL_MESSAGE if "NUL" in str(exc)
+                      else "Dữ liệu gửi lên không hợp lệ.")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -13,7 +13,7 @@ from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
 from kehoach.store.people import ROLE_NAMES, list_people
-from workflows.lifecycle import ACTION_NAMES
+from workflows.lifecycle import ACTION_NAMES, STATE_NAMES
 
 from . import queries
 from .acting import BoardAction, perform, read_step
@@ -117,7 +117,7 @@ def step_page(request: Request, v: Seen, step_id: str) -> Response:
         "title": view.row.title, "row": view.row, "trail": view.trail,
         "status": view.line.status, "deadline": view.line.deadline,
         "clusters": view.line.clusters, "allowed": [a.value for a in view.allowed],
-        "action_names": ACTION_NAMES, "event_names": EVENT_NAMES,
+        "action_names": ACTION_NAMES, "event_names": EVENT_NAMES, "state_names": STATE_NAMES,
         "channel_names": CHANNEL_NAMES})
 
 
