@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from workflows.lifecycle import LATE, DAY, Phase, State, StepFacts, status
+from workflows.lifecycle import DAY, LATE, Phase, State, StepFacts, status
 
 #: How long a cancelled step stays in feeds (as STATUS:CANCELLED), so subscribed clients
 #: learn it is gone; afterwards it is dropped.
@@ -96,9 +96,10 @@ def mark(step: FeedStep, now: datetime) -> Mark:
     return Mark("", "chưa làm" if step.facts.late_kind else "sắp tới", st.phase)
 
 
-def summary(step: FeedStep, now: datetime, with_unit: bool) -> str:
-    """`⚠️ quá hạn 3 ngày: Báo cáo tháng — Đoàn phường A` (the unit when the feed has several)."""
-    m = mark(step, now)
+def summary(step: FeedStep, now: datetime, with_unit: bool, m: Mark | None = None) -> str:
+    """`⚠️ quá hạn 3 ngày: Báo cáo tháng — Đoàn phường A` (the unit when the feed has several);
+    `m`: the step's mark at `now`, when the caller has it already."""
+    m = m or mark(step, now)
     title = f"{step.title} — {step.unit_name}" if with_unit else step.title
     if m.phase in LATE or m.emoji in ("⏳", "❌"):
         return f"{m.emoji} {m.text}: {title}"
@@ -151,8 +152,9 @@ def last_change(step: FeedStep, now: datetime) -> datetime:
     return step.updated_at if moved is None else max(step.updated_at, moved)
 
 
-def sequence(step: FeedStep, now: datetime) -> int:
+def sequence(step: FeedStep, now: datetime, changed: datetime | None = None) -> int:
     """SEQUENCE: the revision (bumped by every write: date, time, state) plus the hours from
-    EPOCH to `last_change`, so it grows with every change, those made by time included, and
-    never goes back (both parts only grow)."""
-    return step.revision + max(0, int((last_change(step, now) - EPOCH) / HOUR))
+    EPOCH to `last_change` (`changed`, when the caller has it), so it grows with every change,
+    those made by time included, and never goes back (both parts only grow)."""
+    changed = changed or last_change(step, now)
+    return step.revision + max(0, int((changed - EPOCH) / HOUR))

@@ -37,10 +37,11 @@ from .events import (
     EPOCH,
     TICK,
     FeedStep,
+    Mark,
     dropped,
     last_change,
-    marker_changed,
     mark,
+    marker_changed,
     next_change,
     sequence,
     summary,
@@ -108,8 +109,8 @@ def kind_name(kind: str) -> str:
     return vi.KINDS[Kind(kind)] if kind in KINDS else kind
 
 
-def description(step: FeedStep, now: datetime, board_url: str) -> str:
-    f, m = step.facts, mark(step, now)
+def description(step: FeedStep, now: datetime, board_url: str, m: Mark | None = None) -> str:
+    f, m = step.facts, m or mark(step, now)
     kind = kind_name(step.kind)
     when = vi.day(f.due_date) + (f" lúc {vi.clock(step.due_time)}" if step.due_time else "")
     if step.start_date and step.start_date < f.due_date:
@@ -143,14 +144,15 @@ def event(step: FeedStep, now: datetime, stamp: datetime, board_url: str,
     ev["DTSTART"] = vDDDTypes(start)
     if end is not None:
         ev["DTEND"] = vDDDTypes(end)
-    ev["SUMMARY"] = vText(summary(step, now, with_unit))
-    ev["DESCRIPTION"] = vText(description(step, now, board_url))
+    m, changed = mark(step, now), last_change(step, now)
+    ev["SUMMARY"] = vText(summary(step, now, with_unit, m))
+    ev["DESCRIPTION"] = vText(description(step, now, board_url, m))
     if step.details.get("place"):
         ev["LOCATION"] = vText(step.details["place"])
     ev["URL"] = vUri(step_url(board_url, step.id))
     ev["CATEGORIES"] = vCategory([kind_name(step.kind)])
-    ev["SEQUENCE"] = vInt(sequence(step, now))
-    ev["LAST-MODIFIED"] = vDDDTypes(last_change(step, now))
+    ev["SEQUENCE"] = vInt(sequence(step, now, changed))
+    ev["LAST-MODIFIED"] = vDDDTypes(changed)
     ev["STATUS"] = vText("CANCELLED" if f.state == State.CANCELLED
                          else "TENTATIVE" if f.tentative and f.state == State.PENDING
                          else "CONFIRMED")
@@ -229,7 +231,7 @@ def build(steps: Sequence[FeedStep], feed: Feed, now: datetime,
 
 
 def fold(line: str, limit: int = 74) -> bytes:
-    """One content line folded as icalendar folds it (RFC 5545 3.1: at most `limit` octets
+    r"""One content line folded as icalendar folds it (RFC 5545 3.1: at most `limit` octets
     before each fold, never inside a UTF-8 character, an escape's backslash kept with what it
     escapes), byte for byte, but cut by octets rather than looked at character by character.
 

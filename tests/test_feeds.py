@@ -285,10 +285,10 @@ def test_round_trip_with_two_parsers(loaded: Engine) -> None:
     body = cal.to_ical()
     again = events_by_uid(body)
     assert set(again) == set(built) and len(built) == len(steps)
-    for key, event in built.items():
+    for key, ev in built.items():
         for prop in ("SUMMARY", "DESCRIPTION", "STATUS", "SEQUENCE", "URL"):
-            assert again[key][prop] == event[prop], (key, prop)
-        assert (again[key].start, again[key].end) == (event.start, event.end)
+            assert again[key][prop] == ev[prop], (key, prop)
+        assert (again[key].start, again[key].end) == (ev.start, ev.end)
     other = IcsCalendarStream.calendar_from_ics(body.decode("utf-8"))
     assert {e.uid for e in other.events} == set(built)
     for e in other.events:
@@ -425,7 +425,8 @@ def served(loaded: Engine) -> Iterator[tuple[str, FastAPI, Clock]]:
     app = FastAPI()
     app.include_router(web_feeds.router)
     now = Clock(NOW)
-    app.state.engine, app.state.settings, app.state.now = loaded, {"KEHOACH_PUBLIC_URL": PUBLIC}, now
+    app.state.engine, app.state.now = loaded, now
+    app.state.settings = {"KEHOACH_PUBLIC_URL": PUBLIC}
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))
@@ -471,6 +472,16 @@ def test_http_feed_etag_and_304(served: tuple[str, FastAPI, Clock], loaded: Engi
             "If-Modified-Since": "Thu, 31 Mar 2022 00:00:00 GMT"}).status_code == 200
         head = client.head(f"/lich/{token}.ics")
         assert head.status_code == 200 and head.headers["etag"] == etag
+        # httpx asks for gzip, as calendar apps do; without it, the same calendar plain
+        assert first.headers["content-encoding"] == "gzip"
+        assert "Accept-Encoding" in first.headers["vary"]
+        plain = client.get(f"/lich/{token}.ics", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == first.content
+        assert plain.headers["etag"] != etag and int(plain.headers["content-length"]) > int(
+            first.headers["content-length"]) * 3
+        again = client.get(f"/lich/{token}.ics", headers={
+            "Accept-Encoding": "identity", "If-None-Match": plain.headers["etag"]})
+        assert again.status_code == 304
         assert app.state.feed_cache.builds == 1  # built once, served from the cache since
 
         with write_session(loaded) as session:  # a step written: rebuilt, new ETag
@@ -572,3 +583,13 @@ def test_feed_bench_quick_run() -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     assert "feed of 102 events" in res.stdout and "errors 0" in res.stdout
     assert "(targets printed, not asserted)" in res.stdout
+
+
+def test_doctests_of_the_calendars_package() -> None:
+    """calendars/ is not in pytest's testpaths: its examples are run here."""
+    import doctest
+
+    import calendars.events
+    import calendars.feed
+    for module in (calendars.events, calendars.feed):
+        assert doctest.testmod(module).failed == 0
