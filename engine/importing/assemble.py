@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from engine.rules import Fixed
 
 from . import duties, header
-from .dates import Context, has_anchor
+from .dates import Context
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
 from .walk import _COLLECTIVE, Hit, Walker
@@ -86,9 +86,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         if not (cluster_id and _COLLECTIVE.search(unit)):
             units.add(unit, f"dòng {no}")
     taken: dict[str, int] = {}
-    members: list[str] = []
     for hit in walker.hits:
-        for ob in _obligations(hit, units, issuer, cluster_id, members):
+        for ob in _obligations(hit, units, issuer, cluster_id):
             ob.id = _unique(ob.id, taken)
             draft.obligations.append(ob)
         doubt = _doubtful(hit)
@@ -182,8 +181,7 @@ def _who(name: str | None, units: Units, issuer: str, cluster_id: str | None) ->
     return None if uid == issuer else uid
 
 
-def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
-                 members: list[str]) -> list[DraftObligation]:
+def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None) -> list[DraftObligation]:
     s, f = hit.sentence, hit.found
     kind = hit.kind or duties.kind_of(s, hit.section.title)
     rule = f.schedule.rule
@@ -228,6 +226,3 @@ def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
             ob.place = None
     return out
 
-
-def has_dates(text: str) -> bool:
-    return has_anchor(text)
