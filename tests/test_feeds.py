@@ -24,7 +24,7 @@ import recurring_ical_events
 import uvicorn
 from fastapi import FastAPI
 from ical.calendar_stream import IcsCalendarStream
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from calendars.events import (
     CANCELLED_KEPT,
@@ -38,7 +38,7 @@ from calendars.events import (
 )
 from calendars.feed import Feed, build, event, feed_urls, render, step_url, timing
 from kehoach.store import feeds, mark_done, read_session, write_session
-from kehoach.store.models import feed_tokens_table
+from kehoach.store.models import feed_tokens_table, people_table
 from kehoach.store.people import add_person
 from kehoach.web import feeds as web_feeds
 from tests.conftest import load
@@ -400,6 +400,10 @@ def test_person_scope_follows_their_units(loaded: Engine) -> None:
         scope = feeds.resolve(session, token)
     assert scope is not None and scope.scope_id == str(pid)
     assert scope.units == {"doan-a", "doan-b"} and scope.name == "Lịch của Chị Lan"
+    with write_session(loaded) as session:  # someone who left keeps no feed
+        session.execute(update(people_table).where(people_table.c.id == pid).values(active=False))
+    with read_session(loaded) as session:
+        assert feeds.resolve(session, token) is None
 
 
 # ── HTTP, over real loopback ────────────────────────────────────────────────────────────────

@@ -30,11 +30,12 @@ from .models import (
     feed_tokens_table,
     group_members_table,
     groups_table,
+    people_table,
     plans_table,
     steps_table,
     units_table,
 )
-from .people import PersonNotFound, find_person
+from .people import PersonError, PersonNotFound, find_person
 from .tick import facts
 
 SCOPES = ("unit", "cluster", "person", "plan")
@@ -111,11 +112,18 @@ def describe_scope(session: Session, kind: str, scope_id: str) -> Scope:
         units |= {row.head_id} if row.head_id else set()
         return Scope(kind, scope_id, f"Lịch {row.name}", frozenset(units))
     if kind == "person":
+        p = people_table
+        person = session.execute(select(p.c.id, p.c.name, p.c.active).where(
+            p.c.id == int(scope_id))).one_or_none() if scope_id.isdigit() else None
         try:
-            person = find_person(session, scope_id)
+            person = person or find_person(session, scope_id)
         except PersonNotFound:
             raise FeedError(f"không có người «{scope_id}» (dùng `kehoach person list` để "
                             "xem)") from None
+        except PersonError as exc:
+            raise FeedError(str(exc)) from None
+        if not person.active:  # someone who left keeps no feed
+            raise FeedError(f"người «{person.name}» (số {person.id}) không còn hoạt động")
         return Scope(kind, str(person.id), f"Lịch của {person.name}",
                      frozenset(scope_units(session, person.id)))
     if kind == "plan":
