@@ -31,6 +31,7 @@ DATES = [
     ("Dọn vệ sinh công viên 30/4 vào ngày 14/6/2025", ["vào ngày 14/6/2025"]),
     ("Mít tinh mừng Quốc khánh 2/9 lúc 19g00 ngày 01/9/2025", ["lúc 19g00 ngày 01/9/2025"]),
     ("Căn cứ Quyết định số 12/QĐ-UBND ngày 03/01/2025 của UBND", []),
+    ("Tổ chức Hội trại 26/3 vào ngày 22/3/2026", ["vào ngày 22/3/2026"]),  # 26/3 names the camp
     ("Tổng kết giai đoạn 2026 - 2030", ["giai đoạn 2026 - 2030"]),
     ("Mít tinh lúc 19g00, thứ Bảy ngày 15/3/2025", ["lúc 19g00, ngày 15/3/2025"]),  # weekday checked, dropped
     ("Hằng tháng, các chi đoàn nộp sổ vào ngày 10.", ["Hằng tháng, vào ngày 10"]),  # two places, one rule
@@ -113,6 +114,13 @@ def test_amounts_quantities_percent() -> None:
         (["Đoàn A"], "300.000 đồng"), (["Đoàn B", "Đoàn C"], "200.000 đồng")]
     assert quantity("Mỗi năm xây 03 nhà nhân ái cho hộ nghèo") == (3.0, "nhà nhân ái")
     assert percent("đạt 87,5% trở lên") == 87.5
+
+
+def test_issuer_from_letterhead() -> None:
+    from engine.importing.header import issuer_of
+    lines = ["UBND XÃ BÌNH AN", "BAN CHỈ HUY QUÂN SỰ XÃ", "Số: 3/KH-BCH  Bình An, ngày 2 tháng 1 năm 2026",
+             "KẾ HOẠCH", "Huấn luyện dân quân năm 2026"]
+    assert issuer_of(lines) == "Ban Chỉ Huy Quân Sự Xã"  # the issuing body stands under its superior
 
 
 def test_header() -> None:

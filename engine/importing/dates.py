@@ -24,7 +24,8 @@ _MASKS = re.compile(
           |\s+tháng\s+\d{1,2}(?:\s*,?\s*năm\s+\d{4})?)
       | \b(?:công\s+viên|cv|quảng\s+trường|đường|phố|cầu|chợ|bến|hẻm|ngã\s+tư|khu\s+phố|
           nhà\s+văn\s+hóa|trường|quốc\s+khánh|chiến\s+thắng|giải\s+phóng|đại\s+thắng|
-          kỷ\s+niệm|lễ|tết)\s+(?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?!\s*/\s*\d)
+          kỷ\s+niệm|lễ|tết|hội\s+trại|hội\s+thao|ngày\s+hội|giải|cúp|chào\s+mừng|mừng)
+          \s+(?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?!\s*/\s*\d)
       | \bnhiệm\s+kỳ\s+\d{4}\s*-\s*\d{4} | \blần\s+thứ\s+\S+ | \bkhóa\s+[ivxl]+\b
       | \bđến\s+năm\s+20[0-9]{2}\.\.""",
     re.VERBOSE,

@@ -52,7 +52,7 @@ def _lower_upper(line: str) -> str:
     if not letters or sum(c.isupper() for c in letters) < 0.6 * len(letters):
         return line
     def word(w: str) -> str:
-        acronym = re.fullmatch(r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+)\W*", w) is not None
+        acronym = _ACRONYM.fullmatch(w) is not None
         return w if acronym else w.lower()
     return " ".join(word(w) for w in line.split(" "))
 
@@ -125,10 +125,13 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
                     if found:
                         return found
     top = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.IGNORECASE)), 0)
-    for t in (head or lines)[:top]:  # the letterhead: «BCH ĐOÀN PHƯỜNG 5    Số: …»
+    found = None
+    for t in (head or lines)[:top]:  # the letterhead: «UBND XÃ …» over «HỘI ĐỒNG ĐỘI XÃ»: the last
         first = re.split(r"\s{2,}|\t", t.strip())[0]
         if is_upper(first) and not _NATIONAL.match(first) and subject(unit_case(first)):
-            return unit_case(first)
+            found = unit_case(first)
+    if found:
+        return found
     for t in lines:
         m = re.match(r"^TM\.?\s+(.+)$", t)
         if m and len(m.group(1)) > 3:
@@ -136,6 +139,7 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
     return None
 
 
+_ACRONYM = re.compile(r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+|UBND|HĐND|UBMTTQ|MTTQ|CCB|ĐTN|TU|HU|QU)\W*")
 _NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|độc lập|\*|-)", re.IGNORECASE)
 
 
@@ -144,7 +148,7 @@ def unit_case(name: str) -> str:
     if not is_upper(name):
         return name
     def word(w: str) -> str:
-        if re.fullmatch(r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+)\W*", w):
+        if _ACRONYM.fullmatch(w):
             return w
         return w[:1] + w[1:].lower()
     return " ".join(word(w) for w in name.split())
