@@ -119,3 +119,50 @@ def test_bulk_insert_reads_back_as_the_rows_made(db: Engine) -> None:  # noqa: F
             expected = made.get(column)  # columns the load does not set stay NULL
             expected = getattr(expected, "value", expected)
             assert value == expected, (row["id"], column, value, expected)
+
+
+def _sqlite_state(path: Path) -> tuple[object, ...]:
+    with sqlite3.connect(path) as conn:
+        return (conn.execute("SELECT * FROM steps ORDER BY id").fetchall(),
+                conn.execute("SELECT step_id, at, actor, channel, event, from_state, to_state, "
+                             "revision, note FROM transitions ORDER BY step_id").fetchall(),
+                sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")),
+                conn.execute("PRAGMA integrity_check").fetchall())
+
+
+def test_a_first_bulk_load_builds_the_indexes_at_the_end(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large first load on SQLite (indexes dropped, rows in id order, indexes made again in
+    the same transaction) stores the very rows, audit and schema that row by row stores."""
+    from kehoach.store import sync
+    plan, steps = PLANS[-1]
+    states = []
+    for name, minimum in (("bulk", 1), ("rows", 10**9)):
+        monkeypatch.setattr(sync, "SQLITE_BULK_MIN", minimum)
+        engine = make_engine(f"sqlite:///{tmp_path / name}.sqlite3")
+        upgrade(engine)
+        with write_session(engine) as s:
+            result = sync_plan(s, plan, steps, now=NOW, content_hash="x")  # type: ignore[arg-type]
+        assert result.added == len(steps)
+        with write_session(engine) as s:  # a second load leaves everything as it is
+            again = sync_plan(s, plan, steps, now=NOW, content_hash="x")  # type: ignore[arg-type]
+        assert again.kept == len(steps) and not again.wrote
+        engine.dispose()
+        states.append(_sqlite_state(tmp_path / f"{name}.sqlite3"))
+    assert states[0] == states[1] and states[0][3] == [("ok",)]
+    assert any(row[0] == "index" and row[3] for row in states[0][2])  # the indexes are back
+
+
+def test_a_failed_bulk_load_keeps_the_indexes(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from kehoach.store import sync
+    monkeypatch.setattr(sync, "SQLITE_BULK_MIN", 1)
+    plan, steps = PLANS[-1]
+    path = tmp_path / "failed.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    before = _sqlite_state(path)
+    with pytest.raises(ValueError, match="bị lặp"), write_session(engine) as s:
+        sync_plan(s, plan, [*steps, steps[0]], now=NOW, content_hash="x")  # type: ignore[arg-type]
+    engine.dispose()
+    assert _sqlite_state(path) == before

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
+from operator import itemgetter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -64,7 +65,7 @@ class RowMaker:
         self._duties: dict[int, tuple[str, dict[str, Any], Encoded, Duty]] = {}
         self._occurrences: dict[int, tuple[str, Encoded, Encoded, Occurrence]] = {}
         self._times: dict[int, tuple[tuple[str, ...], Any]] = {}
-        self._ladders: dict[int, tuple[tuple[tuple[int, str], ...], Any]] = {}
+        self._ladders: dict[int, tuple[Any, ...]] = {}
         self._driver_occ: dict[int, tuple[Any, ...]] = {}
         self._driver_duty: dict[int, tuple[Any, ...]] = {}
         self._moments: dict[datetime, Any] = {}
@@ -106,26 +107,30 @@ class RowMaker:
             cached = self._occurrences[id(occ)] = (key, Encoded(reminders), Encoded(details), occ)
         return cached
 
-    def _escalation(self, step: Step) -> tuple[str, tuple[datetime, ...], list[Any] | None]:
+    def _escalation(self, step: Step) -> tuple[str, tuple[datetime, ...]]:
         """The step's escalation as JSON text (exactly `json.dumps` of the list `make` stores),
         and its rung moments. Built from parts cached per occurrence (the rung times, shared
-        by its steps) and per resolved ladder (one per duty and unit)."""
+        by its steps) and per resolved ladder (one per duty and unit): the ladder keeps a
+        %-format of its text and a getter of the rungs it names (a rung without units is not
+        stored), applied to the occurrence's ISO moments."""
         times, ladder = step.rung_times, step.ladder
         t = self._times.get(id(times))
         if t is None:
             t = self._times[id(times)] = (tuple(json.dumps(m.isoformat()) for m in times), times)
         lad = self._ladders.get(id(ladder))
-        if lad is None:  # each rung's text around its moment: '{"level": k, "at": ' … '}'
-            lad = self._ladders[id(ladder)] = (
-                tuple((i, f'{{"level": {i + 1}, "at": ',
-                       f', "units": {json.dumps(list(units), ensure_ascii=False)}}}')
-                      for i, (_, units) in enumerate(ladder) if units), ladder)
-        isos, n = t[0], len(times)
-        rungs = [r for r in lad[0] if r[0] < n]  # zip(rung_times, ladder) in Step
-        if not rungs:
-            return NO_RUNGS.text, (), None
-        text = "[" + ", ".join([head + isos[i] + tail for i, head, tail in rungs]) + "]"
-        return text, tuple([times[r[0]] for r in rungs]), rungs
+        if lad is None:
+            lad = self._ladders[id(ladder)] = _ladder_form(ladder)
+        fmt, pick, last, rungs = lad[0], lad[1], lad[2], lad[3]
+        if fmt is None:
+            return NO_RUNGS.text, ()
+        if last < len(times):  # every rung of the ladder has its moment (zip in Step)
+            return fmt % pick(t[0]), pick(times)
+        kept = [r for r in rungs if r[0] < len(times)]
+        if not kept:
+            return NO_RUNGS.text, ()
+        isos = t[0]
+        text = "[" + ", ".join([head + isos[i] + tail for i, head, tail in kept]) + "]"
+        return text, tuple([times[r[0]] for r in kept])
 
     def _fingerprint(self, step: Step, escalation: str) -> str:
         """blake2b of duty key, occurrence key, unit, amount, escalation (SEP-joined); the
@@ -151,7 +156,7 @@ class RowMaker:
         duty, occ = step.duty, step.occurrence
         _duty_key, duty_details, source, _ = self._duty(duty)
         _occ_key, reminders, details, _ = self._occurrence(occ, duty_details)
-        text, rung_times, _ = self._escalation(step)
+        text, rung_times = self._escalation(step)
         escalation = _encoded([{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
                                for r in step.escalation], text)
         return {
@@ -180,7 +185,7 @@ class RowMaker:
             o = self._driver_occ[id(occ)] = (
                 occ.key, self._day(occ.date), self._clock(occ.time), self._day(occ.start),
                 self._dt(occ.due_at), self._bool(occ.tentative), reminders.text, details.text)
-        escalation, rung_times, _ = self._escalation(step)
+        escalation, rung_times = self._escalation(step)
         nxt = _next(occ.reminders, rung_times, now)
         if nxt is not None:
             moment = self._moments.get(nxt)
@@ -251,6 +256,24 @@ def _same(value: Any) -> Any:
 
 
 NO_RUNGS = Encoded([])
+
+
+def _ladder_form(ladder: Any) -> tuple[Any, ...]:
+    """(format, getter, last index, rungs, ladder) for a resolved ladder: each rung with units
+    is '{"level": k, "at": ' <its moment's JSON> ', "units": [...]}'; the format has one %s per
+    rung (a literal % in a unit id is doubled), the getter picks those rungs' moments (a tuple
+    even for one). The ladder itself is kept so its id() is not reused."""
+    rungs = tuple((i, f'{{"level": {i + 1}, "at": ',
+                   f', "units": {json.dumps(list(units), ensure_ascii=False)}}}')
+                  for i, (_, units) in enumerate(ladder) if units)
+    if not rungs:
+        return None, None, -1, rungs, ladder
+    fmt = "[" + ", ".join(head.replace("%", "%%") + "%s" + tail.replace("%", "%%")
+                          for _i, head, tail in rungs) + "]"
+    index = tuple(i for i, _h, _t in rungs)
+    getter = itemgetter(*index)
+    pick = getter if len(index) > 1 else (lambda seq, _g=getter: (_g(seq),))
+    return fmt, pick, index[-1], rungs, ladder
 
 
 def _next(reminders: tuple[datetime, ...], rung_times: tuple[datetime, ...],
