@@ -64,12 +64,24 @@ def rate(n: int, seconds: float) -> str:
 
 
 class Timer:
+    """Wall time `s`, and `cpu`: this process's CPU time (the machine is shared: a wall time
+    stretched by other work shows as wall ≫ cpu; the database server's CPU is not counted)."""
+
     def __enter__(self) -> Self:
-        self.t0 = _time.perf_counter()
+        self.t0, self.c0 = _time.perf_counter(), _time.process_time()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.s = _time.perf_counter() - self.t0
+        self.cpu = _time.process_time() - self.c0
+
+
+def machine_load() -> str:
+    """The 1-minute load average and the number of cores, to judge how noisy a figure is."""
+    try:
+        return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    except OSError:
+        return "load average unknown"
 
 
 # --------------------------------------------------------------------------- databases
@@ -126,21 +138,25 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
                                                  current_version=1, created_at=LOAD_NOW,
                                                  updated_at=LOAD_NOW))
         maker = RowMaker(plan)
-        spent = 0.0
+        spent = cpu = 0.0
         with raw_db.engine.execution_options(kehoach_write=True).connect() as conn:
-            t0 = _time.perf_counter()
+            t0, c0 = _time.perf_counter(), _time.process_time()
             conn.begin()
             spent += _time.perf_counter() - t0
+            cpu += _time.process_time() - c0
             for i in range(0, n, CHUNK):
                 rows = [maker.make(s_, LOAD_NOW) for s_ in steps[i:i + CHUNK]]
-                t0 = _time.perf_counter()
+                t0, c0 = _time.perf_counter(), _time.process_time()
                 conn.execute(insert(steps_table), rows)
                 spent += _time.perf_counter() - t0
-            t0 = _time.perf_counter()
+                cpu += _time.process_time() - c0
+            t0, c0 = _time.perf_counter(), _time.process_time()
             conn.commit()
             spent += _time.perf_counter() - t0
-        out["raw_s"] = spent
-        print(f"raw Core executemany      {spent:8.2f} s  {rate(n, spent)}", flush=True)
+            cpu += _time.process_time() - c0
+        out["raw_s"], out["raw_cpu"] = spent, cpu
+        print(f"raw Core executemany      {spent:8.2f} s  {rate(n, spent)}   (cpu {cpu:.2f} s)",
+              flush=True)
     finally:
         raw_db.drop()
     del maker
@@ -161,16 +177,17 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         assert r.added == n, r
-        out["load_s"] = t.s
+        out["load_s"], out["load_cpu"] = t.s, t.cpu
         print(f"kehoach load (sync_plan)  {t.s:8.2f} s  {rate(n, t.s)}   "
-              f"(+{n:,} audit rows)", flush=True)
+              f"(cpu {t.cpu:.2f} s; +{n:,} audit rows)", flush=True)
 
         with Timer() as t, store.write_session(db.engine) as s:
             r = store.sync_plan(s, plan, steps, now=LOAD_NOW + timedelta(minutes=1),
                                 content_hash=digest)
         assert r.kept == n and not r.wrote, r
         out["reload_s"] = t.s
-        print(f"reload, nothing changed   {t.s:8.2f} s  {rate(n, t.s)}", flush=True)
+        print(f"reload, nothing changed   {t.s:8.2f} s  {rate(n, t.s)}   (cpu {t.cpu:.2f} s)",
+              flush=True)
 
         # one tick when nothing is due (the load's moment: every next moment is later)
         for _ in range(3):  # warm up the statement cache and the connection pool
@@ -306,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         n = len(steps)
         due = min(due, n)
         print(f"plan: {units:,} units × {YEARS} years → {n:,} steps "
-              f"(parsed and compiled in {t.s:.1f} s, not part of any figure below)")
+              f"(parsed and compiled in {t.s:.1f} s, not part of any figure below; "
+              f"{machine_load()})")
         kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         results = [bench_db(k, plan, steps, file_digest(plan_file), tmp, due, idle_runs,
                             args.profile) for k in kinds]
@@ -320,6 +338,8 @@ def main(argv: list[str] | None = None) -> None:
             if r["kind"] == "sqlite" else "(target is for SQLite)"
         print(f"  load    {load_rate:>10,.0f} steps/s   raw {r['steps'] / r['raw_s']:,.0f}/s   "
               f"load/raw time ×{r['load_s'] / r['raw_s']:.2f}   {target}")
+        print(f"          (this process's CPU: load {r['load_cpu']:.1f} s = "
+              f"{r['steps'] / r['load_cpu']:,.0f} steps per CPU-second, raw {r['raw_cpu']:.1f} s)")
         print(f"  reload  {r['steps'] / r['reload_s']:>10,.0f} steps/s   "
               f"(×{r['load_s'] / r['reload_s']:.1f} faster than the first load)")
         print(f"  tick, nothing due   {r['idle_ms']:7.2f} ms   target ≤ {TARGET_IDLE_TICK_MS:g} ms: "
@@ -332,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
               f"storing {naive['jobs']:,} steps {per:.3f} s (×{naive['add_s'] / per:,.0f}); "
               f"restart + list {naive['restart_s']:.2f} s vs one idle tick "
               f"{r['idle_ms']:.2f} ms (×{naive['restart_s'] * 1000 / r['idle_ms']:,.0f})")
-    print("(targets printed, not asserted)")
+    print(f"(targets printed, not asserted; {machine_load()} at the end)")
 
 
 CLUSTER_MIN = 20
