@@ -36,7 +36,7 @@ def generate_docx(path: Path, pages: int) -> int:
     """A plan of `pages` pages: numbered sections with times, assignments, targets and a table."""
     import docx
     d = docx.Document()
-    d.add_paragraph("Số: 12-KH/QĐTN        Quận Bình Tân, ngày 05 tháng 01 năm 2025")
+    d.add_paragraph("Số: 12-KH/QĐTN        Quận Bình Tân, ngày 01 tháng 01 năm 2025")
     d.add_paragraph("KẾ HOẠCH")
     d.add_paragraph("Tổ chức các hoạt động giai đoạn 2025 - 2027")
     d.add_paragraph("")

@@ -260,6 +260,7 @@ class Walker:
             if unit:
                 sec.carry = unit
             return
+        named = unit is not None  # the line itself names who does it
         unit = unit or (sec.carry if bullet else None)
         if unit is None:
             unit = next((s.lead for s in reversed(self.stack) if s.lead), None)
@@ -279,7 +280,7 @@ class Walker:
             sec.emitted += 1
             return
         when, why = self.section_when(sec)
-        if when and (sec.mode == "assign" or (bullet and (sec.intro or sec.when)) or sec.dated):
+        if when and (bullet or named) and (sec.mode == "assign" or sec.intro or sec.when or sec.dated):
             self.hits.append(Hit(sentence, when, unit, no, sec, 0.7 if unit else 0.6, why))
             sec.emitted += 1
             return
