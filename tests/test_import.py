@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.importing import import_lines, render
 from engine.importing.dates import Context, Doubt, find_when
@@ -243,3 +245,19 @@ def test_cli_directory_and_empty_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["import", str(empty)])
     assert result.exit_code == 0  # readable: a draft, with what is missing listed for review
     assert "Tìm thấy 0 nghĩa vụ" in result.output and "không thấy đơn vị ban hành" in result.output
+
+
+EDGES = ["", "-", "+ ", "1.", "II.", "| |", "|---|", "Thời gian:", "Thời gian - Địa điểm:", "Nơi nhận:",
+         "KẾ HOẠCH", "ngày 31/2/2025", "quý V năm 2024", "tháng 13 năm 2024", "năm 1800", "2024", "Yes",
+         "từ ngày 5/5/2025", "hằng năm, quý", "Giai đoạn 3: Từ năm 2031 - 2035", "cuối mỗi giai đoạn", "(",
+         "Mỗi đơn vị đóng góp (Đoàn A: 5 đồng; Đoàn B: 6 đồng)", "x" * 3000]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(PLAN.splitlines() + [d[0] for d in DATES] + [d[0] for d in DOUBTS] + EDGES),
+                max_size=30))
+def test_any_mix_of_lines_gives_a_draft_that_check_accepts(lines: list[str]) -> None:
+    draft = import_lines(list(enumerate(lines, 1)), "t.txt")
+    text = render(draft)
+    if draft.obligations:
+        parse_plan(text)  # never a draft `kehoach check` refuses

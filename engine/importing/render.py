@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 
 from engine.errors import PlanError, PlanErrors
 from engine.loader import parse_plan
@@ -26,19 +27,28 @@ def q(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def i(value: str) -> str:
+    """An id: plain when YAML reads it back as the same string, else quoted («2024», «no»)."""
+    plain = re.fullmatch(r"[a-z][a-z0-9_.-]*", value) and value not in _YAML_WORDS
+    return value if plain else q(value)
+
+
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
 def _obligation(ob: DraftObligation) -> list[str]:
     why = f" · {'; '.join(ob.reasons)}" if ob.reasons else ""
     out = [f"  # dòng {ob.line} · độ tin cậy {ob.level} ({ob.confidence:.2f}){why}",
-           f"  - id: {ob.id}", f"    kind: {ob.kind}", f"    title: {q(ob.title)}", f"    when: {q(ob.when)}"]
+           f"  - id: {i(ob.id)}", f"    kind: {ob.kind}", f"    title: {q(ob.title)}", f"    when: {q(ob.when)}"]
     if ob.responsible is not None:
-        out.append(f"    responsible: {q(ob.responsible) if isinstance(ob.responsible, str) else '[' + ', '.join(ob.responsible) + ']'}")
+        out.append(f"    responsible: {q(ob.responsible) if isinstance(ob.responsible, str) else '[' + ', '.join(map(i, ob.responsible)) + ']'}")
     for name in ("place", "amount", "quantity", "measure", "percent"):
         value = getattr(ob, name)
         if value is not None:
             out.append(f"    {name}: {q(value)}")
     if ob.amounts:
         out.append("    amounts:")
-        out += [f"      {uid}: {q(v)}" for uid, v in ob.amounts.items()]
+        out += [f"      {i(uid)}: {q(v)}" for uid, v in ob.amounts.items()]
     out.append(f"    source: {q(ob.source)}")
     return out
 
@@ -46,7 +56,7 @@ def _obligation(ob: DraftObligation) -> list[str]:
 def render_text(draft: Draft) -> str:
     lines = [f"# Bản nháp nhập từ {draft.source} (kehoach import). Hãy đọc lại trước khi dùng:",
              "# mỗi nghĩa vụ ghi dòng gốc và độ tin cậy; các mục cần xem lại ở cuối tệp.",
-             f"id: {draft.id}", f"title: {q(draft.title)}", f"issuer: {draft.issuer}"]
+             f"id: {i(draft.id)}", f"title: {q(draft.title)}", f"issuer: {i(draft.issuer)}"]
     if draft.number:
         lines.append(f"number: {q(draft.number)}")
     if draft.issued:
@@ -56,12 +66,13 @@ def render_text(draft: Draft) -> str:
                  f"period: {{from: {q(period['from'])}, to: {q(period['to'])}}}")
     lines.append("units:")
     for uid, name, origin in draft.units:
-        lines.append(f"  - {{id: {uid}, name: {q(name)}}}  # {origin}")
+        lines.append(f"  - {{id: {i(uid)}, name: {q(name)}}}  # {origin}")
     if draft.clusters:
         lines.append("clusters:")
         for c in draft.clusters:
-            members = ", ".join(str(m) for m in c["members"])  # type: ignore[attr-defined]
-            lines.append(f"  - {{id: {c['id']}, name: {q(c['name'])}, head: {c['head']}, members: [{members}]}}")
+            members = ", ".join(i(str(m)) for m in c["members"])  # type: ignore[attr-defined]
+            lines.append(f"  - {{id: {i(str(c['id']))}, name: {q(c['name'])}, head: {i(str(c['head']))}, "
+                         f"members: [{members}]}}")
     lines.append("obligations:" if draft.obligations else "obligations: []")
     for ob in draft.obligations:
         lines += _obligation(ob)
@@ -101,7 +112,7 @@ def render(draft: Draft, max_rounds: int = 5) -> str:
         except PlanErrors as exc:
             rows = text.splitlines()
             first = rows.index("obligations:") if "obligations:" in rows else len(rows)
-            starts = [i + 1 for i in range(first, len(rows)) if rows[i].startswith("  - id: ")]
+            starts = [k + 1 for k in range(first, len(rows)) if rows[k].startswith("  - id: ")]
             bad: dict[int, str] = {}
             for e in exc.errors:
                 k = bisect.bisect_right(starts, e.position.line if e.position else 0) - 1
