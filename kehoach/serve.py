@@ -217,6 +217,6 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
     finally:
         for c in channels if "channels" in locals() else []:
             close = getattr(getattr(c, "channel", c), "close", None)
-            if callable(close):
-                close()
+            if callable(close):  # a channel's own loops and connections (Telegram, e-mail)
+                await asyncio.to_thread(close)
         engine.dispose()

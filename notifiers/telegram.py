@@ -245,8 +245,10 @@ class TelegramChannel(Channel):
     async def _ready_bot_mapped(self) -> Bot:
         try:
             return await self._ready_bot()
-        except TelegramError as exc:
-            raise mapped(exc) from exc
+        except TelegramError as exc:  # getMe failed: nothing was sent, try again later
+            error = mapped(exc)
+            raise DeliveryError(f"Telegram (getMe): {exc}",
+                                retry_after=error.retry_after) from exc
 
     async def _send_one(self, bot: Bot, chat_id: int, part: Part) -> int:
         kwargs: dict[str, Any] = {"reply_markup": markup(part.buttons),

@@ -84,11 +84,15 @@ def test_serve_sends_the_reminder_at_its_simulated_moment_and_a_press_marks_it_d
         sent = wait_for(lambda: [m for m in api.sent() if int(m["chat_id"]) == CHAT],
                         "the reminder", 30)
         assert "Nhắc việc" in sent[0]["text"] and "Báo cáo tháng" in sent[0]["text"]
-        with store.read_session(db) as s:
-            row = s.execute(select(outbox_table).where(
-                outbox_table.c.person_id == pid, outbox_table.c.channel == "telegram")).one()
-            delivery = s.execute(select(deliveries_table).where(
-                deliveries_table.c.outbox_id == row.id)).one()
+        def delivered() -> tuple[Any, Any] | None:  # recorded once the send returned
+            with store.read_session(db) as s:
+                row = s.execute(select(outbox_table).where(
+                    outbox_table.c.person_id == pid,
+                    outbox_table.c.channel == "telegram")).one()
+                found = s.execute(select(deliveries_table).where(
+                    deliveries_table.c.outbox_id == row.id)).one_or_none()
+            return (row, found) if found is not None else None
+        row, delivery = wait_for(delivered, "the delivery row", 20)
         # Decided and sent at the simulated moment, not before (and not much after).
         assert moment <= row.created_at < moment + timedelta(seconds=20)
         assert moment <= delivery.at < moment + timedelta(seconds=20)
