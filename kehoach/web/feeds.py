@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from calendars.feed import Feed, last_modified, render, valid_until
 from kehoach import store
 from kehoach.store import feeds
+from kehoach.store.db import friendly_errors
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 MEDIA_TYPE = "text/calendar; charset=utf-8"
@@ -83,11 +84,11 @@ class FeedCache:
     def get(self, engine: Engine, token: str, now: datetime, public_url: str) -> Built | None:
         """The feed of `token` at `now`; None when the token is malformed, unknown or revoked,
         or what it covered is gone. A cached feed costs two small queries (token, marker)."""
-        with store.read_session(engine) as session:
-            found = feeds.lookup(session, token)
+        with friendly_errors(engine), engine.connect() as conn:
+            found = feeds.lookup(conn, token)
             if found is None:
                 return None
-            marker = feeds.change_marker(session, *found)
+            marker = feeds.change_marker(conn, *found)
         key = (*found, public_url)
         built = self._cached(key, marker, now)
         if built is not None:
