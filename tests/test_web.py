@@ -156,8 +156,8 @@ ROUTES = [(p, 200) for p in PAGES + EXPORTS + API] + [
 
 def test_every_get_route_of_the_app_is_in_the_role_table(world: World) -> None:
     served = {r.path for r in board_routes() if "GET" in r.methods}
-    listed = {p.split("?")[0].replace("{own}", "{step_id:path}").replace("{other}", "{step_id:path}")
-              for p, _ in ROUTES} | {"/tong-hop/{by}", "/api/summary/{by}"}
+    listed = {re.sub(r"\{(own|other)\}", "{step_id:path}", p.split("?")[0]) for p, _ in ROUTES}
+    listed |= {"/tong-hop/{by}", "/api/summary/{by}"}
     public = {"/dang-nhap", "/healthz"}
     assert len(served) > 15 and served - public <= listed
 
@@ -374,7 +374,8 @@ def test_extension_grant_and_refusal_from_the_board(world: World) -> None:
     assert r.status_code == 422 and "Ngày gia hạn «bad» không hợp lệ" in r.text
     r = c.post(f"/buoc/{a}", data={"csrf": csrf_of(page), "action": "grant", "until": ""})
     assert r.status_code == 303
-    assert world.step(a).extended_until == datetime(2022, 5, 5, 17, tzinfo=UTC)  # type: ignore[attr-defined]
+    granted = world.step(a).extended_until  # type: ignore[attr-defined]
+    assert granted == datetime(2022, 5, 5, 17, tzinfo=UTC)  # the end of 05/05 in Hồ Chí Minh
     token = api_token(c)
     r = c.post(f"/api/steps/{b}/refuse", json={"reason": "quá hạn chót"},
                headers={"X-CSRF-Token": token})
@@ -441,7 +442,8 @@ def test_openapi_document_is_valid_and_lists_the_api(world: World) -> None:
     assert {"days_late", "status", "deadline", "clusters"} <= set(step)
 
 
-BAD = [("/api/overdue?min_days=abc", 422, "min_days"), ("/api/overdue?min_days=-1", 422, "min_days"),
+BAD = [("/api/overdue?min_days=abc", 422, "min_days"),
+       ("/api/overdue?min_days=-1", 422, "min_days"),
        ("/api/overdue?sort=bogus", 422, "sort"), ("/api/overdue?desc=maybe", 422, "desc"),
        ("/api/upcoming?days=0", 422, "days"), ("/api/upcoming?days=99999", 422, "days"),
        ("/api/upcoming?days=1e3", 422, "days"), ("/api/overdue?plan=" + "x" * 500, 422, "plan"),
@@ -552,7 +554,9 @@ def test_feeds_are_made_shown_once_and_revoked_within_the_scope(world: World) ->
     fresh = re.search(r'href="(http://[^"]+/lich/[^"]+\.ics)"', rotated.text)
     assert fresh and fresh.group(1) != https.group(1)
     assert httpx.get(https.group(1)).status_code == 404
-    new_id = re.search(r"/nguoi/lich/(\d+)/thu-hoi", head.get("/nguoi").text).group(1)  # type: ignore[union-attr]
+    new = re.search(r"/nguoi/lich/(\d+)/thu-hoi", head.get("/nguoi").text)
+    assert new
+    new_id = new.group(1)
     gone = head.post(f"/nguoi/lich/{new_id}/thu-hoi", data={"csrf": token})
     assert gone.status_code == 303
     assert "Đã thu hồi lịch số" in head.get("/nguoi").text
@@ -573,3 +577,21 @@ def test_the_login_limiter_forgets_stale_keys_but_not_blocked_ones() -> None:
     with pytest.raises(TooManyAttempts, match="thử lại sau 15 phút"):
         limiter.check(("thuky", "1.2.3.4"), NOW)
     limiter.check(("thuky", "1.2.3.4"), NOW + timedelta(minutes=15))
+
+
+def test_plan_feeds_only_for_whoever_sees_every_unit_and_personal_feeds(world: World) -> None:
+    secretary, head = world.client("thuky"), world.client("cumtruong")
+    assert "Tạo lịch kế hoạch" in secretary.get("/nguoi").text
+    assert "Tạo lịch kế hoạch" not in head.get("/nguoi").text
+    made = secretary.post("/nguoi/lich", data={"csrf": api_token(secretary), "kind": "plan",
+                                               "plan": "cum-thu"})
+    assert made.status_code == 200 and "/lich/" in made.text
+    refused = head.post("/nguoi/lich", data={"csrf": api_token(head), "kind": "plan",
+                                             "plan": "cum-thu"})
+    assert refused.status_code == 422
+    mine = head.post("/nguoi/lich", data={"csrf": api_token(head), "kind": "person",
+                                          "label": "của tôi"})
+    url = re.search(r'href="(http://[^"]+/lich/[^"]+\.ics)"', mine.text)
+    assert url and "Đoàn C" not in httpx.get(url.group(1)).text
+    assert "Lịch của Anh Cụm Trưởng" in head.get("/nguoi").text
+    assert "Lịch của Anh Cụm Trưởng" in secretary.get("/nguoi").text  # within her units too

@@ -124,7 +124,8 @@ class ActionOut(BaseModel):
 def _out(s: StepLine) -> StepOut:
     return StepOut(id=s.id, title=s.title, obligation=s.obligation, kind=s.kind,
                    plan_id=s.plan_id, plan_title=s.plan_title, unit_id=s.unit_id,
-                   unit_name=s.unit_name, clusters=[ClusterOut(id=i, name=n) for i, n in s.clusters],
+                   unit_name=s.unit_name,
+                   clusters=[ClusterOut(id=i, name=n) for i, n in s.clusters],
                    due_date=s.due_date, due_time=s.due_time, deadline=s.deadline,
                    phase=s.status.phase.value, status=s.status.label,
                    days_late=s.status.days_late, level=s.status.level)

@@ -117,7 +117,8 @@ def create_app(settings: Mapping[str, str], engine: Engine,
                               "từng bước và các thao tác trên bước. Đăng nhập bằng trang "
                               "/dang-nhap (cookie phiên); mỗi POST gửi kèm tiêu đề "
                               "X-CSRF-Token (lấy ở GET /api/me).",
-                  dependencies=[Depends(errors.reject_nul), Depends(csrf_guard)], docs_url="/api/docs", redoc_url=None,
+                  dependencies=[Depends(errors.reject_nul), Depends(csrf_guard)],
+                  docs_url="/api/docs", redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.engine, app.state.settings, app.state.now = engine, settings, now
     app.state.limiter = LoginLimiter()

@@ -99,14 +99,15 @@ def summary_page(request: Request, v: Seen, by: str, plan: Id = None) -> Respons
 
 @router.get("/nguoi")
 def people_page(request: Request, v: Seen) -> Response:
-    from .subscriptions import cluster_choices, visible
+    from .subscriptions import cluster_choices, plan_choices, visible
     with store.read_session(request.app.state.engine) as session:
         people = [p for p in list_people(session) if p.unit_id in v.scope]
         feeds, clusters = visible(session, v), cluster_choices(session, v)
+        plans = plan_choices(session, v)
         units = queries.choices(session, v.scope).units
     return page(request, "people.html", {
         "title": "Người và lịch", "people": people, "feeds": feeds, "role_names": ROLE_NAMES,
-        "units": units, "clusters": clusters,
+        "units": units, "clusters": clusters, "plans": plans,
         "feeds_help": has_template("feeds_help.html")})
 
 

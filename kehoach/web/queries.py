@@ -118,7 +118,8 @@ def _filtered(query: Any, f: Filters) -> Any:
     return query
 
 
-def clusters_of(session: Session, plan_ids: Iterable[str]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+def clusters_of(session: Session, plan_ids: Iterable[str]
+                ) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(plan, unit) → [(cluster id, name)], for the clusters of these plans."""
     wanted = sorted(set(plan_ids))
     found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)

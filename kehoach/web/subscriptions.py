@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from calendars.feed import feed_urls
 from kehoach import store
 from kehoach.store import feeds
-from kehoach.store.models import group_members_table, groups_table, steps_table
+from kehoach.store.models import group_members_table, groups_table, plans_table, steps_table
 
 from .auth import Viewer, viewer
 from .errors import Invalid, NotFound
@@ -83,14 +83,31 @@ def _mine(session: Session, v: Viewer, feed_id: int) -> None:
         raise NotFound(f"Không có lịch số {feed_id} trong các đơn vị bạn được xem.")
 
 
+def plan_choices(session: Session, v: Viewer) -> list[tuple[str, str]]:
+    """(plan id, title) of the plans whose every unit `v` may see."""
+    units: dict[str, set[str]] = {}
+    for plan_id, unit in session.execute(select(steps_table.c.plan_id, steps_table.c.unit_id)
+                                         .distinct()):
+        units.setdefault(plan_id, set()).add(unit)
+    titles = {r.id: r.title
+              for r in session.execute(select(plans_table.c.id, plans_table.c.title))}
+    return sorted(((p, titles.get(p, p)) for p, us in units.items() if us <= v.scope),
+                  key=lambda kv: kv[1])
+
+
 @router.post("/nguoi/lich")
-def make(request: Request, v: Seen, kind: Annotated[str, Form(pattern="^(unit|cluster)$")],
+def make(request: Request, v: Seen,
+         kind: Annotated[str, Form(pattern="^(unit|cluster|plan|person)$")],
          unit: Annotated[str, Form(max_length=400)] = "",
          cluster: Annotated[str, Form(max_length=400)] = "",
+         plan: Annotated[str, Form(max_length=400)] = "",
          label: Annotated[str, Form(max_length=200)] = "") -> Response:
-    scope_id = unit if kind == "unit" else cluster
+    """A feed of a unit, a cluster or a plan in scope, or of the person themself."""
+    scope_id = {"unit": unit, "cluster": cluster, "plan": plan, "person": str(v.id)}[kind]
     with store.write_session(request.app.state.engine) as session:
-        allowed = v.scope if kind == "unit" else {c for c, _ in cluster_choices(session, v)}
+        allowed = {"unit": lambda: v.scope, "person": lambda: {str(v.id)},
+                   "cluster": lambda: {c for c, _ in cluster_choices(session, v)},
+                   "plan": lambda: {p for p, _ in plan_choices(session, v)}}[kind]()
         if scope_id not in allowed:
             raise Invalid(f"Hãy chọn một {KINDS[kind]} trong các đơn vị bạn được xem.")
         _, token = feeds.create(session, kind, scope_id, request.app.state.now(),

@@ -43,7 +43,8 @@ COUNT_HEADER = ["Đúng hạn", "Quá hạn", "Xong trễ", "Chưa đến hạn"
 
 
 def step_rows(lines: list[StepLine]) -> list[list[Cell]]:
-    return [[s.last_day, vi.clock(s.due_time), s.title, vi.KINDS.get(s.kind, s.kind),  # type: ignore[call-overload]
+    kinds: dict[str, str] = {str(k): v for k, v in vi.KINDS.items()}
+    return [[s.last_day, vi.clock(s.due_time), s.title, kinds.get(s.kind, s.kind),
              s.unit_name, s.cluster_names, s.plan_title, s.status.label, s.status.days_late,
              s.id] for s in lines]
 
@@ -84,13 +85,16 @@ unit_table = _summary("unit", "Tổng hợp theo đơn vị", "Đơn vị")
 cluster_table = _summary("cluster", "Tổng hợp theo cụm", "Cụm")
 
 
+ROLES: dict[str, str] = {str(k): v for k, v in ROLE_NAMES.items()}
+
+
 def people_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
                  unit: Annotated[str | None, Query(max_length=400)] = None) -> Table:
     with store.read_session(request.app.state.engine) as session:
         people = [p for p in list_people(session, unit or None) if p.unit_id in v.scope]
     rows: list[list[Cell]] = [
         [p.name, p.role or "", p.unit_name or p.unit_id or "",
-         ROLE_NAMES.get(p.board_role, p.board_role), p.telegram, p.email or "",  # type: ignore[call-overload]
+         ROLES.get(p.board_role, p.board_role), p.telegram, p.email or "",
          p.login or ""] for p in people]
     return Table("nguoi", "Người nhận tin và người dùng", ["Tên", "Chức vụ", "Đơn vị", "Vai trò",
                  "Telegram", "Thư", "Tên đăng nhập"], rows, request.app.state.now())
