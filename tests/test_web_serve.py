@@ -2,6 +2,7 @@
 is taken), `kehoach person password`, and `make demo`'s logins; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -142,7 +143,9 @@ def test_serve_runs_the_board_and_says_how_to_log_in(
     page = httpx.get(f"{base}/qua-han")
     assert page.status_code == 303 and page.headers["location"].startswith("/dang-nhap")
     assert "dang-nhap" in httpx.get(f"{base}/dang-nhap").text
-    wait_for(err, '"path": "/qua-han", "status": 303', proc)
+    log = wait_for(err, '"path": "/qua-han", "status": 303', proc)
+    access = [json.loads(line) for line in log.splitlines() if '"path": "/qua-han"' in line]
+    assert access[0]["method"] == "GET" and access[0]["ts"].endswith("+00:00")
     wait_for(err, "nhịp lúc", proc)  # a stop during the catch-up tick is the clock's story
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0

@@ -203,7 +203,7 @@ def done(request: Request, v: Seen, step_id: str, body: DoneIn | None = None) ->
 
 @router.post("/steps/{step_id:path}/grant", summary="Cho gia hạn theo đề nghị đang chờ")
 def grant(request: Request, v: Seen, step_id: str, body: GrantIn | None = None) -> ActionOut:
-    body = body or GrantIn()
+    body = body or GrantIn(until=None, note=None)
     return _act(request, v, step_id, BoardAction.GRANT, until=body.until, note=body.note)
 
 

@@ -95,6 +95,7 @@ class AccessLog:
             await self.app(scope, receive, sending)
         finally:
             access_log.info(json.dumps({
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "method": scope["method"], "path": loggable(scope["path"]), "status": status,
                 "ms": round((time.perf_counter() - started) * 1000, 1)}))
 

@@ -28,7 +28,7 @@ def demo_logins(session: Session, now: datetime) -> list[tuple[str, str, str | N
         select(units_table.c.id, units_table.c.name)
         .where(units_table.c.id.in_(select(plans_table.c.issuer_id))).order_by(units_table.c.id)
     ).all()
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     for number, (unit, name) in enumerate(issuers, 1):
         login = "thuky" if number == 1 else f"thuky{number}"
         person = session.execute(select(p).where(p.c.login == login)).one_or_none()

@@ -96,6 +96,17 @@ def background(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
         sock.close()
 
 
+def json_lines(logger: logging.Logger) -> None:
+    """Write the access log to stderr as bare JSON lines (one per request, for log
+    collectors), not through the process's human-readable log format."""
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def login_hint(engine: Engine) -> str:
     """How to log in, or how to make someone able to, in Vietnamese."""
     from sqlalchemy import func, select
@@ -128,6 +139,7 @@ def board_task(settings: Mapping[str, str], engine: Engine, now: Callable[[], da
         announce(f"Trang quản lý: tắt ({exc}).")
         return None
     app = create_app(settings, engine, now)
+    json_lines(logging.getLogger("kehoach.http"))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     announce(f"Trang quản lý: http://{shown}:{sock.getsockname()[1]}/"
              + (f" (công khai: {settings['KEHOACH_PUBLIC_URL']})"
