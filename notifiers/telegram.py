@@ -28,6 +28,7 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -82,12 +83,14 @@ class Limiter:
     `group_per_minute` per minute per group. Each send reserves its slot before waiting,
     so concurrent sends in the loop queue up fairly. `overall=None`: no limits at all."""
 
-    def __init__(self, overall: float | None = 29.0, private_gap: float = 1.05,
+    def __init__(self, overall: float | None = 29.0, private_gap: float = 1.1,
                  group_per_minute: float = 19.0):
         self.overall, self.private_gap = overall, private_gap
         self.group_gap = 60.0 / group_per_minute
         self.slots: list[float] = []  # the send moments reserved, sorted
         self.next_chat: dict[int, float] = {}
+        self.sent: deque[float] = deque()  # when the sends of the last second started
+        self.last_sent: dict[int, float] = {}  # chat → when its last send started
         self.lock = threading.Lock()  # sends from several threads share the limits
 
     def reserve(self, chat_id: int, now: float | None = None) -> float:
@@ -113,10 +116,32 @@ class Limiter:
         return at - now
 
     async def wait(self, chat_id: int) -> None:
+        """Wait for the reserved slot, then check the sends actually made (a thread that woke
+        late must not bunch up with the next one): fewer than `overall` in the last second
+        and the chat's gap since its last send, else wait again. The send counts from here."""
         with self.lock:
             delay = self.reserve(chat_id)
         if delay > 0:
             await asyncio.sleep(delay)
+        if self.overall is None:
+            return
+        window = max(1, int(self.overall))
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                while self.sent and self.sent[0] <= now - 1.0:
+                    self.sent.popleft()
+                gap = self.private_gap if chat_id > 0 else self.group_gap
+                wait = max(self.sent[0] + 1.0 - now if len(self.sent) >= window else 0.0,
+                           self.last_sent.get(chat_id, -gap) + gap - now)
+                if wait <= 0:
+                    self.sent.append(now)
+                    self.last_sent[chat_id] = now
+                    if len(self.last_sent) > 10_000:
+                        self.last_sent = {c: t for c, t in self.last_sent.items()
+                                          if t > now - 60.0}
+                    return
+            await asyncio.sleep(wait + 0.001)
 
 
 def make_bot(token: str, base_url: str | None = None, *, timeout: float = 10.0,

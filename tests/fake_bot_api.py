@@ -109,6 +109,7 @@ class FakeBotAPI:
         self.accepted: deque[float] = deque()
         self.last_by_chat: dict[int, deque[float]] = defaultdict(deque)
         self.too_many = 0  # 429 answered because of the rate limits
+        self.too_many_why: dict[str, int] = {"overall": 0, "chat": 0}
         self._ids = itertools.count(1)
         self._updates = itertools.count(1)
         self._queries = itertools.count(1)
@@ -272,9 +273,10 @@ class FakeBotAPI:
         return web.json_response({"ok": True, "result": result})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()  # before the body is read: as close to the wire as it gets
         method = request.match_info["method"]
         params = await self._params(request)
-        call = Call(method, params, time.monotonic())
+        call = Call(method, params, arrived)
         with self._lock:
             self.calls.append(call)
         if self.token is not None and request.match_info["token"] != self.token:
@@ -324,20 +326,22 @@ class FakeBotAPI:
             await asyncio.sleep(float(opts.get("seconds", 5)))
         return None
 
-    def _over_limit(self, chat_id: int) -> float | None:
-        """Seconds to wait when this message would break the rate limits; None if it may go."""
+    def _over_limit(self, chat_id: int, now: float) -> float | None:
+        """Seconds to wait when this message (arrived at `now`) would break the rate limits;
+        None if it may go."""
         if self.rate is None:
             return None
-        now = time.monotonic()
         while self.accepted and self.accepted[0] <= now - 1.0:
             self.accepted.popleft()
         if len(self.accepted) >= self.rate["overall"]:
+            self.too_many_why["overall"] += 1
             return 1.0
         mine = self.last_by_chat[chat_id]
         window, allowed = ((1.0 * self.rate["per_chat"], 1) if chat_id > 0 else (60.0, self.rate["group"]))
         while mine and mine[0] <= now - window:
             mine.popleft()
         if len(mine) >= allowed:
+            self.too_many_why["chat"] += 1
             return window
         self.accepted.append(now)
         mine.append(now)
@@ -367,7 +371,7 @@ class FakeBotAPI:
         if bad is not None:
             return bad
         with self._lock:
-            wait = self._over_limit(chat_id)
+            wait = self._over_limit(chat_id, call.at)
             if wait is not None:
                 self.too_many += 1
                 return self._error(call, 429, f"Too Many Requests: retry after {int(wait)}",
@@ -471,7 +475,8 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.read)  # the parent closes stdin to stop us
         ok = [c.at for c in api.calls_of("sendMessage") if c.status == 200]
-        print(json.dumps({"sent": len(ok), "too_many": api.too_many, "calls": len(api.calls),
+        print(json.dumps({"sent": len(ok), "too_many": api.too_many, "why": api.too_many_why,
+                          "calls": len(api.calls),
                           "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0}), flush=True)
     asyncio.run(run())
 
