@@ -10,8 +10,6 @@ import click
 from kehoach.cli import main, out
 from kehoach.cli_store import NOW_OPTION, _now, _ready_engine, _store_fail, settings
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
-
 
 @main.group()
 def feed() -> None:
@@ -19,7 +17,7 @@ def feed() -> None:
 
 
 def _print_urls(token_id: int, token: str, name: str) -> None:
-    from calendars.feed import feed_urls
+    from calendars.feed import DEFAULT_PUBLIC_URL, feed_urls
     https, webcal = feed_urls(settings().get("KEHOACH_PUBLIC_URL") or DEFAULT_PUBLIC_URL, token)
     out.print(f"[green]✓[/green] lịch số {token_id}: {name}", highlight=False)
     out.print(f"  địa chỉ:      {https}", highlight=False, soft_wrap=True)

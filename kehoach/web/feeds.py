@@ -27,12 +27,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
 
-from calendars.feed import Feed, last_modified, render, valid_until
+from calendars.feed import DEFAULT_PUBLIC_URL, Feed, last_modified, render, valid_until
 from kehoach import store
 from kehoach.store import feeds
 from kehoach.store.db import friendly_errors
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 NOT_FOUND = b"Not Found\n"
 #: Feeds kept built (least recently used leave first).
@@ -162,10 +161,10 @@ def accepts_gzip(header: str) -> bool:
 
 def _cache(request: Request) -> FeedCache:
     state = request.app.state
-    cache = getattr(state, "feed_cache", None)
+    cache: FeedCache | None = getattr(state, "feed_cache", None)
     if cache is None:
         cache = state.feed_cache = FeedCache()
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def _now(request: Request) -> datetime:
