@@ -42,12 +42,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select
 
-from kehoach import store  # noqa: E402
-from kehoach.store.models import deliveries_table, outbox_table, people_table, units_table  # noqa: E402
-from notifiers.base import Notification, Recipient  # noqa: E402
-from notifiers.telegram import Limiter, TelegramChannel  # noqa: E402
+from kehoach import store
+from kehoach.store.models import deliveries_table, outbox_table, people_table, units_table
+from notifiers.base import Notification, Recipient
+from notifiers.telegram import Limiter, TelegramChannel
 
 TOKEN = "123456:BENCH"
 NOW = datetime(2025, 5, 23, 1, tzinfo=UTC)

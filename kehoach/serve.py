@@ -145,11 +145,8 @@ def wired_channels(settings: Mapping[str, str], engine: Engine,
     """The console (first: it takes what nobody can be reached for), then Telegram and
     e-mail when their settings are there."""
     channels: list[Channel] = [ConsoleChannel()]
-    try:
-        from notifiers.email import EmailChannel
-    except ImportError:
-        EmailChannel = None  # noqa: N806  (not in this build)
-    email = EmailChannel.from_settings(settings) if EmailChannel is not None else None
+    from notifiers.email import EmailChannel
+    email = EmailChannel.from_settings(settings)  # None without KEHOACH_SMTP_HOST
     if settings.get(TELEGRAM):
         from notifiers.telegram import TelegramChannel
         from notifiers.telegram_links import mark_lost

@@ -74,7 +74,7 @@ def plain(text: str) -> str:
     return html.unescape(TAG.sub("", text))
 
 
-def seconds(value: int | float | timedelta) -> float:
+def seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

@@ -8,8 +8,6 @@ not sent (the channel may send it again); a timeout while waiting for the answer
 """
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
@@ -69,7 +67,7 @@ class AiohttpRequest(BaseRequest):
                 return res.status, await res.read()
         except aiohttp.ConnectionTimeoutError as exc:
             raise TimedOut(f"Connect timeout: request {NOT_SENT} to Telegram") from exc
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise TimedOut("Timed out waiting for Telegram's answer") from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
