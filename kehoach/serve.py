@@ -201,7 +201,9 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
                                                        poll_seconds=lead_poll)))
             if settings.get(TELEGRAM):  # the bot: in `serve` only (one getUpdates reader)
                 from notifiers.telegram_bot import KehoachBot
-                bot = KehoachBot.from_settings(settings, engine, now=now,
+                shared = next((c.limiter for c in channels if c.name == "telegram"
+                               and hasattr(c, "limiter")), None)  # one set of limits
+                bot = KehoachBot.from_settings(settings, engine, now=now, limiter=shared,
                                                channels=[c.name for c in channels])
                 if bot is not None:
                     tasks.append(asyncio.create_task(bot.run(stop)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -41,7 +42,7 @@ from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
 from notifiers import telegram_actions as acts
-from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, markup
+from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
 from notifiers.telegram_links import LinkRefused, person_for_chat, redeem, unlink
 from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE
@@ -50,6 +51,8 @@ log = logging.getLogger("kehoach.telegram.bot")
 T = TypeVar("T")
 WEBHOOK_URL, WEBHOOK_SECRET = "KEHOACH_TELEGRAM_WEBHOOK_URL", "KEHOACH_TELEGRAM_WEBHOOK_SECRET"
 WEBHOOK_LISTEN = "KEHOACH_TELEGRAM_WEBHOOK_LISTEN"
+#: The methods that count against Telegram's message limits.
+LIMITED = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 COMMANDS = [("viec", "Việc sắp đến hạn và quá hạn của tôi"), ("quahan", "Việc đã quá hạn"),
             ("lich", "Địa chỉ lịch việc của tôi"), ("huy", "Hủy liên kết Telegram này"),
             ("help", "Hướng dẫn")]
@@ -61,6 +64,28 @@ HELP = ("🤖 <b>Bot nhắc việc Kế hoạch</b>\n"
         "/help — hướng dẫn này")
 NOT_LINKED = ("Chat này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
               "(<code>kehoach invite</code>) rồi bấm vào đường dẫn, hoặc gửi /start MÃ.")
+
+
+class SharedLimits(BaseRateLimiter[None]):
+    """PTB's rate-limiter hook on the channel's `Limiter`: the bot's own messages and edits
+    share the process's limits with the reminders the channel sends."""
+
+    def __init__(self, limiter: Limiter):
+        self.limiter = limiter
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]],
+                              args: Any, kwargs: dict[str, Any], endpoint: str,
+                              data: dict[str, Any], rate_limit_args: None) -> Any:
+        chat = data.get("chat_id")
+        if endpoint in LIMITED and isinstance(chat, int | str) and str(chat).lstrip("-").isdigit():
+            await self.limiter.wait(int(chat))
+        return await callback(*args, **kwargs)
 
 
 @dataclass
@@ -78,7 +103,7 @@ class KehoachBot:
                  now: Callable[[], datetime], channels: Collection[str] = ("telegram",),
                  public_url: str | None = None, poll_timeout: float = 10.0,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
-                 webhook_listen: str | None = None):
+                 webhook_listen: str | None = None, limiter: Limiter | None = None):
         self.engine, self.now, self.channels = engine, now, tuple(channels)
         self.public_url, self.poll_timeout = public_url, poll_timeout
         self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
@@ -89,6 +114,7 @@ class KehoachBot:
             .request(AiohttpRequest(read_timeout=15.0))
             .get_updates_request(AiohttpRequest(connection_pool_size=2,
                                                 read_timeout=poll_timeout + 10.0))
+            .rate_limiter(SharedLimits(limiter if limiter is not None else Limiter()))
             .build())
         self.app.add_handler(CommandHandler("start", self.on_start))
         self.app.add_handler(CommandHandler("help", self.on_help))
