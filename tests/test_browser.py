@@ -34,13 +34,20 @@ def install_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def chromium() -> Path:
     if not CHROMIUM.exists():
         install_chromium()
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is still missing after apt-get install chromium")
+    return CHROMIUM
+
+
+@pytest.fixture
+def browser(chromium: Path) -> Iterator[Browser]:
+    """Per test, not per session: Playwright's sync API keeps an asyncio loop running while
+    it is open, and later tests that call asyncio.run() would fail."""
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        launched = p.chromium.launch(executable_path=str(chromium), headless=True)
         yield launched
         launched.close()
 
