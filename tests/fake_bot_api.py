@@ -470,14 +470,17 @@ def main() -> None:
         api.limits()
 
     async def run() -> None:
+        cpu_start = time.process_time()
         await api.serve()
         print(api.base_url, flush=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.read)  # the parent closes stdin to stop us
         ok = [c.at for c in api.calls_of("sendMessage") if c.status == 200]
+        cpu = time.process_time() - cpu_start
         print(json.dumps({"sent": len(ok), "too_many": api.too_many, "why": api.too_many_why,
                           "calls": len(api.calls),
-                          "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0}), flush=True)
+                          "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0,
+                          "cpu": cpu}), flush=True)
     asyncio.run(run())
 
 
