@@ -30,6 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -186,6 +187,7 @@ class TelegramChannel(Channel):
         self.limiter = limiter if limiter is not None else Limiter()
         self.on_lost = on_lost
         self._local = threading.local()
+        self._aside: ThreadPoolExecutor | None = None
         self._states: list[_ThreadState] = []
         self._lock = threading.Lock()
         #: Digest parts already delivered, by outbox id: a retry sends only the rest.
@@ -203,11 +205,15 @@ class TelegramChannel(Channel):
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            pass
-        else:
-            coro.close()
-            raise RuntimeError("TelegramChannel.send blocks: call it from a worker thread "
-                               "(asyncio.to_thread), not from a running event loop")
+            return self._run_here(coro)
+        # Called from a thread whose event loop is running (send blocks: the dispatcher calls
+        # it from worker threads, but a caller may not): run it in a thread of the channel's.
+        with self._lock:
+            if self._aside is None:
+                self._aside = ThreadPoolExecutor(1, thread_name_prefix="kehoach-telegram")
+        return self._aside.submit(self._run_here, coro).result()
+
+    def _run_here(self, coro: Coroutine[Any, Any, T]) -> T:
         state = getattr(self._local, "state", None)
         if state is None:
             state = self._local.state = _ThreadState(asyncio.new_event_loop())
@@ -227,6 +233,9 @@ class TelegramChannel(Channel):
         """Close every thread's Bot and loop (call when no send is running)."""
         with self._lock:
             states, self._states = self._states, []
+            aside, self._aside = self._aside, None
+        if aside is not None:
+            aside.shutdown(wait=True)
         for state in states:
             try:
                 if state.bot is not None:

@@ -311,3 +311,12 @@ def test_the_limiter_spaces_groups_twenty_a_minute() -> None:
     waits = [limiter.reserve(-100, now=0.0) for _ in range(3)]
     assert waits == [0.0, 3.0, 6.0]
     assert limiter.reserve(5, now=0.0) == pytest.approx(1 / 30)  # not behind the group
+
+
+def test_send_works_even_from_a_thread_whose_event_loop_runs(channel: TelegramChannel,
+                                                            api: FakeBotAPI) -> None:
+    import asyncio
+
+    async def inside() -> str | None:
+        return channel.send(note()).remote_id  # blocks the loop, but delivers
+    assert asyncio.run(inside()) == "42:1" and len(api.sent()) == 1
