@@ -58,7 +58,7 @@ def slug(name: str, limit: int = 48) -> str:
     for w in words:
         if len(out) + len(w) + 1 > limit and out:
             break
-        out = f"{out}-{w}" if out else w
+        out = f"{out}-{w}" if out else w[:limit]  # one word longer than the limit is cut
     return out or "x"
 
 
