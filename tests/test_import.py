@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.importing import import_lines, render
+from engine.importing import Draft, import_lines, render
+from engine.importing.campaigns import find_campaigns
 from engine.importing.dates import Context, Doubt, find_when
 from engine.importing.duties import amounts, kind_of, money, percent, quantity
 from engine.importing.header import clean, number_and_date, period_of
@@ -261,3 +262,114 @@ def test_any_mix_of_lines_gives_a_draft_that_check_accepts(lines: list[str]) -> 
     text = render(draft)
     if draft.obligations:
         parse_plan(text)  # never a draft `kehoach check` refuses
+
+
+CAMPAIGNS = [  # sentence, year of a single-year plan, [(name as written, drafted when)]
+    ("Ra quân Tháng Thanh niên tại các chi đoàn.", None, [("Tháng Thanh niên", "tháng 3 hằng năm")]),
+    ("Các chi hội hưởng ứng tháng nhân đạo.", 2026, [("Tháng nhân đạo", "tháng 5 năm 2026")]),
+    ("Phát động Tháng hành động vì trẻ em ở khu dân cư", None,
+     [("Tháng hành động vì trẻ em", "tháng 6 hằng năm")]),
+    ("Tham gia Chiến dịch tình nguyện Hè của thành phố", None,
+     [("Chiến dịch tình nguyện Hè", "từ tháng 6 đến tháng 8 hằng năm")]),
+    ("Sinh viên đăng ký Mùa hè xanh.", 2025, [("Mùa hè xanh", "từ tháng 6 đến tháng 8 năm 2025")]),
+    ("Phối hợp đưa Xuân yêu thương đến hộ nghèo và hỗ trợ Tiếp sức mùa thi", None,
+     [("Xuân yêu thương", "từ tháng 1 đến tháng 2 hằng năm"),
+      ("Tiếp sức mùa thi", "từ tháng 6 đến tháng 7 hằng năm")]),
+    ("100% chi đoàn tổ chức sinh hoạt hè cho thiếu nhi", None, []),  # summer, but not a campaign
+    ("Mùa xuân trồng cây tại công viên", None, []),
+]
+
+
+@pytest.mark.parametrize("sentence, year, found", CAMPAIGNS, ids=[c[0][:24] for c in CAMPAIGNS])
+def test_campaign_names_and_their_customary_months(sentence: str, year: int | None,
+                                                    found: list[tuple[str, str]]) -> None:
+    assert [(c.name, c.phrase) for c in find_campaigns(sentence, year)] == found
+
+
+def _import(body: str, title: str = "Công tác thanh niên giai đoạn 2025 - 2027") -> Draft:
+    lines = ["BAN THƯỜNG VỤ HUYỆN ĐOÀN HÒA AN", "KẾ HOẠCH", title, "", *body.strip().splitlines()]
+    return import_lines(list(enumerate(lines, 1)), "t.txt")
+
+
+CAMPAIGN_PLANS = [  # a line of a plan, the year of the plan if single, the campaign, the when drafted
+    ("- Các chi đoàn sôi nổi ra quân Tháng Thanh niên.", None, "Tháng Thanh niên", "tháng 3 hằng năm"),
+    ("- Các chi đoàn tham gia Xuân tình nguyện ở xã vùng sâu.", 2026, "Xuân tình nguyện",
+     "từ tháng 1 đến tháng 2 năm 2026"),
+    # dated by the grammar itself: no default drafted («Tháng Thanh niên» in a plan of one year is
+    # that year's March, the grammar's own reading)
+    ("- Ra quân Tháng Thanh niên năm 2026 tại quảng trường.", None, "Tháng Thanh niên", None),
+    ("- Các chi đoàn sôi nổi ra quân Tháng Thanh niên.", 2026, "Tháng Thanh niên", None),
+]
+
+
+@pytest.mark.parametrize("line, year, name, when", CAMPAIGN_PLANS,
+                         ids=["multi-year", "single-year", "dated", "year-of-plan"])
+def test_campaign_without_date_is_drafted_by_custom_and_flagged(line: str, year: int | None, name: str,
+                                                                 when: str | None) -> None:
+    title = f"Công tác thanh niên năm {year}" if year else "Công tác thanh niên giai đoạn 2025 - 2027"
+    draft = _import(f"I. NỘI DUNG\n{line}", title)
+    text = render(draft)
+    parse_plan(text)  # `kehoach check` accepts it as written
+    obs = [o for o in draft.obligations if o.title.startswith(f"{name}:")]
+    if when is None:
+        assert obs == [] and "lệ thường" not in text and len(draft.obligations) == 1
+        return
+    [ob] = obs
+    assert ob.when == when and ob.kind == "phase" and ob.level == "thấp"
+    assert "theo lệ thường" in text.split("CẦN XEM LẠI")[1]  # listed for review, not silently guessed
+    assert "thiếu năm" not in text  # the doubt is answered by the drafted default
+
+
+ASSIGNMENT = """
+I. CHỈ TIÊU ĐẾN NĂM 2027
+1. 90% chi đoàn khu dân cư có công trình thanh niên.
+2. Mỗi Đoàn xã giới thiệu việc làm cho từ 30% trở lên thanh niên thất nghiệp.
+II. NỘI DUNG
+1. Hoạt động tình nguyện
+- Hằng năm tổ chức hội thi tuyên truyền viên giỏi.
+- Báo cáo sơ kết 6 tháng vào ngày 15/6 hằng năm.
+III. TỔ CHỨC THỰC HIỆN
+1. Ban Thường vụ Huyện đoàn
+- Phân công Văn phòng Huyện đoàn là bộ phận thường trực, theo dõi việc thực hiện kế hoạch.
+2. Các Đoàn xã, thị trấn
+- Cụ thể hóa kế hoạch; quyết tâm thực hiện đạt các chỉ tiêu đã đề ra.
+- Chủ động triển khai sâu rộng các nội dung của kế hoạch.
+IV. TIẾN ĐỘ
+- Tháng 01/2025: Xây dựng kế hoạch, trình Ban Thường vụ Huyện đoàn.
+- Tháng 02/2025: Ban hành kế hoạch.
+"""
+
+
+@pytest.mark.parametrize("when, unit", [
+    ("ĐẾN NĂM 2027", "Các Đoàn xã, thị trấn"),  # «các chỉ tiêu» given to the unit of the section
+    ("Hằng năm", "Các Đoàn xã, thị trấn"),  # a duty of the «Nội dung» part: «các nội dung»
+    ("vào ngày 15/6 hằng năm", "Các Đoàn xã, thị trấn"),
+    ("Tháng 01/2025", "Văn phòng Huyện đoàn"),  # drafted and submitted by the standing staff
+    ("Tháng 02/2025", None),  # issuing stays the issuer's own
+], ids=["targets", "content", "content-dated", "standing-staff", "issuer"])
+def test_units_from_the_assignment_sections(when: str, unit: str | None) -> None:
+    draft = _import(ASSIGNMENT)
+    parse_plan(render(draft))
+    names = {uid: name for uid, name, _ in draft.units}
+    obs = [o for o in draft.obligations if o.when == when]
+    assert obs and all((names[o.responsible] if o.responsible else None) == unit for o in obs)  # type: ignore[index]
+    if unit:
+        assert all(o.confidence < 0.8 and any("dòng" in r for r in o.reasons) for o in obs)
+
+
+def test_targets_of_each_lower_unit_go_to_the_unit_assigned_them() -> None:
+    draft = _import(ASSIGNMENT)
+    [ob] = [o for o in draft.obligations if o.percent == 30]
+    assert ob.responsible == "doan-xa-thi-tran" and any("được đo" in r for r in ob.reasons)
+
+
+@pytest.mark.parametrize("line", [
+    "- Tham gia ý kiến, thực hiện các nội dung theo phân công.",  # its part, assigned elsewhere
+    "- Hướng dẫn chi đoàn xây dựng kế hoạch riêng.",  # no class of duties at all
+])
+def test_no_class_assignment_without_the_class(line: str) -> None:
+    body = ("I. NỘI DUNG\n- Hằng năm tổ chức hội thi tuyên truyền viên giỏi.\n"
+            f"II. TỔ CHỨC THỰC HIỆN\n1. Các chi đoàn khu phố\n{line}\n")
+    draft = _import(body)
+    [ob] = [o for o in draft.obligations if o.when == "Hằng năm"]
+    assert ob.responsible is None

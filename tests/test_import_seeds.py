@@ -35,15 +35,21 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 PLANS = {"000": "cum-hcsn-2022.yaml", "001": "binh-tan-doi-2023-2028.yaml",
          "002": "sin-ho-tinh-nguyen-2024-2030.yaml", "003": "mao-khe-tthtcd-2021.yaml",
          "004": "kien-giang-tinh-nguyen-2013-2017.yaml"}
-#: Recall (dates + unit) each seed keeps. The issue asks 0.9; 000 and 002 reach it (000 misses
-#: one: the hand-written plan dates a campaign's contribution by its first day only). The other
-#: hand-written plans know what their documents do not say, and the draft does not guess it:
-#: 001 gives «Tháng 02/2024: Xây dựng kế hoạch» and the two «Đợt» to units the text does not name
-#: there; 003 gives street cleaning to «các khu phố» and «hàng năm» to January; 004 dates its
-#: yearly duties by the author's knowledge («quý II», «tháng 3 hằng năm» for «Hàng năm», Xuân,
-#: Tháng Thanh niên) and gives the targets to the districts. The floors are today's figures, so
-#: that a regression shows; the test prints recall, recall by dates alone and precision.
-FLOOR = {"000": 0.95, "001": 0.83, "002": 0.95, "003": 0.8, "004": 0.13}
+#: Recall (dates + unit) each seed keeps. The issue asks 0.9; 000, 001 and 002 reach it (000 misses
+#: one: the hand-written plan dates a campaign's contribution by its first day only; 001 one: the
+#: hand-written plan gives «Đợt 01» to the cơ sở Đoàn, which the text assigns «các hoạt động theo
+#: phân công», i.e. their own part, not the phase). The draft takes units from the assignment
+#: sections («… thực hiện tốt các chỉ tiêu», «… triển khai các nội dung», «X là bộ phận thường
+#: trực») and drafts campaigns the text names without a date by their customary months, flagged
+#: for review (engine.importing.campaigns). What stays missed is what the text does not say:
+#: 003 gives street cleaning to «các khu phố», «hàng năm» to January and «hàng tháng» to the 1st;
+#: 004 dates its undated yearly duties by the author's choice («quý II» for «Hàng năm» training,
+#: January for «định kỳ» conferences, March for a commendation and for «năm 2014»). The floors
+#: are today's figures, so that a regression shows; the test prints recall, recall by dates alone
+#: and precision (000 91%, 001 84%, 002 100%, 003 92%, 004 92%).
+FLOOR = {"000": 0.95, "001": 0.94, "002": 0.95, "003": 0.8, "004": 0.73}
+#: Precision each seed keeps, likewise today's figures.
+PRECISION_FLOOR = {"000": 0.9, "001": 0.84, "002": 1.0, "003": 0.92, "004": 0.91}
 CALENDAR = WorkingCalendar()
 
 
@@ -138,3 +144,4 @@ def test_seed_import_matches_hand_written_plan(number: str, capsys: pytest.Captu
         print(f"\nseed {number}: {r['hand']} obligations by hand, {r['draft']} in the draft; "
               f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}")
     assert r["recall"] >= FLOOR[number], r
+    assert r["precision"] >= PRECISION_FLOOR[number], r

@@ -79,6 +79,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     while len(walker.stack) > 1:
         walker.close()
     _link_targets(walker)
+    _standing_staff(walker)
+    _assign_classes(walker, lambda name: _who(name, units, issuer, None) is not None)
 
     draft = Draft(id=slug(title, 60), title=title, issuer=issuer, number=number, issued=issued,
                   period=_period(period, issued), source=name)
@@ -138,6 +140,48 @@ def _link_targets(walker: Walker) -> None:
             hit.unit = best[1]
             hit.confidence -= 0.15
             hit.reasons.append(f"đơn vị lấy từ mục «{best[0][:60]}»")
+
+
+_PREPARES = re.compile(r"\b(?:xây dựng|dự thảo)\s+kế hoạch|\btrình\b|\bbáo cáo\b|\btổng hợp\b", re.IGNORECASE)
+_OWN_ACTS = re.compile(r"\bban hành\b|\btổng kết\b|\bsơ kết\b|\bphê duyệt\b", re.IGNORECASE)
+
+
+def _standing_staff(walker: Walker) -> None:
+    """The issuer's standing staff («phân công X là bộ phận thường trực») drafts the plan,
+    submits it («trình») and reports: those duties, when their line names no unit, are the
+    staff's; issuing and reviewing («ban hành», «tổng kết») stay the issuer's own."""
+    if walker.standing is None:
+        return
+    name, no = walker.standing
+    for hit in walker.hits:
+        if hit.unit is not None or not _PREPARES.search(hit.sentence) or _OWN_ACTS.search(hit.sentence):
+            continue
+        if (hit.kind or duties.kind_of(hit.sentence, hit.section.title)) in ("deadline", "milestone"):
+            hit.unit = name
+            hit.confidence -= 0.15
+            hit.reasons.append(f"đơn vị: bộ phận thường trực (dòng {no}) chuẩn bị, báo cáo cho đơn vị ban hành")
+
+
+def _assign_classes(walker: Walker, not_issuer: Callable[[str], bool]) -> None:
+    """A unit's section that gives it a class of the plan's duties («phấn đấu thực hiện tốt các
+    chỉ tiêu của kế hoạch», «tổ chức các hoạt động theo phân công») makes it responsible for those
+    that name no unit: the targets, or the duties of the «Nội dung» part. A target measured over
+    a class of lower units («Mỗi Đoàn xã … giúp đỡ 50% …») is answered for by the unit so named."""
+    for what, unit, no in walker.generic:
+        if not not_issuer(unit):
+            continue
+        for hit in walker.hits:
+            kind = hit.kind or duties.kind_of(hit.sentence, hit.section.title)
+            if what == "chỉ tiêu":
+                if kind != "target" or not (hit.unit is None or re.match(r"(?:mỗi|từng)\s", hit.unit, re.IGNORECASE)):
+                    continue
+                if hit.unit:
+                    hit.reasons.append(f"«{hit.unit}» là đơn vị được đo")
+            elif hit.unit is not None or kind == "target" or "nội dung" not in hit.section.part.lower():
+                continue
+            hit.unit = unit
+            hit.confidence -= 0.15
+            hit.reasons.append(f"đơn vị: dòng {no} giao «các {what}» cho «{unit}»")
 
 
 def _doubtful(hit: Hit) -> str | None:

@@ -40,7 +40,7 @@ VERBS = {
     "giúp", "căn", "xác", "bố", "tích", "chuẩn", "quán", "phổ", "thu", "dọn", "đôn", "nắm",
     "góp", "điều", "quản", "bảo", "làm", "tiến", "ứng", "phân", "hằng", "hàng", "định", "vào",
     "trong", "thường", "luôn", "chịu", "nhận", "thống", "huy", "ký", "yêu", "nghiêm", "chú",
-    "đều", "đã", "đang", "phải", "cũng", "vẫn", "không", "chưa", "cùng",
+    "đều", "đã", "đang", "phải", "cũng", "vẫn", "không", "chưa", "cùng", "giới",
 }
 _ORGS = re.compile(r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
                    r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b")

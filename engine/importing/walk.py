@@ -10,7 +10,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.phrases import parse_when
+
 from . import duties
+from .campaigns import find_campaigns
 from .dates import Context, Doubt, Found, find_when, has_anchor
 from .header import is_upper
 from .units import subject
@@ -22,6 +25,14 @@ _LABEL = re.compile(r"^(thời gian(?:\s*-\s*địa điểm)?(?:\s+(?:thực hi�
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
 _DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.IGNORECASE)
 _GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.IGNORECASE)
+#: «… thực hiện tốt các chỉ tiêu của kế hoạch», «tổ chức các hoạt động theo phân công»: a unit's
+#: section gives it the plan's targets, or the duties of its «Nội dung» part, as a class.
+#: Not «… các nội dung theo phân công»: that is the part assigned to it elsewhere, not the class.
+_GENERIC = re.compile(r"\b(?:thực hiện|triển khai|tổ chức)\b[^.;:]{0,25}?\bcác\s+(chỉ tiêu|nội dung|hoạt động)\b"
+                      r"(?![^.;:]{0,40}\btheo\s+(?:sự\s+)?phân\s+công)", re.IGNORECASE)
+#: «… phân công X là bộ phận thường trực …»: the issuer's staff, who drafts and reports for it.
+_STANDING = re.compile(r"\b(?:phân công|giao|cử)\s+(.+?)\s+(?:là|làm)\s+(?:bộ phận|cơ quan|đơn vị)\s+thường trực\b",
+                       re.IGNORECASE)
 _COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
                          r"\bđơn vị thành viên\b", re.IGNORECASE)
 
@@ -37,6 +48,16 @@ def sentences(text: str) -> list[str]:
             start = m.end()
     out.append(text[start:])
     return [s for s in out if s.strip()]
+
+
+def _clause(sentence: str, at: int) -> str:
+    """The part of a sentence, between «;» or «đồng thời», that holds position `at`."""
+    start = 0
+    for m in re.finditer(r";\s*|,?\s+đồng thời\s+", sentence):
+        if m.start() > at:
+            return sentence[start:m.start()].strip()
+        start = m.end()
+    return sentence[start:].strip()
 
 
 @dataclass
@@ -58,6 +79,7 @@ class Section:
     first_unit: str | None = None  # the first unit its lines name as doing something
     item: bool = False  # a numbered item, not a heading: it has its parent's title
     line: int = 0
+    part: str = ""  # the title of the top-level part it is in («III. NỘI DUNG»)
 
 
 @dataclass
@@ -81,6 +103,8 @@ class Walker:
         self.hits: list[Hit] = []
         self.subjects: list[tuple[str, int]] = []
         self.closed: list[tuple[str, str]] = []  # (section title, the first unit its lines name)
+        self.generic: list[tuple[str, str, int]] = []  # («chỉ tiêu»/«nội dung»/«hoạt động», unit, line)
+        self.standing: tuple[str, int] | None = None  # the issuer's standing staff, and its line
         self.on_doubt = on_doubt
 
     @property
@@ -123,6 +147,7 @@ class Walker:
         if lead and len(lead) < 0.8 * len(title.rstrip(": ")):
             lead = None
         sec = Section(title.rstrip(": "), level, year, lead or parent.lead if level > 1 else lead, line=line)
+        sec.part = sec.title if level == 1 else parent.part
         if _GOALS.search(title) or parent.mode == "goals":
             sec.mode = "goals"
         if found and re.search(r"chỉ tiêu|mục tiêu", title, re.IGNORECASE):
@@ -177,7 +202,7 @@ class Walker:
             while self.top.level >= 2 and len(self.stack) > 1:
                 self.close()
             self.stack.append(Section(self.top.title, 2, self.top.year, self.top.lead, line=no, item=True,
-                                      heading_when=self.top.heading_when, mode=self.top.mode))
+                                      heading_when=self.top.heading_when, mode=self.top.mode, part=self.top.part))
         sec = self.top
         bullet = bool(_BULLET.match(text))
         body = _BULLET.sub("", text).strip()
@@ -262,8 +287,22 @@ class Walker:
             return
         named = unit is not None  # the line itself names who does it
         unit = unit or (sec.carry if bullet else None)
+        heading_unit = next((s.lead for s in reversed(self.stack) if s.lead), None)
         if unit is None:
-            unit = next((s.lead for s in reversed(self.stack) if s.lead), None)
+            unit = heading_unit
+        staff = _STANDING.search(sentence)
+        if staff and self.standing is None:
+            name = subject(staff.group(1)) or staff.group(1)
+            self.standing = (name, no)
+            self.subjects.append((name, no))
+        generic = _GENERIC.search(sentence)
+        if generic and heading_unit and unit and sec.mode != "goals":
+            self.generic.append((generic.group(1).lower(), unit, no))
+        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year)
+                     if not any(f.start < c.end and c.start < f.end for f in found)]
+        if campaigns:  # «Tháng Thanh niên» without a year: drafted below by custom, not doubted
+            names = [c.name.lower() for c in campaigns]
+            doubts = [d for d in doubts if not any(d.text.lower() in n or n in d.text.lower() for n in names)]
         for d in doubts:
             self.on_doubt(no, d.text, d.reason)
         if sec.mode == "content":
@@ -272,6 +311,13 @@ class Walker:
             if found:
                 self.on_doubt(no, sentence, "câu có thời gian trong phần mục đích, yêu cầu: "
                               "không lấy làm nghĩa vụ; nếu là một việc có hạn, hãy thêm vào")
+            return
+        for c in campaigns:  # the hit's text starts with the name, which the review quotes
+            f = Found(c.phrase, parse_when(c.phrase), 0, len(c.name), (f"theo lệ thường: {c.why}",))
+            self.hits.append(Hit(f"{c.name}: {_clause(sentence, c.start)}", f, unit, no, sec, 0.5,
+                                 [f"«{c.name}» không ghi ngày: {c.phrase} theo lệ thường"], "phase"))
+        if campaigns and not found:
+            sec.emitted += 1
             return
         if found:
             for f in found:
