@@ -373,3 +373,22 @@ def test_no_class_assignment_without_the_class(line: str) -> None:
     draft = _import(body)
     [ob] = [o for o in draft.obligations if o.when == "Hằng năm"]
     assert ob.responsible is None
+
+
+PERIOD_PLANS = [  # a line, the when drafted, whether it was moved to the start of the period
+    ("- Xây dựng kế hoạch tuyên truyền hằng tháng.", "đầu hằng tháng", True),
+    ("- Lập chương trình công tác hàng năm của chi hội.", "đầu hằng năm", True),
+    ("- Hằng quý, xây dựng kế hoạch kiểm tra chéo giữa các chi đoàn.", "đầu hằng quý", True),
+    ("- Xây dựng kế hoạch tuần, nộp vào ngày 20 hằng tháng.", "vào ngày 20 hằng tháng", False),  # a day: kept
+    ("- Báo cáo kết quả sinh hoạt chi đoàn hằng tháng.", "hằng tháng", False),  # a report: at the end
+]
+
+
+@pytest.mark.parametrize("line, when, moved", PERIOD_PLANS, ids=[p[0][2:26] for p in PERIOD_PLANS])
+def test_a_plan_for_a_period_is_due_when_the_period_starts(line: str, when: str, moved: bool) -> None:
+    draft = _import(f"I. NỘI DUNG\n{line}")
+    text = render(draft)
+    parse_plan(text)
+    [ob] = draft.obligations
+    assert ob.when == when
+    assert ("lập vào đầu kỳ" in text.split("CẦN XEM LẠI")[-1]) == moved  # flagged for review

@@ -41,13 +41,15 @@ PLANS = {"000": "cum-hcsn-2022.yaml", "001": "binh-tan-doi-2023-2028.yaml",
 #: phân công», i.e. their own part, not the phase). The draft takes units from the assignment
 #: sections («… thực hiện tốt các chỉ tiêu», «… triển khai các nội dung», «X là bộ phận thường
 #: trực») and drafts campaigns the text names without a date by their customary months, flagged
-#: for review (engine.importing.campaigns). What stays missed is what the text does not say:
-#: 003 gives street cleaning to «các khu phố», «hàng năm» to January and «hàng tháng» to the 1st;
+#: for review (engine.importing.campaigns), and a plan drawn up «hàng tháng»/«hàng năm» at the start
+#: of each period, flagged too. What stays missed is what the text does not say: 003 gives street
+#: cleaning and the library to «các khu phố», a yearly «khám bệnh định kỳ» to the Hội Người cao
+#: tuổi and the fall in poor households to the UBND;
 #: 004 dates its undated yearly duties by the author's choice («quý II» for «Hàng năm» training,
 #: January for «định kỳ» conferences, March for a commendation and for «năm 2014»). The floors
 #: are today's figures, so that a regression shows; the test prints recall, recall by dates alone
 #: and precision (000 91%, 001 84%, 002 100%, 003 92%, 004 92%).
-FLOOR = {"000": 0.95, "001": 0.94, "002": 0.95, "003": 0.8, "004": 0.73}
+FLOOR = {"000": 0.95, "001": 0.94, "002": 0.95, "003": 0.86, "004": 0.73}
 #: Precision each seed keeps, likewise today's figures.
 PRECISION_FLOOR = {"000": 0.9, "001": 0.84, "002": 1.0, "003": 0.92, "004": 0.91}
 CALENDAR = WorkingCalendar()

@@ -33,6 +33,9 @@ _GENERIC = re.compile(r"\b(?:thực hiện|triển khai|tổ chức)\b[^.;:]{0,2
 #: «… phân công X là bộ phận thường trực …»: the issuer's staff, who drafts and reports for it.
 _STANDING = re.compile(r"\b(?:phân công|giao|cử)\s+(.+?)\s+(?:là|làm)\s+(?:bộ phận|cơ quan|đơn vị)\s+thường trực\b",
                        re.IGNORECASE)
+#: «Xây dựng kế hoạch hoạt động hàng tháng»: a plan for a period is needed when the period starts.
+_PLANS_PERIOD = re.compile(r"^\W*(?:xây dựng|lập|dự thảo)\s+(?:các\s+)?(?:kế hoạch|chương trình)\b", re.IGNORECASE)
+_BARE_PERIOD = re.compile(r"(?:định kỳ\s+)?(?:hằng|hàng|mỗi)\s+(năm|quý|tháng)", re.IGNORECASE)
 _COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
                          r"\bđơn vị thành viên\b", re.IGNORECASE)
 
@@ -48,6 +51,16 @@ def sentences(text: str) -> list[str]:
             start = m.end()
     out.append(text[start:])
     return [s for s in out if s.strip()]
+
+
+def _period_start(f: Found) -> Found:
+    """«Xây dựng kế hoạch … hàng tháng» is due at the start of each month («đầu hằng tháng»), not
+    at its end as a bare «hàng tháng» would be; flagged for review."""
+    m = _BARE_PERIOD.fullmatch(f.phrase.strip())
+    if m is None:
+        return f
+    new = f"đầu hằng {m.group(1).lower()}"
+    return Found(new, parse_when(new), f.start, f.end, (*f.flags, "kế hoạch của một kỳ lập vào đầu kỳ"))
 
 
 def _clause(sentence: str, at: int) -> str:
@@ -274,6 +287,8 @@ class Walker:
         lead = re.match(r"^([^,:;]{0,60})[,:]\s*", sentence)  # «Hằng năm, Nhà thiếu nhi Quận tổ chức …»
         if lead and (has_anchor(lead.group(1)) or re.fullmatch(r"\W*định kỳ\W*", lead.group(1), re.IGNORECASE)):
             rest = sentence[lead.end():]
+        if _PLANS_PERIOD.match(rest):
+            found = [_period_start(f) for f in found]
         unit = subject(rest) or subject(sentence)
         if unit and _COLLECTIVE.search(unit) is None:
             self.subjects.append((unit, no))
