@@ -366,6 +366,7 @@ def test_targets_of_each_lower_unit_go_to_the_unit_assigned_them() -> None:
 @pytest.mark.parametrize("line", [
     "- Tham gia ý kiến, thực hiện các nội dung theo phân công.",  # its part, assigned elsewhere
     "- Hướng dẫn chi đoàn xây dựng kế hoạch riêng.",  # no class of duties at all
+    "- Theo dõi, đôn đốc việc thực hiện các nội dung của kế hoạch.",  # who watches, not who does
 ])
 def test_no_class_assignment_without_the_class(line: str) -> None:
     body = ("I. NỘI DUNG\n- Hằng năm tổ chức hội thi tuyên truyền viên giỏi.\n"
@@ -392,3 +393,23 @@ def test_a_plan_for_a_period_is_due_when_the_period_starts(line: str, when: str,
     [ob] = draft.obligations
     assert ob.when == when
     assert ("lập vào đầu kỳ" in text.split("CẦN XEM LẠI")[-1]) == moved  # flagged for review
+
+
+def test_a_class_claimed_by_several_units_is_given_to_none_and_reviewed() -> None:
+    draft = _import("I. NỘI DUNG\n- Hằng năm tổ chức hội thi tuyên truyền viên giỏi.\nII. TỔ CHỨC THỰC HIỆN\n"
+                    "1. Các chi đoàn khu phố\n- Triển khai các nội dung của kế hoạch.\n"
+                    "2. Hội Liên hiệp Thanh niên xã\n- Phối hợp tổ chức các nội dung của kế hoạch.\n")
+    [ob] = draft.obligations
+    assert ob.responsible is None
+    assert any("nhiều đơn vị" in r.reason for r in draft.review)
+
+
+@pytest.mark.parametrize("line, drafted", [
+    ("- Tổng kết Chiến dịch tình nguyện Hè vào ngày 30/8/2025.", False),  # the clause dates it
+    ("- Hỗ trợ thí sinh trong Tiếp sức mùa thi hằng năm.", True),  # yearly, but in which months?
+    ("- Tổ chức Xuân tình nguyện; báo cáo kết quả trước ngày 15/3/2025.", True),  # the date is another clause's
+], ids=["dated-clause", "yearly", "other-clause"])
+def test_campaign_default_only_when_its_clause_has_no_date(line: str, drafted: bool) -> None:
+    draft = _import(f"I. NỘI DUNG\n{line}")
+    parse_plan(render(draft))
+    assert any(o.kind == "phase" and "lệ thường" in " ".join(o.reasons) for o in draft.obligations) == drafted

@@ -166,9 +166,18 @@ def _assign_classes(walker: Walker, not_issuer: Callable[[str], bool]) -> None:
     """A unit's section that gives it a class of the plan's duties («phấn đấu thực hiện tốt các
     chỉ tiêu của kế hoạch», «tổ chức các hoạt động theo phân công») makes it responsible for those
     that name no unit: the targets, or the duties of the «Nội dung» part. A target measured over
-    a class of lower units («Mỗi Đoàn xã … giúp đỡ 50% …») is answered for by the unit so named."""
+    a class of lower units («Mỗi Đoàn xã … giúp đỡ 50% …») is answered for by the unit so named.
+    When several units claim one class, none is given it: the review lists them."""
+    claims: dict[str, set[str]] = {}
+    for what, unit, no in walker.generic:
+        if not_issuer(unit):
+            claims.setdefault(what, set()).add(unit)
     for what, unit, no in walker.generic:
         if not not_issuer(unit):
+            continue
+        if len(claims[what]) > 1:  # several units say so: which does which is not guessed
+            walker.on_doubt(no, unit, f"nhiều đơn vị cùng nhận «các {what}» "
+                            f"({', '.join(sorted(claims[what]))}): hãy ghi đơn vị cho từng việc")
             continue
         for hit in walker.hits:
             kind = hit.kind or duties.kind_of(hit.sentence, hit.section.title)

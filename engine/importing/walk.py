@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from engine.phrases import parse_when
 
 from . import duties
-from .campaigns import find_campaigns
+from .campaigns import Campaign, find_campaigns
 from .dates import Context, Doubt, Found, find_when, has_anchor
 from .header import is_upper
 from .units import subject
@@ -30,6 +30,7 @@ _GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự c�
 #: Not «… các nội dung theo phân công»: that is the part assigned to it elsewhere, not the class.
 _GENERIC = re.compile(r"\b(?:thực hiện|triển khai|tổ chức)\b[^.;:]{0,25}?\bcác\s+(chỉ tiêu|nội dung|hoạt động)\b"
                       r"(?![^.;:]{0,40}\btheo\s+(?:sự\s+)?phân\s+công)", re.IGNORECASE)
+_MONITORS = re.compile(r"\b(?:theo dõi|kiểm tra|giám sát|đôn đốc|đánh giá|tổng hợp)\b|\bviệc\s*$", re.IGNORECASE)
 #: «… phân công X là bộ phận thường trực …»: the issuer's staff, who drafts and reports for it.
 _STANDING = re.compile(r"\b(?:phân công|giao|cử)\s+(.+?)\s+(?:là|làm)\s+(?:bộ phận|cơ quan|đơn vị)\s+thường trực\b",
                        re.IGNORECASE)
@@ -61,6 +62,20 @@ def _period_start(f: Found) -> Found:
         return f
     new = f"đầu hằng {m.group(1).lower()}"
     return Found(new, parse_when(new), f.start, f.end, (*f.flags, "kế hoạch của một kỳ lập vào đầu kỳ"))
+
+
+def _dated(sentence: str, c: Campaign, found: list[Found]) -> bool:
+    """Whether the text dates the campaign itself: a phrase on its name («Tháng Thanh niên năm
+    2026»), or in its clause a date other than «hằng năm» («Tổng kết Chiến dịch Hè ngày 30/8»)."""
+    clause = _clause(sentence, c.start)
+    at = sentence.find(clause)
+    for f in found:
+        if f.start < c.end and c.start < f.end:
+            return True
+        if at <= f.start < at + len(clause) and not re.fullmatch(r"(?:định kỳ\s+)?(?:hằng|hàng|mỗi)\s+năm",
+                                                                 f.phrase.strip(), re.IGNORECASE):
+            return True
+    return False
 
 
 def _clause(sentence: str, at: int) -> str:
@@ -311,10 +326,11 @@ class Walker:
             self.standing = (name, no)
             self.subjects.append((name, no))
         generic = _GENERIC.search(sentence)
+        if generic and _MONITORS.search(sentence[:generic.start()]):
+            generic = None  # «theo dõi việc thực hiện các chỉ tiêu»: who watches, not who does
         if generic and heading_unit and unit and sec.mode != "goals":
             self.generic.append((generic.group(1).lower(), unit, no))
-        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year)
-                     if not any(f.start < c.end and c.start < f.end for f in found)]
+        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year) if not _dated(sentence, c, found)]
         if campaigns:  # «Tháng Thanh niên» without a year: drafted below by custom, not doubted
             names = [c.name.lower() for c in campaigns]
             doubts = [d for d in doubts if not any(d.text.lower() in n or n in d.text.lower() for n in names)]
