@@ -14,13 +14,14 @@ a process killed at any point loses nothing committed and sends nothing twice.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from notifiers.base import Channel, DeliveryError, Notification, Recipient
@@ -34,6 +35,9 @@ BASE_DELAY = 60.0  # seconds before the first retry
 MAX_DELAY = 6 * 3600.0
 #: A claim older than this belongs to a dispatcher that died mid-send: outcome unknown.
 LEASE = timedelta(minutes=10)
+#: Outcomes recorded together (dispatch's docstring).
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -94,10 +98,56 @@ def _abandon_stale_claims(session: Session, now: datetime) -> int:
                 last_error="tiến trình gửi đã dừng giữa chừng; không rõ tin đã đến chưa")).rowcount)
 
 
+def _record(session_factory: SessionFactory, done: list[tuple[dict[str, Any], dict[str, Any]]],
+            worker: str, now: datetime) -> None:
+    """Store the outcomes of sends: their delivery rows, and each outbox row's new state (only
+    if this worker still holds its claim), in one transaction."""
+    if not done:
+        return
+    with session_factory() as session:
+        session.execute(insert(deliveries_t), [d for d, _ in done])
+        session.execute(RECORD.values(updated_at=now, claimed_by=None, claimed_at=None),
+                        [{**u, "_worker": worker} for _, u in done])
+
+
+RECORD = (update(outbox_t)
+          .where(outbox_t.c.id == bindparam("_id"), outbox_t.c.state == "claimed",
+                 outbox_t.c.claimed_by == bindparam("_worker")))
+
+
+def _outcome(exc: BaseException | None, row: Any, now: datetime, rng: random.Random,
+             max_attempts: int) -> tuple[str, str | None, bool, dict[str, Any]]:
+    """(delivery outcome, error, permanent, new outbox values) of one send."""
+    if exc is None:
+        return "sent", None, False, {"state": "sent"}
+    if isinstance(exc, DeliveryError):
+        if exc.unknown:
+            return "unknown", str(exc), exc.permanent, {"state": "unknown"}
+        if exc.permanent or row.attempts >= max_attempts:
+            return ("permanent" if exc.permanent else "temporary"), str(exc), exc.permanent, {
+                "state": "failed"}
+        wait = backoff(row.attempts, rng, exc.retry_after)
+        return "temporary", str(exc), False, {"state": "pending",
+                                              "not_before": now + timedelta(seconds=wait)}
+    if isinstance(exc, TimeoutError):
+        return "unknown", f"hết thời gian chờ: {exc}", False, {"state": "unknown"}
+    # a bug in a channel: recorded, retried like a temporary failure
+    error = f"{type(exc).__name__}: {exc}"
+    if row.attempts >= max_attempts:
+        return "temporary", error, False, {"state": "failed"}
+    return "temporary", error, False, {
+        "state": "pending", "not_before": now + timedelta(seconds=backoff(row.attempts, rng))}
+
+
 def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *,
              limit: int = 100, worker: str = "kehoach", rng: random.Random | None = None,
              max_attempts: int = MAX_ATTEMPTS) -> DispatchResult:
-    """Send up to `limit` due outbox rows of `channel` at `now`; every outcome is recorded."""
+    """Send up to `limit` due outbox rows of `channel` at `now`; every outcome is recorded.
+
+    Outcomes are recorded FLUSH_EVERY sends (or FLUSH_SECONDS) at a time, and whatever is
+    left when the batch ends or fails: one transaction per message cost more than the send. A
+    process killed in between leaves those rows claimed, so they are parked as "unknown" once
+    their lease runs out: never sent twice."""
     rng = rng or random.Random()
     result = DispatchResult()
     with session_factory() as session:
@@ -105,44 +155,32 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
         rows = _claim(session, channel.name, worker, now, limit)
         people = _recipients(session, rows)
     result.claimed = len(rows)
-    for row in rows:
-        note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
-                            row.level, row.payload, row.attempts,
-                            people.get(row.person_id) if row.person_id is not None else None)
-        outcome, error, remote, permanent = "sent", None, None, False
-        values: dict[str, Any] = {"state": "sent", "last_error": None}
-        try:
-            remote = channel.send(note).remote_id
-        except DeliveryError as exc:
-            error, permanent = str(exc), exc.permanent
-            if exc.unknown:
-                outcome, values = "unknown", {"state": "unknown"}
-            elif exc.permanent or row.attempts >= max_attempts:
-                outcome, values = ("permanent" if exc.permanent else "temporary"), {
-                    "state": "failed"}
-            else:
-                outcome = "temporary"
-                wait = backoff(row.attempts, rng, exc.retry_after)
-                values = {"state": "pending", "not_before": now + timedelta(seconds=wait)}
-        except TimeoutError as exc:
-            outcome, error, values = "unknown", f"hết thời gian chờ: {exc}", {"state": "unknown"}
-        except Exception as exc:  # noqa: BLE001  a bug in a channel: recorded, retried like a temporary failure
-            outcome, error = "temporary", f"{type(exc).__name__}: {exc}"
-            values = ({"state": "failed"} if row.attempts >= max_attempts else
-                      {"state": "pending",
-                       "not_before": now + timedelta(seconds=backoff(row.attempts, rng))})
-        values.update(updated_at=now, last_error=error, claimed_by=None, claimed_at=None)
-        with session_factory() as session:
-            session.execute(insert(deliveries_t).values(
-                outbox_id=row.id, at=now, channel=channel.name, outcome=outcome,
-                permanent=permanent, error=error, remote_id=remote))
-            session.execute(update(outbox_t).where(outbox_t.c.id == row.id,
-                                                   outbox_t.c.state == "claimed",
-                                                   outbox_t.c.claimed_by == worker)
-                            .values(**values))
-        state = values["state"]
-        result.sent += state == "sent"
-        result.retrying += state == "pending"
-        result.failed += state == "failed"
-        result.unknown += state == "unknown"
+    done: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    flushed = time.monotonic()
+    try:
+        for row in rows:
+            note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
+                                row.level, row.payload, row.attempts,
+                                people.get(row.person_id) if row.person_id is not None else None)
+            remote, failure = None, None
+            try:
+                remote = channel.send(note).remote_id
+            except Exception as exc:  # noqa: BLE001  every failure is an outcome to record
+                failure = exc
+            outcome, error, permanent, values = _outcome(failure, row, now, rng, max_attempts)
+            done.append(({"outbox_id": row.id, "at": now, "channel": channel.name,
+                          "outcome": outcome, "permanent": permanent, "error": error,
+                          "remote_id": remote},
+                         {"_id": row.id, "state": values["state"], "last_error": error,
+                          "not_before": values.get("not_before", row.not_before)}))
+            state = values["state"]
+            result.sent += state == "sent"
+            result.retrying += state == "pending"
+            result.failed += state == "failed"
+            result.unknown += state == "unknown"
+            if len(done) >= FLUSH_EVERY or time.monotonic() - flushed >= FLUSH_SECONDS:
+                _record(session_factory, done, worker, now)
+                done, flushed = [], time.monotonic()
+    finally:
+        _record(session_factory, done, worker, now)
     return result
