@@ -5,11 +5,13 @@ with exponential backoff and jitter) | failed (permanent, or out of attempts) | 
 outcome is not known: a timeout after the request left, or a dispatcher that died holding the
 claim; never resent blindly, a person decides).
 
-Claiming is safe with several dispatchers (healthchecks `sendalerts`): on SQLite a
-conditional `UPDATE … WHERE id = ? AND state = 'pending'` that must change exactly one row;
-on PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED` takes a batch no one else is taking. The claim
-is committed before sending, and each outcome in its own transaction with its delivery row, so
-a process killed at any point loses nothing committed and sends nothing twice.
+Claiming is safe with several dispatchers (healthchecks `sendalerts`): the due ids, then one
+conditional `UPDATE … SET state = 'claimed' WHERE state = 'pending' AND id IN (…) RETURNING …`;
+SQLite runs both under its single writer lock (BEGIN IMMEDIATE), PostgreSQL reads the ids
+`FOR UPDATE SKIP LOCKED`, so two dispatchers never claim the same row. The claim is committed
+before sending, and outcomes with their delivery rows a few dozen at a time (`dispatch`), so a
+process killed at any point loses nothing committed and sends nothing twice: rows it sent but
+had not recorded stay claimed until their lease runs out, then are parked as unknown.
 """
 from __future__ import annotations
 
@@ -61,24 +63,21 @@ def backoff(attempt: int, rng: random.Random, retry_after: float | None = None) 
 
 
 def _claim(session: Session, channel: str, worker: str, now: datetime, limit: int) -> list[Any]:
+    """Claim up to `limit` due rows: their ids, then one conditional UPDATE … RETURNING."""
     due = (select(outbox_t.c.id).where(outbox_t.c.state == "pending", outbox_t.c.channel == channel,
                                        outbox_t.c.not_before <= now)
            .order_by(outbox_t.c.not_before, outbox_t.c.id).limit(limit))
-    postgres = session.get_bind().dialect.name == "postgresql"
-    ids = list(session.execute(due.with_for_update(skip_locked=True) if postgres else due)
-               .scalars())
-    claimed = []
-    for row_id in ids:
-        changed = session.connection().execute(
-            update(outbox_t).where(outbox_t.c.id == row_id, outbox_t.c.state == "pending")
-            .values(state="claimed", claimed_by=worker, claimed_at=now,
-                    attempts=outbox_t.c.attempts + 1, updated_at=now)).rowcount
-        if changed == 1:  # else another dispatcher got it first
-            claimed.append(row_id)
-    if not claimed:
+    if session.get_bind().dialect.name == "postgresql":  # locked until this claim commits
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.execute(due).scalars())  # first: PostgreSQL may rerun a LIMIT subquery
+    if not ids:
         return []
-    return list(session.execute(select(outbox_t).where(outbox_t.c.id.in_(claimed))
-                                .order_by(outbox_t.c.not_before, outbox_t.c.id)))
+    rows = session.execute(
+        update(outbox_t).where(outbox_t.c.id.in_(ids), outbox_t.c.state == "pending")
+        .values(state="claimed", claimed_by=worker, claimed_at=now,
+                attempts=outbox_t.c.attempts + 1, updated_at=now)
+        .returning(*outbox_t.c)).all()
+    return sorted(rows, key=lambda r: (r.not_before, r.id))
 
 
 def _recipients(session: Session, rows: list[Any]) -> dict[int, Recipient]:
