@@ -32,6 +32,8 @@ bench: $(BIN)/kehoach
 	$(BIN)/python bench/compile_bench.py
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/telegram_bench.py
+	$(BIN)/python bench/feed_bench.py
+	$(BIN)/python bench/import_bench.py
 
 schema: $(BIN)/kehoach
 	$(BIN)/kehoach schema > schema/plan.schema.json
