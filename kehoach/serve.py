@@ -131,11 +131,16 @@ def simulated_clock(value: str) -> Callable[[], datetime]:
     """KEHOACH_SIMULATED_NOW="2022-05-18T08:59:50+07:00*60": the time starts there when the
     process starts and runs 60 times as fast (default 1). For trying a plan out and for the
     end-to-end tests; never set in production."""
+    from kehoach.settings import SettingsError
     start_text, _, speed_text = value.partition("*")
-    start = datetime.fromisoformat(start_text.strip())
-    if start.tzinfo is None:
-        raise ValueError(f"{SIMULATED}: «{value}» cần múi giờ, ví dụ 2022-05-18T09:00+07:00")
-    speed = float(speed_text or 1)
+    try:
+        start = datetime.fromisoformat(start_text.strip())
+        speed = float(speed_text or 1)
+    except ValueError:
+        start, speed = None, 0.0
+    if start is None or start.tzinfo is None or speed <= 0:
+        raise SettingsError(f"{SIMULATED}: «{value}» không hợp lệ; cần thời điểm có múi giờ và "
+                            "tốc độ dương, ví dụ 2022-05-18T09:00+07:00*60")
     began = time.monotonic()
     return lambda: (start + timedelta(seconds=(time.monotonic() - began) * speed)).astimezone(UTC)
 

@@ -174,3 +174,12 @@ def test_person_commands(kehoach_bin: str, db_url: str, plan: Path, tmp_path: Pa
     assert "Traceback" not in bad.stderr
     listed = run(kehoach_bin, "person", "list", cwd=tmp_path, url=db_url)
     assert "Lê Thị Cúc" in listed.stdout and "cuc@example.vn" in listed.stdout
+
+
+@pytest.mark.parametrize("value", ["hôm qua", "2022-05-18T09:00", "2022-05-18T09:00+07:00*0",
+                                   "2022-05-18T09:00+07:00*nhanh"])
+def test_a_bad_simulated_clock_is_refused_by_name(value: str) -> None:
+    from kehoach.serve import simulated_clock
+    with pytest.raises(settings_mod.SettingsError, match="KEHOACH_SIMULATED_NOW"):
+        simulated_clock(value)
+    assert simulated_clock("2022-05-18T09:00+07:00*60")().tzinfo is not None
