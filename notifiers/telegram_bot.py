@@ -230,14 +230,21 @@ class KehoachBot:
             self.pending.pop(update.effective_chat.id, None)
         await self._say(update, HELP)
 
-    async def _agenda(self, update: Update, late_only: bool) -> None:
+    async def _linked(self, update: Update) -> Any | None:
+        """The person this chat is linked to, after dropping any question the chat had left
+        open; None (and the chat told how to link) when it is not linked."""
         chat = update.effective_chat
         if chat is None:
-            return
+            return None
         self.pending.pop(chat.id, None)
         person = await self._person(chat.id)
         if person is None:
             await self._say(update, NOT_LINKED)
+        return person
+
+    async def _agenda(self, update: Update, late_only: bool) -> None:
+        person = await self._linked(update)
+        if person is None:
             return
 
         def run() -> list[Any]:
@@ -253,13 +260,8 @@ class KehoachBot:
         await self._agenda(update, late_only=True)
 
     async def on_lich(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        if chat is None:
-            return
-        self.pending.pop(chat.id, None)
-        person = await self._person(chat.id)
+        person = await self._linked(update)
         if person is None:
-            await self._say(update, NOT_LINKED)
             return
         await self._say(update, await self._write(acts.feed_link, person, self.now(),
                                                   self.public_url))
