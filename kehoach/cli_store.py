@@ -39,6 +39,16 @@ def settings() -> dict[str, str]:
         raise _store_fail(exc) from None
 
 
+@main.command("settings")
+def show_settings() -> None:
+    """Các thiết lập đang dùng (biến môi trường, rồi tệp kehoach.toml); giá trị bí mật được ẩn."""
+    from kehoach.settings import shown
+    table = Table("Thiết lập", "Giá trị", "Ý nghĩa")
+    for name, value, what in shown(settings()):
+        table.add_row(name, value, what)
+    out.print(table)
+
+
 def _store_engine() -> Engine:
     from kehoach import store
     try:

@@ -183,3 +183,17 @@ def test_a_bad_simulated_clock_is_refused_by_name(value: str) -> None:
     with pytest.raises(settings_mod.SettingsError, match="KEHOACH_SIMULATED_NOW"):
         simulated_clock(value)
     assert simulated_clock("2022-05-18T09:00+07:00*60")().tzinfo is not None
+
+
+def test_settings_command_shows_values_and_hides_secrets(kehoach_bin: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    (tmp_path / "kehoach.toml").write_text('[smtp]\nhost = "mail.example.vn"\n'
+                                           'password = "bi-mat-123"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEHOACH_")}
+    res = subprocess.run([kehoach_bin, "settings"], cwd=tmp_path, env={**env, "COLUMNS": "200"},
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "mail.example.vn" in res.stdout and "bi-mat-123" not in res.stdout
+    assert "KEHOACH_SMTP_PASSWORD" in res.stdout and "••••••" in res.stdout
+
