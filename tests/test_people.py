@@ -197,3 +197,21 @@ def test_settings_command_shows_values_and_hides_secrets(kehoach_bin: str, tmp_p
     assert "mail.example.vn" in res.stdout and "bi-mat-123" not in res.stdout
     assert "KEHOACH_SMTP_PASSWORD" in res.stdout and "••••••" in res.stdout
 
+
+def test_plan_units_are_kept_at_load_and_filled_by_the_migration(db: Engine, plan: Path) -> None:
+    from alembic import command
+
+    from kehoach.store.directory import plan_units
+    from kehoach.store.models import plan_units_table
+    from kehoach.store.schema import alembic_config, upgrade
+    load(db, plan)
+    with read_session(db) as s:
+        assert plan_units(s, ["cum-thu"]) == {"cum-thu": {"doan-a", "doan-b", "doan-c"}}
+    config = alembic_config()
+    with db.begin() as conn:  # back to 0003 (no table), then up again: filled from the steps
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    upgrade(db)
+    with read_session(db) as s:
+        assert sorted(s.execute(select(plan_units_table.c.unit_id)).scalars()) == [
+            "doan-a", "doan-b", "doan-c"]

@@ -26,8 +26,8 @@ from .models import (
     group_members_table,
     groups_table,
     people_table,
+    plan_units_table,
     plans_table,
-    steps_table,
 )
 
 FALLBACK = "console"
@@ -54,10 +54,10 @@ def sync_groups(session: Session, plan: Plan) -> None:
     groups = {(gid, "cluster" if gid in plan.cluster_heads else "group",
                plan.names.get(gid, gid), plan.cluster_heads.get(gid)) for gid in plan.members}
     members = {(gid, u) for gid, units in plan.members.items() for u in units}
-    stored_groups = set(tuple(r) for r in session.execute(select(g.c.id, g.c.kind, g.c.name, g.c.head_id)
-                                        .where(g.c.plan_id == plan.id)).all())
-    stored_members = set(tuple(r) for r in session.execute(select(m.c.group_id, m.c.unit_id)
-                                         .where(m.c.plan_id == plan.id)).all())
+    stored_groups = {tuple(r) for r in session.execute(
+        select(g.c.id, g.c.kind, g.c.name, g.c.head_id).where(g.c.plan_id == plan.id))}
+    stored_members = {tuple(r) for r in session.execute(
+        select(m.c.group_id, m.c.unit_id).where(m.c.plan_id == plan.id))}
     if (groups, members) == (stored_groups, stored_members):
         return
     session.execute(delete(m).where(m.c.plan_id == plan.id))
@@ -68,6 +68,25 @@ def sync_groups(session: Session, plan: Plan) -> None:
     if members:
         session.execute(insert(m), [{"plan_id": plan.id, "group_id": gid, "unit_id": u}
                                     for gid, u in sorted(members)])
+
+
+def sync_plan_units(session: Session, plan_id: str, units: Iterable[str]) -> None:
+    """Record that `units` have steps in `plan_id` (the pairs not recorded yet)."""
+    t = plan_units_table
+    known = set(session.execute(select(t.c.unit_id).where(t.c.plan_id == plan_id)).scalars())
+    new = sorted(set(units) - known)
+    if new:
+        session.execute(insert(t), [{"plan_id": plan_id, "unit_id": u} for u in new])
+
+
+def plan_units(session: Session, plan_ids: Iterable[str] | Any) -> dict[str, set[str]]:
+    """Plan → the units that have steps in it, for `plan_ids` (ids, or a select of them)."""
+    t = plan_units_table
+    found: dict[str, set[str]] = defaultdict(set)
+    for plan_id, unit in session.execute(select(t.c.plan_id, t.c.unit_id)
+                                         .where(t.c.plan_id.in_(plan_ids))):
+        found[plan_id].add(unit)
+    return found
 
 
 def contact_channel(person: Any, enabled: Collection[str]) -> str | None:
@@ -118,7 +137,6 @@ def scope_units(session: Session, person_id: int) -> set[str]:
             .where(g.c.kind == "cluster", g.c.head_id == person.unit_id)).scalars())
     if person.board_role == BoardRole.SECRETARY:
         issued = select(plans_table.c.id).where(plans_table.c.issuer_id == person.unit_id)
-        units |= set(session.execute(
-            select(steps_table.c.unit_id).distinct()
-            .where(steps_table.c.plan_id.in_(issued))).scalars())
+        for units_of_plan in plan_units(session, issued).values():
+            units |= units_of_plan
     return units

@@ -97,6 +97,16 @@ class Group(Base):
     head_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
 
 
+class PlanUnit(Base):
+    """A unit that has steps in a plan (migration 0004). Kept at load, never removed (steps
+    are never deleted either), so "the units of a plan" is one small read, not a scan of
+    its steps."""
+
+    __tablename__ = "plan_units"
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), primary_key=True)
+
+
 class GroupMember(Base):
     __tablename__ = "group_members"
     __table_args__ = (Index("ix_group_members_unit_id", "unit_id"),)
@@ -294,5 +304,6 @@ deliveries_table = cast(Table, Delivery.__table__)
 people_table = cast(Table, Person.__table__)
 groups_table = cast(Table, Group.__table__)
 group_members_table = cast(Table, GroupMember.__table__)
+plan_units_table = cast(Table, PlanUnit.__table__)
 invites_table = cast(Table, Invite.__table__)
 feed_tokens_table = cast(Table, FeedToken.__table__)

@@ -28,7 +28,7 @@ from engine.plan import Plan
 
 from workflows.lifecycle import next_moment
 
-from .directory import sync_groups
+from .directory import sync_groups, sync_plan_units
 from .models import (
     StepState,
     plans_table,
@@ -99,6 +99,7 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
     number, is_new = _sync_plan_row(session, plan, content_hash, now)
     _sync_units(session, plan)
     sync_groups(session, plan)
+    sync_plan_units(session, plan.id, {step.unit for step in steps})
     result = SyncResult(plan.id, number, is_new)
     audit = {"at": now, "actor": actor, "channel": channel}
     existing = {r.id: r for r in session.execute(

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from calendars.feed import feed_urls
 from kehoach import store
 from kehoach.store import feeds
-from kehoach.store.models import group_members_table, groups_table, plans_table, steps_table
+from kehoach.store.directory import plan_units
+from kehoach.store.models import group_members_table, groups_table, plans_table
 
 from .auth import Viewer, viewer
 from .errors import Invalid, NotFound
@@ -40,9 +41,7 @@ def _units(session: Session, view: feeds.FeedView) -> frozenset[str] | None:
     except feeds.FeedError:
         return None
     if scope.plan_id is not None:
-        return frozenset(session.execute(select(steps_table.c.unit_id).distinct()
-                                         .where(steps_table.c.plan_id == scope.plan_id))
-                         .scalars())
+        return frozenset(plan_units(session, [scope.plan_id]).get(scope.plan_id, set()))
     return scope.units
 
 
@@ -85,10 +84,7 @@ def _mine(session: Session, v: Viewer, feed_id: int) -> None:
 
 def plan_choices(session: Session, v: Viewer) -> list[tuple[str, str]]:
     """(plan id, title) of the plans whose every unit `v` may see."""
-    units: dict[str, set[str]] = {}
-    for plan_id, unit in session.execute(select(steps_table.c.plan_id, steps_table.c.unit_id)
-                                         .distinct()):
-        units.setdefault(plan_id, set()).add(unit)
+    units = plan_units(session, select(plans_table.c.id))
     titles = {r.id: r.title
               for r in session.execute(select(plans_table.c.id, plans_table.c.title))}
     return sorted(((p, titles.get(p, p)) for p, us in units.items() if us <= v.scope),
