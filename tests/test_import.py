@@ -413,3 +413,33 @@ def test_campaign_default_only_when_its_clause_has_no_date(line: str, drafted: b
     draft = _import(f"I. NỘI DUNG\n{line}")
     parse_plan(render(draft))
     assert any(o.kind == "phase" and "lệ thường" in " ".join(o.reasons) for o in draft.obligations) == drafted
+
+
+@pytest.mark.parametrize("line, asked", [
+    ("- Hằng năm mở lớp bồi dưỡng kỹ năng cho bí thư chi đoàn.", "không ghi tháng hay ngày"),
+    ("- Định kỳ 01 năm, các chi đoàn gửi báo cáo tổng hợp về Huyện đoàn.", "không ghi tháng hay ngày"),
+    ("- Mở lớp bồi dưỡng kỹ năng cho bí thư chi đoàn vào tháng 4 hằng năm.", None),  # a month: not asked
+    ("- Hằng năm, phấn đấu trao 50 suất học bổng cho học sinh nghèo.", None),  # a target is measured over the year
+    ("- Đề nghị Huyện ủy chọn năm 2026 là Năm Thanh niên tình nguyện.", "tên gọi của một năm"),
+    ("- Tổ chức diễn đàn thanh niên trong năm 2026.", None),  # a year that is a deadline's
+], ids=["bare-yearly", "once-a-year", "with-month", "target", "named-year", "plain-year"])
+def test_a_guess_about_the_date_is_asked_in_review(line: str, asked: str | None) -> None:
+    draft = _import(f"I. NỘI DUNG\n{line}", "Công tác Đoàn năm 2026")
+    parse_plan(render(draft))
+    assert draft.obligations  # drafted, and asked about, not dropped
+    reasons = " ".join(r.reason for r in draft.review if r.line == draft.obligations[0].line)
+    if asked:
+        assert asked in reasons
+    else:
+        assert "không ghi tháng" not in reasons and "tên gọi" not in reasons
+
+
+def test_duties_whose_lines_name_no_unit_are_listed_once_for_review() -> None:
+    draft = _import("I. NỘI DUNG\n- Hội thao vào ngày 15/5/2026.\n- Chi đoàn khu phố 2 phụ trách hội trại "
+                    "ngày 20/7/2026.\n- Tọa đàm vào ngày 10/10/2026.\n", "Công tác Đoàn năm 2026")
+    text = render(draft)
+    [item] = [r for r in draft.review if "không ghi đơn vị" in r.text]
+    assert item.text.startswith("2 nghĩa vụ")
+    lines = {ob.line for ob in draft.obligations if ob.responsible is None}
+    assert set(item.about) == lines and len(lines) == 2
+    assert "không ghi đơn vị thực hiện" in text.split("CẦN XEM LẠI")[1]

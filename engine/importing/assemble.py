@@ -89,10 +89,11 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             units.add(unit, f"dòng {no}")
     taken: dict[str, int] = {}
     for hit in walker.hits:
-        for ob in _obligations(hit, units, issuer, cluster_id):
+        made = _obligations(hit, units, issuer, cluster_id)
+        for ob in made:
             ob.id = _unique(ob.id, taken)
             draft.obligations.append(ob)
-        doubt = _doubtful(hit)
+        doubt = _doubtful(hit, made[-1].kind)
         if doubt:
             written = hit.sentence[hit.found.start:hit.found.end] or hit.found.phrase
             review.append(ReviewItem(hit.line, written, doubt))
@@ -101,6 +102,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),
                                "head": issuer, "members": list(dict.fromkeys([issuer, *ids]))})
     draft.units = units.items()
+    _defaulted_units(draft, review)
     if found_period is None:
         review.append(ReviewItem(1, title, "không thấy thời gian của kế hoạch (năm, giai đoạn): "
                                  "period tạm ghi «2000 - 2099», hãy sửa"))
@@ -193,15 +195,42 @@ def _assign_classes(walker: Walker, not_issuer: Callable[[str], bool]) -> None:
             hit.reasons.append(f"đơn vị: dòng {no} giao «các {what}» cho «{unit}»")
 
 
-def _doubtful(hit: Hit) -> str | None:
-    """Why a phrase that was understood still needs a look: it is tentative, or completed."""
+_BARE_YEARLY = re.compile(r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi)\s+năm|định\s+kỳ\s+0?1\s+năm|định\s+kỳ\s+hằng\s+năm",
+                          re.IGNORECASE)
+_NAMED_YEAR = re.compile(r"\bnăm\s+((?:19|20)\d{2})\s+là\b", re.IGNORECASE)
+
+
+def _doubtful(hit: Hit, kind: str) -> str | None:
+    """Why a phrase that was understood still needs a look: it is tentative, or completed, or
+    says only «hằng năm» of something that happens on some day (a target is measured over the
+    year; an event, a report or a phase has a day the text does not give), or the year it
+    names is the name of a year («chọn năm 2014 là Năm Tình nguyện»), not a deadline."""
     why = []
-    if hit.found.schedule.tentative:
+    f = hit.found
+    if f.schedule.tentative:
         why.append("ngày dự kiến: hãy sửa khi có ngày chính thức")
-    for flag in hit.found.flags:
+    for flag in f.flags:
         if flag != "dự kiến":
-            why.append(f"đã hiểu thành «{hit.found.phrase}» ({flag}): hãy kiểm tra")
+            why.append(f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra")
+    if kind != "target" and not f.flags and _BARE_YEARLY.fullmatch(" ".join(f.phrase.split())):
+        why.append("không ghi tháng hay ngày: đã hiểu là trong cả năm, hạn ngày 31/12; "
+                   "hãy ghi rõ thời gian nếu kế hoạch định vào một tháng hay một quý")
+    named = _NAMED_YEAR.search(hit.sentence)
+    if named and re.fullmatch(rf"(?:trong\s+|vào\s+)?năm\s+{named.group(1)}", f.phrase.strip(), re.IGNORECASE):
+        why.append(f"là tên gọi của một năm («{named.group(0)} …»), chưa chắc là hạn: "
+                   "hạn tạm ghi cuối năm, hãy kiểm tra")
     return "; ".join(why) or None
+
+
+def _defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
+    """One review item for every obligation whose line names no unit: the issuer was assumed."""
+    assumed = [ob for ob in draft.obligations if "đơn vị: mặc định là đơn vị ban hành" in ob.reasons]
+    lines = list(dict.fromkeys(ob.line for ob in assumed))
+    if lines:
+        shown = ", ".join(map(str, lines))
+        review.append(ReviewItem(lines[0], f"{len(assumed)} nghĩa vụ không ghi đơn vị thực hiện",
+                                 f"đã giao cho đơn vị ban hành «{draft.issuer}» (các dòng {shown}): "
+                                 "hãy ghi đơn vị phụ trách nếu là đơn vị khác", tuple(lines[1:])))
 
 
 def _period(period: str, issued: str | None) -> str | dict[str, str]:

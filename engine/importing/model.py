@@ -34,6 +34,11 @@ class ReviewItem:
     line: int
     text: str
     reason: str
+    lines: tuple[int, ...] = ()  # the other lines the item is about («dòng 84, 130, 142: …»)
+
+    @property
+    def about(self) -> tuple[int, ...]:
+        return (self.line, *self.lines)
 
 
 @dataclass

@@ -26,7 +26,7 @@ HEADS = ("ban thường vụ", "ban chấp hành", "ban giám đốc", "ban giá
          "khối", "mảng", "ban", "đội", "trạm y tế", "tư pháp", "thông tin văn hóa", "thông tin văn hoá", "công an",
          "các", "mỗi", "từng")
 #: Not units though they start like one.
-NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thi|trường|viên|diễn|trại|khỏe|chợ|sách|báo)|ban\s+hành|đoàn\s+(?:viên|kết|thể|ra)"
+NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thao|thi|trường|viên|diễn|trại|khỏe|chợ|sách|báo|giảng|ngộ|tụ|xuân|làng|đua)|ban\s+hành|đoàn\s+(?:viên|kết|thể|ra)"
                        r"|phòng\s+(?:chống|ngừa|tránh)|đội\s+(?:hình|viên|ngũ|nhóm|trưởng|tuyển)|sở\s+trường|khối\s+đại|các\s+(?:nội|hoạt|chương|"
                        r"hình|mô|lớp|văn|đồng|em|bạn|tiêu|hồ|thiết|câu|chuyên|phong|cấp\s+bộ|cấp|ban,)"
                        r"|mỗi\s+(?:năm|quý|tháng|tuần|người)|từng\s+(?:năm|bước|nhóm|đơn|địa|đối)|tt\s+htcđ)",
