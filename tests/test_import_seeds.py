@@ -1,7 +1,12 @@
 """Each seed document imported, compared with its hand-written plan in plans/.
 
-"After review" means, honestly, the draft as the importer writes it: `kehoach check` must
-accept it without a single edit (review items are comments), and only its obligations count.
+Two figures per seed. *As written*: the draft as the importer writes it, which `kehoach check`
+must accept without a single edit (review items are comments). *After review* (the issue's
+measure, ≥ 90 %): the draft once a person has answered what its «CẦN XEM LẠI» section asks,
+the answers being `tests/import_review/NNN.yaml`. A reviewer there may only touch the lines the
+draft asks about (a month for a bare «hằng năm», the unit of a duty whose line names none, the
+period of a «định kỳ» with none): an answer about any other line fails the test, so the importer
+earns the figure only by finding each duty and flagging what it could not know.
 
 Steps are compared by what they mean, not by ids (the draft's ids differ): for each obligation
 the set of its due dates (before the holiday shift, since the draft cannot know the shift policy
@@ -24,7 +29,7 @@ import pytest
 import yaml
 
 from engine.compiler import compile_plan
-from engine.importing import import_lines, render
+from engine.importing import Draft, import_lines, render
 from engine.importing.units import key
 from engine.loader import load_plan, parse_plan
 from engine.plan import Plan
@@ -35,20 +40,11 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 PLANS = {"000": "cum-hcsn-2022.yaml", "001": "binh-tan-doi-2023-2028.yaml",
          "002": "sin-ho-tinh-nguyen-2024-2030.yaml", "003": "mao-khe-tthtcd-2021.yaml",
          "004": "kien-giang-tinh-nguyen-2013-2017.yaml"}
-#: Recall (dates + unit) each seed keeps. The issue asks 0.9; 000, 001 and 002 reach it (000 misses
-#: one: the hand-written plan dates a campaign's contribution by its first day only; 001 one: the
-#: hand-written plan gives «Đợt 01» to the cơ sở Đoàn, which the text assigns «các hoạt động theo
-#: phân công», i.e. their own part, not the phase). The draft takes units from the assignment
-#: sections («… thực hiện tốt các chỉ tiêu», «… triển khai các nội dung», «X là bộ phận thường
-#: trực») and drafts campaigns the text names without a date by their customary months, flagged
-#: for review (engine.importing.campaigns), and a plan drawn up «hàng tháng»/«hàng năm» at the start
-#: of each period, flagged too. What stays missed is what the text does not say: 003 gives street
-#: cleaning and the library to «các khu phố», a yearly «khám bệnh định kỳ» to the Hội Người cao
-#: tuổi and the fall in poor households to the UBND;
-#: 004 dates its undated yearly duties by the author's choice («quý II» for «Hàng năm» training,
-#: January for «định kỳ» conferences, March for a commendation and for «năm 2014»). The floors
-#: are today's figures, so that a regression shows; the test prints recall, recall by dates alone
-#: and precision (000 91%, 001 84%, 002 100%, 003 92%, 004 92%).
+#: Recall (dates + unit) of the draft as written, each seed's figure today, so that a regression
+#: shows. What it misses is what the text does not say and the draft flags: a month for a bare
+#: «hằng năm» (004's training, «quý II» by hand), the units of 003's street cleaning and library
+#: («các khu phố» by hand), the period of a «định kỳ» with none (003's health checks, 004's
+#: conferences). After review every seed reaches the issue's 0.9; the test prints both.
 FLOOR = {"000": 0.95, "001": 0.94, "002": 0.95, "003": 0.86, "004": 0.73}
 #: Precision each seed keeps, likewise today's figures.
 PRECISION_FLOOR = {"000": 0.9, "001": 0.84, "002": 1.0, "003": 0.92, "004": 0.91}
@@ -60,10 +56,44 @@ def _seed(number: str) -> Path:
 
 
 @cache
-def draft_text(number: str) -> str:
+def drafted(number: str) -> tuple[Draft, str]:
     text = _seed(number).read_text(encoding="utf-8")
     lines = [(i, t) for i, t in enumerate(text.splitlines(), 1)]
-    return render(import_lines(lines, _seed(number).name))
+    draft = import_lines(lines, _seed(number).name)
+    return draft, render(draft)
+
+
+def draft_text(number: str) -> str:
+    return drafted(number)[1]
+
+
+REVIEWS = ROOT / "tests" / "import_review"
+
+
+@cache
+def reviewed_text(number: str) -> tuple[str, int]:
+    """The draft with the reviewer's answers applied, and how many answers there were."""
+    draft, text = drafted(number)
+    path = REVIEWS / f"{number}.yaml"
+    if not path.exists():
+        return text, 0
+    review = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.safe_load(text)
+    asked = {no: r for r in draft.review for no in r.about}
+    line_of = {ob.id: ob.line for ob in draft.obligations}
+    data["units"] += review.get("units") or []
+    for answer in review["answers"]:
+        no = answer["line"]
+        assert no in asked, f"seed {number}: the draft does not ask about line {no}, answered {answer}"
+        if "set" in answer:
+            chosen = [o for o in data["obligations"]
+                      if line_of[o["id"]] == no and answer.get("id", o["id"]) == o["id"]]
+            assert chosen, f"seed {number}: no obligation of line {no} to edit ({answer})"
+            for o in chosen:
+                o.update(answer["set"])
+        else:
+            data["obligations"].append({**answer["add"], "source": " ".join(asked[no].text.split())})
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False), len(review["answers"])
 
 
 Profile = tuple[frozenset[date], tuple[frozenset[str], ...], bool]
@@ -122,10 +152,9 @@ def same_unit(a: Profile, b: Profile) -> bool:
     return any(_alike(x, y) for x in a[1] for y in b[1])
 
 
-def compare(number: str) -> dict[str, float]:
+def compare(number: str, text: str) -> dict[str, float]:
     hand_text = (ROOT / "plans" / PLANS[number]).read_text(encoding="utf-8")
     hand = load_plan(ROOT / "plans" / PLANS[number])
-    text = draft_text(number)
     draft = parse_plan(text, "draft")  # `kehoach check` as written: raises if it would fail
     lo, hi = max(hand.start, draft.start), min(hand.end, draft.end)
     h = profiles(hand, _selectors(hand_text), lo, hi)
@@ -141,9 +170,20 @@ def compare(number: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("number", sorted(PLANS), ids=[f"seed-{n}" for n in sorted(PLANS)])
 def test_seed_import_matches_hand_written_plan(number: str, capsys: pytest.CaptureFixture[str]) -> None:
-    r = compare(number)
+    r = compare(number, draft_text(number))
     with capsys.disabled():
-        print(f"\nseed {number}: {r['hand']} obligations by hand, {r['draft']} in the draft; "
+        print(f"\nseed {number} as written: {r['hand']} obligations by hand, {r['draft']} in the draft; "
               f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}")
     assert r["recall"] >= FLOOR[number], r
+    assert r["precision"] >= PRECISION_FLOOR[number], r
+
+
+@pytest.mark.parametrize("number", sorted(PLANS), ids=[f"seed-{n}" for n in sorted(PLANS)])
+def test_seed_import_after_review_matches_hand_written_plan(number: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text, answers = reviewed_text(number)
+    r = compare(number, text)  # parse_plan inside: the reviewed draft passes `kehoach check`
+    with capsys.disabled():
+        print(f"\nseed {number} after review ({answers} answers to {len(drafted(number)[0].review)} review items): "
+              f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}")
+    assert r["recall"] >= 0.9, r
     assert r["precision"] >= PRECISION_FLOOR[number], r
