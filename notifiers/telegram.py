@@ -40,7 +40,7 @@ import httpx
 # PTB 22 is moving its time periods (RetryAfter.retry_after, …) to timedelta; opt in now (its
 # documented switch), so it does not warn on every 429. Set before telegram is imported.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -68,6 +68,25 @@ def markup(buttons: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
                                   for label, data in row] for row in buttons])
+
+
+def markup_json(buttons: list[list[tuple[str, str]]]) -> dict[str, Any]:
+    """`markup(buttons)` as the JSON the Bot API takes (what its `to_dict()` gives)."""
+    return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row]
+                                for row in buttons]}
+
+
+NO_PREVIEW = {"is_disabled": True}  # LinkPreviewOptions(is_disabled=True).to_dict()
+
+
+async def send_message_json(bot: Bot, data: dict[str, Any]) -> dict[str, Any]:
+    """sendMessage through `bot`'s request layer (so PTB's errors, RetryAfter, Forbidden,
+    BadRequest, TimedOut, NetworkError, are raised as by `Bot.send_message`), the parameters
+    and the answer as JSON: building the answer's `Message` (`Message.de_json`, a few hundred
+    attribute sets) was the largest CPU cost of a send, and the channel keeps only its id.
+    `Bot.do_api_request` does the same but warns for a method PTB has."""
+    result: dict[str, Any] = await bot._post("sendMessage", data)
+    return result
 
 
 def plain(text: str) -> str:
@@ -285,23 +304,24 @@ class TelegramChannel(Channel):
                                 retry_after=error.retry_after) from exc
 
     async def _send_one(self, bot: Bot, chat_id: int, part: Part) -> int:
-        kwargs: dict[str, Any] = {"reply_markup": markup(part.buttons),
-                                  "link_preview_options": LinkPreviewOptions(is_disabled=True)}
+        data: dict[str, Any] = {"chat_id": chat_id, "link_preview_options": NO_PREVIEW}
+        if part.buttons:
+            data["reply_markup"] = markup_json(part.buttons)
         try:
-            message = await bot.send_message(chat_id, part.text, parse_mode=ParseMode.HTML,
-                                             **kwargs)
+            message = await send_message_json(bot, {**data, "text": part.text,
+                                                    "parse_mode": ParseMode.HTML})
         except BadRequest as exc:
             if "parse entities" not in str(exc).lower():
                 raise mapped(exc) from exc
             log.warning("Telegram không đọc được HTML của tin (%s); gửi lại dạng chữ thường",
                         exc)
             try:
-                message = await bot.send_message(chat_id, plain(part.text), **kwargs)
+                message = await send_message_json(bot, {**data, "text": plain(part.text)})
             except TelegramError as again:
                 raise mapped(again) from again
         except TelegramError as exc:
             raise mapped(exc) from exc
-        return message.message_id
+        return int(message["message_id"])
 
 
 def mapped(exc: TelegramError) -> DeliveryError:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
+from telegram import LinkPreviewOptions
 
 from kehoach import store
 from kehoach.serve import wired_channels
@@ -19,7 +20,14 @@ from kehoach.store.digest import digest
 from kehoach.store.models import deliveries_table, outbox_table, people_table
 from kehoach.store.people import add_person
 from notifiers.base import DeliveryError, Notification, Recipient
-from notifiers.telegram import ChatLost, Limiter, TelegramChannel
+from notifiers.telegram import (
+    NO_PREVIEW,
+    ChatLost,
+    Limiter,
+    TelegramChannel,
+    markup,
+    markup_json,
+)
 from notifiers.telegram_render import LIMIT, render, utf16_len, vn_deadline
 from tests.conftest import NOW, load
 from tests.fake_bot_api import FakeBotAPI, parse_html
@@ -70,6 +78,18 @@ def test_a_reminder_is_html_with_every_value_escaped_a_vietnamese_date_and_three
     buttons = [b for row in sent["reply_markup"]["inline_keyboard"] for b in row]
     assert [b["text"] for b in buttons] == ["✅ Đã hoàn thành", "⏳ Xin gia hạn", "📋 Chi tiết"]
     assert [b["callback_data"] for b in buttons] == ["d:5", "x:5", "i:5"]
+
+
+def test_the_json_sent_is_what_ptbs_objects_give_and_the_ids_are_telegrams(
+        channel: TelegramChannel, api: FakeBotAPI) -> None:
+    """The channel posts sendMessage as JSON (no `Message` built from the answer): the buttons
+    and link preview as PTB's own objects would say them, and each remote id the one the
+    Bot API answered."""
+    buttons = render(note())[0].buttons
+    assert markup_json(buttons) == markup(buttons).to_dict()  # type: ignore[union-attr]
+    assert NO_PREVIEW == LinkPreviewOptions(is_disabled=True).to_dict()
+    assert [channel.send(note(chat=c)).remote_id for c in (42, 43, 42)] == ["42:1", "43:2", "42:3"]
+    assert all(s["link_preview_options"] == NO_PREVIEW for s in api.sent())
 
 
 def test_each_purpose_has_its_template() -> None:
