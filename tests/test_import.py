@@ -443,3 +443,44 @@ def test_duties_whose_lines_name_no_unit_are_listed_once_for_review() -> None:
     lines = {ob.line for ob in draft.obligations if ob.responsible is None}
     assert set(item.about) == lines and len(lines) == 2
     assert "không ghi đơn vị thực hiện" in text.split("CẦN XEM LẠI")[1]
+
+
+ITEMS = """II. NỘI DUNG
+1. Hội trại truyền thống
+- Thời gian: từ 7g30 đến 16g00 ngày 22/3/2026.
+- Địa điểm: Sân vận động xã.
+- Thành phần: mỗi chi đoàn cử 15 đoàn viên.
+2. Giải bóng đá thanh niên
+- Dự kiến tổ chức trong tháng 6/2026 tại sân trường.
+- Mỗi chi đoàn đóng góp kinh phí 200.000 đồng.
+3. Quỹ khuyến học
+- Mỗi chi đoàn đóng góp kinh phí 100.000 đồng.
+"""
+
+
+def test_an_items_lines_describe_it_and_its_money_is_due_by_its_date() -> None:
+    draft = _import(ITEMS, "Công tác Đoàn năm 2026")
+    text = render(draft)
+    parse_plan(text)
+    by_title = {o.title: o for o in draft.obligations}
+    camp = by_title["Hội trại truyền thống"]  # one event; «Thành phần: …» is not a duty of its own
+    assert camp.when == "7g30 ngày 22/3/2026" and camp.place == "Sân vận động xã"
+    assert not any("Thành phần" in o.title for o in draft.obligations)
+    assert any("giữ giờ bắt đầu, đến 16g00" in r.reason for r in draft.review)  # the end time is asked about
+    assert by_title["Giải bóng đá thanh niên"].when == "Dự kiến tổ chức trong tháng 6/2026"  # named after its item
+    [money] = [o for o in draft.obligations if o.kind == "contribution"]
+    assert money.amount == "200.000 đồng" and money.when == "Dự kiến tổ chức trong tháng 6/2026"
+    assert any("hạn đóng góp lấy theo ngày" in r for r in money.reasons)
+    # the fund's money has no date anywhere: asked about, never dropped in silence
+    assert any("100.000 đồng" in r.text and "không ghi hạn" in r.reason for r in draft.review)
+
+
+@pytest.mark.parametrize("text, phrase, start", [
+    ("Hiến máu từ 7g30 đến 11g00 ngày 15/3/2026", "7g30 ngày 15/3/2026", (7, 30)),
+    ("Tọa đàm từ 2 giờ đến 4 giờ chiều ngày 4/4/2026", "2 giờ chiều ngày 4/4/2026", (14, 0)),
+    ("Hội thi từ 8 giờ 30 tới 11 giờ ngày 5/5/2026", "8 giờ 30 ngày 5/5/2026", (8, 30)),
+], ids=["g", "gio-chieu", "toi"])
+def test_a_span_of_hours_is_an_event_from_its_start(text: str, phrase: str, start: tuple[int, int]) -> None:
+    [f] = find_when(text, CTX)
+    assert f.phrase == phrase and (f.schedule.time.hour, f.schedule.time.minute) == start  # type: ignore[union-attr]
+    assert any("giữ giờ bắt đầu" in flag for flag in f.flags)

@@ -95,7 +95,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             draft.obligations.append(ob)
         doubt = _doubtful(hit, made[-1].kind)
         if doubt:
-            written = hit.sentence[hit.found.start:hit.found.end] or hit.found.phrase
+            written = hit.found.written or hit.found.phrase
             review.append(ReviewItem(hit.line, written, doubt))
     if cluster_id and cluster:
         ids = [u for u, _, origin in units.items() if origin != "nơi nhận"]
@@ -276,7 +276,8 @@ def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None) ->
     conf = hit.confidence
     if f.schedule.tentative:
         reasons.append("ngày dự kiến")
-    base = DraftObligation(id=slug(duties.title_of(s, 60), 40), kind=kind, title=duties.title_of(s),
+    named = hit.title or s
+    base = DraftObligation(id=slug(duties.title_of(named, 60), 40), kind=kind, title=duties.title_of(named),
                            when=f.phrase, line=hit.line, source=s, confidence=conf, reasons=reasons,
                            responsible=who, place=hit.section.place)
     if isinstance(f.schedule.rule, Fixed):

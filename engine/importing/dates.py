@@ -55,6 +55,8 @@ _WEEKDAY = re.compile(r"\b(?:thứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|chủ\
 _DATED = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}|ngày\s+\d{1,2}\s+tháng")
 _WEEKDAYS = {"hai": 1, "ba": 2, "tư": 3, "năm": 4, "sáu": 5, "bảy": 6, "2": 1, "3": 2, "4": 3, "5": 4,
              "6": 5, "7": 6}
+_CLOCK = r"\d{1,2}\s*(?:giờ|g|h)\s*\d{0,2}(?![\w/])"
+_CLOCK_SPAN = re.compile(rf"(?:từ\s+)?({_CLOCK})\s*(?:đến|tới|-|–)\s*({_CLOCK})(?:\s+(sáng|chiều|tối))?", re.IGNORECASE)
 _STAGE = re.compile(r"(?:cuối\s+)?(?:mỗi|các|từng)\s+giai\s+đoạn", re.IGNORECASE)
 _STAGE_N = re.compile(r"giai\s+đoạn\s+(\d)\b", re.IGNORECASE)
 
@@ -68,6 +70,7 @@ class Found:
     start: int
     end: int
     flags: tuple[str, ...] = ()
+    written: str = ""  # the words of the text it was read from («hằng năm, quý, tháng»)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +134,8 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
         parts = [text[words[i][0]:words[j][1]].strip(" ,;:.–-(") for i, j in spans]
         joined = ", ".join(parts)
         try:
-            return [Found(joined, _parse(joined, ctx), words[spans[0][0]][0], words[spans[-1][1]][1],
-                          ("ghép từ nhiều chỗ trong câu",))]
+            a, b = words[spans[0][0]][0], words[spans[-1][1]][1]
+            return [Found(joined, _parse(joined, ctx), a, b, ("ghép từ nhiều chỗ trong câu",), text[a:b])]
         except PlanError:
             pass
     if doubts is not None:
@@ -183,14 +186,14 @@ def _parse(phrase: str, ctx: Context) -> Schedule:
 def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) -> list[Found]:
     flags: tuple[str, ...] = ("dự kiến",) if "dự kiến" in phrase.lower() else ()
     try:
-        return [Found(phrase, _parse(phrase, ctx), at, at + len(phrase), flags)]
+        return [Found(phrase, _parse(phrase, ctx), at, at + len(phrase), flags, phrase)]
     except PlanError as exc:
         error = exc.message
     fixed = _complete(phrase, error, ctx)
     if fixed is not None:
         new, why = fixed
         try:
-            found = Found(new, _parse(new, ctx), at, at + len(phrase), (*flags, why))
+            found = Found(new, _parse(new, ctx), at, at + len(phrase), (*flags, why), phrase)
             wrong = _wrong_weekday(phrase, found.schedule)
             if wrong:
                 _doubt(doubts, phrase, wrong)
@@ -201,7 +204,7 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
     if "nhiều chu kỳ" in error:  # «hằng năm, quý, tháng»: one obligation per period
         tail = re.search(r"(?:hằng|hàng)\s+(.*)", phrase.lower())
         parts = re.findall(r"(?:năm|quý|tháng|tuần|ngày)\b", tail.group(1) if tail else "")
-        found = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase), (*flags, "tách chu kỳ"))
+        found = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase), (*flags, "tách chu kỳ"), phrase)
                  for p in dict.fromkeys(parts)]
         if found:
             return found
@@ -237,6 +240,10 @@ _NAMES = {1: "thứ Hai", 2: "thứ Ba", 3: "thứ Tư", 4: "thứ Năm", 5: "th
 def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
     """A phrase the grammar refused for want of what the text said elsewhere: the section's
     year («ngày 15/3» after «năm 2022»), or the stages the plan defined («cuối mỗi giai đoạn»)."""
+    span = _CLOCK_SPAN.search(phrase)
+    if "nhiều giờ" in error and span:  # «từ 7g30 đến 11g00 ngày 15/3»: an event from its start
+        new = phrase[:span.start()] + span.group(1) + (f" {span.group(3)}" if span.group(3) else "") + phrase[span.end():]
+        return re.sub(r"\s{2,}", " ", new).strip(), f"giữ giờ bắt đầu, đến {span.group(2)} không ghi"
     if "thứ trong tuần cần đi kèm" in error and _DATED.search(phrase):
         # «Chủ nhật, ngày 16/3/2025»: the date says it all; the weekday is checked by the caller
         new = _WEEKDAY.sub("", phrase).strip(" ,")

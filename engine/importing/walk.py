@@ -22,6 +22,14 @@ _ROMAN = re.compile(r"^([IVX]{1,5})\s*[./)]\s*(.*)$")
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[./)]\s*(\S.*)$")
 _LABEL = re.compile(r"^(thời gian(?:\s*-\s*địa điểm)?(?:\s+(?:thực hiện|hoàn thành|tổ chức))?|địa điểm|"
                     r"nội dung|phân công(?:\s+thực hiện|\s+nhiệm vụ)?|đơn vị thực hiện)\s*:\s*(.*)$", re.IGNORECASE)
+#: Lines that describe the section's activity, not a duty of their own: «Thành phần: mỗi chi đoàn
+#: cử 20 đoàn viên», «Hình thức: trực tuyến». One that names money is still read (a contribution).
+_ATTRIBUTE = re.compile(r"^(?:thành phần(?:\s+tham (?:gia|dự))?|đối tượng(?:\s+tham (?:gia|dự))?|quy mô|hình thức|"
+                        r"số lượng|lực lượng(?:\s+[^:]{0,25})?|chủ trì|trang phục|ghi chú)\s*:", re.IGNORECASE)
+#: What a line says of its item when it only dates it: «Dự kiến tổ chức trong tháng 3/2025 tại …».
+_ONLY_WHEN = re.compile(r"^\W*(?:(?:thời gian\s+)?dự kiến|sẽ|được)?\s*(?:(?:tổ chức|diễn ra|thực hiện|triển khai|"
+                        r"khai mạc)\s*)?(?:vào|trong|lúc|từ)?\s*$", re.IGNORECASE)
+_HELD = re.compile(r"\b(?:tổ chức|diễn ra|thực hiện|triển khai|khai mạc)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
 _DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.IGNORECASE)
 _GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.IGNORECASE)
@@ -61,7 +69,7 @@ def _period_start(f: Found) -> Found:
     if m is None:
         return f
     new = f"đầu hằng {m.group(1).lower()}"
-    return Found(new, parse_when(new), f.start, f.end, (*f.flags, "kế hoạch của một kỳ lập vào đầu kỳ"))
+    return Found(new, parse_when(new), f.start, f.end, (*f.flags, "kế hoạch của một kỳ lập vào đầu kỳ"), f.written)
 
 
 def _dated(sentence: str, c: Campaign, found: list[Found]) -> bool:
@@ -76,6 +84,12 @@ def _dated(sentence: str, c: Campaign, found: list[Found]) -> bool:
                                                                  f.phrase.strip(), re.IGNORECASE):
             return True
     return False
+
+
+def _without(sentence: str, f: Found) -> str:
+    """The sentence without its `when:` phrase and its place («tại …»)."""
+    rest = sentence[:f.start] + " " + sentence[f.end:]
+    return re.sub(r"\btại\b.*$", "", rest, flags=re.IGNORECASE).strip(" .,;:")
 
 
 def _clause(sentence: str, at: int) -> str:
@@ -122,6 +136,7 @@ class Hit:
     confidence: float
     reasons: list[str]
     kind: str | None = None
+    title: str | None = None  # when the sentence does not name what it dates: its item's name
 
 
 class Walker:
@@ -234,6 +249,8 @@ class Walker:
         sec = self.top
         bullet = bool(_BULLET.match(text))
         body = _BULLET.sub("", text).strip()
+        if _ATTRIBUTE.match(body) and not duties.money(body):
+            return
         label = _LABEL.match(body)
         if label:
             self.label(sec, label.group(1).lower(), label.group(2), no)
@@ -344,21 +361,36 @@ class Walker:
                               "không lấy làm nghĩa vụ; nếu là một việc có hạn, hãy thêm vào")
             return
         for c in campaigns:  # the hit's text starts with the name, which the review quotes
-            f = Found(c.phrase, parse_when(c.phrase), 0, len(c.name), (f"theo lệ thường: {c.why}",))
+            f = Found(c.phrase, parse_when(c.phrase), 0, len(c.name), (f"theo lệ thường: {c.why}",), c.name)
             self.hits.append(Hit(f"{c.name}: {_clause(sentence, c.start)}", f, unit, no, sec, 0.5,
                                  [f"«{c.name}» không ghi ngày: {c.phrase} theo lệ thường"], "phase"))
         if campaigns and not found:
             sec.emitted += 1
             return
         if found:
+            only_dates = (sec.level >= 2 and len(found) == 1 and set(found[0].flags) <= {"dự kiến"}
+                          and _HELD.search(sentence) and _ONLY_WHEN.match(_without(sentence, found[0])))
             for f in found:
                 conf = 0.9 if unit else 0.8
-                self.hits.append(Hit(sentence, f, unit, no, sec, conf - 0.15 * bool(f.flags), list(f.flags)))
+                self.hits.append(Hit(sentence, f, unit, no, sec, conf - 0.15 * bool(f.flags), list(f.flags),
+                                     title=sec.title if only_dates else None))  # «Dự kiến tổ chức trong …»
             sec.emitted += 1
             return
         when, why = self.section_when(sec)
         if when and (bullet or named) and (sec.mode == "assign" or sec.intro or sec.when or sec.dated):
-            self.hits.append(Hit(sentence, when, unit, no, sec, 0.7 if unit else 0.6, why))
+            hit = Hit(sentence, when, unit, no, sec, 0.7 if unit else 0.6, why)
+            if when is sec.when and sec.title:  # dated by its item («1. Hội nghị …» / «- Thời gian: …»)
+                hit.title = f"{sec.title} – {duties.title_of(sentence)}"
+            self.hits.append(hit)
+            sec.emitted += 1
+            return
+        if duties.money(sentence):  # money owed for the item's activity: due by its date
+            event = next((h for h in reversed(self.hits) if h.section is sec), None)
+            if event is None:
+                self.on_doubt(no, sentence, "khoản đóng góp không ghi hạn; hãy ghi rõ thời gian")
+                return
+            self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55,
+                                 [f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"]))
             sec.emitted += 1
             return
         if duties.target_measure(sentence) and sec.heading_when:
