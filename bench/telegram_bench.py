@@ -8,15 +8,15 @@
 The fake Bot API (tests/fake_bot_api.py) runs as a separate process on 127.0.0.1; `--chats`
 linked people (one private chat each) take the messages in turn. Side by side in one run:
 
-* channel, unthrottled: `TelegramChannel.send` (render, python-telegram-bot
-  `Bot.send_message` on notifiers/telegram_http.py's aiohttp layer) from `--workers` threads,
-  limiter off, no store: messages/s; target ≥ 500/s;
-* baseline: the same channel on PTB's default HTTP layer (httpx `HTTPXRequest`), one sender
-  (what a plain PTB bot sending in a loop does), on a fifth of the messages;
+* channel, unthrottled: `TelegramChannel.send` (render, python-telegram-bot's request layer
+  posting sendMessage as JSON, notifiers/telegram_http.py's aiohttp) from `--workers`
+  threads, limiter off, no store: messages/s; target ≥ 500/s;
+* baseline: a plain PTB loop, one sender, `Bot.send_message` on PTB's default HTTP layer
+  (httpx `HTTPXRequest`), the same texts and buttons, on a fifth of the messages;
 * store.dispatch, unthrottled: the real dispatcher on a fresh SQLite file and a fresh
-  PostgreSQL schema (claim, send, one delivery row + outbox update per message, each in its
-  own transaction), `--workers` dispatcher threads side by side as `kehoach worker`
-  processes would;
+  PostgreSQL schema (claim a batch, send, a delivery row + outbox update per message,
+  recorded 50 at a time), `--workers` dispatcher threads side by side as `kehoach worker`
+  processes would; target ≥ 500/s;
 * limited: the server answers 429 above Telegram's limits (30 messages/s overall, 1/s per
   chat), the channel's limiter is on (its default, 29/s): `--limited-seconds` worth of
   messages at 30/s through store.dispatch; the achieved rate as a share of 30/s, wall clock
@@ -28,6 +28,7 @@ runs: the channel is CPU-bound on the client side.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -180,6 +181,37 @@ def run_channel(messages: int, chats: int, workers: int, http: str) -> dict[str,
             "cpu_ms": CPU[0] * 1000 / count, "server_ms": stats["cpu"] * 1000 / count}
 
 
+def run_plain_ptb(messages: int, chats: int) -> dict[str, Any]:
+    """The baseline: what a plain PTB bot sending in a loop does, one sender, PTB's default
+    httpx layer, `Bot.send_message` (its answer built into a `Message`), the same texts and
+    buttons as the channel (rendered in the loop)."""
+    from telegram import Bot, LinkPreviewOptions
+    from telegram.constants import ParseMode
+    from telegram.request import HTTPXRequest
+
+    from notifiers.telegram import markup
+    from notifiers.telegram_render import render
+    server = FakeServer(False)
+    todo = notes(messages, chats)
+
+    async def loop() -> float:
+        async with Bot(TOKEN, base_url=server.base_url, request=HTTPXRequest()) as bot:
+            cpu, start = time.process_time(), time.perf_counter()
+            for n in todo:
+                for part in render(n):
+                    await bot.send_message(n.person.telegram_chat_id,  # type: ignore[union-attr]
+                                           part.text, parse_mode=ParseMode.HTML,
+                                           reply_markup=markup(part.buttons),
+                                           link_preview_options=LinkPreviewOptions(
+                                               is_disabled=True))
+            CPU[:] = [time.process_time() - cpu]
+            return time.perf_counter() - start
+    seconds = asyncio.run(loop())
+    stats = server.close()
+    return {"messages": messages, "seconds": seconds, "rate": messages / seconds,
+            "server": stats, "cpu_ms": CPU[0] * 1000 / messages}
+
+
 def run_dispatch(messages: int, chats: int, workers: int, limits: bool,
                  batch: int, db: str = "sqlite") -> dict[str, Any]:
     """The real dispatcher: claim, send, delivery row and outbox update per message."""
@@ -250,8 +282,8 @@ def main() -> None:
           f"{fast['seconds']:6.2f} s = {fast['rate']:7.1f} msg/s; "
           f"CPU per message: {fast['cpu_ms']:.2f} ms sending, {fast['server_ms']:.2f} ms in the "
           f"fake Bot API")
-    base = run_channel(baseline, args.chats, 1, "httpx")
-    print(f"  baseline: PTB default (httpx), one sender: {base['messages']:>6,} in "
+    base = run_plain_ptb(baseline, args.chats)
+    print(f"  baseline: plain PTB send_message (httpx), one sender: {base['messages']:>6,} in "
           f"{base['seconds']:6.2f} s = {base['rate']:7.1f} msg/s; "
           f"{base['cpu_ms']:.2f} ms CPU per message")
     full = {"rate": 0.0}
