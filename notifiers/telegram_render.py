@@ -61,8 +61,10 @@ def clip(value: Any, limit: int = CLIP) -> str:
 
 
 def environment() -> Environment:
+    # auto_reload off: templates are part of the code, read once (Jinja would otherwise stat
+    # each file, and the ones it includes, on every message)
     env = Environment(loader=PackageLoader("notifiers", "templates"), undefined=StrictUndefined,
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters.update(vn_deadline=vn_deadline, clip=clip, money=vi.money)
     return env
 
