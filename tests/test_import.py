@@ -484,3 +484,26 @@ def test_a_span_of_hours_is_an_event_from_its_start(text: str, phrase: str, star
     [f] = find_when(text, CTX)
     assert f.phrase == phrase and (f.schedule.time.hour, f.schedule.time.minute) == start  # type: ignore[union-attr]
     assert any("giữ giờ bắt đầu" in flag for flag in f.flags)
+
+
+def test_a_table_row_is_dated_by_its_date_cell_not_by_a_name_in_its_title() -> None:
+    body = ("II. LỊCH CÔNG TÁC\n| TT | Nội dung | Thời gian | Đơn vị thực hiện |\n|---|---|---|---|\n"
+            "| 1 | Ra quân Tháng Thanh niên | 01/3/2026 | Văn phòng Huyện Đoàn |\n"
+            "| 2 | Báo cáo kết quả Chiến dịch hè | Trước 30/8/2026 | Các cơ sở Đoàn |\n")
+    draft = _import(body, "Công tác Đoàn năm 2026")
+    parse_plan(render(draft))
+    got = {o.title: (o.kind, o.when, o.responsible) for o in draft.obligations}
+    assert got == {"Ra quân Tháng Thanh niên": ("event", "01/3/2026", "van-phong-huyen-doan"),
+                   "Báo cáo kết quả Chiến dịch hè": ("deadline", "Trước 30/8/2026", "co-so-doan")}
+
+
+@pytest.mark.parametrize("letterhead, issuer", [
+    (["HUYỆN ĐOÀN CẦN GIỜ", "BAN THƯỜNG VỤ"], "Ban Thường vụ Huyện Đoàn Cần Giờ"),
+    (["ĐOÀN TNCS HỒ CHÍ MINH", "BCH ĐOÀN XÃ AN PHÚ"], "BCH Đoàn Xã An Phú"),
+    (["UBND PHƯỜNG 3", "ỦY BAN NHÂN DÂN PHƯỜNG 3"], "Ủy ban nhân dân Phường 3"),
+], ids=["organ-under-unit", "national-line", "people-committee"])
+def test_the_issuer_is_the_letterheads_last_unit(letterhead: list[str], issuer: str) -> None:
+    lines = [*letterhead, "Số: 3-KH/ĐTN", "KẾ HOẠCH", "Công tác năm 2026", "I. NỘI DUNG",
+             "- Hội nghị triển khai vào ngày 10/01/2026."]
+    draft = import_lines(list(enumerate(lines, 1)), "t.txt")
+    assert dict((u, n) for u, n, _ in draft.units)[draft.issuer] == issuer

@@ -34,10 +34,17 @@ _SECTION_KINDS = (("target", re.compile(r"chỉ tiêu|mục tiêu cụ thể", r
                   ("milestone", re.compile(r"tiến độ|lộ trình", re.IGNORECASE)))
 
 
+_REPORTS = re.compile(r"^\W*(?:báo cáo|đăng ký|đăng kí|nộp|gửi)\b", re.IGNORECASE)
+
+
 def kind_of(sentence: str, section: str) -> str:
-    """event, deadline, phase, milestone, contribution or target (the plan format's kinds)."""
+    """event, deadline, phase, milestone, contribution or target (the plan format's kinds).
+    A duty that opens with a report's verb is a deadline, whatever it reports on («Báo cáo kết
+    quả Chiến dịch Mùa hè xanh»)."""
     if money(sentence):
         return "contribution"
+    if _REPORTS.match(sentence):
+        return "deadline"
     for kind, pattern in _SECTION_KINDS:
         if pattern.search(section) and (kind != "target" or target_measure(sentence)):
             return kind

@@ -129,7 +129,8 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
     for t in (head or lines)[:top]:  # the letterhead: «UBND XÃ …» over «HỘI ĐỒNG ĐỘI XÃ»: the last
         first = re.split(r"\s{2,}|\t", t.strip())[0]
         if is_upper(first) and not _NATIONAL.match(first) and subject(unit_case(first)):
-            found = unit_case(first)
+            # «HUYỆN ĐOÀN CẦN GIỜ» over a bare «BAN THƯỜNG VỤ»: the organ of the unit above it
+            found = f"{unit_case(first)} {found}" if found and _ORGAN.fullmatch(first) else unit_case(first)
     if found:
         return found
     for t in lines:
@@ -140,6 +141,7 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
 
 
 _ACRONYM = re.compile(r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+|UBND|HĐND|UBMTTQ|MTTQ|CCB|ĐTN|TU|HU|QU)\W*")
+_ORGAN = re.compile(r"(?:ban thường vụ|ban chấp hành|thường trực|văn phòng|ban giám đốc|ban chỉ đạo)\W*", re.IGNORECASE)
 _NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|độc lập|\*|-)", re.IGNORECASE)
 
 
@@ -151,4 +153,11 @@ def unit_case(name: str) -> str:
         if _ACRONYM.fullmatch(w):
             return w
         return w[:1] + w[1:].lower()
-    return " ".join(word(w) for w in name.split())
+    out = " ".join(word(w) for w in name.split())
+    out = _COMPOUND.sub(lambda m: m.group(1) + m.group(2).lower(), out)
+    return out.replace("Ủy ban Nhân Dân", "Ủy ban nhân dân").replace("Hội đồng Nhân Dân", "Hội đồng nhân dân")
+
+
+#: Names whose next words keep lower case: «Ban Thường vụ», «Ủy ban», «Hội Cựu chiến binh».
+_COMPOUND = re.compile(r"\b(Thường |Chấp |Giám |Chỉ |Văn |Mặt |Liên |Phụ |Nông |Khuyến |Ủy |Tổ |Cựu |Hội )"
+                       r"(Vụ|Hành|Đốc|Đạo|Phòng|Trận|Hiệp|Nữ|Dân|Học|Ban|Quốc|Chiến Binh|Đồng)\b")

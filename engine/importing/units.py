@@ -23,7 +23,7 @@ HEADS = ("ban thường vụ", "ban chấp hành", "ban giám đốc", "ban giá
          "tỉnh đoàn", "quận đoàn", "thành đoàn", "thị đoàn", "xã đoàn", "phường đoàn",
          "nhà thiếu nhi", "trung tâm", "phòng", "sở", "ubnd", "ủy ban", "ủy ban nhân dân", "hđnd",
          "đảng ủy", "quận ủy", "huyện ủy", "tỉnh ủy", "thành ủy", "cấp ủy", "cụm trưởng", "cụm",
-         "khối", "mảng", "ban", "đội", "trạm y tế", "tư pháp", "thông tin văn hóa", "thông tin văn hoá", "công an",
+         "khối", "mảng", "ban", "đội", "trạm y tế", "văn phòng", "tư pháp", "thông tin văn hóa", "thông tin văn hoá", "công an",
          "các", "mỗi", "từng")
 #: Not units though they start like one.
 NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thao|thi|trường|viên|diễn|trại|khỏe|chợ|sách|báo|giảng|ngộ|tụ|xuân|làng|đua)|ban\s+hành|đoàn\s+(?:viên|kết|thể|ra)"

@@ -266,16 +266,26 @@ class Walker:
 
     def row(self, no: int, cells: list[str]) -> None:
         """A table row: one cell says when, one may name the unit, the first other is the title."""
-        doubts: list[Doubt] = []
-        dated = [c for c in cells if has_anchor(c)]
-        found = [f for c in dated for f in find_when(c, self.ctx, doubts)]
-        for d in doubts:
-            self.on_doubt(no, d.text, d.reason)
+        read: dict[str, tuple[list[Found], list[Doubt]]] = {}
+        for c in cells:
+            if has_anchor(c):
+                doubts: list[Doubt] = []
+                read[c] = (find_when(c, self.ctx, doubts), doubts)
+        # the cell that says when is mostly a date («Trước 30/8/2026»); a title may hold one too
+        # («Ra quân Tháng Thanh niên»), so its own doubts are not the row's
+        cover = {c: sum(len(x.written) for x in f) / max(1, len(c.strip(" .;"))) for c, (f, _) in read.items()}
+        best = max(cover, key=cover.__getitem__, default=None)
+        dated = [best] if best is not None and cover[best] >= 0.6 else list(read)
+        found = [f for c in dated for f in read[c][0]]
+        for c in dated:
+            for d in read[c][1]:
+                self.on_doubt(no, d.text, d.reason)
         units = [c for c in cells[1:] if c not in dated and subject(c) and len(subject(c) or "") >= 0.8 * len(c)]
         rest = [c for c in cells if c not in dated and c not in units and not re.fullmatch(r"[\d.]+", c)]
         if not found or not rest:
-            if dated and not found and not doubts:
-                self.on_doubt(no, " | ".join(cells), "dòng bảng có ngày nhưng không hiểu được")
+            if dated and not any(read[c][1] for c in dated):
+                self.on_doubt(no, " | ".join(cells), "dòng bảng có ngày nhưng không hiểu được" if not found
+                              else "dòng bảng có ngày nhưng không thấy việc gì")
             return
         unit = subject(units[0]) if units else next((s.lead for s in reversed(self.stack) if s.lead), None)
         if unit:
