@@ -506,4 +506,4 @@ def test_the_issuer_is_the_letterheads_last_unit(letterhead: list[str], issuer: 
     lines = [*letterhead, "Số: 3-KH/ĐTN", "KẾ HOẠCH", "Công tác năm 2026", "I. NỘI DUNG",
              "- Hội nghị triển khai vào ngày 10/01/2026."]
     draft = import_lines(list(enumerate(lines, 1)), "t.txt")
-    assert dict((u, n) for u, n, _ in draft.units)[draft.issuer] == issuer
+    assert {u: n for u, n, _ in draft.units}[draft.issuer] == issuer
