@@ -80,6 +80,10 @@ UNITS = [
     ("- Phòng Văn hóa: hỗ trợ âm thanh.", "Phòng Văn hóa"),
     ("Hội nghị tổng kết được tổ chức vào cuối năm.", None),
     ("Các chi đoàn trực thuộc đăng ký danh sách.", "Các chi đoàn trực thuộc"),
+    ("Các chi đoàn sinh hoạt vào thứ Bảy hàng tuần.", "Các chi đoàn"),  # «sinh hoạt» is a verb
+    ("Chi đoàn học sinh khối 10 tổ chức cắm trại.", "Chi đoàn học sinh khối 10"),  # «học sinh» is not
+    ("Văn phòng Huyện Đoàn tổng hợp báo cáo.", "Văn phòng Huyện Đoàn"),
+    ("Hội thao truyền thống vào ngày 15/5/2026.", None),  # an event, not an association
 ]
 
 
@@ -507,3 +511,30 @@ def test_the_issuer_is_the_letterheads_last_unit(letterhead: list[str], issuer: 
              "- Hội nghị triển khai vào ngày 10/01/2026."]
     draft = import_lines(list(enumerate(lines, 1)), "t.txt")
     assert {u: n for u, n, _ in draft.units}[draft.issuer] == issuer
+
+
+SCHOOL = """I. CHỈ TIÊU
+1. Kết nạp ít nhất 120 đoàn viên mới trong năm học.
+II. NỘI DUNG
+Tháng 3/2026:
+- Các chi đoàn nộp hồ sơ kết nạp đoàn viên chậm nhất ngày 10/3.
+Hằng tuần:
+- Chào cờ vào sáng thứ Hai.
+- Văn nghệ chào mừng Ngày Nhà giáo Việt Nam 20/11 vào ngày 15/11/2025.
+"""
+
+
+def test_a_school_years_plan_and_what_its_intros_leave_unsaid() -> None:
+    lines = ["ĐOÀN TRƯỜNG THPT AN LẠC", "Số: 5/KH-ĐTN        Quận 8, ngày 08 tháng 9 năm 2025", "KẾ HOẠCH",
+             "Hoạt động năm học 2025 - 2026", "", *SCHOOL.splitlines()]
+    draft = import_lines(list(enumerate(lines, 1)), "t.txt")
+    parse_plan(render(draft))
+    assert draft.issued == "08/09/2025"  # a place with a number («Quận 8»)
+    assert draft.period == {"from": "08/09/2025", "to": "31/08/2026"}  # a school year, asked about
+    assert any("năm học" in r.reason for r in draft.review)
+    when = {o.title.split()[0]: (o.kind, o.when) for o in draft.obligations}
+    assert when["Kết"] == ("target", "ngày 31/08/2026")  # a target with no date: by the plan's end
+    assert when["Các"] == ("deadline", "chậm nhất ngày 10/3/2026")  # the year of «Tháng 3/2026:»
+    assert when["Chào"] == ("event", "vào sáng thứ Hai hằng tuần")  # the period of «Hằng tuần:»
+    assert when["Văn"] == ("event", "vào ngày 15/11/2025")  # «Ngày Nhà giáo Việt Nam 20/11» is a name
+    assert not any("20/11" in r.text for r in draft.review)

@@ -44,6 +44,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     period = found_period or "2000 - 2099"
     first, last = int(period[:4]), int(period[-4:])
     ctx = Context(single_year=first if first == last else None, year=last if first == last else None)
+    spans = _period(period, issued, title)
+    ctx.end = f"ngày {spans['to']}" if isinstance(spans, dict) and "/" in spans["to"] else f"Đến năm {last}"
     for t in texts:
         m = _STAGES.match(t)
         if m:
@@ -83,7 +85,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     _assign_classes(walker, lambda name: _who(name, units, issuer, None) is not None)
 
     draft = Draft(id=slug(title, 60), title=title, issuer=issuer, number=number, issued=issued,
-                  period=_period(period, issued), source=name)
+                  period=spans, source=name)
     for unit, no in walker.subjects:
         if not (cluster_id and _COLLECTIVE.search(unit)):
             units.add(unit, f"dòng {no}")
@@ -103,6 +105,9 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                                "head": issuer, "members": list(dict.fromkeys([issuer, *ids]))})
     draft.units = units.items()
     _defaulted_units(draft, review)
+    if _SCHOOL_YEAR.search(title) and isinstance(draft.period, dict):
+        review.append(ReviewItem(1, title, f"năm học: đã hiểu là từ {draft.period['from']} đến "
+                                 f"{draft.period['to']}; hãy sửa period nếu kế hoạch nói khác"))
     if found_period is None:
         review.append(ReviewItem(1, title, "không thấy thời gian của kế hoạch (năm, giai đoạn): "
                                  "period tạm ghi «2000 - 2099», hãy sửa"))
@@ -233,7 +238,17 @@ def _defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
                                  "hãy ghi đơn vị phụ trách nếu là đơn vị khác", tuple(lines[1:])))
 
 
-def _period(period: str, issued: str | None) -> str | dict[str, str]:
+_SCHOOL_YEAR = re.compile(r"\bnăm học\s+((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})\b", re.IGNORECASE)
+
+
+def _period(period: str, issued: str | None, title: str = "") -> str | dict[str, str]:
+    """The plan's period: from its date of issue when that falls inside; a school year («năm học
+    2025 - 2026») runs from September (or its date of issue that autumn) to the end of August."""
+    school = _SCHOOL_YEAR.search(title)
+    if school and int(school.group(2)) == int(school.group(1)) + 1:
+        first = school.group(1)
+        start = issued if issued and issued[-4:] == first and int(issued[3:5]) >= 8 else f"01/09/{first}"
+        return {"from": start, "to": f"31/08/{school.group(2)}"}
     if issued and int(period[:4]) <= int(issued[-4:]) <= int(period[-4:]) and not issued.startswith("01/01"):
         return {"from": issued, "to": period[-4:]}
     return period

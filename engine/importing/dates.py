@@ -30,6 +30,9 @@ _MASKS = re.compile(
       | \bđến\s+năm\s+20[0-9]{2}\.\.""",
     re.VERBOSE,
 )
+#: A named day and its date: «Ngày Nhà giáo Việt Nam 20/11», «ngày thành lập Đoàn 26/3» (case counts).
+_NAMED_DAY = re.compile(r"\b[Nn]gày\s+(?:(?:thành lập|truyền thống|quốc tế|thế giới)\s+|(?!Thứ\b|Chủ\b)[A-ZĐ]\w*\s+)"
+                        r"(?:[^\W\d_]+\s+){0,5}?\d{1,2}\s*/\s*\d{1,2}(?!\s*/\s*\d)")
 _ANCHOR = re.compile(
     r"""(?<![\d.,/])\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}(?!\d)
       | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
@@ -88,12 +91,15 @@ class Context:
     single_year: int | None = None
     year: int | None = None
     stages: dict[str, tuple[int, int]] = field(default_factory=dict)
+    end: str | None = None  # the plan's last day as a phrase («ngày 31/08/2026», «Đến năm 2028»)
 
 
 def lower_masked(text: str, fill: str = " ") -> str:
     """Lower case with names and references blanked out, keeping every offset."""
-    low = text.lower()
-    return _MASKS.sub(lambda m: fill * len(m.group()), low)
+    low = _MASKS.sub(lambda m: fill * len(m.group()), text.lower())
+    for m in _NAMED_DAY.finditer(text):  # «Ngày Nhà giáo Việt Nam 20/11»: a day's name, not a date
+        low = low[:m.start()] + fill * (m.end() - m.start()) + low[m.end():]
+    return low
 
 
 def has_anchor(text: str) -> bool:

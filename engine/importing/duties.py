@@ -20,6 +20,8 @@ _MEASURE_END = re.compile(r"\s+(?:cho|tại|về|của|trên|ở|và|với|nhằ
 #: Quantities that are not targets: counts of people sent, ages, times, dates' words.
 _NOT_MEASURE = re.compile(r"^(?:giờ|phút|ngày|tháng|năm|quý|tuần|lần|tuổi|đến|và|người|cán|đoàn|"
                           r"khu|trường|đợt|g|h|tiêu|đơn|học)\b", re.IGNORECASE)
+#: Members counted as a target, not as people sent: «kết nạp 150 đoàn viên mới».
+_ADMITS = re.compile(r"\b(?:kết nạp|phát triển)\b", re.IGNORECASE)
 _KINDS = (
     ("contribution", re.compile(r"\bkinh phí\b.*\d|đóng góp.*\d.*đồng", re.IGNORECASE)),
     ("target", re.compile(r"\bchỉ tiêu\b|\d\s*%|\bphấn đấu\b|\bđến năm \d{4}", re.IGNORECASE)),
@@ -77,7 +79,8 @@ def percent(sentence: str) -> float | None:
 
 def quantity(sentence: str) -> tuple[float, str] | None:
     for m in _QUANTITY.finditer(sentence):
-        if _NOT_MEASURE.match(m.group(2)) or sentence[m.end(1):m.end(1) + 2].strip().startswith("%"):
+        admitted = _ADMITS.search(sentence) and m.group(2).lower().startswith("đoàn viên")
+        if (_NOT_MEASURE.match(m.group(2)) and not admitted) or sentence[m.end(1):m.end(1) + 2].strip().startswith("%"):
             continue
         measure = _MEASURE_END.sub("", " " + m.group(2)).strip()
         if measure:

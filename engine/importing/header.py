@@ -13,7 +13,7 @@ import unicodedata
 from .units import subject
 
 _NUMBER = re.compile(r"\bSố\s*:?\s*(\d[\w\-/. ]*?[\w])(?=\s{2,}|\s+[A-ZĐ][^\W\d_]+\s*[,.]|$)")
-_ISSUED = re.compile(r"[^\W\d_][^,\d]{1,40},\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE)
+_ISSUED = re.compile(r"[^\W\d_][^,]{1,40}?,\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE)
 #: First words of a title that are common words, written in lower case after «Kế hoạch».
 _COMMON_FIRST = {"tổ", "hoạt", "thực", "triển", "tổng", "xây", "công", "chương", "tuyên", "phát", "nâng",
                  "kiểm", "đẩy", "tăng", "về"}

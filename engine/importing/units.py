@@ -42,6 +42,8 @@ VERBS = {
     "trong", "thường", "luôn", "chịu", "nhận", "thống", "huy", "ký", "yêu", "nghiêm", "chú",
     "đều", "đã", "đang", "phải", "cũng", "vẫn", "không", "chưa", "cùng", "giới",
 }
+#: Verbs whose first syllable also ends names («học sinh»): told by the next one.
+_VERB_PAIRS = {("sinh", "hoạt"), ("ra", "quân"), ("học", "tập"), ("hoàn", "thành")}
 _ORGS = re.compile(r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
                    r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b")
 _PREFIXES = ("ban giam doc ", "ban thuong vu ", "ban chap hanh ", "btv ", "bch ", "thuong truc ", "tt ", "cac ", "moi ")
@@ -103,7 +105,8 @@ def subject(clause: str) -> str | None:
     name: list[str] = []
     for k, w in enumerate(words):
         bare = w.strip(",;.()“”\"").lower()
-        if k and (not bare or (bare in VERBS and w[:1].islower())):
+        following = words[k + 1].strip(",;.").lower() if k + 1 < len(words) else ""
+        if k and (not bare or (bare in VERBS and w[:1].islower()) or (bare, following) in _VERB_PAIRS):
             break
         name.append(w)
         if w.endswith((":", ";", ".")) or (w.endswith(",") and k + 1 < len(words)

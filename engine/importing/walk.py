@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.errors import PlanError
 from engine.phrases import parse_when
 
 from . import duties
@@ -29,6 +30,7 @@ _ATTRIBUTE = re.compile(r"^(?:thành phần(?:\s+tham (?:gia|dự))?|đối tư�
 #: What a line says of its item when it only dates it: «Dự kiến tổ chức trong tháng 3/2025 tại …».
 _ONLY_WHEN = re.compile(r"^\W*(?:(?:thời gian\s+)?dự kiến|sẽ|được)?\s*(?:(?:tổ chức|diễn ra|thực hiện|triển khai|"
                         r"khai mạc)\s*)?(?:vào|trong|lúc|từ)?\s*$", re.IGNORECASE)
+_TARGETS = re.compile(r"chỉ tiêu|mục tiêu", re.IGNORECASE)
 _HELD = re.compile(r"\b(?:tổ chức|diễn ra|thực hiện|triển khai|khai mạc)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
 _DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.IGNORECASE)
@@ -264,6 +266,20 @@ class Walker:
         for sentence in sentences(body):
             self.sentence(sec, sentence, no, bullet)
 
+    def _with_intro(self, intro: Found, doubts: list[Doubt]) -> tuple[list[Found], list[Doubt]]:
+        """«Hằng tuần:» then «- Chào cờ vào sáng thứ Hai»: the line's phrase with the intro's period."""
+        period = re.search(r"(?:hằng|hàng|mỗi)\s+(?:tuần|tháng|năm)", intro.phrase, re.IGNORECASE)
+        if period is None:
+            return [], doubts
+        for k, d in enumerate(doubts):
+            phrase = f"{d.text} {period.group().lower()}"
+            try:
+                f = Found(phrase, parse_when(phrase), 0, 0, (f"«{period.group()}» lấy từ câu dẫn",), d.text)
+            except PlanError:
+                continue
+            return [f], doubts[:k] + doubts[k + 1:]
+        return [], doubts
+
     def row(self, no: int, cells: list[str]) -> None:
         """A table row: one cell says when, one may name the unit, the first other is the title."""
         read: dict[str, tuple[list[Found], list[Doubt]]] = {}
@@ -325,6 +341,8 @@ class Walker:
     def sentence(self, sec: Section, sentence: str, no: int, bullet: bool) -> None:
         doubts: list[Doubt] = []
         found = find_when(sentence, self.ctx, doubts)
+        if not found and doubts and sec.intro:
+            found, doubts = self._with_intro(sec.intro, doubts)
         rest = sentence
         lead = re.match(r"^([^,:;]{0,60})[,:]\s*", sentence)  # «Hằng năm, Nhà thiếu nhi Quận tổ chức …»
         if lead and (has_anchor(lead.group(1)) or re.fullmatch(r"\W*định kỳ\W*", lead.group(1), re.IGNORECASE)):
@@ -339,6 +357,9 @@ class Walker:
         if sentence.rstrip().endswith(":") and not (found and duties.target_measure(sentence)):
             if found:
                 sec.intro = found[0]
+                years = re.findall(r"\b((?:19|20)\d{2})\b", sentence)
+                if years:  # «Tháng 3/2026:» then «- … chậm nhất ngày 10/3»
+                    self.ctx.year = int(years[-1])
             if unit:
                 sec.carry = unit
             return
@@ -413,6 +434,13 @@ class Walker:
             self.hits.append(Hit(sentence, plan_year, unit, no, sec, 0.5,
                                  ["hạn lấy theo năm của kế hoạch"], "target"))
             return
+        if duties.target_measure(sentence) and self.ctx.end and _TARGETS.search(f"{sec.title} {sec.part}") \
+                and not doubts:  # «I. CHỈ TIÊU» / «2. Kết nạp 150 đoàn viên mới trong năm học»
+            end = find_when(self.ctx.end, self.ctx)
+            if end:
+                self.hits.append(Hit(sentence, end[0], unit, no, sec, 0.45,
+                                     ["không ghi hạn: lấy ngày cuối của kế hoạch"], "target"))
+                return
         if not doubts and _DUTY_WORDS.search(sentence):
             self.on_doubt(no, sentence, "có vẻ là một việc định kỳ hoặc có hạn nhưng không thấy "
                           "ngày hay chu kỳ; hãy ghi rõ thời gian")
