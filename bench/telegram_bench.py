@@ -286,20 +286,21 @@ def main() -> None:
     print(f"  baseline: plain PTB send_message (httpx), one sender: {base['messages']:>6,} in "
           f"{base['seconds']:6.2f} s = {base['rate']:7.1f} msg/s; "
           f"{base['cpu_ms']:.2f} ms CPU per message")
-    full = {"rate": 0.0}
+    slowest = float("inf")  # the dispatch target holds for every store run
     for db in args.db:
         one = run_dispatch(args.messages, args.chats, args.workers, False, args.batch, db)
         print(f"  store.dispatch on {db}, unthrottled: {one['messages']:>6,} in "
               f"{one['seconds']:6.2f} s = {one['rate']:7.1f} msg/s; {one['cpu_ms']:.2f} ms CPU per "
               f"message; deliveries {one['outcomes']}")
-        full = max(full, one, key=lambda r: r["rate"])
+        slowest = min(slowest, one["rate"])
     too_many, steady, share = limited(args)
     print()
     print(f"  target ≥ 500 msg/s (channel):  {'PASS' if fast['rate'] >= 500 else 'FAIL'} "
           f"({fast['rate'] / base['rate']:.1f}× the PTB-httpx one-sender baseline; CPU-bound "
           f"ceiling with a free core each side: {1000 / max(fast['cpu_ms'], fast['server_ms']):.0f}"
           f" msg/s)")
-    print(f"  target ≥ 500 msg/s (dispatch): {'PASS' if full['rate'] >= 500 else 'FAIL'}")
+    print(f"  target ≥ 500 msg/s (dispatch): {'PASS' if slowest >= 500 else 'FAIL'} "
+          f"(the slowest store: {slowest:.0f} msg/s)")
     print(f"  target ≥ 95 % of 30/s:         {'PASS' if steady >= 0.95 else 'FAIL'} "
           f"(first to last message; wall clock with start-up: {share:.1%})")
     print(f"  target zero 429:               {'PASS' if too_many == 0 else 'FAIL'}")
