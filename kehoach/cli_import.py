@@ -3,6 +3,7 @@ write a draft plan file for review. Reading files is here; the extraction itself
 `engine.importing`."""
 from __future__ import annotations
 
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -65,8 +66,22 @@ def _docx_lines(path: Path) -> list[Line]:
         raise ReadError(f"không đọc được tệp Word «{path}» ({exc})") from None
     out: list[Line] = []
     number = 0  # paragraphs and table rows, counted in document order
+    letterhead = True  # until «KẾ HOẠCH»: a table there is the letterhead's columns, not a schedule
     for element in document.element.body.iterchildren():
         tag = element.tag.rsplit("}", 1)[-1]
+        table = Table(element, document) if tag == "tbl" else None
+        if table is not None and letterhead and len(table.columns) <= 2 and len(table.rows) <= 4:
+            seen: set[object] = set()
+            for column in table.columns:
+                for cell in column.cells:
+                    if cell._tc in seen:  # a merged cell is met once per grid square
+                        continue
+                    seen.add(cell._tc)
+                    for line in cell.text.split("\n"):
+                        if line.strip():
+                            number += 1
+                            out.append((number, line, False))
+            continue
         if tag == "p":
             p = Paragraph(element, document)
             ppr = element.pPr  # the style id («ListBullet», «Heading1»): p.style is slow
@@ -80,8 +95,9 @@ def _docx_lines(path: Path) -> list[Line]:
                 bold = True
             number += 1
             out += [(number, part, bold) for part in text.split("\n")]  # a soft line break
-        elif tag == "tbl":
-            for row in Table(element, document).rows:
+            letterhead = letterhead and not re.fullmatch(r"\s*kế hoạch\s*:?\s*", text, re.IGNORECASE)
+        elif table is not None:
+            for row in table.rows:
                 cells: list[str] = []
                 for cell in row.cells:
                     text = " ".join(cell.text.split())

@@ -202,6 +202,36 @@ def test_cli_imports_docx_with_table(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").count("# dòng 6 ·") == 2  # both lines of paragraph 6
 
 
+def test_cli_reads_a_letterhead_table_and_a_plan_for_one_activity(tmp_path: Path) -> None:
+    """Word letterheads are a two-column table: the issuer's lines left, the place and date right.
+    A plan for one activity gives its time under a part's heading («I. NỘI DUNG»): the activity
+    is the plan's own, whatever else the part dates."""
+    import docx
+    d = docx.Document()
+    head = d.add_table(rows=2, cols=2)
+    head.cell(0, 0).text = "QUẬN ĐOÀN 3\nBCH ĐOÀN PHƯỜNG VÕ THỊ SÁU"
+    head.cell(0, 1).text = "ĐOÀN TNCS HỒ CHÍ MINH"
+    head.cell(1, 0).text = "Số: 04-KH/ĐP"
+    head.cell(1, 1).text = "Quận 3, ngày 12 tháng 01 năm 2026"
+    d.add_paragraph().add_run("KẾ HOẠCH").bold = True
+    d.add_paragraph().add_run("Tổ chức Ngày hội Thanh niên khỏe năm 2026").bold = True
+    d.add_heading("I. NỘI DUNG", level=1)
+    d.add_paragraph("Thời gian: 7g00 ngày 29/3/2026 (Chủ nhật).", style="List Bullet")
+    d.add_paragraph("Các chi đoàn đăng ký vận động viên trước ngày 20/3/2026.", style="List Bullet")
+    d.add_heading("II. KINH PHÍ", level=1)
+    d.add_paragraph("Mỗi chi đoàn đóng góp 300.000 đồng, nộp trước ngày 25/3/2026.", style="List Bullet")
+    source, out = tmp_path / "ngay-hoi.docx", tmp_path / "draft.yaml"
+    d.save(str(source))
+    result = CliRunner().invoke(main, ["import", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = parse_plan(out.read_text(encoding="utf-8"))
+    assert plan.units[plan.issuer] == "BCH Đoàn Phường Võ Thị Sáu"
+    got = {d.title: (d.kind, d.phrase) for d in plan.duties}
+    assert got == {"Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("event", "7g00 ngày 29/3/2026"),
+                   "Các chi đoàn đăng ký vận động viên trước ngày 20/3/2026": ("deadline", "trước ngày 20/3/2026"),
+                   "Đóng góp kinh phí: Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("contribution", "trước ngày 25/3/2026")}
+
+
 @pytest.mark.parametrize("name, content", [("x.pdf", b"%PDF"), ("x.docx", b"not a zip"),
                                            ("x.txt", "ngày".encode("cp1258") + b"\xff\xfe\x00")])
 def test_cli_unreadable_file_says_so(tmp_path: Path, name: str, content: bytes) -> None:

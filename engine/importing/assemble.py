@@ -16,7 +16,7 @@ from . import duties, header
 from .dates import Context
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
-from .walk import _COLLECTIVE, Hit, Walker
+from .walk import _COLLECTIVE, GENERIC_TITLE, Hit, Walker
 
 _SKIP = re.compile(r"^(?:trên đây|căn cứ|kính gửi|nơi nhận|thực hiện\s+(?:nghị|kế hoạch|thông|chương trình|"
                    r"quyết|chỉ thị|công văn|hướng dẫn))", re.IGNORECASE)
@@ -57,7 +57,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     cluster = re.search(r"\bcụm\s+([^\d,.;:]+?)(?=\s+(?:năm|giai đoạn)\b|$)", title, re.IGNORECASE)
     cluster_id = slug("cum " + cluster.group(1)) if cluster else None
 
-    walker = Walker(ctx, lambda no, text, why: review.append(ReviewItem(no, text, why)))
+    walker = Walker(ctx, lambda no, text, why: review.append(ReviewItem(no, text, why)), title)
     recipients = False
     for k, (no, text, bold) in enumerate(rows):
         if progress and k % 200 == 0:
@@ -91,7 +91,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             units.add(unit, f"dòng {no}")
     taken: dict[str, int] = {}
     for hit in walker.hits:
-        made = _obligations(hit, units, issuer, cluster_id)
+        made = _obligations(hit, units, issuer, cluster_id, walker.plan_title)
         for ob in made:
             ob.id = _unique(ob.id, taken)
             draft.obligations.append(ob)
@@ -278,7 +278,8 @@ def _who(name: str | None, units: Units, issuer: str, cluster_id: str | None) ->
     return None if uid == issuer else uid
 
 
-def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None) -> list[DraftObligation]:
+def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
+                 plan_title: str = "") -> list[DraftObligation]:
     s, f = hit.sentence, hit.found
     kind = hit.kind or duties.kind_of(s, hit.section.title)
     rule = f.schedule.rule
@@ -310,7 +311,8 @@ def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None) ->
             base.responsible = list(base.amounts)
         else:
             base.amount = duties.money(s)
-        base.title = "Đóng góp kinh phí: " + duties.title_of(hit.section.title or s, 90)
+        about = hit.section.title if hit.section.title and not GENERIC_TITLE.fullmatch(hit.section.title) else ""
+        base.title = "Đóng góp kinh phí: " + duties.title_of(about or plan_title or s, 90)
         base.id = slug("kinh phi " + base.title[19:], 40)
     elif kind == "target":
         base.percent = duties.percent(s)

@@ -252,7 +252,7 @@ def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
         return re.sub(r"\s{2,}", " ", new).strip(), f"giữ giờ bắt đầu, đến {span.group(2)} không ghi"
     if "thứ trong tuần cần đi kèm" in error and _DATED.search(phrase):
         # «Chủ nhật, ngày 16/3/2025»: the date says it all; the weekday is checked by the caller
-        new = _WEEKDAY.sub("", phrase).strip(" ,")
+        new = re.sub(r"\(\s*\)", "", _WEEKDAY.sub("", phrase)).strip(" ,")  # «… (Chủ nhật)»
         return re.sub(r"\s{2,}", " ", new), "bỏ thứ trong tuần, giữ ngày"
     if "thiếu năm" in error and ctx.year:
         new = _NO_YEAR_DAY.sub(lambda m: f"{m.group(1)}/{m.group(2)}/{ctx.year}", phrase)

@@ -30,6 +30,9 @@ _ATTRIBUTE = re.compile(r"^(?:thành phần(?:\s+tham (?:gia|dự))?|đối tư�
 #: What a line says of its item when it only dates it: «Dự kiến tổ chức trong tháng 3/2025 tại …».
 _ONLY_WHEN = re.compile(r"^\W*(?:(?:thời gian\s+)?dự kiến|sẽ|được)?\s*(?:(?:tổ chức|diễn ra|thực hiện|triển khai|"
                         r"khai mạc)\s*)?(?:vào|trong|lúc|từ)?\s*$", re.IGNORECASE)
+#: Headings that name a part of the plan, not an activity: its activity is the plan's own.
+GENERIC_TITLE = re.compile(r"(?:(?:nội dung|thời gian|địa điểm|kinh phí|hình thức|phân công|tổ chức thực hiện|"
+                           r"chương trình|hoạt động|thực hiện|cụ thể)(?:\s*(?:,|và|-|–)\s*|\s+)?)+\W*", re.IGNORECASE)
 _TARGETS = re.compile(r"chỉ tiêu|mục tiêu", re.IGNORECASE)
 _HELD = re.compile(r"\b(?:tổ chức|diễn ra|thực hiện|triển khai|khai mạc)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
@@ -120,6 +123,7 @@ class Section:
     place: str | None = None
     mode: str = ""  # "", "content", "assign"
     emitted: int = 0
+    took_when: bool = False  # a line of it was dated by its «Thời gian: …»
     first_unit: str | None = None  # the first unit its lines name as doing something
     item: bool = False  # a numbered item, not a heading: it has its parent's title
     line: int = 0
@@ -142,8 +146,9 @@ class Hit:
 
 
 class Walker:
-    def __init__(self, ctx: Context, on_doubt: Callable[[int, str, str], None]):
+    def __init__(self, ctx: Context, on_doubt: Callable[[int, str, str], None], plan_title: str = "Kế hoạch"):
         self.ctx = ctx
+        self.plan_title = re.sub(r"^kế hoạch\s+", "", plan_title, flags=re.IGNORECASE) or plan_title
         self.stack: list[Section] = [Section("", 0, ctx.year)]
         self.hits: list[Hit] = []
         self.subjects: list[tuple[str, int]] = []
@@ -210,11 +215,14 @@ class Walker:
             days = " và ".join(f.phrase for f, _, _ in sec.dated)
             self.on_doubt(sec.when_line, sec.when.phrase, f"mục còn ghi các ngày cụ thể ({days}): "
                           "đã dùng các ngày đó; hãy kiểm tra")
-        if not sec.dated and (sec.emitted or not sec.when or re.match(r"thời gian", sec.title, re.IGNORECASE)):
+        # the section's own activity, at its «Thời gian: …», unless its lines took that time (who
+        # does what at it) or it is a heading about time; lines with dates of their own do not count
+        if not sec.dated and (sec.took_when or not sec.when or re.match(r"thời gian", sec.title, re.IGNORECASE)):
             self.ctx.year = self.top.year
             return
+        name = self.plan_title if GENERIC_TITLE.fullmatch(sec.title) else sec.title
         for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
-            title = sec.title if text == sec.title else f"{sec.title} – {duties.title_of(text)}"
+            title = name if text == sec.title else f"{name} – {duties.title_of(text)}"
             self.hits.append(Hit(title, f, sec.lead, line, sec, 0.75, ["thời gian của mục"]))
         self.ctx.year = self.top.year
 
@@ -322,6 +330,7 @@ class Walker:
                     if sec.item and hit.section is sec and hit.line == sec.line:
                         hit.found = found[0]
                         hit.reasons.append(f"thời gian ở dòng {no}")
+                        sec.took_when = True
             sec.expect_dates = "địa điểm" in name or not rest
             sec.mode = ""
         elif name.startswith("địa điểm"):
@@ -409,6 +418,8 @@ class Walker:
             return
         when, why = self.section_when(sec)
         if when and (bullet or named) and (sec.mode == "assign" or sec.intro or sec.when or sec.dated):
+            for owner in self.stack:
+                owner.took_when = owner.took_when or owner.when is when
             hit = Hit(sentence, when, unit, no, sec, 0.7 if unit else 0.6, why)
             if when is sec.when and sec.title:  # dated by its item («1. Hội nghị …» / «- Thời gian: …»)
                 hit.title = f"{sec.title} – {duties.title_of(sentence)}"
