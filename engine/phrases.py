@@ -119,6 +119,10 @@ def normalize(text: str) -> str:
     s = re.sub(r"[\u00a0\u2007\u202f\t\r\n]", " ", s)
     s = re.sub(r"[‐‑‒–—]", "-", s)
     s = re.sub(r"\bhàng\s+(năm|quý|tháng|tuần|ngày|nửa\s+năm)\b", r"hằng \1", s)
+    s = re.sub(r"\b(đến|tới)\s+hết\b", r"\1", s)  # «từ tháng 6 đến hết tháng 8»
+    # «từ 15/5 - 15/6/2026», «tháng 9 - 10/2026»: a dash inside a range, or between two months
+    s = re.sub(r"\b(từ\s+(?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)\s*-\s*(?=(?:ngày\s+)?\d)", r"\1 đến ", s)
+    s = re.sub(r"\b(?:từ\s+)?tháng\s+(\d{1,2})\s*-\s*(\d{1,2})\s*/\s*(\d{4})\b", r"từ tháng \1 đến tháng \2/\3", s)
     return re.sub(r"\s+", " ", s).strip(" .;")
 
 

@@ -316,6 +316,12 @@ GAPS = [
      Schedule(Yearly((((3, 1), (3, 0)), ((6, 1), (8, 0)))))),
     # one part of day for every weekday is still one time
     ("chiều thứ 6 và chiều chủ nhật hàng tuần", None, Schedule(Weekly((5, 7)), T(14, 0))),
+    # ranges written with «hết» or a dash
+    ("từ tháng 6 đến hết tháng 8/2026", None, Schedule(Fixed(((D(2026, 6, 1), D(2026, 8, 31)),)))),
+    ("từ 15/5 - 15/6/2026", None, Schedule(Fixed(((D(2026, 5, 15), D(2026, 6, 15)),)))),
+    ("từ ngày 01/6 – ngày 31/8/2026", None, Schedule(Fixed(((D(2026, 6, 1), D(2026, 8, 31)),)))),
+    ("tháng 9-10/2026", None, Schedule(Fixed(((D(2026, 9, 1), D(2026, 10, 31)),)))),
+    ("từ tháng 9 - 10/2026", None, Schedule(Fixed(((D(2026, 9, 1), D(2026, 10, 31)),)))),
 ]
 
 

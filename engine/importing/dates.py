@@ -47,7 +47,7 @@ _ANCHOR = re.compile(
     re.VERBOSE,
 )
 #: «24-25/7/2022», «24, 25/7»: several days or a range? Asked, not guessed.
-_DAY_RANGE = re.compile(r"(?<![\d/])\d{1,2}\s*(?:-|–|,|và)\s*\d{1,2}\s*/\s*\d{1,2}")
+_DAY_RANGE = re.compile(r"(?<![\d/])(?<!tháng )\d{1,2}\s*(?:-|–|,|và)\s*\d{1,2}\s*/\s*\d{1,2}")
 _NO_YEAR_DAY = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
 _NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.IGNORECASE)
 _EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng",
