@@ -113,6 +113,28 @@ _GROUPS = {name: (i, (_NAMED[n + 1][0] - 1) if n + 1 < len(_NAMED) else _TOKEN.g
            for n, (i, name) in enumerate(_NAMED)}
 
 
+#: A part of a month, as days: «tuần đầu tháng 3/2026» = 1–7/3/2026, «hạ tuần tháng 5» = 21–31/5.
+_PART_OF_MONTH = re.compile(r"\b(tuần đầu(?: tiên)?|tuần (?:thứ )?(?:nhất|hai|ba|tư|1|2|3|4)|tuần cuối(?: cùng)?|"
+                            r"nửa đầu|nửa cuối|thượng tuần|trung tuần|hạ tuần)(?: của)? tháng (\d{1,2})"
+                            r"(?:\s*/\s*(\d{4})| năm (\d{4}))?")
+_PART_DAYS = {"tuần đầu": 1, "tuần đầu tiên": 1, "tuần nhất": 1, "tuần thứ nhất": 1, "tuần 1": 1, "tuần thứ 1": 1,
+              "tuần hai": 8, "tuần thứ hai": 8, "tuần 2": 8, "tuần thứ 2": 8, "tuần ba": 15, "tuần thứ ba": 15,
+              "tuần 3": 15, "tuần thứ 3": 15, "tuần tư": 22, "tuần thứ tư": 22, "tuần 4": 22, "tuần thứ 4": 22,
+              "nửa đầu": 1, "thượng tuần": 1, "trung tuần": 11, "hạ tuần": 21, "nửa cuối": 16}
+
+
+def _days_of_month(m: re.Match[str]) -> str:
+    part, month, year = m.group(1), int(m.group(2)), m.group(3) or m.group(4)
+    if not 1 <= month <= 12:
+        return m.group()
+    last = _cal.monthrange(int(year) if year else 2001, month)[1]  # no year: 28 days in February
+    first = last - 6 if part.startswith("tuần cuối") else _PART_DAYS[part]
+    end = {"nửa đầu": 15, "thượng tuần": 10, "trung tuần": 20}.get(part, last if part in ("hạ tuần", "nửa cuối")
+                                                                      or first == last - 6 else first + 6)
+    y = f"/{year}" if year else ""
+    return f"từ ngày {first}/{month}{y} đến ngày {end}/{month}{y}"
+
+
 def normalize(text: str) -> str:
     """NFC, lower case, one spelling of "hằng", plain spaces and dashes."""
     s = unicodedata.normalize("NFC", text).lower()
@@ -120,6 +142,7 @@ def normalize(text: str) -> str:
     s = re.sub(r"[‐‑‒–—]", "-", s)
     s = re.sub(r"\bhàng\s+(năm|quý|tháng|tuần|ngày|nửa\s+năm)\b", r"hằng \1", s)
     s = re.sub(r"\b(đến|tới)\s+hết\b", r"\1", s)  # «từ tháng 6 đến hết tháng 8»
+    s = _PART_OF_MONTH.sub(_days_of_month, s)
     # «từ 15/5 - 15/6/2026», «tháng 9 - 10/2026»: a dash inside a range, or between two months
     s = re.sub(r"\b(từ\s+(?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)\s*-\s*(?=(?:ngày\s+)?\d)", r"\1 đến ", s)
     s = re.sub(r"\b(?:từ\s+)?tháng\s+(\d{1,2})\s*-\s*(\d{1,2})\s*/\s*(\d{4})\b", r"từ tháng \1 đến tháng \2/\3", s)

@@ -322,6 +322,14 @@ GAPS = [
     ("từ ngày 01/6 – ngày 31/8/2026", None, Schedule(Fixed(((D(2026, 6, 1), D(2026, 8, 31)),)))),
     ("tháng 9-10/2026", None, Schedule(Fixed(((D(2026, 9, 1), D(2026, 10, 31)),)))),
     ("từ tháng 9 - 10/2026", None, Schedule(Fixed(((D(2026, 9, 1), D(2026, 10, 31)),)))),
+    # parts of a month: weeks, halves, the three ten-day parts
+    ("tuần đầu tháng 3/2026", None, Schedule(Fixed(((D(2026, 3, 1), D(2026, 3, 7)),)))),
+    ("tuần thứ 2 tháng 4/2026", None, Schedule(Fixed(((D(2026, 4, 8), D(2026, 4, 14)),)))),
+    ("tuần cuối tháng 2/2028", None, Schedule(Fixed(((D(2028, 2, 23), D(2028, 2, 29)),)))),  # leap year
+    ("nửa cuối tháng 6 năm 2026", None, Schedule(Fixed(((D(2026, 6, 16), D(2026, 6, 30)),)))),
+    ("trung tuần tháng 5/2026", None, Schedule(Fixed(((D(2026, 5, 11), D(2026, 5, 20)),)))),
+    ("hạ tuần tháng 4 hằng năm", None, Schedule(Yearly((((4, 21), (4, 30)),)))),
+    ("tuần đầu tiên của tháng 9", 2026, Schedule(Fixed(((D(2026, 9, 1), D(2026, 9, 7)),)))),
 ]
 
 
