@@ -505,6 +505,7 @@ def test_an_items_lines_describe_it_and_its_money_is_due_by_its_date() -> None:
     [money] = [o for o in draft.obligations if o.kind == "contribution"]
     assert money.amount == "200.000 đồng" and money.when == "Dự kiến tổ chức trong tháng 6/2026"
     assert any("hạn đóng góp lấy theo ngày" in r for r in money.reasons)
+    assert any(r.line == money.line and "hãy kiểm tra" in r.reason for r in draft.review)
     # the fund's money has no date anywhere: asked about, never dropped in silence
     assert any("100.000 đồng" in r.text and "không ghi hạn" in r.reason for r in draft.review)
 
@@ -563,7 +564,8 @@ def test_a_school_years_plan_and_what_its_intros_leave_unsaid() -> None:
     assert draft.period == {"from": "08/09/2025", "to": "31/08/2026"}  # a school year, asked about
     assert any("năm học" in r.reason for r in draft.review)
     when = {o.title.split()[0]: (o.kind, o.when) for o in draft.obligations}
-    assert when["Kết"] == ("target", "ngày 31/08/2026")  # a target with no date: by the plan's end
+    assert when["Kết"] == ("target", "ngày 31/08/2026")  # a target with no date: by the plan's end, asked
+    assert any("chỉ tiêu không ghi hạn" in r.reason for r in draft.review)
     assert when["Các"] == ("deadline", "chậm nhất ngày 10/3/2026")  # the year of «Tháng 3/2026:»
     assert when["Chào"] == ("event", "vào sáng thứ Hai hằng tuần")  # the period of «Hằng tuần:»
     assert when["Văn"] == ("event", "vào ngày 15/11/2025")  # «Ngày Nhà giáo Việt Nam 20/11» is a name

@@ -431,8 +431,9 @@ class Walker:
             if event is None:
                 self.on_doubt(no, sentence, "khoản đóng góp không ghi hạn; hãy ghi rõ thời gian")
                 return
-            self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55,
-                                 [f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"]))
+            why = f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"
+            self.on_doubt(no, sentence, f"khoản đóng góp không ghi hạn: {why}, «{event.found.phrase}»; hãy kiểm tra")
+            self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55, [why]))
             sec.emitted += 1
             return
         if duties.target_measure(sentence) and sec.heading_when:
@@ -449,6 +450,8 @@ class Walker:
                 and not doubts:  # «I. CHỈ TIÊU» / «2. Kết nạp 150 đoàn viên mới trong năm học»
             end = find_when(self.ctx.end, self.ctx)
             if end:
+                self.on_doubt(no, sentence, f"chỉ tiêu không ghi hạn: đã lấy ngày cuối của kế hoạch "
+                              f"(«{end[0].phrase}»); hãy kiểm tra")
                 self.hits.append(Hit(sentence, end[0], unit, no, sec, 0.45,
                                      ["không ghi hạn: lấy ngày cuối của kế hoạch"], "target"))
                 return
