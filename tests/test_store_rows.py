@@ -85,8 +85,26 @@ def _core_insert(engine: Engine, plan: object, steps: list[Step]) -> None:
         s.execute(insert(steps_table), [maker.make(st, NOW) for st in steps])
 
 
-def test_bulk_insert_stores_what_the_core_insert_stores_sqlite(tmp_path: Path) -> None:
-    for i, (plan, steps) in enumerate(PLANS):
+def _shuffled(steps: list[Step]) -> list[Step]:
+    import random
+    out = list(steps)
+    random.Random(3).shuffle(out)  # steps of one occurrence apart: one row per statement
+    return out
+
+
+@pytest.mark.parametrize(("order", "per_insert"), [
+    ("compiled", None), ("compiled", 3), ("shuffled", None)],
+    ids=["compiled", "three-rows-per-insert", "shuffled"])
+def test_bulk_insert_stores_what_the_core_insert_stores_sqlite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str,
+        per_insert: int | None) -> None:
+    """Rows go by multi-row INSERTs of the steps of one occurrence (its values bound once):
+    whatever the order and the statement size, the stored text is Core's, column by column."""
+    from kehoach.store import sync
+    if per_insert is not None:
+        monkeypatch.setattr(sync, "SQLITE_ROWS_PER_INSERT", per_insert)
+    for i, (plan, compiled) in enumerate(PLANS):
+        steps = _shuffled(compiled) if order == "shuffled" else compiled
         a, b = tmp_path / f"a{i}.sqlite3", tmp_path / f"b{i}.sqlite3"
         fast, core = make_engine(f"sqlite:///{a}"), make_engine(f"sqlite:///{b}")
         upgrade(fast)
@@ -155,6 +173,8 @@ def test_a_first_bulk_load_builds_the_indexes_at_the_end(tmp_path: Path,
 
 def test_a_failed_bulk_load_keeps_the_indexes(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load failing after its rows are in (indexes dropped, not made again yet) rolls back
+    to the database it found, indexes included; a repeated step fails before any of that."""
     from kehoach.store import sync
     monkeypatch.setattr(sync, "SQLITE_BULK_MIN", 1)
     plan, steps = PLANS[-1]
@@ -162,6 +182,17 @@ def test_a_failed_bulk_load_keeps_the_indexes(tmp_path: Path,
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     before = _sqlite_state(path)
+
+    def fail(done: int) -> None:
+        with engine.connect() as other:  # not visible outside the load's transaction
+            assert other.exec_driver_sql("SELECT count(*) FROM steps").scalar() == 0
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                "AND name = 'ix_steps_next_action_at'").fetchone() == (1,)
+        raise RuntimeError(f"failed after {done} steps")
+
+    with pytest.raises(RuntimeError, match="failed after"), write_session(engine) as s:
+        sync_plan(s, plan, steps, now=NOW, content_hash="x", progress=fail)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="bị lặp"), write_session(engine) as s:
         sync_plan(s, plan, [*steps, steps[0]], now=NOW, content_hash="x")  # type: ignore[arg-type]
     engine.dispose()

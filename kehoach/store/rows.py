@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
-from operator import itemgetter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from engine.compiler import Occurrence, Step
@@ -51,8 +52,9 @@ def next_action_at(reminders: Iterable[datetime], rungs: Iterable[datetime], sta
 
 class RowMaker:
     """Turns the steps of one plan into row dicts (`make`) for `steps.__table__`, or, for the
-    bulk insert of a load, into tuples of driver values (`insert_values`, in `INSERT_COLUMNS`
-    order) that skip SQLAlchemy's per-row parameter processing.
+    bulk insert of a load, into tuples of driver values that skip SQLAlchemy's per-row
+    parameter processing: `step_values` (what varies from step to step), `occurrence_values`
+    (the same for the steps of an occurrence) and `constant_values` (the same for a load).
 
     Everything shared is computed once and cached: per duty (title, details, source), per
     occurrence (dates, reminders, their JSON and driver forms) and per (occurrence, ladder)
@@ -66,8 +68,9 @@ class RowMaker:
         self._occurrences: dict[int, tuple[str, Encoded, Encoded, Occurrence]] = {}
         self._times: dict[int, tuple[tuple[str, ...], Any]] = {}
         self._ladders: dict[int, tuple[Any, ...]] = {}
+        self._forms: dict[tuple[tuple[str, ...], ...], tuple[Any, ...]] = {}
+        self._kept: list[Any] = []  # the ladders keyed by id() in _ladders
         self._driver_occ: dict[int, tuple[Any, ...]] = {}
-        self._driver_duty: dict[int, tuple[Any, ...]] = {}
         self._moments: dict[datetime, Any] = {}
         self._prefixes: dict[int, tuple[Any, Occurrence]] = {}  # an occurrence has one duty
         if dialect == "sqlite":
@@ -118,8 +121,13 @@ class RowMaker:
         if t is None:
             t = self._times[id(times)] = (tuple(json.dumps(m.isoformat()) for m in times), times)
         lad = self._ladders.get(id(ladder))
-        if lad is None:
-            lad = self._ladders[id(ladder)] = _ladder_form(ladder)
+        if lad is None:  # the ladders of a unit's duties mostly name the same units
+            shape = tuple([units for _, units in ladder])
+            lad = self._forms.get(shape)
+            if lad is None:
+                lad = self._forms[shape] = _ladder_form(shape)
+            self._ladders[id(ladder)] = lad
+            self._kept.append(ladder)
         fmt, pick, last, rungs = lad[0], lad[1], lad[2], lad[3]
         if fmt is None:
             return NO_RUNGS.text, ()
@@ -171,55 +179,78 @@ class RowMaker:
             "created_at": now, "updated_at": now,
         }
 
-    def insert_values(self, step: Step, now: datetime, stored_now: Any) -> tuple[Any, ...]:
-        """`make(step, now)` as driver values in `INSERT_COLUMNS` order, for
-        `insert_statement`; `stored_now` is `now` in driver form (`driver_moment(now)`)."""
-        duty, occ = step.duty, step.occurrence
-        d = self._driver_duty.get(id(duty))
-        if d is None:
-            source = self._duty(duty)[2]
-            d = self._driver_duty[id(duty)] = (duty.id, str(duty.kind), duty.title, source.text)
+    def occurrence_values(self, step: Step) -> tuple[Any, ...]:
+        """The driver values of `OCCURRENCE_COLUMNS` for a new step: its duty's and its
+        occurrence's, the same tuple for every step of the occurrence."""
+        occ = step.occurrence
         o = self._driver_occ.get(id(occ))
         if o is None:
-            _k, reminders, details, _ = self._occurrence(occ, self._duty(duty)[1])
+            duty = step.duty
+            _key, details, source, _ = self._duty(duty)
+            _key, reminders, occ_details, _ = self._occurrence(occ, details)
             o = self._driver_occ[id(occ)] = (
-                occ.key, self._day(occ.date), self._clock(occ.time), self._day(occ.start),
-                self._dt(occ.due_at), self._bool(occ.tentative), reminders.text, details.text)
+                duty.id, occ.key, str(duty.kind), duty.title, self._day(occ.date),
+                self._clock(occ.time), self._day(occ.start), self._dt(occ.due_at),
+                self._bool(occ.tentative), reminders.text, source.text, occ_details.text)
+        return o
+
+    def step_values(self, step: Step, now: datetime) -> tuple[Any, ...]:
+        """The driver values of `STEP_COLUMNS` for `step` stored at `now`: with
+        `occurrence_values` and `constant_values`, the row `make(step, now)` makes."""
         escalation, rung_times = self._escalation(step)
-        nxt = _next(occ.reminders, rung_times, now)
+        nxt = _next(step.occurrence.reminders, rung_times, now)
         if nxt is not None:
             moment = self._moments.get(nxt)
             if moment is None:
                 moment = self._moments[nxt] = self._dt(nxt)
             nxt = moment
-        return (step.id, step.plan, d[0], o[0], step.unit, d[1], d[2], o[1], o[2], o[3], o[4],
-                o[5], step.amount, o[6], escalation, d[3], o[7],
-                self._fingerprint(step, escalation), 1, PENDING, None, None, nxt, stored_now, stored_now)
+        return (step.id, step.unit, step.amount, escalation, self._fingerprint(step, escalation),
+                nxt)
+
+    def constant_values(self, now: datetime) -> tuple[Any, ...]:
+        """The driver values of `CONSTANT_COLUMNS` for the steps stored at `now`: the plan, revision 1, pending, not cancelled, not done, created and updated now."""
+        stored_now = self._dt(now)
+        return (self.plan.id, 1, PENDING, None, None, stored_now, stored_now)
 
     def driver_moment(self, moment: datetime) -> Any:
         """A moment as the driver stores it (text on SQLite, the aware datetime elsewhere)."""
         return self._dt(moment)
 
 
-#: The columns of `RowMaker.insert_values`, in order.
-INSERT_COLUMNS = ("id", "plan_id", "obligation", "occurrence", "unit_id", "kind", "title",
-                  "due_date", "due_time", "start_date", "due_at", "tentative", "amount",
-                  "reminders", "escalation", "source", "details", "fingerprint", "revision",
-                  "state", "cancel_reason", "done_at", "next_action_at", "created_at",
-                  "updated_at")
-JSON_COLUMNS = frozenset({"reminders", "escalation", "source", "details"})
+#: The columns of `RowMaker.step_values`, in order: those that vary from step to step.
+STEP_COLUMNS = ("id", "unit_id", "amount", "escalation", "fingerprint", "next_action_at")
+#: The columns of `RowMaker.occurrence_values`: the same for the steps of one occurrence.
+OCCURRENCE_COLUMNS = ("obligation", "occurrence", "kind", "title", "due_date", "due_time",
+                      "start_date", "due_at", "tentative", "reminders", "source", "details")
+#: The columns of `RowMaker.constant_values`: the same for every step a load inserts.
+CONSTANT_COLUMNS = ("plan_id", "revision", "state", "cancel_reason", "done_at", "created_at",
+                    "updated_at")
+#: Every column a load sets for a new step, in the order of
+#: `step_values(…) + occurrence_values(…) + constant_values(…)`.
+INSERT_COLUMNS = STEP_COLUMNS + OCCURRENCE_COLUMNS + CONSTANT_COLUMNS
 PENDING = StepState.PENDING.value
 
 
-def insert_statement(table: str, columns: Iterable[str], dialect: str,
-                     json_columns: frozenset[str] = JSON_COLUMNS) -> str:
-    """A driver-level INSERT for executemany with positional parameters."""
-    columns = tuple(columns)
-    if dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-    else:  # psycopg: JSON goes as text, cast by the server
-        marks = ", ".join("%s::jsonb" if c in json_columns else "%s" for c in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+@lru_cache(maxsize=128)
+def sqlite_rows_statement(table: str, rows: int) -> str:
+    """An INSERT of `rows` new steps of one occurrence in one statement, for SQLite:
+    parameters ?1…?19 are `CONSTANT_COLUMNS` and `OCCURRENCE_COLUMNS`, bound once for all the
+    rows, then come the `STEP_COLUMNS` of each row in turn. One statement per hundred rows
+    instead of one per row spares SQLite most of the work of running a statement (opening the
+    table and its indexes, setting up the constraint checks), and the values the rows share
+    are bound (copied) once instead of once per row.
+
+    >>> sqlite_rows_statement("t", 2).count("(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ")
+    2
+    """
+    shared = len(CONSTANT_COLUMNS) + len(OCCURRENCE_COLUMNS)
+    head = ", ".join(f"?{i + 1}" for i in range(shared))
+    width = len(STEP_COLUMNS)
+    values = ", ".join(
+        "(" + head + ", " + ", ".join(f"?{shared + r * width + i + 1}" for i in range(width)) + ")"
+        for r in range(rows))
+    columns = CONSTANT_COLUMNS + OCCURRENCE_COLUMNS + STEP_COLUMNS
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
 
 
 def _encoded(value: Any, text: str) -> Encoded:
@@ -258,22 +289,22 @@ def _same(value: Any) -> Any:
 NO_RUNGS = Encoded([])
 
 
-def _ladder_form(ladder: Any) -> tuple[Any, ...]:
-    """(format, getter, last index, rungs, ladder) for a resolved ladder: each rung with units
-    is '{"level": k, "at": ' <its moment's JSON> ', "units": [...]}'; the format has one %s per
-    rung (a literal % in a unit id is doubled), the getter picks those rungs' moments (a tuple
-    even for one). The ladder itself is kept so its id() is not reused."""
+def _ladder_form(shape: tuple[tuple[str, ...], ...]) -> tuple[Any, ...]:
+    """(format, getter, last index, rungs) for a resolved ladder's units, one tuple per rung:
+    each rung with units is '{"level": k, "at": ' <its moment's JSON> ', "units": [...]}'; the
+    format has one %s per rung (a literal % in a unit id is doubled), the getter picks those
+    rungs' moments (a tuple even for one)."""
     rungs = tuple((i, f'{{"level": {i + 1}, "at": ',
                    f', "units": {json.dumps(list(units), ensure_ascii=False)}}}')
-                  for i, (_, units) in enumerate(ladder) if units)
+                  for i, units in enumerate(shape) if units)
     if not rungs:
-        return None, None, -1, rungs, ladder
+        return None, None, -1, rungs
     fmt = "[" + ", ".join(head.replace("%", "%%") + "%s" + tail.replace("%", "%%")
                           for _i, head, tail in rungs) + "]"
     index = tuple(i for i, _h, _t in rungs)
     getter = itemgetter(*index)
     pick = getter if len(index) > 1 else (lambda seq, _g=getter: (_g(seq),))
-    return fmt, pick, index[-1], rungs, ladder
+    return fmt, pick, index[-1], rungs
 
 
 def _next(reminders: tuple[datetime, ...], rung_times: tuple[datetime, ...],

@@ -7,16 +7,18 @@ revision bump and an audit row; steps the plan no longer produces are cancelled 
 reason (never deleted). A finished step (done, excused) keeps its state whatever the plan
 says: a date change is recorded, a removal leaves it alone.
 
-Everything is written in bulk (executemany through the tables, in chunks), never one ORM
-object per step: plans reach a million steps.
+Everything is written in bulk, never one ORM object per step: plans reach a million steps.
+New steps go as tuples of driver values straight through the DBAPI connection (multi-row
+INSERTs on SQLite, COPY on PostgreSQL), changes by executemany through the tables, in chunks.
 """
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from itertools import islice
+from itertools import chain, groupby, islice
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from engine.compiler import Step
 from engine.plan import Plan
-
 from workflows.lifecycle import next_moment
 
 from .directory import sync_groups, sync_plan_units
@@ -37,7 +38,15 @@ from .models import (
     units_table,
     versions_table,
 )
-from .rows import CONTENT, INSERT_COLUMNS, RowMaker, insert_statement
+from .rows import (
+    CONSTANT_COLUMNS,
+    CONTENT,
+    INSERT_COLUMNS,
+    OCCURRENCE_COLUMNS,
+    STEP_COLUMNS,
+    RowMaker,
+    sqlite_rows_statement,
+)
 from .tick import COLUMNS, facts
 
 CHUNK = 10_000
@@ -107,13 +116,14 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
                steps_t.c.cancel_reason, steps_t.c.extended_until)
         .where(steps_t.c.plan_id == plan.id))}
     # New steps (all of them in a first load) skip SQLAlchemy's per-row parameter work: their
-    # rows are tuples of driver values, inserted by executemany on the DBAPI cursor.
+    # rows are tuples of driver values, inserted straight through the DBAPI connection.
     connection = session.connection()
     dialect = connection.dialect.name
-    maker, seen = RowMaker(plan, dialect), set()
-    stored_now = maker.driver_moment(now)
-    insert_steps = insert_statement(steps_t.name, INSERT_COLUMNS, dialect)
-    insert_created = insert_statement(transitions_t.name, CREATED_COLUMNS, dialect, frozenset())
+    maker = RowMaker(plan, dialect)
+    stored_now, constants = maker.driver_moment(now), maker.constant_values(now)
+    seen = {step.id for step in steps}
+    if len(seen) != len(steps):
+        raise ValueError(f"bước «{_repeated(steps)}» bị lặp trong kết quả biên dịch")
     rebuild: list[str] = []
     if dialect == "sqlite":
         _sqlite_load_pragmas(connection)
@@ -123,18 +133,13 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
     created_note = f"thêm từ kế hoạch (phiên bản {number})"
     pending = StepState.PENDING.value
     for chunk in batched(steps, CHUNK):
-        inserts, created, updates, notes = [], [], [], []
-        for step in chunk:
-            sid = step.id
-            if sid in seen:
-                raise ValueError(f"bước «{sid}» bị lặp trong kết quả biên dịch")
-            seen.add(sid)
-            old = existing.get(sid)
+        updates: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
+        new = [step for step in chunk if step.id not in existing] if existing else chunk
+        inserts = _new_rows(maker, new, now)
+        for step in chunk if existing else ():
+            old = existing.get(step.id)
             if old is None:
-                inserts.append(maker.insert_values(step, now, stored_now))
-                if dialect != "sqlite":
-                    created.append((sid, stored_now, actor, channel, "created", None, pending, 1,
-                                    created_note))
                 continue
             restoring = (old.state == StepState.CANCELLED  # cancelled by a load, now back
                          and (old.cancel_reason or "").startswith(REMOVED))
@@ -159,16 +164,16 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
                 # The audit rows are copied from the steps just inserted (rowids above the
                 # largest one before them) in one statement: no per-row parameters.
                 last = connection.exec_driver_sql(SQLITE_LAST_ROWID).scalar()
-                connection.exec_driver_sql(insert_steps, inserts)
+                _sqlite_insert(connection, constants, inserts)
                 connection.exec_driver_sql(SQLITE_INSERT_CREATED, (
                     stored_now, actor, channel, pending, created_note, last or 0))
-            elif dialect == "postgresql":
-                _pg_copy(connection, steps_t.name, INSERT_COLUMNS, inserts)
-                _pg_copy(connection, transitions_t.name, CREATED_COLUMNS, created)
             else:
-                connection.exec_driver_sql(insert_steps, inserts)
-                connection.exec_driver_sql(insert_created, created)
-            result.added += len(inserts)
+                _pg_copy(connection, steps_t.name, INSERT_COLUMNS, [
+                    own + shared + constants for shared, owns in inserts for own in owns])
+                _pg_copy(connection, transitions_t.name, CREATED_COLUMNS, [
+                    (own[0], stored_now, actor, channel, "created", None, pending, 1, created_note)
+                    for _shared, owns in inserts for own in owns])
+            result.added += len(new)
         if updates:
             session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), updates)
             _follow_extensions(session, [u["_id"] for u in updates
@@ -242,6 +247,54 @@ def _sqlite_bulk_start(connection: Any, existing: dict[str, Any], steps: Sequenc
 
 def _step_id(step: Step) -> str:
     return step.id
+
+
+def _repeated(steps: Sequence[Step]) -> str:
+    """The first step id that comes twice."""
+    seen: set[str] = set()
+    for step in steps:
+        if step.id in seen:
+            return step.id
+        seen.add(step.id)
+    raise AssertionError("no repeated step")
+
+
+def _new_rows(maker: RowMaker, steps: Sequence[Step], now: datetime
+              ) -> list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
+    """New steps as (occurrence values, [step values, …]), one pair per run of consecutive
+    steps of one occurrence (the compiler and the bulk load's id order keep them together)."""
+    values = maker.step_values
+    return [(maker.occurrence_values(group[0]), [values(step, now) for step in group])
+            for group in (list(g) for _k, g in groupby(steps, key=_occurrence_id))]
+
+
+def _occurrence_id(step: Step) -> int:
+    return id(step.occurrence)
+
+
+#: Rows per INSERT statement on SQLite (`rows.sqlite_rows_statement`), if its limit of bound
+#: parameters allows: 19 + 6 × 100 = 619 (SQLite allows 32,766 since 3.32, 999 before).
+SQLITE_ROWS_PER_INSERT = 100
+
+
+def _sqlite_insert(connection: Any, constants: tuple[Any, ...],
+                   inserts: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]) -> None:
+    """New steps (`_new_rows`) by multi-row INSERTs on the session's own sqlite3 connection
+    (same transaction), up to a hundred rows of one occurrence per statement."""
+    driver = connection.connection.driver_connection
+    shared = len(CONSTANT_COLUMNS) + len(OCCURRENCE_COLUMNS)
+    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per = max(1, min(SQLITE_ROWS_PER_INSERT, (limit - shared) // len(STEP_COLUMNS)))
+    cursor = driver.cursor()
+    try:
+        for occurrence, rows in inserts:
+            head = constants + occurrence
+            for start in range(0, len(rows), per):
+                part = rows[start:start + per]
+                cursor.execute(sqlite_rows_statement(steps_t.name, len(part)),
+                               [*head, *chain.from_iterable(part)])
+    finally:
+        cursor.close()
 
 
 def _pg_copy(connection: Any, table: str, columns: Sequence[str],
