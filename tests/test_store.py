@@ -281,6 +281,21 @@ def test_a_failed_sync_leaves_the_database_unchanged(db: Engine, plan_file: Path
     assert snapshot(db) == before
 
 
+def test_a_new_sqlite_file_has_16k_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as conn:  # made before: SQLite's default pages, in WAL mode
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE t (x)")
+    sizes = []
+    for path in (tmp_path / "new.sqlite3", old):
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        with engine.connect() as conn:
+            sizes.append(conn.exec_driver_sql("PRAGMA page_size").scalar())
+        engine.dispose()
+    assert sizes == [16_384, 4_096]
+
+
 def test_sqlite_takes_the_write_lock_at_begin(tmp_path: Path) -> None:
     path = tmp_path / "lock.sqlite3"
     engine = make_engine(f"sqlite:///{path}", busy_timeout=0.1)

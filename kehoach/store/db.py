@@ -2,7 +2,7 @@
 
 SQLite is set up for one writer and many readers sharing a file: WAL (readers never block
 the writer), a busy timeout (a second writer waits instead of failing at once), foreign keys
-on, and `BEGIN IMMEDIATE` for transactions that will write, so two writers queue at BEGIN
+on, 16 KiB pages in a new file (`SQLITE_PAGE_SIZE`), and `BEGIN IMMEDIATE` for transactions that will write, so two writers queue at BEGIN
 instead of one failing with "database is locked" half way after a read (SQLAlchemy's
 documented pysqlite recipe: sqlite3 stops emitting BEGIN, we emit our own).
 
@@ -26,6 +26,12 @@ SETTING = "KEHOACH_DATABASE_URL"
 BUSY_TIMEOUT = 10.0  # seconds
 #: Execution option marking a connection that will write (→ BEGIN IMMEDIATE on SQLite).
 WRITE = "kehoach_write"
+#: The page size of a new SQLite file (bytes; SQLite's default is 4,096). Larger pages mean a
+#: quarter of the system calls for the same bytes: a million-step load writes 1.2 GB to the
+#: WAL and copies it again into the file at the checkpoint, and that I/O is most of its time.
+#: It only applies while the file is empty: an existing database keeps its page size (in WAL
+#: mode even VACUUM cannot change it).
+SQLITE_PAGE_SIZE = 16_384
 
 
 def database_url(settings: Mapping[str, str]) -> str:
@@ -65,6 +71,7 @@ def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")  # only an empty file takes it
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
