@@ -10,11 +10,12 @@ Settings are an injected mapping (`database_url(os.environ)` at the CLI edge onl
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event, exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,16 @@ WRITE = "kehoach_write"
 #: It only applies while the file is empty: an existing database keeps its page size (in WAL
 #: mode even VACUUM cannot change it).
 SQLITE_PAGE_SIZE = 16_384
+
+
+def among(session: Session, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN values`, for lists of thousands (a tick's units): on PostgreSQL one array
+    parameter (`= ANY(%s)`) instead of one parameter per value, which cost the server ~40 ms a
+    thousand; elsewhere a plain IN."""
+    wanted = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("among", wanted, type_=postgresql.ARRAY(column.type)))
+    return column.in_(wanted)
 
 
 def database_url(settings: Mapping[str, str]) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.plan import Plan
 
+from .db import among
 from .models import (
     BoardRole,
     group_members_table,
@@ -113,7 +114,7 @@ def routes(session: Session, units: Iterable[str], enabled: Collection[str] = ()
         rows = session.execute(
             select(p.c.id, p.c.name, p.c.unit_id, p.c.email, p.c.telegram_chat_id,
                    p.c.telegram_lost_at)
-            .where(p.c.active.is_(True), p.c.unit_id.in_(wanted)).order_by(p.c.id))
+            .where(p.c.active.is_(True), among(session, p.c.unit_id, wanted)).order_by(p.c.id))
         for person in rows:
             channel = contact_channel(person, enabled)
             if channel is not None:

@@ -184,6 +184,12 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
             progress(len(chunk))
     for ddl in rebuild:
         connection.exec_driver_sql(ddl)
+    if dialect == "postgresql" and result.added >= ANALYZE_MIN:
+        # PostgreSQL's advice after populating a database: until autovacuum gets round to it
+        # the planner has no statistics of the new rows, and the tick's due-steps query then
+        # reads every pending step (67 ms a batch instead of 8 with a million steps)
+        for table in (steps_t.name, transitions_t.name):
+            connection.exec_driver_sql(f"ANALYZE {table}")
     gone = [old for sid, old in existing.items()
             if sid not in seen and old.state == StepState.PENDING]
     reason = f"{REMOVED} (phiên bản {number})"
@@ -219,6 +225,8 @@ def _sqlite_load_pragmas(connection: Any) -> None:
         connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_LOAD_CACHE_KIB}")
 
 
+#: A load that adds at least this many steps to a PostgreSQL database ends with ANALYZE.
+ANALYZE_MIN = 20_000
 #: A first load of at least this many steps into an empty SQLite database builds the
 #: secondary indexes of steps and transitions once, at the end, instead of row by row.
 SQLITE_BULK_MIN = 20_000

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from workflows.lifecycle import Notice, RungFacts, StepFacts, due_notices, next_moment, status
 
+from .db import among
 from .directory import FALLBACK, Route, routes
 from .models import (
     StepState,
@@ -228,7 +229,7 @@ def tick(session: Session, now: datetime, *, channel: str = FALLBACK,
         unknown |= {u for r in rows for rung in r.escalation for u in rung["units"]} - names.keys()
         if unknown:
             names.update((u, n) for u, n in session.execute(
-                select(units_t.c.id, units_t.c.name).where(units_t.c.id.in_(unknown))))
+                select(units_t.c.id, units_t.c.name).where(among(session, units_t.c.id, unknown))))
             heard.update(routes(session, unknown, channels, channel))
         new_rows: list[dict[str, Any]] = []
         audit: list[dict[str, Any]] = []
