@@ -16,7 +16,7 @@ from . import duties, header
 from .dates import Context
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
-from .walk import _COLLECTIVE, GENERIC_TITLE, Hit, Walker
+from .walk import _COLLECTIVE, BARE_YEARLY, Hit, Walker
 
 _SKIP = re.compile(r"^(?:trên đây|căn cứ|kính gửi|nơi nhận|thực hiện\s+(?:nghị|kế hoạch|thông|chương trình|"
                    r"quyết|chỉ thị|công văn|hướng dẫn))", re.IGNORECASE)
@@ -91,7 +91,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
             units.add(unit, f"dòng {no}")
     taken: dict[str, int] = {}
     for hit in walker.hits:
-        made = _obligations(hit, units, issuer, cluster_id, walker.plan_title)
+        made = _obligations(hit, units, issuer, cluster_id, walker.name_of(hit.section))
         for ob in made:
             ob.id = _unique(ob.id, taken)
             draft.obligations.append(ob)
@@ -200,9 +200,11 @@ def _assign_classes(walker: Walker, not_issuer: Callable[[str], bool]) -> None:
             hit.reasons.append(f"đơn vị: dòng {no} giao «các {what}» cho «{unit}»")
 
 
-_BARE_YEARLY = re.compile(r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi)\s+năm|định\s+kỳ\s+0?1\s+năm|định\s+kỳ\s+hằng\s+năm",
-                          re.IGNORECASE)
 _NAMED_YEAR = re.compile(r"\bnăm\s+((?:19|20)\d{2})\s+là\b", re.IGNORECASE)
+
+
+#: The reason an obligation whose line names no unit is given to the issuer.
+ASSUMED_ISSUER = "đơn vị: mặc định là đơn vị ban hành"
 
 
 def _doubtful(hit: Hit, kind: str) -> str | None:
@@ -217,7 +219,7 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     for flag in f.flags:
         if flag != "dự kiến":
             why.append(f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra")
-    if kind != "target" and not f.flags and _BARE_YEARLY.fullmatch(" ".join(f.phrase.split())):
+    if kind != "target" and not f.flags and BARE_YEARLY.fullmatch(" ".join(f.phrase.split())):
         why.append("không ghi tháng hay ngày: đã hiểu là trong cả năm, hạn ngày 31/12; "
                    "hãy ghi rõ thời gian nếu kế hoạch định vào một tháng hay một quý")
     named = _NAMED_YEAR.search(hit.sentence)
@@ -229,7 +231,7 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
 
 def _defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
     """One review item for every obligation whose line names no unit: the issuer was assumed."""
-    assumed = [ob for ob in draft.obligations if "đơn vị: mặc định là đơn vị ban hành" in ob.reasons]
+    assumed = [ob for ob in draft.obligations if ASSUMED_ISSUER in ob.reasons]
     lines = list(dict.fromkeys(ob.line for ob in assumed))
     if lines:
         shown = ", ".join(map(str, lines))
@@ -279,7 +281,8 @@ def _who(name: str | None, units: Units, issuer: str, cluster_id: str | None) ->
 
 
 def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
-                 plan_title: str = "") -> list[DraftObligation]:
+                 activity: str) -> list[DraftObligation]:
+    """The obligations of a hit; `activity` names what its section is about (its money's title)."""
     s, f = hit.sentence, hit.found
     kind = hit.kind or duties.kind_of(s, hit.section.title)
     rule = f.schedule.rule
@@ -288,7 +291,7 @@ def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
     reasons = list(hit.reasons)
     who = _who(hit.unit, units, issuer, cluster_id)
     if hit.unit is None:
-        reasons.append("đơn vị: mặc định là đơn vị ban hành")
+        reasons.append(ASSUMED_ISSUER)
     conf = hit.confidence
     if f.schedule.tentative:
         reasons.append("ngày dự kiến")
@@ -311,8 +314,7 @@ def _obligations(hit: Hit, units: Units, issuer: str, cluster_id: str | None,
             base.responsible = list(base.amounts)
         else:
             base.amount = duties.money(s)
-        about = hit.section.title if hit.section.title and not GENERIC_TITLE.fullmatch(hit.section.title) else ""
-        base.title = "Đóng góp kinh phí: " + duties.title_of(about or plan_title or s, 90)
+        base.title = "Đóng góp kinh phí: " + duties.title_of(activity, 90)
         base.id = slug("kinh phi " + base.title[19:], 40)
     elif kind == "target":
         base.percent = duties.percent(s)

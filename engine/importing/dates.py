@@ -30,6 +30,8 @@ _MASKS = re.compile(
       | \bđến\s+năm\s+20[0-9]{2}\.\.""",
     re.VERBOSE,
 )
+#: A clock time: «08g00», «8h», «7 giờ 30».
+_CLOCK = r"\d{1,2}\s*(?:giờ|g|h)\s*\d{0,2}(?![\w/])"
 #: A named day and its date: «Ngày Nhà giáo Việt Nam 20/11», «ngày thành lập Đoàn 26/3» (case counts).
 _NAMED_DAY = re.compile(r"\b[Nn]gày\s+(?:(?:thành lập|truyền thống|quốc tế|thế giới)\s+|(?!Thứ\b|Chủ\b)[A-ZĐ]\w*\s+)"
                         r"(?:[^\W\d_]+\s+){0,5}?\d{1,2}\s*/\s*\d{1,2}(?!\s*/\s*\d)")
@@ -43,7 +45,7 @@ _ANCHOR = re.compile(
       | \bgiai\s+đoạn\s+\d\b | \b(?:mỗi|các|từng)\s+giai\s+đoạn\b | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
       | \bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)\b | \bchủ\s+nhật\b
       | \b(?:dịp|mùa|kỳ\s+nghỉ)\s+hè\b | \btháng\s+(?:thanh\s+niên|nhân\s+đạo)\b
-      | (?<![\d.,/])\d{1,2}\s*(?:g|h|giờ)\s*\d{0,2}(?![\w/])""",
+      | (?<![\d.,/])""" + _CLOCK,
     re.VERBOSE,
 )
 #: «24-25/7/2022», «24, 25/7»: several days or a range? Asked, not guessed.
@@ -58,7 +60,6 @@ _WEEKDAY = re.compile(r"\b(?:thứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|chủ\
 _DATED = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}|ngày\s+\d{1,2}\s+tháng")
 _WEEKDAYS = {"hai": 1, "ba": 2, "tư": 3, "năm": 4, "sáu": 5, "bảy": 6, "2": 1, "3": 2, "4": 3, "5": 4,
              "6": 5, "7": 6}
-_CLOCK = r"\d{1,2}\s*(?:giờ|g|h)\s*\d{0,2}(?![\w/])"
 _CLOCK_SPAN = re.compile(rf"(?:từ\s+)?({_CLOCK})\s*(?:đến|tới|-|–)\s*({_CLOCK})(?:\s+(sáng|chiều|tối))?", re.IGNORECASE)
 _STAGE = re.compile(r"(?:cuối\s+)?(?:mỗi|các|từng)\s+giai\s+đoạn", re.IGNORECASE)
 _STAGE_N = re.compile(r"giai\s+đoạn\s+(\d)\b", re.IGNORECASE)

@@ -28,13 +28,14 @@ _LABEL = re.compile(r"^(thời gian(?:\s*-\s*địa điểm)?(?:\s+(?:thực hi�
 _ATTRIBUTE = re.compile(r"^(?:thành phần(?:\s+tham (?:gia|dự))?|đối tượng(?:\s+tham (?:gia|dự))?|quy mô|hình thức|"
                         r"số lượng|lực lượng(?:\s+[^:]{0,25})?|chủ trì|trang phục|ghi chú)\s*:", re.IGNORECASE)
 #: What a line says of its item when it only dates it: «Dự kiến tổ chức trong tháng 3/2025 tại …».
-_ONLY_WHEN = re.compile(r"^\W*(?:(?:thời gian\s+)?dự kiến|sẽ|được)?\s*(?:(?:tổ chức|diễn ra|thực hiện|triển khai|"
-                        r"khai mạc)\s*)?(?:vào|trong|lúc|từ)?\s*$", re.IGNORECASE)
+_HELD_WORDS = r"(?:tổ chức|diễn ra|thực hiện|triển khai|khai mạc)"
+_HELD = re.compile(rf"\b{_HELD_WORDS}\b", re.IGNORECASE)
+_ONLY_WHEN = re.compile(rf"^\W*(?:(?:thời gian\s+)?dự kiến|sẽ|được)?\s*(?:{_HELD_WORDS}\s*)?(?:vào|trong|lúc|từ)?\s*$",
+                        re.IGNORECASE)
 #: Headings that name a part of the plan, not an activity: its activity is the plan's own.
 GENERIC_TITLE = re.compile(r"(?:(?:nội dung|thời gian|địa điểm|kinh phí|hình thức|phân công|tổ chức thực hiện|"
                            r"chương trình|hoạt động|thực hiện|cụ thể)(?:\s*(?:,|và|-|–)\s*|\s+)?)+\W*", re.IGNORECASE)
 _TARGETS = re.compile(r"chỉ tiêu|mục tiêu", re.IGNORECASE)
-_HELD = re.compile(r"\b(?:tổ chức|diễn ra|thực hiện|triển khai|khai mạc)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
 _DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.IGNORECASE)
 _GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.IGNORECASE)
@@ -49,6 +50,9 @@ _STANDING = re.compile(r"\b(?:phân công|giao|cử)\s+(.+?)\s+(?:là|làm)\s+(?
                        re.IGNORECASE)
 #: «Xây dựng kế hoạch hoạt động hàng tháng»: a plan for a period is needed when the period starts.
 _PLANS_PERIOD = re.compile(r"^\W*(?:xây dựng|lập|dự thảo)\s+(?:các\s+)?(?:kế hoạch|chương trình)\b", re.IGNORECASE)
+#: «hằng năm» and nothing else: a year, no day in it («định kỳ 01 năm»).
+BARE_YEARLY = re.compile(r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi)\s+năm|định\s+kỳ\s+0?1\s+năm", re.IGNORECASE)
+_YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 _BARE_PERIOD = re.compile(r"(?:định kỳ\s+)?(?:hằng|hàng|mỗi)\s+(năm|quý|tháng)", re.IGNORECASE)
 _COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
                          r"\bđơn vị thành viên\b", re.IGNORECASE)
@@ -85,8 +89,7 @@ def _dated(sentence: str, c: Campaign, found: list[Found]) -> bool:
     for f in found:
         if f.start < c.end and c.start < f.end:
             return True
-        if at <= f.start < at + len(clause) and not re.fullmatch(r"(?:định kỳ\s+)?(?:hằng|hàng|mỗi)\s+năm",
-                                                                 f.phrase.strip(), re.IGNORECASE):
+        if at <= f.start < at + len(clause) and not BARE_YEARLY.fullmatch(" ".join(f.phrase.split())):
             return True
     return False
 
@@ -161,6 +164,11 @@ class Walker:
     def top(self) -> Section:
         return self.stack[-1]
 
+    def name_of(self, sec: Section) -> str:
+        """The activity a section is about: its title, or the plan's own when the title only
+        names a part of the plan («NỘI DUNG», «KINH PHÍ») or there is none."""
+        return self.plan_title if not sec.title or GENERIC_TITLE.fullmatch(sec.title) else sec.title
+
     def heading_level(self, text: str, bold: bool) -> tuple[int, str] | None:
         m = _ROMAN.match(text)
         if m and (m.group(2) == "" or m.group(2)[0].isupper()):
@@ -190,7 +198,7 @@ class Walker:
         year = parent.year
         doubts: list[Doubt] = []
         found = find_when(title, self.ctx, doubts)
-        years = [int(y) for y in re.findall(r"\b((?:19|20)\d{2})\b", title)]
+        years = [int(y) for y in _YEAR.findall(title)]
         if years:
             year = years[-1]
         lead = subject(title)
@@ -220,7 +228,7 @@ class Walker:
         if not sec.dated and (sec.took_when or not sec.when or re.match(r"thời gian", sec.title, re.IGNORECASE)):
             self.ctx.year = self.top.year
             return
-        name = self.plan_title if GENERIC_TITLE.fullmatch(sec.title) else sec.title
+        name = self.name_of(sec)
         for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
             title = name if text == sec.title else f"{name} – {duties.title_of(text)}"
             self.hits.append(Hit(title, f, sec.lead, line, sec, 0.75, ["thời gian của mục"]))
@@ -366,7 +374,7 @@ class Walker:
         if sentence.rstrip().endswith(":") and not (found and duties.target_measure(sentence)):
             if found:
                 sec.intro = found[0]
-                years = re.findall(r"\b((?:19|20)\d{2})\b", sentence)
+                years = _YEAR.findall(sentence)
                 if years:  # «Tháng 3/2026:» then «- … chậm nhất ngày 10/3»
                     self.ctx.year = int(years[-1])
             if unit:
@@ -413,7 +421,7 @@ class Walker:
             for f in found:
                 conf = 0.9 if unit else 0.8
                 self.hits.append(Hit(sentence, f, unit, no, sec, conf - 0.15 * bool(f.flags), list(f.flags),
-                                     title=sec.title if only_dates else None))  # «Dự kiến tổ chức trong …»
+                                     title=self.name_of(sec) if only_dates else None))  # «Dự kiến tổ chức …»
             sec.emitted += 1
             return
         when, why = self.section_when(sec)
@@ -422,7 +430,7 @@ class Walker:
                 owner.took_when = owner.took_when or owner.when is when
             hit = Hit(sentence, when, unit, no, sec, 0.7 if unit else 0.6, why)
             if when is sec.when and sec.title:  # dated by its item («1. Hội nghị …» / «- Thời gian: …»)
-                hit.title = f"{sec.title} – {duties.title_of(sentence)}"
+                hit.title = f"{self.name_of(sec)} – {duties.title_of(sentence)}"
             self.hits.append(hit)
             sec.emitted += 1
             return
