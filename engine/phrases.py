@@ -114,29 +114,33 @@ _GROUPS = {name: (i, (_NAMED[n + 1][0] - 1) if n + 1 < len(_NAMED) else _TOKEN.g
 
 
 #: A part of a month, as days: «tuần đầu tháng 3/2026» = 1–7/3/2026, «hạ tuần tháng 5» = 21–31/5.
-_PART_OF_MONTH = re.compile(r"\b(tuần đầu(?: tiên)?|tuần (?:thứ )?(?:nhất|hai|ba|tư|1|2|3|4)|tuần cuối(?: cùng)?|"
-                            r"nửa đầu|nửa cuối|thượng tuần|trung tuần|hạ tuần)(?: của)? tháng (\d{1,2})"
+_PART_OF_MONTH = re.compile(r"\b(?:tuần (?:thứ )?(nhất|hai|ba|tư|[1-4]|đầu(?: tiên)?|cuối(?: cùng)?)|"
+                            r"(nửa đầu|nửa cuối|thượng tuần|trung tuần|hạ tuần))(?: của)? tháng (\d{1,2})"
                             r"(?:\s*/\s*(\d{4})| năm (\d{4}))?")
-_PART_DAYS = {"tuần đầu": 1, "tuần đầu tiên": 1, "tuần nhất": 1, "tuần thứ nhất": 1, "tuần 1": 1, "tuần thứ 1": 1,
-              "tuần hai": 8, "tuần thứ hai": 8, "tuần 2": 8, "tuần thứ 2": 8, "tuần ba": 15, "tuần thứ ba": 15,
-              "tuần 3": 15, "tuần thứ 3": 15, "tuần tư": 22, "tuần thứ tư": 22, "tuần 4": 22, "tuần thứ 4": 22,
-              "nửa đầu": 1, "thượng tuần": 1, "trung tuần": 11, "hạ tuần": 21, "nửa cuối": 16}
+_WEEK_NUMBER = {"nhất": 1, "đầu": 1, "1": 1, "hai": 2, "2": 2, "ba": 3, "3": 3, "tư": 4, "4": 4}
+_PART_DAYS = {"nửa đầu": (1, 15), "nửa cuối": (16, 0), "thượng tuần": (1, 10), "trung tuần": (11, 20),
+              "hạ tuần": (21, 0)}  # 0: the month's last day
 
 
 def _days_of_month(m: re.Match[str]) -> str:
-    part, month, year = m.group(1), int(m.group(2)), m.group(3) or m.group(4)
+    week, part, month, year = m.group(1), m.group(2), int(m.group(3)), m.group(4) or m.group(5)
     if not 1 <= month <= 12:
         return m.group()
     last = _cal.monthrange(int(year) if year else 2001, month)[1]  # no year: 28 days in February
-    first = last - 6 if part.startswith("tuần cuối") else _PART_DAYS[part]
-    end = {"nửa đầu": 15, "thượng tuần": 10, "trung tuần": 20}.get(part, last if part in ("hạ tuần", "nửa cuối")
-                                                                      or first == last - 6 else first + 6)
+    if week is None:
+        first, end = _PART_DAYS[part]
+    elif week.startswith("cuối"):
+        first, end = last - 6, last
+    else:
+        first = 7 * _WEEK_NUMBER[week.split()[0]] - 6
+        end = first + 6
     y = f"/{year}" if year else ""
-    return f"từ ngày {first}/{month}{y} đến ngày {end}/{month}{y}"
+    return f"từ ngày {first}/{month}{y} đến ngày {end or last}/{month}{y}"
 
 
 def normalize(text: str) -> str:
-    """NFC, lower case, one spelling of "hằng", plain spaces and dashes."""
+    """NFC, lower case, one spelling of "hằng", plain spaces and dashes; the ranges written
+    with «hết» or a dash and the parts of a month («tuần đầu tháng 3») as «từ … đến …»."""
     s = unicodedata.normalize("NFC", text).lower()
     s = re.sub(r"[\u00a0\u2007\u202f\t\r\n]", " ", s)
     s = re.sub(r"[‐‑‒–—]", "-", s)
