@@ -208,7 +208,8 @@ class RowMaker:
                 nxt)
 
     def constant_values(self, now: datetime) -> tuple[Any, ...]:
-        """The driver values of `CONSTANT_COLUMNS` for the steps stored at `now`: the plan, revision 1, pending, not cancelled, not done, created and updated now."""
+        """The driver values of `CONSTANT_COLUMNS` for the steps stored at `now`: the plan,
+        revision 1, pending, not cancelled, not done, created and updated now."""
         stored_now = self._dt(now)
         return (self.plan.id, 1, PENDING, None, None, stored_now, stored_now)
 
