@@ -85,11 +85,15 @@ def _at(day: date, clock: time, tz: ZoneInfo) -> datetime:
 def _occurrences(plan: Plan, duty: Duty, calendar: WorkingCalendar) -> list[Occurrence]:
     out = []
     tz, hour = plan.tz, plan.reminder_time
+    # what fell due before the plan was issued is history, not a step (unless the duty says so)
+    issued = plan.issued if plan.issued and not duty.before_issue else None
     for key, start, nominal in expand(duty.schedule.rule, plan.start, plan.end):
         day = calendar.shift(nominal, duty.shift)
         if not plan.start <= day <= plan.end:  # never shift out of the plan: try the other way
             day = calendar.shift(nominal, OTHER_WAY.get(duty.shift, duty.shift))
             day = day if plan.start <= day <= plan.end else nominal
+        if issued and day < issued:
+            continue
         why = None
         if day != nominal:
             why = calendar.holiday_name(nominal) or ("Chủ nhật" if nominal.isoweekday() == 7 else "Thứ Bảy")

@@ -45,8 +45,21 @@ def load_plan(file: str | FsPath) -> Plan:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PlanErrors([PlanError(f"tệp không phải UTF-8 (byte {exc.start})", Position(name))]) from None
+        raise PlanErrors([not_utf8(raw, exc, name)]) from None
     return parse_plan(text, name)
+
+
+def not_utf8(raw: bytes, exc: UnicodeDecodeError, file: str) -> PlanError:
+    """Where a file stops being UTF-8, by line and column (what an editor shows), not by byte.
+
+    >>> print(not_utf8(b"id: x\\ntitle: caf\\xe9", UnicodeDecodeError("utf-8", b"", 16, 17, ""), "p.yaml"))
+    p.yaml:2:11: tệp không phải UTF-8: byte 0xE9 không đọc được; hãy lưu tệp với bảng mã UTF-8
+    """
+    line_start = raw.rfind(b"\n", 0, exc.start) + 1
+    column = len(raw[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+    return PlanError(f"tệp không phải UTF-8: byte 0x{raw[exc.start]:02X} không đọc được; hãy lưu "
+                     "tệp với bảng mã UTF-8",
+                     Position(file, raw.count(b"\n", 0, exc.start) + 1, column))
 
 
 def parse_plan(text: str, file: str = "<plan>") -> Plan:

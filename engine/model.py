@@ -100,6 +100,8 @@ class Obligation(_Strict):
     escalation: list[Level] | None = None
     note: str | None = None
     source: str | None = Field(None, description="The sentence of the original document.")
+    before_issue: bool = Field(False, description="Keep the occurrences due before the plan's "
+                               "«issued» date (default: they are history, not steps).")
 
 
 class PlanFile(_Strict):
@@ -107,7 +109,9 @@ class PlanFile(_Strict):
     title: Text
     issuer: Id = Field(description="The unit that issues the plan and hears the last escalation.")
     number: str | None = None
-    issued: str | None = Field(None, description="Date of issue, e.g. 29/4/2022.")
+    issued: str | None = Field(None, description="Date of issue, e.g. 29/4/2022 (or a month, "
+                               "3/2024). No step is due before it unless the obligation says "
+                               "«before_issue: true».")
     period: str | dict[Literal["from", "to"], str | int] = Field(
         description='"2023 - 2028", "2022", or {from: "2023", to: "04/2028"}.')
     timezone: str = "Asia/Ho_Chi_Minh"

@@ -72,6 +72,7 @@ class Duty:
     note: str | None = None
     source: str | None = None
     position: Position | None = None
+    before_issue: bool = False  # keep the occurrences due before the plan was issued
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
     period = r.attempt(("period",), parse_period, doc.period)
     start, end = period or (date.min, date.max)
     reminder_time = r.attempt(("reminder_time",), parse_clock, doc.reminder_time) or time(8)
-    issued = r.attempt(("issued",), parse_day, doc.issued) if doc.issued else None
+    issued = r.attempt(("issued",), parse_issued, doc.issued) if doc.issued else None
 
     names: dict[str, str] = {}
     members: dict[str, list[str]] = {}
@@ -323,6 +324,17 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
                 if not start <= due <= end:
                     r.fail((*path, "when"), f"ngày {due:%d/%m/%Y} nằm ngoài thời gian của kế hoạch "
                            f"({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
+        elif period and isinstance(duty.schedule.rule, RRule):
+            # expanded once here, so a rule that never falls in the plan or falls too often is
+            # refused by `check` with its place, not met as 0 steps or an error in `compile`
+            try:
+                found = expand(duty.schedule.rule, start, end)
+            except ValueError as exc:
+                r.fail((*path, "when"), f"RRULE không dùng được ({exc})", duty.phrase)
+                continue
+            if not found:
+                r.fail((*path, "when"), "RRULE không rơi vào ngày nào trong thời gian của kế "
+                       f"hoạch ({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
         duties.append(duty)
 
     if r.errors:
@@ -391,7 +403,26 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,
         responsible=tuple(dict.fromkeys(responsible)), participants=tuple(dict.fromkeys(participants)),
         amounts=amounts, shift=ob.shift or (ShiftPolicy.KEEP if keep else default_shift),
         reminders=reminders, ladder=rungs, place=ob.place, quantity=ob.quantity, measure=ob.measure,
-        percent=ob.percent, note=ob.note, source=ob.source, position=r.pos(path))
+        percent=ob.percent, note=ob.note, source=ob.source, position=r.pos(path),
+        before_issue=ob.before_issue)
+
+
+def parse_issued(text: str) -> date:
+    """The date of issue; a month alone («3/2024», «tháng 3/2024») is taken as its first day,
+    the earliest the plan can have been issued.
+
+    >>> parse_issued("tháng 3/2024"), parse_issued("29/4/2022")
+    (datetime.date(2024, 3, 1), datetime.date(2022, 4, 29))
+    """
+    month = re.fullmatch(r"\s*(?:tháng\s*)?(\d{1,2})\s*[/.-]\s*(\d{4})\s*", str(text),
+                         re.IGNORECASE)
+    if month and 1 <= int(month[1]) <= 12:
+        return date(int(month[2]), int(month[1]), 1)
+    try:
+        return parse_day(text)
+    except PlanError:
+        raise PlanError("ngày ban hành cần một ngày («29/4/2022») hoặc một tháng («3/2024»)",
+                        text=str(text)) from None
 
 
 def _schedule(ob: Obligation, single_year: int | None) -> Schedule:

@@ -152,6 +152,62 @@ def _blocks(rule: Every, first: date, last: date) -> list[tuple[str, date, date]
     return out
 
 
+#: More occurrences than this of one RRULE is a mistake (a daily rule runs 27 years in 10,000).
+MAX_RRULE_OCCURRENCES = 10_000
+#: The RRULE parts the engine takes, each with the range of its values (None: not a number list).
+RRULE_PARTS: dict[str, tuple[int, int] | None] = {
+    "FREQ": None, "INTERVAL": (1, 1000), "COUNT": (1, MAX_RRULE_OCCURRENCES), "UNTIL": None,
+    "WKST": None, "BYDAY": None, "BYHOUR": (0, 23), "BYMONTH": (1, 12), "BYMONTHDAY": (1, 31),
+    "BYYEARDAY": (1, 366), "BYWEEKNO": (1, 53), "BYSETPOS": (1, 366)}
+FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY")
+
+
+def check_rrule(text: str) -> None:
+    """Refuse, in Vietnamese, what RFC 5545 forbids or the engine cannot use: an unknown part, a
+    value out of its range (BYMONTHDAY=45 or 0 would silently give no step, or every day), a
+    frequency or part below a day (the time of day goes in «time»).
+
+    >>> check_rrule("FREQ=MONTHLY;BYMONTHDAY=45")
+    Traceback (most recent call last):
+    ValueError: BYMONTHDAY=45: mỗi giá trị phải từ 1 đến 31 (hoặc -31 đến -1)
+    """
+    parts: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, _, value = part.partition("=")
+        name = name.strip().upper()
+        if name in ("BYMINUTE", "BYSECOND"):
+            raise ValueError(f"{name}: RRULE theo phút, giây không được hỗ trợ; giờ ghi ở «time»")
+        if name not in RRULE_PARTS:
+            raise ValueError(f"«{name}» không phải một phần của RRULE; dùng: {', '.join(RRULE_PARTS)}")
+        if name in parts:
+            raise ValueError(f"«{name}» được ghi hai lần")
+        parts[name] = value.strip()
+        if name in ("BYDAY", "WKST"):
+            for item in value.split(","):
+                if not re.fullmatch(r"\s*([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)\s*" if name == "BYDAY"
+                                    else r"\s*(MO|TU|WE|TH|FR|SA|SU)\s*", item, re.IGNORECASE):
+                    raise ValueError(f"{name}={value}: «{item.strip()}» không phải thứ trong tuần "
+                                     "(MO, TU, WE, TH, FR, SA, SU; BYDAY có thể kèm số: 1MO, -1FR)")
+        bounds = RRULE_PARTS[name]
+        if bounds is None:
+            continue
+        low, high = bounds
+        signed = name in ("BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS")
+        for item in value.split(","):
+            try:
+                number = int(item)
+            except ValueError:
+                raise ValueError(f"{name}={value}: «{item.strip()}» không phải số nguyên") from None
+            if not (low <= number <= high or (signed and -high <= number <= -low)):
+                also = f" (hoặc -{high} đến -{low})" if signed else ""
+                raise ValueError(f"{name}={value}: mỗi giá trị phải từ {low} đến {high}{also}")
+    freq = parts.get("FREQ", "").upper()
+    if freq in ("HOURLY", "MINUTELY", "SECONDLY"):
+        raise ValueError("RRULE theo giờ, phút, giây không được hỗ trợ; giờ ghi ở «time»")
+    if freq not in FREQS:
+        raise ValueError(f"FREQ phải là một trong: {', '.join(FREQS)}")
+
+
 def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
     """The occurrences of `rule` whose due date lies in [first, last], in date order."""
     out: list[Occurrence] = []
@@ -210,12 +266,18 @@ def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
                 out.append((day.isoformat(), None, day))
             day += timedelta(days=1)
     else:
-        if re.search(r"FREQ\s*=\s*(HOURLY|MINUTELY|SECONDLY)", rule.rule, re.IGNORECASE):
-            raise ValueError("RRULE theo giờ, phút, giây không được hỗ trợ; giờ ghi ở «time»")
+        check_rrule(rule.rule)
         dtstart = datetime.combine(rule.start or first, datetime.min.time())
-        when = rrulestr(rule.rule, dtstart=dtstart)
+        begin = datetime.combine(first, datetime.min.time())
         stop = datetime.combine(last, datetime.max.time())
-        found = when.between(datetime.combine(first, datetime.min.time()), stop, inc=True)
-        days = dict.fromkeys(d.date() for d in found)  # BYHOUR=8,14: one occurrence per day
+        days: dict[date, None] = {}  # BYHOUR=8,14: one occurrence per day
+        for n, moment in enumerate(rrulestr(rule.rule, dtstart=dtstart)):
+            if moment > stop:
+                break
+            if n >= MAX_RRULE_OCCURRENCES:
+                raise ValueError(f"RRULE cho quá {MAX_RRULE_OCCURRENCES:,} lần trong thời gian "
+                                 "kế hoạch; hãy viết thưa hơn (INTERVAL, COUNT hoặc UNTIL)")
+            if moment >= begin:
+                days[moment.date()] = None
         out = [(d.isoformat(), None, d) for d in days]
     return sorted((o for o in out if first <= o[2] <= last), key=lambda o: o[2])

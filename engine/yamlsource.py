@@ -24,11 +24,27 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
 
+#: How many values aliases («*name») may add in all: an anchor used a few times is fine, a
+#: "billion laughs" (aliases of aliases, each doubling the document) is refused before it grows.
+MAX_ALIASED = 10_000
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, Position]]:
-    """Parse `text`; raise PlanError (with the place) on a syntax error or a duplicate key."""
+    """Parse `text`; raise PlanError (with the place) on a syntax error, a character YAML does
+    not allow, a duplicate key or aliases that would expand the document beyond MAX_ALIASED.
+
+    >>> load_yaml("a: \x01", "p.yaml")
+    Traceback (most recent call last):
+    engine.errors.PlanError: p.yaml:1:4: ký tự điều khiển U+0001 không được có trong tệp kế hoạch
+    """
     text = unicodedata.normalize("NFC", text)
     try:
         node = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:  # a control character: YAML refuses the stream
+        raise PlanError(f"ký tự điều khiển U+{exc.character:04X} không được có trong tệp kế "
+                        "hoạch" if isinstance(exc.character, int) else
+                        "ký tự không hợp lệ trong tệp kế hoạch",
+                        position_of(text, _characters(text, exc), file)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
@@ -39,25 +55,70 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, Position]]:
     where: dict[Path, Position] = {}
     if node is None:
         return None, where
-    return _build(node, (), file, where), where
+    return _Builder(file, where).build(node, ()), where
 
 
-def _build(node: yaml.Node, path: Path, file: str, where: dict[Path, Position]) -> Any:
-    where[path] = Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+def _characters(text: str, exc: yaml.reader.ReaderError) -> int:
+    """The error's offset in characters: libyaml (the C loader) counts UTF-8 bytes."""
+    if exc.encoding == "unicode":  # the pure-Python reader
+        return int(exc.position)
+    return len(text.encode()[:exc.position].decode(errors="ignore"))
+
+
+def position_of(text: str, offset: int, file: str) -> Position:
+    """The line and column (1-based, in characters) of character `offset` of `text`."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Position(file, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
+class _Builder:
+    """Plain values from the node tree; a node met again is an alias, and what aliases add is
+    counted so that a few anchors cost nothing and a billion laughs stops early."""
+
+    def __init__(self, file: str, where: dict[Path, Position]):
+        self.file, self.where = file, where
+        self.seen: set[int] = set()
+        self.aliased = 0  # values built again through aliases
+        self.depth = 0  # > 0 while building through an alias
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        again = id(node) in self.seen
+        self.seen.add(id(node))
+        self.depth += again
+        try:
+            if self.depth:
+                self.aliased += 1
+                if self.aliased > MAX_ALIASED:
+                    raise PlanError(
+                        f"bí danh YAML («*…») mở rộng tệp quá {MAX_ALIASED:,} giá trị; hãy viết "
+                        "các giá trị ra thay vì lồng bí danh", _position(node, self.file),
+                        text=".".join(str(p) for p in path) or None)
+            return _build(node, path, self)
+        finally:
+            self.depth -= again
+
+
+def _position(node: yaml.Node, file: str) -> Position:
+    return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _build(node: yaml.Node, path: Path, builder: _Builder) -> Any:
+    file, where = builder.file, builder.where
+    where[path] = _position(node, file)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _scalar(key_node)
             if key == "<<":
                 raise PlanError("khóa gộp YAML («<<») không được hỗ trợ",
-                                Position(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                                _position(key_node, file))
             if key in out:
                 raise PlanError(f"khóa «{key}» bị lặp lại",
-                                Position(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1))
-            out[key] = _build(value_node, (*path, key), file, where)
+                                _position(key_node, file))
+            out[key] = builder.build(value_node, (*path, key))
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(child, (*path, i), file, where) for i, child in enumerate(node.value)]
+        return [builder.build(child, (*path, i)) for i, child in enumerate(node.value)]
     return _scalar(node)
 
 

@@ -134,3 +134,81 @@ def test_unreadable_files(tmp_path: Path, content: bytes, message: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PlanErrors, match="không đọc được tệp"):
         load_plan(tmp_path / "none.yaml")
+
+
+# ── hostile or broken files: refused with their place, no hang, no traceback ──────────────
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+
+
+def rrule(rule: str) -> str:
+    return GOOD.replace("when: ngày 19/5/2024", f"when: {{rrule: '{rule}'}}")
+
+
+HOSTILE = [
+    ("billion-laughs", LAUGHS, "k.yaml:", "bí danh YAML"),
+    ("bymonthday-45", rrule("FREQ=MONTHLY;BYMONTHDAY=45"), "k.yaml:26:11", "BYMONTHDAY=45: mỗi giá trị"),
+    ("bymonthday-0", rrule("FREQ=MONTHLY;BYMONTHDAY=0"), "k.yaml:26:11", "BYMONTHDAY=0"),
+    ("bymonth-13", rrule("FREQ=YEARLY;BYMONTH=13"), "k.yaml:26:11", "BYMONTH=13"),
+    ("byday-bad", rrule("FREQ=WEEKLY;BYDAY=XX"), "k.yaml:26:11", "không phải thứ trong tuần"),
+    ("interval-0", rrule("FREQ=DAILY;INTERVAL=0"), "k.yaml:26:11", "INTERVAL=0"),
+    ("unknown-part", rrule("FREQ=DAILY;BYEASTER=1"), "k.yaml:26:11", "không phải một phần của RRULE"),
+    ("seconds-list", rrule("FREQ=DAILY;BYMINUTE=" + ",".join(map(str, range(60))) + ";BYSECOND="
+                           + ",".join(map(str, range(60)))), "k.yaml:26:11", "phút, giây"),
+    ("too-many", rrule("FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24)))), "k.yaml:26:11",
+     "quá 10,000 lần"),
+    ("never-in-period", rrule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), "k.yaml:26:11",
+     "không rơi vào ngày nào"),
+    ("control-character", GOOD.replace("title: Kế hoạch thử", "title: Kế hoạch\x01 thử"), "k.yaml:2:16",
+     "ký tự điều khiển U+0001"),
+    ("issued-month-13", GOOD.replace("period:", "issued: 13/2024\nperiod:"), "k.yaml:4:9",
+     "ngày ban hành"),
+]
+
+
+@pytest.mark.parametrize("text,where,message", [b[1:] for b in HOSTILE], ids=[b[0] for b in HOSTILE])
+def test_hostile_plan_is_refused_by_place(text: str, where: str, message: str) -> None:
+    found = errors_of(text)
+    assert any(e.startswith(where) and message in e for e in found), found
+
+
+def test_a_few_aliases_are_fine() -> None:
+    text = GOOD.replace("    name: Đoàn phường 1\n", "    name: &ten Đoàn phường 1\n").replace(
+        "    name: Đoàn phường 2\n", "    name: *ten\n")
+    assert parse_plan(text, "k.yaml").units["phuong-2"] == "Đoàn phường 1"
+
+
+def test_non_utf8_byte_is_named_by_line_and_column(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_bytes(GOOD.replace("title: Kế hoạch thử", "title: Ke hoach").encode() .replace(
+        b"Ke hoach", b"K\xea ho\xb9ch", 1))  # TCVN3-ish bytes in a UTF-8 file
+    with pytest.raises(PlanErrors) as info:
+        load_plan(f)
+    assert str(info.value).startswith(f"{f}:2:9: tệp không phải UTF-8: byte 0xEA"), info.value
+
+
+@pytest.mark.parametrize("name", [b[0] for b in HOSTILE[:2]] + ["seconds-list"])
+def test_check_refuses_hostile_plans_quickly_and_cleanly(name: str, tmp_path: Path,
+                                                         kehoach_bin: str) -> None:
+    import subprocess
+    text = dict((b[0], b[1]) for b in HOSTILE)[name]
+    f = tmp_path / "k.yaml"
+    f.write_text(text, encoding="utf-8")
+    done = subprocess.run([kehoach_bin, "check", str(f)], capture_output=True, text=True,
+                          timeout=60, check=False)  # a hang fails here, not after gigabytes
+    assert done.returncode == 1, done
+    assert "Traceback" not in done.stderr + done.stdout
+    assert f"{f}:" in done.stdout + done.stderr
+
+
+def test_nothing_falls_due_before_the_plan_was_issued() -> None:
+    text = GOOD.replace('period: "2024 - 2025"', 'issued: 15/6/2024\nperiod: "2024 - 2025"')
+    from engine.compiler import compile_plan
+    from engine.workdays import WorkingCalendar
+    before = compile_plan(parse_plan(GOOD, "k.yaml"), WorkingCalendar())
+    after = compile_plan(parse_plan(text, "k.yaml"), WorkingCalendar())
+    assert min(s.occurrence.date for s in before).isoformat() < "2024-06-15"
+    assert after and min(s.occurrence.date for s in after).isoformat() >= "2024-06-15"
+    assert {s.id for s in after} == {s.id for s in before if s.occurrence.date.isoformat() >= "2024-06-15"}
+    kept = text.replace("    amount: 500.000 đồng", "    amount: 500.000 đồng\n    before_issue: true")
+    assert len(compile_plan(parse_plan(kept, "k.yaml"), WorkingCalendar())) > len(after)

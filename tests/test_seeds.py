@@ -191,6 +191,7 @@ BT_REGISTRATION = [
     # weekend → Friday 21/01/2028
     pytest.param("30/01/2028", "21/01/2028", id="2028-01-after-tet-sunday"),
 ]
+BT_ISSUED = date(2024, 3, 1)  # «Tháng 3/2024: Ban hành kế hoạch»
 BT_REPORT = [
     pytest.param("30/05/2023", "30/05/2023", id="2023-05-tuesday"),
     pytest.param("30/11/2023", "30/11/2023", id="2023-11-thursday"),
@@ -226,6 +227,9 @@ def test_binh_tan_has_one_cluster_per_khu_vuc() -> None:
 def test_binh_tan_heads_register_on_30_01_and_30_08(head: str, written: str, due: str) -> None:
     found = [s for s in steps(BINH_TAN, "dang-ky-hoat-dong", head)
              if s.occurrence.nominal == d(written)]
+    if d(due) < BT_ISSUED:  # due before the plan was issued: history, not a step
+        assert found == []
+        return
     assert len(found) == 1
     assert found[0].occurrence.date == d(due)
 
@@ -235,26 +239,36 @@ def test_binh_tan_heads_register_on_30_01_and_30_08(head: str, written: str, due
 def test_binh_tan_heads_report_on_30_05_and_30_11(head: str, written: str, due: str) -> None:
     found = [s for s in steps(BINH_TAN, "bao-cao-ket-qua-cum", head)
              if s.occurrence.nominal == d(written)]
+    if d(due) < BT_ISSUED:
+        assert found == []
+        return
     assert len(found) == 1
     assert found[0].occurrence.date == d(due)
 
 
 def test_binh_tan_registration_and_report_counts() -> None:
-    # 30/01 of 2023 – 2028 and 30/8 of 2023 – 2027 (30/8/2028 is after 04/2028): 11 per head;
-    # reports 30/5 and 30/11 of 2023 – 2027: 10 per head. Only the heads get them.
+    # 30/01 of 2023 – 2028 and 30/8 of 2023 – 2027 (30/8/2028 is after 04/2028), less the three
+    # due before the plan was issued in 3/2024 (30/01/2023, 30/8/2023, 30/01/2024): 8 per head;
+    # reports 30/5 and 30/11 of 2024 – 2027 (2023's two are history): 8 per head. Only the heads.
     reg = Counter(s.unit for s in steps(BINH_TAN, "dang-ky-hoat-dong"))
     rep = Counter(s.unit for s in steps(BINH_TAN, "bao-cao-ket-qua-cum"))
-    assert reg == {h: 11 for h in BT_HEADS.values()}
-    assert rep == {h: 10 for h in BT_HEADS.values()}
+    assert reg == {h: 8 for h in BT_HEADS.values()}
+    assert rep == {h: 8 for h in BT_HEADS.values()}
+
+
+def test_binh_tan_nothing_is_due_before_the_plan_was_issued() -> None:
+    plan, found = compiled(BINH_TAN)
+    assert plan.issued == BT_ISSUED
+    assert found and min(s.occurrence.date for s in found) >= BT_ISSUED
 
 
 def test_binh_tan_yearly_report_in_november() -> None:
     assert due_dates(BINH_TAN, "bao-cao-hang-nam") == [
-        d("30/11/2023"), d("29/11/2024"), d("28/11/2025"), d("30/11/2026"), d("30/11/2027")]
+        d("29/11/2024"), d("28/11/2025"), d("30/11/2026"), d("30/11/2027")]
 
 
 def test_binh_tan_milestones() -> None:
-    assert due_dates(BINH_TAN, "xay-dung-ke-hoach") == [d("29/02/2024")]  # leap year, Thursday
+    assert due_dates(BINH_TAN, "xay-dung-ke-hoach") == []  # 02/2024: done before the issue
     assert due_dates(BINH_TAN, "ban-hanh-ke-hoach") == [d("29/03/2024")]  # 31/3 is a Sunday
     # Tháng 04/2028: 30/4/2028 is a Sunday and Ngày Chiến thắng, 29/4 a Saturday → 28/4/2028
     (final,) = steps(BINH_TAN, "tong-ket-ke-hoach")
@@ -271,8 +285,9 @@ def test_binh_tan_two_phases_a_year(obligation: str, first: tuple[int, int],
                                     last: tuple[int, int]) -> None:
     found = steps(BINH_TAN, obligation)
     windows = {(s.occurrence.start, s.occurrence.date) for s in found}
-    # 2023 – 2027; Đợt 01 of 2028 would end 31/5/2028, after the plan. Phases keep their dates.
-    assert windows == {(date(y, *first), date(y, *last)) for y in range(2023, 2028)}
+    # 2024 – 2027 (2023's end before the plan was issued in 3/2024; Đợt 01 of 2024, due 31/5, is
+    # kept); Đợt 01 of 2028 would end 31/5/2028, after the plan. Phases keep their dates.
+    assert windows == {(date(y, *first), date(y, *last)) for y in range(2024, 2028)}
     # 10 Đoàn phường + 5 clusters of 3 units
     assert len({s.unit for s in found}) == 25
 
@@ -291,22 +306,22 @@ def test_binh_tan_yearly_targets(obligation: str, quantity: int, responsible: st
     found = steps(BINH_TAN, obligation)
     assert {s.unit for s in found} == {responsible}
     assert {s.duty.quantity for s in found} == {quantity}
-    assert len(found) == 5  # 2023 – 2027
+    assert len(found) == 4  # 2024 – 2027: 2023's was due before the plan was issued
 
 
-def test_binh_tan_year_end_target_moves_before_the_weekend() -> None:
-    # 31/12/2023 is a Sunday → Friday 29/12/2023; 31/12/2024 – 2027 are working days
+def test_binh_tan_year_end_targets_from_the_issue_on() -> None:
+    # 31/12/2023 (a Sunday) was before the issue; 31/12/2024 – 2027 are working days
     assert due_dates(BINH_TAN, "chi-tieu-hoc-bong") == [
-        d("29/12/2023"), d("31/12/2024"), d("31/12/2025"), d("31/12/2026"), d("31/12/2027")]
+        d("31/12/2024"), d("31/12/2025"), d("31/12/2026"), d("31/12/2027")]
 
 
 def test_binh_tan_summer_talent_programmes() -> None:
     found = steps(BINH_TAN, "chi-tieu-boi-duong-nang-khieu")
-    assert {s.occurrence.start for s in found} == {date(y, 6, 1) for y in range(2023, 2028)}
+    assert {s.occurrence.start for s in found} == {date(y, 6, 1) for y in range(2024, 2028)}
     # 31/8: 2024 Saturday → 30/8; 2025 Sunday → 29/8; 2026 Monday but a swapped day off (for
     # Saturday 22/8), 29 – 30/8 weekend → 28/8
     assert due_dates(BINH_TAN, "chi-tieu-boi-duong-nang-khieu") == [
-        d("31/08/2023"), d("30/08/2024"), d("29/08/2025"), d("28/08/2026"), d("31/08/2027")]
+        d("30/08/2024"), d("29/08/2025"), d("28/08/2026"), d("31/08/2027")]
 
 
 # ── seed 002: Sìn Hồ 2024 – 2030 (previous_working_day) ────────────────────────────────
