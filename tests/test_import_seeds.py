@@ -47,7 +47,9 @@ PLANS = {"000": "cum-hcsn-2022.yaml", "001": "binh-tan-doi-2023-2028.yaml",
 #: conferences). After review every seed reaches the issue's 0.9; the test prints both.
 FLOOR = {"000": 0.95, "001": 0.94, "002": 0.95, "003": 0.86, "004": 0.73}
 #: Precision each seed keeps, likewise today's figures.
-PRECISION_FLOOR = {"000": 0.9, "001": 0.84, "002": 1.0, "003": 0.92, "004": 0.91}
+#: (001: 15 of 18 since both are compared from the issue, 3/2024: the milestone of 02/2024 that
+#: both had is no longer counted on either side.)
+PRECISION_FLOOR = {"000": 0.9, "001": 0.83, "002": 1.0, "003": 0.92, "004": 0.91}
 CALENDAR = WorkingCalendar()
 
 
@@ -156,7 +158,9 @@ def compare(number: str, text: str) -> dict[str, float]:
     hand_text = (ROOT / "plans" / PLANS[number]).read_text(encoding="utf-8")
     hand = load_plan(ROOT / "plans" / PLANS[number])
     draft = parse_plan(text, "draft")  # `kehoach check` as written: raises if it would fail
-    lo, hi = max(hand.start, draft.start), min(hand.end, draft.end)
+    # from the plan's issue on: the hand plan has no step due before it (the draft may not know it)
+    lo = max(hand.start, draft.start, hand.issued or hand.start, draft.issued or draft.start)
+    hi = min(hand.end, draft.end)
     h = profiles(hand, _selectors(hand_text), lo, hi)
     d = profiles(draft, _selectors(text), lo, hi)
     h = {k: v for k, v in h.items() if v[0]}

@@ -242,13 +242,13 @@ def digest_times() -> list[datetime]:
     return out
 
 
-def expected_digests() -> dict[str, dict[str, set[str]]]:
+def expected_digests(plan_path: Path) -> dict[str, dict[str, set[str]]]:
     """Each day's digest per recipient, from the compiled steps and the rules alone: a unit
     hears its own open steps that are late, due that local day, or due soon (a reminder has
     fired; the digest looks LOOKAHEAD ahead at most), and the late steps of others once a rung
     naming it has been reached; events and phases are never late; a day with nothing to say
     has no digest. Key ``digest|unit|day`` → {"late"|"today"|"soon": step ids}."""
-    steps: list[Step] = compile_plan(load_plan(BINH_TAN), WorkingCalendar())
+    steps: list[Step] = compile_plan(load_plan(plan_path), WorkingCalendar())
     out: dict[str, dict[str, set[str]]] = {}
     for now in digest_times():
         day = now.astimezone(ZONE).date()
@@ -275,12 +275,12 @@ def expected_digests() -> dict[str, dict[str, set[str]]]:
     return out
 
 
-def expected_keys() -> set[str]:
+def expected_keys(plan_path: Path) -> set[str]:
     """The notices the year should produce, from the compiled dates and the rules alone: at
     each tick, of the reminders since the previous tick only the latest, and only if the step
     is not yet late; every rung with recipients; nothing once the step is done; events and
     phases never escalated."""
-    plan = load_plan(BINH_TAN)
+    plan = load_plan(plan_path)
     ticks = tick_times()
     keys = set()
     for s in compile_plan(plan, WorkingCalendar()):
@@ -297,8 +297,19 @@ def expected_keys() -> set[str]:
     return keys
 
 
-def test_a_year_of_the_binh_tan_plan(db: Engine) -> None:
-    load(db, BINH_TAN, now=LOADED)
+@pytest.fixture
+def binh_tan_from_2024(tmp_path: Path) -> Path:
+    """The Bình Tân plan as if issued before 2024 (it was issued in 3/2024, and nothing falls
+    due before that), so that the simulated year starts with January's registrations."""
+    path = tmp_path / BINH_TAN.name
+    text = BINH_TAN.read_text(encoding="utf-8")
+    assert "\nissued: 3/2024" in text
+    path.write_text(text.replace("\nissued: 3/2024", "\nissued: 1/2024"), encoding="utf-8")
+    return path
+
+
+def test_a_year_of_the_binh_tan_plan(db: Engine, binh_tan_from_2024: Path) -> None:
+    load(db, binh_tan_from_2024, now=LOADED)
     channel = RecordingChannel()
     for now, digest_at in zip(tick_times(), digest_times(), strict=True):
         for step_id, at in DONE.items():
@@ -316,11 +327,11 @@ def test_a_year_of_the_binh_tan_plan(db: Engine) -> None:
     sent = [n.key for n in channel.sent]
     assert len(keys) == len(set(keys)) and sorted(sent) == sorted(keys)  # once each, all sent
     rows = [r for r in everything if r.purpose != "digest"]
-    assert {r.idempotency_key for r in rows} == expected_keys()
+    assert {r.idempotency_key for r in rows} == expected_keys(binh_tan_from_2024)
 
     # one digest per recipient and local day with something due soon, due today or late
     digests = {r.idempotency_key: r for r in everything if r.purpose == "digest"}
-    wanted = expected_digests()
+    wanted = expected_digests(binh_tan_from_2024)
     assert set(digests) == set(wanted) and len(wanted) > 300
     for key, groups in wanted.items():
         row = digests[key]
