@@ -118,6 +118,7 @@ def load(plans: tuple[str, ...]) -> None:
     from rich.progress import Progress
 
     from kehoach import store
+    from kehoach.store.drafts import store_plan
     loaded, errors = _load(plans or ("plans",))
     errors += _duplicate_plans(loaded)
     if errors:
@@ -131,12 +132,12 @@ def load(plans: tuple[str, ...]) -> None:
             with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
                 task = bar.add_task(f"{p.id}: biên dịch", total=None)
                 steps = compile_plan(p, calendar)
-                digest = store.file_digest(p.file)
+                text = Path(p.file).read_bytes().decode("utf-8-sig")  # read and checked by _load
                 bar.update(task, description=f"{p.id}: lưu {len(steps)} bước", total=len(steps))
-                with store.write_session(engine) as session:
-                    r = store.sync_plan(session, p, steps, now=datetime.now(UTC),
-                                        content_hash=digest, actor="kehoach load", channel="cli",
-                                        progress=lambda n, t=task: bar.advance(t, n))
+                with store.write_session(engine) as session:  # the board's «Công bố» does the same
+                    r = store_plan(session, p, steps, text, now=datetime.now(UTC),
+                                   actor="kehoach load", channel="cli",
+                                   progress=lambda n, t=task: bar.advance(t, n))
             restored = f", khôi phục {r.restored}" if r.restored else ""
             out.print(f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "
                       f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}.")

@@ -158,6 +158,9 @@ def test_every_get_route_of_the_app_is_in_the_role_table(world: World) -> None:
     served = {r.path for r in board_routes() if "GET" in r.methods}
     listed = {re.sub(r"\{(own|other)\}", "{step_id:path}", p.split("?")[0]) for p, _ in ROUTES}
     listed |= {"/tong-hop/{by}", "/api/summary/{by}"}
+    listed |= {"/ke-hoach", "/ke-hoach/moi", "/ke-hoach/nhap/{draft_id}",  # tests/test_plans_web.py
+               "/ke-hoach/nhap/{draft_id}/xem-truoc", "/ke-hoach/kiem-tra-thoi-gian",
+               "/ke-hoach/{plan_id}", "/ke-hoach/{plan_id}/phien-ban/{number}.yaml"}
     public = {"/dang-nhap", "/healthz"}
     assert len(served) > 15 and served - public <= listed
 

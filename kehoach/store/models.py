@@ -126,6 +126,28 @@ class PlanVersion(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     file: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime]
+    content: Mapped[str | None] = mapped_column(Text)  # the plan file's text (0005)
+    published_by: Mapped[str | None] = mapped_column(Text)  # who loaded or published it
+
+
+class PlanDraft(Base):
+    """A plan on its way from an uploaded document to a published plan (migration 0005):
+    the importer's draft, its review questions and the answers so far, as one JSON document.
+    `revision` goes up with every save; a save based on an older one is refused."""
+
+    __tablename__ = "plan_drafts"
+    __table_args__ = (CheckConstraint("state IN ('open', 'published', 'discarded')", name="state"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    plan_id: Mapped[str | None] = mapped_column(String(120))  # set once published, or when editing
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    source_name: Mapped[str] = mapped_column(Text)
+    document: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), server_default=text("'open'"))
+    revision: Mapped[int] = mapped_column(server_default=text("1"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(Text)
 
 
 class StepRow(Base):
@@ -297,6 +319,7 @@ class Delivery(Base):
 units_table = cast(Table, Unit.__table__)
 plans_table = cast(Table, PlanRow.__table__)
 versions_table = cast(Table, PlanVersion.__table__)
+drafts_table = cast(Table, PlanDraft.__table__)
 steps_table = cast(Table, StepRow.__table__)
 transitions_table = cast(Table, Transition.__table__)
 outbox_table = cast(Table, Outbox.__table__)
