@@ -34,6 +34,7 @@ bench: $(BIN)/kehoach
 	$(BIN)/python bench/telegram_bench.py
 	$(BIN)/python bench/feed_bench.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/publish_bench.py
 
 schema: $(BIN)/kehoach
 	$(BIN)/kehoach schema > schema/plan.schema.json

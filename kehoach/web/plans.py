@@ -128,7 +128,15 @@ def _draft_page(request: Request, v: Viewer, row: drafts.DraftRow, doc: dict[str
               "context": drafting.context(doc, item),
               "obligations": drafting.obligations_of(doc, item)}
              for k, item in enumerate(doc["review"])]
+    asked = {i for item in items for i in item["obligations"]}
+    # an obligation a question is about is shown (and edited) there, once: a field twice in one
+    # form would send two values
+    for item in items:
+        item["obligations"] = [i for i in item["obligations"] if i in asked]
+        asked -= set(item["obligations"])
+    shown = {i for item in items for i in item["obligations"]}
     return page(request, "draft.html", {
+        "others": [i for i in range(len(doc["plan"].get("obligations") or [])) if i not in shown],
         "title": f"Bản nháp: {doc['plan'].get('title', row.source_name)}", "row": row,
         "doc": doc, "items": items, "problems": problems, "kinds": KIND_NAMES,
         "selectors": drafting.selectors(doc), "units": drafting.unit_choices(doc, known),
