@@ -136,6 +136,12 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     plan = parse_plan(text, "tải về")
     assert plan.issuer == "tinh-doan" and plan.id == PLAN_ID
     assert PLAN_ID in c.get("/ke-hoach").text
+    # the people of its units not linked to Telegram get one-time invite codes, once
+    assert "Anh Cụm Trưởng — Đoàn A" in plan_page
+    codes = c.post(f"/ke-hoach/{PLAN_ID}/ma-moi", data={"csrf": csrf_of(plan_page)})
+    assert codes.status_code == 200
+    found = re.findall(r"/start ([A-Za-z0-9_-]{20,})", codes.text)
+    assert len(found) == 2 and len(set(found)) == 2  # Anh Cụm Trưởng (Đoàn A), Đoàn B's member
     # the overdue list shows the new plan's steps once they are late
     world.clock[0] = datetime(2022, 6, 5, 3, tzinfo=world.clock[0].tzinfo)
     assert any(s["plan_id"] == PLAN_ID for s in c.get("/api/overdue").json())

@@ -282,13 +282,7 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
         versions = drafts.plan_versions(session, plan_id)
         listing = next((p for p in drafts.issued_plans(session, v.unit_id or "",
                                                        request.app.state.now()) if p.id == plan_id))
-        units = select(plan_units_table.c.unit_id).where(plan_units_table.c.plan_id == plan_id)
-        unlinked = session.execute(
-            select(people_table.c.name, units_table.c.name.label("unit"))
-            .join(units_table, units_table.c.id == people_table.c.unit_id)
-            .where(people_table.c.unit_id.in_(units), people_table.c.active.is_(True),
-                   people_table.c.telegram_chat_id.is_(None))
-            .order_by(units_table.c.name, people_table.c.name).limit(500)).all()
+        unlinked = _unlinked(session, plan_id)
     feed = request.session.pop("feed", None)
     links = None
     if feed:
@@ -298,6 +292,36 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
     return page(request, "plan.html", {"title": listing.title, "plan": listing,
                                        "versions": versions, "unlinked": unlinked,
                                        "feed": links})
+
+
+def _unlinked(session: Any, plan_id: str) -> list[Any]:
+    """The active people of the plan's units who have no Telegram chat linked yet."""
+    units = select(plan_units_table.c.unit_id).where(plan_units_table.c.plan_id == plan_id)
+    return list(session.execute(
+        select(people_table.c.id, people_table.c.name, units_table.c.name.label("unit"))
+        .join(units_table, units_table.c.id == people_table.c.unit_id)
+        .where(people_table.c.unit_id.in_(units), people_table.c.active.is_(True),
+               people_table.c.telegram_chat_id.is_(None))
+        .order_by(units_table.c.name, people_table.c.name).limit(500)).all())
+
+
+@router.post("/ke-hoach/{plan_id}/ma-moi")
+async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
+    """One-time Telegram invite codes for the plan's people not linked yet, shown once."""
+    from datetime import timedelta
+
+    from kehoach.cli_telegram import bot_username
+    from notifiers.telegram_links import create_invite
+    _plan_of(request, v, plan_id)
+    engine, now = request.app.state.engine, request.app.state.now()
+    with store.write_session(engine) as session:
+        made = [(p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now,
+                                               timedelta(days=7)))
+                for p in _unlinked(session, plan_id)]
+    username = await asyncio.to_thread(bot_username, dict(request.app.state.settings)) \
+        if made else None
+    return page(request, "invites.html", {"title": "Mã mời Telegram", "plan_id": plan_id,
+                                          "made": made, "username": username})
 
 
 @router.post("/ke-hoach/{plan_id}/sua")
