@@ -26,13 +26,15 @@ from engine.errors import PlanError, PlanErrors
 from engine.importing import KIND_NAMES, import_lines, render
 from engine.importing.units import key
 from engine.loader import parse_plan
-from engine.phrases import parse_when
-from engine.plan import Plan, parse_period
+from engine.phrases import parse_clock, parse_when
+from engine.plan import Plan, parse_money, parse_offset, parse_period
 from engine.rules import expand
 from engine.workdays import WorkingCalendar
 
 #: What a secretary may change of an obligation in the form, in the order the form shows it.
-FIELDS = ("title", "kind", "when", "responsible", "place", "amount")
+FIELDS = ("title", "kind", "when", "time", "responsible", "place", "amount", "reminders")
+#: Fields a blank answer removes (the plan's default applies).
+OPTIONAL = ("time", "place", "amount", "reminders")
 NEW = ""  # a unit's choice: keep it as a new unit
 
 
@@ -134,9 +136,11 @@ def apply_form(doc: dict[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
                     ob[name] = chosen[0] if len(chosen) == 1 else chosen
                 else:
                     ob.pop(name, None)  # the issuer
+            elif name == "reminders" and isinstance(value, str) and value.strip():
+                ob[name] = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
             elif isinstance(value, str) and value.strip():
                 ob[name] = " ".join(value.split())
-            elif name in ("place", "amount"):
+            elif name in OPTIONAL:
                 ob.pop(name, None)
         obligations.append(ob)
     title = " ".join(str(form.get("new-title") or "").split())
@@ -235,6 +239,17 @@ def check(doc: Mapping[str, Any], known: Mapping[str, str]) -> tuple[Plan | None
                 problems.add(i, f"không có đơn vị, cụm hay nhóm «{unit}»")
         if ob.get("kind") == "contribution" and not (ob.get("amount") or ob.get("amounts")):
             problems.add(i, "khoản đóng góp cần số tiền")
+        for name, parse in (("time", parse_clock), ("amount", parse_money)):
+            if ob.get(name):
+                try:
+                    parse(ob[name])
+                except PlanError as exc:
+                    problems.add(i, f"«{ob[name]}»: {exc.message}")
+        for offset in _listed(ob.get("reminders")):
+            try:
+                parse_offset(offset)
+            except PlanError as exc:
+                problems.add(i, f"nhắc trước «{offset}»: {exc.message}")
     left = sum(1 for done in doc["answered"] if not done)
     if left:
         problems.add(None, f"còn {left} câu hỏi chưa trả lời")

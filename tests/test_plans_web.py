@@ -152,10 +152,15 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     edit = int(r.headers["location"].rsplit("/", 1)[1])
     fields = form_of(c.get(r.headers["location"]).text)
     training = next(k[:-5] for k, v in fields.items() if k.endswith("-when") and "15/9" in v[0])
-    r = submit(c, edit, fields, **{f"{training}-when": "ngày 22/9/2022", "next": "preview"})
+    r = submit(c, edit, fields, **{f"{training}-when": "ngày 22/9/2022", f"{training}-reminders": "3 tuần",
+                                   f"{training}-time": "25g00"})
+    assert "giờ 25:00 không tồn tại" in c.get(f"/ke-hoach/nhap/{edit}").text  # on its item
+    fields = form_of(c.get(f"/ke-hoach/nhap/{edit}").text)
+    assert fields[f"{training}-reminders"] == ["3 tuần"]
+    r = submit(c, edit, fields, **{f"{training}-time": "14h00", "next": "preview"})
     preview = c.get(r.headers["location"]).text
     assert "Đổi hạn: 1 bước" in preview
-    r = c.post(f"/ke-hoach/nhap/{edit}/cong-bo", data={"csrf": csrf_of(preview), "revision": "2"})
+    r = c.post(f"/ke-hoach/nhap/{edit}/cong-bo", data={"csrf": csrf_of(preview), "revision": "3"})
     assert r.status_code == 303
     with read_session(world.engine) as s:
         moved = [r for r in s.execute(select(steps_table).where(steps_table.c.plan_id == PLAN_ID))
@@ -168,7 +173,8 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     assert sorted(n for n, _ in numbers) == [1, 2] and all("Chị Thư Ký" in (b or "") for _, b in numbers)
     v1 = yaml.safe_load(c.get(f"/ke-hoach/{PLAN_ID}/phien-ban/1.yaml").text)
     v2 = yaml.safe_load(c.get(f"/ke-hoach/{PLAN_ID}/phien-ban/2.yaml").text)
-    assert v1 != v2 and "22/9/2022" in str(v2)
+    assert v1 != v2 and "22/9/2022" in str(v2) and "'reminders': ['3 tuần']" in str(v2)
+    assert moved[0].due_time.isoformat() == "14:00:00"
 
 
 def test_second_save_of_one_draft_is_refused_not_overwritten(world: World) -> None:
