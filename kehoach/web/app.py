@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kehoach import store
 
 from . import api, errors, exports, login, pages, subscriptions
-from .auth import LoginLimiter, csrf_guard, secret_key
+from .auth import ADDRESS_LIMIT, HASH_SLOTS, LoginLimiter, csrf_guard, secret_key
 from .render import HERE
 
 access_log = logging.getLogger("kehoach.http")
@@ -123,6 +124,8 @@ def create_app(settings: Mapping[str, str], engine: Engine,
                   openapi_url="/openapi.json")
     app.state.engine, app.state.settings, app.state.now = engine, settings, now
     app.state.limiter = LoginLimiter()
+    app.state.address_limiter = LoginLimiter(limit=ADDRESS_LIMIT)
+    app.state.hashing = asyncio.Semaphore(HASH_SLOTS)
     errors.install(app)
     public = settings.get("KEHOACH_PUBLIC_URL", "")
     app.add_middleware(SessionMiddleware, secret_key=secret_key(settings, str(engine.url)),

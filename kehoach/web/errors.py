@@ -74,6 +74,10 @@ class TooManyAttempts(BoardError):
     status, title = 429, "Thử quá nhiều lần"
 
 
+class ServerBusy(TooManyAttempts):
+    title = "Máy chủ đang bận"
+
+
 STORE_STATUS: list[tuple[type[Exception], int, str]] = [
     (StepNotFound, 404, "Không tìm thấy"),
     (ActionNotAllowed, 409, "Không thực hiện được"),
