@@ -11,7 +11,6 @@ import asyncio
 import importlib.util
 import json
 import logging
-import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,17 +24,27 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kehoach import store
 
 from . import api, errors, exports, login, pages, subscriptions
-from .auth import ADDRESS_LIMIT, HASH_SLOTS, LoginLimiter, csrf_guard, secret_key
+from .auth import (
+    ADDRESS_LIMIT,
+    HASH_SLOTS,
+    LoginLimiter,
+    csrf_guard,
+    secret_key,
+    trusted_proxies,
+)
+from .security import Guard, loggable
 from .render import HERE
 
 access_log = logging.getLogger("kehoach.http")
+log = logging.getLogger("kehoach.web")
 SESSION_HOURS = 12
-#: Path parts that are secrets (feed tokens): never written to a log.
-SECRET_PATHS = re.compile(r"^/(lich|ical|feeds?)/[^/]+")
+#: The largest request body taken (forms and JSON of the board are a few KiB): 413 beyond.
+MAX_BODY = 64 * 1024
 
 
 #: The board's routers, in the order they are matched.
@@ -63,15 +72,6 @@ def unique_operation_ids(doc: dict[str, Any]) -> dict[str, Any]:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def loggable(path: str) -> str:
-    """The path as the access log writes it: a feed token replaced by ***.
-
-    >>> loggable("/lich/AbC123.ics")
-    '/lich/***'
-    """
-    return SECRET_PATHS.sub(lambda m: f"/{m.group(1)}/***", path)
 
 
 class AccessLog:
@@ -102,13 +102,16 @@ class AccessLog:
 
 
 def health(engine: Engine) -> tuple[int, dict[str, Any]]:
-    """(status, body) of /healthz: the database reachable and its schema current."""
+    """(status, body) of /healthz: the database reachable and its schema current. Anyone may
+    ask, so a failure says only what failed; the detail (the database's address) is logged."""
     try:
         store.check_schema_current(engine)
     except store.SchemaOutdated as exc:
         return 503, {"status": "error", "database": "ok", "schema": str(exc)}
     except store.StoreError as exc:
-        return 503, {"status": "error", "database": str(exc)}
+        log.error("/healthz: %s", exc)
+        return 503, {"status": "error", "database": errors.PUBLIC_REASONS.get(
+            type(exc), "không dùng được cơ sở dữ liệu")}
     return 200, {"status": "ok", "database": "ok", "schema": store.head_revision()}
 
 
@@ -120,8 +123,8 @@ def create_app(settings: Mapping[str, str], engine: Engine,
                               "/dang-nhap (cookie phiên); mỗi POST gửi kèm tiêu đề "
                               "X-CSRF-Token (lấy ở GET /api/me).",
                   dependencies=[Depends(errors.reject_nul), Depends(csrf_guard)],
-                  docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None,  # no CDN scripts: the JSON is enough
+                  openapi_url="/openapi.json", max_body_size=MAX_BODY)
     app.state.engine, app.state.settings, app.state.now = engine, settings, now
     app.state.limiter = LoginLimiter()
     app.state.address_limiter = LoginLimiter(limit=ADDRESS_LIMIT)
@@ -131,6 +134,9 @@ def create_app(settings: Mapping[str, str], engine: Engine,
     app.add_middleware(SessionMiddleware, secret_key=secret_key(settings, str(engine.url)),
                        session_cookie="kehoach_phien", max_age=SESSION_HOURS * 3600,
                        same_site="lax", https_only=public.startswith("https://"))
+    app.add_middleware(Guard, settings=settings)
+    if trusted_proxies(settings):  # uvicorn's own proxy handling is off (server.make_server)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies(settings))
     app.add_middleware(AccessLog)
 
     @app.get("/healthz", tags=["hệ thống"], summary="Tình trạng: CSDL kết nối được, lược đồ "
