@@ -43,8 +43,6 @@ from .render import HERE
 access_log = logging.getLogger("kehoach.http")
 log = logging.getLogger("kehoach.web")
 SESSION_HOURS = 12
-#: The largest request body taken (forms and JSON of the board are a few KiB): 413 beyond.
-MAX_BODY = 64 * 1024
 
 
 #: The board's routers, in the order they are matched.
@@ -124,7 +122,7 @@ def create_app(settings: Mapping[str, str], engine: Engine,
                               "X-CSRF-Token (lấy ở GET /api/me).",
                   dependencies=[Depends(errors.reject_nul), Depends(csrf_guard)],
                   docs_url=None, redoc_url=None,  # no CDN scripts: the JSON is enough
-                  openapi_url="/openapi.json", max_body_size=MAX_BODY)
+                  openapi_url="/openapi.json")
     app.state.engine, app.state.settings, app.state.now = engine, settings, now
     app.state.limiter = LoginLimiter()
     app.state.address_limiter = LoginLimiter(limit=ADDRESS_LIMIT)

@@ -40,7 +40,7 @@ from kehoach.store.errors import (
 from kehoach.store.feeds import FeedError, FeedNotFound
 from kehoach.store.people import PersonError
 
-from .security import loggable
+from .security import TOO_LARGE, loggable
 
 log = logging.getLogger("kehoach.web")
 
@@ -207,7 +207,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         messages = {404: "Không có trang này.", 405: "Phương thức này không dùng được ở đây.",
-                    413: "Nội dung gửi lên quá lớn (tối đa 64 KiB)."}
+                    413: TOO_LARGE}
         message = messages.get(exc.status_code, str(exc.detail))
         return answer(request, exc.status_code, "Lỗi", message, getattr(exc, "headers", None))
 

@@ -7,6 +7,8 @@ and how a path is written to a log.
   Strict-Transport-Security when KEHOACH_PUBLIC_URL is https.
 - Redirects are relative: a Location built from the request's Host (Starlette's trailing-slash
   redirect) loses its scheme and host, so `Host: evil.example` cannot send anyone there.
+- A body larger than MAX_BODY is refused with 413: a declared length before anything is read,
+  a chunked body once it passes the limit (it is read here first, at most MAX_BODY).
 - KEHOACH_ALLOWED_HOSTS (comma-separated names, `*.example.org` for subdomains): when set, any
   other Host header gets 400.
 """
@@ -18,13 +20,16 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HOSTS_SETTING = "KEHOACH_ALLOWED_HOSTS"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 HSTS = "max-age=31536000"
+#: The largest request body taken (the board's forms and JSON are a few KiB).
+MAX_BODY = 64 * 1024
+TOO_LARGE = "Nội dung gửi lên quá lớn (tối đa 64 KiB)."
 #: Path words under which the next part is a secret (a feed token): /lich/TOKEN.ics.
 FEED_WORDS = frozenset({"lich", "ical", "feed", "feeds"})
 URLSAFE = re.compile(r"[A-Za-z0-9_-]{20,}")
@@ -108,8 +113,42 @@ class Guard:
                     headers["location"] = relative(headers["location"])
             await send(message)
 
-        if self.hosts and not host_allowed(Headers(scope=scope).get("host", ""), self.hosts):
-            refused = PlainTextResponse("Tên máy chủ (Host) không được phép.\n", 400)
+        refused = self.refusal(scope)
+        if refused is None and "transfer-encoding" in Headers(scope=scope):
+            receive, refused = await self.chunked(scope, receive)
+        if refused is not None:
             await refused(scope, receive, sending)
             return
         await self.app(scope, receive, sending)
+
+    async def chunked(self, scope: Scope, receive: Receive) -> tuple[Receive, Response | None]:
+        """Read a body of unknown length, up to MAX_BODY; (its replay, None) or a 413."""
+        messages, size, more = [], 0, True
+        while more:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > MAX_BODY:
+                return receive, self.too_large(scope)
+            more = message["type"] == "http.request" and message.get("more_body", False)
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+        return replay, None
+
+    @staticmethod
+    def too_large(scope: Scope) -> Response:
+        if scope["path"].startswith("/api/"):
+            return JSONResponse({"detail": TOO_LARGE}, 413)
+        return PlainTextResponse(TOO_LARGE + "\n", 413)
+
+    def refusal(self, scope: Scope) -> Response | None:
+        """The answer to a request refused before the app sees it (unknown host, body too
+        large), else None."""
+        headers = Headers(scope=scope)
+        if self.hosts and not host_allowed(headers.get("host", ""), self.hosts):
+            return PlainTextResponse("Tên máy chủ (Host) không được phép.\n", 400)
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            return self.too_large(scope)
+        return None
