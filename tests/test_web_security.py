@@ -5,6 +5,7 @@ proxies, security headers, no leaks (database address, echoed input, CDN docs, f
 tokens masked in logs on any spelling of the path, relative redirects and allowed hosts."""
 from __future__ import annotations
 
+import base64
 import csv
 import http.client
 import io
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import openpyxl
 import pytest
+from itsdangerous import TimestampSigner
 from sqlalchemy import Engine, update
 
 from kehoach import store
@@ -254,11 +256,14 @@ def test_a_database_down_is_told_without_its_address(
         token = csrf_of(c.get("/dang-nhap").text)
         page = c.post("/dang-nhap", data={"login": "thuky", "password": "x" * 10,
                                           "csrf": token})
-        api = c.get("/api/overdue", cookies={})
-    assert health.status_code == 503 and health.json()["status"] == "error"
-    assert page.status_code == 503 and "thử lại" in page.text
+        c.cookies.set("kehoach_phien", TimestampSigner("k").sign(  # a session, as signed
+            base64.b64encode(json.dumps({"sid": "x"}).encode())).decode())
+        api = c.get("/api/overdue")
     for r in (health, page, api):
         assert "bimat" not in r.text and "127.0.0.1:1" not in r.text, r.text
+    assert health.status_code == 503 and health.json()["status"] == "error"
+    assert page.status_code == 503 and "thử lại" in page.text
+    assert api.status_code == 503 and "thử lại" in api.json()["detail"]
     assert "bimat" in caplog.text  # the detail is in the log, for whoever runs the server
 
 
