@@ -28,23 +28,16 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import Engine, update
 
 from kehoach import store
-from kehoach.store import write_session
 from kehoach.store import feeds as store_feeds
+from kehoach.store import write_session
 from kehoach.store.models import people_table, steps_table
 from kehoach.web.app import create_app
 from kehoach.web.passwords import set_password
 from kehoach.web.server import background
-from tests.test_web import (  # noqa: F401  (world is the fixture)
-    NOW,
-    PASSWORD,
-    SCOPES,
-    World,
-    api_token,
-    csrf_of,
-    log_in,
-    world,
-)
-from tests.test_web_serve import free_port, loaded, wait_for  # noqa: F401  (loaded: fixture)
+from tests.test_web import NOW, SCOPES, World, api_token, csrf_of, log_in
+from tests.test_web import world as world_fixture  # noqa: F401  (the fixture «world»)
+from tests.test_web_serve import free_port, wait_for
+from tests.test_web_serve import loaded as loaded_fixture  # noqa: F401  (the fixture «loaded»)
 
 # ── 1. formula injection in exports ─────────────────────────────────────────────────────────
 
@@ -128,7 +121,7 @@ def test_logout_password_and_admin_command_end_sessions_everywhere(
 
 def status_kib(pid: int, field: str) -> int:
     text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.M).group(1))  # type: ignore[union-attr]
+    return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
 
 
 #: 16 concurrent bad logins may add at most this to the server's peak RSS: two Argon2id
@@ -137,7 +130,7 @@ EXTRA_PEAK_MIB = 2 * 64 + 64
 
 
 def test_concurrent_bad_logins_keep_the_server_memory_bounded(
-        loaded: Engine, db_url: str, tmp_path: Path, kehoach_bin: str) -> None:  # noqa: F811
+        loaded: Engine, db_url: str, tmp_path: Path, kehoach_bin: str) -> None:
     port = free_port()
     err = tmp_path / "serve.err"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEHOACH_TELEGRAM")}

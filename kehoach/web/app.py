@@ -37,12 +37,12 @@ from .auth import (
     secret_key,
     trusted_proxies,
 )
-from .security import Guard, loggable
 from .render import HERE
+from .security import Guard, loggable
+from .sessions import LIFETIME
 
 access_log = logging.getLogger("kehoach.http")
 log = logging.getLogger("kehoach.web")
-SESSION_HOURS = 12
 
 
 #: The board's routers, in the order they are matched.
@@ -130,7 +130,7 @@ def create_app(settings: Mapping[str, str], engine: Engine,
     errors.install(app)
     public = settings.get("KEHOACH_PUBLIC_URL", "")
     app.add_middleware(SessionMiddleware, secret_key=secret_key(settings, str(engine.url)),
-                       session_cookie="kehoach_phien", max_age=SESSION_HOURS * 3600,
+                       session_cookie="kehoach_phien", max_age=int(LIFETIME.total_seconds()),
                        same_site="lax", https_only=public.startswith("https://"))
     app.add_middleware(Guard, settings=settings)
     if trusted_proxies(settings):  # uvicorn's own proxy handling is off (server.make_server)

@@ -200,7 +200,8 @@ async def hashing_slot(gate: asyncio.Semaphore) -> AsyncIterator[None]:
     """One of the HASH_SLOTS password-hashing slots; ServerBusy after HASH_WAIT seconds.
     Waiting happens in the event loop, so queued logins hold no worker thread."""
     try:
-        await asyncio.wait_for(gate.acquire(), HASH_WAIT)
+        async with asyncio.timeout(HASH_WAIT):
+            await gate.acquire()
     except TimeoutError:
         raise ServerBusy("Máy chủ đang bận kiểm tra các lần đăng nhập khác. Hãy thử lại sau "
                          "ít giây.", {"Retry-After": "5"}) from None

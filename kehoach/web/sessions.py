@@ -51,4 +51,5 @@ def end(session: Session, sid: str) -> None:
 
 def end_all(session: Session, person_id: int) -> int:
     """End every session of the person; how many there were."""
-    return session.execute(delete(bs).where(bs.c.person_id == person_id)).rowcount or 0
+    return session.connection().execute(  # a CursorResult: it has rowcount
+        delete(bs).where(bs.c.person_id == person_id)).rowcount
