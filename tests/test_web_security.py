@@ -35,9 +35,11 @@ from kehoach.web.app import create_app
 from kehoach.web.passwords import set_password
 from kehoach.web.server import background
 from tests.test_web import NOW, SCOPES, World, api_token, csrf_of, log_in
-from tests.test_web import world as world_fixture  # noqa: F401  (the fixture «world»)
+from tests.test_web import world as world_fixture
 from tests.test_web_serve import free_port, wait_for
-from tests.test_web_serve import loaded as loaded_fixture  # noqa: F401  (the fixture «loaded»)
+from tests.test_web_serve import loaded as loaded_fixture
+
+world, loaded = world_fixture, loaded_fixture  # the fixtures, under the names tests ask for
 
 # ── 1. formula injection in exports ─────────────────────────────────────────────────────────
 
