@@ -1,4 +1,5 @@
-"""People: `kehoach person add`, `kehoach person list`."""
+"""People: `kehoach person add`, `kehoach person list`, `kehoach person password`,
+`kehoach person logout`."""
 from __future__ import annotations
 
 import click
@@ -101,3 +102,23 @@ def person_password(login: str, from_stdin: bool, generate: bool) -> None:
     if generate:
         out.print(f"Mật khẩu của {who.login}: {password}")
     err.print(f"✓ đã đặt mật khẩu cho {who.name} ({who.login})")
+
+
+@person.command("logout")
+@click.argument("login")
+def person_logout(login: str) -> None:
+    """Đăng xuất người có tên đăng nhập LOGIN khỏi mọi phiên trên trang quản lý (mọi máy).
+
+    Dùng khi mất máy hay lộ cookie; mật khẩu giữ nguyên."""
+    from kehoach import store
+    from kehoach.cli import err
+    from kehoach.store.people import find_person
+    from kehoach.web.sessions import end_all
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            who = find_person(session, login)
+            ended = end_all(session, who.id)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    err.print(f"✓ đã kết thúc {ended} phiên đăng nhập của {who.name} ({who.login or login})")

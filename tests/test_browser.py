@@ -61,6 +61,9 @@ def page(browser: Browser, world: World) -> Iterator[Page]:  # noqa: F811
 
 def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
         page: Page, world: World, tmp_path: Path) -> None:  # noqa: F811
+    refused: list[str] = []  # what the Content-Security-Policy blocked
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
     page.goto("/qua-han")
     expect(page).to_have_url(f"{world.base}/dang-nhap?next=%2Fqua-han")
     page.get_by_label("Tên đăng nhập").fill("thuky")
@@ -104,3 +107,9 @@ def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
     ids = [r[-1] for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert len(ids) == 3 and step_id not in ids
     assert {r[5] for r in sheet.iter_rows(min_row=2, values_only=True)} == {"Cụm Một"}
+
+    page.goto("/in/qua-han")  # the print button's script is a file the policy allows
+    page.evaluate("window.print = () => { document.body.dataset.printed = 'yes' }")
+    page.get_by_role("button", name="In trang này").click()
+    expect(page.locator("body")).to_have_attribute("data-printed", "yes")
+    assert refused == []

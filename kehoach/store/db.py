@@ -11,6 +11,7 @@ Settings are an injected mapping (`database_url(os.environ)` at the CLI edge onl
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -74,8 +75,21 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) 
         return create_engine(parsed, connect_args=args, pool_pre_ping=True, **kwargs)
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
+        _create_private(parsed.database)
         _configure_sqlite(engine, int(busy_timeout * 1000))
     return engine
+
+
+def _create_private(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (0600), before SQLite would create
+    it world-readable; its -wal and -shm files take the same mode. An existing file is left
+    as it is; a missing folder is SQLite's error to report."""
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass
 
 
 def _configure_sqlite(engine: Engine, busy_ms: int) -> None:

@@ -274,6 +274,17 @@ class FeedToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class BoardSession(Base):
+    """A logged-in board session (0005): the cookie holds a random id, only its SHA-256 is
+    kept. Deleting the row ends the session (logout, new password, `kehoach person logout`)."""
+
+    __tablename__ = "board_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 class Outbox(Base):
     """A notification decided in the same transaction as the change that caused it.
 
@@ -330,3 +341,4 @@ group_members_table = cast(Table, GroupMember.__table__)
 plan_units_table = cast(Table, PlanUnit.__table__)
 invites_table = cast(Table, Invite.__table__)
 feed_tokens_table = cast(Table, FeedToken.__table__)
+board_sessions_table = cast(Table, BoardSession.__table__)

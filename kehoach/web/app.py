@@ -7,10 +7,10 @@
 """
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
-import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -24,17 +24,25 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kehoach import store
 
 from . import api, errors, exports, login, pages, plans, subscriptions
-from .auth import LoginLimiter, csrf_guard, secret_key
+from .auth import (
+    ADDRESS_LIMIT,
+    HASH_SLOTS,
+    LoginLimiter,
+    csrf_guard,
+    secret_key,
+    trusted_proxies,
+)
 from .render import HERE
+from .security import Guard, loggable
+from .sessions import LIFETIME
 
 access_log = logging.getLogger("kehoach.http")
-SESSION_HOURS = 12
-#: Path parts that are secrets (feed tokens): never written to a log.
-SECRET_PATHS = re.compile(r"^/(lich|ical|feeds?)/[^/]+")
+log = logging.getLogger("kehoach.web")
 
 
 #: The board's routers, in the order they are matched.
@@ -65,15 +73,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def loggable(path: str) -> str:
-    """The path as the access log writes it: a feed token replaced by ***.
-
-    >>> loggable("/lich/AbC123.ics")
-    '/lich/***'
-    """
-    return SECRET_PATHS.sub(lambda m: f"/{m.group(1)}/***", path)
-
-
 class AccessLog:
     """One JSON line per request: method, path (tokens hidden), status, duration in ms."""
 
@@ -102,13 +101,16 @@ class AccessLog:
 
 
 def health(engine: Engine) -> tuple[int, dict[str, Any]]:
-    """(status, body) of /healthz: the database reachable and its schema current."""
+    """(status, body) of /healthz: the database reachable and its schema current. Anyone may
+    ask, so a failure says only what failed; the detail (the database's address) is logged."""
     try:
         store.check_schema_current(engine)
     except store.SchemaOutdated as exc:
         return 503, {"status": "error", "database": "ok", "schema": str(exc)}
     except store.StoreError as exc:
-        return 503, {"status": "error", "database": str(exc)}
+        log.error("/healthz: %s", exc)
+        return 503, {"status": "error", "database": errors.PUBLIC_REASONS.get(
+            type(exc), "không dùng được cơ sở dữ liệu")}
     return 200, {"status": "ok", "database": "ok", "schema": store.head_revision()}
 
 
@@ -120,15 +122,20 @@ def create_app(settings: Mapping[str, str], engine: Engine,
                               "/dang-nhap (cookie phiên); mỗi POST gửi kèm tiêu đề "
                               "X-CSRF-Token (lấy ở GET /api/me).",
                   dependencies=[Depends(errors.reject_nul), Depends(csrf_guard)],
-                  docs_url="/api/docs", redoc_url=None,
+                  docs_url=None, redoc_url=None,  # no CDN scripts: the JSON is enough
                   openapi_url="/openapi.json")
     app.state.engine, app.state.settings, app.state.now = engine, settings, now
     app.state.limiter = LoginLimiter()
+    app.state.address_limiter = LoginLimiter(limit=ADDRESS_LIMIT)
+    app.state.hashing = asyncio.Semaphore(HASH_SLOTS)
     errors.install(app)
     public = settings.get("KEHOACH_PUBLIC_URL", "")
     app.add_middleware(SessionMiddleware, secret_key=secret_key(settings, str(engine.url)),
-                       session_cookie="kehoach_phien", max_age=SESSION_HOURS * 3600,
+                       session_cookie="kehoach_phien", max_age=int(LIFETIME.total_seconds()),
                        same_site="lax", https_only=public.startswith("https://"))
+    app.add_middleware(Guard, settings=settings)
+    if trusted_proxies(settings):  # uvicorn's own proxy handling is off (server.make_server)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies(settings))
     app.add_middleware(AccessLog)
 
     @app.get("/healthz", tags=["hệ thống"], summary="Tình trạng: CSDL kết nối được, lược đồ "

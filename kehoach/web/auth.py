@@ -1,23 +1,31 @@
 """Who is looking: login, sessions, CSRF, roles.
 
-- Sessions are Starlette's signed cookie (itsdangerous) holding the person's id, a fingerprint
-  of their password hash (a new password ends every old session) and a CSRF token.
+- Sessions are kept in the database (sessions.py): Starlette's signed cookie (itsdangerous)
+  holds only a random session id and a CSRF token; every request looks the id up, so logout,
+  a new password and `kehoach person logout LOGIN` end a session for good, copied cookies too.
 - The signing key is KEHOACH_SECRET_KEY; when unset, `secret_key` generates one once and keeps
   it in a file beside the SQLite database (`kehoach.sqlite3.secret-key`, mode 0600), or in the
   current folder for PostgreSQL (`kehoach-secret-key`): no migration, and a restart keeps
   everyone logged in. Several machines sharing one PostgreSQL must set KEHOACH_SECRET_KEY.
 - Every POST carries the session's CSRF token (form field `csrf`, or header `X-CSRF-Token`
   for the API): `csrf_guard` is an app-wide dependency, so no form can forget it.
-- Failed logins are counted per login and client address: 5 in 15 minutes → 429.
+- Failed logins are counted per login and client address (5 in 15 minutes → 429) and per
+  address over every login (20 in 15 minutes → 429). Password hashing (Argon2id, 64 MiB each)
+  runs at most HASH_SLOTS at a time; a login waiting longer than HASH_WAIT seconds for a slot
+  gets 429: a burst of logins cannot exhaust memory.
+- The client address is the TCP peer; X-Forwarded-For counts only from the proxies named in
+  KEHOACH_TRUSTED_PROXIES (addresses or networks, comma-separated; default none).
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import os
 import secrets
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,12 +39,17 @@ from kehoach import store
 from kehoach.store.directory import scope_units
 from kehoach.store.models import BoardRole, people_table
 
-from .errors import CsrfRejected, Forbidden, NotLoggedIn, TooManyAttempts
-from .passwords import fingerprint
+from . import sessions
+from .errors import CsrfRejected, Forbidden, NotLoggedIn, ServerBusy, TooManyAttempts
 
 SECRET_SETTING = "KEHOACH_SECRET_KEY"
 BOARD_ROLES = frozenset({BoardRole.SECRETARY, BoardRole.CLUSTER_HEAD, BoardRole.UNIT_SECRETARY})
 CSRF_HEADER = "X-CSRF-Token"
+PROXIES_SETTING = "KEHOACH_TRUSTED_PROXIES"
+#: Failed logins from one address, whatever the login, before it is blocked for the window.
+ADDRESS_LIMIT = 20
+#: Password hashes computed at once (64 MiB each), and how long a login waits for a slot.
+HASH_SLOTS, HASH_WAIT = 2, 3.0
 
 
 def secret_key_path(url: str) -> Path | None:
@@ -146,13 +159,17 @@ async def csrf_guard(request: Request) -> None:
                            "Hãy tải lại trang rồi thử lại.")
 
 
-def load_viewer(engine: Engine, person_id: int, pw: str | None) -> Viewer | None:
-    """The person of a session, if they may still use the board; None when the session is
-    stale (person gone or inactive, password changed)."""
+def trusted_proxies(settings: Mapping[str, str]) -> list[str]:
+    """The proxies whose X-Forwarded-For is believed (KEHOACH_TRUSTED_PROXIES)."""
+    return [p.strip() for p in settings.get(PROXIES_SETTING, "").split(",") if p.strip()]
+
+
+def load_viewer(engine: Engine, sid: str, now: datetime) -> Viewer | None:
+    """The person of a session, if they may still use the board; None when the session has
+    ended (logout, new password, `kehoach person logout`, expired) or the person is inactive."""
     with store.read_session(engine) as session:
-        p = session.execute(select(people_table).where(people_table.c.id == person_id)
-                            ).one_or_none()
-        if p is None or not p.active or not p.login or pw != fingerprint(p.password_hash):
+        p = sessions.person_of(session, sid, now)
+        if p is None or not p.active or not p.login:
             return None
         if p.board_role not in BOARD_ROLES:
             raise Forbidden("Tài khoản này không có quyền vào trang quản lý.")
@@ -162,10 +179,10 @@ def load_viewer(engine: Engine, person_id: int, pw: str | None) -> Viewer | None
 
 def viewer(request: Request) -> Viewer:
     """Dependency: the logged-in viewer (NotLoggedIn otherwise); also on request.state."""
-    pid = request.session.get("pid")
-    if not isinstance(pid, int):
+    sid = request.session.get("sid")
+    if not isinstance(sid, str):
         raise NotLoggedIn("Cần đăng nhập để xem trang này.")
-    found = load_viewer(request.app.state.engine, pid, request.session.get("pw"))
+    found = load_viewer(request.app.state.engine, sid, request.app.state.now())
     if found is None:
         request.session.clear()
         raise NotLoggedIn("Phiên đăng nhập đã hết hiệu lực; hãy đăng nhập lại.")
@@ -174,12 +191,29 @@ def viewer(request: Request) -> Viewer:
 
 
 def client_address(request: Request) -> str:
+    """The TCP peer (a trusted proxy's client when KEHOACH_TRUSTED_PROXIES names it)."""
     return request.client.host if request.client else "?"
 
 
+@asynccontextmanager
+async def hashing_slot(gate: asyncio.Semaphore) -> AsyncIterator[None]:
+    """One of the HASH_SLOTS password-hashing slots; ServerBusy after HASH_WAIT seconds.
+    Waiting happens in the event loop, so queued logins hold no worker thread."""
+    try:
+        async with asyncio.timeout(HASH_WAIT):
+            await gate.acquire()
+    except TimeoutError:
+        raise ServerBusy("Máy chủ đang bận kiểm tra các lần đăng nhập khác. Hãy thử lại sau "
+                         "ít giây.", {"Retry-After": "5"}) from None
+    try:
+        yield
+    finally:
+        gate.release()
+
+
 def authenticate(engine: Engine, login: str, password: str,
-                 check: Callable[[str | None, str], bool]) -> tuple[int, str] | str:
-    """(person id, password fingerprint) for a good login, else the message to show."""
+                 check: Callable[[str | None, str], bool]) -> int | str:
+    """The person id for a good login, else the message to show."""
     with store.read_session(engine) as session:
         p = session.execute(select(people_table).where(people_table.c.login == login)
                             ).one_or_none()
@@ -189,4 +223,16 @@ def authenticate(engine: Engine, login: str, password: str,
     if p.board_role not in BOARD_ROLES:
         return "Tài khoản này không có quyền vào trang quản lý (chỉ thư ký, cụm trưởng, bí thư " \
                "đơn vị)."
-    return int(p.id), fingerprint(p.password_hash)
+    return int(p.id)
+
+
+def start_session(engine: Engine, person_id: int, now: datetime) -> str:
+    """A new server-side session for the person; its id, for the cookie."""
+    with store.write_session(engine) as session:
+        return sessions.start(session, person_id, now)
+
+
+def end_session(engine: Engine, sid: object) -> None:
+    if isinstance(sid, str):
+        with store.write_session(engine) as session:
+            sessions.end(session, sid)

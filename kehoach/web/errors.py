@@ -8,8 +8,12 @@
 | a step outside the person's units, or no such step | 404 (the same answer: nothing revealed) |
 | malformed parameter or body | 422 naming the parameter |
 | action not allowed now / a concurrent change | 409 |
-| too many failed logins | 429 with Retry-After |
-| database unreachable or busy | 503 |
+| too many failed logins, password checks all busy | 429 with Retry-After |
+| request body over 64 KiB | 413 |
+| database unreachable or busy | 503 (a generic reason; the detail, with the database's address, is logged) |
+
+A 422 names the parameter and shows at most the first SHOWN characters of what was sent, and
+never a password or token.
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ from kehoach.store.errors import (
 )
 from kehoach.store.feeds import FeedError, FeedNotFound
 from kehoach.store.people import PersonError
+
+from .security import body_limit, loggable, too_large_message
 
 log = logging.getLogger("kehoach.web")
 
@@ -74,6 +80,10 @@ class TooManyAttempts(BoardError):
     status, title = 429, "Thử quá nhiều lần"
 
 
+class ServerBusy(TooManyAttempts):
+    title = "Máy chủ đang bận"
+
+
 STORE_STATUS: list[tuple[type[Exception], int, str]] = [
     (StepNotFound, 404, "Không tìm thấy"),
     (ActionNotAllowed, 409, "Không thực hiện được"),
@@ -88,6 +98,13 @@ STORE_STATUS: list[tuple[type[Exception], int, str]] = [
     (SchemaOutdated, 503, "Cơ sở dữ liệu chưa được nâng cấp"),
     (StoreError, 400, "Không thực hiện được"),
 ]
+#: What the public is told when the database fails (the store's message names its address).
+PUBLIC_REASONS: dict[type[Exception], str] = {
+    DatabaseBusy: "cơ sở dữ liệu đang bận", DatabaseUnavailable: "không kết nối được cơ sở dữ liệu",
+    SchemaOutdated: "cơ sở dữ liệu chưa được nâng cấp"}
+#: Characters of a bad value echoed in a 422; fields whose value is never echoed.
+SHOWN = 40
+SECRET_FIELDS = frozenset({"password", "csrf", "token", "x-csrf-token"})
 #: Pydantic's error types, as a person reads them.
 PROBLEMS = {
     "missing": "thiếu", "int_parsing": "phải là một số nguyên",
@@ -106,7 +123,10 @@ NUL_MESSAGE = "Yêu cầu có ký tự không hợp lệ (ký tự NUL)."
 
 async def reject_nul(request: Request) -> None:
     """App-wide dependency: a NUL character in the path or the query is refused with 400
-    (PostgreSQL cannot store one; SQLite would just find nothing: the same answer on both)."""
+    (PostgreSQL cannot store one; SQLite would just find nothing: the same answer on both).
+    Not on a feed (/lich/…): a malformed token gets the feeds' bare 404, like any bad one."""
+    if request.url.path.startswith("/lich/"):
+        return
     if "\x00" in request.url.path or "%00" in request.url.query.lower() or \
             "\x00" in "".join(request.query_params.values()):
         raise BoardError(NUL_MESSAGE)
@@ -130,8 +150,12 @@ def _problem(error: dict[str, Any]) -> str:
     else:
         text = PROBLEMS.get(kind, "không hợp lệ")
     given = error.get("input")
-    shown = f" (đã nhập «{given}»)" if isinstance(given, str | int | float) and kind != "missing" \
-        else ""
+    shown = ""
+    if isinstance(given, str | int | float) and kind != "missing" and \
+            not SECRET_FIELDS & {str(p).lower() for p in error.get("loc", ())}:
+        text_given = str(given)
+        cut = text_given[:SHOWN] + ("…" if len(text_given) > SHOWN else "")
+        shown = f" (đã nhập «{cut}»)"
     return f"tham số «{name}» {text}{shown}"
 
 
@@ -161,6 +185,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> Response:
         for kind, status, title in STORE_STATUS:
+            if isinstance(exc, kind) and status == 503:
+                log.error("%s %s: %s", request.method, loggable(request.url.path), exc)
+                return answer(request, status, title, "Cơ sở dữ liệu tạm thời không dùng được; "
+                              "lỗi đã được ghi lại. Hãy thử lại sau ít phút.")
             if isinstance(exc, kind):
                 return answer(request, status, title, str(exc))
         return answer(request, 400, "Không thực hiện được", str(exc))  # pragma: no cover
@@ -178,12 +206,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        messages = {404: "Không có trang này.", 405: "Phương thức này không dùng được ở đây."}
+        messages = {404: "Không có trang này.", 405: "Phương thức này không dùng được ở đây.",
+                    413: too_large_message(body_limit(request.url.path))}
         message = messages.get(exc.status_code, str(exc.detail))
         return answer(request, exc.status_code, "Lỗi", message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> Response:
-        log.exception("lỗi không lường trước ở %s %s", request.method, request.url.path)
+        log.exception("lỗi không lường trước ở %s %s", request.method,
+                      loggable(request.url.path))
         return answer(request, 500, "Lỗi hệ thống",
                       "Đã có lỗi không lường trước; lỗi đã được ghi lại. Hãy thử lại sau.")

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -29,9 +30,27 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
+#: What a spreadsheet may read as the start of a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _formula_safe(text: str) -> str:
-    """A cell starting like a formula is written as text (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
+    """A text cell starting like a formula gets a leading ' (OWASP: shown as text, never run).
+
+    >>> _formula_safe("=1+1+cmd|' /C calc'!A0")
+    "'=1+1+cmd|' /C calc'!A0"
+    """
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _xlsx_cell(sheet: Any, value: object) -> object:
+    """A value for an XLSX row: text is always a string cell (openpyxl would make `=…` a live
+    formula); numbers and dates are the code's own and stay typed."""
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value)
+    cell.data_type = "s"
+    return cell
 
 
 def to_csv(table: Table) -> bytes:
@@ -39,7 +58,7 @@ def to_csv(table: Table) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow(table.header)
     for row in table.rows:
-        writer.writerow([_formula_safe(_cell(v)) for v in row])
+        writer.writerow([_formula_safe(v) if isinstance(v, str) else _cell(v) for v in row])
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
@@ -51,7 +70,7 @@ def to_xlsx(table: Table) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in table.rows:
-        sheet.append([_formula_safe(v) if isinstance(v, str) else v for v in row])
+        sheet.append([_xlsx_cell(sheet, v) for v in row])
     widths = [len(h) for h in table.header]
     for row in table.rows:
         widths = [max(w, len(_cell(v))) for w, v in zip(widths, row, strict=True)]

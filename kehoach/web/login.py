@@ -6,8 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from .auth import authenticate, client_address, csrf_token
+from .auth import (
+    authenticate,
+    client_address,
+    csrf_token,
+    end_session,
+    hashing_slot,
+    start_session,
+)
 from .passwords import verify
 from .render import page
 
@@ -29,26 +37,32 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/dang-nhap", include_in_schema=False)
-def login(request: Request, login: Annotated[str, Form(max_length=120)] = "",
-          password: Annotated[str, Form(max_length=1000)] = "",
-          next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
-    now = request.app.state.now()
-    limiter = request.app.state.limiter
-    key = (login.strip().lower(), client_address(request))
-    limiter.check(key, now)
-    result = authenticate(request.app.state.engine, key[0], password, verify)
+async def login(request: Request, login: Annotated[str, Form(max_length=120)] = "",
+                password: Annotated[str, Form(max_length=1000)] = "",
+                next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
+    state = request.app.state
+    now = state.now()
+    address = client_address(request)
+    key = (login.strip().lower(), address)
+    state.limiter.check(key, now)
+    state.address_limiter.check(("*", address), now)
+    async with hashing_slot(state.hashing):
+        result = await run_in_threadpool(authenticate, state.engine, key[0], password, verify)
     if isinstance(result, str):
-        limiter.failed(key, now)
+        state.limiter.failed(key, now)
+        state.address_limiter.failed(("*", address), now)
         return page(request, "login.html", {"title": "Đăng nhập", "next": _safe_next(next),
                                             "login": login, "error": result}, status=401)
-    limiter.succeeded(key)
+    state.limiter.succeeded(key)
+    sid = await run_in_threadpool(start_session, state.engine, result, now)
     request.session.clear()  # a new session: no fixation of a token handed out before
-    request.session.update(pid=result[0], pw=result[1], csrf=secrets.token_urlsafe(32))
+    request.session.update(sid=sid, csrf=secrets.token_urlsafe(32))
     return RedirectResponse(_safe_next(next), 303)
 
 
 @router.post("/dang-xuat", include_in_schema=False)
 def logout(request: Request) -> Response:
+    end_session(request.app.state.engine, request.session.get("sid"))
     request.session.clear()
     request.session["flash"] = "Đã đăng xuất."
     return RedirectResponse("/dang-nhap", 303)

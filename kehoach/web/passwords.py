@@ -8,7 +8,6 @@ No web framework here, so the CLI imports it quickly.
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from kehoach.store.models import people_table
 from kehoach.store.people import PersonError, find_person
+from kehoach.web.sessions import end_all
 
 HASHER = PasswordHasher()
 MIN_LENGTH = 8
@@ -38,11 +38,6 @@ def verify(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def fingerprint(password_hash: str | None) -> str:
-    """A short digest of the hash, kept in the session: a new password ends old sessions."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
-
-
 def generate() -> str:
     """A random password of 16 URL-safe characters (96 bits)."""
     return secrets.token_urlsafe(12)
@@ -56,7 +51,8 @@ def check_strength(password: str) -> None:
 
 
 def set_password(session: Session, who: str, password: str) -> Any:
-    """Store the hash of `password` for the person `who` (login, id or name); their row.
+    """Store the hash of `password` for the person `who` (login, id or name), ending their
+    board sessions; their row.
 
     Raises PersonNotFound, or PersonError when they have no login or the password is short."""
     person = find_person(session, who)
@@ -67,4 +63,5 @@ def set_password(session: Session, who: str, password: str) -> Any:
     check_strength(password)
     session.execute(update(people_table).where(people_table.c.id == person.id)
                     .values(password_hash=hash_password(password)))
+    end_all(session, person.id)
     return person

@@ -62,8 +62,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def make_server(app: FastAPI) -> Server:
+    """uvicorn's proxy headers are off: it would believe X-Forwarded-For from loopback; the
+    app believes it only from KEHOACH_TRUSTED_PROXIES (app.create_app)."""
     return Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                 server_header=False))
+                                 server_header=False, proxy_headers=False))
 
 
 async def run(app: FastAPI, sock: socket.socket, stop: asyncio.Event) -> None:
