@@ -144,10 +144,12 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     assert len(found) == 2 and len(set(found)) == 2  # Anh Cụm Trưởng (Đoàn A), Đoàn B's member
     # the overdue list shows the new plan's steps once they are late
     world.clock[0] = datetime(2022, 6, 5, 3, tzinfo=world.clock[0].tzinfo)
-    assert any(s["plan_id"] == PLAN_ID for s in c.get("/api/overdue").json())
+    c = world.client("thuky")  # two months on: a new session
+    overdue = c.get("/api/overdue").json()
+    assert any(s["plan_id"] == PLAN_ID for s in overdue), overdue
 
     # edit: move the training, publish version 2; the step moves, audited, nothing reopened
-    r = c.post(f"/ke-hoach/{PLAN_ID}/sua", data={"csrf": csrf_of(plan_page)})
+    r = c.post(f"/ke-hoach/{PLAN_ID}/sua", data={"csrf": csrf_of(c.get(f"/ke-hoach/{PLAN_ID}").text)})
     assert r.status_code == 303
     edit = int(r.headers["location"].rsplit("/", 1)[1])
     fields = form_of(c.get(r.headers["location"]).text)
@@ -205,7 +207,7 @@ BAD = [
     ("zip-bomb", zip_bytes({"word/document.xml": b"0" * (101 * 2**20)}), "ke-hoach.docx", "giải nén ra quá"),
     ("html", b"<!DOCTYPE html><html><body>Ke hoach</body></html>", "ke-hoach.txt", "HTML"),
     ("empty", b"   \n", "ke-hoach.txt", "rỗng"),
-    ("too-big", b"a" * (11 * 2**20), "ke-hoach.txt", "lớn hơn 10 MB"),
+    ("too-big", b"a" * (11 * 2**20), "ke-hoach.txt", "quá lớn (tối đa 10 MiB)"),
 ]
 
 

@@ -1,7 +1,7 @@
 """Plans published from the browser: drafts kept in the database, each version's text.
 
 Revision ID: 0005_publish
-Revises: 0004
+Revises: 0005_security
 Create Date: 2026-12-06
 
 A secretary uploads a plan's Word or text file; its draft (the importer's result, the review
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005_publish"
-down_revision = "0004"
+down_revision = "0005_security"
 branch_labels = None
 depends_on = None
 
