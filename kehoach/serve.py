@@ -246,7 +246,7 @@ def wired_channels(settings: Mapping[str, str], engine: Engine,
     email = EmailChannel.from_settings(settings)  # None without KEHOACH_SMTP_HOST
     if settings.get(TELEGRAM):
         from notifiers.telegram import TelegramChannel
-        from notifiers.telegram_links import mark_lost
+        from notifiers.telegram_links import mark_lost, move_chat
 
         def lost(notification: Notification, reason: str) -> None:
             person = notification.person
@@ -258,7 +258,14 @@ def wired_channels(settings: Mapping[str, str], engine: Engine,
                                    email_running=email is not None)
             log.warning("Telegram từ chối chat của %s (%s): đã tắt liên kết%s", person.name,
                         reason, ", gửi lại bằng thư" if queued else "")
-        channels.append(TelegramChannel.from_settings(settings, on_lost=lost))  # type: ignore[arg-type]
+
+        def moved(notification: Notification, old: int, new: int) -> None:
+            with store.write_session(engine) as session:
+                count = move_chat(session, old, new)
+            log.warning("nhóm Telegram %s đã thành siêu nhóm %s: %s", old, new,
+                        "đã chuyển liên kết" if count else "liên kết đã ở chat mới")
+        channels.append(TelegramChannel.from_settings(  # type: ignore[arg-type]
+            settings, on_lost=lost, on_moved=moved))
     if email is not None:
         channels.append(email)
     return channels

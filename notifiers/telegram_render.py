@@ -110,6 +110,15 @@ def split(head: str, lines: list[str], limit: int = LIMIT) -> list[str]:
     return messages
 
 
+def fit(text: str, limit: int = LIMIT) -> list[str]:
+    """`text` as one message, or several cut between lines when it is longer than Telegram
+    takes (each starts with its first line)."""
+    if utf16_len(text) <= limit:
+        return [text]
+    first, *rest = text.split("\n")
+    return split(first, rest, limit)
+
+
 def render_digest(n: Notification, limit: int = LIMIT) -> list[Part]:
     ctx = {"lost_links": [], **_context(n)}
     ctx["sections"] = [("Quá hạn", "🔴", ctx.get("late", [])),
