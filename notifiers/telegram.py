@@ -30,6 +30,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBUserWarning
 
 from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
 from notifiers.telegram_http import NOT_SENT, AiohttpRequest
@@ -82,13 +84,17 @@ def markup_json(buttons: list[list[tuple[str, str]]]) -> dict[str, Any]:
 NO_PREVIEW = {"is_disabled": True}  # LinkPreviewOptions(is_disabled=True).to_dict()
 
 
+# Bot.do_api_request asks to call Bot.send_message instead: said for every send, not news.
+warnings.filterwarnings("ignore", r"Please use 'Bot\.sendMessage'", PTBUserWarning)
+
+
 async def send_message_json(bot: Bot, data: dict[str, Any]) -> dict[str, Any]:
-    """sendMessage through `bot`'s request layer (so PTB's errors, RetryAfter, Forbidden,
-    BadRequest, TimedOut, NetworkError, are raised as by `Bot.send_message`), the parameters
-    and the answer as JSON: building the answer's `Message` (`Message.de_json`, a few hundred
-    attribute sets) was the largest CPU cost of a send, and the channel keeps only its id.
-    `Bot.do_api_request` does the same but warns for a method PTB has."""
-    result: dict[str, Any] = await bot._post("sendMessage", data)
+    """sendMessage through PTB's public `Bot.do_api_request` (so PTB's errors, RetryAfter,
+    Forbidden, BadRequest, TimedOut, NetworkError, are raised as by `Bot.send_message`), the
+    parameters and the answer as JSON: building the answer's `Message` (`Message.de_json`, a
+    few hundred attribute sets) was the largest CPU cost of a send, and the channel keeps
+    only its id."""
+    result: dict[str, Any] = await bot.do_api_request("sendMessage", api_kwargs=data)
     return result
 
 
@@ -354,11 +360,8 @@ class TelegramChannel(Channel):
 def mapped(exc: TelegramError) -> DeliveryError:
     """A python-telegram-bot error as the dispatcher's DeliveryError (module doc)."""
     text = f"Telegram: {type(exc).__name__}: {exc}"
-    if isinstance(exc, RetryAfter):
-        # PTB ≥ 22.2 keeps a timedelta (the public int attribute warns of its change)
-        wait = getattr(exc, "_retry_after", None)
-        return DeliveryError(text, retry_after=seconds(wait if wait is not None
-                                                      else exc.retry_after))
+    if isinstance(exc, RetryAfter):  # a timedelta with PTB_TIMEDELTA (set above), else int
+        return DeliveryError(text, retry_after=seconds(exc.retry_after))
     if isinstance(exc, Forbidden):
         return ChatLost(text)
     if isinstance(exc, ChatMigrated):
