@@ -164,7 +164,8 @@ async def telegram_loop(leadership: Leadership, gate: TokenGate,
     unthrottled (bench/telegram_bench.py), far above 30/s: more senders add nothing. The
     others wait and take over within `poll_seconds` (+ SETTLE_SECONDS) when it stops or dies.
     Handing over, the lock is released only once the holder's sends are done; only a group's
-    per-minute count is not carried over."""
+    per-minute count is not carried over. With a webhook, the bot listens in whichever
+    process holds the token: run those where the webhook's proxy can reach them."""
     session: asyncio.Event | None = None
     running: list[asyncio.Task[Any]] = []
 

@@ -165,8 +165,8 @@ def test_invite_prints_the_bot_link_and_stores_only_the_hash(
 def queue_reminders(engine: Engine, count: int, chats: int) -> None:
     """`count` due reminders to `chats` linked people in turn (outbox rows, as a tick makes)."""
     payload = {"plan_id": "kh", "title": "Báo cáo tháng", "kind": "deadline", "event": False,
-               "unit": "doan-a", "unit_name": "Đoàn phường A", "due_at": "2022-05-25T17:00:00+00:00",
-               "due_day": "25/05/2022", "amount": None, "moment": "2022-05-18T02:00:00+00:00",
+               "unit": "doan-a", "unit_name": "Đoàn phường A",
+               "due_at": "2022-05-25T17:00:00+00:00", "due_day": "25/05/2022", "amount": None, "moment": "2022-05-18T02:00:00+00:00",
                "late": False, "skipped": 0, "status": "sắp đến hạn", "days_late": 0,
                "recipient_name": "Đoàn phường A"}
     with store.write_session(engine) as s:
