@@ -316,7 +316,9 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(sending(c, stop))
                                           for c in channels if not isinstance(c, TokenGate)]
         for gate in [c for c in channels if isinstance(c, TokenGate)]:
-            work = [partial(sending, gate), partial(run_bot, settings, engine, now, gate, channels)]
+            # two senders: one's database work (claiming, recording) overlaps the other's sends
+            work = [partial(sending, gate), partial(sending, gate),
+                    partial(run_bot, settings, engine, now, gate, channels)]
             tasks.append(asyncio.create_task(telegram_loop(
                 leadership_for(engine, token_topic(gate.token)), gate, work, stop,
                 poll_seconds=lead_poll)))
