@@ -1,11 +1,15 @@
-"""Leadership: exactly one process runs the clock; when it dies, another takes over.
+"""Leadership: exactly one process runs the clock; when it dies, another takes over. The same
+lock, under another `topic`, elects the one process that talks to Telegram for a bot token
+(kehoach.serve.telegram_loop).
 
 Each is a lock that the database or the kernel drops when its holder dies, tried without
 blocking and polled by the processes that do not hold it:
 
 - PostgreSQL: a session-level `pg_try_advisory_lock` on a connection held for the process's
-  life, keyed by database and schema (two kehoach schemas on one server have two clocks);
-- SQLite (one machine): `fcntl.flock` on a file beside the database (`….sqlite3.clock`);
+  life, keyed by database, schema and topic (two kehoach schemas on one server have two
+  clocks);
+- SQLite (one machine): `fcntl.flock` on a file beside the database (`….sqlite3.clock`,
+  `….sqlite3.TOPIC`);
 - an in-memory SQLite database belongs to one process, which always leads.
 """
 from __future__ import annotations
@@ -37,8 +41,8 @@ def lock_key(name: str) -> int:
 class PostgresLeadership:
     """A session-level advisory lock on a connection kept open for the process's life."""
 
-    def __init__(self, engine: Engine):
-        self.engine, self.key, self.held = engine, 0, False
+    def __init__(self, engine: Engine, topic: str | None = None):
+        self.engine, self.topic, self.key, self.held = engine, topic, 0, False
         self.conn: Connection | None = None
 
     def _connection(self) -> Connection:
@@ -46,7 +50,7 @@ class PostgresLeadership:
             self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             db, schema = self.conn.exec_driver_sql(
                 "SELECT current_database(), current_schema()").one()
-            self.key = lock_key(f"{db}/{schema}")
+            self.key = lock_key(f"{db}/{schema}" + (f"/{self.topic}" if self.topic else ""))
         return self.conn
 
     def _drop(self) -> None:
@@ -65,12 +69,12 @@ class PostgresLeadership:
             self.held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
                                           {"k": self.key}).scalar())
         except Exception as exc:  # noqa: BLE001  the server is away: not leader, try later
-            log.warning("không kiểm tra được quyền giữ đồng hồ: %s", exc)
+            log.warning("không kiểm tra được quyền giữ %s: %s", self.topic or "đồng hồ", exc)
             self._drop()
         return self.held
 
     def still_held(self) -> bool:
-        try:
+        try:  # this connection holds only this lock
             assert self.conn is not None
             self.held = bool(self.conn.execute(text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -131,10 +135,11 @@ class AlwaysLeader:
         pass
 
 
-def leadership_for(engine: Engine) -> Leadership:
+def leadership_for(engine: Engine, topic: str | None = None) -> Leadership:
+    """The clock's lock, or with `topic` (letters, digits, dashes) another one of its kind."""
     if engine.dialect.name == "postgresql":
-        return PostgresLeadership(engine)
+        return PostgresLeadership(engine, topic)
     database = engine.url.database
     if database in (None, "", ":memory:"):
         return AlwaysLeader()
-    return FileLeadership(Path(f"{database}.clock"))
+    return FileLeadership(Path(f"{database}.{topic or 'clock'}"))

@@ -3,7 +3,8 @@
 
 Exactly one process runs the clock at a time (kehoach.leadership: a lock that is dropped when
 its holder dies, so a successor takes over within `lead_poll` seconds); every process
-dispatches (claiming outbox rows is safe with several dispatchers).
+dispatches (claiming outbox rows is safe with several dispatchers), except Telegram: one
+process per bot token talks to Telegram, elected the same way (`telegram_loop`).
 
     settings = {"KEHOACH_DATABASE_URL": "postgresql+psycopg://…"}   # os.environ at the CLI
     asyncio.run(serve(settings, stop=asyncio.Event(), tick_seconds=60))
@@ -11,11 +12,13 @@ dispatches (claiming outbox rows is safe with several dispatchers).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -25,13 +28,17 @@ from kehoach.clock import Clock, worker_name
 from kehoach.leadership import Leadership, leadership_for
 from kehoach.store.digest import SETTING as DIGEST_SETTING
 from kehoach.store.digest import parse_hour
-from notifiers.base import Channel, DeliveryResult, Notification
+from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
 from notifiers.console import ConsoleChannel
 
 log = logging.getLogger("kehoach.serve")
 TELEGRAM = "KEHOACH_TELEGRAM_TOKEN"
 SIMULATED = "KEHOACH_SIMULATED_NOW"
 LEADER_LINE = "đang giữ đồng hồ"  # the log line a test (or an operator) looks for
+TELEGRAM_LINE = "đang giữ quyền gửi Telegram"
+#: After taking a token over, wait this long: Telegram counts the last second, in which the
+#: previous holder may still have sent.
+SETTLE_SECONDS = 1.1
 
 
 def utc_now() -> datetime:
@@ -50,6 +57,43 @@ class OneAtATime(Channel):
             return self.channel.send(notification)
 
 
+class TokenGate(Channel):
+    """Forwards to the Telegram channel while this process holds its bot token's lock
+    (`telegram_loop` sets `sending`); the dispatch loop and the clock skip it otherwise
+    (`sending` False), and a send that comes anyway is refused before it leaves (deferred a
+    second), so no message goes out of a process that does not hold the token."""
+
+    thread_safe = True
+
+    def __init__(self, channel: Channel, token: str):
+        self.channel, self.name, self.token = channel, channel.name, token
+        self.sending, self.busy, self.lock = False, 0, threading.Lock()
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        with self.lock:
+            if not self.sending:
+                raise DeliveryError("tiến trình này không giữ quyền gửi Telegram; gửi lại sau",
+                                    retry_after=1.0)
+            self.busy += 1
+        try:
+            return self.channel.send(notification)
+        finally:
+            with self.lock:
+                self.busy -= 1
+
+    async def close_gate(self) -> None:
+        """Stop sending; returns once no send is in flight."""
+        with self.lock:
+            self.sending = False
+        while self.busy:
+            await asyncio.sleep(0.05)
+
+
+def token_topic(token: str) -> str:
+    """The leadership topic of a bot token (a hash: the token is a secret)."""
+    return "telegram-" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), seconds)
@@ -60,7 +104,8 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
 async def dispatch_loop(engine: Engine, channel: Channel, now: Callable[[], datetime],
                         stop: asyncio.Event, *, poll_seconds: float, limit: int,
                         worker: str) -> int:
-    """Send due outbox rows until `stop`; sleeps `poll_seconds` when there is nothing to do."""
+    """Send due outbox rows until `stop`; sleeps `poll_seconds` when there is nothing to do.
+    Returns after the batch in hand is done (its rows are claimed)."""
     sent = 0
     while not stop.is_set():
         try:
@@ -104,6 +149,54 @@ async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
         await asyncio.to_thread(leadership.release)
 
 
+async def telegram_loop(leadership: Leadership, gate: TokenGate,
+                        work: Sequence[Callable[[asyncio.Event], Awaitable[Any]]],
+                        stop: asyncio.Event, *, poll_seconds: float) -> None:
+    """Talk to Telegram for a bot token only while this process holds the token's lock: then
+    run `work` (the Telegram dispatch loop and the bot) until `stop` or the lock is lost.
+
+    Why one process per token, not a limiter in the database: Telegram's limits are per bot
+    (30 messages/s, 1/s per chat, 20/min per group), and the bot's own answers to presses
+    and commands count against them too. One process that sends everything for the token,
+    reminders and answers, keeps the in-process `Limiter` (exact, no database round trip
+    per message, the same with SQLite and PostgreSQL), and it also makes it the one reader of
+    getUpdates (two would make Telegram answer 409). One process sends ≥ 500 messages/s
+    unthrottled (bench/telegram_bench.py), far above 30/s: more senders add nothing. The
+    others wait and take over within `poll_seconds` (+ SETTLE_SECONDS) when it stops or dies.
+    Handing over, the lock is released only once the holder's sends are done; only a group's
+    per-minute count is not carried over. With a webhook, the bot listens in whichever
+    process holds the token: run those where the webhook's proxy can reach them."""
+    session: asyncio.Event | None = None
+    running: list[asyncio.Task[Any]] = []
+
+    async def end_session() -> None:
+        nonlocal session, running
+        if session is not None:
+            session.set()
+            await asyncio.gather(*running, return_exceptions=True)
+        await gate.close_gate()  # a send of the clock's thread in flight ends first
+        session, running = None, []
+
+    try:
+        while not stop.is_set():
+            held = await asyncio.to_thread(leadership.try_acquire)
+            if held and session is None:
+                log.info("%s (%s)", TELEGRAM_LINE, worker_name())
+                await _sleep(stop, SETTLE_SECONDS)
+                if stop.is_set():
+                    break
+                gate.sending, session = True, asyncio.Event()
+                running = [asyncio.create_task(w(session)) for w in work]
+            elif not held and session is not None:
+                log.warning("mất quyền gửi Telegram; ngừng gửi, sẽ thử lại")
+                gate.sending = False  # at once: another process may be sending now
+                await end_session()
+            await _sleep(stop, poll_seconds)
+    finally:
+        await end_session()
+        await asyncio.to_thread(leadership.release)
+
+
 def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) -> list[str]:
     """What `serve` and `worker` print at start, in Vietnamese."""
     role = "máy chủ (đồng hồ khi được giữ quyền + gửi tin)" if clock else "tiến trình gửi tin"
@@ -112,9 +205,9 @@ def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) 
     if settings.get(TELEGRAM):
         mode = ("webhook " + settings["KEHOACH_TELEGRAM_WEBHOOK_URL"]
                 if settings.get("KEHOACH_TELEGRAM_WEBHOOK_URL") else "long polling")
-        bot = f"; bot nhận lệnh và nút bấm ({mode})" if clock else \
-            "; bot chạy trong `kehoach serve`, không ở đây"
-        lines.append(f"Telegram: bật (gửi tin cho người đã liên kết{bot}).")
+        lines.append(f"Telegram: bật (gửi tin cho người đã liên kết; bot nhận lệnh và nút bấm "
+                     f"({mode})). Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến "
+                     "trình khác chờ để thay khi nó dừng.")
     else:
         lines.append("Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN).")
     if settings.get("KEHOACH_SMTP_HOST"):
@@ -154,7 +247,7 @@ def wired_channels(settings: Mapping[str, str], engine: Engine,
     email = EmailChannel.from_settings(settings)  # None without KEHOACH_SMTP_HOST
     if settings.get(TELEGRAM):
         from notifiers.telegram import TelegramChannel
-        from notifiers.telegram_links import mark_lost
+        from notifiers.telegram_links import mark_lost, move_chat
 
         def lost(notification: Notification, reason: str) -> None:
             person = notification.person
@@ -166,10 +259,29 @@ def wired_channels(settings: Mapping[str, str], engine: Engine,
                                    email_running=email is not None)
             log.warning("Telegram từ chối chat của %s (%s): đã tắt liên kết%s", person.name,
                         reason, ", gửi lại bằng thư" if queued else "")
-        channels.append(TelegramChannel.from_settings(settings, on_lost=lost))  # type: ignore[arg-type]
+
+        def moved(notification: Notification, old: int, new: int) -> None:
+            with store.write_session(engine) as session:
+                count = move_chat(session, old, new)
+            log.warning("nhóm Telegram %s đã thành siêu nhóm %s: %s", old, new,
+                        "đã chuyển liên kết" if count else "liên kết đã ở chat mới")
+        channels.append(TelegramChannel.from_settings(  # type: ignore[arg-type]
+            settings, on_lost=lost, on_moved=moved))
     if email is not None:
         channels.append(email)
     return channels
+
+
+async def run_bot(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
+                  gate: TokenGate, channels: Sequence[Channel], stop: asyncio.Event) -> None:
+    """The bot (commands, button presses), in the process that holds the token's lock, its
+    answers paced by the same `Limiter` as the reminders the process sends."""
+    from notifiers.telegram_bot import KehoachBot
+    bot = KehoachBot.from_settings(settings, engine, now=now,
+                                   limiter=getattr(gate.channel, "limiter", None),
+                                   channels=[c.name for c in channels])
+    if bot is not None:
+        await bot.run(stop)
 
 
 async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool = True,
@@ -194,24 +306,28 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
         given = [channel] if isinstance(channel, Channel) else list(channel or ())
         channels = [c if getattr(c, "thread_safe", False) else OneAtATime(c)
                     for c in given or wired_channels(settings, engine, now)]
+        channels = [TokenGate(c, c.token) if c.name == "telegram" and hasattr(c, "token")
+                    else c for c in channels]
         worker = worker_name()
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds,
-                                              limit=limit, worker=worker)) for c in channels]
+
+        def sending(c: Channel, stop: asyncio.Event) -> Awaitable[int]:
+            return dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds, limit=limit,
+                                 worker=worker)
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(sending(c, stop))
+                                          for c in channels if not isinstance(c, TokenGate)]
+        for gate in [c for c in channels if isinstance(c, TokenGate)]:
+            # two senders: one's database work (claiming, recording) overlaps the other's sends
+            work = [partial(sending, gate), partial(sending, gate),
+                    partial(run_bot, settings, engine, now, gate, channels)]
+            tasks.append(asyncio.create_task(telegram_loop(
+                leadership_for(engine, token_topic(gate.token)), gate, work, stop,
+                poll_seconds=lead_poll)))
         if clock:
             def make_clock() -> Clock:
                 return Clock(engine, url, channels, now, tick_seconds=tick_seconds,
                              dispatch_limit=limit, worker=worker, digest_at=digest_at)
             tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
                                                        poll_seconds=lead_poll)))
-            if settings.get(TELEGRAM):  # the bot: in `serve` only (one getUpdates reader)
-                from notifiers.telegram_bot import KehoachBot
-                shared = next((c.limiter for c in channels if c.name == "telegram"
-                               and hasattr(c, "limiter")), None)  # one set of limits
-                bot = KehoachBot.from_settings(settings, engine, now=now, limiter=shared,
-                                               channels=[c.name for c in channels])
-                if bot is not None:
-                    tasks.append(asyncio.create_task(bot.run(stop)))
         if clock:  # the board and the calendar feeds: in `serve` only (kehoach/web/server.py)
             from kehoach.web.server import board_task
             board = board_task(settings, engine, now, stop, announce)

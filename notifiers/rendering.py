@@ -9,6 +9,14 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+CLIP = 300  # a title or reason longer than this is cut (a digest line, a subject stay one line)
+
+
+def clip(value: Any, limit: int = CLIP) -> str:
+    """`value` on one line, cut to `limit` characters with "…" (Telegram messages, e-mail
+    subjects)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def local_day(value: str) -> str:
@@ -25,7 +33,7 @@ def environment(autoescape: bool = False) -> Environment:
     env = Environment(loader=PackageLoader("notifiers", "templates"), undefined=StrictUndefined,
                       autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=False)
-    env.filters.update(local_day=local_day, local_time=local_time)
+    env.filters.update(local_day=local_day, local_time=local_time, clip=clip)
     return env
 
 

@@ -16,6 +16,8 @@ Faults, mapped to `DeliveryError` for the dispatcher:
 - TimedOut while waiting for the answer → unknown (it may have arrived; never resent blindly);
 - Forbidden (bot blocked, chat gone) or "chat not found" → permanent, and `on_lost` is told
   (serve: the link is marked lost, a fallback e-mail queued, the secretary told in the digest);
+- ChatMigrated (a group became a supergroup) → `on_moved` is told (serve: the stored chat id
+  moves) and the message goes at once to the new chat id;
 - "can't parse entities" (bad HTML) → sent again once as plain text; failing that, permanent.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +47,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
+    ChatMigrated,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -51,6 +55,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBUserWarning
 
 from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
 from notifiers.telegram_http import NOT_SENT, AiohttpRequest
@@ -79,13 +84,17 @@ def markup_json(buttons: list[list[tuple[str, str]]]) -> dict[str, Any]:
 NO_PREVIEW = {"is_disabled": True}  # LinkPreviewOptions(is_disabled=True).to_dict()
 
 
+# Bot.do_api_request asks to call Bot.send_message instead: said for every send, not news.
+warnings.filterwarnings("ignore", r"Please use 'Bot\.sendMessage'", PTBUserWarning)
+
+
 async def send_message_json(bot: Bot, data: dict[str, Any]) -> dict[str, Any]:
-    """sendMessage through `bot`'s request layer (so PTB's errors, RetryAfter, Forbidden,
-    BadRequest, TimedOut, NetworkError, are raised as by `Bot.send_message`), the parameters
-    and the answer as JSON: building the answer's `Message` (`Message.de_json`, a few hundred
-    attribute sets) was the largest CPU cost of a send, and the channel keeps only its id.
-    `Bot.do_api_request` does the same but warns for a method PTB has."""
-    result: dict[str, Any] = await bot._post("sendMessage", data)
+    """sendMessage through PTB's public `Bot.do_api_request` (so PTB's errors, RetryAfter,
+    Forbidden, BadRequest, TimedOut, NetworkError, are raised as by `Bot.send_message`), the
+    parameters and the answer as JSON: building the answer's `Message` (`Message.de_json`, a
+    few hundred attribute sets) was the largest CPU cost of a send, and the channel keeps
+    only its id."""
+    result: dict[str, Any] = await bot.do_api_request("sendMessage", api_kwargs=data)
     return result
 
 
@@ -184,6 +193,14 @@ class ChatLost(DeliveryError):
         super().__init__(message, permanent=True)
 
 
+class ChatMoved(DeliveryError):
+    """The group became a supergroup with chat id `new_chat_id` (sent again there at once)."""
+
+    def __init__(self, message: str, new_chat_id: int):
+        super().__init__(message)
+        self.new_chat_id = new_chat_id
+
+
 @dataclass
 class _ThreadState:
     loop: asyncio.AbstractEventLoop
@@ -191,6 +208,7 @@ class _ThreadState:
 
 
 LostHook = Callable[[Notification, str], None]
+MovedHook = Callable[[Notification, int, int], None]  # (notification, old chat, new chat)
 
 
 class TelegramChannel(Channel):
@@ -201,16 +219,19 @@ class TelegramChannel(Channel):
 
     def __init__(self, token: str, base_url: str | None = None, *,
                  limiter: Limiter | None = None, timeout: float = 10.0,
-                 on_lost: LostHook | None = None, http: str = "aiohttp"):
+                 on_lost: LostHook | None = None, on_moved: MovedHook | None = None,
+                 http: str = "aiohttp"):
         self.token, self.base_url, self.timeout, self.http = token, base_url, timeout, http
         self.limiter = limiter if limiter is not None else Limiter()
-        self.on_lost = on_lost
+        self.on_lost, self.on_moved = on_lost, on_moved
         self._local = threading.local()
         self._aside: ThreadPoolExecutor | None = None
         self._states: list[_ThreadState] = []
         self._lock = threading.Lock()
         #: Digest parts already delivered, by outbox id: a retry sends only the rest.
         self._delivered: dict[int, list[str]] = {}
+        #: Groups that became supergroups: old chat id → new.
+        self._moves: dict[int, int] = {}
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str], **kwargs: Any) -> TelegramChannel | None:
@@ -273,16 +294,28 @@ class TelegramChannel(Channel):
         except Exception as exc:  # a template or a payload that cannot be said: no retry helps
             raise DeliveryError(f"không soạn được tin: {type(exc).__name__}: {exc}",
                                 permanent=True) from exc
+        chat = self._moves.get(person.telegram_chat_id, person.telegram_chat_id)
         try:
-            ids = self._run(self._send_parts(notification.id, person.telegram_chat_id, parts))
+            try:
+                ids = self._run(self._send_parts(notification.id, chat, parts))
+            except ChatMoved as moved:  # once: a supergroup does not migrate again
+                self._moves[chat] = moved.new_chat_id  # rows read before the move, too
+                self._tell(self.on_moved, notification, chat, moved.new_chat_id)
+                ids = self._run(self._send_parts(notification.id, moved.new_chat_id, parts))
         except DeliveryError as exc:
-            if isinstance(exc, ChatLost) and self.on_lost is not None:
-                try:
-                    self.on_lost(notification, str(exc))
-                except Exception:
-                    log.exception("không ghi được việc mất liên kết Telegram")
+            if isinstance(exc, ChatLost):
+                self._tell(self.on_lost, notification, str(exc))
             raise
         return DeliveryResult(remote_id=",".join(ids))
+
+    @staticmethod
+    def _tell(hook: Callable[..., None] | None, *args: Any) -> None:
+        """Tell the wiring (the store) what Telegram said of a chat; a failure is logged."""
+        if hook is not None:
+            try:
+                hook(*args)
+            except Exception:
+                log.exception("không ghi được thay đổi liên kết Telegram")
 
     async def _send_parts(self, outbox_id: int, chat_id: int, parts: list[Part]) -> list[str]:
         bot = await self._ready_bot_mapped()
@@ -327,13 +360,12 @@ class TelegramChannel(Channel):
 def mapped(exc: TelegramError) -> DeliveryError:
     """A python-telegram-bot error as the dispatcher's DeliveryError (module doc)."""
     text = f"Telegram: {type(exc).__name__}: {exc}"
-    if isinstance(exc, RetryAfter):
-        # PTB ≥ 22.2 keeps a timedelta (the public int attribute warns of its change)
-        wait = getattr(exc, "_retry_after", None)
-        return DeliveryError(text, retry_after=seconds(wait if wait is not None
-                                                      else exc.retry_after))
+    if isinstance(exc, RetryAfter):  # a timedelta with PTB_TIMEDELTA (set above), else int
+        return DeliveryError(text, retry_after=seconds(exc.retry_after))
     if isinstance(exc, Forbidden):
         return ChatLost(text)
+    if isinstance(exc, ChatMigrated):
+        return ChatMoved(text, int(exc.new_chat_id))
     if isinstance(exc, TimedOut):
         if isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout) \
                 or NOT_SENT in str(exc) or "pool timeout" in str(exc).lower():

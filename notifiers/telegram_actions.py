@@ -28,7 +28,7 @@ from kehoach.store.directory import FALLBACK, routes, scope_units
 from kehoach.store.models import outbox_table, plans_table, steps_table, units_table
 from kehoach.store.tick import _insert_ignoring_duplicates, facts
 from notifiers.base import Notification, Recipient
-from notifiers.rendering import VN
+from notifiers.rendering import VN, clip
 from notifiers.telegram_render import (
     DONE,
     DONE_LABEL,
@@ -168,6 +168,17 @@ def can_request(session: Session, person: Any, outbox_id: int) -> Any:
     return step
 
 
+def check_until(session: Session, person: Any, outbox_id: int, until: date,
+                now: datetime) -> None:
+    """Refused (ask_again when another date may do) if `person` may not ask for an extension
+    of this message's step to `until`: checked as soon as the date is typed."""
+    step = can_request(session, person, outbox_id)
+    try:
+        actions.check_extension(session, step.id, until, now)
+    except actions.StoreError as exc:
+        raise _refusal(exc) from None
+
+
 def request(session: Session, person: Any, outbox_id: int, until: date, reason: str,
             now: datetime, enabled: Collection[str]) -> Outcome:
     """Ask for the extension, and tell the approvers (outbox rows `extension_asked`)."""
@@ -241,21 +252,21 @@ def details(session: Session, person: Any, outbox_id: int, now: datetime) -> Out
     st = status(facts(step), now)
     plan = session.execute(select(plans_table.c.title)
                            .where(plans_table.c.id == step.plan_id)).scalar_one_or_none()
-    lines = [f"📋 <b>{esc(step.title)}</b>", f"Kế hoạch: {esc(plan or step.plan_id)}",
-             f"Đơn vị: {esc(unit_name(session, step.unit_id))}",
+    lines = [f"📋 <b>{esc(clip(step.title))}</b>", f"Kế hoạch: {esc(clip(plan or step.plan_id))}",
+             f"Đơn vị: {esc(clip(unit_name(session, step.unit_id)))}",
              f"Hạn: {vn_deadline(facts(step).deadline)}", f"Tình trạng: {esc(st.label)}"]
     if step.extended_until is not None:
         lines.append(f"Đã được gia hạn (hạn gốc {vn_deadline(step.due_at)})")
     if step.extension_requested_until is not None:
         lines.append(f"Đang xin gia hạn đến {vn_deadline(step.extension_requested_until)}: "
-                     f"{esc(step.extension_reason or '')}")
+                     f"{esc(clip(step.extension_reason or ''))}")
     source = (step.source or {}).get("text")
     if source:
-        lines.append(f"Theo kế hoạch: <i>{esc(str(source)[:500])}</i>")
+        lines.append(f"Theo kế hoạch: <i>{esc(clip(source, 500))}</i>")
     approvers = approver_units(session, step)
     if approvers:
-        lines.append("Người duyệt gia hạn: " + esc(", ".join(
-            sorted(unit_name(session, u) for u in approvers))))
+        lines.append("Người duyệt gia hạn: " + esc(clip(", ".join(
+            sorted(unit_name(session, u) for u in approvers)))))
     return Outcome("", None, [], "\n".join(lines))
 
 

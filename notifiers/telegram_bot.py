@@ -7,8 +7,9 @@ webhook server, which listens on KEHOACH_TELEGRAM_WEBHOOK_LISTEN, default 127.0.
   wrong, used or expired code gets a polite refusal and nothing changes;
 - the buttons of a reminder (✅ done, ⏳ extension, 📋 details) and of an extension request
   (Đồng ý / Từ chối) act for the person linked to the chat (notifiers/telegram_actions.py);
-- an extension asks in the chat for the new date, then the reason (a small per-chat state
-  in memory; any command abandons it); a refusal asks for its reason;
+- an extension asks in the chat for the new date (checked at once: a past date or one not
+  after the deadline is asked again), then the reason (a small per-chat state in memory; any
+  command abandons it); a refusal asks for its reason;
 - `/viec`, `/quahan`, `/lich`, `/huy`, `/help`, registered with setMyCommands.
 
 Store work runs in a thread (`asyncio.to_thread`), one write transaction per action.
@@ -45,7 +46,7 @@ from notifiers import telegram_actions as acts
 from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
 from notifiers.telegram_links import LinkRefused, person_for_chat, redeem, unlink
-from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE
+from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE, fit
 
 log = logging.getLogger("kehoach.telegram.bot")
 T = TypeVar("T")
@@ -192,6 +193,12 @@ class KehoachBot:
                 return work(session, *args)
         return await asyncio.to_thread(run)
 
+    async def _read(self, work: Callable[..., T], *args: Any) -> T:
+        def run() -> T:
+            with store.read_session(self.engine) as session:
+                return work(session, *args)
+        return await asyncio.to_thread(run)
+
     async def _person(self, chat_id: int) -> Any | None:
         def run() -> Any:
             with store.read_session(self.engine) as session:
@@ -200,10 +207,14 @@ class KehoachBot:
 
     @staticmethod
     async def _say(update: Update, text: str, buttons: acts.Buttons | None = None) -> None:
+        """Say `text` in the chat (in several messages, the buttons under the last, when it
+        is longer than Telegram takes)."""
         if update.effective_chat is not None:
-            await update.get_bot().send_message(update.effective_chat.id, text,
-                                                parse_mode=ParseMode.HTML,
-                                                reply_markup=markup(buttons or []))
+            parts = fit(text)
+            for i, part in enumerate(parts, 1):
+                await update.get_bot().send_message(
+                    update.effective_chat.id, part, parse_mode=ParseMode.HTML,
+                    reply_markup=markup(buttons or []) if i == len(parts) else None)
 
     # ── commands ────────────────────────────────────────────────────────────────────────────
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -339,11 +350,11 @@ class KehoachBot:
             if target is not None:
                 try:
                     await update.get_bot().edit_message_text(
-                        outcome.edit[:4096], chat_id=chat.id, message_id=target,
+                        fit(outcome.edit)[0], chat_id=chat.id, message_id=target,
                         parse_mode=ParseMode.HTML, reply_markup=markup(outcome.buttons))
                 except BadRequest as exc:  # an old message, or unchanged: say it instead
                     log.info("không sửa được tin %s: %s", target, exc)
-                    await self._say(update, outcome.edit[:4096])
+                    await self._say(update, outcome.edit)
         if outcome.reply:
             await self._say(update, outcome.reply)
 
@@ -368,6 +379,15 @@ class KehoachBot:
             except PlanError:
                 await self._say(update, f"«{acts.esc(text)}» không phải một ngày. Xin gửi lại, "
                                         "ví dụ <code>05/06/2025</code>.")
+                return
+            try:  # a date that cannot be is said now, not after the reason
+                await self._read(acts.check_until, person, pending.outbox_id, pending.until,
+                                 self.now())
+            except acts.Refused as exc:
+                if not exc.ask_again:
+                    self.pending.pop(chat.id, None)
+                await self._say(update, acts.esc(exc) + (" Xin gửi một ngày khác."
+                                                         if exc.ask_again else ""))
                 return
             pending.kind = "reason"
             await self._say(update, "Xin gửi <b>lý do</b> xin gia hạn.")

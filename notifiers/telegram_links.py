@@ -86,6 +86,14 @@ def unlink(session: Session, chat_id: int) -> Any | None:
     return person
 
 
+def move_chat(session: Session, old_chat: int, new_chat: int) -> int:
+    """A group became a supergroup (Telegram's ChatMigrated): its link moves to the new chat
+    id (unless that chat is linked already). Returns the links moved (0 or 1)."""
+    taken = select(p.c.id).where(p.c.telegram_chat_id == new_chat).exists()
+    return int(session.execute(update(p).where(p.c.telegram_chat_id == old_chat, ~taken)
+                               .values(telegram_chat_id=new_chat)).rowcount)
+
+
 def mark_lost(session: Session, person_id: int, chat_id: int, now: datetime, reason: str, *,
               outbox_id: int | None = None, email_running: bool = False) -> bool:
     """Telegram refused the chat for good: the link is inactive from now (`telegram_lost_at`;

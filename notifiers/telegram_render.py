@@ -18,10 +18,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from engine import vi
 from notifiers.base import Notification
-from notifiers.rendering import VN
+from notifiers.rendering import VN, clip
 
 LIMIT = 4096  # characters of one message (Telegram counts UTF-16 code units)
-CLIP = 300  # a title or reason longer than this is cut (a digest line stays one line)
 EPSILON = timedelta(microseconds=1)
 TAG = re.compile(r"<[^>]+>")
 
@@ -53,11 +52,6 @@ def vn_deadline(value: str | datetime) -> str:
     if local.time() == time(0):
         return vi.day((local - EPSILON).date())
     return f"{vi.day(local.date())}, {vi.clock(local.time())}"
-
-
-def clip(value: Any, limit: int = CLIP) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def environment() -> Environment:
@@ -114,6 +108,15 @@ def split(head: str, lines: list[str], limit: int = LIMIT) -> list[str]:
         current = candidate
     messages.append(current)
     return messages
+
+
+def fit(text: str, limit: int = LIMIT) -> list[str]:
+    """`text` as one message, or several cut between lines when it is longer than Telegram
+    takes (each starts with its first line)."""
+    if utf16_len(text) <= limit:
+        return [text]
+    first, *rest = text.split("\n")
+    return split(first, rest, limit)
 
 
 def render_digest(n: Notification, limit: int = LIMIT) -> list[Part]:

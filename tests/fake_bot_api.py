@@ -89,7 +89,7 @@ class Call:
 
 @dataclass
 class Fault:
-    kind: str  # 429 | 403 | 500 | slow | parse | chat
+    kind: str  # 429 | 403 | 500 | slow | parse | chat | migrate
     count: int = 1
     after: int = 0  # calls let through before it strikes
     options: dict[str, Any] = field(default_factory=dict)
@@ -174,7 +174,8 @@ class FakeBotAPI:
         """The next `count` calls of `method` fail with `kind`: "429" (retry_after=…), "403",
         "500", "slow" (seconds=…, then a success the client may no longer wait for),
         "parse" (400 can't parse entities, only with parse_mode HTML), "chat" (400 chat not
-        found); the first `after` calls go through untouched."""
+        found), "migrate" (to=…: the group became that supergroup); the first `after` calls
+        go through untouched."""
         with self._lock:
             self.faults[method].append(Fault(kind, count, after, options))
 
@@ -319,6 +320,9 @@ class FakeBotAPI:
             return self._error(call, int(opts.get("status", 500)), "Internal Server Error")
         if fault.kind == "chat":
             return self._error(call, 400, "Bad Request: chat not found")
+        if fault.kind == "migrate":
+            return self._error(call, 400, "Bad Request: group chat was upgraded to a "
+                               "supergroup chat", {"migrate_to_chat_id": int(opts["to"])})
         if fault.kind == "parse" and call.params.get("parse_mode") == "HTML":
             return self._error(call, 400, "Bad Request: can't parse entities: Unsupported "
                                           "start tag \"x\" at byte offset 0")

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, column, func, insert, inspect, select, table, text
 
 from kehoach.clock import DIGEST_GRACE, DIGEST_JOB, HOUSEKEEPING_JOB, JOB_TABLE, TICK_JOB, Clock
-from kehoach.leadership import FileLeadership, PostgresLeadership, lock_key
+from kehoach.leadership import FileLeadership, PostgresLeadership, leadership_for, lock_key
 from kehoach.serve import LEADER_LINE
 from kehoach.store import make_engine, read_session, write_session
 from kehoach.store.dispatch import LEASE, _abandon_stale_claims
@@ -243,6 +243,21 @@ def test_one_advisory_lock_holder_and_take_over(db: Engine, db_url: str) -> None
     finally:
         first.release()
         second.release()
+        other.dispose()
+
+
+def test_a_topic_is_a_lock_of_its_own(db: Engine, db_url: str) -> None:
+    """The clock's lock and a bot token's (kehoach.serve.telegram_loop) are independent."""
+    other = make_engine(db_url)
+    clock, token = leadership_for(db), leadership_for(db, "telegram-abc")
+    rival = leadership_for(other, "telegram-abc")
+    try:
+        assert clock.try_acquire() and token.try_acquire() and not rival.try_acquire()
+        token.release()
+        assert rival.try_acquire() and clock.still_held()
+    finally:
+        for lock in (clock, token, rival):
+            lock.release()
         other.dispose()
 
 

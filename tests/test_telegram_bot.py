@@ -20,6 +20,7 @@ from kehoach.store.models import invites_table, outbox_table, people_table, step
 from kehoach.store.people import add_person
 from notifiers.telegram import Limiter, TelegramChannel
 from notifiers.telegram_bot import COMMANDS, KehoachBot
+from notifiers.rendering import clip
 from notifiers.telegram_links import code_hash, create_invite
 from tests.conftest import NOW, load, transitions
 from tests.fake_bot_api import FakeBotAPI
@@ -231,6 +232,19 @@ def test_details_shows_the_step(db: Engine, world: dict[str, int], bot: Running,
     assert "Kế hoạch thử nghiệm năm 2022" in text
 
 
+def test_details_of_a_step_with_a_very_long_title_are_cut_like_reminders(
+        db: Engine, world: dict[str, int], bot: Running, channel: TelegramChannel,
+        api: FakeBotAPI) -> None:
+    title = "Báo cáo kết quả thực hiện chỉ tiêu " * 300  # «Message is too long» before
+    with store.write_session(db) as s:
+        s.execute(update(steps_table).where(steps_table.c.id == STEP).values(title=title))
+    rows = reminders(db, channel)
+    before = len(said(api, A))
+    press(api, A, message_of(api, A, rows[STEP])["message_id"], f"i:{rows[STEP]}")
+    text = wait_for(lambda: said(api, A, after=before), "the details")[0]
+    assert text.startswith(f"📋 <b>{clip(title)}</b>\n") and "Thứ Tư, 25/05/2022" in text
+
+
 def test_extension_round_trip_granted(db: Engine, world: dict[str, int], bot: Running,
                                       channel: TelegramChannel, api: FakeBotAPI) -> None:
     rows = reminders(db, channel)
@@ -238,9 +252,10 @@ def test_extension_round_trip_granted(db: Engine, world: dict[str, int], bot: Ru
     press(api, A, msg["message_id"], f"x:{rows[STEP]}")
     wait_for(lambda: any("ngày hạn mới" in t for t in said(api, A)), "the date question")
     assert "không phải một ngày" in reply(api, A, "hôm nào đó", "không phải một ngày")
-    reply(api, A, "20/05/2022", "lý do")
-    # 20/05 is before the deadline: the store refuses once the reason comes, asks again.
-    assert "không sau hạn hiện tại" in reply(api, A, "chờ số liệu", "Xin gửi một ngày khác")
+    # 20/05 is before the deadline: refused as soon as it is typed, asked again (not after
+    # the reason).
+    assert "không sau hạn hiện tại" in reply(api, A, "20/05/2022", "Xin gửi một ngày khác")
+    assert not any("lý do" in t for t in said(api, A))
     reply(api, A, "05/06/2022", "lý do")
     text = reply(api, A, "Chờ số liệu <phường>", "Đã gửi đề nghị")
     assert "Chủ nhật, 05/06/2022" in text and "Ban Thường vụ Quận Đoàn" in text

@@ -274,6 +274,28 @@ def test_a_blocked_bot_deactivates_the_link_and_falls_back_to_email(
                    for p in digests)
 
 
+def test_a_group_become_supergroup_moves_the_stored_chat_and_is_sent_there_at_once(
+        db: Engine, db_url: str, linked: dict[str, int], api: FakeBotAPI) -> None:
+    settings = {"KEHOACH_TELEGRAM_TOKEN": TOKEN, "KEHOACH_TELEGRAM_BASE_URL": api.base_url,
+                "KEHOACH_DATABASE_URL": db_url}
+    telegram = wired_channels(settings, db, lambda: MAY_18)[1]
+    telegram.limiter = Limiter(None)  # type: ignore[attr-defined]
+    api.fail("sendMessage", "migrate", to=-1001234567890)
+    try:
+        result = dispatch(db, telegram)
+    finally:
+        telegram.close()  # type: ignore[attr-defined]
+    assert result.sent == result.claimed and not result.retrying and not result.failed
+    with store.read_session(db) as s:
+        chat = s.execute(select(people_table.c.telegram_chat_id)
+                         .where(people_table.c.id == linked["person"])).scalar_one()
+    assert chat == -1001234567890
+    to = [int(c.params["chat_id"]) for c in api.calls_of("sendMessage")]
+    assert to[0] == 42 and set(to[1:]) == {-1001234567890}  # the old id asked once
+    assert all(d.outcome == "sent" and d.remote_id.startswith("-1001234567890:")
+               for d in deliveries(db))
+
+
 def test_chat_not_found_is_a_lost_link_too(channel: TelegramChannel, api: FakeBotAPI) -> None:
     api.fail("sendMessage", "chat")
     with pytest.raises(ChatLost) as caught:

@@ -1,7 +1,8 @@
 """End to end: `kehoach serve` as a subprocess (the installed console script), pointed at the
 loopback Bot API, on a simulated clock (KEHOACH_SIMULATED_NOW); a reminder reaches the linked
 chat at its simulated moment, a button press marks the step done in the database. Also
-`kehoach invite` asking the bot's name with getMe."""
+`kehoach invite` asking the bot's name with getMe, and serve + two workers sharing one bot
+token within Telegram's limits, the sender stopped half-way."""
 from __future__ import annotations
 
 import os
@@ -16,15 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from kehoach import store
+from kehoach.serve import TELEGRAM_LINE
 from kehoach.store.models import (
     deliveries_table,
     invites_table,
     outbox_table,
     people_table,
     steps_table,
+    units_table,
 )
 from kehoach.store.people import add_person
 from notifiers.telegram_links import code_hash
@@ -157,3 +160,62 @@ def test_invite_prints_the_bot_link_and_stores_only_the_hash(
                              env=env_without, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "không có người" in missing.stderr
     time.sleep(0)
+
+
+def queue_reminders(engine: Engine, count: int, chats: int) -> None:
+    """`count` due reminders to `chats` linked people in turn (outbox rows, as a tick makes)."""
+    payload = {"plan_id": "kh", "title": "Báo cáo tháng", "kind": "deadline", "event": False,
+               "unit": "doan-a", "unit_name": "Đoàn phường A",
+               "due_at": "2022-05-25T17:00:00+00:00", "due_day": "25/05/2022", "amount": None, "moment": "2022-05-18T02:00:00+00:00",
+               "late": False, "skipped": 0, "status": "sắp đến hạn", "days_late": 0,
+               "recipient_name": "Đoàn phường A"}
+    with store.write_session(engine) as s:
+        s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
+        s.execute(insert(people_table), [
+            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
+             "created_at": NOW, "board_role": "member", "telegram_chat_id": 10_000 + i,
+             "telegram_linked_at": NOW} for i in range(chats)])
+        ids = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(outbox_table), [
+            {"idempotency_key": f"rate|{i}", "step_id": None, "person_id": ids[i % chats],
+             "unit_id": "doan-a", "channel": "telegram", "purpose": "reminder", "level": 0,
+             "payload": {**payload, "step_id": f"kh/bao-cao/{i}", "person_name": "Người"},
+             "state": "pending", "attempts": 0, "not_before": NOW, "created_at": NOW,
+             "updated_at": NOW} for i in range(count)])
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the issue's case
+def test_serve_and_two_workers_share_one_token_within_telegram_limits(
+        kehoach_bin: str, empty: Engine, db_url: str, api: FakeBotAPI, tmp_path: Path) -> None:
+    """Three sending processes, one token, the Bot API answering 429 above 30/s overall and
+    1/s per chat: one process sends (and runs the bot), nothing is refused; stopped half-way,
+    another takes over and sends the rest."""
+    store.upgrade(empty)
+    queue_reminders(empty, 300, 100)
+    api.limits(overall=30, per_chat=1.0)
+    logs = [tmp_path / f"{name}.err" for name in ("serve", "worker1", "worker2")]
+    procs = [kehoach(kehoach_bin, db_url, api, tmp_path, *args, "--poll-seconds", "0.2",
+                     stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+             for args, log in zip((["serve"], ["worker"], ["worker"]), logs, strict=True)]
+
+    def sent() -> int:
+        with store.read_session(empty) as s:
+            return int(s.execute(select(func.count()).select_from(outbox_table)
+                                 .where(outbox_table.c.state == "sent")).scalar_one())
+    try:
+        wait_for(lambda: sent() >= 100, "the first hundred", 90)
+        assert api.too_many == 0, api.too_many_why
+        holders = [i for i, log in enumerate(logs) if TELEGRAM_LINE in log.read_text("utf-8")]
+        assert len(holders) == 1, [log.read_text("utf-8") for log in logs]
+        procs[holders[0]].send_signal(signal.SIGTERM)  # finishes its batch, hands over
+        assert procs[holders[0]].wait(60) == 0
+        wait_for(lambda: sent() == 300, "all 300 reminders", 90)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(60) for proc in procs]
+    texts = [log.read_text("utf-8") for log in logs]
+    assert api.too_many == 0, api.too_many_why
+    assert len(api.sent()) == 300  # each once
+    assert sum(TELEGRAM_LINE in text for text in texts) == 2  # taken over once
+    assert codes == [0, 0, 0] and not any("Traceback" in text for text in texts), texts

@@ -170,6 +170,16 @@ def request_extension(session: Session, step_id: str, until: date | datetime, re
                   note=f"xin gia hạn đến {_day(moment)}: {text}")
 
 
+def check_extension(session: Session, step_id: str, until: date | datetime,
+                    at: datetime) -> datetime:
+    """What `request_extension` checks of the step and the date, without writing: the new
+    deadline it would ask for, or the error it would raise (the bot checks a date as soon as
+    it is typed, before asking why)."""
+    row = _read(session, step_id)
+    step, _ = _allowed(row, Action.REQUEST_EXTENSION)
+    return _new_deadline(row, step, until, at)
+
+
 def grant_extension(session: Session, step_id: str, until: date | datetime | None, actor: str,
                     channel: str, at: datetime, note: str | None = None) -> ActionResult:
     """Grant the pending request: the step is late after `until` from now on (None: the date
