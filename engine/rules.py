@@ -121,6 +121,19 @@ def _on(year: int, md: MonthDay, lunar: bool, start: bool = False) -> date:
     return _lunar(year, md) if lunar else _solar(year, md, start)
 
 
+def on_year(rule: Yearly, year: int) -> Fixed:
+    """The dates of a yearly rule in one year (a lunar year for a lunar rule), as a `Fixed`:
+    «Rằm tháng Giêng năm 2026» is `Yearly(((None, (1, 15)),), lunar=True)` in 2026."""
+    items = []
+    for start, due in rule.items:
+        day = _on(year, due, rule.lunar)
+        begin = _on(year, start, rule.lunar, True) if start else None
+        if begin and begin > day:
+            begin = _on(year - 1, start, rule.lunar, True)  # type: ignore[arg-type]
+        items.append((begin, day))
+    return Fixed(tuple(items))
+
+
 def _blocks(rule: Every, first: date, last: date) -> list[tuple[str, date, date]]:
     """(key, first day, last day) of the blocks of an `Every` that may end in [first, last]."""
     origin, n = rule.since or first, rule.n

@@ -418,11 +418,11 @@ ERRORS = [
     ("định kỳ", None, "không thấy ngày"),
     # weekdays need "hằng tuần"; each "hằng …" takes only what fits it
     ("thứ 6", None, "hằng tuần"),
-    ("chiều thứ 6 ngày 19/5/2022", None, "hằng tuần"),
+    ("chiều thứ 6 ngày 19/5/2022", None, "không khớp với ngày 19/05/2022 (Thứ Năm)"),
     ("thứ 6 hằng tháng", None, "«thứ 6» không dùng được với «hằng tháng»"),
     ("ngày 15 hằng quý", None, "«ngày 15» không dùng được với «hằng quý»"),
     ("30/5 hằng tuần", None, "«30/5» không dùng được"),
-    ("ngày 10 và ngày 20 hằng tháng", None, "một ngày"),
+    ("ngày 10 và ngày 20 hằng tháng và cuối tháng", None, "cùng lúc"),
     ("hằng tháng và hằng năm", None, "nhiều chu kỳ"),
     ("từ thứ 6 đến thứ 2 hằng tuần", None, "theo thứ tự"),
     # a year inside "hằng năm", lunar dates outside "hằng năm"
