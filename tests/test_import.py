@@ -36,7 +36,7 @@ DATES = [
     ("Căn cứ Quyết định số 12/QĐ-UBND ngày 03/01/2025 của UBND", []),
     ("Tổ chức Hội trại 26/3 vào ngày 22/3/2026", ["vào ngày 22/3/2026"]),  # 26/3 names the camp
     ("Tổng kết giai đoạn 2026 - 2030", ["giai đoạn 2026 - 2030"]),
-    ("Mít tinh lúc 19g00, thứ Bảy ngày 15/3/2025", ["lúc 19g00, ngày 15/3/2025"]),  # weekday checked, dropped
+    ("Mít tinh lúc 19g00, thứ Bảy ngày 15/3/2025", ["lúc 19g00, thứ Bảy ngày 15/3/2025"]),  # weekday checked, kept
     ("Hằng tháng, các chi đoàn nộp sổ vào ngày 10.", ["Hằng tháng, vào ngày 10"]),  # two places, one rule
 ]
 
@@ -227,7 +227,7 @@ def test_cli_reads_a_letterhead_table_and_a_plan_for_one_activity(tmp_path: Path
     plan = parse_plan(out.read_text(encoding="utf-8"))
     assert plan.units[plan.issuer] == "BCH Đoàn Phường Võ Thị Sáu"
     got = {d.title: (d.kind, d.phrase) for d in plan.duties}
-    assert got == {"Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("event", "7g00 ngày 29/3/2026"),
+    assert got == {"Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("event", "7g00 ngày 29/3/2026 (Chủ nhật)"),
                    "Các chi đoàn đăng ký vận động viên trước ngày 20/3/2026": ("deadline", "trước ngày 20/3/2026"),
                    "Đóng góp kinh phí: Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("contribution", "trước ngày 25/3/2026")}
 

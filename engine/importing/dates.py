@@ -16,16 +16,26 @@ import re
 from dataclasses import dataclass, field
 
 from engine.errors import PlanError
-from engine.phrases import Schedule, parse_when, readable
+from engine.phrases import Schedule, normalize, parse_when, readable
+from engine.rules import Fixed
 
 #: Where a date is part of a name or of a reference to another document, not a date of the plan.
 _MASKS = re.compile(
     r"""\bsố\s*:?\s*\d[^;]{0,60}?\bngày\s+\d{1,2}(?:\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}
-          |\s+tháng\s+\d{1,2}(?:\s*,?\s*năm\s+\d{4})?)
+          |\s+tháng\s+\d{1,2}(?:\s*,?\s*năm\s+\d{4})?)(?:\s+của\s[^,;]*?\s(?:về|v/v)\s[^,;]*)?
       | \b(?:công\s+viên|cv|quảng\s+trường|đường|phố|cầu|chợ|bến|hẻm|ngã\s+tư|khu\s+phố|
           nhà\s+văn\s+hóa|trường|quốc\s+khánh|chiến\s+thắng|giải\s+phóng|đại\s+thắng|
-          kỷ\s+niệm|lễ|tết|hội\s+trại|hội\s+thao|ngày\s+hội|giải|cúp|chào\s+mừng|mừng)
-          \s+(?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?!\s*/\s*\d)
+          kỷ\s+niệm|lễ|tết|hội\s+trại|hội\s+thao|ngày\s+hội|giải(?:\s+thưởng)?|cúp|chào\s+mừng|mừng)
+          \s+(?:ngày\s+)?\d{1,2}\s*[/.]\s*\d{1,2}(?!\d|\s*[/.]\s*\d)
+      | \(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}\s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?
+      | \bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)
+      | \b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành)\b[\s:\d/.,-]*
+      | \btính\s+(?:đến|tới|từ)\b[^,;]*
+      | \b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
+          |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})
+      | \bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?(?:về|v/v)\s[^,;]*
+      | \b(?:được\s+)?nghỉ\b[^.;]*
+      | ^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$
       | \bnhiệm\s+kỳ\s+\d{4}\s*-\s*\d{4} | \blần\s+thứ\s+\S+ | \bkhóa\s+[ivxl]+\b
       | \bđến\s+năm\s+20[0-9]{2}\.\.""",
     re.VERBOSE,
@@ -34,10 +44,14 @@ _MASKS = re.compile(
 _CLOCK = r"\d{1,2}\s*(?:giờ|g|h)\s*\d{0,2}(?![\w/])"
 #: A named day and its date: «Ngày Nhà giáo Việt Nam 20/11», «ngày thành lập Đoàn 26/3» (case counts).
 _NAMED_DAY = re.compile(r"\b[Nn]gày\s+(?:(?:thành lập|truyền thống|quốc tế|thế giới)\s+|(?!Thứ\b|Chủ\b)[A-ZĐ]\w*\s+)"
-                        r"(?:[^\W\d_]+\s+){0,5}?\d{1,2}\s*/\s*\d{1,2}(?!\s*/\s*\d)")
+                        r"(?:[^\W\d_]+\s+){0,5}?\d{1,2}\s*/\s*\d{1,2}(?!\d|\s*/\s*\d)"
+                        r"|\b[Nn]gày\s+(?!Thứ\b|Chủ\b)[A-ZĐ][^()\d]{1,60}\(\s*\d{1,2}\s*/\s*\d{1,2}\s*\)")
 _ANCHOR = re.compile(
     r"""(?<![\d.,/])\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}(?!\d)
       | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
+      | (?:(?<=ngày\s)|(?<=sáng\s)|(?<=chiều\s)|(?<=tối\s)|(?<=trưa\s)|(?<=từ\s)|(?<=đến\s)|(?<=hết\s)
+         |(?<=và\s)|(?<=,\s)|(?<=trước\s)|(?<=\(\s)|(?<=\()|(?<=tới\s))\d{1,2}\s*[-.]\s*\d{1,2}(?![\d/.-]|\s*-\s*\d)
+      | \b(?:mùng|mồng|rằm)\b | \btháng\s+(?:giêng|chạp)\b | \b\d{1,2}\s+tháng\s+\d{1,2}(?!\d)
       | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2} | \bngày\s+\d{1,2}(?!\d|\s*[/-]\s*\d|\.\d|\s*tháng)
       | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
       | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
@@ -145,9 +159,53 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
             return [Found(joined, _parse(joined, ctx), a, b, ("ghép từ nhiều chỗ trong câu",), text[a:b])]
         except PlanError:
             pass
+    out = _without_names(out, text)
+    if _OTHER_CALENDAR.search(text) and out:  # «ngày 1 tháng 7 theo lịch Chăm»
+        local += [Doubt(f.written or f.phrase, "ngày theo lịch khác (không phải dương lịch hay âm lịch): "
+                        "hãy ghi ngày dương lịch") for f in out]
+        out = []
     if doubts is not None:
         doubts += local
-    return out
+    return [_lunar_yearly(f, ctx) for f in out]
+
+
+#: A bare period that names something rather than dating a duty: «Tháng Thanh niên năm 2016»,
+#: «đợt 7 năm 2017», «năm học 2024-2025», «Sinh hoạt Chi đoàn tháng 10», «báo cáo quý I».
+_PERIOD_ONLY = re.compile(r"(?:(?:đợt\s+\d+|năm\s+học|giai\s+đoạn|tháng\s+thanh\s+niên)\s+)?"
+                          r"(?:năm\s+)?(?:(?:19|20)\d{2}(?:\s*[-–]\s*(?:19|20)\d{2})?"
+                          r"|tháng\s+\d{1,2}(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?"
+                          r"|quý\s+(?:iv|i{1,3}|[1-4])(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?)\W*", re.IGNORECASE)
+_OTHER_CALENDAR = re.compile(r"\btheo\s+lịch\s+(?!âm\b|dương\b)\w+", re.IGNORECASE)
+
+
+def _precise(f: Found) -> bool:
+    """A phrase that names days (a date, a window of days, a day of a recurrence), not a whole period."""
+    items = getattr(f.schedule.rule, "items", None)
+    if not items or not isinstance(f.schedule.rule, Fixed):
+        return False
+    return all(start is None or (due - start).days <= 62 for start, due in items)
+
+
+def _without_names(found: list[Found], text: str) -> list[Found]:
+    """Beside a phrase naming a day, a bare year, month or quarter is part of a name or of what
+    is reported on («Lễ khởi động Tháng Thanh niên năm 2016» «Sáng 2/3/2016»), not a second date."""
+    if len(found) < 2 or not any(_precise(f) for f in found):
+        return found
+    return [f for f in found if _precise(f) or not _PERIOD_ONLY.fullmatch((f.written or f.phrase).strip())]
+
+
+def _lunar_yearly(f: Found, ctx: Context) -> Found:
+    """A lunar date without a year or «hằng năm» is a yearly feast («Lễ hội … (ngày 16 tháng 3 ÂL)»):
+    read as every year, and flagged."""
+    low = normalize(f.phrase)
+    if "âm lịch" not in low or re.search(r"\b(?:19|20)\d{2}\b|hằng|mỗi|định kỳ", low):
+        return f
+    try:
+        new = f"{f.phrase} hằng năm"
+        return Found(new, _parse(new, ctx), f.start, f.end,
+                     (*f.flags, "âm lịch không ghi năm: đã hiểu là hằng năm"), f.written or f.phrase)
+    except PlanError:
+        return f
 
 
 def _grow(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int, int]:
