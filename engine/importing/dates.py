@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from engine.errors import PlanError
 from engine.phrases import Schedule, normalize, parse_when, readable
-from engine.rules import Fixed
 
 #: Where a date is part of a name or of a reference to another document, not a date of the plan.
 _MASKS = re.compile(
@@ -62,8 +61,9 @@ _ANCHOR = re.compile(
       | (?<![\d.,/])""" + _CLOCK,
     re.VERBOSE,
 )
-#: «24-25/7/2022», «24, 25/7»: several days or a range? Asked, not guessed.
-_DAY_RANGE = re.compile(r"(?<![\d/])(?<!tháng )\d{1,2}\s*(?:-|–|,|và)\s*\d{1,2}\s*/\s*\d{1,2}")
+#: «24, 25/7»: several days or a range? Asked, not guessed («24-25/7/2022» is a range).
+_DAY_RANGE = re.compile(r"(?<![\d/])(?<!tháng )\d{1,2}\s*(?:,|và)\s*\d{1,2}\s*/\s*\d{1,2}")
+_REPORT_YEAR = re.compile(r"\s+của\s+(?:năm\s+liền\s+kề\s+)?năm\s+báo\s+cáo\b", re.IGNORECASE)
 _NO_YEAR_DAY = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
 _NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.IGNORECASE)
 _EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng",
@@ -143,6 +143,8 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
     spans = [_trim(text, words, i, j) for i, j in spans]
     for i, j in spans:
         a, b = words[i][0], words[j][1]
+        tail = _REPORT_YEAR.match(text, b)  # «trước ngày 10/07 của năm báo cáo»: every year
+        b = tail.end() if tail else b
         phrase = text[a:b].strip(" ,;:.–-(")
         a = text.index(phrase, a) if phrase else a
         if _DAY_RANGE.search(phrase):
@@ -179,11 +181,11 @@ _OTHER_CALENDAR = re.compile(r"\btheo\s+lịch\s+(?!âm\b|dương\b)\w+", re.IGN
 
 
 def _precise(f: Found) -> bool:
-    """A phrase that names days (a date, a window of days, a day of a recurrence), not a whole period."""
-    items = getattr(f.schedule.rule, "items", None)
-    if not items or not isinstance(f.schedule.rule, Fixed):
-        return False
-    return all(start is None or (due - start).days <= 62 for start, due in items)
+    """A phrase that names days («Sáng 2/3/2016», «ngày 15 hằng tháng»), not a whole period."""
+    return _DAYISH.search(f.written or f.phrase) is not None
+
+
+_DAYISH = re.compile(r"(?<!\d)\d{1,2}\s*[/.-]\s*\d{1,2}(?!\d)|\bngày\s+\d|\b(?:mùng|mồng|rằm)\b", re.IGNORECASE)
 
 
 def _without_names(found: list[Found], text: str) -> list[Found]:

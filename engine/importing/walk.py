@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.errors import PlanError
 from engine.phrases import parse_when
@@ -56,6 +56,19 @@ _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 _BARE_PERIOD = re.compile(r"(?:định kỳ\s+)?(?:hằng|hàng|mỗi)\s+(năm|quý|tháng)", re.IGNORECASE)
 _COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
                          r"\bđơn vị thành viên\b", re.IGNORECASE)
+
+
+_TENTATIVE = re.compile(r"\bdự\s+kiến\b", re.IGNORECASE)
+_NOT_BY = re.compile(r"\bkhông\s+(?:được\s+)?[^,;.]{0,50}\btrước\s+ngày\b", re.IGNORECASE)
+_STAMP_WORDS = re.compile(r"\b(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s+nhật|ngày|lúc)\b|[\d\W_]+", re.IGNORECASE)
+
+
+def _dateline(sentence: str, found: list[Found]) -> bool:
+    """A line that is only a date and a time (a page's stamp, a letter's date), no duty."""
+    rest = sentence
+    for f in sorted(found, key=lambda f: -f.start):
+        rest = rest[:f.start] + " " + rest[f.end:]
+    return not _STAMP_WORDS.sub(" ", rest).strip()
 
 
 def sentences(text: str) -> list[str]:
@@ -358,6 +371,15 @@ class Walker:
     def sentence(self, sec: Section, sentence: str, no: int, bullet: bool) -> None:
         doubts: list[Doubt] = []
         found = find_when(sentence, self.ctx, doubts)
+        if found and not bullet and not sentence.rstrip().endswith(":") and _dateline(sentence, found):
+            # «Thứ ba, 15/02/2022 09:32»: a page's stamp
+            return
+        if found and _NOT_BY.search(sentence):  # «không được tổ chức nhập học trước ngày 22/8»
+            doubts += [Doubt(f.written or f.phrase, "câu phủ định («không … trước ngày …»): "
+                             "không phải hạn phải làm; hãy kiểm tra") for f in found]
+            found = []
+        if _TENTATIVE.search(sentence):  # «Dự kiến, lễ ra quân diễn ra vào ngày …»: the sentence hedges
+            found = [replace(f, schedule=replace(f.schedule, tentative=True)) for f in found]
         if not found and doubts and sec.intro:
             found, doubts = self._with_intro(sec.intro, doubts)
         rest = sentence
