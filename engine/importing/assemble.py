@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from engine.rules import Fixed
 
-from . import duties, header
+from . import duties, header, legacy
 from .dates import Context
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
@@ -29,11 +29,12 @@ _PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và
 def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name: str = "kế hoạch",
                  progress: Callable[[int], None] | None = None) -> Draft:
     """Draft a plan from numbered lines (line or paragraph number, text[, bold])."""
-    given = list(lines)
+    given, legacy = _unicode(list(lines))
     rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)  # type: ignore[misc]
              or bool(_MARKED.match(r[1]))) for r in given]
     texts = [t for _, t, _ in rows]
     title, body_start = header.title_of(texts)
+    title = title.strip() or "Kế hoạch"
     number = issued = None
     head = [header.clean(str(r[1]), columns=True) for r in given[:max(body_start, 12)]]
     for t in head:  # the letterhead keeps its columns: «Số: 66 -KH/TĐTN    Rạch Giá, ngày …»
@@ -104,7 +105,6 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),
                                "head": issuer, "members": list(dict.fromkeys([issuer, *ids]))})
     draft.units = units.items()
-    _defaulted_units(draft, review)
     if _SCHOOL_YEAR.search(title) and isinstance(draft.period, dict):
         review.append(ReviewItem(1, title, f"năm học: đã hiểu là từ {draft.period['from']} đến "
                                  f"{draft.period['to']}; hãy sửa period nếu kế hoạch nói khác"))
@@ -113,11 +113,32 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                                  "period tạm ghi «2000 - 2099», hãy sửa"))
     if issuer_name == "Đơn vị ban hành":
         review.append(ReviewItem(1, title, "không thấy đơn vị ban hành: hãy sửa đơn vị «don-vi-ban-hanh»"))
-    if not draft.obligations:
-        review.append(ReviewItem(1, title, "không tìm thấy việc nào có ngày hay chu kỳ; "
-                                 "`kehoach check` cần ít nhất một nghĩa vụ"))
+    if legacy:
+        encoding, converted = legacy
+        shown = ", ".join(map(str, converted[:10])) + (" …" if len(converted) > 10 else "")
+        review.append(ReviewItem(converted[0], f"bảng mã {encoding}", f"văn bản gõ bằng bảng mã cũ {encoding}: đã "
+                                 f"chuyển sang Unicode ({len(converted)} dòng: {shown}); hãy đọc lại các dòng đó",
+                                 tuple(converted[1:])))
     draft.review = sorted(review, key=lambda r: r.line)
     return draft
+
+
+def _unicode(lines: list[tuple[int, str] | tuple[int, str, bool]]
+             ) -> tuple[list[tuple[int, str] | tuple[int, str, bool]], tuple[str, list[int]] | None]:
+    """The lines in Unicode, and (the legacy encoding, the lines converted) if some were not."""
+    seen = [legacy.repair(r[1])[1] for r in lines]
+    found = [e for e in seen if e]
+    if not found:
+        return lines, None
+    known = max(set(found), key=found.count)
+    out: list[tuple[int, str] | tuple[int, str, bool]] = []
+    converted = []
+    for r in lines:
+        text, encoding = legacy.repair(r[1], known)
+        if encoding:
+            converted.append(r[0])
+        out.append((r[0], text, *r[2:]))  # type: ignore[arg-type]
+    return out, (known, converted)
 
 
 _COMMON = {
@@ -205,6 +226,7 @@ _NAMED_YEAR = re.compile(r"\bnăm\s+((?:19|20)\d{2})\s+là\b", re.IGNORECASE)
 
 #: The reason an obligation whose line names no unit is given to the issuer.
 ASSUMED_ISSUER = "đơn vị: mặc định là đơn vị ban hành"
+DEFAULTED = "đã giao cho đơn vị ban hành"
 
 
 def _doubtful(hit: Hit, kind: str) -> str | None:
@@ -229,14 +251,16 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     return "; ".join(why) or None
 
 
-def _defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
-    """One review item for every obligation whose line names no unit: the issuer was assumed."""
+def defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
+    """One review item for the obligations whose line names no unit: the issuer was assumed.
+    Counted on the obligations the draft keeps (`render` moves some to review)."""
+    review[:] = [r for r in review if not r.reason.startswith(DEFAULTED)]
     assumed = [ob for ob in draft.obligations if ASSUMED_ISSUER in ob.reasons]
     lines = list(dict.fromkeys(ob.line for ob in assumed))
     if lines:
         shown = ", ".join(map(str, lines))
         review.append(ReviewItem(lines[0], f"{len(assumed)} nghĩa vụ không ghi đơn vị thực hiện",
-                                 f"đã giao cho đơn vị ban hành «{draft.issuer}» (các dòng {shown}): "
+                                 f"{DEFAULTED} «{draft.issuer}» (các dòng {shown}): "
                                  "hãy ghi đơn vị phụ trách nếu là đơn vị khác", tuple(lines[1:])))
 
 
