@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from engine.rules import Fixed
 
 from . import duties, header, legacy
-from .dates import Context
+from .dates import Context, has_day, lower_masked
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
 from .walk import _COLLECTIVE, BARE_YEARLY, Hit, Walker
@@ -22,6 +22,8 @@ _SKIP = re.compile(r"^(?:trên đây|căn cứ|kính gửi|nơi nhận|thực hi
                    r"quyết|chỉ thị|công văn|hướng dẫn))", re.IGNORECASE)
 _STAGES = re.compile(r"^giai đoạn\s+(\d)\s*:?\s*(?:từ\s+)?(?:năm\s+)?((?:19|20)\d{2})\s*[-–]\s*"
                      r"(?:năm\s+)?((?:19|20)\d{2})", re.IGNORECASE)
+_DATED_YEAR = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*((?:19|20)\d{2})\b|\btháng\s+\d{1,2}\s*(?:[/.-]|,?\s*năm)\s*"
+                         r"((?:19|20)\d{2})\b|\bnăm\s+((?:19|20)\d{2})\b")
 _MARKED = re.compile(r"^\s*(?:#{1,6}\s|\*\*|__)")  # a Markdown heading or a bold line
 _PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và\s+đóng góp", re.IGNORECASE)
 
@@ -40,8 +42,13 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     for t in head:  # the letterhead keeps its columns: «Số: 66 -KH/TĐTN    Rạch Giá, ngày …»
         n, d = header.number_and_date(t)
         number, issued = number or n, issued or d
-    years = [int(y) for t in texts for y in re.findall(r"\b((?:19|20)\d{2})\b", t)]
-    found_period = header.period_of(title, issued, years)
+    # the years of the dates the body gives (not of the laws and plans it cites), if the title
+    # and the date of issue say none
+    years = [int(y) for t in texts[body_start:] for m in _DATED_YEAR.finditer(lower_masked(t)) for y in m.groups() if y]
+    found_period = header.period_of(title, issued)
+    guessed = found_period is None and bool(years)
+    if guessed:
+        found_period = str(min(years)) if min(years) == max(years) else f"{min(years)} - {max(years)}"
     period = found_period or "2000 - 2099"
     first, last = int(period[:4]), int(period[-4:])
     ctx = Context(single_year=first if first == last else None, year=last if first == last else None)
@@ -75,7 +82,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                     units.add(entry, "nơi nhận")
                 continue
             recipients = False
-        if (_SKIP.match(text) and (walker.top.level == 0 or not re.match(r"^căn cứ|^thực hiện", text, re.IGNORECASE))
+        grounds = re.match(r"^căn cứ|^thực hiện", text, re.IGNORECASE)  # a duty only if it dates one
+        if (_SKIP.match(text) and (not grounds or (walker.top.level == 0 and not has_day(text)))
                 or re.match(r"^TM\.?\s", text)):
             continue
         walker.line(no, text, bold)
@@ -108,6 +116,9 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     if _SCHOOL_YEAR.search(title) and isinstance(draft.period, dict):
         review.append(ReviewItem(1, title, f"năm học: đã hiểu là từ {draft.period['from']} đến "
                                  f"{draft.period['to']}; hãy sửa period nếu kế hoạch nói khác"))
+    if guessed:
+        review.append(ReviewItem(1, title, f"tiêu đề và ngày ban hành không cho biết thời gian của kế hoạch: "
+                                 f"period tạm lấy theo các ngày trong văn bản («{period}»); hãy kiểm tra"))
     if found_period is None:
         review.append(ReviewItem(1, title, "không thấy thời gian của kế hoạch (năm, giai đoạn): "
                                  "period tạm ghi «2000 - 2099», hãy sửa"))

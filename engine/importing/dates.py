@@ -34,6 +34,8 @@ _MASKS = re.compile(
           |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})
       | \bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?(?:về|v/v)\s[^,;]*
       | \b(?:được\s+)?nghỉ\b[^.;]*
+      | \b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?(?:ủy\s+viên|uỷ\s+viên|thành\s+viên|đại\s+biểu|đoàn\s+viên|hội\s+viên|
+          đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|phường|tiêu\s+chí|phiếu|số)\b
       | ^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$
       | \bnhiệm\s+kỳ\s+\d{4}\s*-\s*\d{4} | \blần\s+thứ\s+\S+ | \bkhóa\s+[ivxl]+\b
       | \bđến\s+năm\s+20[0-9]{2}\.\.""",
@@ -115,6 +117,11 @@ def lower_masked(text: str, fill: str = " ") -> str:
     for m in _NAMED_DAY.finditer(text):  # «Ngày Nhà giáo Việt Nam 20/11»: a day's name, not a date
         low = low[:m.start()] + fill * (m.end() - m.start()) + low[m.end():]
     return low
+
+
+def has_day(text: str) -> bool:
+    """Whether the text names a day of its own (not of what it cites or celebrates)."""
+    return _DAYISH.search(lower_masked(text)) is not None
 
 
 def has_anchor(text: str) -> bool:

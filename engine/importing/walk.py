@@ -15,7 +15,7 @@ from engine.phrases import parse_when
 
 from . import duties
 from .campaigns import Campaign, find_campaigns
-from .dates import Context, Doubt, Found, find_when, has_anchor
+from .dates import Context, Doubt, Found, find_when, has_anchor, has_day
 from .header import is_upper
 from .units import subject
 
@@ -197,8 +197,8 @@ class Walker:
         m = re.match(r"^(tiêu chí|mục|phần|chương)\s+\d+\s*[:.]\s*(.*)$", text, re.IGNORECASE)
         if m:
             return 3, text
-        if is_upper(text) and len(text) < 160 and not _BULLET.match(text):
-            return 1, text
+        if is_upper(text) and len(text) < 160 and not _BULLET.match(text) and not has_day(text):
+            return 1, text  # a line in capitals that gives a day is a duty: «HỘI NGHỊ … NGÀY 15/12/2025»
         if bold and len(text) < 120 and not text.endswith((".", ";")) and not _BULLET.match(text) \
                 and not _LABEL.match(text) and not has_anchor(text) and " | " not in text:
             return 3, text  # a bold line of its own, unnumbered
@@ -345,6 +345,9 @@ class Walker:
             found = find_when(rest, self.ctx, doubts) if rest else []
             for d in doubts:
                 self.on_doubt(no, d.text, d.reason)
+            if found and sec.level == 0:  # «Thời gian: …» before any section: the plan's own activity
+                self.hits.append(Hit(self.name_of(sec), found[0], sec.lead, no, sec, 0.75, ["thời gian của kế hoạch"]))
+                return
             if found:
                 sec.when, sec.when_line = found[0], no
                 for hit in self.hits:  # «1. Lễ ra quân Tháng Thanh niên» then «- Thời gian: …»
