@@ -239,6 +239,17 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
                 raise PlanError(f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ")
             week = _NTH[nth.group(2)]
             rule, at = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(_WEEKDAY_WORD.match(nth.group(1)).groups())]}"), _clock(tokens)  # type: ignore[union-attr]
+        elif gloss and default_year is None and re.search(r"\d{4}", gloss.group(1)):
+            # the gloss's year dates a lunar day of that lunar year, or of the one before (before Tết)
+            year = int(re.findall(r"\d{4}", gloss.group(1))[0])
+            for lunar_year in (year, year - 1):
+                rule, at = _interpret(tokens, lunar_year)
+                try:
+                    _check_gloss(rule, gloss.group(1), None)
+                    break
+                except PlanError:
+                    if lunar_year != year:
+                        raise
         else:
             rule, at = _interpret(tokens, default_year)
         if gloss:

@@ -568,3 +568,116 @@ def test_a_school_years_plan_and_what_its_intros_leave_unsaid() -> None:
     assert when["Chào"] == ("event", "vào sáng thứ Hai hằng tuần")  # the period of «Hằng tuần:»
     assert when["Văn"] == ("event", "vào ngày 15/11/2025")  # «Ngày Nhà giáo Việt Nam 20/11» is a name
     assert not any("20/11" in r.text for r in draft.review)
+
+
+def _draft(*body: str, title: str = "Hoạt động năm 2025", head: tuple[str, ...] = ()) -> Draft:
+    lines = [*head, "KẾ HOẠCH", title, "", *body]
+    draft = import_lines(list(enumerate(lines, 1)), "t.txt")
+    parse_plan(render(draft))  # whatever the text, `kehoach check` accepts the draft
+    return draft
+
+
+def _at(draft: Draft, line: int) -> tuple[list[str], list[str]]:
+    """(the `when:` of the obligations drafted from a line, the review's reasons about it)."""
+    return ([o.when for o in draft.obligations if o.line == line],
+            [r.reason for r in draft.review if line in r.about and "đơn vị ban hành" not in r.reason])
+
+
+def test_hedging_outside_the_date_phrase_is_tentative() -> None:
+    draft = _draft("II. NỘI DUNG", "- Dự kiến, lễ ra quân diễn ra vào ngày 28/6/2025.",
+                   "- Dự kiến tổ chức Hội nghị sơ kết trong quý IV/2025.")
+    for line in (5, 6):
+        whens, asked = _at(draft, line)
+        assert whens and any("dự kiến" in r for r in asked), (line, whens, asked)
+
+
+DISTRACTORS = [  # (line, a date the line names that is no date of the plan)
+    ("- Hội nghị chỉ hợp lệ khi có mặt 2/3 ủy viên Ban Chấp hành.", "2/3"),
+    ("- Do lễ Quốc khánh rơi vào thứ Bảy nên được nghỉ bù vào thứ Hai 02/9.", "02/9"),
+    ("- Tuyên truyền Luật Thanh niên năm 2020 và Luật Trẻ em năm 2016.", "năm 2016"),
+    ("Ngày đăng: 12/03/2025 08:15", "12/03/2025"),
+    ("Thứ ba, 15/02/2025 09:32", "15/02/2025"),
+    ("- Kỷ niệm 94 năm Ngày thành lập Đoàn (26/3/1931 - 26/3/2025).", "26/3/1931"),
+    ("- Căn cứ Kế hoạch số 12-KH/TĐTN ngày 05/01/2025 của Thành Đoàn về việc tổ chức Tháng Thanh niên năm 2025.",
+     "năm 2025"),
+]
+
+
+@pytest.mark.parametrize("line, named", DISTRACTORS, ids=[d[1] for d in DISTRACTORS])
+def test_what_is_not_a_date_of_the_plan_drafts_nothing(line: str, named: str) -> None:
+    whens, _ = _at(_draft("II. NỘI DUNG", line), 5)
+    assert whens == []
+
+
+def test_a_year_or_quarter_in_a_name_beside_a_date_is_not_a_second_date() -> None:
+    draft = _draft("II. NỘI DUNG", "- Các chi đoàn nộp báo cáo quý I trước ngày 25/3/2025.",
+                   "- Sáng 2/3/2025, Huyện đoàn tổ chức Lễ khởi động Tháng Thanh niên năm 2025.")
+    assert _at(draft, 5)[0] == ["trước ngày 25/3/2025"]
+    assert _at(draft, 6)[0] == ["Sáng 2/3/2025"]
+
+
+def test_layout_capitals_grounds_and_a_bare_time_line() -> None:
+    draft = _draft("Thời gian: 7g30 ngày 26/3/2025.",
+                   "Thực hiện Kế hoạch số 5-KH/TĐTN, các cơ sở Đoàn báo cáo kết quả trước ngày 30/3/2025.",
+                   "I. NỘI DUNG", "HỘI NGHỊ TỔNG KẾT CÔNG TÁC ĐOÀN VÀO NGÀY 15/12/2025",
+                   "- Bắt đầu từ ngày 01/6/2025 đến ngày 15/6/2025, các chi đoàn đăng ký đội hình.",
+                   "- Khai mạc lúc 08h00’ ngày 05/6/2025 tại Nhà văn hóa.",
+                   "- Kỷ niệm Ngày Giải phóng miền Nam 30/4, tổ chức mít tinh ngày 25/04/2025.",
+                   title="Tổ chức Tháng Thanh niên năm 2025")
+    assert _at(draft, 4)[0] == ["7g30 ngày 26/3/2025"]  # the plan's own activity
+    assert _at(draft, 5)[0] == ["trước ngày 30/3/2025"]  # grounds that date a duty are read
+    assert _at(draft, 7)[0] == ["VÀO NGÀY 15/12/2025"]  # capitals with a day: a duty, not a heading
+    assert _at(draft, 8)[0] == ["Bắt đầu từ ngày 01/6/2025 đến ngày 15/6/2025"]
+    assert _at(draft, 9)[0] == ["lúc 08h00’ ngày 05/6/2025"]
+    assert _at(draft, 10)[0] == ["ngày 25/04/2025"]  # the named day does not swallow the real one
+
+
+def test_period_from_the_title_and_issue_date_not_from_cited_years() -> None:
+    head = ("Số: 7/TB-ĐTN        Phường 5, ngày 10 tháng 3 năm 2021",)
+    draft = _draft("- Căn cứ Luật Thanh niên năm 2013;", "- Các chi đoàn nộp danh sách trước ngày 30/3/2021.",
+                   "- Tổng kết năm 2024.", title="Thông báo về việc đăng ký đội hình tình nguyện", head=head)
+    assert "2021" in str(draft.period) and "2013" not in str(draft.period) and "2024" not in str(draft.period)
+    draft = _draft("- Các chi đoàn nộp danh sách trước ngày 30/3/2021.", "- Căn cứ Luật Thanh niên năm 2013.",
+                   title="Thông báo về việc đăng ký đội hình tình nguyện")
+    assert draft.period == "2021" and any("period tạm lấy theo các ngày" in r.reason for r in draft.review)
+
+
+def test_a_document_with_nothing_dated_still_checks_and_says_so() -> None:
+    draft = _draft("I. MỤC ĐÍCH", "- Nâng cao nhận thức của đoàn viên.")
+    assert [o.id for o in draft.obligations] == ["thay-bang-cac-viec-cua-ke-hoach"]
+    assert any("mục giữ chỗ" in r.reason for r in draft.review)
+
+
+def test_the_unit_review_counts_the_obligations_the_draft_keeps() -> None:
+    draft = _draft("II. NỘI DUNG", "- Tổ chức hội thao ngày 15/5/2025.", "- Tổ chức hội trại ngày 31/2/2025.")
+    [item] = [r for r in draft.review if r.reason.startswith("đã giao cho đơn vị ban hành")]
+    assert item.text.startswith(f"{len(draft.obligations)} nghĩa vụ")
+
+
+def test_legacy_font_encodings_are_converted_and_said() -> None:
+    tcvn3 = _draft("II. NéI DUNG", "- C¸c chi ®oµn nép b¸o c¸o tr­íc ngµy 30/5/2025.")
+    assert _at(tcvn3, 5)[0] == ["trước ngày 30/5/2025"]
+    assert any("TCVN3" in r.reason for r in tcvn3.review)
+    vni = _draft("II. NOÄI DUNG", "- Caùc chi ñoaøn noäp baùo caùo tröôùc ngaøy 30/5/2025.")
+    assert _at(vni, 5)[0] == ["trước ngày 30/5/2025"]
+    assert any("VNI" in r.reason for r in vni.review)
+
+
+def test_cli_reads_a_windows_1258_text_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "cu.txt"
+    text = "KẾ HOẠCH\nHội thao năm 2025\n\nI. NỘI DUNG\n- Hội thao ngày 15/5/2025.\n"
+    path.write_bytes(b"".join(_cp1258(c) for c in text))
+    result = CliRunner().invoke(main, ["import", str(path)])
+    assert result.exit_code == 0 and "Windows-1258" in result.output
+    assert 'when: "ngày 15/5/2025"' in result.output
+
+
+def _cp1258(c: str) -> bytes:
+    """A character as Windows-1258 writes it: a base letter (â, ơ, …) then its tone mark."""
+    try:
+        return c.encode("cp1258")
+    except UnicodeEncodeError:
+        parts = unicodedata.normalize("NFD", c)
+        tones = "".join(m for m in parts if m in "\u0300\u0301\u0303\u0309\u0323")
+        base = unicodedata.normalize("NFC", "".join(m for m in parts if m not in tones))
+        return (base + tones).encode("cp1258")

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 from engine.errors import PlanError
 from engine.phrases import Schedule, normalize, parse_when, readable
+from engine.rules import Fixed
 
 #: Where a date is part of a name or of a reference to another document, not a date of the plan.
 _MASKS = re.compile(
-    r"""\bsố\s*:?\s*\d[^;]{0,60}?\bngày\s+\d{1,2}(?:\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}
+    r"""\bsố\s*:?\s*\d[^;,]{0,60}?,?\s*\bngày\s+\d{1,2}(?:\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}
           |\s+tháng\s+\d{1,2}(?:\s*,?\s*năm\s+\d{4})?)(?:\s+của\s[^,;]*?\s(?:về|v/v)\s[^,;]*)?
       | \b(?:công\s+viên|cv|quảng\s+trường|đường|phố|cầu|chợ|bến|hẻm|ngã\s+tư|khu\s+phố|
           nhà\s+văn\s+hóa|trường|quốc\s+khánh|chiến\s+thắng|giải\s+phóng|đại\s+thắng|
@@ -198,9 +199,27 @@ _DAYISH = re.compile(r"(?<!\d)\d{1,2}\s*[/.-]\s*\d{1,2}(?!\d)|\bngày\s+\d|\b(?:
 def _without_names(found: list[Found], text: str) -> list[Found]:
     """Beside a phrase naming a day, a bare year, month or quarter is part of a name or of what
     is reported on («Lễ khởi động Tháng Thanh niên năm 2016» «Sáng 2/3/2016»), not a second date."""
+    found = [_without_leading_period(f) for f in found]
     if len(found) < 2 or not any(_precise(f) for f in found):
         return found
     return [f for f in found if _precise(f) or not _PERIOD_ONLY.fullmatch((f.written or f.phrase).strip())]
+
+
+_LEADING_PERIOD = re.compile(r"(?:quý\s+(?:iv|i{1,3}|[1-4])|năm\s+\d{4}|tháng\s+\d{1,2})\s+"
+                             r"(?=(?:trước|vào|trong|đến|chậm\s+nhất|hạn|ngày|lúc)\b)", re.IGNORECASE)
+
+
+def _without_leading_period(f: Found) -> Found:
+    """«(báo cáo) quý I trước ngày 25/3»: the quarter is what is reported on, the date is when."""
+    m = _LEADING_PERIOD.match(f.phrase)
+    if m is None or not _precise(f) or not isinstance(f.schedule.rule, Fixed) or f.flags:
+        return f
+    rest = f.phrase[m.end():]
+    try:
+        schedule = parse_when(rest, default_year=f.schedule.rule.items[-1][1].year)
+    except PlanError:
+        return f
+    return Found(rest, schedule, f.start + m.end(), f.end, f.flags, rest)
 
 
 def _lunar_yearly(f: Found, ctx: Context) -> Found:

@@ -15,7 +15,7 @@ from engine.phrases import parse_when
 
 from . import duties
 from .campaigns import Campaign, find_campaigns
-from .dates import Context, Doubt, Found, find_when, has_anchor, has_day
+from .dates import Context, Doubt, Found, find_when, has_anchor, has_day, lower_masked
 from .header import is_upper
 from .units import subject
 
@@ -420,7 +420,9 @@ class Walker:
             generic = None  # «theo dõi việc thực hiện các chỉ tiêu»: who watches, not who does
         if generic and heading_unit and unit and sec.mode != "goals":
             self.generic.append((generic.group(1).lower(), unit, no))
-        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year) if not _dated(sentence, c, found)]
+        masked = lower_masked(sentence)  # a campaign a cited plan is about is not this plan's
+        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year)
+                     if not _dated(sentence, c, found) and masked[c.start:c.end].strip()]
         if campaigns:  # «Tháng Thanh niên» without a year: drafted below by custom, not doubted
             names = [c.name.lower() for c in campaigns]
             doubts = [d for d in doubts if not any(d.text.lower() in n or n in d.text.lower() for n in names)]
