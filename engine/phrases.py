@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 from .errors import PlanError
-from .rules import Daily, Every, Fixed, MonthDay, Monthly, Quarterly, RRule, Rule, Weekly, Yearly, expand, on_year
+from .rules import (Daily, Every, Fixed, MonthDay, Monthly, Quarterly, Relative, RRule, Rule, Weekly, Yearly, expand,
+                    on_year)
 from .vi import WEEKDAYS
 from .workdays import InvalidLunarDate
 
@@ -226,6 +227,9 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
     s = normalize(text)
     tentative = "dự kiến" in s
     s = s.replace("dự kiến", " ")
+    relative = _relative(s, text, default_year)
+    if relative is not None:
+        return Schedule(relative, None, tentative)
     gloss = _GLOSS.search(s) if "âm lịch" in s else None  # «ngày 10/3 âm lịch (tức 18/4/2024)»
     nth = _NTH_WEEKDAY.search(s)  # «thứ Hai tuần đầu tiên của tháng»
     for m in sorted(filter(None, (gloss, nth)), key=lambda m: -m.start()):
@@ -257,6 +261,54 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
     except PlanError as exc:
         raise PlanError(exc.message, text=text) from None
     return Schedule(rule, at, tentative)
+
+
+_AMOUNT = r"(\d{1,3})\s+(ngày\s+làm\s+việc|ngày|tuần)"
+#: «trong vòng 5 ngày làm việc kể từ ngày …», «chậm nhất 30 ngày sau khi kết thúc quý»
+_RELATIVE = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|hạn|không\s+quá|sau)\s+)*{_AMOUNT}"
+                       r"\s*,?\s*(kể\s+từ|tính\s+từ|từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?(.+)")
+#: «trước Tết Nguyên đán 2 tuần», «sau ngày ban hành 10 ngày»
+_RELATIVE_FIRST = re.compile(rf"(?:chậm\s+nhất\s+)?(trước|sau)\s+(?:khi\s+)?(?:ngày\s+)?(.+?)\s+{_AMOUNT}")
+_UNITS = {"ngày": "day", "tuần": "week", "ngày làm việc": "workday"}
+_EDGE_OF = re.compile(r"(?:(kết\s+thúc|hết|cuối|bắt\s+đầu|đầu)\s+)?(?:mỗi\s+|hằng\s+|các\s+|từng\s+)?(quý|tháng|năm)"
+                      r"(?:\s+báo\s+cáo)?")
+_TET = re.compile(r"tết(?:\s+nguyên\s+đán|\s+âm\s+lịch)?(?:\s+(?:năm\s+)?(\d{4}))?")
+_ISSUED = re.compile(r"(?:ký\s+)?ban\s+hành(?:\s+(?:kế\s+hoạch|văn\s+bản|thông\s+báo|quyết\s+định))?(?:\s+này)?")
+_OBLIGATION = re.compile(r"(?:(?:kết\s+thúc|hoàn\s+thành)\s+)?nghĩa\s+vụ\s+([a-z0-9][a-z0-9_.-]*)")
+
+
+def _relative(s: str, text: str, default_year: int | None) -> Relative | None:
+    """A deadline counted from an anchor, or None when the phrase is not one."""
+    m = _RELATIVE.fullmatch(s)
+    if m:
+        n, unit, word, anchor = m.group(1), m.group(2), m.group(3), m.group(4)
+    else:
+        m = _RELATIVE_FIRST.fullmatch(s)
+        if m is None:
+            return None
+        word, anchor, n, unit = m.group(1), m.group(2), m.group(3), m.group(4)
+    count = int(n) * (-1 if word == "trước" else 1)
+    unit = _UNITS[re.sub(r"\s+", " ", unit)]
+    anchor = anchor.strip(" ,.")
+    if (found := _EDGE_OF.fullmatch(anchor)) is not None:
+        if found.group(1) and found.group(1).endswith("đầu"):
+            raise PlanError(f"«{anchor}»: hạn tính từ đầu kỳ chưa có; hãy tính từ «kết thúc {found.group(2)}»", text=text)
+        return Relative(count, unit, found.group(2).replace("năm", "year").replace("quý", "quarter")
+                        .replace("tháng", "month"))
+    if (found := _TET.fullmatch(anchor)) is not None:
+        return Relative(count, unit, "tet", int(found.group(1)) if found.group(1) else None)
+    if _ISSUED.fullmatch(anchor):
+        return Relative(count, unit, "issued")
+    if (found := _OBLIGATION.fullmatch(anchor)) is not None:
+        return Relative(count, unit, "obligation", found.group(1))
+    try:
+        day = _fixed(_tokens(anchor, text), {}, default_year).items
+    except PlanError:
+        day = ()
+    if len(day) == 1 and day[0][0] is None:
+        return Relative(count, unit, "date", day[0][1])
+    raise PlanError(f"không rõ mốc tính hạn «{anchor}»; hãy ghi một ngày («ngày 15/3/2025»), «kết thúc quý», "
+                    "«Tết Nguyên đán», «ngày ban hành» hoặc «nghĩa vụ <mã nghĩa vụ>»", text=text)
 
 
 _GLOSS = re.compile(r"\(\s*(?:tức(?:\s+là)?|nhằm|là|ngày)?\s*(?:ngày\s+)?(\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{4})?)"

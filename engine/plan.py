@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import PlanError, PlanErrors, Position
 from .model import Kind, Level, Obligation, PlanFile
 from .phrases import Schedule, parse_clock, parse_day, parse_when
-from .rules import Fixed, RRule, expand
+from .rules import Fixed, Relative, RRule, expand
 from .workdays import ShiftPolicy
 
 Path = tuple[str | int, ...]
@@ -324,6 +324,13 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
                     r.fail((*path, "when"), f"ngày {due:%d/%m/%Y} nằm ngoài thời gian của kế hoạch "
                            f"({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
         duties.append(duty)
+
+    known = {d.id for d in duties}  # a deadline counted from another obligation names one that exists
+    for i, ob in enumerate(doc.obligations):
+        duty = next((d for d in duties if d.id == ob.id), None)
+        rule = duty.schedule.rule if duty else None
+        if isinstance(rule, Relative) and rule.anchor == "obligation" and rule.on not in known - {ob.id}:
+            r.fail(("obligations", i, "when"), f"không có nghĩa vụ «{rule.on}» để tính hạn", duty.phrase)  # type: ignore[union-attr]
 
     if r.errors:
         raise PlanErrors(r.errors)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.errors import PlanError
 from engine.phrases import Schedule, parse_clock, parse_day, parse_when
-from engine.rules import Daily, Every, Fixed, Monthly, Quarterly, RRule, Weekly, Yearly
+from engine.rules import Daily, Every, Fixed, Monthly, Quarterly, Relative, RRule, Weekly, Yearly
 
 
 def day(y: int, m: int, d: int) -> Fixed:
@@ -398,6 +398,16 @@ REAL = [
 ]
 
 
+REAL += [  # 7. deadlines counted from an anchor
+    ("trong vòng 5 ngày làm việc kể từ ngày 25/4/2025", None, Schedule(Relative(5, "workday", "date", D(2025, 4, 25)))),
+    ("sau 10 ngày kể từ ngày ban hành", None, Schedule(Relative(10, "day", "issued"))),
+    ("trước Tết Nguyên đán 2 tuần", None, Schedule(Relative(-2, "week", "tet"))),
+    ("chậm nhất 30 ngày sau khi kết thúc quý", None, Schedule(Relative(30, "day", "quarter"))),
+    ("trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi", None,
+     Schedule(Relative(5, "workday", "obligation", "hoi-nghi"))),
+]
+
+
 @pytest.mark.parametrize(("phrase", "year", "expected"), REAL, ids=_ids(REAL))
 def test_real_plan_form(phrase: str, year: int | None, expected: Schedule) -> None:
     assert parse_when(phrase, year) == expected
@@ -407,6 +417,7 @@ def test_real_plan_form(phrase: str, year: int | None, expected: Schedule) -> No
     ("thứ Hai, ngày 16/3/2025", "«thứ hai» không khớp với ngày 16/03/2025 (Chủ nhật)"),
     ("mùng 10 tháng 3 âm lịch (tức ngày 27/4/2026)", "không khớp với ngày âm lịch"),
     ("16 - 18 tháng giêng", "ngày âm lịch cần năm hoặc «hằng năm»"),
+    ("trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị", "không rõ mốc tính hạn «kết thúc hội nghị»"),
 ])
 def test_real_plan_form_that_contradicts_itself(phrase: str, needle: str) -> None:
     with pytest.raises(PlanError) as caught:
