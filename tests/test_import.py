@@ -681,3 +681,15 @@ def _cp1258(c: str) -> bytes:
         tones = "".join(m for m in parts if m in "\u0300\u0301\u0303\u0309\u0323")
         base = unicodedata.normalize("NFC", "".join(m for m in parts if m not in tones))
         return (base + tones).encode("cp1258")
+
+
+def test_counted_deadlines_are_drafted_or_asked() -> None:
+    draft = _draft("II. NỘI DUNG", "- Các cơ sở Đoàn gửi báo cáo chậm nhất 30 ngày sau khi kết thúc quý.",
+                   "- Tổ chức thăm hỏi gia đình chính sách trước Tết Nguyên đán 2 tuần.",
+                   "- Gửi biên bản trong vòng 5 ngày làm việc kể từ ngày 25/4/2025.",
+                   "- Các đơn vị gửi biên bản trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị.")
+    assert _at(draft, 5)[0] == ["chậm nhất 30 ngày sau khi kết thúc quý"]
+    assert _at(draft, 6)[0] == ["trước Tết Nguyên đán 2 tuần"]
+    assert _at(draft, 7)[0] == ["trong vòng 5 ngày làm việc kể từ ngày 25/4/2025"]  # not the 25/4 itself
+    whens, asked = _at(draft, 8)
+    assert whens == [] and any("nghĩa vụ <mã>" in r for r in asked)

@@ -89,7 +89,7 @@ def score(entry: dict[str, object]) -> Outcome:
                 occ, at = occurrences(ob.when, year)
                 have |= occ
                 have_times.add(at)
-        except PlanError:
+        except (PlanError, ValueError):  # a deadline counted from the plan's issue or another obligation
             have = set()
         tentative_ok = not entry.get("tentative") or any("dự kiến" in " ".join(ob.reasons) for ob in obs)
         right = bool(obs) and have == want and have_times == times and tentative_ok

@@ -134,6 +134,10 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
     ctx = ctx or Context()
     low = lower_masked(text)
     masked = lower_masked(text, "§")
+    counted = list(_COUNTED.finditer(low))  # «trong vòng 5 ngày làm việc kể từ ngày …»: read whole
+    for m in counted:
+        low = low[:m.start()] + " " * (m.end() - m.start()) + low[m.end():]
+        masked = masked[:m.start()] + "§" * (m.end() - m.start()) + masked[m.end():]
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     spans: list[tuple[int, int]] = []
     for m in _ANCHOR.finditer(low):
@@ -170,6 +174,7 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
         except PlanError:
             pass
     out = _without_names(out, text)
+    out = sorted(out + _counted(text, counted, ctx, local), key=lambda f: f.start)
     if _OTHER_CALENDAR.search(text) and out:  # «ngày 1 tháng 7 theo lịch Chăm»
         local += [Doubt(f.written or f.phrase, "ngày theo lịch khác (không phải dương lịch hay âm lịch): "
                         "hãy ghi ngày dương lịch") for f in out]
@@ -186,6 +191,33 @@ _PERIOD_ONLY = re.compile(r"(?:(?:đợt\s+\d+|năm\s+học|giai\s+đoạn|thán
                           r"|tháng\s+\d{1,2}(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?"
                           r"|quý\s+(?:iv|i{1,3}|[1-4])(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?)\W*", re.IGNORECASE)
 _OTHER_CALENDAR = re.compile(r"\btheo\s+lịch\s+(?!âm\b|dương\b)\w+", re.IGNORECASE)
+
+
+_AMOUNT = r"\d{1,3}\s+(?:ngày\s+làm\s+việc|ngày|tuần)"
+#: A deadline counted from an anchor: «chậm nhất 30 ngày sau khi kết thúc quý», «trước Tết Nguyên đán 2 tuần».
+_COUNTED = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|không\s+quá|sau)\s+)*{_AMOUNT}"
+                      r"\s*,?\s*(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?[^,;.()]{2,60}?"
+                      r"(?=\s*(?:[,;.()]|$|\s(?:các|mỗi|từng|phải|để|gửi|nộp|báo)\b))"
+                      rf"|(?:chậm\s+nhất\s+)?trước\s+tết(?:\s+nguyên\s+đán)?(?:\s+\d{{4}})?\s+{_AMOUNT}")
+
+
+def _counted(text: str, spans: list[re.Match[str]], ctx: Context, doubts: list[Doubt]) -> list[Found]:
+    """The counted deadlines of a sentence; one counted from an activity the grammar cannot name
+    («kể từ ngày kết thúc hội nghị») is asked about."""
+    out = []
+    for m in spans:
+        if re.search(r"\b(?:hơn|trên|dưới|ít\s+nhất|tối\s+thiểu|đủ)\s*$", text[:m.start()], re.IGNORECASE):
+            continue  # «lớn hơn 07 ngày kể từ lần tiêm cuối»: a condition, not a deadline
+        phrase = text[m.start():m.end()].strip()
+        try:
+            schedule = parse_when(phrase, default_year=ctx.single_year or ctx.year)
+        except PlanError as exc:
+            _doubt(doubts, phrase, exc.message if "mốc" not in exc.message else
+                   "hạn tính từ một việc khác: hãy ghi «… kể từ ngày kết thúc nghĩa vụ <mã>» "
+                   "với mã của nghĩa vụ đó, hoặc ghi một ngày")
+            continue
+        out.append(Found(phrase, schedule, m.start(), m.end(), ("hạn tính từ một mốc",), phrase))
+    return out
 
 
 def _precise(f: Found) -> bool:
