@@ -101,7 +101,7 @@ _TOKEN = re.compile(
   | (?P<word>từ|đến|tới|âm\s+lịch|trong\s+tuần|(?:ngày\s+)?làm\s+việc)
   | (?P<stage>giai\s+đoạn(?:\s+\d(?!\d))?)
   | (?P<filler>vào|ngày|lúc|và|các|định\s+kỳ|thời\s+gian|hạn\s+chót|hạn|chậm\s+nhất|trước|
-      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|(?:nhân\s+)?dịp|đợt\s+\d+|thực\s+hiện|
+      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|(?:nhân\s+)?dịp|đợt\s+\d+|thực\s+hiện|của|
       ,|;|:|\(|\)|-|–|\.)
   | (?P<space>\s+)
     """.replace("SEASON_NAMES", _SEASON_NAMES).replace("SEASON_TAILS", _SEASON_TAILS)
@@ -148,6 +148,7 @@ _DAY_OF_MONTH = re.compile(r"(?<![\d/.-])(\d{1,2})\s+tháng\s+(\d{1,2})\b(?!\s*(
 _LENGTH_WORDS = ("ngày", "định kỳ", "mỗi", "cứ", "trong", "sau", "khoảng", "gần", "hơn", "đủ", "được", "vòng",
                  "mất", "dài", "thêm", "trên", "dưới", "tối đa", "ít nhất", "hạn", "thứ", "tuần", "quý")
 _LUNAR_MONTHS = {"giêng": "1", "chạp": "12"}
+_MEETS = r"họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá"
 
 
 def _day_of_month(m: re.Match[str]) -> str:
@@ -195,6 +196,9 @@ def normalize(text: str) -> str:
     s = re.sub(r"\b0?1\s+lần\s*/\s*(năm|quý|tháng|tuần)\b", r"hằng \1", s)
     s = re.sub(r"\b(\d{1,2})\s+lần\s*/\s*(năm|quý|tháng|tuần)\b", r"hằng \2 \1 lần", s)
     s = re.sub(r"\b(\d{1,3})\s+(năm|quý|tháng|tuần)\s*/\s*(?:0?1\s+)?lần\b", r"\1 \2 một lần", s)
+    # «quý họp một lần», «mỗi năm họp 04 lần»: a meeting's verb between the period and the count
+    s = re.sub(r"\b(?:mỗi\s+|hằng\s+)?(năm|quý|tháng|tuần)\s+(?:" + _MEETS + r")\s+(?:một|0?1)\s+lần\b", r"hằng \1", s)
+    s = re.sub(r"\b(?:mỗi|hằng)\s+(năm|quý|tháng|tuần)\s+(?:" + _MEETS + r")\s+0*(\d{1,2})\s+lần\b", r"hằng \1 \2 lần", s)
     s = re.sub(r"\b(sáng|trưa|chiều|tối)\s+nay\b", r"\1", s)
     s = re.sub(r"\bbắt\s+đầu\b", " ", s)  # «bắt đầu từ ngày …»: not the «đầu» of a month
     s = re.sub(r"\b(sáu|ba)\s+tháng\s+(đầu|cuối)\b", lambda m: {"sáu": "6", "ba": "3"}[m.group(1)]
@@ -243,7 +247,7 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
                 raise PlanError(f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ")
             week = _NTH[nth.group(2)]
             rule, at = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(_WEEKDAY_WORD.match(nth.group(1)).groups())]}"), _clock(tokens)  # type: ignore[union-attr]
-        elif gloss and default_year is None and re.search(r"\d{4}", gloss.group(1)):
+        elif gloss and re.search(r"\d{4}", gloss.group(1)):
             # the gloss's year dates a lunar day of that lunar year, or of the one before (before Tết)
             year = int(re.findall(r"\d{4}", gloss.group(1))[0])
             for lunar_year in (year, year - 1):
@@ -256,7 +260,7 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
                         raise
         else:
             rule, at = _interpret(tokens, default_year)
-        if gloss:
+        if gloss and not re.search(r"\d{4}", gloss.group(1)):
             _check_gloss(rule, gloss.group(1), default_year)
     except PlanError as exc:
         raise PlanError(exc.message, text=text) from None
@@ -898,6 +902,7 @@ def readable(text: str) -> bool:
     (True, False)
     """
     s = normalize(text).replace("dự kiến", " ").strip()
+    s = _NTH_WEEKDAY.sub(" vào ", _GLOSS.sub(" vào ", s) if "âm lịch" in s else s).strip()  # read as a filler
     pos = 0
     while pos < len(s):
         m = _readable(s, pos)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from engine.phrases import normalize
 from engine.rules import Fixed
 
 from . import duties, header, legacy
@@ -252,7 +253,7 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     for flag in f.flags:
         if flag != "dự kiến":
             why.append(f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra")
-    if kind != "target" and not f.flags and BARE_YEARLY.fullmatch(" ".join(f.phrase.split())):
+    if kind != "target" and not f.flags and BARE_YEARLY.fullmatch(normalize(f.phrase)):
         why.append("không ghi tháng hay ngày: đã hiểu là trong cả năm, hạn ngày 31/12; "
                    "hãy ghi rõ thời gian nếu kế hoạch định vào một tháng hay một quý")
     named = _NAMED_YEAR.search(hit.sentence)

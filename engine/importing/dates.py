@@ -53,12 +53,16 @@ _ANCHOR = re.compile(
       | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
       | (?:(?<=ngày\s)|(?<=sáng\s)|(?<=chiều\s)|(?<=tối\s)|(?<=trưa\s)|(?<=từ\s)|(?<=đến\s)|(?<=hết\s)
          |(?<=và\s)|(?<=,\s)|(?<=trước\s)|(?<=\(\s)|(?<=\()|(?<=tới\s))\d{1,2}\s*[-.]\s*\d{1,2}(?![\d/.-]|\s*-\s*\d)
+      | \b(?:năm|quý|tháng|tuần)\s+(?:họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá)\s+(?:một|0?\d)\s+lần\b
+      | \b\d{1,2}\s+lần\s*/\s*(?:năm|quý|tháng|tuần)\b | \b\d{1,3}\s+(?:năm|quý|tháng|tuần)\s*/\s*lần\b | \bthường\s+niên\b
       | \b(?:mùng|mồng|rằm)\b | \btháng\s+(?:giêng|chạp)\b | \b\d{1,2}\s+tháng\s+\d{1,2}(?!\d)
       | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2} | \bngày\s+\d{1,2}(?!\d|\s*[/-]\s*\d|\.\d|\s*tháng)
       | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
       | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
       | \b(?:hằng|hàng|mỗi|từng)\s+(?:năm|quý|tháng|tuần|ngày)\b
       | \bgiai\s+đoạn\s+\d\b | \b(?:mỗi|các|từng)\s+giai\s+đoạn\b | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
+      | (?:\bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|\bchủ\s+nhật)\s+(?:của\s+)?tuần\s+(?:đầu\s+tiên|đầu|thứ\s+nhất|thứ\s+hai|
+         thứ\s+ba|thứ\s+tư|cuối\s+cùng|cuối|[1-4])\s+(?:của|trong)\s+(?:mỗi\s+|hằng\s+|các\s+)?tháng\b
       | \bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)\b | \bchủ\s+nhật\b
       | \b(?:dịp|mùa|kỳ\s+nghỉ)\s+hè\b | \btháng\s+(?:thanh\s+niên|nhân\s+đạo)\b
       | (?<![\d.,/])""" + _CLOCK,
@@ -69,7 +73,7 @@ _DAY_RANGE = re.compile(r"(?<![\d/])(?<!tháng )\d{1,2}\s*(?:,|và)\s*\d{1,2}\s*
 _REPORT_YEAR = re.compile(r"\s+của\s+(?:năm\s+liền\s+kề\s+)?năm\s+báo\s+cáo\b", re.IGNORECASE)
 _NO_YEAR_DAY = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
 _NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.IGNORECASE)
-_EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng",
+_EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng", "của",
                "hạn", "chót", "thời", "gian", "trong", "vào", "lúc", "dịp", "ngày", "định", "kỳ"}
 _LEAD_ONLY = {"hè", "xuân", "tết"}  # «hè trước ngày 30/8»: a season's word before a date
 _KEEP_FIRST = {"vào", "từ", "trong", "đến", "ngày", "định", "lúc", "dịp"}
@@ -135,7 +139,8 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
     low = lower_masked(text)
     masked = lower_masked(text, "§")
     counted = list(_COUNTED.finditer(low))  # «trong vòng 5 ngày làm việc kể từ ngày …»: read whole
-    for m in counted:
+    celebrated = list(_CELEBRATED.finditer(text.lower()))  # «kỷ niệm 26/3, 15/10 và 22/12»
+    for m in counted + celebrated:
         low = low[:m.start()] + " " * (m.end() - m.start()) + low[m.end():]
         masked = masked[:m.start()] + "§" * (m.end() - m.start()) + masked[m.end():]
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
@@ -174,7 +179,8 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
         except PlanError:
             pass
     out = _without_names(out, text)
-    out = sorted(out + _counted(text, counted, ctx, local), key=lambda f: f.start)
+    out = sorted(out + _counted(text, counted, ctx, local) + _days_celebrated(celebrated, ctx), key=lambda f: f.start)
+    out = _with_period(out, ctx)
     if _OTHER_CALENDAR.search(text) and out:  # «ngày 1 tháng 7 theo lịch Chăm»
         local += [Doubt(f.written or f.phrase, "ngày theo lịch khác (không phải dương lịch hay âm lịch): "
                         "hãy ghi ngày dương lịch") for f in out]
@@ -199,6 +205,47 @@ _COUNTED = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(
                       r"\s*,?\s*(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?[^,;.()]{2,60}?"
                       r"(?=\s*(?:[,;.()]|$|\s(?:các|mỗi|từng|phải|để|gửi|nộp|báo)\b))"
                       rf"|(?:chậm\s+nhất\s+)?trước\s+tết(?:\s+nguyên\s+đán)?(?:\s+\d{{4}})?\s+{_AMOUNT}")
+
+
+#: Several days celebrated together: days of named occasions, held every year.
+_CELEBRATED = re.compile(r"\b(?:kỷ\s+niệm|chào\s+mừng|mừng)\s+(?:các\s+ngày\s+(?:lễ\s+)?(?:lớn\s+)?)?"
+                         r"(\d{1,2}\s*/\s*\d{1,2}(?:\s*(?:[-–,;]|và)\s*\d{1,2}\s*/\s*\d{1,2})+)(?![\d/])")
+
+
+def _days_celebrated(spans: list[re.Match[str]], ctx: Context) -> list[Found]:
+    """«kỷ niệm 26/3, 15/10 và 22/12»: those days in the plan's year, or every year in a plan of
+    several years; flagged (the activities may fall around them)."""
+    out = []
+    for m in spans:
+        days = re.findall(r"\d{1,2}\s*/\s*\d{1,2}", m.group(1))
+        phrase = "ngày " + ", ".join(days) + ("" if ctx.single_year else " hằng năm")
+        try:
+            out.append(Found(phrase, _parse(phrase, ctx), m.start(1), m.end(1),
+                             ("các ngày kỷ niệm: hoạt động có thể diễn ra quanh các ngày đó",), m.group(1)))
+        except PlanError:
+            continue
+    return out
+
+
+_BARE_RECUR = re.compile(r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi|từng)\s+(năm|quý|tháng|tuần)", re.IGNORECASE)
+
+
+def _with_period(found: list[Found], ctx: Context) -> list[Found]:
+    """«Mỗi năm tổ chức 02 đợt hiến máu vào tháng 1 và tháng 7»: a bare «mỗi năm» and the
+    months the sentence gives elsewhere say one yearly rule together."""
+    recur = [f for f in found if _BARE_RECUR.fullmatch((f.written or f.phrase).strip())]
+    if len(recur) != 1 or len(found) < 2:
+        return found
+    others = [f for f in found if f is not recur[0]]
+    if any(re.search(r"\b(?:19|20)\d{2}\b", f.written or f.phrase) for f in others):
+        return found
+    phrase = " và ".join((f.written or f.phrase).strip() for f in others) + " " + recur[0].phrase.strip()
+    try:
+        schedule = _parse(phrase, ctx)
+    except PlanError:
+        return found
+    first = min(found, key=lambda f: f.start)
+    return [Found(phrase, schedule, first.start, max(f.end for f in found), ("ghép từ nhiều chỗ trong câu",), phrase)]
 
 
 def _counted(text: str, spans: list[re.Match[str]], ctx: Context, doubts: list[Doubt]) -> list[Found]:
@@ -244,7 +291,7 @@ _LEADING_PERIOD = re.compile(r"(?:quý\s+(?:iv|i{1,3}|[1-4])|năm\s+\d{4}|tháng
 def _without_leading_period(f: Found) -> Found:
     """«(báo cáo) quý I trước ngày 25/3»: the quarter is what is reported on, the date is when."""
     m = _LEADING_PERIOD.match(f.phrase)
-    if m is None or not _precise(f) or not isinstance(f.schedule.rule, Fixed) or f.flags:
+    if m is None or not isinstance(f.schedule.rule, Fixed) or f.flags:
         return f
     rest = f.phrase[m.end():]
     try:
@@ -369,6 +416,12 @@ def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
     if "nhiều giờ" in error and span:  # «từ 7g30 đến 11g00 ngày 15/3»: an event from its start
         new = phrase[:span.start()] + span.group(1) + (f" {span.group(3)}" if span.group(3) else "") + phrase[span.end():]
         return re.sub(r"\s{2,}", " ", new).strip(), f"giữ giờ bắt đầu, đến {span.group(2)} không ghi"
+    clocks = list(re.finditer(rf"(?<![\d/.]){_CLOCK}", phrase, re.IGNORECASE))
+    if "nhiều giờ" in error and len(clocks) > 1:  # «từ 14h00 ngày 24/7 đến 11h00 ngày 25/7»
+        new = phrase
+        for m in reversed(clocks[1:]):
+            new = new[:m.start()] + new[m.end():]
+        return re.sub(r"\s{2,}", " ", new).strip(), "giữ giờ bắt đầu, giờ kết thúc không ghi"
     if "thứ trong tuần cần đi kèm" in error and _DATED.search(phrase):
         # «Chủ nhật, ngày 16/3/2025»: the date says it all; the weekday is checked by the caller
         new = re.sub(r"\(\s*\)", "", _WEEKDAY.sub("", phrase)).strip(" ,")  # «… (Chủ nhật)»
