@@ -209,7 +209,7 @@ def normalize(text: str) -> str:
     # ranges written with a dash: «17 - 18/12/2024», «6-8/1», «16 - 18 tháng 1», «15/6 - 15/8/2025»,
     # «tháng 12/2025 - tháng 01/2026», «tháng 9 - 10/2026»
     s = re.sub(r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s*([/.])\s*(\d{1,2})(?!\d)"
-               r"(?:\s*\3\s*(\d{4}))?(?![\d/.])", _day_range, s)
+               r"(?:\s*\3\s*(\d{4}))?(?![\d/]|\.\d)", _day_range, s)
     s = re.sub(r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s+tháng\s+(?=\d)",
                r"từ ngày \1 đến ngày \2 tháng ", s)
     s = re.sub(r"(?:\btừ\s+)?\b((?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)\s*-\s*(?=(?:ngày\s+)?\d{1,2}\s*/)",
@@ -218,6 +218,10 @@ def normalize(text: str) -> str:
     s = re.sub(r"\b(?:từ\s+)?tháng\s+(\d{1,2})\s*-\s*(\d{1,2})\s*[/.-]\s*(\d{4})\b", r"từ tháng \1 đến tháng \2/\3", s)
     s = _PART_OF_MONTH.sub(_days_of_month, s)
     s = _DAY_OF_MONTH.sub(_day_of_month, s)
+    # «ngày 20 tháng cuối quý»: that day of the quarter's last (or first) month, every year
+    s = re.sub(r"\bngày\s+(\d{1,2})\s+(?:của\s+)?tháng\s+(cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý(?:\s+hằng\s+năm)?",
+               lambda m: "ngày " + ", ".join(f"{m.group(1)}/{k}" for k in ((3, 6, 9, 12) if m.group(2) == "cuối"
+                                                                           else (1, 4, 7, 10))) + " hằng năm", s)
     s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",  # «ngày 15 và 30 hằng tháng»
                lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 ngày \2", m.group()), s)
     return re.sub(r"\s+", " ", s).strip(" .;")
@@ -552,7 +556,7 @@ def _check_from(tokens: list[Token]) -> None:
     for i, (kind, _, text) in enumerate(tokens):
         if kind == "word" and text == "từ":
             nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
-            if nxt in ("yearrange", "since"):
+            if nxt in ("yearrange", "since", "time", "part"):  # «từ 7h30, Chủ nhật ngày 23/3»: from that hour
                 continue
             if not any(k == "word" and t in ("đến", "tới") for k, _, t in tokens[i + 1:]):
                 raise PlanError("«từ …» cần mốc kết thúc («từ … đến …») hoặc năm bắt đầu "

@@ -55,6 +55,7 @@ _ANCHOR = re.compile(
          |(?<=và\s)|(?<=,\s)|(?<=trước\s)|(?<=\(\s)|(?<=\()|(?<=tới\s))\d{1,2}\s*[-.]\s*\d{1,2}(?![\d/.-]|\s*-\s*\d)
       | \b(?:năm|quý|tháng|tuần)\s+(?:họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá)\s+(?:một|0?\d)\s+lần\b
       | \b\d{1,2}\s+lần\s*/\s*(?:năm|quý|tháng|tuần)\b | \b\d{1,3}\s+(?:năm|quý|tháng|tuần)\s*/\s*lần\b | \bthường\s+niên\b
+      | \bngày\s+\d{1,2}\s+(?:của\s+)?tháng\s+(?:cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý\b
       | \b(?:mùng|mồng|rằm)\b | \btháng\s+(?:giêng|chạp)\b | \b\d{1,2}\s+tháng\s+\d{1,2}(?!\d)
       | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2} | \bngày\s+\d{1,2}(?!\d|\s*[/-]\s*\d|\.\d|\s*tháng)
       | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
@@ -242,8 +243,8 @@ def _with_period(found: list[Found], ctx: Context) -> list[Found]:
     phrase = " và ".join((f.written or f.phrase).strip() for f in others) + " " + recur[0].phrase.strip()
     try:
         schedule = _parse(phrase, ctx)
-    except PlanError:
-        return found
+    except PlanError:  # «ngày 06 của tháng cuối quý đối với báo cáo định kỳ hằng quý»: said twice
+        return others if any(_precise(f) and not isinstance(f.schedule.rule, Fixed) for f in others) else found
     first = min(found, key=lambda f: f.start)
     return [Found(phrase, schedule, first.start, max(f.end for f in found), ("ghép từ nhiều chỗ trong câu",), phrase)]
 

@@ -30,7 +30,7 @@ _KINDS = (
                             r"trước ngày)\b",
                             re.IGNORECASE)),
     ("milestone", re.compile(r"\b(?:xây dựng kế hoạch|ban hành|tổng kết|sơ kết|kiểm tra|rà soát|"
-                             r"công nhận|trình)\b", re.IGNORECASE)),
+                             r"công nhận|(?<!chương )trình)\b", re.IGNORECASE)),
 )
 #: Section titles that say what their duties are.
 _SECTION_KINDS = (("target", re.compile(r"chỉ tiêu|mục tiêu cụ thể", re.IGNORECASE)),
