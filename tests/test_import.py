@@ -693,3 +693,11 @@ def test_counted_deadlines_are_drafted_or_asked() -> None:
     assert _at(draft, 7)[0] == ["trong vòng 5 ngày làm việc kể từ ngày 25/4/2025"]  # not the 25/4 itself
     whens, asked = _at(draft, 8)
     assert whens == [] and any("nghĩa vụ <mã>" in r for r in asked)
+
+
+@pytest.mark.parametrize("line", ["- Tuyên dương lớp 9/2 thực hiện tốt phong trào.",
+                                  "- Duy trì đội hình trực 24/7 hỗ trợ người dân.",
+                                  "- Địa điểm: số 12/3 đường Trần Phú, phường 5.",
+                                  "- Tỷ lệ 3/4 số chi đoàn đạt vững mạnh."])
+def test_names_and_numbers_written_like_dates_are_not_dates(line: str) -> None:
+    assert _at(_draft("II. NỘI DUNG", line), 5)[0] == []

@@ -35,6 +35,8 @@ _MASKS = re.compile(
           |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})
       | \bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?(?:về|v/v)\s[^,;]*
       | \b(?:được\s+)?nghỉ\b[^.;]*
+      | \b(?:lớp|chi\s+đội|chi\s+đoàn|phòng|khối|tổ|số\s+nhà|số|nhà|kiệt|hẻm|ngõ|ngách)\s+\d{1,4}\s*/\s*\d{1,4}(?!\s*/\s*\d)\b
+      | \b24\s*/\s*7\b(?!\s*/\s*\d)
       | \b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?(?:ủy\s+viên|uỷ\s+viên|thành\s+viên|đại\s+biểu|đoàn\s+viên|hội\s+viên|
           đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|phường|tiêu\s+chí|phiếu|số)\b
       | ^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$
@@ -285,7 +287,7 @@ def _without_names(found: list[Found], text: str) -> list[Found]:
     return [f for f in found if _precise(f) or not _PERIOD_ONLY.fullmatch((f.written or f.phrase).strip())]
 
 
-_LEADING_PERIOD = re.compile(r"(?:quý\s+(?:iv|i{1,3}|[1-4])|năm\s+\d{4}|tháng\s+\d{1,2})\s+"
+_LEADING_PERIOD = re.compile(r"(?:quý\s+(?:iv|i{1,3}|[1-4])|năm\s+\d{4}|tháng\s+\d{1,2}|(?:0?6|sáu)\s+tháng\s+(?:đầu|cuối)\s+năm)\s+"
                              r"(?=(?:trước|vào|trong|đến|chậm\s+nhất|hạn|ngày|lúc)\b)", re.IGNORECASE)
 
 
