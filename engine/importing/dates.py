@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from engine.errors import PlanError
 from engine.phrases import Schedule, normalize, parse_when, readable
@@ -27,23 +28,33 @@ _MASKS = re.compile(
           nhà\s+văn\s+hóa|trường|quốc\s+khánh|chiến\s+thắng|giải\s+phóng|đại\s+thắng|
           kỷ\s+niệm|lễ|tết|hội\s+trại|hội\s+thao|ngày\s+hội|giải(?:\s+thưởng)?|cúp|chào\s+mừng|mừng)
           \s+(?:ngày\s+)?\d{1,2}\s*[/.]\s*\d{1,2}(?!\d|\s*[/.]\s*\d)
-      | \(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}\s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?
-      | \bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)
-      | \b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành)\b[\s:\d/.,-]*
-      | \btính\s+(?:đến|tới|từ)\b[^,;]*
-      | \b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
-          |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})
-      | \bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?(?:về|v/v)\s[^,;]*
-      | \b(?:được\s+)?nghỉ\b[^.;]*
-      | \b(?:lớp|chi\s+đội|chi\s+đoàn|phòng|khối|tổ|số\s+nhà|số|nhà|kiệt|hẻm|ngõ|ngách)\s+\d{1,4}\s*/\s*\d{1,4}(?!\s*/\s*\d)\b
-      | \b24\s*/\s*7\b(?!\s*/\s*\d)
-      | \b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?(?:ủy\s+viên|uỷ\s+viên|thành\s+viên|đại\s+biểu|đoàn\s+viên|hội\s+viên|
-          đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|phường|tiêu\s+chí|phiếu|số)\b
-      | ^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$
       | \bnhiệm\s+kỳ\s+\d{4}\s*-\s*\d{4} | \blần\s+thứ\s+\S+ | \bkhóa\s+[ivxl]+\b
       | \bđến\s+năm\s+20[0-9]{2}\.\.""",
     re.VERBOSE,
 )
+#: More masks, each tried only when one of its words is in the line (most lines have none):
+#: anniversary ranges «(26/3/1931 - 26/3/2021)», «kỷ niệm … (1963-2023)»; a page's stamps («Ngày
+#: đăng», «Ngày cập nhật»); statistics «tính đến»; laws «Luật … năm 2014»; a cited plan's subject
+#: («số … về việc …»); days off («nghỉ bù»); fractions «2/3 ủy viên»; classes, rooms and house
+#: numbers «lớp 9/2», «phòng 2/1»; «24/7»; a letterhead's place and date line.
+_MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
+    (("-", "–"), r"""\(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}\s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?"""),
+    (("kỷ niệm",), r"\bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)"),
+    (("đăng", "cập nhật", "lượt xem", "ban hành"),
+     r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành)\b[\s:\d/.,-]*"),
+    (("tính",), r"\btính\s+(?:đến|tới|từ)\b[^,;]*"),
+    (("luật", "pháp lệnh", "hiến pháp"),
+     r"""\b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
+         |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})"""),
+    (("về", "v/v"), r"\bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?(?:về|v/v)\s[^,;]*"),
+    (("nghỉ",), r"\b(?:được\s+)?nghỉ\b[^.;]*"),
+    (("/",), r"""\b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?(?:ủy\s+viên|uỷ\s+viên|thành\s+viên|đại\s+biểu|đoàn\s+viên|
+         hội\s+viên|đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|phường|tiêu\s+chí|
+         phiếu|số)\b
+      | \b(?:lớp|chi\s+đội|chi\s+đoàn|phòng|khối|tổ|số\s+nhà|số|nhà|kiệt|hẻm|ngõ|ngách)\s+\d{1,4}\s*/\s*\d{1,4}(?!\s*/\s*\d)\b
+      | \b24\s*/\s*7\b(?!\s*/\s*\d)"""),
+    (("tháng",), r"^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$"),
+))
 #: A clock time: «08g00», «8h», «7 giờ 30».
 _CLOCK = r"\d{1,2}\s*(?:giờ|g|h)\s*\d{0,2}(?![\w/])"
 #: A named day and its date: «Ngày Nhà giáo Việt Nam 20/11», «ngày thành lập Đoàn 26/3» (case counts).
@@ -119,9 +130,13 @@ class Context:
     end: str | None = None  # the plan's last day as a phrase («ngày 31/08/2026», «Đến năm 2028»)
 
 
+@lru_cache(maxsize=8192)
 def lower_masked(text: str, fill: str = " ") -> str:
     """Lower case with names and references blanked out, keeping every offset."""
     low = _MASKS.sub(lambda m: fill * len(m.group()), text.lower())
+    for words, mask in _MORE_MASKS:
+        if any(w in low for w in words):
+            low = mask.sub(lambda m: fill * len(m.group()), low)
     for m in _NAMED_DAY.finditer(text):  # «Ngày Nhà giáo Việt Nam 20/11»: a day's name, not a date
         low = low[:m.start()] + fill * (m.end() - m.start()) + low[m.end():]
     return low
@@ -132,13 +147,20 @@ def has_day(text: str) -> bool:
     return _DAYISH.search(lower_masked(text)) is not None
 
 
+#: What any anchor needs: a digit or one of its words (most lines of a plan have none).
+_MAYBE = re.compile(r"\d|hằng|hàng|mỗi|từng|giai\s+đoạn|nửa|thứ|chủ\s+nhật|hè|thanh\s+niên|nhân\s+đạo|mùng|mồng|"
+                    r"rằm|giêng|chạp|niên|lần|tết", re.IGNORECASE)
+
+
 def has_anchor(text: str) -> bool:
-    return _ANCHOR.search(lower_masked(text)) is not None
+    return _MAYBE.search(text) is not None and _ANCHOR.search(lower_masked(text)) is not None
 
 
 def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None = None) -> list[Found]:
     """Every `when:` phrase in `text` (one line or sentence), in order of appearance."""
     ctx = ctx or Context()
+    if _MAYBE.search(text) is None:
+        return []
     low = lower_masked(text)
     masked = lower_masked(text, "§")
     counted = list(_COUNTED.finditer(low))  # «trong vòng 5 ngày làm việc kể từ ngày …»: read whole

@@ -20,8 +20,10 @@ import unicodedata
 _TCVN3 = dict(zip(
     "¸µ¶·¹¨¾»¼½Æ©ÊÇÈÉË®ÐÌÎÏÑªÕÒÓÔÖÝ×ØÜÞãßáâä«èåæçé¬íêëìîóïñòô\xadøõö÷ùýúûüþ¡¢§£¤¥¦",
     "áàảãạăắằẳẵặâấầẩẫậđéèẻẽẹêếềểễệíìỉĩịóòỏõọôốồổỗộơớờởỡợúùủũụưứừửữựýỳỷỹỵĂÂĐÊÔƠƯ"))
-#: Characters no Unicode Vietnamese word uses, and TCVN3 does.
-_TCVN3_ONLY = set("¸µ¶·¹¨¾»¼½Æ©ÊÇÈÉË®ÐÌÎÏÑªÕÒÓÔÖ×ØÜÞßåæç¬ëîïñö÷ø\xadþ§")
+#: Characters no Unicode Vietnamese word uses, and TCVN3 does (not «Ô», «Ê»…: «CÔNG» is Unicode).
+_TCVN3_ONLY = set("¸µ¶·¹¨¾»¼½Æ©ÇË®ÐÎÏÑªÖ×ØÜÞßåæç¬ëîïñö÷ø\xadþ§")
+_MODERN = re.compile("[\u1ea0-\u1ef9ơưăđƠƯĂĐ]")
+_HINT = re.compile("[" + re.escape("".join(_TCVN3_ONLY)) + "øûïåäæëüñÑ]")
 #: VNI: a base letter followed by its marks (tone last), «ñ»/«Ñ» for đ/Đ, «ô»/«ö» for ơ/ư.
 _VNI_MARKS = {"ù": "\u0301", "ø": "\u0300", "û": "\u0309", "õ": "\u0303", "ï": "\u0323",
               "â": "\u0302", "ê": "\u0306", "é": "\u0306\u0301", "è": "\u0306\u0300", "ú": "\u0306\u0309",
@@ -36,6 +38,10 @@ _VNI_ONLY = re.compile(r"[aeouyôöAEOUYÔÖ][øûïåäæëüØÛÏÅÄÆËÜ]|
 def repair(line: str, known: str | None = None) -> tuple[str, str | None]:
     """The line in Unicode, and the legacy encoding it was in (None when it was Unicode).
     `known`: the document's encoding, when its other lines showed it (one mark is then enough)."""
+    if known == "TCVN3" and any(c in _TCVN3 for c in line) and not _MODERN.search(line):
+        return "".join(_TCVN3.get(c, c) for c in line), "TCVN3"  # «NéI DUNG» in a TCVN3 document
+    if _HINT.search(line) is None:
+        return line, None
     # TCVN3's letters stand where the vowel is, VNI's marks after it: «chøc» / «chöùc» (chức)
     tcvn = sum(c in _TCVN3_ONLY and (k == 0 or line[k - 1] not in "aeouyAEOUY") for k, c in enumerate(line))
     vni = len(_VNI_ONLY.findall(line))
