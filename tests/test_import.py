@@ -637,6 +637,7 @@ def test_period_from_the_title_and_issue_date_not_from_cited_years() -> None:
     draft = _draft("- Căn cứ Luật Thanh niên năm 2013;", "- Các chi đoàn nộp danh sách trước ngày 30/3/2021.",
                    "- Tổng kết năm 2024.", title="Thông báo về việc đăng ký đội hình tình nguyện", head=head)
     assert "2021" in str(draft.period) and "2013" not in str(draft.period) and "2024" not in str(draft.period)
+    assert any("period lấy theo năm ban hành" in r.reason for r in draft.review)  # asked
     draft = _draft("- Các chi đoàn nộp danh sách trước ngày 30/3/2021.", "- Căn cứ Luật Thanh niên năm 2013.",
                    title="Thông báo về việc đăng ký đội hình tình nguyện")
     assert draft.period == "2021" and any("period tạm lấy theo các ngày" in r.reason for r in draft.review)

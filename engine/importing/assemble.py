@@ -117,6 +117,9 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
     if _SCHOOL_YEAR.search(title) and isinstance(draft.period, dict):
         review.append(ReviewItem(1, title, f"năm học: đã hiểu là từ {draft.period['from']} đến "
                                  f"{draft.period['to']}; hãy sửa period nếu kế hoạch nói khác"))
+    if issued and found_period and not guessed and header.period_of(title, None) is None:
+        review.append(ReviewItem(1, title, f"tiêu đề không ghi thời gian của kế hoạch: period lấy theo năm ban hành "
+                                 f"({issued[-4:]}); hãy sửa nếu kế hoạch kéo dài hơn"))
     if guessed:
         review.append(ReviewItem(1, title, f"tiêu đề và ngày ban hành không cho biết thời gian của kế hoạch: "
                                  f"period tạm lấy theo các ngày trong văn bản («{period}»); hãy kiểm tra"))
