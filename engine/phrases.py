@@ -277,7 +277,7 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
             stray = next((t for k, _, t in tokens if k not in ("time", "part")), None)
             if stray:
                 raise PlanError(f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ")
-            week = _NTH[nth.group(2)]
+            week = _NTH[nth.group(2) or nth.group(3)]  # «thứ hai đầu tháng»: the month's first Monday
             rule, at = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(_WEEKDAY_WORD.match(nth.group(1)).groups())]}"), _clock(tokens)  # type: ignore[union-attr]
         elif gloss and re.search(r"\d{4}", gloss.group(1)):
             # the gloss's year dates a lunar day of that lunar year, or of the one before (before Tết)
@@ -349,8 +349,8 @@ def _relative(s: str, text: str, default_year: int | None) -> Relative | None:
 
 _GLOSS = re.compile(r"\(\s*(?:tức(?:\s+là)?|nhằm|là|ngày)?\s*(?:ngày\s+)?(\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{4})?)"
                     r"\s*(?:dương\s+lịch)?\s*\)")
-_NTH_WEEKDAY = re.compile(r"(thứ\s+(?:[2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)\s+(?:của\s+)?tuần\s+"
-                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])\s+(?:của|trong)\s+"
+_NTH_WEEKDAY = re.compile(r"(thứ\s+(?:[2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+"
+                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])\s+(?:của|trong)|(đầu|cuối))\s+"
                           r"(?:mỗi\s+|hằng\s+|các\s+)?tháng(?:\s+hằng\s+tháng)?")
 _WEEKDAY_WORD = re.compile(r"thứ\s+(\S+)|chủ\s+nhật")
 _NTH = {"đầu tiên": "+1", "đầu": "+1", "thứ nhất": "+1", "1": "+1", "thứ hai": "+2", "2": "+2", "thứ ba": "+3",

@@ -702,3 +702,11 @@ def test_counted_deadlines_are_drafted_or_asked() -> None:
                                   "- Tỷ lệ 3/4 số chi đoàn đạt vững mạnh."])
 def test_names_and_numbers_written_like_dates_are_not_dates(line: str) -> None:
     assert _at(_draft("II. NỘI DUNG", line), 5)[0] == []
+
+
+def test_an_occasion_and_a_weekday_of_the_month_are_dated() -> None:
+    draft = _draft("II. NỘI DUNG", "- Tổ chức mít tinh vào dịp Quốc khánh 2/9.",
+                   "- Giao ban định kỳ vào sáng thứ hai đầu tháng.")
+    whens, asked = _at(draft, 5)
+    assert whens == ["ngày 2/9"] and any("ngày lễ" in r for r in asked)
+    assert _at(draft, 6) == (["định kỳ vào sáng thứ hai đầu tháng"], [])

@@ -75,8 +75,8 @@ _ANCHOR = re.compile(
       | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
       | \b(?:hằng|hàng|mỗi|từng)\s+(?:năm|quý|tháng|tuần|ngày)\b
       | \bgiai\s+đoạn\s+\d\b | \b(?:mỗi|các|từng)\s+giai\s+đoạn\b | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
-      | (?:\bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|\bchủ\s+nhật)\s+(?:của\s+)?tuần\s+(?:đầu\s+tiên|đầu|thứ\s+nhất|thứ\s+hai|
-         thứ\s+ba|thứ\s+tư|cuối\s+cùng|cuối|[1-4])\s+(?:của|trong)\s+(?:mỗi\s+|hằng\s+|các\s+)?tháng\b
+      | (?:\bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|\bchủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+(?:đầu\s+tiên|đầu|thứ\s+nhất|thứ\s+hai|
+         thứ\s+ba|thứ\s+tư|cuối\s+cùng|cuối|[1-4])\s+(?:của|trong)|đầu|cuối)\s+(?:mỗi\s+|hằng\s+|các\s+)?tháng\b
       | \bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)\b | \bchủ\s+nhật\b
       | \b(?:dịp|mùa|kỳ\s+nghỉ)\s+hè\b | \btháng\s+(?:thanh\s+niên|nhân\s+đạo)\b
       | (?<![\d.,/])""" + _CLOCK,
@@ -234,7 +234,9 @@ _COUNTED = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(
 
 #: Several days celebrated together: days of named occasions, held every year.
 _CELEBRATED = re.compile(r"\b(?:kỷ\s+niệm|chào\s+mừng|mừng)\s+(?:các\s+ngày\s+(?:lễ\s+)?(?:lớn\s+)?)?"
-                         r"(\d{1,2}\s*/\s*\d{1,2}(?:\s*(?:[-–,;]|và)\s*\d{1,2}\s*/\s*\d{1,2})+)(?![\d/])")
+                         r"(\d{1,2}\s*/\s*\d{1,2}(?:\s*(?:[-–,;]|và)\s*\d{1,2}\s*/\s*\d{1,2})+)(?![\d/])"
+                         # «tổ chức vào dịp Quốc khánh 2/9»: the activity is held on the occasion
+                         r"|\b(?:vào|nhân|trong)\s+dịp\s+(?!hè\b)[^\d,;.()]{2,40}?\s*\(?(\d{1,2}\s*/\s*\d{1,2})\)?(?![\d/])")
 
 
 def _days_celebrated(spans: list[re.Match[str]], ctx: Context) -> list[Found]:
@@ -242,11 +244,12 @@ def _days_celebrated(spans: list[re.Match[str]], ctx: Context) -> list[Found]:
     several years; flagged (the activities may fall around them)."""
     out = []
     for m in spans:
-        days = re.findall(r"\d{1,2}\s*/\s*\d{1,2}", m.group(1))
+        group = 1 if m.group(1) else 2
+        days = re.findall(r"\d{1,2}\s*/\s*\d{1,2}", m.group(group))
         phrase = "ngày " + ", ".join(days) + ("" if ctx.single_year else " hằng năm")
         try:
-            out.append(Found(phrase, _parse(phrase, ctx), m.start(1), m.end(1),
-                             ("các ngày kỷ niệm: hoạt động có thể diễn ra quanh các ngày đó",), m.group(1)))
+            out.append(Found(phrase, _parse(phrase, ctx), m.start(group), m.end(group),
+                             ("ngày kỷ niệm, ngày lễ: hoạt động có thể diễn ra quanh ngày đó",), m.group(group)))
         except PlanError:
             continue
     return out
