@@ -143,7 +143,7 @@ def _days_of_month(m: re.Match[str]) -> str:
 
 
 #: A number said in words after its digits, as legal texts write it: «ngày 15 (mười lăm)».
-_SPOKEN = re.compile(r"\(\s*(?:(?:một|hai|ba|bốn|tư|năm|lăm|sáu|bảy|tám|chín|mười|mươi|mốt)\s*)+\)")
+_SPOKEN = re.compile(r"\(\s*(?:(?:một|hai|ba|bốn|tư|năm|lăm|sáu|bảy|tám|chín|mười|mươi|mốt)\s*)+(?:\)|$)")
 #: «15 tháng 4» without «ngày» is a date unless it is a length («trong 6 tháng 1 lần»).
 _DAY_OF_MONTH = re.compile(r"(?<![\d/.-])(\d{1,2})\s+tháng\s+(\d{1,2})\b(?!\s*(?:/|một|0?1|\d+)?\s*lần)")
 _LENGTH_WORDS = ("ngày", "định kỳ", "mỗi", "cứ", "trong", "sau", "khoảng", "gần", "hơn", "đủ", "được", "vòng",
@@ -249,6 +249,9 @@ def normalize(text: str) -> str:
                        r"(?:\s+hằng\s+năm)?",
                        lambda m: "ngày " + ", ".join(f"{m.group(1)}/{k}" for k in ((3, 6, 9, 12) if m.group(2) == "cuối"
                                                                                    else (1, 4, 7, 10))) + " hằng năm", s)
+    if "hai ngày" in s or "2 ngày" in s:  # «trong hai ngày 26 và 27/9»: the two days, a window
+        s = re.sub(r"\b(?:trong\s+)?(?:hai|0?2)\s+ngày\s+(\d{1,2})\s*(?:và|,)\s*(\d{1,2})\s*/\s*(\d{1,2}(?:\s*/\s*\d{4})?)",
+                   r"từ ngày \1/\3 đến ngày \2/\3", s)
     if "ngày" in s and ("," in s or "và" in s):
         s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",  # «ngày 15 và 30 hằng tháng»
                    lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 ngày \2", m.group()), s)

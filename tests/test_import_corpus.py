@@ -37,7 +37,7 @@ LINE = 5  # the sentence's line in the generated plan
 #: Review items about who does a duty, not about its date: they do not make a line «flagged».
 UNIT_ONLY = ("đã giao cho đơn vị ban hành",)
 #: The floors (counts out of the corpus): right may only rise, silently wrong + missed only fall.
-FLOOR_RIGHT = 158
+FLOOR_RIGHT = 163
 CEILING_SILENT = 8
 
 

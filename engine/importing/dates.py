@@ -40,8 +40,9 @@ _MASKS = re.compile(
 _MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
     (("-", "–"), r"""\(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}\s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?"""),
     (("kỷ niệm",), r"\bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)"),
-    (("đăng", "cập nhật", "lượt xem", "ban hành"),
-     r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành)\b[\s:\d/.,-]*"),
+    (("đăng", "cập nhật", "lượt xem", "ban hành", "hiệu lực"),
+     r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành"
+     r"|(?:có\s+)?hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?(?:\s+ngày)?)\b[\s:\d/.,-]*"),
     (("tính",), r"\btính\s+(?:đến|tới|từ)\b[^,;]*"),
     (("luật", "pháp lệnh", "hiến pháp"),
      r"""\b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
@@ -65,11 +66,11 @@ _ANCHOR = re.compile(
     r"""(?<![\d.,/])\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}(?!\d)
       | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
       | (?:(?<=ngày\s)|(?<=sáng\s)|(?<=chiều\s)|(?<=tối\s)|(?<=trưa\s)|(?<=từ\s)|(?<=đến\s)|(?<=hết\s)
-         |(?<=và\s)|(?<=,\s)|(?<=trước\s)|(?<=\(\s)|(?<=\()|(?<=tới\s))\d{1,2}\s*[-.]\s*\d{1,2}(?![\d/.-]|\s*-\s*\d)
+         |(?<=và\s)|(?<=,\s)|(?<=trước\s)|(?<=\(\s)|(?<=\()|(?<=tới\s))\d{1,2}\s*[-.]\s*\d{1,2}(?![\d/-]|\.\d|\s*-\s*\d)
       | \b(?:năm|quý|tháng|tuần)\s+(?:họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá)\s+(?:một|0?\d)\s+lần\b
       | \b\d{1,2}\s+lần\s*/\s*(?:năm|quý|tháng|tuần)\b | \b\d{1,3}\s+(?:năm|quý|tháng|tuần)\s*/\s*lần\b | \bthường\s+niên\b
       | \bngày\s+\d{1,2}\s+(?:của\s+)?tháng\s+(?:cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý\b
-      | \b(?:mùng|mồng|rằm)\b | \btháng\s+(?:giêng|chạp)\b | \b\d{1,2}\s+tháng\s+\d{1,2}(?!\d)
+      | \b(?:mùng|mồng)\s+\d{1,2}\b | \brằm\b | \btháng\s+(?:giêng|chạp)\b | \b\d{1,2}\s+tháng\s+\d{1,2}(?!\d)
       | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2} | \bngày\s+\d{1,2}(?!\d|\s*[/-]\s*\d|\.\d|\s*tháng)
       | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
       | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
@@ -189,7 +190,7 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
         b = tail.end() if tail else b
         phrase = text[a:b].strip(" ,;:.–-(")
         a = text.index(phrase, a) if phrase else a
-        if _DAY_RANGE.search(phrase):
+        if _DAY_RANGE.search(phrase) and not re.search(r"(?:hai|02|2)\s+ngày\s*$", text[:a], re.IGNORECASE):
             _doubt(local, phrase, "khoảng ngày hay từng ngày? hãy ghi rõ «từ ngày … đến ngày …» "
                    "hoặc «ngày … và ngày …»")
             continue
