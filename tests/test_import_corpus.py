@@ -38,7 +38,7 @@ LINE = 5  # the sentence's line in the generated plan
 UNIT_ONLY = ("đã giao cho đơn vị ban hành",)
 #: The floors (counts out of the corpus): right may only rise, silently wrong + missed only fall.
 FLOOR_RIGHT = 163
-CEILING_SILENT = 8
+CEILING_SILENT = 6
 
 
 @dataclass(frozen=True)

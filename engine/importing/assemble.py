@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from engine.phrases import normalize
-from engine.rules import Fixed
+from engine.rules import Fixed, Yearly
 
 from . import duties, header, legacy
 from .dates import Context, has_day, lower_masked
@@ -256,7 +256,9 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     for flag in f.flags:
         if flag != "dự kiến":
             why.append(f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra")
-    if kind != "target" and not f.flags and BARE_YEARLY.fullmatch(normalize(f.phrase)):
+    rule = f.schedule.rule
+    whole_years = isinstance(rule, Yearly) and rule.items == (((1, 1), (12, 31)),)  # «hằng năm», «từ năm 2007»
+    if kind != "target" and not f.flags and (whole_years or BARE_YEARLY.fullmatch(normalize(f.phrase))):
         why.append("không ghi tháng hay ngày: đã hiểu là trong cả năm, hạn ngày 31/12; "
                    "hãy ghi rõ thời gian nếu kế hoạch định vào một tháng hay một quý")
     named = _NAMED_YEAR.search(hit.sentence)

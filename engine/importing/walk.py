@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from engine.errors import PlanError
 from engine.phrases import parse_when
+from engine.rules import Fixed
 
 from . import duties
 from .campaigns import Campaign, find_campaigns
@@ -58,6 +59,7 @@ _COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\
                          r"\bđơn vị thành viên\b", re.IGNORECASE)
 
 
+_PERIODIC = re.compile(r"\bđịnh\s+kỳ\b|\b(?:hằng|hàng|mỗi)\s+(?:năm|quý|tháng|tuần)\b", re.IGNORECASE)
 _TENTATIVE = re.compile(r"\bdự\s+kiến\b", re.IGNORECASE)
 _NOT_BY = re.compile(r"\bkhông\s+(?:được\s+)?[^,;.]{0,50}\btrước\s+ngày\b", re.IGNORECASE)
 _STAMP_WORDS = re.compile(r"\b(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s+nhật|ngày|lúc)\b|[\d\W_]+", re.IGNORECASE)
@@ -383,6 +385,10 @@ class Walker:
             found = []
         if _TENTATIVE.search(sentence):  # «Dự kiến, lễ ra quân diễn ra vào ngày …»: the sentence hedges
             found = [replace(f, schedule=replace(f.schedule, tentative=True)) for f in found]
+        if found and _PERIODIC.search(sentence):  # «ngày 06 tháng 06 đối với báo cáo định kỳ 06 tháng»
+            found = [replace(f, flags=(*f.flags, "câu nói «định kỳ»: ngày này có lặp lại không?"))
+                     if isinstance(f.schedule.rule, Fixed) and not f.flags and not _YEAR.search(f.written or f.phrase)
+                     and not _PERIODIC.search(f.written or f.phrase) else f for f in found]
         if not found and doubts and sec.intro:
             found, doubts = self._with_intro(sec.intro, doubts)
         rest = sentence
