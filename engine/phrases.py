@@ -18,12 +18,25 @@ import calendar as _cal
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, time, timedelta
+from functools import lru_cache
 
 from .errors import PlanError
-from .rules import (Daily, Every, Fixed, MonthDay, Monthly, Quarterly, Relative, RRule, Rule, Weekly, Yearly, expand,
-                    on_year)
+from .rules import (
+    Daily,
+    Every,
+    Fixed,
+    MonthDay,
+    Monthly,
+    Quarterly,
+    Relative,
+    RRule,
+    Rule,
+    Weekly,
+    Yearly,
+    expand,
+    on_year,
+)
 from .vi import WEEKDAYS
 from .workdays import InvalidLunarDate
 

@@ -210,7 +210,8 @@ def _anchors(rule: Relative, first: date, last: date) -> list[tuple[str, date]]:
     if rule.anchor == "tet":
         years = [rule.on] if isinstance(rule.on, int) else range(low.year, high.year + 1)
         return [(str(y), lunar_to_solar(y, 1, 1)) for y in years if 1900 <= y <= 2100]
-    period = {"month": Monthly(-1), "quarter": Quarterly("end"), "year": Yearly(((None, (12, 31)),))}.get(rule.anchor)
+    ends: dict[str, Rule] = {"month": Monthly(-1), "quarter": Quarterly("end"), "year": Yearly(((None, (12, 31)),))}
+    period = ends.get(rule.anchor)
     if period is None:
         raise ValueError(f"mốc «{rule.anchor}» cần kế hoạch (trình biên dịch tính)")
     return [(key, due) for key, _, due in expand(period, low, high)]

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script
     sys.path.insert(0, str(ROOT))
 
-from engine.errors import PlanError  # noqa: E402
-from engine.importing import import_lines, render  # noqa: E402
-from engine.phrases import parse_when  # noqa: E402
-from engine.rules import expand  # noqa: E402
+from engine.errors import PlanError
+from engine.importing import import_lines, render
+from engine.phrases import parse_when
+from engine.rules import expand
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "sentences.yaml"
 LINE = 5  # the sentence's line in the generated plan

@@ -152,7 +152,7 @@ def _unicode(lines: list[tuple[int, str] | tuple[int, str, bool]]
         text, encoding = legacy.repair(r[1], known)
         if encoding:
             converted.append(r[0])
-        out.append((r[0], text, *r[2:]))  # type: ignore[arg-type]
+        out.append((r[0], text, *r[2:]))
     return out, (known, converted)
 
 

@@ -41,8 +41,8 @@ _MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
     (("-", "–"), r"""\(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}\s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?"""),
     (("kỷ niệm",), r"\bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)"),
     (("đăng", "cập nhật", "lượt xem", "ban hành", "hiệu lực"),
-     r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành"
-     r"|(?:có\s+)?hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?(?:\s+ngày)?)\b[\s:\d/.,-]*"),
+     (r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành"
+      r"|(?:có\s+)?hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?(?:\s+ngày)?)\b[\s:\d/.,-]*")),
     (("tính",), r"\btính\s+(?:đến|tới|từ)\b[^,;]*"),
     (("luật", "pháp lệnh", "hiến pháp"),
      r"""\b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
@@ -448,8 +448,8 @@ def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
     clocks = list(re.finditer(rf"(?<![\d/.]){_CLOCK}", phrase, re.IGNORECASE))
     if "nhiều giờ" in error and len(clocks) > 1:  # «từ 14h00 ngày 24/7 đến 11h00 ngày 25/7»
         new = phrase
-        for m in reversed(clocks[1:]):
-            new = new[:m.start()] + new[m.end():]
+        for later in reversed(clocks[1:]):
+            new = new[:later.start()] + new[later.end():]
         return re.sub(r"\s{2,}", " ", new).strip(), "giữ giờ bắt đầu, giờ kết thúc không ghi"
     if "thứ trong tuần cần đi kèm" in error and _DATED.search(phrase):
         # «Chủ nhật, ngày 16/3/2025»: the date says it all; the weekday is checked by the caller
