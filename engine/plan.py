@@ -325,12 +325,13 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
                            f"({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
         duties.append(duty)
 
-    known = {d.id for d in duties}  # a deadline counted from another obligation names one that exists
+    by_id = {d.id: d for d in duties}  # a deadline counted from another obligation names one that exists
     for i, ob in enumerate(doc.obligations):
-        duty = next((d for d in duties if d.id == ob.id), None)
-        rule = duty.schedule.rule if duty else None
-        if isinstance(rule, Relative) and rule.anchor == "obligation" and rule.on not in known - {ob.id}:
-            r.fail(("obligations", i, "when"), f"không có nghĩa vụ «{rule.on}» để tính hạn", duty.phrase)  # type: ignore[union-attr]
+        counted = by_id.get(ob.id)
+        rule = counted.schedule.rule if counted else None
+        if counted and isinstance(rule, Relative) and rule.anchor == "obligation" and (
+                rule.on == ob.id or rule.on not in by_id):
+            r.fail(("obligations", i, "when"), f"không có nghĩa vụ «{rule.on}» để tính hạn", counted.phrase)
 
     if r.errors:
         raise PlanErrors(r.errors)
