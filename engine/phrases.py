@@ -162,6 +162,8 @@ _DAY_OF_MONTH = re.compile(r"(?<![\d/.-])(\d{1,2})\s+tháng\s+(\d{1,2})\b(?!\s*(
 _LENGTH_WORDS = ("ngày", "định kỳ", "mỗi", "cứ", "trong", "sau", "khoảng", "gần", "hơn", "đủ", "được", "vòng",
                  "mất", "dài", "thêm", "trên", "dưới", "tối đa", "ít nhất", "hạn", "thứ", "tuần", "quý")
 _LUNAR_MONTHS = {"giêng": "1", "chạp": "12"}
+_MONTH_WORDS = {"hai": 2, "ba": 3, "tư": 4, "năm": 5, "sáu": 6, "bảy": 7, "tám": 8, "chín": 9, "mười": 10,
+                "mười một": 11, "mười hai": 12}
 _MEETS = r"họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá"
 
 
@@ -187,6 +189,8 @@ def _lunar_words(s: str) -> str:
     s = re.sub(r"\b(?:theo|tính\s+theo)\s+(âm\s+lịch)", r"\1", s)
     s = re.sub(r"\b(?:ngày\s+)?(?:mùng|mồng)\s+(?=\d)", "ngày ", s)
     s = re.sub(r"\b(?:ngày\s+)?rằm\b", "ngày 15", s)
+    s = re.sub(r"\b(ngày\s+\d{1,2}\s+)tháng\s+(mười\s+một|mười\s+hai|mười|hai|ba|tư|năm|sáu|bảy|tám|chín)\b",
+               lambda m: m.group(1) + "tháng " + str(_MONTH_WORDS[re.sub(r"\s+", " ", m.group(2))]), s)  # «Rằm tháng Bảy»
     if re.search(r"\btháng\s+(?:giêng|chạp)\b", s):
         s = re.sub(r"\btháng\s+(giêng|chạp)\b", lambda m: "tháng " + _LUNAR_MONTHS[m.group(1)], s)
         s = s if "âm lịch" in s else s.rstrip(" .;") + " âm lịch"
@@ -256,6 +260,9 @@ def normalize(text: str) -> str:
                    + f" tháng {m.group(2)}", s)
         if "tuần" in s or "nửa" in s:
             s = _PART_OF_MONTH.sub(_days_of_month, s)
+        # «tháng 8, 9 năm 2025»: each month named
+        s = re.sub(r"\btháng\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2})+(?=\s+năm\s+\d{4}|\s*/\s*\d{4})",
+                   lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 tháng \2", m.group()), s)
         s = _DAY_OF_MONTH.sub(_day_of_month, s)
         if "quý" in s:  # «ngày 20 tháng cuối quý»: that day of the quarter's last (or first) month, every year
             s = re.sub(r"\bngày\s+(\d{1,2})\s+(?:của\s+)?tháng\s+(cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý"

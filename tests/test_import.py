@@ -710,3 +710,8 @@ def test_an_occasion_and_a_weekday_of_the_month_are_dated() -> None:
     whens, asked = _at(draft, 5)
     assert whens == ["ngày 2/9"] and any("ngày lễ" in r for r in asked)
     assert _at(draft, 6) == (["định kỳ vào sáng thứ hai đầu tháng"], [])
+
+
+def test_a_lunar_gloss_of_a_solar_date_is_not_a_second_date() -> None:
+    draft = _draft("II. NỘI DUNG", "- Tổ chức đêm văn nghệ lúc 19g30 ngày 29/8/2025 (tức ngày 7/7 âm lịch).")
+    assert _at(draft, 5)[0] == ["lúc 19g30 ngày 29/8/2025"]

@@ -774,3 +774,16 @@ def test_anything_is_a_schedule_or_a_plan_error(phrase: str, year: int | None) -
         assert exc.text == phrase and exc.message
     else:
         assert isinstance(schedule, Schedule)
+
+
+@pytest.mark.parametrize(("phrase", "year", "expected"), [
+    ("ngày Rằm tháng Bảy âm lịch hằng năm", None, Schedule(Yearly(((None, (7, 15)),), lunar=True))),
+    ("tháng 8, 9 năm 2025", None, Schedule(Fixed(((D(2025, 8, 1), D(2025, 8, 31)), (D(2025, 9, 1), D(2025, 9, 30)))))),
+    ("trong hai ngày 26 và 27/9", 2025, Schedule(window(2025, 9, 26, 2025, 9, 27))),
+    ("thứ hai đầu tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=+1MO"))),
+    ("trước ngày 20 tháng cuối quý", None,
+     Schedule(Yearly(((None, (3, 20)), (None, (6, 20)), (None, (9, 20)), (None, (12, 20)))))),
+    ("quý họp một lần", None, Schedule(Quarterly("span"))),
+])
+def test_more_real_plan_forms(phrase: str, year: int | None, expected: Schedule) -> None:
+    assert parse_when(phrase, year) == expected

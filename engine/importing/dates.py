@@ -44,6 +44,8 @@ _MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
      (r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành"
       r"|(?:có\s+)?hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?(?:\s+ngày)?)\b[\s:\d/.,-]*")),
     (("tính",), r"\btính\s+(?:đến|tới|từ)\b[^,;]*"),
+    (("tức", "nhằm"), r"""\(\s*(?:tức|nhằm)[^()]*?(?:âm\s+lịch|năm\s+(?:giáp|ất|bính|đinh|mậu|kỷ|canh|tân|nhâm|quý)\s+\w+)
+         [^()]*\)"""),  # a solar date's lunar gloss «(tức ngày 15/3 năm Ất Tỵ)»
     (("luật", "pháp lệnh", "hiến pháp"),
      r"""\b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
          |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})"""),
