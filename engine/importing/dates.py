@@ -286,7 +286,7 @@ def _counted(text: str, spans: list[re.Match[str]], ctx: Context, doubts: list[D
     for m in spans:
         if re.search(r"\b(?:hơn|trên|dưới|ít\s+nhất|tối\s+thiểu|đủ)\s*$", text[:m.start()], re.IGNORECASE):
             continue  # «lớn hơn 07 ngày kể từ lần tiêm cuối»: a condition, not a deadline
-        phrase = text[m.start():m.end()].strip()
+        phrase = text[m.start():m.end()].strip(" .,;:")
         try:
             schedule = parse_when(phrase, default_year=ctx.single_year or ctx.year)
         except PlanError as exc:
