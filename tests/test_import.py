@@ -715,3 +715,12 @@ def test_an_occasion_and_a_weekday_of_the_month_are_dated() -> None:
 def test_a_lunar_gloss_of_a_solar_date_is_not_a_second_date() -> None:
     draft = _draft("II. NỘI DUNG", "- Tổ chức đêm văn nghệ lúc 19g30 ngày 29/8/2025 (tức ngày 7/7 âm lịch).")
     assert _at(draft, 5)[0] == ["lúc 19g30 ngày 29/8/2025"]
+
+
+def test_a_deadline_counted_from_an_activity_counts_from_its_obligation() -> None:
+    draft = _draft("II. NỘI DUNG", "1. Hội nghị tổng kết", "- Thời gian: 8h00 ngày 19/12/2025.",
+                   "- Các cơ sở Đoàn gửi biên bản trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị.",
+                   title="Tổ chức Hội nghị tổng kết công tác Đoàn năm 2025")
+    [ob] = [o for o in draft.obligations if o.line == 7]
+    assert (ob.kind, ob.when) == ("deadline", "trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi-tong-ket")
+    assert any("mốc: nghĩa vụ «hoi-nghi-tong-ket»" in r.reason for r in draft.review if r.line == 7)

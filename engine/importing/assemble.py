@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from engine.phrases import normalize
+from engine.errors import PlanError
+from engine.phrases import normalize, parse_when
 from engine.rules import Fixed, Yearly
 
 from . import duties, header, legacy
-from .dates import Context, has_day, lower_masked
+from .dates import ACTIVITY, FROM_ACTIVITY, Context, Found, has_day, lower_masked
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
 from .walk import _COLLECTIVE, BARE_YEARLY, Hit, Walker
@@ -109,6 +110,17 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         if doubt:
             written = hit.found.written or hit.found.phrase
             review.append(ReviewItem(hit.line, written, doubt))
+    for hit in walker.counted:  # «… 5 ngày làm việc kể từ ngày kết thúc hội nghị»: the activity drafted here
+        resolved = _from_activity(hit, draft.obligations)
+        if resolved is None:
+            continue
+        made = _obligations(resolved, units, issuer, cluster_id, walker.name_of(hit.section))
+        for ob in made:
+            ob.id = _unique(ob.id, taken)
+            draft.obligations.append(ob)
+        review[:] = [r for r in review if not (r.line == hit.line and r.reason.startswith(FROM_ACTIVITY))]
+        review.append(ReviewItem(hit.line, hit.found.phrase, f"đã hiểu thành «{resolved.found.phrase}» "
+                                 f"({resolved.reasons[0]}): hãy kiểm tra"))
     if cluster_id and cluster:
         ids = [u for u, _, origin in units.items() if origin != "nơi nhận"]
         draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),
@@ -295,6 +307,30 @@ def _period(period: str, issued: str | None, title: str = "") -> str | dict[str,
     if issued and int(period[:4]) <= int(issued[-4:]) <= int(period[-4:]) and not issued.startswith("01/01"):
         return {"from": issued, "to": period[-4:]}
     return period
+
+
+def _from_activity(hit: Hit, obligations: list[DraftObligation]) -> Hit | None:
+    """A deadline counted from an activity, counted from the obligation the draft has for it:
+    the nearest one before it whose title names the activity («Hội nghị tổng kết …»)."""
+    m = ACTIVITY.search(hit.found.phrase)
+    if m is None:
+        return None
+    activity = m.group(1).strip(" .,;").lower()
+    named = [ob for ob in obligations if activity and activity in ob.title.lower() and ob.line != hit.line]
+    before = [ob for ob in named if ob.line < hit.line]
+    target = (before or named or [None])[-1]
+    if target is None:
+        return None
+    phrase = hit.found.phrase[:m.start(1)].rstrip() + f" nghĩa vụ {target.id}"
+    phrase = re.sub(r"\b(?:kể\s+từ|tính\s+từ)\s+(?:ngày\s+)?(?:kết\s+thúc\s+|hoàn\s+thành\s+|tổ\s+chức\s+)?nghĩa\s+vụ",
+                    "kể từ ngày kết thúc nghĩa vụ", phrase)
+    try:
+        schedule = parse_when(phrase)
+    except PlanError:
+        return None
+    found = Found(phrase, schedule, 0, 0, ("hạn tính từ một việc khác",), hit.found.phrase)
+    return Hit(hit.sentence, found, hit.unit, hit.line, hit.section, 0.5,
+               [f"mốc: nghĩa vụ «{target.id}» (dòng {target.line})"], kind="deadline")
 
 
 def _unique(base: str, taken: dict[str, int]) -> str:

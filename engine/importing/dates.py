@@ -279,6 +279,12 @@ def _with_period(found: list[Found], ctx: Context) -> list[Found]:
     return [Found(phrase, schedule, first.start, max(f.end for f in found), ("ghép từ nhiều chỗ trong câu",), phrase)]
 
 
+FROM_ACTIVITY = "hạn tính từ một việc khác"
+#: The activity a counted deadline names: «… kể từ ngày kết thúc | hội nghị».
+ACTIVITY = re.compile(r"(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?(?:(?:kết\s+thúc|hoàn\s+thành|tổ\s+chức)\s+)?"
+                      r"(?:các\s+|buổi\s+)?(.+)$", re.IGNORECASE)
+
+
 def _counted(text: str, spans: list[re.Match[str]], ctx: Context, doubts: list[Doubt]) -> list[Found]:
     """The counted deadlines of a sentence; one counted from an activity the grammar cannot name
     («kể từ ngày kết thúc hội nghị») is asked about."""
@@ -291,7 +297,7 @@ def _counted(text: str, spans: list[re.Match[str]], ctx: Context, doubts: list[D
             schedule = parse_when(phrase, default_year=ctx.single_year or ctx.year)
         except PlanError as exc:
             _doubt(doubts, phrase, exc.message if "mốc" not in exc.message else
-                   "hạn tính từ một việc khác: hãy ghi «… kể từ ngày kết thúc nghĩa vụ <mã>» "
+                   f"{FROM_ACTIVITY}: hãy ghi «… kể từ ngày kết thúc nghĩa vụ <mã>» "
                    "với mã của nghĩa vụ đó, hoặc ghi một ngày")
             continue
         out.append(Found(phrase, schedule, m.start(), m.end(), ("hạn tính từ một mốc",), phrase))

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from engine.errors import PlanError
-from engine.phrases import parse_when
+from engine.phrases import Schedule, parse_when
 from engine.rules import Fixed
 
 from . import duties
 from .campaigns import Campaign, find_campaigns
-from .dates import Context, Doubt, Found, find_when, has_anchor, has_day, lower_masked
+from .dates import FROM_ACTIVITY, Context, Doubt, Found, find_when, has_anchor, has_day, lower_masked
 from .header import is_upper
 from .units import subject
 
@@ -173,6 +173,7 @@ class Walker:
         self.closed: list[tuple[str, str]] = []  # (section title, the first unit its lines name)
         self.generic: list[tuple[str, str, int]] = []  # («chỉ tiêu»/«nội dung»/«hoạt động», unit, line)
         self.standing: tuple[str, int] | None = None  # the issuer's standing staff, and its line
+        self.counted: list[Hit] = []  # deadlines counted from an activity («… kể từ ngày kết thúc hội nghị»)
         self.on_doubt = on_doubt
 
     @property
@@ -434,6 +435,10 @@ class Walker:
             doubts = [d for d in doubts if not any(d.text.lower() in n or n in d.text.lower() for n in names)]
         for d in doubts:
             self.on_doubt(no, d.text, d.reason)
+            if d.reason.startswith(FROM_ACTIVITY):  # resolved against the drafted obligations at the end
+                self.counted.append(Hit(sentence, Found(d.text, Schedule(Fixed(())), 0, 0), unit, no, sec, 0.5, []))
+        if any(d.reason.startswith(FROM_ACTIVITY) for d in doubts) and not found:
+            return  # its date is counted from another activity's, not the section's
         if sec.mode == "content":
             return
         if sec.mode == "goals":
