@@ -318,9 +318,9 @@ def _from_activity(hit: Hit, obligations: list[DraftObligation]) -> Hit | None:
     activity = m.group(1).strip(" .,;").lower()
     named = [ob for ob in obligations if activity and activity in ob.title.lower() and ob.line != hit.line]
     before = [ob for ob in named if ob.line < hit.line]
-    target = (before or named or [None])[-1]
-    if target is None:
+    if not named:
         return None
+    target = (before or named)[-1]
     phrase = hit.found.phrase[:m.start(1)].rstrip() + f" nghĩa vụ {target.id}"
     phrase = re.sub(r"\b(?:kể\s+từ|tính\s+từ)\s+(?:ngày\s+)?(?:kết\s+thúc\s+|hoàn\s+thành\s+|tổ\s+chức\s+)?nghĩa\s+vụ",
                     "kể từ ngày kết thúc nghĩa vụ", phrase)

@@ -16,7 +16,16 @@ from engine.rules import Fixed
 
 from . import duties
 from .campaigns import Campaign, find_campaigns
-from .dates import FROM_ACTIVITY, Context, Doubt, Found, find_when, has_anchor, has_day, lower_masked
+from .dates import (
+    FROM_ACTIVITY,
+    Context,
+    Doubt,
+    Found,
+    find_when,
+    has_anchor,
+    has_day,
+    lower_masked,
+)
 from .header import is_upper
 from .units import subject
 
