@@ -699,7 +699,9 @@ def test_counted_deadlines_are_drafted_or_asked() -> None:
 @pytest.mark.parametrize("line", ["- Tuyên dương lớp 9/2 thực hiện tốt phong trào.",
                                   "- Duy trì đội hình trực 24/7 hỗ trợ người dân.",
                                   "- Địa điểm: số 12/3 đường Trần Phú, phường 5.",
-                                  "- Tỷ lệ 3/4 số chi đoàn đạt vững mạnh."])
+                                  "- Tỷ lệ 3/4 số chi đoàn đạt vững mạnh.",
+                                  "- Phấn đấu đạt tỷ lệ 1/3 số chi đoàn vững mạnh.",
+                                  "- Ban Chấp hành khóa XII (2022 - 2027) đã hoàn thành nhiệm vụ."])
 def test_names_and_numbers_written_like_dates_are_not_dates(line: str) -> None:
     assert _at(_draft("II. NỘI DUNG", line), 5)[0] == []
 

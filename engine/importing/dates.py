@@ -55,7 +55,9 @@ _MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
          hội\s+viên|đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|phường|tiêu\s+chí|
          phiếu|số)\b
       | \b(?:lớp|chi\s+đội|chi\s+đoàn|phòng|khối|tổ|số\s+nhà|số|nhà|kiệt|hẻm|ngõ|ngách)\s+\d{1,4}\s*/\s*\d{1,4}(?!\s*/\s*\d)\b
-      | \b24\s*/\s*7\b(?!\s*/\s*\d)"""),
+      | \b24\s*/\s*7\b(?!\s*/\s*\d)
+      | \b(?:tỷ\s+lệ|tỉ\s+lệ|khoảng|gần|hơn|trên|dưới|chiếm|bằng|đạt|trang)\s+\d{1,3}\s*/\s*\d{1,3}(?![\d/])"""),
+    (("khóa", "khoá"), r"\bkho[áa]\s+[ivxl]+\s*,?\s*\(?\s*(?:nhiệm\s+kỳ\s+)?\d{4}\s*[-–]\s*\d{4}\s*\)?"),
     (("tháng",), r"^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$"),
 ))
 #: A clock time: «08g00», «8h», «7 giờ 30».
