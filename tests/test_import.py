@@ -726,3 +726,11 @@ def test_a_deadline_counted_from_an_activity_counts_from_its_obligation() -> Non
     [ob] = [o for o in draft.obligations if o.line == 7]
     assert (ob.kind, ob.when) == ("deadline", "trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi-tong-ket")
     assert any("mốc: nghĩa vụ «hoi-nghi-tong-ket»" in r.reason for r in draft.review if r.line == 7)
+
+
+@pytest.mark.parametrize("line", ["- Các đơn vị nộp báo cáo trước cuối tháng này.",
+                                  "- Hoàn thành trước ngày khai giảng năm học mới.",
+                                  "- Tổ chức ra quân vào tuần tới."])
+def test_a_time_said_relative_to_now_or_an_event_is_asked(line: str) -> None:
+    whens, asked = _at(_draft("II. NỘI DUNG", line), 5)
+    assert whens == [] and asked

@@ -47,7 +47,8 @@ GENERIC_TITLE = re.compile(r"(?:(?:nội dung|thời gian|địa điểm|kinh ph
                            r"chương trình|hoạt động|thực hiện|cụ thể)(?:\s*(?:,|và|-|–)\s*|\s+)?)+\W*", re.IGNORECASE)
 _TARGETS = re.compile(r"chỉ tiêu|mục tiêu", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
-_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.IGNORECASE)
+_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn|(?:tháng|tuần|quý|năm) (?:này|tới|sau)|hôm nay|"
+                         r"ngày mai|sắp tới|trước ngày|trước khi|sau khi)\b", re.IGNORECASE)
 _GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.IGNORECASE)
 #: «… thực hiện tốt các chỉ tiêu của kế hoạch», «tổ chức các hoạt động theo phân công»: a unit's
 #: section gives it the plan's targets, or the duties of its «Nội dung» part, as a class.
