@@ -127,6 +127,17 @@ def main() -> None:
     t_ours = time.perf_counter() - t0
     print(f"{'  tìm ngày, cách ngây thơ':<28} {t_naive:8.3f} s ({naive} cụm từ hợp lệ, chồng lấn nhau)  "
           f"cách của kehoach {t_ours:.3f} s ({ours} cụm từ): nhanh hơn {t_naive / t_ours:,.0f}×")
+    corpus = ROOT / "tests" / "corpus" / "sentences.yaml"
+    if corpus.exists():  # real sentences, each imported as the one line of a plan (as tests score them)
+        import yaml
+        entries = yaml.safe_load(corpus.read_text(encoding="utf-8"))
+        t0 = time.perf_counter()
+        for e in entries:
+            draft = import_lines([(1, "KẾ HOẠCH"), (2, f"Hoạt động năm {e['year']}"), (3, ""), (4, "II. NỘI DUNG"),
+                                  (5, e["text"])], "corpus.txt")
+            render(draft)
+        per = (time.perf_counter() - t0) / len(entries)
+        print(f"{'kho câu thật':<28} {len(entries):>7} câu  {per * 1000:8.2f} ms/câu (nhập + kiểm tra, mỗi câu một bản nháp)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"ke-hoach-{args.pages}-trang.docx"
         t0 = time.perf_counter()
@@ -135,6 +146,7 @@ def main() -> None:
         seconds, obligations, review = run(path)
         target = 30.0 * args.pages / 200
         report(f"{args.pages} trang .docx", seconds, target, obligations, review, len(read_lines(path)))
+        print(f"{'':<28} {seconds / args.pages * 1000:8.1f} ms/trang")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from .model import Kind
 from .plan import Duty, Offset, Plan
-from .rules import expand
+from .rules import Relative, expand, shifted
 from .workdays import ShiftPolicy, WorkingCalendar
 
 OTHER_WAY = {ShiftPolicy.NEXT: ShiftPolicy.PREVIOUS, ShiftPolicy.PREVIOUS: ShiftPolicy.NEXT}
@@ -87,7 +87,7 @@ def _occurrences(plan: Plan, duty: Duty, calendar: WorkingCalendar) -> list[Occu
     tz, hour = plan.tz, plan.reminder_time
     # what fell due before the plan was issued is history, not a step (unless the duty says so)
     issued = plan.issued if plan.issued and not duty.before_issue else None
-    for key, start, nominal in expand(duty.schedule.rule, plan.start, plan.end):
+    for key, start, nominal in _expand(plan, duty, calendar):
         day = calendar.shift(nominal, duty.shift)
         if not plan.start <= day <= plan.end:  # never shift out of the plan: try the other way
             day = calendar.shift(nominal, OTHER_WAY.get(duty.shift, duty.shift))
@@ -110,6 +110,22 @@ def _occurrences(plan: Plan, duty: Duty, calendar: WorkingCalendar) -> list[Occu
         out.append(Occurrence(key, nominal, day, clock, start, due_at, tuple(reminders),
                               duty.schedule.tentative, why))
     return out
+
+
+def _expand(plan: Plan, duty: Duty, calendar: WorkingCalendar, depth: int = 0) -> list[tuple[str, date | None, date]]:
+    """The duty's nominal occurrences; a deadline counted from the plan's date of issue or from
+    another obligation's occurrences (their due dates after the holiday shift) takes them here."""
+    rule = duty.schedule.rule
+    if not (isinstance(rule, Relative) and rule.anchor in ("issued", "obligation")):
+        return expand(rule, plan.start, plan.end, calendar)
+    if rule.anchor == "issued":
+        anchors = [("1", plan.issued or plan.start)]
+    else:
+        other = next((d for d in plan.duties if d.id == rule.on), None)
+        if other is None or depth > 8:  # the loader refuses both; a chain this long is a loop
+            return []
+        anchors = [(key, calendar.shift(day, other.shift)) for key, _, day in _expand(plan, other, calendar, depth + 1)]
+    return [o for o in shifted(rule, anchors, calendar) if plan.start <= o[2] <= plan.end]
 
 
 def _rung_times(plan: Plan, duty: Duty, occ: Occurrence) -> tuple[datetime, ...]:

@@ -18,10 +18,27 @@ import calendar as _cal
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
+from functools import lru_cache
 
 from .errors import PlanError
-from .rules import Daily, Every, Fixed, MonthDay, Monthly, Quarterly, Rule, Weekly, Yearly
+from .rules import (
+    Daily,
+    Every,
+    Fixed,
+    MonthDay,
+    Monthly,
+    Quarterly,
+    Relative,
+    RRule,
+    Rule,
+    Weekly,
+    Yearly,
+    expand,
+    on_year,
+)
+from .vi import WEEKDAYS
+from .workdays import InvalidLunarDate
 
 HINT = ("hãy viết lại theo mẫu (ví dụ «ngày 30/01 và 30/8 hằng năm», «08g00, ngày 19/5/2022», "
         "«định kỳ hằng quý») hoặc dùng dạng có cấu trúc: when: {dates: [2022-05-19]} "
@@ -98,7 +115,7 @@ _TOKEN = re.compile(
   | (?P<word>từ|đến|tới|âm\s+lịch|trong\s+tuần|(?:ngày\s+)?làm\s+việc)
   | (?P<stage>giai\s+đoạn(?:\s+\d(?!\d))?)
   | (?P<filler>vào|ngày|lúc|và|các|định\s+kỳ|thời\s+gian|hạn\s+chót|hạn|chậm\s+nhất|trước|
-      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|(?:nhân\s+)?dịp|đợt\s+\d+|thực\s+hiện|
+      trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|(?:nhân\s+)?dịp|đợt\s+\d+|thực\s+hiện|của|
       ,|;|:|\(|\)|-|–|\.)
   | (?P<space>\s+)
     """.replace("SEASON_NAMES", _SEASON_NAMES).replace("SEASON_TAILS", _SEASON_TAILS)
@@ -138,18 +155,126 @@ def _days_of_month(m: re.Match[str]) -> str:
     return f"từ ngày {first}/{month}{y} đến ngày {end or last}/{month}{y}"
 
 
+#: A number said in words after its digits, as legal texts write it: «ngày 15 (mười lăm)».
+_SPOKEN = re.compile(r"\(\s*(?:(?:một|hai|ba|bốn|tư|năm|lăm|sáu|bảy|tám|chín|mười|mươi|mốt)\s*)+(?:\)|$)")
+#: «15 tháng 4» without «ngày» is a date unless it is a length («trong 6 tháng 1 lần»).
+_DAY_OF_MONTH = re.compile(r"(?<![\d/.-])(\d{1,2})\s+tháng\s+(\d{1,2})\b(?!\s*(?:/|một|0?1|\d+)?\s*lần)")
+_LENGTH_WORDS = ("ngày", "định kỳ", "mỗi", "cứ", "trong", "sau", "khoảng", "gần", "hơn", "đủ", "được", "vòng",
+                 "mất", "dài", "thêm", "trên", "dưới", "tối đa", "ít nhất", "hạn", "thứ", "tuần", "quý")
+_LUNAR_MONTHS = {"giêng": "1", "chạp": "12"}
+_MONTH_WORDS = {"hai": 2, "ba": 3, "tư": 4, "năm": 5, "sáu": 6, "bảy": 7, "tám": 8, "chín": 9, "mười": 10,
+                "mười một": 11, "mười hai": 12}
+_MEETS = r"họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá"
+
+
+def _day_of_month(m: re.Match[str]) -> str:
+    before = m.string[:m.start()].rstrip()
+    if before.endswith(_LENGTH_WORDS) or not (1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12):
+        return m.group()
+    return f"ngày {m.group(1)} tháng {m.group(2)}"
+
+
+def _day_range(m: re.Match[str]) -> str:
+    """«17 - 18/12/2024», «ngày 6-8/1»: from the first day to the second, in that month."""
+    d1, d2, month, year = m.group(1), m.group(2), m.group(4), m.group(5)
+    if int(d1) >= int(d2):
+        return m.group()
+    tail = f"/{month}" + (f"/{year}" if year else "")
+    return f"từ ngày {d1}{tail} đến ngày {d2}{tail}"
+
+
+def _lunar_words(s: str) -> str:
+    """«mùng 10 tháng 3 âm lịch», «Rằm tháng Giêng», «16/3 ÂL»: the grammar's words for them."""
+    s = re.sub(r"(?<!\w)âl(?!\w)", "âm lịch", s)
+    s = re.sub(r"\b(?:theo|tính\s+theo)\s+(âm\s+lịch)", r"\1", s)
+    s = re.sub(r"\b(?:ngày\s+)?(?:mùng|mồng)\s+(?=\d)", "ngày ", s)
+    s = re.sub(r"\b(?:ngày\s+)?rằm\b", "ngày 15", s)
+    s = re.sub(r"\b(ngày\s+\d{1,2}\s+)tháng\s+(mười\s+một|mười\s+hai|mười|hai|ba|tư|năm|sáu|bảy|tám|chín)\b",
+               lambda m: m.group(1) + "tháng " + str(_MONTH_WORDS[re.sub(r"\s+", " ", m.group(2))]), s)  # «Rằm tháng Bảy»
+    if re.search(r"\btháng\s+(?:giêng|chạp)\b", s):
+        s = re.sub(r"\btháng\s+(giêng|chạp)\b", lambda m: "tháng " + _LUNAR_MONTHS[m.group(1)], s)
+        s = s if "âm lịch" in s else s.rstrip(" .;") + " âm lịch"
+    return s
+
+
+def _dash_ranges(s: str) -> str:
+    """Ranges written with a dash, as «từ … đến …»: «17 - 18/12/2024», «6-8/1», «16 - 18 tháng 1»,
+    «15/6 - 15/8/2025», «tháng 12/2025 - tháng 01/2026», «tháng 9 - 10/2026»."""
+    s = re.sub(r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s*([/.])\s*(\d{1,2})(?!\d)"
+               r"(?:\s*\3\s*(\d{4}))?(?![\d/]|\.\d)", _day_range, s)
+    s = re.sub(r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s+tháng\s+(?=\d)",
+               r"từ ngày \1 đến ngày \2 tháng ", s)
+    s = re.sub(r"(?:\btừ\s+)?\b((?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)\s*-\s*(?=(?:ngày\s+)?\d{1,2}\s*/)",
+               r"từ \1 đến ", s)
+    s = re.sub(r"(?:\btừ\s+)?\b(tháng\s+\d{1,2}\s*[/.-]\s*\d{4})\s*-\s*(?=tháng\s+\d)", r"từ \1 đến ", s)
+    return re.sub(r"\b(?:từ\s+)?tháng\s+(\d{1,2})\s*-\s*(\d{1,2})\s*[/.-]\s*(\d{4})\b", r"từ tháng \1 đến tháng \2/\3", s)
+
+
+@lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
     """NFC, lower case, one spelling of "hằng", plain spaces and dashes; the ranges written
-    with «hết» or a dash and the parts of a month («tuần đầu tháng 3») as «từ … đến …»."""
+    with «hết» or a dash and the parts of a month («tuần đầu tháng 3») as «từ … đến …»; the
+    lunar calendar's words («mùng 10», «Rằm», «tháng Giêng», «ÂL»); «15 tháng 4» as a date;
+    the recurrences written as counts («01 lần/tháng», «2 năm/lần», «thường niên»)."""
     s = unicodedata.normalize("NFC", text).lower()
     s = re.sub(r"[\u00a0\u2007\u202f\t\r\n]", " ", s)
     s = re.sub(r"[‐‑‒–—]", "-", s)
-    s = re.sub(r"\bhàng\s+(năm|quý|tháng|tuần|ngày|nửa\s+năm)\b", r"hằng \1", s)
-    s = re.sub(r"\b(đến|tới)\s+hết\b", r"\1", s)  # «từ tháng 6 đến hết tháng 8»
-    s = _PART_OF_MONTH.sub(_days_of_month, s)
-    # «từ 15/5 - 15/6/2026», «tháng 9 - 10/2026»: a dash inside a range, or between two months
-    s = re.sub(r"\b(từ\s+(?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)\s*-\s*(?=(?:ngày\s+)?\d)", r"\1 đến ", s)
-    s = re.sub(r"\b(?:từ\s+)?tháng\s+(\d{1,2})\s*-\s*(\d{1,2})\s*/\s*(\d{4})\b", r"từ tháng \1 đến tháng \2/\3", s)
+    # each rewrite below is tried only when its words are there (this runs for every phrase)
+    if any(c in s for c in "’'`´"):
+        s = re.sub(r"(\d)\s*[’'`´]", r"\1 ", s)  # «08h00’»
+    s = re.sub(r"(\d)(ngày|lúc|thứ)\b", r"\1 \2", s)  # «8 giờ 00ngày 08 tháng 3»
+    if "(" in s:
+        s = _SPOKEN.sub(" ", s)
+    if "hàng" in s:
+        s = re.sub(r"\bhàng\s+(năm|quý|tháng|tuần|ngày|nửa\s+năm)\b", r"hằng \1", s)
+    if "niên" in s:
+        s = re.sub(r"\bthường\s+niên\b", "hằng năm", s)
+    if "báo cáo" in s:
+        s = re.sub(r"\bcủa\s+(?:năm\s+liền\s+kề\s+)?năm\s+báo\s+cáo\b", "hằng năm", s)
+    if any(w in s for w in ("âl", "âm", "mùng", "mồng", "rằm", "giêng", "chạp")):
+        s = _lunar_words(s)
+    if "-" in s:  # weekdays abbreviated after a date: «31/10/2020-T7», «9/1/2021-CN»
+        s = re.sub(r"(\d)\s*-\s*t\s*([2-7])\b", r"\1 thứ \2", s)
+        s = re.sub(r"(\d)\s*-\s*cn\b", r"\1 chủ nhật", s)
+    if "lần" in s:  # counts: «01 lần/tháng», «2 lần/năm», «2 năm/lần», «quý họp một lần», «mỗi năm họp 04 lần»
+        s = re.sub(r"\b0?1\s+lần\s*/\s*(năm|quý|tháng|tuần)\b", r"hằng \1", s)
+        s = re.sub(r"\b(\d{1,2})\s+lần\s*/\s*(năm|quý|tháng|tuần)\b", r"hằng \2 \1 lần", s)
+        s = re.sub(r"\b(\d{1,3})\s+(năm|quý|tháng|tuần)\s*/\s*(?:0?1\s+)?lần\b", r"\1 \2 một lần", s)
+        s = re.sub(r"\b(?:mỗi\s+|hằng\s+)?(năm|quý|tháng|tuần)\s+(?:" + _MEETS + r")\s+(?:một|0?1)\s+lần\b",
+                   r"hằng \1", s)
+        s = re.sub(r"\b(?:mỗi|hằng)\s+(năm|quý|tháng|tuần)\s+(?:" + _MEETS + r")\s+0*(\d{1,2})\s+lần\b",
+                   r"hằng \1 \2 lần", s)
+    if "nay" in s:
+        s = re.sub(r"\b(sáng|trưa|chiều|tối)\s+nay\b", r"\1", s)
+    if "bắt" in s:
+        s = re.sub(r"\bbắt\s+đầu\b", " ", s)  # «bắt đầu từ ngày …»: not the «đầu» of a month
+    if "tới" in s:
+        s = re.sub(r"(\d)\s+tới\b(?!\s*(?:ngày\s+)?\d)", r"\1", s)  # «vào ngày 05/01 tới»: coming
+    if "hết" in s:
+        s = re.sub(r"\b(đến|tới)\s+hết\s+(năm|quý|tháng)\b(?!\s*(?:\d|i|v))", r"\1 cuối \2", s)
+        s = re.sub(r"\b(đến|tới)\s+hết\b", r"\1", s)  # «từ tháng 6 đến hết tháng 8»
+    if "-" in s:
+        s = _dash_ranges(s)
+    if "tháng" in s:
+        s = re.sub(r"\b(sáu|ba)\s+tháng\s+(đầu|cuối)\b", lambda m: {"sáu": "6", "ba": "3"}[m.group(1)]
+                   + f" tháng {m.group(2)}", s)
+        if "tuần" in s or "nửa" in s:
+            s = _PART_OF_MONTH.sub(_days_of_month, s)
+        # «tháng 8, 9 năm 2025»: each month named
+        s = re.sub(r"\btháng\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2})+(?=\s+năm\s+\d{4}|\s*/\s*\d{4})",
+                   lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 tháng \2", m.group()), s)
+        s = _DAY_OF_MONTH.sub(_day_of_month, s)
+        if "quý" in s:  # «ngày 20 tháng cuối quý»: that day of the quarter's last (or first) month, every year
+            s = re.sub(r"\bngày\s+(\d{1,2})\s+(?:của\s+)?tháng\s+(cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý"
+                       r"(?:\s+hằng\s+năm)?",
+                       lambda m: "ngày " + ", ".join(f"{m.group(1)}/{k}" for k in ((3, 6, 9, 12) if m.group(2) == "cuối"
+                                                                                   else (1, 4, 7, 10))) + " hằng năm", s)
+    if "hai ngày" in s or "2 ngày" in s:  # «trong hai ngày 26 và 27/9»: the two days, a window
+        s = re.sub(r"\b(?:trong\s+)?(?:hai|0?2)\s+ngày\s+(\d{1,2})\s*(?:và|,)\s*(\d{1,2})\s*/\s*(\d{1,2}(?:\s*/\s*\d{4})?)",
+                   r"từ ngày \1/\3 đến ngày \2/\3", s)
+    if "ngày" in s and ("," in s or "và" in s):
+        s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",  # «ngày 15 và 30 hằng tháng»
+                   lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 ngày \2", m.group()), s)
     return re.sub(r"\s+", " ", s).strip(" .;")
 
 
@@ -161,12 +286,107 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
     s = normalize(text)
     tentative = "dự kiến" in s
     s = s.replace("dự kiến", " ")
+    relative = _relative(s, text, default_year)
+    if relative is not None:
+        return Schedule(relative, None, tentative)
+    gloss = _GLOSS.search(s) if "âm lịch" in s else None  # «ngày 10/3 âm lịch (tức 18/4/2024)»
+    nth = _NTH_WEEKDAY.search(s)  # «thứ Hai tuần đầu tiên của tháng»
+    for m in sorted(filter(None, (gloss, nth)), key=lambda m: -m.start()):
+        s = f"{s[:m.start()]} {s[m.end():]}"
     tokens = _tokens(s, text)
     try:
-        rule, at = _interpret(tokens, default_year)
+        rule: Rule
+        if nth:
+            stray = next((t for k, _, t in tokens if k not in ("time", "part")), None)
+            if stray:
+                raise PlanError(f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ")
+            week = _NTH[nth.group(2) or nth.group(3)]  # «thứ hai đầu tháng»: the month's first Monday
+            rule, at = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(_WEEKDAY_WORD.match(nth.group(1)).groups())]}"), _clock(tokens)  # type: ignore[union-attr]
+        elif gloss and re.search(r"\d{4}", gloss.group(1)):
+            # the gloss's year dates a lunar day of that lunar year, or of the one before (before Tết)
+            year = int(re.findall(r"\d{4}", gloss.group(1))[0])
+            for lunar_year in (year, year - 1):
+                rule, at = _interpret(tokens, lunar_year)
+                try:
+                    _check_gloss(rule, gloss.group(1), None)
+                    break
+                except PlanError:
+                    if lunar_year != year:
+                        raise
+        else:
+            rule, at = _interpret(tokens, default_year)
+        if gloss and not re.search(r"\d{4}", gloss.group(1)):
+            _check_gloss(rule, gloss.group(1), default_year)
     except PlanError as exc:
         raise PlanError(exc.message, text=text) from None
     return Schedule(rule, at, tentative)
+
+
+_AMOUNT = r"(\d{1,3})\s+(ngày\s+làm\s+việc|ngày|tuần)"
+#: «trong vòng 5 ngày làm việc kể từ ngày …», «chậm nhất 30 ngày sau khi kết thúc quý»
+_RELATIVE = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|hạn|không\s+quá|sau)\s+)*{_AMOUNT}"
+                       r"\s*,?\s*(kể\s+từ|tính\s+từ|từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?(.+)")
+#: «trước Tết Nguyên đán 2 tuần», «sau ngày ban hành 10 ngày»
+_RELATIVE_FIRST = re.compile(rf"(?:chậm\s+nhất\s+)?(trước|sau)\s+(?:khi\s+)?(?:ngày\s+)?(.+?)\s+{_AMOUNT}")
+_UNITS = {"ngày": "day", "tuần": "week", "ngày làm việc": "workday"}
+_EDGE_OF = re.compile(r"(?:(kết\s+thúc|hết|cuối|bắt\s+đầu|đầu)\s+)?(?:mỗi\s+|hằng\s+|các\s+|từng\s+)?(quý|tháng|năm)"
+                      r"(?:\s+báo\s+cáo)?")
+_TET = re.compile(r"tết(?:\s+nguyên\s+đán|\s+âm\s+lịch)?(?:\s+(?:năm\s+)?(\d{4}))?")
+_ISSUED = re.compile(r"(?:ký\s+)?ban\s+hành(?:\s+(?:kế\s+hoạch|văn\s+bản|thông\s+báo|quyết\s+định))?(?:\s+này)?")
+_OBLIGATION = re.compile(r"(?:(?:kết\s+thúc|hoàn\s+thành)\s+)?nghĩa\s+vụ\s+([a-z0-9][a-z0-9_.-]*)")
+
+
+def _relative(s: str, text: str, default_year: int | None) -> Relative | None:
+    """A deadline counted from an anchor, or None when the phrase is not one."""
+    m = _RELATIVE.fullmatch(s)
+    if m:
+        n, unit, word, anchor = m.group(1), m.group(2), m.group(3), m.group(4)
+    else:
+        m = _RELATIVE_FIRST.fullmatch(s)
+        if m is None:
+            return None
+        word, anchor, n, unit = m.group(1), m.group(2), m.group(3), m.group(4)
+    count = int(n) * (-1 if word == "trước" else 1)
+    unit = _UNITS[re.sub(r"\s+", " ", unit)]
+    anchor = anchor.strip(" ,.")
+    if (found := _EDGE_OF.fullmatch(anchor)) is not None:
+        if found.group(1) and found.group(1).endswith("đầu"):
+            raise PlanError(f"«{anchor}»: hạn tính từ đầu kỳ chưa có; hãy tính từ «kết thúc {found.group(2)}»", text=text)
+        return Relative(count, unit, found.group(2).replace("năm", "year").replace("quý", "quarter")
+                        .replace("tháng", "month"))
+    if (found := _TET.fullmatch(anchor)) is not None:
+        return Relative(count, unit, "tet", int(found.group(1)) if found.group(1) else None)
+    if _ISSUED.fullmatch(anchor):
+        return Relative(count, unit, "issued")
+    if (found := _OBLIGATION.fullmatch(anchor)) is not None:
+        return Relative(count, unit, "obligation", found.group(1))
+    try:
+        day = _fixed(_tokens(anchor, text), {}, default_year).items
+    except PlanError:
+        day = ()
+    if len(day) == 1 and day[0][0] is None:
+        return Relative(count, unit, "date", day[0][1])
+    raise PlanError(f"không rõ mốc tính hạn «{anchor}»; hãy ghi một ngày («ngày 15/3/2025»), «kết thúc quý», "
+                    "«Tết Nguyên đán», «ngày ban hành» hoặc «nghĩa vụ <mã nghĩa vụ>»", text=text)
+
+
+_GLOSS = re.compile(r"\(\s*(?:tức(?:\s+là)?|nhằm|là|ngày)?\s*(?:ngày\s+)?(\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{4})?)"
+                    r"\s*(?:dương\s+lịch)?\s*\)")
+_NTH_WEEKDAY = re.compile(r"(thứ\s+(?:[2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+"
+                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])\s+(?:của|trong)|(đầu|cuối))\s+"
+                          r"(?:mỗi\s+|hằng\s+|các\s+)?tháng(?:\s+hằng\s+tháng)?")
+_WEEKDAY_WORD = re.compile(r"thứ\s+(\S+)|chủ\s+nhật")
+_NTH = {"đầu tiên": "+1", "đầu": "+1", "thứ nhất": "+1", "1": "+1", "thứ hai": "+2", "2": "+2", "thứ ba": "+3",
+        "3": "+3", "thứ tư": "+4", "4": "+4", "cuối cùng": "-1", "cuối": "-1"}
+_RRULE_DAYS = {1: "MO", 2: "TU", 3: "WE", 4: "TH", 5: "FR", 6: "SA", 7: "SU"}
+
+
+def _check_gloss(rule: Rule, solar: str, default_year: int | None) -> None:
+    """The solar date a lunar one is glossed with must be one of its days."""
+    said = _fixed(_tokens(normalize(solar), solar), {}, default_year if rule else None).items[0][1]
+    if said not in {day for _, _, day in expand(rule, said, said)}:
+        raise PlanError(f"ngày dương lịch trong ngoặc ({said:%d/%m/%Y}) không khớp với ngày âm lịch; "
+                        "hãy kiểm tra")
 
 
 def _readable(s: str, pos: int) -> re.Match[str] | None:
@@ -216,7 +436,7 @@ def _tokens(s: str, original: str) -> list[Token]:
 
 #: Besides times, parts of day and words like «cuối», what each «hằng …» may be said with.
 #: (Dated kinds are let through to «hằng năm» so that `_yearly` can say what is wrong.)
-_WITH = {"năm": {"daymonth", "datelong", "month", "quarter", "half", "season",
+_WITH = {"năm": {"daymonth", "datelong", "day", "month", "quarter", "half", "season",
                  "date", "monthyear", "year", "yearrange"},
          "quý": set(), "tháng": {"day"}, "tuần": {"weekday"}, "ngày": set()}
 _COMMON = {"recur", "plural", "every", "bare", "since", "edge", "stage", "word", "time", "part"}
@@ -270,6 +490,8 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
         raise PlanError("«đầu» và «cuối» cùng một chu kỳ; hãy tách thành hai nghĩa vụ")
     anchor = anchors.pop() if anchors else None
     lunar = any(t.startswith("âm") for t in words)
+    if lunar and period is None and every is None and since is None:
+        return _lunar_once(tokens, edges, anchor, default_year), at
     if lunar and period != "năm":
         raise PlanError("ngày âm lịch chỉ dùng được với «hằng năm», "
                         "ví dụ «ngày 10/3 âm lịch hằng năm»")
@@ -290,7 +512,7 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
                      date(since, 1, 1) if since else None), at
     if period is None:
         if any(k == "weekday" for k, _, _ in tokens):
-            raise PlanError("thứ trong tuần cần đi kèm «hằng tuần», ví dụ «chiều thứ 6 hằng tuần»")
+            return _dated_weekdays(tokens, default_year), at
         return _fixed(tokens, edges, default_year), at
     stray = next((t for k, _, t in tokens if k not in _COMMON | _WITH[period]), None)
     if stray:
@@ -306,10 +528,12 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
         rule = Quarterly("end" if anchor == "cuối" else "start" if anchor == "đầu" else "span")
     elif period == "tháng":
         days = [int(g[0] or 0) for k, g, _ in tokens if k == "day"]
-        if len(days) > 1:
-            raise PlanError("«hằng tháng» chỉ nhận một ngày; hãy tách thành nhiều nghĩa vụ")
-        if days and not 1 <= days[0] <= 31:
-            raise PlanError(f"ngày {days[0]} hằng tháng không tồn tại")
+        if any(not 1 <= d <= 31 for d in days):
+            raise PlanError(f"ngày {max(days)} hằng tháng không tồn tại")
+        if len(days) > 1:  # «ngày 15 và 30 hằng tháng» (a month without the 30th has only the 15th)
+            if anchor:
+                raise PlanError(f"«{anchor} tháng» và các ngày cùng lúc; hãy chọn một")
+            return RRule("FREQ=MONTHLY;BYMONTHDAY=" + ",".join(map(str, sorted(set(days))))), at
         if days and anchor:
             raise PlanError(f"«{anchor} tháng» và «ngày {days[0]}» cùng lúc; hãy chọn một")
         rule = Monthly(days[0] if days else -1 if anchor == "cuối" else 1 if anchor == "đầu" else 0)
@@ -383,7 +607,7 @@ def _check_from(tokens: list[Token]) -> None:
     for i, (kind, _, text) in enumerate(tokens):
         if kind == "word" and text == "từ":
             nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
-            if nxt in ("yearrange", "since"):
+            if nxt in ("yearrange", "since", "time", "part"):  # «từ 7h30, Chủ nhật ngày 23/3»: from that hour
                 continue
             if not any(k == "word" and t in ("đến", "tới") for k, _, t in tokens[i + 1:]):
                 raise PlanError("«từ …» cần mốc kết thúc («từ … đến …») hoặc năm bắt đầu "
@@ -551,8 +775,12 @@ def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str
         if _years(kind, g):
             raise PlanError(f"«{text}» có năm cụ thể, không hợp với «hằng năm»; "
                             "năm bắt đầu ghi là «từ năm 2025 trở đi»")
-        if kind in ("daymonth", "datelong"):
+        if kind in ("daymonth", "datelong", "day"):
             day, month, _ = _dmy(kind, g)
+            if kind == "day":  # «từ ngày 7 đến ngày 9 tháng 1 âm lịch»: the month comes later
+                month = next((_dmy(k, g2)[1] for k, g2, _ in tokens[i + 1:] if k in ("daymonth", "datelong")), 0)
+                if not month:
+                    raise PlanError(f"«{text}» không dùng được với «hằng năm»; hãy ghi rõ tháng, ví dụ «ngày {day}/7 hằng năm»")
             if not lunar:
                 _check(day, month, None)
                 if (day, month) == (29, 2):
@@ -572,6 +800,50 @@ def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str
         points = [_edge((1, 1), (12, 31), True, anchor)]
     items = tuple((None, last) if one else (first, last) for first, last, one in points)
     return Yearly(items, lunar, since)
+
+
+def _lunar_once(tokens: list[Token], edges: dict[int, str], anchor: str | None,
+                default_year: int | None) -> Fixed:
+    """A lunar date in one year: «Rằm tháng Giêng năm 2026», «ngày 10/3 âm lịch» in a plan of 2026."""
+    years = {y for k, g, _ in tokens for y in _years(k, g)}
+    year = years.pop() if len(years) == 1 else None if years else default_year
+    if year is None:
+        raise PlanError("ngày âm lịch cần năm hoặc «hằng năm», ví dụ «ngày 10/3 âm lịch năm 2026» "
+                        "hoặc «ngày 10/3 âm lịch hằng năm»")
+    plain: list[Token] = []  # the same dates without their year, for `_yearly`
+    for kind, g, text in tokens:
+        if kind == "date":
+            plain.append(("daymonth", (g[0], g[2]), text))
+        elif kind == "datelong":
+            plain.append((kind, (g[0], g[1], None), text))
+        elif kind == "monthyear":
+            plain.append(("month", (g[0],), text))
+        elif kind not in ("year", "yearrange"):
+            plain.append((kind, g, text))
+    try:
+        return on_year(_yearly(plain, _edges(plain), True, anchor, None), year)
+    except InvalidLunarDate as exc:
+        raise PlanError(str(exc)) from None
+
+
+def _dated_weekdays(tokens: list[Token], default_year: int | None) -> Fixed:
+    """«thứ Tư, ngày 15/10/2025»: the date says when; its weekday must agree with it."""
+    said = [(_weekday(g), text) for kind, g, text in tokens if kind == "weekday"]
+    rest = [tok for tok in tokens if tok[0] != "weekday"]
+    if not any(kind in ("date", "datelong", "daymonth", "day") for kind, _, _ in rest):
+        raise PlanError("thứ trong tuần cần đi kèm «hằng tuần», ví dụ «chiều thứ 6 hằng tuần»")
+    fixed = _fixed(rest, _edges(rest), default_year)
+    days = [due for start, due in fixed.items if start is None]
+    covered = [start + timedelta(days=n) for start, due in fixed.items if start
+               for n in range((due - start).days + 1)]
+    pairs = zip(said, days) if len(days) == len(said) else ((w, d) for w in said for d in days + covered
+                                                            if d.isoweekday() == w[0])
+    checked = {w for w, d in pairs if d.isoweekday() == w[0]}
+    for (number, text), due in zip(said, days + covered):
+        if (number, text) not in checked:
+            raise PlanError(f"«{text}» không khớp với ngày {due:%d/%m/%Y} ({WEEKDAYS[due.weekday()]}); "
+                            "hãy kiểm tra thứ hoặc ngày")
+    return fixed
 
 
 def _quarter(text: str | None) -> int:
@@ -685,6 +957,7 @@ def readable(text: str) -> bool:
     (True, False)
     """
     s = normalize(text).replace("dự kiến", " ").strip()
+    s = _NTH_WEEKDAY.sub(" vào ", _GLOSS.sub(" vào ", s) if "âm lịch" in s else s).strip()  # read as a filler
     pos = 0
     while pos < len(s):
         m = _readable(s, pos)

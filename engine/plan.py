@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import PlanError, PlanErrors, Position
 from .model import Kind, Level, Obligation, PlanFile
 from .phrases import Schedule, parse_clock, parse_day, parse_when
-from .rules import Fixed, RRule, expand
+from .rules import Fixed, Relative, RRule, expand
 from .workdays import ShiftPolicy
 
 Path = tuple[str | int, ...]
@@ -336,6 +336,14 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
                 r.fail((*path, "when"), "RRULE không rơi vào ngày nào trong thời gian của kế "
                        f"hoạch ({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
         duties.append(duty)
+
+    by_id = {d.id: d for d in duties}  # a deadline counted from another obligation names one that exists
+    for i, ob in enumerate(doc.obligations):
+        counted = by_id.get(ob.id)
+        rule = counted.schedule.rule if counted else None
+        if counted and isinstance(rule, Relative) and rule.anchor == "obligation" and (
+                rule.on == ob.id or rule.on not in by_id):
+            r.fail(("obligations", i, "when"), f"không có nghĩa vụ «{rule.on}» để tính hạn", counted.phrase)
 
     if r.errors:
         raise PlanErrors(r.errors)

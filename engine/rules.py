@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from dateutil.rrule import rrulestr
 
-from .workdays import InvalidLunarDate, lunar_to_solar
+from .workdays import InvalidLunarDate, WorkingCalendar, lunar_to_solar
 
 Occurrence = tuple[str, "date | None", date]
 MonthDay = tuple[int, int]  # (month, day); day 0 means the last day of the month
@@ -95,7 +95,26 @@ class RRule:
     start: date | None = None
 
 
-Rule = Fixed | Yearly | Quarterly | Monthly | Weekly | Every | Daily | RRule
+@dataclass(frozen=True, slots=True)
+class Relative:
+    """`n` days, weeks or working days after (before, when `n` < 0) an anchor: a date ("date",
+    `on`); the end of each month, quarter or year ("month", "quarter", "year"); Tết, the lunar
+    new year ("tet", `on` a year, or None for every year); the plan's date of issue ("issued");
+    each occurrence of another obligation ("obligation", `on` its id). The last two need the plan:
+    the compiler gives their dates (`shifted`).
+
+    «trong vòng 5 ngày làm việc kể từ ngày 15/3/2025» is `Relative(5, "workday", "date", …)`,
+    «chậm nhất 30 ngày sau khi kết thúc quý» `Relative(30, "day", "quarter")`, «trước Tết
+    Nguyên đán 2 tuần» `Relative(-2, "week", "tet")`.
+    """
+
+    n: int
+    unit: str  # "day" | "week" | "workday"
+    anchor: str
+    on: date | int | str | None = None
+
+
+Rule = Fixed | Yearly | Quarterly | Monthly | Weekly | Every | Daily | RRule | Relative
 
 
 def _last(year: int, month: int) -> int:
@@ -119,6 +138,19 @@ def _lunar(year: int, md: MonthDay) -> date:
 
 def _on(year: int, md: MonthDay, lunar: bool, start: bool = False) -> date:
     return _lunar(year, md) if lunar else _solar(year, md, start)
+
+
+def on_year(rule: Yearly, year: int) -> Fixed:
+    """The dates of a yearly rule in one year (a lunar year for a lunar rule), as a `Fixed`:
+    «Rằm tháng Giêng năm 2026» is `Yearly(((None, (1, 15)),), lunar=True)` in 2026."""
+    items = []
+    for start, due in rule.items:
+        day = _on(year, due, rule.lunar)
+        begin = _on(year, start, rule.lunar, True) if start else None
+        if begin and begin > day:
+            begin = _on(year - 1, start, rule.lunar, True)  # type: ignore[arg-type]
+        items.append((begin, day))
+    return Fixed(tuple(items))
 
 
 def _blocks(rule: Every, first: date, last: date) -> list[tuple[str, date, date]]:
@@ -208,10 +240,46 @@ def check_rrule(text: str) -> None:
         raise ValueError(f"FREQ phải là một trong: {', '.join(FREQS)}")
 
 
-def expand(rule: Rule, first: date, last: date) -> list[Occurrence]:
-    """The occurrences of `rule` whose due date lies in [first, last], in date order."""
+def _move(day: date, rule: Relative, calendar: WorkingCalendar | None) -> date:
+    if rule.unit != "workday":
+        return day + timedelta(days=rule.n * (7 if rule.unit == "week" else 1))
+    calendar = calendar or WorkingCalendar()
+    step, left = timedelta(days=1 if rule.n > 0 else -1), abs(rule.n)
+    while left:
+        day += step
+        left -= calendar.is_working_day(day)
+    return day
+
+
+def shifted(rule: Relative, anchors: list[tuple[str, date]], calendar: WorkingCalendar | None = None
+            ) -> list[Occurrence]:
+    """The occurrences of a relative rule from its anchors' (key, date)."""
+    return [(key, None, _move(day, rule, calendar)) for key, day in anchors]
+
+
+def _anchors(rule: Relative, first: date, last: date) -> list[tuple[str, date]]:
+    """The anchor days of a rule that needs no plan, around [first, last]."""
+    reach = timedelta(days=abs(rule.n) * (7 if rule.unit == "week" else 2) + 31)
+    low, high = first - reach, last + reach
+    if rule.anchor == "date":
+        return [("1", rule.on)] if isinstance(rule.on, date) else []
+    if rule.anchor == "tet":
+        years = [rule.on] if isinstance(rule.on, int) else range(low.year, high.year + 1)
+        return [(str(y), lunar_to_solar(y, 1, 1)) for y in years if 1900 <= y <= 2100]
+    ends: dict[str, Rule] = {"month": Monthly(-1), "quarter": Quarterly("end"), "year": Yearly(((None, (12, 31)),))}
+    period = ends.get(rule.anchor)
+    if period is None:
+        raise ValueError(f"mốc «{rule.anchor}» cần kế hoạch (trình biên dịch tính)")
+    return [(key, due) for key, _, due in expand(period, low, high)]
+
+
+def expand(rule: Rule, first: date, last: date, calendar: WorkingCalendar | None = None) -> list[Occurrence]:
+    """The occurrences of `rule` whose due date lies in [first, last], in date order.
+    `calendar` counts working days for a `Relative` rule (the default calendar without it)."""
     out: list[Occurrence] = []
-    if isinstance(rule, Fixed):
+    if isinstance(rule, Relative):
+        out = shifted(rule, _anchors(rule, first, last), calendar)
+    elif isinstance(rule, Fixed):
         out = [(str(i + 1), start, due) for i, (start, due) in enumerate(rule.items)]
     elif isinstance(rule, Yearly):
         many = len(rule.items) > 1

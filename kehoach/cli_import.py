@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -41,15 +42,19 @@ def _text_lines(path: Path) -> list[Line]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ReadError(f"không đọc được tệp «{path}» ({exc.strerror})") from None
-    for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+    for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "cp1258"):
         try:
             text = raw.decode(encoding)
-            break
         except UnicodeDecodeError:
             continue
+        if encoding == "cp1258":  # Windows-1258: a legacy text whose marks are combining characters
+            if re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", text):
+                continue  # control characters: not a text at all
+            err.print(f"Tệp «{path}» dùng bảng mã Windows-1258: đã chuyển sang Unicode.")
+        break
     else:
-        raise ReadError(f"tệp «{path}» không phải văn bản UTF-8; hãy lưu lại với bảng mã UTF-8")
-    return [(i, t, False) for i, t in enumerate(text.splitlines(), 1)]
+        raise ReadError(f"tệp «{path}» không phải văn bản UTF-8 hay Windows-1258; hãy lưu lại với bảng mã UTF-8")
+    return [(i, unicodedata.normalize("NFC", t), False) for i, t in enumerate(text.splitlines(), 1)]
 
 
 def _docx_lines(path: Path) -> list[Line]:
@@ -133,6 +138,8 @@ def import_(file: Path, output: Path | None) -> None:
     tệp kế hoạch để xem lại; in tóm tắt và các mục cần xem lại."""
     try:
         lines = read_lines(file)
+        if not any(text.strip() for _, text, _ in lines):
+            raise ReadError(f"tệp «{file}» trống: không có gì để nhập")
     except ReadError as exc:
         err.print(f"[red]lỗi[/red] {exc}", markup=True, soft_wrap=True)
         sys.exit(1)

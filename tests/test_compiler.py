@@ -593,3 +593,42 @@ def test_same_day_escalation_after_the_deadline() -> None:
     [step] = compile_plan(plan, CALENDAR)
     # "0d" is heard as soon as the step is late (late means now >= due_at), not before
     assert [r.at for r in step.escalation] == [step.occurrence.due_at]
+
+
+RELATIVE_PLAN = """
+id: thu
+title: Hạn tính từ một mốc
+issuer: quan-doan
+issued: 10/03/2025
+period: "2025"
+shift: keep
+units:
+  - {id: quan-doan, name: Quận Đoàn}
+  - {id: doan-a, name: Đoàn phường A}
+obligations:
+  - {id: hoi-nghi, kind: event, title: Hội nghị tổng kết, when: "ngày 25/4/2025", responsible: quan-doan}
+  - {id: bien-ban, kind: deadline, title: Gửi biên bản, responsible: doan-a,
+     when: "trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi"}
+  - {id: dang-ky, kind: deadline, title: Đăng ký, when: "sau 10 ngày kể từ ngày ban hành", responsible: doan-a}
+  - {id: bao-cao, kind: deadline, title: Báo cáo quý, when: "chậm nhất 30 ngày sau khi kết thúc quý",
+     responsible: doan-a}
+  - {id: tham-hoi, kind: event, title: Thăm hỏi, when: "trước Tết Nguyên đán 2 tuần", responsible: doan-a}
+"""
+
+
+def test_relative_deadlines_count_from_their_anchor() -> None:
+    """Issue 13 item 7: days or working days from a date, another obligation, a period's end, Tết."""
+    steps = compile_plan(parse_plan(RELATIVE_PLAN), CALENDAR)
+    due = {(s.duty.id, s.occurrence.key): s.occurrence.date for s in steps}
+    assert due[("bien-ban", "1")] == date(2025, 5, 6)  # 25/4 + 5 working days past 30/4, 1/5, 2/5
+    assert due[("dang-ky", "1")] == date(2025, 3, 20)  # the plan's date of issue + 10 days
+    assert due[("bao-cao", "2025-Q1")] == date(2025, 4, 30) and due[("bao-cao", "2024-Q4")] == date(2025, 1, 30)
+    assert due[("tham-hoi", "2025")] == date(2025, 1, 15)  # Tết 2025 is 29/01
+
+
+def test_a_deadline_counted_from_an_unknown_obligation_is_refused() -> None:
+    from engine.errors import PlanErrors
+    text = RELATIVE_PLAN.replace("nghĩa vụ hoi-nghi", "nghĩa vụ hoi-nghi-khac")
+    with pytest.raises(PlanErrors) as caught:
+        parse_plan(text)
+    assert "không có nghĩa vụ «hoi-nghi-khac»" in str(caught.value)

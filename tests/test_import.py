@@ -36,7 +36,7 @@ DATES = [
     ("Căn cứ Quyết định số 12/QĐ-UBND ngày 03/01/2025 của UBND", []),
     ("Tổ chức Hội trại 26/3 vào ngày 22/3/2026", ["vào ngày 22/3/2026"]),  # 26/3 names the camp
     ("Tổng kết giai đoạn 2026 - 2030", ["giai đoạn 2026 - 2030"]),
-    ("Mít tinh lúc 19g00, thứ Bảy ngày 15/3/2025", ["lúc 19g00, ngày 15/3/2025"]),  # weekday checked, dropped
+    ("Mít tinh lúc 19g00, thứ Bảy ngày 15/3/2025", ["lúc 19g00, thứ Bảy ngày 15/3/2025"]),  # weekday checked, kept
     ("Hằng tháng, các chi đoàn nộp sổ vào ngày 10.", ["Hằng tháng, vào ngày 10"]),  # two places, one rule
 ]
 
@@ -54,7 +54,7 @@ def test_dates_nfd_and_nbsp(sentence: str, phrase: str) -> None:
 
 
 DOUBTS = [
-    ("Hội trại diễn ra ngày 15-16/8/2025", "khoảng ngày"),  # a range or two days?
+    ("Hội trại diễn ra ngày 15, 16/8/2025", "khoảng ngày"),  # a range or two days?
     ("Gặp mặt ngày 15/8", "thiếu năm"),  # no year anywhere
     ("Ra quân cuối tuần", None),  # no date word at all: nothing found, nothing doubted
     ("Họp giao ban thứ hai ngày 16/3/2025", "không khớp"),  # 16/3/2025 is a Sunday
@@ -227,7 +227,7 @@ def test_cli_reads_a_letterhead_table_and_a_plan_for_one_activity(tmp_path: Path
     plan = parse_plan(out.read_text(encoding="utf-8"))
     assert plan.units[plan.issuer] == "BCH Đoàn Phường Võ Thị Sáu"
     got = {d.title: (d.kind, d.phrase) for d in plan.duties}
-    assert got == {"Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("event", "7g00 ngày 29/3/2026"),
+    assert got == {"Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("event", "7g00 ngày 29/3/2026 (Chủ nhật)"),
                    "Các chi đoàn đăng ký vận động viên trước ngày 20/3/2026": ("deadline", "trước ngày 20/3/2026"),
                    "Đóng góp kinh phí: Tổ chức Ngày hội Thanh niên khỏe năm 2026": ("contribution", "trước ngày 25/3/2026")}
 
@@ -276,10 +276,10 @@ def test_cli_directory_and_empty_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["import", str(tmp_path)])
     assert result.exit_code == 1 and "là một thư mục" in result.output
     empty = tmp_path / "rong.txt"
-    empty.write_text("", encoding="utf-8")
-    result = CliRunner().invoke(main, ["import", str(empty)])
-    assert result.exit_code == 0  # readable: a draft, with what is missing listed for review
-    assert "Tìm thấy 0 nghĩa vụ" in result.output and "không thấy đơn vị ban hành" in result.output
+    empty.write_text(" \n\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(empty), "-o", str(tmp_path / "d.yaml")])
+    assert result.exit_code == 1 and "rong.txt" in result.output and "trống" in result.output
+    assert not (tmp_path / "d.yaml").exists()  # no draft written from nothing
 
 
 EDGES = ["", "-", "+ ", "1.", "II.", "| |", "|---|", "Thời gian:", "Thời gian - Địa điểm:", "Nơi nhận:",
@@ -293,9 +293,7 @@ EDGES = ["", "-", "+ ", "1.", "II.", "| |", "|---|", "Thời gian:", "Thời gia
                 max_size=30))
 def test_any_mix_of_lines_gives_a_draft_that_check_accepts(lines: list[str]) -> None:
     draft = import_lines(list(enumerate(lines, 1)), "t.txt")
-    text = render(draft)
-    if draft.obligations:
-        parse_plan(text)  # never a draft `kehoach check` refuses
+    parse_plan(render(draft))  # never a draft `kehoach check` refuses, even with nothing dated
 
 
 CAMPAIGNS = [  # sentence, year of a single-year plan, [(name as written, drafted when)]
@@ -570,3 +568,169 @@ def test_a_school_years_plan_and_what_its_intros_leave_unsaid() -> None:
     assert when["Chào"] == ("event", "vào sáng thứ Hai hằng tuần")  # the period of «Hằng tuần:»
     assert when["Văn"] == ("event", "vào ngày 15/11/2025")  # «Ngày Nhà giáo Việt Nam 20/11» is a name
     assert not any("20/11" in r.text for r in draft.review)
+
+
+def _draft(*body: str, title: str = "Hoạt động năm 2025", head: tuple[str, ...] = ()) -> Draft:
+    lines = [*head, "KẾ HOẠCH", title, "", *body]
+    draft = import_lines(list(enumerate(lines, 1)), "t.txt")
+    parse_plan(render(draft))  # whatever the text, `kehoach check` accepts the draft
+    return draft
+
+
+def _at(draft: Draft, line: int) -> tuple[list[str], list[str]]:
+    """(the `when:` of the obligations drafted from a line, the review's reasons about it)."""
+    return ([o.when for o in draft.obligations if o.line == line],
+            [r.reason for r in draft.review if line in r.about and "đơn vị ban hành" not in r.reason])
+
+
+def test_hedging_outside_the_date_phrase_is_tentative() -> None:
+    draft = _draft("II. NỘI DUNG", "- Dự kiến, lễ ra quân diễn ra vào ngày 28/6/2025.",
+                   "- Dự kiến tổ chức Hội nghị sơ kết trong quý IV/2025.")
+    for line in (5, 6):
+        whens, asked = _at(draft, line)
+        assert whens and any("dự kiến" in r for r in asked), (line, whens, asked)
+
+
+DISTRACTORS = [  # (line, a date the line names that is no date of the plan)
+    ("- Hội nghị chỉ hợp lệ khi có mặt 2/3 ủy viên Ban Chấp hành.", "2/3"),
+    ("- Do lễ Quốc khánh rơi vào thứ Bảy nên được nghỉ bù vào thứ Hai 02/9.", "02/9"),
+    ("- Tuyên truyền Luật Thanh niên năm 2020 và Luật Trẻ em năm 2016.", "năm 2016"),
+    ("Ngày đăng: 12/03/2025 08:15", "12/03/2025"),
+    ("Thứ ba, 15/02/2025 09:32", "15/02/2025"),
+    ("- Kỷ niệm 94 năm Ngày thành lập Đoàn (26/3/1931 - 26/3/2025).", "26/3/1931"),
+    ("- Căn cứ Kế hoạch số 12-KH/TĐTN ngày 05/01/2025 của Thành Đoàn về việc tổ chức Tháng Thanh niên năm 2025.",
+     "năm 2025"),
+]
+
+
+@pytest.mark.parametrize("line, named", DISTRACTORS, ids=[d[1] for d in DISTRACTORS])
+def test_what_is_not_a_date_of_the_plan_drafts_nothing(line: str, named: str) -> None:
+    whens, _ = _at(_draft("II. NỘI DUNG", line), 5)
+    assert whens == []
+
+
+def test_a_year_or_quarter_in_a_name_beside_a_date_is_not_a_second_date() -> None:
+    draft = _draft("II. NỘI DUNG", "- Các chi đoàn nộp báo cáo quý I trước ngày 25/3/2025.",
+                   "- Sáng 2/3/2025, Huyện đoàn tổ chức Lễ khởi động Tháng Thanh niên năm 2025.")
+    assert _at(draft, 5)[0] == ["trước ngày 25/3/2025"]
+    assert _at(draft, 6)[0] == ["Sáng 2/3/2025"]
+
+
+def test_layout_capitals_grounds_and_a_bare_time_line() -> None:
+    draft = _draft("Thời gian: 7g30 ngày 26/3/2025.",
+                   "Thực hiện Kế hoạch số 5-KH/TĐTN, các cơ sở Đoàn báo cáo kết quả trước ngày 30/3/2025.",
+                   "I. NỘI DUNG", "HỘI NGHỊ TỔNG KẾT CÔNG TÁC ĐOÀN VÀO NGÀY 15/12/2025",
+                   "- Bắt đầu từ ngày 01/6/2025 đến ngày 15/6/2025, các chi đoàn đăng ký đội hình.",
+                   "- Khai mạc lúc 08h00’ ngày 05/6/2025 tại Nhà văn hóa.",
+                   "- Kỷ niệm Ngày Giải phóng miền Nam 30/4, tổ chức mít tinh ngày 25/04/2025.",
+                   title="Tổ chức Tháng Thanh niên năm 2025")
+    assert _at(draft, 4)[0] == ["7g30 ngày 26/3/2025"]  # the plan's own activity
+    assert _at(draft, 5)[0] == ["trước ngày 30/3/2025"]  # grounds that date a duty are read
+    assert _at(draft, 7)[0] == ["VÀO NGÀY 15/12/2025"]  # capitals with a day: a duty, not a heading
+    assert _at(draft, 8)[0] == ["Bắt đầu từ ngày 01/6/2025 đến ngày 15/6/2025"]
+    assert _at(draft, 9)[0] == ["lúc 08h00’ ngày 05/6/2025"]
+    assert _at(draft, 10)[0] == ["ngày 25/04/2025"]  # the named day does not swallow the real one
+
+
+def test_period_from_the_title_and_issue_date_not_from_cited_years() -> None:
+    head = ("Số: 7/TB-ĐTN        Phường 5, ngày 10 tháng 3 năm 2021",)
+    draft = _draft("- Căn cứ Luật Thanh niên năm 2013;", "- Các chi đoàn nộp danh sách trước ngày 30/3/2021.",
+                   "- Tổng kết năm 2024.", title="Thông báo về việc đăng ký đội hình tình nguyện", head=head)
+    assert "2021" in str(draft.period) and "2013" not in str(draft.period) and "2024" not in str(draft.period)
+    assert any("period lấy theo năm ban hành" in r.reason for r in draft.review)  # asked
+    draft = _draft("- Các chi đoàn nộp danh sách trước ngày 30/3/2021.", "- Căn cứ Luật Thanh niên năm 2013.",
+                   title="Thông báo về việc đăng ký đội hình tình nguyện")
+    assert draft.period == "2021" and any("period tạm lấy theo các ngày" in r.reason for r in draft.review)
+
+
+def test_a_document_with_nothing_dated_still_checks_and_says_so() -> None:
+    draft = _draft("I. MỤC ĐÍCH", "- Nâng cao nhận thức của đoàn viên.")
+    assert [o.id for o in draft.obligations] == ["thay-bang-cac-viec-cua-ke-hoach"]
+    assert any("mục giữ chỗ" in r.reason for r in draft.review)
+
+
+def test_the_unit_review_counts_the_obligations_the_draft_keeps() -> None:
+    draft = _draft("II. NỘI DUNG", "- Tổ chức hội thao ngày 15/5/2025.", "- Tổ chức hội trại ngày 31/2/2025.")
+    [item] = [r for r in draft.review if r.reason.startswith("đã giao cho đơn vị ban hành")]
+    assert item.text.startswith(f"{len(draft.obligations)} nghĩa vụ")
+
+
+def test_legacy_font_encodings_are_converted_and_said() -> None:
+    tcvn3 = _draft("II. NéI DUNG", "- C¸c chi ®oµn nép b¸o c¸o tr­íc ngµy 30/5/2025.")
+    assert _at(tcvn3, 5)[0] == ["trước ngày 30/5/2025"]
+    assert any("TCVN3" in r.reason for r in tcvn3.review)
+    vni = _draft("II. NOÄI DUNG", "- Caùc chi ñoaøn noäp baùo caùo tröôùc ngaøy 30/5/2025.")
+    assert _at(vni, 5)[0] == ["trước ngày 30/5/2025"]
+    assert any("VNI" in r.reason for r in vni.review)
+
+
+def test_cli_reads_a_windows_1258_text_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "cu.txt"
+    text = "KẾ HOẠCH\nHội thao năm 2025\n\nI. NỘI DUNG\n- Hội thao ngày 15/5/2025.\n"
+    path.write_bytes(b"".join(_cp1258(c) for c in text))
+    result = CliRunner().invoke(main, ["import", str(path)])
+    assert result.exit_code == 0 and "Windows-1258" in result.output
+    assert 'when: "ngày 15/5/2025"' in result.output
+
+
+def _cp1258(c: str) -> bytes:
+    """A character as Windows-1258 writes it: a base letter (â, ơ, …) then its tone mark."""
+    try:
+        return c.encode("cp1258")
+    except UnicodeEncodeError:
+        parts = unicodedata.normalize("NFD", c)
+        tones = "".join(m for m in parts if m in "\u0300\u0301\u0303\u0309\u0323")
+        base = unicodedata.normalize("NFC", "".join(m for m in parts if m not in tones))
+        return (base + tones).encode("cp1258")
+
+
+def test_counted_deadlines_are_drafted_or_asked() -> None:
+    draft = _draft("II. NỘI DUNG", "- Các cơ sở Đoàn gửi báo cáo chậm nhất 30 ngày sau khi kết thúc quý.",
+                   "- Tổ chức thăm hỏi gia đình chính sách trước Tết Nguyên đán 2 tuần.",
+                   "- Gửi biên bản trong vòng 5 ngày làm việc kể từ ngày 25/4/2025.",
+                   "- Các đơn vị gửi biên bản trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị.")
+    assert _at(draft, 5)[0] == ["chậm nhất 30 ngày sau khi kết thúc quý"]
+    assert _at(draft, 6)[0] == ["trước Tết Nguyên đán 2 tuần"]
+    assert _at(draft, 7)[0] == ["trong vòng 5 ngày làm việc kể từ ngày 25/4/2025"]  # not the 25/4 itself
+    whens, asked = _at(draft, 8)
+    assert whens == [] and any("nghĩa vụ <mã>" in r for r in asked)
+
+
+@pytest.mark.parametrize("line", ["- Tuyên dương lớp 9/2 thực hiện tốt phong trào.",
+                                  "- Duy trì đội hình trực 24/7 hỗ trợ người dân.",
+                                  "- Địa điểm: số 12/3 đường Trần Phú, phường 5.",
+                                  "- Tỷ lệ 3/4 số chi đoàn đạt vững mạnh.",
+                                  "- Phấn đấu đạt tỷ lệ 1/3 số chi đoàn vững mạnh.",
+                                  "- Ban Chấp hành khóa XII (2022 - 2027) đã hoàn thành nhiệm vụ."])
+def test_names_and_numbers_written_like_dates_are_not_dates(line: str) -> None:
+    assert _at(_draft("II. NỘI DUNG", line), 5)[0] == []
+
+
+def test_an_occasion_and_a_weekday_of_the_month_are_dated() -> None:
+    draft = _draft("II. NỘI DUNG", "- Tổ chức mít tinh vào dịp Quốc khánh 2/9.",
+                   "- Giao ban định kỳ vào sáng thứ hai đầu tháng.")
+    whens, asked = _at(draft, 5)
+    assert whens == ["ngày 2/9"] and any("ngày lễ" in r for r in asked)
+    assert _at(draft, 6) == (["định kỳ vào sáng thứ hai đầu tháng"], [])
+
+
+def test_a_lunar_gloss_of_a_solar_date_is_not_a_second_date() -> None:
+    draft = _draft("II. NỘI DUNG", "- Tổ chức đêm văn nghệ lúc 19g30 ngày 29/8/2025 (tức ngày 7/7 âm lịch).")
+    assert _at(draft, 5)[0] == ["lúc 19g30 ngày 29/8/2025"]
+
+
+def test_a_deadline_counted_from_an_activity_counts_from_its_obligation() -> None:
+    draft = _draft("II. NỘI DUNG", "1. Hội nghị tổng kết", "- Thời gian: 8h00 ngày 19/12/2025.",
+                   "- Các cơ sở Đoàn gửi biên bản trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị.",
+                   title="Tổ chức Hội nghị tổng kết công tác Đoàn năm 2025")
+    [ob] = [o for o in draft.obligations if o.line == 7]
+    assert (ob.kind, ob.when) == ("deadline", "trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi-tong-ket")
+    assert any("mốc: nghĩa vụ «hoi-nghi-tong-ket»" in r.reason for r in draft.review if r.line == 7)
+
+
+@pytest.mark.parametrize("line", ["- Các đơn vị nộp báo cáo trước cuối tháng này.",
+                                  "- Hoàn thành trước ngày khai giảng năm học mới.",
+                                  "- Tổ chức ra quân vào tuần tới."])
+def test_a_time_said_relative_to_now_or_an_event_is_asked(line: str) -> None:
+    whens, asked = _at(_draft("II. NỘI DUNG", line), 5)
+    assert whens == [] and asked

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.errors import PlanError
 from engine.phrases import Schedule, parse_clock, parse_day, parse_when
-from engine.rules import Daily, Every, Fixed, Monthly, Quarterly, Weekly, Yearly
+from engine.rules import Daily, Every, Fixed, Monthly, Quarterly, Relative, RRule, Weekly, Yearly
 
 
 def day(y: int, m: int, d: int) -> Fixed:
@@ -352,7 +352,80 @@ def test_gap_phrase(phrase: str, year: int | None, expected: Schedule) -> None:
     assert parse_when(phrase, year) == expected
 
 
-ALL = SEEDS + VARIANTS + GAPS
+def window(y1: int, m1: int, d1: int, y2: int, m2: int, d2: int) -> Fixed:
+    return Fixed(((D(y1, m1, d1), D(y2, m2, d2)),))
+
+
+#: Forms real plans write that the grammar misread or refused (issue 13, items 1–3, 5, 6).
+REAL = [
+    # 1. day-month with «-» or «.» and no year: the year comes from the plan
+    ("từ ngày 25-8 đến 15-9", 2011, Schedule(window(2011, 8, 25, 2011, 9, 15))),
+    ("ngày 7.3", 2025, Schedule(day(2025, 3, 7))),
+    ("8-3, 20-3, 26-3", 2025, Schedule(Fixed(((None, D(2025, 3, 8)), (None, D(2025, 3, 20)), (None, D(2025, 3, 26)))))),
+    # 2. ranges with spaced dashes are windows
+    ("17 - 18/12/2024", None, Schedule(window(2024, 12, 17, 2024, 12, 18))),
+    ("15/6 - 15/8/2025", None, Schedule(window(2025, 6, 15, 2025, 8, 15))),
+    ("ngày 1/6 - 31/8/2025", None, Schedule(window(2025, 6, 1, 2025, 8, 31))),
+    ("Tháng 12/2025 - tháng 01/2026", None, Schedule(window(2025, 12, 1, 2026, 1, 31))),
+    ("ngày 24-25/7/2022", None, Schedule(window(2022, 7, 24, 2022, 7, 25))),
+    ("từ tháng 7 - 8.2020", None, Schedule(window(2020, 7, 1, 2020, 8, 31))),
+    # 3. lunar dates: the day of the month, a window, one year, a solar gloss
+    ("mùng 10 tháng 3 âm lịch hằng năm", None, Schedule(Yearly(((None, (3, 10)),), lunar=True))),
+    ("16 - 18 tháng giêng hằng năm", None, Schedule(Yearly((((1, 16), (1, 18)),), lunar=True))),
+    ("ngày Rằm tháng Giêng hằng năm", None, Schedule(Yearly(((None, (1, 15)),), lunar=True))),
+    ("Rằm tháng Giêng năm 2026", None, Schedule(day(2026, 3, 3))),
+    ("ngày 16 tháng 3 ÂL năm 2026", None, Schedule(day(2026, 5, 2))),
+    ("mùng 10 tháng 3 âm lịch (tức ngày 26/4/2026)", 2026, Schedule(day(2026, 4, 26))),
+    # 5. recurrence without «hằng năm»
+    ("thường niên", None, Schedule(Yearly((((1, 1), (12, 31)),)))),
+    ("01 lần/tháng", None, Schedule(Monthly(0))),
+    ("2 năm/lần", None, Schedule(Every(2, "year"))),
+    ("định kỳ 3 tháng/lần", None, Schedule(Every(3, "month"))),
+    ("2 lần/năm vào tháng 6 và tháng 12", None, Schedule(Yearly((((6, 1), (6, 0)), ((12, 1), (12, 0)))))),
+    ("thứ Hai tuần đầu tiên của tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=+1MO"))),
+    ("8h00 thứ 6 tuần cuối của mỗi tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=-1FR"), T(8, 0))),
+    ("ngày 15 và 30 hằng tháng", None, Schedule(RRule("FREQ=MONTHLY;BYMONTHDAY=15,30"))),
+    # 6. a weekday with its date
+    ("thứ Tư, ngày 15/10/2025", None, Schedule(day(2025, 10, 15))),
+    ("8h00 thứ 7, ngày 20/9/2025", None, Schedule(day(2025, 9, 20), T(8, 0))),
+    ("9 giờ, thứ Sáu, ngày 26/3/2021", None, Schedule(day(2021, 3, 26), T(9, 0))),
+    ("31/10/2020-T7", None, Schedule(day(2020, 10, 31))),
+    # 9. what the layout leaves in a phrase
+    ("Bắt đầu từ ngày 1/9 đến hết năm", 2025, Schedule(window(2025, 9, 1, 2025, 12, 31))),
+    ("08h00’ ngày 5/5/2025", None, Schedule(day(2025, 5, 5), T(8, 0))),
+    ("trước 15 tháng 4 năm 2017", None, Schedule(day(2017, 4, 15))),
+    ("chậm nhất ngày 15 (mười lăm) hằng tháng", None, Schedule(Monthly(15))),
+]
+
+
+REAL += [  # 7. deadlines counted from an anchor
+    ("trong vòng 5 ngày làm việc kể từ ngày 25/4/2025", None, Schedule(Relative(5, "workday", "date", D(2025, 4, 25)))),
+    ("sau 10 ngày kể từ ngày ban hành", None, Schedule(Relative(10, "day", "issued"))),
+    ("trước Tết Nguyên đán 2 tuần", None, Schedule(Relative(-2, "week", "tet"))),
+    ("chậm nhất 30 ngày sau khi kết thúc quý", None, Schedule(Relative(30, "day", "quarter"))),
+    ("trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi", None,
+     Schedule(Relative(5, "workday", "obligation", "hoi-nghi"))),
+]
+
+
+@pytest.mark.parametrize(("phrase", "year", "expected"), REAL, ids=_ids(REAL))
+def test_real_plan_form(phrase: str, year: int | None, expected: Schedule) -> None:
+    assert parse_when(phrase, year) == expected
+
+
+@pytest.mark.parametrize(("phrase", "needle"), [
+    ("thứ Hai, ngày 16/3/2025", "«thứ hai» không khớp với ngày 16/03/2025 (Chủ nhật)"),
+    ("mùng 10 tháng 3 âm lịch (tức ngày 27/4/2026)", "không khớp với ngày âm lịch"),
+    ("16 - 18 tháng giêng", "ngày âm lịch cần năm hoặc «hằng năm»"),
+    ("trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị", "không rõ mốc tính hạn «kết thúc hội nghị»"),
+])
+def test_real_plan_form_that_contradicts_itself(phrase: str, needle: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_when(phrase)
+    assert needle in caught.value.message
+
+
+ALL = SEEDS + VARIANTS + GAPS + REAL
 
 
 @pytest.mark.parametrize(("phrase", "year", "expected"), ALL, ids=_ids(ALL))
@@ -418,11 +491,11 @@ ERRORS = [
     ("định kỳ", None, "không thấy ngày"),
     # weekdays need "hằng tuần"; each "hằng …" takes only what fits it
     ("thứ 6", None, "hằng tuần"),
-    ("chiều thứ 6 ngày 19/5/2022", None, "hằng tuần"),
+    ("chiều thứ 6 ngày 19/5/2022", None, "không khớp với ngày 19/05/2022 (Thứ Năm)"),
     ("thứ 6 hằng tháng", None, "«thứ 6» không dùng được với «hằng tháng»"),
     ("ngày 15 hằng quý", None, "«ngày 15» không dùng được với «hằng quý»"),
     ("30/5 hằng tuần", None, "«30/5» không dùng được"),
-    ("ngày 10 và ngày 20 hằng tháng", None, "một ngày"),
+    ("ngày 10 và ngày 20 hằng tháng và cuối tháng", None, "cùng lúc"),
     ("hằng tháng và hằng năm", None, "nhiều chu kỳ"),
     ("từ thứ 6 đến thứ 2 hằng tuần", None, "theo thứ tự"),
     # a year inside "hằng năm", lunar dates outside "hằng năm"
@@ -701,3 +774,16 @@ def test_anything_is_a_schedule_or_a_plan_error(phrase: str, year: int | None) -
         assert exc.text == phrase and exc.message
     else:
         assert isinstance(schedule, Schedule)
+
+
+@pytest.mark.parametrize(("phrase", "year", "expected"), [
+    ("ngày Rằm tháng Bảy âm lịch hằng năm", None, Schedule(Yearly(((None, (7, 15)),), lunar=True))),
+    ("tháng 8, 9 năm 2025", None, Schedule(Fixed(((D(2025, 8, 1), D(2025, 8, 31)), (D(2025, 9, 1), D(2025, 9, 30)))))),
+    ("trong hai ngày 26 và 27/9", 2025, Schedule(window(2025, 9, 26, 2025, 9, 27))),
+    ("thứ hai đầu tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=+1MO"))),
+    ("trước ngày 20 tháng cuối quý", None,
+     Schedule(Yearly(((None, (3, 20)), (None, (6, 20)), (None, (9, 20)), (None, (12, 20)))))),
+    ("quý họp một lần", None, Schedule(Quarterly("span"))),
+])
+def test_more_real_plan_forms(phrase: str, year: int | None, expected: Schedule) -> None:
+    assert parse_when(phrase, year) == expected

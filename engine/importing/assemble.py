@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from engine.rules import Fixed
+from engine.errors import PlanError
+from engine.phrases import normalize, parse_when
+from engine.rules import Fixed, Yearly
 
-from . import duties, header
-from .dates import Context
+from . import duties, header, legacy
+from .dates import ACTIVITY, FROM_ACTIVITY, Context, Found, has_day, lower_masked
 from .model import Draft, DraftObligation, ReviewItem
 from .units import Units, slug
 from .walk import _COLLECTIVE, BARE_YEARLY, Hit, Walker
@@ -22,6 +24,8 @@ _SKIP = re.compile(r"^(?:trên đây|căn cứ|kính gửi|nơi nhận|thực hi
                    r"quyết|chỉ thị|công văn|hướng dẫn))", re.IGNORECASE)
 _STAGES = re.compile(r"^giai đoạn\s+(\d)\s*:?\s*(?:từ\s+)?(?:năm\s+)?((?:19|20)\d{2})\s*[-–]\s*"
                      r"(?:năm\s+)?((?:19|20)\d{2})", re.IGNORECASE)
+_DATED_YEAR = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*((?:19|20)\d{2})\b|\btháng\s+\d{1,2}\s*(?:[/.-]|,?\s*năm)\s*"
+                         r"((?:19|20)\d{2})\b|\bnăm\s+((?:19|20)\d{2})\b")
 _MARKED = re.compile(r"^\s*(?:#{1,6}\s|\*\*|__)")  # a Markdown heading or a bold line
 _PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và\s+đóng góp", re.IGNORECASE)
 
@@ -29,18 +33,24 @@ _PARTICIPATE = re.compile(r"^(.*?\b(?:cử|mời|tham gia|tham dự)\b.*?)\s+và
 def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name: str = "kế hoạch",
                  progress: Callable[[int], None] | None = None) -> Draft:
     """Draft a plan from numbered lines (line or paragraph number, text[, bold])."""
-    given = list(lines)
+    given, legacy = _unicode(list(lines))
     rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)  # type: ignore[misc]
              or bool(_MARKED.match(r[1]))) for r in given]
     texts = [t for _, t, _ in rows]
     title, body_start = header.title_of(texts)
+    title = title.strip() or "Kế hoạch"
     number = issued = None
     head = [header.clean(str(r[1]), columns=True) for r in given[:max(body_start, 12)]]
     for t in head:  # the letterhead keeps its columns: «Số: 66 -KH/TĐTN    Rạch Giá, ngày …»
         n, d = header.number_and_date(t)
         number, issued = number or n, issued or d
-    years = [int(y) for t in texts for y in re.findall(r"\b((?:19|20)\d{2})\b", t)]
-    found_period = header.period_of(title, issued, years)
+    # the years of the dates the body gives (not of the laws and plans it cites), if the title
+    # and the date of issue say none
+    years = [int(y) for t in texts[body_start:] for m in _DATED_YEAR.finditer(lower_masked(t)) for y in m.groups() if y]
+    found_period = header.period_of(title, issued)
+    guessed = found_period is None and bool(years)
+    if guessed:
+        found_period = str(min(years)) if min(years) == max(years) else f"{min(years)} - {max(years)}"
     period = found_period or "2000 - 2099"
     first, last = int(period[:4]), int(period[-4:])
     ctx = Context(single_year=first if first == last else None, year=last if first == last else None)
@@ -74,7 +84,8 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                     units.add(entry, "nơi nhận")
                 continue
             recipients = False
-        if (_SKIP.match(text) and (walker.top.level == 0 or not re.match(r"^căn cứ|^thực hiện", text, re.IGNORECASE))
+        grounds = re.match(r"^căn cứ|^thực hiện", text, re.IGNORECASE)  # a duty only if it dates one
+        if (_SKIP.match(text) and (not grounds or (walker.top.level == 0 and not has_day(text)))
                 or re.match(r"^TM\.?\s", text)):
             continue
         walker.line(no, text, bold)
@@ -99,25 +110,62 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
         if doubt:
             written = hit.found.written or hit.found.phrase
             review.append(ReviewItem(hit.line, written, doubt))
+    for hit in walker.counted:  # «… 5 ngày làm việc kể từ ngày kết thúc hội nghị»: the activity drafted here
+        resolved = _from_activity(hit, draft.obligations)
+        if resolved is None:
+            continue
+        made = _obligations(resolved, units, issuer, cluster_id, walker.name_of(hit.section))
+        for ob in made:
+            ob.id = _unique(ob.id, taken)
+            draft.obligations.append(ob)
+        review[:] = [r for r in review if not (r.line == hit.line and r.reason.startswith(FROM_ACTIVITY))]
+        review.append(ReviewItem(hit.line, hit.found.phrase, f"đã hiểu thành «{resolved.found.phrase}» "
+                                 f"({resolved.reasons[0]}): hãy kiểm tra"))
     if cluster_id and cluster:
         ids = [u for u, _, origin in units.items() if origin != "nơi nhận"]
         draft.clusters.append({"id": cluster_id, "name": "Cụm " + cluster.group(1).strip(),
                                "head": issuer, "members": list(dict.fromkeys([issuer, *ids]))})
     draft.units = units.items()
-    _defaulted_units(draft, review)
     if _SCHOOL_YEAR.search(title) and isinstance(draft.period, dict):
         review.append(ReviewItem(1, title, f"năm học: đã hiểu là từ {draft.period['from']} đến "
                                  f"{draft.period['to']}; hãy sửa period nếu kế hoạch nói khác"))
+    if issued and found_period and not guessed and header.period_of(title, None) is None:
+        review.append(ReviewItem(1, title, f"tiêu đề không ghi thời gian của kế hoạch: period lấy theo năm ban hành "
+                                 f"({issued[-4:]}); hãy sửa nếu kế hoạch kéo dài hơn"))
+    if guessed:
+        review.append(ReviewItem(1, title, f"tiêu đề và ngày ban hành không cho biết thời gian của kế hoạch: "
+                                 f"period tạm lấy theo các ngày trong văn bản («{period}»); hãy kiểm tra"))
     if found_period is None:
         review.append(ReviewItem(1, title, "không thấy thời gian của kế hoạch (năm, giai đoạn): "
                                  "period tạm ghi «2000 - 2099», hãy sửa"))
     if issuer_name == "Đơn vị ban hành":
         review.append(ReviewItem(1, title, "không thấy đơn vị ban hành: hãy sửa đơn vị «don-vi-ban-hanh»"))
-    if not draft.obligations:
-        review.append(ReviewItem(1, title, "không tìm thấy việc nào có ngày hay chu kỳ; "
-                                 "`kehoach check` cần ít nhất một nghĩa vụ"))
+    if legacy:
+        encoding, converted = legacy
+        shown = ", ".join(map(str, converted[:10])) + (" …" if len(converted) > 10 else "")
+        review.append(ReviewItem(converted[0], f"bảng mã {encoding}", f"văn bản gõ bằng bảng mã cũ {encoding}: đã "
+                                 f"chuyển sang Unicode ({len(converted)} dòng: {shown}); hãy đọc lại các dòng đó",
+                                 tuple(converted[1:])))
     draft.review = sorted(review, key=lambda r: r.line)
     return draft
+
+
+def _unicode(lines: list[tuple[int, str] | tuple[int, str, bool]]
+             ) -> tuple[list[tuple[int, str] | tuple[int, str, bool]], tuple[str, list[int]] | None]:
+    """The lines in Unicode, and (the legacy encoding, the lines converted) if some were not."""
+    seen = [legacy.repair(r[1])[1] for r in lines]
+    found = [e for e in seen if e]
+    if not found:
+        return lines, None
+    known = max(set(found), key=found.count)
+    out: list[tuple[int, str] | tuple[int, str, bool]] = []
+    converted = []
+    for r in lines:
+        text, encoding = legacy.repair(r[1], known)
+        if encoding:
+            converted.append(r[0])
+        out.append((r[0], text, *r[2:]))
+    return out, (known, converted)
 
 
 _COMMON = {
@@ -205,6 +253,7 @@ _NAMED_YEAR = re.compile(r"\bnăm\s+((?:19|20)\d{2})\s+là\b", re.IGNORECASE)
 
 #: The reason an obligation whose line names no unit is given to the issuer.
 ASSUMED_ISSUER = "đơn vị: mặc định là đơn vị ban hành"
+DEFAULTED = "đã giao cho đơn vị ban hành"
 
 
 def _doubtful(hit: Hit, kind: str) -> str | None:
@@ -219,7 +268,9 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     for flag in f.flags:
         if flag != "dự kiến":
             why.append(f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra")
-    if kind != "target" and not f.flags and BARE_YEARLY.fullmatch(" ".join(f.phrase.split())):
+    rule = f.schedule.rule
+    whole_years = isinstance(rule, Yearly) and rule.items == (((1, 1), (12, 31)),)  # «hằng năm», «từ năm 2007»
+    if kind != "target" and not f.flags and (whole_years or BARE_YEARLY.fullmatch(normalize(f.phrase))):
         why.append("không ghi tháng hay ngày: đã hiểu là trong cả năm, hạn ngày 31/12; "
                    "hãy ghi rõ thời gian nếu kế hoạch định vào một tháng hay một quý")
     named = _NAMED_YEAR.search(hit.sentence)
@@ -229,14 +280,16 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     return "; ".join(why) or None
 
 
-def _defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
-    """One review item for every obligation whose line names no unit: the issuer was assumed."""
+def defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
+    """One review item for the obligations whose line names no unit: the issuer was assumed.
+    Counted on the obligations the draft keeps (`render` moves some to review)."""
+    review[:] = [r for r in review if not r.reason.startswith(DEFAULTED)]
     assumed = [ob for ob in draft.obligations if ASSUMED_ISSUER in ob.reasons]
     lines = list(dict.fromkeys(ob.line for ob in assumed))
     if lines:
         shown = ", ".join(map(str, lines))
         review.append(ReviewItem(lines[0], f"{len(assumed)} nghĩa vụ không ghi đơn vị thực hiện",
-                                 f"đã giao cho đơn vị ban hành «{draft.issuer}» (các dòng {shown}): "
+                                 f"{DEFAULTED} «{draft.issuer}» (các dòng {shown}): "
                                  "hãy ghi đơn vị phụ trách nếu là đơn vị khác", tuple(lines[1:])))
 
 
@@ -254,6 +307,30 @@ def _period(period: str, issued: str | None, title: str = "") -> str | dict[str,
     if issued and int(period[:4]) <= int(issued[-4:]) <= int(period[-4:]) and not issued.startswith("01/01"):
         return {"from": issued, "to": period[-4:]}
     return period
+
+
+def _from_activity(hit: Hit, obligations: list[DraftObligation]) -> Hit | None:
+    """A deadline counted from an activity, counted from the obligation the draft has for it:
+    the nearest one before it whose title names the activity («Hội nghị tổng kết …»)."""
+    m = ACTIVITY.search(hit.found.phrase)
+    if m is None:
+        return None
+    activity = m.group(1).strip(" .,;").lower()
+    named = [ob for ob in obligations if activity and activity in ob.title.lower() and ob.line != hit.line]
+    before = [ob for ob in named if ob.line < hit.line]
+    if not named:
+        return None
+    target = (before or named)[-1]
+    phrase = hit.found.phrase[:m.start(1)].rstrip() + f" nghĩa vụ {target.id}"
+    phrase = re.sub(r"\b(?:kể\s+từ|tính\s+từ)\s+(?:ngày\s+)?(?:kết\s+thúc\s+|hoàn\s+thành\s+|tổ\s+chức\s+)?nghĩa\s+vụ",
+                    "kể từ ngày kết thúc nghĩa vụ", phrase)
+    try:
+        schedule = parse_when(phrase)
+    except PlanError:
+        return None
+    found = Found(phrase, schedule, 0, 0, ("hạn tính từ một việc khác",), hit.found.phrase)
+    return Hit(hit.sentence, found, hit.unit, hit.line, hit.section, 0.5,
+               [f"mốc: nghĩa vụ «{target.id}» (dòng {target.line})"], kind="deadline")
 
 
 def _unique(base: str, taken: dict[str, int]) -> str:

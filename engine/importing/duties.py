@@ -26,10 +26,11 @@ _KINDS = (
     ("contribution", re.compile(r"\bkinh phí\b.*\d|đóng góp.*\d.*đồng", re.IGNORECASE)),
     ("target", re.compile(r"\bchỉ tiêu\b|\d\s*%|\bphấn đấu\b|\bđến năm \d{4}", re.IGNORECASE)),
     ("phase", re.compile(r"^\W*(?:đợt|giai đoạn)\s+\d|\bchiến dịch\b", re.IGNORECASE)),
-    ("deadline", re.compile(r"\b(?:báo cáo|đăng ký|đăng kí|nộp|gửi về|hạn chót|chậm nhất|trước ngày)\b",
+    ("deadline", re.compile(r"\b(?:báo cáo|đăng ký|đăng kí|nộp|gửi về|hạn chót|hạn cuối|hạn nộp|thời hạn|chậm nhất|"
+                            r"trước ngày)\b",
                             re.IGNORECASE)),
     ("milestone", re.compile(r"\b(?:xây dựng kế hoạch|ban hành|tổng kết|sơ kết|kiểm tra|rà soát|"
-                             r"công nhận|trình)\b", re.IGNORECASE)),
+                             r"công nhận|(?<!chương )trình)\b", re.IGNORECASE)),
 )
 #: Section titles that say what their duties are.
 _SECTION_KINDS = (("target", re.compile(r"chỉ tiêu|mục tiêu cụ thể", re.IGNORECASE)),

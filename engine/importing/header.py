@@ -95,7 +95,9 @@ def title_of(lines: list[str]) -> tuple[str, int]:
     return body or "Kế hoạch", i
 
 
-def period_of(title: str, issued: str | None, years: list[int] | None = None) -> str | None:
+def period_of(title: str, issued: str | None) -> str | None:
+    """The plan's period from its title, else the year of its date of issue (never from the
+    years the text cites: a law of 2013 is not the plan's)."""
     m = re.search(r"(?:giai đoạn|từ năm|nhiệm kỳ)?\s*((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})", title, re.IGNORECASE)
     if m:
         return f"{m.group(1)} - {m.group(2)}"
@@ -104,8 +106,6 @@ def period_of(title: str, issued: str | None, years: list[int] | None = None) ->
         return m.group(1)
     if issued:
         return issued[-4:]
-    if years:
-        return str(min(years)) if min(years) == max(years) else f"{min(years)} - {max(years)}"
     return None
 
 

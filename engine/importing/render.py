@@ -14,6 +14,7 @@ from engine.errors import PlanError, PlanErrors
 from engine.loader import parse_plan
 from engine.plan import parse_period
 
+from .assemble import defaulted_units
 from .model import Draft, DraftObligation, ReviewItem
 
 KIND_NAMES = {"event": "sự kiện", "deadline": "hạn nộp/báo cáo", "phase": "giai đoạn/đợt",
@@ -101,9 +102,36 @@ def _outside_period(draft: Draft) -> None:
     draft.review.sort(key=lambda r: r.line)
 
 
+def _placeholder(draft: Draft) -> None:
+    """A draft with no obligation would not pass `check`: one milestone at the plan's start,
+    to be replaced, said so in its comment and in the review."""
+    try:
+        start, _ = parse_period(draft.period)  # type: ignore[arg-type]
+    except PlanError:
+        return
+    when = f"ngày {start:%d/%m/%Y}"
+    draft.obligations.append(DraftObligation(
+        id="thay-bang-cac-viec-cua-ke-hoach", kind="milestone", title="Mục giữ chỗ: thay bằng các việc của kế hoạch",
+        when=when, line=1, source=draft.title, confidence=0.0, reasons=["không tìm thấy việc nào có ngày hay chu kỳ"],
+        dues=(start,)))
+    draft.review.insert(0, ReviewItem(1, draft.title, "không tìm thấy việc nào có ngày hay chu kỳ: bản nháp có một "
+                                      f"mục giữ chỗ ({when}) để `kehoach check` nhận; hãy thay bằng các việc "
+                                      "của kế hoạch"))
+
+
 def render(draft: Draft, max_rounds: int = 5) -> str:
     """The plan file's text; obligations the loader refuses go to the review section."""
     _outside_period(draft)
+    text = _render(draft, max_rounds)
+    if not draft.obligations:
+        _placeholder(draft)
+        text = _render(draft, max_rounds)
+    defaulted_units(draft, draft.review)
+    draft.review.sort(key=lambda r: r.line)
+    return render_text(draft) if draft.obligations else text
+
+
+def _render(draft: Draft, max_rounds: int) -> str:
     for _ in range(max_rounds):
         text = render_text(draft)
         try:

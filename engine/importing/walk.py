@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.errors import PlanError
-from engine.phrases import parse_when
+from engine.phrases import Schedule, parse_when
+from engine.rules import Fixed
 
 from . import duties
 from .campaigns import Campaign, find_campaigns
-from .dates import Context, Doubt, Found, find_when, has_anchor
+from .dates import (
+    FROM_ACTIVITY,
+    Context,
+    Doubt,
+    Found,
+    find_when,
+    has_anchor,
+    has_day,
+    lower_masked,
+)
 from .header import is_upper
 from .units import subject
 
@@ -37,7 +47,8 @@ GENERIC_TITLE = re.compile(r"(?:(?:nội dung|thời gian|địa điểm|kinh ph
                            r"chương trình|hoạt động|thực hiện|cụ thể)(?:\s*(?:,|và|-|–)\s*|\s+)?)+\W*", re.IGNORECASE)
 _TARGETS = re.compile(r"chỉ tiêu|mục tiêu", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
-_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn)\b", re.IGNORECASE)
+_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn|(?:tháng|tuần|quý|năm) (?:này|tới|sau)|hôm nay|"
+                         r"ngày mai|sắp tới|trước ngày|trước khi|sau khi)\b", re.IGNORECASE)
 _GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.IGNORECASE)
 #: «… thực hiện tốt các chỉ tiêu của kế hoạch», «tổ chức các hoạt động theo phân công»: a unit's
 #: section gives it the plan's targets, or the duties of its «Nội dung» part, as a class.
@@ -56,6 +67,20 @@ _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 _BARE_PERIOD = re.compile(r"(?:định kỳ\s+)?(?:hằng|hàng|mỗi)\s+(năm|quý|tháng)", re.IGNORECASE)
 _COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
                          r"\bđơn vị thành viên\b", re.IGNORECASE)
+
+
+_PERIODIC = re.compile(r"\bđịnh\s+kỳ\b|\b(?:hằng|hàng|mỗi)\s+(?:năm|quý|tháng|tuần)\b", re.IGNORECASE)
+_TENTATIVE = re.compile(r"\bdự\s+kiến\b", re.IGNORECASE)
+_NOT_BY = re.compile(r"\bkhông\s+(?:được\s+)?[^,;.]{0,50}\btrước\s+ngày\b", re.IGNORECASE)
+_STAMP_WORDS = re.compile(r"\b(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s+nhật|ngày|lúc)\b|[\d\W_]+", re.IGNORECASE)
+
+
+def _dateline(sentence: str, found: list[Found]) -> bool:
+    """A line that is only a date and a time (a page's stamp, a letter's date), no duty."""
+    rest = sentence
+    for f in sorted(found, key=lambda f: -f.start):
+        rest = rest[:f.start] + " " + rest[f.end:]
+    return not _STAMP_WORDS.sub(" ", rest).strip()
 
 
 def sentences(text: str) -> list[str]:
@@ -158,6 +183,7 @@ class Walker:
         self.closed: list[tuple[str, str]] = []  # (section title, the first unit its lines name)
         self.generic: list[tuple[str, str, int]] = []  # («chỉ tiêu»/«nội dung»/«hoạt động», unit, line)
         self.standing: tuple[str, int] | None = None  # the issuer's standing staff, and its line
+        self.counted: list[Hit] = []  # deadlines counted from an activity («… kể từ ngày kết thúc hội nghị»)
         self.on_doubt = on_doubt
 
     @property
@@ -184,8 +210,8 @@ class Walker:
         m = re.match(r"^(tiêu chí|mục|phần|chương)\s+\d+\s*[:.]\s*(.*)$", text, re.IGNORECASE)
         if m:
             return 3, text
-        if is_upper(text) and len(text) < 160 and not _BULLET.match(text):
-            return 1, text
+        if is_upper(text) and len(text) < 160 and not _BULLET.match(text) and not has_day(text):
+            return 1, text  # a line in capitals that gives a day is a duty: «HỘI NGHỊ … NGÀY 15/12/2025»
         if bold and len(text) < 120 and not text.endswith((".", ";")) and not _BULLET.match(text) \
                 and not _LABEL.match(text) and not has_anchor(text) and " | " not in text:
             return 3, text  # a bold line of its own, unnumbered
@@ -332,6 +358,9 @@ class Walker:
             found = find_when(rest, self.ctx, doubts) if rest else []
             for d in doubts:
                 self.on_doubt(no, d.text, d.reason)
+            if found and sec.level == 0:  # «Thời gian: …» before any section: the plan's own activity
+                self.hits.append(Hit(self.name_of(sec), found[0], sec.lead, no, sec, 0.75, ["thời gian của kế hoạch"]))
+                return
             if found:
                 sec.when, sec.when_line = found[0], no
                 for hit in self.hits:  # «1. Lễ ra quân Tháng Thanh niên» then «- Thời gian: …»
@@ -358,6 +387,19 @@ class Walker:
     def sentence(self, sec: Section, sentence: str, no: int, bullet: bool) -> None:
         doubts: list[Doubt] = []
         found = find_when(sentence, self.ctx, doubts)
+        if found and not bullet and not sentence.rstrip().endswith(":") and _dateline(sentence, found):
+            # «Thứ ba, 15/02/2022 09:32»: a page's stamp
+            return
+        if found and _NOT_BY.search(sentence):  # «không được tổ chức nhập học trước ngày 22/8»
+            doubts += [Doubt(f.written or f.phrase, "câu phủ định («không … trước ngày …»): "
+                             "không phải hạn phải làm; hãy kiểm tra") for f in found]
+            found = []
+        if _TENTATIVE.search(sentence):  # «Dự kiến, lễ ra quân diễn ra vào ngày …»: the sentence hedges
+            found = [replace(f, schedule=replace(f.schedule, tentative=True)) for f in found]
+        if found and _PERIODIC.search(sentence):  # «ngày 06 tháng 06 đối với báo cáo định kỳ 06 tháng»
+            found = [replace(f, flags=(*f.flags, "câu nói «định kỳ»: ngày này có lặp lại không?"))
+                     if isinstance(f.schedule.rule, Fixed) and not f.flags and not _YEAR.search(f.written or f.phrase)
+                     and not _PERIODIC.search(f.written or f.phrase) else f for f in found]
         if not found and doubts and sec.intro:
             found, doubts = self._with_intro(sec.intro, doubts)
         rest = sentence
@@ -395,12 +437,18 @@ class Walker:
             generic = None  # «theo dõi việc thực hiện các chỉ tiêu»: who watches, not who does
         if generic and heading_unit and unit and sec.mode != "goals":
             self.generic.append((generic.group(1).lower(), unit, no))
-        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year) if not _dated(sentence, c, found)]
+        masked = lower_masked(sentence)  # a campaign a cited plan is about is not this plan's
+        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year)
+                     if not _dated(sentence, c, found) and masked[c.start:c.end].strip()]
         if campaigns:  # «Tháng Thanh niên» without a year: drafted below by custom, not doubted
             names = [c.name.lower() for c in campaigns]
             doubts = [d for d in doubts if not any(d.text.lower() in n or n in d.text.lower() for n in names)]
         for d in doubts:
             self.on_doubt(no, d.text, d.reason)
+            if d.reason.startswith(FROM_ACTIVITY):  # resolved against the drafted obligations at the end
+                self.counted.append(Hit(sentence, Found(d.text, Schedule(Fixed(())), 0, 0), unit, no, sec, 0.5, []))
+        if any(d.reason.startswith(FROM_ACTIVITY) for d in doubts) and not found:
+            return  # its date is counted from another activity's, not the section's
         if sec.mode == "content":
             return
         if sec.mode == "goals":
