@@ -19,11 +19,10 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from kehoach.settings import BOARD_OFF, DEFAULT_HOST, DEFAULT_PORT, HOST_SETTING, PORT_SETTING
 from kehoach.store.errors import StoreError
 
 log = logging.getLogger("kehoach.web")
-HOST_SETTING, PORT_SETTING = "KEHOACH_HTTP_HOST", "KEHOACH_HTTP_PORT"
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 
 
 class HttpUnavailable(StoreError):
@@ -55,7 +54,8 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise HttpUnavailable(f"không mở được trang quản lý ở {host}:{port}: {exc.strerror}; "
-                              f"đặt {PORT_SETTING} để dùng cổng khác") from None
+                              f"đặt {PORT_SETTING} để dùng cổng khác, hoặc {PORT_SETTING}={BOARD_OFF} "
+                              "để chạy không có trang quản lý") from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -128,16 +128,15 @@ def login_hint(engine: Engine) -> str:
 
 def board_task(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
                stop: asyncio.Event, announce: Callable[[str], None]) -> asyncio.Task[None] | None:
-    """Start the board in the running loop (kehoach serve); None, said aloud, when it cannot
-    listen: reminders and escalations matter more than the board, so the rest runs on."""
+    """Start the board in the running loop (kehoach serve); None, said aloud, when it is off
+    on purpose (KEHOACH_HTTP_PORT=off). HttpUnavailable when it cannot listen: a service
+    whose board silently went missing is worse than one that refuses to start."""
     from .app import create_app
-    try:
-        host, port = address(settings)
-        sock = bind(host, port)
-    except HttpUnavailable as exc:
-        log.error("%s", exc)
-        announce(f"Trang quản lý: tắt ({exc}).")
+    if (settings.get(PORT_SETTING) or "").strip().lower() == BOARD_OFF:
+        announce(f"Trang quản lý: tắt ({PORT_SETTING}={BOARD_OFF}).")
         return None
+    host, port = address(settings)
+    sock = bind(host, port)
     app = create_app(settings, engine, now)
     json_lines(logging.getLogger("kehoach.http"))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
