@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from engine.vi import os_reason
 from kehoach.store.errors import StoreError
 
 FILE_SETTING = "KEHOACH_CONFIG"
@@ -99,7 +100,7 @@ def read_file(path: Path) -> dict[str, str]:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SettingsError(f"không đọc được tệp cấu hình {path}: {exc.strerror}") from None
+        raise SettingsError(f"không đọc được tệp cấu hình {path}: {os_reason(exc)}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"tệp cấu hình {path} sai cú pháp TOML: {exc}") from None
     found = _flatten(doc, "KEHOACH", str(path))

@@ -67,7 +67,7 @@ def test_person_password_sets_an_argon2_hash(loaded: Engine, db_url: str, tmp_pa
     (("thuky", "--stdin"), "ngắn\n", "mật khẩu phải có ít nhất 8 ký tự (đã nhập 4)"),
     (("ai-do", "--stdin"), "mật khẩu đủ dài\n", "không có người «ai-do»"),
     (("Người không đăng nhập", "--stdin"), "mật khẩu đủ dài\n", "chưa có tên đăng nhập"),
-    (("thuky",), "một mật khẩu\nmột mật khẩu khác\n", "Error"),
+    (("thuky",), "một mật khẩu\nmột mật khẩu khác\n", "lỗi hai lần nhập mật khẩu không giống"),
 ], ids=["short", "unknown", "no-login", "confirmation-differs"])
 def test_person_password_refusals_write_nothing(loaded: Engine, db_url: str, tmp_path: Path,
                                                 kehoach_bin: str, args: tuple[str, ...],

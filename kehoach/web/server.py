@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from engine.vi import os_reason
 from kehoach.settings import BOARD_OFF, DEFAULT_HOST, DEFAULT_PORT, HOST_SETTING, PORT_SETTING
 from kehoach.store.errors import StoreError
 
@@ -53,7 +54,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise HttpUnavailable(f"không mở được trang quản lý ở {host}:{port}: {exc.strerror}; "
+        raise HttpUnavailable(f"không mở được trang quản lý ở {host}:{port}: {os_reason(exc)}; "
                               f"đặt {PORT_SETTING} để dùng cổng khác, hoặc {PORT_SETTING}={BOARD_OFF} "
                               "để chạy không có trang quản lý") from None
     sock.listen(128)
