@@ -79,7 +79,7 @@ def test_person_password_refusals_write_nothing(loaded: Engine, db_url: str, tmp
 
 
 def test_demo_logins_are_made_once_and_work(loaded: Engine, db_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "KEHOACH_DATABASE_URL": db_url}
+    env = {**os.environ, "KEHOACH_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}
     first = subprocess.run([sys.executable, "-m", "kehoach.web.demo"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120, check=True).stdout
     # the issuer's secretary exists already (thuky, without a password): it gets one
@@ -88,7 +88,10 @@ def test_demo_logins_are_made_once_and_work(loaded: Engine, db_url: str, tmp_pat
     assert verify(password_hash(loaded, "thuky"), found.group(1))
     again = subprocess.run([sys.executable, "-m", "kehoach.web.demo"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120, check=True).stdout
-    assert "mật khẩu đã đặt trước đây (đặt lại: kehoach person password thuky)" in again
+    assert "mật khẩu đã đặt trước đây (đặt lại: " in again
+    command = str(Path(sys.executable).parent / "kehoach")  # not on the PATH tests run with
+    assert f"(đặt lại: {command} person password thuky)" in again
+    assert f"gõ `{command} --help` (hoặc chạy `. {Path(command).parent}/activate`" in again
     assert verify(password_hash(loaded, "thuky"), found.group(1))
 
 
