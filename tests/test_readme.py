@@ -1,8 +1,8 @@
 """The README's examples run, in order, against a demo database built as `make demo` builds it
 (`db upgrade`, `load plans`, `python -m kehoach.web.demo`): a command that stops working, a
 unit or step id that no longer exists, fails here. Every ```sh block of the README and of the
-guides in docs/ is read; each line is a `kehoach` command (`make` lines are the Makefile's,
-tested by running it)."""
+guides in docs/ is read; each line is a `kehoach` command (`make` lines are the Makefile's).
+Shell lines for the operator (systemctl, pg_dump) are written in ```console blocks instead."""
 from __future__ import annotations
 
 import os
