@@ -141,9 +141,10 @@ def board_task(settings: Mapping[str, str], engine: Engine, now: Callable[[], da
     app = create_app(settings, engine, now)
     json_lines(logging.getLogger("kehoach.http"))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    announce(f"Trang quản lý: http://{shown}:{sock.getsockname()[1]}/"
-             + (f" (công khai: {settings['KEHOACH_PUBLIC_URL']})"
-                if settings.get("KEHOACH_PUBLIC_URL") else ""))
+    local = f"http://{shown}:{sock.getsockname()[1]}"
+    public = settings.get("KEHOACH_PUBLIC_URL", "").rstrip("/")
+    announce(f"Trang quản lý: {local}/" + (f" (công khai: {public})"
+                                           if public and public != local else ""))
     announce(login_hint(engine))
 
     async def serving() -> None:
