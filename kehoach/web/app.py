@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kehoach import store
 
-from . import api, errors, exports, login, pages, subscriptions
+from . import api, errors, exports, login, metrics, pages, subscriptions
 from .auth import LoginLimiter, csrf_guard, secret_key
 from .render import HERE
 
@@ -129,6 +129,7 @@ def create_app(settings: Mapping[str, str], engine: Engine,
                        session_cookie="kehoach_phien", max_age=SESSION_HOURS * 3600,
                        same_site="lax", https_only=public.startswith("https://"))
     app.add_middleware(AccessLog)
+    metrics.install(app, engine, now)  # GET /metrics (Prometheus), HTTP timing
 
     @app.get("/healthz", tags=["hệ thống"], summary="Tình trạng: CSDL kết nối được, lược đồ "
              "mới nhất")
