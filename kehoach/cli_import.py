@@ -151,7 +151,8 @@ def import_(file: Path, output: Path | None) -> None:
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            err.print(f"[red]lỗi[/red] không ghi được tệp «{output}» ({os_reason(exc)})", markup=True)
+            err.print(f"[red]lỗi[/red] không ghi được tệp «{output}» ({os_reason(exc)})",
+                      markup=True)
             sys.exit(1)
         err.print(f"Đã ghi bản nháp vào {output}.")
     for line in summary(draft):

@@ -14,7 +14,8 @@ Click's that a user of this CLI can meet.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -117,11 +118,11 @@ class Failure(click.UsageError):
     def __init__(self, message: str, ctx: click.Context | None, usage: bool,
                  exit_code: int) -> None:
         super().__init__(message, ctx)
-        self.usage, self.exit_code = usage, exit_code  # type: ignore[misc]
+        self.with_usage, self.exit_code = usage, exit_code  # type: ignore[misc]
 
     def show(self, file: IO[Any] | None = None) -> None:
-        file = file or click.get_text_stream("stderr")
-        if self.usage and self.ctx is not None:
+        file = file or sys.stderr
+        if self.with_usage and self.ctx is not None:
             click.echo(self.ctx.get_usage(), file=file)
             names = self.ctx.command.get_help_option_names(self.ctx)
             if names:
@@ -143,7 +144,7 @@ class Formatter(click.HelpFormatter):
         with super().section(SECTIONS.get(name, name)):
             yield
 
-    def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30,
+    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30,
                  col_spacing: int = 2) -> None:
         rows = [(_METAVAR.sub(lambda m: METAVARS[m[1]], term),
                  text.replace("[default: ", "[mặc định: ").replace("; default: ", "; mặc định: ")

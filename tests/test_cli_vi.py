@@ -39,7 +39,8 @@ def test_every_help_page_is_vietnamese(command: tuple[str, ...]) -> None:
     assert not ENGLISH.search(result.output), result.output
 
 
-def run(bin_: str, *args: str, cwd: Path = ROOT, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run(bin_: str, *args: str, cwd: Path = ROOT,
+        stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run([bin_, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
                           input=stdin, check=False)
 
@@ -56,8 +57,8 @@ def run(bin_: str, *args: str, cwd: Path = ROOT, stdin: str = "") -> subprocess.
     (("db", "upgrade", "thừa"), 2, "lỗi thừa đối số: thừa"),
     (("check", "khong-co.yaml"), 1, "khong-co.yaml: không đọc được tệp (không có tệp hay thư "
                                     "mục này)"),
-], ids=["command", "option", "choice", "missing-argument", "option-value", "range", "unknown-option",
-        "extra-argument", "missing-file"])
+], ids=["command", "option", "choice", "missing-argument", "option-value", "range",
+        "unknown-option", "extra-argument", "missing-file"])
 def test_errors_are_vietnamese(kehoach_bin: str, tmp_path: Path, args: tuple[str, ...], code: int,
                                says: str) -> None:
     res = run(kehoach_bin, *args, cwd=tmp_path)

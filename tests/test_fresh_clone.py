@@ -13,7 +13,8 @@ from tests.conftest import ROOT
 
 
 def pytest_run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("KEHOACH_SEEDS", "KEHOACH_REQUIRE_ALL")}
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("KEHOACH_SEEDS", "KEHOACH_REQUIRE_ALL")}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
                            *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
                           check=False, env={**clean, **env})

@@ -37,9 +37,11 @@ def test_metrics_count_the_outbox_and_the_deliveries(db: Engine) -> None:
         s.execute(deliveries_table.insert(), [
             {"outbox_id": ids[2], "at": NOW, "channel": "telegram", "outcome": "temporary",
              "error": "Telegram: RetryAfter: Flood control exceeded. Retry in 3 seconds"},
-            {"outbox_id": ids[2], "at": NOW, "channel": "telegram", "outcome": "sent", "error": None},
+            {"outbox_id": ids[2], "at": NOW, "channel": "telegram", "outcome": "sent",
+             "error": None},
             {"outbox_id": ids[3], "at": NOW, "channel": "email", "outcome": "sent", "error": None},
-            {"outbox_id": ids[4], "at": NOW, "channel": "email", "outcome": "permanent", "error": None}])
+            {"outbox_id": ids[4], "at": NOW, "channel": "email", "outcome": "permanent",
+             "error": None}])
     with background(create_app({}, db, now=lambda: NOW)) as base:
         assert httpx.get(f"{base}/healthz").status_code == 200
         answer = httpx.get(f"{base}/metrics")

@@ -47,7 +47,8 @@ def test_the_readme_lists_every_command(kehoach_bin: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, kehoach_bin: str) -> tuple[Path, dict[str, str]]:
+def demo(tmp_path_factory: pytest.TempPathFactory,
+         kehoach_bin: str) -> tuple[Path, dict[str, str]]:
     """A folder as `make demo` leaves it: kehoach.sqlite3 with the plans and the demo logins."""
     folder = tmp_path_factory.mktemp("demo")
     shutil.copytree(ROOT / "plans", folder / "plans")
@@ -60,12 +61,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory, kehoach_bin: str) -> tuple[Pa
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
-def test_examples_run_against_the_demo_database(document: Path, demo: tuple[Path, dict[str, str]],
+def test_examples_run_against_the_demo_database(document: Path,
+                                                demo: tuple[Path, dict[str, str]],
                                                 kehoach_bin: str) -> None:
     folder, env = demo
     commands = examples(document)
     for args in commands:
-        assert args[0] == "kehoach", f"{document.name}: «{shlex.join(args)}» is not a kehoach command"
+        assert args[0] == "kehoach", f"{document.name}: «{shlex.join(args)}» is not kehoach"
         done = subprocess.run([kehoach_bin, *args[1:]], cwd=folder, env=env, capture_output=True,
                               text=True, timeout=300, check=False)
         assert done.returncode == 0, f"{document.name}: {shlex.join(args)}\n{done.stderr}"

@@ -55,8 +55,9 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise HttpUnavailable(f"không mở được trang quản lý ở {host}:{port}: {os_reason(exc)}; "
-                              f"đặt {PORT_SETTING} để dùng cổng khác, hoặc {PORT_SETTING}={BOARD_OFF} "
-                              "để chạy không có trang quản lý") from None
+                              f"đặt {PORT_SETTING} để dùng cổng khác, hoặc "
+                              f"{PORT_SETTING}={BOARD_OFF} để chạy không có trang quản lý"
+                              ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
