@@ -48,8 +48,39 @@ def test_without_chromium_the_browser_test_fails_with_the_install_command(tmp_pa
     assert "skipped" not in done.stdout.splitlines()[-1]
 
 
-def test_ci_installs_chromium_and_fails_on_skips() -> None:
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "make deps" in ci and "KEHOACH_REQUIRE_ALL=1" in ci and "^SKIPPED" in ci
+def ci_with(tmp_path: Path, summary: str, status: int) -> subprocess.CompletedProcess[str]:
+    """.ci/run with a stand-in `make` whose `make test` prints `summary` and exits `status`
+    (the real suite is not run again from inside itself)."""
+    fake = tmp_path / "bin" / "make"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+echo "make $*" >> {tmp_path / 'calls'}
+[ "$1" = test ] && printf '%s\\n' "{summary}" && exit {status}
+exit 0
+""", encoding="utf-8")
+    fake.chmod(0o755)
+    return subprocess.run([str(ROOT / ".ci" / "run")], capture_output=True, text=True,
+                          timeout=120, check=False,
+                          env={**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"})
+
+
+def test_ci_installs_chromium_and_runs_the_suite_with_nothing_skipped(tmp_path: Path) -> None:
+    done = ci_with(tmp_path, "10 passed", 0)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "calls").read_text().splitlines() == ["make deps",
+                                                            "make test PYTEST_ARGS=-rs"]
+
+
+def test_ci_fails_when_a_test_is_skipped(tmp_path: Path) -> None:
+    done = ci_with(tmp_path, "SKIPPED [1] tests/x.py:3: no reason", 0)
+    assert done.returncode == 1 and "some tests were skipped" in done.stderr
+
+
+def test_ci_fails_with_pytests_exit_code(tmp_path: Path) -> None:
+    done = ci_with(tmp_path, "1 failed", 2)
+    assert done.returncode == 2 and "make test exited with 2" in done.stderr
+
+
+def test_the_browser_test_installs_nothing() -> None:
     assert "apt-get" not in (ROOT / "tests" / "test_browser.py").read_text(encoding="utf-8") \
         .split("INSTALL = ")[0]
