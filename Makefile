@@ -21,7 +21,6 @@ demo: $(BIN)/kehoach
 	$(BIN)/kehoach db upgrade
 	$(BIN)/kehoach load plans
 	$(BIN)/python -m kehoach.web.demo
-	@echo "In another shell, in this folder: .venv/bin/kehoach --help (or first: . .venv/bin/activate)"
 	$(BIN)/kehoach serve
 
 # Only check the plans and print their agenda (no database).
