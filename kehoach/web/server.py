@@ -117,15 +117,18 @@ def login_hint(engine: Engine) -> str:
     from kehoach.store.models import people_table as p
 
     from .auth import BOARD_ROLES
+    from .demo import kehoach_command
+    command = kehoach_command()  # .venv/bin/kehoach when `kehoach` is not on the PATH
     with store.read_session(engine) as session:
         ready = session.execute(select(func.count()).select_from(p).where(
             p.c.active.is_(True), p.c.login.is_not(None), p.c.password_hash.is_not(None),
             p.c.board_role.in_([str(r) for r in BOARD_ROLES]))).scalar_one()
     if ready:
         return (f"Đăng nhập: {ready} người có tên đăng nhập và mật khẩu; đặt lại mật khẩu bằng "
-                "`kehoach person password TÊN-ĐĂNG-NHẬP`.")
-    return ("Chưa ai đăng nhập được: thêm người bằng `kehoach person add \"Tên\" --unit ĐƠN-VỊ "
-            "--board-role secretary --login thuky`, rồi `kehoach person password thuky`.")
+                f"`{command} person password TÊN-ĐĂNG-NHẬP`.")
+    return (f"Chưa ai đăng nhập được: thêm người bằng `{command} person add \"Tên\" --unit "
+            f"ĐƠN-VỊ --board-role secretary --login thuky`, rồi `{command} person password "
+            "thuky`.")
 
 
 def board_task(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
