@@ -3,16 +3,19 @@ oldest due message's wait and the HTTP timing, in the Prometheus text format, pa
 prometheus-client's own parser; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
+from kehoach.clock import TICK_JOB, Clock
 from kehoach.store import write_session
 from kehoach.store.models import deliveries_table, outbox_table
 from kehoach.web.app import create_app
 from kehoach.web.server import background
+from notifiers.testing import RecordingChannel
 from tests.conftest import NOW
 
 
@@ -55,3 +58,17 @@ def test_metrics_count_the_outbox_and_the_deliveries(db: Engine) -> None:
     assert got[("kehoach_deliveries_rate_limited_total", (("channel", "telegram"),))] == 1
     assert got[("kehoach_http_request_duration_seconds_count",
                 (("method", "GET"), ("status", "200")))] >= 1
+    assert ("kehoach_clock_next_tick_seconds", ()) not in got  # no clock has run here
+
+
+def test_metrics_say_when_the_clock_ticks_next(db: Engine, db_url: str) -> None:
+    """A clock whose tick job is overdue (its holder died a minute ago) shows below zero."""
+    jobs = Clock(db, db_url, RecordingChannel(), now=lambda: NOW).job_store()
+    jobs.start(None, "default")  # type: ignore[arg-type]  (creates the table)
+    with jobs.engine.begin() as conn:
+        conn.execute(jobs.jobs_t.insert().values(id=TICK_JOB, next_run_time=time.time() - 60,
+                                                 job_state=b""))
+    jobs.engine.dispose()
+    with background(create_app({}, db, now=lambda: NOW)) as base:
+        got = samples(httpx.get(f"{base}/metrics").text)
+    assert -120 < got[("kehoach_clock_next_tick_seconds", ())] < -59

@@ -6,6 +6,8 @@ per family, so every process reports the same figures, whichever one is scraped)
 - `kehoach_outbox_rows{state,channel}`: messages waiting, sent, failed, unknown;
 - `kehoach_outbox_oldest_due_seconds`: how long the oldest message that is due has waited to
   be sent (grows when the clock or the senders are stuck);
+- `kehoach_clock_next_tick_seconds`: when the clock's next tick is due, from its job store, by
+  the machine's clock (APScheduler's); below zero the clock is late: no process holds it;
 - `kehoach_deliveries_total{channel,outcome}`: every attempt at sending, by outcome, and
   `kehoach_deliveries_rate_limited_total{channel}`: those the channel refused with a
   wait (Telegram's 429 RetryAfter).
@@ -27,10 +29,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kehoach import store
+from kehoach.clock import JOB_TABLE, TICK_JOB
 from kehoach.store.models import deliveries_table as d
 from kehoach.store.models import outbox_table as o
 
@@ -51,7 +54,10 @@ class StoreCollector(Collector):
         limited = CounterMetricFamily("kehoach_deliveries_rate_limited", "Attempts the "
                                       "channel refused with a wait (Telegram 429 RetryAfter).",
                                       labels=["channel"])
+        tick = GaugeMetricFamily("kehoach_clock_next_tick_seconds", "Seconds until the clock's "
+                                 "next tick (machine time); below zero the clock is late.")
         now = self.now()
+        jobs = inspect(self.engine).has_table(JOB_TABLE)  # none before a clock first started
         with store.read_session(self.engine) as session:
             for state, channel, count in session.execute(
                     select(o.c.state, o.c.channel, func.count()).group_by(o.c.state, o.c.channel)):
@@ -66,10 +72,15 @@ class StoreCollector(Collector):
                     select(d.c.channel, func.count()).where(d.c.error.like("%RetryAfter%"))
                     .group_by(d.c.channel)):
                 limited.add_metric([channel], count)
+            next_run = session.execute(text(f"SELECT next_run_time FROM {JOB_TABLE} "
+                                            "WHERE id = :id"), {"id": TICK_JOB}
+                                       ).scalar_one_or_none() if jobs else None
         if due is not None and due.tzinfo is None:  # SQLite gives naive UTC
             due = due.replace(tzinfo=UTC)
         oldest.add_metric([], max(0.0, (now - due).total_seconds()) if due else 0.0)
-        yield from (rows, oldest, sends, limited)
+        if next_run is not None:
+            tick.add_metric([], float(next_run) - time.time())
+        yield from (rows, oldest, sends, limited, tick)
 
 
 class Timing:
