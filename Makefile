@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo agenda test bench schema clean
+.PHONY: demo agenda test deps bench schema clean
+CHROMIUM := /usr/bin/chromium
+# apt-get as root, or through sudo when there is one
+SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
 
 $(BIN)/kehoach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +28,17 @@ agenda: $(BIN)/kehoach
 	$(BIN)/kehoach check plans
 	$(BIN)/kehoach compile plans
 
+# The whole suite. Needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test) and,
+# for the browser test, Debian's chromium (`make deps`). PYTEST_ARGS adds pytest options.
 test: $(BIN)/kehoach
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The system packages the tests need beyond Python: Debian's chromium (apt-get, as root or
+# through sudo), only when it is missing.
+deps:
+	@if [ -x $(CHROMIUM) ]; then echo "$(CHROMIUM): already installed"; else \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 
 bench: $(BIN)/kehoach
 	$(BIN)/python bench/compile_bench.py

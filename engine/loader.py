@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import PlanError, PlanErrors, Position
 from .model import PlanFile
 from .plan import Plan, resolve
+from .vi import os_reason
 from .yamlsource import Path, load_yaml
 
 #: Vietnamese wording of the schema's error types; others fall back to pydantic's English.
@@ -41,7 +42,7 @@ def load_plan(file: str | FsPath) -> Plan:
     try:
         raw = FsPath(file).read_bytes()
     except OSError as exc:
-        raise PlanErrors([PlanError(f"không đọc được tệp ({exc.strerror})", Position(name))]) from None
+        raise PlanErrors([PlanError(f"không đọc được tệp ({os_reason(exc)})", Position(name))]) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1,6 +1,8 @@
 """How dates, money and kinds read in Vietnamese."""
 from __future__ import annotations
 
+import errno
+import os
 from datetime import date, time
 
 from .model import Kind
@@ -32,3 +34,27 @@ def money(amount: int) -> str:
     '6.000.000 đồng'
     """
     return f"{amount:,}".replace(",", ".") + " đồng"
+
+
+#: The operating system's reasons (English strerror) in Vietnamese.
+OS_ERRORS = {
+    errno.ENOENT: "không có tệp hay thư mục này", errno.EACCES: "không có quyền",
+    errno.EPERM: "không được phép", errno.EISDIR: "đây là một thư mục",
+    errno.ENOTDIR: "một phần của đường dẫn không phải thư mục", errno.ENOSPC: "hết chỗ trên đĩa",
+    errno.EROFS: "ổ đĩa chỉ cho đọc", errno.EEXIST: "đã có rồi",
+    errno.EADDRINUSE: "cổng đang bị một chương trình khác dùng",
+    errno.EADDRNOTAVAIL: "máy này không có địa chỉ đó",
+    errno.ECONNREFUSED: "máy bên kia từ chối kết nối",
+}
+_BY_STRERROR = {os.strerror(code): text for code, text in OS_ERRORS.items()}
+
+
+def os_reason(exc: OSError | str | None) -> str:
+    """Why the system refused, in Vietnamese (the English reason when we do not know it).
+
+    >>> os_reason(FileNotFoundError(2, "No such file or directory"))
+    'không có tệp hay thư mục này'
+    """
+    if isinstance(exc, OSError):
+        return OS_ERRORS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return _BY_STRERROR.get(exc or "", exc or "không rõ lý do")

@@ -48,10 +48,11 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, Position]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
-        problem = exc.problem or exc.context or "không đọc được"
-        raise PlanError(f"lỗi cú pháp YAML: {problem}", pos) from None
-    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
-        raise PlanError(f"lỗi cú pháp YAML: {exc}", Position(file)) from None
+        found = text[mark.index] if mark and 0 <= mark.index < len(text) else ""
+        raise PlanError(f"lỗi cú pháp YAML: {yaml_problem(exc.problem or exc.context, found)}",
+                        pos) from None
+    except yaml.YAMLError as exc:  # any other error of the reader or the parser
+        raise PlanError(f"lỗi cú pháp YAML: {yaml_problem(str(exc), '')}", Position(file)) from None
     where: dict[Path, Position] = {}
     if node is None:
         return None, where
@@ -100,6 +101,52 @@ class _Builder:
 
 def _position(node: yaml.Node, file: str) -> Position:
     return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+#: PyYAML's problems (libyaml's wording and the pure-Python loader's), what they mean in a
+#: plan file; the place (line:column) is given beside the message.
+YAML_PROBLEMS = (
+    ("expected '-' indicator", "một dòng của danh sách thiếu «- » ở đầu, hoặc thụt lề không "
+     "thẳng cột với các mục khác của danh sách"),
+    ("expected key", "thụt lề sai: dòng này không thẳng cột với các khóa cùng cấp ở trên"),
+    ("expected <block end>", "thụt lề sai: dòng này không thẳng cột với các khóa cùng cấp ở trên"),
+    ("mapping values are not allowed", "dấu «:» không được đứng ở đây: thụt lề sai, hoặc một "
+     "giá trị có «: » cần đặt trong dấu ngoặc kép"),
+    ("could not find expected ':'", "thiếu dấu «:» sau khóa, hoặc một giá trị có dấu ngoặc "
+     "kép mở mà không đóng"),
+    ("expected ',' or ']'", "danh sách viết trong «[ ]» thiếu dấu «,» hoặc dấu «]» đóng"),
+    ("expected ',' or '}'", "bảng viết trong «{ }» thiếu dấu «,» hoặc dấu «}» đóng"),
+    ("unexpected end of stream", "tệp hết giữa chừng: một dấu ngoặc kép hay ngoặc đóng còn thiếu"),
+    ("unknown escape character", "trong dấu ngoặc kép, «\\» phải đi với một ký tự thoát hợp lệ; "
+     "dùng dấu ngoặc đơn ' ' nếu muốn giữ nguyên «\\»"),
+    ("undefined alias", "bí danh «*…» chưa được định nghĩa bằng «&…»"),
+    ("undefined tag handle", "thẻ «!…» không được hỗ trợ"),
+    ("expected the node content", "thiếu giá trị ở đây"),
+    ("expected node content", "thiếu giá trị ở đây"),
+    ("sequence entries are not allowed", "mục danh sách «- » không được đứng ở đây: thụt lề sai?"),
+    ("another document", "tệp chỉ được có một tài liệu YAML: bỏ dòng «---» thứ hai"),
+    ("control characters are not allowed", "tệp có ký tự điều khiển (không in được)"),
+    ("special characters are not allowed", "tệp có ký tự điều khiển (không in được)"),
+    ("duplicate", "khóa bị lặp lại"),
+)
+
+
+def yaml_problem(problem: str | None, found: str) -> str:
+    """PyYAML's problem in Vietnamese; `found` is the character at the place it names.
+
+    >>> yaml_problem("found character that cannot start any token", chr(9))
+    'ký tự tab: YAML chỉ cho thụt lề bằng dấu cách'
+    """
+    problem = problem or ""
+    if "tab character" in problem or "cannot start any token" in problem:
+        if found == "\t" or "tab character" in problem:
+            return "ký tự tab: YAML chỉ cho thụt lề bằng dấu cách"
+        return (f"một giá trị không được bắt đầu bằng «{found}»: đặt cả giá trị trong dấu "
+                "ngoặc kép")
+    for english, vietnamese in YAML_PROBLEMS:
+        if english in problem:
+            return vietnamese
+    return "không đọc được cấu trúc YAML ở đây (xem lại thụt lề và dấu ngoặc)"
 
 
 def _build(node: yaml.Node, path: Path, builder: _Builder) -> Any:

@@ -20,6 +20,7 @@ from engine.model import json_schema
 from engine.phrases import parse_day
 from engine.plan import Plan
 from engine.workdays import WorkingCalendar
+from kehoach.cli_vi import Group
 
 # Piped output (a file, a pager, a test) gets wide lines instead of rich's 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -64,8 +65,9 @@ def _report(errors: list[PlanError]) -> None:
     err.print(f"{len(errors)} lỗi.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kehoach")
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kehoach", message="%(prog)s, phiên bản %(version)s",
+                      help="Hiện phiên bản rồi thoát.")
 def main() -> None:
     """kehoach: biến các Kế hoạch thành các bước có hạn, nhắc việc và theo dõi quá hạn."""
 
@@ -175,3 +177,4 @@ def schema() -> None:
 from kehoach import cli_actions, cli_feeds, cli_people, cli_run, cli_store  # noqa: E402,F401
 from kehoach import cli_import  # noqa: E402,F401  (kehoach import)
 from kehoach import cli_telegram  # noqa: E402,F401  (kehoach invite)
+from kehoach import cli_backup  # noqa: E402,F401  (kehoach backup)

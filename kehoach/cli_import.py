@@ -13,6 +13,7 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine.importing import KIND_NAMES, Draft, import_lines, render
+from engine.vi import os_reason
 from kehoach.cli import err, main
 
 Line = tuple[int, str, bool]
@@ -41,7 +42,7 @@ def _text_lines(path: Path) -> list[Line]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ReadError(f"không đọc được tệp «{path}» ({exc.strerror})") from None
+        raise ReadError(f"không đọc được tệp «{path}» ({os_reason(exc)})") from None
     for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "cp1258"):
         try:
             text = raw.decode(encoding)
@@ -157,7 +158,8 @@ def import_(file: Path, output: Path | None) -> None:
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            err.print(f"[red]lỗi[/red] không ghi được tệp «{output}» ({exc.strerror})", markup=True)
+            err.print(f"[red]lỗi[/red] không ghi được tệp «{output}» ({os_reason(exc)})",
+                      markup=True)
             sys.exit(1)
         err.print(f"Đã ghi bản nháp vào {output}.")
     for line in summary(draft):

@@ -90,8 +90,9 @@ def person_password(login: str, from_stdin: bool, generate: bool) -> None:
     elif from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Mật khẩu", hide_input=True, confirmation_prompt=
-                                "Nhập lại mật khẩu", err=True)
+        password = click.prompt("Mật khẩu", hide_input=True, err=True)
+        if click.prompt("Nhập lại mật khẩu", hide_input=True, err=True) != password:
+            raise click.UsageError("hai lần nhập mật khẩu không giống nhau; chưa đổi gì")
     engine = _ready_engine()
     try:
         check_strength(password)

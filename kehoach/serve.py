@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from kehoach import store
 from kehoach.clock import Clock, worker_name
 from kehoach.leadership import Leadership, leadership_for
+from kehoach.settings import PUBLIC_SETTING, public_url
 from kehoach.store.digest import SETTING as DIGEST_SETTING
 from kehoach.store.digest import parse_hour
 from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
@@ -295,6 +296,7 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
     `channel`: the channels to run (default: the console); the first one also takes the
     notifications of units nobody can be reached in."""
     url = store.database_url(settings)
+    settings = {**settings, PUBLIC_SETTING: public_url(settings)}  # feeds, bot: one address
     if settings.get(SIMULATED) and now is utc_now:
         now = simulated_clock(settings[SIMULATED])
     digest_at = parse_hour(settings.get(DIGEST_SETTING))  # a bad hour is refused before start
@@ -309,6 +311,10 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
         channels = [TokenGate(c, c.token) if c.name == "telegram" and hasattr(c, "token")
                     else c for c in channels]
         worker = worker_name()
+        board = None
+        if clock:  # the board and the calendar feeds: in `serve` only (kehoach/web/server.py),
+            from kehoach.web.server import board_task  # bound first: a busy port stops here
+            board = board_task(settings, engine, now, stop, announce)
 
         def sending(c: Channel, stop: asyncio.Event) -> Awaitable[int]:
             return dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds, limit=limit,
@@ -328,11 +334,8 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
                              dispatch_limit=limit, worker=worker, digest_at=digest_at)
             tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
                                                        poll_seconds=lead_poll)))
-        if clock:  # the board and the calendar feeds: in `serve` only (kehoach/web/server.py)
-            from kehoach.web.server import board_task
-            board = board_task(settings, engine, now, stop, announce)
-            if board is not None:
-                tasks.append(board)
+        if board is not None:
+            tasks.append(board)
         await asyncio.gather(*tasks)
     finally:
         for c in channels if "channels" in locals() else []:

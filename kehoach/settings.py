@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from engine.vi import os_reason
 from kehoach.store.errors import StoreError
 
 FILE_SETTING = "KEHOACH_CONFIG"
@@ -42,12 +43,40 @@ KNOWN: dict[str, str] = {
     "KEHOACH_SMTP_CA_FILE": "tệp chứng chỉ CA (PEM) tin cậy thêm cho TLS của máy chủ SMTP",
     "KEHOACH_SMTP_TIMEOUT": "thời gian chờ máy chủ SMTP trả lời, giây (mặc định 30)",
     "KEHOACH_HTTP_HOST": "địa chỉ lắng nghe của trang quản lý và lịch (mặc định 127.0.0.1)",
-    "KEHOACH_HTTP_PORT": "cổng của trang quản lý và lịch (mặc định 8080)",
-    "KEHOACH_PUBLIC_URL": "địa chỉ công khai, dùng trong liên kết lịch và tin nhắn",
+    "KEHOACH_HTTP_PORT": "cổng của trang quản lý và lịch (mặc định 8080; off: không chạy trang "
+                         "quản lý)",
+    "KEHOACH_PUBLIC_URL": "địa chỉ công khai, dùng trong liên kết lịch và tin nhắn (mặc định: "
+                          "http://HOST:CỔNG ở trên)",
     "KEHOACH_SECRET_KEY": "khóa ký phiên đăng nhập (bí mật; mặc định sinh và lưu cạnh CSDL)",
 }
 SECRET = frozenset({"KEHOACH_TELEGRAM_TOKEN", "KEHOACH_TELEGRAM_WEBHOOK_SECRET",
                     "KEHOACH_SMTP_PASSWORD", "KEHOACH_SECRET_KEY"})
+
+
+#: Where `kehoach serve` serves the board and the feeds when KEHOACH_HTTP_HOST/PORT are unset.
+HOST_SETTING, PORT_SETTING = "KEHOACH_HTTP_HOST", "KEHOACH_HTTP_PORT"
+PUBLIC_SETTING = "KEHOACH_PUBLIC_URL"
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
+#: KEHOACH_HTTP_PORT=off: `kehoach serve` runs without the board and the feeds, on purpose.
+BOARD_OFF = "off"
+
+
+def public_url(settings: Mapping[str, str]) -> str:
+    """The address people reach the board and the feeds at: KEHOACH_PUBLIC_URL, else where
+    `kehoach serve` listens (a wildcard host is reached on loopback), without a trailing /.
+
+    >>> public_url({"KEHOACH_HTTP_PORT": "9000"})
+    'http://127.0.0.1:9000'
+    >>> public_url({"KEHOACH_HTTP_HOST": "0.0.0.0", "KEHOACH_PUBLIC_URL": "https://kh.vn/"})
+    'https://kh.vn'
+    """
+    if settings.get(PUBLIC_SETTING):
+        return settings[PUBLIC_SETTING].rstrip("/")
+    host = settings.get(HOST_SETTING) or DEFAULT_HOST
+    host = DEFAULT_HOST if host in ("0.0.0.0", "::") else host
+    port = (settings.get(PORT_SETTING) or "").strip()
+    port = port if port.isdigit() else str(DEFAULT_PORT)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 class SettingsError(StoreError):
@@ -72,7 +101,7 @@ def read_file(path: Path) -> dict[str, str]:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SettingsError(f"không đọc được tệp cấu hình {path}: {exc.strerror}") from None
+        raise SettingsError(f"không đọc được tệp cấu hình {path}: {os_reason(exc)}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"tệp cấu hình {path} sai cú pháp TOML: {exc}") from None
     found = _flatten(doc, "KEHOACH", str(path))

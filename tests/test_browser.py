@@ -2,14 +2,12 @@
 Playwright, against the board on a loopback port, on SQLite and PostgreSQL. A secretary logs
 in, filters the overdue list, marks a step done and downloads the XLSX export.
 
-Chromium is installed by the session fixture when missing (apt-get); if it cannot be, the
-test fails: it is never skipped.
+Chromium is a system package, installed by `make deps` (and by .ci/run), never by a test:
+when it is missing the test fails with that instruction; it is never skipped.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,26 +17,17 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.test_web import PASSWORD, World, world  # noqa: F401  (the fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("KEHOACH_CHROMIUM") or "/usr/bin/chromium")  # tests of the test
 
 
-def install_chromium() -> None:
-    """apt-get install chromium, as root (CI runs as root), without questions."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else [])
-    for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(sudo + args, env=env, capture_output=True, text=True, timeout=900,
-                              check=False)
-        if done.returncode != 0:
-            pytest.fail(f"cannot install Chromium ({' '.join(args)}): {done.stderr[-2000:]}")
+INSTALL = "make deps   (or, as root: apt-get update && apt-get install chromium)"
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():
-        install_chromium()
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is still missing after apt-get install chromium")
+        pytest.fail(f"{CHROMIUM} is missing: this test drives Debian's chromium. Install it "
+                    f"with: {INSTALL}", pytrace=False)
     return CHROMIUM
 
 

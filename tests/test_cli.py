@@ -88,7 +88,7 @@ def test_bad_arguments(kehoach_bin: str, args: tuple[str, ...], code: int, messa
 @pytest.mark.parametrize("command", ["check", "compile", "schema"])
 def test_help(kehoach_bin: str, command: str) -> None:
     res = run(kehoach_bin, command, "--help")
-    assert res.returncode == 0 and "Usage:" in res.stdout
+    assert res.returncode == 0 and "Cách dùng:" in res.stdout
 
 
 def test_published_schema_is_current(kehoach_bin: str) -> None:

@@ -22,10 +22,10 @@ from engine.compiler import Step, compile_plan
 from engine.loader import load_plan
 from engine.plan import Plan
 from engine.workdays import WorkingCalendar
+from tests import outside
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"  # shared/ stands beside the checkout
 
 HCSN = "cum-hcsn-2022.yaml"
 BINH_TAN = "binh-tan-doi-2023-2028.yaml"
@@ -94,10 +94,7 @@ def test_user_visible_names_are_vietnamese(name: str) -> None:
 @pytest.mark.parametrize("name", [pytest.param(n, id=n.removesuffix(".yaml")) for n in NEW_PLANS])
 def test_every_obligation_quotes_its_seed(name: str) -> None:
     """`source:` is a quotation: each part (parts are joined by «…») is in the seed text."""
-    found = sorted(SEEDS.glob(f"{SEED_OF[name]}_*.txt"))
-    if not found:
-        pytest.skip(f"seed {SEED_OF[name]} not available in {SEEDS}")
-    seed = _norm(found[0].read_text(encoding="utf-8"))
+    seed = _norm(outside.seed(SEED_OF[name]).read_text(encoding="utf-8"))
     doc = yaml.safe_load((PLANS / name).read_text(encoding="utf-8"))
     for ob in doc["obligations"]:
         assert ob.get("source"), f"{ob['id']}: no source"

@@ -49,6 +49,7 @@ class Proc:
         self.out, self.err = folder / f"{name}.out", folder / f"{name}.err"
         env = {k: v for k, v in os.environ.items() if k != "KEHOACH_TELEGRAM_TOKEN"}
         env["KEHOACH_DATABASE_URL"] = url
+        env["KEHOACH_HTTP_PORT"] = "off"  # no board: two serves would want one port
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.popen = subprocess.Popen([kehoach_bin, *args], stdout=out, stderr=err,
                                           cwd=folder, env=env)

@@ -28,7 +28,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kehoach import store
 
-from . import api, errors, exports, login, pages, plans, subscriptions
+from . import api, errors, exports, login, metrics, pages, plans, subscriptions
 from .auth import (
     ADDRESS_LIMIT,
     HASH_SLOTS,
@@ -137,6 +137,7 @@ def create_app(settings: Mapping[str, str], engine: Engine,
     if trusted_proxies(settings):  # uvicorn's own proxy handling is off (server.make_server)
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies(settings))
     app.add_middleware(AccessLog)
+    metrics.install(app, engine, now)  # GET /metrics (Prometheus), HTTP timing
 
     @app.get("/healthz", tags=["hệ thống"], summary="Tình trạng: CSDL kết nối được, lược đồ "
              "mới nhất")

@@ -7,8 +7,10 @@ password keeps it (`kehoach person password LOGIN` sets a new one).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,6 +48,24 @@ def demo_logins(session: Session, now: datetime) -> list[tuple[str, str, str | N
     return out
 
 
+def kehoach_command(path: str | None = None, cwd: Path | None = None) -> str:
+    """How to type `kehoach` in a new shell: `kehoach` when that finds this installation, else
+    the script beside this Python (`.venv/bin/kehoach` after `make demo`), which
+    `make demo` does not put on PATH.
+
+    >>> kehoach_command(path="", cwd=Path(sys.executable).parent.parent.parent)
+    '.venv/bin/kehoach'
+    """
+    script = Path(sys.executable).parent / "kehoach"
+    found = shutil.which("kehoach", path=os.environ.get("PATH") if path is None else path)
+    if found and Path(found).resolve() == script.resolve():
+        return "kehoach"
+    try:
+        return str(script.relative_to(cwd or Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def main() -> None:
     settings = load(os.environ)
     engine = store.make_engine(store.database_url(settings))
@@ -58,11 +78,16 @@ def main() -> None:
     if not logins:
         print("Chưa có kế hoạch nào trong cơ sở dữ liệu: chạy `kehoach load plans` trước.")
         return
+    command = kehoach_command()
     print("Đăng nhập trang quản lý (thư ký của cơ quan ban hành mỗi kế hoạch):")
     for login, unit, password in logins:
         said = f"mật khẩu {password}" if password else \
-            f"mật khẩu đã đặt trước đây (đặt lại: kehoach person password {login})"
+            f"mật khẩu đã đặt trước đây (đặt lại: {command} person password {login})"
         print(f"  {login:<8} {said}   — {unit}")
+    if command != "kehoach":
+        print(f"Lệnh kehoach nằm trong .venv, chưa có trên PATH: ở một cửa sổ khác, trong thư mục "
+              f"này, gõ `{command} --help` (hoặc chạy `. {Path(command).parent}/activate` "
+              "trước, rồi gõ `kehoach`).")
 
 
 if __name__ == "__main__":

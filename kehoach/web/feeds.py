@@ -27,8 +27,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
 
-from calendars.feed import DEFAULT_PUBLIC_URL, Feed, last_modified, render, valid_until
+from calendars.feed import Feed, last_modified, render, valid_until
 from kehoach import store
+from kehoach.settings import public_url
 from kehoach.store import feeds
 from kehoach.store.db import friendly_errors
 
@@ -174,7 +175,7 @@ def _now(request: Request) -> datetime:
 
 def serve(request: Request, token: str) -> Response:
     settings: Mapping[str, str] = request.app.state.settings
-    public = settings.get("KEHOACH_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+    public = public_url(settings)
     built = _cache(request).get(request.app.state.engine, token, _now(request), public)
     if built is None:
         return Response(NOT_FOUND, 404, media_type="text/plain; charset=utf-8")

@@ -19,11 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from engine.vi import os_reason
+from kehoach.settings import BOARD_OFF, DEFAULT_HOST, DEFAULT_PORT, HOST_SETTING, PORT_SETTING
 from kehoach.store.errors import StoreError
 
 log = logging.getLogger("kehoach.web")
-HOST_SETTING, PORT_SETTING = "KEHOACH_HTTP_HOST", "KEHOACH_HTTP_PORT"
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 
 
 class HttpUnavailable(StoreError):
@@ -54,8 +54,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise HttpUnavailable(f"không mở được trang quản lý ở {host}:{port}: {exc.strerror}; "
-                              f"đặt {PORT_SETTING} để dùng cổng khác") from None
+        raise HttpUnavailable(f"không mở được trang quản lý ở {host}:{port}: {os_reason(exc)}; "
+                              f"đặt {PORT_SETTING} để dùng cổng khác, hoặc "
+                              f"{PORT_SETTING}={BOARD_OFF} để chạy không có trang quản lý"
+                              ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -117,35 +119,38 @@ def login_hint(engine: Engine) -> str:
     from kehoach.store.models import people_table as p
 
     from .auth import BOARD_ROLES
+    from .demo import kehoach_command
+    command = kehoach_command()  # .venv/bin/kehoach when `kehoach` is not on the PATH
     with store.read_session(engine) as session:
         ready = session.execute(select(func.count()).select_from(p).where(
             p.c.active.is_(True), p.c.login.is_not(None), p.c.password_hash.is_not(None),
             p.c.board_role.in_([str(r) for r in BOARD_ROLES]))).scalar_one()
     if ready:
         return (f"Đăng nhập: {ready} người có tên đăng nhập và mật khẩu; đặt lại mật khẩu bằng "
-                "`kehoach person password TÊN-ĐĂNG-NHẬP`.")
-    return ("Chưa ai đăng nhập được: thêm người bằng `kehoach person add \"Tên\" --unit ĐƠN-VỊ "
-            "--board-role secretary --login thuky`, rồi `kehoach person password thuky`.")
+                f"`{command} person password TÊN-ĐĂNG-NHẬP`.")
+    return (f"Chưa ai đăng nhập được: thêm người bằng `{command} person add \"Tên\" --unit "
+            f"ĐƠN-VỊ --board-role secretary --login thuky`, rồi `{command} person password "
+            "thuky`.")
 
 
 def board_task(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
                stop: asyncio.Event, announce: Callable[[str], None]) -> asyncio.Task[None] | None:
-    """Start the board in the running loop (kehoach serve); None, said aloud, when it cannot
-    listen: reminders and escalations matter more than the board, so the rest runs on."""
+    """Start the board in the running loop (kehoach serve); None, said aloud, when it is off
+    on purpose (KEHOACH_HTTP_PORT=off). HttpUnavailable when it cannot listen: a service
+    whose board silently went missing is worse than one that refuses to start."""
     from .app import create_app
-    try:
-        host, port = address(settings)
-        sock = bind(host, port)
-    except HttpUnavailable as exc:
-        log.error("%s", exc)
-        announce(f"Trang quản lý: tắt ({exc}).")
+    if (settings.get(PORT_SETTING) or "").strip().lower() == BOARD_OFF:
+        announce(f"Trang quản lý: tắt ({PORT_SETTING}={BOARD_OFF}).")
         return None
+    host, port = address(settings)
+    sock = bind(host, port)
     app = create_app(settings, engine, now)
     json_lines(logging.getLogger("kehoach.http"))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    announce(f"Trang quản lý: http://{shown}:{sock.getsockname()[1]}/"
-             + (f" (công khai: {settings['KEHOACH_PUBLIC_URL']})"
-                if settings.get("KEHOACH_PUBLIC_URL") else ""))
+    local = f"http://{shown}:{sock.getsockname()[1]}"
+    public = settings.get("KEHOACH_PUBLIC_URL", "").rstrip("/")
+    announce(f"Trang quản lý: {local}/" + (f" (công khai: {public})"
+                                           if public and public != local else ""))
     announce(login_hint(engine))
 
     async def serving() -> None:
