@@ -9,6 +9,17 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+#: The board's address when KEHOACH_PUBLIC_URL is not set (as calendars.feed's).
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+def board_url(public_url: str | None, path: str | None) -> str:
+    """A page of the board ("/qua-han?plan=…") at its public address.
+
+    >>> board_url("https://kehoach.example.vn/", "/qua-han?plan=p")
+    'https://kehoach.example.vn/qua-han?plan=p'
+    """
+    return (public_url or DEFAULT_PUBLIC_URL).rstrip("/") + (path or "/")
 
 
 def local_day(value: str) -> str:

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from engine import vi
 from notifiers.base import Notification
-from notifiers.rendering import VN
+from notifiers.rendering import VN, board_url
 
 LIMIT = 4096  # characters of one message (Telegram counts UTF-16 code units)
 CLIP = 300  # a title or reason longer than this is cut (a digest line stays one line)
@@ -135,11 +135,43 @@ def render_digest(n: Notification, limit: int = LIMIT) -> list[Part]:
     return out
 
 
-def render(n: Notification, limit: int = LIMIT) -> list[Part]:
-    """The messages `n` is sent as (one, or several for a long digest)."""
+def render_group(n: Notification, limit: int = LIMIT, public_url: str | None = None
+                 ) -> list[Part]:
+    """A grouped escalation (kehoach.store.escalations): the list of late steps, cut between
+    lines into as few messages as fit, each complete: the head (with "phần i/n"), its lines,
+    and the link to the board (no buttons: a message cannot carry 300 steps' buttons)."""
+    ctx = {**_context(n), "board_url": board_url(public_url, n.payload.get("board_path"))}
+    lines = ENV.get_template("telegram/escalation_group.html").render(**ctx).strip().split("\n")
+    foot = ENV.get_template("telegram/escalation_group_foot.html").render(**ctx).strip()
+
+    def head(part: int, total: int) -> str:
+        return ENV.get_template("telegram/escalation_group_head.html").render(
+            **ctx, part=part, part_total=total).strip()
+
+    # the room for lines, with the longest head there can be (as many parts as lines)
+    room = limit - utf16_len(head(len(lines), len(lines))) - utf16_len(foot) - 2
+    chunks: list[list[str]] = [[]]
+    used = 0
+    for line in lines:
+        if utf16_len(line) + 1 > room:  # not with clipped titles; stays safe
+            line = html.escape(html.unescape(TAG.sub("", line)))[:room // 2]
+        if chunks[-1] and used + utf16_len(line) + 1 > room:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(line)
+        used += utf16_len(line) + 1
+    return [Part("\n".join([head(i, len(chunks)), *chunk, "", foot]))
+            for i, chunk in enumerate(chunks, 1)]
+
+
+def render(n: Notification, limit: int = LIMIT, public_url: str | None = None) -> list[Part]:
+    """The messages `n` is sent as (one, or several for a long digest or grouped escalation).
+    `public_url`: the board's address, for links."""
     name = template_for(n)
     if name == "digest":
         return render_digest(n, limit)
+    if name == "escalation_group":
+        return render_group(n, limit, public_url)
     text = ENV.get_template(f"telegram/{name}.html").render(**_context(n)).strip()
     if name in STEP_PURPOSES:
         return [Part(text, step_buttons(n))]
