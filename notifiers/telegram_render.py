@@ -151,13 +151,15 @@ def render_group(n: Notification, limit: int = LIMIT, public_url: str | None = N
     # the room for lines, with the longest head there can be (as many parts as lines)
     room = limit - utf16_len(head(len(lines), len(lines))) - utf16_len(foot) - 2
     chunks: list[list[str]] = [[]]
-    used = 0
-    for line in lines:
-        if utf16_len(line) + 1 > room:  # not with clipped titles; stays safe
-            line = html.escape(html.unescape(TAG.sub("", line)))[:room // 2]
-        if chunks[-1] and used + utf16_len(line) + 1 > room:
-            chunks.append([])
-            used = 0
+    used, title = 0, ""
+    for i, line in enumerate(lines):
+        size = utf16_len(line) + 1
+        if line.startswith("<b>"):  # a title, with at least its first step ("• …") after it
+            title = line
+            size += utf16_len(lines[i + 1]) + 1 if i + 1 < len(lines) else 0
+        if chunks[-1] and used + size > room:
+            chunks.append([title + " (tiếp)"] if line != title else [])
+            used = sum(utf16_len(x) + 1 for x in chunks[-1])
         chunks[-1].append(line)
         used += utf16_len(line) + 1
     return [Part("\n".join([head(i, len(chunks)), *chunk, "", foot]))

@@ -219,9 +219,9 @@ def test_console_channel_renders_vietnamese(db: Engine, plan_file: Path,
     at = lines.index("[báo trễ hạn mức 1, gửi muộn] gửi Đoàn phường A: 2 việc của «Kế hoạch "
                      "thử nghiệm năm 2022» chưa hoàn thành:")
     assert lines[at + 1:at + 4] == [
+        "  - Đoàn phường A: «Báo cáo tháng», hạn 25/05/2022 (quá hạn 1 ngày, đã báo lên mức 1)",
         "  - Đoàn phường A: «Đóng góp kinh phí Hội nghị», hạn 19/05/2022 (quá hạn 7 ngày, "
         "đã báo lên mức 3)",
-        "  - Đoàn phường A: «Báo cáo tháng», hạn 25/05/2022 (quá hạn 1 ngày, đã báo lên mức 1)",
         "  Xem trên bảng quản lý: http://127.0.0.1:8080/qua-han?plan=thu-nghiem"]
     assert ("[báo trễ hạn mức 1, gửi muộn] gửi Đoàn phường A: Đoàn phường A chưa hoàn thành "
             "«Báo cáo tháng», hạn 25/04/2022 (quá hạn 23 ngày, đã báo lên mức 3)." in lines)

@@ -65,8 +65,8 @@ def group(rows: list[dict[str, Any]], plan_titles: dict[str, str],
         if len(members) == 1:
             out.append(members[0])
             continue
-        members.sort(key=lambda m: (m["payload"]["unit_name"], m["payload"]["due_at"],
-                                    m["payload"]["title"], m["step_id"]))
+        members.sort(key=lambda m: (m["payload"]["title"], m["payload"]["unit_name"],
+                                    m["payload"]["due_at"], m["step_id"]))
         first = members[0]["payload"]
         steps = [{**{f: m["payload"][f] for f in STEP_FIELDS}, "key": m["idempotency_key"]}
                  for m in members]
