@@ -175,3 +175,4 @@ def schema() -> None:
 from kehoach import cli_actions, cli_feeds, cli_people, cli_run, cli_store  # noqa: E402,F401
 from kehoach import cli_import  # noqa: E402,F401  (kehoach import)
 from kehoach import cli_telegram  # noqa: E402,F401  (kehoach invite)
+from kehoach import cli_outbox  # noqa: E402,F401  (kehoach outbox)
