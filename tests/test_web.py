@@ -143,7 +143,7 @@ def world(db: Engine, tmp_path: Path) -> Iterator[World]:
 
 PAGES = ["/qua-han", "/qua-han?group=unit", "/qua-han?group=cluster&sort=unit&desc=true",
          "/sap-den", "/sap-den?days=60&group=unit", "/tong-hop/don-vi", "/tong-hop/cum",
-         "/nguoi", "/buoc/{own}"]
+         "/nguoi", "/buoc/{own}", "/tin-chua-gui"]
 LISTS = ["qua-han", "sap-den", "tong-hop-don-vi", "tong-hop-cum", "nguoi"]
 EXPORTS = [f"/xuat/{n}.{ext}" for n in LISTS for ext in ("csv", "xlsx")] + \
     [f"/in/{n}" for n in LISTS]

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kehoach import store
 
-from . import api, errors, exports, login, pages, subscriptions
+from . import api, errors, exports, login, outbox, pages, subscriptions
 from .auth import LoginLimiter, csrf_guard, secret_key
 from .render import HERE
 
@@ -38,7 +38,8 @@ SECRET_PATHS = re.compile(r"^/(lich|ical|feeds?)/[^/]+")
 
 
 #: The board's routers, in the order they are matched.
-ROUTERS = (login.router, pages.router, subscriptions.router, exports.router, api.router)
+ROUTERS = (login.router, pages.router, subscriptions.router, outbox.router, exports.router,
+           api.router)
 
 
 def board_routes() -> list[APIRoute]:
