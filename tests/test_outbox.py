@@ -104,7 +104,8 @@ def test_tick_escalates_with_an_audit_row_and_not_for_done_steps(db: Engine,
     assert rows[0]["status"] == "quá hạn 2 ngày, đã báo lên mức 1"
     assert rows[0]["unit_name"] == "Đoàn phường A"
     audit = transitions(db, f"{MAY}/doan-a")
-    assert [(t.event, t.note) for t in audit[1:]] == [("escalated", "báo lên mức 1: Đoàn phường A")]
+    assert [(t.event, t.note) for t in audit[1:]] == [
+        ("escalated", "đến lượt báo lên mức 1 (đã xếp hàng gửi): Đoàn phường A")]
     assert result.escalations >= 1
 
 

@@ -259,8 +259,8 @@ def tick(session: Session, now: datetime, *, channel: str = FALLBACK,
                         "step_id": row.id, "at": now, "actor": ACTOR, "channel": VIA,
                         "event": "escalated", "from_state": row.state, "to_state": row.state,
                         "revision": row.revision + 1,
-                        "note": f"báo lên mức {n.level}: " + ", ".join(
-                            names.get(u, u) for u in n.recipients)})
+                        "note": f"đến lượt báo lên mức {n.level} (đã xếp hàng gửi): "
+                                + ", ".join(names.get(u, u) for u in n.recipients)})
         escalations += [r for r in new_rows if r["purpose"] == ESCALATION]
         new_rows = [r for r in new_rows if r["purpose"] != ESCALATION]
         if new_rows:
