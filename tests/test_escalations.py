@@ -227,3 +227,31 @@ def test_a_split_list_keeps_each_title_with_its_steps(limit: int) -> None:
         units += [line.split(" — ")[0][2:] for line in lines if line.startswith("• ")]
     assert units == [f"Đoàn phường {i}" for i in range(12)]
     assert (len(parts) == 1) == (limit == LIMIT)
+
+
+def test_the_migration_fills_what_was_sent_before_it(db: Engine, plan_file: Path) -> None:
+    """Rows sent before 0005_outbox (one per step) fill `escalated_level` at the upgrade."""
+    from alembic import command
+
+    from kehoach.store.schema import alembic_config, upgrade
+    from notifiers.testing import RecordingChannel
+    load(db, plan_file)
+    with store.write_session(db) as s:  # April's report: rung 1 to each unit, 3 to the issuer
+        store.tick(s, datetime(2022, 5, 18, 2, tzinfo=UTC), channel="test")
+    store.dispatch(lambda: store.write_session(db), RecordingChannel("test"),
+                   datetime(2022, 5, 18, 2, tzinfo=UTC), limit=100)
+    april = ["thu-nghiem/bao-cao-thang/2022-04/doan-a", "thu-nghiem/bao-cao-thang/2022-04/doan-b"]
+
+    def levels() -> list[int | None]:
+        with store.read_session(db) as s:
+            return list(s.execute(select(steps_table.c.escalated_level)
+                                  .where(steps_table.c.id.in_(april))
+                                  .order_by(steps_table.c.id)).scalars())
+
+    assert levels() == [3, 3]  # the issuer's grouped rung 3 reached them
+    config = alembic_config()
+    with db.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    upgrade(db)
+    assert levels() == [1, 1]  # from the rows of one step each (no grouped rows before 0005)

@@ -48,5 +48,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("outbox_actions")
-    with op.batch_alter_table("steps") as batch:
-        batch.drop_column("escalated_level")
+    # ALTER TABLE … DROP COLUMN on both (SQLite ≥ 3.35): batch mode would copy the steps
+    # table, which the foreign keys of outbox and transitions forbid once it holds rows
+    op.drop_column("steps", "escalated_level")
