@@ -180,12 +180,6 @@ def drop(session: Session, ids: Collection[int], actor: str, via: str, now: date
     return _change(session, ids, DROP_FROM, "dropped", "drop", actor, via, now, {}, units)
 
 
-def history(session: Session, outbox_id: int) -> list[Any]:
-    """Who resent or dropped the row, when, through what."""
-    return list(session.execute(select(actions_t).where(actions_t.c.outbox_id == outbox_id)
-                                .order_by(actions_t.c.id)))
-
-
 def matching_ids(session: Session, f: Filter) -> list[int]:
     """The ids of the rows `f` chooses (a bulk retry or drop by filters)."""
     return [r.id for r in undelivered(session, f)]
