@@ -178,3 +178,4 @@ from kehoach import cli_actions, cli_feeds, cli_people, cli_run, cli_store  # no
 from kehoach import cli_import  # noqa: E402,F401  (kehoach import)
 from kehoach import cli_telegram  # noqa: E402,F401  (kehoach invite)
 from kehoach import cli_backup  # noqa: E402,F401  (kehoach backup)
+from kehoach import cli_outbox  # noqa: E402,F401  (kehoach outbox)

@@ -270,6 +270,8 @@ def wired_channels(settings: Mapping[str, str], engine: Engine,
             settings, on_lost=lost, on_moved=moved))
     if email is not None:
         channels.append(email)
+    for channel in channels:  # the board's address, for the links in messages
+        channel.public_url = settings.get("KEHOACH_PUBLIC_URL") or None
     return channels
 
 

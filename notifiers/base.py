@@ -59,6 +59,8 @@ class Channel(ABC):
     """A way to reach people. `name` is what outbox rows and delivery rows call it."""
 
     name: str = "channel"
+    #: The board's public address (KEHOACH_PUBLIC_URL) for links in messages; serve sets it.
+    public_url: str | None = None
 
     @abstractmethod
     def send(self, notification: Notification) -> DeliveryResult:

@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from .base import Channel, DeliveryError, DeliveryResult, Notification
-from .rendering import environment, render
+from .rendering import board_url, environment, render
 
 
 class ConsoleChannel(Channel):
@@ -19,7 +19,8 @@ class ConsoleChannel(Channel):
     def render(self, n: Notification) -> str:
         """The line for `n`; the template names the payload fields it needs (StrictUndefined)."""
         return render(self.env, "console", n.purpose,
-                      **{**n.payload, "recipient": n.recipient, "level": n.level})
+                      **{**n.payload, "recipient": n.recipient, "level": n.level,
+                         "board_url": board_url(self.public_url, n.payload.get("board_path"))})
 
     def send(self, notification: Notification) -> DeliveryResult:
         line = self.render(notification)

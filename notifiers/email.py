@@ -52,7 +52,7 @@ from jinja2 import Environment, TemplateNotFound
 from engine import vi
 
 from .base import Channel, DeliveryError, DeliveryResult, Notification
-from .rendering import VN, environment
+from .rendering import VN, board_url, environment
 
 #: security → default port.
 PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -216,7 +216,8 @@ class EmailChannel(Channel):
     def render(self, n: Notification) -> tuple[str, str, str]:
         """(subject, text, html) for `n`; the templates name the payload fields they need."""
         context = {**n.payload, "recipient": n.recipient, "level": n.level,
-                   "purpose": n.purpose, "person_name": n.person.name if n.person else ""}
+                   "purpose": n.purpose, "person_name": n.person.name if n.person else "",
+                   "board_url": board_url(self.public_url, n.payload.get("board_path"))}
         text = self._template(self.text_env, n.purpose, "txt").make_module(context)
         subject = " ".join(str(text.subject).split())
         html = self._template(self.html_env, n.purpose, "html").render(context, subject=subject)

@@ -19,6 +19,19 @@ def clip(value: Any, limit: int = CLIP) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+#: The board's address when KEHOACH_PUBLIC_URL is not set (as calendars.feed's).
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+def board_url(public_url: str | None, path: str | None) -> str:
+    """A page of the board ("/qua-han?plan=…") at its public address.
+
+    >>> board_url("https://kehoach.example.vn/", "/qua-han?plan=p")
+    'https://kehoach.example.vn/qua-han?plan=p'
+    """
+    return (public_url or DEFAULT_PUBLIC_URL).rstrip("/") + (path or "/")
+
+
 def local_day(value: str) -> str:
     """An ISO UTC moment as the local day: 25/01/2024."""
     return datetime.fromisoformat(value).astimezone(VN).strftime("%d/%m/%Y")

@@ -290,7 +290,7 @@ class TelegramChannel(Channel):
         if person is None or person.telegram_chat_id is None:
             raise DeliveryError("người nhận chưa liên kết Telegram", permanent=True)
         try:
-            parts = render(notification)
+            parts = render(notification, public_url=self.public_url)
         except Exception as exc:  # a template or a payload that cannot be said: no retry helps
             raise DeliveryError(f"không soạn được tin: {type(exc).__name__}: {exc}",
                                 permanent=True) from exc

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from engine import vi
 from notifiers.base import Notification
-from notifiers.rendering import VN, clip
+from notifiers.rendering import VN, board_url, clip
 
 LIMIT = 4096  # characters of one message (Telegram counts UTF-16 code units)
 EPSILON = timedelta(microseconds=1)
@@ -138,11 +138,45 @@ def render_digest(n: Notification, limit: int = LIMIT) -> list[Part]:
     return out
 
 
-def render(n: Notification, limit: int = LIMIT) -> list[Part]:
-    """The messages `n` is sent as (one, or several for a long digest)."""
+def render_group(n: Notification, limit: int = LIMIT, public_url: str | None = None
+                 ) -> list[Part]:
+    """A grouped escalation (kehoach.store.escalations): the list of late steps, cut between
+    lines into as few messages as fit, each complete: the head (with "phần i/n"), its lines,
+    and the link to the board (no buttons: a message cannot carry 300 steps' buttons)."""
+    ctx = {**_context(n), "board_url": board_url(public_url, n.payload.get("board_path"))}
+    lines = ENV.get_template("telegram/escalation_group.html").render(**ctx).strip().split("\n")
+    foot = ENV.get_template("telegram/escalation_group_foot.html").render(**ctx).strip()
+
+    def head(part: int, total: int) -> str:
+        return ENV.get_template("telegram/escalation_group_head.html").render(
+            **ctx, part=part, part_total=total).strip()
+
+    # the room for lines, with the longest head there can be (as many parts as lines)
+    room = limit - utf16_len(head(len(lines), len(lines))) - utf16_len(foot) - 2
+    chunks: list[list[str]] = [[]]
+    used, title = 0, ""
+    for i, line in enumerate(lines):
+        size = utf16_len(line) + 1
+        if line.startswith("<b>"):  # a title, with at least its first step ("• …") after it
+            title = line
+            size += utf16_len(lines[i + 1]) + 1 if i + 1 < len(lines) else 0
+        if chunks[-1] and used + size > room:
+            chunks.append([title + " (tiếp)"] if line != title else [])
+            used = sum(utf16_len(x) + 1 for x in chunks[-1])
+        chunks[-1].append(line)
+        used += utf16_len(line) + 1
+    return [Part("\n".join([head(i, len(chunks)), *chunk, "", foot]))
+            for i, chunk in enumerate(chunks, 1)]
+
+
+def render(n: Notification, limit: int = LIMIT, public_url: str | None = None) -> list[Part]:
+    """The messages `n` is sent as (one, or several for a long digest or grouped escalation).
+    `public_url`: the board's address, for links."""
     name = template_for(n)
     if name == "digest":
         return render_digest(n, limit)
+    if name == "escalation_group":
+        return render_group(n, limit, public_url)
     text = ENV.get_template(f"telegram/{name}.html").render(**_context(n)).strip()
     if name in STEP_PURPOSES:
         return [Part(text, step_buttons(n))]

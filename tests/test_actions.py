@@ -104,7 +104,8 @@ def test_request_then_grant_moves_the_deadline_and_the_rungs(loaded: Engine) -> 
     assert row.extension_requested_at is None and row.extension_requested_until is None
     assert row.next_action_at == datetime(2022, 5, 24, 1, tzinfo=UTC)  # the reminder still due
     assert status(facts(row), utc(2022, 5, 27)).phase == Phase.DUE_SOON
-    assert status(facts(row), utc(2022, 6, 5, 2)).label == "quá hạn 1 ngày, đã báo lên mức 1"
+    assert status(facts(row), utc(2022, 6, 5, 2)).label == (
+        "quá hạn 1 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 1")  # no tick sent it
     assert audit(loaded, MAY) == [
         ("extension_requested", SECRETARY, "telegram", "pending",
          "xin gia hạn đến 04/06/2022: chờ số liệu các chi đoàn"),
@@ -278,11 +279,14 @@ def test_a_plan_date_later_than_the_extension_wins(loaded: Engine) -> None:
 # ── with the tick and a reload ──────────────────────────────────────────────────────────────
 
 def escalations(engine: Engine, step_id: str) -> list[tuple[int, str]]:
+    """The rungs queued for the step: its own rows, and its place in grouped ones."""
     with read_session(engine) as s:
-        return [(r.level, r.payload["moment"]) for r in s.execute(
-            select(outbox_table).where(outbox_table.c.step_id == step_id,
-                                       outbox_table.c.purpose == "escalation")
-            .order_by(outbox_table.c.id))]
+        rows = s.execute(select(outbox_table).where(
+            outbox_table.c.purpose.in_(("escalation", "escalation_group")))
+            .order_by(outbox_table.c.id)).all()
+    return [(r.level, m["moment"]) for r in rows
+            for m in (r.payload["steps"] if r.purpose == "escalation_group" else [r.payload])
+            if m["step_id"] == step_id]
 
 
 def test_an_extension_delays_escalation_in_the_tick(loaded: Engine) -> None:

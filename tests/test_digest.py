@@ -133,7 +133,8 @@ def test_one_digest_per_recipient_per_day(db: Engine, plan_file: Path) -> None:
     assert a["date"] == "Thứ Hai, 30/05/2022" and a["recipient_name"] == "Đoàn phường A"
     may = next(i for i in a["late"] if i["step_id"] == f"{MAY}/doan-a")
     assert may == {**may, "title": "Báo cáo tháng", "unit_name": "Đoàn phường A",
-                   "due_day": "Thứ Tư, 25/05/2022", "status": "quá hạn 5 ngày, đã báo lên mức 1",
+                   "due_day": "Thứ Tư, 25/05/2022", "status":
+                   "quá hạn 5 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 1",
                    "days_late": 5, "level": 1, "own": True}
     assert a["late"][0]["days_late"] >= a["late"][-1]["days_late"]  # most urgent first
     # the issuer hears the steps the ladder has taken to it (7 days late), not May's yet
@@ -246,7 +247,7 @@ def test_cli_digest(kehoach_bin: str, plan_file: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "[tin tổng hợp Thứ Hai, 30/05/2022] gửi Đoàn phường A: 6 việc cần chú ý" in res.stdout
     assert ("QUÁ HẠN: Đoàn phường A: «Báo cáo tháng», hạn Thứ Tư, 25/05/2022 "
-            "(quá hạn 5 ngày, đã báo lên mức 1)") in res.stdout
+            "(quá hạn 5 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 1)") in res.stdout
     assert res.stdout.count("[tin tổng hợp") == 3 and "3 tin mới" in res.stderr
     again = run(kehoach_bin, "digest", "--now", "2022-05-30T17:00", cwd=tmp_path, url=url)
     assert again.returncode == 0 and again.stdout == ""  # once a day

@@ -1,6 +1,7 @@
 """workflows.lifecycle: status, notices and actions, table-driven and as properties."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
@@ -49,9 +50,15 @@ def at(day: int, hour: int = 3, month: int = 1) -> datetime:
     (STEP, at(25), Phase.DUE_TODAY, "đến hạn hôm nay"),
     (STEP, at(25, 16), Phase.DUE_TODAY, "đến hạn hôm nay"),
     (STEP, at(25, 18), Phase.OVERDUE, "quá hạn 1 ngày"),
-    (STEP, at(26, 3), Phase.ESCALATED, "quá hạn 1 ngày, đã báo lên mức 1"),
-    (STEP, at(28, 3), Phase.ESCALATED, "quá hạn 3 ngày, đã báo lên mức 2"),
-    (STEP, at(10, 3, 2), Phase.ESCALATED, "quá hạn 16 ngày, đã báo lên mức 3"),
+    (replace(STEP, escalated=1), at(26, 3), Phase.ESCALATED,
+     "quá hạn 1 ngày, đã báo lên mức 1"),
+    # what was sent, apart from what is due (issue 11): the clock alone sends nothing
+    (replace(STEP, escalated=1), at(28, 3), Phase.ESCALATED,
+     "quá hạn 3 ngày, đã báo lên mức 1, đến lượt báo mức 2"),
+    (STEP, at(10, 3, 2), Phase.ESCALATED,
+     "quá hạn 16 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 3"),
+    (replace(STEP, escalated=3), at(10, 3, 2), Phase.ESCALATED,
+     "quá hạn 16 ngày, đã báo lên mức 3"),
     (EVENT, at(24), Phase.DUE_SOON, "sắp diễn ra"),
     (EVENT, at(25, 1), Phase.DUE_TODAY, "diễn ra hôm nay"),
     (EVENT, at(25, 3), Phase.HAPPENED, "đã diễn ra"),
@@ -68,10 +75,10 @@ def at(day: int, hour: int = 3, month: int = 1) -> datetime:
      at(28), Phase.UPCOMING, "sắp tới"),
     (StepFacts(STEP.id, "deadline", DUE, STEP.due_date, rungs=RUNGS, extended_until=DUE + 7 * D),
      at(2, 0, 2), Phase.OVERDUE, "quá hạn 1 ngày"),
-    (StepFacts(STEP.id, "deadline", DUE, STEP.due_date, rungs=RUNGS, extended_until=DUE + 7 * D),
-     at(3, 3, 2), Phase.ESCALATED, "quá hạn 2 ngày, đã báo lên mức 1"),
+    (StepFacts(STEP.id, "deadline", DUE, STEP.due_date, rungs=RUNGS, extended_until=DUE + 7 * D,
+               escalated=1), at(3, 3, 2), Phase.ESCALATED, "quá hạn 2 ngày, đã báo lên mức 1"),
 ], ids=["upcoming", "tentative", "due-soon", "due-today", "due-today-last-hour", "overdue",
-        "rung-1", "rung-2", "rung-3", "event-soon", "event-today", "event-happened",
+        "rung-1", "rung-2-due", "rung-3-due", "rung-3-sent", "event-soon", "event-today", "event-happened",
         "event-never-overdue", "done", "done-late", "excused", "cancelled", "extended",
         "extended-then-late", "extended-rungs-move"])
 def test_status(step: StepFacts, now: datetime, phase: Phase, label: str) -> None:

@@ -46,6 +46,18 @@ def deliveries(engine: Engine) -> list[Any]:
         return list(s.execute(select(deliveries_table).order_by(deliveries_table.c.id)))
 
 
+def notices(rows: list[Any]) -> list[dict[str, Any]]:
+    """The outbox rows one per step told: a grouped escalation as its members (each with the
+    key its own row would have had), with the row's recipient, purpose and level."""
+    out = []
+    for r in rows:
+        members = r.payload["steps"] if r.purpose == "escalation_group" else [
+            {**r.payload, "key": r.idempotency_key, "step_id": r.step_id}]
+        out += [{**m, "purpose": r.purpose.removesuffix("_group"), "level": r.level,
+                 "unit_id": r.unit_id, "row": r} for m in members]
+    return out
+
+
 def do_tick(engine: Engine, now: datetime, channel: str = "test") -> Any:
     with write_session(engine) as s:
         return tick(s, now, channel=channel)
@@ -86,13 +98,14 @@ def test_tick_escalates_with_an_audit_row_and_not_for_done_steps(db: Engine,
     with write_session(db) as s:
         mark_done(s, f"{MAY}/doan-b", "thư ký", "cli", utc(2022, 5, 20))
     result = do_tick(db, utc(2022, 5, 27, 2))  # 1 day late: rung 1, the unit itself
-    rows = [r for r in outbox(db) if r.step_id.startswith(MAY)]
-    assert [(r.step_id, r.purpose, r.level, r.unit_id) for r in rows] == [
+    rows = [r for r in notices(outbox(db)) if r["step_id"].startswith(MAY)]
+    assert [(r["step_id"], r["purpose"], r["level"], r["unit_id"]) for r in rows] == [
         (f"{MAY}/doan-a", "escalation", 1, "doan-a")]
-    assert rows[0].payload["status"] == "quá hạn 2 ngày, đã báo lên mức 1"
-    assert rows[0].payload["unit_name"] == "Đoàn phường A"
+    assert rows[0]["status"] == "quá hạn 2 ngày, đã báo lên mức 1"
+    assert rows[0]["unit_name"] == "Đoàn phường A"
     audit = transitions(db, f"{MAY}/doan-a")
-    assert [(t.event, t.note) for t in audit[1:]] == [("escalated", "báo lên mức 1: Đoàn phường A")]
+    assert [(t.event, t.note) for t in audit[1:]] == [
+        ("escalated", "đến lượt báo lên mức 1 (đã xếp hàng gửi): Đoàn phường A")]
     assert result.escalations >= 1
 
 
@@ -203,8 +216,14 @@ def test_console_channel_renders_vietnamese(db: Engine, plan_file: Path,
     lines = capsys.readouterr().out.splitlines()
     assert ("[nhắc việc] Đoàn phường A: «Báo cáo tháng» hạn 25/05/2022 (sắp đến hạn)."
             in lines)
-    assert ("[báo trễ hạn mức 1] gửi Đoàn phường A: Đoàn phường A chưa hoàn thành «Báo cáo "
-            "tháng», hạn 25/05/2022 (quá hạn 1 ngày, đã báo lên mức 1)." in lines)
+    # the unit's two steps late at once: one message listing both, with the board's link
+    at = lines.index("[báo trễ hạn mức 1, gửi muộn] gửi Đoàn phường A: 2 việc của «Kế hoạch "
+                     "thử nghiệm năm 2022» chưa hoàn thành:")
+    assert lines[at + 1:at + 4] == [
+        "  - Đoàn phường A: «Báo cáo tháng», hạn 25/05/2022 (quá hạn 1 ngày, đã báo lên mức 1)",
+        "  - Đoàn phường A: «Đóng góp kinh phí Hội nghị», hạn 19/05/2022 (quá hạn 7 ngày, "
+        "đã báo lên mức 3)",
+        "  Xem trên bảng quản lý: http://127.0.0.1:8080/qua-han?plan=thu-nghiem"]
     assert ("[báo trễ hạn mức 1, gửi muộn] gửi Đoàn phường A: Đoàn phường A chưa hoàn thành "
             "«Báo cáo tháng», hạn 25/04/2022 (quá hạn 23 ngày, đã báo lên mức 3)." in lines)
 
@@ -326,8 +345,10 @@ def test_a_year_of_the_binh_tan_plan(db: Engine, binh_tan_from_2024: Path) -> No
     keys = [r.idempotency_key for r in everything]
     sent = [n.key for n in channel.sent]
     assert len(keys) == len(set(keys)) and sorted(sent) == sorted(keys)  # once each, all sent
-    rows = [r for r in everything if r.purpose != "digest"]
-    assert {r.idempotency_key for r in rows} == expected_keys(binh_tan_from_2024)
+    told = [n for n in notices(everything) if n["purpose"] != "digest"]
+    assert sorted(n["key"] for n in told) == sorted(expected_keys(binh_tan_from_2024))  # each once, grouped or not
+    grouped = [r for r in everything if r.purpose == "escalation_group"]
+    assert grouped and all(r.payload["count"] == len(r.payload["steps"]) > 1 for r in grouped)
 
     # one digest per recipient and local day with something due soon, due today or late
     digests = {r.idempotency_key: r for r in everything if r.purpose == "digest"}
@@ -346,9 +367,9 @@ def test_a_year_of_the_binh_tan_plan(db: Engine, binh_tan_from_2024: Path) -> No
     # and by hand, from the plan's text: «đăng ký hoạt động … 30/01», reminders 7 and 1 days
     # before at 08:00, the unit 1 day late, the issuer 7 days late (a cluster head is its own)
     by_step: dict[str, list[tuple[str, int, str, str, bool]]] = {}
-    for r in rows:
-        by_step.setdefault(r.step_id, []).append(
-            (r.purpose, r.level, r.payload["moment"][:16], r.unit_id, r.payload["late"]))
+    for n in sorted(told, key=lambda n: (n["row"].id, n["moment"])):
+        by_step.setdefault(n["step_id"], []).append(
+            (n["purpose"], n["level"], n["moment"][:16], n["unit_id"], n["late"]))
     reg = f"{PLAN_ID}/dang-ky-hoat-dong/2024-1/"
     assert by_step[reg + "cum-truong-y-te"] == [
         ("reminder", 0, "2024-01-23T01:00", "cum-truong-y-te", False),
@@ -371,7 +392,8 @@ def test_a_year_of_the_binh_tan_plan(db: Engine, binh_tan_from_2024: Path) -> No
     with read_session(db) as s:
         escalated = s.execute(select(func.count()).select_from(outbox_table)
                               .where(outbox_table.c.purpose == "escalation")).scalar_one()
-    assert escalated == sum(1 for k in keys if "|escalation|" in k) > 0
+    assert escalated + sum(len(r.payload["steps"]) for r in grouped) == sum(
+        1 for n in told if "|escalation|" in n["key"]) > 0
 
 
 # ── the command line ────────────────────────────────────────────────────────────────────────
@@ -397,7 +419,9 @@ def test_cli_tick_overdue_agenda_done(kehoach_bin: str, db_url: str, db: Engine,
     res = run(kehoach_bin, "overdue", "--unit", "doan-a", "--now", "2022-05-30T09:00",
               cwd=tmp_path, url=db_url)
     assert res.returncode == 0, res.stderr
-    assert "quá hạn 5 ngày, đã báo lên mức 1" in res.stdout and f"{MAY}/doan-a" in res.stdout
+    # the tick of 18/5 sent the rungs of April; May's rung 1 is due, no tick sent it (issue 11)
+    assert "quá hạn 35 ngày, đã báo lên mức 3" in res.stdout and f"{MAY}/doan-a" in res.stdout
+    assert "quá hạn 5 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 1" in res.stdout
     res = run(kehoach_bin, "overdue", "--unit", "doan-b", "--now", "2022-05-30T09:00",
               cwd=tmp_path, url=db_url)
     assert f"{MAY}/doan-b" not in res.stdout

@@ -74,6 +74,9 @@ class StepFacts:
     extension_requested: bool = False
     unit: str = ""
     tz: ZoneInfo = VN
+    #: The highest rung whose escalation was delivered (the store knows, from the outbox):
+    #: what the status says was sent, apart from the rung the clock says is due.
+    escalated: int = 0
 
     @property
     def deadline(self) -> datetime:
@@ -117,8 +120,9 @@ LATE = frozenset({Phase.OVERDUE, Phase.ESCALATED})
 class StepStatus:
     phase: Phase
     days_late: int = 0  # whole days started since the deadline (overdue, escalated, done late)
-    level: int = 0  # the highest rung heard (escalated)
+    level: int = 0  # the highest rung due by now (escalated): what is to be sent
     event: bool = False  # an event or phase: said differently
+    sent_level: int = 0  # the highest rung whose escalation was delivered: what was sent
 
     @property
     def label(self) -> str:
@@ -135,12 +139,29 @@ class StepStatus:
         if p == Phase.OVERDUE:
             return f"quá hạn {n} ngày"
         if p == Phase.ESCALATED:
-            return f"quá hạn {n} ngày, đã báo lên mức {self.level}"
+            return f"quá hạn {n} ngày, {self.escalation}"
         if p == Phase.HAPPENED:
             return "đã diễn ra"
         if p == Phase.DONE_LATE:
             return f"xong trễ {n} ngày"
         return {Phase.DONE: "đã xong", Phase.EXCUSED: "được miễn", Phase.CANCELLED: "đã hủy"}[p]
+
+
+    @property
+    def escalation(self) -> str:
+        """What was sent up the ladder, and what is still to be sent ("" when neither).
+
+        >>> StepStatus(Phase.ESCALATED, 3, level=3, sent_level=3).escalation
+        'đã báo lên mức 3'
+        >>> StepStatus(Phase.ESCALATED, 3, level=3, sent_level=1).escalation
+        'đã báo lên mức 1, đến lượt báo mức 3'
+        >>> StepStatus(Phase.ESCALATED, 3, level=3).escalation
+        'chưa gửi báo trễ hạn, đến lượt báo mức 3'
+        """
+        sent = f"đã báo lên mức {self.sent_level}" if self.sent_level else ""
+        if self.level <= self.sent_level:
+            return sent
+        return f"{sent or 'chưa gửi báo trễ hạn'}, đến lượt báo mức {self.level}"
 
 
 def _days_after(moment: datetime, deadline: datetime) -> int:
@@ -165,7 +186,8 @@ def status(step: StepFacts, now: datetime) -> StepStatus:
             return StepStatus(Phase.HAPPENED, event=True)
         days = _days_after(now, deadline) if now > deadline else 1
         level = max((r.level for r in step.effective_rungs if r.at <= now), default=0)
-        return StepStatus(Phase.ESCALATED if level else Phase.OVERDUE, days, level)
+        return StepStatus(Phase.ESCALATED if level else Phase.OVERDUE, days, level,
+                          sent_level=step.escalated)
     last_day = (deadline - timedelta(microseconds=1)).astimezone(step.tz).date()
     if now.astimezone(step.tz).date() == last_day:
         return StepStatus(Phase.DUE_TODAY, event=event)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from notifiers.base import Channel, DeliveryError, Notification, Recipient
 
+from .escalations import mark_escalations_sent
 from .models import deliveries_table, outbox_table, people_table
 
 outbox_t, deliveries_t = outbox_table, deliveries_table
@@ -107,6 +108,8 @@ def _record(session_factory: SessionFactory, done: list[tuple[dict[str, Any], di
         session.execute(insert(deliveries_t), [d for d, _ in done])
         session.execute(RECORD.values(updated_at=now, claimed_by=None, claimed_at=None),
                         [{**u, "_worker": worker} for _, u in done])
+        # what reached someone up the ladder: the steps' status says so (escalations.py)
+        mark_escalations_sent(session, [u["_id"] for _, u in done if u["state"] == "sent"], now)
 
 
 RECORD = (update(outbox_t)

@@ -242,7 +242,7 @@ def change_marker(session: Session | Connection, kind: str, scope_id: str) -> tu
 COLUMNS = ("id", "kind", "due_at", "due_date", "due_time", "start_date", "tentative", "state",
            "done_at", "reminders", "escalation", "unit_id", "revision", "title", "plan_id",
            "amount", "source", "details", "updated_at", "cancel_reason", "extended_until",
-           "extension_requested_at")
+           "extension_requested_at", "escalated_level")
 
 
 def feed_steps(session: Session, scope: Scope) -> list[FeedStep]:

@@ -196,6 +196,9 @@ class StepRow(Base):
     excuse_reason: Mapped[str | None] = mapped_column(Text)
     paid_amount: Mapped[int | None] = mapped_column(BigInteger)  # đồng paid, contributions
     achieved_quantity: Mapped[float | None] = mapped_column(Float)  # reported, targets
+    #: The highest rung whose escalation was delivered (an outbox row `sent`; migration
+    #: 0005_outbox): what the step's status says was sent, apart from what is due.
+    escalated_level: Mapped[int | None]
 
 
 class Transition(Base):
@@ -301,7 +304,7 @@ class Outbox(Base):
     purpose: Mapped[str] = mapped_column(String(32))  # reminder, escalation, digest, …
     level: Mapped[int | None]
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16))  # pending, claimed, sent, failed, unknown
+    state: Mapped[str] = mapped_column(String(16))  # pending, claimed, sent, failed, unknown, dropped
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
     not_before: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(Text)
@@ -325,6 +328,20 @@ class Delivery(Base):
     remote_id: Mapped[str | None] = mapped_column(Text)  # the channel's id for the message
 
 
+class OutboxAction(Base):
+    """The audit of a person resending or dropping an outbox row (migration 0005_outbox)."""
+
+    __tablename__ = "outbox_actions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(String(32))  # cli | web
+    action: Mapped[str] = mapped_column(String(16))  # retry | drop
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+
+
 #: The tables, for the bulk Core statements (executemany) of sync, where one ORM object per
 #: step would cost too much.
 units_table = cast(Table, Unit.__table__)
@@ -342,3 +359,4 @@ plan_units_table = cast(Table, PlanUnit.__table__)
 invites_table = cast(Table, Invite.__table__)
 feed_tokens_table = cast(Table, FeedToken.__table__)
 board_sessions_table = cast(Table, BoardSession.__table__)
+outbox_actions_table = cast(Table, OutboxAction.__table__)

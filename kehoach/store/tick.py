@@ -9,6 +9,9 @@ heard ("escalated"). Each step is updated with a conditional UPDATE on its revis
 concurrent action (a secretary marking it done) or a second tick wins cleanly: the loser skips
 the step and writes nothing for it.
 
+Escalations to one recipient that fall due in the same tick are grouped per plan and rung
+(escalations.group): 300 late steps give a cluster head one message, not 300.
+
 A step's window is (next_action_at − 1 µs, now]: `next_action_at` was the first moment after
 the previous look at it, so nothing between that look and it is lost or repeated, even after
 days of downtime (the lifecycle coalesces what was missed).
@@ -16,7 +19,7 @@ days of downtime (the lifecycle coalesces what was missed).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from collections.abc import Collection
 from typing import Any
@@ -29,22 +32,25 @@ from workflows.lifecycle import Notice, RungFacts, StepFacts, due_notices, next_
 
 from .db import among
 from .directory import FALLBACK, Route, routes
+from .escalations import ESCALATION, group
 from .models import (
     StepState,
     outbox_table,
+    plans_table,
     steps_table,
     transitions_table,
     units_table,
 )
 
 steps_t, outbox_t, transitions_t, units_t = steps_table, outbox_table, transitions_table, units_table
+plans_t = plans_table
 BATCH = 1_000
 EPSILON = timedelta(microseconds=1)
 ACTOR, VIA = "kehoach tick", "clock"
 #: The step columns a tick reads: the facts, plus what the messages say.
 COLUMNS = ("id", "kind", "due_at", "due_date", "tentative", "state", "done_at", "reminders",
            "escalation", "unit_id", "revision", "next_action_at", "title", "plan_id", "amount",
-           "extended_until", "extension_requested_at")
+           "extended_until", "extension_requested_at", "escalated_level")
 
 
 @dataclass
@@ -64,7 +70,8 @@ def facts(row: Any) -> StepFacts:
         tuple(datetime.fromisoformat(r) for r in row.reminders),
         tuple(RungFacts(r["level"], datetime.fromisoformat(r["at"]), tuple(r["units"]))
               for r in row.escalation),
-        row.extended_until, row.extension_requested_at is not None, unit=row.unit_id)
+        row.extended_until, row.extension_requested_at is not None, unit=row.unit_id,
+        escalated=getattr(row, "escalated_level", None) or 0)
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
@@ -220,6 +227,7 @@ def tick(session: Session, now: datetime, *, channel: str = FALLBACK,
     result = TickResult()
     names: dict[str, str] = {}
     heard: dict[str, list[Route]] = {}
+    escalations: list[dict[str, Any]] = []  # queued at the end, grouped
     query = (select(*(steps_t.c[c] for c in COLUMNS))
              .where(steps_t.c.next_action_at.is_not(None), steps_t.c.next_action_at <= now,
                     steps_t.c.state == StepState.PENDING.value)
@@ -242,22 +250,35 @@ def tick(session: Session, now: datetime, *, channel: str = FALLBACK,
                 continue
             result.steps += 1
             result.notices += len(notices)
+            # the messages tell the status as it is once they arrived: "đã báo lên mức N"
+            told = replace(step, escalated=max([step.escalated, *(n.level for n in notices)]))
             for n in notices:
-                new_rows += outbox_rows(row, step, n, now, heard, names)
+                new_rows += outbox_rows(row, told, n, now, heard, names)
                 if n.purpose == "escalation":
                     audit.append({
                         "step_id": row.id, "at": now, "actor": ACTOR, "channel": VIA,
                         "event": "escalated", "from_state": row.state, "to_state": row.state,
                         "revision": row.revision + 1,
-                        "note": f"báo lên mức {n.level}: " + ", ".join(
-                            names.get(u, u) for u in n.recipients)})
+                        "note": f"đến lượt báo lên mức {n.level} (đã xếp hàng gửi): "
+                                + ", ".join(names.get(u, u) for u in n.recipients)})
+        escalations += [r for r in new_rows if r["purpose"] == ESCALATION]
+        new_rows = [r for r in new_rows if r["purpose"] != ESCALATION]
         if new_rows:
-            inserted = _insert_outbox(session, new_rows)
-            result.queued += inserted
-            result.duplicates += len(new_rows) - inserted
+            _queue(session, new_rows, result)
         if audit:
             _insert_audit(session, audit)
             result.escalations += len(audit)
         if len(rows) < batch:
             break
+    if escalations:  # all the tick's, grouped per recipient, plan and rung (escalations.py)
+        plans = {r["payload"]["plan_id"] for r in escalations}
+        titles = dict(session.execute(select(plans_t.c.id, plans_t.c.title)
+                                      .where(plans_t.c.id.in_(sorted(plans)))).all())
+        _queue(session, group(escalations, titles, now), result)
     return result
+
+
+def _queue(session: Session, rows: list[dict[str, Any]], result: TickResult) -> None:
+    inserted = _insert_outbox(session, rows)
+    result.queued += inserted
+    result.duplicates += len(rows) - inserted

@@ -51,7 +51,8 @@ class StepOut(BaseModel):
     phase: str = Field(description="upcoming, due_soon, due_today, overdue, escalated, done, …")
     status: str = Field(description="Tình trạng bằng tiếng Việt")
     days_late: int
-    level: int = Field(description="Mức báo lên cao nhất đã gửi")
+    level: int = Field(description="Mức báo lên cao nhất đã gửi (đã đến người nhận)")
+    due_level: int = Field(0, description="Mức báo lên cao nhất đã đến lượt theo lịch")
 
 
 class TransitionOut(BaseModel):
@@ -128,7 +129,8 @@ def _out(s: StepLine) -> StepOut:
                    clusters=[ClusterOut(id=i, name=n) for i, n in s.clusters],
                    due_date=s.due_date, due_time=s.due_time, deadline=s.deadline,
                    phase=s.status.phase.value, status=s.status.label,
-                   days_late=s.status.days_late, level=s.status.level)
+                   days_late=s.status.days_late, level=s.status.sent_level,
+                   due_level=s.status.level)
 
 
 def _counts(c: Counts) -> CountsOut:

@@ -28,7 +28,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kehoach import store
 
-from . import api, errors, exports, login, metrics, pages, plans, subscriptions
+from . import api, errors, exports, login, metrics, outbox, pages, plans, subscriptions
 from .auth import (
     ADDRESS_LIMIT,
     HASH_SLOTS,
@@ -46,8 +46,8 @@ log = logging.getLogger("kehoach.web")
 
 
 #: The board's routers, in the order they are matched.
-ROUTERS = (login.router, pages.router, plans.router, subscriptions.router, exports.router,
-           api.router)
+ROUTERS = (login.router, pages.router, plans.router, subscriptions.router, outbox.router,
+           exports.router, api.router)
 
 
 def board_routes() -> list[APIRoute]:
