@@ -1,7 +1,7 @@
 """What was actually sent, and who resent or dropped a notice.
 
 Revision ID: 0005_outbox
-Revises: 0004
+Revises: 0005_publish
 Create Date: 2026-12-06
 
 `steps.escalated_level`: the highest rung of the step's ladder whose escalation was delivered
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_outbox"
-down_revision = "0004"
+down_revision = "0005_publish"
 branch_labels = None
 depends_on = None
 
