@@ -252,6 +252,19 @@ class FeedToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class ClockBeat(Base):
+    """The clock's heartbeat (one row, `name` "clock"): when the leader's clock started and
+    when it last ticked successfully, in real time, so /healthz in any process can tell a
+    stopped clock (kehoach/store/heartbeat.py)."""
+
+    __tablename__ = "clock_beats"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200))
+    period_seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime]
+    ticked_at: Mapped[datetime | None]
+
+
 class Outbox(Base):
     """A notification decided in the same transaction as the change that caused it.
 
@@ -307,3 +320,4 @@ group_members_table = cast(Table, GroupMember.__table__)
 plan_units_table = cast(Table, PlanUnit.__table__)
 invites_table = cast(Table, Invite.__table__)
 feed_tokens_table = cast(Table, FeedToken.__table__)
+clock_beats_table = cast(Table, ClockBeat.__table__)
