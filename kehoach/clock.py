@@ -49,6 +49,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
@@ -76,6 +77,7 @@ HOUSEKEEPING_AT = {"hour": 3, "minute": 17}  # local time, away from the 07:30 d
 #: The tick job not woken for this many periods (plus STALL_SLACK seconds: APScheduler retries
 #: a failing job store read after 10 s) means the scheduler stopped: it is rebuilt.
 STALL_PERIODS, STALL_SLACK = 3, 10.0
+JOB_THREADS = 4  # tick, digest, housekeeping, and a tick left over by a rebuilt clock
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 #: The clocks running in this process, by the id their jobs carry.
@@ -267,7 +269,10 @@ class Clock:
             record_start(session, self.worker, self.tick_seconds, self.wall())
         _CLOCKS[self.id] = self
         jobs = self.job_store()
-        scheduler = AsyncIOScheduler(jobstores={"default": jobs}, timezone=UTC)
+        # Jobs run in a thread pool of their own: at shutdown a running tick finishes (the
+        # asyncio executor would cancel its future and log a CancelledError traceback).
+        scheduler = AsyncIOScheduler(jobstores={"default": jobs}, timezone=UTC,
+                                     executors={"default": ThreadPoolExecutor(JOB_THREADS)})
         try:
             self._schedule(scheduler)
             scheduler.start()
@@ -301,7 +306,8 @@ class Clock:
                           max_instances=1, **catch_up)
 
     def shutdown(self) -> None:
-        """Stop waking up; a tick already running finishes in its thread."""
+        """Stop waking up; a tick already running finishes in its thread (the process waits
+        for it before it exits)."""
         if self.scheduler is not None:
             try:
                 self.scheduler.shutdown(wait=False)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, time as time_of_day, timedelta
@@ -24,10 +26,11 @@ from kehoach.store import make_engine, read_session, upgrade, write_session
 from kehoach.store.heartbeat import clock_health, record_start, record_tick
 from kehoach.store.models import clock_beats_table, outbox_table
 from kehoach.web.app import health
+from notifiers.base import Channel, DeliveryResult, Notification
 from notifiers.testing import RecordingChannel
 from tests.conftest import load
 from tests.test_email import free_port
-from tests.test_serve import wait_for
+from tests.test_serve import MAY_18, enqueue, states, wait_for
 
 
 def utc(*args: int) -> datetime:
@@ -210,3 +213,41 @@ def test_a_digest_missed_during_downtime_is_sent_once_after_a_restart(
     assert digest_keys(db) == wanted
     again = restart_clock(db, db_url, utc(2022, 5, 30, 3))  # restarted again at 10:00
     assert not [n for n in again.sent if n.purpose == "digest"] and digest_keys(db) == wanted
+
+
+# ── stopping the clock in the middle of a tick (SIGTERM) ────────────────────────────────────
+
+class Held(Channel):
+    """A console channel whose send waits until the test lets it go."""
+
+    name = "console"
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        self.entered.set()
+        self.release.wait(30)
+        return DeliveryResult(remote_id="giu")
+
+
+def test_a_clock_stopped_during_a_tick_lets_it_finish_without_a_traceback(
+        db: Engine, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    enqueue(db, 1, MAY_18)
+    channel = Held()
+    clock = Clock(db, db_url, channel, now=lambda: MAY_18, tick_seconds=3600)
+
+    async def run() -> None:
+        clock.start()
+        deadline = time.monotonic() + 30
+        while not channel.entered.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        clock.shutdown()  # what SIGTERM does (serve.lead_loop), the tick still sending
+        await asyncio.sleep(0.2)
+
+    asyncio.run(run())
+    channel.release.set()
+    wait_for(lambda: states(db) == {"sent": 1}, 30, "the running tick to finish its send")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "CancelledError" not in caplog.text and "Traceback" not in caplog.text
