@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_cron_tick_and_digest_send_through_the_configured_channels(
         kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, mail_server: Server) -> None:
     plan = tmp_path / "thu-thu.yaml"
     plan.write_text(MAIL_PLAN, encoding="utf-8")
-    load(db, plan, MAIL_NOW)
+    load(db, plan, MAIL_NOW - timedelta(days=30))
     with write_session(db) as s:
         add_person(s, "Nguyễn Thị Ánh", "doan-a", MAIL_NOW, email="anh@example.vn")
     smtp = {"KEHOACH_SMTP_HOST": "127.0.0.1", "KEHOACH_SMTP_PORT": str(mail_server.port),

@@ -20,7 +20,9 @@ Settings are an injected mapping (`database_url(os.environ)` at the CLI edge onl
 from __future__ import annotations
 
 import logging
+import os
 import random
+import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -121,6 +123,8 @@ def describe(engine: Engine) -> str:
 #: (SQLite result code, PostgreSQL SQLSTATE class or code) → what it means; the first match wins.
 SQLITE_FULL, SQLITE_READONLY, SQLITE_BUSY, SQLITE_LOCKED = 13, 8, 5, 6
 SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_PERM = 10, 14, 3
+#: Free bytes under which the disk of a SQLite file counts as full.
+DISK_FULL_BELOW = 256 * 1024
 
 
 def _codes(error: exc.DBAPIError) -> tuple[int | None, str]:
@@ -129,6 +133,19 @@ def _codes(error: exc.DBAPIError) -> tuple[int | None, str]:
     code = getattr(orig, "sqlite_errorcode", None)
     return (code & 0xFF if isinstance(code, int) else None,
             str(getattr(orig, "sqlstate", None) or ""))
+
+
+def _sqlite_disk_full(engine: Engine) -> bool:
+    """Is the disk under a SQLite file (nearly) full? A full disk may show as "disk I/O error"
+    (the -shm file cannot grow) rather than SQLITE_FULL."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return False
+    folder = os.path.dirname(os.path.abspath(database.removeprefix("file:").split("?")[0]))
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BELOW
+    except OSError:  # no such folder: not a full disk
+        return False
 
 
 def is_locked(error: exc.DBAPIError) -> bool:
@@ -148,7 +165,8 @@ def translate(error: exc.DBAPIError, engine: Engine) -> Exception:
     code, state = _codes(error)
     lowered = text.lower()
     if code == SQLITE_FULL or state == "53100" or "no space left on device" in lowered \
-            or "database or disk is full" in lowered:
+            or "database or disk is full" in lowered \
+            or code in (SQLITE_IOERR, SQLITE_CANTOPEN) and _sqlite_disk_full(engine):
         return DatabaseFull(f"đĩa chứa cơ sở dữ liệu {where} đã đầy, không ghi được; hãy giải "
                             f"phóng chỗ trống trên đĩa rồi thử lại ({reason})")
     if code in (SQLITE_READONLY, SQLITE_PERM) or state == "25006" \
@@ -159,7 +177,7 @@ def translate(error: exc.DBAPIError, engine: Engine) -> Exception:
         return DatabaseBusy(f"cơ sở dữ liệu {where} đang bị một tiến trình khác khóa; "
                             "hãy thử lại sau")
     if code == SQLITE_IOERR:
-        return DatabaseUnavailable(f"lỗi đọc ghi đĩa ở cơ sở dữ liệu {where}: {reason}")
+        return DatabaseUnavailable(f"đọc ghi đĩa thất bại ở cơ sở dữ liệu {where}: {reason}")
     if isinstance(error, exc.OperationalError | exc.InterfaceError):
         return DatabaseUnavailable(f"không kết nối được cơ sở dữ liệu {where}: {reason}")
     return error
