@@ -26,6 +26,7 @@ from tests.test_clock import fill, small_disk  # noqa: F401  (a fixture)
 from tests.test_email import NOW as MAIL_NOW
 from tests.test_email import PLAN as MAIL_PLAN
 from tests.test_email import SENDER, Mailbox, Server
+from tests.test_serve import wait_for
 
 
 def kehoach(bin_: str, cwd: Path, url: str, *args: str, **settings: str
@@ -78,19 +79,32 @@ def test_cron_tick_and_digest_send_through_the_configured_channels(
 # ── SQLite under contention: twenty `kehoach done` while another process writes ─────────────
 
 HOLDER = textwrap.dedent("""\
-    import sqlite3, sys, time
-    path, stop, ready = sys.argv[1], sys.argv[2], sys.argv[3]
+    import os, sqlite3, sys, time
+    path, stop, ready, waiting = sys.argv[1:5]
     conn = sqlite3.connect(path, timeout=60, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")  # a long write transaction ...
+    conn.execute("UPDATE units SET name = name WHERE id = 'doan-a'")
     open(ready, "w").close()
+    while not os.path.exists(waiting):  # every `done` has opened the file: they queue
+        time.sleep(0.05)
+    time.sleep(12)  # longer than their 10 s busy timeout
+    conn.execute("COMMIT")
     deadline = time.monotonic() + 240
-    import os
     while not os.path.exists(stop) and time.monotonic() < deadline:
-        conn.execute("BEGIN IMMEDIATE")  # a service's long write transaction
+        conn.execute("BEGIN IMMEDIATE")  # ... then a service's short ones
         conn.execute("UPDATE units SET name = name WHERE id = 'doan-a'")
-        time.sleep(2.0)
+        time.sleep(0.2)
         conn.execute("COMMIT")
-        time.sleep(0.05)  # the others get a short window
+        time.sleep(0.1)
     """)
+
+
+def has_open(pid: int, path: Path) -> bool:
+    """Has process `pid` opened `path` (or ended)?"""
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return True
 
 
 def test_twenty_concurrent_done_succeed_while_another_process_writes(
@@ -102,16 +116,22 @@ def test_twenty_concurrent_done_succeed_while_another_process_writes(
     load(engine, plan_file)
     steps = sorted(s for s in steps_by_kind(engine, "deadline"))[:20]
     assert len(steps) == 20
-    stop, ready = tmp_path / "dung", tmp_path / "san-sang"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(stop), str(ready)])
+    stop, ready, waiting = tmp_path / "dung", tmp_path / "san-sang", tmp_path / "dang-cho"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(stop), str(ready),
+                               str(waiting)])
     env = {**os.environ, "KEHOACH_DATABASE_URL": url}
     try:
         while not ready.exists():
             time.sleep(0.05)
+        started = time.monotonic()
         dones = [subprocess.Popen([kehoach_bin, "done", step, "--now", "2022-06-01T08:00"],
                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for step in steps]
+        wait_for(lambda: all(has_open(p.pid, path) for p in dones), 120,
+                 "every `done` to open the database")
+        waiting.touch()
         results = [(p.wait(240), p.stderr.read() if p.stderr else "") for p in dones]
+        print(f"20 × done: {time.monotonic() - started:.1f} s")  # a figure, not asserted
     finally:
         stop.touch()
         holder.wait(30)
