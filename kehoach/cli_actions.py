@@ -12,6 +12,8 @@ from kehoach.cli_store import WRITE_NOW, _now, _ready_engine, _store_fail
 # ── Secretary actions (issue 3): `extend`, `excuse`, `reopen`, `pay`, `achieve` ───────────
 # Each runs one store action in one write transaction: refused (unknown step, not allowed now,
 # impossible date or figure) → the message, exit 1, nothing written.
+#: The largest amount `pay` takes, in đồng (a thousand trillion).
+MAX_MONEY = 10**15
 BY_OPTION = click.option("--by", "actor", default="thư ký", show_default=True,
                          help="Người thực hiện.")
 
@@ -94,6 +96,8 @@ def pay(step: str, amount: tuple[str, ...], actor: str, now_text: str | None,
         paid = parse_money(text)
     except PlanError as exc:
         raise _fail(f"«{text}»: {exc.message}") from None
+    if paid > MAX_MONEY:  # the database keeps a 64-bit integer
+        raise _fail(f"«{text}»: số tiền quá lớn (tối đa {MAX_MONEY:,} đồng)".replace(",", "."))
     note = _act("record_payment", now_text, force, step, paid, actor)
     out.print(f"[green]✓[/green] {step}: {note}")
 

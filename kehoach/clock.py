@@ -296,7 +296,8 @@ class Clock:
                           args=[self.id], id=HOUSEKEEPING_JOB, name="kehoach housekeeping",
                           replace_existing=True, coalesce=True, misfire_grace_time=6 * 3600,
                           max_instances=1)
-        catch_up: dict[str, datetime] = {}  # re-adding the job moved its next run to tomorrow: today's, now
+        # Re-adding the job moved its next run to tomorrow: a digest missed today runs now.
+        catch_up: dict[str, datetime] = {}
         if missed_digest(self.now(), self.digest_at):
             catch_up["next_run_time"] = datetime.now(UTC)
         scheduler.add_job(digest_job, CronTrigger(timezone=ZONE, hour=self.digest_at.hour,

@@ -219,9 +219,10 @@ def test_an_unreachable_database_is_told_as_unreachable(url: str) -> None:
     (["serve", "--poll-seconds", "1e400"], "--poll-seconds: «1e400» không hợp lệ"),
     (["worker", "--limit", "-1"], "--limit: «-1» không hợp lệ"),
     (["invite", "ai-do", "--days", "0"], "--days: «0» không hợp lệ; cần một số nguyên từ 1 đến 90"),
+    (["pay", "x", "99999999999999999999999999", "đồng"], "số tiền quá lớn"),
 ], ids=["now-year-1", "agenda-days-huge", "now-9999", "now-far-ahead", "done-far-ahead",
         "now-9999-forced", "limit-negative", "digest-limit-zero", "days-negative",
-        "tick-seconds-nan", "poll-seconds-inf", "worker-limit", "invite-days"])
+        "tick-seconds-nan", "poll-seconds-inf", "worker-limit", "invite-days", "pay-huge"])
 def test_bad_options_are_refused_naming_the_option(kehoach_bin: str, tmp_path: Path,
                                                    args: list[str], said: str) -> None:
     url = f"sqlite:///{tmp_path / 'kehoach.sqlite3'}"

@@ -120,7 +120,7 @@ def describe(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-#: (SQLite result code, PostgreSQL SQLSTATE class or code) → what it means; the first match wins.
+#: SQLite's primary result codes (sqlite3.h), as sqlite3 errors carry them.
 SQLITE_FULL, SQLITE_READONLY, SQLITE_BUSY, SQLITE_LOCKED = 13, 8, 5, 6
 SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_PERM = 10, 14, 3
 #: Free bytes under which the disk of a SQLite file counts as full.
@@ -212,6 +212,9 @@ def _begun_writer(engine: Engine) -> Session:
             session.close()
             if not is_locked(error) or attempt == LOCK_RETRIES:
                 raise
+        except BaseException:
+            session.close()
+            raise
         log.info("cơ sở dữ liệu đang bị khóa; thử lại lần %d sau %.1f giây", attempt + 1, pause)
         time.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311  jitter, not a secret
         pause = min(pause * 2, LOCK_BACKOFF_MAX)
