@@ -38,7 +38,7 @@ class DayParam(click.ParamType):
             self.fail(f"«{value}»: {exc.message}", param, ctx)
 
 
-class Bounded(click.ParamType):
+class Bounded(click.ParamType[float]):
     """A whole number (or, with `real=True`, a finite number) from `low` to `high`; anything
     else is refused in Vietnamese naming the option (click's own messages are English):
 

@@ -192,7 +192,7 @@ FORCE_OPTION = click.option("--force", is_flag=True,
 LIMIT = Bounded(1, 100_000)
 
 
-def WRITE_NOW(command: Callable[..., None]) -> Callable[..., None]:  # noqa: N802  a decorator
+def WRITE_NOW(command: Callable[..., None]) -> Callable[..., None]:  # a decorator
     """`--now` and `--force`, for the commands that write."""
     return NOW_OPTION(FORCE_OPTION(command))
 

@@ -98,7 +98,7 @@ async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
                 try:
                     clock = make_clock()
                     clock.start()
-                except Exception as exc:  # noqa: BLE001  logged; leadership given back
+                except Exception as exc:  # logged; leadership given back
                     if isinstance(exc, store.StoreError):
                         log.error("không khởi động được đồng hồ (%s); nhường quyền và thử lại "
                                   "sau", exc)

@@ -4,7 +4,6 @@ another process keeps taking SQLite's write lock, store errors told as what they
 disk, a read-only database), and the edge cases of the options."""
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 import sys
@@ -206,8 +205,8 @@ def test_an_unreachable_database_is_told_as_unreachable(url: str) -> None:
 
 @pytest.mark.parametrize(("args", "said"), [
     (["tick", "--now", "0001-01-01T00:00"], "--now: «0001-01-01T00:00» ngoài khoảng cho phép"),
-    (["agenda", "--days", "100000000"], "--days: «100000000» không hợp lệ; cần một số nguyên "
-                                        "từ 1 đến 3660"),
+    (["agenda", "--days", "100000000"],
+     "--days: «100000000» không hợp lệ; cần một số nguyên từ 1 đến 3660"),
     (["tick", "--now", "9999-12-31T23:59:59+14:00"], "đi trước đồng hồ thật hơn một ngày"),
     (["tick", "--now", "2999-01-01T08:00"], "thêm --force nếu thật sự muốn thế"),
     (["done", "x", "--now", "2999-01-01T08:00"], "đi trước đồng hồ thật hơn một ngày"),

@@ -216,7 +216,7 @@ def _begun_writer(engine: Engine) -> Session:
             session.close()
             raise
         log.info("cơ sở dữ liệu đang bị khóa; thử lại lần %d sau %.1f giây", attempt + 1, pause)
-        time.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311  jitter, not a secret
+        time.sleep(pause * random.uniform(0.5, 1.5))  # jitter, not a secret
         pause = min(pause * 2, LOCK_BACKOFF_MAX)
     raise AssertionError("unreachable")
 

@@ -31,9 +31,11 @@ STALE_SLACK = timedelta(seconds=10)
 def record_start(session: Session, worker: str, period_seconds: float, at: datetime) -> None:
     """The clock of `worker` starts, ticking every `period_seconds`; the first start on a
     database also counts as the reference until the first tick."""
-    changed = session.execute(update(beats).where(beats.c.name == NAME).values(
-        worker=worker, period_seconds=period_seconds)).rowcount
-    if not changed:
+    found = session.execute(select(beats.c.name).where(beats.c.name == NAME)).first()
+    if found is not None:
+        session.execute(update(beats).where(beats.c.name == NAME).values(
+            worker=worker, period_seconds=period_seconds))
+    else:
         session.execute(insert(beats).values(name=NAME, worker=worker,
                                              period_seconds=period_seconds, started_at=at,
                                              ticked_at=None))
