@@ -342,7 +342,7 @@ def overdue(unit: str | None, cluster: str | None, now_text: str | None) -> None
     if cluster:
         where.append(t.c.unit_id.in_(_cluster_units(cluster)))
     rows = [(r, s) for r, s in _steps_with_status(_ready_engine(), now, where)
-            if s.phase in LATE]
+            if s.phase in LATE]  # type: ignore[attr-defined]
     _print_steps("Các bước quá hạn", rows, "Không có bước nào quá hạn.")
 
 
