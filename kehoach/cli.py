@@ -39,6 +39,35 @@ class DayParam(click.ParamType):
             self.fail(f"«{value}»: {exc.message}", param, ctx)
 
 
+class Bounded(click.ParamType[float]):
+    """A whole number (or, with `real=True`, a finite number) from `low` to `high`; anything
+    else is refused in Vietnamese naming the option (click's own messages are English):
+
+        @click.option("--limit", default=100, type=Bounded(1, 100_000))
+    """
+
+    def __init__(self, low: float, high: float, *, real: bool = False):
+        self.low, self.high, self.real = low, high, real
+        self.name = "SỐ" if real else "SỐ_NGUYÊN"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        import math
+        try:
+            number = float(str(value).replace(",", ".")) if self.real else int(str(value))
+        except ValueError:
+            number = math.nan
+        if isinstance(number, float) and not math.isfinite(number) \
+                or not self.low <= number <= self.high:
+            what = "một số" if self.real else "một số nguyên"
+            option = param.opts[0] if param is not None and param.opts else "giá trị"
+            low, high = (f"{n:g}".replace(".", ",") for n in (self.low, self.high))
+            err.print(f"[red]lỗi[/red] {option}: «{value}» không hợp lệ; cần {what} từ {low} "
+                      f"đến {high}", markup=True, soft_wrap=True)
+            raise SystemExit(2)
+        return number
+
+
 def _plan_files(paths: Iterable[str]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import click
 
-from kehoach.cli import err, main
+from kehoach.cli import Bounded, err, main
 from kehoach.cli_store import _store_fail, settings
 
 
@@ -40,16 +40,18 @@ def _run_engine(clock: bool, tick_seconds: float, poll_seconds: float, limit: in
 
 
 RUN_OPTIONS = [
-    click.option("--poll-seconds", default=1.0, show_default=True, type=click.FloatRange(0.01),
-                 help="Khi hàng đợi trống, chờ bấy nhiêu giây rồi xem lại."),
-    click.option("--limit", default=100, show_default=True, type=click.IntRange(1),
-                 help="Số tin nhận gửi mỗi lượt."),
+    click.option("--poll-seconds", default=1.0, show_default=True,
+                 type=Bounded(0.01, 3600, real=True),
+                 help="Khi hàng đợi trống, chờ bấy nhiêu giây rồi xem lại (0,01 đến 3600)."),
+    click.option("--limit", default=100, show_default=True, type=Bounded(1, 100_000),
+                 help="Số tin nhận gửi mỗi lượt (1 đến 100000)."),
 ]
 
 
 @main.command()
-@click.option("--tick-seconds", default=60.0, show_default=True, type=click.FloatRange(0.1),
-              help="Khoảng cách giữa hai nhịp của đồng hồ.")
+@click.option("--tick-seconds", default=60.0, show_default=True,
+              type=Bounded(0.1, 86_400, real=True),
+              help="Khoảng cách giữa hai nhịp của đồng hồ, giây (0,1 đến 86400).")
 @RUN_OPTIONS[0]
 @RUN_OPTIONS[1]
 def serve(tick_seconds: float, poll_seconds: float, limit: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -16,9 +16,10 @@ from engine.compiler import compile_plan
 from engine.errors import PlanError
 from engine.plan import Plan
 from engine.workdays import WorkingCalendar
-from kehoach.cli import _load, _report, err, main, out
+from kehoach.cli import Bounded, _load, _report, err, main, out
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime as datetime_
 
     from sqlalchemy import Engine
@@ -147,26 +148,54 @@ def load(plans: tuple[str, ...]) -> None:
 
 # ── The running engine (issue 3): `tick`, `overdue`, `agenda`, `done` ──────────────────────
 # `--now` exists so that a day can be replayed or a schedule tried out; the clock is read here,
-# at the edge, and passed down.
-def _now(value: str | None) -> datetime_:
-    """`--now`: an ISO moment; without a zone it is Hồ Chí Minh time. Default: the clock."""
-    from datetime import UTC, datetime
+# at the edge, and passed down. A command that writes refuses a `--now` more than a day ahead
+# of the real clock unless `--force` is given: a tick «in 9999» would fire every escalation.
+#: The years a `--now` may fall in (date arithmetic beyond them overflows).
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
+def _now(value: str | None, force: bool | None = None) -> datetime_:
+    """`--now`: an ISO moment; without a zone it is Hồ Chí Minh time. Default: the clock.
+    `force=False` (a command that writes, without --force): at most a day ahead of the clock."""
+    from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
     if value is None:
         return datetime.now(UTC)
+
+    def fail(why: str) -> SystemExit:
+        from rich.markup import escape
+        err.print(f"[red]lỗi[/red] --now: «{escape(str(value))}» {why}", markup=True,
+                  soft_wrap=True)
+        return SystemExit(1)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        err.print(f"[red]lỗi[/red] --now: «{value}» không phải thời điểm ISO, "
-                  "ví dụ 2024-01-31T08:00", markup=True)
-        raise SystemExit(1) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-    return moment.astimezone(UTC)
+        raise fail("không phải thời điểm ISO, ví dụ 2024-01-31T08:00") from None
+    ahead = moment.year > LAST_YEAR
+    if not ahead or force is not False:
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            raise fail(f"ngoài khoảng cho phép (từ năm {FIRST_YEAR} đến năm {LAST_YEAR})")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+        moment = moment.astimezone(UTC)
+        ahead = force is False and moment > datetime.now(UTC) + timedelta(days=1)
+    if ahead:
+        raise fail("đi trước đồng hồ thật hơn một ngày: mọi nhắc việc và báo trễ hạn đến lúc đó "
+                   "sẽ được xử lý ngay; thêm --force nếu thật sự muốn thế")
+    return moment
 
 
 NOW_OPTION = click.option("--now", "now_text", metavar="ISO",
                           help="Thời điểm coi là hiện tại (mặc định: bây giờ), ví dụ 2024-01-31T08:00.")
+FORCE_OPTION = click.option("--force", is_flag=True,
+                            help="Cho phép --now đi trước đồng hồ thật hơn một ngày.")
+#: How many notifications one command or one batch may send.
+LIMIT = Bounded(1, 100_000)
+
+
+def WRITE_NOW(command: Callable[..., None]) -> Callable[..., None]:  # a decorator
+    """`--now` and `--force`, for the commands that write."""
+    return NOW_OPTION(FORCE_OPTION(command))
 
 
 def _ready_engine() -> Engine:
@@ -179,26 +208,50 @@ def _ready_engine() -> Engine:
     return engine
 
 
-@main.command()
-@NOW_OPTION
-@click.option("--limit", default=10_000, show_default=True, help="Gửi tối đa bấy nhiêu tin.")
-def tick(now_text: str | None, limit: int) -> None:
-    """Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi ra màn hình
-    (để chạy bằng cron)."""
-    import os
-    import socket
-
+def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
+    """One run of the clock's `work` ("run_tick" or "run_digest") at `now`, sending through
+    the channels the settings configure, exactly as `kehoach serve` does (serve.wired_channels:
+    Telegram, e-mail, and the console for units nobody can be reached in)."""
     from kehoach import store
-    from notifiers.console import ConsoleChannel
-    now = _now(now_text)
-    engine = _ready_engine()
+    from kehoach.clock import Clock
+    from kehoach.serve import wired_channels
+    from kehoach.store.digest import SETTING, parse_hour
+    config = settings()
     try:
-        with store.write_session(engine) as session:
-            decided = store.tick(session, now, channel=ConsoleChannel.name)
-        sent = store.dispatch(lambda: store.write_session(engine), ConsoleChannel(), now,
-                              limit=limit, worker=f"{socket.gethostname()}:{os.getpid()}")
+        hour = parse_hour(config.get(SETTING))
     except store.StoreError as exc:
         raise _store_fail(exc) from None
+    engine = _ready_engine()
+    channels: list[Any] = []
+    try:
+        channels = wired_channels(config, engine, lambda: now)
+        clock = Clock(engine, store.database_url(config), channels, lambda: now,
+                      dispatch_limit=limit, digest_at=hour)
+        result: tuple[Any, Any] = getattr(clock, work)()
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    finally:
+        for channel in channels:
+            close = getattr(channel, "close", None)
+            if callable(close):
+                close()
+        engine.dispose()
+    return result
+
+
+SENT_BY = ("Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Telegram khi có "
+           "KEHOACH_TELEGRAM_TOKEN, thư điện tử khi có KEHOACH_SMTP_HOST; tin cho đơn vị chưa ai "
+           "nhận được thì in ra màn hình. Chạy cùng lúc với `kehoach serve` cũng không gửi trùng.")
+
+
+@main.command(help="Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi "
+              f"(để chạy bằng cron). {SENT_BY}")
+@WRITE_NOW
+@click.option("--limit", default=10_000, show_default=True, type=LIMIT,
+              help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
+def tick(now_text: str | None, force: bool, limit: int) -> None:
+    now = _now(now_text, force)
+    decided, sent = _once(now, limit, "run_tick")
     problems = ""
     if sent.failed or sent.unknown or sent.retrying:
         problems = (f"; thất bại {sent.failed}, chưa rõ {sent.unknown}, "
@@ -207,35 +260,19 @@ def tick(now_text: str | None, limit: int) -> None:
               f"({decided.escalations} báo trễ hạn), đã gửi {sent.sent}{problems}.")
 
 
-@main.command()
-@NOW_OPTION
-@click.option("--limit", default=10_000, show_default=True, help="Gửi tối đa bấy nhiêu tin.")
-def digest(now_text: str | None, limit: int) -> None:
-    """Tin tổng hợp hằng ngày: mỗi đơn vị một tin liệt kê việc sắp đến hạn, đến hạn hôm nay
-    và quá hạn, gửi ra màn hình; mỗi ngày một lần, từ giờ KEHOACH_DIGEST_HOUR (mặc định 07:30)
-    (để chạy bằng cron)."""
-    import os
-    import socket
-
-    from kehoach import store
-    from kehoach.store.digest import SETTING, parse_hour
-    from kehoach.store.digest import digest as make_digest
-    from notifiers.console import ConsoleChannel
-    now = _now(now_text)
-    try:
-        hour = parse_hour(settings().get(SETTING))
-    except store.StoreError as exc:
-        raise _store_fail(exc) from None
-    engine = _ready_engine()
-    try:
-        with store.write_session(engine) as session:
-            queued = make_digest(session, now, hour, channel=ConsoleChannel.name)
-        sent = store.dispatch(lambda: store.write_session(engine), ConsoleChannel(), now,
-                              limit=limit, worker=f"{socket.gethostname()}:{os.getpid()}")
-    except store.StoreError as exc:
-        raise _store_fail(exc) from None
+@main.command(help="Tin tổng hợp hằng ngày: mỗi đơn vị một tin liệt kê việc sắp đến hạn, đến "
+              "hạn hôm nay và quá hạn; mỗi ngày một lần, từ giờ KEHOACH_DIGEST_HOUR (mặc định "
+              f"07:30) (để chạy bằng cron). {SENT_BY}")
+@WRITE_NOW
+@click.option("--limit", default=10_000, show_default=True, type=LIMIT,
+              help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
+def digest(now_text: str | None, force: bool, limit: int) -> None:
+    now = _now(now_text, force)
+    queued, sent = _once(now, limit, "run_digest")
     if queued.day is None:
-        err.print(f"Chưa đến giờ gửi tin tổng hợp ({hour:%H:%M}); không gửi gì.")
+        from kehoach.store.digest import SETTING, parse_hour
+        err.print(f"Chưa đến giờ gửi tin tổng hợp ({parse_hour(settings().get(SETTING)):%H:%M}); "
+                  "không gửi gì.")
         return
     err.print(f"Tin tổng hợp ngày {queued.day:%d/%m/%Y}: {queued.queued} tin mới"
               f"{f', {queued.duplicates} tin đã xếp trước đó' if queued.duplicates else ''}"
@@ -311,7 +348,8 @@ def overdue(unit: str | None, cluster: str | None, now_text: str | None) -> None
 
 
 @main.command()
-@click.option("--days", default=14, show_default=True, help="Số ngày tới.")
+@click.option("--days", default=14, show_default=True, type=Bounded(1, 3660),
+              help="Số ngày tới (1 đến 3660).")
 @click.option("--unit", help="Chỉ các bước của đơn vị này.")
 @NOW_OPTION
 def agenda(days: int, unit: str | None, now_text: str | None) -> None:
@@ -335,11 +373,11 @@ def agenda(days: int, unit: str | None, now_text: str | None) -> None:
 @click.argument("step")
 @click.option("--note", help="Ghi chú hoặc đường dẫn tới báo cáo.")
 @click.option("--by", "actor", default="thư ký", show_default=True, help="Người đánh dấu.")
-@NOW_OPTION
-def done(step: str, note: str | None, actor: str, now_text: str | None) -> None:
+@WRITE_NOW
+def done(step: str, note: str | None, actor: str, now_text: str | None, force: bool) -> None:
     """Đánh dấu một bước đã hoàn thành."""
     from kehoach import store
-    now = _now(now_text)
+    now = _now(now_text, force)
     engine = _ready_engine()
     try:
         with store.write_session(engine) as session:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from kehoach.cli import main, out
+from kehoach.cli import Bounded, main, out
 from kehoach.cli_store import NOW_OPTION, _now, _ready_engine, _store_fail, settings
 
 PLACEHOLDER = "TEN_BOT"  # shown when no bot token is set: the secretary fills in the name
@@ -37,8 +37,8 @@ def bot_username(config: dict[str, str]) -> str | None:
 
 @main.command()
 @click.argument("who", metavar="NGƯỜI")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 90),
-              help="Mã hết hạn sau bấy nhiêu ngày.")
+@click.option("--days", default=7, show_default=True, type=Bounded(1, 90),
+              help="Mã hết hạn sau bấy nhiêu ngày (1 đến 90).")
 @click.option("--by", "actor", default="thư ký", show_default=True, help="Người tạo mã.")
 @NOW_OPTION
 def invite(who: str, days: int, actor: str, now_text: str | None) -> None:

@@ -16,8 +16,19 @@ handled once by the catch-up tick (the store coalesces missed reminders and know
 were passed); `coalesce=True` keeps a backlog of missed runs from becoming a burst, and
 `misfire_grace_time` is one interval: a run later than that is skipped, the next one covers it.
 
+A daily digest missed while the engine was down (it restarts within DIGEST_GRACE after the
+digest hour) runs at start-up: re-adding the job moves its next run to the next day, so the
+start decides itself (`missed_digest`) and sets the digest's next run to "immediately"; the
+store sends each recipient's digest once a day, so a digest already sent is not sent again.
+
 Callbacks never raise into APScheduler: every job runs through `Clock.guard`, the one place
 that logs the error and records it (`Clock.errors`, and the optional `on_error` hook).
+
+APScheduler itself can stop for ever: when the job store's write fails inside `wakeup()` (a
+full disk), no next wake-up is set. So the clock knows when its tick job last woke up
+(`stalled()`), and the process holding the clock (serve.lead_loop) rebuilds it when it has
+slept for STALL_PERIODS periods. Each successful scheduled tick is recorded in the database
+(store/heartbeat.py) in real time, for /healthz in every process.
 
     clock = Clock(engine, url, ConsoleChannel(), now=lambda: datetime.now(UTC))
     clock.start()          # inside a running asyncio loop
@@ -30,13 +41,15 @@ import itertools
 import logging
 import os
 import socket
+import time as monotonic_time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
@@ -48,6 +61,7 @@ from kehoach.store.db import WRITE
 from kehoach.store.digest import DEFAULT_HOUR, DigestResult, parse_hour
 from kehoach.store.digest import digest as make_digest
 from kehoach.store.dispatch import DispatchResult, _abandon_stale_claims
+from kehoach.store.heartbeat import record_start, record_tick
 from kehoach.store.models import outbox_table
 from notifiers.base import Channel
 
@@ -60,6 +74,10 @@ DIGEST_JOB = "kehoach-digest"
 #: day's covers it.
 DIGEST_GRACE = 4 * 3600
 HOUSEKEEPING_AT = {"hour": 3, "minute": 17}  # local time, away from the 07:30 digests
+#: The tick job not woken for this many periods (plus STALL_SLACK seconds: APScheduler retries
+#: a failing job store read after 10 s) means the scheduler stopped: it is rebuilt.
+STALL_PERIODS, STALL_SLACK = 3, 10.0
+JOB_THREADS = 4  # tick, digest, housekeeping, and a tick left over by a rebuilt clock
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 #: The clocks running in this process, by the id their jobs carry.
@@ -74,6 +92,26 @@ class ClockError:
     message: str
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def missed_digest(now: datetime, digest_at: time) -> bool:
+    """Is `now` within DIGEST_GRACE after the last digest hour (local)? Then a digest missed
+    while the engine was down is still worth sending.
+
+    >>> missed_digest(datetime(2022, 5, 30, 2, tzinfo=UTC), time(7, 30))   # 09:00 local
+    True
+    >>> missed_digest(datetime(2022, 5, 30, 7, tzinfo=UTC), time(7, 30))   # 14:00 local
+    False
+    """
+    local = now.astimezone(ZONE)
+    last = datetime.combine(local.date(), digest_at, ZONE)
+    if last > local:
+        last -= timedelta(days=1)
+    return (local - last).total_seconds() <= DIGEST_GRACE
+
+
 def worker_name() -> str:
     """This process, as `claimed_by` in outbox rows and in log lines."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -85,7 +123,11 @@ def tick_job(clock_id: str) -> None:
     if clock is None:  # a job restored by a process whose clock is gone: nothing to wake
         log.warning("nhịp %s: không có đồng hồ nào đang chạy với mã này", clock_id)
         return
-    clock.guard("tick", clock.run_tick)
+    clock.woke, clock.ticking = monotonic_time.monotonic(), True
+    try:
+        clock.guard("tick", clock.run_scheduled_tick)
+    finally:
+        clock.woke, clock.ticking = monotonic_time.monotonic(), False
 
 
 def housekeeping_job(clock_id: str) -> None:
@@ -109,7 +151,8 @@ class Clock:
                  now: Callable[[], datetime],
                  *, tick_seconds: float = 60.0, dispatch_limit: int = 100,
                  worker: str | None = None, digest_at: str | time = DEFAULT_HOUR,
-                 on_error: Callable[[ClockError, BaseException], None] | None = None):
+                 on_error: Callable[[ClockError, BaseException], None] | None = None,
+                 wall: Callable[[], datetime] = utc_now):
         # The running channels; the first one also takes what no person can be reached for.
         self.channels = [channel] if isinstance(channel, Channel) else list(channel)
         self.engine, self.url, self.channel, self.now = engine, url, self.channels[0], now
@@ -121,6 +164,9 @@ class Clock:
         self.errors: deque[ClockError] = deque(maxlen=100)
         self.ticks = 0
         self.scheduler: AsyncIOScheduler | None = None
+        # Real time, for the heartbeat (`now` may be simulated); monotonic: the last wake-up.
+        self.wall = wall
+        self.woke, self.ticking = monotonic_time.monotonic(), False
 
     # ── the work, callable without a scheduler (tests, `kehoach tick`) ──────────────────────
     @property
@@ -150,6 +196,14 @@ class Clock:
             log.info("nhịp lúc %s: xét %d bước, %d thông báo mới, đã gửi %d", now.isoformat(),
                      decided.steps, decided.queued, sent.sent)
         return decided, sent
+
+    def run_scheduled_tick(self) -> tuple[store.TickResult, DispatchResult]:
+        """The scheduler's tick: `run_tick`, then the heartbeat (not `kehoach tick`'s: a
+        cron tick must not hide a stopped clock)."""
+        result = self.run_tick()
+        with store.write_session(self.engine) as session:
+            record_tick(session, self.worker, self.wall())
+        return result
 
     def run_digest(self) -> tuple[DigestResult, DispatchResult]:
         """Today's digests (once per recipient and day, whoever runs it), then one dispatch."""
@@ -201,12 +255,40 @@ class Clock:
         engine = store.make_engine(self.url).execution_options(**{WRITE: True})
         return SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)
 
+    def stalled(self) -> bool:
+        """Has the tick job not woken up for STALL_PERIODS periods (a tick running is not a
+        stall)? Then APScheduler has stopped (module doc) and the clock must be rebuilt."""
+        quiet = monotonic_time.monotonic() - self.woke
+        return not self.ticking and quiet > STALL_PERIODS * self.tick_seconds + STALL_SLACK
+
     def start(self) -> None:
-        """Start the scheduler in the running asyncio loop; the first tick runs at once."""
+        """Start the scheduler in the running asyncio loop; the first tick runs at once, and a
+        digest missed within its grace time too. Raises (a store error) when the database
+        cannot be written; nothing is left running then."""
         if self.scheduler is not None:
             return
+        with store.write_session(self.engine) as session:
+            record_start(session, self.worker, self.tick_seconds, self.wall())
         _CLOCKS[self.id] = self
-        scheduler = AsyncIOScheduler(jobstores={"default": self.job_store()}, timezone=UTC)
+        jobs = self.job_store()
+        # Jobs run in a thread pool of their own: at shutdown a running tick finishes (the
+        # asyncio executor would cancel its future and log a CancelledError traceback).
+        scheduler = AsyncIOScheduler(jobstores={"default": jobs}, timezone=UTC,
+                                     executors={"default": ThreadPoolExecutor(JOB_THREADS)})
+        try:
+            self._schedule(scheduler)
+            scheduler.start()
+        except BaseException:
+            _CLOCKS.pop(self.id, None)
+            jobs.engine.dispose()
+            raise
+        self.woke = monotonic_time.monotonic()
+        self.scheduler = scheduler
+        log.info("đồng hồ chạy: nhịp mỗi %g giây, tin tổng hợp hằng ngày lúc %02d:%02d, dọn dẹp "
+                 "hằng ngày lúc %02d:%02d", self.tick_seconds, self.digest_at.hour,
+                 self.digest_at.minute, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
+
+    def _schedule(self, scheduler: AsyncIOScheduler) -> None:
         grace = max(1, int(self.tick_seconds))
         scheduler.add_job(tick_job, IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
                           args=[self.id], id=TICK_JOB, name="kehoach tick",
@@ -216,19 +298,19 @@ class Clock:
                           args=[self.id], id=HOUSEKEEPING_JOB, name="kehoach housekeeping",
                           replace_existing=True, coalesce=True, misfire_grace_time=6 * 3600,
                           max_instances=1)
+        # Re-adding the job moved its next run to tomorrow: a digest missed today runs now.
+        catch_up: dict[str, datetime] = {}
+        if missed_digest(self.now(), self.digest_at):
+            catch_up["next_run_time"] = datetime.now(UTC)
         scheduler.add_job(digest_job, CronTrigger(timezone=ZONE, hour=self.digest_at.hour,
                                                   minute=self.digest_at.minute),
                           args=[self.id], id=DIGEST_JOB, name="kehoach digest",
                           replace_existing=True, coalesce=True, misfire_grace_time=DIGEST_GRACE,
-                          max_instances=1)
-        scheduler.start()
-        self.scheduler = scheduler
-        log.info("đồng hồ chạy: nhịp mỗi %g giây, tin tổng hợp hằng ngày lúc %02d:%02d, dọn dẹp "
-                 "hằng ngày lúc %02d:%02d", self.tick_seconds, self.digest_at.hour,
-                 self.digest_at.minute, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
+                          max_instances=1, **catch_up)
 
     def shutdown(self) -> None:
-        """Stop waking up; a tick already running finishes in its thread."""
+        """Stop waking up; a tick already running finishes in its thread (the process waits
+        for it before it exits)."""
         if self.scheduler is not None:
             try:
                 self.scheduler.shutdown(wait=False)

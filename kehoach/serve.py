@@ -124,18 +124,32 @@ async def dispatch_loop(engine: Engine, channel: Channel, now: Callable[[], date
 
 async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
                     stop: asyncio.Event, *, poll_seconds: float) -> None:
-    """Run the clock while this process holds leadership; try to take it over otherwise."""
+    """Run the clock while this process holds leadership; try to take it over otherwise.
+
+    The watchdog: a clock whose scheduler stopped waking up (Clock.stalled: APScheduler's job
+    store write failed, a full disk) is shut down and built again; a clock that cannot start
+    (the database still cannot be written) gives leadership back and is tried again at the
+    next poll."""
     clock: Clock | None = None
     try:
         while not stop.is_set():
             held = await asyncio.to_thread(leadership.try_acquire)
+            if clock is not None and held and clock.stalled():
+                log.error("đồng hồ không thức dậy đã %.0f giây; dựng lại bộ hẹn giờ",
+                          time.monotonic() - clock.woke)
+                clock.shutdown()
+                clock = None
             if held and clock is None:
                 log.info("%s (%s): %s", LEADER_LINE, worker_name(), "chạy nhịp bù ngay")
                 try:
                     clock = make_clock()
                     clock.start()
-                except Exception:
-                    log.exception("không khởi động được đồng hồ; nhường quyền và thử lại sau")
+                except Exception as exc:  # logged; leadership given back
+                    if isinstance(exc, store.StoreError):
+                        log.error("không khởi động được đồng hồ (%s); nhường quyền và thử lại "
+                                  "sau", exc)
+                    else:
+                        log.exception("không khởi động được đồng hồ; nhường quyền và thử lại sau")
                     clock = None
                     await asyncio.to_thread(leadership.release)
             elif not held and clock is not None:

@@ -80,7 +80,9 @@ def test_serve_sends_the_reminder_at_its_simulated_moment_and_a_press_marks_it_d
     err = (tmp_path / "serve.err").open("wb")
     proc = kehoach(kehoach_bin, db_url, api, tmp_path, "serve", "--tick-seconds", "0.5",
                    "--poll-seconds", "0.2",
-                   extra={"KEHOACH_SIMULATED_NOW": f"{start.isoformat()}*4"},
+                   extra={"KEHOACH_SIMULATED_NOW": f"{start.isoformat()}*4",
+                          # no digest missed within its grace at start: the reminder only
+                          "KEHOACH_DIGEST_HOUR": "23:00"},
                    stdout=subprocess.DEVNULL, stderr=err)
     try:
         wait_for(lambda: api.calls_of("setMyCommands"), "the bot in serve to start", 30)

@@ -7,11 +7,23 @@ that will write, so two writers queue at BEGIN instead of one failing with "data
 locked" half way after a read (SQLAlchemy's documented pysqlite recipe: sqlite3 stops
 emitting BEGIN, we emit our own).
 
+A writer that still finds the SQLite file locked after the busy timeout tries again a few
+times, after a growing pause with jitter (`LOCK_RETRIES`), before the user is told: under a
+loaded service SQLite's busy handler is not fair, and one unlucky writer can lose every race
+for ten seconds while the others go through.
+
+Driver errors are told as what they are (`translate`): a full disk, a read-only file, a lock
+held elsewhere, a server that cannot be reached.
+
 Settings are an injected mapping (`database_url(os.environ)` at the CLI edge only).
 """
 from __future__ import annotations
 
+import logging
 import os
+import random
+import shutil
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -21,12 +33,18 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from .errors import DatabaseBusy, DatabaseUnavailable
+from .errors import DatabaseBusy, DatabaseFull, DatabaseReadOnly, DatabaseUnavailable
 from .types import json_dumps
+
+log = logging.getLogger("kehoach.store")
 
 DEFAULT_URL = "sqlite:///kehoach.sqlite3"
 SETTING = "KEHOACH_DATABASE_URL"
 BUSY_TIMEOUT = 10.0  # seconds
+#: A writer finding SQLite locked after BUSY_TIMEOUT tries again this many times, pausing
+#: LOCK_BACKOFF seconds, doubled each time (at most LOCK_BACKOFF_MAX), ±50 % jitter.
+LOCK_RETRIES = 5
+LOCK_BACKOFF, LOCK_BACKOFF_MAX = 0.1, 2.0
 #: Execution option marking a connection that will write (→ BEGIN IMMEDIATE on SQLite).
 WRITE = "kehoach_write"
 #: The page size of a new SQLite file (bytes; SQLite's default is 4,096). Larger pages mean a
@@ -115,15 +133,66 @@ def describe(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+#: SQLite's primary result codes (sqlite3.h), as sqlite3 errors carry them.
+SQLITE_FULL, SQLITE_READONLY, SQLITE_BUSY, SQLITE_LOCKED = 13, 8, 5, 6
+SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_PERM = 10, 14, 3
+#: Free bytes under which the disk of a SQLite file counts as full.
+DISK_FULL_BELOW = 256 * 1024
+
+
+def _codes(error: exc.DBAPIError) -> tuple[int | None, str]:
+    """The driver's own code: SQLite's primary result code, PostgreSQL's SQLSTATE."""
+    orig = error.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (code & 0xFF if isinstance(code, int) else None,
+            str(getattr(orig, "sqlstate", None) or ""))
+
+
+def _sqlite_disk_full(engine: Engine) -> bool:
+    """Is the disk under a SQLite file (nearly) full? A full disk may show as "disk I/O error"
+    (the -shm file cannot grow) rather than SQLITE_FULL."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return False
+    folder = os.path.dirname(os.path.abspath(database.removeprefix("file:").split("?")[0]))
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BELOW
+    except OSError:  # no such folder: not a full disk
+        return False
+
+
+def is_locked(error: exc.DBAPIError) -> bool:
+    """SQLite's "database is locked" (another writer held on past the busy timeout)."""
+    code, _ = _codes(error)
+    return code in (SQLITE_BUSY, SQLITE_LOCKED) or "database is locked" in str(error.orig)
+
+
 def translate(error: exc.DBAPIError, engine: Engine) -> Exception:
-    """A driver error as the store error a user can act on (or unchanged if it is a bug)."""
+    """A driver error as the store error a user can act on (or unchanged if it is a bug).
+
+    Disk full, read-only, locked and unreachable are told apart by the driver's code (SQLite
+    result code, PostgreSQL SQLSTATE), the message text as a fallback."""
     text = str(error.orig) if error.orig is not None else str(error)
-    if "database is locked" in text or "database is busy" in text:
-        return DatabaseBusy(f"cơ sở dữ liệu {describe(engine)} đang bị một tiến trình khác khóa; "
+    reason = text.strip().splitlines()[0] if text.strip() else type(error.orig).__name__
+    where = describe(engine)
+    code, state = _codes(error)
+    lowered = text.lower()
+    if code == SQLITE_FULL or state == "53100" or "no space left on device" in lowered \
+            or "database or disk is full" in lowered \
+            or code in (SQLITE_IOERR, SQLITE_CANTOPEN) and _sqlite_disk_full(engine):
+        return DatabaseFull(f"đĩa chứa cơ sở dữ liệu {where} đã đầy, không ghi được; hãy giải "
+                            f"phóng chỗ trống trên đĩa rồi thử lại ({reason})")
+    if code in (SQLITE_READONLY, SQLITE_PERM) or state == "25006" \
+            or "readonly database" in lowered or "read-only" in lowered:
+        return DatabaseReadOnly(f"cơ sở dữ liệu {where} chỉ cho đọc, không ghi được; hãy kiểm "
+                                f"tra quyền ghi tệp và thư mục của nó ({reason})")
+    if is_locked(error) or state in ("55P03", "40P01") or "database is busy" in lowered:
+        return DatabaseBusy(f"cơ sở dữ liệu {where} đang bị một tiến trình khác khóa; "
                             "hãy thử lại sau")
+    if code == SQLITE_IOERR:
+        return DatabaseUnavailable(f"đọc ghi đĩa thất bại ở cơ sở dữ liệu {where}: {reason}")
     if isinstance(error, exc.OperationalError | exc.InterfaceError):
-        reason = text.strip().splitlines()[0] if text.strip() else type(error.orig).__name__
-        return DatabaseUnavailable(f"không kết nối được cơ sở dữ liệu {describe(engine)}: {reason}")
+        return DatabaseUnavailable(f"không kết nối được cơ sở dữ liệu {where}: {reason}")
     return error
 
 
@@ -139,16 +208,43 @@ def friendly_errors(engine: Engine) -> Iterator[None]:
         raise translated from error
 
 
+def _begun_writer(engine: Engine) -> Session:
+    """A session whose write transaction has begun (on SQLite: BEGIN IMMEDIATE, the write
+    lock held). A SQLite file still locked after the busy timeout is tried again
+    `LOCK_RETRIES` times, after a growing pause; nothing of the caller's work has run yet, so
+    trying again is safe. Then the error goes up (friendly_errors: DatabaseBusy)."""
+    writer = engine.execution_options(**{WRITE: True})
+    pause = LOCK_BACKOFF
+    for attempt in range(LOCK_RETRIES + 1):
+        session = Session(writer, expire_on_commit=False)
+        try:
+            session.begin()
+            session.connection()  # BEGIN (IMMEDIATE): the lock is taken here
+            return session
+        except exc.OperationalError as error:
+            session.close()
+            if not is_locked(error) or attempt == LOCK_RETRIES:
+                raise
+        except BaseException:
+            session.close()
+            raise
+        log.info("cơ sở dữ liệu đang bị khóa; thử lại lần %d sau %.1f giây", attempt + 1, pause)
+        time.sleep(pause * random.uniform(0.5, 1.5))  # jitter, not a secret
+        pause = min(pause * 2, LOCK_BACKOFF_MAX)
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: committed on success, rolled back on any error.
 
-    On SQLite it starts with BEGIN IMMEDIATE, so the write lock is taken before the first read.
+    On SQLite it starts with BEGIN IMMEDIATE, so the write lock is taken before the first read
+    (and a lock held elsewhere past the busy timeout is waited for again, `_begun_writer`).
     """
-    writer = engine.execution_options(**{WRITE: True})
-    with (friendly_errors(engine), Session(writer, expire_on_commit=False) as session,
-          session.begin()):
-        yield session
+    with friendly_errors(engine):
+        session = _begun_writer(engine)
+        with session, session.get_transaction():  # type: ignore[union-attr]
+            yield session
 
 
 @contextmanager

@@ -56,3 +56,11 @@ class ConcurrentChange(StoreError):
     def __init__(self, step_id: str):
         self.step_id = step_id
         super().__init__(f"bước «{step_id}» vừa được thay đổi bởi một tiến trình khác; hãy thử lại")
+
+
+class DatabaseFull(DatabaseUnavailable):
+    """The disk holding the database is full: nothing can be written until space is freed."""
+
+
+class DatabaseReadOnly(DatabaseUnavailable):
+    """The database can be read but not written (file permissions, a read-only server)."""

@@ -288,6 +288,19 @@ class BoardSession(Base):
     expires_at: Mapped[datetime]
 
 
+class ClockBeat(Base):
+    """The clock's heartbeat (one row, `name` "clock"): when the leader's clock started and
+    when it last ticked successfully, in real time, so /healthz in any process can tell a
+    stopped clock (kehoach/store/heartbeat.py)."""
+
+    __tablename__ = "clock_beats"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200))
+    period_seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime]
+    ticked_at: Mapped[datetime | None]
+
+
 class Outbox(Base):
     """A notification decided in the same transaction as the change that caused it.
 
@@ -360,3 +373,4 @@ invites_table = cast(Table, Invite.__table__)
 feed_tokens_table = cast(Table, FeedToken.__table__)
 board_sessions_table = cast(Table, BoardSession.__table__)
 outbox_actions_table = cast(Table, OutboxAction.__table__)
+clock_beats_table = cast(Table, ClockBeat.__table__)

@@ -100,18 +100,25 @@ class AccessLog:
                 "ms": round((time.perf_counter() - started) * 1000, 1)}))
 
 
-def health(engine: Engine) -> tuple[int, dict[str, Any]]:
-    """(status, body) of /healthz: the database reachable and its schema current. Anyone may
-    ask, so a failure says only what failed; the detail (the database's address) is logged."""
+def health(engine: Engine, wall: Callable[[], datetime] = utc_now) -> tuple[int, dict[str, Any]]:
+    """(status, body) of /healthz: the database reachable, its schema current, and the clock
+    ticking (its last successful tick at most a few periods old, store/heartbeat.py), at real
+    time `wall()`. Anyone may ask, so a database failure says only what failed; the detail (the
+    database's address) is logged."""
+    from kehoach.store.heartbeat import clock_health
     try:
         store.check_schema_current(engine)
+        with store.read_session(engine) as session:
+            clock = clock_health(session, wall())
     except store.SchemaOutdated as exc:
         return 503, {"status": "error", "database": "ok", "schema": str(exc)}
     except store.StoreError as exc:
         log.error("/healthz: %s", exc)
         return 503, {"status": "error", "database": errors.PUBLIC_REASONS.get(
             type(exc), "không dùng được cơ sở dữ liệu")}
-    return 200, {"status": "ok", "database": "ok", "schema": store.head_revision()}
+    body = {"status": "ok" if clock.ok else "error", "database": "ok",
+            "schema": store.head_revision(), "clock": clock.reason}
+    return (200 if clock.ok else 503), body
 
 
 def create_app(settings: Mapping[str, str], engine: Engine,
@@ -140,7 +147,7 @@ def create_app(settings: Mapping[str, str], engine: Engine,
     metrics.install(app, engine, now)  # GET /metrics (Prometheus), HTTP timing
 
     @app.get("/healthz", tags=["hệ thống"], summary="Tình trạng: CSDL kết nối được, lược đồ "
-             "mới nhất")
+             "mới nhất, đồng hồ còn nhịp")
     def healthz() -> JSONResponse:
         status, body = health(engine)
         return JSONResponse(body, status)
