@@ -1,45 +1,83 @@
 """The dispatcher: claim outbox rows, send them through a channel, record what happened.
 
-Each row goes pending → claimed → sent | pending again (a temporary failure, retried later
-with exponential backoff and jitter) | failed (permanent, or out of attempts) | unknown (the
-outcome is not known: a timeout after the request left, or a dispatcher that died holding the
-claim; never resent blindly, a person decides).
+Each row goes pending → claimed → sending → sent | pending again (a temporary failure, retried
+later with exponential backoff and jitter; a 429 waits the time it names and is not counted as
+an attempt) | failed (permanent, or out of attempts) | unknown (the outcome is not known: a
+timeout after the request left, or a dispatcher that died during the send; never resent
+blindly, a person decides) | skipped (the step was done, cancelled, excused or moved before the
+row's turn came: nothing is sent, `last_error` says why).
 
 Claiming is safe with several dispatchers (healthchecks `sendalerts`): the due ids, then one
 conditional `UPDATE … SET state = 'claimed' WHERE state = 'pending' AND id IN (…) RETURNING …`;
 SQLite runs both under its single writer lock (BEGIN IMMEDIATE), PostgreSQL reads the ids
-`FOR UPDATE SKIP LOCKED`, so two dispatchers never claim the same row. The claim is committed
-before sending, and outcomes with their delivery rows a few dozen at a time (`dispatch`), so a
-process killed at any point loses nothing committed and sends nothing twice: rows it sent but
-had not recorded stay claimed until their lease runs out, then are parked as unknown.
+`FOR UPDATE SKIP LOCKED`. Rows are claimed CHUNK at a time, each claim under a token of its
+own (`claimed_by`: the worker and a serial), so two dispatchers in one process never mistake
+each other's claims.
+
+The line between "never attempted" and "maybe sent" is exact: right before `channel.send`, one
+transaction records the previous row's outcome (outbox state and delivery row), re-reads the
+next row's step, and marks that row `sending` on condition that it is still claimed under the
+token. So when a process is killed or loses its database:
+
+- a `claimed` row was never handed to a channel: once its claim is CLAIM_LEASE old (real time,
+  refreshed while the dispatcher works) it goes back to pending and is sent by whoever comes
+  next; should the first dispatcher wake up, its conditional mark fails and it skips the row;
+- a `sending` row may have left: after LEASE it is parked as unknown (at most the sends in
+  flight at the kill: one per dispatcher);
+- outcomes that could not be recorded (the database went away after the send) stay in memory
+  and are recorded first thing by the next `dispatch` call of the process, once the database
+  answers again (`dispatch_loop` retries every poll interval).
+
+Leases run on the real clock (`clock`, the wall clock by default), never on the injected `now`:
+a simulated time that runs fast (KEHOACH_SIMULATED_NOW) must not park rows being sent.
 """
 from __future__ import annotations
 
+import itertools
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from notifiers.base import Channel, DeliveryError, Notification, Recipient
+from workflows.lifecycle import STATE_NAMES, State, StepFacts, status
 
-from .models import deliveries_table, outbox_table, people_table
+from .models import deliveries_table, outbox_table, people_table, steps_table
+from .tick import COLUMNS, facts
 
-outbox_t, deliveries_t = outbox_table, deliveries_table
+outbox_t, deliveries_t, steps_t = outbox_table, deliveries_table, steps_table
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 MAX_ATTEMPTS = 5
 BASE_DELAY = 60.0  # seconds before the first retry
 MAX_DELAY = 6 * 3600.0
-#: A claim older than this belongs to a dispatcher that died mid-send: outcome unknown.
+#: A row `sending` longer than this belongs to a dispatcher that died mid-send: outcome unknown.
 LEASE = timedelta(minutes=10)
-#: Outcomes recorded together (dispatch's docstring).
-FLUSH_EVERY = 50
-FLUSH_SECONDS = 1.0
+#: A row `claimed` (not yet handed to a channel) longer than this goes back to pending. The
+#: dispatcher holding it refreshes its claims at least every REFRESH_SECONDS while it works.
+CLAIM_LEASE = timedelta(seconds=5)
+REFRESH_SECONDS = 1.0
+#: Rows claimed at a time: what a dead dispatcher holds back for CLAIM_LEASE at most.
+CHUNK = 20
+EPSILON = timedelta(microseconds=1)
+PARKED = "tiến trình gửi đã dừng giữa chừng; không rõ tin đã đến chưa"
+
+_SERIAL = itertools.count(1)
+#: Outcomes sent but not yet recorded (the database was away): (token, outcome) pairs that the
+#: next `dispatch` call of this process records first.
+_UNRECORDED: list[tuple[str, dict[str, Any]]] = []
+_UNRECORDED_LOCK = threading.Lock()
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -49,7 +87,10 @@ class DispatchResult:
     retrying: int = 0
     failed: int = 0
     unknown: int = 0
-    abandoned: int = 0  # stale claims parked as unknown
+    abandoned: int = 0  # stale `sending` rows parked as unknown
+    released: int = 0  # stale claims given back (never attempted)
+    skipped: int = 0  # not sent: the step was done, cancelled, excused or moved
+    recorded_late: int = 0  # outcomes of an earlier call recorded once the database answered
 
 
 def backoff(attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
@@ -62,7 +103,8 @@ def backoff(attempt: int, rng: random.Random, retry_after: float | None = None) 
     return float(delay / 2 + rng.uniform(0, delay / 2))
 
 
-def _claim(session: Session, channel: str, worker: str, now: datetime, limit: int) -> list[Any]:
+def _claim(session: Session, channel: str, token: str, now: datetime, real: datetime,
+           limit: int) -> list[Any]:
     """Claim up to `limit` due rows: their ids, then one conditional UPDATE … RETURNING."""
     due = (select(outbox_t.c.id).where(outbox_t.c.state == "pending", outbox_t.c.channel == channel,
                                        outbox_t.c.not_before <= now)
@@ -74,8 +116,7 @@ def _claim(session: Session, channel: str, worker: str, now: datetime, limit: in
         return []
     rows = session.execute(
         update(outbox_t).where(outbox_t.c.id.in_(ids), outbox_t.c.state == "pending")
-        .values(state="claimed", claimed_by=worker, claimed_at=now,
-                attempts=outbox_t.c.attempts + 1, updated_at=now)
+        .values(state="claimed", claimed_by=token, claimed_at=real, updated_at=now)
         .returning(*outbox_t.c)).all()
     return sorted(rows, key=lambda r: (r.not_before, r.id))
 
@@ -90,96 +131,219 @@ def _recipients(session: Session, rows: list[Any]) -> dict[int, Recipient]:
         select(p.c.id, p.c.name, p.c.email, p.c.telegram_chat_id).where(p.c.id.in_(ids)))}
 
 
-def _abandon_stale_claims(session: Session, now: datetime) -> int:
-    return int(session.connection().execute(
-        update(outbox_t).where(outbox_t.c.state == "claimed", outbox_t.c.claimed_at < now - LEASE)
-        .values(state="unknown", updated_at=now,
-                last_error="tiến trình gửi đã dừng giữa chừng; không rõ tin đã đến chưa")).rowcount)
+def release_stale_claims(session: Session, now: datetime, real: datetime | None = None
+                         ) -> tuple[int, int]:
+    """(claims given back to pending, sends parked as unknown): claims older than CLAIM_LEASE
+    and sends older than LEASE on the real clock `real` (default: the wall clock). A parked
+    row keeps `claimed_by`, so an outcome recorded late still lands on it."""
+    real = real or wall_clock()
+    conn = session.connection()
+    released = conn.execute(
+        update(outbox_t).where(outbox_t.c.state == "claimed",
+                               outbox_t.c.claimed_at < real - CLAIM_LEASE)
+        .values(state="pending", claimed_by=None, claimed_at=None, updated_at=now)).rowcount
+    parked = conn.execute(
+        update(outbox_t).where(outbox_t.c.state == "sending", outbox_t.c.claimed_at < real - LEASE)
+        .values(state="unknown", updated_at=now, last_error=PARKED)).rowcount
+    return int(released), int(parked)
 
 
-def _record(session_factory: SessionFactory, done: list[tuple[dict[str, Any], dict[str, Any]]],
-            worker: str, now: datetime) -> None:
-    """Store the outcomes of sends: their delivery rows, and each outbox row's new state (only
-    if this worker still holds its claim), in one transaction."""
-    if not done:
-        return
-    with session_factory() as session:
-        session.execute(insert(deliveries_t), [d for d, _ in done])
-        session.execute(RECORD.values(updated_at=now, claimed_by=None, claimed_at=None),
-                        [{**u, "_worker": worker} for _, u in done])
+def _abandon_stale_claims(session: Session, now: datetime, real: datetime | None = None) -> int:
+    """The housekeeping's view of `release_stale_claims`: how many rows it moved."""
+    return sum(release_stale_claims(session, now, real))
 
 
-RECORD = (update(outbox_t)
-          .where(outbox_t.c.id == bindparam("_id"), outbox_t.c.state == "claimed",
-                 outbox_t.c.claimed_by == bindparam("_worker")))
+def _record(session: Session, done: list[tuple[str, dict[str, Any]]]) -> int:
+    """Store outcomes: each outbox row's new state, on condition that the claim is still the
+    token's (`sending`, or parked `unknown` meanwhile), and then its delivery row. Recording
+    the same outcome twice (a commit whose answer was lost) changes nothing the second time."""
+    conn, recorded = session.connection(), 0
+    for token, o in done:
+        changed = conn.execute(
+            update(outbox_t).where(outbox_t.c.id == o["outbox_id"], outbox_t.c.claimed_by == token,
+                                   outbox_t.c.state.in_(("sending", "unknown")))
+            .values(state=o["state"], last_error=o["error"], not_before=o["not_before"],
+                    attempts=o["attempts"], updated_at=o["at"], claimed_by=None,
+                    claimed_at=None)).rowcount
+        if changed == 1:
+            conn.execute(insert(deliveries_t).values(
+                outbox_id=o["outbox_id"], at=o["at"], channel=o["channel"], outcome=o["outcome"],
+                permanent=o["permanent"], error=o["error"], remote_id=o["remote_id"]))
+            recorded += 1
+    return recorded
 
 
-def _outcome(exc: BaseException | None, row: Any, now: datetime, rng: random.Random,
+def _record_unrecorded(session_factory: SessionFactory) -> int:
+    """Record what earlier calls sent but could not record; raises while the database is away
+    (the outcomes stay in memory for the next call)."""
+    with _UNRECORDED_LOCK:
+        if not _UNRECORDED:
+            return 0
+        with session_factory() as session:
+            recorded = _record(session, _UNRECORDED)
+        _UNRECORDED.clear()
+        return recorded
+
+
+def _outcome(exc: BaseException | None, attempts: int, now: datetime, rng: random.Random,
              max_attempts: int) -> tuple[str, str | None, bool, dict[str, Any]]:
-    """(delivery outcome, error, permanent, new outbox values) of one send."""
+    """(delivery outcome, error, permanent, new outbox values) of one send, the row's
+    `attempts` counting this one."""
     if exc is None:
         return "sent", None, False, {"state": "sent"}
     if isinstance(exc, DeliveryError):
         if exc.unknown:
             return "unknown", str(exc), exc.permanent, {"state": "unknown"}
-        if exc.permanent or row.attempts >= max_attempts:
+        if exc.retry_after is not None and not exc.permanent:  # 429: wait, not an attempt
+            return "temporary", str(exc), False, {
+                "state": "pending", "attempts": attempts - 1,
+                "not_before": now + timedelta(seconds=exc.retry_after)}
+        if exc.permanent or attempts >= max_attempts:
             return ("permanent" if exc.permanent else "temporary"), str(exc), exc.permanent, {
                 "state": "failed"}
-        wait = backoff(row.attempts, rng, exc.retry_after)
+        wait = backoff(attempts, rng)
         return "temporary", str(exc), False, {"state": "pending",
                                               "not_before": now + timedelta(seconds=wait)}
     if isinstance(exc, TimeoutError):
         return "unknown", f"hết thời gian chờ: {exc}", False, {"state": "unknown"}
     # a bug in a channel: recorded, retried like a temporary failure
     error = f"{type(exc).__name__}: {exc}"
-    if row.attempts >= max_attempts:
+    if attempts >= max_attempts:
         return "temporary", error, False, {"state": "failed"}
     return "temporary", error, False, {
-        "state": "pending", "not_before": now + timedelta(seconds=backoff(row.attempts, rng))}
+        "state": "pending", "not_before": now + timedelta(seconds=backoff(attempts, rng))}
+
+
+def _day(moment: datetime, step: StepFacts) -> str:
+    return f"{(moment - EPSILON).astimezone(step.tz):%d/%m/%Y}"
+
+
+def stale(purpose: str, payload: dict[str, Any], step: StepFacts, now: datetime) -> str | None:
+    """Why a notice decided earlier about `step` must not be sent at `now` (None: send it):
+    the step is no longer open, its deadline moved since (the tick decides the reminders and
+    rungs of the new deadline), or it is a reminder whose deadline has passed meanwhile (the
+    rungs speak then, as when the tick coalesces: workflows.lifecycle)."""
+    if step.state != State.PENDING:
+        return f"không gửi: bước {STATE_NAMES[State(step.state)]}"
+    decided = payload.get("due_at")
+    if decided and datetime.fromisoformat(decided) != step.deadline:
+        return (f"không gửi: hạn đã đổi từ {_day(datetime.fromisoformat(decided), step)} sang "
+                f"{_day(step.deadline, step)}; nhắc việc được tính lại theo hạn mới")
+    if purpose == "reminder" and now >= step.deadline:
+        return f"không gửi: đã qua hạn {_day(step.deadline, step)} trước khi đến lượt gửi"
+    return None
+
+
+def current(payload: dict[str, Any], step: StepFacts, now: datetime) -> dict[str, Any]:
+    """The payload with the step's state as it is at `now` (the text says what is true when
+    it is read, not when it was decided)."""
+    st = status(step, now)
+    return {**payload, "due_at": step.deadline.isoformat(), "due_day": _day(step.deadline, step),
+            "status": st.label, "days_late": st.days_late}
+
+
+def _next(session: Session, queue: deque[Any], token: str, now: datetime, real: datetime,
+          result: DispatchResult) -> tuple[Any, dict[str, Any]] | None:
+    """The next row of `queue` to send and its payload, marked `sending` (with its attempt
+    counted); rows whose step makes them stale are marked skipped on the way, rows whose claim
+    was lost (given back after CLAIM_LEASE, maybe taken by another dispatcher) are dropped."""
+    conn = session.connection()
+    while queue:
+        row = queue.popleft()
+        mine = (outbox_t.c.id == row.id, outbox_t.c.state == "claimed",
+                outbox_t.c.claimed_by == token)
+        payload = row.payload
+        if row.step_id is not None:
+            found = conn.execute(select(*(steps_t.c[c] for c in COLUMNS))
+                                 .where(steps_t.c.id == row.step_id)).one_or_none()
+            if found is not None:
+                step = facts(found)
+                reason = stale(row.purpose, payload, step, now)
+                if reason is not None:
+                    result.skipped += conn.execute(update(outbox_t).where(*mine).values(
+                        state="skipped", last_error=reason, claimed_by=None, claimed_at=None,
+                        updated_at=now)).rowcount
+                    continue
+                payload = current(payload, step, now)
+        if conn.execute(update(outbox_t).where(*mine).values(
+                state="sending", attempts=outbox_t.c.attempts + 1, claimed_at=real,
+                updated_at=now)).rowcount == 1:
+            return row, payload
+    return None
+
+
+def _send_chunk(session_factory: SessionFactory, channel: Channel, rows: list[Any],
+                people: dict[int, Recipient], token: str, now: datetime,
+                clock: Callable[[], datetime], rng: random.Random, max_attempts: int,
+                result: DispatchResult) -> None:
+    queue = deque(rows)
+    done: list[tuple[str, dict[str, Any]]] = []
+    refreshed = time.monotonic()
+    while True:
+        real = clock()
+        try:
+            with session_factory() as session:
+                _record(session, done)
+                picked = _next(session, queue, token, now, real, result)
+                if queue and time.monotonic() - refreshed >= REFRESH_SECONDS:
+                    session.connection().execute(  # still working on the rest of the chunk
+                        update(outbox_t).where(outbox_t.c.claimed_by == token,
+                                               outbox_t.c.state == "claimed")
+                        .values(claimed_at=real))
+                    refreshed = time.monotonic()
+        except BaseException:
+            with _UNRECORDED_LOCK:
+                _UNRECORDED.extend(done)
+            raise
+        done = []
+        if picked is None:
+            return
+        row, payload = picked
+        attempts = row.attempts + 1
+        note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
+                            row.level, payload, attempts,
+                            people.get(row.person_id) if row.person_id is not None else None)
+        remote, failure = None, None
+        try:
+            remote = channel.send(note).remote_id
+        except Exception as exc:  # noqa: BLE001  every failure is an outcome to record
+            failure = exc
+        outcome, error, permanent, values = _outcome(failure, attempts, now, rng, max_attempts)
+        state = values["state"]
+        done.append((token, {
+            "outbox_id": row.id, "at": now, "channel": channel.name, "outcome": outcome,
+            "permanent": permanent, "error": error, "remote_id": remote, "state": state,
+            "not_before": values.get("not_before", row.not_before),
+            "attempts": values.get("attempts", attempts)}))
+        result.sent += state == "sent"
+        result.retrying += state == "pending"
+        result.failed += state == "failed"
+        result.unknown += state == "unknown"
 
 
 def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *,
              limit: int = 100, worker: str = "kehoach", rng: random.Random | None = None,
-             max_attempts: int = MAX_ATTEMPTS) -> DispatchResult:
-    """Send up to `limit` due outbox rows of `channel` at `now`; every outcome is recorded.
+             max_attempts: int = MAX_ATTEMPTS,
+             clock: Callable[[], datetime] = wall_clock) -> DispatchResult:
+    """Send up to `limit` due outbox rows of `channel` at `now`; every outcome is recorded
+    (module docstring). `clock` is the real clock the leases run on.
 
-    Outcomes are recorded FLUSH_EVERY sends (or FLUSH_SECONDS) at a time, and whatever is
-    left when the batch ends or fails: one transaction per message cost more than the send. A
-    process killed in between leaves those rows claimed, so they are parked as "unknown" once
-    their lease runs out: never sent twice."""
+    Raises the database's error when it is away; what was sent is recorded by the next call."""
     rng = rng or random.Random()
     result = DispatchResult()
+    result.recorded_late = _record_unrecorded(session_factory)
+    token = f"{worker}#{next(_SERIAL)}"
     with session_factory() as session:
-        result.abandoned = _abandon_stale_claims(session, now)
-        rows = _claim(session, channel.name, worker, now, limit)
-        people = _recipients(session, rows)
-    result.claimed = len(rows)
-    done: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    flushed = time.monotonic()
-    try:
-        for row in rows:
-            note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
-                                row.level, row.payload, row.attempts,
-                                people.get(row.person_id) if row.person_id is not None else None)
-            remote, failure = None, None
-            try:
-                remote = channel.send(note).remote_id
-            except Exception as exc:  # noqa: BLE001  every failure is an outcome to record
-                failure = exc
-            outcome, error, permanent, values = _outcome(failure, row, now, rng, max_attempts)
-            done.append(({"outbox_id": row.id, "at": now, "channel": channel.name,
-                          "outcome": outcome, "permanent": permanent, "error": error,
-                          "remote_id": remote},
-                         {"_id": row.id, "state": values["state"], "last_error": error,
-                          "not_before": values.get("not_before", row.not_before)}))
-            state = values["state"]
-            result.sent += state == "sent"
-            result.retrying += state == "pending"
-            result.failed += state == "failed"
-            result.unknown += state == "unknown"
-            if len(done) >= FLUSH_EVERY or time.monotonic() - flushed >= FLUSH_SECONDS:
-                _record(session_factory, done, worker, now)
-                done, flushed = [], time.monotonic()
-    finally:
-        _record(session_factory, done, worker, now)
+        result.released, result.abandoned = release_stale_claims(session, now, clock())
+    while result.claimed < limit:
+        size = min(CHUNK, limit - result.claimed)
+        with session_factory() as session:
+            rows = _claim(session, channel.name, token, now, clock(), size)
+            people = _recipients(session, rows)
+        result.claimed += len(rows)
+        if rows:
+            _send_chunk(session_factory, channel, rows, people, token, now, clock, rng,
+                        max_attempts, result)
+        if len(rows) < size:
+            break
     return result
