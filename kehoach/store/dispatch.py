@@ -34,6 +34,7 @@ a simulated time that runs fast (KEHOACH_SIMULATED_NOW) must not park rows being
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import threading
 import time
@@ -70,10 +71,13 @@ EPSILON = timedelta(microseconds=1)
 PARKED = "tiến trình gửi đã dừng giữa chừng; không rõ tin đã đến chưa"
 
 _SERIAL = itertools.count(1)
-#: Outcomes sent but not yet recorded (the database was away): (token, outcome) pairs that the
-#: next `dispatch` call of this process records first.
-_UNRECORDED: list[tuple[str, dict[str, Any]]] = []
+#: Outcomes sent but not yet recorded (the database was away), by worker and channel: the
+#: next `dispatch` call for them records these first. Kept at most LEASE (by then the rows are
+#: parked as unknown: a person looks at them), so an error that never clears cannot wedge it.
+_UNRECORDED: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+_UNRECORDED_SINCE: dict[tuple[str, str], float] = {}
 _UNRECORDED_LOCK = threading.Lock()
+log = logging.getLogger("kehoach.dispatch")
 
 
 def wall_clock() -> datetime:
@@ -173,15 +177,30 @@ def _record(session: Session, done: list[tuple[str, dict[str, Any]]]) -> int:
     return recorded
 
 
-def _record_unrecorded(session_factory: SessionFactory) -> int:
+def _keep(key: tuple[str, str], done: list[tuple[str, dict[str, Any]]]) -> None:
+    if done:
+        with _UNRECORDED_LOCK:
+            _UNRECORDED.setdefault(key, []).extend(done)
+            _UNRECORDED_SINCE.setdefault(key, time.monotonic())
+
+
+def _record_unrecorded(session_factory: SessionFactory, key: tuple[str, str]) -> int:
     """Record what earlier calls sent but could not record; raises while the database is away
     (the outcomes stay in memory for the next call)."""
     with _UNRECORDED_LOCK:
-        if not _UNRECORDED:
+        waiting = _UNRECORDED.get(key)
+        if not waiting:
             return 0
-        with session_factory() as session:
-            recorded = _record(session, _UNRECORDED)
-        _UNRECORDED.clear()
+        try:
+            with session_factory() as session:
+                recorded = _record(session, waiting)
+        except Exception:
+            if time.monotonic() - _UNRECORDED_SINCE[key] < LEASE.total_seconds():
+                raise
+            log.error("bỏ %d kết quả gửi không ghi được sau %s; các tin đó sẽ thành «không rõ»",
+                      len(waiting), LEASE)
+            recorded = 0
+        del _UNRECORDED[key], _UNRECORDED_SINCE[key]
         return recorded
 
 
@@ -273,9 +292,10 @@ def _next(session: Session, queue: deque[Any], token: str, now: datetime, real: 
 
 
 def _send_chunk(session_factory: SessionFactory, channel: Channel, rows: list[Any],
-                people: dict[int, Recipient], token: str, now: datetime,
+                people: dict[int, Recipient], worker: str, token: str, now: datetime,
                 clock: Callable[[], datetime], rng: random.Random, max_attempts: int,
                 result: DispatchResult) -> None:
+    """Send the claimed `rows`, one transaction per row before its send (module docstring)."""
     queue = deque(rows)
     done: list[tuple[str, dict[str, Any]]] = []
     refreshed = time.monotonic()
@@ -292,8 +312,7 @@ def _send_chunk(session_factory: SessionFactory, channel: Channel, rows: list[An
                         .values(claimed_at=real))
                     refreshed = time.monotonic()
         except BaseException:
-            with _UNRECORDED_LOCK:
-                _UNRECORDED.extend(done)
+            _keep((worker, channel.name), done)
             raise
         done = []
         if picked is None:
@@ -331,7 +350,7 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
     Raises the database's error when it is away; what was sent is recorded by the next call."""
     rng = rng or random.Random()
     result = DispatchResult()
-    result.recorded_late = _record_unrecorded(session_factory)
+    result.recorded_late = _record_unrecorded(session_factory, (worker, channel.name))
     token = f"{worker}#{next(_SERIAL)}"
     with session_factory() as session:
         result.released, result.abandoned = release_stale_claims(session, now, clock())
@@ -342,7 +361,7 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
             people = _recipients(session, rows)
         result.claimed += len(rows)
         if rows:
-            _send_chunk(session_factory, channel, rows, people, token, now, clock, rng,
+            _send_chunk(session_factory, channel, rows, people, worker, token, now, clock, rng,
                         max_attempts, result)
         if len(rows) < size:
             break
