@@ -35,7 +35,7 @@ from tests.test_telegram_bot import TOKEN, wait_for
 
 MESSAGES, CHATS = 2_000, 50
 AT = datetime(2025, 5, 23, 1, tzinfo=UTC)
-KEY = re.compile(r"mã (K\d{4})")
+KEY = re.compile(r"mã (K\d{4,})")
 LAUNCH = """
 import sys
 import notifiers.telegram as telegram
