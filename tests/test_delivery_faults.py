@@ -4,14 +4,13 @@ racing ahead, steps changing while their notices wait, and Telegram's 429s. The 
 with real `kehoach worker` processes are in tests/test_delivery_processes.py."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, event, exc, insert, select, update
 from sqlalchemy.orm import Session
 
 from kehoach.store import dispatch, mark_done, read_session, tick, write_session
@@ -101,22 +100,22 @@ def test_a_dispatcher_killed_mid_batch_loses_only_its_send_in_flight(db: Engine)
 
 
 class Outage:
-    """A session factory whose database can be cut off (every new transaction fails)."""
+    """The database going away: while `down`, every statement on `engine` fails as a lost
+    connection does."""
 
     def __init__(self, engine: Engine):
-        self.engine, self.down = engine, False
+        self.down = False
+        event.listen(engine, "before_cursor_execute", self.check)
 
-    @contextmanager
-    def __call__(self) -> Iterator[Session]:
+    def check(self, *_: Any) -> None:
         if self.down:
-            raise DatabaseUnavailable("không kết nối được cơ sở dữ liệu: mất kết nối (thử)")
-        with write_session(self.engine) as session:
-            yield session
+            raise exc.OperationalError("…", None, OSError("mất kết nối (thử)"))
 
 
 def test_a_database_outage_mid_batch_loses_and_doubles_nothing(db: Engine) -> None:
     keys = enqueue(db, 60)
     outage = Outage(db)
+    write = sessions(db)
 
     class CutOff(RecordingChannel):
         def send(self, notification: Notification) -> DeliveryResult:
@@ -126,12 +125,12 @@ def test_a_database_outage_mid_batch_loses_and_doubles_nothing(db: Engine) -> No
 
     channel = CutOff()
     with pytest.raises(DatabaseUnavailable):
-        dispatch(outage, channel, AT, limit=100, worker="w")
+        dispatch(write, channel, AT, limit=100, worker="w")
     with pytest.raises(DatabaseUnavailable):  # still away: the outcome stays in memory
-        dispatch(outage, channel, AT, limit=100, worker="w")
-    assert states(db) == {"sent": 5, "sending": 1, "claimed": CHUNK - 6, "pending": 60 - CHUNK}
+        dispatch(write, channel, AT, limit=100, worker="w")
     outage.down = False
-    result = dispatch(outage, channel, AT, limit=1000, worker="w", clock=later(2 * CLAIM_LEASE))
+    assert states(db) == {"sent": 5, "sending": 1, "claimed": CHUNK - 6, "pending": 60 - CHUNK}
+    result = dispatch(write, channel, AT, limit=1000, worker="w", clock=later(2 * CLAIM_LEASE))
     assert result.recorded_late == 1 and result.released == CHUNK - 6
     assert states(db) == {"sent": 60}
     sent = [n.key for n in channel.sent]

@@ -36,21 +36,23 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import re
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from notifiers.base import Channel, DeliveryError, Notification, Recipient
 from workflows.lifecycle import STATE_NAMES, State, StepFacts, status
 
+from .db import friendly_errors
 from .models import deliveries_table, outbox_table, people_table, steps_table
 from .tick import COLUMNS, facts
 
@@ -71,6 +73,10 @@ EPSILON = timedelta(microseconds=1)
 PARKED = "tiến trình gửi đã dừng giữa chừng; không rõ tin đã đến chưa"
 
 _SERIAL = itertools.count(1)
+#: SQLite: the dispatchers of this process take turns at the per-message transaction here
+#: (SQLite's own busy handler makes a waiting writer sleep for milliseconds).
+_WRITERS: defaultdict[Any, threading.Lock] = defaultdict(threading.Lock)
+NO_LOCK = nullcontext()
 #: Outcomes sent but not yet recorded (the database was away), by worker and channel: the
 #: next `dispatch` call for them records these first. Kept at most LEASE (by then the rows are
 #: parked as unknown: a person looks at them), so an error that never clears cannot wedge it.
@@ -163,43 +169,61 @@ def _bp(name: str) -> Any:
 
 _MINE = (outbox_t.c.id == _bp("_id"), outbox_t.c.state == "claimed",
          outbox_t.c.claimed_by == _bp("_token"))
-# The statements run once per message, built once (building one costs more than running it).
-MARK = update(outbox_t).where(*_MINE).values(
-    state="sending", attempts=outbox_t.c.attempts + 1, claimed_at=_bp("_real"),
-    updated_at=_bp("_now"))
 SKIP = update(outbox_t).where(*_MINE).values(
     state="skipped", last_error=_bp("_reason"), claimed_by=None, claimed_at=None,
     updated_at=_bp("_now"))
 REFRESH = (update(outbox_t).where(outbox_t.c.claimed_by == _bp("_token"),
                                   outbox_t.c.state == "claimed")
            .values(claimed_at=_bp("_real")))
-RECORD = (update(outbox_t)
-          .where(outbox_t.c.id == _bp("_id"), outbox_t.c.claimed_by == _bp("_token"),
-                 outbox_t.c.state.in_(("sending", "unknown")))
-          .values(state=_bp("_state"), last_error=_bp("_error"), not_before=_bp("_not_before"),
-                  attempts=_bp("_attempts"), updated_at=_bp("_at"), claimed_by=None,
-                  claimed_at=None))
-DELIVERY = insert(deliveries_t)
-#: PostgreSQL: the per-message transaction does not wait for its WAL flush (SQLite: WAL with
-#: synchronous=NORMAL, kehoach/store/db.py). It is durable against what the marks are for (the
-#: dispatcher killed, its connection cut); a crash of the server itself may lose the last
-#: fraction of a second of marks and outcomes. A flush per message cost 7–12 ms here.
-ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off"
 STEP = select(*(steps_t.c[c] for c in COLUMNS)).where(steps_t.c.id == _bp("_step"))
+# The statements run once or twice per message, as driver SQL (going through SQLAlchemy's
+# compiler and type processing cost more than running them): `:name` parameters, rewritten
+# for psycopg; datetimes through `_moment`.
+MARK = (f"UPDATE {outbox_t.name} SET state = 'sending', attempts = attempts + 1, "
+        "claimed_at = :real, updated_at = :now "
+        "WHERE id = :id AND state = 'claimed' AND claimed_by = :token")
+RECORD = (f"UPDATE {outbox_t.name} SET state = :state, last_error = :error, "
+          "not_before = :not_before, attempts = :attempts, updated_at = :at, "
+          "claimed_by = NULL, claimed_at = NULL "
+          "WHERE id = :outbox_id AND claimed_by = :token AND state IN ('sending', 'unknown')")
+DELIVERY = (f"INSERT INTO {deliveries_t.name} (outbox_id, at, channel, outcome, permanent, "
+            "error, remote_id) VALUES (:outbox_id, :at, :channel, :outcome, :permanent, "
+            ":error, :remote_id)")
+# PostgreSQL: an outcome and its delivery row in one statement (one round trip).
+PG_RECORD = ("WITH rec AS (" + RECORD + " RETURNING id) " + DELIVERY.replace(
+    "VALUES (:outbox_id,", "SELECT id,").removesuffix(")") + " FROM rec")
 
 
-def _record(session: Session, done: list[tuple[str, dict[str, Any]]]) -> int:
+#: PostgreSQL: the per-message statements do not wait for their WAL flush (SQLite: WAL with
+#: synchronous=NORMAL, kehoach/store/db.py). They are durable against what the marks are for
+#: (the dispatcher killed, its connection cut); a crash of the server itself may lose the last
+#: fraction of a second of marks and outcomes. A flush per message cost 7–12 ms here.
+ASYNC_COMMIT = "SET synchronous_commit TO off"
+
+
+def _driver(conn: Connection, sql: str) -> str:
+    return re.sub(r":(\w+)", r"%(\1)s", sql) if conn.dialect.name == "postgresql" else sql
+
+
+def _moment(conn: Connection, moment: datetime | None) -> Any:
+    """A datetime as the driver takes it: aware for psycopg, UTCDateTime's text for SQLite."""
+    if moment is None or conn.dialect.name == "postgresql":
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _record(conn: Connection, done: list[tuple[str, dict[str, Any]]]) -> int:
     """Store outcomes: each outbox row's new state, on condition that the claim is still the
     token's (`sending`, or parked `unknown` meanwhile), and then its delivery row. Recording
     the same outcome twice (a commit whose answer was lost) changes nothing the second time."""
-    conn, recorded = session.connection(), 0
+    recorded, postgres = 0, conn.dialect.name == "postgresql"
     for token, o in done:
-        if conn.execute(RECORD, {
-                "_id": o["outbox_id"], "_token": token, "_state": o["state"],
-                "_error": o["error"], "_not_before": o["not_before"],
-                "_attempts": o["attempts"], "_at": o["at"]}).rowcount == 1:
-            conn.execute(DELIVERY, {k: o[k] for k in (
-                "outbox_id", "at", "channel", "outcome", "permanent", "error", "remote_id")})
+        values = {**o, "token": token, "at": _moment(conn, o["at"]),
+                  "not_before": _moment(conn, o["not_before"])}
+        if postgres:
+            recorded += conn.exec_driver_sql(_driver(conn, PG_RECORD), values).rowcount
+        elif conn.exec_driver_sql(RECORD, values).rowcount == 1:
+            conn.exec_driver_sql(DELIVERY, values)
             recorded += 1
     return recorded
 
@@ -220,7 +244,7 @@ def _record_unrecorded(session_factory: SessionFactory, key: tuple[str, str]) ->
             return 0
         try:
             with session_factory() as session:
-                recorded = _record(session, waiting)
+                recorded = _record(session.connection(), waiting)
         except Exception:
             if time.monotonic() - _UNRECORDED_SINCE[key] < LEASE.total_seconds():
                 raise
@@ -288,12 +312,11 @@ def current(payload: dict[str, Any], step: StepFacts, now: datetime) -> dict[str
             "status": st.label, "days_late": st.days_late}
 
 
-def _next(session: Session, queue: deque[Any], token: str, now: datetime, real: datetime,
+def _next(conn: Connection, queue: deque[Any], token: str, now: datetime, real: datetime,
           result: DispatchResult) -> tuple[Any, dict[str, Any]] | None:
     """The next row of `queue` to send and its payload, marked `sending` (with its attempt
     counted); rows whose step makes them stale are marked skipped on the way, rows whose claim
     was lost (given back after CLAIM_LEASE, maybe taken by another dispatcher) are dropped."""
-    conn = session.connection()
     while queue:
         row = queue.popleft()
         mine = {"_id": row.id, "_token": token, "_now": now}
@@ -307,58 +330,89 @@ def _next(session: Session, queue: deque[Any], token: str, now: datetime, real: 
                     result.skipped += conn.execute(SKIP, {**mine, "_reason": reason}).rowcount
                     continue
                 payload = current(payload, step, now)
-        if conn.execute(MARK, {**mine, "_real": real}).rowcount == 1:
+        if conn.exec_driver_sql(_driver(conn, MARK), {
+                "id": row.id, "token": token, "real": _moment(conn, real),
+                "now": _moment(conn, now)}).rowcount == 1:
             return row, payload
     return None
 
 
-def _send_chunk(session_factory: SessionFactory, channel: Channel, rows: list[Any],
+def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],
                 people: dict[int, Recipient], worker: str, token: str, now: datetime,
                 clock: Callable[[], datetime], rng: random.Random, max_attempts: int,
                 result: DispatchResult) -> None:
-    """Send the claimed `rows`, one transaction per row before its send (module docstring)."""
+    """Send the claimed `rows`, one transaction per row before its send (module docstring),
+    all on one connection of `bind` (a checkout per message cost a round trip)."""
     queue = deque(rows)
     done: list[tuple[str, dict[str, Any]]] = []
     refreshed = time.monotonic()
-    while True:
-        real = clock()
+    sqlite = bind.dialect.name == "sqlite"
+    try:
+        with friendly_errors(bind), bind.connect() as conn, _async_commit(conn):
+            while True:
+                real = clock()
+                with _WRITERS[bind.url] if sqlite else NO_LOCK, conn.begin():
+                    _record(conn, done)
+                    picked = _next(conn, queue, token, now, real, result)
+                    if queue and time.monotonic() - refreshed >= REFRESH_SECONDS:
+                        conn.execute(REFRESH, {"_token": token, "_real": real})  # still at it
+                        refreshed = time.monotonic()
+                done = []
+                if picked is None:
+                    return
+                done.append((token, _send(channel, picked, people, now, rng, max_attempts,
+                                          result)))
+    except BaseException:
+        _keep((worker, channel.name), done)
+        raise
+
+
+@contextmanager
+def _async_commit(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: each statement of this connection commits on its own (the steps of one
+    message are each safe alone, and a round trip costs more than the statement), without
+    waiting for its WAL flush (ASYNC_COMMIT); set back before the connection returns to the
+    pool."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    with conn.begin():
+        conn.exec_driver_sql(ASYNC_COMMIT)
+    try:
+        yield
+    finally:
         try:
-            with session_factory() as session:
-                if session.get_bind().dialect.name == "postgresql":
-                    session.connection().exec_driver_sql(ASYNC_COMMIT)
-                _record(session, done)
-                picked = _next(session, queue, token, now, real, result)
-                if queue and time.monotonic() - refreshed >= REFRESH_SECONDS:
-                    # still working on the rest of the chunk
-                    session.connection().execute(REFRESH, {"_token": token, "_real": real})
-                    refreshed = time.monotonic()
-        except BaseException:
-            _keep((worker, channel.name), done)
-            raise
-        done = []
-        if picked is None:
-            return
-        row, payload = picked
-        attempts = row.attempts + 1
-        note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
-                            row.level, payload, attempts,
-                            people.get(row.person_id) if row.person_id is not None else None)
-        remote, failure = None, None
-        try:
-            remote = channel.send(note).remote_id
-        except Exception as exc:  # noqa: BLE001  every failure is an outcome to record
-            failure = exc
-        outcome, error, permanent, values = _outcome(failure, attempts, now, rng, max_attempts)
-        state = values["state"]
-        done.append((token, {
-            "outbox_id": row.id, "at": now, "channel": channel.name, "outcome": outcome,
+            with conn.begin():
+                conn.exec_driver_sql("RESET synchronous_commit")
+        except Exception:  # noqa: BLE001  the connection is broken: never reuse it
+            conn.invalidate()
+
+
+def _send(channel: Channel, picked: tuple[Any, dict[str, Any]], people: dict[int, Recipient],
+          now: datetime, rng: random.Random, max_attempts: int, result: DispatchResult
+          ) -> dict[str, Any]:
+    """Send one row marked `sending`; its outcome, to record."""
+    row, payload = picked
+    attempts = row.attempts + 1
+    note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
+                        row.level, payload, attempts,
+                        people.get(row.person_id) if row.person_id is not None else None)
+    remote, failure = None, None
+    try:
+        remote = channel.send(note).remote_id
+    except Exception as exc:  # noqa: BLE001  every failure is an outcome to record
+        failure = exc
+    outcome, error, permanent, values = _outcome(failure, attempts, now, rng, max_attempts)
+    state = values["state"]
+    result.sent += state == "sent"
+    result.retrying += state == "pending"
+    result.failed += state == "failed"
+    result.unknown += state == "unknown"
+    return {"outbox_id": row.id, "at": now, "channel": channel.name, "outcome": outcome,
             "permanent": permanent, "error": error, "remote_id": remote, "state": state,
             "not_before": values.get("not_before", row.not_before),
-            "attempts": values.get("attempts", attempts)}))
-        result.sent += state == "sent"
-        result.retrying += state == "pending"
-        result.failed += state == "failed"
-        result.unknown += state == "unknown"
+            "attempts": values.get("attempts", attempts)}
 
 
 def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *,
@@ -380,9 +434,10 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
         with session_factory() as session:
             rows = _claim(session, channel.name, token, now, clock(), size)
             people = _recipients(session, rows)
+            bind = session.get_bind()  # the store's writing engine (BEGIN IMMEDIATE on SQLite)
         result.claimed += len(rows)
         if rows:
-            _send_chunk(session_factory, channel, rows, people, worker, token, now, clock, rng,
+            _send_chunk(bind, channel, rows, people, worker, token, now, clock, rng,
                         max_attempts, result)
         if len(rows) < size:
             break
