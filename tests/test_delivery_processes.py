@@ -179,9 +179,14 @@ class Proxy:
         return self
 
     def stop(self) -> None:
-        assert self.listener is not None
-        self.listener.close()
         with self.lock:
+            if self.listener is not None:
+                try:  # wakes the thread blocked in accept() (closing alone does not on Linux)
+                    self.listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self.listener.close()
+                self.listener = None
             for sock in self.open:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
@@ -196,8 +201,11 @@ class Proxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # stopped
-            server = socket.create_connection(("127.0.0.1", self.target))
             with self.lock:
+                if self.listener is not listener:  # stopped meanwhile
+                    client.close()
+                    return
+                server = socket.create_connection(("127.0.0.1", self.target))
                 self.open += [client, server]
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
