@@ -14,10 +14,11 @@ SQLite runs both under its single writer lock (BEGIN IMMEDIATE), PostgreSQL read
 own (`claimed_by`: the worker and a serial), so two dispatchers in one process never mistake
 each other's claims.
 
-The line between "never attempted" and "maybe sent" is exact: right before `channel.send`, one
-transaction records the previous row's outcome (outbox state and delivery row), re-reads the
-next row's step, and marks that row `sending` on condition that it is still claimed under the
-token. So when a process is killed or loses its database:
+The line between "never attempted" and "maybe sent" is exact: right before `channel.send` the
+previous row's outcome is recorded (outbox state and delivery row), the next row's step is
+read again, and that row is marked `sending` on condition that it is still claimed under the
+token, committed before the send (one transaction on SQLite; on PostgreSQL statements that
+are each safe alone, in autocommit). So when a process is killed or loses its database:
 
 - a `claimed` row was never handed to a channel: once its claim is CLAIM_LEASE old (real time,
   refreshed while the dispatcher works) it goes back to pending and is sent by whoever comes
@@ -50,10 +51,10 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from notifiers.base import Channel, DeliveryError, Notification, Recipient
-from workflows.lifecycle import STATE_NAMES, State, StepFacts, status
 
 from .db import friendly_errors
 from .models import deliveries_table, outbox_table, people_table, steps_table
+from .recheck import current, stale
 from .tick import COLUMNS, facts
 
 outbox_t, deliveries_t, steps_t = outbox_table, deliveries_table, steps_table
@@ -69,7 +70,6 @@ CLAIM_LEASE = timedelta(seconds=5)
 REFRESH_SECONDS = 1.0
 #: Rows claimed at a time: what a dead dispatcher holds back for CLAIM_LEASE at most.
 CHUNK = 20
-EPSILON = timedelta(microseconds=1)
 PARKED = "tiến trình gửi đã dừng giữa chừng; không rõ tin đã đến chưa"
 
 _SERIAL = itertools.count(1)
@@ -282,34 +282,6 @@ def _outcome(exc: BaseException | None, attempts: int, now: datetime, rng: rando
         return "temporary", error, False, {"state": "failed"}
     return "temporary", error, False, {
         "state": "pending", "not_before": now + timedelta(seconds=backoff(attempts, rng))}
-
-
-def _day(moment: datetime, step: StepFacts) -> str:
-    return f"{(moment - EPSILON).astimezone(step.tz):%d/%m/%Y}"
-
-
-def stale(purpose: str, payload: dict[str, Any], step: StepFacts, now: datetime) -> str | None:
-    """Why a notice decided earlier about `step` must not be sent at `now` (None: send it):
-    the step is no longer open, its deadline moved since (the tick decides the reminders and
-    rungs of the new deadline), or it is a reminder whose deadline has passed meanwhile (the
-    rungs speak then, as when the tick coalesces: workflows.lifecycle)."""
-    if step.state != State.PENDING:
-        return f"không gửi: bước {STATE_NAMES[State(step.state)]}"
-    decided = payload.get("due_at")
-    if decided and datetime.fromisoformat(decided) != step.deadline:
-        return (f"không gửi: hạn đã đổi từ {_day(datetime.fromisoformat(decided), step)} sang "
-                f"{_day(step.deadline, step)}; nhắc việc được tính lại theo hạn mới")
-    if purpose == "reminder" and now >= step.deadline:
-        return f"không gửi: đã qua hạn {_day(step.deadline, step)} trước khi đến lượt gửi"
-    return None
-
-
-def current(payload: dict[str, Any], step: StepFacts, now: datetime) -> dict[str, Any]:
-    """The payload with the step's state as it is at `now` (the text says what is true when
-    it is read, not when it was decided)."""
-    st = status(step, now)
-    return {**payload, "due_at": step.deadline.isoformat(), "due_day": _day(step.deadline, step),
-            "status": st.label, "days_late": st.days_late}
 
 
 def _next(conn: Connection, queue: deque[Any], token: str, now: datetime, real: datetime,
