@@ -14,8 +14,9 @@ linked people (one private chat each) take the messages in turn. Side by side in
 * baseline: a plain PTB loop, one sender, `Bot.send_message` on PTB's default HTTP layer
   (httpx `HTTPXRequest`), the same texts and buttons, on a fifth of the messages;
 * store.dispatch, unthrottled: the real dispatcher on a fresh SQLite file and a fresh
-  PostgreSQL schema (claim a batch, send, a delivery row + outbox update per message,
-  recorded 50 at a time), `--workers` dispatcher threads side by side as `kehoach worker`
+  PostgreSQL schema (claim 20 rows at a time; per message one transaction recording the
+  previous outcome with its delivery row and marking the next row «sending»), `--workers`
+  dispatcher threads side by side as `kehoach worker`
   processes would; target ≥ 500/s;
 * limited: the server answers 429 above Telegram's limits (30 messages/s overall, 1/s per
   chat), the channel's limiter is on (its default, 29/s): `--limited-seconds` worth of

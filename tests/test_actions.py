@@ -102,8 +102,10 @@ def test_request_then_grant_moves_the_deadline_and_the_rungs(loaded: Engine) -> 
     row = step(loaded, MAY)
     assert row.extended_until == datetime(2022, 6, 4, 17, tzinfo=UTC)
     assert row.extension_requested_at is None and row.extension_requested_until is None
-    assert row.next_action_at == datetime(2022, 5, 24, 1, tzinfo=UTC)  # the reminder still due
-    assert status(facts(row), utc(2022, 5, 27)).phase == Phase.DUE_SOON
+    # the reminders move with the deadline (10 days): 18/5 → 28/5, 24/5 → 3/6
+    assert row.next_action_at == datetime(2022, 5, 28, 1, tzinfo=UTC)
+    assert status(facts(row), utc(2022, 5, 27)).phase == Phase.UPCOMING
+    assert status(facts(row), utc(2022, 5, 28, 2)).phase == Phase.DUE_SOON
     assert status(facts(row), utc(2022, 6, 5, 2)).label == (
         "quá hạn 1 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 1")  # no tick sent it
     assert audit(loaded, MAY) == [
@@ -119,7 +121,8 @@ def test_grant_with_another_date_and_after_the_reminders(loaded: Engine) -> None
         "chỉ đến 01/6")
     row = step(loaded, MAY)
     assert row.extended_until == datetime(2022, 6, 1, 17, tzinfo=UTC)
-    assert row.next_action_at == datetime(2022, 6, 2, 1, tzinfo=UTC)  # rung 1, moved 7 days
+    # the 24/5 reminder, moved 7 days with the deadline (then rung 1 on 2/6)
+    assert row.next_action_at == datetime(2022, 5, 31, 1, tzinfo=UTC)
     assert audit(loaded, MAY)[-1][-1] == ("cho gia hạn đến 01/06/2022 (hạn trước 25/05/2022): "
                                           "chỉ đến 01/6")
 

@@ -207,12 +207,12 @@ def test_ticks_at_any_times_never_duplicate_and_agree_with_one_tick(
     assert rungs == {n.key for n in single if n.purpose == "escalation"}  # each rung once, always
     reminders = {n.key for n in split if n.purpose == "reminder"}
     assert {n.key for n in single if n.purpose == "reminder"} <= reminders  # coalescing only drops
-    in_window = {r for r in step.reminders if t0 < r <= t1 and r < step.deadline}
+    in_window = {r for r in step.effective_reminders if t0 < r <= t1 and r < step.deadline}
     assert {n.moment for n in split if n.purpose == "reminder"} <= in_window
-    if all(sum(x < r <= y for r in step.reminders) <= 1 for x, y in pairwise(points)):
+    if all(sum(x < r <= y for r in step.effective_reminders) <= 1 for x, y in pairwise(points)):
         # ticks at least as frequent as reminders: every reminder before the deadline is sent,
         # unless its tick came after the deadline
-        sent_by_tick = {r for x, y in pairwise(points) for r in step.reminders
+        sent_by_tick = {r for x, y in pairwise(points) for r in step.effective_reminders
                         if x < r <= y < step.deadline}
         assert {n.moment for n in split if n.purpose == "reminder"} == sent_by_tick
 

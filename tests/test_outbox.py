@@ -19,7 +19,7 @@ from engine.loader import load_plan
 from engine.workdays import WorkingCalendar
 from kehoach.store import dispatch, mark_done, read_session, tick, write_session
 from kehoach.store.digest import LOOKAHEAD, digest
-from kehoach.store.dispatch import LEASE, backoff
+from kehoach.store.dispatch import CLAIM_LEASE, LEASE, backoff
 from kehoach.store.models import deliveries_table, outbox_table, steps_table
 from notifiers.base import DeliveryError
 from notifiers.console import ConsoleChannel
@@ -176,17 +176,27 @@ def test_dispatch_outcomes(db: Engine, plan_file: Path, error: Exception, state:
     assert sum(n.key == key for n in channel.sent) == (1 if state == "pending" else 0)
 
 
-def test_a_claim_left_by_a_dead_dispatcher_is_parked_as_unknown(db: Engine,
-                                                                plan_file: Path) -> None:
+def test_a_dead_dispatchers_claims_go_back_and_its_sends_are_parked_as_unknown(
+        db: Engine, plan_file: Path) -> None:
+    """A claim that was never handed to a channel is given back after CLAIM_LEASE; a row whose
+    send had started is parked as unknown after LEASE. Both on the real clock."""
     load(db, plan_file)
     do_tick(db, utc(2022, 5, 18, 2))
-    now = utc(2022, 5, 18, 2)
+    now, real = utc(2022, 5, 18, 2), datetime.now(UTC)
+    rows = outbox(db)
     with write_session(db) as s:
         s.execute(update(outbox_table).values(state="claimed", claimed_by="dead",
-                                              claimed_at=now))
-    assert dispatch(sessions(db), RecordingChannel(), now + LEASE / 2).claimed == 0
-    result = dispatch(sessions(db), RecordingChannel(), now + 2 * LEASE)
-    assert result.abandoned == len(outbox(db)) and {r.state for r in outbox(db)} == {"unknown"}
+                                              claimed_at=real))
+        s.execute(update(outbox_table).where(outbox_table.c.id == rows[0].id)
+                  .values(state="sending"))
+    assert dispatch(sessions(db), RecordingChannel(), now + LEASE).claimed == 0
+    channel = RecordingChannel()
+    result = dispatch(sessions(db), channel, now, clock=lambda: real + 2 * CLAIM_LEASE)
+    assert (result.released, result.abandoned, result.sent) == (len(rows) - 1, 0, len(rows) - 1)
+    result = dispatch(sessions(db), channel, now, clock=lambda: real + 2 * LEASE)
+    assert result.abandoned == 1 and [r.state for r in outbox(db)] == ["unknown"] + [
+        "sent"] * (len(rows) - 1)
+    assert rows[0].idempotency_key not in {n.key for n in channel.sent}
 
 
 def test_concurrent_dispatchers_send_each_row_once(db: Engine, plan_file: Path) -> None:
@@ -204,15 +214,17 @@ def test_concurrent_dispatchers_send_each_row_once(db: Engine, plan_file: Path) 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(work, range(4)))
     keys = [n.key for c in channels for n in c.sent]
-    assert len(keys) == len(set(keys)) == total > 10
+    assert len(keys) == len(set(keys)) >= 10  # reminders gone stale on 1/6 are skipped
+    assert {r.idempotency_key for r in outbox(db) if r.state == "sent"} == set(keys)
+    assert {r.state for r in outbox(db)} == {"sent", "skipped"} and len(outbox(db)) == total
 
 
 def test_console_channel_renders_vietnamese(db: Engine, plan_file: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     load(db, plan_file)
-    do_tick(db, utc(2022, 5, 18, 2), channel="console")
-    do_tick(db, utc(2022, 5, 26, 2), channel="console")
-    dispatch(sessions(db), ConsoleChannel(), utc(2022, 5, 26, 2), limit=1000)
+    for day in (18, 26):
+        do_tick(db, utc(2022, 5, day, 2), channel="console")
+        dispatch(sessions(db), ConsoleChannel(), utc(2022, 5, day, 2), limit=1000)
     lines = capsys.readouterr().out.splitlines()
     assert ("[nhắc việc] Đoàn phường A: «Báo cáo tháng» hạn 25/05/2022 (sắp đến hạn)."
             in lines)

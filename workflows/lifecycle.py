@@ -59,7 +59,8 @@ class StepFacts:
 
     `due_at` is the moment it is late after (the end of `due_date` when it has no time);
     `extended_until`, when an extension was granted, replaces it when later (a plan changed
-    afterwards may have moved the date past the extension), and the rungs move with it."""
+    afterwards may have moved the date past the extension), and the reminders and rungs move
+    with it."""
 
     id: str
     kind: str
@@ -88,6 +89,13 @@ class StepFacts:
     @property
     def late_kind(self) -> bool:
         return self.kind in LATE_KINDS
+
+    @property
+    def effective_reminders(self) -> tuple[datetime, ...]:
+        """The reminders that apply: moved with the deadline by an extension (a step extended
+        from 18/03 to 30/03 is reminded before 30/03, as it was before 18/03)."""
+        shift = self.deadline - self.due_at
+        return tuple(r + shift for r in self.reminders) if shift else self.reminders
 
     @property
     def effective_rungs(self) -> tuple[RungFacts, ...]:
@@ -191,7 +199,7 @@ def status(step: StepFacts, now: datetime) -> StepStatus:
     last_day = (deadline - timedelta(microseconds=1)).astimezone(step.tz).date()
     if now.astimezone(step.tz).date() == last_day:
         return StepStatus(Phase.DUE_TODAY, event=event)
-    if any(r <= now for r in step.reminders):
+    if any(r <= now for r in step.effective_reminders):
         return StepStatus(Phase.DUE_SOON, event=event)
     return StepStatus(Phase.TENTATIVE if step.tentative else Phase.UPCOMING, event=event)
 
@@ -221,7 +229,7 @@ def due_notices(step: StepFacts, last_run: datetime, now: datetime) -> list[Noti
     if step.state != State.PENDING or now <= last_run:
         return []
     out: list[Notice] = []
-    missed = [r for r in step.reminders if last_run < r <= now]
+    missed = [r for r in step.effective_reminders if last_run < r <= now]
     if missed and now < step.deadline:
         latest = max(missed)
         out.append(Notice(step.id, "reminder", 0, latest, (step.unit,),
@@ -237,7 +245,7 @@ def next_moment(step: StepFacts, now: datetime) -> datetime | None:
     """The next moment after `now` at which `due_notices` may have something; None if never."""
     if step.state != State.PENDING:
         return None
-    later = [r for r in step.reminders if r > now and r < step.deadline]
+    later = [r for r in step.effective_reminders if r > now and r < step.deadline]
     later += [r.at for r in step.effective_rungs if r.at > now and r.units]
     return min(later) if later else None
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import among
@@ -92,7 +92,7 @@ def steps_of(purpose: str, step_id: str | None, payload: dict[str, Any]) -> list
     return [step_id] if step_id else []
 
 
-def mark_escalations_sent(session: Session, outbox_ids: Collection[int], now: datetime) -> int:
+def mark_escalations_sent(session: Session | Connection, outbox_ids: Collection[int], now: datetime) -> int:
     """Raise `steps.escalated_level` to the rung of each escalation among the rows
     `outbox_ids` that are now `sent`; how many steps changed. Not a change of the step (its
     revision stays): a fact about what reached someone."""

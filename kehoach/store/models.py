@@ -317,7 +317,8 @@ class Outbox(Base):
     purpose: Mapped[str] = mapped_column(String(32))  # reminder, escalation, digest, …
     level: Mapped[int | None]
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16))  # pending, claimed, sent, failed, unknown, dropped
+    state: Mapped[str] = mapped_column(String(16))  # pending, claimed, sending, sent, failed,
+    # unknown, skipped, dropped (store/dispatch.py, store/queue.py)
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
     not_before: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(Text)

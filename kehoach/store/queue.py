@@ -27,8 +27,9 @@ from .models import outbox_actions_table, outbox_table, people_table, units_tabl
 
 o, actions_t = outbox_table, outbox_actions_table
 #: Every state of an outbox row, as the CLI and the board say it.
-STATES = {"pending": "chờ gửi", "claimed": "đang gửi", "sent": "đã gửi", "failed": "thất bại",
-          "unknown": "không rõ đã đến chưa", "dropped": "đã bỏ"}
+STATES = {"pending": "chờ gửi", "claimed": "đã nhận, chờ gửi", "sending": "đang gửi",
+          "sent": "đã gửi", "failed": "thất bại", "unknown": "không rõ đã đến chưa",
+          "skipped": "không gửi (bước đã xong, hủy, miễn hoặc đổi hạn)", "dropped": "đã bỏ"}
 UNDELIVERED = ("unknown", "failed")
 #: The states each action takes a row from.
 RETRY_FROM = ("unknown", "failed", "dropped")
