@@ -223,25 +223,48 @@ def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
         raise _store_fail(exc) from None
     engine = _ready_engine()
     channels: list[Any] = []
+    held: list[Any] = []
     try:
-        channels = wired_channels(config, engine, lambda: now)
+        channels = [_gated(c, engine, held) for c in wired_channels(config, engine, lambda: now)]
         clock = Clock(engine, store.database_url(config), channels, lambda: now,
                       dispatch_limit=limit, digest_at=hour)
         result: tuple[Any, Any] = getattr(clock, work)()
     except store.StoreError as exc:
         raise _store_fail(exc) from None
     finally:
+        for lock in held:
+            lock.release()
         for channel in channels:
-            close = getattr(channel, "close", None)
+            close = getattr(getattr(channel, "channel", channel), "close", None)
             if callable(close):
                 close()
         engine.dispose()
     return result
 
 
+def _gated(channel: Any, engine: Engine, held: list[Any]) -> Any:
+    """Telegram sends only from the process holding its bot token's lock (kehoach.serve:
+    the limits hold across processes): a cron run takes it when no service holds it, else it
+    leaves Telegram's messages queued for the service that does."""
+    from kehoach.leadership import leadership_for
+    from kehoach.serve import TokenGate, token_topic
+    token = getattr(channel, "token", None)
+    if channel.name != "telegram" or not token:
+        return channel
+    gate, lock = TokenGate(channel, token), leadership_for(engine, token_topic(token))
+    gate.sending = lock.try_acquire()
+    if gate.sending:
+        held.append(lock)
+    else:
+        err.print("Telegram: một tiến trình khác (kehoach serve hoặc worker) đang giữ quyền gửi "
+                  "bằng mã bot này; các tin Telegram được xếp hàng để tiến trình đó gửi.")
+    return gate
+
+
 SENT_BY = ("Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Telegram khi có "
            "KEHOACH_TELEGRAM_TOKEN, thư điện tử khi có KEHOACH_SMTP_HOST; tin cho đơn vị chưa ai "
-           "nhận được thì in ra màn hình. Chạy cùng lúc với `kehoach serve` cũng không gửi trùng.")
+           "nhận được thì in ra màn hình. Chạy cùng lúc với `kehoach serve` cũng không gửi trùng; "
+           "tin Telegram khi đó do tiến trình đang giữ mã bot gửi.")
 
 
 @main.command(help="Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi "
