@@ -137,6 +137,11 @@ class StepRow(Base):
               postgresql_where=text("next_action_at IS NOT NULL")),
         Index("ix_steps_unit_id_due_at", "unit_id", "due_at"),
         Index("ix_steps_plan_id_state", "plan_id", "state"),
+        # 0005_scale: the board's lists and summaries read these alone (see the migration)
+        Index("ix_steps_state_due_at", "state", "due_at", "extended_until", "kind", "unit_id",
+              "plan_id", "id"),
+        Index("ix_steps_plan_id_unit_id_kind", "plan_id", "unit_id", "kind", "state", "due_at",
+              "extended_until", "done_at"),
     )
     #: The compiler's stable id: plan/obligation/occurrence/unit.
     id: Mapped[str] = mapped_column(String(400), primary_key=True)

@@ -231,9 +231,11 @@ class StepList:
     overdue: bool
     days: int = 0
 
-    def where(self, scope: Collection[str], now: datetime, f: Filters) -> list[Any]:
+    def where(self, scope: Collection[str] | None, now: datetime, f: Filters) -> list[Any]:
         """The conditions on `steps`: in scope, filtered, and late (or due soon) at `now`."""
-        where = [t.c.unit_id.in_(sorted(scope)), t.c.state == "pending", *_filters(f)]
+        where = [t.c.state == "pending", *_filters(f)]
+        if scope is not EVERYTHING:
+            where.append(t.c.unit_id.in_(sorted(scope)))
         if self.overdue:
             # days late = max(1, ⌈(now − deadline) / 1 day⌉) ≥ n  ⇔  deadline < now − (n−1) days
             where += [t.c.kind.in_(sorted(LATE_KINDS)),
@@ -245,40 +247,47 @@ class StepList:
 
 
 OVERDUE = StepList(overdue=True)
+#: The scope of the command line: every unit.
+EVERYTHING = None
 
 
-def step_page(session: Session, scope: Collection[str], now: datetime, which: StepList,
+def step_page(session: Session, scope: Collection[str] | None, now: datetime, which: StepList,
               f: Filters, cursor: str | None = None, limit: int = 50) -> Page[StepLine]:
-    """One page of a list of steps, `limit` rows after `cursor` (None: the first page)."""
-    if not scope:
+    """One page of a list of steps, `limit` rows after `cursor` (None: the first page).
+    `scope` None (EVERYTHING) is every unit: the command line's view."""
+    if scope is not EVERYTHING and not scope:
         return Page([], 0, None, limit)
     where = which.where(scope, now, f)
     keys = sort_keys(f.sort)
-    query = _base().where(*where)
+    # Two steps: the page's ids and sort keys from the index (ix_steps_state_due_at_…, joined
+    # to units or plans only when the sort needs their names), then the full rows of those.
+    joined: Any = t
+    if f.sort == "unit":
+        joined = joined.join(units_table, units_table.c.id == t.c.unit_id)
+    elif f.sort == "plan":
+        joined = joined.join(plans_table, plans_table.c.id == t.c.plan_id)
+    query = select(*(e for e, _ in keys)).select_from(joined).where(*where)
     if cursor:
         values = decode_cursor(cursor, f.sort, f.desc, [k for _, k in keys])
         query = query.where(after([e for e, _ in keys], values, f.desc))
     order = [e.desc() if f.desc else e.asc() for e, _ in keys]
-    rows = session.execute(query.add_columns(*(e for e, _ in keys[:-1]))
-                           .order_by(*order).limit(limit + 1)).all()
+    marks = session.execute(query.order_by(*order).limit(limit + 1)).all()
     total = session.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    more = len(marks) > limit
+    marks = marks[:limit]
+    found = {r.id: r for r in session.execute(_base().where(t.c.id.in_([k[-1] for k in marks])))}
+    rows = [found[k[-1]] for k in marks]
     clusters = clusters_of(session, {r.plan_id for r in rows}, {r.unit_id for r in rows})
     items = [_line(r, clusters, now) for r in rows]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        tail = list(last[len(last) - len(keys) + 1:])
-        next_cursor = encode_cursor(f.sort, f.desc, [*tail, last.id])
+    next_cursor = encode_cursor(f.sort, f.desc, list(marks[-1])) if more else None
     return Page(items, total, next_cursor, limit)
 
 
-def stream_lines(session: Session, scope: Collection[str], now: datetime, which: StepList,
-                 f: Filters, batch: int = 2000) -> Iterator[StepLine]:
+def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,
+                 which: StepList, f: Filters, batch: int = 2000) -> Iterator[StepLine]:
     """Every step of a list in the list's order, read in batches as they are consumed (the
     exports and the CLI): memory does not grow with the number of rows."""
-    if not scope:
+    if scope is not EVERYTHING and not scope:
         return
     keys = sort_keys(f.sort)
     query = (_base().where(*which.where(scope, now, f))
