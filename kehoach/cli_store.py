@@ -298,7 +298,7 @@ def _list_steps(which: object, now: datetime_, fmt: str, limit: int, unit: str |
         out.print(f"{min(total, limit or total)} bước.")
     if limit and total > limit:
         err.print(f"Còn {total - limit} bước nữa (tất cả {total}); dùng --limit {total} "
-                  "hay --limit 0 để in hết, --format csv để lưu ra tệp.")
+                  "hay --limit 0 để in hết, --format csv để lưu ra tệp.", soft_wrap=True)
 
 
 def _print_steps(title: str, lines: Iterable[Any], empty: str) -> None:
