@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
-from sqlalchemy import Engine
 
 from kehoach.store import read_session
 from kehoach.web import queries
@@ -55,7 +54,7 @@ def ids(items: list[dict[str, Any]]) -> list[str]:
     return [i["id"] for i in items]
 
 
-def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,
+def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,  # noqa: F811
                                                                  tmp_path: Path) -> None:
     c = world.client("thuky")
     before = ids(c.get("/api/overdue?limit=500").json()["items"])
@@ -80,14 +79,16 @@ def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,
 
 
 @pytest.mark.parametrize("desc", [False, True], ids=["asc", "desc"])
-def test_every_sort_pages_to_the_unpaged_list(world: World, tmp_path: Path, desc: bool) -> None:
+def test_every_sort_pages_to_the_unpaged_list(world: World, tmp_path: Path,  # noqa: F811
+                                              desc: bool) -> None:
     (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
     load(world.engine, tmp_path / "cum-thu.yaml")
     c = world.client("thuky")
     order = "&desc=true" if desc else ""
     for sort in SORTS:
-        for path in (f"/api/overdue?sort={sort}{order}", f"/api/upcoming?days=366&sort={sort}"
-                     f"{order}", f"/api/overdue?sort={sort}{order}&cluster=cum-1&min_days=40"):
+        for path in (f"/api/overdue?sort={sort}{order}",
+                     f"/api/upcoming?days=366&sort={sort}{order}",
+                     f"/api/overdue?sort={sort}{order}&cluster=cum-1&min_days=40"):
             whole = c.get(path + "&limit=500").json()
             assert ids(walk(c, path, limit=2)) == ids(whole["items"]), path
             assert whole["total"] == len(whole["items"]) > 0
@@ -101,7 +102,8 @@ def page_ids(html: str) -> list[str]:
     return re.findall(r'<td><a href="/buoc/([^"]+)">', html)
 
 
-def test_the_pages_keep_filters_and_sort_in_their_links(world: World, tmp_path: Path) -> None:
+def test_the_pages_keep_filters_and_sort_in_their_links(world: World,  # noqa: F811
+                                                        tmp_path: Path) -> None:
     (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
     load(world.engine, tmp_path / "cum-thu.yaml")
     c = world.client("thuky")
@@ -118,8 +120,9 @@ def test_the_pages_keep_filters_and_sort_in_their_links(world: World, tmp_path: 
             for kept in ("cluster=cum-1", "sort=unit", "desc=true", "min_days=5", "limit=3"):
                 assert kept in url
             assert 'rel="first"' in html or pages == 1
-        csv_link = re.search(r'href="(/xuat/qua-han.csv[^"]*)"', html).group(1)  # type: ignore[union-attr]
-        assert "after=" not in csv_link and "cluster=cum-1" in csv_link
+        csv_link = re.search(r'href="(/xuat/qua-han.csv[^"]*)"', html)
+        assert csv_link and "after=" not in csv_link.group(1)
+        assert "cluster=cum-1" in csv_link.group(1)
     assert pages == 4
     assert seen == ids(c.get(f"/api/overdue?{query}&limit=500").json()["items"])
     summary = c.get("/tong-hop/don-vi?limit=1&plan=cum-thu").text
@@ -132,7 +135,7 @@ LISTS = ["/api/overdue", "/api/upcoming?days=366", "/api/overdue?sort=unit&desc=
 
 
 @pytest.mark.parametrize("login", sorted(SCOPES))
-def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:
+def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:  # noqa: F811
     c = world.client(login)
     for path in LISTS:
         assert {i["unit_id"] for i in walk(c, path, limit=1)} == VISIBLE[login], path
@@ -152,19 +155,21 @@ def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:
 
 
 @pytest.mark.parametrize("path", [
-    "/api/overdue?after=rác", "/api/overdue?sort=unit&after=" +
-    encode_cursor("days", False, ["2022-01-01T00:00:00+00:00", "x"]),
+    "/api/overdue?after=rác",
+    "/api/overdue?sort=unit&after="
+    + encode_cursor("days", False, ["2022-01-01T00:00:00+00:00", "x"]),
     "/api/summary/units?after=" + encode_cursor("days", False, ["x"]),
     "/api/overdue?limit=0", "/api/overdue?limit=501", "/qua-han?after=abc", "/nguoi?limit=x"],
     ids=["garbage", "other-sort", "summary-with-a-step-cursor", "limit-0", "limit-501",
          "page-garbage", "page-limit"])
-def test_bad_cursors_and_limits_are_422_in_vietnamese(world: World, path: str) -> None:
+def test_bad_cursors_and_limits_are_422_in_vietnamese(world: World,  # noqa: F811
+                                                      path: str) -> None:
     r = world.client("thuky").get(path)
     assert r.status_code == 422
     assert "after" in r.text or "limit" in r.text
 
 
-def test_openapi_documents_the_next_cursor(world: World) -> None:
+def test_openapi_documents_the_next_cursor(world: World) -> None:  # noqa: F811
     doc = world.client().get("/openapi.json").json()
     for path in ("/api/overdue", "/api/upcoming", "/api/summary/{by}", "/api/people"):
         params = {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
@@ -199,7 +204,7 @@ obligations:
 """
 
 
-def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,
+def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,  # noqa: F811
                                                              tmp_path: Path) -> None:
     (tmp_path / "lon.yaml").write_text(big_plan(), encoding="utf-8")
     load(world.engine, tmp_path / "lon.yaml")
@@ -223,7 +228,7 @@ def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,
 # ── the command line ────────────────────────────────────────────────────────────────────────
 
 def test_cli_lists_page_stream_and_read_clusters_from_the_database(
-        kehoach_bin: str, db_url: str, world: World, tmp_path: Path) -> None:
+        kehoach_bin: str, db_url: str, world: World, tmp_path: Path) -> None:  # noqa: F811
     elsewhere = tmp_path / "noi-khac"  # no plans/ folder here
     elsewhere.mkdir()
     now = ("--now", "2022-04-01T10:00")

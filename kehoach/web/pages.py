@@ -18,8 +18,8 @@ from workflows.lifecycle import ACTION_NAMES, STATE_NAMES
 from . import queries
 from .acting import BoardAction, perform, read_step
 from .auth import Viewer, viewer
-from .errors import Invalid, NotFound
 from .charts import charts_for
+from .errors import Invalid, NotFound
 from .params import MAX_DAYS, Group, Id, Paging, cursor_checked, days, filters, upcoming_filters
 from .queries import Filters, StepLine
 from .render import has_template, page

@@ -32,7 +32,7 @@ from kehoach.store.models import (
 )
 from kehoach.store.people import PersonView
 from kehoach.store.tick import COLUMNS, facts
-from workflows.lifecycle import LATE, LATE_KINDS, VN, Action, Phase, StepStatus, refusal, status
+from workflows.lifecycle import LATE_KINDS, VN, Action, StepStatus, refusal, status
 
 t, g, m = steps_table, groups_table, group_members_table
 T = TypeVar("T")
