@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -278,6 +279,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--baseline", metavar="DIR", help="also time the code in DIR")
     ap.add_argument("--baseline-requests", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="200 units × 3 years, 10 requests")
+    ap.add_argument("--url", help="a database a previous run loaded (kept with --keep): "
+                    "measure again without loading")
+    ap.add_argument("--keep", action="store_true", help="keep the SQLite file (its URL is "
+                    "printed) for --url")
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -291,30 +296,35 @@ def main(argv: list[str] | None = None) -> None:
     print(f"board bench: {args.units:,} units × {args.years} years, now {now:%Y-%m-%d %H:%M} UTC,"
           f" {args.requests} requests per path; load {os.getloadavg()[0]:.1f}")
     for kind in kinds:
-        with tempfile.TemporaryDirectory(prefix="board-bench-") as name:
-            tmp = Path(name)
-            url, drop = database(kind, tmp)
-            try:
+        tmp = Path(tempfile.mkdtemp(prefix="board-bench-"))
+        url, drop = (args.url, None) if args.url else database(kind, tmp)
+        try:
+            if not args.url:
                 _, steps = prepare(url, args.units, args.years, tmp)
-                print(f"{kind}: {steps:,} steps")
-                server = Server(url, now)
-                try:
-                    bench_pages(server, ["thuky", "cumtruong", "bithu"], args.requests, "new")
-                    bench_export(server, "new")
-                finally:
-                    server.stop()
-                bench_cli(url, now, tmp)
-                if args.baseline:
-                    base = Server(url, now, args.baseline)
-                    try:
-                        bench_pages(base, ["thuky"], args.baseline_requests, "baseline",
-                                    BASELINE_PATHS)
-                        bench_export(base, "baseline")
-                    finally:
-                        base.stop()
-            finally:
-                if drop:
-                    drop()
+                print(f"{kind}: {steps:,} steps" + (f" ({url})" if args.keep else ""))
+            run(url, now, tmp, args)
+        finally:
+            if drop:
+                drop()
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(url: str, now: datetime, tmp: Path, args: argparse.Namespace) -> None:
+    server = Server(url, now)
+    try:
+        bench_pages(server, ["thuky", "cumtruong", "bithu"], args.requests, "new")
+        bench_export(server, "new")
+    finally:
+        server.stop()
+    bench_cli(url, now, tmp)
+    if args.baseline:
+        base = Server(url, now, args.baseline)
+        try:
+            bench_pages(base, ["thuky"], args.baseline_requests, "baseline", BASELINE_PATHS)
+            bench_export(base, "baseline")
+        finally:
+            base.stop()
 
 
 if __name__ == "__main__":

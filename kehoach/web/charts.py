@@ -5,7 +5,8 @@ printable, readable without colour: every bar has its number above it and a tabl
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,7 +64,8 @@ def charts_for(session: Session, v: Viewer, now: datetime, by: str, keys: Collec
     """The late count over time for everything the person sees; then the on-time rate by
     month of each cluster on the page (cluster summary) or, for a secretary, of each plan."""
     out: list[Chart] = []
-    total = queries.monthly(session, v.scope, now, "all", plan=plan).get("", [])
+    per_plan = queries.monthly(session, v.scope, now, "plan", plan=plan)  # one GROUP BY
+    total = _summed(per_plan.values())
     if total:
         out.append(chart("Số việc trễ hạn theo tháng (hạn trong tháng, xong trễ hay chưa xong)",
                          "việc", late_bars(total)))
@@ -75,14 +77,24 @@ def charts_for(session: Session, v: Viewer, now: datetime, by: str, keys: Collec
             names[key] = f"{name}: tỉ lệ đúng hạn theo tháng"
     elif v.board_role == "secretary":
         choices = queries.choices(session, v.scope).plans
-        wanted = [pid for pid, _ in choices if not plan or pid == plan][:MAX_CHARTS]
-        found = queries.monthly(session, v.scope, now, "plan", wanted, plan)
+        wanted = [pid for pid, _ in choices if pid in per_plan][:MAX_CHARTS]
+        found = per_plan
         names = {pid: f"{title}: tỉ lệ đúng hạn theo tháng" for pid, title in choices}
     else:
         return out
     out += [chart(names.get(key, key), "%", rate_bars(found[key])) for key in wanted
             if found.get(key)]
     return out
+
+
+def _summed(series: Iterable[list[Month]]) -> list[Month]:
+    """Month by month sums of several series (every plan → everything seen)."""
+    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for months in series:
+        for m in months:
+            sums[(m.year, m.month)][0] += m.on_time
+            sums[(m.year, m.month)][1] += m.late
+    return [Month(y, mo, on, late) for (y, mo), (on, late) in sorted(sums.items())]
 
 
 def _cluster_names(session: Session, keys: list[str]) -> dict[str, str]:

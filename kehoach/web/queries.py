@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from kehoach.store.models import (
     group_members_table,
     groups_table,
     people_table,
+    plan_units_table,
     plans_table,
     steps_table,
     transitions_table,
@@ -236,13 +237,19 @@ class StepList:
         where = [t.c.state == "pending", *_filters(f)]
         if scope is not EVERYTHING:
             where.append(t.c.unit_id.in_(sorted(scope)))
+        # The deadline is never before due_at: each bound on it is also one on due_at, which
+        # the index (state, due_at, …) can seek to.
         if self.overdue:
             # days late = max(1, ⌈(now − deadline) / 1 day⌉) ≥ n  ⇔  deadline < now − (n−1) days
-            where += [t.c.kind.in_(sorted(LATE_KINDS)),
-                      DEADLINE <= now if f.min_days <= 1 else
-                      DEADLINE < now - timedelta(days=f.min_days - 1)]
+            where += [t.c.kind.in_(sorted(LATE_KINDS))]
+            if f.min_days <= 1:
+                where += [DEADLINE <= now, t.c.due_at <= now]
+            else:
+                before = now - timedelta(days=f.min_days - 1)
+                where += [DEADLINE < before, t.c.due_at < before]
         else:
-            where += [DEADLINE > now, DEADLINE <= now + timedelta(days=self.days)]
+            end = now + timedelta(days=self.days)
+            where += [DEADLINE > now, DEADLINE <= end, t.c.due_at <= end]
         return where
 
 
@@ -251,13 +258,22 @@ OVERDUE = StepList(overdue=True)
 EVERYTHING = None
 
 
+def narrowed(session: Session, scope: Collection[str] | None) -> Collection[str] | None:
+    """EVERYTHING when `scope` holds every unit (the issuer of a national plan sees them all):
+    then no query tests each step's unit against thousands of ids."""
+    if scope is EVERYTHING or not scope:
+        return scope
+    units = session.execute(select(func.count()).select_from(units_table)).scalar_one()
+    return EVERYTHING if len(set(scope)) >= units else scope
+
+
 def step_page(session: Session, scope: Collection[str] | None, now: datetime, which: StepList,
               f: Filters, cursor: str | None = None, limit: int = 50) -> Page[StepLine]:
     """One page of a list of steps, `limit` rows after `cursor` (None: the first page).
     `scope` None (EVERYTHING) is every unit: the command line's view."""
     if scope is not EVERYTHING and not scope:
         return Page([], 0, None, limit)
-    where = which.where(scope, now, f)
+    where = which.where(narrowed(session, scope), now, f)
     keys = sort_keys(f.sort)
     # Two steps: the page's ids and sort keys from the index (ix_steps_state_due_at_…, joined
     # to units or plans only when the sort needs their names), then the full rows of those.
@@ -290,7 +306,7 @@ def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,
     if scope is not EVERYTHING and not scope:
         return
     keys = sort_keys(f.sort)
-    query = (_base().where(*which.where(scope, now, f))
+    query = (_base().where(*which.where(narrowed(session, scope), now, f))
              .order_by(*(e.desc() if f.desc else e.asc() for e, _ in keys)))
     plan_ids = session.execute(select(plans_table.c.id)).scalars().all()
     clusters = clusters_of(session, plan_ids, None)
@@ -381,9 +397,11 @@ def _sums(now: datetime) -> list[Any]:
             for name, cond in _outcomes(now).items()]
 
 
-def _counted(scope: Collection[str], plan: str | None) -> list[Any]:
-    where = [t.c.unit_id.in_(sorted(scope)), t.c.state != "cancelled",
-             t.c.kind.in_(sorted(LATE_KINDS))]
+def _counted(session: Session, scope: Collection[str], plan: str | None) -> list[Any]:
+    where = [t.c.state != "cancelled", t.c.kind.in_(sorted(LATE_KINDS))]
+    wanted = narrowed(session, scope)
+    if wanted is not EVERYTHING:
+        where.append(t.c.unit_id.in_(sorted(wanted)))
     return where + ([t.c.plan_id == plan] if plan else [])
 
 
@@ -394,7 +412,7 @@ def summaries(session: Session, scope: Collection[str], now: datetime, by: str,
     summed per unit or joined to the clusters' members."""
     if not scope:
         return []
-    per = (select(t.c.plan_id, t.c.unit_id, *_sums(now)).where(*_counted(scope, plan))
+    per = (select(t.c.plan_id, t.c.unit_id, *_sums(now)).where(*_counted(session, scope, plan))
            .group_by(t.c.plan_id, t.c.unit_id).subquery())
     names = ("on_time", "late", "done_late", "upcoming", "excused")
     sums = [func.sum(per.c[n]).label(n) for n in names]
@@ -459,32 +477,28 @@ class Month:
 def monthly(session: Session, scope: Collection[str], now: datetime, by: str,
             keys: Collection[str] | None = None, plan: str | None = None
             ) -> dict[str, list[Month]]:
-    """Per cluster ("plan/cluster" keys), per plan (plan ids) or for everything (key ""),
-    month by month of the plan's due date: one GROUP BY. `keys` limits it to those shown."""
+    """Per cluster ("plan/cluster" keys, `by="cluster"`) or per plan (plan ids), month by
+    month of the plan's due date: one GROUP BY. `keys` limits it to those shown."""
     if not scope:
         return {}
     out = _outcomes(now)
     year, month = func.extract("year", t.c.due_date), func.extract("month", t.c.due_date)
     cols = [func.sum(case((out["on_time"], 1), else_=0)).label("on_time"),
             func.sum(case((or_(out["late"], out["done_late"]), 1), else_=0)).label("late")]
-    where = [*_counted(scope, plan), DEADLINE <= now, t.c.state != "excused"]
+    where = [*_counted(session, scope, plan), DEADLINE <= now, t.c.state != "excused"]
+    key: Any = t.c.plan_id
+    query = select(key.label("key"), year.label("y"), month.label("m"), *cols)
     if by == "cluster":
-        key: Any = (m.c.plan_id + "/" + g.c.id)
+        key = m.c.plan_id + "/" + g.c.id
         query = (select(key.label("key"), year.label("y"), month.label("m"), *cols)
                  .join(m, and_(m.c.plan_id == t.c.plan_id, m.c.unit_id == t.c.unit_id))
                  .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
                  .where(g.c.kind == "cluster"))
-    elif by == "plan":
-        key = t.c.plan_id
-        query = select(key.label("key"), year.label("y"), month.label("m"), *cols)
-    else:
-        key = None
-        query = select(literal("").label("key"), year.label("y"), month.label("m"), *cols)
-    if keys is not None and key is not None:
+    if keys is not None:
         query = query.where(key.in_(sorted(keys)))
-    groups = [year, month] if key is None else [key, year, month]
     found: dict[str, list[Month]] = defaultdict(list)
-    for r in session.execute(query.where(*where).group_by(*groups).order_by(*groups)):
+    for r in session.execute(query.where(*where).group_by(key, year, month)
+                             .order_by(key, year, month)):
         found[r.key].append(Month(int(r.y), int(r.m), int(r.on_time), int(r.late)))
     return dict(found)
 
@@ -502,7 +516,7 @@ def choices(session: Session, scope: Collection[str]) -> Choices:
     if not scope:
         return Choices([], [], [])
     wanted = sorted(scope)
-    plan_ids = select(t.c.plan_id).where(t.c.unit_id.in_(wanted)).distinct()
+    plan_ids = select(plan_units_table.c.plan_id).where(plan_units_table.c.unit_id.in_(wanted))
     plans = session.execute(select(plans_table.c.id, plans_table.c.title)
                             .where(plans_table.c.id.in_(plan_ids)).order_by(plans_table.c.title))
     units = session.execute(select(units_table.c.id, units_table.c.name)
