@@ -141,7 +141,7 @@ class StepRow(Base):
         Index("ix_steps_state_due_at", "state", "due_at", "extended_until", "kind", "unit_id",
               "plan_id", "id"),
         Index("ix_steps_plan_id_unit_id_kind", "plan_id", "unit_id", "kind", "state", "due_at",
-              "extended_until", "done_at"),
+              "extended_until", "done_at", "due_date"),
     )
     #: The compiler's stable id: plan/obligation/occurrence/unit.
     id: Mapped[str] = mapped_column(String(400), primary_key=True)

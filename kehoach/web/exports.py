@@ -52,10 +52,6 @@ def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:
         yield buffer.getvalue().encode("utf-8")
 
 
-def to_csv(table: Table) -> bytes:
-    return b"".join(csv_chunks(table))
-
-
 #: Column widths by header (write-only sheets are written before the widths could be measured).
 WIDTHS = {"Việc": 50, "Kế hoạch": 40, "Đơn vị": 30, "Cụm": 30, "Tình trạng": 28,
           "Mã bước": 60, "Tên": 28, "Thư": 28}
@@ -86,10 +82,6 @@ def _styled(sheet: Any, value: object, **style: Any) -> WriteOnlyCell:
     for name, v in style.items():
         setattr(cell, name, v)
     return cell
-
-
-def to_xlsx(table: Table) -> bytes:
-    return b"".join(xlsx_chunks(table))
 
 
 def _download(body: Iterator[bytes], media: str, table: Table, ext: str) -> Response:

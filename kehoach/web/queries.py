@@ -408,27 +408,29 @@ def _counted(session: Session, scope: Collection[str], plan: str | None) -> list
 def summaries(session: Session, scope: Collection[str], now: datetime, by: str,
               plan: str | None = None) -> list[Counts]:
     """Deadlines by outcome per unit (`by="unit"`) or per cluster (`by="cluster"`), most late
-    first: one GROUP BY over (plan, unit) in the database (index ix_steps_plan_id_unit_id_…),
-    summed per unit or joined to the clusters' members."""
+    first: one GROUP BY (plan, unit) in the database (index ix_steps_plan_id_unit_id_kind),
+    whose few thousand rows are then added up per unit or per cluster of the unit."""
     if not scope:
         return []
-    per = (select(t.c.plan_id, t.c.unit_id, *_sums(now)).where(*_counted(session, scope, plan))
-           .group_by(t.c.plan_id, t.c.unit_id).subquery())
     names = ("on_time", "late", "done_late", "upcoming", "excused")
-    sums = [func.sum(per.c[n]).label(n) for n in names]
+    per = session.execute(select(t.c.plan_id, t.c.unit_id, *_sums(now))
+                          .where(*_counted(session, scope, plan))
+                          .group_by(t.c.plan_id, t.c.unit_id)).all()
+    counts: dict[str, Counts] = {}
     if by == "unit":
-        query = (select(per.c.unit_id.label("key"), units_table.c.name, *sums)
-                 .join(units_table, units_table.c.id == per.c.unit_id)
-                 .group_by(per.c.unit_id, units_table.c.name))
+        unit_names = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
+        keys = {(r.plan_id, r.unit_id): [(r.unit_id, unit_names.get(r.unit_id, r.unit_id))]
+                for r in per}
     else:
-        key = (m.c.plan_id + "/" + g.c.id).label("key")
-        query = (select(key, g.c.name, *sums)
-                 .join(m, and_(m.c.plan_id == per.c.plan_id, m.c.unit_id == per.c.unit_id))
-                 .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-                 .where(g.c.kind == "cluster").group_by(m.c.plan_id, g.c.id, g.c.name))
-    counts = [Counts(r.key, r.name, *(int(r._mapping[n] or 0) for n in names))
-              for r in session.execute(query)]
-    return sorted(counts, key=lambda c: (-c.late, c.name, c.key))
+        clusters = clusters_of(session, {r.plan_id for r in per})
+        keys = {(r.plan_id, r.unit_id): [(f"{r.plan_id}/{cid}", name) for cid, name in
+                                         clusters.get((r.plan_id, r.unit_id), ())] for r in per}
+    for r in per:
+        for key, name in keys[(r.plan_id, r.unit_id)]:
+            c = counts.setdefault(key, Counts(key, name))
+            for n in names:
+                setattr(c, n, getattr(c, n) + int(r._mapping[n] or 0))
+    return sorted(counts.values(), key=lambda c: (-c.late, c.name, c.key))
 
 
 def summary_page(session: Session, scope: Collection[str], now: datetime, by: str,
@@ -477,30 +479,41 @@ class Month:
 def monthly(session: Session, scope: Collection[str], now: datetime, by: str,
             keys: Collection[str] | None = None, plan: str | None = None
             ) -> dict[str, list[Month]]:
-    """Per cluster ("plan/cluster" keys, `by="cluster"`) or per plan (plan ids), month by
-    month of the plan's due date: one GROUP BY. `keys` limits it to those shown."""
+    """Per plan (plan ids, `by="plan"`) or per cluster ("plan/cluster" keys), month by month
+    of the plan's due date: one GROUP BY (plan, due date; plan, unit, due date for clusters),
+    added up per month and cluster here. `keys` limits it to those shown."""
     if not scope:
         return {}
     out = _outcomes(now)
-    year, month = func.extract("year", t.c.due_date), func.extract("month", t.c.due_date)
     cols = [func.sum(case((out["on_time"], 1), else_=0)).label("on_time"),
             func.sum(case((or_(out["late"], out["done_late"]), 1), else_=0)).label("late")]
     where = [*_counted(session, scope, plan), DEADLINE <= now, t.c.state != "excused"]
-    key: Any = t.c.plan_id
-    query = select(key.label("key"), year.label("y"), month.label("m"), *cols)
+    groups: list[Any] = [t.c.plan_id]
+    of: dict[tuple[str, str], list[str]] = {}  # (plan, unit) → cluster keys
     if by == "cluster":
-        key = m.c.plan_id + "/" + g.c.id
-        query = (select(key.label("key"), year.label("y"), month.label("m"), *cols)
-                 .join(m, and_(m.c.plan_id == t.c.plan_id, m.c.unit_id == t.c.unit_id))
-                 .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-                 .where(g.c.kind == "cluster"))
-    if keys is not None:
-        query = query.where(key.in_(sorted(keys)))
-    found: dict[str, list[Month]] = defaultdict(list)
-    for r in session.execute(query.where(*where).group_by(key, year, month)
-                             .order_by(key, year, month)):
-        found[r.key].append(Month(int(r.y), int(r.m), int(r.on_time), int(r.late)))
-    return dict(found)
+        members = session.execute(select(m.c.plan_id, m.c.unit_id, m.c.group_id)
+                                  .join(g, and_(g.c.plan_id == m.c.plan_id,
+                                                g.c.id == m.c.group_id))
+                                  .where(g.c.kind == "cluster")).all()
+        for p, u, gid in members:
+            if keys is None or f"{p}/{gid}" in keys:
+                of.setdefault((p, u), []).append(f"{p}/{gid}")
+        where.append(t.c.unit_id.in_(sorted({u for _, u in of})))
+        groups.append(t.c.unit_id)
+    elif keys is not None:
+        where.append(t.c.plan_id.in_(sorted(keys)))
+    sums: dict[str, dict[tuple[int, int], list[int]]] = defaultdict(
+        lambda: defaultdict(lambda: [0, 0]))
+    # by day, not by month: a plan has a few hundred due dates, and the database then
+    # computes no month for each of its steps
+    for r in session.execute(select(*groups, t.c.due_date, *cols)
+                             .where(*where).group_by(*groups, t.c.due_date)):
+        for key in (of.get((r.plan_id, r.unit_id), []) if by == "cluster" else [r.plan_id]):
+            cell = sums[key][(r.due_date.year, r.due_date.month)]
+            cell[0] += int(r.on_time)
+            cell[1] += int(r.late)
+    return {key: [Month(y, mo, on, late) for (y, mo), (on, late) in sorted(months.items())]
+            for key, months in sums.items()}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ Create Date: 2026-12-06
   total count from this index alone (state, the deadline's columns, and what the filters
   and the scope test), instead of reading every late step's row.
 - `ix_steps_plan_id_unit_id_kind`: the summaries' GROUP BY (plan, unit) walks this index in
-  order, with every column the outcome of a deadline depends on.
+  order, with every column the outcome of a deadline depends on (and the due date, for the
+  charts' months).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def upgrade() -> None:
                     ["state", "due_at", "extended_until", "kind", "unit_id", "plan_id", "id"])
     op.create_index("ix_steps_plan_id_unit_id_kind", "steps",
                     ["plan_id", "unit_id", "kind", "state", "due_at", "extended_until",
-                     "done_at"])
+                     "done_at", "due_date"])
 
 
 def downgrade() -> None:
