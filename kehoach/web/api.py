@@ -3,6 +3,9 @@
 Auth is the board's session cookie (log in at /dang-nhap); every POST sends the session's
 CSRF token in the X-CSRF-Token header, as `GET /api/me` gives it. Errors are
 `{"detail": "<Vietnamese message>"}` with a 4xx status (errors.py).
+
+Lists come a page at a time: `{"items": [...], "total": N, "limit": 50, "next": "…"}`; ask
+for the next page with the same parameters and `after=<next>` (`limit` up to 500).
 """
 from __future__ import annotations
 
