@@ -526,19 +526,25 @@ class Choices:
 
 
 def choices(session: Session, scope: Collection[str]) -> Choices:
+    """The plans, units and clusters in scope (all of them, untested, for whoever sees every
+    unit)."""
     if not scope:
         return Choices([], [], [])
+    everything = narrowed(session, scope) is EVERYTHING
     wanted = sorted(scope)
-    plan_ids = select(plan_units_table.c.plan_id).where(plan_units_table.c.unit_id.in_(wanted))
-    plans = session.execute(select(plans_table.c.id, plans_table.c.title)
-                            .where(plans_table.c.id.in_(plan_ids)).order_by(plans_table.c.title))
-    units = session.execute(select(units_table.c.id, units_table.c.name)
-                            .where(units_table.c.id.in_(wanted)).order_by(units_table.c.name))
-    clusters = session.execute(
-        select(g.c.id, g.c.name).join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-        .where(g.c.kind == "cluster", m.c.unit_id.in_(wanted)).distinct().order_by(g.c.name))
-    return Choices([tuple(r) for r in plans], [tuple(r) for r in units],  # type: ignore[misc]
-                   [tuple(r) for r in clusters])  # type: ignore[misc]
+    plans = select(plans_table.c.id, plans_table.c.title).order_by(plans_table.c.title)
+    units = select(units_table.c.id, units_table.c.name).order_by(units_table.c.name)
+    clusters = (select(g.c.id, g.c.name).where(g.c.kind == "cluster").distinct()
+                .order_by(g.c.name))
+    if not everything:
+        plan_ids = select(plan_units_table.c.plan_id).where(
+            plan_units_table.c.unit_id.in_(wanted))
+        plans = plans.where(plans_table.c.id.in_(plan_ids))
+        units = units.where(units_table.c.id.in_(wanted))
+        clusters = clusters.join(m, and_(g.c.plan_id == m.c.plan_id,
+                                         g.c.id == m.c.group_id)).where(m.c.unit_id.in_(wanted))
+    return Choices(*([(r[0], r[1]) for r in session.execute(q)]
+                     for q in (plans, units, clusters)))
 
 
 def _people_query(scope: Collection[str], unit: str | None) -> Any:
