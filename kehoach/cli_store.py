@@ -5,6 +5,7 @@ kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `comp
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -302,94 +303,136 @@ def digest(now_text: str | None, force: bool, limit: int) -> None:
               f", đã gửi {sent.sent}.")
 
 
-def _steps_with_status(engine: Engine, now: datetime_, where: list[object]) -> list[tuple[object, object]]:
+# `overdue` and `agenda` read the board's lists (kehoach.web.queries): the same steps, the
+# same order, filters from the database. A table shows `--limit` rows and says how many more;
+# json and csv stream every row read, never holding the list. In a table each step takes a
+# few lines and its id stands alone on the last one, so it can be copied whole in 80 columns.
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                             default="table", show_default=True, help="Cách in.")
+LIMIT_OPTION = click.option("--limit", default=100, show_default=True, type=click.IntRange(0),
+                            help="In tối đa bấy nhiêu bước (0: tất cả).")
+PLAN_OPTION = click.option("--plan", help="Chỉ các bước của kế hoạch này.")
+
+
+def _cluster_units(engine: Engine, cluster: str) -> frozenset[str]:
+    """The member units and head of a cluster (or group), from the database."""
     from sqlalchemy import select
 
     from kehoach import store
-    from kehoach.store.models import steps_table, units_table
-    from kehoach.store.tick import COLUMNS
-    query = (select(*(steps_table.c[c] for c in COLUMNS), steps_table.c.due_time,
-                    units_table.c.name.label("unit_name"))
-             .join(units_table, units_table.c.id == steps_table.c.unit_id)
-             .where(*where).order_by(steps_table.c.due_at, steps_table.c.unit_id))
-    from workflows.lifecycle import status
+    from kehoach.store.models import group_members_table as m
+    from kehoach.store.models import groups_table as g
     try:
         with store.read_session(engine) as session:
-            return [(row, status(store.facts(row), now)) for row in session.execute(query)]
+            heads = session.execute(select(g.c.head_id).where(g.c.id == cluster)).all()
+            members = session.execute(select(m.c.unit_id).where(m.c.group_id == cluster))
+            units = {u for (u,) in members} | {h for (h,) in heads if h}
     except store.StoreError as exc:
         raise _store_fail(exc) from None
+    if not heads:
+        err.print(f"[red]lỗi[/red] không có cụm hay nhóm «{cluster}» trong cơ sở dữ liệu",
+                  markup=True)
+        raise SystemExit(1)
+    return frozenset(units)
 
 
-def _print_steps(title: str, rows: list[tuple[object, object]], empty: str) -> None:
-    if not rows:
+def _list_steps(which: object, now: datetime_, fmt: str, limit: int, unit: str | None,
+                cluster: str | None, plan: str | None, title: str, empty: str) -> None:
+    from itertools import islice
+
+    from kehoach import store
+    from kehoach.web import queries
+    engine = _ready_engine()
+    scope = _cluster_units(engine, cluster) if cluster else queries.EVERYTHING
+    f = queries.Filters(plan=plan, unit=unit, sort="due")
+    assert isinstance(which, queries.StepList)
+    try:
+        with store.read_session(engine) as session:
+            total = queries.step_page(session, scope, now, which, f, None, 1).total
+            lines = queries.stream_lines(session, scope, now, which, f)
+            shown = islice(lines, limit) if limit else lines
+            if fmt == "table":
+                _print_steps(title, shown, empty)
+            else:
+                (_json_steps if fmt == "json" else _csv_steps)(shown)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    if total and fmt == "table":
+        out.print(f"{min(total, limit or total)} bước.")
+    if limit and total > limit:
+        err.print(f"Còn {total - limit} bước nữa (tất cả {total}); dùng --limit {total} "
+                  "hay --limit 0 để in hết, --format csv để lưu ra tệp.", soft_wrap=True)
+
+
+def _print_steps(title: str, lines: Iterable[Any], empty: str) -> None:
+    first = True
+    for s in lines:
+        if first:
+            out.print(f"[bold]{title}[/bold]", markup=True)
+            first = False
+        due = vi.day(s.due_date) + (f" {s.due_time:%H:%M}" if s.due_time else "")
+        if s.last_day != s.due_date:
+            due += f" (gia hạn đến {s.last_day:%d/%m/%Y})"
+        out.print(f"\n{due} · {s.unit_name} · {s.status.label}", markup=False, highlight=False)
+        out.print(f"  {s.title}", markup=False, highlight=False)
+        out.print(s.id, markup=False, highlight=False, soft_wrap=True)
+    if first:
         out.print(empty)
-        return
-    table = Table(title=title)
-    for name in ("Hạn", "Việc", "Đơn vị", "Tình trạng", "Mã bước"):
-        table.add_column(name, overflow="fold")
-    for row, st in rows:
-        due = vi.day(row.due_date) + (f" {row.due_time:%H:%M}" if row.due_time else "")
-        if row.extended_until is not None and row.extended_until > row.due_at:
-            from datetime import timedelta
-
-            from workflows.lifecycle import VN
-            last = (row.extended_until - timedelta(microseconds=1)).astimezone(VN)
-            due += f" (gia hạn đến {last:%d/%m/%Y})"
-        table.add_row(due, row.title, row.unit_name, st.label, row.id)
-    out.print(table)
-    out.print(f"{len(rows)} bước.")
 
 
-def _cluster_units(cluster: str) -> frozenset[str]:
-    """The member units of a cluster (or group), from the plan files in plans/."""
-    plans, _ = _load(("plans",)) if Path("plans").is_dir() else ([], [])
-    for p in plans:
-        if cluster in p.members:
-            return frozenset(p.members[cluster]) | {p.cluster_heads.get(cluster, cluster)}
-    err.print(f"[red]lỗi[/red] không có cụm hay nhóm «{cluster}» trong các kế hoạch ở plans/",
-              markup=True)
-    raise SystemExit(1)
+def _json_steps(lines: Iterable[Any]) -> None:
+    import json
+
+    from kehoach.web.api import _out
+    sys.stdout.write("[")
+    for i, s in enumerate(lines):
+        sys.stdout.write(("," if i else "") + "\n" + json.dumps(
+            _out(s).model_dump(mode="json"), ensure_ascii=False))
+    sys.stdout.write("\n]\n")
+
+
+def _csv_steps(lines: Iterable[Any]) -> None:
+    import csv
+    from itertools import islice
+
+    from kehoach.web.exports import _cell
+    from kehoach.web.tables import STEP_HEADER, step_rows
+    writer = csv.writer(sys.stdout)
+    writer.writerow(STEP_HEADER)
+    rows = step_rows(lines)
+    while chunk := list(islice(rows, 1000)):
+        writer.writerows([_cell(v) for v in row] for row in chunk)
 
 
 @main.command()
 @click.option("--unit", help="Chỉ các bước của đơn vị này.")
 @click.option("--cluster", help="Chỉ các bước của các đơn vị trong cụm (hay nhóm) này.")
+@PLAN_OPTION
+@LIMIT_OPTION
+@FORMAT_OPTION
 @NOW_OPTION
-def overdue(unit: str | None, cluster: str | None, now_text: str | None) -> None:
-    """Các bước quá hạn mà chưa hoàn thành, kể cả mức đã báo lên."""
-    from kehoach.store.models import steps_table as t
-    from workflows.lifecycle import LATE, LATE_KINDS
-    now = _now(now_text)
-    where: list[object] = [t.c.state == "pending", t.c.due_at <= now, t.c.kind.in_(LATE_KINDS)]
-    if unit:
-        where.append(t.c.unit_id == unit)
-    if cluster:
-        where.append(t.c.unit_id.in_(_cluster_units(cluster)))
-    rows = [(r, s) for r, s in _steps_with_status(_ready_engine(), now, where)
-            if s.phase in LATE]  # type: ignore[attr-defined]
-    _print_steps("Các bước quá hạn", rows, "Không có bước nào quá hạn.")
+def overdue(unit: str | None, cluster: str | None, plan: str | None, limit: int, fmt: str,
+            now_text: str | None) -> None:
+    """Các bước quá hạn mà chưa hoàn thành, kể cả mức đã báo lên (hạn sớm nhất trước)."""
+    from kehoach.web.queries import OVERDUE
+    _list_steps(OVERDUE, _now(now_text), fmt, limit, unit, cluster, plan,
+                "Các bước quá hạn", "Không có bước nào quá hạn.")
 
 
 @main.command()
 @click.option("--days", default=14, show_default=True, type=Bounded(1, 3660),
               help="Số ngày tới (1 đến 3660).")
 @click.option("--unit", help="Chỉ các bước của đơn vị này.")
+@click.option("--cluster", help="Chỉ các bước của các đơn vị trong cụm (hay nhóm) này.")
+@PLAN_OPTION
+@LIMIT_OPTION
+@FORMAT_OPTION
 @NOW_OPTION
-def agenda(days: int, unit: str | None, now_text: str | None) -> None:
+def agenda(days: int, unit: str | None, cluster: str | None, plan: str | None, limit: int,
+           fmt: str, now_text: str | None) -> None:
     """Các bước chưa làm đến hạn trong những ngày tới."""
-    from datetime import timedelta
-
-    from sqlalchemy import case
-
-    from kehoach.store.models import steps_table as t
-    now = _now(now_text)
-    deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
-    where: list[object] = [t.c.state == "pending", deadline > now,
-                           deadline <= now + timedelta(days=days)]
-    if unit:
-        where.append(t.c.unit_id == unit)
-    _print_steps(f"Việc trong {days} ngày tới", _steps_with_status(_ready_engine(), now, where),
-                 f"Không có việc nào trong {days} ngày tới.")
+    from kehoach.web.queries import StepList
+    _list_steps(StepList(False, days), _now(now_text), fmt, limit, unit, cluster, plan,
+                f"Việc trong {days} ngày tới", f"Không có việc nào trong {days} ngày tới.")
 
 
 @main.command()

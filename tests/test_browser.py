@@ -102,3 +102,27 @@ def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
     page.get_by_role("button", name="In trang này").click()
     expect(page.locator("body")).to_have_attribute("data-printed", "yes")
     assert refused == []
+
+def test_summary_charts_draw_one_bar_a_month(page: Page, world: World) -> None:  # noqa: F811
+    """At 1/4/2022 the test plan's deadlines of January, February and March are past: three
+    bars in each chart, with the numbers in the table beside it; no script on the page."""
+    page.goto("/tong-hop/cum")
+    page.get_by_label("Tên đăng nhập").fill("thuky")
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page).to_have_url(f"{world.base}/tong-hop/cum")
+    cluster = page.locator("figure.chart", has_text="Cụm Một: tỉ lệ đúng hạn theo tháng")
+    expect(cluster.locator("svg g.bar")).to_have_count(3)
+    expect(cluster.locator("svg rect")).to_have_count(3)
+    expect(cluster.locator("table tbody tr")).to_have_count(3)
+    expect(cluster.locator("svg")).to_be_visible()
+    late = page.locator("figure.chart", has_text="Số việc trễ hạn theo tháng")
+    expect(late.locator("svg g.bar")).to_have_count(3)
+    expect(late.locator("table tbody tr").first).to_contain_text("01/2022")
+    expect(late.locator("table tbody tr").first).to_contain_text("3")
+    assert page.locator("script").count() == 0
+    page.goto("/tong-hop/don-vi")  # a secretary also sees each plan's rate
+    plan = page.locator("figure.chart", has_text="Kế hoạch của cụm thử: tỉ lệ đúng hạn")
+    expect(plan.locator("svg g.bar")).to_have_count(3)
+    box = plan.locator("svg rect").first.bounding_box()
+    assert box is not None and box["height"] >= 0

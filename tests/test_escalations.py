@@ -230,7 +230,7 @@ def test_a_split_list_keeps_each_title_with_its_steps(limit: int) -> None:
 
 
 def test_the_migration_fills_what_was_sent_before_it(db: Engine, plan_file: Path) -> None:
-    """Rows sent before 0005_outbox (one per step) fill `escalated_level` at the upgrade."""
+    """Rows sent before 0007 (one per step) fill `escalated_level` at the upgrade."""
     from alembic import command
 
     from kehoach.store.schema import alembic_config, upgrade
@@ -252,6 +252,6 @@ def test_the_migration_fills_what_was_sent_before_it(db: Engine, plan_file: Path
     config = alembic_config()
     with db.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0004")
+        command.downgrade(config, "0006")  # before 0007_outbox
     upgrade(db)
-    assert levels() == [1, 1]  # from the rows of one step each (no grouped rows before 0005)
+    assert levels() == [1, 1]  # from the rows of one step each (no grouped rows before 0007)

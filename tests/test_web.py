@@ -190,9 +190,9 @@ def test_routes_by_role(world: World, login: str | None) -> None:
 def test_lists_hold_only_the_units_in_scope(world: World, login: str) -> None:
     c = world.client(login)
     for path in ("/api/overdue", "/api/upcoming?days=366"):
-        units = {s["unit_id"] for s in c.get(path).json()}
+        units = {s["unit_id"] for s in c.get(path).json()["items"]}
         assert units == VISIBLE[login], path
-    assert {p["unit_id"] for p in c.get("/api/people").json()} <= VISIBLE[login] | {
+    assert {p["unit_id"] for p in c.get("/api/people").json()["items"]} <= VISIBLE[login] | {
         PEOPLE[login][1]}
     rows = list(csv.reader(io.StringIO(c.get("/xuat/qua-han.csv").content.decode("utf-8-sig"))))
     assert {r[4] for r in rows[1:]} == {f"Đoàn {u[-1].upper()}" for u in VISIBLE[login]}
@@ -317,7 +317,7 @@ def test_html_is_escaped(world: World) -> None:
 
 def test_overdue_filters_sorts_and_groups(world: World) -> None:
     c = world.client("thuky")
-    everything = c.get("/api/overdue").json()
+    everything = c.get("/api/overdue").json()["items"]
     assert len(everything) == 9  # 25/01, 25/02, 25/03 × three units
     assert [s["days_late"] for s in everything] == sorted(
         (s["days_late"] for s in everything), reverse=True)
@@ -325,13 +325,13 @@ def test_overdue_filters_sorts_and_groups(world: World) -> None:
     # no tick has run: due, not sent (issue 11)
     assert ("quá hạn 66 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 3"
             in {s["status"] for s in everything})
-    late = c.get("/api/overdue?min_days=30").json()
+    late = c.get("/api/overdue?min_days=30").json()["items"]
     assert len(late) == 6 and all(s["days_late"] >= 30 for s in late)
-    cluster = c.get("/api/overdue?cluster=cum-1&sort=unit").json()
+    cluster = c.get("/api/overdue?cluster=cum-1&sort=unit").json()["items"]
     assert [s["unit_id"] for s in cluster] == ["doan-a"] * 3 + ["doan-b"] * 3
     assert cluster[0]["clusters"] == [{"id": "cum-1", "name": "Cụm Một"}]
-    assert len(c.get("/api/overdue?unit=doan-c&plan=cum-thu").json()) == 3
-    assert c.get("/api/overdue?plan=khac").json() == []
+    assert len(c.get("/api/overdue?unit=doan-c&plan=cum-thu").json()["items"]) == 3
+    assert c.get("/api/overdue?plan=khac").json()["items"] == []
     grouped = c.get("/qua-han?group=cluster").text
     assert "Cụm Một <small>(6 việc)</small>" in grouped
     assert "(không thuộc cụm nào) <small>(3 việc)</small>" in grouped
@@ -340,9 +340,9 @@ def test_overdue_filters_sorts_and_groups(world: World) -> None:
 
 def test_upcoming_lists_the_next_days(world: World) -> None:
     c = world.client("bithu")
-    soon = c.get("/api/upcoming?days=30").json()
+    soon = c.get("/api/upcoming?days=30").json()["items"]
     assert [(s["id"], s["status"]) for s in soon] == [(step_id("doan-c", 4), "sắp tới")]
-    assert len(c.get("/api/upcoming?days=366").json()) == 9
+    assert len(c.get("/api/upcoming?days=366").json()["items"]) == 9
 
 
 def test_step_page_acts_and_shows_the_audit_trail(world: World) -> None:
@@ -360,10 +360,10 @@ def test_step_page_acts_and_shows_the_audit_trail(world: World) -> None:
     assert "Đánh dấu hoàn thành</button>" not in page
     row = world.step(sid)
     assert row.state == "done" and row.done_at == NOW  # type: ignore[attr-defined]
-    units = {u["key"]: u for u in c.get("/api/summary/units").json()}
+    units = {u["key"]: u for u in c.get("/api/summary/units").json()["items"]}
     assert (units["doan-a"]["late"], units["doan-a"]["done_late"],
             units["doan-a"]["upcoming"]) == (2, 1, 9)
-    clusters = c.get("/api/summary/clusters").json()
+    clusters = c.get("/api/summary/clusters").json()["items"]
     assert [(k["key"], k["late"], k["done_late"]) for k in clusters] == [("cum-thu/cum-1", 5, 1)]
 
 
@@ -404,7 +404,7 @@ def test_csv_export_has_a_bom_and_the_same_rows_as_the_list(world: World) -> Non
     assert "qua-han-2022-04-01.csv" in r.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0] == STEP_HEADER
-    listed = c.get("/api/overdue?cluster=cum-1").json()
+    listed = c.get("/api/overdue?cluster=cum-1").json()["items"]
     assert [row[-1] for row in rows[1:]] == [s["id"] for s in listed]
     assert rows[1][0] == "25/01/2022" and rows[1][4] in ("Đoàn A", "Đoàn B")
     assert rows[1][2] == f"Báo cáo tháng {SCRIPT}"  # data, not markup, in a spreadsheet

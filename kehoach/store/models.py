@@ -159,6 +159,11 @@ class StepRow(Base):
               postgresql_where=text("next_action_at IS NOT NULL")),
         Index("ix_steps_unit_id_due_at", "unit_id", "due_at"),
         Index("ix_steps_plan_id_state", "plan_id", "state"),
+        # 0009: the board's lists and summaries read these alone (see the migration)
+        Index("ix_steps_state_due_at", "state", "due_at", "extended_until", "kind", "unit_id",
+              "plan_id", "id"),
+        Index("ix_steps_plan_id_unit_id_kind", "plan_id", "unit_id", "kind", "state", "due_at",
+              "extended_until", "done_at", "due_date"),
     )
     #: The compiler's stable id: plan/obligation/occurrence/unit.
     id: Mapped[str] = mapped_column(String(400), primary_key=True)
@@ -197,7 +202,7 @@ class StepRow(Base):
     paid_amount: Mapped[int | None] = mapped_column(BigInteger)  # đồng paid, contributions
     achieved_quantity: Mapped[float | None] = mapped_column(Float)  # reported, targets
     #: The highest rung whose escalation was delivered (an outbox row `sent`; migration
-    #: 0005_outbox): what the step's status says was sent, apart from what is due.
+    #: 0007): what the step's status says was sent, apart from what is due.
     escalated_level: Mapped[int | None]
 
 
@@ -343,7 +348,7 @@ class Delivery(Base):
 
 
 class OutboxAction(Base):
-    """The audit of a person resending or dropping an outbox row (migration 0005_outbox)."""
+    """The audit of a person resending or dropping an outbox row (migration 0007)."""
 
     __tablename__ = "outbox_actions"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

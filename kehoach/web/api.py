@@ -3,6 +3,9 @@
 Auth is the board's session cookie (log in at /dang-nhap); every POST sends the session's
 CSRF token in the X-CSRF-Token header, as `GET /api/me` gives it. Errors are
 `{"detail": "<Vietnamese message>"}` with a 4xx status (errors.py).
+
+Lists come a page at a time: `{"items": [...], "total": N, "limit": 50, "next": "…"}`; ask
+for the next page with the same parameters and `after=<next>` (`limit` up to 500).
 """
 from __future__ import annotations
 
@@ -13,13 +16,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from kehoach import store
-from kehoach.store.people import list_people
 
 from . import queries
 from .acting import BoardAction, perform, read_step
 from .auth import Viewer, csrf_token, viewer
 from .errors import NotFound
-from .params import Id, days, filters, upcoming_filters
+from .params import Id, Paging, cursor_checked, days, filters, upcoming_filters
 from .queries import Counts, Filters, StepLine
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -85,6 +87,25 @@ class CountsOut(BaseModel):
     total: int
 
 
+NEXT = ("Con trỏ của trang sau: gửi lại nguyên giá trị này trong tham số `after` (cùng các "
+        "tham số lọc và sắp xếp) để lấy trang sau; null ở trang cuối. Phân trang theo khóa "
+        "(keyset): thêm bước mới giữa hai lần gọi không làm lặp hay sót dòng.")
+
+
+class StepPage(BaseModel):
+    items: list[StepOut]
+    total: int = Field(description="Số dòng của cả danh sách (mọi trang) với các bộ lọc này")
+    limit: int = Field(description="Số dòng tối đa một trang")
+    next: str | None = Field(description=NEXT)
+
+
+class CountsPage(BaseModel):
+    items: list[CountsOut]
+    total: int = Field(description="Số dòng tổng hợp (mọi trang)")
+    limit: int
+    next: str | None = Field(description=NEXT)
+
+
 class PersonOut(BaseModel):
     id: int
     name: str
@@ -92,6 +113,13 @@ class PersonOut(BaseModel):
     unit_name: str | None
     board_role: str
     telegram: str
+
+
+class PeoplePage(BaseModel):
+    items: list[PersonOut]
+    total: int
+    limit: int
+    next: str | None = Field(description=NEXT)
 
 
 class MeOut(BaseModel):
@@ -144,36 +172,53 @@ def me(request: Request, v: Seen) -> MeOut:
                  units=sorted(v.scope), csrf_token=csrf_token(request))
 
 
-@router.get("/overdue", summary="Việc quá hạn")
-def overdue(request: Request, v: Seen, f: Annotated[Filters, Depends(filters)]) -> list[StepOut]:
-    with store.read_session(request.app.state.engine) as session:
-        return [_out(s) for s in queries.overdue(session, v.scope, request.app.state.now(), f)]
+def _steps(request: Request, v: Viewer, which: queries.StepList, f: Filters,
+           paging: tuple[str | None, int]) -> StepPage:
+    cursor, limit = paging
+    with store.read_session(request.app.state.engine) as session, cursor_checked():
+        found = queries.step_page(session, v.scope, request.app.state.now(), which, f, cursor,
+                                  limit)
+    return StepPage(items=[_out(s) for s in found.items], total=found.total, limit=limit,
+                    next=found.next)
 
 
-@router.get("/upcoming", summary="Việc sắp đến hạn")
+@router.get("/overdue", summary="Việc quá hạn (từng trang; `next` là con trỏ trang sau)")
+def overdue(request: Request, v: Seen, f: Annotated[Filters, Depends(filters)],
+            paging: Paging) -> StepPage:
+    return _steps(request, v, queries.OVERDUE, f, paging)
+
+
+@router.get("/upcoming", summary="Việc sắp đến hạn (từng trang; `next` là con trỏ trang sau)")
 def upcoming(request: Request, v: Seen, f: Annotated[Filters, Depends(upcoming_filters)],
-             n: Annotated[int, Depends(days)]) -> list[StepOut]:
-    with store.read_session(request.app.state.engine) as session:
-        return [_out(s) for s in queries.upcoming(session, v.scope, request.app.state.now(), n, f)]
+             n: Annotated[int, Depends(days)], paging: Paging) -> StepPage:
+    return _steps(request, v, queries.StepList(False, n), f, paging)
 
 
-@router.get("/summary/{by}", summary="Tổng hợp theo đơn vị (units) hay theo cụm (clusters)")
-def summary(request: Request, v: Seen, by: str, plan: Id = None) -> list[CountsOut]:
+@router.get("/summary/{by}", summary="Tổng hợp theo đơn vị (units) hay theo cụm (clusters), "
+            "nhiều việc quá hạn nhất trước (từng trang)")
+def summary(request: Request, v: Seen, by: str, paging: Paging, plan: Id = None) -> CountsPage:
     kind = {"units": "unit", "clusters": "cluster"}.get(by)
     if kind is None:
         raise NotFound("Chỉ có /api/summary/units và /api/summary/clusters.")
-    with store.read_session(request.app.state.engine) as session:
-        return [_counts(c) for c in queries.summaries(session, v.scope, request.app.state.now(),
-                                                      kind, plan or None)]
+    cursor, limit = paging
+    with store.read_session(request.app.state.engine) as session, cursor_checked():
+        found = queries.summary_page(session, v.scope, request.app.state.now(), kind,
+                                     plan or None, cursor, limit)
+    return CountsPage(items=[_counts(c) for c in found.items], total=found.total, limit=limit,
+                      next=found.next)
 
 
-@router.get("/people", summary="Người trong các đơn vị được xem, và liên kết Telegram")
-def people(request: Request, v: Seen,
-           unit: Annotated[str | None, Query(max_length=400)] = None) -> list[PersonOut]:
-    with store.read_session(request.app.state.engine) as session:
-        return [PersonOut(id=p.id, name=p.name, unit_id=p.unit_id, unit_name=p.unit_name,
-                          board_role=p.board_role, telegram=p.telegram)
-                for p in list_people(session, unit or None) if p.unit_id in v.scope]
+@router.get("/people", summary="Người trong các đơn vị được xem, và liên kết Telegram "
+            "(từng trang)")
+def people(request: Request, v: Seen, paging: Paging,
+           unit: Annotated[str | None, Query(max_length=400)] = None) -> PeoplePage:
+    cursor, limit = paging
+    with store.read_session(request.app.state.engine) as session, cursor_checked():
+        found = queries.people_page(session, v.scope, unit or None, cursor, limit)
+    return PeoplePage(items=[PersonOut(id=p.id, name=p.name, unit_id=p.unit_id,
+                                       unit_name=p.unit_name, board_role=p.board_role,
+                                       telegram=p.telegram) for p in found.items],
+                      total=found.total, limit=limit, next=found.next)
 
 
 @router.get("/steps/{step_id:path}", summary="Một bước, với lịch sử thay đổi")

@@ -1,17 +1,20 @@
 """Exports of every list: CSV (UTF-8 with a BOM, so Excel shows Vietnamese), XLSX (openpyxl)
 and a print view for meetings: /xuat/{list}.csv, /xuat/{list}.xlsx, /in/{list}, with the
-same query parameters as the list's page."""
+same query parameters as the list's page. The files stream: rows are read from the database
+as they are written out, so a million-row export holds a batch of rows, never all of them."""
 # No `from __future__ import annotations`: the routes below are made in a loop, and FastAPI
 # must see their Annotated[…, Depends(builder)] as objects, not as strings naming a local.
 import csv
 import io
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import date
+from itertools import islice
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -53,53 +56,75 @@ def _xlsx_cell(sheet: Any, value: object) -> object:
     return cell
 
 
-def to_csv(table: Table) -> bytes:
+def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:
+    """The CSV file in pieces of `batch` rows, read as they are written (constant memory)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(table.header)
-    for row in table.rows:
-        writer.writerow([_formula_safe(v) if isinstance(v, str) else _cell(v) for v in row])
-    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+    yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+    rows = table.rows()
+    while chunk := list(islice(rows, batch)):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([_formula_safe(v) if isinstance(v, str) else _cell(v) for v in row]
+                         for row in chunk)
+        yield buffer.getvalue().encode("utf-8")
 
 
-def to_xlsx(table: Table) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = table.title[:31]
-    sheet.append(table.header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in table.rows:
-        sheet.append([_xlsx_cell(sheet, v) for v in row])
-    widths = [len(h) for h in table.header]
-    for row in table.rows:
-        widths = [max(w, len(_cell(v))) for w, v in zip(widths, row, strict=True)]
-    for i, width in enumerate(widths, 1):
-        sheet.column_dimensions[get_column_letter(i)].width = min(60, width + 2)
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
-            if isinstance(cell.value, date):
-                cell.number_format = "DD/MM/YYYY"
+#: Column widths by header (write-only sheets are written before the widths could be measured).
+WIDTHS = {"Việc": 50, "Kế hoạch": 40, "Đơn vị": 30, "Cụm": 30, "Tình trạng": 28,
+          "Mã bước": 60, "Tên": 28, "Thư": 28}
+
+
+def xlsx_chunks(table: Table, size: int = 1 << 16) -> Iterator[bytes]:
+    """The workbook, made with openpyxl's write-only mode (rows go to a temporary file as
+    they are read, not into memory), then sent from that file in pieces."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(table.title[:31])
+    for i, name in enumerate(table.header, 1):
+        sheet.column_dimensions[get_column_letter(i)].width = WIDTHS.get(name, len(name) + 4)
     sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    bold = Font(bold=True)
+    sheet.append([_styled(sheet, h, font=bold) for h in table.header])
+    for row in table.rows():
+        sheet.append([_styled(sheet, v, number_format="DD/MM/YYYY") if isinstance(v, date)
+                      else _xlsx_cell(sheet, v) for v in row])
+    with tempfile.TemporaryFile() as out:
+        book.save(out)
+        out.seek(0)
+        while piece := out.read(size):
+            yield piece
 
 
-def _download(body: bytes, media: str, table: Table, ext: str) -> Response:
+def _styled(sheet: Any, value: object, **style: Any) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    for name, v in style.items():
+        setattr(cell, name, v)
+    return cell
+
+
+def _download(body: Iterator[bytes], media: str, table: Table, ext: str) -> Response:
     name = f"{table.slug}-{table.at:%Y-%m-%d}.{ext}"
-    return Response(body, media_type=media, headers={
+    return StreamingResponse(body, media_type=media, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"})
+
+
+#: The print view is for a meeting: at most this many rows (the exports have them all).
+PRINT_MAX = 2000
 
 
 def _routes(slug: str, builder: Callable[..., Any]) -> None:
     def as_csv(table: Annotated[Table, Depends(builder)]) -> Response:
-        return _download(to_csv(table), "text/csv; charset=utf-8", table, "csv")
+        return _download(csv_chunks(table), "text/csv; charset=utf-8", table, "csv")
 
     def as_xlsx(table: Annotated[Table, Depends(builder)]) -> Response:
-        return _download(to_xlsx(table), XLSX, table, "xlsx")
+        return _download(xlsx_chunks(table), XLSX, table, "xlsx")
 
     def printed(request: Request, table: Annotated[Table, Depends(builder)]) -> Response:
-        return page(request, "print.html", {"title": table.title, "table": table})
+        rows = list(islice(table.rows(), PRINT_MAX + 1))
+        return page(request, "print.html", {"title": table.title, "table": table,
+                                            "rows": rows[:PRINT_MAX],
+                                            "more": len(rows) > PRINT_MAX})
 
     router.add_api_route(f"/xuat/{slug}.csv", as_csv, methods=["GET"],
                          summary=f"Xuất CSV: {slug}", response_class=Response)

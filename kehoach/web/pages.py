@@ -12,14 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
-from kehoach.store.people import ROLE_NAMES, list_people
+from kehoach.store.people import ROLE_NAMES
 from workflows.lifecycle import ACTION_NAMES, STATE_NAMES
 
 from . import queries
 from .acting import BoardAction, perform, read_step
 from .auth import Viewer, viewer
+from .charts import charts_for
 from .errors import Invalid, NotFound
-from .params import MAX_DAYS, Group, Id, days, filters, upcoming_filters
+from .params import MAX_DAYS, Group, Id, Paging, cursor_checked, days, filters, upcoming_filters
 from .queries import Filters, StepLine
 from .render import has_template, page
 
@@ -36,8 +37,11 @@ CHANNEL_NAMES = {"web": "trang quản lý", "cli": "dòng lệnh", "telegram": "
                  "clock": "đồng hồ", "email": "thư"}
 
 
-def _query(request: Request) -> str:
-    return urlencode([(k, v) for k, v in request.query_params.multi_items() if v])
+def _query(request: Request, drop: tuple[str, ...] = ("after",), **extra: str) -> str:
+    """The page's query string without `drop`, with `extra`: filters and sort kept in links."""
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if v and k not in drop
+             and k not in extra]
+    return urlencode(pairs + [(k, v) for k, v in extra.items() if v])
 
 
 def _groups(lines: list[StepLine], by: str) -> list[tuple[str, list[StepLine]]]:
@@ -50,14 +54,27 @@ def _groups(lines: list[StepLine], by: str) -> list[tuple[str, list[StepLine]]]:
     return sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0]))
 
 
-def _list_page(request: Request, v: Viewer, lines: list[StepLine], f: Filters, *, slug: str,
-               title: str, group: str, extra: dict[str, Any]) -> Response:
-    with store.read_session(request.app.state.engine) as session:
+def _links(request: Request, next_cursor: str | None) -> dict[str, str]:
+    """The paging links: the first page and the next one, filters and sort kept."""
+    return {"query": _query(request, ("after", "limit")),
+            "first": _query(request) if request.query_params.get("after") else "",
+            "next": _query(request, after=next_cursor) if next_cursor else "",
+            "paged": "1" if request.query_params.get("after") else ""}
+
+
+def _list_page(request: Request, v: Viewer, which: queries.StepList, f: Filters,
+               paging: tuple[str | None, int], *, slug: str, title: str, group: str,
+               extra: dict[str, Any]) -> Response:
+    cursor, limit = paging
+    with store.read_session(request.app.state.engine) as session, cursor_checked():
+        found = queries.step_page(session, v.scope, request.app.state.now(), which, f, cursor,
+                                  limit)
         choices = queries.choices(session, v.scope)
+    lines = found.items
     return page(request, "steps.html", {
         "title": title, "slug": slug, "lines": lines, "f": f, "choices": choices,
-        "group": group, "groups": _groups(lines, group) if group else [],
-        "sorts": SORT_NAMES, "query": _query(request), **extra})
+        "total": found.total, "group": group, "groups": _groups(lines, group) if group else [],
+        "sorts": SORT_NAMES, **_links(request, found.next), **extra})
 
 
 @router.get("/")
@@ -67,46 +84,51 @@ def home(v: Seen) -> Response:
 
 @router.get("/qua-han")
 def overdue_page(request: Request, v: Seen, f: Annotated[Filters, Depends(filters)],
-                 group: Annotated[Group, Query()] = "") -> Response:
-    with store.read_session(request.app.state.engine) as session:
-        lines = queries.overdue(session, v.scope, request.app.state.now(), f)
-    return _list_page(request, v, lines, f, slug="qua-han", title="Việc quá hạn", group=group,
-                      extra={"days": None})
+                 paging: Paging, group: Annotated[Group, Query()] = "") -> Response:
+    return _list_page(request, v, queries.OVERDUE, f, paging, slug="qua-han",
+                      title="Việc quá hạn", group=group, extra={"days": None})
 
 
 @router.get("/sap-den")
 def upcoming_page(request: Request, v: Seen, f: Annotated[Filters, Depends(upcoming_filters)],
-                  n: Annotated[int, Depends(days)], group: Annotated[Group, Query()] = ""
-                  ) -> Response:
-    with store.read_session(request.app.state.engine) as session:
-        lines = queries.upcoming(session, v.scope, request.app.state.now(), n, f)
-    return _list_page(request, v, lines, f, slug="sap-den", title=f"Việc trong {n} ngày tới",
-                      group=group, extra={"days": n, "max_days": MAX_DAYS})
+                  n: Annotated[int, Depends(days)], paging: Paging,
+                  group: Annotated[Group, Query()] = "") -> Response:
+    return _list_page(request, v, queries.StepList(False, n), f, paging, slug="sap-den",
+                      title=f"Việc trong {n} ngày tới", group=group,
+                      extra={"days": n, "max_days": MAX_DAYS})
 
 
 @router.get("/tong-hop/{by}")
-def summary_page(request: Request, v: Seen, by: str, plan: Id = None) -> Response:
+def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = None
+                 ) -> Response:
     kind = {"don-vi": "unit", "cum": "cluster"}.get(by)
     if kind is None:
         raise NotFound("Không có trang tổng hợp này.")
-    with store.read_session(request.app.state.engine) as session:
-        counts = queries.summaries(session, v.scope, request.app.state.now(), kind, plan or None)
+    cursor, limit = paging
+    now = request.app.state.now()
+    with store.read_session(request.app.state.engine) as session, cursor_checked():
+        found = queries.summary_page(session, v.scope, now, kind, plan or None, cursor, limit)
         choices = queries.choices(session, v.scope)
+        charts = charts_for(session, v, now, kind, [c.key for c in found.items], plan or None)
     return page(request, "summary.html", {
         "title": "Tổng hợp theo " + ("đơn vị" if kind == "unit" else "cụm"), "by": by,
-        "counts": counts, "choices": choices, "plan": plan or "", "query": _query(request)})
+        "counts": found.items, "total": found.total, "choices": choices, "plan": plan or "",
+        "charts": charts, **_links(request, found.next)})
 
 
 @router.get("/nguoi")
-def people_page(request: Request, v: Seen) -> Response:
+def people_page(request: Request, v: Seen, paging: Paging) -> Response:
     from .subscriptions import cluster_choices, plan_choices, visible
-    with store.read_session(request.app.state.engine) as session:
-        people = [p for p in list_people(session) if p.unit_id in v.scope]
+    cursor, limit = paging
+    with store.read_session(request.app.state.engine) as session, cursor_checked():
+        found = queries.people_page(session, v.scope, None, cursor, limit)
+        people = found.items
         feeds, clusters = visible(session, v), cluster_choices(session, v)
         plans = plan_choices(session, v)
         units = queries.choices(session, v.scope).units
     return page(request, "people.html", {
-        "title": "Người và lịch", "people": people, "feeds": feeds, "role_names": ROLE_NAMES,
+        "title": "Người và lịch", "people": people, "total": found.total,
+        **_links(request, found.next), "feeds": feeds, "role_names": ROLE_NAMES,
         "units": units, "clusters": clusters, "plans": plans,
         "feeds_help": has_template("feeds_help.html")})
 

@@ -6,12 +6,14 @@ is not a whole number is a 422 naming the parameter.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from .errors import Invalid
-from .queries import Filters
+from .queries import BadCursor, Filters
 
 Sort = Literal["days", "due", "unit", "cluster", "plan", "title"]
 Group = Literal["", "unit", "cluster"]
@@ -47,3 +49,33 @@ def days(days: Annotated[str, Query(pattern=r"^\d{0,3}$",
         raise Invalid(f"Yêu cầu không hợp lệ: tham số «days» phải từ 1 đến {MAX_DAYS} "
                       f"(đã nhập «{days}»).")
     return value
+
+
+MAX_LIMIT = 500
+
+
+def paging(after: Annotated[str | None, Query(
+               max_length=2000, description="Con trỏ trang sau: giá trị `next` của trang trước "
+               "(để trống: trang đầu)")] = None,
+           limit: Annotated[str, Query(pattern=r"^\d{0,4}$", description=f"Số dòng một trang "
+                                       f"(1–{MAX_LIMIT}, mặc định 50)")] = ""
+           ) -> tuple[str | None, int]:
+    """The keyset paging parameters: the cursor to start after, and the page size."""
+    value = _int(limit, 50)
+    if not 1 <= value <= MAX_LIMIT:
+        raise Invalid(f"Yêu cầu không hợp lệ: tham số «limit» phải từ 1 đến {MAX_LIMIT} "
+                      f"(đã nhập «{limit}»).")
+    return after or None, value
+
+
+@contextmanager
+def cursor_checked() -> Iterator[None]:
+    """A cursor that is not one of this list's (edited, or from another sort) is a 422."""
+    try:
+        yield
+    except BadCursor:
+        raise Invalid("Yêu cầu không hợp lệ: tham số «after» không phải con trỏ trang của "
+                      "danh sách này với cách sắp xếp này; hãy mở lại trang đầu.") from None
+
+
+Paging = Annotated[tuple[str | None, int], Depends(paging)]

@@ -9,27 +9,34 @@ CLI and the clock. Functions take an open session and `now`; nothing here knows 
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, case, exists, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from kehoach.store.models import (
     group_members_table,
     groups_table,
+    people_table,
+    plan_units_table,
     plans_table,
     steps_table,
     transitions_table,
     units_table,
 )
+from kehoach.store.people import PersonView
 from kehoach.store.tick import COLUMNS, facts
-from workflows.lifecycle import LATE, LATE_KINDS, VN, Action, Phase, StepStatus, refusal, status
+from workflows.lifecycle import LATE_KINDS, VN, Action, StepStatus, refusal, status
 
 t, g, m = steps_table, groups_table, group_members_table
+T = TypeVar("T")
 EPSILON = timedelta(microseconds=1)
 #: Sort keys of the lists, as the query string says them.
 SORTS = ("days", "due", "unit", "cluster", "plan", "title")
@@ -86,19 +93,94 @@ class Counts:
     done_late: int = 0
     upcoming: int = 0  # open, not yet late
     excused: int = 0
-    units: set[str] = field(default_factory=set)
 
     @property
     def total(self) -> int:
         return self.on_time + self.late + self.done_late + self.upcoming + self.excused
 
 
-def _base(scope: Collection[str]) -> Any:
+class BadCursor(ValueError):
+    """A cursor (`after`) that is not one this board gave for this sort."""
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: its rows, how many rows the whole list has, and the cursor of the
+    next page (None on the last one). Keyset paging: the cursor holds the sort key of the last
+    row, so a page never repeats or skips a row when steps are added between two requests."""
+
+    items: list[T]
+    total: int
+    next: str | None
+    limit: int
+
+
+def encode_cursor(sort: str, desc: bool, values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    text = json.dumps([sort, desc, plain], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, desc: bool, kinds: Sequence[str]) -> list[Any]:
+    """The key values of `cursor`; BadCursor unless it was made for this sort and order."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        got_sort, got_desc, values = raw
+        if got_sort != sort or got_desc != desc or len(values) != len(kinds):
+            raise ValueError
+        out: list[Any] = []
+        for kind, v in zip(kinds, values, strict=True):
+            if kind == "t":
+                moment = datetime.fromisoformat(v)
+                if moment.tzinfo is None:
+                    raise ValueError
+                out.append(moment)
+            elif kind == "i":
+                if not isinstance(v, int) or isinstance(v, bool):
+                    raise ValueError
+                out.append(v)
+            else:
+                if not isinstance(v, str):
+                    raise ValueError
+                out.append(v)
+        return out
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor(cursor) from None
+
+
+def after(keys: Sequence[Any], values: Sequence[Any], desc: bool) -> Any:
+    """Rows strictly after `values` in the order of `keys` (all ascending, or all descending):
+    k1 > v1 OR (k1 = v1 AND (k2 > v2 OR …)), with k1 >= v1 in front for the index."""
+    cond: Any = None
+    for key, value in reversed(list(zip(keys, values, strict=True))):
+        beyond = key < value if desc else key > value
+        cond = beyond if cond is None else or_(beyond, and_(key == value, cond))
+    first = keys[0] <= values[0] if desc else keys[0] >= values[0]
+    return and_(first, cond)
+
+
+#: The first cluster name of a step's unit in its plan, for the sort by cluster ("\uffff":
+#: units in no cluster last, as before).
+CLUSTER_NAME = func.coalesce(
+    select(func.min(g.c.name)).join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+    .where(m.c.plan_id == t.c.plan_id, m.c.unit_id == t.c.unit_id, g.c.kind == "cluster")
+    .scalar_subquery(), "\uffff")
+
+
+def sort_keys(sort: str) -> list[tuple[Any, str]]:
+    """(expression, kind) of each key of a sort; kind: t = moment, s = text. The step id last
+    makes every key unique, so the keyset order is total."""
+    unit, plan = units_table.c.name, plans_table.c.title
+    first = {"days": [], "due": [], "unit": [(unit, "s")], "cluster": [(CLUSTER_NAME, "s")],
+             "plan": [(plan, "s")], "title": [(t.c.title, "s")]}[sort]
+    return [*first, (DEADLINE, "t"), (t.c.id, "s")]
+
+
+def _base() -> Any:
     return (select(*(t.c[c] for c in COLUMNS), t.c.due_time, t.c.obligation,
                    units_table.c.name.label("unit_name"), plans_table.c.title.label("plan_title"))
             .join(units_table, units_table.c.id == t.c.unit_id)
-            .join(plans_table, plans_table.c.id == t.c.plan_id)
-            .where(t.c.unit_id.in_(sorted(scope))))
+            .join(plans_table, plans_table.c.id == t.c.plan_id))
 
 
 def _in_cluster(cluster: str) -> Any:
@@ -108,73 +190,141 @@ def _in_cluster(cluster: str) -> Any:
                          g.c.kind == "cluster", g.c.id == cluster))
 
 
-def _filtered(query: Any, f: Filters) -> Any:
+def _filters(f: Filters) -> list[Any]:
+    where = []
     if f.plan:
-        query = query.where(t.c.plan_id == f.plan)
+        where.append(t.c.plan_id == f.plan)
     if f.unit:
-        query = query.where(t.c.unit_id == f.unit)
+        where.append(t.c.unit_id == f.unit)
     if f.cluster:
-        query = query.where(_in_cluster(f.cluster))
-    return query
+        where.append(_in_cluster(f.cluster))
+    return where
 
 
-def clusters_of(session: Session, plan_ids: Iterable[str]
+def clusters_of(session: Session, plan_ids: Iterable[str], unit_ids: Iterable[str] | None = None
                 ) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(plan, unit) → [(cluster id, name)], for the clusters of these plans."""
+    """(plan, unit) → [(cluster id, name)], for the clusters of these plans (and units)."""
     wanted = sorted(set(plan_ids))
     found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     if wanted:
-        rows = session.execute(
-            select(m.c.plan_id, m.c.unit_id, g.c.id, g.c.name)
-            .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-            .where(g.c.kind == "cluster", m.c.plan_id.in_(wanted)).order_by(g.c.name))
-        for plan_id, unit_id, gid, name in rows:
+        query = (select(m.c.plan_id, m.c.unit_id, g.c.id, g.c.name)
+                 .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+                 .where(g.c.kind == "cluster", m.c.plan_id.in_(wanted)).order_by(g.c.name))
+        if unit_ids is not None:
+            query = query.where(m.c.unit_id.in_(sorted(set(unit_ids))))
+        for plan_id, unit_id, gid, name in session.execute(query):
             found[(plan_id, unit_id)].append((gid, name))
     return found
 
 
-def _lines(session: Session, query: Any, now: datetime) -> list[StepLine]:
-    rows = session.execute(query).all()
-    clusters = clusters_of(session, (r.plan_id for r in rows))
-    out = []
-    for r in rows:
-        step = facts(r)
-        out.append(StepLine(r.id, r.title, r.obligation, r.kind, r.plan_id, r.plan_title,
-                            r.unit_id, r.unit_name, tuple(clusters.get((r.plan_id, r.unit_id), ())),
-                            r.due_date, r.due_time, step.deadline, status(step, now)))
-    return out
+def _line(r: Any, clusters: dict[tuple[str, str], list[tuple[str, str]]],
+          now: datetime) -> StepLine:
+    step = facts(r)
+    return StepLine(r.id, r.title, r.obligation, r.kind, r.plan_id, r.plan_title,
+                    r.unit_id, r.unit_name, tuple(clusters.get((r.plan_id, r.unit_id), ())),
+                    r.due_date, r.due_time, step.deadline, status(step, now))
 
 
-def _sorted(lines: list[StepLine], f: Filters) -> list[StepLine]:
-    keys = {"days": lambda s: (-s.status.days_late, s.deadline, s.unit_name),
-            "due": lambda s: (s.deadline, s.unit_name),
-            "unit": lambda s: (s.unit_name, s.deadline),
-            "cluster": lambda s: (s.cluster_names or "\uffff", s.unit_name, s.deadline),
-            "plan": lambda s: (s.plan_title, s.deadline, s.unit_name),
-            "title": lambda s: (s.title, s.deadline, s.unit_name)}
-    return sorted(lines, key=keys[f.sort], reverse=f.desc)
+@dataclass(frozen=True)
+class StepList:
+    """Which steps a list holds: the overdue ones, or those due in the next `days` days."""
+
+    overdue: bool
+    days: int = 0
+
+    def where(self, scope: Collection[str] | None, now: datetime, f: Filters) -> list[Any]:
+        """The conditions on `steps`: in scope, filtered, and late (or due soon) at `now`."""
+        where = [t.c.state == "pending", *_filters(f)]
+        if scope is not EVERYTHING:
+            where.append(t.c.unit_id.in_(sorted(scope)))
+        # The deadline is never before due_at: each bound on it is also one on due_at, which
+        # the index (state, due_at, …) can seek to.
+        if self.overdue:
+            # days late = max(1, ⌈(now − deadline) / 1 day⌉) ≥ n  ⇔  deadline < now − (n−1) days
+            where += [t.c.kind.in_(sorted(LATE_KINDS))]
+            if f.min_days <= 1:
+                where += [DEADLINE <= now, t.c.due_at <= now]
+            else:
+                before = now - timedelta(days=f.min_days - 1)
+                where += [DEADLINE < before, t.c.due_at < before]
+        else:
+            end = now + timedelta(days=self.days)
+            where += [DEADLINE > now, DEADLINE <= end, t.c.due_at <= end]
+        return where
+
+
+OVERDUE = StepList(overdue=True)
+#: The scope of the command line: every unit.
+EVERYTHING = None
+
+
+def narrowed(session: Session, scope: Collection[str] | None) -> Collection[str] | None:
+    """EVERYTHING when `scope` holds every unit (the issuer of a national plan sees them all):
+    then no query tests each step's unit against thousands of ids."""
+    if scope is EVERYTHING or not scope:
+        return scope
+    units = session.execute(select(func.count()).select_from(units_table)).scalar_one()
+    return EVERYTHING if len(set(scope)) >= units else scope
+
+
+def step_page(session: Session, scope: Collection[str] | None, now: datetime, which: StepList,
+              f: Filters, cursor: str | None = None, limit: int = 50) -> Page[StepLine]:
+    """One page of a list of steps, `limit` rows after `cursor` (None: the first page).
+    `scope` None (EVERYTHING) is every unit: the command line's view."""
+    if scope is not EVERYTHING and not scope:
+        return Page([], 0, None, limit)
+    where = which.where(narrowed(session, scope), now, f)
+    keys = sort_keys(f.sort)
+    # Two steps: the page's ids and sort keys from the index (ix_steps_state_due_at_…, joined
+    # to units or plans only when the sort needs their names), then the full rows of those.
+    joined: Any = t
+    if f.sort == "unit":
+        joined = joined.join(units_table, units_table.c.id == t.c.unit_id)
+    elif f.sort == "plan":
+        joined = joined.join(plans_table, plans_table.c.id == t.c.plan_id)
+    query = select(*(e for e, _ in keys)).select_from(joined).where(*where)
+    if cursor:
+        values = decode_cursor(cursor, f.sort, f.desc, [k for _, k in keys])
+        query = query.where(after([e for e, _ in keys], values, f.desc))
+    order = [e.desc() if f.desc else e.asc() for e, _ in keys]
+    marks = session.execute(query.order_by(*order).limit(limit + 1)).all()
+    total = session.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+    more = len(marks) > limit
+    marks = marks[:limit]
+    found = {r.id: r for r in session.execute(_base().where(t.c.id.in_([k[-1] for k in marks])))}
+    rows = [found[k[-1]] for k in marks]
+    clusters = clusters_of(session, {r.plan_id for r in rows}, {r.unit_id for r in rows})
+    items = [_line(r, clusters, now) for r in rows]
+    next_cursor = encode_cursor(f.sort, f.desc, list(marks[-1])) if more else None
+    return Page(items, total, next_cursor, limit)
+
+
+def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,
+                 which: StepList, f: Filters, batch: int = 2000) -> Iterator[StepLine]:
+    """Every step of a list in the list's order, read in batches as they are consumed (the
+    exports and the CLI): memory does not grow with the number of rows."""
+    if scope is not EVERYTHING and not scope:
+        return
+    keys = sort_keys(f.sort)
+    query = (_base().where(*which.where(narrowed(session, scope), now, f))
+             .order_by(*(e.desc() if f.desc else e.asc() for e, _ in keys)))
+    plan_ids = session.execute(select(plans_table.c.id)).scalars().all()
+    clusters = clusters_of(session, plan_ids, None)
+    result = session.execute(query.execution_options(yield_per=batch))
+    for r in result:
+        yield _line(r, clusters, now)
 
 
 def overdue(session: Session, scope: Collection[str], now: datetime,
             f: Filters = Filters()) -> list[StepLine]:
     """Open steps late at `now` (overdue or escalated), at least `f.min_days` days late."""
-    if not scope:
-        return []
-    query = _filtered(_base(scope).where(t.c.state == "pending", t.c.kind.in_(LATE_KINDS),
-                                         DEADLINE <= now), f)
-    lines = [s for s in _lines(session, query, now)
-             if s.status.phase in LATE and s.status.days_late >= f.min_days]
-    return _sorted(lines, f)
+    return list(stream_lines(session, scope, now, OVERDUE, f))
 
 
 def upcoming(session: Session, scope: Collection[str], now: datetime, days: int,
              f: Filters = Filters(sort="due")) -> list[StepLine]:
     """Open steps due in the next `days` days (events and phases included)."""
-    if not scope:
-        return []
-    query = _filtered(_base(scope).where(t.c.state == "pending", DEADLINE > now,
-                                         DEADLINE <= now + timedelta(days=days)), f)
-    return _sorted(_lines(session, query, now), f)
+    return list(stream_lines(session, scope, now, StepList(False, days), f))
 
 
 def step(session: Session, scope: Collection[str], step_id: str) -> Any | None:
@@ -232,35 +382,138 @@ def allowed_actions(row: Any) -> list[Action]:
             if refusal(step_facts, a) is None]
 
 
-def _tally(c: Counts, st: StepStatus) -> None:
-    if st.phase == Phase.DONE:
-        c.on_time += 1
-    elif st.phase == Phase.DONE_LATE:
-        c.done_late += 1
-    elif st.phase in LATE:
-        c.late += 1
-    elif st.phase == Phase.EXCUSED:
-        c.excused += 1
-    else:
-        c.upcoming += 1
+def _outcomes(now: datetime) -> dict[str, Any]:
+    """Each outcome of a deadline as a 0/1 SQL expression (lifecycle.status, in SQL): events
+    and phases and cancelled steps are left out by the callers."""
+    pending, done = t.c.state == "pending", t.c.state == "done"
+    late_done = and_(done, t.c.done_at.is_not(None), t.c.done_at > DEADLINE)
+    return {"on_time": and_(done, ~late_done), "late": and_(pending, DEADLINE <= now),
+            "done_late": late_done, "upcoming": and_(pending, DEADLINE > now),
+            "excused": t.c.state == "excused"}
+
+
+def _sums(now: datetime) -> list[Any]:
+    return [func.sum(case((cond, 1), else_=0)).label(name)
+            for name, cond in _outcomes(now).items()]
+
+
+def _counted(session: Session, scope: Collection[str], plan: str | None) -> list[Any]:
+    where = [t.c.state != "cancelled", t.c.kind.in_(sorted(LATE_KINDS))]
+    wanted = narrowed(session, scope)
+    if wanted is not EVERYTHING:
+        where.append(t.c.unit_id.in_(sorted(wanted)))
+    return where + ([t.c.plan_id == plan] if plan else [])
 
 
 def summaries(session: Session, scope: Collection[str], now: datetime, by: str,
               plan: str | None = None) -> list[Counts]:
-    """Deadlines by outcome per unit (`by="unit"`) or per cluster (`by="cluster"`)."""
+    """Deadlines by outcome per unit (`by="unit"`) or per cluster (`by="cluster"`), most late
+    first: one GROUP BY (plan, unit) in the database (index ix_steps_plan_id_unit_id_kind),
+    whose few thousand rows are then added up per unit or per cluster of the unit."""
     if not scope:
         return []
-    query = _filtered(_base(scope).where(t.c.state != "cancelled", t.c.kind.in_(LATE_KINDS)),
-                      Filters(plan=plan))
+    names = ("on_time", "late", "done_late", "upcoming", "excused")
+    per = session.execute(select(t.c.plan_id, t.c.unit_id, *_sums(now))
+                          .where(*_counted(session, scope, plan))
+                          .group_by(t.c.plan_id, t.c.unit_id)).all()
     counts: dict[str, Counts] = {}
-    for line in _lines(session, query, now):
-        keys = ([(line.unit_id, line.unit_name)] if by == "unit" else
-                [(f"{line.plan_id}/{cid}", name) for cid, name in line.clusters])
-        for key, name in keys:
+    if by == "unit":
+        unit_names = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
+        keys = {(r.plan_id, r.unit_id): [(r.unit_id, unit_names.get(r.unit_id, r.unit_id))]
+                for r in per}
+    else:
+        clusters = clusters_of(session, {r.plan_id for r in per})
+        keys = {(r.plan_id, r.unit_id): [(f"{r.plan_id}/{cid}", name) for cid, name in
+                                         clusters.get((r.plan_id, r.unit_id), ())] for r in per}
+    for r in per:
+        for key, name in keys[(r.plan_id, r.unit_id)]:
             c = counts.setdefault(key, Counts(key, name))
-            c.units.add(line.unit_id)
-            _tally(c, line.status)
-    return sorted(counts.values(), key=lambda c: (-c.late, c.name))
+            for n in names:
+                setattr(c, n, getattr(c, n) + int(r._mapping[n] or 0))
+    return sorted(counts.values(), key=lambda c: (-c.late, c.name, c.key))
+
+
+def summary_page(session: Session, scope: Collection[str], now: datetime, by: str,
+                 plan: str | None = None, cursor: str | None = None, limit: int = 50
+                 ) -> Page[Counts]:
+    """A page of `summaries`, most late first, keyset on (late, name, key)."""
+    counts = summaries(session, scope, now, by, plan)
+    start = 0
+    if cursor:
+        late, name, key = decode_cursor(cursor, "late:" + by, False, "iss")
+        mark = (-late, name, key)
+        start = next((i for i, c in enumerate(counts) if (-c.late, c.name, c.key) > mark),
+                     len(counts))
+    items = counts[start:start + limit]
+    more = start + limit < len(counts)
+    last = items[-1] if items else None
+    return Page(items, len(counts), encode_cursor("late:" + by, False,
+                                                  [last.late, last.name, last.key])
+                if more and last else None, limit)
+
+
+@dataclass(frozen=True)
+class Month:
+    """A month's deadlines already past at `now`, for the charts: done on time, late (done
+    late or still open), and the on-time rate (excused ones are not counted)."""
+
+    year: int
+    month: int
+    on_time: int
+    late: int
+
+    @property
+    def due(self) -> int:
+        return self.on_time + self.late
+
+    @property
+    def rate(self) -> int:
+        """Percent done on time, rounded; 0 when nothing was due."""
+        return round(100 * self.on_time / self.due) if self.due else 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.month:02d}/{self.year}"
+
+
+def monthly(session: Session, scope: Collection[str], now: datetime, by: str,
+            keys: Collection[str] | None = None, plan: str | None = None
+            ) -> dict[str, list[Month]]:
+    """Per plan (plan ids, `by="plan"`) or per cluster ("plan/cluster" keys), month by month
+    of the plan's due date: one GROUP BY (plan, due date; plan, unit, due date for clusters),
+    added up per month and cluster here. `keys` limits it to those shown."""
+    if not scope:
+        return {}
+    out = _outcomes(now)
+    cols = [func.sum(case((out["on_time"], 1), else_=0)).label("on_time"),
+            func.sum(case((or_(out["late"], out["done_late"]), 1), else_=0)).label("late")]
+    where = [*_counted(session, scope, plan), DEADLINE <= now, t.c.state != "excused"]
+    groups: list[Any] = [t.c.plan_id]
+    of: dict[tuple[str, str], list[str]] = {}  # (plan, unit) → cluster keys
+    if by == "cluster":
+        members = session.execute(select(m.c.plan_id, m.c.unit_id, m.c.group_id)
+                                  .join(g, and_(g.c.plan_id == m.c.plan_id,
+                                                g.c.id == m.c.group_id))
+                                  .where(g.c.kind == "cluster")).all()
+        for p, u, gid in members:
+            if keys is None or f"{p}/{gid}" in keys:
+                of.setdefault((p, u), []).append(f"{p}/{gid}")
+        where.append(t.c.unit_id.in_(sorted({u for _, u in of})))
+        groups.append(t.c.unit_id)
+    elif keys is not None:
+        where.append(t.c.plan_id.in_(sorted(keys)))
+    sums: dict[str, dict[tuple[int, int], list[int]]] = defaultdict(
+        lambda: defaultdict(lambda: [0, 0]))
+    # by day, not by month: a plan has a few hundred due dates, and the database then
+    # computes no month for each of its steps
+    for r in session.execute(select(*groups, t.c.due_date, *cols)
+                             .where(*where).group_by(*groups, t.c.due_date)):
+        for key in (of.get((r.plan_id, r.unit_id), []) if by == "cluster" else [r.plan_id]):
+            cell = sums[key][(r.due_date.year, r.due_date.month)]
+            cell[0] += int(r.on_time)
+            cell[1] += int(r.late)
+    return {key: [Month(y, mo, on, late) for (y, mo), (on, late) in sorted(months.items())]
+            for key, months in sums.items()}
 
 
 @dataclass(frozen=True)
@@ -273,16 +526,66 @@ class Choices:
 
 
 def choices(session: Session, scope: Collection[str]) -> Choices:
+    """The plans, units and clusters in scope (all of them, untested, for whoever sees every
+    unit)."""
     if not scope:
         return Choices([], [], [])
+    everything = narrowed(session, scope) is EVERYTHING
     wanted = sorted(scope)
-    plan_ids = select(t.c.plan_id).where(t.c.unit_id.in_(wanted)).distinct()
-    plans = session.execute(select(plans_table.c.id, plans_table.c.title)
-                            .where(plans_table.c.id.in_(plan_ids)).order_by(plans_table.c.title))
-    units = session.execute(select(units_table.c.id, units_table.c.name)
-                            .where(units_table.c.id.in_(wanted)).order_by(units_table.c.name))
-    clusters = session.execute(
-        select(g.c.id, g.c.name).join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-        .where(g.c.kind == "cluster", m.c.unit_id.in_(wanted)).distinct().order_by(g.c.name))
-    return Choices([tuple(r) for r in plans], [tuple(r) for r in units],  # type: ignore[misc]
-                   [tuple(r) for r in clusters])  # type: ignore[misc]
+    plans = select(plans_table.c.id, plans_table.c.title).order_by(plans_table.c.title)
+    units = select(units_table.c.id, units_table.c.name).order_by(units_table.c.name)
+    clusters = (select(g.c.id, g.c.name).where(g.c.kind == "cluster").distinct()
+                .order_by(g.c.name))
+    if not everything:
+        plan_ids = select(plan_units_table.c.plan_id).where(
+            plan_units_table.c.unit_id.in_(wanted))
+        plans = plans.where(plans_table.c.id.in_(plan_ids))
+        units = units.where(units_table.c.id.in_(wanted))
+        clusters = clusters.join(m, and_(g.c.plan_id == m.c.plan_id,
+                                         g.c.id == m.c.group_id)).where(m.c.unit_id.in_(wanted))
+    return Choices(*([(r[0], r[1]) for r in session.execute(q)]
+                     for q in (plans, units, clusters)))
+
+
+def _people_query(scope: Collection[str], unit: str | None) -> Any:
+    p = people_table
+    query = (select(p, units_table.c.name.label("unit_name"))
+             .outerjoin(units_table, units_table.c.id == p.c.unit_id)
+             .where(p.c.active.is_(True), p.c.unit_id.in_(sorted(scope))))
+    return query.where(p.c.unit_id == unit) if unit is not None else query
+
+
+def _person(r: Any) -> PersonView:
+    return PersonView(r.id, r.name, r.unit_id, r.unit_name, r.role, r.board_role, r.email,
+                      "chưa liên kết" if r.telegram_chat_id is None else
+                      "mất liên kết" if r.telegram_lost_at is not None else "đã liên kết",
+                      r.login)
+
+
+PEOPLE_KEYS = (people_table.c.unit_id, people_table.c.name, people_table.c.id)
+
+
+def people_page(session: Session, scope: Collection[str], unit: str | None = None,
+                cursor: str | None = None, limit: int = 50) -> Page[PersonView]:
+    """A page of the active people of the units in scope, by unit, name and id (keyset)."""
+    if not scope:
+        return Page([], 0, None, limit)
+    query = _people_query(scope, unit)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    if cursor:
+        query = query.where(after(PEOPLE_KEYS, decode_cursor(cursor, "people", False, "ssi"),
+                                  False))
+    rows = session.execute(query.order_by(*PEOPLE_KEYS).limit(limit + 1)).all()
+    items = [_person(r) for r in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return Page(items, total, encode_cursor("people", False, [last.unit_id, last.name, last.id])
+                if last is not None else None, limit)
+
+
+def stream_people(session: Session, scope: Collection[str], unit: str | None = None
+                  ) -> Iterator[PersonView]:
+    """Every active person in scope, in the pages' order, read in batches (the exports)."""
+    if scope:
+        query = _people_query(scope, unit).order_by(*PEOPLE_KEYS)
+        for r in session.execute(query.execution_options(yield_per=2000)):
+            yield _person(r)

@@ -1,10 +1,14 @@
 """Every list of the board as a plain table (title, header, rows), for the CSV and XLSX
 exports and the print view: one builder per list, each a FastAPI dependency taking the same
-parameters as its page, so an export is exactly what the page shows.
+parameters as its page, so an export is exactly what the page shows (every page of it).
+
+The rows are not read when the table is built: `table.rows()` opens its own read session and
+yields them as the database gives them, so an export of a million rows streams in constant
+memory.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -13,7 +17,7 @@ from fastapi import Depends, Query, Request
 
 from engine import vi
 from kehoach import store
-from kehoach.store.people import ROLE_NAMES, list_people
+from kehoach.store.people import ROLE_NAMES
 from workflows.lifecycle import VN
 
 from . import queries
@@ -29,7 +33,7 @@ class Table:
     slug: str  # file name stem
     title: str
     header: list[str]
-    rows: list[list[Cell]]
+    rows: Callable[[], Iterator[list[Cell]]]  # reads the rows when called
     at: datetime  # when it was made (UTC)
 
     @property
@@ -42,42 +46,53 @@ STEP_HEADER = ["Hạn", "Giờ", "Việc", "Loại", "Đơn vị", "Cụm", "K�
 COUNT_HEADER = ["Đúng hạn", "Quá hạn", "Xong trễ", "Chưa đến hạn", "Được miễn", "Tổng"]
 
 
-def step_rows(lines: list[StepLine]) -> list[list[Cell]]:
+def step_rows(lines: Iterable[StepLine]) -> Iterator[list[Cell]]:
     kinds: dict[str, str] = {str(k): v for k, v in vi.KINDS.items()}
-    return [[s.last_day, vi.clock(s.due_time), s.title, kinds.get(s.kind, s.kind),
-             s.unit_name, s.cluster_names, s.plan_title, s.status.label, s.status.days_late,
-             s.id] for s in lines]
+    for s in lines:
+        yield [s.last_day, vi.clock(s.due_time), s.title, kinds.get(s.kind, s.kind),
+               s.unit_name, s.cluster_names, s.plan_title, s.status.label, s.status.days_late,
+               s.id]
 
 
-def count_rows(counts: list[Counts]) -> list[list[Cell]]:
-    return [[c.name, c.on_time, c.late, c.done_late, c.upcoming, c.excused, c.total]
-            for c in counts]
+def count_rows(counts: Iterable[Counts]) -> Iterator[list[Cell]]:
+    for c in counts:
+        yield [c.name, c.on_time, c.late, c.done_late, c.upcoming, c.excused, c.total]
+
+
+def _steps(request: Request, v: Viewer, which: queries.StepList, f: Filters,
+           now: datetime) -> Callable[[], Iterator[list[Cell]]]:
+    engine = request.app.state.engine
+
+    def rows() -> Iterator[list[Cell]]:
+        with store.read_session(engine) as session:
+            yield from step_rows(queries.stream_lines(session, v.scope, now, which, f))
+    return rows
 
 
 def overdue_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
                   f: Annotated[Filters, Depends(filters)]) -> Table:
     now = request.app.state.now()
-    with store.read_session(request.app.state.engine) as session:
-        lines = queries.overdue(session, v.scope, now, f)
-    return Table("qua-han", "Các việc quá hạn", STEP_HEADER, step_rows(lines), now)
+    return Table("qua-han", "Các việc quá hạn", STEP_HEADER,
+                 _steps(request, v, queries.OVERDUE, f, now), now)
 
 
 def upcoming_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
                    f: Annotated[Filters, Depends(upcoming_filters)],
                    n: Annotated[int, Depends(days)]) -> Table:
     now = request.app.state.now()
-    with store.read_session(request.app.state.engine) as session:
-        lines = queries.upcoming(session, v.scope, now, n, f)
-    return Table("sap-den", f"Các việc trong {n} ngày tới", STEP_HEADER, step_rows(lines), now)
+    return Table("sap-den", f"Các việc trong {n} ngày tới", STEP_HEADER,
+                 _steps(request, v, queries.StepList(False, n), f, now), now)
 
 
 def _summary(by: str, title: str, first: str) -> Callable[..., Table]:
     def build(request: Request, v: Annotated[Viewer, Depends(viewer)], plan: Id = None) -> Table:
-        now = request.app.state.now()
-        with store.read_session(request.app.state.engine) as session:
-            counts = queries.summaries(session, v.scope, now, by, plan or None)
+        now, engine = request.app.state.now(), request.app.state.engine
+
+        def rows() -> Iterator[list[Cell]]:
+            with store.read_session(engine) as session:
+                yield from count_rows(queries.summaries(session, v.scope, now, by, plan or None))
         return Table("tong-hop-" + ("don-vi" if by == "unit" else "cum"), title,
-                     [first, *COUNT_HEADER], count_rows(counts), now)
+                     [first, *COUNT_HEADER], rows, now)
     return build
 
 
@@ -90,12 +105,14 @@ ROLES: dict[str, str] = {str(k): v for k, v in ROLE_NAMES.items()}
 
 def people_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
                  unit: Annotated[str | None, Query(max_length=400)] = None) -> Table:
-    with store.read_session(request.app.state.engine) as session:
-        people = [p for p in list_people(session, unit or None) if p.unit_id in v.scope]
-    rows: list[list[Cell]] = [
-        [p.name, p.role or "", p.unit_name or p.unit_id or "",
-         ROLES.get(p.board_role, p.board_role), p.telegram, p.email or "",
-         p.login or ""] for p in people]
+    engine = request.app.state.engine
+
+    def rows() -> Iterator[list[Cell]]:
+        with store.read_session(engine) as session:
+            for p in queries.stream_people(session, v.scope, unit or None):
+                yield [p.name, p.role or "", p.unit_name or p.unit_id or "",
+                       ROLES.get(p.board_role, p.board_role), p.telegram, p.email or "",
+                       p.login or ""]
     return Table("nguoi", "Người nhận tin và người dùng", ["Tên", "Chức vụ", "Đơn vị", "Vai trò",
                  "Telegram", "Thư", "Tên đăng nhập"], rows, request.app.state.now())
 

@@ -1,6 +1,6 @@
 """Board sessions kept server-side, so logging out (or an admin) can end them.
 
-Revision ID: 0005_security
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_security"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

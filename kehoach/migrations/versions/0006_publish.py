@@ -1,7 +1,7 @@
 """Plans published from the browser: drafts kept in the database, each version's text.
 
-Revision ID: 0005_publish
-Revises: 0005_security
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06
 
 A secretary uploads a plan's Word or text file; its draft (the importer's result, the review
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0005_publish"
-down_revision = "0005_security"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """What was actually sent, and who resent or dropped a notice.
 
-Revision ID: 0005_outbox
-Revises: 0005_publish
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06
 
 `steps.escalated_level`: the highest rung of the step's ladder whose escalation was delivered
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_outbox"
-down_revision = "0005_publish"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

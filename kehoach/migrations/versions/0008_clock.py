@@ -1,7 +1,7 @@
 """The clock's heartbeat: when the leader's clock last ticked, for /healthz in any process.
 
-Revision ID: 0005_clock
-Revises: 0005_outbox
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06
 
 APScheduler's job store write can fail (a full disk) and leave the scheduler asleep for ever
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_clock"
-down_revision = "0005_outbox"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

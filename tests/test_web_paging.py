@@ -1,0 +1,257 @@
+"""The board at scale (issue 12): keyset paging on every list (stable when steps are added
+between two pages, filters and sort kept in the links, the person's scope on every page and
+every cursor), exports equal to the unpaged list at 10,000 rows, and the command line's
+overdue/agenda (--limit, --format, filters read from the database). SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+
+from kehoach.store import read_session
+from kehoach.web import queries
+from kehoach.web.queries import Filters, encode_cursor
+from tests.conftest import load, run
+from tests.test_web import NOW, PLAN, SCOPES, VISIBLE, World, world  # noqa: F401
+
+SORTS = ["days", "due", "unit", "cluster", "plan", "title"]
+#: The plan again with a second monthly deadline: 9 more late steps at NOW, on the 10th.
+MORE = PLAN + """\
+  - id: bao-cao-nhanh
+    kind: deadline
+    title: Báo cáo nhanh
+    when: ngày 10 hằng tháng
+    responsible: [doan-a, doan-b, doan-c]
+"""
+
+
+def walk(c: httpx.Client, path: str, limit: int = 2) -> list[dict[str, Any]]:
+    """Every item of an API list, page after page."""
+    sep = "&" if "?" in path else "?"
+    items: list[dict[str, Any]] = []
+    url = f"{path}{sep}limit={limit}"
+    for _ in range(10_000):
+        r = c.get(url)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["items"]) <= limit and body["total"] >= len(body["items"])
+        items += body["items"]
+        if body["next"] is None:
+            assert len(items) == body["total"]
+            return items
+        url = f"{path}{sep}limit={limit}&after={body['next']}"
+    raise AssertionError("no last page")
+
+
+def ids(items: list[dict[str, Any]]) -> list[str]:
+    return [i["id"] for i in items]
+
+
+def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,  # noqa: F811
+                                                                 tmp_path: Path) -> None:
+    c = world.client("thuky")
+    before = ids(c.get("/api/overdue?limit=500").json()["items"])
+    first = c.get("/api/overdue?limit=4").json()
+    assert first["total"] == len(before) == 9 and first["next"]
+    (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
+    load(world.engine, tmp_path / "cum-thu.yaml")  # 9 new late steps, some before the cursor
+    rest: list[dict[str, Any]] = []
+    url = f"/api/overdue?limit=3&after={first['next']}"
+    while url:
+        body = c.get(url).json()
+        rest += body["items"]
+        url = f"/api/overdue?limit=3&after={body['next']}" if body["next"] else ""
+    seen = ids(first["items"]) + ids(rest)
+    assert len(seen) == len(set(seen))  # nothing twice
+    assert set(before) <= set(seen)  # nothing skipped
+    now_all = ids(c.get("/api/overdue?limit=500").json()["items"])
+    assert len(now_all) == 18
+    last = first["items"][-1]["id"]
+    assert seen == ids(first["items"]) + now_all[now_all.index(last) + 1:]
+    assert any(i.startswith("cum-thu/bao-cao-nhanh/") for i in ids(rest))
+
+
+@pytest.mark.parametrize("desc", [False, True], ids=["asc", "desc"])
+def test_every_sort_pages_to_the_unpaged_list(world: World, tmp_path: Path,  # noqa: F811
+                                              desc: bool) -> None:
+    (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
+    load(world.engine, tmp_path / "cum-thu.yaml")
+    c = world.client("thuky")
+    order = "&desc=true" if desc else ""
+    for sort in SORTS:
+        for path in (f"/api/overdue?sort={sort}{order}",
+                     f"/api/upcoming?days=366&sort={sort}{order}",
+                     f"/api/overdue?sort={sort}{order}&cluster=cum-1&min_days=40"):
+            whole = c.get(path + "&limit=500").json()
+            assert ids(walk(c, path, limit=2)) == ids(whole["items"]), path
+            assert whole["total"] == len(whole["items"]) > 0
+        with read_session(world.engine) as s:  # the list functions say the same
+            lines = queries.overdue(s, VISIBLE["thuky"], NOW, Filters(sort=sort, desc=desc))
+        assert [x.id for x in lines] == ids(c.get(
+            f"/api/overdue?sort={sort}{order}&limit=500").json()["items"])
+
+
+def page_ids(html: str) -> list[str]:
+    return re.findall(r'<td><a href="/buoc/([^"]+)">', html)
+
+
+def test_the_pages_keep_filters_and_sort_in_their_links(world: World,  # noqa: F811
+                                                        tmp_path: Path) -> None:
+    (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
+    load(world.engine, tmp_path / "cum-thu.yaml")
+    c = world.client("thuky")
+    query = "cluster=cum-1&sort=unit&desc=true&min_days=5"
+    url, seen, pages = f"/qua-han?{query}&limit=3", [], 0
+    while url:
+        html = c.get(url).text
+        pages += 1
+        assert "12 việc (trang này" in html or pages == 4
+        seen += page_ids(html)
+        found = re.search(r'<a href="(/qua-han\?[^"]+)" rel="next">', html)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+        if url:
+            for kept in ("cluster=cum-1", "sort=unit", "desc=true", "min_days=5", "limit=3"):
+                assert kept in url
+            assert 'rel="first"' in html or pages == 1
+        csv_link = re.search(r'href="(/xuat/qua-han.csv[^"]*)"', html)
+        assert csv_link and "after=" not in csv_link.group(1)
+        assert "cluster=cum-1" in csv_link.group(1)
+    assert pages == 4
+    assert seen == ids(c.get(f"/api/overdue?{query}&limit=500").json()["items"])
+    summary = c.get("/tong-hop/don-vi?limit=1&plan=cum-thu").text
+    assert "3 đơn vị (trang này 1)" in summary
+    assert 'href="/tong-hop/don-vi?limit=1&amp;plan=cum-thu&amp;after=' in summary
+
+
+LISTS = ["/api/overdue", "/api/upcoming?days=366", "/api/overdue?sort=unit&desc=true",
+         "/api/upcoming?days=366&sort=cluster"]
+
+
+@pytest.mark.parametrize("login", sorted(SCOPES))
+def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:  # noqa: F811
+    c = world.client(login)
+    for path in LISTS:
+        assert {i["unit_id"] for i in walk(c, path, limit=1)} == VISIBLE[login], path
+    units = {i["key"] for i in walk(c, "/api/summary/units", limit=1)}
+    assert units == VISIBLE[login]
+    people = {p["unit_id"] for p in walk(c, "/api/people", limit=1)}
+    assert people <= VISIBLE[login] | {"tinh-doan"}
+    # a cursor made elsewhere (another person's, or forged to start before everything)
+    # positions the list; it never widens it
+    other = world.client("thuky").get("/api/overdue?limit=1").json()["next"]
+    forged = encode_cursor("days", False, ["2000-01-01T00:00:00+00:00", ""])
+    for cursor in (other, forged):
+        got = c.get(f"/api/overdue?limit=500&after={cursor}").json()["items"]
+        assert {i["unit_id"] for i in got} <= VISIBLE[login]
+        html = c.get(f"/qua-han?limit=500&after={cursor}").text
+        assert all(any(i.endswith("/" + u) for u in VISIBLE[login]) for i in page_ids(html))
+
+
+@pytest.mark.parametrize("path", [
+    "/api/overdue?after=rác",
+    "/api/overdue?sort=unit&after="
+    + encode_cursor("days", False, ["2022-01-01T00:00:00+00:00", "x"]),
+    "/api/summary/units?after=" + encode_cursor("days", False, ["x"]),
+    "/api/overdue?limit=0", "/api/overdue?limit=501", "/qua-han?after=abc", "/nguoi?limit=x"],
+    ids=["garbage", "other-sort", "summary-with-a-step-cursor", "limit-0", "limit-501",
+         "page-garbage", "page-limit"])
+def test_bad_cursors_and_limits_are_422_in_vietnamese(world: World,  # noqa: F811
+                                                      path: str) -> None:
+    r = world.client("thuky").get(path)
+    assert r.status_code == 422
+    assert "after" in r.text or "limit" in r.text
+
+
+def test_openapi_documents_the_next_cursor(world: World) -> None:  # noqa: F811
+    doc = world.client().get("/openapi.json").json()
+    for path in ("/api/overdue", "/api/upcoming", "/api/summary/{by}", "/api/people"):
+        params = {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
+        assert {"after", "limit"} <= params, path
+    page = doc["components"]["schemas"]["StepPage"]
+    assert {"items", "total", "next", "limit"} <= set(page["properties"])
+    assert "after" in json.dumps(page["properties"]["next"])
+
+
+BIG_UNITS = 667  # × 15 months late at NOW (January 2021 to March 2022) = 10,005 steps
+
+
+def big_plan() -> str:
+    units = "\n".join(f"  - {{id: lon-{i:03d}, name: Đoàn lớn {i:03d}}}"
+                      for i in range(BIG_UNITS))
+    return f"""\
+id: lon
+title: Kế hoạch lớn
+issuer: tinh-doan
+period: {{from: 1/1/2021, to: 31/12/2022}}
+units:
+  - {{id: tinh-doan, name: Tỉnh Đoàn}}
+{units}
+clusters:
+  - {{id: cum-lon, name: Cụm lớn, head: lon-000, members: [lon-000, lon-001, lon-002]}}
+obligations:
+  - id: bao-cao
+    kind: deadline
+    title: "=Báo cáo tháng"
+    when: ngày 25 hằng tháng
+    responsible: [{", ".join(f"lon-{i:03d}" for i in range(BIG_UNITS))}]
+"""
+
+
+def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,  # noqa: F811
+                                                             tmp_path: Path) -> None:
+    (tmp_path / "lon.yaml").write_text(big_plan(), encoding="utf-8")
+    load(world.engine, tmp_path / "lon.yaml")
+    c = world.client("thuky")
+    with read_session(world.engine) as s:
+        whole = [x.id for x in queries.overdue(s, queries.EVERYTHING, NOW, Filters(plan="lon"))]
+    assert len(whole) == 10_005
+    assert ids(walk(c, "/api/overdue?plan=lon", limit=500)) == whole
+    r = c.get("/xuat/qua-han.csv?plan=lon&limit=3&after=ignored-by-exports")
+    assert r.status_code == 200
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [row[-1] for row in rows[1:]] == whole
+    assert rows[1][2] == "'=Báo cáo tháng"  # still written as text
+    sheet = openpyxl.load_workbook(io.BytesIO(c.get("/xuat/qua-han.xlsx?plan=lon").content),
+                                   read_only=True).active
+    assert [row[-1] for row in sheet.iter_rows(min_row=2, values_only=True)] == whole
+    printed = c.get("/in/qua-han?plan=lon").text
+    assert "2000 dòng đầu" in printed
+
+
+# ── the command line ────────────────────────────────────────────────────────────────────────
+
+def test_cli_lists_page_stream_and_read_clusters_from_the_database(
+        kehoach_bin: str, db_url: str, world: World, tmp_path: Path) -> None:  # noqa: F811
+    elsewhere = tmp_path / "noi-khac"  # no plans/ folder here
+    elsewhere.mkdir()
+    now = ("--now", "2022-04-01T10:00")
+
+    def cli(*args: str) -> Any:
+        res = run(kehoach_bin, *args, *now, cwd=elsewhere, url=db_url)
+        assert res.returncode == 0, res.stderr
+        return res
+
+    res = cli("overdue", "--cluster", "cum-1", "--format", "json")
+    listed = json.loads(res.stdout)
+    assert {s["unit_id"] for s in listed} == {"doan-a", "doan-b"} and len(listed) == 6
+    res = cli("overdue", "--limit", "2")
+    assert "Còn 10 bước nữa (tất cả 12)" in res.stderr and "2 bước." in res.stdout
+    lines = res.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert lines.count("cum-thu/bao-cao/2022-01/doan-a") == 1  # the id alone on its line
+    everything = json.loads(cli("overdue", "--limit", "0", "--format", "json").stdout)
+    rows = list(csv.reader(io.StringIO(cli("overdue", "--limit", "0", "--format", "csv").stdout)))
+    assert [r[-1] for r in rows[1:]] == [s["id"] for s in everything] and len(everything) == 12
+    assert json.loads(cli("overdue", "--plan", "khac", "--format", "json").stdout) == [
+        s for s in everything if s["plan_id"] == "khac"]
+    res = cli("agenda", "--days", "60", "--unit", "doan-c", "--format", "csv", "--limit", "1")
+    assert len(list(csv.reader(io.StringIO(res.stdout)))) == 2 and "Còn 1 bước nữa" in res.stderr
+    bad = run(kehoach_bin, "overdue", "--cluster", "khong-co", cwd=elsewhere, url=db_url)
+    assert bad.returncode == 1 and "không có cụm hay nhóm «khong-co»" in bad.stderr
