@@ -145,7 +145,7 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     # the overdue list shows the new plan's steps once they are late
     world.clock[0] = datetime(2022, 6, 5, 3, tzinfo=world.clock[0].tzinfo)
     c = world.client("thuky")  # two months on: a new session
-    overdue = c.get("/api/overdue").json()
+    overdue = c.get("/api/overdue").json()["items"]
     assert any(s["plan_id"] == PLAN_ID for s in overdue), overdue
 
     # edit: move the training, publish version 2; the step moves, audited, nothing reopened
