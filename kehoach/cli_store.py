@@ -372,8 +372,9 @@ def _print_steps(title: str, lines: Iterable[Any], empty: str) -> None:
         due = vi.day(s.due_date) + (f" {s.due_time:%H:%M}" if s.due_time else "")
         if s.last_day != s.due_date:
             due += f" (gia hạn đến {s.last_day:%d/%m/%Y})"
-        out.print(f"\n{due} · {s.unit_name} · {s.status.label}", markup=False, highlight=False)
+        out.print(f"\n{due} · {s.unit_name}", markup=False, highlight=False)
         out.print(f"  {s.title}", markup=False, highlight=False)
+        out.print(f"  {s.status.label}", markup=False, highlight=False)
         out.print(s.id, markup=False, highlight=False, soft_wrap=True)
     if first:
         out.print(empty)

@@ -52,7 +52,7 @@ def run(bin_: str, *args: str, cwd: Path = ROOT,
      "lỗi giá trị không hợp lệ cho --format: «xml» không phải một trong: table, json, csv"),
     (("done",), 2, "lỗi thiếu đối số BƯỚC."),
     (("tick", "--now"), 2, "lỗi tùy chọn --now cần một giá trị"),
-    (("serve", "--limit", "0"), 2, "lỗi giá trị không hợp lệ cho --limit: 0 nằm ngoài khoảng x>=1"),
+    (("serve", "--limit", "0"), 2, "lỗi --limit: «0» không hợp lệ; cần một số nguyên từ 1 đến"),
     (("check", "extra", "--nope"), 2, "lỗi không có tùy chọn «--nope»."),
     (("db", "upgrade", "thừa"), 2, "lỗi thừa đối số: thừa"),
     (("check", "khong-co.yaml"), 1, "khong-co.yaml: không đọc được tệp (không có tệp hay thư "

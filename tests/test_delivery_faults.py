@@ -17,6 +17,7 @@ from kehoach.store import dispatch, mark_done, read_session, tick, write_session
 from kehoach.store.actions import excuse, extend
 from kehoach.store.dispatch import CHUNK, CLAIM_LEASE, LEASE, release_stale_claims
 from kehoach.store.errors import DatabaseUnavailable
+from kehoach.store.escalations import GROUP, steps_of
 from kehoach.store.models import deliveries_table, outbox_table, steps_table
 from notifiers.base import DeliveryError, DeliveryResult, Notification
 from notifiers.testing import RecordingChannel
@@ -167,6 +168,12 @@ def _tick(engine: Engine, now: datetime) -> None:
         tick(s, now, channel="test")
 
 
+def told(channel: RecordingChannel) -> set[str]:
+    """The steps the sent notices speak of (a grouped escalation lists several)."""
+    return {i for n in channel.sent
+            for i in steps_of(n.purpose, n.payload.get("step_id"), n.payload)}
+
+
 @pytest.mark.parametrize(("change", "reason"), [
     (lambda s: mark_done(s, f"{MAY}/doan-a", "thư ký", "cli", AT), "không gửi: bước đã xong"),
     (lambda s: excuse(s, f"{MAY}/doan-a", "đơn vị giải thể", "thư ký", "cli", AT),
@@ -185,9 +192,36 @@ def test_nothing_is_sent_for_a_step_closed_while_its_reminder_waited(
     result = dispatch(sessions(db), channel, AT, limit=1000)
     row = next(r for r in rows(db) if r.step_id == f"{MAY}/doan-a")
     assert (row.state, row.last_error) == ("skipped", reason)
-    assert f"{MAY}/doan-a" not in {n.payload["step_id"] for n in channel.sent}
-    assert f"{MAY}/doan-b" in {n.payload["step_id"] for n in channel.sent}
+    assert f"{MAY}/doan-a" not in told(channel)
+    assert f"{MAY}/doan-b" in told(channel)
     assert result.skipped == 1 and row.id not in {d.outbox_id for d in deliveries(db)}
+
+
+@pytest.mark.parametrize("closed", [["doan-a"], ["doan-a", "doan-b"]], ids=["one", "all"])
+def test_a_grouped_escalation_leaves_out_the_steps_closed_while_it_waited(
+        db: Engine, plan_file: Path, closed: list[str]) -> None:
+    """April's report, late for both units: the issuer's rung 3 is one grouped message; a step
+    done before it is sent is not listed, and with every step done nothing is sent."""
+    april = "thu-nghiem/bao-cao-thang/2022-04"
+    load(db, plan_file)
+    _tick(db, AT)
+    [group] = [r for r in rows(db) if r.purpose == GROUP]
+    assert sorted(steps_of(GROUP, None, group.payload)) == [f"{april}/doan-a", f"{april}/doan-b"]
+    with write_session(db) as s:
+        for unit in closed:
+            mark_done(s, f"{april}/{unit}", "thư ký", "cli", AT)
+    channel = RecordingChannel()
+    dispatch(sessions(db), channel, AT, limit=1000)
+    [row] = [r for r in rows(db) if r.id == group.id]
+    sent = [n for n in channel.sent if n.id == group.id]
+    if len(closed) == 2:
+        assert row.state == "skipped" and "mọi việc trong tin đã xong" in row.last_error
+        assert sent == []
+    else:
+        assert row.state == "sent"
+        [note] = sent
+        assert [i["step_id"] for i in note.payload["steps"]] == [f"{april}/doan-b"]
+        assert note.payload["count"] == 1
 
 
 def test_a_reminder_says_the_state_at_send_time(db: Engine, plan_file: Path) -> None:
@@ -195,7 +229,7 @@ def test_a_reminder_says_the_state_at_send_time(db: Engine, plan_file: Path) -> 
     _tick(db, AT)  # decided on 18/5: «sắp đến hạn»
     channel = RecordingChannel()
     dispatch(sessions(db), channel, datetime(2022, 5, 25, 1, tzinfo=UTC), limit=1000)
-    note = next(n for n in channel.sent if n.payload["step_id"] == f"{MAY}/doan-a")
+    note = next(n for n in channel.sent if n.payload.get("step_id") == f"{MAY}/doan-a")
     assert (note.payload["status"], note.payload["due_day"]) == ("đến hạn hôm nay",
                                                                  "25/05/2022")
 

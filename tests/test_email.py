@@ -460,10 +460,10 @@ def test_dispatch_records_each_fault(db: Engine, tmp_path: Path, server: Server,
 
 # ── settings ────────────────────────────────────────────────────────────────────────────────
 
-def test_from_settings_reads_the_readme_example_of_kehoach_toml(tmp_path: Path) -> None:
+def test_from_settings_reads_the_deploy_guides_example_of_kehoach_toml(tmp_path: Path) -> None:
     assert EmailChannel.from_settings({}) is None  # no host: no e-mail channel
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Thư điện tử"):]
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## E-mail"):]
     config = tmp_path / "kehoach.toml"
     config.write_text(section.split("```toml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
     settings = settings_mod.load({"KEHOACH_CONFIG": str(config)})

@@ -305,12 +305,36 @@ def _next(conn: Connection, queue: deque[Any], token: str, now: datetime, real: 
                 if reason is not None:
                     result.skipped += conn.execute(SKIP, {**mine, "_reason": reason}).rowcount
                     continue
-                payload = current(payload, step, now)
+                payload = current(payload, step, now,
+                                  row.level if row.purpose == ESCALATION else None)
+        elif row.purpose == GROUP:  # each listed step looked at again: a closed one leaves
+            payload = _regrouped(conn, payload, now)
+            if not payload["steps"]:
+                result.skipped += conn.execute(SKIP, {**mine, "_reason": GROUP_GONE}).rowcount
+                continue
         if conn.exec_driver_sql(_driver(conn, MARK), {
                 "id": row.id, "token": token, "real": _moment(conn, real),
                 "now": _moment(conn, now)}).rowcount == 1:
             return row, payload
     return None
+
+
+GROUP_GONE = "không gửi: mọi việc trong tin đã xong, được miễn, hủy hoặc đổi hạn"
+
+
+def _regrouped(conn: Connection, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A grouped escalation's payload with only the steps still late as decided, each with its
+    state at `now` (a step done while the message waited is not listed)."""
+    kept, level = [], payload.get("level")
+    for item in payload.get("steps", []):
+        found = conn.execute(STEP, {"_step": item["step_id"]}).one_or_none()
+        if found is None:
+            kept.append(item)
+            continue
+        step = facts(found)
+        if stale(ESCALATION, item, step, now) is None:
+            kept.append(current(item, step, now, level))
+    return {**payload, "steps": kept, "count": len(kept)}
 
 
 def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],

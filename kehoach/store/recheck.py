@@ -7,6 +7,7 @@ is true when it is read.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,9 +36,13 @@ def stale(purpose: str, payload: dict[str, Any], step: StepFacts, now: datetime)
     return None
 
 
-def current(payload: dict[str, Any], step: StepFacts, now: datetime) -> dict[str, Any]:
+def current(payload: dict[str, Any], step: StepFacts, now: datetime,
+            level: int | None = None) -> dict[str, Any]:
     """The payload with the step's state as it is at `now` (the text says what is true when
-    it is read, not when it was decided)."""
+    it is read, not when it was decided); an escalation of rung `level` counts itself as sent
+    (it is: the reader holds it)."""
+    if level and level > step.escalated:
+        step = replace(step, escalated=level)
     st = status(step, now)
     return {**payload, "due_at": step.deadline.isoformat(), "due_day": _day(step.deadline, step),
             "status": st.label, "days_late": st.days_late}
