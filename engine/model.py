@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .workdays import ShiftPolicy
+
+#: Việt Nam's one time zone (UTC+7, no daylight saving): a plan's default, and where every
+#: date a person reads is told. Defined here only; the other packages import it.
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=120)]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
@@ -114,7 +119,7 @@ class PlanFile(_Strict):
                                "«before_issue: true».")
     period: str | dict[Literal["from", "to"], str | int] = Field(
         description='"2023 - 2028", "2022", or {from: "2023", to: "04/2028"}.')
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = ZONE.key
     shift: ShiftPolicy = Field(ShiftPolicy.NEXT, description="For deadlines on weekends/holidays.")
     reminder_time: str = Field("08:00", description="Hour at which day-offset reminders are sent.")
     reminders: dict[Kind, list[Offset]] = Field(default_factory=dict)

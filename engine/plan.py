@@ -12,7 +12,7 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PlanError, PlanErrors, Position
-from .model import Kind, Level, Obligation, PlanFile
+from .model import ZONE, Kind, Level, Obligation, PlanFile
 from .phrases import Schedule, parse_clock, parse_day, parse_when
 from .rules import Fixed, Relative, RRule, expand
 from .workdays import ShiftPolicy
@@ -205,7 +205,7 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
         tz = ZoneInfo(doc.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         r.fail(("timezone",), "múi giờ không tồn tại", doc.timezone)
-        tz = ZoneInfo("Asia/Ho_Chi_Minh")
+        tz = ZONE
     period = r.attempt(("period",), parse_period, doc.period)
     start, end = period or (date.min, date.max)
     reminder_time = r.attempt(("reminder_time",), parse_clock, doc.reminder_time) or time(8)

@@ -159,7 +159,7 @@ def _now(value: str | None, force: bool | None = None) -> datetime_:
     """`--now`: an ISO moment; without a zone it is Hồ Chí Minh time. Default: the clock.
     `force=False` (a command that writes, without --force): at most a day ahead of the clock."""
     from datetime import UTC, datetime, timedelta
-    from zoneinfo import ZoneInfo
+    from engine.model import ZONE
     if value is None:
         return datetime.now(UTC)
 
@@ -177,7 +177,7 @@ def _now(value: str | None, force: bool | None = None) -> datetime_:
         if not FIRST_YEAR <= moment.year <= LAST_YEAR:
             raise fail(f"ngoài khoảng cho phép (từ năm {FIRST_YEAR} đến năm {LAST_YEAR})")
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+            moment = moment.replace(tzinfo=ZONE)
         moment = moment.astimezone(UTC)
         ahead = force is False and moment > datetime.now(UTC) + timedelta(days=1)
     if ahead:

@@ -47,7 +47,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
@@ -56,6 +55,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 from sqlalchemy import Engine, func, select
 
+from engine.model import ZONE
 from kehoach import store
 from kehoach.store.db import WRITE
 from kehoach.store.digest import DEFAULT_HOUR, DigestResult, parse_hour
@@ -78,7 +78,6 @@ HOUSEKEEPING_AT = {"hour": 3, "minute": 17}  # local time, away from the 07:30 d
 #: a failing job store read after 10 s) means the scheduler stopped: it is rebuilt.
 STALL_PERIODS, STALL_SLACK = 3, 10.0
 JOB_THREADS = 4  # tick, digest, housekeeping, and a tick left over by a rebuilt clock
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 #: The clocks running in this process, by the id their jobs carry.
 _CLOCKS: dict[str, Clock] = {}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
+from engine.model import ZONE as VN  # noqa: F401  (the templates' zone, re-exported)
+
 CLIP = 300  # a title or reason longer than this is cut (a digest line, a subject stay one line)
 
 

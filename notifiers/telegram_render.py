@@ -3,8 +3,8 @@ purpose), HTML parse mode with every value escaped (autoescape), Vietnamese date
 at most 4,096 characters (a digest is split at line boundaries), inline buttons whose callback
 data is a short action code and the outbox row's id (well under Telegram's 64 bytes).
 
-    >>> parts = render(Notification(7, "k", "doan-a", "reminder", 0, {...}))
-    >>> parts[0].text, parts[0].buttons
+    parts = render(Notification(7, "k", "doan-a", "reminder", 0, payload))
+    parts[0].text, parts[0].buttons        # the HTML text, the rows of (label, callback data)
 """
 from __future__ import annotations
 

@@ -23,14 +23,12 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-#: Kinds that can be late; events and phases happen on their dates ("đã diễn ra" after).
-LATE_KINDS = frozenset({"deadline", "contribution", "milestone", "target"})
+from engine.model import ZONE as VN  # noqa: F401  (re-exported: the store, the board, …)
+from engine.plan import LATE_KINDS  # events and phases happen on their dates ("đã diễn ra" after)
 #: A notice sent later than this after its moment says it is late.
 GRACE = timedelta(hours=1)
 DAY = timedelta(days=1)
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 class State(StrEnum):
