@@ -140,6 +140,34 @@ def test_a_database_outage_mid_batch_loses_and_doubles_nothing(db: Engine) -> No
     assert {d.outcome for d in deliveries(db)} == {"sent"}
 
 
+def test_a_row_marked_but_cut_off_before_its_send_goes_back_to_pending(
+        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database goes away after a row's «sending» mark (committed on its own on
+    PostgreSQL) and before its send: the row was never handed to the channel, so it goes back
+    to pending when the database answers again and is sent then; it is never parked unknown."""
+    import importlib
+    dispatcher = importlib.import_module("kehoach.store.dispatch")  # the module, not the function
+    monkeypatch.setattr(dispatcher, "REFRESH_SECONDS", 0.0)  # a statement after every mark
+    keys = enqueue(db, 10)
+    outage = Outage(db)
+    marks = []
+
+    def cut_after_third_mark(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "SET state = 'sending'" in statement:
+            marks.append(statement)
+            outage.down = len(marks) == 3
+    event.listen(db, "after_cursor_execute", cut_after_third_mark)
+    channel = RecordingChannel()
+    with pytest.raises(DatabaseUnavailable):
+        dispatch(sessions(db), channel, AT, limit=100, worker="w")
+    assert len(channel.sent) == 2  # the third was marked, never sent
+    outage.down = False
+    event.remove(db, "after_cursor_execute", cut_after_third_mark)
+    dispatch(sessions(db), channel, AT, limit=100, worker="w", clock=later(2 * CLAIM_LEASE))
+    assert states(db) == {"sent": 10}
+    assert sorted(n.key for n in channel.sent) == keys
+
+
 # ── item 13: leases run on the real clock, not the simulated one ─────────────────────────────
 
 def test_a_simulated_clock_racing_ahead_parks_nothing_being_sent(db: Engine) -> None:

@@ -84,6 +84,8 @@ NO_LOCK = nullcontext()
 _UNRECORDED: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
 _UNRECORDED_SINCE: dict[tuple[str, str], float] = {}
 _UNRECORDED_LOCK = threading.Lock()
+#: Rows marked `sending` by a call that failed before their send: (claim token, outbox id).
+_UNSENT: dict[tuple[str, str], list[tuple[str, int]]] = {}
 log = logging.getLogger("kehoach.dispatch")
 
 
@@ -173,6 +175,11 @@ _MINE = (outbox_t.c.id == _bp("_id"), outbox_t.c.state == "claimed",
 SKIP = update(outbox_t).where(*_MINE).values(
     state="skipped", last_error=_bp("_reason"), claimed_by=None, claimed_at=None,
     updated_at=_bp("_now"))
+#: A row marked `sending` whose send never started: pending again, the attempt not counted.
+UNMARK = update(outbox_t).where(
+    outbox_t.c.id == _bp("_id"), outbox_t.c.claimed_by == _bp("_token"),
+    outbox_t.c.state == "sending").values(
+    state="pending", claimed_by=None, claimed_at=None, attempts=outbox_t.c.attempts - 1)
 REFRESH = (update(outbox_t).where(outbox_t.c.claimed_by == _bp("_token"),
                                   outbox_t.c.state == "claimed")
            .values(claimed_at=_bp("_real")))
@@ -240,9 +247,16 @@ def _keep(key: tuple[str, str], done: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _record_unrecorded(session_factory: SessionFactory, key: tuple[str, str]) -> int:
-    """Record what earlier calls sent but could not record; raises while the database is away
-    (the outcomes stay in memory for the next call)."""
+    """Record what earlier calls sent but could not record, and give back the rows they marked
+    `sending` but never sent (the database went away in between); raises while the database is
+    away (both stay in memory for the next call)."""
     with _UNRECORDED_LOCK:
+        unsent = _UNSENT.get(key)
+        if unsent:
+            with session_factory() as session:
+                for token, row_id in unsent:
+                    session.execute(UNMARK, {"_id": row_id, "_token": token})
+            del _UNSENT[key]
         waiting = _UNRECORDED.get(key)
         if not waiting:
             return 0
@@ -347,6 +361,7 @@ def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],
     done: list[tuple[str, dict[str, Any]]] = []
     refreshed = time.monotonic()
     sqlite = bind.dialect.name == "sqlite"
+    marked: int | None = None  # a row marked `sending` whose send has not started yet
     try:
         with friendly_errors(bind), bind.connect() as conn, _async_commit(conn):
             while True:
@@ -354,16 +369,21 @@ def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],
                 with _WRITERS[bind.url] if sqlite else NO_LOCK, conn.begin():
                     _record(conn, done)
                     picked = _next(conn, queue, token, now, real, result)
+                    marked = picked[0].id if picked is not None else None
                     if queue and time.monotonic() - refreshed >= REFRESH_SECONDS:
                         conn.execute(REFRESH, {"_token": token, "_real": real})  # still at it
                         refreshed = time.monotonic()
                 done = []
                 if picked is None:
                     return
+                marked = None  # from here on the send may have started
                 done.append((token, _send(channel, picked, people, now, rng, max_attempts,
                                           result)))
     except BaseException:
         _keep((worker, channel.name), done)
+        if marked is not None:  # its mark may be committed (PostgreSQL: each statement alone)
+            with _UNRECORDED_LOCK:
+                _UNSENT.setdefault((worker, channel.name), []).append((token, marked))
         raise
 
 
