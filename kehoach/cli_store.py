@@ -395,13 +395,13 @@ def _csv_steps(lines: Iterable[Any]) -> None:
     import csv
     from itertools import islice
 
-    from kehoach.web.exports import _cell
+    from kehoach.web.exports import csv_cells
     from kehoach.web.tables import STEP_HEADER, step_rows
     writer = csv.writer(sys.stdout)
     writer.writerow(STEP_HEADER)
-    rows = step_rows(lines)
+    rows = csv_cells(step_rows(lines), safe=False)
     while chunk := list(islice(rows, 1000)):
-        writer.writerows([_cell(v) for v in row] for row in chunk)
+        writer.writerows(chunk)
 
 
 @main.command()

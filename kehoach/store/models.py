@@ -150,6 +150,12 @@ class PlanDraft(Base):
     updated_by: Mapped[str] = mapped_column(Text)
 
 
+#: A step's deadline (the extension when later than the plan's date) as index DDL; the
+#: queries' form is kehoach.web.queries.DEADLINE, the same expression. Written as PostgreSQL
+#: prints it back, so alembic's comparison of models and database finds no difference.
+DEADLINE_DDL = "(\nCASE\n    WHEN extended_until > due_at THEN extended_until\n    ELSE due_at\nEND)"
+
+
 class StepRow(Base):
     __tablename__ = "steps"
     __table_args__ = (
@@ -164,6 +170,9 @@ class StepRow(Base):
               "plan_id", "id"),
         Index("ix_steps_plan_id_unit_id_kind", "plan_id", "unit_id", "kind", "state", "due_at",
               "extended_until", "done_at", "due_date"),
+        # 0011: pending steps in the lists' order (deadline, id), see the migration
+        Index("ix_steps_state_deadline", "state", text(DEADLINE_DDL), "id", "kind", "unit_id",
+              "plan_id", "due_at", "extended_until"),
     )
     #: The compiler's stable id: plan/obligation/occurrence/unit.
     id: Mapped[str] = mapped_column(String(400), primary_key=True)
@@ -293,6 +302,18 @@ class BoardSession(Base):
     expires_at: Mapped[datetime]
 
 
+class BoardChanges(Base):
+    """One row counting the writes the board's summaries depend on (0011): database
+    triggers add 1 on every insert, delete or update of what a summary or chart reads (a
+    step's state, dates, kind, plan or unit; a unit; a cluster or its members), by any path
+    (actions, a plan's load or reload, a script). The board keeps a summary while the count
+    and its validity (kehoach.web.summary_cache) say nothing it depends on changed."""
+
+    __tablename__ = "board_changes"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class ClockBeat(Base):
     """The clock's heartbeat (one row, `name` "clock"): when the leader's clock started and
     when it last ticked successfully, in real time, so /healthz in any process can tell a
@@ -380,3 +401,6 @@ feed_tokens_table = cast(Table, FeedToken.__table__)
 board_sessions_table = cast(Table, BoardSession.__table__)
 outbox_actions_table = cast(Table, OutboxAction.__table__)
 clock_beats_table = cast(Table, ClockBeat.__table__)
+board_changes_table = cast(Table, BoardChanges.__table__)
+#: What a trigger of board_changes runs (and a bulk load that set the triggers aside, once).
+BOARD_CHANGED = "UPDATE board_changes SET n = n + 1"

@@ -31,6 +31,7 @@ from workflows.lifecycle import next_moment
 
 from .directory import sync_groups, sync_plan_units
 from .models import (
+    BOARD_CHANGED,
     StepState,
     plans_table,
     steps_table,
@@ -235,9 +236,9 @@ SQLITE_BULK_MIN = 20_000
 def _sqlite_bulk_start(connection: Any, existing: dict[str, Any], steps: Sequence[Step]
                        ) -> list[str]:
     """For a large first load (no step and no transition stored yet): drop the secondary
-    indexes of steps and transitions inside the load's transaction and return their DDL, to
-    be run again once the rows are in (SQLite sorts once instead of splitting B-tree pages for
-    every row). DDL is transactional: a failed load rolls back to the indexes it found; a
+    indexes (and triggers) of steps and transitions inside the load's transaction and return
+    their DDL, to be run again once the rows are in (SQLite sorts once instead of splitting
+    B-tree pages for every row). DDL is transactional: a failed load rolls back to the indexes it found; a
     reader keeps its snapshot. Otherwise nothing happens and the list is empty."""
     if existing or len(steps) < SQLITE_BULK_MIN:
         return []
@@ -246,11 +247,13 @@ def _sqlite_bulk_start(connection: Any, existing: dict[str, Any], steps: Sequenc
             f"OR EXISTS (SELECT 1 FROM {transitions_t.name})").scalar():
         return []
     found = connection.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        "AND tbl_name IN (?, ?) ORDER BY name", (steps_t.name, transitions_t.name)).all()
-    for name, _sql in found:
-        connection.exec_driver_sql(f'DROP INDEX "{name}"')
-    return [sql for _name, sql in found]
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL AND tbl_name IN (?, ?) ORDER BY type, name",
+        (steps_t.name, transitions_t.name)).all()
+    for kind, name, _sql in found:
+        connection.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
+    # the steps' triggers (0011) count board changes per row: this load counts as one
+    return [sql for _kind, _name, sql in found] + [BOARD_CHANGED]
 
 
 def _step_id(step: Step) -> str:

@@ -56,18 +56,38 @@ def _xlsx_cell(sheet: Any, value: object) -> object:
     return cell
 
 
+def csv_cells(rows: Iterator[list[Any]], safe: bool = True) -> Iterator[list[str]]:
+    """Rows as CSV text cells: dates as dd/mm/yyyy (each distinct day formatted once), None
+    as empty, text neutralised (`_formula_safe`) unless `safe` is False (a file the command
+    line writes for its own user)."""
+    days: dict[date, str] = {}
+    for row in rows:
+        out: list[str] = []
+        for v in row:
+            kind = v.__class__
+            if kind is str:
+                out.append("'" + v if safe and v.startswith(FORMULA_START) else v)
+            elif kind is date:
+                text = days.get(v)
+                if text is None:
+                    text = days[v] = _cell(v)
+                out.append(text)
+            else:
+                out.append(_cell(v))
+        yield out
+
+
 def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:
     """The CSV file in pieces of `batch` rows, read as they are written (constant memory)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(table.header)
     yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
-    rows = table.rows()
+    rows = csv_cells(table.rows())
     while chunk := list(islice(rows, batch)):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([_formula_safe(v) if isinstance(v, str) else _cell(v) for v in row]
-                         for row in chunk)
+        writer.writerows(chunk)
         yield buffer.getvalue().encode("utf-8")
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import String, Text, and_, case, cast, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from kehoach.store.models import (
@@ -33,6 +36,8 @@ from kehoach.store.models import (
 )
 from kehoach.store.people import PersonView
 from kehoach.store.tick import COLUMNS, facts
+from kehoach.store.types import UTCDateTime
+from kehoach.web.summary_cache import kept, scope_key
 from workflows.lifecycle import LATE_KINDS, VN, Action, StepStatus, refusal, status
 
 t, g, m = steps_table, groups_table, group_members_table
@@ -232,24 +237,28 @@ class StepList:
     overdue: bool
     days: int = 0
 
-    def where(self, scope: Collection[str] | None, now: datetime, f: Filters) -> list[Any]:
-        """The conditions on `steps`: in scope, filtered, and late (or due soon) at `now`."""
+    def where(self, scope: Collection[str] | None, now: datetime, f: Filters,
+              count: bool = False) -> list[Any]:
+        """The conditions on `steps`: in scope, filtered, and late (or due soon) at `now`.
+
+        The bounds are on the deadline, which ix_steps_state_deadline orders: a page or a
+        stream walks it in the list's order. The deadline is never before due_at, so each
+        bound on it is also one on due_at: a `count` says so, and then reads the narrower
+        covering index (state, due_at, …) instead."""
         where = [t.c.state == "pending", *_filters(f)]
         if scope is not EVERYTHING:
             where.append(t.c.unit_id.in_(sorted(scope)))
-        # The deadline is never before due_at: each bound on it is also one on due_at, which
-        # the index (state, due_at, …) can seek to.
         if self.overdue:
             # days late = max(1, ⌈(now − deadline) / 1 day⌉) ≥ n  ⇔  deadline < now − (n−1) days
             where += [t.c.kind.in_(sorted(LATE_KINDS))]
             if f.min_days <= 1:
-                where += [DEADLINE <= now, t.c.due_at <= now]
+                where += [DEADLINE <= now] + ([t.c.due_at <= now] if count else [])
             else:
                 before = now - timedelta(days=f.min_days - 1)
-                where += [DEADLINE < before, t.c.due_at < before]
+                where += [DEADLINE < before] + ([t.c.due_at < before] if count else [])
         else:
             end = now + timedelta(days=self.days)
-            where += [DEADLINE > now, DEADLINE <= end, t.c.due_at <= end]
+            where += [DEADLINE > now, DEADLINE <= end] + ([t.c.due_at <= end] if count else [])
         return where
 
 
@@ -273,7 +282,8 @@ def step_page(session: Session, scope: Collection[str] | None, now: datetime, wh
     `scope` None (EVERYTHING) is every unit: the command line's view."""
     if scope is not EVERYTHING and not scope:
         return Page([], 0, None, limit)
-    where = which.where(narrowed(session, scope), now, f)
+    wanted = narrowed(session, scope)
+    where = which.where(wanted, now, f)
     keys = sort_keys(f.sort)
     # Two steps: the page's ids and sort keys from the index (ix_steps_state_due_at_…, joined
     # to units or plans only when the sort needs their names), then the full rows of those.
@@ -288,7 +298,8 @@ def step_page(session: Session, scope: Collection[str] | None, now: datetime, wh
         query = query.where(after([e for e, _ in keys], values, f.desc))
     order = [e.desc() if f.desc else e.asc() for e, _ in keys]
     marks = session.execute(query.order_by(*order).limit(limit + 1)).all()
-    total = session.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+    total = session.execute(select(func.count()).select_from(t)
+                            .where(*which.where(wanted, now, f, count=True))).scalar_one()
     more = len(marks) > limit
     marks = marks[:limit]
     found = {r.id: r for r in session.execute(_base().where(t.c.id.in_([k[-1] for k in marks])))}
@@ -299,6 +310,95 @@ def step_page(session: Session, scope: Collection[str] | None, now: datetime, wh
     return Page(items, total, next_cursor, limit)
 
 
+#: The columns of a list line as a stream reads them: the step's own, no join (the names are
+#: looked up in dicts read once), each as the driver gives it (`_RawLines` decodes).
+#: (`_RawLines.line` reads them by position: escalation is the 15th.)
+LINE_COLUMNS = ("id", "title", "obligation", "kind", "plan_id", "unit_id", "due_date",
+                "due_time", "due_at", "extended_until", "state", "done_at", "tentative",
+                "reminders", "escalation", "escalated_level", "extension_requested_at")
+#: What a step's status depends on (`lifecycle.status` of `facts`), besides `now`.
+STATUS_INPUTS = ("kind", "state", "done_at", "due_at", "extended_until", "tentative",
+                 "reminders", "escalation", "escalated_level")
+_JSON = ("reminders", "escalation")
+_MOMENTS = ("due_at", "extended_until", "done_at", "extension_requested_at")
+
+
+def _raw(name: str) -> Any:
+    """A column as the driver gives it: JSON as its text, moments and dates undecoded."""
+    col = t.c[name]
+    if name in _JSON:
+        return cast(col, Text).label(name)
+    if name in _MOMENTS or name in ("due_date", "due_time"):
+        return type_coerce(col, String).label(name)
+    return col
+
+
+#: The levels and moments of a step's rungs in its escalation's JSON text, in the text's
+#: order (the units the rungs reach are left out: the status does not depend on them). A
+#: level is a number and a moment a quoted string, so the tuple tells the rungs apart in
+#: either key order (SQLite keeps json.dumps', PostgreSQL's jsonb sorts them).
+RUNG_KEYS = re.compile(r'"(?:level|at)": ?(\d+|"[^"]*")')
+
+
+class _RawLines:
+    """StepLines from raw rows. The status inputs of a million late steps take a few
+    thousand distinct values (the steps of one occurrence share them; the rungs differ only
+    in whom they reach, which the status does not depend on), so each distinct combination
+    is decoded and given its status (the lifecycle's, via `facts`) once; the memo is emptied
+    when it grows past `MEMO`, so memory stays bounded."""
+
+    MEMO = 20_000
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.now, self.dialect = now, session.get_bind().dialect
+        self.units = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
+        self.plans = dict(session.execute(select(plans_table.c.id, plans_table.c.title)).all())
+        self.clusters = {k: tuple(v) for k, v in clusters_of(session, self.plans).items()}
+        self.status: dict[tuple[Any, ...], tuple[datetime, StepStatus]] = {}
+        self.days: dict[Any, date] = {}
+        self.times: dict[Any, time | None] = {}
+        self.moment = UTCDateTime().process_result_value
+        self.inputs = itemgetter(*(LINE_COLUMNS.index(n) for n in STATUS_INPUTS
+                                   if n != "escalation"))
+        self.at = {n: LINE_COLUMNS.index(n) for n in LINE_COLUMNS}
+
+    def _facts(self, r: Any, rungs: list[Any]) -> Any:
+        values = {n: r[i] for n, i in self.at.items()}
+        for name in _MOMENTS:
+            values[name] = self.moment(values[name], self.dialect)
+        values["reminders"] = json.loads(values["reminders"])
+        values["escalation"] = rungs
+        values["due_date"] = self._day(values["due_date"])
+        return facts(SimpleNamespace(**values))
+
+    def _day(self, raw: Any) -> date:
+        day = self.days.get(raw)
+        if day is None:
+            day = self.days[raw] = raw if isinstance(raw, date) else date.fromisoformat(raw)
+        return day
+
+    def _time(self, raw: Any) -> time | None:
+        if raw is None or isinstance(raw, time):
+            return raw
+        found = self.times.get(raw)
+        if found is None:
+            found = self.times[raw] = time.fromisoformat(raw)
+        return found
+
+    def line(self, r: Any) -> StepLine:
+        key = (self.inputs(r), *RUNG_KEYS.findall(r[14]))
+        known = self.status.get(key)
+        if known is None:
+            if len(self.status) >= self.MEMO:
+                self.status.clear()
+            step = self._facts(r, json.loads(r[14]))
+            known = self.status[key] = (step.deadline, status(step, self.now))
+        plan, unit = r[4], r[5]
+        return StepLine(r[0], r[1], r[2], r[3], plan, self.plans.get(plan, plan),
+                        unit, self.units.get(unit, unit), self.clusters.get((plan, unit), ()),
+                        self._day(r[6]), self._time(r[7]), *known)
+
+
 def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,
                  which: StepList, f: Filters, batch: int = 2000) -> Iterator[StepLine]:
     """Every step of a list in the list's order, read in batches as they are consumed (the
@@ -306,13 +406,17 @@ def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,
     if scope is not EVERYTHING and not scope:
         return
     keys = sort_keys(f.sort)
-    query = (_base().where(*which.where(narrowed(session, scope), now, f))
+    joined: Any = t
+    if f.sort == "unit":
+        joined = joined.join(units_table, units_table.c.id == t.c.unit_id)
+    elif f.sort == "plan":
+        joined = joined.join(plans_table, plans_table.c.id == t.c.plan_id)
+    query = (select(*(_raw(c) for c in LINE_COLUMNS)).select_from(joined)
+             .where(*which.where(narrowed(session, scope), now, f))
              .order_by(*(e.desc() if f.desc else e.asc() for e, _ in keys)))
-    plan_ids = session.execute(select(plans_table.c.id)).scalars().all()
-    clusters = clusters_of(session, plan_ids, None)
-    result = session.execute(query.execution_options(yield_per=batch))
-    for r in result:
-        yield _line(r, clusters, now)
+    lines = _RawLines(session, now)
+    for r in session.execute(query.execution_options(yield_per=batch)):
+        yield lines.line(r)
 
 
 def overdue(session: Session, scope: Collection[str], now: datetime,
@@ -409,9 +513,16 @@ def summaries(session: Session, scope: Collection[str], now: datetime, by: str,
               plan: str | None = None) -> list[Counts]:
     """Deadlines by outcome per unit (`by="unit"`) or per cluster (`by="cluster"`), most late
     first: one GROUP BY (plan, unit) in the database (index ix_steps_plan_id_unit_id_kind),
-    whose few thousand rows are then added up per unit or per cluster of the unit."""
+    whose few thousand rows are then added up per unit or per cluster of the unit. Kept
+    between requests while exact (summary_cache); callers do not change the Counts."""
     if not scope:
         return []
+    key = ("summaries", by, plan, scope_key(narrowed(session, scope)))
+    return kept(session, key, now, lambda: _summaries(session, scope, now, by, plan))
+
+
+def _summaries(session: Session, scope: Collection[str], now: datetime, by: str,
+               plan: str | None) -> list[Counts]:
     names = ("on_time", "late", "done_late", "upcoming", "excused")
     per = session.execute(select(t.c.plan_id, t.c.unit_id, *_sums(now))
                           .where(*_counted(session, scope, plan))
@@ -481,9 +592,17 @@ def monthly(session: Session, scope: Collection[str], now: datetime, by: str,
             ) -> dict[str, list[Month]]:
     """Per plan (plan ids, `by="plan"`) or per cluster ("plan/cluster" keys), month by month
     of the plan's due date: one GROUP BY (plan, due date; plan, unit, due date for clusters),
-    added up per month and cluster here. `keys` limits it to those shown."""
+    added up per month and cluster here. `keys` limits it to those shown. Kept between
+    requests while exact (summary_cache)."""
     if not scope:
         return {}
+    key = ("monthly", by, plan, None if keys is None else frozenset(keys),
+           scope_key(narrowed(session, scope)))
+    return kept(session, key, now, lambda: _monthly(session, scope, now, by, keys, plan))
+
+
+def _monthly(session: Session, scope: Collection[str], now: datetime, by: str,
+             keys: Collection[str] | None, plan: str | None) -> dict[str, list[Month]]:
     out = _outcomes(now)
     cols = [func.sum(case((out["on_time"], 1), else_=0)).label("on_time"),
             func.sum(case((or_(out["late"], out["done_late"]), 1), else_=0)).label("late")]

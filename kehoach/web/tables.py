@@ -47,11 +47,36 @@ COUNT_HEADER = ["Đúng hạn", "Quá hạn", "Xong trễ", "Chưa đến hạn"
 
 
 def step_rows(lines: Iterable[StepLine]) -> Iterator[list[Cell]]:
+    """The export's cells of each line. Lines of one occurrence share their deadline, clock
+    time, clusters and status: each distinct one is formatted once (dicts of a few thousand
+    entries at most, emptied past `MEMO`)."""
     kinds: dict[str, str] = {str(k): v for k, v in vi.KINDS.items()}
+    days: dict[datetime, date] = {}
+    clocks: dict[Any, str] = {}
+    names: dict[tuple[tuple[str, str], ...], str] = {}
+    labels: dict[Any, tuple[str, int]] = {}
     for s in lines:
-        yield [s.last_day, vi.clock(s.due_time), s.title, kinds.get(s.kind, s.kind),
-               s.unit_name, s.cluster_names, s.plan_title, s.status.label, s.status.days_late,
-               s.id]
+        if len(days) > MEMO or len(labels) > MEMO:
+            days.clear()
+            labels.clear()
+        day = days.get(s.deadline)
+        if day is None:
+            day = days[s.deadline] = s.last_day
+        clock = clocks.get(s.due_time)
+        if clock is None:
+            clock = clocks[s.due_time] = vi.clock(s.due_time)
+        cluster = names.get(s.clusters)
+        if cluster is None:
+            cluster = names[s.clusters] = s.cluster_names
+        label = labels.get(s.status)
+        if label is None:
+            label = labels[s.status] = (s.status.label, s.status.days_late)
+        yield [day, clock, s.title, kinds.get(s.kind, s.kind), s.unit_name, cluster,
+               s.plan_title, *label, s.id]
+
+
+#: At most this many entries in each of step_rows' memos.
+MEMO = 50_000
 
 
 def count_rows(counts: Iterable[Counts]) -> Iterator[list[Cell]]:

@@ -1,0 +1,127 @@
+"""The board keeps its summaries and charts between requests (kehoach.web.summary_cache,
+migration 0011's change count): after a change by every path — time passing a deadline and
+the tick, done, an extension, an excuse, a reopen, a plan reloaded without some steps and
+with a unit moved to another cluster, a script's own UPDATE — what the board answers equals
+what the lifecycle says step by step, and what a board with nothing kept computes. SQLite
+and PostgreSQL."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+
+from kehoach import store
+from kehoach.store import actions, read_session, write_session
+from kehoach.store.models import board_changes_table, steps_table
+from kehoach.web import queries
+from tests.conftest import load
+from tests.test_web import NOW, PLAN, step_id
+from workflows.lifecycle import LATE_KINDS, Phase, status
+
+UNITS = {"tinh-doan", "doan-a", "doan-b", "doan-c"}
+#: lifecycle phase → the summary's column
+COLUMN = {Phase.DONE: "on_time", Phase.DONE_LATE: "done_late", Phase.EXCUSED: "excused",
+          Phase.OVERDUE: "late", Phase.ESCALATED: "late"}
+
+
+def by_lifecycle(engine: Engine, now: datetime) -> dict[str, Counter[str]]:
+    """unit → outcome → count, from each stored step's status (no SQL aggregate)."""
+    out: dict[str, Counter[str]] = {}
+    with read_session(engine) as s:
+        for row in s.execute(select(steps_table)):
+            if row.state == "cancelled" or row.kind not in LATE_KINDS:
+                continue
+            phase = status(store.facts(row), now).phase
+            out.setdefault(row.unit_id, Counter())[COLUMN.get(phase, "upcoming")] += 1
+    return out
+
+
+def summary(engine: Engine, now: datetime, by: str) -> list[tuple[object, ...]]:
+    with read_session(engine) as s:
+        return [(c.key, c.name, c.on_time, c.late, c.done_late, c.upcoming, c.excused)
+                for c in queries.summaries(s, UNITS, now, by)]
+
+
+def charts(engine: Engine, now: datetime) -> tuple[object, ...]:
+    with read_session(engine) as s:
+        return (queries.monthly(s, UNITS, now, "plan"), queries.monthly(s, UNITS, now, "cluster"))
+
+
+def changes(engine: Engine) -> int:
+    with read_session(engine) as s:
+        return int(s.execute(select(board_changes_table.c.n)).scalar_one())
+
+
+def check(kept: Engine, url: str, now: datetime) -> None:
+    """The long-lived board's answers (`kept`, warm) equal a fresh board's and the lifecycle's."""
+    fresh = store.make_engine(url)
+    try:
+        for by in ("unit", "cluster"):
+            assert summary(kept, now, by) == summary(fresh, now, by)
+        assert charts(kept, now) == charts(fresh, now)
+    finally:
+        fresh.dispose()
+    expected = by_lifecycle(kept, now)
+    names = ("on_time", "late", "done_late", "upcoming", "excused")
+    got = {r[0]: Counter({n: v for n, v in zip(names, r[2:], strict=True) if v})
+           for r in summary(kept, now, "unit")}
+    assert {u: c for u, c in got.items() if c} == {u: c for u, c in expected.items() if c}
+
+
+def test_summaries_stay_exact_after_every_kind_of_change(db: Engine, db_url: str,
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    before = changes(db)
+    load(db, path)
+    assert changes(db) > before  # the load's steps, units and cluster were counted
+    now = NOW
+    check(db, db_url, now)  # kept from here on
+
+    # time passes the 25 April deadline: late now, with no write; the tick writes its notices
+    now = datetime(2022, 4, 26, 3, 0, tzinfo=now.tzinfo)
+    late_before = summary(db, now - timedelta(days=1), "unit")
+    with write_session(db) as s:
+        store.tick(s, now)
+    check(db, db_url, now)
+    assert summary(db, now, "unit") != late_before
+
+    changed = changes(db)
+    with write_session(db) as s:
+        store.mark_done(s, step_id("doan-a", 4), "test", "test", now)
+    assert changes(db) > changed
+    check(db, db_url, now)
+
+    with write_session(db) as s:
+        actions.extend(s, step_id("doan-b", 4), now.date() + timedelta(days=10), "xin thêm",
+                       "test", "test", now)
+    check(db, db_url, now)
+
+    with write_session(db) as s:
+        actions.excuse(s, step_id("doan-c", 4), "được miễn", "test", "test", now)
+    check(db, db_url, now)
+
+    with write_session(db) as s:
+        actions.reopen(s, step_id("doan-c", 4), "làm lại", "test", "test", now)
+    check(db, db_url, now)
+
+    # the extension runs out: doan-b's step is late again, with no write
+    now += timedelta(days=12)
+    check(db, db_url, now)
+
+    # a reload: doan-c no longer responsible (its pending steps cancelled), doan-c in cum-1
+    reloaded = (PLAN.replace("responsible: [doan-a, doan-b, doan-c]",
+                             "responsible: [doan-a, doan-b]")
+                .replace("members: [doan-a, doan-b]", "members: [doan-a, doan-b, doan-c]"))
+    assert reloaded != PLAN
+    path.write_text(reloaded, encoding="utf-8")
+    load(db, path, now)
+    check(db, db_url, now)
+
+    # a script's own UPDATE, outside the store's functions
+    with write_session(db) as s:
+        s.execute(update(steps_table).where(steps_table.c.id == step_id("doan-a", 5))
+                  .values(state="done", done_at=now))
+    check(db, db_url, now)
