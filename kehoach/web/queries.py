@@ -16,8 +16,8 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from datetime import date, datetime, time, timedelta
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
@@ -298,8 +298,12 @@ def step_page(session: Session, scope: Collection[str] | None, now: datetime, wh
         query = query.where(after([e for e, _ in keys], values, f.desc))
     order = [e.desc() if f.desc else e.asc() for e, _ in keys]
     marks = session.execute(query.order_by(*order).limit(limit + 1)).all()
-    total = session.execute(select(func.count()).select_from(t)
-                            .where(*which.where(wanted, now, f, count=True))).scalar_one()
+    # the total (a count over every late step's index entry) is kept while exact, as the
+    # summaries are: it depends on what they depend on, and on the filters
+    counted = select(func.count()).select_from(t).where(*which.where(wanted, now, f, count=True))
+    total = kept(session, ("count", which, f.plan, f.unit, f.cluster, f.min_days,
+                           scope_key(wanted)), now,
+                 lambda: int(session.execute(counted).scalar_one()))
     more = len(marks) > limit
     marks = marks[:limit]
     found = {r.id: r for r in session.execute(_base().where(t.c.id.in_([k[-1] for k in marks])))}
