@@ -61,20 +61,18 @@ def csv_cells(rows: Iterator[list[Any]], safe: bool = True) -> Iterator[list[str
     as empty, text neutralised (`_formula_safe`) unless `safe` is False (a file the command
     line writes for its own user)."""
     days: dict[date, str] = {}
+
+    def other(v: object) -> str:
+        if isinstance(v, date) and v.__class__ is date:  # a day, not a moment
+            text = days.get(v)
+            if text is None:
+                text = days[v] = _cell(v)
+            return text
+        return _cell(v)
+    starts = FORMULA_START if safe else ()
     for row in rows:
-        out: list[str] = []
-        for v in row:
-            kind = v.__class__
-            if kind is str:
-                out.append("'" + v if safe and v.startswith(FORMULA_START) else v)
-            elif kind is date:
-                text = days.get(v)
-                if text is None:
-                    text = days[v] = _cell(v)
-                out.append(text)
-            else:
-                out.append(_cell(v))
-        yield out
+        yield [("'" + v if v.startswith(starts) else v) if v.__class__ is str else other(v)
+               for v in row]
 
 
 def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:

@@ -18,7 +18,7 @@ from fastapi import Depends, Query, Request
 from engine import vi
 from kehoach import store
 from kehoach.store.people import ROLE_NAMES
-from workflows.lifecycle import VN
+from workflows.lifecycle import VN, StepStatus
 
 from . import queries
 from .auth import Viewer, viewer
@@ -54,7 +54,8 @@ def step_rows(lines: Iterable[StepLine]) -> Iterator[list[Cell]]:
     days: dict[datetime, date] = {}
     clocks: dict[Any, str] = {}
     names: dict[tuple[tuple[str, str], ...], str] = {}
-    labels: dict[Any, tuple[str, int]] = {}
+    # by the status object's id: the entry holds the object, so its id is not reused meanwhile
+    labels: dict[int, tuple[StepStatus, str, int]] = {}
     for s in lines:
         if len(days) > MEMO or len(labels) > MEMO:
             days.clear()
@@ -68,11 +69,11 @@ def step_rows(lines: Iterable[StepLine]) -> Iterator[list[Cell]]:
         cluster = names.get(s.clusters)
         if cluster is None:
             cluster = names[s.clusters] = s.cluster_names
-        label = labels.get(s.status)
-        if label is None:
-            label = labels[s.status] = (s.status.label, s.status.days_late)
+        said = labels.get(id(s.status))
+        if said is None:
+            said = labels[id(s.status)] = (s.status, s.status.label, s.status.days_late)
         yield [day, clock, s.title, kinds.get(s.kind, s.kind), s.unit_name, cluster,
-               s.plan_title, *label, s.id]
+               s.plan_title, said[1], said[2], s.id]
 
 
 #: At most this many entries in each of step_rows' memos.
