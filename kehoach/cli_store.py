@@ -347,7 +347,9 @@ def _list_steps(which: object, now: datetime_, fmt: str, limit: int, unit: str |
     assert isinstance(which, queries.StepList)
     try:
         with store.read_session(engine) as session:
-            total = queries.step_page(session, scope, now, which, f, None, 1).total
+            # the total says how many more a table or a --limit left out (none else)
+            total = queries.step_page(session, scope, now, which, f, None, 1).total \
+                if fmt == "table" or limit else 0
             lines = queries.stream_lines(session, scope, now, which, f)
             shown = islice(lines, limit) if limit else lines
             if fmt == "table":

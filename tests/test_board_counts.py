@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select, update
 
 from kehoach import store
@@ -125,3 +126,22 @@ def test_summaries_stay_exact_after_every_kind_of_change(db: Engine, db_url: str
         s.execute(update(steps_table).where(steps_table.c.id == step_id("doan-a", 5))
                   .values(state="done", done_at=now))
     check(db, db_url, now)
+
+
+def test_a_bulk_first_load_counts_and_keeps_its_triggers(db: Engine, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large first load into SQLite sets the steps' triggers aside with their indexes
+    (store.sync); it counts as a change, and the triggers are back for what follows."""
+    from kehoach.store import sync
+    monkeypatch.setattr(sync, "SQLITE_BULK_MIN", 1)  # this small plan takes the bulk path
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    before = changes(db)
+    load(db, path)
+    loaded = changes(db)
+    assert loaded > before
+    check(db, db.url.render_as_string(hide_password=False), NOW)
+    with write_session(db) as s:
+        store.mark_done(s, step_id("doan-a", 1), "test", "test", NOW)
+    assert changes(db) > loaded
+    check(db, db.url.render_as_string(hide_password=False), NOW)
