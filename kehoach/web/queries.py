@@ -670,11 +670,16 @@ def choices(session: Session, scope: Collection[str]) -> Choices:
                      for q in (plans, units, clusters)))
 
 
-def _people_query(scope: Collection[str], unit: str | None) -> Any:
+def _people_query(session: Session, scope: Collection[str], unit: str | None) -> Any:
     p = people_table
     query = (select(p, units_table.c.name.label("unit_name"))
              .outerjoin(units_table, units_table.c.id == p.c.unit_id)
-             .where(p.c.active.is_(True), p.c.unit_id.in_(sorted(scope))))
+             .where(p.c.active.is_(True)))
+    wanted = narrowed(session, scope)  # every unit: no IN of 10,000 ids (0.2 s on PostgreSQL)
+    if wanted is EVERYTHING:
+        query = query.where(p.c.unit_id.is_not(None))
+    else:
+        query = query.where(p.c.unit_id.in_(sorted(wanted)))
     return query.where(p.c.unit_id == unit) if unit is not None else query
 
 
@@ -693,7 +698,7 @@ def people_page(session: Session, scope: Collection[str], unit: str | None = Non
     """A page of the active people of the units in scope, by unit, name and id (keyset)."""
     if not scope:
         return Page([], 0, None, limit)
-    query = _people_query(scope, unit)
+    query = _people_query(session, scope, unit)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     if cursor:
         query = query.where(after(PEOPLE_KEYS, decode_cursor(cursor, "people", False, "ssi"),
@@ -709,6 +714,6 @@ def stream_people(session: Session, scope: Collection[str], unit: str | None = N
                   ) -> Iterator[PersonView]:
     """Every active person in scope, in the pages' order, read in batches (the exports)."""
     if scope:
-        query = _people_query(scope, unit).order_by(*PEOPLE_KEYS)
+        query = _people_query(session, scope, unit).order_by(*PEOPLE_KEYS)
         for r in session.execute(query.execution_options(yield_per=2000)):
             yield _person(r)
