@@ -145,3 +145,30 @@ def test_a_bulk_first_load_counts_and_keeps_its_triggers(db: Engine, tmp_path: P
         store.mark_done(s, step_id("doan-a", 1), "test", "test", NOW)
     assert changes(db) > loaded
     check(db, db.url.render_as_string(hide_password=False), NOW)
+
+
+def test_a_list_total_is_kept_only_while_its_own_bounds_hold(db: Engine, db_url: str,
+                                                            tmp_path: Path) -> None:
+    """A list of steps at least 10 days late changes when a deadline becomes 10 days old,
+    with no deadline and no write in between; the upcoming list when a deadline comes
+    within its days. Each total equals a fresh board's at every moment."""
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    load(db, path)
+    lists = [(queries.OVERDUE, queries.Filters(min_days=10)),
+             (queries.OVERDUE, queries.Filters()),
+             (queries.StepList(False, 20), queries.Filters(sort="due"))]
+
+    def totals(engine: Engine, now: datetime) -> list[int]:
+        with read_session(engine) as s:
+            return [queries.step_page(s, UNITS, now, which, f).total for which, f in lists]
+    seen = set()
+    for day in range(0, 12):  # 1 April 2022 (the 25 March deadlines are 7 days old) onwards
+        now = NOW + timedelta(days=day)
+        fresh = store.make_engine(db_url)
+        try:
+            assert totals(db, now) == totals(fresh, now), now
+        finally:
+            fresh.dispose()
+        seen.add(tuple(totals(db, now)))
+    assert len({t[0] for t in seen}) > 1 and len({t[2] for t in seen}) > 1  # they did change

@@ -261,6 +261,13 @@ class StepList:
             where += [DEADLINE > now, DEADLINE <= end] + ([t.c.due_at <= end] if count else [])
         return where
 
+    def shifts(self, f: Filters) -> list[timedelta]:
+        """How far from `now` the list's bounds on deadlines are (`where`): now − (n − 1)
+        days for steps at least n days late; now and now + days for the upcoming ones."""
+        if self.overdue:
+            return [timedelta(days=max(f.min_days, 1) - 1)]
+        return [timedelta(0), -timedelta(days=self.days)]
+
 
 OVERDUE = StepList(overdue=True)
 #: The scope of the command line: every unit.
@@ -303,7 +310,7 @@ def step_page(session: Session, scope: Collection[str] | None, now: datetime, wh
     counted = select(func.count()).select_from(t).where(*which.where(wanted, now, f, count=True))
     total = kept(session, ("count", which, f.plan, f.unit, f.cluster, f.min_days,
                            scope_key(wanted)), now,
-                 lambda: int(session.execute(counted).scalar_one()))
+                 lambda: int(session.execute(counted).scalar_one()), which.shifts(f))
     more = len(marks) > limit
     marks = marks[:limit]
     found = {r.id: r for r in session.execute(_base().where(t.c.id.in_([k[-1] for k in marks])))}

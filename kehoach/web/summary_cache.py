@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -94,13 +94,23 @@ def scope_key(scope: Collection[str] | None) -> Any:
     return None if scope is None else frozenset(scope)
 
 
-def kept(session: Session, key: tuple[Any, ...], now: datetime, compute: Callable[[], T]) -> T:
-    """`compute()`'s value at `now`, from memory when it is still exact (module doc)."""
+def kept(session: Session, key: tuple[Any, ...], now: datetime, compute: Callable[[], T],
+         shifts: Sequence[timedelta] = (timedelta(0),)) -> T:
+    """`compute()`'s value at `now`, from memory when it is still exact (module doc).
+
+    `shifts`: the value compares deadlines with `now - shift` for each of these (a list of
+    steps at least n days late: (n − 1) days; due in the next d days: 0 and −d days). It
+    then changes when `now - shift` passes a deadline, at that deadline + shift."""
     cache, count = cache_of(session), changes(session)
     found = cache.get(key, count, now)
     if found is not None:
         value: T = found.value
         return value
     value = compute()
-    cache.put(key, Kept(count, now, next_deadline(session, now), value))
+    until = min(_later(next_deadline(session, now - shift), shift) for shift in shifts)
+    cache.put(key, Kept(count, now, until, value))
     return value
+
+
+def _later(moment: datetime, shift: timedelta) -> datetime:
+    return NEVER if moment == NEVER or NEVER - moment <= shift else moment + shift
