@@ -321,6 +321,7 @@ def step_page(session: Session, scope: Collection[str] | None, now: datetime, wh
     return Page(items, total, next_cursor, limit)
 
 
+Clusters = tuple[tuple[str, str], ...]
 #: The columns of a list line as a stream reads them: the step's own, no join (the names are
 #: looked up in dicts read once), each as the driver gives it (`_RawLines` decodes).
 #: (`_RawLines.line` reads them by position: escalation is the 15th.)
@@ -364,9 +365,12 @@ class _RawLines:
         self.now, self.dialect = now, session.get_bind().dialect
         self.units = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
         self.plans = dict(session.execute(select(plans_table.c.id, plans_table.c.title)).all())
-        self.clusters = {k: tuple(v) for k, v in clusters_of(session, self.plans).items()}
+        self.clusters: dict[tuple[str, str], Clusters] = {
+            k: tuple(v) for k, v in clusters_of(session, self.plans).items()}
         self.status: dict[tuple[Any, ...], tuple[datetime, StepStatus]] = {}
         self.days: dict[Any, date] = {}
+        #: (plan, unit) → the line's plan, plan title, unit, unit name, clusters
+        self.names: dict[tuple[str, str], tuple[str, str, str, str, Clusters]] = {}
         self.times: dict[Any, time | None] = {}
         self.moment = UTCDateTime().process_result_value
         self.inputs = itemgetter(*(LINE_COLUMNS.index(n) for n in STATUS_INPUTS
@@ -405,9 +409,15 @@ class _RawLines:
             step = self._facts(r, json.loads(r[14]))
             known = self.status[key] = (step.deadline, status(step, self.now))
         plan, unit = r[4], r[5]
-        return StepLine(r[0], r[1], r[2], r[3], plan, self.plans.get(plan, plan),
-                        unit, self.units.get(unit, unit), self.clusters.get((plan, unit), ()),
-                        self._day(r[6]), self._time(r[7]), *known)
+        names = self.names.get((plan, unit))
+        if names is None:
+            names = self.names[(plan, unit)] = (
+                plan, self.plans.get(plan, plan), unit, self.units.get(unit, unit),
+                self.clusters.get((plan, unit), ()))
+        day = self.days.get(r[6])
+        return StepLine(r[0], r[1], r[2], r[3], *names,
+                        self._day(r[6]) if day is None else day,
+                        None if r[7] is None else self._time(r[7]), *known)
 
 
 def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,

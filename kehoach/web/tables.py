@@ -63,7 +63,7 @@ def step_rows(lines: Iterable[StepLine]) -> Iterator[list[Cell]]:
         day = days.get(s.deadline)
         if day is None:
             day = days[s.deadline] = s.last_day
-        clock = clocks.get(s.due_time)
+        clock = "" if s.due_time is None else clocks.get(s.due_time)
         if clock is None:
             clock = clocks[s.due_time] = vi.clock(s.due_time)
         cluster = names.get(s.clusters)
