@@ -342,8 +342,11 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
         counted = by_id.get(ob.id)
         rule = counted.schedule.rule if counted else None
         if counted and isinstance(rule, Relative) and rule.anchor == "obligation" and (
-                rule.on == ob.id or rule.on not in by_id):
+                rule.on not in by_id):
             r.fail(("obligations", i, "when"), f"không có nghĩa vụ «{rule.on}» để tính hạn", counted.phrase)
+        elif counted and (loop := _counted_loop(ob.id, by_id)):
+            r.fail(("obligations", i, "when"), "hạn tính vòng quanh, không có ngày bắt đầu: "
+                   + " → ".join(f"«{x}»" for x in loop), counted.phrase)
 
     if r.errors:
         raise PlanErrors(r.errors)
@@ -351,6 +354,31 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
                 tz=tz, reminder_time=reminder_time, units=units, parent=parent, cluster_heads=heads,
                 clusters_of={k: tuple(v) for k, v in clusters_of.items()}, duties=tuple(duties),
                 number=doc.number, issued=issued, names=names, members=expanded)
+
+
+def _counted_loop(start: str, by_id: dict[str, Duty]) -> list[str]:
+    """The chain of «kể từ ngày kết thúc nghĩa vụ …» references from `start` back to `start`
+    (`[start, …, start]`), or [] when the chain ends at a dated obligation: a loop gives no
+    date to count from, so its steps would silently be none.
+
+    >>> from types import SimpleNamespace as NS
+    >>> def d(on): return NS(schedule=NS(rule=Relative(5, "workday", "obligation", on)))
+    >>> _counted_loop("a", {"a": d("b"), "b": d("a")})
+    ['a', 'b', 'a']
+    >>> _counted_loop("a", {"a": d("b"), "b": NS(schedule=NS(rule=None))})
+    []
+    """
+    chain, seen = [start], {start}
+    while True:
+        rule = by_id[chain[-1]].schedule.rule
+        if not (isinstance(rule, Relative) and rule.anchor == "obligation") or rule.on not in by_id:
+            return []
+        chain.append(rule.on)
+        if rule.on == start:
+            return chain
+        if rule.on in seen:  # a loop further on: reported at its own obligations
+            return []
+        seen.add(rule.on)
 
 
 def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,  # type: ignore[no-untyped-def]

@@ -632,3 +632,22 @@ def test_a_deadline_counted_from_an_unknown_obligation_is_refused() -> None:
     with pytest.raises(PlanErrors) as caught:
         parse_plan(text)
     assert "không có nghĩa vụ «hoi-nghi-khac»" in str(caught.value)
+
+
+@pytest.mark.parametrize("chain", [["bien-ban"], ["bien-ban", "nhac"], ["bien-ban", "nhac", "ra-soat"]])
+def test_deadlines_counted_from_each_other_in_a_loop_are_refused(chain: list[str]) -> None:
+    """A loop of «kể từ ngày kết thúc nghĩa vụ …» has no date to start from: it was accepted
+    and compiled to no step at all, silently. Every obligation of the loop is named."""
+    from engine.errors import PlanErrors
+    others = "".join(
+        f"\n  - {{id: {ob}, kind: deadline, title: Việc {ob}, responsible: doan-a,\n"
+        f"     when: \"5 ngày kể từ ngày kết thúc nghĩa vụ {chain[(i + 1) % len(chain)]}\"}}"
+        for i, ob in enumerate(chain) if i)
+    text = RELATIVE_PLAN.replace("nghĩa vụ hoi-nghi\"", f"nghĩa vụ {chain[1 % len(chain)]}\"") + others
+    with pytest.raises(PlanErrors) as caught:
+        parse_plan(text)
+    message = str(caught.value)
+    assert "vòng quanh" in message
+    for ob in chain:
+        assert f"«{ob}» → " in message
+    assert message.count("vòng quanh") == len(chain)
