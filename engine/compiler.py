@@ -122,7 +122,7 @@ def _expand(plan: Plan, duty: Duty, calendar: WorkingCalendar, depth: int = 0) -
         anchors = [("1", plan.issued or plan.start)]
     else:
         other = next((d for d in plan.duties if d.id == rule.on), None)
-        if other is None or depth > 8:  # the loader refuses both; a chain this long is a loop
+        if other is None or depth > len(plan.duties):  # the loader refuses both (unknown, loop)
             return []
         anchors = [(key, calendar.shift(day, other.shift)) for key, _, day in _expand(plan, other, calendar, depth + 1)]
     return [o for o in shifted(rule, anchors, calendar) if plan.start <= o[2] <= plan.end]

@@ -651,3 +651,15 @@ def test_deadlines_counted_from_each_other_in_a_loop_are_refused(chain: list[str
     for ob in chain:
         assert f"«{ob}» → " in message
     assert message.count("vòng quanh") == len(chain)
+
+
+def test_a_long_chain_of_counted_deadlines_is_followed_to_its_end() -> None:
+    """Twelve obligations each counted from the one before: every one has its step (a chain of
+    more than 8 was cut as if it were a loop, its tail compiled to nothing)."""
+    chain = "".join(
+        f"\n  - {{id: buoc-{i}, kind: deadline, title: Bước {i}, responsible: doan-a,\n"
+        f"     when: \"2 ngày kể từ ngày kết thúc nghĩa vụ {'hoi-nghi' if i == 1 else f'buoc-{i - 1}'}\"}}"
+        for i in range(1, 13))
+    steps = compile_plan(parse_plan(RELATIVE_PLAN + chain), CALENDAR)
+    due = {s.duty.id: s.occurrence.date for s in steps if s.duty.id.startswith("buoc-")}
+    assert due == {f"buoc-{i}": date(2025, 4, 25) + timedelta(days=2 * i) for i in range(1, 13)}
