@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from notifiers.base import Channel
+from notifiers.base import Channel, ChannelSettingError
 
 if TYPE_CHECKING:
     import asyncio
@@ -63,7 +63,7 @@ def _email(settings: Settings) -> Channel | None:
 
 async def _telegram_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
                         channel: Channel, running: Sequence[str], stop: asyncio.Event) -> None:
-    from notifiers.telegram_bot import KehoachBot
+    from kehoach.chat.telegram_bot import KehoachBot
     bot = KehoachBot.from_settings(settings, engine, now=now, limiter=channel.limiter,
                                    channels=running)
     if bot is not None:
@@ -126,5 +126,13 @@ def chat_channels() -> tuple[ChannelSpec, ...]:
 
 
 def build_all(settings: Settings) -> list[Channel]:
-    """The channels whose settings are present, in registry order (the console first)."""
-    return [c for c in (s.build(settings) for s in REGISTRY) if c is not None]
+    """The channels whose settings are present, in registry order (the console first). A
+    wrong setting raises kehoach's SettingsError naming it."""
+    from kehoach.settings import SettingsError
+    built = []
+    for s in REGISTRY:
+        try:
+            built.append(s.build(settings))
+        except ChannelSettingError as exc:
+            raise SettingsError(str(exc)) from None
+    return [c for c in built if c is not None]
