@@ -51,7 +51,7 @@ from jinja2 import Environment, TemplateNotFound
 
 from engine import vi
 
-from .base import Channel, DeliveryError, DeliveryResult, Notification
+from .base import Channel, ChannelSettingError, DeliveryError, DeliveryResult, Notification
 from .rendering import VN, board_url, environment
 
 #: security → default port.
@@ -152,14 +152,13 @@ class EmailChannel(Channel):
     def from_settings(cls, settings: Mapping[str, str], *,
                       clock: Callable[[], datetime] | None = None) -> EmailChannel | None:
         """The channel the KEHOACH_SMTP_* settings describe; None when KEHOACH_SMTP_HOST is
-        unset. A wrong value raises SettingsError naming the setting."""
-        from kehoach.settings import SettingsError  # the app's error; kept out of import time
-
+        unset. A wrong value raises ChannelSettingError naming the setting."""
         def get(name: str) -> str:
             return (settings.get(f"KEHOACH_SMTP_{name}") or "").strip()
 
-        def wrong(name: str, why: str) -> SettingsError:
-            return SettingsError(f"thiết lập KEHOACH_SMTP_{name} ([smtp] {name.lower()}) {why}")
+        def wrong(name: str, why: str) -> ChannelSettingError:
+            return ChannelSettingError(f"thiết lập KEHOACH_SMTP_{name} ([smtp] {name.lower()}) "
+                                       f"{why}")
 
         host = get("HOST")
         if not host:
@@ -234,12 +233,12 @@ class EmailChannel(Channel):
         if person is None:
             raise DeliveryError("thông báo không gửi cho người cụ thể nào nên không có địa chỉ "
                                 "thư để gửi", permanent=True)
-        if not person.email:
-            raise DeliveryError(f"{person.name} chưa có địa chỉ thư điện tử", permanent=True)
+        if not person.address:  # none, or lost since the row was queued: the next contact
+            raise DeliveryError(f"{person.name} chưa có địa chỉ thư điện tử", lost=True)
         try:
-            to = Address(display_name=person.name, addr_spec=person.email.strip())
+            to = Address(display_name=person.name, addr_spec=person.address.strip())
         except (ValueError, HeaderParseError, IndexError):
-            raise DeliveryError(f"địa chỉ thư «{person.email}» của {person.name} không hợp lệ",
+            raise DeliveryError(f"địa chỉ thư «{person.address}» của {person.name} không hợp lệ",
                                 permanent=True) from None
         subject, text, html = self.render(n)
         msg = EmailMessage(policy=POLICY)
