@@ -41,6 +41,7 @@ import itertools
 import logging
 import os
 import socket
+import threading
 import time as monotonic_time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -48,6 +49,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from apscheduler.events import (  # type: ignore[import-untyped]
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
@@ -166,6 +174,9 @@ class Clock:
         # Real time, for the heartbeat (`now` may be simulated); monotonic: the last wake-up.
         self.wall = wall
         self.woke, self.ticking = monotonic_time.monotonic(), False
+        # Jobs handed to the thread pool and not finished (a job's next run is stored when it
+        # is handed over, before it runs: "scheduled for later" is not "done").
+        self.in_flight, self._flight_lock = 0, threading.Lock()
 
     # ── the work, callable without a scheduler (tests, `kehoach tick`) ──────────────────────
     @property
@@ -275,6 +286,8 @@ class Clock:
         # asyncio executor would cancel its future and log a CancelledError traceback).
         scheduler = AsyncIOScheduler(jobstores={"default": jobs}, timezone=UTC,
                                      executors={"default": ThreadPoolExecutor(JOB_THREADS)})
+        scheduler.add_listener(self._count_jobs,
+                               EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             self._schedule(scheduler)
             scheduler.start()
@@ -287,6 +300,10 @@ class Clock:
         log.info("đồng hồ chạy: nhịp mỗi %g giây, tin tổng hợp hằng ngày lúc %02d:%02d, dọn dẹp "
                  "hằng ngày lúc %02d:%02d", self.tick_seconds, self.digest_at.hour,
                  self.digest_at.minute, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
+
+    def _count_jobs(self, event: JobSubmissionEvent | JobExecutionEvent) -> None:
+        with self._flight_lock:
+            self.in_flight += 1 if event.code == EVENT_JOB_SUBMITTED else -1
 
     def _schedule(self, scheduler: AsyncIOScheduler) -> None:
         grace = max(1, int(self.tick_seconds))
