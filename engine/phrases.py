@@ -383,7 +383,7 @@ _RRULE_DAYS = {1: "MO", 2: "TU", 3: "WE", 4: "TH", 5: "FR", 6: "SA", 7: "SU"}
 
 def _check_gloss(rule: Rule, solar: str, default_year: int | None) -> None:
     """The solar date a lunar one is glossed with must be one of its days."""
-    said = _fixed(_tokens(normalize(solar), solar), {}, default_year if rule else None).items[0][1]
+    said = _fixed(_tokens(normalize(solar), solar), {}, default_year).items[0][1]
     if said not in {day for _, _, day in expand(rule, said, said)}:
         raise PlanError(f"ngày dương lịch trong ngoặc ({said:%d/%m/%Y}) không khớp với ngày âm lịch; "
                         "hãy kiểm tra")
@@ -406,7 +406,7 @@ def _unknown(s: str, pos: int) -> str:
     «6 tháng»), the words it heads, up to the next readable word."""
     words: list[str] = []
     while pos < len(s) and (not words or (_heads(words[0]) and _readable(s, pos) is None)):
-        word = s[pos:].split(" ")[0]
+        word = s[pos:].split(" ", maxsplit=1)[0]
         words.append(word.strip(",;:.()"))
         pos += len(word)
         while pos < len(s) and s[pos] == " ":
@@ -575,7 +575,7 @@ def _edges(tokens: list[Token]) -> dict[int, str]:
     windows until «đến»/«tới» or another edge word."""
     out: dict[int, str] = {}
     current: str | None = None
-    for i, (kind, g, text) in enumerate(tokens):
+    for i, (kind, _, text) in enumerate(tokens):
         if kind == "edge":
             j = i + 1
             while j < len(tokens) and tokens[j][0] == "stage":
@@ -751,7 +751,7 @@ def _months(kind: str, g: tuple[str | None, ...], text: str) -> tuple[MonthDay, 
         assert window is not None
         return window[0], window[1], False
     if kind == "bare" and g[0] != "năm":  # «cuối quý» with no quarter and no «hằng …»
-        edge = text.split()[0]
+        edge = text.split(maxsplit=1)[0]
         example = f"{edge} tháng 5/2024" if g[0] == "tháng" else f"{edge} quý II năm 2024"
         raise PlanError(f"«{text}» không rõ {g[0]} nào; hãy ghi rõ, ví dụ «{example}», "
                         f"hoặc «{edge} mỗi {g[0]}» nếu lặp lại")
@@ -836,10 +836,10 @@ def _dated_weekdays(tokens: list[Token], default_year: int | None) -> Fixed:
     days = [due for start, due in fixed.items if start is None]
     covered = [start + timedelta(days=n) for start, due in fixed.items if start
                for n in range((due - start).days + 1)]
-    pairs = zip(said, days) if len(days) == len(said) else ((w, d) for w in said for d in days + covered
+    pairs = zip(said, days, strict=True) if len(days) == len(said) else ((w, d) for w in said for d in days + covered
                                                             if d.isoweekday() == w[0])
     checked = {w for w, d in pairs if d.isoweekday() == w[0]}
-    for (number, text), due in zip(said, days + covered):
+    for (number, text), due in zip(said, days + covered, strict=False):
         if (number, text) not in checked:
             raise PlanError(f"«{text}» không khớp với ngày {due:%d/%m/%Y} ({WEEKDAYS[due.weekday()]}); "
                             "hãy kiểm tra thứ hoặc ngày")

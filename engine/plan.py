@@ -160,8 +160,8 @@ def _bound(value: str | int, last: bool) -> date:
     return parse_day(s)
 
 
-def parse_period(value: str | dict[str, str | int]) -> tuple[date, date]:
-    if isinstance(value, dict):
+def parse_period(value: str | Mapping[str, str | int]) -> tuple[date, date]:
+    if isinstance(value, Mapping):
         if set(value) != {"from", "to"}:
             raise PlanError("thời gian của kế hoạch cần cả «from» và «to»")
         start, end = _bound(value["from"], False), _bound(value["to"], True)
@@ -378,7 +378,7 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,
         r.fail((*path, "amount"), "chỉ nghĩa vụ loại «contribution» mới có số tiền")
     if ob.amount is not None:
         money = r.attempt((*path, "amount"), parse_money, ob.amount)
-        amounts = {u: money for u in responsible} if money is not None else {}
+        amounts = dict.fromkeys(responsible, money) if money is not None else {}
     responsible_set = set(responsible)
     for sel, value in (ob.amounts or {}).items():
         money = r.attempt((*path, "amounts", sel), parse_money, value)

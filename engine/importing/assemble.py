@@ -34,7 +34,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                  progress: Callable[[int], None] | None = None) -> Draft:
     """Draft a plan from numbered lines (line or paragraph number, text[, bold])."""
     given, legacy = _unicode(list(lines))
-    rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)  # type: ignore[misc]
+    rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)
              or bool(_MARKED.match(r[1]))) for r in given]
     texts = [t for _, t, _ in rows]
     title, body_start = header.title_of(texts)
@@ -85,7 +85,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                 continue
             recipients = False
         grounds = re.match(r"^căn cứ|^thực hiện", text, re.IGNORECASE)  # a duty only if it dates one
-        if (_SKIP.match(text) and (not grounds or (walker.top.level == 0 and not has_day(text)))
+        if ((_SKIP.match(text) and (not grounds or (walker.top.level == 0 and not has_day(text))))
                 or re.match(r"^TM\.?\s", text)):
             continue
         walker.line(no, text, bold)
@@ -224,7 +224,7 @@ def _assign_classes(walker: Walker, not_issuer: Callable[[str], bool]) -> None:
     a class of lower units («Mỗi Đoàn xã … giúp đỡ 50% …») is answered for by the unit so named.
     When several units claim one class, none is given it: the review lists them."""
     claims: dict[str, set[str]] = {}
-    for what, unit, no in walker.generic:
+    for what, unit, _ in walker.generic:
         if not_issuer(unit):
             claims.setdefault(what, set()).add(unit)
     for what, unit, no in walker.generic:
@@ -265,9 +265,8 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     f = hit.found
     if f.schedule.tentative:
         why.append("ngày dự kiến: hãy sửa khi có ngày chính thức")
-    for flag in f.flags:
-        if flag != "dự kiến":
-            why.append(f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra")
+    why += [f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra"
+            for flag in f.flags if flag != "dự kiến"]
     rule = f.schedule.rule
     whole_years = isinstance(rule, Yearly) and rule.items == (((1, 1), (12, 31)),)  # «hằng năm», «từ năm 2007»
     if kind != "target" and not f.flags and (whole_years or BARE_YEARLY.fullmatch(normalize(f.phrase))):

@@ -13,6 +13,7 @@ a date but is not understood comes back as a `Doubt`, never dropped.
 from __future__ import annotations
 
 import re
+from datetime import date
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -415,10 +416,10 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
     if "nhiều chu kỳ" in error:  # «hằng năm, quý, tháng»: one obligation per period
         tail = re.search(r"(?:hằng|hàng)\s+(.*)", phrase.lower())
         parts = re.findall(r"(?:năm|quý|tháng|tuần|ngày)\b", tail.group(1) if tail else "")
-        found = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase), (*flags, "tách chu kỳ"), phrase)
-                 for p in dict.fromkeys(parts)]
-        if found:
-            return found
+        per_period = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase),
+                            (*flags, "tách chu kỳ"), phrase) for p in dict.fromkeys(parts)]
+        if per_period:
+            return per_period
     pieces = [p.strip(" ,;:.") for p in re.split(r"\s+và\s+|[,;]\s*", phrase) if p.strip(" ,;:.")]
     if len(pieces) > 1:
         out: list[Found] = []
@@ -434,12 +435,12 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
 def _wrong_weekday(phrase: str, schedule: Schedule) -> str | None:
     """«Chủ nhật ngày 17/3/2025» when 17/3/2025 is a Monday: which one is wrong is not guessed."""
     m = _WEEKDAY.search(phrase)
-    items = getattr(schedule.rule, "items", ())
-    if not m or len(items) != 1 or not hasattr(items[0][1], "isoweekday"):
+    items: tuple[tuple[object, object], ...] = getattr(schedule.rule, "items", ())
+    due = items[0][1] if m and len(items) == 1 else None
+    if m is None or not isinstance(due, date):
         return None
     said = m.group().lower().split()
     day = 7 if said[0] == "chủ" else _WEEKDAYS.get(said[1].strip(","), 0)
-    due = items[0][1]
     if due.isoweekday() != day:
         return f"thứ không khớp với ngày ({due:%d/%m/%Y} là {_NAMES[due.isoweekday()]}); hãy kiểm tra"
     return None

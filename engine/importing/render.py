@@ -106,7 +106,7 @@ def _placeholder(draft: Draft) -> None:
     """A draft with no obligation would not pass `check`: one milestone at the plan's start,
     to be replaced, said so in its comment and in the review."""
     try:
-        start, _ = parse_period(draft.period)  # type: ignore[arg-type]
+        start, _ = parse_period(draft.period)
     except PlanError:
         return
     when = f"ngày {start:%d/%m/%Y}"

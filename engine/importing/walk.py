@@ -487,9 +487,10 @@ class Walker:
             if event is None:
                 self.on_doubt(no, sentence, "khoản đóng góp không ghi hạn; hãy ghi rõ thời gian")
                 return
-            why = f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"
-            self.on_doubt(no, sentence, f"khoản đóng góp không ghi hạn: {why}, «{event.found.phrase}»; hãy kiểm tra")
-            self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55, [why]))
+            reason = f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"
+            self.on_doubt(no, sentence, f"khoản đóng góp không ghi hạn: {reason}, "
+                                        f"«{event.found.phrase}»; hãy kiểm tra")
+            self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55, [reason]))
             sec.emitted += 1
             return
         if duties.target_measure(sentence) and sec.heading_when:
