@@ -273,7 +273,8 @@ def normalize(text: str) -> str:
         s = re.sub(r"\b(?:trong\s+)?(?:hai|0?2)\s+ngày\s+(\d{1,2})\s*(?:và|,)\s*(\d{1,2})\s*/\s*(\d{1,2}(?:\s*/\s*\d{4})?)",
                    r"từ ngày \1/\3 đến ngày \2/\3", s)
     if "ngày" in s and ("," in s or "và" in s):
-        s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",  # «ngày 15 và 30 hằng tháng»
+        # «ngày 15 và 30 hằng tháng»
+        s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",
                    lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 ngày \2", m.group()), s)
     return re.sub(r"\s+", " ", s).strip(" .;")
 
@@ -303,7 +304,8 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
             week = _NTH[nth.group(2) or nth.group(3)]  # «thứ hai đầu tháng»: the month's first Monday
             rule, at = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(_WEEKDAY_WORD.match(nth.group(1)).groups())]}"), _clock(tokens)  # type: ignore[union-attr]
         elif gloss and re.search(r"\d{4}", gloss.group(1)):
-            # the gloss's year dates a lunar day of that lunar year, or of the one before (before Tết)
+            # the gloss's year dates a lunar day of that lunar year, or of the one before
+            # (before Tết)
             year = int(re.findall(r"\d{4}", gloss.group(1))[0])
             for lunar_year in (year, year - 1):
                 rule, at = _interpret(tokens, lunar_year)
@@ -373,7 +375,8 @@ def _relative(s: str, text: str, default_year: int | None) -> Relative | None:
 _GLOSS = re.compile(r"\(\s*(?:tức(?:\s+là)?|nhằm|là|ngày)?\s*(?:ngày\s+)?(\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{4})?)"
                     r"\s*(?:dương\s+lịch)?\s*\)")
 _NTH_WEEKDAY = re.compile(r"(thứ\s+(?:[2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+"
-                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])\s+(?:của|trong)|(đầu|cuối))\s+"
+                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])"
+                          r"\s+(?:của|trong)|(đầu|cuối))\s+"
                           r"(?:mỗi\s+|hằng\s+|các\s+)?tháng(?:\s+hằng\s+tháng)?")
 _WEEKDAY_WORD = re.compile(r"thứ\s+(\S+)|chủ\s+nhật")
 _NTH = {"đầu tiên": "+1", "đầu": "+1", "thứ nhất": "+1", "1": "+1", "thứ hai": "+2", "2": "+2", "thứ ba": "+3",
@@ -780,7 +783,8 @@ def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str
             if kind == "day":  # «từ ngày 7 đến ngày 9 tháng 1 âm lịch»: the month comes later
                 month = next((_dmy(k, g2)[1] for k, g2, _ in tokens[i + 1:] if k in ("daymonth", "datelong")), 0)
                 if not month:
-                    raise PlanError(f"«{text}» không dùng được với «hằng năm»; hãy ghi rõ tháng, ví dụ «ngày {day}/7 hằng năm»")
+                    raise PlanError(f"«{text}» không dùng được với «hằng năm»; hãy ghi rõ tháng, "
+                                    f"ví dụ «ngày {day}/7 hằng năm»")
             if not lunar:
                 _check(day, month, None)
                 if (day, month) == (29, 2):
@@ -804,7 +808,8 @@ def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str
 
 def _lunar_once(tokens: list[Token], edges: dict[int, str], anchor: str | None,
                 default_year: int | None) -> Fixed:
-    """A lunar date in one year: «Rằm tháng Giêng năm 2026», «ngày 10/3 âm lịch» in a plan of 2026."""
+    """A lunar date in one year: «Rằm tháng Giêng năm 2026», «ngày 10/3 âm lịch» in a plan of
+    2026."""
     years = {y for k, g, _ in tokens for y in _years(k, g)}
     year = years.pop() if len(years) == 1 else None if years else default_year
     if year is None:

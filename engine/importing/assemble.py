@@ -1,7 +1,8 @@
 """Lines of a plan document → a draft plan (pure: no files, no clock).
 
 >>> d = import_lines([(1, "KẾ HOẠCH"), (2, "Hội thao năm 2024"), (3, ""), (4, "I. NỘI DUNG"),
-...                   (5, "- Hội thao: 08g00, ngày 19/5/2024."), (6, "- Báo cáo kết quả trước ngày 30/5/2024.")])
+...                   (5, "- Hội thao: 08g00, ngày 19/5/2024."),
+...                   (6, "- Báo cáo kết quả trước ngày 30/5/2024.")])
 >>> [(o.kind, o.when) for o in d.obligations]
 [('event', '08g00, ngày 19/5/2024'), ('deadline', 'trước ngày 30/5/2024')]
 """

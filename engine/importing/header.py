@@ -146,7 +146,8 @@ _NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|
 
 
 def unit_case(name: str) -> str:
-    """A unit's name written in capitals, each word capitalised but for acronyms («BCH Đoàn Phường 5»)."""
+    """A unit's name written in capitals, each word capitalised but for acronyms («BCH Đoàn
+    Phường 5»)."""
     if not is_upper(name):
         return name
     def word(w: str) -> str:

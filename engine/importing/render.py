@@ -42,7 +42,9 @@ def _obligation(ob: DraftObligation) -> list[str]:
     out = [f"  # dòng {ob.line} · độ tin cậy {ob.level} ({ob.confidence:.2f}){why}",
            f"  - id: {i(ob.id)}", f"    kind: {ob.kind}", f"    title: {q(ob.title)}", f"    when: {q(ob.when)}"]
     if ob.responsible is not None:
-        out.append(f"    responsible: {q(ob.responsible) if isinstance(ob.responsible, str) else '[' + ', '.join(map(i, ob.responsible)) + ']'}")
+        listed = (q(ob.responsible) if isinstance(ob.responsible, str)
+                  else "[" + ", ".join(map(i, ob.responsible)) + "]")
+        out.append(f"    responsible: {listed}")
     for name in ("place", "amount", "quantity", "measure", "percent"):
         value = getattr(ob, name)
         if value is not None:
@@ -78,7 +80,8 @@ def render_text(draft: Draft) -> str:
     for ob in draft.obligations:
         lines += _obligation(ob)
     if draft.review:
-        lines += ["", f"# ---- CẦN XEM LẠI ({len(draft.review)} mục): có vẻ là ngày hoặc việc nhưng chưa hiểu chắc ----"]
+        lines += ["", f"# ---- CẦN XEM LẠI ({len(draft.review)} mục): có vẻ là ngày hoặc việc "
+                      "nhưng chưa hiểu chắc ----"]
         for r in draft.review:
             lines.append(f"# dòng {r.line}: «{' '.join(r.text.split())}» — {' '.join(r.reason.split())}")
     return "\n".join(lines) + "\n"

@@ -309,7 +309,8 @@ class Walker:
             self.sentence(sec, sentence, no, bullet)
 
     def _with_intro(self, intro: Found, doubts: list[Doubt]) -> tuple[list[Found], list[Doubt]]:
-        """«Hằng tuần:» then «- Chào cờ vào sáng thứ Hai»: the line's phrase with the intro's period."""
+        """«Hằng tuần:» then «- Chào cờ vào sáng thứ Hai»: the line's phrase with the intro's
+        period."""
         period = re.search(r"(?:hằng|hàng|mỗi)\s+(?:tuần|tháng|năm)", intro.phrase, re.IGNORECASE)
         if period is None:
             return [], doubts
