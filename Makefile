@@ -34,11 +34,12 @@ test: $(BIN)/kehoach
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # The style gates, configured in pyproject.toml: formatting, ruff's rules, mypy --strict on
-# every package. Runs all three and fails when any of them finds something.
+# every package. Runs all three and fails when any of them finds something. One line a finding;
+# `ruff format --diff FILE` shows what the formatter would change, `ruff check FILE` why.
 lint: $(BIN)/kehoach
 	@status=0; \
-	$(BIN)/ruff format --check . || status=1; \
-	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check --output-format concise . || status=1; \
+	$(BIN)/ruff check --output-format concise . || status=1; \
 	$(BIN)/mypy || status=1; \
 	exit $$status
 
