@@ -302,7 +302,10 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
             if stray:
                 raise PlanError(f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ")
             week = _NTH[nth.group(2) or nth.group(3)]  # «thứ hai đầu tháng»: the month's first Monday
-            rule, at = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(_WEEKDAY_WORD.match(nth.group(1)).groups())]}"), _clock(tokens)  # type: ignore[union-attr]
+            said = _WEEKDAY_WORD.match(nth.group(1))
+            assert said is not None  # _NTH_WEEKDAY's first group is a _WEEKDAY_WORD
+            rule = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(said.groups())]}")
+            at = _clock(tokens)
         elif gloss and re.search(r"\d{4}", gloss.group(1)):
             # the gloss's year dates a lunar day of that lunar year, or of the one before
             # (before Tết)

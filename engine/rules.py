@@ -149,8 +149,8 @@ def on_year(rule: Yearly, year: int) -> Fixed:
     for start, due in rule.items:
         day = _on(year, due, rule.lunar)
         begin = _on(year, start, rule.lunar, True) if start else None
-        if begin and begin > day:
-            begin = _on(year - 1, start, rule.lunar, True)  # type: ignore[arg-type]
+        if start and begin and begin > day:
+            begin = _on(year - 1, start, rule.lunar, True)
         items.append((begin, day))
     return Fixed(tuple(items))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 from engine.errors import PlanError
 from engine.phrases import normalize, parse_when
@@ -296,7 +297,8 @@ def defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
 _SCHOOL_YEAR = re.compile(r"\bnăm học\s+((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})\b", re.IGNORECASE)
 
 
-def _period(period: str, issued: str | None, title: str = "") -> str | dict[str, str]:
+def _period(period: str, issued: str | None,
+            title: str = "") -> str | dict[Literal["from", "to"], str]:
     """The plan's period: from its date of issue when that falls inside; a school year («năm học
     2025 - 2026») runs from September (or its date of issue that autumn) to the end of August."""
     school = _SCHOOL_YEAR.search(title)

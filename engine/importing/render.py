@@ -73,7 +73,7 @@ def render_text(draft: Draft) -> str:
     if draft.clusters:
         lines.append("clusters:")
         for c in draft.clusters:
-            members = ", ".join(i(str(m)) for m in c["members"])  # type: ignore[attr-defined]
+            members = ", ".join(i(str(m)) for m in c["members"])
             lines.append(f"  - {{id: {i(str(c['id']))}, name: {q(c['name'])}, head: {i(str(c['head']))}, "
                          f"members: [{members}]}}")
     lines.append("obligations:" if draft.obligations else "obligations: []")

@@ -255,7 +255,8 @@ class Walker:
             self.ctx.year = self.top.year
             return
         name = self.name_of(sec)
-        for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
+        own = [(sec.when, sec.when_line, sec.title)] if sec.when else []  # one of the two is there
+        for f, line, text in sec.dated or own:
             title = name if text == sec.title else f"{name} – {duties.title_of(text)}"
             self.hits.append(Hit(title, f, sec.lead, line, sec, 0.75, ["thời gian của mục"]))
         self.ctx.year = self.top.year
