@@ -84,7 +84,8 @@ _ANCHOR = re.compile(
          \d{1,2}\s*[-.]\s*\d{1,2}(?![\d/-]|\.\d|\s*-\s*\d)
       | \b(?:năm|quý|tháng|tuần)\s+(?:họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá)
          \s+(?:một|0?\d)\s+lần\b
-      | \b\d{1,2}\s+lần\s*/\s*(?:năm|quý|tháng|tuần)\b | \b\d{1,3}\s+(?:năm|quý|tháng|tuần)\s*/\s*lần\b
+      | \b\d{1,2}\s+lần\s*/\s*(?:năm|quý|tháng|tuần)\b
+      | \b\d{1,3}\s+(?:năm|quý|tháng|tuần)\s*/\s*lần\b
       | \bthường\s+niên\b
       | \bngày\s+\d{1,2}\s+(?:của\s+)?tháng\s+(?:cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý\b
       | \b(?:mùng|mồng)\s+\d{1,2}\b | \brằm\b | \btháng\s+(?:giêng|chạp)\b

@@ -3,9 +3,9 @@
 SQLite is set up for one writer and many readers sharing a file: WAL (readers never block
 the writer) with synchronous=NORMAL, a busy timeout (a second writer waits instead of failing
 at once), foreign keys on, 16 KiB pages in a new file (`SQLITE_PAGE_SIZE`), and `BEGIN
-IMMEDIATE` for transactions that will write, so two writers queue at BEGIN instead of one failing with "database is
-locked" half way after a read (SQLAlchemy's documented pysqlite recipe: sqlite3 stops
-emitting BEGIN, we emit our own).
+IMMEDIATE` for transactions that will write, so two writers queue at BEGIN instead of one
+failing with "database is locked" half way after a read (SQLAlchemy's documented pysqlite
+recipe: sqlite3 stops emitting BEGIN, we emit our own).
 
 A writer that still finds the SQLite file locked after the busy timeout tries again a few
 times, after a growing pause with jitter (`LOCK_RETRIES`), before the user is told: under a
@@ -247,6 +247,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
     """
     with friendly_errors(engine):
         session = _begun_writer(engine)
+        # _begun_writer began it: get_transaction() is not None here
         with session, session.get_transaction():  # type: ignore[union-attr]
             yield session
 
