@@ -30,8 +30,9 @@ from icalendar import (
 )
 
 from engine import vi
+from engine.model import ZONE as VN
 from engine.model import Kind
-from workflows.lifecycle import VN, State
+from workflows.lifecycle import State
 
 from .events import (
     EPOCH,

@@ -6,9 +6,10 @@ compiler can use, or raises PlanErrors listing every problem with its place.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from typing import Literal, TypeVar, TypeVarTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PlanError, PlanErrors, Position
@@ -18,6 +19,8 @@ from .rules import Fixed, Relative, RRule, expand
 from .workdays import ShiftPolicy
 
 Path = tuple[str | int, ...]
+T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 DEFAULT_REMINDERS: dict[Kind, tuple[str, ...]] = {
     Kind.DEADLINE: ("7d", "1d"),
@@ -48,6 +51,10 @@ class Offset:
             return f"{self.delta.days}d"
         minutes = int(self.delta.total_seconds() // 60)
         return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+#: An escalation ladder: each rung's offset after the due moment and the units it reaches.
+Ladder = tuple[tuple[Offset, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +167,8 @@ def _bound(value: str | int, last: bool) -> date:
     return parse_day(s)
 
 
-def parse_period(value: str | dict[str, str | int]) -> tuple[date, date]:
-    if isinstance(value, dict):
+def parse_period(value: str | Mapping[Literal["from", "to"], str | int]) -> tuple[date, date]:
+    if isinstance(value, Mapping):
         if set(value) != {"from", "to"}:
             raise PlanError("thời gian của kế hoạch cần cả «from» và «to»")
         start, end = _bound(value["from"], False), _bound(value["to"], True)
@@ -191,7 +198,7 @@ class _Resolver:
     def fail(self, path: Path, message: str, text: str | None = None) -> None:
         self.errors.append(PlanError(message, self.pos(path), text))
 
-    def attempt(self, path: Path, fn, *args):  # type: ignore[no-untyped-def]
+    def attempt(self, path: Path, fn: Callable[[*Args], T], *args: *Args) -> T | None:
         try:
             return fn(*args)
         except PlanError as exc:
@@ -381,7 +388,8 @@ def _counted_loop(start: str, by_id: dict[str, Duty]) -> list[str]:
         seen.add(rule.on)
 
 
-def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,  # type: ignore[no-untyped-def]
+def _duty(r: _Resolver, path: Path, ob: Obligation, select: Callable[[Path, str], tuple[str, ...]],
+          ladder: Callable[[Path, list[Level] | None], Ladder], plan_ladder: Ladder,
           kind_reminders: dict[Kind, tuple[str, ...]], single_year: int | None,
           default_shift: ShiftPolicy, units: dict[str, str]) -> Duty | None:
     errors_before = len(r.errors)
@@ -406,7 +414,7 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,
         r.fail((*path, "amount"), "chỉ nghĩa vụ loại «contribution» mới có số tiền")
     if ob.amount is not None:
         money = r.attempt((*path, "amount"), parse_money, ob.amount)
-        amounts = {u: money for u in responsible} if money is not None else {}
+        amounts = dict.fromkeys(responsible, money) if money is not None else {}
     responsible_set = set(responsible)
     for sel, value in (ob.amounts or {}).items():
         money = r.attempt((*path, "amounts", sel), parse_money, value)

@@ -62,9 +62,9 @@ def feed_list(show_all: bool) -> None:
     """Liệt kê các lịch: số, phạm vi, ghi chú, ngày tạo (địa chỉ không lưu nên không in)."""
     from rich.table import Table
 
+    from engine.model import ZONE as VN
     from kehoach import store
     from kehoach.store import feeds
-    from workflows.lifecycle import VN
     engine = _ready_engine()
     try:
         with store.read_session(engine) as session:

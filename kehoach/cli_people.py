@@ -64,6 +64,7 @@ def person_list(unit: str | None) -> None:
     for p in people:
         table.add_row(str(p.id), p.name + (f" ({p.role})" if p.role else ""),
                       p.unit_name or p.unit_id or "—",
+                      # BoardRole is a StrEnum: its plain str value finds it
                       ROLE_NAMES.get(p.board_role, p.board_role),  # type: ignore[call-overload]
                       *(p.contact_text(c.name) or "—" for c in channels), p.login or "—")
     out.print(table)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,7 +140,7 @@ def load(plans: tuple[str, ...]) -> None:
                 with store.write_session(engine) as session:  # the board's «Công bố» does the same
                     r = store_plan(session, p, steps, text, now=datetime.now(UTC),
                                    actor="kehoach load", channel="cli",
-                                   progress=lambda n, t=task: bar.advance(t, n))
+                                   progress=partial(bar.advance, task))
             restored = f", khôi phục {r.restored}" if r.restored else ""
             out.print(f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "
                       f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}.")
@@ -159,6 +160,7 @@ def _now(value: str | None, force: bool | None = None) -> datetime_:
     """`--now`: an ISO moment; without a zone it is Hồ Chí Minh time. Default: the clock.
     `force=False` (a command that writes, without --force): at most a day ahead of the clock."""
     from datetime import UTC, datetime, timedelta
+
     from engine.model import ZONE
     if value is None:
         return datetime.now(UTC)

@@ -46,9 +46,9 @@ def invite(who: str, days: int, actor: str, now_text: str | None) -> None:
     in đường dẫn t.me/<bot>?start=MÃ và mã."""
     from datetime import timedelta
 
+    from engine.model import ZONE as VN
     from kehoach import store
     from kehoach.store.people import find_person
-    from notifiers.rendering import VN
     from kehoach.chat.links import create_invite
     now = _now(now_text)
     engine = _ready_engine()

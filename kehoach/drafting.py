@@ -122,10 +122,10 @@ def apply_form(doc: dict[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
     maps a field name to its value, or to a list for several values (responsible)."""
     plan = dict(doc["plan"])
     obligations: list[dict[str, Any]] = []
-    for i, ob in enumerate(plan.get("obligations") or []):
+    for i, given in enumerate(plan.get("obligations") or []):
         if form.get(f"ob-{i}-drop"):
             continue
-        ob = dict(ob)
+        ob = dict(given)
         for name in FIELDS:
             if f"ob-{i}-{name}" not in form:
                 continue
@@ -184,7 +184,7 @@ def final_plan(doc: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, An
             return [rename(v) for v in value]
         return value
 
-    plan = {k: v for k, v in doc["plan"].items()}
+    plan = dict(doc["plan"])
     plan["issuer"] = rename(plan.get("issuer"))
     units: dict[str, dict[str, Any]] = {}
     for u in plan.get("units") or []:

@@ -81,7 +81,7 @@ def kehoach_bin() -> str:
     return found
 
 
-# ── the store's database, on both backends ────────────────────────────────────────────────────────────────────────────────
+# ── the store's database, on both backends ─────────────────────────────────────────────────
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

@@ -606,18 +606,22 @@ units:
   - {id: quan-doan, name: Quận Đoàn}
   - {id: doan-a, name: Đoàn phường A}
 obligations:
-  - {id: hoi-nghi, kind: event, title: Hội nghị tổng kết, when: "ngày 25/4/2025", responsible: quan-doan}
+  - {id: hoi-nghi, kind: event, title: Hội nghị tổng kết, when: "ngày 25/4/2025",
+     responsible: quan-doan}
   - {id: bien-ban, kind: deadline, title: Gửi biên bản, responsible: doan-a,
      when: "trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi"}
-  - {id: dang-ky, kind: deadline, title: Đăng ký, when: "sau 10 ngày kể từ ngày ban hành", responsible: doan-a}
-  - {id: bao-cao, kind: deadline, title: Báo cáo quý, when: "chậm nhất 30 ngày sau khi kết thúc quý",
+  - {id: dang-ky, kind: deadline, title: Đăng ký, when: "sau 10 ngày kể từ ngày ban hành",
      responsible: doan-a}
-  - {id: tham-hoi, kind: event, title: Thăm hỏi, when: "trước Tết Nguyên đán 2 tuần", responsible: doan-a}
+  - {id: bao-cao, kind: deadline, title: Báo cáo quý,
+     when: "chậm nhất 30 ngày sau khi kết thúc quý", responsible: doan-a}
+  - {id: tham-hoi, kind: event, title: Thăm hỏi, when: "trước Tết Nguyên đán 2 tuần",
+     responsible: doan-a}
 """
 
 
 def test_relative_deadlines_count_from_their_anchor() -> None:
-    """Issue 13 item 7: days or working days from a date, another obligation, a period's end, Tết."""
+    """Issue 13 item 7: days or working days from a date, another obligation, a period's end,
+    Tết."""
     steps = compile_plan(parse_plan(RELATIVE_PLAN), CALENDAR)
     due = {(s.duty.id, s.occurrence.key): s.occurrence.date for s in steps}
     assert due[("bien-ban", "1")] == date(2025, 5, 6)  # 25/4 + 5 working days past 30/4, 1/5, 2/5

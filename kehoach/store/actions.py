@@ -26,8 +26,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import vi
+from engine.model import ZONE as VN
 from workflows.lifecycle import (
-    VN,
     Action,
     ActionRefused,
     State,

@@ -105,8 +105,9 @@ def mark_escalations_sent(session: Session | Connection, outbox_ids: Collection[
             o.c.purpose.in_((ESCALATION, GROUP)))):
         by_level[row.level or 0].update(steps_of(row.purpose, row.step_id, row.payload))
     changed = 0
+    conn = session.connection() if isinstance(session, Session) else session  # rowcount
     for level, ids in sorted(by_level.items()):
-        changed += session.execute(
+        changed += conn.execute(
             update(t).where(among(session, t.c.id, sorted(ids)),
                             or_(t.c.escalated_level.is_(None), t.c.escalated_level < level))
             .values(escalated_level=level, updated_at=now)).rowcount

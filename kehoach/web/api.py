@@ -242,8 +242,9 @@ def step(request: Request, v: Seen, step_id: str) -> StepDetail:
 
 def _act(request: Request, v: Viewer, step_id: str, action: BoardAction,
          **fields: object) -> ActionOut:
-    message = perform(request.app.state.engine, v, step_id, action, request.app.state.now(),
-                      **fields)  # type: ignore[arg-type]
+    engine, now = request.app.state.engine, request.app.state.now()
+    # each route types its own action's fields; `perform` takes them by name
+    message = perform(engine, v, step_id, action, now, **fields)  # type: ignore[arg-type]
     return ActionOut(step_id=step_id, message=message)
 
 

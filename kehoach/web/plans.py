@@ -287,8 +287,8 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
     engine = request.app.state.engine
     with store.read_session(engine) as session:
         versions = drafts.plan_versions(session, plan_id)
-        listing = next((p for p in drafts.issued_plans(session, v.unit_id or "",
-                                                       request.app.state.now()) if p.id == plan_id))
+        listing = next(p for p in drafts.issued_plans(session, v.unit_id or "",
+                                                       request.app.state.now()) if p.id == plan_id)
         unlinked = _unlinked(session, plan_id)
     feed = request.session.pop("feed", None)
     links = None

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from engine import vi
+from engine.model import ZONE as VN
 from kehoach import store
 from kehoach.channels import contact_channels
 from kehoach.store.people import ROLE_NAMES
-from workflows.lifecycle import VN
 
 from . import queries
 from .auth import Viewer, viewer
