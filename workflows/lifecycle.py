@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from engine.model import ZONE as VN  # noqa: F401  (re-exported: the store, the board, …)
 from engine.plan import LATE_KINDS  # events and phases happen on their dates ("đã diễn ra" after)
@@ -150,7 +151,8 @@ class StepStatus:
             return "đã diễn ra"
         if p == Phase.DONE_LATE:
             return f"xong trễ {n} ngày"
-        return {Phase.DONE: "đã xong", Phase.EXCUSED: "được miễn", Phase.CANCELLED: "đã hủy"}[p]
+        return STATE_NAMES[{Phase.DONE: State.DONE, Phase.EXCUSED: State.EXCUSED,
+                            Phase.CANCELLED: State.CANCELLED}[p]]
 
 
     @property

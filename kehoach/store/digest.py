@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from engine import vi
 from workflows.digest import Digest, DigestItem, digest_for
-from workflows.lifecycle import LATE, VN, StepFacts, status
+from workflows.lifecycle import LATE, VN, State, StepFacts, status
 
 from .directory import FALLBACK, Route, routes
 from .errors import StoreError
-from .models import StepState, outbox_table, people_table, steps_table, units_table
+from .models import outbox_table, people_table, steps_table, units_table
 from .tick import COLUMNS, _insert_ignoring_duplicates, facts
 
 DEFAULT_HOUR = "07:30"
@@ -124,7 +124,7 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
     t = steps_table
     deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
     query = (select(*(t.c[c] for c in COLUMNS))
-             .where(t.c.state == StepState.PENDING.value, deadline <= now + LOOKAHEAD)
+             .where(t.c.state == State.PENDING.value, deadline <= now + LOOKAHEAD)
              .order_by(t.c.id))
     rows: dict[str, Any] = {}
     by_unit: dict[str, list[StepFacts]] = defaultdict(list)

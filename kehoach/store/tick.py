@@ -22,19 +22,21 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from workflows.lifecycle import Notice, RungFacts, StepFacts, due_notices, next_moment, status
+from engine.model import ZONE
+from workflows.lifecycle import Notice, RungFacts, State, StepFacts, due_notices, next_moment, status
 
 from .db import among
 from .directory import FALLBACK, Route, routes
 from .escalations import ESCALATION, group
 from .models import (
-    StepState,
     outbox_table,
     plans_table,
     steps_table,
@@ -50,7 +52,7 @@ ACTOR, VIA = "kehoach tick", "clock"
 #: The step columns a tick reads: the facts, plus what the messages say.
 COLUMNS = ("id", "kind", "due_at", "due_date", "tentative", "state", "done_at", "reminders",
            "escalation", "unit_id", "revision", "next_action_at", "title", "plan_id", "amount",
-           "extended_until", "extension_requested_at", "escalated_level")
+           "extended_until", "extension_requested_at", "escalated_level", "timezone")
 
 
 @dataclass
@@ -71,7 +73,13 @@ def facts(row: Any) -> StepFacts:
         tuple(RungFacts(r["level"], datetime.fromisoformat(r["at"]), tuple(r["units"]))
               for r in row.escalation),
         row.extended_until, row.extension_requested_at is not None, unit=row.unit_id,
-        escalated=getattr(row, "escalated_level", None) or 0)
+        escalated=getattr(row, "escalated_level", None) or 0, tz=zone(row.timezone))
+
+
+@lru_cache(maxsize=64)
+def zone(name: str | None) -> ZoneInfo:
+    """A stored step's time zone by its name (NULL, stored before migration 0012: Việt Nam's)."""
+    return ZONE if name is None else ZoneInfo(name)
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
@@ -120,7 +128,7 @@ def _advance(session: Session, decided: list[tuple[Any, StepFacts, list[Notice],
     One executemany for the batch, in a savepoint: when every step moved (the usual case) that
     is all. When some did not (a concurrent action or tick got there first), the savepoint is
     rolled back and the batch is redone one conditional UPDATE at a time, to know which."""
-    pending = StepState.PENDING.value
+    pending = State.PENDING.value
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
     if (postgres or conn.dialect.supports_sane_multi_rowcount) and len(decided) > 1:
@@ -150,7 +158,7 @@ def _advance(session: Session, decided: list[tuple[Any, StepFacts, list[Notice],
 
 BULK_ADVANCE = (update(steps_t)
                 .where(steps_t.c.id == bindparam("_id"), steps_t.c.revision == bindparam("_rev"),
-                       steps_t.c.state == StepState.PENDING.value))
+                       steps_t.c.state == State.PENDING.value))
 
 # PostgreSQL: a batch's rows go as one JSON array of rows, in one statement (a multi-row
 # executemany costs a round trip, or a long query to parse, per row; text arrays cost a
@@ -230,7 +238,7 @@ def tick(session: Session, now: datetime, *, channel: str = FALLBACK,
     escalations: list[dict[str, Any]] = []  # queued at the end, grouped
     query = (select(*(steps_t.c[c] for c in COLUMNS))
              .where(steps_t.c.next_action_at.is_not(None), steps_t.c.next_action_at <= now,
-                    steps_t.c.state == StepState.PENDING.value)
+                    steps_t.c.state == State.PENDING.value)
              .order_by(steps_t.c.next_action_at, steps_t.c.id).limit(batch))
     while rows := session.execute(query).all():
         unknown = {r.unit_id for r in rows} - names.keys()
