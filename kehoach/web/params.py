@@ -51,17 +51,18 @@ def days(days: Annotated[str, Query(pattern=r"^\d{0,3}$",
     return value
 
 
-MAX_LIMIT = 500
+#: A page's rows: by default, and at the most.
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 
 
 def paging(after: Annotated[str | None, Query(
                max_length=2000, description="Con trỏ trang sau: giá trị `next` của trang trước "
                "(để trống: trang đầu)")] = None,
            limit: Annotated[str, Query(pattern=r"^\d{0,4}$", description=f"Số dòng một trang "
-                                       f"(1–{MAX_LIMIT}, mặc định 50)")] = ""
+                                       f"(1–{MAX_LIMIT}, mặc định {DEFAULT_LIMIT})")] = ""
            ) -> tuple[str | None, int]:
     """The keyset paging parameters: the cursor to start after, and the page size."""
-    value = _int(limit, 50)
+    value = _int(limit, DEFAULT_LIMIT)
     if not 1 <= value <= MAX_LIMIT:
         raise Invalid(f"Yêu cầu không hợp lệ: tham số «limit» phải từ 1 đến {MAX_LIMIT} "
                       f"(đã nhập «{limit}»).")
