@@ -1,6 +1,7 @@
 """`GET /metrics`: the outbox by state and channel, deliveries by outcome (and the 429s), the
-oldest due message's wait, the feed cache's hits and misses and the HTTP timing, in the Prometheus text format, parsed back with
-prometheus-client's own parser; on SQLite and PostgreSQL."""
+oldest due message's wait, the feed cache's hits and misses and the HTTP timing, in the
+Prometheus text format, parsed back with prometheus-client's own parser; on SQLite and
+PostgreSQL."""
 from __future__ import annotations
 
 import time

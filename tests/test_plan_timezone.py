@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 
@@ -34,7 +35,7 @@ def utc_plan(tmp_path: Path) -> Path:
     return path
 
 
-def stored(engine: Engine, step_id: str = STEP) -> object:
+def stored(engine: Engine, step_id: str = STEP) -> Any:
     with read_session(engine) as s:
         return s.execute(select(*(steps_table.c[c] for c in COLUMNS))
                          .where(steps_table.c.id == step_id)).one()
@@ -88,7 +89,7 @@ def test_a_calendar_event_at_a_time_is_at_that_time_in_the_plans_zone(db: Engine
                                                                      tmp_path: Path) -> None:
     load(db, utc_plan(tmp_path))
     with read_session(db) as s:
-        step = next(f for f in feed_steps(s, Scope("plan", "thu-nghiem", "Lịch", plan_id="thu-nghiem"))
-                    if f.id.startswith("thu-nghiem/hoi-nghi/"))
+        scope = Scope("plan", "thu-nghiem", "Lịch", plan_id="thu-nghiem")
+        step = next(f for f in feed_steps(s, scope) if f.id.startswith("thu-nghiem/hoi-nghi/"))
     start, _ = timing(step)
     assert start == datetime(2022, 5, 13, 8, tzinfo=UTC)  # «08g00, ngày 13/5/2022» in UTC

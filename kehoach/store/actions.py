@@ -189,8 +189,8 @@ def grant_extension(session: Session, step_id: str, until: date | datetime | Non
     moment = (_new_deadline(row, step, until, at) if until is not None
               else row.extension_requested_until)
     if moment <= at:  # the date asked for passed while the request waited
-        raise InvalidAction(step_id, f"ngày xin gia hạn {_day(moment, step)} đã qua; hãy cho một ngày "
-                                     "khác")
+        raise InvalidAction(step_id, f"ngày xin gia hạn {_day(moment, step)} đã qua; hãy cho "
+                                     "một ngày khác")
     extended = replace(step, extended_until=moment, extension_requested=False)
     text = f"cho gia hạn đến {_day(moment, step)} (hạn trước {_day(step.deadline, step)})"
     return _write(session, row, {"extended_until": moment, "next_action_at": next_moment(

@@ -31,7 +31,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.model import ZONE
-from workflows.lifecycle import Notice, RungFacts, State, StepFacts, due_notices, next_moment, status
+from workflows.lifecycle import (
+    Notice,
+    RungFacts,
+    State,
+    StepFacts,
+    due_notices,
+    next_moment,
+    status,
+)
 
 from .db import among
 from .directory import FALLBACK, Route, routes

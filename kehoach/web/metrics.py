@@ -37,8 +37,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kehoach import store
 from kehoach.clock import JOB_TABLE, TICK_JOB
 from kehoach.store.models import deliveries_table as d
-from kehoach.web import feeds
 from kehoach.store.models import outbox_table as o
+from kehoach.web import feeds
 
 
 class StoreCollector(Collector):

@@ -26,5 +26,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("steps") as batch:
-        batch.drop_column("timezone")
+    # ALTER TABLE … DROP COLUMN on both (SQLite ≥ 3.35), as 0007: batch mode would copy the
+    # steps table, which the outbox and the transitions refer to.
+    op.drop_column("steps", "timezone")
