@@ -49,8 +49,6 @@ from .events import (
 )
 
 PRODID = "-//kehoach//Lịch kế hoạch//VI"
-#: Where the board and the feeds are reached when KEHOACH_PUBLIC_URL is not set.
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 REFRESH = timedelta(hours=1)
 #: Kinds drawn as a date range from their window's start (others: on their due day).
 RANGED = frozenset({Kind.PHASE.value, Kind.EVENT.value})

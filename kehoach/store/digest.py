@@ -28,7 +28,7 @@ from workflows.lifecycle import LATE, VN, State, StepFacts, status
 
 from .directory import FALLBACK, Route, routes
 from .errors import StoreError
-from .models import outbox_table, people_table, steps_table, units_table
+from .models import outbox_table, people_table, queued, steps_table, units_table
 from .tick import COLUMNS, _insert_ignoring_duplicates, facts
 
 DEFAULT_HOUR = "07:30"
@@ -155,9 +155,7 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
         {"idempotency_key": key, "step_id": None, "person_id": r.person_id,
          "unit_id": u, "channel": r.channel, "purpose": PURPOSE, "level": None,
          "payload": {**payload(d, u, rows, names), "person_name": r.name,
-                     "lost_links": lost.get(u, [])},
-         "state": "pending", "attempts": 0,
-         "not_before": now, "created_at": now, "updated_at": now}
+                     "lost_links": lost.get(u, [])}, **queued(now)}
         for u, d in sorted(digests.items()) for r, key in keys[u] if key not in done]
     inserted = session.execute(_insert_ignoring_duplicates(session), new).all()
     result.recipients = len(new) + result.duplicates

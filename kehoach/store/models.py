@@ -297,6 +297,17 @@ class ClockBeat(Base):
     ticked_at: Mapped[datetime | None]
 
 
+#: The state of an outbox row waiting to be sent (the others: store.queue.STATES).
+OUTBOX_PENDING = "pending"
+
+
+def queued(now: datetime) -> dict[str, Any]:
+    """The columns every outbox row starts with when it is decided at `now`: pending, never
+    tried, to be sent from now."""
+    return {"state": OUTBOX_PENDING, "attempts": 0, "not_before": now, "created_at": now,
+            "updated_at": now}
+
+
 class Outbox(Base):
     """A notification decided in the same transaction as the change that caused it.
 

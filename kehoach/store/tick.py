@@ -45,9 +45,11 @@ from .db import among
 from .directory import FALLBACK, Route, routes
 from .escalations import ESCALATION, group
 from .models import (
+    OUTBOX_PENDING,
     outbox_table,
     plans_table,
     steps_table,
+    queued,
     transitions_table,
     units_table,
 )
@@ -114,13 +116,12 @@ def outbox_rows(row: Any, step: StepFacts, notice: Notice, now: datetime,
                "due_at": step.deadline.isoformat(), "due_day": due_day.strftime("%d/%m/%Y"),
                "amount": row.amount, "moment": notice.moment.isoformat(), "late": notice.late,
                "skipped": notice.skipped, "status": st.label, "days_late": st.days_late}
+    fixed = queued(now)
     return [{"idempotency_key": recipient_key(notice.key, unit, r), "step_id": step.id,
              "person_id": r.person_id, "unit_id": unit, "channel": r.channel,
              "purpose": notice.purpose, "level": notice.level,
              "payload": {**payload, "recipient_name": unit_names.get(unit, unit),
-                         "person_name": r.name},
-             "state": "pending", "attempts": 0, "not_before": now, "created_at": now,
-             "updated_at": now}
+                         "person_name": r.name}, **fixed}
             for unit in notice.recipients for r in routes[unit]]
 
 
@@ -179,7 +180,7 @@ PG_INSERT_OUTBOX = (
     f"INSERT INTO {outbox_t.name} (idempotency_key, step_id, person_id, unit_id, channel, "
     "purpose, level, payload, state, attempts, not_before, created_at, updated_at) "
     "SELECT e->>0, e->>1, (e->>7)::bigint, e->>2, e->>3, e->>4, (e->>5)::int, (e->6)::jsonb, "
-    "'pending', "
+    f"'{OUTBOX_PENDING}', "
     "0, %s, %s, %s FROM json_array_elements(%s::json) WITH ORDINALITY AS v(e, n) ORDER BY n "
     "ON CONFLICT (idempotency_key) DO NOTHING")
 PG_INSERT_AUDIT = (
@@ -210,7 +211,7 @@ def _insert_outbox(session: Session, rows: list[dict[str, Any]]) -> int:
     if conn.dialect.name != "postgresql":
         return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
     for r in rows:  # the fixed columns are the same for every row a tick inserts
-        if (r["state"] != "pending" or r["attempts"] != 0
+        if (r["state"] != OUTBOX_PENDING or r["attempts"] != 0
                 or not r["not_before"] == r["created_at"] == r["updated_at"]):
             return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
     at = _utc(rows[0]["created_at"])

@@ -18,7 +18,8 @@ from .queries import BadCursor, Filters
 Sort = Literal["days", "due", "unit", "cluster", "plan", "title"]
 Group = Literal["", "unit", "cluster"]
 Id = Annotated[str | None, Query(max_length=400, description="Mã (để trống: tất cả)")]
-MAX_DAYS = 366
+#: How far ahead the upcoming list looks: by default, and at the most (days).
+DEFAULT_DAYS, MAX_DAYS = 14, 366
 
 
 def _int(text: str, default: int) -> int:
@@ -42,9 +43,10 @@ def upcoming_filters(plan: Id = None, unit: Id = None, cluster: Id = None,
 
 
 def days(days: Annotated[str, Query(pattern=r"^\d{0,3}$",
-                                    description=f"Số ngày tới (1–{MAX_DAYS}, mặc định 14)")]
+                                    description=f"Số ngày tới (1–{MAX_DAYS}, mặc định "
+                                                f"{DEFAULT_DAYS})")]
          = "") -> int:
-    value = _int(days, 14)
+    value = _int(days, DEFAULT_DAYS)
     if not 1 <= value <= MAX_DAYS:
         raise Invalid(f"Yêu cầu không hợp lệ: tham số «days» phải từ 1 đến {MAX_DAYS} "
                       f"(đã nhập «{days}»).")
