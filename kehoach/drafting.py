@@ -302,8 +302,10 @@ def preview(plan: Plan, stored: Mapping[str, Any], calendar: WorkingCalendar) ->
     ids = {s.id for s in steps}
     added = [s for s in steps if s.id not in stored]
     moved = [(s, stored[s.id]) for s in steps if s.id in stored
-             and stored[s.id].state != State.CANCELLED and stored[s.id].due_at != s.occurrence.due_at]
-    cancelled = [row for sid, row in stored.items() if sid not in ids and row.state == State.PENDING]
+             and stored[s.id].state != State.CANCELLED
+             and stored[s.id].due_at != s.occurrence.due_at]
+    cancelled = [row for sid, row in stored.items()
+                 if sid not in ids and row.state == State.PENDING]
     return Preview(steps, per_unit, list(months.items()), added, moved, cancelled)
 
 
