@@ -88,7 +88,7 @@ def mark(step: FeedStep, now: datetime) -> Mark:
     if st.phase in (Phase.DONE, Phase.EXCUSED, Phase.DONE_LATE):
         return Mark("✅", st.label, st.phase)
     if st.phase in LATE:
-        return Mark("⚠️", f"quá hạn {st.days_late} ngày", st.phase)
+        return Mark("⚠️", st.overdue, st.phase)
     if st.phase == Phase.HAPPENED:
         return Mark("", st.label, st.phase)
     if step.facts.tentative:

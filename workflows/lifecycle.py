@@ -148,9 +148,9 @@ class StepStatus:
         if p == Phase.DUE_TODAY:
             return "diễn ra hôm nay" if self.event else "đến hạn hôm nay"
         if p == Phase.OVERDUE:
-            return f"quá hạn {n} ngày"
+            return self.overdue
         if p == Phase.ESCALATED:
-            return f"quá hạn {n} ngày, {self.escalation}"
+            return f"{self.overdue}, {self.escalation}"
         if p == Phase.HAPPENED:
             return "đã diễn ra"
         if p == Phase.DONE_LATE:
@@ -158,6 +158,16 @@ class StepStatus:
         return STATE_NAMES[{Phase.DONE: State.DONE, Phase.EXCUSED: State.EXCUSED,
                             Phase.CANCELLED: State.CANCELLED}[p]]
 
+
+    @property
+    def overdue(self) -> str:
+        """How late, as a secretary says it (what an overdue or escalated step's label starts
+        with).
+
+        >>> StepStatus(Phase.ESCALATED, 3, level=1).overdue
+        'quá hạn 3 ngày'
+        """
+        return f"quá hạn {self.days_late} ngày"
 
     @property
     def escalation(self) -> str:
