@@ -264,6 +264,9 @@ def _gated(channel: Any, engine: Engine, held: list[Any]) -> Any:
     return gate
 
 
+#: `--limit` of the commands that send (tick, digest).
+SEND_LIMIT = click.option("--limit", default=10_000, show_default=True, type=LIMIT,
+                          help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
 SENT_BY = ("Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Telegram khi có "
            "KEHOACH_TELEGRAM_TOKEN, thư điện tử khi có KEHOACH_SMTP_HOST; tin cho đơn vị chưa ai "
            "nhận được thì in ra màn hình. Chạy cùng lúc với `kehoach serve` cũng không gửi trùng; "
@@ -273,8 +276,7 @@ SENT_BY = ("Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Te
 @main.command(help="Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi "
               f"(để chạy bằng cron). {SENT_BY}")
 @WRITE_NOW
-@click.option("--limit", default=10_000, show_default=True, type=LIMIT,
-              help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
+@SEND_LIMIT
 def tick(now_text: str | None, force: bool, limit: int) -> None:
     now = _now(now_text, force)
     decided, sent = _once(now, limit, "run_tick")
@@ -290,8 +292,7 @@ def tick(now_text: str | None, force: bool, limit: int) -> None:
               "hạn hôm nay và quá hạn; mỗi ngày một lần, từ giờ KEHOACH_DIGEST_HOUR (mặc định "
               f"07:30) (để chạy bằng cron). {SENT_BY}")
 @WRITE_NOW
-@click.option("--limit", default=10_000, show_default=True, type=LIMIT,
-              help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
+@SEND_LIMIT
 def digest(now_text: str | None, force: bool, limit: int) -> None:
     now = _now(now_text, force)
     queued, sent = _once(now, limit, "run_digest")

@@ -30,6 +30,7 @@ from engine.phrases import parse_clock, parse_when
 from engine.plan import Plan, parse_money, parse_offset, parse_period
 from engine.rules import expand
 from engine.workdays import WorkingCalendar
+from workflows.lifecycle import State
 
 #: What a secretary may change of an obligation in the form, in the order the form shows it.
 FIELDS = ("title", "kind", "when", "time", "responsible", "place", "amount", "reminders")
@@ -301,8 +302,10 @@ def preview(plan: Plan, stored: Mapping[str, Any], calendar: WorkingCalendar) ->
     ids = {s.id for s in steps}
     added = [s for s in steps if s.id not in stored]
     moved = [(s, stored[s.id]) for s in steps if s.id in stored
-             and stored[s.id].state != "cancelled" and stored[s.id].due_at != s.occurrence.due_at]
-    cancelled = [row for sid, row in stored.items() if sid not in ids and row.state == "pending"]
+             and stored[s.id].state != State.CANCELLED
+             and stored[s.id].due_at != s.occurrence.due_at]
+    cancelled = [row for sid, row in stored.items()
+                 if sid not in ids and row.state == State.PENDING]
     return Preview(steps, per_unit, list(months.items()), added, moved, cancelled)
 
 

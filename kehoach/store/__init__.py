@@ -31,15 +31,14 @@ from .errors import (
                  StepStateError,
                  StoreError,
 )
-from .models import STATE_NAMES, StepState
 from .rows import next_action_at
 from .schema import check_schema_current, current_revision, head_revision, upgrade
 from .sync import SyncResult, file_digest, stored_counts, sync_plan
 from .tick import TickResult, facts, tick
 
 __all__ = [
-    "DEFAULT_URL", "SETTING", "STATE_NAMES", "ConcurrentChange", "DatabaseBusy",
-    "DatabaseUnavailable", "DispatchResult", "SchemaOutdated", "StepNotFound", "StepState", "StepStateError",
+    "DEFAULT_URL", "SETTING", "ConcurrentChange", "DatabaseBusy",
+    "DatabaseUnavailable", "DispatchResult", "SchemaOutdated", "StepNotFound", "StepStateError",
     "StoreError", "SyncResult", "check_schema_current", "current_revision", "database_url",
     "describe", "dispatch", "facts", "file_digest", "head_revision", "make_engine", "mark_done", "next_action_at",
     "read_session", "stored_counts", "sync_plan", "tick", "TickResult", "upgrade",

@@ -25,15 +25,15 @@ from sqlalchemy.orm import Session
 from engine import vi
 from kehoach.channels import label
 from workflows.digest import Digest, DigestItem, digest_for
-from workflows.lifecycle import LATE, VN, StepFacts, status
+from workflows.lifecycle import LATE, VN, State, StepFacts, status
 
 from .directory import FALLBACK, Route, routes
 from .errors import StoreError
 from .models import (
-    StepState,
     contacts_table,
     outbox_table,
     people_table,
+    queued,
     steps_table,
     units_table,
 )
@@ -141,7 +141,7 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
     t = steps_table
     deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
     query = (select(*(t.c[c] for c in COLUMNS))
-             .where(t.c.state == StepState.PENDING.value, deadline <= now + LOOKAHEAD)
+             .where(t.c.state == State.PENDING.value, deadline <= now + LOOKAHEAD)
              .order_by(t.c.id))
     rows: dict[str, Any] = {}
     by_unit: dict[str, list[StepFacts]] = defaultdict(list)
@@ -172,9 +172,7 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
         {"idempotency_key": key, "step_id": None, "person_id": r.person_id,
          "unit_id": u, "channel": r.channel, "purpose": PURPOSE, "level": None,
          "payload": {**payload(d, u, rows, names), "person_name": r.name,
-                     "lost_links": lost.get(u, [])},
-         "state": "pending", "attempts": 0,
-         "not_before": now, "created_at": now, "updated_at": now}
+                     "lost_links": lost.get(u, [])}, **queued(now)}
         for u, d in sorted(digests.items()) for r, key in keys[u] if key not in done]
     inserted = queue_outbox(session, new)
     result.recipients = len(new) + result.duplicates

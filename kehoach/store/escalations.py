@@ -27,7 +27,7 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import among
-from .models import outbox_table, steps_table
+from .models import outbox_table, queued, steps_table
 
 ESCALATION, GROUP = "escalation", "escalation_group"
 #: What a grouped message says of each step (the rest of a step row's payload stays out).
@@ -80,8 +80,7 @@ def group(rows: list[dict[str, Any]], plan_titles: dict[str, str],
                         "late": any(s["late"] for s in steps),
                         "moment": max(s["moment"] for s in steps),
                         "board_path": board_path(plan), "steps": steps},
-            "state": "pending", "attempts": 0, "not_before": now, "created_at": now,
-            "updated_at": now})
+            **queued(now)})
     return out
 
 

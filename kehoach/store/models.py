@@ -35,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from workflows.lifecycle import State
+
 from .types import BigId, JSONDoc, UTCDateTime
 
 #: Stable constraint names, so Alembic can alter them later on every backend (SQLite batch mode).
@@ -45,20 +47,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class StepState(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    EXCUSED = "excused"
-    CANCELLED = "cancelled"
-
-
-#: The states as a secretary says them.
-STATE_NAMES = {StepState.PENDING: "chưa làm", StepState.DONE: "đã xong",
-               StepState.EXCUSED: "được miễn", StepState.CANCELLED: "đã hủy"}
-#: States a step never leaves through a plan reload: the work was done or forgiven.
-FINISHED = frozenset({StepState.DONE, StepState.EXCUSED})
 
 
 class Base(DeclarativeBase):
@@ -153,7 +141,7 @@ class PlanDraft(Base):
 class StepRow(Base):
     __tablename__ = "steps"
     __table_args__ = (
-        CheckConstraint("state IN ('pending', 'done', 'excused', 'cancelled')", name="state"),
+        CheckConstraint(f"state IN ({', '.join(repr(s.value) for s in State)})", name="state"),
         Index("ix_steps_next_action_at", "next_action_at",
               sqlite_where=text("next_action_at IS NOT NULL"),
               postgresql_where=text("next_action_at IS NOT NULL")),
@@ -204,6 +192,9 @@ class StepRow(Base):
     #: The highest rung whose escalation was delivered (an outbox row `sent`; migration
     #: 0007): what the step's status says was sent, apart from what is due.
     escalated_level: Mapped[int | None]
+    #: The plan's time zone (an IANA name, migration 0012): where `due_date` is a date, and
+    #: where the step's status, reminders and messages count days. NULL: Việt Nam's.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Transition(Base):
@@ -320,6 +311,17 @@ class ClockBeat(Base):
     period_seconds: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime]
     ticked_at: Mapped[datetime | None]
+
+
+#: The state of an outbox row waiting to be sent (the others: store.queue.STATES).
+OUTBOX_PENDING = "pending"
+
+
+def queued(now: datetime) -> dict[str, Any]:
+    """The columns every outbox row starts with when it is decided at `now`: pending, never
+    tried, to be sent from now."""
+    return {"state": OUTBOX_PENDING, "attempts": 0, "not_before": now, "created_at": now,
+            "updated_at": now}
 
 
 class Outbox(Base):

@@ -318,16 +318,14 @@ def _unlinked(session: Any, plan_id: str) -> list[Any]:
 
 @router.post("/ke-hoach/{plan_id}/ma-moi")
 async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
-    """One-time Telegram invite codes for the plan's people not linked yet, shown once."""
-    from datetime import timedelta
-
+    """One-time Telegram invite codes for the plan's people not linked yet, shown once (valid
+    as long as an invite is: kehoach.chat.links.INVITE_TTL)."""
     from kehoach.chat.links import create_invite
     from kehoach.cli_telegram import bot_username
     _plan_of(request, v, plan_id)
     engine, now = request.app.state.engine, request.app.state.now()
     with store.write_session(engine) as session:
-        made = [(p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now,
-                                               timedelta(days=7)))
+        made = [(p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now))
                 for p in _unlinked(session, plan_id)]
     username = await asyncio.to_thread(bot_username, dict(request.app.state.settings)) \
         if made else None
