@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -26,15 +26,11 @@ from sqlalchemy import Engine
 from kehoach import store
 from kehoach.clock import Clock, worker_name
 from kehoach.leadership import Leadership, leadership_for
-from kehoach.settings import PUBLIC_SETTING, public_url
-from kehoach.store.digest import SETTING as DIGEST_SETTING
-from kehoach.store.digest import parse_hour
+from kehoach.settings import Settings
 from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
 from notifiers.console import ConsoleChannel
 
 log = logging.getLogger("kehoach.serve")
-TELEGRAM = "KEHOACH_TELEGRAM_TOKEN"
-SIMULATED = "KEHOACH_SIMULATED_NOW"
 LEADER_LINE = "đang giữ đồng hồ"  # the log line a test (or an operator) looks for
 TELEGRAM_LINE = "đang giữ quyền gửi Telegram"
 #: After taking a token over, wait this long: Telegram counts the last second, in which the
@@ -212,55 +208,37 @@ async def telegram_loop(leadership: Leadership, gate: TokenGate,
         await asyncio.to_thread(leadership.release)
 
 
-def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) -> list[str]:
+def describe_start(settings: Settings, engine: Engine, *, clock: bool) -> list[str]:
     """What `serve` and `worker` print at start, in Vietnamese."""
     role = "máy chủ (đồng hồ khi được giữ quyền + gửi tin)" if clock else "tiến trình gửi tin"
     lines = [f"kehoach {role}, tiến trình {worker_name()}",
              f"Cơ sở dữ liệu: {store.describe(engine)}"]
-    if settings.get(TELEGRAM):
-        mode = ("webhook " + settings["KEHOACH_TELEGRAM_WEBHOOK_URL"]
-                if settings.get("KEHOACH_TELEGRAM_WEBHOOK_URL") else "long polling")
+    if settings.telegram_token:
+        mode = ("webhook " + settings.telegram_webhook_url if settings.telegram_webhook_url
+                else "long polling")
         lines.append(f"Telegram: bật (gửi tin cho người đã liên kết; bot nhận lệnh và nút bấm "
                      f"({mode})). Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến "
                      "trình khác chờ để thay khi nó dừng.")
     else:
         lines.append("Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN).")
-    if settings.get("KEHOACH_SMTP_HOST"):
-        lines.append(f"Thư điện tử: bật (SMTP {settings['KEHOACH_SMTP_HOST']}).")
+    if settings.smtp_host:
+        lines.append(f"Thư điện tử: bật (SMTP {settings.smtp_host}).")
     else:
         lines.append("Thư điện tử: tắt (chưa đặt KEHOACH_SMTP_HOST).")
     lines.append("Tin cho đơn vị chưa ai nhận được: in ra màn hình.")
-    if settings.get(SIMULATED):
-        lines.append(f"Đồng hồ giả lập: {settings[SIMULATED]} (chỉ để thử).")
+    if settings.simulated_now:
+        lines.append(f"Đồng hồ giả lập: {settings.simulated_now} (chỉ để thử).")
     return lines
 
 
-def simulated_clock(value: str) -> Callable[[], datetime]:
-    """KEHOACH_SIMULATED_NOW="2022-05-18T08:59:50+07:00*60": the time starts there when the
-    process starts and runs 60 times as fast (default 1). For trying a plan out and for the
-    end-to-end tests; never set in production."""
-    from kehoach.settings import SettingsError
-    start_text, _, speed_text = value.partition("*")
-    try:
-        start = datetime.fromisoformat(start_text.strip())
-        speed = float(speed_text or 1)
-    except ValueError:
-        start, speed = None, 0.0
-    if start is None or start.tzinfo is None or speed <= 0:
-        raise SettingsError(f"{SIMULATED}: «{value}» không hợp lệ; cần thời điểm có múi giờ và "
-                            "tốc độ dương, ví dụ 2022-05-18T09:00+07:00*60")
-    began = time.monotonic()
-    return lambda: (start + timedelta(seconds=(time.monotonic() - began) * speed)).astimezone(UTC)
-
-
-def wired_channels(settings: Mapping[str, str], engine: Engine,
+def wired_channels(settings: Settings, engine: Engine,
                    now: Callable[[], datetime] = utc_now) -> list[Channel]:
     """The console (first: it takes what nobody can be reached for), then Telegram and
     e-mail when their settings are there."""
     channels: list[Channel] = [ConsoleChannel()]
     from notifiers.email import EmailChannel
-    email = EmailChannel.from_settings(settings)  # None without KEHOACH_SMTP_HOST
-    if settings.get(TELEGRAM):
+    email = EmailChannel.from_settings(settings.names())  # None without KEHOACH_SMTP_HOST
+    if settings.telegram_token:
         from notifiers.telegram import TelegramChannel
         from notifiers.telegram_links import mark_lost, move_chat
 
@@ -281,27 +259,27 @@ def wired_channels(settings: Mapping[str, str], engine: Engine,
             log.warning("nhóm Telegram %s đã thành siêu nhóm %s: %s", old, new,
                         "đã chuyển liên kết" if count else "liên kết đã ở chat mới")
         channels.append(TelegramChannel.from_settings(  # type: ignore[arg-type]
-            settings, on_lost=lost, on_moved=moved))
+            settings.names(), on_lost=lost, on_moved=moved))
     if email is not None:
         channels.append(email)
     for channel in channels:  # the board's address, for the links in messages
-        channel.public_url = settings.get("KEHOACH_PUBLIC_URL") or None
+        channel.public_url = settings.public_url
     return channels
 
 
-async def run_bot(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
+async def run_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
                   gate: TokenGate, channels: Sequence[Channel], stop: asyncio.Event) -> None:
     """The bot (commands, button presses), in the process that holds the token's lock, its
     answers paced by the same `Limiter` as the reminders the process sends."""
     from notifiers.telegram_bot import KehoachBot
-    bot = KehoachBot.from_settings(settings, engine, now=now,
+    bot = KehoachBot.from_settings(settings.names(), engine, now=now,
                                    limiter=getattr(gate.channel, "limiter", None),
                                    channels=[c.name for c in channels])
     if bot is not None:
         await bot.run(stop)
 
 
-async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool = True,
+async def serve(settings: Settings | Mapping[str, str], stop: asyncio.Event, *, clock: bool = True,
                 now: Callable[[], datetime] = utc_now, tick_seconds: float = 60.0,
                 poll_seconds: float = 1.0, lead_poll: float = 2.0, limit: int = 100,
                 channel: Channel | Sequence[Channel] | None = None,
@@ -311,11 +289,12 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
 
     `channel`: the channels to run (default: the console); the first one also takes the
     notifications of units nobody can be reached in."""
-    url = store.database_url(settings)
-    settings = {**settings, PUBLIC_SETTING: public_url(settings)}  # feeds, bot: one address
-    if settings.get(SIMULATED) and now is utc_now:
-        now = simulated_clock(settings[SIMULATED])
-    digest_at = parse_hour(settings.get(DIGEST_SETTING))  # a bad hour is refused before start
+    settings = Settings.of(settings)  # a wrong value is refused here, before anything starts
+    url = store.database_url(settings.database_url)
+    # feeds, bot, messages: one address
+    settings = settings.model_copy(update={"public_url": settings.public_address})
+    if settings.simulated_now and now is utc_now:
+        now = settings.simulated_now.clock()
     engine = store.make_engine(url)
     try:
         store.check_schema_current(engine)
@@ -347,7 +326,8 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
         if clock:
             def make_clock() -> Clock:
                 return Clock(engine, url, channels, now, tick_seconds=tick_seconds,
-                             dispatch_limit=limit, worker=worker, digest_at=digest_at)
+                             dispatch_limit=limit, worker=worker,
+                             digest_at=settings.digest_hour)
             tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
                                                        poll_seconds=lead_poll)))
         if board is not None:

@@ -11,6 +11,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -377,7 +378,7 @@ def queue(db: Engine, tmp_path: Path, email: str = "anh@example.vn") -> int:
     with write_session(db) as s:
         person = add_person(s, "Nguyễn Thị Ánh", "doan-a", NOW, email=email)
         tick(s, NOW, channel="console", channels=("email",))
-        digest(s, NOW, "07:30", channel="console", channels=("email",))
+        digest(s, NOW, time_of_day(7, 30), channel="console", channels=("email",))
     return person
 
 
@@ -460,13 +461,15 @@ def test_dispatch_records_each_fault(db: Engine, tmp_path: Path, server: Server,
 
 # ── settings ────────────────────────────────────────────────────────────────────────────────
 
-def test_from_settings_reads_the_deploy_guides_example_of_kehoach_toml(tmp_path: Path) -> None:
+def test_from_settings_reads_the_deploy_guides_example_of_kehoach_toml(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert EmailChannel.from_settings({}) is None  # no host: no e-mail channel
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     section = guide[guide.index("## E-mail"):]
     config = tmp_path / "kehoach.toml"
     config.write_text(section.split("```toml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
-    settings = settings_mod.load({"KEHOACH_CONFIG": str(config)})
+    monkeypatch.setenv("KEHOACH_CONFIG", str(config))
+    settings = settings_mod.Settings.load().names()
     channel = EmailChannel.from_settings(settings)
     assert channel is not None
     assert (channel.host, channel.port, channel.security, channel.user, channel.password) == (
