@@ -26,7 +26,14 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -84,7 +91,7 @@ Names = Annotated[list[str], NoDecode]  # comma-separated in the environment, or
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, extra="forbid",
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid",
                                       frozen=True, coerce_numbers_to_str=True)
 
     database_url: str | None = setting(None, "cơ sở dữ liệu (mặc định: tệp kehoach.sqlite3)")
@@ -210,6 +217,16 @@ class Settings(BaseSettings):
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) \
             else value
 
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender(cls, value: str | None) -> str | None:
+        from notifiers.email import parse_sender
+        try:
+            return str(parse_sender(value)) if value else value
+        except ValueError:
+            raise ValueError("không phải địa chỉ thư hợp lệ, ví dụ "
+                             "\"Kế hoạch <kehoach@example.vn>\"") from None
+
     @field_validator("smtp_ca_file")
     @classmethod
     def _ca_file(cls, value: Path | None) -> Path | None:
@@ -219,6 +236,15 @@ class Settings(BaseSettings):
             except (OSError, ssl.SSLError) as exc:
                 reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
                 raise ValueError(f"không đọc được chứng chỉ ({reason})") from None
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty(cls, value: Any, info: ValidationInfo) -> Any:
+        """An empty value is the default, also over the file's (KEHOACH_SMTP_PORT= unsets the
+        file's port). Defined last: `before` validators run last-defined first."""
+        if isinstance(value, str) and not value.strip() and info.field_name:
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
         return value
 
     @model_validator(mode="after")
@@ -296,7 +322,7 @@ class Settings(BaseSettings):
             return given
         fields: dict[str, Any] = {name.removeprefix(PREFIX).lower(): value
                                   for name, value in given.items()
-                  if name.startswith(PREFIX) and value != ""}
+                  if name.startswith(PREFIX)}
         token = _GIVEN_ONLY.set(True)
         try:
             return cls(**{k: v for k, v in fields.items() if k in cls.model_fields})

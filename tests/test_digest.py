@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from kehoach.clock import Clock
-from kehoach.store import dispatch, make_engine, read_session, upgrade, write_session
 from kehoach.settings import Settings, SettingsError
+from kehoach.store import dispatch, make_engine, read_session, upgrade, write_session
 from kehoach.store.digest import digest
 from kehoach.store.models import outbox_table
 from notifiers.console import ConsoleChannel

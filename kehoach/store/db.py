@@ -39,7 +39,6 @@ from .types import json_dumps
 log = logging.getLogger("kehoach.store")
 
 DEFAULT_URL = "sqlite:///kehoach.sqlite3"
-SETTING = "KEHOACH_DATABASE_URL"
 BUSY_TIMEOUT = 10.0  # seconds
 #: A writer finding SQLite locked after BUSY_TIMEOUT tries again this many times, pausing
 #: LOCK_BACKOFF seconds, doubled each time (at most LOCK_BACKOFF_MAX), ±50 % jitter.
