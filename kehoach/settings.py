@@ -321,8 +321,7 @@ class Settings(BaseSettings):
         if isinstance(given, Settings):
             return given
         fields: dict[str, Any] = {name.removeprefix(PREFIX).lower(): value
-                                  for name, value in given.items()
-                  if name.startswith(PREFIX)}
+                                  for name, value in given.items() if name.startswith(PREFIX)}
         token = _GIVEN_ONLY.set(True)
         try:
             return cls(**{k: v for k, v in fields.items() if k in cls.model_fields})
