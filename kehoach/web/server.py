@@ -133,7 +133,7 @@ def board_task(settings: Settings, engine: Engine, now: Callable[[], datetime],
     on purpose (KEHOACH_HTTP_PORT=off). HttpUnavailable when it cannot listen: a service
     whose board silently went missing is worse than one that refuses to start."""
     from .app import create_app
-    if settings.http_port is None:  # settings.board_off
+    if settings.http_port is None:
         announce(f"Trang quản lý: tắt ({PORT_SETTING}={BOARD_OFF}).")
         return None
     host, port = settings.http_host, settings.http_port
