@@ -67,8 +67,8 @@ def kehoach_command(path: str | None = None, cwd: Path | None = None) -> str:
 
 
 def main() -> None:
-    engine = store.make_engine(store.database_url(Settings.load().database_url))
     try:
+        engine = store.make_engine(store.database_url(Settings.load().database_url))
         store.check_schema_current(engine)
         with store.write_session(engine) as session:
             logins = demo_logins(session, datetime.now(UTC))
