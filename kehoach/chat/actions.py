@@ -282,8 +282,8 @@ def agenda(session: Session, person: Any, now: datetime, late_only: bool) -> lis
     units = scope_units(session, person.id)
     rows = list(session.execute(select(steps_table).where(
         steps_table.c.unit_id.in_(units), steps_table.c.state == "pending"))) if units else []
-    names = dict(session.execute(select(units_table.c.id, units_table.c.name)
-                                 .where(units_table.c.id.in_(units))).tuples())
+    names = {r.id: r.name for r in session.execute(
+        select(units_table.c.id, units_table.c.name).where(units_table.c.id.in_(units)))}
     items = []
     for row in rows:
         st = status(facts(row), now)
