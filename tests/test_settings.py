@@ -105,3 +105,16 @@ def test_given_settings_read_neither_the_environment_nor_the_file(
     given = Settings.of({"KEHOACH_HTTP_PORT": "9002", "PATH": "/bin", "KEHOACH_CONFIG": "x"})
     assert (given.http_host, given.http_port) == ("127.0.0.1", 9002)
     assert Settings.of(given) is given
+
+
+def test_every_documented_setting_is_a_field() -> None:
+    """docs/deploy.md's names, and its `[section] key` spellings, are the fields'."""
+    import re
+
+    from kehoach.settings import FILE_SETTING, file_key
+    from tests.conftest import ROOT
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\bKEHOACH_[A-Z_]*[A-Z]\b", guide)) - {FILE_SETTING}
+    assert named and named <= set(KNOWN), named - set(KNOWN)
+    keys = set(re.findall(r"`(\[[a-z]+\] [a-z_]+)`", guide))
+    assert keys and keys <= {file_key(f) for f in Settings.model_fields}
