@@ -331,8 +331,8 @@ class Settings(BaseSettings):
             _GIVEN_ONLY.reset(token)
 
     def names(self) -> dict[str, str]:
-        """The settings set, by their KEHOACH_ names, as text, secrets revealed: for channel
-        code that still reads a mapping."""
+        """The settings set, by their KEHOACH_ names, as text, secrets revealed: the mapping
+        `Settings.of` reads back (a test overrides some of them, as the environment would)."""
         out = {}
         for field in type(self).model_fields:
             value = getattr(self, field)
