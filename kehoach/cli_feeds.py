@@ -18,8 +18,7 @@ def feed() -> None:
 
 def _print_urls(token_id: int, token: str, name: str) -> None:
     from calendars.feed import feed_urls
-    from kehoach.settings import public_url
-    https, webcal = feed_urls(public_url(settings()), token)
+    https, webcal = feed_urls(settings().public_address, token)
     out.print(f"[green]✓[/green] lịch số {token_id}: {name}", highlight=False)
     out.print(f"  địa chỉ:      {https}", highlight=False, soft_wrap=True)
     out.print(f"  đăng ký ngay: {webcal}", highlight=False, soft_wrap=True)

@@ -26,18 +26,19 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
+    from kehoach.settings import Settings
+
 
 # ── `db upgrade`, `db status`, `load` ──────────────────────────────────────────────────────
 # kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `compile` start
 # as fast as before. The environment is read here, at the edge, and nowhere below.
-def settings() -> dict[str, str]:
-    """The settings in effect (kehoach.settings: environment over kehoach.toml)."""
-    import os
-
+def settings() -> Settings:
+    """The settings in effect (kehoach.settings: environment over kehoach.toml); a wrong one
+    stops the command with its Vietnamese message."""
     from kehoach import store
-    from kehoach.settings import load
+    from kehoach.settings import Settings
     try:
-        return load(os.environ)
+        return Settings.load()
     except store.StoreError as exc:
         raise _store_fail(exc) from None
 
@@ -45,17 +46,19 @@ def settings() -> dict[str, str]:
 @main.command("settings")
 def show_settings() -> None:
     """Các thiết lập đang dùng (biến môi trường, rồi tệp kehoach.toml); giá trị bí mật được ẩn."""
-    from kehoach.settings import shown
-    table = Table("Thiết lập", "Giá trị", "Ý nghĩa")
-    for name, value, what in shown(settings()):
-        table.add_row(name, value, what)
+    from rich.markup import escape
+
+    from kehoach.settings import describe
+    table = Table("Thiết lập", "Giá trị", "Lấy từ", "Ý nghĩa")
+    for row in describe(settings()):
+        table.add_row(*map(escape, row))
     out.print(table)
 
 
 def _store_engine() -> Engine:
     from kehoach import store
     try:
-        return store.make_engine(store.database_url(settings()))
+        return store.make_engine(store.database_url(settings().database_url))
     except store.StoreError as exc:
         raise _store_fail(exc) from None
 
@@ -218,19 +221,14 @@ def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
     from kehoach import store
     from kehoach.clock import Clock
     from kehoach.serve import wired_channels
-    from kehoach.store.digest import SETTING, parse_hour
     config = settings()
-    try:
-        hour = parse_hour(config.get(SETTING))
-    except store.StoreError as exc:
-        raise _store_fail(exc) from None
     engine = _ready_engine()
     channels: list[Any] = []
     held: list[Any] = []
     try:
         channels = [_gated(c, engine, held) for c in wired_channels(config)]
-        clock = Clock(engine, store.database_url(config), channels, lambda: now,
-                      dispatch_limit=limit, digest_at=hour)
+        clock = Clock(engine, store.database_url(config.database_url), channels, lambda: now,
+                      dispatch_limit=limit, digest_at=config.digest_hour)
         result: tuple[Any, Any] = getattr(clock, work)()
     except store.StoreError as exc:
         raise _store_fail(exc) from None
@@ -297,8 +295,7 @@ def digest(now_text: str | None, force: bool, limit: int) -> None:
     now = _now(now_text, force)
     queued, sent = _once(now, limit, "run_digest")
     if queued.day is None:
-        from kehoach.store.digest import SETTING, parse_hour
-        err.print(f"Chưa đến giờ gửi tin tổng hợp ({parse_hour(settings().get(SETTING)):%H:%M}); "
+        err.print(f"Chưa đến giờ gửi tin tổng hợp ({settings().digest_hour:%H:%M}); "
                   "không gửi gì.")
         return
     err.print(f"Tin tổng hợp ngày {queued.day:%d/%m/%Y}: {queued.queued} tin mới"

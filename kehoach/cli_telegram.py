@@ -1,29 +1,34 @@
 """Telegram: `kehoach invite PERSON` makes a one-time code that links a chat to the person."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from kehoach.cli import Bounded, main, out
 from kehoach.cli_store import NOW_OPTION, _now, _ready_engine, _store_fail, settings
 
+if TYPE_CHECKING:
+    from kehoach.settings import Settings
+
 PLACEHOLDER = "TEN_BOT"  # shown when no bot token is set: the secretary fills in the name
 
 
-def bot_username(config: dict[str, str]) -> str | None:
+def bot_username(config: Settings) -> str | None:
     """The bot's @username (getMe), or None when no token is set or Telegram cannot say."""
     import asyncio
 
     from telegram import Bot
     from telegram.error import TelegramError
 
-    from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN
+    from notifiers.telegram import DEFAULT_BASE_URL
     from notifiers.telegram_http import AiohttpRequest
-    token = config.get(TOKEN)
-    if not token:
+    if config.telegram_token is None:
         return None
+    token = config.telegram_token.get_secret_value()
 
     async def ask() -> str | None:
-        bot = Bot(token, base_url=config.get(BASE_URL) or DEFAULT_BASE_URL,
+        bot = Bot(token, base_url=config.telegram_base_url or DEFAULT_BASE_URL,
                   request=AiohttpRequest(read_timeout=10, connect_timeout=10))
         async with bot:
             return bot.username

@@ -66,7 +66,7 @@ from sqlalchemy import Engine, func, select
 from engine.model import ZONE
 from kehoach import store
 from kehoach.store.db import WRITE
-from kehoach.store.digest import DEFAULT_HOUR, DigestResult, parse_hour
+from kehoach.store.digest import DEFAULT_HOUR, DigestResult
 from kehoach.store.digest import digest as make_digest
 from kehoach.store.dispatch import DispatchResult, _abandon_stale_claims
 from kehoach.store.heartbeat import record_start, record_tick
@@ -157,7 +157,7 @@ class Clock:
     def __init__(self, engine: Engine, url: str, channel: Channel | Sequence[Channel],
                  now: Callable[[], datetime],
                  *, tick_seconds: float = 60.0, dispatch_limit: int = 100,
-                 worker: str | None = None, digest_at: str | time = DEFAULT_HOUR,
+                 worker: str | None = None, digest_at: time = DEFAULT_HOUR,
                  on_error: Callable[[ClockError, BaseException], None] | None = None,
                  wall: Callable[[], datetime] = utc_now):
         # The running channels; the first one also takes what no person can be reached for.
@@ -165,7 +165,7 @@ class Clock:
         self.engine, self.url, self.channel, self.now = engine, url, self.channels[0], now
         self.tick_seconds, self.dispatch_limit = tick_seconds, dispatch_limit
         self.worker = worker or worker_name()
-        self.digest_at = parse_hour(digest_at)
+        self.digest_at = digest_at
         self.on_error = on_error
         self.id = f"{self.worker}#{next(_SERIAL)}"
         self.errors: deque[ClockError] = deque(maxlen=100)

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -28,13 +28,10 @@ from kehoach import store
 from kehoach.channels import REGISTRY, build_all, label, spec
 from kehoach.clock import Clock, worker_name
 from kehoach.leadership import Leadership, leadership_for
-from kehoach.settings import PUBLIC_SETTING, public_url
-from kehoach.store.digest import SETTING as DIGEST_SETTING
-from kehoach.store.digest import parse_hour
+from kehoach.settings import Settings
 from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
 
 log = logging.getLogger("kehoach.serve")
-SIMULATED = "KEHOACH_SIMULATED_NOW"
 LEADER_LINE = "đang giữ đồng hồ"  # the log line a test (or an operator) looks for
 SENDER_LINE = "đang giữ quyền gửi"  # + the channel's label: "… Telegram"
 TELEGRAM_LINE = f"{SENDER_LINE} {label('telegram')}"
@@ -221,7 +218,7 @@ async def sender_loop(leadership: Leadership, gate: SenderGate,
         await asyncio.to_thread(leadership.release)
 
 
-def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) -> list[str]:
+def describe_start(settings: Settings, engine: Engine, *, clock: bool) -> list[str]:
     """What `serve` and `worker` print at start, in Vietnamese."""
     role = "máy chủ (đồng hồ khi được giữ quyền + gửi tin)" if clock else "tiến trình gửi tin"
     lines = [f"kehoach {role}, tiến trình {worker_name()}",
@@ -229,39 +226,22 @@ def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) 
     # the console's line (what nobody can be reached for) last, the others in registry order
     lines += [s.describe(settings) for s in REGISTRY if s.address_kind is not None]
     lines += [s.describe(settings) for s in REGISTRY if s.address_kind is None]
-    if settings.get(SIMULATED):
-        lines.append(f"Đồng hồ giả lập: {settings[SIMULATED]} (chỉ để thử).")
+    if settings.simulated_now:
+        lines.append(f"Đồng hồ giả lập: {settings.simulated_now} (chỉ để thử).")
     return lines
 
 
-def simulated_clock(value: str) -> Callable[[], datetime]:
-    """KEHOACH_SIMULATED_NOW="2022-05-18T08:59:50+07:00*60": the time starts there when the
-    process starts and runs 60 times as fast (default 1). For trying a plan out and for the
-    end-to-end tests; never set in production."""
-    from kehoach.settings import SettingsError
-    start_text, _, speed_text = value.partition("*")
-    try:
-        start = datetime.fromisoformat(start_text.strip())
-        speed = float(speed_text or 1)
-    except ValueError:
-        start, speed = None, 0.0
-    if start is None or start.tzinfo is None or speed <= 0:
-        raise SettingsError(f"{SIMULATED}: «{value}» không hợp lệ; cần thời điểm có múi giờ và "
-                            "tốc độ dương, ví dụ 2022-05-18T09:00+07:00*60")
-    began = time.monotonic()
-    return lambda: (start + timedelta(seconds=(time.monotonic() - began) * speed)).astimezone(UTC)
-
-
-def wired_channels(settings: Mapping[str, str]) -> list[Channel]:
+def wired_channels(settings: Settings | Mapping[str, str]) -> list[Channel]:
     """The registry's channels whose settings are present (kehoach/channels.py), the console
     first (it takes what nobody can be reached for), each with the board's address."""
+    settings = Settings.of(settings)
     channels = build_all(settings)
     for channel in channels:  # the board's address, for the links in messages
-        channel.public_url = settings.get("KEHOACH_PUBLIC_URL") or None
+        channel.public_url = settings.public_url
     return channels
 
 
-async def run_bot(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
+async def run_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
                   gate: SenderGate, channels: Sequence[Channel], stop: asyncio.Event) -> None:
     """The channel's bot (commands, button presses), when its registry entry has one, in the
     process that holds its sender key, its answers paced by the channel's `limiter`."""
@@ -270,9 +250,10 @@ async def run_bot(settings: Mapping[str, str], engine: Engine, now: Callable[[],
         await found.bot(settings, engine, now, gate, [c.name for c in channels], stop)
 
 
-async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool = True,
-                now: Callable[[], datetime] = utc_now, tick_seconds: float = 60.0,
-                poll_seconds: float = 1.0, lead_poll: float = 2.0, limit: int = 100,
+async def serve(settings: Settings | Mapping[str, str], stop: asyncio.Event, *,
+                clock: bool = True, now: Callable[[], datetime] = utc_now,
+                tick_seconds: float = 60.0, poll_seconds: float = 1.0, lead_poll: float = 2.0,
+                limit: int = 100,
                 channel: Channel | Sequence[Channel] | None = None,
                 announce: Callable[[str], None] = print) -> None:
     """Run until `stop` is set. Raises SchemaOutdated (before doing anything) on an old schema,
@@ -280,11 +261,12 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
 
     `channel`: the channels to run (default: the console); the first one also takes the
     notifications of units nobody can be reached in."""
-    url = store.database_url(settings)
-    settings = {**settings, PUBLIC_SETTING: public_url(settings)}  # feeds, bot: one address
-    if settings.get(SIMULATED) and now is utc_now:
-        now = simulated_clock(settings[SIMULATED])
-    digest_at = parse_hour(settings.get(DIGEST_SETTING))  # a bad hour is refused before start
+    settings = Settings.of(settings)  # a wrong value is refused here, before anything starts
+    url = store.database_url(settings.database_url)
+    # feeds, bot, messages: one address
+    settings = settings.model_copy(update={"public_url": settings.public_address})
+    if settings.simulated_now and now is utc_now:
+        now = settings.simulated_now.clock()
     engine = store.make_engine(url)
     try:
         store.check_schema_current(engine)
@@ -319,7 +301,8 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
             if clock:
                 def make_clock() -> Clock:
                     return Clock(engine, url, channels, now, tick_seconds=tick_seconds,
-                                 dispatch_limit=limit, worker=worker, digest_at=digest_at)
+                                 dispatch_limit=limit, worker=worker,
+                                 digest_at=settings.digest_hour)
                 tasks.append(asyncio.create_task(lead_loop(
                     leadership_for(engine), make_clock, stop, poll_seconds=lead_poll)))
             if board is not None:

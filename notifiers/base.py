@@ -67,11 +67,6 @@ class DeliveryError(Exception):
         self.lost, self.moved_to = lost, moved_to
 
 
-class ChannelSettingError(ValueError):
-    """A channel's setting is wrong; the message (Vietnamese) names the setting. kehoach's
-    registry (kehoach/channels.py) reports it as the app's settings error."""
-
-
 class Channel(ABC):
     """A way to reach people. `name` is what outbox rows, delivery rows and contacts call it.
 

@@ -35,7 +35,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,7 +66,6 @@ from notifiers.telegram_render import Part, render
 
 log = logging.getLogger("kehoach.telegram")
 T = TypeVar("T")
-TOKEN, BASE_URL = "KEHOACH_TELEGRAM_TOKEN", "KEHOACH_TELEGRAM_BASE_URL"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 TAG = re.compile(r"<[^>]+>")
 
@@ -233,13 +232,6 @@ class TelegramChannel(Channel):
         self._lock = threading.Lock()
         #: Digest parts already delivered, by outbox id: a retry sends only the rest.
         self._delivered: dict[int, list[str]] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str], **kwargs: Any) -> TelegramChannel | None:
-        token = settings.get(TOKEN)
-        if not token:
-            return None
-        return cls(token, settings.get(BASE_URL) or None, **kwargs)
 
     # ── one event loop and Bot per calling thread (no hop to another thread per send) ────
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:

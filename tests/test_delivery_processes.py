@@ -6,7 +6,7 @@ delivered (the fake API records what it got), none twice; `unknown` only for a s
 at the kill.
 
 The worker runs with the channel's own rate limiter off (the fake API does not limit either),
-so 2,000 messages take seconds: a launcher patches TelegramChannel.from_settings in the
+so 2,000 messages take seconds: a launcher makes TelegramChannel's limiter an unlimited one in the
 process before running the `kehoach` command line."""
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ KEY = re.compile(r"mã (K\d{4,})")
 LAUNCH = """
 import sys
 import notifiers.telegram as telegram
-made = telegram.TelegramChannel.from_settings.__func__
-telegram.TelegramChannel.from_settings = classmethod(
-    lambda cls, settings, **kw: made(cls, settings, **{"limiter": telegram.Limiter(None), **kw}))
+made = telegram.TelegramChannel.__init__
+telegram.TelegramChannel.__init__ = (  # type: ignore[method-assign]
+    lambda self, *args, **kw: made(self, *args, **{"limiter": telegram.Limiter(None), **kw}))
 from kehoach.cli import main
 sys.argv = ["kehoach", *sys.argv[1:]]
 main()

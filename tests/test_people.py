@@ -2,7 +2,8 @@
 PostgreSQL (the fixtures of conftest.py)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_tick_and_digest_send_to_each_reachable_person(db: Engine, plan: Path) -
     now = datetime(2022, 4, 18, 2, tzinfo=UTC)  # the reminder 7 days before 25/4
     with write_session(db) as s:
         tick(s, now, channel="console", channels=("telegram", "email"))
-        digest(s, now, "07:30", channel="console", channels=("telegram", "email"))
+        digest(s, now, time(7, 30), channel="console", channels=("telegram", "email"))
     with read_session(db) as s:
         rows = s.execute(select(outbox_table.c.unit_id, outbox_table.c.person_id,
                                 outbox_table.c.channel, outbox_table.c.purpose)).all()
@@ -175,22 +176,34 @@ def test_add_person_refuses_bad_input_and_writes_nothing(db: Engine, plan: Path)
         assert find_person(s, "an").name == find_person(s, str(listed[0].id)).name
 
 
-def test_settings_file_under_the_environment(tmp_path: Path) -> None:
+def test_settings_file_under_the_environment(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("KEHOACH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "kehoach.toml").write_text(
         'database_url = "sqlite:///x.db"\n[telegram]\ntoken = "123:abc"\n[smtp]\nport = 2525\n',
         encoding="utf-8")
-    got = settings_mod.load({"KEHOACH_SMTP_PORT": "25"}, cwd=tmp_path)
-    assert got["KEHOACH_DATABASE_URL"] == "sqlite:///x.db"
-    assert got["KEHOACH_TELEGRAM_TOKEN"] == "123:abc"
-    assert got["KEHOACH_SMTP_PORT"] == "25"  # the environment wins
-    assert ("KEHOACH_TELEGRAM_TOKEN", "••••••") == settings_mod.shown(got)[2][:2]
+    monkeypatch.setenv("KEHOACH_SMTP_PORT", "25")
+    got = settings_mod.Settings.load()
+    assert got.database_url == "sqlite:///x.db"
+    assert got.telegram_token is not None and got.telegram_token.get_secret_value() == "123:abc"
+    assert got.smtp_port == 25  # the environment wins
+    assert "123:abc" not in repr(got) and "123:abc" not in str(got)
+    rows = {row[0]: row[1:3] for row in settings_mod.describe(got)}
+    assert rows["KEHOACH_TELEGRAM_TOKEN"] == ("••••••", "kehoach.toml: [telegram] token")
+    assert rows["KEHOACH_SMTP_PORT"] == ("25", "môi trường")
+    assert rows["KEHOACH_HTTP_PORT"] == ("8080", "mặc định")
     (tmp_path / "kehoach.toml").write_text("[telegram]\ntokn = 1\n", encoding="utf-8")
-    with pytest.raises(settings_mod.SettingsError, match="không biết thiết lập telegram_tokn"):
-        settings_mod.load({}, cwd=tmp_path)
+    with pytest.raises(settings_mod.SettingsError, match=r"không biết thiết lập \[telegram\] tokn"):
+        settings_mod.Settings.load()
     (tmp_path / "kehoach.toml").write_text("[telegram\n", encoding="utf-8")
-    with pytest.raises(settings_mod.SettingsError, match="sai cú pháp TOML"):
-        settings_mod.load({}, cwd=tmp_path)
-    assert settings_mod.load({}, cwd=tmp_path / "nowhere") == {}
+    with pytest.raises(settings_mod.SettingsError, match="sai cú pháp TOML ở dòng 1, cột 10"):
+        settings_mod.Settings.load()
+    (tmp_path / "nowhere").mkdir()
+    monkeypatch.chdir(tmp_path / "nowhere")
+    monkeypatch.delenv("KEHOACH_SMTP_PORT")
+    assert settings_mod.Settings.load() == settings_mod.Settings.of({})  # no file: the defaults
 
 
 def test_person_commands(kehoach_bin: str, db_url: str, plan: Path, tmp_path: Path) -> None:
@@ -221,16 +234,18 @@ def test_person_commands(kehoach_bin: str, db_url: str, plan: Path, tmp_path: Pa
 @pytest.mark.parametrize("value", ["hôm qua", "2022-05-18T09:00", "2022-05-18T09:00+07:00*0",
                                    "2022-05-18T09:00+07:00*nhanh"])
 def test_a_bad_simulated_clock_is_refused_by_name(value: str) -> None:
-    from kehoach.serve import simulated_clock
     with pytest.raises(settings_mod.SettingsError, match="KEHOACH_SIMULATED_NOW"):
-        simulated_clock(value)
-    assert simulated_clock("2022-05-18T09:00+07:00*60")().tzinfo is not None
+        settings_mod.Settings.of({"KEHOACH_SIMULATED_NOW": value})
+    simulated = settings_mod.Settings.of({"KEHOACH_SIMULATED_NOW": "2022-05-18T09:00+07:00*60"})
+    assert simulated.simulated_now is not None
+    assert simulated.simulated_now.clock()().tzinfo is not None
 
 
 def test_settings_command_shows_values_and_hides_secrets(kehoach_bin: str, tmp_path: Path) -> None:
     import os
     import subprocess
     (tmp_path / "kehoach.toml").write_text('[smtp]\nhost = "mail.example.vn"\n'
+                                           'user = "kehoach@example.vn"\n'
                                            'password = "bi-mat-123"\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEHOACH_")}
     res = subprocess.run([kehoach_bin, "settings"], cwd=tmp_path, env={**env, "COLUMNS": "200"},
@@ -238,6 +253,7 @@ def test_settings_command_shows_values_and_hides_secrets(kehoach_bin: str, tmp_p
     assert res.returncode == 0, res.stderr
     assert "mail.example.vn" in res.stdout and "bi-mat-123" not in res.stdout
     assert "KEHOACH_SMTP_PASSWORD" in res.stdout and "••••••" in res.stdout
+    assert "[smtp] host" in res.stdout and "mặc định" in res.stdout  # where each comes from
 
 
 def test_plan_units_are_kept_at_load_and_filled_by_the_migration(db: Engine, plan: Path) -> None:

@@ -7,6 +7,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +270,7 @@ def test_a_blocked_bot_deactivates_the_link_and_falls_back_to_email(
     # The rows still pending for that chat fail without a request each? No: the next tick
     # routes the person to e-mail; and the unit's next digest tells the secretary.
     with store.write_session(db) as s:
-        queued = digest(s, MAY_18 + timedelta(hours=6), "07:30", channels=["email"])
+        queued = digest(s, MAY_18 + timedelta(hours=6), time_of_day(7, 30), channels=["email"])
     assert queued.queued
     with store.read_session(db) as s:
         digests = s.execute(select(outbox_table.c.payload).where(

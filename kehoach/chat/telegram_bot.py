@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -45,15 +45,13 @@ from engine.phrases import parse_day
 from kehoach import store
 from kehoach.chat import actions as acts
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
-from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, Limiter, markup
+from notifiers.telegram import DEFAULT_BASE_URL, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
 from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE, fit
 
 log = logging.getLogger("kehoach.telegram.bot")
 T = TypeVar("T")
 CHANNEL = "telegram"  # the registry's name of this bot's channel (kehoach/channels.py)
-WEBHOOK_URL, WEBHOOK_SECRET = "KEHOACH_TELEGRAM_WEBHOOK_URL", "KEHOACH_TELEGRAM_WEBHOOK_SECRET"
-WEBHOOK_LISTEN = "KEHOACH_TELEGRAM_WEBHOOK_LISTEN"
 #: The methods that count against Telegram's message limits.
 LIMITED = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 COMMANDS = [("viec", "Việc sắp đến hạn và quá hạn của tôi"), ("quahan", "Việc đã quá hạn"),
@@ -129,18 +127,6 @@ class KehoachBot:
         self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_unknown_command))
         self.app.add_error_handler(self.on_error)
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str], engine: Engine, **kwargs: Any
-                      ) -> KehoachBot | None:
-        token = settings.get(TOKEN)
-        if not token:
-            return None
-        return cls(engine, token, base_url=settings.get(BASE_URL) or None,
-                   public_url=settings.get("KEHOACH_PUBLIC_URL"),
-                   webhook_url=settings.get(WEBHOOK_URL) or None,
-                   webhook_secret=settings.get(WEBHOOK_SECRET) or None,
-                   webhook_listen=settings.get(WEBHOOK_LISTEN) or None, **kwargs)
 
     # ── running ─────────────────────────────────────────────────────────────────────────────
     async def run(self, stop: asyncio.Event) -> None:

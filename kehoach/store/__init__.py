@@ -15,7 +15,6 @@ from .actions import mark_done
 from .dispatch import DispatchResult, dispatch
 from .db import (
                  DEFAULT_URL,
-                 SETTING,
                  database_url,
                  describe,
                  make_engine,
@@ -37,7 +36,7 @@ from .sync import SyncResult, file_digest, stored_counts, sync_plan
 from .tick import TickResult, facts, tick
 
 __all__ = [
-    "DEFAULT_URL", "SETTING", "ConcurrentChange", "DatabaseBusy",
+    "DEFAULT_URL", "ConcurrentChange", "DatabaseBusy",
     "DatabaseUnavailable", "DispatchResult", "SchemaOutdated", "StepNotFound", "StepStateError",
     "StoreError", "SyncResult", "check_schema_current", "current_revision", "database_url",
     "describe", "dispatch", "facts", "file_digest", "head_revision", "make_engine", "mark_done", "next_action_at",

@@ -24,7 +24,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -39,7 +39,6 @@ from .types import json_dumps
 log = logging.getLogger("kehoach.store")
 
 DEFAULT_URL = "sqlite:///kehoach.sqlite3"
-SETTING = "KEHOACH_DATABASE_URL"
 BUSY_TIMEOUT = 10.0  # seconds
 #: A writer finding SQLite locked after BUSY_TIMEOUT tries again this many times, pausing
 #: LOCK_BACKOFF seconds, doubled each time (at most LOCK_BACKOFF_MAX), ±50 % jitter.
@@ -68,9 +67,10 @@ def among(session: Session | Connection, column: ColumnElement[Any], values: Ite
     return column.in_(wanted)
 
 
-def database_url(settings: Mapping[str, str]) -> str:
-    """The database URL from settings; the embedded SQLite file in the current folder if unset."""
-    return settings.get(SETTING) or DEFAULT_URL
+def database_url(url: str | None) -> str:
+    """The database URL (KEHOACH_DATABASE_URL); the embedded SQLite file in the current folder
+    if unset."""
+    return url or DEFAULT_URL
 
 
 def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:

@@ -28,7 +28,6 @@ from workflows.digest import Digest, DigestItem, digest_for
 from workflows.lifecycle import LATE, VN, State, StepFacts, status
 
 from .directory import FALLBACK, Route, routes
-from .errors import StoreError
 from .models import (
     contacts_table,
     outbox_table,
@@ -39,30 +38,14 @@ from .models import (
 )
 from .tick import COLUMNS, facts, queue_outbox
 
-DEFAULT_HOUR = "07:30"
-SETTING = "KEHOACH_DIGEST_HOUR"
+#: The digest hour when KEHOACH_DIGEST_HOUR is unset (kehoach.settings).
+DEFAULT_HOUR = time(7, 30)
 #: How far ahead a deadline may be for its step to be "due soon" (reminders further ahead are
 #: not read by the digest).
 LOOKAHEAD = timedelta(days=62)
 PURPOSE = "digest"
 #: A lost contact is told in the digests of the day after it was lost.
 LOST_WINDOW = timedelta(days=1)
-
-
-class BadDigestHour(StoreError):
-    """KEHOACH_DIGEST_HOUR is not an hour of the day."""
-
-
-def parse_hour(value: str | time | None) -> time:
-    """"07:30" (or "7:30", "07:30:00") as a time of day; None: the default."""
-    if isinstance(value, time):
-        return value
-    text = (value or DEFAULT_HOUR).strip()
-    try:
-        return time.fromisoformat(text if len(text.split(":")[0]) == 2 else "0" + text)
-    except ValueError:
-        raise BadDigestHour(f"giờ gửi tin tổng hợp ({SETTING}) «{value}» không hợp lệ, "
-                            "ví dụ 07:30") from None
 
 
 @dataclass
@@ -127,14 +110,13 @@ def lost_links(session: Session, now: datetime) -> dict[str, list[dict[str, Any]
     return found
 
 
-def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HOUR, *,
+def digest(session: Session, now: datetime, hour: time = DEFAULT_HOUR, *,
            channel: str = FALLBACK, channels: Collection[str] = ()) -> DigestResult:
     """Queue today's digests at `now`, in the open transaction of `session` (module doc).
     Each recipient unit's people hear it through their contact links among the running
     `channels` (directory.routes); a unit nobody is reachable in, on `channel`."""
-    at = parse_hour(hour)
     local = now.astimezone(VN)
-    if local.time() < at:
+    if local.time() < hour:
         return DigestResult()
     day = local.date()
     result = DigestResult(day)

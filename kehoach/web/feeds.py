@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from calendars.feed import Feed, last_modified, render, valid_until
 from kehoach import store
-from kehoach.settings import public_url
+from kehoach.settings import Settings
 from kehoach.store import feeds
 from kehoach.store.db import friendly_errors
 
@@ -186,8 +186,8 @@ def _now(request: Request) -> datetime:
 
 
 def serve(request: Request, token: str) -> Response:
-    settings: Mapping[str, str] = request.app.state.settings
-    public = public_url(settings)
+    settings: Settings = request.app.state.settings
+    public = settings.public_address
     built = cache_of(request.app).get(request.app.state.engine, token, _now(request), public)
     if built is None:
         return Response(NOT_FOUND, 404, media_type="text/plain; charset=utf-8")

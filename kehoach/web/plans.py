@@ -294,7 +294,7 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
     links = None
     if feed:
         from calendars.feed import feed_urls
-        public = request.app.state.settings.get("KEHOACH_PUBLIC_URL") or str(request.base_url)
+        public = request.app.state.settings.public_url or str(request.base_url)
         links = feed_urls(public, feed)
     return page(request, "plan.html", {"title": listing.title, "plan": listing,
                                        "versions": versions, "unlinked": unlinked,
@@ -327,7 +327,7 @@ async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
     with store.write_session(engine) as session:
         made = [(p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now))
                 for p in _unlinked(session, plan_id)]
-    username = await asyncio.to_thread(bot_username, dict(request.app.state.settings)) \
+    username = await asyncio.to_thread(bot_username, request.app.state.settings) \
         if made else None
     return page(request, "invites.html", {"title": "Mã mời Telegram", "plan_id": plan_id,
                                           "made": made, "username": username})

@@ -72,7 +72,7 @@ def cluster_choices(session: Session, v: Viewer) -> list[tuple[str, str]]:
 
 
 def _made(request: Request, token: str, title: str) -> Response:
-    public = request.app.state.settings.get("KEHOACH_PUBLIC_URL") or str(request.base_url)
+    public = request.app.state.settings.public_url or str(request.base_url)
     https, webcal = feed_urls(public, token)
     return page(request, "feed_made.html", {"title": title, "feed_https": https,
                                             "feed_webcal": webcal})
