@@ -8,7 +8,9 @@ records every outcome in a delivery row and decides what happens next:
 - `permanent=False`: retried with exponential backoff and jitter, or after `retry_after`
   seconds when the service names its wait (Telegram's RetryAfter), up to a limit;
 - `unknown=True` (a timeout after the request left): the message may have arrived, so it is
-  parked as "unknown" for a person to look at, never blindly resent.
+  parked as "unknown" for a person to look at, never blindly resent;
+- `lost=True` (with `permanent`: the user blocked the bot, the chat is unknown): the contact
+  is marked lost and the notification goes to the person's next contact.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class Recipient:
     name: str
     email: str | None = None
     telegram_chat_id: int | None = None
+    address: str | None = None  # the address on the row's channel (a Zalo user id, …)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +53,10 @@ class DeliveryError(Exception):
     """A send that did not (certainly) succeed."""
 
     def __init__(self, message: str, *, permanent: bool = False,
-                 retry_after: float | None = None, unknown: bool = False):
+                 retry_after: float | None = None, unknown: bool = False, lost: bool = False):
         super().__init__(message)
         self.permanent, self.retry_after, self.unknown = permanent, retry_after, unknown
+        self.lost = lost
 
 
 class Channel(ABC):
