@@ -52,7 +52,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select
 
 from kehoach import store
-from kehoach.store.models import deliveries_table, outbox_table, people_table, units_table
+from kehoach.store.models import (
+    contacts_table,
+    deliveries_table,
+    outbox_table,
+    people_table,
+    units_table,
+)
 from notifiers.base import Notification, Recipient
 from notifiers.telegram import Limiter, TelegramChannel
 
@@ -109,10 +115,12 @@ def fresh_db(url: str, messages: int, chats: int) -> Any:
     with store.write_session(engine) as s:
         s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
         s.execute(insert(people_table), [
-            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
-             "created_at": NOW, "board_role": "member", "telegram_chat_id": 10_000 + i,
-             "telegram_linked_at": NOW} for i in range(chats)])
+            {"name": f"Người {i}", "unit_id": "doan-a", "active": True,
+             "created_at": NOW, "board_role": "member"} for i in range(chats)])
         ids = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(contacts_table), [
+            {"person_id": pid, "channel": "telegram", "address": str(10_000 + i),
+             "linked_at": NOW} for i, pid in enumerate(ids)])
         s.execute(insert(outbox_table), [
             {"idempotency_key": f"bench|{i}", "step_id": None, "person_id": ids[i % chats],
              "unit_id": "doan-a", "channel": "telegram", "purpose": "reminder", "level": 0,
@@ -150,7 +158,7 @@ def threaded(work: Any, workers: int) -> float:
 def notes(messages: int, chats: int) -> list[Notification]:
     return [Notification(i, f"bench|{i}", "doan-a", "reminder", 0,
                          {**PAYLOAD, "step_id": f"ke-hoach-2025/bao-cao/{i}"}, 1,
-                         Recipient(i % chats, f"Người {i % chats}", None, 10_000 + i % chats))
+                         Recipient(i % chats, f"Người {i % chats}", str(10_000 + i % chats)))
             for i in range(messages)]
 
 
@@ -205,7 +213,7 @@ def run_plain_ptb(messages: int, chats: int) -> dict[str, Any]:
             cpu, start = time.process_time(), time.perf_counter()
             for n in todo:
                 for part in render(n):
-                    await bot.send_message(n.person.telegram_chat_id,  # type: ignore[union-attr]
+                    await bot.send_message(int(n.person.address),  # type: ignore[union-attr,arg-type]
                                            part.text, parse_mode=ParseMode.HTML,
                                            reply_markup=markup(part.buttons),
                                            link_preview_options=LinkPreviewOptions(

@@ -226,7 +226,7 @@ def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
     channels: list[Any] = []
     held: list[Any] = []
     try:
-        channels = [_gated(c, engine, held) for c in wired_channels(config, engine, lambda: now)]
+        channels = [_gated(c, engine, held) for c in wired_channels(config)]
         clock = Clock(engine, store.database_url(config), channels, lambda: now,
                       dispatch_limit=limit, digest_at=hour)
         result: tuple[Any, Any] = getattr(clock, work)()
@@ -236,29 +236,29 @@ def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
         for lock in held:
             lock.release()
         for channel in channels:
-            close = getattr(getattr(channel, "channel", channel), "close", None)
-            if callable(close):
-                close()
+            channel.close()
         engine.dispose()
     return result
 
 
 def _gated(channel: Any, engine: Engine, held: list[Any]) -> Any:
-    """Telegram sends only from the process holding its bot token's lock (kehoach.serve:
-    the limits hold across processes): a cron run takes it when no service holds it, else it
-    leaves Telegram's messages queued for the service that does."""
+    """A channel with a sender key (Telegram: its bot token) sends only from the process
+    holding the key's lock (kehoach.serve: the limits hold across processes): a cron run
+    takes it when no service holds it, else it leaves the channel's messages queued for the
+    service that does."""
+    from kehoach.channels import label
     from kehoach.leadership import leadership_for
-    from kehoach.serve import TokenGate, token_topic
-    token = getattr(channel, "token", None)
-    if channel.name != "telegram" or not token:
+    from kehoach.serve import SenderGate
+    if channel.sender_key is None:
         return channel
-    gate, lock = TokenGate(channel, token), leadership_for(engine, token_topic(token))
+    gate, lock = SenderGate(channel), leadership_for(engine, channel.sender_key)
     gate.sending = lock.try_acquire()
     if gate.sending:
         held.append(lock)
     else:
-        err.print("Telegram: một tiến trình khác (kehoach serve hoặc worker) đang giữ quyền gửi "
-                  "bằng mã bot này; các tin Telegram được xếp hàng để tiến trình đó gửi.")
+        err.print(f"{label(channel.name)}: một tiến trình khác (kehoach serve hoặc worker) đang "
+                  "giữ quyền gửi trên kênh này; các tin của kênh được xếp hàng để tiến trình đó "
+                  "gửi.")
     return gate
 
 

@@ -49,7 +49,7 @@ def invite(who: str, days: int, actor: str, now_text: str | None) -> None:
     from kehoach import store
     from kehoach.store.people import find_person
     from notifiers.rendering import VN
-    from notifiers.telegram_links import create_invite
+    from kehoach.chat.links import create_invite
     now = _now(now_text)
     engine = _ready_engine()
     try:

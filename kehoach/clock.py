@@ -179,7 +179,8 @@ class Clock:
             if getattr(channel, "sending", True) is False:  # another process sends for it
                 continue
             one = store.dispatch(lambda: store.write_session(self.engine), channel, now,
-                                 limit=self.dispatch_limit, worker=self.worker)
+                                 limit=self.dispatch_limit, worker=self.worker,
+                                 fallbacks=self.channel_names)
             for name, value in vars(one).items():
                 setattr(total, name, getattr(total, name) + value)
         return total

@@ -234,12 +234,12 @@ class EmailChannel(Channel):
         if person is None:
             raise DeliveryError("thông báo không gửi cho người cụ thể nào nên không có địa chỉ "
                                 "thư để gửi", permanent=True)
-        if not person.email:
-            raise DeliveryError(f"{person.name} chưa có địa chỉ thư điện tử", permanent=True)
+        if not person.address:  # none, or lost since the row was queued: the next contact
+            raise DeliveryError(f"{person.name} chưa có địa chỉ thư điện tử", lost=True)
         try:
-            to = Address(display_name=person.name, addr_spec=person.email.strip())
+            to = Address(display_name=person.name, addr_spec=person.address.strip())
         except (ValueError, HeaderParseError, IndexError):
-            raise DeliveryError(f"địa chỉ thư «{person.email}» của {person.name} không hợp lệ",
+            raise DeliveryError(f"địa chỉ thư «{person.address}» của {person.name} không hợp lệ",
                                 permanent=True) from None
         subject, text, html = self.render(n)
         msg = EmailMessage(policy=POLICY)

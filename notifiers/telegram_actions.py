@@ -128,7 +128,7 @@ def original_text(row: Any, person: Any) -> str:
     """The pressed message as the bot sent it (rendered again from its outbox row)."""
     n = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose, row.level,
                      row.payload, row.attempts,
-                     Recipient(person.id, person.name, person.email, person.telegram_chat_id))
+                     Recipient(person.id, person.name))
     return render(n)[0].text
 
 

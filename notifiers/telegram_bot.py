@@ -42,10 +42,10 @@ from telegram.ext import (
 from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
+from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
 from notifiers import telegram_actions as acts
 from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
-from notifiers.telegram_links import LinkRefused, person_for_chat, redeem, unlink
 from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE, fit
 
 log = logging.getLogger("kehoach.telegram.bot")
@@ -202,7 +202,7 @@ class KehoachBot:
     async def _person(self, chat_id: int) -> Any | None:
         def run() -> Any:
             with store.read_session(self.engine) as session:
-                return person_for_chat(session, chat_id)
+                return person_for(session, acts.CHANNEL, str(chat_id))
         return await asyncio.to_thread(run)
 
     @staticmethod
@@ -229,7 +229,7 @@ class KehoachBot:
                             + HELP + ("" if person else "\n\n" + NOT_LINKED))
             return
         try:
-            person = await self._write(redeem, code, chat.id, self.now())
+            person = await self._write(redeem, code, acts.CHANNEL, str(chat.id), self.now())
         except LinkRefused as exc:
             await self._say(update, acts.esc(str(exc)))
             return
@@ -282,7 +282,7 @@ class KehoachBot:
         if chat is None:
             return
         self.pending.pop(chat.id, None)
-        person = await self._write(unlink, chat.id)
+        person = await self._write(unlink, acts.CHANNEL, str(chat.id))
         if person is None:
             await self._say(update, "Chat này không liên kết với ai.")
             return

@@ -22,14 +22,13 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
 
 from kehoach import store
 from kehoach.store.dispatch import LEASE, release_stale_claims
-from kehoach.store.models import outbox_table, people_table, units_table
+from kehoach.store.models import contacts_table, outbox_table, people_table, units_table
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram_bot import TOKEN, wait_for
 
@@ -60,10 +59,12 @@ def enqueue(engine: Engine) -> None:
     with store.write_session(engine) as s:
         s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
         s.execute(insert(people_table), [
-            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
-             "created_at": AT, "board_role": "member", "telegram_chat_id": 10_000 + i,
-             "telegram_linked_at": AT} for i in range(CHATS)])
+            {"name": f"Người {i}", "unit_id": "doan-a", "active": True,
+             "created_at": AT, "board_role": "member"} for i in range(CHATS)])
         people = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(contacts_table), [
+            {"person_id": pid, "channel": "telegram", "address": str(10_000 + i),
+             "linked_at": AT} for i, pid in enumerate(people)])
         s.execute(insert(outbox_table), [
             {"idempotency_key": f"K{i:04d}", "person_id": people[i % CHATS], "unit_id": "doan-a",
              "channel": "telegram", "purpose": "reminder", "level": 0, "payload": {

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from kehoach import settings as settings_mod
+from kehoach.chat.links import mark_lost, set_contact
 from kehoach.store import read_session, tick, write_session
 from kehoach.store.digest import digest
 from kehoach.store.directory import routes, scope_units
-from kehoach.store.models import group_members_table, groups_table, outbox_table, people_table
+from kehoach.store.models import group_members_table, groups_table, outbox_table
 from kehoach.store.people import PersonError, add_person, find_person, list_people
 from tests.conftest import load, run
 
@@ -52,8 +53,7 @@ def people(db: Engine, **kinds: tuple[str, str, dict[str, object]]) -> dict[str,
             ids[key] = add_person(s, key, unit, NOW, board_role=role,
                                   email=extra.get("email"))  # type: ignore[arg-type]
             if "chat" in extra:
-                s.execute(update(people_table).where(people_table.c.id == ids[key])
-                          .values(telegram_chat_id=extra["chat"], telegram_linked_at=NOW))
+                set_contact(s, ids[key], "telegram", str(extra["chat"]), NOW)
     return ids
 
 
@@ -97,8 +97,7 @@ def test_routes_pick_the_first_running_contact_and_fall_back(db: Engine, plan: P
         only_mail = routes(s, ["doan-a"], ("email",), "console")
         assert [r.channel for r in only_mail["doan-a"]] == ["email", "email"]
     with write_session(db) as s:  # a lost Telegram link is not used
-        s.execute(update(people_table).where(people_table.c.id == ids["an"])
-                  .values(telegram_lost_at=NOW))
+        mark_lost(s, ids["an"], "telegram", "42", NOW, "Telegram: Forbidden")
     with read_session(db) as s:
         assert [r.channel for r in routes(s, ["doan-a"], ("telegram",), "console")["doan-a"]
                 ] == ["console"]

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from kehoach import store
-from kehoach.store.models import invites_table, outbox_table, people_table, steps_table
+from kehoach.chat.links import code_hash, create_invite, set_contact
+from kehoach.store.models import contacts_table, invites_table, outbox_table, steps_table
 from kehoach.store.people import add_person
+from notifiers.rendering import clip
 from notifiers.telegram import Limiter, TelegramChannel
 from notifiers.telegram_bot import COMMANDS, KehoachBot
-from notifiers.rendering import clip
-from notifiers.telegram_links import code_hash, create_invite
 from tests.conftest import NOW, load, transitions
 from tests.fake_bot_api import FakeBotAPI
 
@@ -74,8 +74,7 @@ def world(db: Engine, plan_file: Path) -> dict[str, int]:
                                       ("Chị Tư", "doan-b", B, "member"),
                                       ("Cô Năm", "quan-doan", BOSS, "unit_secretary")):
             ids[key] = add_person(s, key, unit, NOW, board_role=role)
-            s.execute(update(people_table).where(people_table.c.id == ids[key])
-                      .values(telegram_chat_id=chat, telegram_linked_at=NOW))
+            set_contact(s, ids[key], "telegram", str(chat), NOW)
     return ids
 
 
@@ -114,9 +113,12 @@ def step(db: Engine, step_id: str = STEP) -> Any:
         return s.execute(select(steps_table).where(steps_table.c.id == step_id)).one()
 
 
-def person(db: Engine, pid: int) -> Any:
+def chat_of(db: Engine, pid: int) -> Any:
+    """The person's Telegram contact row, or None."""
     with store.read_session(db) as s:
-        return s.execute(select(people_table).where(people_table.c.id == pid)).one()
+        return s.execute(select(contacts_table).where(contacts_table.c.person_id == pid,
+                                                      contacts_table.c.channel == "telegram")
+                         ).one_or_none()
 
 
 def deliver(db: Engine, channel: TelegramChannel, now: datetime = MAY_18) -> None:
@@ -166,16 +168,16 @@ def test_linking_with_a_good_code_then_used_wrong_and_expired_ones(
         stored = s.execute(select(invites_table.c.code_hash)).scalars().all()
     assert len(code) >= 32 and code_hash(code) in stored and code not in stored
     assert "Bác Sáu" in reply(api, 501, f"/start {code}", "Đã liên kết")
-    linked = person(db, pid)
-    assert linked.telegram_chat_id == 501 and linked.telegram_linked_at == MAY_18
+    linked = chat_of(db, pid)
+    assert linked.address == "501" and linked.linked_at == MAY_18
 
     for chat, text in ((502, f"/start {code}"), (503, "/start khong-dung"),
                        (504, f"/start {old}")):
         assert "không đúng, đã được dùng hoặc đã hết hạn" in reply(api, chat, text, "Mã")
-    assert person(db, pid).telegram_chat_id == 501  # nothing else changed
+    assert chat_of(db, pid).address == "501"  # nothing else changed
     with store.read_session(db) as s:
-        assert s.execute(select(people_table.c.id).where(
-            people_table.c.telegram_chat_id.in_([502, 503, 504]))).first() is None
+        assert s.execute(select(contacts_table.c.id).where(
+            contacts_table.c.address.in_(["502", "503", "504"]))).first() is None
 
 
 def test_start_without_a_code_and_an_unlinked_chat(bot: Running, api: FakeBotAPI,
@@ -347,7 +349,7 @@ def test_huy_unlinks_and_help_and_unknown(db: Engine, world: dict[str, int], bot
     assert "Không có lệnh này" in reply(api, A, "/khongco", "Không có lệnh")
     assert "Gõ /help" in reply(api, A, "xin chào", "/help")
     assert "Đã hủy liên kết của Anh Ba" in reply(api, A, "/huy", "hủy liên kết")
-    assert person(db, world["Anh Ba"]).telegram_chat_id is None
+    assert chat_of(db, world["Anh Ba"]) is None
     assert "không liên kết với ai" in reply(api, A, "/huy", "không liên kết")
 
 

@@ -20,8 +20,10 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from kehoach import store
+from kehoach.chat.links import code_hash, set_contact
 from kehoach.serve import TELEGRAM_LINE
 from kehoach.store.models import (
+    contacts_table,
     deliveries_table,
     invites_table,
     outbox_table,
@@ -30,7 +32,6 @@ from kehoach.store.models import (
     units_table,
 )
 from kehoach.store.people import add_person
-from notifiers.telegram_links import code_hash
 from tests.conftest import NOW, load, transitions
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram_bot import STEP, TOKEN, wait_for
@@ -70,8 +71,7 @@ def test_serve_sends_the_reminder_at_its_simulated_moment_and_a_press_marks_it_d
     moment = datetime.fromisoformat(reminders[-1])  # the last reminder before 25/05/2022
     with store.write_session(db) as s:
         pid = add_person(s, "Anh Ba", "doan-a", NOW)
-        s.execute(update(people_table).where(people_table.c.id == pid)
-                  .values(telegram_chat_id=CHAT, telegram_linked_at=NOW))
+        set_contact(s, pid, "telegram", str(CHAT), NOW)
         s.execute(update(steps_table).where(steps_table.c.next_action_at < moment)
                   .values(next_action_at=None))  # only the reminder under test is due:
         s.execute(update(steps_table).where(steps_table.c.id == STEP)  # as if loaded just
@@ -174,10 +174,12 @@ def queue_reminders(engine: Engine, count: int, chats: int) -> None:
     with store.write_session(engine) as s:
         s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
         s.execute(insert(people_table), [
-            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
-             "created_at": NOW, "board_role": "member", "telegram_chat_id": 10_000 + i,
-             "telegram_linked_at": NOW} for i in range(chats)])
+            {"name": f"Người {i}", "unit_id": "doan-a", "active": True,
+             "created_at": NOW, "board_role": "member"} for i in range(chats)])
         ids = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(contacts_table), [
+            {"person_id": pid, "channel": "telegram", "address": str(10_000 + i),
+             "linked_at": NOW} for i, pid in enumerate(ids)])
         s.execute(insert(outbox_table), [
             {"idempotency_key": f"rate|{i}", "step_id": None, "person_id": ids[i % chats],
              "unit_id": "doan-a", "channel": "telegram", "purpose": "reminder", "level": 0,

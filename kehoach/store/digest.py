@@ -23,12 +23,20 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from engine import vi
+from kehoach.channels import label
 from workflows.digest import Digest, DigestItem, digest_for
 from workflows.lifecycle import LATE, VN, StepFacts, status
 
 from .directory import FALLBACK, Route, routes
 from .errors import StoreError
-from .models import StepState, outbox_table, people_table, steps_table, units_table
+from .models import (
+    StepState,
+    contacts_table,
+    outbox_table,
+    people_table,
+    steps_table,
+    units_table,
+)
 from .tick import COLUMNS, _insert_ignoring_duplicates, facts
 
 DEFAULT_HOUR = "07:30"
@@ -37,7 +45,7 @@ SETTING = "KEHOACH_DIGEST_HOUR"
 #: not read by the digest).
 LOOKAHEAD = timedelta(days=62)
 PURPOSE = "digest"
-#: A lost Telegram link is told in the digests of the day after it was lost.
+#: A lost contact is told in the digests of the day after it was lost.
 LOST_WINDOW = timedelta(days=1)
 
 
@@ -99,14 +107,23 @@ def payload(d: Digest, unit: str, rows: dict[str, Any], names: dict[str, str]) -
 
 
 def lost_links(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Unit → its people whose Telegram link was lost (bot blocked, chat gone) in the day
-    before `now`: the unit's next digest tells its secretary (notifiers/telegram.py)."""
-    p = people_table
+    """Unit → its people whose contact on a channel was lost (bot blocked, chat gone) in the
+    day before `now`, each with the channel lost (as people read it) and the contact it
+    falls back to: the unit's next digest tells its secretary."""
+    p, c = people_table, contacts_table
     found: dict[str, list[dict[str, Any]]] = {}
-    for row in session.execute(select(p.c.unit_id, p.c.name, p.c.email).where(
-            p.c.telegram_lost_at > now - LOST_WINDOW, p.c.telegram_lost_at <= now,
-            p.c.active.is_(True), p.c.unit_id.is_not(None)).order_by(p.c.unit_id, p.c.name)):
-        found.setdefault(row.unit_id, []).append({"name": row.name, "email": row.email})
+    lost = session.execute(
+        select(p.c.id, p.c.unit_id, p.c.name, c.c.channel).join(c, c.c.person_id == p.c.id)
+        .where(c.c.lost_at > now - LOST_WINDOW, c.c.lost_at <= now, p.c.active.is_(True),
+               p.c.unit_id.is_not(None)).order_by(p.c.unit_id, p.c.name, c.c.channel)).all()
+    from kehoach.chat.links import contacts_of  # the chat layer sits on the store
+    for row in lost:
+        following = [r for r in contacts_of(session, row.id)
+                     if r.lost_at is None and r.channel != row.channel]
+        found.setdefault(row.unit_id, []).append({
+            "name": row.name, "channel": label(row.channel),
+            "fallback": f"{label(following[0].channel)} {following[0].address}"
+            if following else None})
     return found
 
 

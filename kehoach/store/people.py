@@ -7,6 +7,8 @@ the field; `list_people` is what `kehoach person list` and the board show.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,8 +16,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from kehoach.channels import label, rank
+
 from .errors import StoreError
-from .models import BoardRole, people_table, units_table
+from .models import BoardRole, contacts_table, people_table, units_table
 
 ROLE_NAMES = {BoardRole.SECRETARY: "thư ký cơ quan ban hành",
               BoardRole.CLUSTER_HEAD: "cụm trưởng",
@@ -38,6 +42,21 @@ class PersonNotFound(StoreError, KeyError):
 
 
 @dataclass(frozen=True)
+class ContactView:
+    """One of a person's contacts, as the board and the CLI show it."""
+
+    channel: str
+    label: str  # the channel as people read it (kehoach/channels.py)
+    address: str
+    lost: bool
+    preference: int
+
+    @property
+    def state(self) -> str:
+        return "mất liên kết" if self.lost else "đã liên kết"
+
+
+@dataclass(frozen=True)
 class PersonView:
     id: int
     name: str
@@ -45,9 +64,36 @@ class PersonView:
     unit_name: str | None
     role: str | None
     board_role: str
-    email: str | None
-    telegram: str  # "đã liên kết" / "mất liên kết" / "chưa liên kết"
     login: str | None
+    contacts: tuple[ContactView, ...] = ()  # in the order they are tried
+
+    def contact(self, channel: str) -> ContactView | None:
+        return next((c for c in self.contacts if c.channel == channel), None)
+
+    @property
+    def email(self) -> str | None:
+        found = self.contact("email")
+        return found.address if found is not None else None
+
+    @property
+    def telegram(self) -> str:
+        """"đã liên kết" / "mất liên kết" / "chưa liên kết"."""
+        found = self.contact("telegram")
+        return found.state if found is not None else "chưa liên kết"
+
+
+def person_views(session: Session, rows: Iterable[Any]) -> list[PersonView]:
+    """People rows (with `unit_name`) as PersonViews, their contacts read in one query."""
+    rows = list(rows)
+    c = contacts_table
+    found: dict[int, list[ContactView]] = defaultdict(list)
+    if rows:
+        for r in session.execute(select(c).where(c.c.person_id.in_([r.id for r in rows]))):
+            found[r.person_id].append(ContactView(r.channel, label(r.channel), r.address,
+                                                  r.lost_at is not None, r.preference))
+    return [PersonView(r.id, r.name, r.unit_id, r.unit_name, r.role, r.board_role, r.login,
+                       tuple(sorted(found[r.id], key=lambda v: (v.preference, rank(v.channel)))))
+            for r in rows]
 
 
 def add_person(session: Session, name: str, unit: str, now: datetime, *,
@@ -72,10 +118,13 @@ def add_person(session: Session, name: str, unit: str, now: datetime, *,
         if session.execute(select(people_table.c.id)
                            .where(people_table.c.login == login)).first() is not None:
             raise PersonError(f"tên đăng nhập «{login}» đã có người dùng")
-    return int(session.execute(insert(people_table).values(
-        name=name, unit_id=unit, role=role, board_role=str(board_role),
-        email=email.strip() if email else None, login=login, contacts={}, active=True,
-        created_at=now).returning(people_table.c.id)).scalar_one())
+    person_id = int(session.execute(insert(people_table).values(
+        name=name, unit_id=unit, role=role, board_role=str(board_role), login=login,
+        active=True, created_at=now).returning(people_table.c.id)).scalar_one())
+    if email:
+        session.execute(insert(contacts_table).values(
+            person_id=person_id, channel="email", address=email.strip(), linked_at=now))
+    return person_id
 
 
 def find_person(session: Session, who: str) -> Any:
@@ -100,8 +149,4 @@ def list_people(session: Session, unit: str | None = None) -> list[PersonView]:
              .where(p.c.active.is_(True)).order_by(p.c.unit_id, p.c.name, p.c.id))
     if unit is not None:
         query = query.where(p.c.unit_id == unit)
-    return [PersonView(r.id, r.name, r.unit_id, r.unit_name, r.role, r.board_role, r.email,
-                       "chưa liên kết" if r.telegram_chat_id is None else
-                       "mất liên kết" if r.telegram_lost_at is not None else "đã liên kết",
-                       r.login)
-            for r in session.execute(query)]
+    return person_views(session, session.execute(query))

@@ -22,9 +22,16 @@ from engine.compiler import compile_plan
 from engine.importing import KIND_NAMES
 from engine.workdays import WorkingCalendar
 from kehoach import drafting, store
+from kehoach.channels import chat_channels
 from kehoach.documents import MAX_UPLOAD, NotAPlan, document_lines
 from kehoach.store import drafts
-from kehoach.store.models import BoardRole, people_table, plan_units_table, units_table
+from kehoach.store.models import (
+    BoardRole,
+    contacts_table,
+    people_table,
+    plan_units_table,
+    units_table,
+)
 
 from .auth import Viewer, viewer
 from .errors import Invalid, NotFound
@@ -295,13 +302,17 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
 
 
 def _unlinked(session: Any, plan_id: str) -> list[Any]:
-    """The active people of the plan's units who have no Telegram chat linked yet."""
+    """The active people of the plan's units who have no chat (of any chat channel) linked
+    yet, or only a lost one."""
     units = select(plan_units_table.c.unit_id).where(plan_units_table.c.plan_id == plan_id)
     return list(session.execute(
         select(people_table.c.id, people_table.c.name, units_table.c.name.label("unit"))
         .join(units_table, units_table.c.id == people_table.c.unit_id)
         .where(people_table.c.unit_id.in_(units), people_table.c.active.is_(True),
-               people_table.c.telegram_chat_id.is_(None))
+               ~select(contacts_table.c.id).where(
+                   contacts_table.c.person_id == people_table.c.id,
+                   contacts_table.c.channel.in_([c.name for c in chat_channels()]),
+                   contacts_table.c.lost_at.is_(None)).exists())
         .order_by(units_table.c.name, people_table.c.name).limit(500)).all())
 
 
@@ -310,8 +321,8 @@ async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
     """One-time Telegram invite codes for the plan's people not linked yet, shown once."""
     from datetime import timedelta
 
+    from kehoach.chat.links import create_invite
     from kehoach.cli_telegram import bot_username
-    from notifiers.telegram_links import create_invite
     _plan_of(request, v, plan_id)
     engine, now = request.app.state.engine, request.app.state.now()
     with store.write_session(engine) as session:

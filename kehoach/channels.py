@@ -1,0 +1,130 @@
+"""The channel registry: every way kehoach reaches people, one `ChannelSpec` each.
+
+A spec says what the rest of kehoach needs to know of a channel without naming it: its
+Vietnamese label (board, CLI), the kind of address a contact holds on it, whether it is a
+chat channel linked with an invite code (kehoach/chat/links.py), how to build it from the
+settings (None when its settings are absent: the channel is off), and the line `kehoach
+serve` prints about it at start. `serve.wired_channels`, `describe_start`, the contacts'
+order (directory.routes) and `kehoach person --prefer` iterate `REGISTRY`; adding a channel
+is its module in notifiers/ plus one entry here.
+
+The order of `REGISTRY` is the order contacts of equal preference are tried in; the console
+comes first and has no contacts (it takes what nobody can be reached for).
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from notifiers.base import Channel
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from sqlalchemy import Engine
+
+Settings = Mapping[str, str]
+#: A chat channel's bot (commands, replies), run by serve in the process that holds the
+#: channel's sender key until `stop`: (settings, engine, now, the channel, the names of the
+#: running channels, stop).
+BotRunner = Callable[["Settings", "Engine", Callable[[], datetime], Channel, Sequence[str],
+                      "asyncio.Event"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    name: str  # as outbox rows, deliveries and contacts say it
+    label: str  # as people read it
+    #: What a contact holds on this channel, as people read it; None: the channel has no
+    #: contacts (the console).
+    address_kind: str | None
+    chat: bool  # a chat the person links with an invite code (`kehoach invite`)
+    build: Callable[[Settings], Channel | None]  # None when its settings are absent
+    describe: Callable[[Settings], str]  # the line `kehoach serve` prints at start
+    bot: BotRunner | None = None  # a chat channel's bot, if it has one
+
+
+def _console(settings: Settings) -> Channel:
+    from notifiers.console import ConsoleChannel
+    return ConsoleChannel()
+
+
+def _telegram(settings: Settings) -> Channel | None:
+    from notifiers.telegram import TelegramChannel
+    return TelegramChannel.from_settings(settings)
+
+
+def _email(settings: Settings) -> Channel | None:
+    from notifiers.email import EmailChannel
+    return EmailChannel.from_settings(settings)
+
+
+async def _telegram_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
+                        channel: Channel, running: Sequence[str], stop: asyncio.Event) -> None:
+    from notifiers.telegram_bot import KehoachBot
+    bot = KehoachBot.from_settings(settings, engine, now=now, limiter=channel.limiter,
+                                   channels=running)
+    if bot is not None:
+        await bot.run(stop)
+
+
+def _describe_telegram(settings: Settings) -> str:
+    if not settings.get("KEHOACH_TELEGRAM_TOKEN"):
+        return "Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN)."
+    mode = ("webhook " + settings["KEHOACH_TELEGRAM_WEBHOOK_URL"]
+            if settings.get("KEHOACH_TELEGRAM_WEBHOOK_URL") else "long polling")
+    return (f"Telegram: bật (gửi tin cho người đã liên kết; bot nhận lệnh và nút bấm ({mode})). "
+            "Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến trình khác chờ để "
+            "thay khi nó dừng.")
+
+
+def _describe_email(settings: Settings) -> str:
+    host = settings.get("KEHOACH_SMTP_HOST")
+    return f"Thư điện tử: bật (SMTP {host})." if host else \
+        "Thư điện tử: tắt (chưa đặt KEHOACH_SMTP_HOST)."
+
+
+CONSOLE = ChannelSpec("console", "Màn hình", None, False, _console,
+                      lambda _: "Tin cho đơn vị chưa ai nhận được: in ra màn hình.")
+REGISTRY: tuple[ChannelSpec, ...] = (
+    CONSOLE,
+    ChannelSpec("telegram", "Telegram", "mã chat Telegram", True, _telegram,
+                _describe_telegram, _telegram_bot),
+    ChannelSpec("email", "Thư điện tử", "địa chỉ thư", False, _email, _describe_email),
+)
+#: The channel a unit's notifications go to when nobody in it can be reached.
+FALLBACK = CONSOLE.name
+
+
+def spec(name: str) -> ChannelSpec | None:
+    """The registered channel called `name`, or None."""
+    return next((s for s in REGISTRY if s.name == name), None)
+
+
+def rank(name: str) -> int:
+    """The place of `name` in the registry (an unknown name last): the order of contacts of
+    equal preference."""
+    return next((i for i, s in enumerate(REGISTRY) if s.name == name), len(REGISTRY))
+
+
+def label(name: str) -> str:
+    """How people read the channel's name (an unknown one as it is)."""
+    found = spec(name)
+    return found.label if found is not None else name
+
+
+def contact_channels() -> tuple[ChannelSpec, ...]:
+    """The channels a person can have a contact on."""
+    return tuple(s for s in REGISTRY if s.address_kind is not None)
+
+
+def chat_channels() -> tuple[ChannelSpec, ...]:
+    """The chat channels a person links with an invite code."""
+    return tuple(s for s in REGISTRY if s.chat)
+
+
+def build_all(settings: Settings) -> list[Channel]:
+    """The channels whose settings are present, in registry order (the console first)."""
+    return [c for c in (s.build(settings) for s in REGISTRY) if c is not None]
