@@ -13,6 +13,7 @@ comes first and has no contacts (it takes what nobody can be reached for).
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,28 +57,41 @@ def _telegram(settings: Settings) -> Channel | None:
     return TelegramChannel.from_settings(settings)
 
 
+def _zalo(settings: Settings) -> Channel | None:
+    from notifiers.zalo import ZaloChannel
+    return ZaloChannel.from_settings(settings)
+
+
 def _email(settings: Settings) -> Channel | None:
     from notifiers.email import EmailChannel
     return EmailChannel.from_settings(settings)
 
 
-async def _telegram_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
-                        channel: Channel, running: Sequence[str], stop: asyncio.Event) -> None:
-    from notifiers.telegram_bot import KehoachBot
-    bot = KehoachBot.from_settings(settings, engine, now=now, limiter=channel.limiter,
-                                   channels=running)
-    if bot is not None:
-        await bot.run(stop)
+def _bot(module: str, name: str) -> BotRunner:
+    """A chat channel's bot runner: the class `name` of `module` (imported when it runs),
+    made `from_settings` with the channel's limiter, run until `stop`."""
+    async def run(settings: Settings, engine: Engine, now: Callable[[], datetime],
+                  channel: Channel, running: Sequence[str], stop: asyncio.Event) -> None:
+        made = getattr(importlib.import_module(module), name)
+        bot = made.from_settings(settings, engine, now=now, limiter=channel.limiter,
+                                 channels=running)
+        if bot is not None:
+            await bot.run(stop)
+    return run
 
 
-def _describe_telegram(settings: Settings) -> str:
-    if not settings.get("KEHOACH_TELEGRAM_TOKEN"):
-        return "Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN)."
-    mode = ("webhook " + settings["KEHOACH_TELEGRAM_WEBHOOK_URL"]
-            if settings.get("KEHOACH_TELEGRAM_WEBHOOK_URL") else "long polling")
-    return (f"Telegram: bật (gửi tin cho người đã liên kết; bot nhận lệnh và nút bấm ({mode})). "
-            "Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến trình khác chờ để "
-            "thay khi nó dừng.")
+def _describe_chat(label: str, prefix: str, answers: str) -> Callable[[Settings], str]:
+    """The start line of a chat channel whose settings are KEHOACH_<prefix>_TOKEN and
+    KEHOACH_<prefix>_WEBHOOK_URL; `answers`: what its bot takes besides commands."""
+    def describe(settings: Settings) -> str:
+        token, webhook = f"KEHOACH_{prefix}_TOKEN", f"KEHOACH_{prefix}_WEBHOOK_URL"
+        if not settings.get(token):
+            return f"{label}: tắt (chưa đặt {token})."
+        mode = "webhook " + settings[webhook] if settings.get(webhook) else "long polling"
+        return (f"{label}: bật (gửi tin cho người đã liên kết; bot nhận lệnh và {answers} "
+                f"({mode})). Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến "
+                "trình khác chờ để thay khi nó dừng.")
+    return describe
 
 
 def _describe_email(settings: Settings) -> str:
@@ -91,7 +105,11 @@ CONSOLE = ChannelSpec("console", "Màn hình", None, False, _console,
 REGISTRY: tuple[ChannelSpec, ...] = (
     CONSOLE,
     ChannelSpec("telegram", "Telegram", "mã chat Telegram", True, _telegram,
-                _describe_telegram, _telegram_bot),
+                _describe_chat("Telegram", "TELEGRAM", "nút bấm"),
+                _bot("notifiers.telegram_bot", "KehoachBot")),
+    ChannelSpec("zalo", "Zalo", "mã người dùng Zalo", True, _zalo,
+                _describe_chat("Zalo", "ZALO", "tin trả lời 1, 2, 3"),
+                _bot("kehoach.chat.zalo_bot", "ZaloBot")),
     ChannelSpec("email", "Thư điện tử", "địa chỉ thư", False, _email, _describe_email),
 )
 #: The channel a unit's notifications go to when nobody in it can be reached.
