@@ -23,19 +23,9 @@ from notifiers.zalo import Limiter, ZaloAPI, ZaloChannel
 from notifiers.zalo_render import DECISION_REPLIES, STEP_REPLIES
 from tests.conftest import NOW, transitions
 from tests.test_telegram_bot import MAY_18, Running, people, post_update, step, wait_for
-from tests.zalo_api import SECRET_HEADER, FakeZaloAPI
+from tests.zalo_api import SECRET_HEADER, TOKEN, FakeZaloAPI
 
-TOKEN = "1459232241454765289:zalo-TEST-token"
 A, B, BOSS = "za-ba", "zb-tu", "zq-nam"  # Zalo users: Đoàn phường A, B, Quận Đoàn (issuer)
-
-
-@pytest.fixture
-def api() -> Iterator[FakeZaloAPI]:
-    server = FakeZaloAPI(token=TOKEN).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -43,16 +33,16 @@ def world(db: Engine, plan_file: Path) -> dict[str, int]:
     return people(db, plan_file, "zalo", (A, B, BOSS))
 
 
-def zalo_bot(db: Engine, api: FakeZaloAPI, **kwargs: Any) -> ZaloBot:
-    return ZaloBot(db, ZaloAPI(TOKEN, api.base_url), now=lambda: MAY_18, limiter=Limiter(None),
+def zalo_bot(db: Engine, zalo_api: FakeZaloAPI, **kwargs: Any) -> ZaloBot:
+    return ZaloBot(db, ZaloAPI(TOKEN, zalo_api.base_url), now=lambda: MAY_18, limiter=Limiter(None),
                    channels=["zalo"], poll_timeout=1, public_url="https://kh.example.vn",
                    **kwargs)
 
 
 @pytest.fixture
-def bot(db: Engine, api: FakeZaloAPI) -> Iterator[Running]:
-    running = Running(zalo_bot(db, api))
-    wait_for(lambda: api.calls_of("getUpdates"), "the bot to poll")
+def bot(db: Engine, zalo_api: FakeZaloAPI) -> Iterator[Running]:
+    running = Running(zalo_bot(db, zalo_api))
+    wait_for(lambda: zalo_api.calls_of("getUpdates"), "the bot to poll")
     try:
         yield running
     finally:
@@ -60,23 +50,23 @@ def bot(db: Engine, api: FakeZaloAPI) -> Iterator[Running]:
 
 
 @pytest.fixture
-def channel(api: FakeZaloAPI) -> Iterator[ZaloChannel]:
-    sender = ZaloChannel(TOKEN, api.base_url, limiter=Limiter(None))
+def channel(zalo_api: FakeZaloAPI) -> Iterator[ZaloChannel]:
+    sender = ZaloChannel(TOKEN, zalo_api.base_url, limiter=Limiter(None))
     try:
         yield sender
     finally:
         sender.close()
 
 
-def said(api: FakeZaloAPI, chat: str, *, after: int = 0) -> list[str]:
-    return api.texts_to(chat)[after:]
+def said(zalo_api: FakeZaloAPI, chat: str, *, after: int = 0) -> list[str]:
+    return zalo_api.texts_to(chat)[after:]
 
 
-def reply(api: FakeZaloAPI, chat: str, text: str, contains: str) -> str:
+def reply(zalo_api: FakeZaloAPI, chat: str, text: str, contains: str) -> str:
     """Write `text` in `chat`; the bot's first answer containing `contains`."""
-    before = len(said(api, chat))
-    api.message(chat, text)
-    return str(wait_for(lambda: next((t for t in said(api, chat, after=before)
+    before = len(said(zalo_api, chat))
+    zalo_api.message(chat, text)
+    return str(wait_for(lambda: next((t for t in said(zalo_api, chat, after=before)
                                       if contains in t), None), f"«{contains}» after {text}"))
 
 
@@ -107,80 +97,80 @@ def contact(db: Engine, pid: int, channel: str = "zalo") -> Any:
 # ── linking ─────────────────────────────────────────────────────────────────────────────────
 
 def test_a_code_typed_in_the_chat_links_it_once(db: Engine, world: dict[str, int],
-                                                bot: Running, api: FakeZaloAPI) -> None:
+                                                bot: Running, zalo_api: FakeZaloAPI) -> None:
     with store.write_session(db) as s:
         pid = add_person(s, "Bác Sáu", "doan-a", NOW)
         code = create_invite(s, pid, "thư ký", MAY_18 - timedelta(days=1))
-    assert "chưa liên kết" in reply(api, "z-sau", "xin chào", "kehoach invite --channel zalo")
-    assert "Bác Sáu" in reply(api, "z-sau", code, "Đã liên kết")
+    assert "chưa liên kết" in reply(zalo_api, "z-sau", "xin chào", "kehoach invite --channel zalo")
+    assert "Bác Sáu" in reply(zalo_api, "z-sau", code, "Đã liên kết")
     linked = contact(db, pid)
     assert linked.address == "z-sau" and linked.linked_at == MAY_18
-    assert "đã được dùng" in reply(api, "z-khac", f"/start {code}", "Mã liên kết")
+    assert "đã được dùng" in reply(zalo_api, "z-khac", f"/start {code}", "Mã liên kết")
     assert contact(db, pid).address == "z-sau"
-    assert "/viec" in reply(api, "z-sau", "/help", "/quahan")
+    assert "/viec" in reply(zalo_api, "z-sau", "/help", "/quahan")
 
 
 # ── the numbered replies ────────────────────────────────────────────────────────────────────
 
 def test_a_reminder_ends_with_the_replies_and_1_marks_its_step_done(
         db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        api: FakeZaloAPI) -> None:
+        zalo_api: FakeZaloAPI) -> None:
     last = remind(db, channel)
-    assert said(api, A) and all(t.endswith(STEP_REPLIES) for t in said(api, A))
-    assert said(api, A)[-1].startswith("🔔") or "Hạn" in said(api, A)[-1]
-    text = reply(api, A, "1", "Đã hoàn thành")
+    assert said(zalo_api, A) and all(t.endswith(STEP_REPLIES) for t in said(zalo_api, A))
+    assert said(zalo_api, A)[-1].startswith("🔔") or "Hạn" in said(zalo_api, A)[-1]
+    text = reply(zalo_api, A, "1", "Đã hoàn thành")
     assert "Anh Ba" in text and "<b>" not in text
     assert step(db, last.step_id).state == "done"
     assert transitions(db, last.step_id)[-1].actor == "Anh Ba"
-    assert "đã xong" in reply(api, A, "1", "Không thể")  # again: refused, nothing changes
+    assert "đã xong" in reply(zalo_api, A, "1", "Không thể")  # again: refused, nothing changes
 
 
 def test_someone_else_cannot_answer_for_a_unit_and_3_shows_details(
         db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        api: FakeZaloAPI) -> None:
+        zalo_api: FakeZaloAPI) -> None:
     last = remind(db, channel)
-    assert "Chưa có tin nhắc" in reply(api, BOSS, "1", "Chưa có tin nhắc")
-    details = reply(api, A, "3", "Tình trạng")
+    assert "Chưa có tin nhắc" in reply(zalo_api, BOSS, "1", "Chưa có tin nhắc")
+    details = reply(zalo_api, A, "3", "Tình trạng")
     assert "Người duyệt gia hạn: Ban Thường vụ Quận Đoàn" in details
     assert step(db, last.step_id).state == "pending"
-    assert "Gõ 1, 2 hoặc 3" in reply(api, A, "chào bot", "Gõ 1, 2 hoặc 3")
+    assert "Gõ 1, 2 hoặc 3" in reply(zalo_api, A, "chào bot", "Gõ 1, 2 hoặc 3")
 
 
 def test_2_asks_for_an_extension_the_approver_grants_it_with_1(
         db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        api: FakeZaloAPI) -> None:
+        zalo_api: FakeZaloAPI) -> None:
     last = remind(db, channel)
     if step(db, last.step_id).kind == "event":
         pytest.skip("the plan's last reminder is an event")  # pragma: no cover
-    reply(api, A, "2", "ngày hạn mới")
-    assert "không phải một ngày" in reply(api, A, "hôm nào đó", "không phải một ngày")
-    reply(api, A, "30/06/2022", "lý do")
-    text = reply(api, A, "Chờ số liệu <phường>", "Đã gửi đề nghị")
+    reply(zalo_api, A, "2", "ngày hạn mới")
+    assert "không phải một ngày" in reply(zalo_api, A, "hôm nào đó", "không phải một ngày")
+    reply(zalo_api, A, "30/06/2022", "lý do")
+    text = reply(zalo_api, A, "Chờ số liệu <phường>", "Đã gửi đề nghị")
     assert "Ban Thường vụ Quận Đoàn" in text and "<b>" not in text
     assert step(db, last.step_id).extension_reason == "Chờ số liệu <phường>"
 
     deliver(db, channel)  # the request reaches the approver on Zalo
-    asked = said(api, BOSS)[-1]
+    asked = said(zalo_api, BOSS)[-1]
     assert "Đề nghị gia hạn" in asked and "Chờ số liệu <phường>" in asked
     assert asked.endswith(DECISION_REPLIES)
-    reply(api, BOSS, "1", "Đã đồng ý")
+    reply(zalo_api, BOSS, "1", "Đã đồng ý")
     granted = step(db, last.step_id)
     assert granted.extended_until.astimezone(UTC) == datetime(2022, 6, 30, 17, tzinfo=UTC)
     assert transitions(db, last.step_id)[-1].event == "extension_granted"
     deliver(db, channel)  # the decision reaches the unit
-    assert "Được gia hạn" in said(api, A)[-1]
+    assert "Được gia hạn" in said(zalo_api, A)[-1]
 
 
 def test_2_from_the_approver_refuses_with_a_reason(
         db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        api: FakeZaloAPI) -> None:
+        zalo_api: FakeZaloAPI) -> None:
     last = remind(db, channel)
-    reply(api, A, "2", "ngày hạn mới")
-    reply(api, A, "30/06/2022", "lý do")
-    reply(api, A, "bận", "Đã gửi đề nghị")
+    reply(zalo_api, A, "2", "ngày hạn mới")
+    reply(zalo_api, A, "30/06/2022", "lý do")
+    reply(zalo_api, A, "bận", "Đã gửi đề nghị")
     deliver(db, channel)
-    reply(api, BOSS, "2", "lý do từ chối")
-    reply(api, BOSS, "Cần nộp đúng hạn", "Đã từ chối")
+    reply(zalo_api, BOSS, "2", "lý do từ chối")
+    reply(zalo_api, BOSS, "Cần nộp đúng hạn", "Đã từ chối")
     refused = step(db, last.step_id)
     assert refused.extended_until is None and refused.extension_requested_at is None
     assert "Cần nộp đúng hạn" in transitions(db, last.step_id)[-1].note
@@ -189,26 +179,26 @@ def test_2_from_the_approver_refuses_with_a_reason(
 # ── commands ────────────────────────────────────────────────────────────────────────────────
 
 def test_the_commands_of_the_telegram_bot(db: Engine, world: dict[str, int], bot: Running,
-                                          api: FakeZaloAPI) -> None:
-    text = reply(api, A, "/viec", "Việc cần làm")
+                                          zalo_api: FakeZaloAPI) -> None:
+    text = reply(zalo_api, A, "/viec", "Việc cần làm")
     assert "Báo cáo tháng" in text and "Đoàn phường B" not in text and "<b>" not in text
-    assert "Việc quá hạn" in reply(api, A, "/quahan", "Việc quá hạn")
-    assert "https://kh.example.vn/lich/" in reply(api, A, "/lich", "Lịch của bạn")
-    assert "Không có lệnh này" in reply(api, A, "/khongco", "Không có lệnh")
-    assert HELP.splitlines()[0] in reply(api, A, "/help", "/viec")
-    assert "Đã hủy liên kết của Anh Ba" in reply(api, A, "/huy", "hủy liên kết")
+    assert "Việc quá hạn" in reply(zalo_api, A, "/quahan", "Việc quá hạn")
+    assert "https://kh.example.vn/lich/" in reply(zalo_api, A, "/lich", "Lịch của bạn")
+    assert "Không có lệnh này" in reply(zalo_api, A, "/khongco", "Không có lệnh")
+    assert HELP.splitlines()[0] in reply(zalo_api, A, "/help", "/viec")
+    assert "Đã hủy liên kết của Anh Ba" in reply(zalo_api, A, "/huy", "hủy liên kết")
     assert contact(db, world["Anh Ba"]) is None
-    assert "chưa liên kết" in reply(api, A, "/viec", "chưa liên kết")
+    assert "chưa liên kết" in reply(zalo_api, A, "/viec", "chưa liên kết")
 
 
 # ── a blocked user ──────────────────────────────────────────────────────────────────────────
 
 def test_a_user_who_blocked_the_bot_gets_the_reminder_on_their_next_contact(
-        db: Engine, world: dict[str, int], channel: ZaloChannel, api: FakeZaloAPI) -> None:
+        db: Engine, world: dict[str, int], channel: ZaloChannel, zalo_api: FakeZaloAPI) -> None:
     with store.write_session(db) as s:
         store.tick(s, MAY_18, channels=["zalo"])  # Zalo first, Telegram linked since
         set_contact(s, world["Anh Ba"], "telegram", "4201", NOW)
-    api.block(A)
+    zalo_api.block(A)
     result = deliver(db, channel, fallbacks=("zalo", "telegram"))
     assert result.failed >= 1
     lost = contact(db, world["Anh Ba"])
@@ -219,37 +209,37 @@ def test_a_user_who_blocked_the_bot_gets_the_reminder_on_their_next_contact(
     failed = [r for r in rows if r.channel == "zalo" and r.state == "failed"]
     moved = {r.idempotency_key for r in rows if r.channel == "telegram"}
     assert failed and {f"{r.idempotency_key}|telegram" for r in failed} <= moved
-    assert not api.texts_to(A)  # nothing reached the blocked chat
+    assert not zalo_api.texts_to(A)  # nothing reached the blocked chat
 
 
 # ── the webhook on the board ────────────────────────────────────────────────────────────────
 
 def test_the_webhook_route_checks_the_secret_then_answers(
-        db: Engine, world: dict[str, int], api: FakeZaloAPI) -> None:
+        db: Engine, world: dict[str, int], zalo_api: FakeZaloAPI) -> None:
     from kehoach.web.app import create_app
     from kehoach.web.server import background
 
-    settings = {"KEHOACH_ZALO_TOKEN": TOKEN, "KEHOACH_ZALO_BASE_URL": api.base_url,
+    settings = {"KEHOACH_ZALO_TOKEN": TOKEN, "KEHOACH_ZALO_BASE_URL": zalo_api.base_url,
                 "KEHOACH_ZALO_WEBHOOK_URL": "https://kh.example.vn/zalo/webhook",
                 "KEHOACH_ZALO_WEBHOOK_SECRET": "bi-mat-zalo-123", "KEHOACH_SECRET_KEY": "k"}
     with background(create_app(settings, db, now=lambda: MAY_18)) as base:
-        update = api.message(A, "/help")  # queued (no webhook at the stand-in yet)
+        update = zalo_api.message(A, "/help")  # queued (no webhook at the stand-in yet)
 
         def post(secret: str | None) -> int:
             return post_update(f"{base}/zalo/webhook", update, SECRET_HEADER, secret)
         assert post(None) == 403 and post("sai-ma-bi-mat") == 403
-        assert not said(api, A)  # refused requests did nothing
+        assert not said(zalo_api, A)  # refused requests did nothing
         assert post("bi-mat-zalo-123") == 200
-        wait_for(lambda: said(api, A), "the answer to a genuine update")
+        wait_for(lambda: said(zalo_api, A), "the answer to a genuine update")
         assert post("bi-mat-zalo-123") == 200  # Zalo delivering it again: answered once
-        assert len(said(api, A)) == 1
+        assert len(said(zalo_api, A)) == 1
         # The bot in webhook mode registers the board's address; Zalo then POSTs there.
-        running = Running(zalo_bot(db, api, webhook_url=f"{base}/zalo/webhook",
+        running = Running(zalo_bot(db, zalo_api, webhook_url=f"{base}/zalo/webhook",
                                    webhook_secret="bi-mat-zalo-123"))
         try:
-            wait_for(lambda: api.webhook.get("url"), "setWebhook")
-            assert api.webhook["secret_token"] == "bi-mat-zalo-123"
-            assert "Việc cần làm" in reply(api, A, "/viec", "Việc cần làm")
-            assert api.webhook_answers == [200] and not api.calls_of("getUpdates")
+            wait_for(lambda: zalo_api.webhook.get("url"), "setWebhook")
+            assert zalo_api.webhook["secret_token"] == "bi-mat-zalo-123"
+            assert "Việc cần làm" in reply(zalo_api, A, "/viec", "Việc cần làm")
+            assert zalo_api.webhook_answers == [200] and not zalo_api.calls_of("getUpdates")
         finally:
             running.close()

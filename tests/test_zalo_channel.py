@@ -15,9 +15,8 @@ from notifiers.telegram_render import utf16_len
 from notifiers.zalo import Limiter, ZaloChannel, number, sender_key
 from notifiers.zalo_render import STEP_REPLIES, render
 from tests.test_telegram_channel import REMINDER, digest_payload
-from tests.zalo_api import FakeZaloAPI
+from tests.zalo_api import TOKEN, FakeZaloAPI
 
-TOKEN = "1459232241454765289:zalo-TEST-token"
 CHAT = "e4ea2cd5189df1c3a88c"
 
 

@@ -38,6 +38,7 @@ from aiohttp import web
 
 from tests.loopback import Call, Fault, LoopbackServer, utf16_len
 
+TOKEN = "1459232241454765289:zalo-TEST-token"  # the tests' bot (a token's shape)
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_TEXT = 2000
 BOT = {"id": "1459232241454765289", "account_name": "bot.KeHoach", "account_type": "BASIC",
