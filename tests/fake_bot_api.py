@@ -1,5 +1,5 @@
 """A Telegram Bot API server on loopback, for tests and the benchmark (aiohttp, its own loop in a
-thread, or its own process: `python tests/fake_bot_api.py --limits`).
+thread, or its own process: `python -m tests.fake_bot_api --limits`).
 
 It answers the methods python-telegram-bot uses (getMe, sendMessage, editMessageText,
 editMessageReplyMarkup, answerCallbackQuery, getUpdates with long polling, setMyCommands,

@@ -1,5 +1,5 @@
 """A Zalo Bot API server on loopback, for tests and the benchmark (aiohttp, its own loop in a
-thread, or its own process: `python tests/zalo_api.py --rate 10`).
+thread, or its own process: `python -m tests.zalo_api --rate 10`).
 
 Strict about what the documentation says (docs/zalo.md): `POST /bot<TOKEN>/<method>` only, a
 JSON body, a wrong token answered 401; sendMessage needs `chat_id` and `text` (strings), the
@@ -257,7 +257,7 @@ class FakeZaloAPI(LoopbackServer):
 
 def main() -> None:
     """As a process (the benchmark): print the base URL, serve until stdin closes, then print
-    what was sent as JSON."""
+    what was sent as JSON (as tests/fake_bot_api.py does)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=None, help="429 above this many a second")
     args = parser.parse_args()
@@ -266,12 +266,14 @@ def main() -> None:
         api.limits(args.rate)
 
     async def run() -> None:
+        cpu = time.process_time()
         await api.serve()
         print(api.base_url, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         ok = [c.at for c in api.calls_of("sendMessage") if c.status == 200]
-        print(json.dumps({"sent": len(ok), "too_many": api.too_many,
-                          "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0}), flush=True)
+        print(json.dumps({"sent": len(ok), "too_many": api.too_many, "why": {},
+                          "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0,
+                          "cpu": time.process_time() - cpu}), flush=True)
     asyncio.run(run())
 
 
