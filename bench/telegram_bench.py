@@ -23,7 +23,7 @@ linked people (one private chat each) take the messages in turn. Side by side in
   messages at 30/s through store.dispatch; the achieved rate as a share of 30/s, wall clock
   (start-up included) and first to last message, and the 429s answered (target 0);
 * processes: `kehoach serve` and two `kehoach worker` processes on PostgreSQL sharing one bot
-  token (one of them holds the token and sends, kehoach.serve.telegram_loop), `--processes`
+  token (one of them holds the token and sends, kehoach.serve.sender_loop), `--processes`
   reminders to `--chats` chats, the server enforcing the limits as above: the share of
   30/s (first to last message, and from the processes' start to the last row recorded) and
   the 429s answered (target 0).

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from notifiers.base import Channel
+from notifiers.base import Channel, ChannelSettingError
 
 if TYPE_CHECKING:
     import asyncio
@@ -106,7 +106,7 @@ REGISTRY: tuple[ChannelSpec, ...] = (
     CONSOLE,
     ChannelSpec("telegram", "Telegram", "mã chat Telegram", True, _telegram,
                 _describe_chat("Telegram", "TELEGRAM", "nút bấm"),
-                _bot("notifiers.telegram_bot", "KehoachBot")),
+                _bot("kehoach.chat.telegram_bot", "KehoachBot")),
     ChannelSpec("zalo", "Zalo", "mã người dùng Zalo", True, _zalo,
                 _describe_chat("Zalo", "ZALO", "tin trả lời 1, 2, 3"),
                 _bot("kehoach.chat.zalo_bot", "ZaloBot")),
@@ -144,5 +144,13 @@ def chat_channels() -> tuple[ChannelSpec, ...]:
 
 
 def build_all(settings: Settings) -> list[Channel]:
-    """The channels whose settings are present, in registry order (the console first)."""
-    return [c for c in (s.build(settings) for s in REGISTRY) if c is not None]
+    """The channels whose settings are present, in registry order (the console first). A
+    wrong setting raises kehoach's SettingsError naming it."""
+    from kehoach.settings import SettingsError
+    built = []
+    for s in REGISTRY:
+        try:
+            built.append(s.build(settings))
+        except ChannelSettingError as exc:
+            raise SettingsError(str(exc)) from None
+    return [c for c in built if c is not None]

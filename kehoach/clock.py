@@ -176,7 +176,7 @@ class Clock:
         """One dispatch batch on each running channel; the outcomes added up."""
         total = DispatchResult()
         for channel in self.channels:
-            if getattr(channel, "sending", True) is False:  # another process sends for it
+            if not channel.sending:  # another process holds its sender key and sends for it
                 continue
             one = store.dispatch(lambda: store.write_session(self.engine), channel, now,
                                  limit=self.dispatch_limit, worker=self.worker,

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -173,7 +173,7 @@ async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
 
 
 async def sender_loop(leadership: Leadership, gate: SenderGate,
-                        work: Sequence[Callable[[asyncio.Event], Awaitable[Any]]],
+                        work: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, Any]]],
                         stop: asyncio.Event, *, poll_seconds: float) -> None:
     """Talk to a service for a sender key (Telegram: a bot token) only while this process
     holds the key's lock: then run `work` (the channel's dispatch loops and its bot) until
@@ -302,7 +302,7 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
                 from kehoach.web.server import board_task  # first: a busy port stops here
                 board = board_task(settings, engine, now, stop, announce)
 
-            def sending(c: Channel, stop: asyncio.Event) -> Awaitable[int]:
+            def sending(c: Channel, stop: asyncio.Event) -> Coroutine[Any, Any, int]:
                 return dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds,
                                      limit=limit, worker=worker, fallbacks=names)
             tasks: list[asyncio.Task[Any]] = [
@@ -310,8 +310,9 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
                 for c in channels if not isinstance(c, SenderGate)]
             for gate in [c for c in channels if isinstance(c, SenderGate)]:
                 # two senders: one's database work (claiming, recording) overlaps the other's
-                work = [partial(sending, gate), partial(sending, gate),
-                        partial(run_bot, settings, engine, now, gate, channels)]
+                work: list[Callable[[asyncio.Event], Coroutine[Any, Any, Any]]] = [
+                    partial(sending, gate), partial(sending, gate),
+                    partial(run_bot, settings, engine, now, gate, channels)]
                 tasks.append(asyncio.create_task(sender_loop(
                     leadership_for(engine, gate.sender_key), gate, work, stop,
                     poll_seconds=lead_poll)))

@@ -67,6 +67,11 @@ class DeliveryError(Exception):
         self.lost, self.moved_to = lost, moved_to
 
 
+class ChannelSettingError(ValueError):
+    """A channel's setting is wrong; the message (Vietnamese) names the setting. kehoach's
+    registry (kehoach/channels.py) reports it as the app's settings error."""
+
+
 class Channel(ABC):
     """A way to reach people. `name` is what outbox rows, delivery rows and contacts call it.
 
@@ -79,6 +84,8 @@ class Channel(ABC):
       the others wait to take over; None: every process sends;
     - `limiter`: what paces the sends of the bot behind `sender_key`, shared with the bot's
       own answers in the same process (Telegram's `Limiter`); None when there is none;
+    - `sending`: False while another process holds the channel's sender key (serve's gate
+      sets it): the clock skips the channel then;
     - `close()`: release connections and loops when the process stops (after the last send).
     """
 
@@ -88,6 +95,7 @@ class Channel(ABC):
     thread_safe: bool = False
     sender_key: str | None = None
     limiter: Any = None
+    sending: bool = True
 
     @abstractmethod
     def send(self, notification: Notification) -> DeliveryResult:

@@ -51,7 +51,7 @@ from jinja2 import Environment, TemplateNotFound
 
 from engine import vi
 
-from .base import Channel, DeliveryError, DeliveryResult, Notification
+from .base import Channel, ChannelSettingError, DeliveryError, DeliveryResult, Notification
 from .rendering import VN, board_url, environment
 
 #: security → default port.
@@ -152,14 +152,13 @@ class EmailChannel(Channel):
     def from_settings(cls, settings: Mapping[str, str], *,
                       clock: Callable[[], datetime] | None = None) -> EmailChannel | None:
         """The channel the KEHOACH_SMTP_* settings describe; None when KEHOACH_SMTP_HOST is
-        unset. A wrong value raises SettingsError naming the setting."""
-        from kehoach.settings import SettingsError  # the app's error; kept out of import time
-
+        unset. A wrong value raises ChannelSettingError naming the setting."""
         def get(name: str) -> str:
             return (settings.get(f"KEHOACH_SMTP_{name}") or "").strip()
 
-        def wrong(name: str, why: str) -> SettingsError:
-            return SettingsError(f"thiết lập KEHOACH_SMTP_{name} ([smtp] {name.lower()}) {why}")
+        def wrong(name: str, why: str) -> ChannelSettingError:
+            return ChannelSettingError(f"thiết lập KEHOACH_SMTP_{name} ([smtp] {name.lower()}) "
+                                       f"{why}")
 
         host = get("HOST")
         if not host:

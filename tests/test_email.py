@@ -26,12 +26,13 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, select
 
 from kehoach import settings as settings_mod
+from kehoach.serve import wired_channels
 from kehoach.settings import SettingsError
 from kehoach.store import dispatch, read_session, tick, write_session
 from kehoach.store.digest import digest
 from kehoach.store.models import deliveries_table, outbox_table
 from kehoach.store.people import add_person
-from notifiers.base import DeliveryError, Notification, Recipient
+from notifiers.base import ChannelSettingError, DeliveryError, Notification, Recipient
 from notifiers.email import EmailChannel
 from tests.conftest import ROOT, load
 
@@ -500,9 +501,12 @@ def test_from_settings_reads_the_deploy_guides_example_of_kehoach_toml(tmp_path:
         "from-no-address", "timeout", "ca-file"])
 def test_from_settings_refuses_bad_settings_naming_them(extra: dict[str, str], said: str) -> None:
     settings = {"KEHOACH_SMTP_HOST": "smtp.example.vn", "KEHOACH_SMTP_FROM": SENDER, **extra}
-    with pytest.raises(SettingsError) as caught:
+    with pytest.raises(ChannelSettingError) as caught:
         EmailChannel.from_settings(settings)
     assert said in str(caught.value)
+    with pytest.raises(SettingsError) as wired:  # as kehoach reports it: no traceback
+        wired_channels(settings)
+    assert said in str(wired.value)
 
 
 def test_the_smtp_settings_are_known() -> None:

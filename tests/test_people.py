@@ -14,7 +14,14 @@ from kehoach.store import read_session, tick, write_session
 from kehoach.store.digest import digest
 from kehoach.store.directory import routes, scope_units
 from kehoach.store.models import group_members_table, groups_table, outbox_table
-from kehoach.store.people import PersonError, add_person, find_person, list_people
+from kehoach.store.people import (
+    PersonError,
+    add_person,
+    find_person,
+    list_people,
+    person_view,
+    prefer,
+)
 from tests.conftest import load, run
 
 NOW = datetime(2022, 4, 1, 3, 0, tzinfo=UTC)
@@ -122,6 +129,30 @@ def test_tick_and_digest_send_to_each_reachable_person(db: Engine, plan: Path) -
     assert not any(u == "doan-a" and p is None for u, p, _c, _ in got)
 
 
+def test_a_preferred_channel_is_tried_first_and_checked(db: Engine, plan: Path) -> None:
+    load(db, plan)
+    ids = people(db, an=("doan-a", "member", {"email": "an@example.vn", "chat": 42}),
+                 binh=("doan-a", "member", {"email": "binh@example.vn"}))
+    both = ("telegram", "email")
+    with write_session(db) as s:
+        assert [r.channel for r in routes(s, ["doan-a"], both)["doan-a"]] == ["telegram", "email"]
+        prefer(s, ids["an"], "email")
+        assert [r.channel for r in routes(s, ["doan-a"], both)["doan-a"]] == ["email", "email"]
+        assert [c.channel for c in person_view(s, ids["an"]).contacts] == ["email", "telegram"]
+        assert person_view(s, ids["an"]).contact_text("email") == "an@example.vn (ưu tiên)"
+        prefer(s, ids["an"], "telegram")  # the other one goes back behind it
+        assert [r.channel for r in routes(s, ["doan-a"], both)["doan-a"]] == ["telegram", "email"]
+        assert person_view(s, ids["an"]).contact_text("email") == "an@example.vn"
+    for who, channel, said in [("an", "fax", "không có kênh «fax»; chọn một trong: telegram "
+                                "(Telegram), email (Thư điện tử)"),
+                               ("an", "console", "không có kênh «console»"),
+                               ("binh", "telegram", "chưa có liên lạc qua Telegram; hãy gửi mã "
+                                "mời cho người đó (kehoach invite) trước")]:
+        with pytest.raises(PersonError) as caught, write_session(db) as s:
+            prefer(s, ids[who], channel)
+        assert said in str(caught.value)
+
+
 def test_add_person_refuses_bad_input_and_writes_nothing(db: Engine, plan: Path) -> None:
     load(db, plan)
     with write_session(db) as s:
@@ -139,7 +170,7 @@ def test_add_person_refuses_bad_input_and_writes_nothing(db: Engine, plan: Path)
                        **args)  # type: ignore[arg-type]
     with read_session(db) as s:
         listed = list_people(s)
-        assert [(p.name, p.login, p.telegram) for p in listed] == [
+        assert [(p.name, p.login, p.state("telegram")) for p in listed] == [
             ("Nguyễn Văn An", "an", "chưa liên kết")]
         assert find_person(s, "an").name == find_person(s, str(listed[0].id)).name
 
@@ -173,6 +204,18 @@ def test_person_commands(kehoach_bin: str, db_url: str, plan: Path, tmp_path: Pa
     assert "Traceback" not in bad.stderr
     listed = run(kehoach_bin, "person", "list", cwd=tmp_path, url=db_url)
     assert "Lê Thị Cúc" in listed.stdout and "cuc@example.vn" in listed.stdout
+    fax = run(kehoach_bin, "person", "contacts", "Lê Thị Cúc", "--prefer", "fax", cwd=tmp_path,
+              url=db_url)
+    assert fax.returncode == 1 and "không có kênh «fax»; chọn một trong: telegram" in fax.stderr
+    chat = run(kehoach_bin, "person", "contacts", "Lê Thị Cúc", "--prefer", "telegram",
+               cwd=tmp_path, url=db_url)
+    assert chat.returncode == 1 and "chưa có liên lạc qua Telegram" in chat.stderr
+    assert "Traceback" not in fax.stderr + chat.stderr
+    mail = run(kehoach_bin, "person", "contacts", "Lê Thị Cúc", "--prefer", "Email",
+               cwd=tmp_path, url=db_url)
+    assert mail.returncode == 0, mail.stderr
+    assert "Lê Thị Cúc nhận tin qua Thư điện tử trước" in mail.stdout
+    assert "1. Thư điện tử: cuc@example.vn (ưu tiên)" in mail.stdout
 
 
 @pytest.mark.parametrize("value", ["hôm qua", "2022-05-18T09:00", "2022-05-18T09:00+07:00*0",

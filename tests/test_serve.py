@@ -253,7 +253,7 @@ def test_one_advisory_lock_holder_and_take_over(db: Engine, db_url: str) -> None
 
 
 def test_a_topic_is_a_lock_of_its_own(db: Engine, db_url: str) -> None:
-    """The clock's lock and a bot token's (kehoach.serve.telegram_loop) are independent."""
+    """The clock's lock and a bot token's (kehoach.serve.sender_loop) are independent."""
     other = make_engine(db_url)
     clock, token = leadership_for(db), leadership_for(db, "telegram-abc")
     rival = leadership_for(other, "telegram-abc")

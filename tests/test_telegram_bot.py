@@ -1,7 +1,7 @@
-"""The bot over real HTTP: the `Application` of notifiers/telegram_bot.py long-polls the loopback
-Bot API of tests/fake_bot_api.py, which plays the users (messages, button presses); the store
-is SQLite or PostgreSQL. Linking, every button, every command, refusals, the extension round
-trip (request → approver → grant / refuse → the step in the database)."""
+"""The bot over real HTTP: the `Application` of kehoach/chat/telegram_bot.py long-polls the
+loopback Bot API of tests/fake_bot_api.py, which plays the users (messages, button presses); the
+store is SQLite or PostgreSQL. Linking, every button, every command, refusals, the extension
+round trip (request → approver → grant / refuse → the step in the database)."""
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +21,7 @@ from kehoach.store.models import contacts_table, invites_table, outbox_table, st
 from kehoach.store.people import add_person
 from notifiers.rendering import clip
 from notifiers.telegram import Limiter, TelegramChannel
-from notifiers.telegram_bot import COMMANDS, KehoachBot
+from kehoach.chat.telegram_bot import COMMANDS, KehoachBot
 from tests.conftest import NOW, load, transitions
 from tests.fake_bot_api import FakeBotAPI
 

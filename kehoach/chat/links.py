@@ -26,12 +26,16 @@ from sqlalchemy.orm import Session
 from kehoach.channels import rank
 from kehoach.store.errors import StoreError
 from kehoach.store.models import contacts_table, invites_table, outbox_table, people_table
+from kehoach.store.people import DEFAULT_PREFERENCE
 
 INVITE_TTL = timedelta(days=7)
-#: A contact's preference when nobody chose one (lower is tried first).
-DEFAULT_PREFERENCE = 100
 p, inv, c = people_table, invites_table, contacts_table
 Executor = Session | Connection
+
+
+def _conn(session: Executor) -> Connection:
+    """The connection under `session` (its statements tell how many rows they changed)."""
+    return session.connection() if isinstance(session, Session) else session
 
 
 class LinkRefused(StoreError):
@@ -70,8 +74,9 @@ def redeem(session: Executor, code: str, channel: str, address: str, now: dateti
                                              p.c.active.is_(True))).one_or_none()
     if person is None:
         raise refusal
-    taken = session.execute(update(inv).where(inv.c.id == row.id, inv.c.used_at.is_(None))
-                            .values(used_at=now)).rowcount
+    taken = _conn(session).execute(
+        update(inv).where(inv.c.id == row.id, inv.c.used_at.is_(None)).values(used_at=now)
+    ).rowcount
     if taken != 1:  # another chat used it a moment ago
         raise refusal
     set_contact(session, person.id, channel, address, now, exclusive=True)
@@ -85,9 +90,9 @@ def set_contact(session: Executor, person_id: int, channel: str, address: str, n
     if exclusive:
         session.execute(delete(c).where(c.c.channel == channel, c.c.address == address,
                                         c.c.person_id != person_id))
-    changed = session.execute(update(c).where(c.c.person_id == person_id, c.c.channel == channel)
-                              .values(address=address, linked_at=now, lost_at=None,
-                                      lost_reason=None)).rowcount
+    changed = _conn(session).execute(
+        update(c).where(c.c.person_id == person_id, c.c.channel == channel)
+        .values(address=address, linked_at=now, lost_at=None, lost_reason=None)).rowcount
     if not changed:
         session.execute(insert(c).values(person_id=person_id, channel=channel, address=address,
                                          linked_at=now, preference=DEFAULT_PREFERENCE))
@@ -95,8 +100,8 @@ def set_contact(session: Executor, person_id: int, channel: str, address: str, n
 
 def remove_contact(session: Executor, person_id: int, channel: str) -> bool:
     """Forget the person's contact on `channel`; whether there was one."""
-    return bool(session.execute(delete(c).where(c.c.person_id == person_id,
-                                                c.c.channel == channel)).rowcount)
+    return bool(_conn(session).execute(delete(c).where(c.c.person_id == person_id,
+                                                       c.c.channel == channel)).rowcount)
 
 
 def person_for(session: Executor, channel: str, address: str) -> Any | None:
@@ -118,8 +123,9 @@ def move(session: Executor, channel: str, old: str, new: str) -> int:
     """A chat moved (a Telegram group became a supergroup): its links move to the new
     address, unless that one is linked already. Returns the links moved."""
     taken = select(c.c.id).where(c.c.channel == channel, c.c.address == new).exists()
-    return int(session.execute(update(c).where(c.c.channel == channel, c.c.address == old, ~taken)
-                               .values(address=new)).rowcount)
+    return int(_conn(session).execute(
+        update(c).where(c.c.channel == channel, c.c.address == old, ~taken)
+        .values(address=new)).rowcount)
 
 
 def contacts_of(session: Executor, person_id: int) -> list[Any]:
@@ -150,7 +156,7 @@ def mark_lost(session: Executor, person_id: int, channel: str, address: str | No
     row = session.execute(select(outbox_table).where(outbox_table.c.id == outbox_id)).one_or_none()
     if row is None:
         return None
-    target = following[0]
+    target: str = following[0]
     key = f"{row.idempotency_key}|{target}"
     if session.execute(select(outbox_table.c.id)
                        .where(outbox_table.c.idempotency_key == key)).first() is not None:

@@ -15,8 +15,8 @@ Zalo has no buttons, so the chat is typed (docs/zalo.md):
 - `/viec`, `/quahan`, `/lich`, `/huy`, `/help`, as in the Telegram bot.
 
 What may be done, by whom, and what is said back are the services the Telegram bot uses
-(notifiers/telegram_actions.py: the store's actions, the same refusals); their HTML is said
-here as plain text. The store work and the HTTP calls run in threads (`asyncio.to_thread`),
+(kehoach/chat/actions.py: the store's actions, the same refusals); their HTML is said here
+as plain text. The store work and the HTTP calls run in threads (`asyncio.to_thread`),
 one write transaction per action; the bot's messages share the channel's rate limiter.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -37,9 +38,9 @@ from sqlalchemy import Engine, select
 from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
+from kehoach.chat import actions as acts
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
 from kehoach.store.models import outbox_table
-from notifiers import telegram_actions as acts
 from notifiers.telegram_render import fit
 from notifiers.zalo import (
     BASE_URL,
@@ -285,7 +286,8 @@ class ZaloBot:
         if person is None:
             return [NOT_LINKED]
         if command == "lich":
-            return [self._write(acts.feed_link, person, self.now(), self.public_url)]
+            return [self._write(partial(acts.feed_link, channel=CHANNEL), person, self.now(),
+                                self.public_url)]
         parts = self._read(acts.agenda, person, self.now(), command == "quahan")
         return [part.text for part in parts]
 
@@ -299,14 +301,14 @@ class ZaloBot:
             return said(self._write(acts.details, person, row.id, now))
         if row.purpose == "extension_asked":
             if digit == GRANT:
-                return said(self._write(acts.decide, person, row.id, True, None, now,
-                                        self.channels))
+                return said(self._write(partial(acts.decide, channel=CHANNEL), person, row.id,
+                                        True, None, now, self.channels))
             assert digit == REFUSE
             self._write(acts.can_decide, person, row.id)
             self.pending[chat] = Pending("refusal", row.id)
             return ["Xin gửi lý do từ chối gia hạn (gửi /help để thôi)."]
         if digit == DONE:
-            return said(self._write(acts.done, person, row.id, now))
+            return said(self._write(partial(acts.done, channel=CHANNEL), person, row.id, now))
         self._write(acts.can_request, person, row.id)
         self.pending[chat] = Pending("date", row.id)
         return ["⏳ Xin gửi ngày hạn mới bạn đề nghị, ví dụ 05/06/2025 (gửi /help để thôi)."]
@@ -329,11 +331,13 @@ class ZaloBot:
         try:
             if pending.kind == "reason":
                 assert pending.until is not None
-                outcome = self._write(acts.request, person, pending.outbox_id, pending.until,
-                                      text, self.now(), self.channels)
+                outcome = self._write(partial(acts.request, channel=CHANNEL), person,
+                                      pending.outbox_id, pending.until, text, self.now(),
+                                      self.channels)
             else:
-                outcome = self._write(acts.decide, person, pending.outbox_id, False, text,
-                                      self.now(), self.channels)
+                outcome = self._write(partial(acts.decide, channel=CHANNEL), person,
+                                      pending.outbox_id, False, text, self.now(),
+                                      self.channels)
         except acts.Refused as exc:
             if pending.kind == "reason" and exc.ask_again:
                 pending.kind = "date"  # a date that cannot be (any more): ask for another

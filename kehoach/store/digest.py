@@ -37,7 +37,7 @@ from .models import (
     steps_table,
     units_table,
 )
-from .tick import COLUMNS, _insert_ignoring_duplicates, facts
+from .tick import COLUMNS, facts, queue_outbox
 
 DEFAULT_HOUR = "07:30"
 SETTING = "KEHOACH_DIGEST_HOUR"
@@ -176,9 +176,9 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
          "state": "pending", "attempts": 0,
          "not_before": now, "created_at": now, "updated_at": now}
         for u, d in sorted(digests.items()) for r, key in keys[u] if key not in done]
-    inserted = session.execute(_insert_ignoring_duplicates(session), new).all()
+    inserted = queue_outbox(session, new)
     result.recipients = len(new) + result.duplicates
-    result.queued = len(inserted)
-    result.duplicates += len(new) - len(inserted)
+    result.queued = inserted
+    result.duplicates += len(new) - inserted
     result.keys = [r["idempotency_key"] for r in new]
     return result

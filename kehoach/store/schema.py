@@ -46,6 +46,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _pragma(conn: Connection, setting: str) -> None:
+    """Set a SQLite pragma on the driver's connection itself, outside any transaction."""
+    raw = conn.connection.driver_connection
+    assert raw is not None, "a connection that is checked out has its driver connection"
+    raw.execute(f"PRAGMA {setting}")
+
+
 @contextmanager
 def migrating(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction to run migrations on. SQLite: with foreign keys off
@@ -55,7 +62,7 @@ def migrating(engine: Engine) -> Iterator[Connection]:
     with friendly_errors(engine), engine.execution_options(**{WRITE: True}).connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # outside any transaction (it is a no-op inside one)
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            _pragma(conn, "foreign_keys = OFF")
         try:
             with conn.begin():
                 yield conn
@@ -65,7 +72,7 @@ def migrating(engine: Engine) -> Iterator[Connection]:
                         raise RuntimeError(f"migration left foreign keys broken: {broken[:5]}")
         finally:
             if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                _pragma(conn, "foreign_keys = ON")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:

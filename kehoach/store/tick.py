@@ -81,6 +81,14 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
             .returning(outbox_t.c.id))
 
 
+def queue_outbox(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows (columns as the table's), skipping those whose idempotency key is
+    there already: deciding twice queues once. Returns how many went in."""
+    if not rows:
+        return 0
+    return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+
+
 def recipient_key(key: str, unit: str, route: Route) -> str:
     """An outbox row's idempotency key: the decision's key, the unit, and the person heard."""
     return f"{key}|{unit}" if route.person_id is None else f"{key}|{unit}|p{route.person_id}"
@@ -192,11 +200,11 @@ def _insert_outbox(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert outbox rows (those whose key is already there are skipped); how many went in."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
-        return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+        return queue_outbox(session, rows)
     for r in rows:  # the fixed columns are the same for every row a tick inserts
         if (r["state"] != "pending" or r["attempts"] != 0
                 or not r["not_before"] == r["created_at"] == r["updated_at"]):
-            return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+            return queue_outbox(session, rows)
     at = _utc(rows[0]["created_at"])
     return conn.exec_driver_sql(PG_INSERT_OUTBOX, (at, at, at, _json_rows([
         [r["idempotency_key"], r["step_id"], r["unit_id"], r["channel"], r["purpose"],

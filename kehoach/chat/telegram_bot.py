@@ -6,7 +6,7 @@ webhook server, which listens on KEHOACH_TELEGRAM_WEBHOOK_LISTEN, default 127.0.
 - `/start CODE` links the chat to the person the code was made for (`kehoach invite`); a
   wrong, used or expired code gets a polite refusal and nothing changes;
 - the buttons of a reminder (✅ done, ⏳ extension, 📋 details) and of an extension request
-  (Đồng ý / Từ chối) act for the person linked to the chat (notifiers/telegram_actions.py);
+  (Đồng ý / Từ chối) act for the person linked to the chat (kehoach/chat/actions.py);
 - an extension asks in the chat for the new date (checked at once: a past date or one not
   after the deadline is asked again), then the reason (a small per-chat state in memory; any
   command abandons it); a refusal asks for its reason;
@@ -17,6 +17,7 @@ Store work runs in a thread (`asyncio.to_thread`), one write transaction per act
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass
@@ -42,14 +43,15 @@ from telegram.ext import (
 from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
+from kehoach.chat import actions as acts
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
-from notifiers import telegram_actions as acts
 from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
 from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE, fit
 
 log = logging.getLogger("kehoach.telegram.bot")
 T = TypeVar("T")
+CHANNEL = "telegram"  # the registry's name of this bot's channel (kehoach/channels.py)
 WEBHOOK_URL, WEBHOOK_SECRET = "KEHOACH_TELEGRAM_WEBHOOK_URL", "KEHOACH_TELEGRAM_WEBHOOK_SECRET"
 WEBHOOK_LISTEN = "KEHOACH_TELEGRAM_WEBHOOK_LISTEN"
 #: The methods that count against Telegram's message limits.
@@ -149,10 +151,8 @@ class KehoachBot:
                 break
             except TelegramError as exc:
                 log.error("không kết nối được Telegram (%s); thử lại sau 10 giây", exc)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 10)
-                except TimeoutError:
-                    pass
         if stop.is_set():
             return
         try:
@@ -187,10 +187,10 @@ class KehoachBot:
                                         allowed_updates=allowed)
 
     # ── helpers ─────────────────────────────────────────────────────────────────────────────
-    async def _write(self, work: Callable[..., T], *args: Any) -> T:
+    async def _write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def run() -> T:
             with store.write_session(self.engine) as session:
-                return work(session, *args)
+                return work(session, *args, **kwargs)
         return await asyncio.to_thread(run)
 
     async def _read(self, work: Callable[..., T], *args: Any) -> T:
@@ -202,7 +202,7 @@ class KehoachBot:
     async def _person(self, chat_id: int) -> Any | None:
         def run() -> Any:
             with store.read_session(self.engine) as session:
-                return person_for(session, acts.CHANNEL, str(chat_id))
+                return person_for(session, CHANNEL, str(chat_id))
         return await asyncio.to_thread(run)
 
     @staticmethod
@@ -229,11 +229,11 @@ class KehoachBot:
                             + HELP + ("" if person else "\n\n" + NOT_LINKED))
             return
         try:
-            person = await self._write(redeem, code, acts.CHANNEL, str(chat.id), self.now())
+            linked = await self._write(redeem, code, CHANNEL, str(chat.id), self.now())
         except LinkRefused as exc:
             await self._say(update, acts.esc(str(exc)))
             return
-        await self._say(update, f"✅ Đã liên kết chat này với <b>{acts.esc(person.name)}</b>. "
+        await self._say(update, f"✅ Đã liên kết chat này với <b>{acts.esc(linked.name)}</b>. "
                                 "Từ nay bạn nhận tin nhắc việc ở đây.\n\n" + HELP)
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -275,14 +275,14 @@ class KehoachBot:
         if person is None:
             return
         await self._say(update, await self._write(acts.feed_link, person, self.now(),
-                                                  self.public_url))
+                                                  self.public_url, channel=CHANNEL))
 
     async def on_huy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
             return
         self.pending.pop(chat.id, None)
-        person = await self._write(unlink, acts.CHANNEL, str(chat.id))
+        person = await self._write(unlink, CHANNEL, str(chat.id))
         if person is None:
             await self._say(update, "Chat này không liên kết với ai.")
             return
@@ -324,12 +324,12 @@ class KehoachBot:
                      message_id: int | None) -> acts.Outcome:
         now = self.now()
         if code == DONE:
-            return await self._write(acts.done, person, outbox_id, now)
+            return await self._write(acts.done, person, outbox_id, now, channel=CHANNEL)
         if code == INFO:
             return await self._write(acts.details, person, outbox_id, now)
         if code == GRANT:
             return await self._write(acts.decide, person, outbox_id, True, None, now,
-                                     self.channels)
+                                     self.channels, channel=CHANNEL)
         if code == EXTEND:
             await self._write(acts.can_request, person, outbox_id)
             self.pending[chat_id] = Pending("date", outbox_id, message_id)
@@ -344,7 +344,7 @@ class KehoachBot:
                     message_id: int | None = None) -> None:
         chat = update.effective_chat
         if outcome.edit is not None and chat is not None:
-            target = message_id or (update.callback_query.message.message_id  # type: ignore[union-attr]
+            target = message_id or (update.callback_query.message.message_id
                                     if update.callback_query and update.callback_query.message
                                     else None)
             if target is not None:
@@ -396,10 +396,11 @@ class KehoachBot:
             if pending.kind == "reason":
                 assert pending.until is not None
                 outcome = await self._write(acts.request, person, pending.outbox_id,
-                                            pending.until, text, self.now(), self.channels)
+                                            pending.until, text, self.now(), self.channels,
+                                            channel=CHANNEL)
             else:
                 outcome = await self._write(acts.decide, person, pending.outbox_id, False, text,
-                                            self.now(), self.channels)
+                                            self.now(), self.channels, channel=CHANNEL)
         except acts.Refused as exc:
             if pending.kind == "reason" and exc.ask_again:
                 pending.kind = "date"  # a date that cannot be: ask for another one
