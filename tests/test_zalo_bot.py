@@ -121,7 +121,8 @@ def test_a_reminder_ends_with_the_replies_and_1_marks_its_step_done(
     text = reply(zalo_api, A, "1", "Đã hoàn thành")
     assert "Anh Ba" in text and "<b>" not in text
     assert step(db, last.step_id).state == "done"
-    assert transitions(db, last.step_id)[-1].actor == "Anh Ba"
+    done = transitions(db, last.step_id)[-1]
+    assert (done.event, done.actor, done.channel) == ("done", "Anh Ba", "zalo")
     assert "đã xong" in reply(zalo_api, A, "1", "Không thể")  # again: refused, nothing changes
 
 
@@ -189,6 +190,19 @@ def test_the_commands_of_the_telegram_bot(db: Engine, world: dict[str, int], bot
     assert "Đã hủy liên kết của Anh Ba" in reply(zalo_api, A, "/huy", "hủy liên kết")
     assert contact(db, world["Anh Ba"]) is None
     assert "chưa liên kết" in reply(zalo_api, A, "/viec", "chưa liên kết")
+
+
+def test_a_person_who_prefers_zalo_gets_reminders_there(db: Engine, world: dict[str, int]
+                                                        ) -> None:
+    from kehoach.store.people import prefer
+    with store.write_session(db) as s:
+        set_contact(s, world["Anh Ba"], "telegram", "4201", NOW)  # Telegram comes first
+        prefer(s, world["Anh Ba"], "zalo")
+        store.tick(s, MAY_18, channels=["telegram", "zalo"])
+    with store.read_session(db) as s:
+        used = set(s.execute(select(outbox_table.c.channel).where(
+            outbox_table.c.person_id == world["Anh Ba"])).scalars())
+    assert used == {"zalo"}
 
 
 # ── a blocked user ──────────────────────────────────────────────────────────────────────────
