@@ -35,11 +35,18 @@ from typing import Any
 
 import httpx
 
-from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
+from notifiers.base import (
+    Channel,
+    ChannelSettingError,
+    DeliveryError,
+    DeliveryResult,
+    Notification,
+)
 from notifiers.zalo_render import render
 
 log = logging.getLogger("kehoach.zalo")
 TOKEN, BASE_URL = "KEHOACH_ZALO_TOKEN", "KEHOACH_ZALO_BASE_URL"
+WEBHOOK_URL, WEBHOOK_SECRET = "KEHOACH_ZALO_WEBHOOK_URL", "KEHOACH_ZALO_WEBHOOK_SECRET"
 RATE, MAX_CHARS = "KEHOACH_ZALO_RATE", "KEHOACH_ZALO_MAX_CHARS"
 DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com"
 #: Messages a second for one bot: the documentation names no limit, so a setting (docs/zalo.md).
@@ -180,7 +187,7 @@ def number(settings: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if value <= 0:
-        raise ValueError(f"{name}={raw!r}: cần một số dương (mặc định {default:g}).")
+        raise ChannelSettingError(f"{name}={raw!r}: cần một số dương (mặc định {default:g}).")
     return value
 
 
@@ -208,6 +215,10 @@ class ZaloChannel(Channel):
             return None
         kwargs.setdefault("limiter", Limiter(number(settings, RATE, DEFAULT_RATE)))
         kwargs.setdefault("max_chars", int(number(settings, MAX_CHARS, DEFAULT_MAX_CHARS)))
+        secret = settings.get(WEBHOOK_SECRET) or ""
+        if settings.get(WEBHOOK_URL) and not 8 <= len(secret) <= 256:
+            raise ChannelSettingError(f"{WEBHOOK_URL} cần {WEBHOOK_SECRET} dài 8 đến 256 ký tự "
+                                      "(Zalo gửi nó kèm mỗi cập nhật).")
         return cls(token, settings.get(BASE_URL) or None, **kwargs)
 
     def close(self) -> None:

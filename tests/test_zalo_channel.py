@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from notifiers.base import DeliveryError, Notification, Recipient
+from notifiers.base import ChannelSettingError, DeliveryError, Notification, Recipient
 from notifiers.telegram_render import utf16_len
 from notifiers.zalo import Limiter, ZaloChannel, number, sender_key
 from notifiers.zalo_render import STEP_REPLIES, render
@@ -195,8 +195,11 @@ def test_settings_make_the_channel_and_bad_numbers_are_said_in_vietnamese() -> N
         assert made.sender_key == sender_key(TOKEN) and TOKEN not in made.sender_key
     finally:
         made.close()
-    with pytest.raises(ValueError, match="KEHOACH_ZALO_RATE='nhanh': cần một số dương"):
+    with pytest.raises(ChannelSettingError, match="KEHOACH_ZALO_RATE='nhanh': cần một số"):
         number({"KEHOACH_ZALO_RATE": "nhanh"}, "KEHOACH_ZALO_RATE", 10)
+    with pytest.raises(ChannelSettingError, match="KEHOACH_ZALO_WEBHOOK_SECRET dài 8 đến 256"):
+        ZaloChannel.from_settings({"KEHOACH_ZALO_TOKEN": TOKEN, "KEHOACH_ZALO_WEBHOOK_URL":
+                                   "https://kh.example.vn/zalo/webhook"})
 
 
 def test_the_limiter_keeps_the_rate_so_no_429_is_ever_seen(api: FakeZaloAPI) -> None:

@@ -49,6 +49,8 @@ from notifiers.zalo import (
     MAX_CHARS,
     RATE,
     TOKEN,
+    WEBHOOK_SECRET,
+    WEBHOOK_URL,
     Limiter,
     ZaloAPI,
     ZaloError,
@@ -59,7 +61,6 @@ from notifiers.zalo_render import DONE, EXTEND, GRANT, INFO, REFUSE, plain
 log = logging.getLogger("kehoach.zalo.bot")
 T = TypeVar("T")
 CHANNEL = "zalo"
-WEBHOOK_URL, WEBHOOK_SECRET = "KEHOACH_ZALO_WEBHOOK_URL", "KEHOACH_ZALO_WEBHOOK_SECRET"
 CODE = re.compile(r"[A-Za-z0-9_-]{20,64}")  # what `kehoach invite` prints (token_urlsafe)
 #: The messages a 1/2/3 answers: a step's (reminder, overdue, escalation) or an extension
 #: request's (to its approver).
