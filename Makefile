@@ -54,6 +54,7 @@ bench: $(BIN)/kehoach
 	$(BIN)/python bench/compile_bench.py
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/telegram_bench.py
+	$(BIN)/python bench/zalo_bench.py
 	$(BIN)/python bench/feed_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/publish_bench.py

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from notifiers.base import Channel
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
+    from kehoach.chat.zalo_bot import ZaloBot
     from kehoach.settings import Settings
 
 #: A chat channel's bot (commands, replies), run by serve in the process that holds the
@@ -59,6 +60,14 @@ def _telegram(settings: Settings) -> Channel | None:
     return TelegramChannel(settings.telegram_token.get_secret_value(), settings.telegram_base_url)
 
 
+def _zalo(settings: Settings) -> Channel | None:
+    from notifiers.zalo import Limiter, ZaloChannel
+    if settings.zalo_token is None:
+        return None
+    return ZaloChannel(settings.zalo_token.get_secret_value(), settings.zalo_base_url,
+                       limiter=Limiter(settings.zalo_rate), max_chars=settings.zalo_max_chars)
+
+
 def _email(settings: Settings) -> Channel | None:
     import ssl
 
@@ -89,14 +98,44 @@ async def _telegram_bot(settings: Settings, engine: Engine, now: Callable[[], da
     await bot.run(stop)
 
 
-def _describe_telegram(settings: Settings) -> str:
-    if not settings.telegram_token:
-        return "Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN)."
-    mode = ("webhook " + settings.telegram_webhook_url if settings.telegram_webhook_url
-            else "long polling")
-    return (f"Telegram: bật (gửi tin cho người đã liên kết; bot nhận lệnh và nút bấm ({mode})). "
-            "Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến trình khác chờ để "
-            "thay khi nó dừng.")
+def zalo_bot(settings: Settings, engine: Engine, now: Callable[[], datetime], *,
+             limiter: Any = None, running: Sequence[str] = ("zalo",)) -> ZaloBot | None:
+    """The Zalo bot of these settings (None without a token): run by serve in the process
+    that holds the token, and answering the webhook on the board."""
+    from kehoach.chat.zalo_bot import ZaloBot
+    from notifiers.zalo import Limiter, ZaloAPI
+    if settings.zalo_token is None:
+        return None
+    secret = settings.zalo_webhook_secret
+    return ZaloBot(engine, ZaloAPI(settings.zalo_token.get_secret_value(),
+                                   settings.zalo_base_url, timeout=15.0),
+                   now=now, limiter=limiter or Limiter(settings.zalo_rate), channels=running,
+                   public_url=settings.public_url, webhook_url=settings.zalo_webhook_url,
+                   webhook_secret=secret.get_secret_value() if secret else None,
+                   max_chars=settings.zalo_max_chars)
+
+
+async def _zalo_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
+                    channel: Channel, running: Sequence[str], stop: asyncio.Event) -> None:
+    bot = zalo_bot(settings, engine, now, limiter=channel.limiter, running=running)
+    if bot is not None:
+        await bot.run(stop)
+
+
+def _describe_chat(label: str, answers: str, token: Callable[[Settings], object],
+                   webhook: Callable[[Settings], str | None], prefix: str
+                   ) -> Callable[[Settings], str]:
+    """The start line of a chat channel (settings KEHOACH_<prefix>_TOKEN and _WEBHOOK_URL);
+    `answers`: what its bot takes besides commands."""
+    def describe(settings: Settings) -> str:
+        if not token(settings):
+            return f"{label}: tắt (chưa đặt KEHOACH_{prefix}_TOKEN)."
+        url = webhook(settings)
+        mode = "webhook " + url if url else "long polling"
+        return (f"{label}: bật (gửi tin cho người đã liên kết; bot nhận lệnh và {answers} "
+                f"({mode})). Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến "
+                "trình khác chờ để thay khi nó dừng.")
+    return describe
 
 
 def _describe_email(settings: Settings) -> str:
@@ -110,7 +149,13 @@ CONSOLE = ChannelSpec("console", "Màn hình", None, False, _console,
 REGISTRY: tuple[ChannelSpec, ...] = (
     CONSOLE,
     ChannelSpec("telegram", "Telegram", "mã chat Telegram", True, _telegram,
-                _describe_telegram, _telegram_bot),
+                _describe_chat("Telegram", "nút bấm", lambda s: s.telegram_token,
+                               lambda s: s.telegram_webhook_url, "TELEGRAM"),
+                _telegram_bot),
+    ChannelSpec("zalo", "Zalo", "mã người dùng Zalo", True, _zalo,
+                _describe_chat("Zalo", "tin trả lời 1, 2, 3", lambda s: s.zalo_token,
+                               lambda s: s.zalo_webhook_url, "ZALO"),
+                _zalo_bot),
     ChannelSpec("email", "Thư điện tử", "địa chỉ thư", False, _email, _describe_email),
 )
 #: The channel a unit's notifications go to when nobody in it can be reached.

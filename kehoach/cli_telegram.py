@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kehoach.channels import chat_channels
 from kehoach.cli import Bounded, main, out
 from kehoach.cli_store import NOW_OPTION, _now, _ready_engine, _store_fail, settings
 
@@ -45,10 +46,13 @@ def bot_username(config: Settings) -> str | None:
 @click.option("--days", default=7, show_default=True, type=Bounded(1, 90),
               help="Mã hết hạn sau bấy nhiêu ngày (1 đến 90).")
 @click.option("--by", "actor", default="thư ký", show_default=True, help="Người tạo mã.")
+@click.option("--channel", default="telegram", show_default=True,
+              type=click.Choice([s.name for s in chat_channels()]),
+              help="Kênh chat sẽ liên kết (mã dùng được cho kênh nào cũng được).")
 @NOW_OPTION
-def invite(who: str, days: int, actor: str, now_text: str | None) -> None:
-    """Tạo mã mời dùng một lần để NGƯỜI (số, tên đăng nhập hoặc tên) liên kết Telegram:
-    in đường dẫn t.me/<bot>?start=MÃ và mã."""
+def invite(who: str, days: int, actor: str, channel: str, now_text: str | None) -> None:
+    """Tạo mã mời dùng một lần để NGƯỜI (số, tên đăng nhập hoặc tên) liên kết Telegram
+    (in đường dẫn t.me/<bot>?start=MÃ và mã) hoặc Zalo (gửi mã cho bot Zalo)."""
     from datetime import timedelta
 
     from engine.model import ZONE as VN
@@ -63,10 +67,15 @@ def invite(who: str, days: int, actor: str, now_text: str | None) -> None:
             code = create_invite(session, person.id, actor, now, timedelta(days=days))
     except store.StoreError as exc:
         raise _store_fail(exc) from None
-    username = bot_username(settings())
     expires = (now + timedelta(days=days)).astimezone(VN)
     out.print(f"Mã mời cho {person.name} (dùng một lần, hết hạn {expires:%H:%M %d/%m/%Y}):",
               markup=False)
+    if channel == "zalo":
+        out.print(f"Mã: {code}", markup=False, soft_wrap=True)
+        out.print("Mở bot Zalo của đơn vị (Zalo chỉ cho bot trả lời người đã nhắn trước) và "
+                  "gửi mã này cho bot trong khung chat.", markup=False, soft_wrap=True)
+        return
+    username = bot_username(settings())
     out.print(f"https://t.me/{username or PLACEHOLDER}?start={code}", markup=False,
               soft_wrap=True)
     out.print(f"Mã: {code}", markup=False, soft_wrap=True)

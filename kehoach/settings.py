@@ -45,12 +45,14 @@ from pydantic_settings import (
 from engine.vi import os_reason
 from kehoach.store.digest import DEFAULT_HOUR
 from kehoach.store.errors import StoreError
+from notifiers.zalo import DEFAULT_MAX_CHARS as ZALO_MAX_CHARS
+from notifiers.zalo import DEFAULT_RATE as ZALO_RATE
 
 PREFIX = "KEHOACH_"
 FILE_SETTING = "KEHOACH_CONFIG"
 DEFAULT_FILE = "kehoach.toml"
 #: The file's sections: `[smtp] host` is the field smtp_host.
-SECTIONS = ("telegram", "smtp", "http")
+SECTIONS = ("telegram", "zalo", "smtp", "http")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 #: KEHOACH_HTTP_PORT=off: `kehoach serve` runs without the board and the feeds, on purpose.
 BOARD_OFF = "off"
@@ -108,6 +110,21 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str | None = setting(
         None, "địa chỉ:cổng máy chủ webhook lắng nghe (mặc định 127.0.0.1:8443, sau proxy "
         "HTTPS)")
+    zalo_token: SecretStr | None = setting(
+        None, "mã bot Zalo (bí mật); không đặt thì không chạy Zalo")
+    zalo_base_url: str | None = setting(
+        None, "địa chỉ Bot API của Zalo (mặc định https://bot-api.zaloplatforms.com/bot)")
+    zalo_webhook_url: str | None = setting(
+        None, "địa chỉ webhook Zalo (https://…/zalo/webhook); không đặt thì dùng long polling")
+    zalo_webhook_secret: SecretStr | None = setting(
+        None, "secret_token của webhook Zalo (bí mật, 8 đến 256 ký tự)",
+        "phải dài 8 đến 256 ký tự")
+    zalo_rate: float = setting(
+        ZALO_RATE, "số tin gửi Zalo tối đa mỗi giây (tài liệu Zalo không nói; mặc định 10)",
+        "phải là một số dương")
+    zalo_max_chars: int = setting(
+        ZALO_MAX_CHARS, "độ dài tối đa một tin Zalo, ký tự (tài liệu Zalo: 2000; mặc định 2000)",
+        "phải là số nguyên từ 100 đến 2000")
     simulated_now: Simulated | None = setting(
         None, "chỉ để thử: đồng hồ giả lập của `serve`, ví dụ 2022-05-18T09:00+07:00*60 (bắt "
         "đầu từ đó, nhanh gấp 60)")
@@ -199,6 +216,32 @@ class Settings(BaseSettings):
             raise ValueError("phải là số giây lớn hơn 0 và dưới 3600")
         return value
 
+    @field_validator("zalo_rate", mode="before")
+    @classmethod
+    def _decimal_comma(cls, value: Any) -> Any:
+        return value.strip().replace(",", ".") if isinstance(value, str) else value
+
+    @field_validator("zalo_rate")
+    @classmethod
+    def _zalo_rate(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("phải là một số dương")
+        return value
+
+    @field_validator("zalo_max_chars")
+    @classmethod
+    def _zalo_max_chars(cls, value: int) -> int:
+        if not 100 <= value <= ZALO_MAX_CHARS:
+            raise ValueError("phải là số nguyên từ 100 đến 2000")
+        return value
+
+    @field_validator("zalo_webhook_secret")
+    @classmethod
+    def _zalo_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("phải dài 8 đến 256 ký tự")
+        return value
+
     @field_validator("smtp_security", mode="before")
     @classmethod
     def _security(cls, value: Any) -> Any:
@@ -258,6 +301,13 @@ class Settings(BaseSettings):
         if not self.smtp_sender:
             raise ValueError(f"{label('smtp_from')} chưa đặt: cần địa chỉ người gửi, ví dụ "
                              "\"Kế hoạch <kehoach@example.vn>\"")
+        return self
+
+    @model_validator(mode="after")
+    def _zalo_webhook(self) -> Self:
+        if self.zalo_token and self.zalo_webhook_url and self.zalo_webhook_secret is None:
+            raise ValueError(f"{label('zalo_webhook_secret')} chưa đặt: webhook Zalo cần mã bí "
+                             "mật dài 8 đến 256 ký tự (Zalo gửi nó kèm mỗi cập nhật)")
         return self
 
     # ── what is derived from them ──────────────────────────────────────────────────────────

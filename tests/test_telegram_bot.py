@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -41,10 +41,15 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class Running:
-    """The bot on its own asyncio loop in a thread, as `kehoach serve` runs it."""
+class Bot(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
 
-    def __init__(self, bot: KehoachBot):
+
+class Running:
+    """A bot (Telegram's, Zalo's) on its own asyncio loop in a thread, as `kehoach serve` runs
+    it."""
+
+    def __init__(self, bot: Bot):
         self.bot, self.stop = bot, asyncio.Event()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete,
@@ -64,18 +69,25 @@ def api() -> Iterator[FakeBotAPI]:
     server.stop()
 
 
-@pytest.fixture
-def world(db: Engine, plan_file: Path) -> dict[str, int]:
-    """The test plan; people of doan-a, doan-b and the issuer quan-doan, linked to chats."""
+def people(db: Engine, plan_file: Path, channel: str, chats: tuple[Any, Any, Any]
+           ) -> dict[str, int]:
+    """The test plan; people of doan-a, doan-b and the issuer quan-doan, linked on `channel`
+    to `chats` (in that order)."""
     load(db, plan_file)
     ids = {}
     with store.write_session(db) as s:
-        for key, unit, chat, role in (("Anh Ba", "doan-a", A, "member"),
-                                      ("Chị Tư", "doan-b", B, "member"),
-                                      ("Cô Năm", "quan-doan", BOSS, "unit_secretary")):
+        for (key, unit, role), chat in zip((("Anh Ba", "doan-a", "member"),
+                                            ("Chị Tư", "doan-b", "member"),
+                                            ("Cô Năm", "quan-doan", "unit_secretary")),
+                                           chats, strict=True):
             ids[key] = add_person(s, key, unit, NOW, board_role=role)
-            set_contact(s, ids[key], "telegram", str(chat), NOW)
+            set_contact(s, ids[key], channel, str(chat), NOW)
     return ids
+
+
+@pytest.fixture
+def world(db: Engine, plan_file: Path) -> dict[str, int]:
+    return people(db, plan_file, "telegram", (A, B, BOSS))
 
 
 @pytest.fixture
@@ -356,10 +368,7 @@ def test_huy_unlinks_and_help_and_unknown(db: Engine, world: dict[str, int], bot
 # ── webhook ─────────────────────────────────────────────────────────────────────────────────
 
 def test_webhook_checks_the_secret_token_on_every_request(db: Engine, api: FakeBotAPI) -> None:
-    import json
     import socket
-    import urllib.error
-    import urllib.request
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -376,15 +385,8 @@ def test_webhook_checks_the_secret_token_on_every_request(db: Engine, api: FakeB
                 "message_id": 1, "date": 0, "chat": {"id": 77, "type": "private"},
                 "from": {"id": 77, "is_bot": False, "first_name": "A"}, "text": text,
                 "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/telegram/hook", data=json.dumps(update).encode(),
-                headers={"Content-Type": "application/json",
-                         **({"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {})})
-            try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    return int(answer.status)
-            except urllib.error.HTTPError as exc:
-                return exc.code
+            return post_update(f"http://127.0.0.1:{port}/telegram/hook", update,
+                               "X-Telegram-Bot-Api-Secret-Token", secret)
         wait_for(lambda: _listening(port), "the webhook server")
         assert post(None, "/help") == 403 and post("sai", "/help") == 403
         time.sleep(0.3)
@@ -393,6 +395,20 @@ def test_webhook_checks_the_secret_token_on_every_request(db: Engine, api: FakeB
         wait_for(lambda: said(api, 77), "the answer to a genuine update")
     finally:
         running.close()
+
+
+def post_update(url: str, update: dict[str, Any], header: str, secret: str | None) -> int:
+    """POST `update` as JSON to a webhook, with `header: secret` when given; the status."""
+    import json
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(url, data=json.dumps(update).encode(), headers={
+        "Content-Type": "application/json", **({header: secret} if secret else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def _listening(port: int) -> bool:

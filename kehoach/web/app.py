@@ -29,7 +29,18 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from kehoach import store
 from kehoach.settings import Settings
 
-from . import api, errors, exports, login, metrics, outbox, pages, plans, subscriptions
+from . import (
+    api,
+    errors,
+    exports,
+    login,
+    metrics,
+    outbox,
+    pages,
+    plans,
+    subscriptions,
+    zalo_webhook,
+)
 from .auth import (
     ADDRESS_LIMIT,
     HASH_SLOTS,
@@ -154,6 +165,8 @@ def create_app(settings: Settings | Mapping[str, str], engine: Engine,
         return JSONResponse(body, status)
 
     app.mount("/tinh", StaticFiles(directory=HERE / "static"), name="static")
+    if zalo_webhook.wanted(settings):  # Zalo's updates (its own secret header, no CSRF form)
+        app.mount("/zalo", zalo_webhook.webhook_app(settings, engine, now), name="zalo")
     for router in ROUTERS:
         app.include_router(router)
     # The calendar feeds (/lich/{token}.ics) are built beside the board, in their own module;

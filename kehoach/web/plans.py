@@ -329,8 +329,9 @@ async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
                 for p in _unlinked(session, plan_id)]
     username = await asyncio.to_thread(bot_username, request.app.state.settings) \
         if made else None
+    zalo = request.app.state.settings.zalo_token is not None  # the code links it too
     return page(request, "invites.html", {"title": "Mã mời Telegram", "plan_id": plan_id,
-                                          "made": made, "username": username})
+                                          "made": made, "username": username, "zalo": zalo})
 
 
 @router.post("/ke-hoach/{plan_id}/sua")
