@@ -81,9 +81,6 @@ def kehoach_bin() -> str:
     return found
 
 
-<<<<<<< HEAD
-# ── the store's database, on both backends ─────────────────────────────────────────────────
-=======
 @pytest.fixture
 def zalo_api() -> Iterator[Any]:
     """The loopback stand-in of the Zalo Bot API (tests/zalo_api.py), token
@@ -96,8 +93,7 @@ def zalo_api() -> Iterator[Any]:
         server.stop()
 
 
-# ── the store's database, on both backends ────────────────────────────────────────────────────────────────────────────────
->>>>>>> zalo
+# ── the store's database, on both backends ─────────────────────────────────────────────────
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
