@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo agenda test deps bench schema clean
+.PHONY: demo agenda test lint deps bench schema clean
 CHROMIUM := /usr/bin/chromium
 # apt-get as root, or through sudo when there is one
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
@@ -33,6 +33,16 @@ agenda: $(BIN)/kehoach
 test: $(BIN)/kehoach
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# The style gates, configured in pyproject.toml: formatting, ruff's rules, mypy --strict on
+# every package. Runs all three and fails when any of them finds something. One line a finding;
+# `ruff format --diff FILE` shows what the formatter would change, `ruff check FILE` why.
+lint: $(BIN)/kehoach
+	@status=0; \
+	$(BIN)/ruff format --check --output-format concise . || status=1; \
+	$(BIN)/ruff check --output-format concise . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
+
 # The system packages the tests need beyond Python: Debian's chromium (apt-get, as root or
 # through sudo), only when it is missing.
 deps:
@@ -44,6 +54,7 @@ bench: $(BIN)/kehoach
 	$(BIN)/python bench/compile_bench.py
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/telegram_bench.py
+	$(BIN)/python bench/zalo_bench.py
 	$(BIN)/python bench/feed_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/publish_bench.py

@@ -244,7 +244,8 @@ def bench_export(server: Server, label: str) -> None:
     cpu_rate = rows / max(server.cpu - cpu, 1e-9)
     print(f"  {label:8} CSV export of every late step: {rows:,} rows, {size / 1e6:.0f} MB in "
           f"{seconds:.1f} s = {rate:,.0f} rows/s ({verdict(rate >= EXPORT_ROWS_S)} ≥ "
-          f"{EXPORT_ROWS_S:,}; {cpu_rate:,.0f} rows per CPU second); server RSS {before:.0f} → {peak[0]:.0f} MB, +{growth:.0f} MB "
+          f"{EXPORT_ROWS_S:,}; {cpu_rate:,.0f} rows per CPU second); "
+          f"server RSS {before:.0f} → {peak[0]:.0f} MB, +{growth:.0f} MB "
           f"({verdict(growth <= EXPORT_RSS_MB)} ≤ {EXPORT_RSS_MB})", flush=True)
 
 

@@ -84,7 +84,7 @@ def make_plan(n_units: int, years: int, first_year: int = 2024) -> tuple[str, di
         out.append(f"  - {{id: {u}, name: Đoàn cơ sở số {u[1:]}{parent}}}")
     out.append("")
     out.append("clusters:")
-    for cid, members in zip(cids, clusters):
+    for cid, members in zip(cids, clusters, strict=True):
         out.append(f"  - id: {cid}")
         out.append(f"    name: Cụm thi đua số {cid[4:]}")
         out.append(f"    head: {members[0]}")
@@ -496,8 +496,7 @@ def main() -> None:
         missing = sorted(set(ks) ^ set(bs))[:5]
         differ = sorted(i for i in set(ks) & set(bs) if ks[i] != bs[i])[:5]
         problems.append(f"sample steps differ: only on one side {missing}, different {differ}")
-        for i in differ[:3]:
-            problems.append(f"  kehoach  {ks[i]}\n  baseline {bs[i]}")
+        problems += [f"  kehoach  {ks[i]}\n  baseline {bs[i]}" for i in differ[:3]]
     print(f"check: step counts {k['steps']:,} = {b['steps']:,}; digest of all steps "
           f"{k['digest']} vs {b['digest']}; {len(ks)} steps of units {', '.join(samples)} "
           f"compared field by field")

@@ -59,14 +59,15 @@ def generate_docx(path: Path, pages: int) -> int:
         d.add_paragraph(f"- Định kỳ hằng quý, {UNITS[(section + 1) % len(UNITS)]} tổng hợp báo cáo.")
         d.add_paragraph("- Tổ chức hội trại ngày 24-25/7 (chờ xác nhận).")
         for k in range(20):
-            d.add_paragraph(f"Đẩy mạnh công tác tuyên truyền, vận động đoàn viên, thanh niên tham gia các phong "
-                            f"trào hành động cách mạng, gắn với nhiệm vụ chính trị của địa phương (ý {k + 1}).")
+            d.add_paragraph("Đẩy mạnh công tác tuyên truyền, vận động đoàn viên, thanh niên "
+                            "tham gia các phong trào hành động cách mạng, gắn với nhiệm vụ "
+                            f"chính trị của địa phương (ý {k + 1}).")
         table = d.add_table(rows=3, cols=3)
         rows = [("Nội dung", "Thời gian", "Đơn vị thực hiện"),
                 (f"Ra quân đợt {section}", f"ngày {day}/{month}/{year}", unit),
                 ("Sơ kết đợt", f"tháng {month} năm {year}", UNITS[(section + 2) % len(UNITS)])]
-        for row, cells in zip(table.rows, rows):
-            for cell, text in zip(row.cells, cells):
+        for row, cells in zip(table.rows, rows, strict=True):
+            for cell, text in zip(row.cells, cells, strict=True):
                 cell.text = text
         written += 35
     d.save(str(path))
@@ -106,7 +107,8 @@ def run(path: Path) -> tuple[float, int, int]:
 
 def report(name: str, seconds: float, target: float, obligations: int, review: int, lines: int) -> None:
     verdict = "PASS" if seconds < target else "FAIL"
-    print(f"{name:<28} {lines:>7} dòng  {seconds:8.3f} s  {obligations:>6} nghĩa vụ  {review:>5} cần xem lại  "
+    print(f"{name:<28} {lines:>7} dòng  {seconds:8.3f} s  {obligations:>6} nghĩa vụ  "
+          f"{review:>5} cần xem lại  "
           f"mục tiêu < {target:g} s: {verdict} (mục tiêu / đo được = {target / seconds:,.1f}×)")
 
 
@@ -129,7 +131,8 @@ def main() -> None:
     t0 = time.perf_counter()
     ours = ours_dates(lines)
     t_ours = time.perf_counter() - t0
-    print(f"{'  tìm ngày, cách ngây thơ':<28} {t_naive:8.3f} s ({naive} cụm từ hợp lệ, chồng lấn nhau)  "
+    print(f"{'  tìm ngày, cách ngây thơ':<28} {t_naive:8.3f} s "
+          f"({naive} cụm từ hợp lệ, chồng lấn nhau)  "
           f"cách của kehoach {t_ours:.3f} s ({ours} cụm từ): nhanh hơn {t_naive / t_ours:,.0f}×")
     corpus = ROOT / "tests" / "corpus" / "sentences.yaml"
     if corpus.exists():  # real sentences, each imported as the one line of a plan (as tests score them)
@@ -141,7 +144,8 @@ def main() -> None:
                                   (5, e["text"])], "corpus.txt")
             render(draft)
         per = (time.perf_counter() - t0) / len(entries)
-        print(f"{'kho câu thật':<28} {len(entries):>7} câu  {per * 1000:8.2f} ms/câu (nhập + kiểm tra, mỗi câu một bản nháp)")
+        print(f"{'kho câu thật':<28} {len(entries):>7} câu  {per * 1000:8.2f} ms/câu "
+              "(nhập + kiểm tra, mỗi câu một bản nháp)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"ke-hoach-{args.pages}-trang.docx"
         t0 = time.perf_counter()

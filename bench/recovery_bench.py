@@ -35,13 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from telegram_bench import database  # noqa: E402
+from telegram_bench import database
 
-from kehoach import store  # noqa: E402
-from kehoach.store.dispatch import CLAIM_LEASE, LEASE, release_stale_claims  # noqa: E402
-from tests import test_delivery_processes as proc  # noqa: E402
-from tests.fake_bot_api import FakeBotAPI  # noqa: E402
-from tests.test_telegram_bot import TOKEN  # noqa: E402
+from kehoach import store
+from kehoach.store.dispatch import CLAIM_LEASE, LEASE, release_stale_claims
+from tests import test_delivery_processes as proc
+from tests.fake_bot_api import FakeBotAPI
+from tests.test_telegram_bot import TOKEN
 
 
 def wait(condition, seconds: float = 300.0) -> float:  # type: ignore[no-untyped-def]

@@ -4,7 +4,8 @@
     .venv/bin/python bench/store_bench.py                      # 1,000,000 steps, both databases
     .venv/bin/python bench/store_bench.py --db sqlite --steps 200000
     .venv/bin/python bench/store_bench.py --quick --db sqlite  # ~5,000 steps, smoke run
-    .venv/bin/python bench/store_bench.py --profile --db sqlite  # also cProfile the first load and the busy tick
+    .venv/bin/python bench/store_bench.py --profile --db sqlite  # also cProfile the first load
+                                                                 # and the busy tick
 
 The plan is compile_bench.py's synthetic national plan (units in clusters of 20, a dozen
 recurring obligations), with as many units as it takes to reach about `--steps` steps over

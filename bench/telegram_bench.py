@@ -23,7 +23,7 @@ linked people (one private chat each) take the messages in turn. Side by side in
   messages at 30/s through store.dispatch; the achieved rate as a share of 30/s, wall clock
   (start-up included) and first to last message, and the 429s answered (target 0);
 * processes: `kehoach serve` and two `kehoach worker` processes on PostgreSQL sharing one bot
-  token (one of them holds the token and sends, kehoach.serve.telegram_loop), `--processes`
+  token (one of them holds the token and sends, kehoach.serve.sender_loop), `--processes`
   reminders to `--chats` chats, the server enforcing the limits as above: the share of
   30/s (first to last message, and from the processes' start to the last row recorded) and
   the 429s answered (target 0).
@@ -52,8 +52,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select
 
 from kehoach import store
-from kehoach.store.models import deliveries_table, outbox_table, people_table, units_table
-from notifiers.base import Notification, Recipient
+from kehoach.store.models import (
+    contacts_table,
+    deliveries_table,
+    outbox_table,
+    people_table,
+    units_table,
+)
+from notifiers.base import Channel, Notification, Recipient
 from notifiers.telegram import Limiter, TelegramChannel
 
 TOKEN = "123456:BENCH"
@@ -66,11 +72,13 @@ PAYLOAD = {"plan_id": "ke-hoach-2025", "title": "Báo cáo sơ kết 6 tháng đ
 
 
 class FakeServer:
-    """tests/fake_bot_api.py in its own process."""
+    """tests/fake_bot_api.py (or another stand-in, the module `tests.<module>` with
+    `options`) in its own process."""
 
-    def __init__(self, limits: bool):
-        args = [sys.executable, str(ROOT / "tests" / "fake_bot_api.py")]
-        self.proc = subprocess.Popen(args + (["--limits"] if limits else []), cwd=ROOT,
+    def __init__(self, limits: bool, module: str = "fake_bot_api",
+                 options: tuple[str, ...] = ("--limits",)):
+        args = [sys.executable, "-m", f"tests.{module}"]  # from ROOT: `tests` importable
+        self.proc = subprocess.Popen(args + (list(options) if limits else []), cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.base_url = self.proc.stdout.readline().strip()
@@ -103,19 +111,21 @@ def database(kind: str, folder: Path) -> tuple[str, Any]:
     return f"{POSTGRES}?options=-csearch_path%3D{schema}", drop
 
 
-def fresh_db(url: str, messages: int, chats: int) -> Any:
+def fresh_db(url: str, messages: int, chats: int, channel: str = "telegram") -> Any:
     engine = store.make_engine(url)
     store.upgrade(engine)
     with store.write_session(engine) as s:
         s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
         s.execute(insert(people_table), [
-            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
-             "created_at": NOW, "board_role": "member", "telegram_chat_id": 10_000 + i,
-             "telegram_linked_at": NOW} for i in range(chats)])
+            {"name": f"Người {i}", "unit_id": "doan-a", "active": True,
+             "created_at": NOW, "board_role": "member"} for i in range(chats)])
         ids = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(contacts_table), [
+            {"person_id": pid, "channel": channel, "address": str(10_000 + i),
+             "linked_at": NOW} for i, pid in enumerate(ids)])
         s.execute(insert(outbox_table), [
             {"idempotency_key": f"bench|{i}", "step_id": None, "person_id": ids[i % chats],
-             "unit_id": "doan-a", "channel": "telegram", "purpose": "reminder", "level": 0,
+             "unit_id": "doan-a", "channel": channel, "purpose": "reminder", "level": 0,
              "payload": {**PAYLOAD, "step_id": f"ke-hoach-2025/bao-cao/{i}",
                          "person_name": f"Người {i % chats}"},
              "state": "pending", "attempts": 0, "not_before": NOW, "created_at": NOW,
@@ -123,7 +133,7 @@ def fresh_db(url: str, messages: int, chats: int) -> Any:
     return engine
 
 
-def drain(engine: Any, channel: TelegramChannel, workers: int, batch: int) -> float:
+def drain(engine: Any, channel: Channel, workers: int, batch: int) -> float:
     """`store.dispatch` in `workers` threads until nothing is due; the seconds it took."""
     def work(name: str) -> None:
         while store.dispatch(lambda: store.write_session(engine), channel, NOW, limit=batch,
@@ -147,10 +157,25 @@ def threaded(work: Any, workers: int) -> float:
     return time.perf_counter() - start
 
 
+def send_all(channel: Channel, todo: list[Notification], workers: int) -> float:
+    """`channel.send` of every notification in `todo` from `workers` threads (no store);
+    the seconds it took."""
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                n = todo.pop()
+            channel.send(n)
+    return threaded(work, workers)
+
+
 def notes(messages: int, chats: int) -> list[Notification]:
     return [Notification(i, f"bench|{i}", "doan-a", "reminder", 0,
                          {**PAYLOAD, "step_id": f"ke-hoach-2025/bao-cao/{i}"}, 1,
-                         Recipient(i % chats, f"Người {i % chats}", None, 10_000 + i % chats))
+                         Recipient(i % chats, f"Người {i % chats}", str(10_000 + i % chats)))
             for i in range(messages)]
 
 
@@ -165,21 +190,13 @@ def run_channel(messages: int, chats: int, workers: int, http: str) -> dict[str,
     server = FakeServer(False)
     channel = TelegramChannel(TOKEN, server.base_url, limiter=Limiter(None), http=http)
     todo = notes(messages, chats)
-    lock = threading.Lock()
     for w in range(workers):  # each thread's Bot says getMe once: not timed
         threading.Thread(target=channel.send, args=(todo.pop(),)).start()
     time.sleep(1.0)
 
-    def work(name: str) -> None:
-        while True:
-            with lock:
-                if not todo:
-                    return
-                n = todo.pop()
-            channel.send(n)
     try:
         count = len(todo)
-        seconds = threaded(work, workers)
+        seconds = send_all(channel, todo, workers)
     finally:
         channel.close()
     stats = server.close()
@@ -205,7 +222,7 @@ def run_plain_ptb(messages: int, chats: int) -> dict[str, Any]:
             cpu, start = time.process_time(), time.perf_counter()
             for n in todo:
                 for part in render(n):
-                    await bot.send_message(n.person.telegram_chat_id,  # type: ignore[union-attr]
+                    await bot.send_message(int(n.person.address),  # type: ignore[union-attr,arg-type]
                                            part.text, parse_mode=ParseMode.HTML,
                                            reply_markup=markup(part.buttons),
                                            link_preview_options=LinkPreviewOptions(
@@ -222,11 +239,18 @@ def run_dispatch(messages: int, chats: int, workers: int, limits: bool,
                  batch: int, db: str = "sqlite") -> dict[str, Any]:
     """The real dispatcher: claim, send, delivery row and outbox update per message."""
     server = FakeServer(limits)
+    return measured(server, TelegramChannel(TOKEN, server.base_url,
+                                            limiter=Limiter() if limits else Limiter(None)),
+                    messages, chats, workers, batch, db)
+
+
+def measured(server: FakeServer, channel: Channel, messages: int, chats: int, workers: int,
+             batch: int, db: str) -> dict[str, Any]:
+    """store.dispatch of `messages` fresh reminders on `channel` (closed after) to `server`
+    (closed after), on a fresh `db`: the rates, the deliveries, the server's figures."""
     with tempfile.TemporaryDirectory() as folder:
         url, drop = database(db, Path(folder))
-        engine = fresh_db(url, messages, chats)
-        channel = TelegramChannel(TOKEN, server.base_url,
-                                  limiter=Limiter() if limits else Limiter(None))
+        engine = fresh_db(url, messages, chats, channel.name)
         try:
             seconds = drain(engine, channel, workers, batch)
         finally:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from workflows.lifecycle import DAY, LATE, Phase, State, StepFacts, status
+from workflows.lifecycle import DAY, LATE, STATE_NAMES, Phase, State, StepFacts, status
 
 #: How long a cancelled step stays in feeds (as STATUS:CANCELLED), so subscribed clients
 #: learn it is gone; afterwards it is dropped.
@@ -84,16 +84,16 @@ def mark(step: FeedStep, now: datetime) -> Mark:
     """The step's marker at `now` (module doc), from the lifecycle's status."""
     st = status(step.facts, now)
     if st.phase == Phase.CANCELLED:
-        return Mark("❌", "đã hủy", st.phase)
+        return Mark("❌", st.label, st.phase)
     if st.phase in (Phase.DONE, Phase.EXCUSED, Phase.DONE_LATE):
         return Mark("✅", st.label, st.phase)
     if st.phase in LATE:
-        return Mark("⚠️", f"quá hạn {st.days_late} ngày", st.phase)
+        return Mark("⚠️", st.overdue, st.phase)
     if st.phase == Phase.HAPPENED:
         return Mark("", st.label, st.phase)
     if step.facts.tentative:
         return Mark("⏳", "dự kiến", st.phase)
-    return Mark("", "chưa làm" if step.facts.late_kind else "sắp tới", st.phase)
+    return Mark("", STATE_NAMES[State.PENDING] if step.facts.late_kind else "sắp tới", st.phase)
 
 
 def summary(step: FeedStep, now: datetime, with_unit: bool, m: Mark | None = None) -> str:

@@ -30,8 +30,9 @@ from icalendar import (
 )
 
 from engine import vi
+from engine.model import ZONE as VN
 from engine.model import Kind
-from workflows.lifecycle import VN, State
+from workflows.lifecycle import State
 
 from .events import (
     EPOCH,
@@ -49,8 +50,6 @@ from .events import (
 )
 
 PRODID = "-//kehoach//Lịch kế hoạch//VI"
-#: Where the board and the feeds are reached when KEHOACH_PUBLIC_URL is not set.
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 REFRESH = timedelta(hours=1)
 #: Kinds drawn as a date range from their window's start (others: on their due day).
 RANGED = frozenset({Kind.PHASE.value, Kind.EVENT.value})
@@ -93,9 +92,9 @@ def timing(step: FeedStep) -> tuple[date | datetime, date | datetime | None]:
     f = step.facts
     extended = f.deadline > f.due_at
     if step.due_time is not None:
-        moment = f.deadline if extended else datetime.combine(f.due_date, step.due_time, VN)
+        moment = f.deadline if extended else datetime.combine(f.due_date, step.due_time, f.tz)
         return moment.astimezone(VN), None
-    day = (f.deadline - TICK).astimezone(VN).date() if extended else f.due_date
+    day = (f.deadline - TICK).astimezone(f.tz).date() if extended else f.due_date
     first = step.start_date if step.kind in RANGED and step.start_date else day
     return min(first, day), day + timedelta(days=1)
 
@@ -120,7 +119,7 @@ def description(step: FeedStep, now: datetime, board_url: str, m: Mark | None = 
     lines = [f"Kế hoạch: {step.plan_title}", f"Nội dung: {step.title} ({kind.lower()})",
              f"Đơn vị thực hiện: {step.unit_name}", f"Thời hạn: {when}"]
     if f.deadline > f.due_at:
-        lines.append(f"Được gia hạn đến: {f.deadline.astimezone(VN):%H:%M %d/%m/%Y}")
+        lines.append(f"Được gia hạn đến: {f.deadline.astimezone(f.tz):%H:%M %d/%m/%Y}")
     if step.details.get("place"):
         lines.append(f"Địa điểm: {step.details['place']}")
     if step.amount is not None:

@@ -16,6 +16,8 @@ from .plan import Duty, Offset, Plan
 from .rules import Relative, expand, shifted
 from .workdays import ShiftPolicy, WorkingCalendar
 
+_Date = date  # the type, for Occurrence, whose field `date` hides it in the class body
+
 OTHER_WAY = {ShiftPolicy.NEXT: ShiftPolicy.PREVIOUS, ShiftPolicy.PREVIOUS: ShiftPolicy.NEXT}
 
 
@@ -25,9 +27,9 @@ class Occurrence:
 
     key: str
     nominal: date  # as the plan says, before any holiday shift
-    date: date  # the due date after the shift policy
+    date: _Date  # the due date after the shift policy
     time: time | None
-    start: date | None  # a window's first day (phases, months, quarters)
+    start: _Date | None  # a window's first day (phases, months, quarters)
     due_at: datetime  # UTC; late after this (end of the day when there is no time)
     reminders: tuple[datetime, ...]  # UTC, earliest first
     tentative: bool
@@ -55,7 +57,7 @@ class Step:
     @property
     def escalation(self) -> tuple[Rung, ...]:
         return tuple(Rung(i + 1, at, units)
-                     for i, (at, (_, units)) in enumerate(zip(self.rung_times, self.ladder)) if units)
+                     for i, (at, (_, units)) in enumerate(zip(self.rung_times, self.ladder, strict=True)) if units)
 
     def to_dict(self, plan: Plan | None = None) -> dict[str, Any]:
         occ, duty = self.occurrence, self.duty
@@ -122,7 +124,7 @@ def _expand(plan: Plan, duty: Duty, calendar: WorkingCalendar, depth: int = 0) -
         anchors = [("1", plan.issued or plan.start)]
     else:
         other = next((d for d in plan.duties if d.id == rule.on), None)
-        if other is None or depth > 8:  # the loader refuses both; a chain this long is a loop
+        if other is None or depth > len(plan.duties):  # the loader refuses both (unknown, loop)
             return []
         anchors = [(key, calendar.shift(day, other.shift)) for key, _, day in _expand(plan, other, calendar, depth + 1)]
     return [o for o in shifted(rule, anchors, calendar) if plan.start <= o[2] <= plan.end]
@@ -175,8 +177,7 @@ def compile_plan(plan: Plan, calendar: WorkingCalendar,
                 continue
             times = _rung_times(plan, duty, occ)
             prefix = f"{plan.id}/{duty.id}/{occ.key}/"
-            for unit in chosen:
-                steps.append(Step(prefix + unit, plan.id, duty, occ, unit,
-                                  duty.amounts.get(unit), ladders[unit], times))
+            steps += [Step(prefix + unit, plan.id, duty, occ, unit, duty.amounts.get(unit),
+                           ladders[unit], times) for unit in chosen]
     steps.sort(key=lambda s: (s.occurrence.due_at, s.unit))
     return steps

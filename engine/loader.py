@@ -53,7 +53,8 @@ def load_plan(file: str | FsPath) -> Plan:
 def not_utf8(raw: bytes, exc: UnicodeDecodeError, file: str) -> PlanError:
     """Where a file stops being UTF-8, by line and column (what an editor shows), not by byte.
 
-    >>> print(not_utf8(b"id: x\\ntitle: caf\\xe9", UnicodeDecodeError("utf-8", b"", 16, 17, ""), "p.yaml"))
+    >>> bad = UnicodeDecodeError("utf-8", b"", 16, 17, "")
+    >>> print(not_utf8(b"id: x\\ntitle: caf\\xe9", bad, "p.yaml"))
     p.yaml:2:11: tệp không phải UTF-8: byte 0xE9 không đọc được; hãy lưu tệp với bảng mã UTF-8
     """
     line_start = raw.rfind(b"\n", 0, exc.start) + 1

@@ -19,7 +19,8 @@ ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=120)]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
-#: "7d", "1d", "2h", "30m" (also "7 ngày", "2 giờ", "30 phút"); days count back to the reminder hour.
+#: "7d", "1d", "2h", "30m" (also "7 ngày", "2 giờ", "30 phút"); days count back to the reminder
+#: hour.
 Offset = Annotated[str, Field(examples=["7d", "1d", "2h", "7 ngày"])]
 #: A sum in đồng: 500000, or as written, "500.000 đồng".
 Money = Annotated[int | str, Field(examples=[500000, "500.000 đồng"])]

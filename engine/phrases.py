@@ -273,7 +273,8 @@ def normalize(text: str) -> str:
         s = re.sub(r"\b(?:trong\s+)?(?:hai|0?2)\s+ngày\s+(\d{1,2})\s*(?:và|,)\s*(\d{1,2})\s*/\s*(\d{1,2}(?:\s*/\s*\d{4})?)",
                    r"từ ngày \1/\3 đến ngày \2/\3", s)
     if "ngày" in s and ("," in s or "và" in s):
-        s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",  # «ngày 15 và 30 hằng tháng»
+        # «ngày 15 và 30 hằng tháng»
+        s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",
                    lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 ngày \2", m.group()), s)
     return re.sub(r"\s+", " ", s).strip(" .;")
 
@@ -301,9 +302,13 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
             if stray:
                 raise PlanError(f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ")
             week = _NTH[nth.group(2) or nth.group(3)]  # «thứ hai đầu tháng»: the month's first Monday
-            rule, at = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(_WEEKDAY_WORD.match(nth.group(1)).groups())]}"), _clock(tokens)  # type: ignore[union-attr]
+            said = _WEEKDAY_WORD.match(nth.group(1))
+            assert said is not None  # _NTH_WEEKDAY's first group is a _WEEKDAY_WORD
+            rule = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(said.groups())]}")
+            at = _clock(tokens)
         elif gloss and re.search(r"\d{4}", gloss.group(1)):
-            # the gloss's year dates a lunar day of that lunar year, or of the one before (before Tết)
+            # the gloss's year dates a lunar day of that lunar year, or of the one before
+            # (before Tết)
             year = int(re.findall(r"\d{4}", gloss.group(1))[0])
             for lunar_year in (year, year - 1):
                 rule, at = _interpret(tokens, lunar_year)
@@ -373,7 +378,8 @@ def _relative(s: str, text: str, default_year: int | None) -> Relative | None:
 _GLOSS = re.compile(r"\(\s*(?:tức(?:\s+là)?|nhằm|là|ngày)?\s*(?:ngày\s+)?(\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{4})?)"
                     r"\s*(?:dương\s+lịch)?\s*\)")
 _NTH_WEEKDAY = re.compile(r"(thứ\s+(?:[2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+"
-                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])\s+(?:của|trong)|(đầu|cuối))\s+"
+                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])"
+                          r"\s+(?:của|trong)|(đầu|cuối))\s+"
                           r"(?:mỗi\s+|hằng\s+|các\s+)?tháng(?:\s+hằng\s+tháng)?")
 _WEEKDAY_WORD = re.compile(r"thứ\s+(\S+)|chủ\s+nhật")
 _NTH = {"đầu tiên": "+1", "đầu": "+1", "thứ nhất": "+1", "1": "+1", "thứ hai": "+2", "2": "+2", "thứ ba": "+3",
@@ -383,7 +389,7 @@ _RRULE_DAYS = {1: "MO", 2: "TU", 3: "WE", 4: "TH", 5: "FR", 6: "SA", 7: "SU"}
 
 def _check_gloss(rule: Rule, solar: str, default_year: int | None) -> None:
     """The solar date a lunar one is glossed with must be one of its days."""
-    said = _fixed(_tokens(normalize(solar), solar), {}, default_year if rule else None).items[0][1]
+    said = _fixed(_tokens(normalize(solar), solar), {}, default_year).items[0][1]
     if said not in {day for _, _, day in expand(rule, said, said)}:
         raise PlanError(f"ngày dương lịch trong ngoặc ({said:%d/%m/%Y}) không khớp với ngày âm lịch; "
                         "hãy kiểm tra")
@@ -406,7 +412,7 @@ def _unknown(s: str, pos: int) -> str:
     «6 tháng»), the words it heads, up to the next readable word."""
     words: list[str] = []
     while pos < len(s) and (not words or (_heads(words[0]) and _readable(s, pos) is None)):
-        word = s[pos:].split(" ")[0]
+        word = s[pos:].split(" ", maxsplit=1)[0]
         words.append(word.strip(",;:.()"))
         pos += len(word)
         while pos < len(s) and s[pos] == " ":
@@ -575,7 +581,7 @@ def _edges(tokens: list[Token]) -> dict[int, str]:
     windows until «đến»/«tới» or another edge word."""
     out: dict[int, str] = {}
     current: str | None = None
-    for i, (kind, g, text) in enumerate(tokens):
+    for i, (kind, _, text) in enumerate(tokens):
         if kind == "edge":
             j = i + 1
             while j < len(tokens) and tokens[j][0] == "stage":
@@ -751,7 +757,7 @@ def _months(kind: str, g: tuple[str | None, ...], text: str) -> tuple[MonthDay, 
         assert window is not None
         return window[0], window[1], False
     if kind == "bare" and g[0] != "năm":  # «cuối quý» with no quarter and no «hằng …»
-        edge = text.split()[0]
+        edge = text.split(maxsplit=1)[0]
         example = f"{edge} tháng 5/2024" if g[0] == "tháng" else f"{edge} quý II năm 2024"
         raise PlanError(f"«{text}» không rõ {g[0]} nào; hãy ghi rõ, ví dụ «{example}», "
                         f"hoặc «{edge} mỗi {g[0]}» nếu lặp lại")
@@ -780,7 +786,8 @@ def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str
             if kind == "day":  # «từ ngày 7 đến ngày 9 tháng 1 âm lịch»: the month comes later
                 month = next((_dmy(k, g2)[1] for k, g2, _ in tokens[i + 1:] if k in ("daymonth", "datelong")), 0)
                 if not month:
-                    raise PlanError(f"«{text}» không dùng được với «hằng năm»; hãy ghi rõ tháng, ví dụ «ngày {day}/7 hằng năm»")
+                    raise PlanError(f"«{text}» không dùng được với «hằng năm»; hãy ghi rõ tháng, "
+                                    f"ví dụ «ngày {day}/7 hằng năm»")
             if not lunar:
                 _check(day, month, None)
                 if (day, month) == (29, 2):
@@ -804,7 +811,8 @@ def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str
 
 def _lunar_once(tokens: list[Token], edges: dict[int, str], anchor: str | None,
                 default_year: int | None) -> Fixed:
-    """A lunar date in one year: «Rằm tháng Giêng năm 2026», «ngày 10/3 âm lịch» in a plan of 2026."""
+    """A lunar date in one year: «Rằm tháng Giêng năm 2026», «ngày 10/3 âm lịch» in a plan of
+    2026."""
     years = {y for k, g, _ in tokens for y in _years(k, g)}
     year = years.pop() if len(years) == 1 else None if years else default_year
     if year is None:
@@ -836,10 +844,10 @@ def _dated_weekdays(tokens: list[Token], default_year: int | None) -> Fixed:
     days = [due for start, due in fixed.items if start is None]
     covered = [start + timedelta(days=n) for start, due in fixed.items if start
                for n in range((due - start).days + 1)]
-    pairs = zip(said, days) if len(days) == len(said) else ((w, d) for w in said for d in days + covered
+    pairs = zip(said, days, strict=True) if len(days) == len(said) else ((w, d) for w in said for d in days + covered
                                                             if d.isoweekday() == w[0])
     checked = {w for w, d in pairs if d.isoweekday() == w[0]}
-    for (number, text), due in zip(said, days + covered):
+    for (number, text), due in zip(said, days + covered, strict=False):
         if (number, text) not in checked:
             raise PlanError(f"«{text}» không khớp với ngày {due:%d/%m/%Y} ({WEEKDAYS[due.weekday()]}); "
                             "hãy kiểm tra thứ hoặc ngày")

@@ -6,9 +6,10 @@ compiler can use, or raises PlanErrors listing every problem with its place.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from typing import Literal, TypeVar, TypeVarTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PlanError, PlanErrors, Position
@@ -18,6 +19,8 @@ from .rules import Fixed, Relative, RRule, expand
 from .workdays import ShiftPolicy
 
 Path = tuple[str | int, ...]
+T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 DEFAULT_REMINDERS: dict[Kind, tuple[str, ...]] = {
     Kind.DEADLINE: ("7d", "1d"),
@@ -48,6 +51,10 @@ class Offset:
             return f"{self.delta.days}d"
         minutes = int(self.delta.total_seconds() // 60)
         return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+#: An escalation ladder: each rung's offset after the due moment and the units it reaches.
+Ladder = tuple[tuple[Offset, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +167,8 @@ def _bound(value: str | int, last: bool) -> date:
     return parse_day(s)
 
 
-def parse_period(value: str | dict[str, str | int]) -> tuple[date, date]:
-    if isinstance(value, dict):
+def parse_period(value: str | Mapping[Literal["from", "to"], str | int]) -> tuple[date, date]:
+    if isinstance(value, Mapping):
         if set(value) != {"from", "to"}:
             raise PlanError("thời gian của kế hoạch cần cả «from» và «to»")
         start, end = _bound(value["from"], False), _bound(value["to"], True)
@@ -191,7 +198,7 @@ class _Resolver:
     def fail(self, path: Path, message: str, text: str | None = None) -> None:
         self.errors.append(PlanError(message, self.pos(path), text))
 
-    def attempt(self, path: Path, fn, *args):  # type: ignore[no-untyped-def]
+    def attempt(self, path: Path, fn: Callable[[*Args], T], *args: *Args) -> T | None:
         try:
             return fn(*args)
         except PlanError as exc:
@@ -342,8 +349,11 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
         counted = by_id.get(ob.id)
         rule = counted.schedule.rule if counted else None
         if counted and isinstance(rule, Relative) and rule.anchor == "obligation" and (
-                rule.on == ob.id or rule.on not in by_id):
+                rule.on not in by_id):
             r.fail(("obligations", i, "when"), f"không có nghĩa vụ «{rule.on}» để tính hạn", counted.phrase)
+        elif counted and (loop := _counted_loop(ob.id, by_id)):
+            r.fail(("obligations", i, "when"), "hạn tính vòng quanh, không có ngày bắt đầu: "
+                   + " → ".join(f"«{x}»" for x in loop), counted.phrase)
 
     if r.errors:
         raise PlanErrors(r.errors)
@@ -353,7 +363,33 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
                 number=doc.number, issued=issued, names=names, members=expanded)
 
 
-def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,  # type: ignore[no-untyped-def]
+def _counted_loop(start: str, by_id: dict[str, Duty]) -> list[str]:
+    """The chain of «kể từ ngày kết thúc nghĩa vụ …» references from `start` back to `start`
+    (`[start, …, start]`), or [] when the chain ends at a dated obligation: a loop gives no
+    date to count from, so its steps would silently be none.
+
+    >>> from types import SimpleNamespace as NS
+    >>> def d(on): return NS(schedule=NS(rule=Relative(5, "workday", "obligation", on)))
+    >>> _counted_loop("a", {"a": d("b"), "b": d("a")})
+    ['a', 'b', 'a']
+    >>> _counted_loop("a", {"a": d("b"), "b": NS(schedule=NS(rule=None))})
+    []
+    """
+    chain, seen = [start], {start}
+    while True:
+        rule = by_id[chain[-1]].schedule.rule
+        if not (isinstance(rule, Relative) and rule.anchor == "obligation") or rule.on not in by_id:
+            return []
+        chain.append(rule.on)
+        if rule.on == start:
+            return chain
+        if rule.on in seen:  # a loop further on: reported at its own obligations
+            return []
+        seen.add(rule.on)
+
+
+def _duty(r: _Resolver, path: Path, ob: Obligation, select: Callable[[Path, str], tuple[str, ...]],
+          ladder: Callable[[Path, list[Level] | None], Ladder], plan_ladder: Ladder,
           kind_reminders: dict[Kind, tuple[str, ...]], single_year: int | None,
           default_shift: ShiftPolicy, units: dict[str, str]) -> Duty | None:
     errors_before = len(r.errors)
@@ -378,7 +414,7 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select, ladder, plan_ladder,
         r.fail((*path, "amount"), "chỉ nghĩa vụ loại «contribution» mới có số tiền")
     if ob.amount is not None:
         money = r.attempt((*path, "amount"), parse_money, ob.amount)
-        amounts = {u: money for u in responsible} if money is not None else {}
+        amounts = dict.fromkeys(responsible, money) if money is not None else {}
     responsible_set = set(responsible)
     for sel, value in (ob.amounts or {}).items():
         money = r.attempt((*path, "amounts", sel), parse_money, value)

@@ -5,8 +5,10 @@ obligation and stays the same when the date moves ("2024-1" is the first date of
 "2024-Q3" the third quarter, "2024-05" May, "2024-H2" the second half-year), so step ids
 survive a plan edit.
 
->>> expand(Quarterly("span"), date(2022, 1, 1), date(2022, 6, 30))
-[('2022-Q1', datetime.date(2022, 1, 1), datetime.date(2022, 3, 31)), ('2022-Q2', datetime.date(2022, 4, 1), datetime.date(2022, 6, 30))]
+>>> for key, start, due in expand(Quarterly("span"), date(2022, 1, 1), date(2022, 6, 30)):
+...     print(key, start, due)
+2022-Q1 2022-01-01 2022-03-31
+2022-Q2 2022-04-01 2022-06-30
 """
 from __future__ import annotations
 
@@ -147,8 +149,8 @@ def on_year(rule: Yearly, year: int) -> Fixed:
     for start, due in rule.items:
         day = _on(year, due, rule.lunar)
         begin = _on(year, start, rule.lunar, True) if start else None
-        if begin and begin > day:
-            begin = _on(year - 1, start, rule.lunar, True)  # type: ignore[arg-type]
+        if start and begin and begin > day:
+            begin = _on(year - 1, start, rule.lunar, True)
         items.append((begin, day))
     return Fixed(tuple(items))
 

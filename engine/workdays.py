@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache
 
 import holidays
 import lunar_vn
@@ -25,7 +25,7 @@ class InvalidLunarDate(ValueError):
     """A lunar date that does not exist (or lies outside the supported range)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _official_year(year: int) -> tuple[dict[date, str], frozenset[date]]:
     """Official holidays of `year` (Vietnamese names) and its official working weekend days."""
     table = holidays.country_holidays("VN", language="vi", years=year)

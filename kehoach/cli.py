@@ -27,7 +27,7 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
 
-class DayParam(click.ParamType):
+class DayParam(click.ParamType[date]):
     name = "NGÀY"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> date:
@@ -57,7 +57,7 @@ class Bounded(click.ParamType[float]):
             number = float(str(value).replace(",", ".")) if self.real else int(str(value))
         except ValueError:
             number = math.nan
-        if isinstance(number, float) and not math.isfinite(number) \
+        if (isinstance(number, float) and not math.isfinite(number)) \
                 or not self.low <= number <= self.high:
             what = "một số" if self.real else "một số nguyên"
             option = param.opts[0] if param is not None and param.opts else "giá trị"
@@ -203,8 +203,14 @@ def schema() -> None:
 
 
 # The database commands live beside this module; importing them registers them on `main`.
-from kehoach import cli_actions, cli_feeds, cli_people, cli_run, cli_store  # noqa: E402,F401
-from kehoach import cli_import  # noqa: E402,F401  (kehoach import)
-from kehoach import cli_telegram  # noqa: E402,F401  (kehoach invite)
-from kehoach import cli_backup  # noqa: E402,F401  (kehoach backup)
-from kehoach import cli_outbox  # noqa: E402,F401  (kehoach outbox)
+from kehoach import (  # noqa: E402,F401
+    cli_actions,
+    cli_backup,
+    cli_feeds,
+    cli_import,
+    cli_outbox,
+    cli_people,
+    cli_run,
+    cli_store,
+    cli_telegram,
+)

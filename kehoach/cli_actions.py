@@ -8,7 +8,6 @@ from engine.phrases import parse_day
 from kehoach.cli import err, main, out
 from kehoach.cli_store import WRITE_NOW, _now, _ready_engine, _store_fail
 
-
 # ── Secretary actions (issue 3): `extend`, `excuse`, `reopen`, `pay`, `achieve` ───────────
 # Each runs one store action in one write transaction: refused (unknown step, not allowed now,
 # impossible date or figure) → the message, exit 1, nothing written.

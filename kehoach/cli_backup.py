@@ -42,6 +42,7 @@ def backup(file: Path) -> None:
         raw = engine.raw_connection()
         try:
             with sqlite3.connect(partial) as copy:
+                # sqlite3's connection (PostgreSQL left above); SQLAlchemy types it as any DBAPI's
                 raw.driver_connection.backup(copy)  # type: ignore[union-attr]
             copy.close()
         finally:

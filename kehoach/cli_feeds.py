@@ -18,8 +18,7 @@ def feed() -> None:
 
 def _print_urls(token_id: int, token: str, name: str) -> None:
     from calendars.feed import feed_urls
-    from kehoach.settings import public_url
-    https, webcal = feed_urls(public_url(settings()), token)
+    https, webcal = feed_urls(settings().public_address, token)
     out.print(f"[green]✓[/green] lịch số {token_id}: {name}", highlight=False)
     out.print(f"  địa chỉ:      {https}", highlight=False, soft_wrap=True)
     out.print(f"  đăng ký ngay: {webcal}", highlight=False, soft_wrap=True)
@@ -62,9 +61,9 @@ def feed_list(show_all: bool) -> None:
     """Liệt kê các lịch: số, phạm vi, ghi chú, ngày tạo (địa chỉ không lưu nên không in)."""
     from rich.table import Table
 
+    from engine.model import ZONE as VN
     from kehoach import store
     from kehoach.store import feeds
-    from workflows.lifecycle import VN
     engine = _ready_engine()
     try:
         with store.read_session(engine) as session:

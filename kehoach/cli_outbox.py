@@ -66,9 +66,9 @@ def outbox_list(states: tuple[str, ...], channel: str | None, unit: str | None,
     """Liệt kê các tin trong hàng đợi (mặc định: không rõ đã đến chưa, và thất bại)."""
     from rich.table import Table
 
+    from engine.model import ZONE as VN
     from kehoach import store
     from kehoach.store.queue import undelivered
-    from workflows.lifecycle import VN
     f = _filter(states, channel, unit, plan, person, limit)
     engine = _ready_engine()
     try:

@@ -1,5 +1,5 @@
 """People: `kehoach person add`, `kehoach person list`, `kehoach person password`,
-`kehoach person logout`."""
+`kehoach person logout`, `kehoach person contacts`."""
 from __future__ import annotations
 
 import click
@@ -48,6 +48,7 @@ def person_list(unit: str | None) -> None:
     from rich.table import Table
 
     from kehoach import store
+    from kehoach.channels import contact_channels
     from kehoach.store.people import ROLE_NAMES, list_people
     engine = _ready_engine()
     try:
@@ -58,12 +59,14 @@ def person_list(unit: str | None) -> None:
     if not people:
         out.print("Chưa có ai. Thêm bằng `kehoach person add TÊN --unit ĐƠN-VỊ`.")
         return
-    table = Table("Số", "Tên", "Đơn vị", "Vai trò", "Telegram", "Thư", "Đăng nhập")
+    channels = contact_channels()
+    table = Table("Số", "Tên", "Đơn vị", "Vai trò", *(c.label for c in channels), "Đăng nhập")
     for p in people:
         table.add_row(str(p.id), p.name + (f" ({p.role})" if p.role else ""),
                       p.unit_name or p.unit_id or "—",
+                      # BoardRole is a StrEnum: its plain str value finds it
                       ROLE_NAMES.get(p.board_role, p.board_role),  # type: ignore[call-overload]
-                      p.telegram, p.email or "—", p.login or "—")
+                      *(p.contact_text(c.name) or "—" for c in channels), p.login or "—")
     out.print(table)
 
 
@@ -123,3 +126,33 @@ def person_logout(login: str) -> None:
     except store.StoreError as exc:
         raise _store_fail(exc) from None
     err.print(f"✓ đã kết thúc {ended} phiên đăng nhập của {who.name} ({who.login or login})")
+
+
+@person.command("contacts")
+@click.argument("who", metavar="NGƯỜI")
+@click.option("--prefer", metavar="KÊNH",
+              help="Kênh nhận tin được thử trước (telegram, email, …); các kênh khác theo sau.")
+def person_contacts(who: str, prefer: str | None) -> None:
+    """Các kênh liên lạc của NGƯỜI (số, tên đăng nhập hoặc tên), theo thứ tự được thử;
+    --prefer KÊNH đặt kênh ưu tiên (tin nhắc, tin báo lên và tin tổng hợp theo nó)."""
+    from kehoach import store
+    from kehoach.store.people import find_person, person_view
+    from kehoach.store.people import prefer as set_preferred
+    engine = _ready_engine()
+    try:
+        with store.write_session(engine) as session:
+            found = find_person(session, who)
+            if prefer is not None:
+                set_preferred(session, found.id, prefer.strip().lower())
+            view = person_view(session, found.id)
+    except store.StoreError as exc:
+        raise _store_fail(exc) from None
+    if prefer is not None:
+        out.print(f"[green]✓[/green] {view.name} nhận tin qua {view.contacts[0].label} trước")
+    if not view.contacts:
+        out.print(f"{view.name} chưa có kênh liên lạc nào: thêm thư bằng `kehoach person add "
+                  "--email`, liên kết chat bằng `kehoach invite`.", markup=False)
+        return
+    for i, c in enumerate(view.contacts, 1):
+        out.print(f"{i}. {c.label}: {c.text}", markup=False)
+

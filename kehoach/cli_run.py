@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+
 import click
 
 from kehoach.cli import Bounded, err, main

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,18 +26,19 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
+    from kehoach.settings import Settings
+
 
 # ── `db upgrade`, `db status`, `load` ──────────────────────────────────────────────────────
 # kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `compile` start
 # as fast as before. The environment is read here, at the edge, and nowhere below.
-def settings() -> dict[str, str]:
-    """The settings in effect (kehoach.settings: environment over kehoach.toml)."""
-    import os
-
+def settings() -> Settings:
+    """The settings in effect (kehoach.settings: environment over kehoach.toml); a wrong one
+    stops the command with its Vietnamese message."""
     from kehoach import store
-    from kehoach.settings import load
+    from kehoach.settings import Settings
     try:
-        return load(os.environ)
+        return Settings.load()
     except store.StoreError as exc:
         raise _store_fail(exc) from None
 
@@ -44,17 +46,19 @@ def settings() -> dict[str, str]:
 @main.command("settings")
 def show_settings() -> None:
     """Các thiết lập đang dùng (biến môi trường, rồi tệp kehoach.toml); giá trị bí mật được ẩn."""
-    from kehoach.settings import shown
-    table = Table("Thiết lập", "Giá trị", "Ý nghĩa")
-    for name, value, what in shown(settings()):
-        table.add_row(name, value, what)
+    from rich.markup import escape
+
+    from kehoach.settings import describe
+    table = Table("Thiết lập", "Giá trị", "Lấy từ", "Ý nghĩa")
+    for row in describe(settings()):
+        table.add_row(*map(escape, row))
     out.print(table)
 
 
 def _store_engine() -> Engine:
     from kehoach import store
     try:
-        return store.make_engine(store.database_url(settings()))
+        return store.make_engine(store.database_url(settings().database_url))
     except store.StoreError as exc:
         raise _store_fail(exc) from None
 
@@ -139,7 +143,7 @@ def load(plans: tuple[str, ...]) -> None:
                 with store.write_session(engine) as session:  # the board's «Công bố» does the same
                     r = store_plan(session, p, steps, text, now=datetime.now(UTC),
                                    actor="kehoach load", channel="cli",
-                                   progress=lambda n, t=task: bar.advance(t, n))
+                                   progress=partial(bar.advance, task))
             restored = f", khôi phục {r.restored}" if r.restored else ""
             out.print(f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "
                       f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}.")
@@ -159,6 +163,7 @@ def _now(value: str | None, force: bool | None = None) -> datetime_:
     """`--now`: an ISO moment; without a zone it is Hồ Chí Minh time. Default: the clock.
     `force=False` (a command that writes, without --force): at most a day ahead of the clock."""
     from datetime import UTC, datetime, timedelta
+
     from engine.model import ZONE
     if value is None:
         return datetime.now(UTC)
@@ -216,19 +221,14 @@ def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
     from kehoach import store
     from kehoach.clock import Clock
     from kehoach.serve import wired_channels
-    from kehoach.store.digest import SETTING, parse_hour
     config = settings()
-    try:
-        hour = parse_hour(config.get(SETTING))
-    except store.StoreError as exc:
-        raise _store_fail(exc) from None
     engine = _ready_engine()
     channels: list[Any] = []
     held: list[Any] = []
     try:
-        channels = [_gated(c, engine, held) for c in wired_channels(config, engine, lambda: now)]
-        clock = Clock(engine, store.database_url(config), channels, lambda: now,
-                      dispatch_limit=limit, digest_at=hour)
+        channels = [_gated(c, engine, held) for c in wired_channels(config)]
+        clock = Clock(engine, store.database_url(config.database_url), channels, lambda: now,
+                      dispatch_limit=limit, digest_at=config.digest_hour)
         result: tuple[Any, Any] = getattr(clock, work)()
     except store.StoreError as exc:
         raise _store_fail(exc) from None
@@ -236,32 +236,35 @@ def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
         for lock in held:
             lock.release()
         for channel in channels:
-            close = getattr(getattr(channel, "channel", channel), "close", None)
-            if callable(close):
-                close()
+            channel.close()
         engine.dispose()
     return result
 
 
 def _gated(channel: Any, engine: Engine, held: list[Any]) -> Any:
-    """Telegram sends only from the process holding its bot token's lock (kehoach.serve:
-    the limits hold across processes): a cron run takes it when no service holds it, else it
-    leaves Telegram's messages queued for the service that does."""
+    """A channel with a sender key (Telegram: its bot token) sends only from the process
+    holding the key's lock (kehoach.serve: the limits hold across processes): a cron run
+    takes it when no service holds it, else it leaves the channel's messages queued for the
+    service that does."""
+    from kehoach.channels import label
     from kehoach.leadership import leadership_for
-    from kehoach.serve import TokenGate, token_topic
-    token = getattr(channel, "token", None)
-    if channel.name != "telegram" or not token:
+    from kehoach.serve import SenderGate
+    if channel.sender_key is None:
         return channel
-    gate, lock = TokenGate(channel, token), leadership_for(engine, token_topic(token))
+    gate, lock = SenderGate(channel), leadership_for(engine, channel.sender_key)
     gate.sending = lock.try_acquire()
     if gate.sending:
         held.append(lock)
     else:
-        err.print("Telegram: một tiến trình khác (kehoach serve hoặc worker) đang giữ quyền gửi "
-                  "bằng mã bot này; các tin Telegram được xếp hàng để tiến trình đó gửi.")
+        err.print(f"{label(channel.name)}: một tiến trình khác (kehoach serve hoặc worker) đang "
+                  "giữ quyền gửi trên kênh này; các tin của kênh được xếp hàng để tiến trình đó "
+                  "gửi.")
     return gate
 
 
+#: `--limit` of the commands that send (tick, digest).
+SEND_LIMIT = click.option("--limit", default=10_000, show_default=True, type=LIMIT,
+                          help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
 SENT_BY = ("Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Telegram khi có "
            "KEHOACH_TELEGRAM_TOKEN, thư điện tử khi có KEHOACH_SMTP_HOST; tin cho đơn vị chưa ai "
            "nhận được thì in ra màn hình. Chạy cùng lúc với `kehoach serve` cũng không gửi trùng; "
@@ -271,8 +274,7 @@ SENT_BY = ("Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Te
 @main.command(help="Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi "
               f"(để chạy bằng cron). {SENT_BY}")
 @WRITE_NOW
-@click.option("--limit", default=10_000, show_default=True, type=LIMIT,
-              help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
+@SEND_LIMIT
 def tick(now_text: str | None, force: bool, limit: int) -> None:
     now = _now(now_text, force)
     decided, sent = _once(now, limit, "run_tick")
@@ -288,14 +290,12 @@ def tick(now_text: str | None, force: bool, limit: int) -> None:
               "hạn hôm nay và quá hạn; mỗi ngày một lần, từ giờ KEHOACH_DIGEST_HOUR (mặc định "
               f"07:30) (để chạy bằng cron). {SENT_BY}")
 @WRITE_NOW
-@click.option("--limit", default=10_000, show_default=True, type=LIMIT,
-              help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
+@SEND_LIMIT
 def digest(now_text: str | None, force: bool, limit: int) -> None:
     now = _now(now_text, force)
     queued, sent = _once(now, limit, "run_digest")
     if queued.day is None:
-        from kehoach.store.digest import SETTING, parse_hour
-        err.print(f"Chưa đến giờ gửi tin tổng hợp ({parse_hour(settings().get(SETTING)):%H:%M}); "
+        err.print(f"Chưa đến giờ gửi tin tổng hợp ({settings().digest_hour:%H:%M}); "
                   "không gửi gì.")
         return
     err.print(f"Tin tổng hợp ngày {queued.day:%d/%m/%Y}: {queued.queued} tin mới"

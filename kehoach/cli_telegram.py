@@ -1,29 +1,35 @@
 """Telegram: `kehoach invite PERSON` makes a one-time code that links a chat to the person."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from kehoach.channels import chat_channels
 from kehoach.cli import Bounded, main, out
 from kehoach.cli_store import NOW_OPTION, _now, _ready_engine, _store_fail, settings
+
+if TYPE_CHECKING:
+    from kehoach.settings import Settings
 
 PLACEHOLDER = "TEN_BOT"  # shown when no bot token is set: the secretary fills in the name
 
 
-def bot_username(config: dict[str, str]) -> str | None:
+def bot_username(config: Settings) -> str | None:
     """The bot's @username (getMe), or None when no token is set or Telegram cannot say."""
     import asyncio
 
     from telegram import Bot
     from telegram.error import TelegramError
 
-    from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN
+    from notifiers.telegram import DEFAULT_BASE_URL
     from notifiers.telegram_http import AiohttpRequest
-    token = config.get(TOKEN)
-    if not token:
+    if config.telegram_token is None:
         return None
+    token = config.telegram_token.get_secret_value()
 
     async def ask() -> str | None:
-        bot = Bot(token, base_url=config.get(BASE_URL) or DEFAULT_BASE_URL,
+        bot = Bot(token, base_url=config.telegram_base_url or DEFAULT_BASE_URL,
                   request=AiohttpRequest(read_timeout=10, connect_timeout=10))
         async with bot:
             return bot.username
@@ -40,16 +46,19 @@ def bot_username(config: dict[str, str]) -> str | None:
 @click.option("--days", default=7, show_default=True, type=Bounded(1, 90),
               help="Mã hết hạn sau bấy nhiêu ngày (1 đến 90).")
 @click.option("--by", "actor", default="thư ký", show_default=True, help="Người tạo mã.")
+@click.option("--channel", default="telegram", show_default=True,
+              type=click.Choice([s.name for s in chat_channels()]),
+              help="Kênh chat sẽ liên kết (mã dùng được cho kênh nào cũng được).")
 @NOW_OPTION
-def invite(who: str, days: int, actor: str, now_text: str | None) -> None:
-    """Tạo mã mời dùng một lần để NGƯỜI (số, tên đăng nhập hoặc tên) liên kết Telegram:
-    in đường dẫn t.me/<bot>?start=MÃ và mã."""
+def invite(who: str, days: int, actor: str, channel: str, now_text: str | None) -> None:
+    """Tạo mã mời dùng một lần để NGƯỜI (số, tên đăng nhập hoặc tên) liên kết Telegram
+    (in đường dẫn t.me/<bot>?start=MÃ và mã) hoặc Zalo (gửi mã cho bot Zalo)."""
     from datetime import timedelta
 
+    from engine.model import ZONE as VN
     from kehoach import store
     from kehoach.store.people import find_person
-    from notifiers.rendering import VN
-    from notifiers.telegram_links import create_invite
+    from kehoach.chat.links import create_invite
     now = _now(now_text)
     engine = _ready_engine()
     try:
@@ -58,10 +67,15 @@ def invite(who: str, days: int, actor: str, now_text: str | None) -> None:
             code = create_invite(session, person.id, actor, now, timedelta(days=days))
     except store.StoreError as exc:
         raise _store_fail(exc) from None
-    username = bot_username(settings())
     expires = (now + timedelta(days=days)).astimezone(VN)
     out.print(f"Mã mời cho {person.name} (dùng một lần, hết hạn {expires:%H:%M %d/%m/%Y}):",
               markup=False)
+    if channel == "zalo":
+        out.print(f"Mã: {code}", markup=False, soft_wrap=True)
+        out.print("Mở bot Zalo của đơn vị (Zalo chỉ cho bot trả lời người đã nhắn trước) và "
+                  "gửi mã này cho bot trong khung chat.", markup=False, soft_wrap=True)
+        return
+    username = bot_username(settings())
     out.print(f"https://t.me/{username or PLACEHOLDER}?start={code}", markup=False,
               soft_wrap=True)
     out.print(f"Mã: {code}", markup=False, soft_wrap=True)

@@ -118,6 +118,7 @@ class Failure(click.UsageError):
     def __init__(self, message: str, ctx: click.Context | None, usage: bool,
                  exit_code: int) -> None:
         super().__init__(message, ctx)
+        # Click types exit_code as a ClassVar; an instance's own code is the one Click reads
         self.with_usage, self.exit_code = usage, exit_code  # type: ignore[misc]
 
     def show(self, file: IO[Any] | None = None) -> None:

@@ -41,6 +41,7 @@ import itertools
 import logging
 import os
 import socket
+import threading
 import time as monotonic_time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -48,17 +49,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
-from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, func, select
 
 from engine.model import ZONE
 from kehoach import store
 from kehoach.store.db import WRITE
-from kehoach.store.digest import DEFAULT_HOUR, DigestResult, parse_hour
+from kehoach.store.digest import DEFAULT_HOUR, DigestResult
 from kehoach.store.digest import digest as make_digest
 from kehoach.store.dispatch import DispatchResult, _abandon_stale_claims
 from kehoach.store.heartbeat import record_start, record_tick
@@ -149,7 +157,7 @@ class Clock:
     def __init__(self, engine: Engine, url: str, channel: Channel | Sequence[Channel],
                  now: Callable[[], datetime],
                  *, tick_seconds: float = 60.0, dispatch_limit: int = 100,
-                 worker: str | None = None, digest_at: str | time = DEFAULT_HOUR,
+                 worker: str | None = None, digest_at: time = DEFAULT_HOUR,
                  on_error: Callable[[ClockError, BaseException], None] | None = None,
                  wall: Callable[[], datetime] = utc_now):
         # The running channels; the first one also takes what no person can be reached for.
@@ -157,7 +165,7 @@ class Clock:
         self.engine, self.url, self.channel, self.now = engine, url, self.channels[0], now
         self.tick_seconds, self.dispatch_limit = tick_seconds, dispatch_limit
         self.worker = worker or worker_name()
-        self.digest_at = parse_hour(digest_at)
+        self.digest_at = digest_at
         self.on_error = on_error
         self.id = f"{self.worker}#{next(_SERIAL)}"
         self.errors: deque[ClockError] = deque(maxlen=100)
@@ -166,6 +174,9 @@ class Clock:
         # Real time, for the heartbeat (`now` may be simulated); monotonic: the last wake-up.
         self.wall = wall
         self.woke, self.ticking = monotonic_time.monotonic(), False
+        # Jobs handed to the thread pool and not finished (a job's next run is stored when it
+        # is handed over, before it runs: "scheduled for later" is not "done").
+        self.in_flight, self._flight_lock = 0, threading.Lock()
 
     # ── the work, callable without a scheduler (tests, `kehoach tick`) ──────────────────────
     @property
@@ -176,10 +187,11 @@ class Clock:
         """One dispatch batch on each running channel; the outcomes added up."""
         total = DispatchResult()
         for channel in self.channels:
-            if getattr(channel, "sending", True) is False:  # another process sends for it
+            if not channel.sending:  # another process holds its sender key and sends for it
                 continue
             one = store.dispatch(lambda: store.write_session(self.engine), channel, now,
-                                 limit=self.dispatch_limit, worker=self.worker)
+                                 limit=self.dispatch_limit, worker=self.worker,
+                                 fallbacks=self.channel_names)
             for name, value in vars(one).items():
                 setattr(total, name, getattr(total, name) + value)
         return total
@@ -274,6 +286,8 @@ class Clock:
         # asyncio executor would cancel its future and log a CancelledError traceback).
         scheduler = AsyncIOScheduler(jobstores={"default": jobs}, timezone=UTC,
                                      executors={"default": ThreadPoolExecutor(JOB_THREADS)})
+        scheduler.add_listener(self._count_jobs,
+                               EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             self._schedule(scheduler)
             scheduler.start()
@@ -286,6 +300,10 @@ class Clock:
         log.info("đồng hồ chạy: nhịp mỗi %g giây, tin tổng hợp hằng ngày lúc %02d:%02d, dọn dẹp "
                  "hằng ngày lúc %02d:%02d", self.tick_seconds, self.digest_at.hour,
                  self.digest_at.minute, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
+
+    def _count_jobs(self, event: JobSubmissionEvent | JobExecutionEvent) -> None:
+        with self._flight_lock:
+            self.in_flight += 1 if event.code == EVENT_JOB_SUBMITTED else -1
 
     def _schedule(self, scheduler: AsyncIOScheduler) -> None:
         grace = max(1, int(self.tick_seconds))

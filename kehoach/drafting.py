@@ -30,6 +30,7 @@ from engine.phrases import parse_clock, parse_when
 from engine.plan import Plan, parse_money, parse_offset, parse_period
 from engine.rules import expand
 from engine.workdays import WorkingCalendar
+from workflows.lifecycle import State
 
 #: What a secretary may change of an obligation in the form, in the order the form shows it.
 FIELDS = ("title", "kind", "when", "time", "responsible", "place", "amount", "reminders")
@@ -122,10 +123,10 @@ def apply_form(doc: dict[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
     maps a field name to its value, or to a list for several values (responsible)."""
     plan = dict(doc["plan"])
     obligations: list[dict[str, Any]] = []
-    for i, ob in enumerate(plan.get("obligations") or []):
+    for i, given in enumerate(plan.get("obligations") or []):
         if form.get(f"ob-{i}-drop"):
             continue
-        ob = dict(ob)
+        ob = dict(given)
         for name in FIELDS:
             if f"ob-{i}-{name}" not in form:
                 continue
@@ -184,7 +185,7 @@ def final_plan(doc: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, An
             return [rename(v) for v in value]
         return value
 
-    plan = {k: v for k, v in doc["plan"].items()}
+    plan = dict(doc["plan"])
     plan["issuer"] = rename(plan.get("issuer"))
     units: dict[str, dict[str, Any]] = {}
     for u in plan.get("units") or []:
@@ -301,8 +302,10 @@ def preview(plan: Plan, stored: Mapping[str, Any], calendar: WorkingCalendar) ->
     ids = {s.id for s in steps}
     added = [s for s in steps if s.id not in stored]
     moved = [(s, stored[s.id]) for s in steps if s.id in stored
-             and stored[s.id].state != "cancelled" and stored[s.id].due_at != s.occurrence.due_at]
-    cancelled = [row for sid, row in stored.items() if sid not in ids and row.state == "pending"]
+             and stored[s.id].state != State.CANCELLED
+             and stored[s.id].due_at != s.occurrence.due_at]
+    cancelled = [row for sid, row in stored.items()
+                 if sid not in ids and row.state == State.PENDING]
     return Preview(steps, per_unit, list(months.items()), added, moved, cancelled)
 
 

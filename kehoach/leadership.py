@@ -1,6 +1,6 @@
 """Leadership: exactly one process runs the clock; when it dies, another takes over. The same
 lock, under another `topic`, elects the one process that talks to Telegram for a bot token
-(kehoach.serve.telegram_loop).
+(kehoach.serve.sender_loop).
 
 Each is a lock that the database or the kernel drops when its holder dies, tried without
 blocking and polled by the processes that do not hold it:

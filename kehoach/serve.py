@@ -3,8 +3,10 @@
 
 Exactly one process runs the clock at a time (kehoach.leadership: a lock that is dropped when
 its holder dies, so a successor takes over within `lead_poll` seconds); every process
-dispatches (claiming outbox rows is safe with several dispatchers), except Telegram: one
-process per bot token talks to Telegram, elected the same way (`telegram_loop`).
+dispatches (claiming outbox rows is safe with several dispatchers), except on a channel with
+a `sender_key` (Telegram: a hash of the bot token): one process per key talks to the
+service, elected the same way (`sender_loop`). The channels are the registry's
+(kehoach/channels.py) whose settings are present.
 
     settings = {"KEHOACH_DATABASE_URL": "postgresql+psycopg://…"}   # os.environ at the CLI
     asyncio.run(serve(settings, stop=asyncio.Event(), tick_seconds=60))
@@ -12,33 +14,29 @@ process per bot token talks to Telegram, elected the same way (`telegram_loop`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 
 from kehoach import store
+from kehoach.channels import REGISTRY, build_all, label, spec
 from kehoach.clock import Clock, worker_name
 from kehoach.leadership import Leadership, leadership_for
-from kehoach.settings import PUBLIC_SETTING, public_url
-from kehoach.store.digest import SETTING as DIGEST_SETTING
-from kehoach.store.digest import parse_hour
+from kehoach.settings import Settings
 from notifiers.base import Channel, DeliveryError, DeliveryResult, Notification
-from notifiers.console import ConsoleChannel
 
 log = logging.getLogger("kehoach.serve")
-TELEGRAM = "KEHOACH_TELEGRAM_TOKEN"
-SIMULATED = "KEHOACH_SIMULATED_NOW"
 LEADER_LINE = "đang giữ đồng hồ"  # the log line a test (or an operator) looks for
-TELEGRAM_LINE = "đang giữ quyền gửi Telegram"
-#: After taking a token over, wait this long: Telegram counts the last second, in which the
-#: previous holder may still have sent.
+SENDER_LINE = "đang giữ quyền gửi"  # + the channel's label: "… Telegram"
+TELEGRAM_LINE = f"{SENDER_LINE} {label('telegram')}"
+#: After taking a sender key over, wait this long: Telegram counts the last second, in which
+#: the previous holder may still have sent.
 SETTLE_SECONDS = 1.1
 
 
@@ -50,31 +48,39 @@ class OneAtATime(Channel):
     """Forwards to `channel`, one send at a time: the tick job and the dispatch loop run in
     two threads, and a stream channel must not interleave two messages on one line."""
 
+    thread_safe = True
+
     def __init__(self, channel: Channel):
         self.channel, self.name, self.lock = channel, channel.name, threading.Lock()
+        self.sender_key, self.limiter = channel.sender_key, channel.limiter
 
     def send(self, notification: Notification) -> DeliveryResult:
         with self.lock:
             return self.channel.send(notification)
 
+    def close(self) -> None:
+        self.channel.close()
 
-class TokenGate(Channel):
-    """Forwards to the Telegram channel while this process holds its bot token's lock
-    (`telegram_loop` sets `sending`); the dispatch loop and the clock skip it otherwise
+
+class SenderGate(Channel):
+    """Forwards to a channel with a `sender_key` while this process holds the key's lock
+    (`sender_loop` sets `sending`); the dispatch loop and the clock skip it otherwise
     (`sending` False), and a send that comes anyway is refused before it leaves (deferred a
-    second), so no message goes out of a process that does not hold the token."""
+    second), so no message goes out of a process that does not hold the key."""
 
     thread_safe = True
 
-    def __init__(self, channel: Channel, token: str):
-        self.channel, self.name, self.token = channel, channel.name, token
+    def __init__(self, channel: Channel):
+        assert channel.sender_key is not None, channel.name
+        self.channel, self.name, self.sender_key = channel, channel.name, channel.sender_key
+        self.limiter = channel.limiter
         self.sending, self.busy, self.lock = False, 0, threading.Lock()
 
     def send(self, notification: Notification) -> DeliveryResult:
         with self.lock:
             if not self.sending:
-                raise DeliveryError("tiến trình này không giữ quyền gửi Telegram; gửi lại sau",
-                                    retry_after=1.0)
+                raise DeliveryError(f"tiến trình này không giữ quyền gửi {label(self.name)}; "
+                                    "gửi lại sau", retry_after=1.0)
             self.busy += 1
         try:
             return self.channel.send(notification)
@@ -89,10 +95,8 @@ class TokenGate(Channel):
         while self.busy:
             await asyncio.sleep(0.05)
 
-
-def token_topic(token: str) -> str:
-    """The leadership topic of a bot token (a hash: the token is a secret)."""
-    return "telegram-" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    def close(self) -> None:
+        self.channel.close()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
@@ -104,14 +108,15 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
 
 async def dispatch_loop(engine: Engine, channel: Channel, now: Callable[[], datetime],
                         stop: asyncio.Event, *, poll_seconds: float, limit: int,
-                        worker: str) -> int:
+                        worker: str, fallbacks: Sequence[str] = ()) -> int:
     """Send due outbox rows until `stop`; sleeps `poll_seconds` when there is nothing to do.
     Returns after the batch in hand is done (its rows are claimed)."""
     sent = 0
     while not stop.is_set():
         try:
             result = await asyncio.to_thread(store.dispatch, lambda: store.write_session(engine),
-                                             channel, now(), limit=limit, worker=worker)
+                                             channel, now(), limit=limit, worker=worker,
+                                             fallbacks=fallbacks)
         except Exception as exc:  # noqa: BLE001  the database is away: log, wait, try again
             log.error("gửi tin lỗi: %s", exc)
             await _sleep(stop, poll_seconds)
@@ -164,11 +169,12 @@ async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
         await asyncio.to_thread(leadership.release)
 
 
-async def telegram_loop(leadership: Leadership, gate: TokenGate,
-                        work: Sequence[Callable[[asyncio.Event], Awaitable[Any]]],
+async def sender_loop(leadership: Leadership, gate: SenderGate,
+                        work: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, Any]]],
                         stop: asyncio.Event, *, poll_seconds: float) -> None:
-    """Talk to Telegram for a bot token only while this process holds the token's lock: then
-    run `work` (the Telegram dispatch loop and the bot) until `stop` or the lock is lost.
+    """Talk to a service for a sender key (Telegram: a bot token) only while this process
+    holds the key's lock: then run `work` (the channel's dispatch loops and its bot) until
+    `stop` or the lock is lost.
 
     Why one process per token, not a limiter in the database: Telegram's limits are per bot
     (30 messages/s, 1/s per chat, 20/min per group), and the bot's own answers to presses
@@ -196,14 +202,14 @@ async def telegram_loop(leadership: Leadership, gate: TokenGate,
         while not stop.is_set():
             held = await asyncio.to_thread(leadership.try_acquire)
             if held and session is None:
-                log.info("%s (%s)", TELEGRAM_LINE, worker_name())
+                log.info("%s %s (%s)", SENDER_LINE, label(gate.name), worker_name())
                 await _sleep(stop, SETTLE_SECONDS)
                 if stop.is_set():
                     break
                 gate.sending, session = True, asyncio.Event()
                 running = [asyncio.create_task(w(session)) for w in work]
             elif not held and session is not None:
-                log.warning("mất quyền gửi Telegram; ngừng gửi, sẽ thử lại")
+                log.warning("mất quyền gửi %s; ngừng gửi, sẽ thử lại", label(gate.name))
                 gate.sending = False  # at once: another process may be sending now
                 await end_session()
             await _sleep(stop, poll_seconds)
@@ -212,98 +218,42 @@ async def telegram_loop(leadership: Leadership, gate: TokenGate,
         await asyncio.to_thread(leadership.release)
 
 
-def describe_start(settings: Mapping[str, str], engine: Engine, *, clock: bool) -> list[str]:
+def describe_start(settings: Settings, engine: Engine, *, clock: bool) -> list[str]:
     """What `serve` and `worker` print at start, in Vietnamese."""
     role = "máy chủ (đồng hồ khi được giữ quyền + gửi tin)" if clock else "tiến trình gửi tin"
     lines = [f"kehoach {role}, tiến trình {worker_name()}",
              f"Cơ sở dữ liệu: {store.describe(engine)}"]
-    if settings.get(TELEGRAM):
-        mode = ("webhook " + settings["KEHOACH_TELEGRAM_WEBHOOK_URL"]
-                if settings.get("KEHOACH_TELEGRAM_WEBHOOK_URL") else "long polling")
-        lines.append(f"Telegram: bật (gửi tin cho người đã liên kết; bot nhận lệnh và nút bấm "
-                     f"({mode})). Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến "
-                     "trình khác chờ để thay khi nó dừng.")
-    else:
-        lines.append("Telegram: tắt (chưa đặt KEHOACH_TELEGRAM_TOKEN).")
-    if settings.get("KEHOACH_SMTP_HOST"):
-        lines.append(f"Thư điện tử: bật (SMTP {settings['KEHOACH_SMTP_HOST']}).")
-    else:
-        lines.append("Thư điện tử: tắt (chưa đặt KEHOACH_SMTP_HOST).")
-    lines.append("Tin cho đơn vị chưa ai nhận được: in ra màn hình.")
-    if settings.get(SIMULATED):
-        lines.append(f"Đồng hồ giả lập: {settings[SIMULATED]} (chỉ để thử).")
+    # the console's line (what nobody can be reached for) last, the others in registry order
+    lines += [s.describe(settings) for s in REGISTRY if s.address_kind is not None]
+    lines += [s.describe(settings) for s in REGISTRY if s.address_kind is None]
+    if settings.simulated_now:
+        lines.append(f"Đồng hồ giả lập: {settings.simulated_now} (chỉ để thử).")
     return lines
 
 
-def simulated_clock(value: str) -> Callable[[], datetime]:
-    """KEHOACH_SIMULATED_NOW="2022-05-18T08:59:50+07:00*60": the time starts there when the
-    process starts and runs 60 times as fast (default 1). For trying a plan out and for the
-    end-to-end tests; never set in production."""
-    from kehoach.settings import SettingsError
-    start_text, _, speed_text = value.partition("*")
-    try:
-        start = datetime.fromisoformat(start_text.strip())
-        speed = float(speed_text or 1)
-    except ValueError:
-        start, speed = None, 0.0
-    if start is None or start.tzinfo is None or speed <= 0:
-        raise SettingsError(f"{SIMULATED}: «{value}» không hợp lệ; cần thời điểm có múi giờ và "
-                            "tốc độ dương, ví dụ 2022-05-18T09:00+07:00*60")
-    began = time.monotonic()
-    return lambda: (start + timedelta(seconds=(time.monotonic() - began) * speed)).astimezone(UTC)
-
-
-def wired_channels(settings: Mapping[str, str], engine: Engine,
-                   now: Callable[[], datetime] = utc_now) -> list[Channel]:
-    """The console (first: it takes what nobody can be reached for), then Telegram and
-    e-mail when their settings are there."""
-    channels: list[Channel] = [ConsoleChannel()]
-    from notifiers.email import EmailChannel
-    email = EmailChannel.from_settings(settings)  # None without KEHOACH_SMTP_HOST
-    if settings.get(TELEGRAM):
-        from notifiers.telegram import TelegramChannel
-        from notifiers.telegram_links import mark_lost, move_chat
-
-        def lost(notification: Notification, reason: str) -> None:
-            person = notification.person
-            if person is None or person.telegram_chat_id is None:
-                return
-            with store.write_session(engine) as session:
-                queued = mark_lost(session, person.id, person.telegram_chat_id, now(),
-                                   reason, outbox_id=notification.id,
-                                   email_running=email is not None)
-            log.warning("Telegram từ chối chat của %s (%s): đã tắt liên kết%s", person.name,
-                        reason, ", gửi lại bằng thư" if queued else "")
-
-        def moved(notification: Notification, old: int, new: int) -> None:
-            with store.write_session(engine) as session:
-                count = move_chat(session, old, new)
-            log.warning("nhóm Telegram %s đã thành siêu nhóm %s: %s", old, new,
-                        "đã chuyển liên kết" if count else "liên kết đã ở chat mới")
-        channels.append(TelegramChannel.from_settings(  # type: ignore[arg-type]
-            settings, on_lost=lost, on_moved=moved))
-    if email is not None:
-        channels.append(email)
+def wired_channels(settings: Settings | Mapping[str, str]) -> list[Channel]:
+    """The registry's channels whose settings are present (kehoach/channels.py), the console
+    first (it takes what nobody can be reached for), each with the board's address."""
+    settings = Settings.of(settings)
+    channels = build_all(settings)
     for channel in channels:  # the board's address, for the links in messages
-        channel.public_url = settings.get("KEHOACH_PUBLIC_URL") or None
+        channel.public_url = settings.public_url
     return channels
 
 
-async def run_bot(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
-                  gate: TokenGate, channels: Sequence[Channel], stop: asyncio.Event) -> None:
-    """The bot (commands, button presses), in the process that holds the token's lock, its
-    answers paced by the same `Limiter` as the reminders the process sends."""
-    from notifiers.telegram_bot import KehoachBot
-    bot = KehoachBot.from_settings(settings, engine, now=now,
-                                   limiter=getattr(gate.channel, "limiter", None),
-                                   channels=[c.name for c in channels])
-    if bot is not None:
-        await bot.run(stop)
+async def run_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
+                  gate: SenderGate, channels: Sequence[Channel], stop: asyncio.Event) -> None:
+    """The channel's bot (commands, button presses), when its registry entry has one, in the
+    process that holds its sender key, its answers paced by the channel's `limiter`."""
+    found = spec(gate.name)
+    if found is not None and found.bot is not None:
+        await found.bot(settings, engine, now, gate, [c.name for c in channels], stop)
 
 
-async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool = True,
-                now: Callable[[], datetime] = utc_now, tick_seconds: float = 60.0,
-                poll_seconds: float = 1.0, lead_poll: float = 2.0, limit: int = 100,
+async def serve(settings: Settings | Mapping[str, str], stop: asyncio.Event, *,
+                clock: bool = True, now: Callable[[], datetime] = utc_now,
+                tick_seconds: float = 60.0, poll_seconds: float = 1.0, lead_poll: float = 2.0,
+                limit: int = 100,
                 channel: Channel | Sequence[Channel] | None = None,
                 announce: Callable[[str], None] = print) -> None:
     """Run until `stop` is set. Raises SchemaOutdated (before doing anything) on an old schema,
@@ -311,51 +261,55 @@ async def serve(settings: Mapping[str, str], stop: asyncio.Event, *, clock: bool
 
     `channel`: the channels to run (default: the console); the first one also takes the
     notifications of units nobody can be reached in."""
-    url = store.database_url(settings)
-    settings = {**settings, PUBLIC_SETTING: public_url(settings)}  # feeds, bot: one address
-    if settings.get(SIMULATED) and now is utc_now:
-        now = simulated_clock(settings[SIMULATED])
-    digest_at = parse_hour(settings.get(DIGEST_SETTING))  # a bad hour is refused before start
+    settings = Settings.of(settings)  # a wrong value is refused here, before anything starts
+    url = store.database_url(settings.database_url)
+    # feeds, bot, messages: one address
+    settings = settings.model_copy(update={"public_url": settings.public_address})
+    if settings.simulated_now and now is utc_now:
+        now = settings.simulated_now.clock()
     engine = store.make_engine(url)
     try:
         store.check_schema_current(engine)
         for line in describe_start(settings, engine, clock=clock):
             announce(line)
         given = [channel] if isinstance(channel, Channel) else list(channel or ())
-        channels = [c if getattr(c, "thread_safe", False) else OneAtATime(c)
-                    for c in given or wired_channels(settings, engine, now)]
-        channels = [TokenGate(c, c.token) if c.name == "telegram" and hasattr(c, "token")
-                    else c for c in channels]
-        worker = worker_name()
-        board = None
-        if clock:  # the board and the calendar feeds: in `serve` only (kehoach/web/server.py),
-            from kehoach.web.server import board_task  # bound first: a busy port stops here
-            board = board_task(settings, engine, now, stop, announce)
+        channels = [c if c.thread_safe else OneAtATime(c)
+                    for c in given or wired_channels(settings)]
+        channels = [SenderGate(c) if c.sender_key is not None else c for c in channels]
+        names = [c.name for c in channels]
+        try:
+            worker = worker_name()
+            board = None
+            if clock:  # the board and the feeds: in `serve` only (kehoach/web/server.py), bound
+                from kehoach.web.server import board_task  # first: a busy port stops here
+                board = board_task(settings, engine, now, stop, announce)
 
-        def sending(c: Channel, stop: asyncio.Event) -> Awaitable[int]:
-            return dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds, limit=limit,
-                                 worker=worker)
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(sending(c, stop))
-                                          for c in channels if not isinstance(c, TokenGate)]
-        for gate in [c for c in channels if isinstance(c, TokenGate)]:
-            # two senders: one's database work (claiming, recording) overlaps the other's sends
-            work = [partial(sending, gate), partial(sending, gate),
+            def sending(c: Channel, stop: asyncio.Event) -> Coroutine[Any, Any, int]:
+                return dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds,
+                                     limit=limit, worker=worker, fallbacks=names)
+            tasks: list[asyncio.Task[Any]] = [
+                asyncio.create_task(sending(c, stop))
+                for c in channels if not isinstance(c, SenderGate)]
+            for gate in [c for c in channels if isinstance(c, SenderGate)]:
+                # two senders: one's database work (claiming, recording) overlaps the other's
+                work: list[Callable[[asyncio.Event], Coroutine[Any, Any, Any]]] = [
+                    partial(sending, gate), partial(sending, gate),
                     partial(run_bot, settings, engine, now, gate, channels)]
-            tasks.append(asyncio.create_task(telegram_loop(
-                leadership_for(engine, token_topic(gate.token)), gate, work, stop,
-                poll_seconds=lead_poll)))
-        if clock:
-            def make_clock() -> Clock:
-                return Clock(engine, url, channels, now, tick_seconds=tick_seconds,
-                             dispatch_limit=limit, worker=worker, digest_at=digest_at)
-            tasks.append(asyncio.create_task(lead_loop(leadership_for(engine), make_clock, stop,
-                                                       poll_seconds=lead_poll)))
-        if board is not None:
-            tasks.append(board)
-        await asyncio.gather(*tasks)
+                tasks.append(asyncio.create_task(sender_loop(
+                    leadership_for(engine, gate.sender_key), gate, work, stop,
+                    poll_seconds=lead_poll)))
+            if clock:
+                def make_clock() -> Clock:
+                    return Clock(engine, url, channels, now, tick_seconds=tick_seconds,
+                                 dispatch_limit=limit, worker=worker,
+                                 digest_at=settings.digest_hour)
+                tasks.append(asyncio.create_task(lead_loop(
+                    leadership_for(engine), make_clock, stop, poll_seconds=lead_poll)))
+            if board is not None:
+                tasks.append(board)
+            await asyncio.gather(*tasks)
+        finally:
+            for c in channels:  # a channel's own loops and connections (Telegram, e-mail)
+                await asyncio.to_thread(c.close)
     finally:
-        for c in channels if "channels" in locals() else []:
-            close = getattr(getattr(c, "channel", c), "close", None)
-            if callable(close):  # a channel's own loops and connections (Telegram, e-mail)
-                await asyncio.to_thread(close)
         engine.dispose()

@@ -8,7 +8,15 @@ records every outcome in a delivery row and decides what happens next:
 - `permanent=False`: retried with exponential backoff and jitter, or after `retry_after`
   seconds when the service names its wait (Telegram's RetryAfter), up to a limit;
 - `unknown=True` (a timeout after the request left): the message may have arrived, so it is
-  parked as "unknown" for a person to look at, never blindly resent.
+  parked as "unknown" for a person to look at, never blindly resent;
+- `lost=True` (permanent: the person blocked the bot, the address is gone): the dispatcher
+  marks the person's contact on this channel lost and queues the notification again on the
+  person's next contact (kehoach.chat.links.mark_lost);
+- `moved_to="…"` (the chat moved, e.g. a Telegram group became a supergroup): the dispatcher
+  changes the stored address and sends the row once more, to the new address.
+
+Channels never touch the store: they read the address the dispatcher hands them
+(`Notification.person.address`) and say what happened through these fields.
 """
 from __future__ import annotations
 
@@ -33,12 +41,13 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """A person and their addresses, read when the row is sent (a chat linked since counts)."""
+    """A person and their address on the channel the row goes through (a Telegram chat id as
+    text, an e-mail address, a Zalo user id), read when the row is sent (a chat linked since
+    counts); None when they have no usable contact there."""
 
     id: int
     name: str
-    email: str | None = None
-    telegram_chat_id: int | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +59,42 @@ class DeliveryError(Exception):
     """A send that did not (certainly) succeed."""
 
     def __init__(self, message: str, *, permanent: bool = False,
-                 retry_after: float | None = None, unknown: bool = False):
+                 retry_after: float | None = None, unknown: bool = False,
+                 lost: bool = False, moved_to: str | None = None):
         super().__init__(message)
-        self.permanent, self.retry_after, self.unknown = permanent, retry_after, unknown
+        self.permanent = permanent or lost  # a lost address is never retried
+        self.retry_after, self.unknown = retry_after, unknown
+        self.lost, self.moved_to = lost, moved_to
 
 
 class Channel(ABC):
-    """A way to reach people. `name` is what outbox rows and delivery rows call it."""
+    """A way to reach people. `name` is what outbox rows, delivery rows and contacts call it.
+
+    What the wiring (kehoach.serve) reads of a channel, besides `send`:
+
+    - `thread_safe`: `send` may run in several threads at once (the clock's and the
+      dispatch loops'); otherwise serve runs one send at a time;
+    - `sender_key`: when set, only one process at a time sends on this channel for that key
+      (a hash of the bot token, never the token): serve elects it through the database and
+      the others wait to take over; None: every process sends;
+    - `limiter`: what paces the sends of the bot behind `sender_key`, shared with the bot's
+      own answers in the same process (Telegram's `Limiter`); None when there is none;
+    - `sending`: False while another process holds the channel's sender key (serve's gate
+      sets it): the clock skips the channel then;
+    - `close()`: release connections and loops when the process stops (after the last send).
+    """
 
     name: str = "channel"
     #: The board's public address (KEHOACH_PUBLIC_URL) for links in messages; serve sets it.
     public_url: str | None = None
+    thread_safe: bool = False
+    sender_key: str | None = None
+    limiter: Any = None
+    sending: bool = True
 
     @abstractmethod
     def send(self, notification: Notification) -> DeliveryResult:
         """Send one notification, or raise DeliveryError."""
+
+    def close(self) -> None:  # noqa: B027  a channel with nothing to release keeps this
+        """Release what the channel holds (connections, loops); nothing by default."""

@@ -10,7 +10,7 @@ bodies are UTF-8 in quoted-printable or base64 (7-bit safe on any server). The M
 is derived from the outbox idempotency key, so a resend of the same notification carries the
 same id and mail programs recognise it.
 
-    channel = EmailChannel.from_settings(settings)   # None when KEHOACH_SMTP_HOST is unset
+    channel = EmailChannel(host, port, security="starttls", user=…, password=…, sender=…)
     channel.send(notification)                        # DeliveryResult(remote_id=Message-ID)
 
 One SMTP connection is kept and reused across sends (behind a lock, so one dispatch loop and
@@ -37,7 +37,7 @@ import hmac
 import smtplib
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.header import Header
@@ -148,63 +148,6 @@ class EmailChannel(Channel):
         self._smtp: _SMTP | _SMTPSSL | None = None
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str], *,
-                      clock: Callable[[], datetime] | None = None) -> EmailChannel | None:
-        """The channel the KEHOACH_SMTP_* settings describe; None when KEHOACH_SMTP_HOST is
-        unset. A wrong value raises SettingsError naming the setting."""
-        from kehoach.settings import SettingsError  # the app's error; kept out of import time
-
-        def get(name: str) -> str:
-            return (settings.get(f"KEHOACH_SMTP_{name}") or "").strip()
-
-        def wrong(name: str, why: str) -> SettingsError:
-            return SettingsError(f"thiết lập KEHOACH_SMTP_{name} ([smtp] {name.lower()}) {why}")
-
-        host = get("HOST")
-        if not host:
-            return None
-        security = get("SECURITY").lower() or "starttls"
-        if security not in PORTS:
-            raise wrong("SECURITY", f"«{get('SECURITY')}» không hợp lệ; chọn một trong: "
-                        + ", ".join(PORTS))
-        port = None
-        if get("PORT"):
-            if not get("PORT").isdigit() or not 0 < int(get("PORT")) < 65536:
-                raise wrong("PORT", f"«{get('PORT')}» không phải số cổng (1–65535)")
-            port = int(get("PORT"))
-        timeout = TIMEOUT
-        if get("TIMEOUT"):
-            try:
-                timeout = float(get("TIMEOUT"))
-            except ValueError:
-                timeout = 0
-            if not 0 < timeout < 3600:
-                raise wrong("TIMEOUT", f"«{get('TIMEOUT')}» phải là số giây lớn hơn 0")
-        user, password = get("USER") or None, settings.get("KEHOACH_SMTP_PASSWORD") or None
-        if bool(user) != bool(password):
-            raise wrong("PASSWORD" if user else "USER",
-                        "chưa đặt: đăng nhập SMTP cần cả KEHOACH_SMTP_USER và "
-                        "KEHOACH_SMTP_PASSWORD")
-        raw_sender = get("FROM") or (user if user and "@" in user else "")
-        if not raw_sender:
-            raise wrong("FROM", "chưa đặt: cần địa chỉ người gửi, ví dụ "
-                        "\"Kế hoạch <kehoach@example.vn>\"")
-        try:
-            sender = parse_sender(raw_sender)
-        except ValueError:
-            raise wrong("FROM", f"«{raw_sender}» không phải địa chỉ thư hợp lệ, ví dụ "
-                        "\"Kế hoạch <kehoach@example.vn>\"") from None
-        context = ssl.create_default_context()
-        if get("CA_FILE"):
-            try:
-                context.load_verify_locations(cafile=get("CA_FILE"))
-            except (OSError, ssl.SSLError) as exc:
-                raise wrong("CA_FILE", f"«{get('CA_FILE')}»: không đọc được chứng chỉ "
-                            f"({exc})") from None
-        return cls(host, port, security=security, user=user, password=password, sender=sender,
-                   context=context, timeout=timeout, clock=clock)
-
     # ── the message ─────────────────────────────────────────────────────────────────────────
 
     def _template(self, env: Environment, purpose: str, suffix: str) -> Any:
@@ -234,12 +177,12 @@ class EmailChannel(Channel):
         if person is None:
             raise DeliveryError("thông báo không gửi cho người cụ thể nào nên không có địa chỉ "
                                 "thư để gửi", permanent=True)
-        if not person.email:
-            raise DeliveryError(f"{person.name} chưa có địa chỉ thư điện tử", permanent=True)
+        if not person.address:  # none, or lost since the row was queued: the next contact
+            raise DeliveryError(f"{person.name} chưa có địa chỉ thư điện tử", lost=True)
         try:
-            to = Address(display_name=person.name, addr_spec=person.email.strip())
+            to = Address(display_name=person.name, addr_spec=person.address.strip())
         except (ValueError, HeaderParseError, IndexError):
-            raise DeliveryError(f"địa chỉ thư «{person.email}» của {person.name} không hợp lệ",
+            raise DeliveryError(f"địa chỉ thư «{person.address}» của {person.name} không hợp lệ",
                                 permanent=True) from None
         subject, text, html = self.render(n)
         msg = EmailMessage(policy=POLICY)

@@ -1,5 +1,6 @@
-"""Jinja2 templates (notifiers/templates/CHANNEL/PURPOSE.txt), one per channel and purpose, with StrictUndefined: a missing field is an
-error at render time, never an empty gap in a message someone reads."""
+"""Jinja2 templates (notifiers/templates/CHANNEL/PURPOSE.txt), one per channel and purpose, with
+StrictUndefined: a missing field is an error at render time, never an empty gap in a message
+someone reads."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from engine.model import ZONE as VN  # noqa: F401  (the templates' zone, re-exported)
+from engine.model import ZONE as VN  # the templates' zone
 
 CLIP = 300  # a title or reason longer than this is cut (a digest line, a subject stay one line)
 

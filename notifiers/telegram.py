@@ -1,6 +1,7 @@
 """The Telegram channel: an outbox notification as one message (or a few, for a long digest)
-to the person's linked chat, through python-telegram-bot's `Bot` (base_url from
-KEHOACH_TELEGRAM_BASE_URL, so tests point it at a Bot API server on loopback).
+to the person's linked chat (`Recipient.address`: the chat id as text), through
+python-telegram-bot's `Bot` (base_url from KEHOACH_TELEGRAM_BASE_URL, so tests point it at a
+Bot API server on loopback).
 
 The dispatcher calls `send` from worker threads; each calling thread gets an asyncio loop and
 a `Bot` of its own (on aiohttp: notifiers/telegram_http.py), the rate limiter is shared.
@@ -14,16 +15,18 @@ Faults, mapped to `DeliveryError` for the dispatcher:
 - RetryAfter → retry after the seconds Telegram names;
 - NetworkError, 5xx, a connect/pool timeout (the request never left) → temporary;
 - TimedOut while waiting for the answer → unknown (it may have arrived; never resent blindly);
-- Forbidden (bot blocked, chat gone) or "chat not found" → permanent, and `on_lost` is told
-  (serve: the link is marked lost, a fallback e-mail queued, the secretary told in the digest);
-- ChatMigrated (a group became a supergroup) → `on_moved` is told (serve: the stored chat id
-  moves) and the message goes at once to the new chat id;
+- Forbidden (bot blocked, chat gone) or "chat not found" → `lost` (the dispatcher marks the
+  contact lost, queues the notification on the person's next contact; the digest tells the
+  secretary);
+- ChatMigrated (a group became a supergroup) → `moved_to` the new chat id (the dispatcher
+  moves the stored contact and sends the message there at once);
 - "can't parse entities" (bad HTML) → sent again once as plain text; failing that, permanent.
 """
 from __future__ import annotations
 
 import asyncio
 import bisect
+import hashlib
 import html
 import logging
 import os
@@ -32,7 +35,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,7 +66,6 @@ from notifiers.telegram_render import Part, render
 
 log = logging.getLogger("kehoach.telegram")
 T = TypeVar("T")
-TOKEN, BASE_URL = "KEHOACH_TELEGRAM_TOKEN", "KEHOACH_TELEGRAM_BASE_URL"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 TAG = re.compile(r"<[^>]+>")
 
@@ -190,15 +192,20 @@ class ChatLost(DeliveryError):
     """Telegram refuses the chat for good (bot blocked, chat gone): the link is lost."""
 
     def __init__(self, message: str):
-        super().__init__(message, permanent=True)
+        super().__init__(message, lost=True)
 
 
 class ChatMoved(DeliveryError):
     """The group became a supergroup with chat id `new_chat_id` (sent again there at once)."""
 
     def __init__(self, message: str, new_chat_id: int):
-        super().__init__(message)
+        super().__init__(message, moved_to=str(new_chat_id))
         self.new_chat_id = new_chat_id
+
+
+def sender_key(token: str) -> str:
+    """The key only one process sends under for a bot token (a hash: the token is a secret)."""
+    return "telegram-" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -207,38 +214,24 @@ class _ThreadState:
     bot: Bot | None = None
 
 
-LostHook = Callable[[Notification, str], None]
-MovedHook = Callable[[Notification, int, int], None]  # (notification, old chat, new chat)
-
-
 class TelegramChannel(Channel):
-    """Sends outbox notifications to `notification.person.telegram_chat_id` (module doc)."""
+    """Sends outbox notifications to the chat `notification.person.address` (module doc)."""
 
     name = "telegram"
     thread_safe = True  # serve needs no lock around it (kehoach.serve.OneAtATime)
 
     def __init__(self, token: str, base_url: str | None = None, *,
                  limiter: Limiter | None = None, timeout: float = 10.0,
-                 on_lost: LostHook | None = None, on_moved: MovedHook | None = None,
                  http: str = "aiohttp"):
         self.token, self.base_url, self.timeout, self.http = token, base_url, timeout, http
+        self.sender_key = sender_key(token)  # one process per bot token sends (serve)
         self.limiter = limiter if limiter is not None else Limiter()
-        self.on_lost, self.on_moved = on_lost, on_moved
         self._local = threading.local()
         self._aside: ThreadPoolExecutor | None = None
         self._states: list[_ThreadState] = []
         self._lock = threading.Lock()
         #: Digest parts already delivered, by outbox id: a retry sends only the rest.
         self._delivered: dict[int, list[str]] = {}
-        #: Groups that became supergroups: old chat id → new.
-        self._moves: dict[int, int] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str], **kwargs: Any) -> TelegramChannel | None:
-        token = settings.get(TOKEN)
-        if not token:
-            return None
-        return cls(token, settings.get(BASE_URL) or None, **kwargs)
 
     # ── one event loop and Bot per calling thread (no hop to another thread per send) ────
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -287,35 +280,21 @@ class TelegramChannel(Channel):
     # ── sending ─────────────────────────────────────────────────────────────────────────────
     def send(self, notification: Notification) -> DeliveryResult:
         person = notification.person
-        if person is None or person.telegram_chat_id is None:
-            raise DeliveryError("người nhận chưa liên kết Telegram", permanent=True)
+        if person is None or person.address is None:
+            raise DeliveryError("người nhận chưa liên kết Telegram", permanent=True,
+                                lost=person is not None)
+        try:
+            chat = int(person.address)
+        except ValueError:
+            raise DeliveryError(f"mã chat Telegram «{person.address}» không hợp lệ",
+                                lost=True) from None
         try:
             parts = render(notification, public_url=self.public_url)
         except Exception as exc:  # a template or a payload that cannot be said: no retry helps
             raise DeliveryError(f"không soạn được tin: {type(exc).__name__}: {exc}",
                                 permanent=True) from exc
-        chat = self._moves.get(person.telegram_chat_id, person.telegram_chat_id)
-        try:
-            try:
-                ids = self._run(self._send_parts(notification.id, chat, parts))
-            except ChatMoved as moved:  # once: a supergroup does not migrate again
-                self._moves[chat] = moved.new_chat_id  # rows read before the move, too
-                self._tell(self.on_moved, notification, chat, moved.new_chat_id)
-                ids = self._run(self._send_parts(notification.id, moved.new_chat_id, parts))
-        except DeliveryError as exc:
-            if isinstance(exc, ChatLost):
-                self._tell(self.on_lost, notification, str(exc))
-            raise
+        ids = self._run(self._send_parts(notification.id, chat, parts))
         return DeliveryResult(remote_id=",".join(ids))
-
-    @staticmethod
-    def _tell(hook: Callable[..., None] | None, *args: Any) -> None:
-        """Tell the wiring (the store) what Telegram said of a chat; a failure is logged."""
-        if hook is not None:
-            try:
-                hook(*args)
-            except Exception:
-                log.exception("không ghi được thay đổi liên kết Telegram")
 
     async def _send_parts(self, outbox_id: int, chat_id: int, parts: list[Part]) -> list[str]:
         bot = await self._ready_bot_mapped()

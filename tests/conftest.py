@@ -81,7 +81,19 @@ def kehoach_bin() -> str:
     return found
 
 
-# ── the store's database, on both backends ────────────────────────────────────────────────────────────────────────────────
+@pytest.fixture
+def zalo_api() -> Iterator[Any]:
+    """The loopback stand-in of the Zalo Bot API (tests/zalo_api.py), token
+    tests.zalo_api.TOKEN; any chat id is a user of the bot."""
+    from tests.zalo_api import TOKEN, FakeZaloAPI
+    server = FakeZaloAPI(token=TOKEN).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# ── the store's database, on both backends ─────────────────────────────────────────────────
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

@@ -1,5 +1,5 @@
 """A Telegram Bot API server on loopback, for tests and the benchmark (aiohttp, its own loop in a
-thread, or its own process: `python tests/fake_bot_api.py --limits`).
+thread, or its own process: `python -m tests.fake_bot_api --limits`).
 
 It answers the methods python-telegram-bot uses (getMe, sendMessage, editMessageText,
 editMessageReplyMarkup, answerCallbackQuery, getUpdates with long polling, setMyCommands,
@@ -22,14 +22,14 @@ import asyncio
 import itertools
 import json
 import sys
-import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
+
+from tests.loopback import Call, Fault, LoopbackServer, utf16_len
 
 BOT = {"id": 777000111, "is_bot": True, "first_name": "Kế hoạch", "username": "kehoach_test_bot",
        "can_join_groups": True, "can_read_all_group_messages": False,
@@ -75,31 +75,11 @@ def parse_html(text: str) -> tuple[str, str | None]:
     return "".join(parser.text), parser.error
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+class FakeBotAPI(LoopbackServer):
+    thread_name = "fake-bot-api"
 
-
-@dataclass
-class Call:
-    method: str
-    params: dict[str, Any]
-    at: float  # time.monotonic() when it arrived
-    status: int = 200
-
-
-@dataclass
-class Fault:
-    kind: str  # 429 | 403 | 500 | slow | parse | chat | migrate
-    count: int = 1
-    after: int = 0  # calls let through before it strikes
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-class FakeBotAPI:
     def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.token, self.host, self.port = token, host, port
-        self.calls: list[Call] = []
-        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        super().__init__(token, host, port)
         self.updates: list[dict[str, Any]] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.answers: dict[str, dict[str, Any]] = {}
@@ -113,72 +93,16 @@ class FakeBotAPI:
         self._ids = itertools.count(1)
         self._updates = itertools.count(1)
         self._queries = itertools.count(1)
-        self._lock = threading.Lock()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._new_update: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     # ── the server ──────────────────────────────────────────────────────────────────────────
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/bot"
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=16 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        return app
-
-    async def serve(self) -> None:
-        """Start listening in the running loop (the caller keeps the loop running)."""
-        self.loop = asyncio.get_running_loop()
-        self._new_update = asyncio.Event()
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    def start(self) -> FakeBotAPI:
-        """Serve from a daemon thread; returns once listening."""
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self.serve())
-            ready.set()
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-bot-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake Bot API did not start")
-        return self
-
-    def stop(self) -> None:
-        if self.loop is None or self._thread is None:
-            return
-        loop, runner = self.loop, self._runner
-
-        async def down() -> None:
-            if runner is not None:
-                await runner.cleanup()
-        asyncio.run_coroutine_threadsafe(down(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(10)
 
     # ── what the tests say ──────────────────────────────────────────────────────────────────
-    def fail(self, method: str, kind: str, count: int = 1, after: int = 0,
-             **options: Any) -> None:
-        """The next `count` calls of `method` fail with `kind`: "429" (retry_after=…), "403",
-        "500", "slow" (seconds=…, then a success the client may no longer wait for),
-        "parse" (400 can't parse entities, only with parse_mode HTML), "chat" (400 chat not
-        found), "migrate" (to=…: the group became that supergroup); the first `after` calls
-        go through untouched."""
-        with self._lock:
-            self.faults[method].append(Fault(kind, count, after, options))
-
     def limits(self, overall: float = 30, per_chat: float = 1.0,
                group_per_minute: float = 20) -> None:
         """Answer 429 above `overall` messages a second, one per `per_chat` seconds in a
@@ -189,10 +113,6 @@ class FakeBotAPI:
         with self._lock:
             return [c.params for c in self.calls if c.method == method
                     and (not ok or c.status == 200)]
-
-    def calls_of(self, method: str) -> list[Call]:
-        with self._lock:
-            return [c for c in self.calls if c.method == method]
 
     def _push(self, update: dict[str, Any]) -> int:
         with self._lock:
@@ -262,14 +182,6 @@ class FakeBotAPI:
             params[key] = value
         return params
 
-    def _error(self, call: Call, status: int, description: str,
-               parameters: dict[str, Any] | None = None) -> web.Response:
-        call.status = status
-        body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
-        if parameters:
-            body["parameters"] = parameters
-        return web.json_response(body, status=status)
-
     def _ok(self, result: Any) -> web.Response:
         return web.json_response({"ok": True, "result": result})
 
@@ -292,20 +204,6 @@ class FakeBotAPI:
             return self._error(call, 404, "Not Found: method not found")
         result = handler(call) if method != "getUpdates" else await self._m_getUpdates(call)
         return result if isinstance(result, web.StreamResponse) else self._ok(result)
-
-    def _take_fault(self, method: str) -> Fault | None:
-        with self._lock:
-            queue = self.faults.get(method)
-            if not queue:
-                return None
-            fault = queue[0]
-            if fault.after > 0:
-                fault.after -= 1
-                return None
-            fault.count -= 1
-            if fault.count <= 0:
-                queue.popleft()
-            return fault
 
     async def _faulty(self, call: Call, fault: Fault) -> web.Response | None:
         opts = fault.options

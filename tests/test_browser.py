@@ -42,14 +42,14 @@ def browser(chromium: Path) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, world: World) -> Iterator[Page]:  # noqa: F811
+def page(browser: Browser, world: World) -> Iterator[Page]:
     context = browser.new_context(base_url=world.base, accept_downloads=True, locale="vi-VN")
     yield context.new_page()
     context.close()
 
 
 def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
-        page: Page, world: World, tmp_path: Path) -> None:  # noqa: F811
+        page: Page, world: World, tmp_path: Path) -> None:
     refused: list[str] = []  # what the Content-Security-Policy blocked
     page.on("console", lambda m: refused.append(m.text)
             if "Content Security Policy" in m.text else None)
@@ -103,7 +103,7 @@ def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
     expect(page.locator("body")).to_have_attribute("data-printed", "yes")
     assert refused == []
 
-def test_summary_charts_draw_one_bar_a_month(page: Page, world: World) -> None:  # noqa: F811
+def test_summary_charts_draw_one_bar_a_month(page: Page, world: World) -> None:
     """At 1/4/2022 the test plan's deadlines of January, February and March are past: three
     bars in each chart, with the numbers in the table beside it; no script on the page."""
     page.goto("/tong-hop/cum")

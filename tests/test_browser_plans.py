@@ -28,7 +28,7 @@ def event(feed: str, summary: str) -> icalendar.Event:
 
 def answer_and_publish(page: Page, when: str) -> None:
     fields = page.locator("fieldset.obligation").filter(has=page.locator("input.when"))
-    training = fields.filter(has=page.locator(f"input[value*='tháng 9'], input[value*='/9/2022']")).first
+    training = fields.filter(has=page.locator("input[value*='tháng 9'], input[value*='/9/2022']")).first
     when_input = training.locator("input.when")
     when_input.fill(when)
     expect(training.locator("output.said")).to_contain_text("✓")  # checked as it is typed
@@ -44,7 +44,7 @@ def answer_and_publish(page: Page, when: str) -> None:
     expect(page.get_by_role("status")).to_contain_text("Đã công bố phiên bản")
 
 
-def test_secretary_uploads_answers_publishes_and_edits(page: Page, world: World,  # noqa: F811
+def test_secretary_uploads_answers_publishes_and_edits(page: Page, world: World,
                                                        tmp_path: Path) -> None:
     source = tmp_path / "ke-hoach-cum-mot.txt"
     source.write_text(PLAN_TEXT, encoding="utf-8")

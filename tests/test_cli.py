@@ -13,7 +13,8 @@ from tests.conftest import ROOT
 
 
 def run(bin_: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([bin_, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([bin_, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_check_default_plans(kehoach_bin: str) -> None:

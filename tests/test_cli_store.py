@@ -150,7 +150,7 @@ def steps_by_kind(engine: Engine, kind: str) -> list[str]:
 
 # ── store errors told as what they are ──────────────────────────────────────────────────────
 
-def test_a_full_disk_is_told_as_a_full_disk(kehoach_bin: str, small_disk: Path,  # noqa: F811
+def test_a_full_disk_is_told_as_a_full_disk(kehoach_bin: str, small_disk: Path,
                                             plan_file: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{small_disk / 'kehoach.sqlite3'}"
     engine = make_engine(url)

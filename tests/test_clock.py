@@ -233,8 +233,10 @@ def restart_clock(db: Engine, db_url: str, now: datetime) -> RecordingChannel:
         try:
             later = time.time() + 5  # not "immediately": the next digest hour
             deadline = time.monotonic() + 30
-            while ((digest_next_run(db) or 0) < later or clock.ticks == 0) \
-                    and time.monotonic() < deadline:
+            # the digest job's next run is stored when it is handed to a thread, before it
+            # runs: wait for the jobs in flight too, or a caught-up digest is cut by shutdown
+            while ((digest_next_run(db) or 0) < later or clock.ticks == 0
+                   or clock.in_flight) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         finally:
             clock.shutdown()

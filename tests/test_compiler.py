@@ -606,18 +606,22 @@ units:
   - {id: quan-doan, name: Quận Đoàn}
   - {id: doan-a, name: Đoàn phường A}
 obligations:
-  - {id: hoi-nghi, kind: event, title: Hội nghị tổng kết, when: "ngày 25/4/2025", responsible: quan-doan}
+  - {id: hoi-nghi, kind: event, title: Hội nghị tổng kết, when: "ngày 25/4/2025",
+     responsible: quan-doan}
   - {id: bien-ban, kind: deadline, title: Gửi biên bản, responsible: doan-a,
      when: "trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi"}
-  - {id: dang-ky, kind: deadline, title: Đăng ký, when: "sau 10 ngày kể từ ngày ban hành", responsible: doan-a}
-  - {id: bao-cao, kind: deadline, title: Báo cáo quý, when: "chậm nhất 30 ngày sau khi kết thúc quý",
+  - {id: dang-ky, kind: deadline, title: Đăng ký, when: "sau 10 ngày kể từ ngày ban hành",
      responsible: doan-a}
-  - {id: tham-hoi, kind: event, title: Thăm hỏi, when: "trước Tết Nguyên đán 2 tuần", responsible: doan-a}
+  - {id: bao-cao, kind: deadline, title: Báo cáo quý,
+     when: "chậm nhất 30 ngày sau khi kết thúc quý", responsible: doan-a}
+  - {id: tham-hoi, kind: event, title: Thăm hỏi, when: "trước Tết Nguyên đán 2 tuần",
+     responsible: doan-a}
 """
 
 
 def test_relative_deadlines_count_from_their_anchor() -> None:
-    """Issue 13 item 7: days or working days from a date, another obligation, a period's end, Tết."""
+    """Issue 13 item 7: days or working days from a date, another obligation, a period's end,
+    Tết."""
     steps = compile_plan(parse_plan(RELATIVE_PLAN), CALENDAR)
     due = {(s.duty.id, s.occurrence.key): s.occurrence.date for s in steps}
     assert due[("bien-ban", "1")] == date(2025, 5, 6)  # 25/4 + 5 working days past 30/4, 1/5, 2/5
@@ -632,3 +636,34 @@ def test_a_deadline_counted_from_an_unknown_obligation_is_refused() -> None:
     with pytest.raises(PlanErrors) as caught:
         parse_plan(text)
     assert "không có nghĩa vụ «hoi-nghi-khac»" in str(caught.value)
+
+
+@pytest.mark.parametrize("chain", [["bien-ban"], ["bien-ban", "nhac"], ["bien-ban", "nhac", "ra-soat"]])
+def test_deadlines_counted_from_each_other_in_a_loop_are_refused(chain: list[str]) -> None:
+    """A loop of «kể từ ngày kết thúc nghĩa vụ …» has no date to start from: it was accepted
+    and compiled to no step at all, silently. Every obligation of the loop is named."""
+    from engine.errors import PlanErrors
+    others = "".join(
+        f"\n  - {{id: {ob}, kind: deadline, title: Việc {ob}, responsible: doan-a,\n"
+        f"     when: \"5 ngày kể từ ngày kết thúc nghĩa vụ {chain[(i + 1) % len(chain)]}\"}}"
+        for i, ob in enumerate(chain) if i)
+    text = RELATIVE_PLAN.replace("nghĩa vụ hoi-nghi\"", f"nghĩa vụ {chain[1 % len(chain)]}\"") + others
+    with pytest.raises(PlanErrors) as caught:
+        parse_plan(text)
+    message = str(caught.value)
+    assert "vòng quanh" in message
+    for ob in chain:
+        assert f"«{ob}» → " in message
+    assert message.count("vòng quanh") == len(chain)
+
+
+def test_a_long_chain_of_counted_deadlines_is_followed_to_its_end() -> None:
+    """Twelve obligations each counted from the one before: every one has its step (a chain of
+    more than 8 was cut as if it were a loop, its tail compiled to nothing)."""
+    chain = "".join(
+        f"\n  - {{id: buoc-{i}, kind: deadline, title: Bước {i}, responsible: doan-a,\n"
+        f"     when: \"2 ngày kể từ ngày kết thúc nghĩa vụ {'hoi-nghi' if i == 1 else f'buoc-{i - 1}'}\"}}"
+        for i in range(1, 13))
+    steps = compile_plan(parse_plan(RELATIVE_PLAN + chain), CALENDAR)
+    due = {s.duty.id: s.occurrence.date for s in steps if s.duty.id.startswith("buoc-")}
+    assert due == {f"buoc-{i}": date(2025, 4, 25) + timedelta(days=2 * i) for i in range(1, 13)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -302,4 +303,4 @@ def test_429s_are_waited_out_and_never_count_as_attempts(db: Engine) -> None:
     outcomes = [d.outcome for d in deliveries(db)]
     assert outcomes == ["temporary"] * 8 + ["sent"]
     waits = [d.at for d in deliveries(db)]
-    assert all(b - a >= timedelta(seconds=2) for a, b in zip(waits, waits[1:], strict=False))
+    assert all(b - a >= timedelta(seconds=2) for a, b in pairwise(waits))

@@ -6,7 +6,7 @@ delivered (the fake API records what it got), none twice; `unknown` only for a s
 at the kill.
 
 The worker runs with the channel's own rate limiter off (the fake API does not limit either),
-so 2,000 messages take seconds: a launcher patches TelegramChannel.from_settings in the
+so 2,000 messages take seconds: a launcher makes TelegramChannel's limiter an unlimited one in the
 process before running the `kehoach` command line."""
 from __future__ import annotations
 
@@ -22,14 +22,13 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
 
 from kehoach import store
 from kehoach.store.dispatch import LEASE, release_stale_claims
-from kehoach.store.models import outbox_table, people_table, units_table
+from kehoach.store.models import contacts_table, outbox_table, people_table, units_table
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram_bot import TOKEN, wait_for
 
@@ -39,9 +38,9 @@ KEY = re.compile(r"mã (K\d{4,})")
 LAUNCH = """
 import sys
 import notifiers.telegram as telegram
-made = telegram.TelegramChannel.from_settings.__func__
-telegram.TelegramChannel.from_settings = classmethod(
-    lambda cls, settings, **kw: made(cls, settings, **{"limiter": telegram.Limiter(None), **kw}))
+made = telegram.TelegramChannel.__init__
+telegram.TelegramChannel.__init__ = (  # type: ignore[method-assign]
+    lambda self, *args, **kw: made(self, *args, **{"limiter": telegram.Limiter(None), **kw}))
 from kehoach.cli import main
 sys.argv = ["kehoach", *sys.argv[1:]]
 main()
@@ -60,10 +59,12 @@ def enqueue(engine: Engine) -> None:
     with store.write_session(engine) as s:
         s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
         s.execute(insert(people_table), [
-            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
-             "created_at": AT, "board_role": "member", "telegram_chat_id": 10_000 + i,
-             "telegram_linked_at": AT} for i in range(CHATS)])
+            {"name": f"Người {i}", "unit_id": "doan-a", "active": True,
+             "created_at": AT, "board_role": "member"} for i in range(CHATS)])
         people = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(contacts_table), [
+            {"person_id": pid, "channel": "telegram", "address": str(10_000 + i),
+             "linked_at": AT} for i, pid in enumerate(people)])
         s.execute(insert(outbox_table), [
             {"idempotency_key": f"K{i:04d}", "person_id": people[i % CHATS], "unit_id": "doan-a",
              "channel": "telegram", "purpose": "reminder", "level": 0, "payload": {

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from kehoach.clock import Clock
+from kehoach.settings import Settings, SettingsError
 from kehoach.store import dispatch, make_engine, read_session, upgrade, write_session
-from kehoach.store.digest import BadDigestHour, digest, parse_hour
+from kehoach.store.digest import digest
 from kehoach.store.models import outbox_table
 from notifiers.console import ConsoleChannel
 from notifiers.testing import RecordingChannel
@@ -33,9 +34,9 @@ def digests(engine: Engine) -> list[Any]:
                               .order_by(outbox_table.c.id)))
 
 
-def run_digest(engine: Engine, now: datetime, hour: str = "07:30") -> Any:
+def run_digest(engine: Engine, now: datetime, at: time = time(7, 30)) -> Any:
     with write_session(engine) as s:
-        return digest(s, now, hour, channel="test")
+        return digest(s, now, at, channel="test")
 
 
 # ── pure grouping ───────────────────────────────────────────────────────────────────────────
@@ -102,11 +103,17 @@ def test_digest_is_none_when_empty() -> None:
     assert digest_for({"a"}, [step("upcoming", utc(2024, 4, 1, 17))], NOW) is None
 
 
-def test_parse_hour() -> None:
-    assert parse_hour(None) == time(7, 30) == parse_hour("7:30") == parse_hour(" 07:30 ")
-    assert parse_hour("18:05") == time(18, 5)
-    with pytest.raises(BadDigestHour, match="KEHOACH_DIGEST_HOUR"):
-        parse_hour("sáng")
+def hour(text: str | None) -> time:
+    return Settings.of({"KEHOACH_DIGEST_HOUR": text} if text is not None else {}).digest_hour
+
+
+def test_the_digest_hour_setting() -> None:
+    assert hour(None) == time(7, 30) == hour("7:30") == hour(" 07:30 ") == hour("07:30:00")
+    assert hour("18:05") == time(18, 5)
+    with pytest.raises(SettingsError, match="KEHOACH_DIGEST_HOUR .* «sáng» không phải giờ"):
+        hour("sáng")
+    with pytest.raises(SettingsError, match="«25:00»"):
+        hour("25:00")
 
 
 # ── the store ───────────────────────────────────────────────────────────────────────────────
@@ -161,7 +168,7 @@ def test_nothing_before_the_hour_and_nothing_on_an_empty_day(db: Engine, plan_fi
     load(db, plan_file)
     early = run_digest(db, utc(2022, 5, 30, 0, 29))  # 07:29 local
     assert early.day is None and early.queued == 0 and digests(db) == []
-    assert run_digest(db, utc(2022, 5, 30, 0, 29), hour="07:00").queued == 3  # its own hour
+    assert run_digest(db, utc(2022, 5, 30, 0, 29), at=time(7)).queued == 3  # its own hour
     quiet = tmp_path / "quiet" / "plans" / "yen.yaml"
     quiet.parent.mkdir(parents=True)
     quiet.write_text(_plan("yen", "ngày 20/12/2022", units=("doan-c",)), encoding="utf-8")
@@ -221,17 +228,15 @@ def test_due_soon_and_today_are_in_the_unit_digest(db: Engine, plan_file: Path) 
 def test_clock_runs_the_digest_and_dispatches(db: Engine, db_url: str, plan_file: Path) -> None:
     load(db, plan_file)
     channel = RecordingChannel("console")
-    clock = Clock(db, db_url, channel, now=lambda: utc(2022, 5, 30, 1), digest_at="08:00")
+    clock = Clock(db, db_url, channel, now=lambda: utc(2022, 5, 30, 1), digest_at=time(8))
     queued, sent = clock.run_digest()
     assert queued.queued == 3 and sent.sent == 3
     assert {n.key for n in channel.sent} == {f"digest|{u}|2022-05-30"
                                              for u in ("doan-a", "doan-b", "quan-doan")}
     assert clock.run_digest()[0].queued == 0  # once a day
-    with pytest.raises(BadDigestHour):
-        Clock(db, db_url, channel, now=lambda: utc(2022, 5, 30, 1), digest_at="25:00")
     # the tick's dispatcher sends digests too (any outbox row of its channel)
     with write_session(db) as s:
-        digest(s, utc(2022, 5, 31, 1), "07:30", channel="console")
+        digest(s, utc(2022, 5, 31, 1), time(7, 30), channel="console")
     assert dispatch(lambda: write_session(db), channel, utc(2022, 5, 31, 1)).sent == 3
 
 

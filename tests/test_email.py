@@ -9,8 +9,9 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,7 +27,9 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine, select
 
 from kehoach import settings as settings_mod
-from kehoach.settings import SettingsError
+from kehoach.channels import spec
+from kehoach.serve import wired_channels
+from kehoach.settings import Settings, SettingsError
 from kehoach.store import dispatch, read_session, tick, write_session
 from kehoach.store.digest import digest
 from kehoach.store.models import deliveries_table, outbox_table
@@ -308,7 +311,7 @@ def test_a_connection_closed_while_idle_or_closing_with_421_is_renewed(
 def test_starttls_and_login_with_a_trusted_ca_file(serve: Callable[..., Server],
                                                    certificate: tuple[Path, Path]) -> None:
     srv = serve(auth=True, tls_context=server_tls(certificate), require_starttls=True)
-    channel = EmailChannel.from_settings({
+    channel = email_channel({
         "KEHOACH_SMTP_HOST": "127.0.0.1", "KEHOACH_SMTP_PORT": str(srv.port),
         "KEHOACH_SMTP_USER": "thu.ky", "KEHOACH_SMTP_PASSWORD": "mật-khẩu",
         "KEHOACH_SMTP_FROM": SENDER, "KEHOACH_SMTP_CA_FILE": str(certificate[0])})
@@ -377,7 +380,7 @@ def queue(db: Engine, tmp_path: Path, email: str = "anh@example.vn") -> int:
     with write_session(db) as s:
         person = add_person(s, "Nguyễn Thị Ánh", "doan-a", NOW, email=email)
         tick(s, NOW, channel="console", channels=("email",))
-        digest(s, NOW, "07:30", channel="console", channels=("email",))
+        digest(s, NOW, time_of_day(7, 30), channel="console", channels=("email",))
     return person
 
 
@@ -460,26 +463,38 @@ def test_dispatch_records_each_fault(db: Engine, tmp_path: Path, server: Server,
 
 # ── settings ────────────────────────────────────────────────────────────────────────────────
 
-def test_from_settings_reads_the_deploy_guides_example_of_kehoach_toml(tmp_path: Path) -> None:
-    assert EmailChannel.from_settings({}) is None  # no host: no e-mail channel
+def email_channel(settings: Mapping[str, str]) -> EmailChannel | None:
+    """The e-mail channel kehoach builds from these settings (kehoach/channels.py)."""
+    found = spec("email")
+    assert found is not None
+    channel = found.build(Settings.of(settings))
+    assert channel is None or isinstance(channel, EmailChannel)
+    return channel
+
+
+def test_the_channel_built_from_the_deploy_guides_example_of_kehoach_toml(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert email_channel({}) is None  # no host: no e-mail channel
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     section = guide[guide.index("## E-mail"):]
     config = tmp_path / "kehoach.toml"
     config.write_text(section.split("```toml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
-    settings = settings_mod.load({"KEHOACH_CONFIG": str(config)})
-    channel = EmailChannel.from_settings(settings)
+    monkeypatch.setenv("KEHOACH_CONFIG", str(config))
+    settings = settings_mod.Settings.load().names()
+    assert "mật khẩu" not in str(settings_mod.Settings.load())  # a secret, never printed
+    channel = email_channel(settings)
     assert channel is not None
     assert (channel.host, channel.port, channel.security, channel.user, channel.password) == (
         "smtp.example.vn", 587, "starttls", "kehoach@example.vn", "mật khẩu")
     assert str(channel.sender) == "Kế hoạch Quận Đoàn <kehoach@example.vn>"
-    over = EmailChannel.from_settings({**settings, "KEHOACH_SMTP_SECURITY": "ssl",
+    over = email_channel({**settings, "KEHOACH_SMTP_SECURITY": "ssl",
                                        "KEHOACH_SMTP_PORT": ""})  # the environment wins
     assert over is not None and (over.security, over.port) == ("ssl", 465)
     for security, port in [("starttls", 587), ("none", 25), ("", 587)]:
-        ch = EmailChannel.from_settings({"KEHOACH_SMTP_HOST": "h", "KEHOACH_SMTP_FROM": "a@b.vn",
+        ch = email_channel({"KEHOACH_SMTP_HOST": "h", "KEHOACH_SMTP_FROM": "a@b.vn",
                                          "KEHOACH_SMTP_SECURITY": security})
         assert ch is not None and ch.port == port
-    only_user = EmailChannel.from_settings({"KEHOACH_SMTP_HOST": "h", "KEHOACH_SMTP_USER": "a@b.vn",
+    only_user = email_channel({"KEHOACH_SMTP_HOST": "h", "KEHOACH_SMTP_USER": "a@b.vn",
                                             "KEHOACH_SMTP_PASSWORD": "x"})
     assert only_user is not None and only_user.sender.addr_spec == "a@b.vn"  # From: the login
 
@@ -498,11 +513,14 @@ def test_from_settings_reads_the_deploy_guides_example_of_kehoach_toml(tmp_path:
     ({"KEHOACH_SMTP_CA_FILE": "/không/có.pem"}, "KEHOACH_SMTP_CA_FILE ([smtp] ca_file)"),
 ], ids=["port-word", "port-range", "security", "user-alone", "password-alone", "no-from",
         "from-no-address", "timeout", "ca-file"])
-def test_from_settings_refuses_bad_settings_naming_them(extra: dict[str, str], said: str) -> None:
+def test_bad_smtp_settings_are_refused_naming_them(extra: dict[str, str], said: str) -> None:
     settings = {"KEHOACH_SMTP_HOST": "smtp.example.vn", "KEHOACH_SMTP_FROM": SENDER, **extra}
     with pytest.raises(SettingsError) as caught:
-        EmailChannel.from_settings(settings)
+        email_channel(settings)
     assert said in str(caught.value)
+    with pytest.raises(SettingsError) as wired:  # as kehoach reports it: no traceback
+        wired_channels(settings)
+    assert said in str(wired.value)
 
 
 def test_the_smtp_settings_are_known() -> None:

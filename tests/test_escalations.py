@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from kehoach import store
-from kehoach.store.models import outbox_table, people_table, steps_table
+from kehoach.chat.links import set_contact
+from kehoach.store.models import outbox_table, steps_table
 from kehoach.store.people import add_person
 from kehoach.store.tick import COLUMNS
 from notifiers.base import Notification, Recipient
@@ -84,8 +85,7 @@ def prepare(db: Engine, tmp_path: Path, channels: list[str]) -> Engine:
     load(db, path, NOW)
     with store.write_session(db) as s:
         pid = add_person(s, "Chị Thư Ký", "quan-doan", NOW, email="thuky@example.vn")
-        s.execute(update(people_table).where(people_table.c.id == pid)
-                  .values(telegram_chat_id=CHAT, telegram_linked_at=NOW))
+        set_contact(s, pid, "telegram", str(CHAT), NOW)
         result = store.tick(s, LATE, channel="console", channels=channels,
                             batch=128)  # the steps in several batches of one tick
     assert result.escalations == 2 * UNITS
@@ -160,7 +160,7 @@ def test_a_single_late_step_keeps_its_own_message_with_buttons() -> None:
                "status": "quá hạn 7 ngày, đã báo lên mức 3", "days_late": 7,
                "recipient_name": "Quận Đoàn", "person_name": "Chị Thư Ký"}
     [part] = render(Notification(9, "k", "quan-doan", "escalation", 3, payload, 1,
-                                 Recipient(1, "Chị Thư Ký", None, CHAT)))
+                                 Recipient(1, "Chị Thư Ký", str(CHAT))))
     assert part.buttons and "Báo trễ hạn, mức 3" in part.text
 
 
@@ -218,7 +218,7 @@ def test_a_split_list_keeps_each_title_with_its_steps(limit: int) -> None:
                "recipient_name": "Quận Đoàn", "person_name": "Chị A", "late": False,
                "moment": "m", "board_path": "/qua-han?plan=p", "steps": steps}
     parts = render(Notification(1, "k", "q", "escalation_group", 3, payload, 1,
-                                Recipient(1, "Chị A", None, CHAT)), limit=limit)
+                                Recipient(1, "Chị A", str(CHAT))), limit=limit)
     units: list[str] = []
     for p in parts:
         assert utf16_len(p.text) <= limit and parse_html(p.text)[1] is None

@@ -37,6 +37,7 @@ from calendars.events import (
     uid,
 )
 from calendars.feed import Feed, build, event, feed_urls, render, step_url, timing
+from kehoach.settings import Settings
 from kehoach.store import feeds, mark_done, read_session, write_session
 from kehoach.store.models import feed_tokens_table, people_table
 from kehoach.store.people import add_person
@@ -430,7 +431,7 @@ def served(loaded: Engine) -> Iterator[tuple[str, FastAPI, Clock]]:
     app.include_router(web_feeds.router)
     now = Clock(NOW)
     app.state.engine, app.state.now = loaded, now
-    app.state.settings = {"KEHOACH_PUBLIC_URL": PUBLIC}
+    app.state.settings = Settings.of({"KEHOACH_PUBLIC_URL": PUBLIC})
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))

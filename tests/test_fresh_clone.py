@@ -48,14 +48,16 @@ def test_without_chromium_the_browser_test_fails_with_the_install_command(tmp_pa
     assert "skipped" not in done.stdout.splitlines()[-1]
 
 
-def ci_with(tmp_path: Path, summary: str, status: int) -> subprocess.CompletedProcess[str]:
-    """.ci/run with a stand-in `make` whose `make test` prints `summary` and exits `status`
-    (the real suite is not run again from inside itself)."""
+def ci_with(tmp_path: Path, summary: str, status: int,
+            lint: int = 0) -> subprocess.CompletedProcess[str]:
+    """.ci/run with a stand-in `make` whose `make test` prints `summary` and exits `status`,
+    and whose `make lint` exits `lint` (the real suite is not run again from inside itself)."""
     fake = tmp_path / "bin" / "make"
     fake.parent.mkdir()
     fake.write_text(f"""#!/bin/sh
 echo "make $*" >> {tmp_path / 'calls'}
 [ "$1" = test ] && printf '%s\\n' "{summary}" && exit {status}
+[ "$1" = lint ] && echo "x.py:1:1: E501 Line too long" && exit {lint}
 exit 0
 """, encoding="utf-8")
     fake.chmod(0o755)
@@ -67,8 +69,14 @@ exit 0
 def test_ci_installs_chromium_and_runs_the_suite_with_nothing_skipped(tmp_path: Path) -> None:
     done = ci_with(tmp_path, "10 passed", 0)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "calls").read_text().splitlines() == ["make deps",
+    assert (tmp_path / "calls").read_text().splitlines() == ["make deps", "make lint",
                                                             "make test PYTEST_ARGS=-rs"]
+
+
+def test_ci_fails_on_a_style_finding_after_running_the_tests(tmp_path: Path) -> None:
+    done = ci_with(tmp_path, "10 passed", 0, lint=2)
+    assert done.returncode == 2 and "the style gates found something" in done.stderr
+    assert "make test PYTEST_ARGS=-rs" in (tmp_path / "calls").read_text().splitlines()
 
 
 def test_ci_fails_when_a_test_is_skipped(tmp_path: Path) -> None:

@@ -181,8 +181,9 @@ def make_docx(path: Path) -> None:
     table = d.add_table(rows=3, cols=3)
     for row, cells in zip(table.rows, [("Nội dung", "Thời gian", "Đơn vị thực hiện"),
                                        ("Khai mạc hè", "7g30 ngày 01/6/2025", "Đoàn phường An Bình"),
-                                       ("Hội trại thiếu nhi", "ngày 20/7/2025", "Liên đội An Bình")]):
-        for cell, text in zip(row.cells, cells):
+                                       ("Hội trại thiếu nhi", "ngày 20/7/2025", "Liên đội An Bình")],
+                          strict=True):
+        for cell, text in zip(row.cells, cells, strict=True):
             cell.text = text
     d.save(str(path))
 
@@ -323,7 +324,8 @@ def _import(body: str, title: str = "Công tác thanh niên giai đoạn 2025 - 
     return import_lines(list(enumerate(lines, 1)), "t.txt")
 
 
-CAMPAIGN_PLANS = [  # a line of a plan, the year of the plan if single, the campaign, the when drafted
+# a line of a plan, the year of the plan if single, the campaign, the when drafted
+CAMPAIGN_PLANS = [
     ("- Các chi đoàn sôi nổi ra quân Tháng Thanh niên.", None, "Tháng Thanh niên", "tháng 3 hằng năm"),
     ("- Các chi đoàn tham gia Xuân tình nguyện ở xã vùng sâu.", 2026, "Xuân tình nguyện",
      "từ tháng 1 đến tháng 2 năm 2026"),
@@ -398,7 +400,8 @@ def test_targets_of_each_lower_unit_go_to_the_unit_assigned_them() -> None:
 @pytest.mark.parametrize("line", [
     "- Tham gia ý kiến, thực hiện các nội dung theo phân công.",  # its part, assigned elsewhere
     "- Hướng dẫn chi đoàn xây dựng kế hoạch riêng.",  # no class of duties at all
-    "- Theo dõi, đôn đốc việc thực hiện các nội dung của kế hoạch.",  # who watches, not who does
+    # who watches, not who does
+    "- Theo dõi, đôn đốc việc thực hiện các nội dung của kế hoạch.",
 ])
 def test_no_class_assignment_without_the_class(line: str) -> None:
     body = ("I. NỘI DUNG\n- Hằng năm tổ chức hội thi tuyên truyền viên giỏi.\n"
@@ -598,7 +601,8 @@ DISTRACTORS = [  # (line, a date the line names that is no date of the plan)
     ("Ngày đăng: 12/03/2025 08:15", "12/03/2025"),
     ("Thứ ba, 15/02/2025 09:32", "15/02/2025"),
     ("- Kỷ niệm 94 năm Ngày thành lập Đoàn (26/3/1931 - 26/3/2025).", "26/3/1931"),
-    ("- Căn cứ Kế hoạch số 12-KH/TĐTN ngày 05/01/2025 của Thành Đoàn về việc tổ chức Tháng Thanh niên năm 2025.",
+    ("- Căn cứ Kế hoạch số 12-KH/TĐTN ngày 05/01/2025 của Thành Đoàn về việc tổ chức "
+     "Tháng Thanh niên năm 2025.",
      "năm 2025"),
 ]
 

@@ -132,5 +132,6 @@ if __name__ == "__main__":
     outcomes = results()
     for o in outcomes:
         if o.verdict != "right" and (len(sys.argv) < 2 or o.verdict in sys.argv[1:]):
-            print(f"[{o.id}] {o.verdict.upper()}: {o.text}\n      muốn: {o.expected}\n      được: {o.got}")
+            print(f"[{o.id}] {o.verdict.upper()}: {o.text}\n      muốn: {o.expected}\n"
+                  f"      được: {o.got}")
     print(summary(outcomes))

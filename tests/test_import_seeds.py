@@ -11,10 +11,11 @@ earns the figure only by finding each duty and flagging what it could not know.
 Steps are compared by what they mean, not by ids (the draft's ids differ): for each obligation
 the set of its due dates (before the holiday shift, since the draft cannot know the shift policy
 the author chose), restricted to the days both plans cover (the hand-written Bình Tân plan ends
-in April 2028, the document says "2023 - 2028"), and who does it. Two obligations match when their date sets are equal and
-their units are the same: both the issuer (whose name differs: «Ban Thường vụ Quận Đoàn» /
-«… Bình Tân»), or, neither being the issuer, two names of which most words of the shorter are
-in the other («Nhà thiếu nhi Quận» / «Nhà thiếu nhi Quận Bình Tân»; a cluster, group or «head:»
+in April 2028, the document says "2023 - 2028"), and who does it. Two obligations match when
+their date sets are equal and their units are the same: both the issuer (whose name differs:
+«Ban Thường vụ Quận Đoàn» / «… Bình Tân»), or, neither being the issuer, two names of which
+most words of the shorter are in the other («Nhà thiếu nhi Quận» / «Nhà thiếu nhi Quận Bình
+Tân»; a cluster, group or «head:»
 selector by its own name, its head unit's name and «cụm trưởng»). Recall: the hand-written
 obligations that some draft obligation matches; precision: the draft obligations that match
 some hand-written one. The recall by dates alone is printed beside it.
@@ -116,7 +117,8 @@ def profiles(plan: Plan, selectors: dict[str, list[str]], lo: date, hi: date) ->
     out = {}
     for d in plan.duties:
         names: list[frozenset[str]] = []
-        for sel in selectors.get(d.id) or [plan.issuer]:
+        for selector in selectors.get(d.id) or [plan.issuer]:
+            sel = selector
             if sel.startswith("head:"):
                 names.append(frozenset({"cum", "truong"}))
                 sel = sel[5:]
@@ -176,8 +178,9 @@ def compare(number: str, text: str) -> dict[str, float]:
 def test_seed_import_matches_hand_written_plan(number: str, capsys: pytest.CaptureFixture[str]) -> None:
     r = compare(number, draft_text(number))
     with capsys.disabled():
-        print(f"\nseed {number} as written: {r['hand']} obligations by hand, {r['draft']} in the draft; "
-              f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}")
+        print(f"\nseed {number} as written: {r['hand']} obligations by hand, "
+              f"{r['draft']} in the draft; recall {r['recall']:.0%} "
+              f"(dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}")
     assert r["recall"] >= FLOOR[number], r
     assert r["precision"] >= PRECISION_FLOOR[number], r
 
@@ -187,7 +190,9 @@ def test_seed_import_after_review_matches_hand_written_plan(number: str, capsys:
     text, answers = reviewed_text(number)
     r = compare(number, text)  # parse_plan inside: the reviewed draft passes `kehoach check`
     with capsys.disabled():
-        print(f"\nseed {number} after review ({answers} answers to {len(drafted(number)[0].review)} review items): "
-              f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}")
+        review = len(drafted(number)[0].review)
+        print(f"\nseed {number} after review ({answers} answers to {review} review items): "
+              f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), "
+              f"precision {r['precision']:.0%}")
     assert r["recall"] >= 0.9, r
     assert r["precision"] >= PRECISION_FLOOR[number], r

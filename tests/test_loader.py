@@ -138,7 +138,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 # ── hostile or broken files: refused with their place, no hang, no traceback ──────────────
 LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 def rrule(rule: str) -> str:
@@ -191,7 +191,7 @@ def test_non_utf8_byte_is_named_by_line_and_column(tmp_path: Path) -> None:
 def test_check_refuses_hostile_plans_quickly_and_cleanly(name: str, tmp_path: Path,
                                                          kehoach_bin: str) -> None:
     import subprocess
-    text = dict((b[0], b[1]) for b in HOSTILE)[name]
+    text = {b[0]: b[1] for b in HOSTILE}[name]
     f = tmp_path / "k.yaml"
     f.write_text(text, encoding="utf-8")
     done = subprocess.run([kehoach_bin, "check", str(f)], capture_output=True, text=True,

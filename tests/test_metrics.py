@@ -1,22 +1,24 @@
 """`GET /metrics`: the outbox by state and channel, deliveries by outcome (and the 429s), the
-oldest due message's wait and the HTTP timing, in the Prometheus text format, parsed back with
-prometheus-client's own parser; on SQLite and PostgreSQL."""
+oldest due message's wait, the feed cache's hits and misses and the HTTP timing, in the
+Prometheus text format, parsed back with prometheus-client's own parser; on SQLite and
+PostgreSQL."""
 from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from kehoach.clock import TICK_JOB, Clock
-from kehoach.store import write_session
+from kehoach.store import feeds, write_session
 from kehoach.store.models import deliveries_table, outbox_table
 from kehoach.web.app import create_app
 from kehoach.web.server import background
 from notifiers.testing import RecordingChannel
-from tests.conftest import NOW
+from tests.conftest import NOW, load
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -72,3 +74,18 @@ def test_metrics_say_when_the_clock_ticks_next(db: Engine, db_url: str) -> None:
     with background(create_app({}, db, now=lambda: NOW)) as base:
         got = samples(httpx.get(f"{base}/metrics").text)
     assert -120 < got[("kehoach_clock_next_tick_seconds", ())] < -59
+
+
+def test_metrics_count_the_feed_caches_hits_and_misses(db: Engine, plan_file: Path) -> None:
+    load(db, plan_file)
+    with write_session(db) as s:
+        token = feeds.create(s, "unit", "doan-a", NOW)[1]
+    with background(create_app({}, db, now=lambda: NOW)) as base:
+        before = samples(httpx.get(f"{base}/metrics").text)
+        first, second = (httpx.get(f"{base}/lich/{token}.ics") for _ in range(2))
+        assert httpx.get(f"{base}/lich/khong-co.ics").status_code == 404  # counts as neither
+        got = samples(httpx.get(f"{base}/metrics").text)
+    assert first.status_code == second.status_code == 200 and first.content == second.content
+    assert before[("kehoach_feed_cache_misses_total", ())] == 0
+    assert got[("kehoach_feed_cache_misses_total", ())] == 1
+    assert got[("kehoach_feed_cache_hits_total", ())] == 1

@@ -149,7 +149,7 @@ def test_dispatch_retries_with_backoff_then_parks_as_failed(db: Engine, plan_fil
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     rng = random.Random(7)
     waits = [backoff(a, rng) for a in (1, 2, 3, 4)]
-    assert all(60 * 2 ** (a - 1) / 2 <= w <= 60 * 2 ** (a - 1) for a, w in zip((1, 2, 3, 4), waits))
+    assert all(60 * 2 ** (a - 1) / 2 <= w <= 60 * 2 ** (a - 1) for a, w in zip((1, 2, 3, 4), waits, strict=True))
     assert backoff(3, rng, retry_after=12.5) == 12.5
 
 
@@ -319,7 +319,7 @@ def expected_keys(plan_path: Path) -> set[str]:
     keys = set()
     for s in compile_plan(plan, WorkingCalendar()):
         done_at = DONE.get(s.id)
-        for a, b in zip([LOADED, *ticks], ticks):
+        for a, b in zip([LOADED, *ticks], ticks, strict=False):  # (LOADED, t1), (t1, t2), …
             if done_at is not None and done_at <= b:
                 break
             missed = [r for r in s.occurrence.reminders if a < r <= b]

@@ -2,18 +2,27 @@
 PostgreSQL (the fixtures of conftest.py)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from kehoach import settings as settings_mod
+from kehoach.chat.links import mark_lost, set_contact
 from kehoach.store import read_session, tick, write_session
 from kehoach.store.digest import digest
 from kehoach.store.directory import routes, scope_units
-from kehoach.store.models import group_members_table, groups_table, outbox_table, people_table
-from kehoach.store.people import PersonError, add_person, find_person, list_people
+from kehoach.store.models import group_members_table, groups_table, outbox_table
+from kehoach.store.people import (
+    PersonError,
+    add_person,
+    find_person,
+    list_people,
+    person_view,
+    prefer,
+)
 from tests.conftest import load, run
 
 NOW = datetime(2022, 4, 1, 3, 0, tzinfo=UTC)
@@ -52,8 +61,7 @@ def people(db: Engine, **kinds: tuple[str, str, dict[str, object]]) -> dict[str,
             ids[key] = add_person(s, key, unit, NOW, board_role=role,
                                   email=extra.get("email"))  # type: ignore[arg-type]
             if "chat" in extra:
-                s.execute(update(people_table).where(people_table.c.id == ids[key])
-                          .values(telegram_chat_id=extra["chat"], telegram_linked_at=NOW))
+                set_contact(s, ids[key], "telegram", str(extra["chat"]), NOW)
     return ids
 
 
@@ -97,8 +105,7 @@ def test_routes_pick_the_first_running_contact_and_fall_back(db: Engine, plan: P
         only_mail = routes(s, ["doan-a"], ("email",), "console")
         assert [r.channel for r in only_mail["doan-a"]] == ["email", "email"]
     with write_session(db) as s:  # a lost Telegram link is not used
-        s.execute(update(people_table).where(people_table.c.id == ids["an"])
-                  .values(telegram_lost_at=NOW))
+        mark_lost(s, ids["an"], "telegram", "42", NOW, "Telegram: Forbidden")
     with read_session(db) as s:
         assert [r.channel for r in routes(s, ["doan-a"], ("telegram",), "console")["doan-a"]
                 ] == ["console"]
@@ -111,7 +118,7 @@ def test_tick_and_digest_send_to_each_reachable_person(db: Engine, plan: Path) -
     now = datetime(2022, 4, 18, 2, tzinfo=UTC)  # the reminder 7 days before 25/4
     with write_session(db) as s:
         tick(s, now, channel="console", channels=("telegram", "email"))
-        digest(s, now, "07:30", channel="console", channels=("telegram", "email"))
+        digest(s, now, time(7, 30), channel="console", channels=("telegram", "email"))
     with read_session(db) as s:
         rows = s.execute(select(outbox_table.c.unit_id, outbox_table.c.person_id,
                                 outbox_table.c.channel, outbox_table.c.purpose)).all()
@@ -121,6 +128,30 @@ def test_tick_and_digest_send_to_each_reachable_person(db: Engine, plan: Path) -
         assert ("doan-a", ids["binh"], "telegram", purpose) in got
         assert ("doan-b", None, "console", purpose) in got  # nobody reachable: not dropped
     assert not any(u == "doan-a" and p is None for u, p, _c, _ in got)
+
+
+def test_a_preferred_channel_is_tried_first_and_checked(db: Engine, plan: Path) -> None:
+    load(db, plan)
+    ids = people(db, an=("doan-a", "member", {"email": "an@example.vn", "chat": 42}),
+                 binh=("doan-a", "member", {"email": "binh@example.vn"}))
+    both = ("telegram", "email")
+    with write_session(db) as s:
+        assert [r.channel for r in routes(s, ["doan-a"], both)["doan-a"]] == ["telegram", "email"]
+        prefer(s, ids["an"], "email")
+        assert [r.channel for r in routes(s, ["doan-a"], both)["doan-a"]] == ["email", "email"]
+        assert [c.channel for c in person_view(s, ids["an"]).contacts] == ["email", "telegram"]
+        assert person_view(s, ids["an"]).contact_text("email") == "an@example.vn (ưu tiên)"
+        prefer(s, ids["an"], "telegram")  # the other one goes back behind it
+        assert [r.channel for r in routes(s, ["doan-a"], both)["doan-a"]] == ["telegram", "email"]
+        assert person_view(s, ids["an"]).contact_text("email") == "an@example.vn"
+    for who, channel, said in [("an", "fax", "không có kênh «fax»; chọn một trong: telegram "
+                                "(Telegram), email (Thư điện tử)"),
+                               ("an", "console", "không có kênh «console»"),
+                               ("binh", "telegram", "chưa có liên lạc qua Telegram; hãy gửi mã "
+                                "mời cho người đó (kehoach invite) trước")]:
+        with pytest.raises(PersonError) as caught, write_session(db) as s:
+            prefer(s, ids[who], channel)
+        assert said in str(caught.value)
 
 
 def test_add_person_refuses_bad_input_and_writes_nothing(db: Engine, plan: Path) -> None:
@@ -140,27 +171,39 @@ def test_add_person_refuses_bad_input_and_writes_nothing(db: Engine, plan: Path)
                        **args)  # type: ignore[arg-type]
     with read_session(db) as s:
         listed = list_people(s)
-        assert [(p.name, p.login, p.telegram) for p in listed] == [
+        assert [(p.name, p.login, p.state("telegram")) for p in listed] == [
             ("Nguyễn Văn An", "an", "chưa liên kết")]
         assert find_person(s, "an").name == find_person(s, str(listed[0].id)).name
 
 
-def test_settings_file_under_the_environment(tmp_path: Path) -> None:
+def test_settings_file_under_the_environment(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("KEHOACH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "kehoach.toml").write_text(
         'database_url = "sqlite:///x.db"\n[telegram]\ntoken = "123:abc"\n[smtp]\nport = 2525\n',
         encoding="utf-8")
-    got = settings_mod.load({"KEHOACH_SMTP_PORT": "25"}, cwd=tmp_path)
-    assert got["KEHOACH_DATABASE_URL"] == "sqlite:///x.db"
-    assert got["KEHOACH_TELEGRAM_TOKEN"] == "123:abc"
-    assert got["KEHOACH_SMTP_PORT"] == "25"  # the environment wins
-    assert ("KEHOACH_TELEGRAM_TOKEN", "••••••") == settings_mod.shown(got)[2][:2]
+    monkeypatch.setenv("KEHOACH_SMTP_PORT", "25")
+    got = settings_mod.Settings.load()
+    assert got.database_url == "sqlite:///x.db"
+    assert got.telegram_token is not None and got.telegram_token.get_secret_value() == "123:abc"
+    assert got.smtp_port == 25  # the environment wins
+    assert "123:abc" not in repr(got) and "123:abc" not in str(got)
+    rows = {row[0]: row[1:3] for row in settings_mod.describe(got)}
+    assert rows["KEHOACH_TELEGRAM_TOKEN"] == ("••••••", "kehoach.toml: [telegram] token")
+    assert rows["KEHOACH_SMTP_PORT"] == ("25", "môi trường")
+    assert rows["KEHOACH_HTTP_PORT"] == ("8080", "mặc định")
     (tmp_path / "kehoach.toml").write_text("[telegram]\ntokn = 1\n", encoding="utf-8")
-    with pytest.raises(settings_mod.SettingsError, match="không biết thiết lập telegram_tokn"):
-        settings_mod.load({}, cwd=tmp_path)
+    with pytest.raises(settings_mod.SettingsError, match=r"không biết thiết lập \[telegram\] tokn"):
+        settings_mod.Settings.load()
     (tmp_path / "kehoach.toml").write_text("[telegram\n", encoding="utf-8")
-    with pytest.raises(settings_mod.SettingsError, match="sai cú pháp TOML"):
-        settings_mod.load({}, cwd=tmp_path)
-    assert settings_mod.load({}, cwd=tmp_path / "nowhere") == {}
+    with pytest.raises(settings_mod.SettingsError, match="sai cú pháp TOML ở dòng 1, cột 10"):
+        settings_mod.Settings.load()
+    (tmp_path / "nowhere").mkdir()
+    monkeypatch.chdir(tmp_path / "nowhere")
+    monkeypatch.delenv("KEHOACH_SMTP_PORT")
+    assert settings_mod.Settings.load() == settings_mod.Settings.of({})  # no file: the defaults
 
 
 def test_person_commands(kehoach_bin: str, db_url: str, plan: Path, tmp_path: Path) -> None:
@@ -174,21 +217,35 @@ def test_person_commands(kehoach_bin: str, db_url: str, plan: Path, tmp_path: Pa
     assert "Traceback" not in bad.stderr
     listed = run(kehoach_bin, "person", "list", cwd=tmp_path, url=db_url)
     assert "Lê Thị Cúc" in listed.stdout and "cuc@example.vn" in listed.stdout
+    fax = run(kehoach_bin, "person", "contacts", "Lê Thị Cúc", "--prefer", "fax", cwd=tmp_path,
+              url=db_url)
+    assert fax.returncode == 1 and "không có kênh «fax»; chọn một trong: telegram" in fax.stderr
+    chat = run(kehoach_bin, "person", "contacts", "Lê Thị Cúc", "--prefer", "telegram",
+               cwd=tmp_path, url=db_url)
+    assert chat.returncode == 1 and "chưa có liên lạc qua Telegram" in chat.stderr
+    assert "Traceback" not in fax.stderr + chat.stderr
+    mail = run(kehoach_bin, "person", "contacts", "Lê Thị Cúc", "--prefer", "Email",
+               cwd=tmp_path, url=db_url)
+    assert mail.returncode == 0, mail.stderr
+    assert "Lê Thị Cúc nhận tin qua Thư điện tử trước" in mail.stdout
+    assert "1. Thư điện tử: cuc@example.vn (ưu tiên)" in mail.stdout
 
 
 @pytest.mark.parametrize("value", ["hôm qua", "2022-05-18T09:00", "2022-05-18T09:00+07:00*0",
                                    "2022-05-18T09:00+07:00*nhanh"])
 def test_a_bad_simulated_clock_is_refused_by_name(value: str) -> None:
-    from kehoach.serve import simulated_clock
     with pytest.raises(settings_mod.SettingsError, match="KEHOACH_SIMULATED_NOW"):
-        simulated_clock(value)
-    assert simulated_clock("2022-05-18T09:00+07:00*60")().tzinfo is not None
+        settings_mod.Settings.of({"KEHOACH_SIMULATED_NOW": value})
+    simulated = settings_mod.Settings.of({"KEHOACH_SIMULATED_NOW": "2022-05-18T09:00+07:00*60"})
+    assert simulated.simulated_now is not None
+    assert simulated.simulated_now.clock()().tzinfo is not None
 
 
 def test_settings_command_shows_values_and_hides_secrets(kehoach_bin: str, tmp_path: Path) -> None:
     import os
     import subprocess
     (tmp_path / "kehoach.toml").write_text('[smtp]\nhost = "mail.example.vn"\n'
+                                           'user = "kehoach@example.vn"\n'
                                            'password = "bi-mat-123"\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEHOACH_")}
     res = subprocess.run([kehoach_bin, "settings"], cwd=tmp_path, env={**env, "COLUMNS": "200"},
@@ -196,6 +253,7 @@ def test_settings_command_shows_values_and_hides_secrets(kehoach_bin: str, tmp_p
     assert res.returncode == 0, res.stderr
     assert "mail.example.vn" in res.stdout and "bi-mat-123" not in res.stdout
     assert "KEHOACH_SMTP_PASSWORD" in res.stdout and "••••••" in res.stdout
+    assert "[smtp] host" in res.stdout and "mặc định" in res.stdout  # where each comes from
 
 
 def test_plan_units_are_kept_at_load_and_filled_by_the_migration(db: Engine, plan: Path) -> None:

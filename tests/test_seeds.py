@@ -98,8 +98,8 @@ def test_every_obligation_quotes_its_seed(name: str) -> None:
     doc = yaml.safe_load((PLANS / name).read_text(encoding="utf-8"))
     for ob in doc["obligations"]:
         assert ob.get("source"), f"{ob['id']}: no source"
-        for part in ob["source"].split("…"):
-            part = _norm(part)
+        for quoted in ob["source"].split("…"):
+            part = _norm(quoted)
             assert not part or part in seed, f"{ob['id']}: «{part}» is not in the seed"
 
 
@@ -123,13 +123,13 @@ def test_hcsn_every_member_attends_and_pays_for_the_conference() -> None:
     attend = steps(HCSN, "hoi-nghi-chi-thi-05-tham-du")
     assert sorted(s.unit for s in attend) == sorted(HCSN_UNITS)
     pay = steps(HCSN, "hoi-nghi-chi-thi-05-kinh-phi")
-    assert {s.unit: s.amount for s in pay} == {u: 500_000 for u in HCSN_UNITS}
+    assert {s.unit: s.amount for s in pay} == dict.fromkeys(HCSN_UNITS, 500000)
     assert {s.occurrence.date for s in pay} == {date(2022, 5, 19)}  # a Thursday
 
 
 def test_hcsn_ky_nghi_hong_contribution_moves_before_the_sunday() -> None:
     pay = steps(HCSN, "ky-nghi-hong-kinh-phi")
-    assert {s.unit: s.amount for s in pay} == {u: 6_000_000 for u in HCSN_UNITS}
+    assert {s.unit: s.amount for s in pay} == dict.fromkeys(HCSN_UNITS, 6000000)
     # due 24/7/2022, a Sunday → Friday 22/7/2022
     assert {(s.occurrence.nominal, s.occurrence.date) for s in pay} == {
         (date(2022, 7, 24), date(2022, 7, 22))}
@@ -249,8 +249,8 @@ def test_binh_tan_registration_and_report_counts() -> None:
     # reports 30/5 and 30/11 of 2024 – 2027 (2023's two are history): 8 per head. Only the heads.
     reg = Counter(s.unit for s in steps(BINH_TAN, "dang-ky-hoat-dong"))
     rep = Counter(s.unit for s in steps(BINH_TAN, "bao-cao-ket-qua-cum"))
-    assert reg == {h: 8 for h in BT_HEADS.values()}
-    assert rep == {h: 8 for h in BT_HEADS.values()}
+    assert reg == dict.fromkeys(BT_HEADS.values(), 8)
+    assert rep == dict.fromkeys(BT_HEADS.values(), 8)
 
 
 def test_binh_tan_nothing_is_due_before_the_plan_was_issued() -> None:
@@ -528,8 +528,7 @@ def test_kien_giang_yearly_written_report(unit: str) -> None:
 
 
 def test_kien_giang_every_district_and_direct_union_reports() -> None:
-    assert Counter(s.unit for s in steps(KIEN_GIANG, "bao-cao-nam")) == {
-        u: 4 for u in KG_DISTRICTS + KG_DIRECT}
+    assert Counter(s.unit for s in steps(KIEN_GIANG, "bao-cao-nam")) == dict.fromkeys(KG_DISTRICTS + KG_DIRECT, 4)
 
 
 @pytest.mark.parametrize("obligation,percent", [

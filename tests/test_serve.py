@@ -253,7 +253,7 @@ def test_one_advisory_lock_holder_and_take_over(db: Engine, db_url: str) -> None
 
 
 def test_a_topic_is_a_lock_of_its_own(db: Engine, db_url: str) -> None:
-    """The clock's lock and a bot token's (kehoach.serve.telegram_loop) are independent."""
+    """The clock's lock and a bot token's (kehoach.serve.sender_loop) are independent."""
     other = make_engine(db_url)
     clock, token = leadership_for(db), leadership_for(db, "telegram-abc")
     rival = leadership_for(other, "telegram-abc")
@@ -303,9 +303,8 @@ def test_serve_sends_the_reminders_due_now(kehoach_bin: str, db: Engine, db_url:
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_two_serve_processes_one_leader_each_row_sent_once(
         kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]) -> None:
-    for name in ("a", "b"):
-        procs.append(Proc(kehoach_bin, db_url, tmp_path, name, "serve", "--tick-seconds", "1",
-                          "--poll-seconds", "0.1", "--limit", "200"))
+    procs += [Proc(kehoach_bin, db_url, tmp_path, name, "serve", "--tick-seconds", "1",
+                   "--poll-seconds", "0.1", "--limit", "200") for name in ("a", "b")]
     wait_for(lambda: any(p.leads() for p in procs), 20, "a leader")
     wait_for(lambda: all("Cơ sở dữ liệu:" in p.log() for p in procs), 20, "both processes")
     total = TWO_PROCESS_TOTAL

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -48,7 +48,9 @@ def first_version_fingerprint(maker: RowMaker, step: Step) -> str:
                if v is not None}
     duty_key = SEP.join((duty.id, str(duty.kind), duty.title,
                          SEP.join(f"{k}={v}" for k, v in sorted(details.items()))))
-    iso = lambda v: v.isoformat() if v is not None else ""
+    def iso(v: date | time | None) -> str:
+        return v.isoformat() if v is not None else ""
+
     occ_key = SEP.join((occ.key, occ.date.isoformat(), iso(occ.time), iso(occ.start),
                         occ.due_at.isoformat(), "1" if occ.tentative else "0",
                         occ.nominal.isoformat(), occ.shifted_because or "",
@@ -122,7 +124,7 @@ def test_bulk_insert_stores_what_the_core_insert_stores_sqlite(
         assert rows[0] == rows[1]  # the very same stored text, column by column
 
 
-def test_bulk_insert_reads_back_as_the_rows_made(db: Engine) -> None:  # noqa: F811
+def test_bulk_insert_reads_back_as_the_rows_made(db: Engine) -> None:
     plan, steps = PLANS[-1]
     with write_session(db) as s:
         sync_plan(s, plan, steps, now=NOW, content_hash="x")  # type: ignore[arg-type]

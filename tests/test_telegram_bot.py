@@ -1,7 +1,7 @@
-"""The bot over real HTTP: the `Application` of notifiers/telegram_bot.py long-polls the loopback
-Bot API of tests/fake_bot_api.py, which plays the users (messages, button presses); the store
-is SQLite or PostgreSQL. Linking, every button, every command, refusals, the extension round
-trip (request → approver → grant / refuse → the step in the database)."""
+"""The bot over real HTTP: the `Application` of kehoach/chat/telegram_bot.py long-polls the
+loopback Bot API of tests/fake_bot_api.py, which plays the users (messages, button presses); the
+store is SQLite or PostgreSQL. Linking, every button, every command, refusals, the extension
+round trip (request → approver → grant / refuse → the step in the database)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,18 +10,18 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import Engine, select, update
 
 from kehoach import store
-from kehoach.store.models import invites_table, outbox_table, people_table, steps_table
+from kehoach.chat.links import code_hash, create_invite, set_contact
+from kehoach.store.models import contacts_table, invites_table, outbox_table, steps_table
 from kehoach.store.people import add_person
-from notifiers.telegram import Limiter, TelegramChannel
-from notifiers.telegram_bot import COMMANDS, KehoachBot
 from notifiers.rendering import clip
-from notifiers.telegram_links import code_hash, create_invite
+from notifiers.telegram import Limiter, TelegramChannel
+from kehoach.chat.telegram_bot import COMMANDS, KehoachBot
 from tests.conftest import NOW, load, transitions
 from tests.fake_bot_api import FakeBotAPI
 
@@ -41,10 +41,15 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class Running:
-    """The bot on its own asyncio loop in a thread, as `kehoach serve` runs it."""
+class Bot(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
 
-    def __init__(self, bot: KehoachBot):
+
+class Running:
+    """A bot (Telegram's, Zalo's) on its own asyncio loop in a thread, as `kehoach serve` runs
+    it."""
+
+    def __init__(self, bot: Bot):
         self.bot, self.stop = bot, asyncio.Event()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete,
@@ -64,19 +69,25 @@ def api() -> Iterator[FakeBotAPI]:
     server.stop()
 
 
-@pytest.fixture
-def world(db: Engine, plan_file: Path) -> dict[str, int]:
-    """The test plan; people of doan-a, doan-b and the issuer quan-doan, linked to chats."""
+def people(db: Engine, plan_file: Path, channel: str, chats: tuple[Any, Any, Any]
+           ) -> dict[str, int]:
+    """The test plan; people of doan-a, doan-b and the issuer quan-doan, linked on `channel`
+    to `chats` (in that order)."""
     load(db, plan_file)
     ids = {}
     with store.write_session(db) as s:
-        for key, unit, chat, role in (("Anh Ba", "doan-a", A, "member"),
-                                      ("Chị Tư", "doan-b", B, "member"),
-                                      ("Cô Năm", "quan-doan", BOSS, "unit_secretary")):
+        for (key, unit, role), chat in zip((("Anh Ba", "doan-a", "member"),
+                                            ("Chị Tư", "doan-b", "member"),
+                                            ("Cô Năm", "quan-doan", "unit_secretary")),
+                                           chats, strict=True):
             ids[key] = add_person(s, key, unit, NOW, board_role=role)
-            s.execute(update(people_table).where(people_table.c.id == ids[key])
-                      .values(telegram_chat_id=chat, telegram_linked_at=NOW))
+            set_contact(s, ids[key], channel, str(chat), NOW)
     return ids
+
+
+@pytest.fixture
+def world(db: Engine, plan_file: Path) -> dict[str, int]:
+    return people(db, plan_file, "telegram", (A, B, BOSS))
 
 
 @pytest.fixture
@@ -114,9 +125,12 @@ def step(db: Engine, step_id: str = STEP) -> Any:
         return s.execute(select(steps_table).where(steps_table.c.id == step_id)).one()
 
 
-def person(db: Engine, pid: int) -> Any:
+def chat_of(db: Engine, pid: int) -> Any:
+    """The person's Telegram contact row, or None."""
     with store.read_session(db) as s:
-        return s.execute(select(people_table).where(people_table.c.id == pid)).one()
+        return s.execute(select(contacts_table).where(contacts_table.c.person_id == pid,
+                                                      contacts_table.c.channel == "telegram")
+                         ).one_or_none()
 
 
 def deliver(db: Engine, channel: TelegramChannel, now: datetime = MAY_18) -> None:
@@ -166,16 +180,16 @@ def test_linking_with_a_good_code_then_used_wrong_and_expired_ones(
         stored = s.execute(select(invites_table.c.code_hash)).scalars().all()
     assert len(code) >= 32 and code_hash(code) in stored and code not in stored
     assert "Bác Sáu" in reply(api, 501, f"/start {code}", "Đã liên kết")
-    linked = person(db, pid)
-    assert linked.telegram_chat_id == 501 and linked.telegram_linked_at == MAY_18
+    linked = chat_of(db, pid)
+    assert linked.address == "501" and linked.linked_at == MAY_18
 
     for chat, text in ((502, f"/start {code}"), (503, "/start khong-dung"),
                        (504, f"/start {old}")):
         assert "không đúng, đã được dùng hoặc đã hết hạn" in reply(api, chat, text, "Mã")
-    assert person(db, pid).telegram_chat_id == 501  # nothing else changed
+    assert chat_of(db, pid).address == "501"  # nothing else changed
     with store.read_session(db) as s:
-        assert s.execute(select(people_table.c.id).where(
-            people_table.c.telegram_chat_id.in_([502, 503, 504]))).first() is None
+        assert s.execute(select(contacts_table.c.id).where(
+            contacts_table.c.address.in_(["502", "503", "504"]))).first() is None
 
 
 def test_start_without_a_code_and_an_unlinked_chat(bot: Running, api: FakeBotAPI,
@@ -347,17 +361,14 @@ def test_huy_unlinks_and_help_and_unknown(db: Engine, world: dict[str, int], bot
     assert "Không có lệnh này" in reply(api, A, "/khongco", "Không có lệnh")
     assert "Gõ /help" in reply(api, A, "xin chào", "/help")
     assert "Đã hủy liên kết của Anh Ba" in reply(api, A, "/huy", "hủy liên kết")
-    assert person(db, world["Anh Ba"]).telegram_chat_id is None
+    assert chat_of(db, world["Anh Ba"]) is None
     assert "không liên kết với ai" in reply(api, A, "/huy", "không liên kết")
 
 
 # ── webhook ─────────────────────────────────────────────────────────────────────────────────
 
 def test_webhook_checks_the_secret_token_on_every_request(db: Engine, api: FakeBotAPI) -> None:
-    import json
     import socket
-    import urllib.error
-    import urllib.request
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -374,15 +385,8 @@ def test_webhook_checks_the_secret_token_on_every_request(db: Engine, api: FakeB
                 "message_id": 1, "date": 0, "chat": {"id": 77, "type": "private"},
                 "from": {"id": 77, "is_bot": False, "first_name": "A"}, "text": text,
                 "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/telegram/hook", data=json.dumps(update).encode(),
-                headers={"Content-Type": "application/json",
-                         **({"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {})})
-            try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    return int(answer.status)
-            except urllib.error.HTTPError as exc:
-                return exc.code
+            return post_update(f"http://127.0.0.1:{port}/telegram/hook", update,
+                               "X-Telegram-Bot-Api-Secret-Token", secret)
         wait_for(lambda: _listening(port), "the webhook server")
         assert post(None, "/help") == 403 and post("sai", "/help") == 403
         time.sleep(0.3)
@@ -391,6 +395,20 @@ def test_webhook_checks_the_secret_token_on_every_request(db: Engine, api: FakeB
         wait_for(lambda: said(api, 77), "the answer to a genuine update")
     finally:
         running.close()
+
+
+def post_update(url: str, update: dict[str, Any], header: str, secret: str | None) -> int:
+    """POST `update` as JSON to a webhook, with `header: secret` when given; the status."""
+    import json
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(url, data=json.dumps(update).encode(), headers={
+        "Content-Type": "application/json", **({header: secret} if secret else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def _listening(port: int) -> bool:

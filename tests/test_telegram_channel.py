@@ -7,17 +7,19 @@ import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from telegram import LinkPreviewOptions
 
 from kehoach import store
+from kehoach.chat.links import set_contact
 from kehoach.serve import wired_channels
 from kehoach.store.digest import digest
-from kehoach.store.models import deliveries_table, outbox_table, people_table
+from kehoach.store.models import contacts_table, deliveries_table, outbox_table
 from kehoach.store.people import add_person
 from notifiers.base import DeliveryError, Notification, Recipient
 from notifiers.telegram import (
@@ -60,7 +62,7 @@ def channel(api: FakeBotAPI) -> Iterator[TelegramChannel]:
 def note(purpose: str = "reminder", payload: dict[str, Any] | None = None, chat: int = 42,
          outbox_id: int = 5, recipient: str = "doan-a", level: int | None = 0) -> Notification:
     return Notification(outbox_id, f"k{outbox_id}", recipient, purpose, level,
-                        payload or REMINDER, 1, Recipient(1, "Anh <Ba>", "ba@example.vn", chat))
+                        payload or REMINDER, 1, Recipient(1, "Anh <Ba>", str(chat)))
 
 
 # ── rendering ───────────────────────────────────────────────────────────────────────────────
@@ -174,8 +176,7 @@ def linked(db: Engine, plan_file: Path) -> dict[str, int]:
     load(db, plan_file)
     with store.write_session(db) as s:
         pid = add_person(s, "Anh Ba", "doan-a", NOW, email="ba@example.vn")
-        s.execute(update(people_table).where(people_table.c.id == pid)
-                  .values(telegram_chat_id=42, telegram_linked_at=NOW))
+        set_contact(s, pid, "telegram", str(42), NOW)
         store.tick(s, MAY_18, channels=["telegram", "email"])
     return {"person": pid}
 
@@ -191,8 +192,10 @@ def deliveries(db: Engine) -> list[Any]:
         return list(s.execute(select(deliveries_table).order_by(deliveries_table.c.id)))
 
 
-def dispatch(db: Engine, channel: Any, now: datetime = MAY_18) -> store.DispatchResult:
-    return store.dispatch(lambda: store.write_session(db), channel, now, limit=100)
+def dispatch(db: Engine, channel: Any, now: datetime = MAY_18,
+             fallbacks: tuple[str, ...] = ()) -> store.DispatchResult:
+    return store.dispatch(lambda: store.write_session(db), channel, now, limit=100,
+                          fallbacks=fallbacks)
 
 
 def test_reminders_queued_by_the_tick_reach_the_linked_chat(
@@ -244,33 +247,36 @@ def test_a_blocked_bot_deactivates_the_link_and_falls_back_to_email(
     settings = {"KEHOACH_TELEGRAM_TOKEN": TOKEN, "KEHOACH_TELEGRAM_BASE_URL": api.base_url,
                 "KEHOACH_SMTP_HOST": "127.0.0.1", "KEHOACH_SMTP_FROM": "kehoach@example.vn",
                 "KEHOACH_DATABASE_URL": db_url}
-    console, telegram, email = wired_channels(settings, db, lambda: MAY_18)
+    console, telegram, email = wired_channels(settings)
     assert (console.name, telegram.name, email.name) == ("console", "telegram", "email")
     try:
         api.fail("sendMessage", "403")
-        result = dispatch(db, telegram)
+        result = dispatch(db, telegram, fallbacks=("console", "telegram", "email"))
     finally:
         telegram.close()  # type: ignore[attr-defined]
     assert result.failed >= 1
     first = rows(db)[0]
     assert first.state == "failed" and deliveries(db)[0].permanent
     with store.read_session(db) as s:
-        person = s.execute(select(people_table).where(people_table.c.id == linked["person"])
-                           ).one()
+        chat = s.execute(select(contacts_table).where(
+            contacts_table.c.person_id == linked["person"],
+            contacts_table.c.channel == "telegram")).one()
         fallback = s.execute(select(outbox_table).where(outbox_table.c.channel == "email")
                              ).all()
-    assert person.telegram_lost_at is not None and person.telegram_chat_id == 42
+    assert chat.lost_at is not None and chat.address == "42"
+    assert chat.lost_reason.startswith("Telegram: Forbidden")
     assert [r.idempotency_key for r in fallback] == [first.idempotency_key + "|email"]
     assert fallback[0].payload["fallback_from"] == "telegram"
     # The rows still pending for that chat fail without a request each? No: the next tick
     # routes the person to e-mail; and the unit's next digest tells the secretary.
     with store.write_session(db) as s:
-        queued = digest(s, MAY_18 + timedelta(hours=6), "07:30", channels=["email"])
+        queued = digest(s, MAY_18 + timedelta(hours=6), time_of_day(7, 30), channels=["email"])
     assert queued.queued
     with store.read_session(db) as s:
         digests = s.execute(select(outbox_table.c.payload).where(
             outbox_table.c.purpose == "digest", outbox_table.c.unit_id == "doan-a")).scalars()
-        assert any(p["lost_links"] == [{"name": "Anh Ba", "email": "ba@example.vn"}]
+        assert any(p["lost_links"] == [{"name": "Anh Ba", "channel": "Telegram",
+                                        "fallback": "Thư điện tử ba@example.vn"}]
                    for p in digests)
 
 
@@ -278,7 +284,7 @@ def test_a_group_become_supergroup_moves_the_stored_chat_and_is_sent_there_at_on
         db: Engine, db_url: str, linked: dict[str, int], api: FakeBotAPI) -> None:
     settings = {"KEHOACH_TELEGRAM_TOKEN": TOKEN, "KEHOACH_TELEGRAM_BASE_URL": api.base_url,
                 "KEHOACH_DATABASE_URL": db_url}
-    telegram = wired_channels(settings, db, lambda: MAY_18)[1]
+    telegram = wired_channels(settings)[1]
     telegram.limiter = Limiter(None)  # type: ignore[attr-defined]
     api.fail("sendMessage", "migrate", to=-1001234567890)
     try:
@@ -287,9 +293,10 @@ def test_a_group_become_supergroup_moves_the_stored_chat_and_is_sent_there_at_on
         telegram.close()  # type: ignore[attr-defined]
     assert result.sent == result.claimed and not result.retrying and not result.failed
     with store.read_session(db) as s:
-        chat = s.execute(select(people_table.c.telegram_chat_id)
-                         .where(people_table.c.id == linked["person"])).scalar_one()
-    assert chat == -1001234567890
+        chat = s.execute(select(contacts_table.c.address)
+                         .where(contacts_table.c.person_id == linked["person"])
+                         .where(contacts_table.c.channel == "telegram")).scalar_one()
+    assert chat == "-1001234567890"
     to = [int(c.params["chat_id"]) for c in api.calls_of("sendMessage")]
     assert to[0] == 42 and set(to[1:]) == {-1001234567890}  # the old id asked once
     assert all(d.outcome == "sent" and d.remote_id.startswith("-1001234567890:")
@@ -300,7 +307,7 @@ def test_chat_not_found_is_a_lost_link_too(channel: TelegramChannel, api: FakeBo
     api.fail("sendMessage", "chat")
     with pytest.raises(ChatLost) as caught:
         channel.send(note())
-    assert caught.value.permanent
+    assert caught.value.permanent and caught.value.lost
 
 
 def test_malformed_html_is_sent_again_as_plain_text(channel: TelegramChannel,
@@ -325,7 +332,11 @@ def test_a_wrong_token_is_a_temporary_failure(api: FakeBotAPI) -> None:
 def test_no_linked_chat_is_permanent(channel: TelegramChannel) -> None:
     with pytest.raises(DeliveryError) as caught:
         channel.send(Notification(1, "k", "doan-a", "reminder", 0, REMINDER, 1, None))
-    assert caught.value.permanent
+    assert caught.value.permanent and not caught.value.lost  # to no person: nothing to mark
+    with pytest.raises(DeliveryError) as caught:  # a person with no chat (or a lost one) left
+        channel.send(Notification(1, "k", "doan-a", "reminder", 0, REMINDER, 1,
+                                  Recipient(1, "Anh Ba")))
+    assert caught.value.permanent and caught.value.lost  # the dispatcher tries the next contact
 
 
 # ── rate limits ─────────────────────────────────────────────────────────────────────────────

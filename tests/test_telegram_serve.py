@@ -20,8 +20,10 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from kehoach import store
+from kehoach.chat.links import code_hash, set_contact
 from kehoach.serve import TELEGRAM_LINE
 from kehoach.store.models import (
+    contacts_table,
     deliveries_table,
     invites_table,
     outbox_table,
@@ -30,9 +32,9 @@ from kehoach.store.models import (
     units_table,
 )
 from kehoach.store.people import add_person
-from notifiers.telegram_links import code_hash
 from tests.conftest import NOW, load, transitions
 from tests.fake_bot_api import FakeBotAPI
+from tests.loopback import LoopbackServer
 from tests.test_telegram_bot import STEP, TOKEN, wait_for
 
 CHAT = 4201
@@ -51,10 +53,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def kehoach(kehoach_bin: str, db_url: str, api: FakeBotAPI, folder: Path, *args: str,
-            extra: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "KEHOACH_DATABASE_URL": db_url, "KEHOACH_TELEGRAM_TOKEN": TOKEN,
-           "KEHOACH_TELEGRAM_BASE_URL": api.base_url, "KEHOACH_HTTP_PORT": str(free_port()),
+def kehoach(kehoach_bin: str, db_url: str, api: LoopbackServer, folder: Path, *args: str,
+            extra: dict[str, str] | None = None, bot: tuple[str, str] = ("TELEGRAM", TOKEN),
+            **popen: Any) -> subprocess.Popen[bytes]:
+    """`kehoach ARGS` in `folder`, its chat channel `bot` (the settings' name, its token)
+    pointed at the stand-in `api`."""
+    prefix, token = bot
+    env = {**os.environ, "KEHOACH_DATABASE_URL": db_url, f"KEHOACH_{prefix}_TOKEN": token,
+           f"KEHOACH_{prefix}_BASE_URL": api.base_url, "KEHOACH_HTTP_PORT": str(free_port()),
            **(extra or {})}
     env.pop("KEHOACH_SMTP_HOST", None)
     return subprocess.Popen([kehoach_bin, *args], cwd=folder, env=env, **popen)
@@ -70,8 +76,7 @@ def test_serve_sends_the_reminder_at_its_simulated_moment_and_a_press_marks_it_d
     moment = datetime.fromisoformat(reminders[-1])  # the last reminder before 25/05/2022
     with store.write_session(db) as s:
         pid = add_person(s, "Anh Ba", "doan-a", NOW)
-        s.execute(update(people_table).where(people_table.c.id == pid)
-                  .values(telegram_chat_id=CHAT, telegram_linked_at=NOW))
+        set_contact(s, pid, "telegram", str(CHAT), NOW)
         s.execute(update(steps_table).where(steps_table.c.next_action_at < moment)
                   .values(next_action_at=None))  # only the reminder under test is due:
         s.execute(update(steps_table).where(steps_table.c.id == STEP)  # as if loaded just
@@ -164,8 +169,9 @@ def test_invite_prints_the_bot_link_and_stores_only_the_hash(
     time.sleep(0)
 
 
-def queue_reminders(engine: Engine, count: int, chats: int) -> None:
-    """`count` due reminders to `chats` linked people in turn (outbox rows, as a tick makes)."""
+def queue_reminders(engine: Engine, count: int, chats: int, channel: str = "telegram") -> None:
+    """`count` due reminders to `chats` people linked on `channel`, in turn (outbox rows, as
+    a tick makes)."""
     payload = {"plan_id": "kh", "title": "Báo cáo tháng", "kind": "deadline", "event": False,
                "unit": "doan-a", "unit_name": "Đoàn phường A",
                "due_at": "2022-05-25T17:00:00+00:00", "due_day": "25/05/2022", "amount": None, "moment": "2022-05-18T02:00:00+00:00",
@@ -174,16 +180,25 @@ def queue_reminders(engine: Engine, count: int, chats: int) -> None:
     with store.write_session(engine) as s:
         s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
         s.execute(insert(people_table), [
-            {"name": f"Người {i}", "unit_id": "doan-a", "contacts": {}, "active": True,
-             "created_at": NOW, "board_role": "member", "telegram_chat_id": 10_000 + i,
-             "telegram_linked_at": NOW} for i in range(chats)])
+            {"name": f"Người {i}", "unit_id": "doan-a", "active": True,
+             "created_at": NOW, "board_role": "member"} for i in range(chats)])
         ids = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
+        s.execute(insert(contacts_table), [
+            {"person_id": pid, "channel": channel, "address": str(10_000 + i),
+             "linked_at": NOW} for i, pid in enumerate(ids)])
         s.execute(insert(outbox_table), [
             {"idempotency_key": f"rate|{i}", "step_id": None, "person_id": ids[i % chats],
-             "unit_id": "doan-a", "channel": "telegram", "purpose": "reminder", "level": 0,
+             "unit_id": "doan-a", "channel": channel, "purpose": "reminder", "level": 0,
              "payload": {**payload, "step_id": f"kh/bao-cao/{i}", "person_name": "Người"},
              "state": "pending", "attempts": 0, "not_before": NOW, "created_at": NOW,
              "updated_at": NOW} for i in range(count)])
+
+
+def sent(engine: Engine) -> int:
+    """The outbox rows sent."""
+    with store.read_session(engine) as s:
+        return int(s.execute(select(func.count()).select_from(outbox_table)
+                             .where(outbox_table.c.state == "sent")).scalar_one())
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the issue's case
@@ -199,19 +214,14 @@ def test_serve_and_two_workers_share_one_token_within_telegram_limits(
     procs = [kehoach(kehoach_bin, db_url, api, tmp_path, *args, "--poll-seconds", "0.2",
                      stdout=subprocess.DEVNULL, stderr=log.open("wb"))
              for args, log in zip((["serve"], ["worker"], ["worker"]), logs, strict=True)]
-
-    def sent() -> int:
-        with store.read_session(empty) as s:
-            return int(s.execute(select(func.count()).select_from(outbox_table)
-                                 .where(outbox_table.c.state == "sent")).scalar_one())
     try:
-        wait_for(lambda: sent() >= 100, "the first hundred", 90)
+        wait_for(lambda: sent(empty) >= 100, "the first hundred", 90)
         assert api.too_many == 0, api.too_many_why
         holders = [i for i, log in enumerate(logs) if TELEGRAM_LINE in log.read_text("utf-8")]
         assert len(holders) == 1, [log.read_text("utf-8") for log in logs]
         procs[holders[0]].send_signal(signal.SIGTERM)  # finishes its batch, hands over
         assert procs[holders[0]].wait(60) == 0
-        wait_for(lambda: sent() == 300, "all 300 reminders", 90)
+        wait_for(lambda: sent(empty) == 300, "all 300 reminders", 90)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

@@ -427,6 +427,31 @@ def test_xlsx_export_opens_in_openpyxl(world: World) -> None:
         "Anh Cụm Trưởng", "Thành viên Đoàn B"}
 
 
+def test_the_people_page_shows_each_contact_from_the_contacts_table(world: World) -> None:
+    from kehoach.chat.links import mark_lost, set_contact
+    from kehoach.store.people import prefer
+    member = world.ids["thanhvien"]
+    with write_session(world.engine) as s:
+        set_contact(s, member, "email", "tv@example.vn", NOW)
+        set_contact(s, member, "telegram", "42", NOW)
+        mark_lost(s, member, "telegram", "42", NOW, "Telegram: Forbidden")
+        prefer(s, member, "email")
+    c = world.client("cumtruong")
+    html = c.get("/nguoi").text
+    assert '<th scope="col">Telegram</th><th scope="col">Thư điện tử</th>' in html
+    row = html[html.index("Thành viên Đoàn B"):].split("</tr>")[0]
+    assert "<td>mất liên kết</td><td>tv@example.vn (ưu tiên)</td>" in row
+    assert "<td>chưa liên kết</td><td></td>" in html  # the cluster head: no contact
+    sheet = openpyxl.load_workbook(io.BytesIO(c.get("/xuat/nguoi.xlsx").content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0])[4:6] == ["Telegram", "Thư điện tử"]
+    assert ["mất liên kết", "tv@example.vn (ưu tiên)"] in [list(r)[4:6] for r in rows]
+    api = c.get("/api/people").json()["items"]
+    got = {p["name"]: (p["telegram"], p["contacts"]) for p in api}
+    assert got["Thành viên Đoàn B"] == ("mất liên kết", {"email": "đã liên kết",
+                                                          "telegram": "mất liên kết"})
+
+
 def test_print_view_is_a_table_for_meetings(world: World) -> None:
     html = world.client("thuky").get("/in/qua-han?min_days=30").text
     assert "Các việc quá hạn" in html and "Lập lúc 01/04/2022 10:00" in html

@@ -54,7 +54,7 @@ def ids(items: list[dict[str, Any]]) -> list[str]:
     return [i["id"] for i in items]
 
 
-def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,  # noqa: F811
+def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,
                                                                  tmp_path: Path) -> None:
     c = world.client("thuky")
     before = ids(c.get("/api/overdue?limit=500").json()["items"])
@@ -79,7 +79,7 @@ def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,  
 
 
 @pytest.mark.parametrize("desc", [False, True], ids=["asc", "desc"])
-def test_every_sort_pages_to_the_unpaged_list(world: World, tmp_path: Path,  # noqa: F811
+def test_every_sort_pages_to_the_unpaged_list(world: World, tmp_path: Path,
                                               desc: bool) -> None:
     (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
     load(world.engine, tmp_path / "cum-thu.yaml")
@@ -102,7 +102,7 @@ def page_ids(html: str) -> list[str]:
     return re.findall(r'<td><a href="/buoc/([^"]+)">', html)
 
 
-def test_the_pages_keep_filters_and_sort_in_their_links(world: World,  # noqa: F811
+def test_the_pages_keep_filters_and_sort_in_their_links(world: World,
                                                         tmp_path: Path) -> None:
     (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
     load(world.engine, tmp_path / "cum-thu.yaml")
@@ -135,7 +135,7 @@ LISTS = ["/api/overdue", "/api/upcoming?days=366", "/api/overdue?sort=unit&desc=
 
 
 @pytest.mark.parametrize("login", sorted(SCOPES))
-def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:  # noqa: F811
+def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:
     c = world.client(login)
     for path in LISTS:
         assert {i["unit_id"] for i in walk(c, path, limit=1)} == VISIBLE[login], path
@@ -162,14 +162,14 @@ def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:  #
     "/api/overdue?limit=0", "/api/overdue?limit=501", "/qua-han?after=abc", "/nguoi?limit=x"],
     ids=["garbage", "other-sort", "summary-with-a-step-cursor", "limit-0", "limit-501",
          "page-garbage", "page-limit"])
-def test_bad_cursors_and_limits_are_422_in_vietnamese(world: World,  # noqa: F811
+def test_bad_cursors_and_limits_are_422_in_vietnamese(world: World,
                                                       path: str) -> None:
     r = world.client("thuky").get(path)
     assert r.status_code == 422
     assert "after" in r.text or "limit" in r.text
 
 
-def test_openapi_documents_the_next_cursor(world: World) -> None:  # noqa: F811
+def test_openapi_documents_the_next_cursor(world: World) -> None:
     doc = world.client().get("/openapi.json").json()
     for path in ("/api/overdue", "/api/upcoming", "/api/summary/{by}", "/api/people"):
         params = {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
@@ -204,7 +204,7 @@ obligations:
 """
 
 
-def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,  # noqa: F811
+def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,
                                                              tmp_path: Path) -> None:
     (tmp_path / "lon.yaml").write_text(big_plan(), encoding="utf-8")
     load(world.engine, tmp_path / "lon.yaml")
@@ -228,7 +228,7 @@ def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,  # no
 # ── the command line ────────────────────────────────────────────────────────────────────────
 
 def test_cli_lists_page_stream_and_read_clusters_from_the_database(
-        kehoach_bin: str, db_url: str, world: World, tmp_path: Path) -> None:  # noqa: F811
+        kehoach_bin: str, db_url: str, world: World, tmp_path: Path) -> None:
     elsewhere = tmp_path / "noi-khac"  # no plans/ folder here
     elsewhere.mkdir()
     now = ("--now", "2022-04-01T10:00")

@@ -28,7 +28,9 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .lifecycle import LATE, VN, Phase, StepFacts, status
+from engine.model import ZONE as VN
+
+from .lifecycle import LATE, Phase, StepFacts, status
 
 #: The phases a digest speaks of, in order of urgency.
 GROUPS = (Phase.ESCALATED, Phase.OVERDUE, Phase.DUE_TODAY, Phase.DUE_SOON)

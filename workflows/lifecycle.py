@@ -23,9 +23,14 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from engine.model import ZONE as VN  # noqa: F401  (re-exported: the store, the board, …)
+from engine.model import ZONE
 from engine.plan import LATE_KINDS  # events and phases happen on their dates ("đã diễn ra" after)
+
+#: Việt Nam's zone (engine.model.ZONE), the default of a step's; the board, the CLI and the
+#: messages import it from here.
+VN = ZONE
 #: A notice sent later than this after its moment says it is late.
 GRACE = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -143,15 +148,26 @@ class StepStatus:
         if p == Phase.DUE_TODAY:
             return "diễn ra hôm nay" if self.event else "đến hạn hôm nay"
         if p == Phase.OVERDUE:
-            return f"quá hạn {n} ngày"
+            return self.overdue
         if p == Phase.ESCALATED:
-            return f"quá hạn {n} ngày, {self.escalation}"
+            return f"{self.overdue}, {self.escalation}"
         if p == Phase.HAPPENED:
             return "đã diễn ra"
         if p == Phase.DONE_LATE:
             return f"xong trễ {n} ngày"
-        return {Phase.DONE: "đã xong", Phase.EXCUSED: "được miễn", Phase.CANCELLED: "đã hủy"}[p]
+        return STATE_NAMES[{Phase.DONE: State.DONE, Phase.EXCUSED: State.EXCUSED,
+                            Phase.CANCELLED: State.CANCELLED}[p]]
 
+
+    @property
+    def overdue(self) -> str:
+        """How late, as a secretary says it (what an overdue or escalated step's label starts
+        with).
+
+        >>> StepStatus(Phase.ESCALATED, 3, level=1).overdue
+        'quá hạn 3 ngày'
+        """
+        return f"quá hạn {self.days_late} ngày"
 
     @property
     def escalation(self) -> str:

@@ -1,7 +1,8 @@
 """Lines of a plan document → a draft plan (pure: no files, no clock).
 
 >>> d = import_lines([(1, "KẾ HOẠCH"), (2, "Hội thao năm 2024"), (3, ""), (4, "I. NỘI DUNG"),
-...                   (5, "- Hội thao: 08g00, ngày 19/5/2024."), (6, "- Báo cáo kết quả trước ngày 30/5/2024.")])
+...                   (5, "- Hội thao: 08g00, ngày 19/5/2024."),
+...                   (6, "- Báo cáo kết quả trước ngày 30/5/2024.")])
 >>> [(o.kind, o.when) for o in d.obligations]
 [('event', '08g00, ngày 19/5/2024'), ('deadline', 'trước ngày 30/5/2024')]
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 from engine.errors import PlanError
 from engine.phrases import normalize, parse_when
@@ -34,7 +36,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                  progress: Callable[[int], None] | None = None) -> Draft:
     """Draft a plan from numbered lines (line or paragraph number, text[, bold])."""
     given, legacy = _unicode(list(lines))
-    rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)  # type: ignore[misc]
+    rows = [(r[0], header.clean(r[1]), (bool(r[2]) if len(r) > 2 else False)
              or bool(_MARKED.match(r[1]))) for r in given]
     texts = [t for _, t, _ in rows]
     title, body_start = header.title_of(texts)
@@ -85,7 +87,7 @@ def import_lines(lines: Iterable[tuple[int, str] | tuple[int, str, bool]], name:
                 continue
             recipients = False
         grounds = re.match(r"^căn cứ|^thực hiện", text, re.IGNORECASE)  # a duty only if it dates one
-        if (_SKIP.match(text) and (not grounds or (walker.top.level == 0 and not has_day(text)))
+        if ((_SKIP.match(text) and (not grounds or (walker.top.level == 0 and not has_day(text))))
                 or re.match(r"^TM\.?\s", text)):
             continue
         walker.line(no, text, bold)
@@ -224,7 +226,7 @@ def _assign_classes(walker: Walker, not_issuer: Callable[[str], bool]) -> None:
     a class of lower units («Mỗi Đoàn xã … giúp đỡ 50% …») is answered for by the unit so named.
     When several units claim one class, none is given it: the review lists them."""
     claims: dict[str, set[str]] = {}
-    for what, unit, no in walker.generic:
+    for what, unit, _ in walker.generic:
         if not_issuer(unit):
             claims.setdefault(what, set()).add(unit)
     for what, unit, no in walker.generic:
@@ -265,9 +267,8 @@ def _doubtful(hit: Hit, kind: str) -> str | None:
     f = hit.found
     if f.schedule.tentative:
         why.append("ngày dự kiến: hãy sửa khi có ngày chính thức")
-    for flag in f.flags:
-        if flag != "dự kiến":
-            why.append(f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra")
+    why += [f"đã hiểu thành «{f.phrase}» ({flag}): hãy kiểm tra"
+            for flag in f.flags if flag != "dự kiến"]
     rule = f.schedule.rule
     whole_years = isinstance(rule, Yearly) and rule.items == (((1, 1), (12, 31)),)  # «hằng năm», «từ năm 2007»
     if kind != "target" and not f.flags and (whole_years or BARE_YEARLY.fullmatch(normalize(f.phrase))):
@@ -296,7 +297,8 @@ def defaulted_units(draft: Draft, review: list[ReviewItem]) -> None:
 _SCHOOL_YEAR = re.compile(r"\bnăm học\s+((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})\b", re.IGNORECASE)
 
 
-def _period(period: str, issued: str | None, title: str = "") -> str | dict[str, str]:
+def _period(period: str, issued: str | None,
+            title: str = "") -> str | dict[Literal["from", "to"], str]:
     """The plan's period: from its date of issue when that falls inside; a school year («năm học
     2025 - 2026») runs from September (or its date of issue that autumn) to the end of August."""
     school = _SCHOOL_YEAR.search(title)

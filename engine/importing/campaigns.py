@@ -14,8 +14,10 @@ domain notes, and the comments of the hand-written plans, which date these campa
   falls between 21/01 and 20/02: January – February;
 - «Tiếp sức mùa thi»: the national entrance exams, June – July.
 
->>> [(c.name, c.phrase) for c in find_campaigns("Tổ chức Xuân tình nguyện, Tháng Thanh niên.", None)]
-[('Xuân tình nguyện', 'từ tháng 1 đến tháng 2 hằng năm'), ('Tháng Thanh niên', 'tháng 3 hằng năm')]
+>>> for c in find_campaigns("Tổ chức Xuân tình nguyện, Tháng Thanh niên.", None):
+...     print(c.name, "→", c.phrase)
+Xuân tình nguyện → từ tháng 1 đến tháng 2 hằng năm
+Tháng Thanh niên → tháng 3 hằng năm
 >>> [c.phrase for c in find_campaigns("Ra quân Chiến dịch tình nguyện Hè", 2025)]
 ['từ tháng 6 đến tháng 8 năm 2025']
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 from engine.errors import PlanError
@@ -38,50 +39,66 @@ _MASKS = re.compile(
 #: («số … về việc …»); days off («nghỉ bù»); fractions «2/3 ủy viên»; classes, rooms and house
 #: numbers «lớp 9/2», «phòng 2/1»; «24/7»; a letterhead's place and date line.
 _MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
-    (("-", "–"), r"""\(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}\s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?"""),
+    (("-", "–"), r"""\(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}
+                     \s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?"""),
     (("kỷ niệm",), r"\bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)"),
     (("đăng", "cập nhật", "lượt xem", "ban hành", "hiệu lực"),
      (r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành"
       r"|(?:có\s+)?hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?(?:\s+ngày)?)\b[\s:\d/.,-]*")),
     (("tính",), r"\btính\s+(?:đến|tới|từ)\b[^,;]*"),
-    (("tức", "nhằm"), r"""\(\s*(?:tức|nhằm)[^()]*?(?:âm\s+lịch|năm\s+(?:giáp|ất|bính|đinh|mậu|kỷ|canh|tân|nhâm|quý)\s+\w+)
+    (("tức", "nhằm"), r"""\(\s*(?:tức|nhằm)[^()]*?
+         (?:âm\s+lịch|năm\s+(?:giáp|ất|bính|đinh|mậu|kỷ|canh|tân|nhâm|quý)\s+\w+)
          [^()]*\)"""),  # a solar date's lunar gloss «(tức ngày 15/3 năm Ất Tỵ)»
     (("luật", "pháp lệnh", "hiến pháp"),
      r"""\b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
          |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})"""),
-    (("về", "v/v"), r"\bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?(?:về|v/v)\s[^,;]*"),
+    (("về", "v/v"), r"""\bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?
+                       (?:về|v/v)\s[^,;]*"""),
     (("nghỉ",), r"\b(?:được\s+)?nghỉ\b[^.;]*"),
-    (("/",), r"""\b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?(?:ủy\s+viên|uỷ\s+viên|thành\s+viên|đại\s+biểu|đoàn\s+viên|
-         hội\s+viên|đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|phường|tiêu\s+chí|
-         phiếu|số)\b
-      | \b(?:lớp|chi\s+đội|chi\s+đoàn|phòng|khối|tổ|số\s+nhà|số|nhà|kiệt|hẻm|ngõ|ngách)\s+\d{1,4}\s*/\s*\d{1,4}(?!\s*/\s*\d)\b
+    (("/",), r"""\b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?
+         (?:ủy\s+viên|uỷ\s+viên|thành\s+viên|đại\s+biểu|đoàn\s+viên|
+         hội\s+viên|đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|
+         phường|tiêu\s+chí|phiếu|số)\b
+      | \b(?:lớp|chi\s+đội|chi\s+đoàn|phòng|khối|tổ|số\s+nhà|số|nhà|kiệt|hẻm|ngõ|ngách)
+         \s+\d{1,4}\s*/\s*\d{1,4}(?!\s*/\s*\d)\b
       | \b24\s*/\s*7\b(?!\s*/\s*\d)
-      | \b(?:tỷ\s+lệ|tỉ\s+lệ|khoảng|gần|hơn|trên|dưới|chiếm|bằng|đạt|trang)\s+\d{1,3}\s*/\s*\d{1,3}(?![\d/])"""),
-    (("khóa", "khoá"), r"\bkho[áa]\s+[ivxl]+\s*,?\s*\(?\s*(?:nhiệm\s+kỳ\s+)?\d{4}\s*[-–]\s*\d{4}\s*\)?"),
+      | \b(?:tỷ\s+lệ|tỉ\s+lệ|khoảng|gần|hơn|trên|dưới|chiếm|bằng|đạt|trang)
+         \s+\d{1,3}\s*/\s*\d{1,3}(?![\d/])"""),
+    (("khóa", "khoá"),
+     r"\bkho[áa]\s+[ivxl]+\s*,?\s*\(?\s*(?:nhiệm\s+kỳ\s+)?\d{4}\s*[-–]\s*\d{4}\s*\)?"),
     (("tháng",), r"^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$"),
 ))
 #: A clock time: «08g00», «8h», «7 giờ 30».
 _CLOCK = r"\d{1,2}\s*(?:giờ|g|h)\s*\d{0,2}(?![\w/])"
-#: A named day and its date: «Ngày Nhà giáo Việt Nam 20/11», «ngày thành lập Đoàn 26/3» (case counts).
-_NAMED_DAY = re.compile(r"\b[Nn]gày\s+(?:(?:thành lập|truyền thống|quốc tế|thế giới)\s+|(?!Thứ\b|Chủ\b)[A-ZĐ]\w*\s+)"
+#: A named day and its date: «Ngày Nhà giáo Việt Nam 20/11», «ngày thành lập Đoàn 26/3» (case
+#: counts).
+_NAMED_DAY = re.compile(r"\b[Nn]gày\s+(?:(?:thành lập|truyền thống|quốc tế|thế giới)\s+"
+                        r"|(?!Thứ\b|Chủ\b)[A-ZĐ]\w*\s+)"
                         r"(?:[^\W\d_]+\s+){0,5}?\d{1,2}\s*/\s*\d{1,2}(?!\d|\s*/\s*\d)"
                         r"|\b[Nn]gày\s+(?!Thứ\b|Chủ\b)[A-ZĐ][^()\d]{1,60}\(\s*\d{1,2}\s*/\s*\d{1,2}\s*\)")
 _ANCHOR = re.compile(
     r"""(?<![\d.,/])\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}(?!\d)
       | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
-      | (?:(?<=ngày\s)|(?<=sáng\s)|(?<=chiều\s)|(?<=tối\s)|(?<=trưa\s)|(?<=từ\s)|(?<=đến\s)|(?<=hết\s)
-         |(?<=và\s)|(?<=,\s)|(?<=trước\s)|(?<=\(\s)|(?<=\()|(?<=tới\s))\d{1,2}\s*[-.]\s*\d{1,2}(?![\d/-]|\.\d|\s*-\s*\d)
-      | \b(?:năm|quý|tháng|tuần)\s+(?:họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá)\s+(?:một|0?\d)\s+lần\b
-      | \b\d{1,2}\s+lần\s*/\s*(?:năm|quý|tháng|tuần)\b | \b\d{1,3}\s+(?:năm|quý|tháng|tuần)\s*/\s*lần\b | \bthường\s+niên\b
+      | (?:(?<=ngày\s)|(?<=sáng\s)|(?<=chiều\s)|(?<=tối\s)|(?<=trưa\s)|(?<=từ\s)|(?<=đến\s)
+         |(?<=hết\s)|(?<=và\s)|(?<=,\s)|(?<=trước\s)|(?<=\(\s)|(?<=\()|(?<=tới\s))
+         \d{1,2}\s*[-.]\s*\d{1,2}(?![\d/-]|\.\d|\s*-\s*\d)
+      | \b(?:năm|quý|tháng|tuần)\s+(?:họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá)
+         \s+(?:một|0?\d)\s+lần\b
+      | \b\d{1,2}\s+lần\s*/\s*(?:năm|quý|tháng|tuần)\b
+      | \b\d{1,3}\s+(?:năm|quý|tháng|tuần)\s*/\s*lần\b
+      | \bthường\s+niên\b
       | \bngày\s+\d{1,2}\s+(?:của\s+)?tháng\s+(?:cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý\b
-      | \b(?:mùng|mồng)\s+\d{1,2}\b | \brằm\b | \btháng\s+(?:giêng|chạp)\b | \b\d{1,2}\s+tháng\s+\d{1,2}(?!\d)
+      | \b(?:mùng|mồng)\s+\d{1,2}\b | \brằm\b | \btháng\s+(?:giêng|chạp)\b
+      | \b\d{1,2}\s+tháng\s+\d{1,2}(?!\d)
       | \bngày\s+\d{1,2}\s+tháng\s+\d{1,2} | \bngày\s+\d{1,2}(?!\d|\s*[/-]\s*\d|\.\d|\s*tháng)
       | \btháng\s+\d{1,2}(?!\d) | \bquý\s+(?:iv|i{1,3}|[1-4])\b
       | \bnăm\s+(?:19|20)\d{2}\b | \b(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}\b
       | \b(?:hằng|hàng|mỗi|từng)\s+(?:năm|quý|tháng|tuần|ngày)\b
-      | \bgiai\s+đoạn\s+\d\b | \b(?:mỗi|các|từng)\s+giai\s+đoạn\b | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
-      | (?:\bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|\bchủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+(?:đầu\s+tiên|đầu|thứ\s+nhất|thứ\s+hai|
-         thứ\s+ba|thứ\s+tư|cuối\s+cùng|cuối|[1-4])\s+(?:của|trong)|đầu|cuối)\s+(?:mỗi\s+|hằng\s+|các\s+)?tháng\b
+      | \bgiai\s+đoạn\s+\d\b | \b(?:mỗi|các|từng)\s+giai\s+đoạn\b
+      | \bđịnh\s+kỳ\s+\d+\s+(?:năm|quý|tháng|tuần)\b | \bnửa\s+năm\b
+      | (?:\bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|\bchủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+
+         (?:đầu\s+tiên|đầu|thứ\s+nhất|thứ\s+hai|thứ\s+ba|thứ\s+tư|cuối\s+cùng|cuối|[1-4])\s+(?:của|trong)|đầu|cuối)
+         \s+(?:mỗi\s+|hằng\s+|các\s+)?tháng\b
       | \bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)\b | \bchủ\s+nhật\b
       | \b(?:dịp|mùa|kỳ\s+nghỉ)\s+hè\b | \btháng\s+(?:thanh\s+niên|nhân\s+đạo)\b
       | (?<![\d.,/])""" + _CLOCK,
@@ -230,7 +247,8 @@ _OTHER_CALENDAR = re.compile(r"\btheo\s+lịch\s+(?!âm\b|dương\b)\w+", re.IGN
 
 
 _AMOUNT = r"\d{1,3}\s+(?:ngày\s+làm\s+việc|ngày|tuần)"
-#: A deadline counted from an anchor: «chậm nhất 30 ngày sau khi kết thúc quý», «trước Tết Nguyên đán 2 tuần».
+#: A deadline counted from an anchor: «chậm nhất 30 ngày sau khi kết thúc quý», «trước Tết
+#: Nguyên đán 2 tuần».
 _COUNTED = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|không\s+quá|sau)\s+)*{_AMOUNT}"
                       r"\s*,?\s*(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?[^,;.()]{2,60}?"
                       r"(?=\s*(?:[,;.()]|$|\s(?:các|mỗi|từng|phải|để|gửi|nộp|báo)\b))"
@@ -341,8 +359,8 @@ def _without_leading_period(f: Found) -> Found:
 
 
 def _lunar_yearly(f: Found, ctx: Context) -> Found:
-    """A lunar date without a year or «hằng năm» is a yearly feast («Lễ hội … (ngày 16 tháng 3 ÂL)»):
-    read as every year, and flagged."""
+    """A lunar date without a year or «hằng năm» is a yearly feast («Lễ hội … (ngày 16 tháng 3
+    ÂL)»): read as every year, and flagged."""
     low = normalize(f.phrase)
     if "âm lịch" not in low or re.search(r"\b(?:19|20)\d{2}\b|hằng|mỗi|định kỳ", low):
         return f
@@ -415,10 +433,10 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
     if "nhiều chu kỳ" in error:  # «hằng năm, quý, tháng»: one obligation per period
         tail = re.search(r"(?:hằng|hàng)\s+(.*)", phrase.lower())
         parts = re.findall(r"(?:năm|quý|tháng|tuần|ngày)\b", tail.group(1) if tail else "")
-        found = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase), (*flags, "tách chu kỳ"), phrase)
-                 for p in dict.fromkeys(parts)]
-        if found:
-            return found
+        per_period = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase),
+                            (*flags, "tách chu kỳ"), phrase) for p in dict.fromkeys(parts)]
+        if per_period:
+            return per_period
     pieces = [p.strip(" ,;:.") for p in re.split(r"\s+và\s+|[,;]\s*", phrase) if p.strip(" ,;:.")]
     if len(pieces) > 1:
         out: list[Found] = []
@@ -434,12 +452,12 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
 def _wrong_weekday(phrase: str, schedule: Schedule) -> str | None:
     """«Chủ nhật ngày 17/3/2025» when 17/3/2025 is a Monday: which one is wrong is not guessed."""
     m = _WEEKDAY.search(phrase)
-    items = getattr(schedule.rule, "items", ())
-    if not m or len(items) != 1 or not hasattr(items[0][1], "isoweekday"):
+    items: tuple[tuple[object, object], ...] = getattr(schedule.rule, "items", ())
+    due = items[0][1] if m and len(items) == 1 else None
+    if m is None or not isinstance(due, date):
         return None
     said = m.group().lower().split()
     day = 7 if said[0] == "chủ" else _WEEKDAYS.get(said[1].strip(","), 0)
-    due = items[0][1]
     if due.isoweekday() != day:
         return f"thứ không khớp với ngày ({due:%d/%m/%Y} là {_NAMES[due.isoweekday()]}); hãy kiểm tra"
     return None

@@ -81,16 +81,16 @@ def title_of(lines: list[str]) -> tuple[str, int]:
         if not t:
             if parts:
                 break
-        elif _TITLE_END.match(t) and (parts or not t.lower().startswith("thực hiện")) or len(t) > 300:
+        elif (_TITLE_END.match(t) and (parts or not t.lower().startswith("thực hiện"))) or len(t) > 300:
             break
         else:
             parts.append(t)
         i += 1
     raw = " ".join(_lower_upper(p) for p in parts).rstrip(".")
     body = raw
-    first = body.split(" ", 1)[0] if body else ""
+    first_word = body.split(" ", 1)[0] if body else ""
     if body and not body.lower().startswith("kế hoạch"):
-        common = first.lower() in _COMMON_FIRST
+        common = first_word.lower() in _COMMON_FIRST
         body = "Kế hoạch " + (body[:1].lower() + body[1:] if common else body)
     return body or "Kế hoạch", i
 
@@ -146,7 +146,8 @@ _NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|
 
 
 def unit_case(name: str) -> str:
-    """A unit's name written in capitals, each word capitalised but for acronyms («BCH Đoàn Phường 5»)."""
+    """A unit's name written in capitals, each word capitalised but for acronyms («BCH Đoàn
+    Phường 5»)."""
     if not is_upper(name):
         return name
     def word(w: str) -> str:

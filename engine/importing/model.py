@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal, TypedDict
 
 
 @dataclass
@@ -41,16 +42,25 @@ class ReviewItem:
         return (self.line, *self.lines)
 
 
+class DraftCluster(TypedDict):
+    """A cluster the plan names («Cụm …»): the issuer heads it, the units it lists are members."""
+
+    id: str
+    name: str
+    head: str
+    members: list[str]
+
+
 @dataclass
 class Draft:
     id: str
     title: str
     issuer: str
-    period: str | dict[str, str]
+    period: str | dict[Literal["from", "to"], str]
     number: str | None = None
     issued: str | None = None
     units: list[tuple[str, str, str]] = field(default_factory=list)  # id, name, where found
-    clusters: list[dict[str, object]] = field(default_factory=list)
+    clusters: list[DraftCluster] = field(default_factory=list)
     obligations: list[DraftObligation] = field(default_factory=list)
     review: list[ReviewItem] = field(default_factory=list)
     source: str = ""

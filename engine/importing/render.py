@@ -42,7 +42,9 @@ def _obligation(ob: DraftObligation) -> list[str]:
     out = [f"  # dòng {ob.line} · độ tin cậy {ob.level} ({ob.confidence:.2f}){why}",
            f"  - id: {i(ob.id)}", f"    kind: {ob.kind}", f"    title: {q(ob.title)}", f"    when: {q(ob.when)}"]
     if ob.responsible is not None:
-        out.append(f"    responsible: {q(ob.responsible) if isinstance(ob.responsible, str) else '[' + ', '.join(map(i, ob.responsible)) + ']'}")
+        listed = (q(ob.responsible) if isinstance(ob.responsible, str)
+                  else "[" + ", ".join(map(i, ob.responsible)) + "]")
+        out.append(f"    responsible: {listed}")
     for name in ("place", "amount", "quantity", "measure", "percent"):
         value = getattr(ob, name)
         if value is not None:
@@ -71,14 +73,15 @@ def render_text(draft: Draft) -> str:
     if draft.clusters:
         lines.append("clusters:")
         for c in draft.clusters:
-            members = ", ".join(i(str(m)) for m in c["members"])  # type: ignore[attr-defined]
+            members = ", ".join(i(str(m)) for m in c["members"])
             lines.append(f"  - {{id: {i(str(c['id']))}, name: {q(c['name'])}, head: {i(str(c['head']))}, "
                          f"members: [{members}]}}")
     lines.append("obligations:" if draft.obligations else "obligations: []")
     for ob in draft.obligations:
         lines += _obligation(ob)
     if draft.review:
-        lines += ["", f"# ---- CẦN XEM LẠI ({len(draft.review)} mục): có vẻ là ngày hoặc việc nhưng chưa hiểu chắc ----"]
+        lines += ["", f"# ---- CẦN XEM LẠI ({len(draft.review)} mục): có vẻ là ngày hoặc việc "
+                      "nhưng chưa hiểu chắc ----"]
         for r in draft.review:
             lines.append(f"# dòng {r.line}: «{' '.join(r.text.split())}» — {' '.join(r.reason.split())}")
     return "\n".join(lines) + "\n"
@@ -106,7 +109,7 @@ def _placeholder(draft: Draft) -> None:
     """A draft with no obligation would not pass `check`: one milestone at the plan's start,
     to be replaced, said so in its comment and in the review."""
     try:
-        start, _ = parse_period(draft.period)  # type: ignore[arg-type]
+        start, _ = parse_period(draft.period)
     except PlanError:
         return
     when = f"ngày {start:%d/%m/%Y}"

@@ -66,7 +66,8 @@ def slug(name: str, limit: int = 48) -> str:
 
 @lru_cache(maxsize=4096)
 def key(name: str) -> str:
-    """What stays the same however a unit is written: «BCH Tỉnh Đoàn» = «Ban Thường vụ Tỉnh Đoàn»."""
+    """What stays the same however a unit is written: «BCH Tỉnh Đoàn» = «Ban Thường vụ Tỉnh
+    Đoàn»."""
     s = " " + slug(name, 200).replace("-", " ") + " "
     s = s.replace(" giao thong van tai ", " giao thong van tai ")
     s = s.strip()

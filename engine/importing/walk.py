@@ -255,7 +255,8 @@ class Walker:
             self.ctx.year = self.top.year
             return
         name = self.name_of(sec)
-        for f, line, text in sec.dated or [(sec.when, sec.when_line, sec.title)]:  # type: ignore[list-item]
+        own = [(sec.when, sec.when_line, sec.title)] if sec.when else []  # one of the two is there
+        for f, line, text in sec.dated or own:
             title = name if text == sec.title else f"{name} – {duties.title_of(text)}"
             self.hits.append(Hit(title, f, sec.lead, line, sec, 0.75, ["thời gian của mục"]))
         self.ctx.year = self.top.year
@@ -309,7 +310,8 @@ class Walker:
             self.sentence(sec, sentence, no, bullet)
 
     def _with_intro(self, intro: Found, doubts: list[Doubt]) -> tuple[list[Found], list[Doubt]]:
-        """«Hằng tuần:» then «- Chào cờ vào sáng thứ Hai»: the line's phrase with the intro's period."""
+        """«Hằng tuần:» then «- Chào cờ vào sáng thứ Hai»: the line's phrase with the intro's
+        period."""
         period = re.search(r"(?:hằng|hàng|mỗi)\s+(?:tuần|tháng|năm)", intro.phrase, re.IGNORECASE)
         if period is None:
             return [], doubts
@@ -487,9 +489,10 @@ class Walker:
             if event is None:
                 self.on_doubt(no, sentence, "khoản đóng góp không ghi hạn; hãy ghi rõ thời gian")
                 return
-            why = f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"
-            self.on_doubt(no, sentence, f"khoản đóng góp không ghi hạn: {why}, «{event.found.phrase}»; hãy kiểm tra")
-            self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55, [why]))
+            reason = f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"
+            self.on_doubt(no, sentence, f"khoản đóng góp không ghi hạn: {reason}, "
+                                        f"«{event.found.phrase}»; hãy kiểm tra")
+            self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55, [reason]))
             sec.emitted += 1
             return
         if duties.target_measure(sentence) and sec.heading_when:

@@ -9,11 +9,11 @@ Tables that are not the models' are left alone: APScheduler's job store
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from alembic import context
 
+from kehoach.settings import Settings
 from kehoach.store.db import database_url, make_engine
 from kehoach.store.models import Base
 
@@ -48,7 +48,7 @@ def run_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(database_url(os.environ))
+    engine = make_engine(database_url(Settings.load().database_url))
     with engine.begin() as conn:
         context.configure(connection=conn, **OPTIONS)
         with context.begin_transaction():
@@ -56,7 +56,8 @@ def run_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=database_url(os.environ), literal_binds=True, **OPTIONS)
+    context.configure(url=database_url(Settings.load().database_url), literal_binds=True,
+                      **OPTIONS)
     with context.begin_transaction():
         context.run_migrations()
 else:

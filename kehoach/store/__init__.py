@@ -15,7 +15,6 @@ from .actions import mark_done
 from .dispatch import DispatchResult, dispatch
 from .db import (
                  DEFAULT_URL,
-                 SETTING,
                  database_url,
                  describe,
                  make_engine,
@@ -31,15 +30,14 @@ from .errors import (
                  StepStateError,
                  StoreError,
 )
-from .models import STATE_NAMES, StepState
 from .rows import next_action_at
 from .schema import check_schema_current, current_revision, head_revision, upgrade
 from .sync import SyncResult, file_digest, stored_counts, sync_plan
 from .tick import TickResult, facts, tick
 
 __all__ = [
-    "DEFAULT_URL", "SETTING", "STATE_NAMES", "ConcurrentChange", "DatabaseBusy",
-    "DatabaseUnavailable", "DispatchResult", "SchemaOutdated", "StepNotFound", "StepState", "StepStateError",
+    "DEFAULT_URL", "ConcurrentChange", "DatabaseBusy",
+    "DatabaseUnavailable", "DispatchResult", "SchemaOutdated", "StepNotFound", "StepStateError",
     "StoreError", "SyncResult", "check_schema_current", "current_revision", "database_url",
     "describe", "dispatch", "facts", "file_digest", "head_revision", "make_engine", "mark_done", "next_action_at",
     "read_session", "stored_counts", "sync_plan", "tick", "TickResult", "upgrade",

@@ -26,8 +26,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import vi
+from engine.model import ZONE as VN
 from workflows.lifecycle import (
-    VN,
     Action,
     ActionRefused,
     State,
@@ -115,9 +115,10 @@ def _reason(step_id: str, reason: str | None) -> str:
     return text
 
 
-def _day(moment: datetime) -> str:
-    """The last local day before `moment` (a deadline at midnight is the day before)."""
-    return f"{(moment - EPSILON).astimezone(VN):%d/%m/%Y}"
+def _day(moment: datetime, step: StepFacts) -> str:
+    """The last day before `moment` in the step's zone (a deadline at midnight is the day
+    before)."""
+    return f"{(moment - EPSILON).astimezone(step.tz):%d/%m/%Y}"
 
 
 def _new_deadline(row: Any, step: StepFacts, until: date | datetime, at: datetime) -> datetime:
@@ -129,14 +130,14 @@ def _new_deadline(row: Any, step: StepFacts, until: date | datetime, at: datetim
             raise InvalidAction(row.id, f"thời điểm gia hạn {until} không có múi giờ")
         moment = until
     elif row.due_time is not None:
-        moment = datetime.combine(until, row.due_time, VN)
+        moment = datetime.combine(until, row.due_time, step.tz)
     else:
-        moment = datetime.combine(until + timedelta(days=1), time(0), VN)
+        moment = datetime.combine(until + timedelta(days=1), time(0), step.tz)
     if moment <= step.deadline:
-        raise InvalidAction(row.id, f"ngày gia hạn {_day(moment)} không sau hạn hiện tại "
-                                    f"{_day(step.deadline)}")
+        raise InvalidAction(row.id, f"ngày gia hạn {_day(moment, step)} không sau hạn hiện tại "
+                                    f"{_day(step.deadline, step)}")
     if moment <= at:
-        raise InvalidAction(row.id, f"ngày gia hạn {_day(moment)} đã qua")
+        raise InvalidAction(row.id, f"ngày gia hạn {_day(moment, step)} đã qua")
     return moment
 
 
@@ -167,7 +168,7 @@ def request_extension(session: Session, step_id: str, until: date | datetime, re
     return _write(session, row, {"extension_requested_at": at, "extension_requested_until": moment,
                                  "extension_requested_by": actor, "extension_reason": text},
                   event="extension_requested", to_state=to, actor=actor, channel=channel, at=at,
-                  note=f"xin gia hạn đến {_day(moment)}: {text}")
+                  note=f"xin gia hạn đến {_day(moment, step)}: {text}")
 
 
 def check_extension(session: Session, step_id: str, until: date | datetime,
@@ -189,10 +190,10 @@ def grant_extension(session: Session, step_id: str, until: date | datetime | Non
     moment = (_new_deadline(row, step, until, at) if until is not None
               else row.extension_requested_until)
     if moment <= at:  # the date asked for passed while the request waited
-        raise InvalidAction(step_id, f"ngày xin gia hạn {_day(moment)} đã qua; hãy cho một ngày "
-                                     "khác")
+        raise InvalidAction(step_id, f"ngày xin gia hạn {_day(moment, step)} đã qua; hãy cho "
+                                     "một ngày khác")
     extended = replace(step, extended_until=moment, extension_requested=False)
-    text = f"cho gia hạn đến {_day(moment)} (hạn trước {_day(step.deadline)})"
+    text = f"cho gia hạn đến {_day(moment, step)} (hạn trước {_day(step.deadline, step)})"
     return _write(session, row, {"extended_until": moment, "next_action_at": next_moment(
                       extended, at), **NO_REQUEST},
                   event="extension_granted", to_state=to, actor=actor, channel=channel, at=at,

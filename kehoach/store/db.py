@@ -1,11 +1,11 @@
 """Engines and transactions from a URL: embedded SQLite by default, PostgreSQL by URL.
 
 SQLite is set up for one writer and many readers sharing a file: WAL (readers never block
-the writer) with synchronous=NORMAL, a busy timeout (a second writer waits instead of failing at once), foreign keys
-on, 16 KiB pages in a new file (`SQLITE_PAGE_SIZE`), and `BEGIN IMMEDIATE` for transactions
-that will write, so two writers queue at BEGIN instead of one failing with "database is
-locked" half way after a read (SQLAlchemy's documented pysqlite recipe: sqlite3 stops
-emitting BEGIN, we emit our own).
+the writer) with synchronous=NORMAL, a busy timeout (a second writer waits instead of failing
+at once), foreign keys on, 16 KiB pages in a new file (`SQLITE_PAGE_SIZE`), and `BEGIN
+IMMEDIATE` for transactions that will write, so two writers queue at BEGIN instead of one
+failing with "database is locked" half way after a read (SQLAlchemy's documented pysqlite
+recipe: sqlite3 stops emitting BEGIN, we emit our own).
 
 A writer that still finds the SQLite file locked after the busy timeout tries again a few
 times, after a growing pause with jitter (`LOCK_RETRIES`), before the user is told: under a
@@ -24,8 +24,8 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, any_, bindparam, create_engine, event, exc
@@ -39,7 +39,6 @@ from .types import json_dumps
 log = logging.getLogger("kehoach.store")
 
 DEFAULT_URL = "sqlite:///kehoach.sqlite3"
-SETTING = "KEHOACH_DATABASE_URL"
 BUSY_TIMEOUT = 10.0  # seconds
 #: A writer finding SQLite locked after BUSY_TIMEOUT tries again this many times, pausing
 #: LOCK_BACKOFF seconds, doubled each time (at most LOCK_BACKOFF_MAX), ±50 % jitter.
@@ -68,9 +67,10 @@ def among(session: Session | Connection, column: ColumnElement[Any], values: Ite
     return column.in_(wanted)
 
 
-def database_url(settings: Mapping[str, str]) -> str:
-    """The database URL from settings; the embedded SQLite file in the current folder if unset."""
-    return settings.get(SETTING) or DEFAULT_URL
+def database_url(url: str | None) -> str:
+    """The database URL (KEHOACH_DATABASE_URL); the embedded SQLite file in the current folder
+    if unset."""
+    return url or DEFAULT_URL
 
 
 def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:
@@ -105,10 +105,8 @@ def _create_private(database: str | None) -> None:
     as it is; a missing folder is SQLite's error to report."""
     if database in (None, "", ":memory:") or database.startswith("file:"):
         return
-    try:
+    with suppress(OSError):
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except OSError:
-        pass
 
 
 def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
@@ -185,7 +183,7 @@ def translate(error: exc.DBAPIError, engine: Engine) -> Exception:
     lowered = text.lower()
     if code == SQLITE_FULL or state == "53100" or "no space left on device" in lowered \
             or "database or disk is full" in lowered \
-            or code in (SQLITE_IOERR, SQLITE_CANTOPEN) and _sqlite_disk_full(engine):
+            or (code in (SQLITE_IOERR, SQLITE_CANTOPEN) and _sqlite_disk_full(engine)):
         return DatabaseFull(f"đĩa chứa cơ sở dữ liệu {where} đã đầy, không ghi được; hãy giải "
                             f"phóng chỗ trống trên đĩa rồi thử lại ({reason})")
     if code in (SQLITE_READONLY, SQLITE_PERM) or state == "25006" \
@@ -249,6 +247,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
     """
     with friendly_errors(engine):
         session = _begun_writer(engine)
+        # _begun_writer began it: get_transaction() is not None here
         with session, session.get_transaction():  # type: ignore[union-attr]
             yield session
 

@@ -23,38 +23,29 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from engine import vi
+from kehoach.channels import label
 from workflows.digest import Digest, DigestItem, digest_for
-from workflows.lifecycle import LATE, VN, StepFacts, status
+from workflows.lifecycle import LATE, VN, State, StepFacts, status
 
 from .directory import FALLBACK, Route, routes
-from .errors import StoreError
-from .models import StepState, outbox_table, people_table, steps_table, units_table
-from .tick import COLUMNS, _insert_ignoring_duplicates, facts
+from .models import (
+    contacts_table,
+    outbox_table,
+    people_table,
+    queued,
+    steps_table,
+    units_table,
+)
+from .tick import COLUMNS, facts, queue_outbox
 
-DEFAULT_HOUR = "07:30"
-SETTING = "KEHOACH_DIGEST_HOUR"
+#: The digest hour when KEHOACH_DIGEST_HOUR is unset (kehoach.settings).
+DEFAULT_HOUR = time(7, 30)
 #: How far ahead a deadline may be for its step to be "due soon" (reminders further ahead are
 #: not read by the digest).
 LOOKAHEAD = timedelta(days=62)
 PURPOSE = "digest"
-#: A lost Telegram link is told in the digests of the day after it was lost.
+#: A lost contact is told in the digests of the day after it was lost.
 LOST_WINDOW = timedelta(days=1)
-
-
-class BadDigestHour(StoreError):
-    """KEHOACH_DIGEST_HOUR is not an hour of the day."""
-
-
-def parse_hour(value: str | time | None) -> time:
-    """"07:30" (or "7:30", "07:30:00") as a time of day; None: the default."""
-    if isinstance(value, time):
-        return value
-    text = (value or DEFAULT_HOUR).strip()
-    try:
-        return time.fromisoformat(text if len(text.split(":")[0]) == 2 else "0" + text)
-    except ValueError:
-        raise BadDigestHour(f"giờ gửi tin tổng hợp ({SETTING}) «{value}» không hợp lệ, "
-                            "ví dụ 07:30") from None
 
 
 @dataclass
@@ -99,32 +90,40 @@ def payload(d: Digest, unit: str, rows: dict[str, Any], names: dict[str, str]) -
 
 
 def lost_links(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Unit → its people whose Telegram link was lost (bot blocked, chat gone) in the day
-    before `now`: the unit's next digest tells its secretary (notifiers/telegram.py)."""
-    p = people_table
+    """Unit → its people whose contact on a channel was lost (bot blocked, chat gone) in the
+    day before `now`, each with the channel lost (as people read it) and the contact it
+    falls back to: the unit's next digest tells its secretary."""
+    p, c = people_table, contacts_table
     found: dict[str, list[dict[str, Any]]] = {}
-    for row in session.execute(select(p.c.unit_id, p.c.name, p.c.email).where(
-            p.c.telegram_lost_at > now - LOST_WINDOW, p.c.telegram_lost_at <= now,
-            p.c.active.is_(True), p.c.unit_id.is_not(None)).order_by(p.c.unit_id, p.c.name)):
-        found.setdefault(row.unit_id, []).append({"name": row.name, "email": row.email})
+    lost = session.execute(
+        select(p.c.id, p.c.unit_id, p.c.name, c.c.channel).join(c, c.c.person_id == p.c.id)
+        .where(c.c.lost_at > now - LOST_WINDOW, c.c.lost_at <= now, p.c.active.is_(True),
+               p.c.unit_id.is_not(None)).order_by(p.c.unit_id, p.c.name, c.c.channel)).all()
+    from kehoach.chat.links import contacts_of  # the chat layer sits on the store
+    for row in lost:
+        following = [r for r in contacts_of(session, row.id)
+                     if r.lost_at is None and r.channel != row.channel]
+        found.setdefault(row.unit_id, []).append({
+            "name": row.name, "channel": label(row.channel),
+            "fallback": f"{label(following[0].channel)} {following[0].address}"
+            if following else None})
     return found
 
 
-def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HOUR, *,
+def digest(session: Session, now: datetime, hour: time = DEFAULT_HOUR, *,
            channel: str = FALLBACK, channels: Collection[str] = ()) -> DigestResult:
     """Queue today's digests at `now`, in the open transaction of `session` (module doc).
     Each recipient unit's people hear it through their contact links among the running
     `channels` (directory.routes); a unit nobody is reachable in, on `channel`."""
-    at = parse_hour(hour)
     local = now.astimezone(VN)
-    if local.time() < at:
+    if local.time() < hour:
         return DigestResult()
     day = local.date()
     result = DigestResult(day)
     t = steps_table
     deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
     query = (select(*(t.c[c] for c in COLUMNS))
-             .where(t.c.state == StepState.PENDING.value, deadline <= now + LOOKAHEAD)
+             .where(t.c.state == State.PENDING.value, deadline <= now + LOOKAHEAD)
              .order_by(t.c.id))
     rows: dict[str, Any] = {}
     by_unit: dict[str, list[StepFacts]] = defaultdict(list)
@@ -155,13 +154,11 @@ def digest(session: Session, now: datetime, hour: str | time | None = DEFAULT_HO
         {"idempotency_key": key, "step_id": None, "person_id": r.person_id,
          "unit_id": u, "channel": r.channel, "purpose": PURPOSE, "level": None,
          "payload": {**payload(d, u, rows, names), "person_name": r.name,
-                     "lost_links": lost.get(u, [])},
-         "state": "pending", "attempts": 0,
-         "not_before": now, "created_at": now, "updated_at": now}
+                     "lost_links": lost.get(u, [])}, **queued(now)}
         for u, d in sorted(digests.items()) for r, key in keys[u] if key not in done]
-    inserted = session.execute(_insert_ignoring_duplicates(session), new).all()
+    inserted = queue_outbox(session, new)
     result.recipients = len(new) + result.duplicates
-    result.queued = len(inserted)
-    result.duplicates += len(new) - len(inserted)
+    result.queued = inserted
+    result.duplicates += len(new) - inserted
     result.keys = [r["idempotency_key"] for r in new]
     return result

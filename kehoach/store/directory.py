@@ -2,9 +2,10 @@
 
 - `sync_groups` keeps a plan's clusters and groups and its issuer, on every load;
 - `routes` says, for units, which people hear their notifications and through which
-  channel: the first of the person's contact links whose channel is running (Telegram when
-  linked and not lost, then e-mail), else "console" (the log). A unit nobody is reachable in
-  still gets one row, to no person, on the fallback channel: nothing decided is dropped;
+  channel: the first of the person's contacts (table `contacts`: by their preference, then
+  the channel registry's order, kehoach/channels.py) that is not lost and whose channel is
+  running. A unit nobody is reachable in still gets one row, to no person, on the fallback
+  channel (the console): nothing decided is dropped;
 - `scope_units` is what a person may see and act on: their own unit; as a cluster head,
   the member units of the clusters their unit heads; as a secretary, every unit of the
   plans their unit issued.
@@ -20,10 +21,12 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.plan import Plan
+from kehoach.channels import FALLBACK, rank
 
 from .db import among
 from .models import (
     BoardRole,
+    contacts_table,
     group_members_table,
     groups_table,
     people_table,
@@ -31,9 +34,8 @@ from .models import (
     plans_table,
 )
 
-FALLBACK = "console"
-#: A person's contact links, in the order they are tried.
-PREFERENCE = ("telegram", "email")
+__all__ = ["FALLBACK", "Route", "plan_units", "routes", "scope_units", "sync_groups",
+           "sync_plan_units"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,35 +92,28 @@ def plan_units(session: Session, plan_ids: Iterable[str] | Any) -> dict[str, set
     return found
 
 
-def contact_channel(person: Any, enabled: Collection[str]) -> str | None:
-    """The channel a person (a people row) is reached through, given the running ones."""
-    for channel in PREFERENCE:
-        if channel not in enabled:
-            continue
-        if channel == "telegram" and person.telegram_chat_id is not None \
-                and person.telegram_lost_at is None:
-            return channel
-        if channel == "email" and person.email:
-            return channel
-    return None
-
-
 def routes(session: Session, units: Iterable[str], enabled: Collection[str] = (),
            fallback: str = FALLBACK) -> dict[str, list[Route]]:
     """Unit → who hears its notifications (see the module doc); every unit asked is a key.
     `enabled`: the channels running; `fallback`: the channel of a unit nobody is reachable in."""
     wanted = set(units)
     found: dict[str, list[Route]] = defaultdict(list)
-    if wanted:
-        p = people_table
+    if wanted and enabled:
+        p, c = people_table, contacts_table
         rows = session.execute(
-            select(p.c.id, p.c.name, p.c.unit_id, p.c.email, p.c.telegram_chat_id,
-                   p.c.telegram_lost_at)
-            .where(p.c.active.is_(True), among(session, p.c.unit_id, wanted)).order_by(p.c.id))
-        for person in rows:
-            channel = contact_channel(person, enabled)
-            if channel is not None:
-                found[person.unit_id].append(Route(person.id, channel, person.name))
+            select(p.c.id, p.c.name, p.c.unit_id, c.c.channel, c.c.preference)
+            .join(c, c.c.person_id == p.c.id)
+            .where(p.c.active.is_(True), among(session, p.c.unit_id, wanted),
+                   c.c.lost_at.is_(None), c.c.channel.in_(list(enabled))))
+        best: dict[int, Any] = {}
+        for row in rows:
+            held = best.get(row.id)
+            if held is None or (row.preference, rank(row.channel)) < \
+                    (held.preference, rank(held.channel)):
+                best[row.id] = row
+        for person_id in sorted(best):
+            person = best[person_id]
+            found[person.unit_id].append(Route(person.id, person.channel, person.name))
     return {u: found.get(u) or [Route(None, fallback)] for u in wanted}
 
 

@@ -29,6 +29,12 @@ are each safe alone, in autocommit). So when a process is killed or loses its da
   and are recorded first thing by the next `dispatch` call of the process, once the database
   answers again (`dispatch_loop` retries every poll interval).
 
+A channel's error may say more about the address than about the message (notifiers/base.py):
+`lost` marks the person's contact on the channel lost and queues the row again on their next
+contact among the running channels (`fallbacks`); `moved_to` stores the new address and the
+row is sent once more at once, there (kehoach/chat/links.py does both, in the transaction
+that records the outcome).
+
 Leases run on the real clock (`clock`, the wall clock by default), never on the injected `now`:
 a simulated time that runs fast (KEHOACH_SIMULATED_NOW) must not park rows being sent.
 """
@@ -41,9 +47,9 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,7 +60,7 @@ from notifiers.base import Channel, DeliveryError, Notification, Recipient
 
 from .db import friendly_errors
 from .escalations import ESCALATION, GROUP, mark_escalations_sent
-from .models import deliveries_table, outbox_table, people_table, steps_table
+from .models import contacts_table, deliveries_table, outbox_table, people_table, steps_table
 from .recheck import current, stale
 from .tick import COLUMNS, facts
 
@@ -134,14 +140,18 @@ def _claim(session: Session, channel: str, token: str, now: datetime, real: date
     return sorted(rows, key=lambda r: (r.not_before, r.id))
 
 
-def _recipients(session: Session, rows: list[Any]) -> dict[int, Recipient]:
-    """The people the claimed rows go to, with their addresses as they are now."""
+def _recipients(session: Session, rows: list[Any], channel: str) -> dict[int, Recipient]:
+    """The people the claimed rows go to, with their address on `channel` as it is now (None:
+    no contact there, or a lost one)."""
     ids = {r.person_id for r in rows if r.person_id is not None}
     if not ids:
         return {}
-    p = people_table
-    return {r.id: Recipient(r.id, r.name, r.email, r.telegram_chat_id) for r in session.execute(
-        select(p.c.id, p.c.name, p.c.email, p.c.telegram_chat_id).where(p.c.id.in_(ids)))}
+    p, c = people_table, contacts_table
+    return {r.id: Recipient(r.id, r.name, r.address) for r in session.execute(
+        select(p.c.id, p.c.name, c.c.address)
+        .outerjoin(c, (c.c.person_id == p.c.id) & (c.c.channel == channel)
+                   & c.c.lost_at.is_(None))
+        .where(p.c.id.in_(ids)))}
 
 
 def release_stale_claims(session: Session, now: datetime, real: datetime | None = None
@@ -230,13 +240,33 @@ def _record(conn: Connection, done: list[tuple[str, dict[str, Any]]]) -> int:
         values = {**o, "token": token, "at": _moment(conn, o["at"]),
                   "not_before": _moment(conn, o["not_before"])}
         if postgres:
-            recorded += conn.exec_driver_sql(_driver(conn, PG_RECORD), values).rowcount
-        elif conn.exec_driver_sql(RECORD, values).rowcount == 1:
-            conn.exec_driver_sql(DELIVERY, values)
-            recorded += 1
+            ok = conn.exec_driver_sql(_driver(conn, PG_RECORD), values).rowcount == 1
+        else:
+            ok = conn.exec_driver_sql(RECORD, values).rowcount == 1
+            if ok:
+                conn.exec_driver_sql(DELIVERY, values)
+        recorded += ok
+        if ok and ("lost" in o or "moved" in o):
+            _contact_changes(conn, o)
     if escalations:  # what reached someone up the ladder: the steps' status says so
         mark_escalations_sent(conn, escalations, done[-1][1]["at"])
     return recorded
+
+
+def _contact_changes(conn: Connection, o: dict[str, Any]) -> None:
+    """What the channel said of the address (module doc), stored with the outcome."""
+    from kehoach.chat import links  # the chat layer sits on the store: imported when needed
+    if "moved" in o:
+        old, new = o["moved"]
+        count = links.move(conn, o["channel"], old, new)
+        log.warning("%s: địa chỉ %s đã chuyển thành %s: %s", o["channel"], old, new,
+                    "đã chuyển liên kết" if count else "liên kết đã ở địa chỉ mới")
+    if "lost" in o:
+        person_id, address, name = o["lost"]
+        queued = links.mark_lost(conn, person_id, o["channel"], address, o["at"], o["error"],
+                                 outbox_id=o["outbox_id"], fallback_channels=o["fallbacks"])
+        log.warning("%s từ chối địa chỉ của %s (%s): đã tắt liên kết%s", o["channel"], name,
+                    o["error"], f", gửi lại qua {queued}" if queued else "")
 
 
 def _keep(key: tuple[str, str], done: list[tuple[str, dict[str, Any]]]) -> None:
@@ -354,7 +384,7 @@ def _regrouped(conn: Connection, payload: dict[str, Any], now: datetime) -> dict
 def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],
                 people: dict[int, Recipient], worker: str, token: str, now: datetime,
                 clock: Callable[[], datetime], rng: random.Random, max_attempts: int,
-                result: DispatchResult) -> None:
+                result: DispatchResult, fallbacks: tuple[str, ...]) -> None:
     """Send the claimed `rows`, one transaction per row before its send (module docstring),
     all on one connection of `bind` (a checkout per message cost a round trip)."""
     queue = deque(rows)
@@ -378,7 +408,7 @@ def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],
                     return
                 marked = None  # from here on the send may have started
                 done.append((token, _send(channel, picked, people, now, rng, max_attempts,
-                                          result)))
+                                          result, fallbacks)))
     except BaseException:
         _keep((worker, channel.name), done)
         if marked is not None:  # its mark may be committed (PostgreSQL: each statement alone)
@@ -410,19 +440,33 @@ def _async_commit(conn: Connection) -> Iterator[None]:
 
 
 def _send(channel: Channel, picked: tuple[Any, dict[str, Any]], people: dict[int, Recipient],
-          now: datetime, rng: random.Random, max_attempts: int, result: DispatchResult
-          ) -> dict[str, Any]:
-    """Send one row marked `sending`; its outcome, to record."""
+          now: datetime, rng: random.Random, max_attempts: int, result: DispatchResult,
+          fallbacks: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Send one row marked `sending`; its outcome, to record (with what the channel said of
+    the address: module doc)."""
     row, payload = picked
     attempts = row.attempts + 1
+    person = people.get(row.person_id) if row.person_id is not None else None
     note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
-                        row.level, payload, attempts,
-                        people.get(row.person_id) if row.person_id is not None else None)
-    remote, failure = None, None
+                        row.level, payload, attempts, person)
+    remote: str | None = None
+    failure: Exception | None = None
+    changes: dict[str, Any] = {}
     try:
-        remote = channel.send(note).remote_id
+        try:
+            remote = channel.send(note).remote_id
+        except DeliveryError as exc:
+            if exc.moved_to is None or person is None or exc.moved_to == person.address:
+                raise
+            changes["moved"] = (person.address, exc.moved_to)  # once: sent again there
+            person = people[person.id] = replace(person, address=exc.moved_to)
+            remote = channel.send(replace(note, person=person)).remote_id
     except Exception as exc:  # noqa: BLE001  every failure is an outcome to record
         failure = exc
+    if isinstance(failure, DeliveryError) and failure.lost and row.person_id is not None:
+        changes["lost"] = (row.person_id, person.address if person else None,
+                           person.name if person else str(row.person_id))
+        changes["fallbacks"] = fallbacks
     outcome, error, permanent, values = _outcome(failure, attempts, now, rng, max_attempts)
     state = values["state"]
     result.sent += state == "sent"
@@ -433,15 +477,17 @@ def _send(channel: Channel, picked: tuple[Any, dict[str, Any]], people: dict[int
             "permanent": permanent, "error": error, "remote_id": remote, "state": state,
             "not_before": values.get("not_before", row.not_before),
             "attempts": values.get("attempts", attempts),
-            "escalation": row.purpose in (ESCALATION, GROUP)}
+            "escalation": row.purpose in (ESCALATION, GROUP), **changes}
 
 
 def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *,
              limit: int = 100, worker: str = "kehoach", rng: random.Random | None = None,
              max_attempts: int = MAX_ATTEMPTS,
-             clock: Callable[[], datetime] = wall_clock) -> DispatchResult:
+             clock: Callable[[], datetime] = wall_clock,
+             fallbacks: Collection[str] = ()) -> DispatchResult:
     """Send up to `limit` due outbox rows of `channel` at `now`; every outcome is recorded
-    (module docstring). `clock` is the real clock the leases run on.
+    (module docstring). `clock` is the real clock the leases run on; `fallbacks`: the
+    channels running, where a row whose address was lost may go next.
 
     Raises the database's error when it is away; what was sent is recorded by the next call."""
     rng = rng or random.Random()
@@ -454,12 +500,12 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
         size = min(CHUNK, limit - result.claimed)
         with session_factory() as session:
             rows = _claim(session, channel.name, token, now, clock(), size)
-            people = _recipients(session, rows)
+            people = _recipients(session, rows, channel.name)
             bind = session.get_bind()  # the store's writing engine (BEGIN IMMEDIATE on SQLite)
         result.claimed += len(rows)
         if rows:
             _send_chunk(bind, channel, rows, people, worker, token, now, clock, rng,
-                        max_attempts, result)
+                        max_attempts, result, tuple(fallbacks))
         if len(rows) < size:
             break
     return result

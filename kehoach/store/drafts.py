@@ -100,7 +100,7 @@ def save_draft(session: Session, draft_id: int, revision: int, document: dict[st
                               "updated_by": by, "state": state}
     if plan_id is not None:
         values["plan_id"] = plan_id
-    changed = session.execute(update(drafts_t).where(
+    changed = session.connection().execute(update(drafts_t).where(  # CursorResult: rowcount
         drafts_t.c.id == draft_id, drafts_t.c.revision == revision, drafts_t.c.state == "open")
         .values(**values)).rowcount
     if changed != 1:

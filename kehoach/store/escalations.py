@@ -27,7 +27,7 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import among
-from .models import outbox_table, steps_table
+from .models import outbox_table, queued, steps_table
 
 ESCALATION, GROUP = "escalation", "escalation_group"
 #: What a grouped message says of each step (the rest of a step row's payload stays out).
@@ -80,8 +80,7 @@ def group(rows: list[dict[str, Any]], plan_titles: dict[str, str],
                         "late": any(s["late"] for s in steps),
                         "moment": max(s["moment"] for s in steps),
                         "board_path": board_path(plan), "steps": steps},
-            "state": "pending", "attempts": 0, "not_before": now, "created_at": now,
-            "updated_at": now})
+            **queued(now)})
     return out
 
 
@@ -105,8 +104,9 @@ def mark_escalations_sent(session: Session | Connection, outbox_ids: Collection[
             o.c.purpose.in_((ESCALATION, GROUP)))):
         by_level[row.level or 0].update(steps_of(row.purpose, row.step_id, row.payload))
     changed = 0
+    conn = session.connection() if isinstance(session, Session) else session  # rowcount
     for level, ids in sorted(by_level.items()):
-        changed += session.execute(
+        changed += conn.execute(
             update(t).where(among(session, t.c.id, sorted(ids)),
                             or_(t.c.escalated_level.is_(None), t.c.escalated_level < level))
             .values(escalated_level=level, updated_at=now)).rowcount

@@ -36,6 +36,7 @@ from .models import (
     units_table,
 )
 from .people import PersonError, PersonNotFound, find_person
+from .tick import COLUMNS as STEP_COLUMNS
 from .tick import facts
 
 SCOPES = ("unit", "cluster", "person", "plan")
@@ -239,10 +240,8 @@ def change_marker(session: Session | Connection, kind: str, scope_id: str) -> tu
 
 
 #: The step columns a feed reads: the lifecycle's facts and what the events say.
-COLUMNS = ("id", "kind", "due_at", "due_date", "due_time", "start_date", "tentative", "state",
-           "done_at", "reminders", "escalation", "unit_id", "revision", "title", "plan_id",
-           "amount", "source", "details", "updated_at", "cancel_reason", "extended_until",
-           "extension_requested_at", "escalated_level")
+COLUMNS = (*STEP_COLUMNS, "due_time", "start_date", "source", "details", "updated_at",
+           "cancel_reason")
 
 
 def feed_steps(session: Session, scope: Scope) -> list[FeedStep]:

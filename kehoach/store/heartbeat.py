@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from workflows.lifecycle import VN
+from engine.model import ZONE as VN
 
 from .models import clock_beats_table as beats
 

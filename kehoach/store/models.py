@@ -35,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from workflows.lifecycle import State
+
 from .types import BigId, JSONDoc, UTCDateTime
 
 #: Stable constraint names, so Alembic can alter them later on every backend (SQLite batch mode).
@@ -45,20 +47,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class StepState(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    EXCUSED = "excused"
-    CANCELLED = "cancelled"
-
-
-#: The states as a secretary says them.
-STATE_NAMES = {StepState.PENDING: "chưa làm", StepState.DONE: "đã xong",
-               StepState.EXCUSED: "được miễn", StepState.CANCELLED: "đã hủy"}
-#: States a step never leaves through a plan reload: the work was done or forgiven.
-FINISHED = frozenset({StepState.DONE, StepState.EXCUSED})
 
 
 class Base(DeclarativeBase):
@@ -159,7 +147,7 @@ DEADLINE_DDL = "(\nCASE\n    WHEN extended_until > due_at THEN extended_until\n 
 class StepRow(Base):
     __tablename__ = "steps"
     __table_args__ = (
-        CheckConstraint("state IN ('pending', 'done', 'excused', 'cancelled')", name="state"),
+        CheckConstraint(f"state IN ({', '.join(repr(s.value) for s in State)})", name="state"),
         Index("ix_steps_next_action_at", "next_action_at",
               sqlite_where=text("next_action_at IS NOT NULL"),
               postgresql_where=text("next_action_at IS NOT NULL")),
@@ -213,6 +201,9 @@ class StepRow(Base):
     #: The highest rung whose escalation was delivered (an outbox row `sent`; migration
     #: 0007): what the step's status says was sent, apart from what is due.
     escalated_level: Mapped[int | None]
+    #: The plan's time zone (an IANA name, migration 0012): where `due_date` is a date, and
+    #: where the step's status, reminders and messages count days. NULL: Việt Nam's.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Transition(Base):
@@ -244,25 +235,41 @@ class BoardRole(StrEnum):
 class Person(Base):
     """Someone who hears about steps: a unit's secretary, a cluster head, …
 
-    Contact links (0003): `email`, and `telegram_chat_id` once they linked a chat with an
-    invite code; `telegram_lost_at` is set when Telegram refuses the chat (bot blocked), so
-    the link is inactive until they link again."""
+    How they are reached is in `contacts` (migration 0010: one row per channel)."""
 
     __tablename__ = "people"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str | None] = mapped_column(Text)  # as people say it: "Bí thư", "Phó Bí thư"
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
-    contacts: Mapped[dict[str, Any]]  # other channels → address
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     created_at: Mapped[datetime]
     board_role: Mapped[str] = mapped_column(String(16), server_default=text("'member'"))
-    email: Mapped[str | None] = mapped_column(Text)
-    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    telegram_linked_at: Mapped[datetime | None]
-    telegram_lost_at: Mapped[datetime | None]
     login: Mapped[str | None] = mapped_column(String(120), unique=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
+
+
+class Contact(Base):
+    """How a person is reached on one channel (migration 0010): the address there (a Telegram
+    chat id as text, an e-mail address, a Zalo user id), when it was linked, and `lost_at`
+    once the channel refused it for good (bot blocked, chat gone): a lost contact is skipped
+    until it is linked again. `preference`: lower is tried first (ties: the channel registry's
+    order, kehoach/channels.py). One contact per person and channel; on a chat channel one
+    address belongs to one person (kehoach/chat/links.py keeps that, an e-mail address may be
+    shared)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("person_id", "channel"),
+                      Index("ix_contacts_channel_address", "channel", "address"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(320))
+    linked_at: Mapped[datetime]
+    lost_at: Mapped[datetime | None]
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    preference: Mapped[int] = mapped_column(server_default=text("100"))
 
 
 class Invite(Base):
@@ -325,6 +332,17 @@ class ClockBeat(Base):
     period_seconds: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime]
     ticked_at: Mapped[datetime | None]
+
+
+#: The state of an outbox row waiting to be sent (the others: store.queue.STATES).
+OUTBOX_PENDING = "pending"
+
+
+def queued(now: datetime) -> dict[str, Any]:
+    """The columns every outbox row starts with when it is decided at `now`: pending, never
+    tried, to be sent from now."""
+    return {"state": OUTBOX_PENDING, "attempts": 0, "not_before": now, "created_at": now,
+            "updated_at": now}
 
 
 class Outbox(Base):
@@ -393,6 +411,7 @@ transitions_table = cast(Table, Transition.__table__)
 outbox_table = cast(Table, Outbox.__table__)
 deliveries_table = cast(Table, Delivery.__table__)
 people_table = cast(Table, Person.__table__)
+contacts_table = cast(Table, Contact.__table__)
 groups_table = cast(Table, Group.__table__)
 group_members_table = cast(Table, GroupMember.__table__)
 plan_units_table = cast(Table, PlanUnit.__table__)

@@ -103,12 +103,13 @@ def _about(purpose: str, payload: dict[str, Any]) -> str:
     return str(payload.get("title") or "")
 
 
-def _plan_of() -> ColumnElement[Any]:
-    return o.c.payload["plan_id"].as_string()
+def _plan_of() -> ColumnElement[str]:
+    plan_id: ColumnElement[str] = o.c.payload["plan_id"].as_string()  # JSON's [] is untyped
+    return plan_id
 
 
 def _where(f: Filter) -> list[ColumnElement[bool]]:
-    where = [o.c.state.in_(list(f.states))]
+    where: list[ColumnElement[bool]] = [o.c.state.in_(list(f.states))]
     if f.channel:
         where.append(o.c.channel == f.channel)
     if f.unit:

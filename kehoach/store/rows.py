@@ -22,8 +22,8 @@ from typing import Any
 
 from engine.compiler import Occurrence, Step
 from engine.plan import Duty, Plan
+from workflows.lifecycle import State
 
-from .models import StepState
 from .types import Encoded
 
 SEP = "\x1f"
@@ -44,7 +44,7 @@ def next_action_at(reminders: Iterable[datetime], rungs: Iterable[datetime], sta
     >>> next_action_at(t, [], "pending", datetime(2022, 5, 2, tzinfo=UTC)).day
     8
     """
-    if state != StepState.PENDING:
+    if state != State.PENDING:
         return None
     later = [m for m in (*reminders, *rungs) if m > now]
     return min(later) if later else None
@@ -174,9 +174,9 @@ class RowMaker:
             "due_at": occ.due_at, "tentative": occ.tentative, "amount": step.amount,
             "reminders": reminders, "escalation": escalation, "source": source,
             "details": details, "fingerprint": self._fingerprint(step, text), "revision": 1,
-            "state": StepState.PENDING.value, "cancel_reason": None, "done_at": None,
+            "state": State.PENDING.value, "cancel_reason": None, "done_at": None,
             "next_action_at": _next(occ.reminders, rung_times, now),
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "timezone": self.plan.tz.key,
         }
 
     def occurrence_values(self, step: Step) -> tuple[Any, ...]:
@@ -209,9 +209,9 @@ class RowMaker:
 
     def constant_values(self, now: datetime) -> tuple[Any, ...]:
         """The driver values of `CONSTANT_COLUMNS` for the steps stored at `now`: the plan,
-        revision 1, pending, not cancelled, not done, created and updated now."""
+        revision 1, pending, not cancelled, not done, created and updated now, its zone."""
         stored_now = self._dt(now)
-        return (self.plan.id, 1, PENDING, None, None, stored_now, stored_now)
+        return (self.plan.id, 1, PENDING, None, None, stored_now, stored_now, self.plan.tz.key)
 
     def driver_moment(self, moment: datetime) -> Any:
         """A moment as the driver stores it (text on SQLite, the aware datetime elsewhere)."""
@@ -225,17 +225,17 @@ OCCURRENCE_COLUMNS = ("obligation", "occurrence", "kind", "title", "due_date", "
                       "start_date", "due_at", "tentative", "reminders", "source", "details")
 #: The columns of `RowMaker.constant_values`: the same for every step a load inserts.
 CONSTANT_COLUMNS = ("plan_id", "revision", "state", "cancel_reason", "done_at", "created_at",
-                    "updated_at")
+                    "updated_at", "timezone")
 #: Every column a load sets for a new step, in the order of
 #: `step_values(…) + occurrence_values(…) + constant_values(…)`.
 INSERT_COLUMNS = STEP_COLUMNS + OCCURRENCE_COLUMNS + CONSTANT_COLUMNS
-PENDING = StepState.PENDING.value
+PENDING = State.PENDING.value
 
 
 @lru_cache(maxsize=128)
 def sqlite_rows_statement(table: str, rows: int) -> str:
     """An INSERT of `rows` new steps of one occurrence in one statement, for SQLite:
-    parameters ?1…?19 are `CONSTANT_COLUMNS` and `OCCURRENCE_COLUMNS`, bound once for all the
+    parameters ?1…?20 are `CONSTANT_COLUMNS` and `OCCURRENCE_COLUMNS`, bound once for all the
     rows, then come the `STEP_COLUMNS` of each row in turn. One statement per hundred rows
     instead of one per row spares SQLite most of the work of running a statement (opening the
     table and its indexes, setting up the constraint checks), and the values the rows share

@@ -22,17 +22,16 @@ from itertools import chain, groupby, islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.compiler import Step
 from engine.plan import Plan
-from workflows.lifecycle import next_moment
+from workflows.lifecycle import State, next_moment
 
 from .directory import sync_groups, sync_plan_units
 from .models import (
     BOARD_CHANGED,
-    StepState,
     plans_table,
     steps_table,
     transitions_table,
@@ -114,8 +113,9 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
     audit = {"at": now, "actor": actor, "channel": channel}
     existing = {r.id: r for r in session.execute(
         select(steps_t.c.id, steps_t.c.fingerprint, steps_t.c.state, steps_t.c.revision,
-               steps_t.c.cancel_reason, steps_t.c.extended_until)
+               steps_t.c.cancel_reason, steps_t.c.extended_until, steps_t.c.timezone)
         .where(steps_t.c.plan_id == plan.id))}
+    _rezone(session, plan, existing.values())
     # New steps (all of them in a first load) skip SQLAlchemy's per-row parameter work: their
     # rows are tuples of driver values, inserted straight through the DBAPI connection.
     connection = session.connection()
@@ -132,7 +132,7 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
         if rebuild:  # ids in order: the primary key's index is appended to, not split
             steps = sorted(steps, key=_step_id)
     created_note = f"thêm từ kế hoạch (phiên bản {number})"
-    pending = StepState.PENDING.value
+    pending = State.PENDING.value
     for chunk in batched(steps, CHUNK):
         updates: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
@@ -142,16 +142,16 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
             old = existing.get(step.id)
             if old is None:
                 continue
-            restoring = (old.state == StepState.CANCELLED  # cancelled by a load, now back
+            restoring = (old.state == State.CANCELLED  # cancelled by a load, now back
                          and (old.cancel_reason or "").startswith(REMOVED))
             if not restoring and maker.fingerprint(step) == old.fingerprint:
                 result.kept += 1
                 continue
             row = maker.make(step, now)
-            state = StepState.PENDING.value if restoring else old.state
+            state = State.PENDING.value if restoring else old.state
             row.update(_id=row["id"], revision=old.revision + 1, state=state,
                        cancel_reason=None if restoring else old.cancel_reason,
-                       next_action_at=row["next_action_at"] if state == StepState.PENDING else None)
+                       next_action_at=row["next_action_at"] if state == State.PENDING else None)
             for key in ("id", "plan_id", "created_at", "done_at"):
                 del row[key]
             updates.append(row)
@@ -192,18 +192,18 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
         for table in (steps_t.name, transitions_t.name):
             connection.exec_driver_sql(f"ANALYZE {table}")
     gone = [old for sid, old in existing.items()
-            if sid not in seen and old.state == StepState.PENDING]
+            if sid not in seen and old.state == State.PENDING]
     reason = f"{REMOVED} (phiên bản {number})"
     for chunk in batched(gone, CHUNK):
         session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), [
-            {"_id": o.id, "state": StepState.CANCELLED.value, "cancel_reason": reason,
+            {"_id": o.id, "state": State.CANCELLED.value, "cancel_reason": reason,
              "next_action_at": None, "revision": o.revision + 1, "updated_at": now} for o in chunk])
         session.execute(insert(transitions_t), [
-            _audit(audit, o.id, "cancelled", o.state, StepState.CANCELLED.value, o.revision + 1,
+            _audit(audit, o.id, "cancelled", o.state, State.CANCELLED.value, o.revision + 1,
                    reason) for o in chunk])
         result.cancelled += len(chunk)
     result.kept += sum(1 for sid, o in existing.items()
-                       if sid not in seen and o.state != StepState.PENDING)
+                       if sid not in seen and o.state != State.PENDING)
     return result
 
 
@@ -327,7 +327,7 @@ def _follow_extensions(session: Session, step_ids: list[str], now: datetime) -> 
         rows = session.execute(select(*(steps_t.c[c] for c in COLUMNS))
                                .where(steps_t.c.id.in_(chunk))).all()
         for row in rows:
-            if row.state == StepState.PENDING:
+            if row.state == State.PENDING:
                 session.execute(update(steps_t).where(steps_t.c.id == row.id)
                                 .values(next_action_at=next_moment(facts(row), now)))
 
@@ -381,6 +381,16 @@ def _show(value: Any) -> str:
     return f"«{value}»" if isinstance(value, str) else str(value)
 
 
+def _rezone(session: Session, plan: Plan, existing: Iterable[Any]) -> None:
+    """Write the plan's zone into its stored steps that have another (or none: stored before
+    migration 0012): a zone is not in a step's fingerprint, so an unchanged step keeps its row."""
+    zone = plan.tz.key
+    if any(old.timezone != zone for old in existing):
+        session.execute(update(steps_t).where(
+            steps_t.c.plan_id == plan.id,
+            or_(steps_t.c.timezone.is_(None), steps_t.c.timezone != zone)).values(timezone=zone))
+
+
 def _sync_plan_row(session: Session, plan: Plan, digest: str, now: datetime) -> tuple[int, bool]:
     """The plan's version number for this content, and whether it is new."""
     current = session.execute(select(plans_t.c.current_version, plans_t.c.title, plans_t.c.file)
@@ -424,6 +434,6 @@ def stored_counts(session: Session, plan_ids: Iterable[str] | None = None) -> di
     query = select(steps_t.c.state, func.count()).group_by(steps_t.c.state)
     if plan_ids is not None:
         query = query.where(steps_t.c.plan_id.in_(list(plan_ids)))
-    counts = {s.value: 0 for s in StepState}
+    counts = {s.value: 0 for s in State}
     counts.update(session.execute(query).all())
     return counts

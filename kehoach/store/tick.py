@@ -22,22 +22,34 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from workflows.lifecycle import Notice, RungFacts, StepFacts, due_notices, next_moment, status
+from engine.model import ZONE
+from workflows.lifecycle import (
+    Notice,
+    RungFacts,
+    State,
+    StepFacts,
+    due_notices,
+    next_moment,
+    status,
+)
 
 from .db import among
 from .directory import FALLBACK, Route, routes
 from .escalations import ESCALATION, group
 from .models import (
-    StepState,
+    OUTBOX_PENDING,
     outbox_table,
     plans_table,
     steps_table,
+    queued,
     transitions_table,
     units_table,
 )
@@ -50,7 +62,7 @@ ACTOR, VIA = "kehoach tick", "clock"
 #: The step columns a tick reads: the facts, plus what the messages say.
 COLUMNS = ("id", "kind", "due_at", "due_date", "tentative", "state", "done_at", "reminders",
            "escalation", "unit_id", "revision", "next_action_at", "title", "plan_id", "amount",
-           "extended_until", "extension_requested_at", "escalated_level")
+           "extended_until", "extension_requested_at", "escalated_level", "timezone")
 
 
 @dataclass
@@ -71,7 +83,13 @@ def facts(row: Any) -> StepFacts:
         tuple(RungFacts(r["level"], datetime.fromisoformat(r["at"]), tuple(r["units"]))
               for r in row.escalation),
         row.extended_until, row.extension_requested_at is not None, unit=row.unit_id,
-        escalated=getattr(row, "escalated_level", None) or 0)
+        escalated=getattr(row, "escalated_level", None) or 0, tz=zone(row.timezone))
+
+
+@lru_cache(maxsize=64)
+def zone(name: str | None) -> ZoneInfo:
+    """A stored step's time zone by its name (NULL, stored before migration 0012: Việt Nam's)."""
+    return ZONE if name is None else ZoneInfo(name)
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
@@ -79,6 +97,14 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
     return (dialect.insert(outbox_t)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(outbox_t.c.id))
+
+
+def queue_outbox(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows (columns as the table's), skipping those whose idempotency key is
+    there already: deciding twice queues once. Returns how many went in."""
+    if not rows:
+        return 0
+    return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
 
 
 def recipient_key(key: str, unit: str, route: Route) -> str:
@@ -98,13 +124,12 @@ def outbox_rows(row: Any, step: StepFacts, notice: Notice, now: datetime,
                "due_at": step.deadline.isoformat(), "due_day": due_day.strftime("%d/%m/%Y"),
                "amount": row.amount, "moment": notice.moment.isoformat(), "late": notice.late,
                "skipped": notice.skipped, "status": st.label, "days_late": st.days_late}
+    fixed = queued(now)
     return [{"idempotency_key": recipient_key(notice.key, unit, r), "step_id": step.id,
              "person_id": r.person_id, "unit_id": unit, "channel": r.channel,
              "purpose": notice.purpose, "level": notice.level,
              "payload": {**payload, "recipient_name": unit_names.get(unit, unit),
-                         "person_name": r.name},
-             "state": "pending", "attempts": 0, "not_before": now, "created_at": now,
-             "updated_at": now}
+                         "person_name": r.name}, **fixed}
             for unit in notice.recipients for r in routes[unit]]
 
 
@@ -120,7 +145,7 @@ def _advance(session: Session, decided: list[tuple[Any, StepFacts, list[Notice],
     One executemany for the batch, in a savepoint: when every step moved (the usual case) that
     is all. When some did not (a concurrent action or tick got there first), the savepoint is
     rolled back and the batch is redone one conditional UPDATE at a time, to know which."""
-    pending = StepState.PENDING.value
+    pending = State.PENDING.value
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
     if (postgres or conn.dialect.supports_sane_multi_rowcount) and len(decided) > 1:
@@ -150,7 +175,7 @@ def _advance(session: Session, decided: list[tuple[Any, StepFacts, list[Notice],
 
 BULK_ADVANCE = (update(steps_t)
                 .where(steps_t.c.id == bindparam("_id"), steps_t.c.revision == bindparam("_rev"),
-                       steps_t.c.state == StepState.PENDING.value))
+                       steps_t.c.state == State.PENDING.value))
 
 # PostgreSQL: a batch's rows go as one JSON array of rows, in one statement (a multi-row
 # executemany costs a round trip, or a long query to parse, per row; text arrays cost a
@@ -163,7 +188,7 @@ PG_INSERT_OUTBOX = (
     f"INSERT INTO {outbox_t.name} (idempotency_key, step_id, person_id, unit_id, channel, "
     "purpose, level, payload, state, attempts, not_before, created_at, updated_at) "
     "SELECT e->>0, e->>1, (e->>7)::bigint, e->>2, e->>3, e->>4, (e->>5)::int, (e->6)::jsonb, "
-    "'pending', "
+    f"'{OUTBOX_PENDING}', "
     "0, %s, %s, %s FROM json_array_elements(%s::json) WITH ORDINALITY AS v(e, n) ORDER BY n "
     "ON CONFLICT (idempotency_key) DO NOTHING")
 PG_INSERT_AUDIT = (
@@ -192,11 +217,11 @@ def _insert_outbox(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert outbox rows (those whose key is already there are skipped); how many went in."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
-        return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+        return queue_outbox(session, rows)
     for r in rows:  # the fixed columns are the same for every row a tick inserts
-        if (r["state"] != "pending" or r["attempts"] != 0
+        if (r["state"] != OUTBOX_PENDING or r["attempts"] != 0
                 or not r["not_before"] == r["created_at"] == r["updated_at"]):
-            return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+            return queue_outbox(session, rows)
     at = _utc(rows[0]["created_at"])
     return conn.exec_driver_sql(PG_INSERT_OUTBOX, (at, at, at, _json_rows([
         [r["idempotency_key"], r["step_id"], r["unit_id"], r["channel"], r["purpose"],
@@ -230,7 +255,7 @@ def tick(session: Session, now: datetime, *, channel: str = FALLBACK,
     escalations: list[dict[str, Any]] = []  # queued at the end, grouped
     query = (select(*(steps_t.c[c] for c in COLUMNS))
              .where(steps_t.c.next_action_at.is_not(None), steps_t.c.next_action_at <= now,
-                    steps_t.c.state == StepState.PENDING.value)
+                    steps_t.c.state == State.PENDING.value)
              .order_by(steps_t.c.next_action_at, steps_t.c.id).limit(batch))
     while rows := session.execute(query).all():
         unknown = {r.unit_id for r in rows} - names.keys()

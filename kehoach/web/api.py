@@ -112,7 +112,9 @@ class PersonOut(BaseModel):
     unit_id: str | None
     unit_name: str | None
     board_role: str
-    telegram: str
+    telegram: str  # the Telegram link's state (kept for clients of this field)
+    #: Channel (kehoach/channels.py) → "đã liên kết" / "mất liên kết", in the order tried.
+    contacts: dict[str, str]
 
 
 class PeoplePage(BaseModel):
@@ -217,7 +219,9 @@ def people(request: Request, v: Seen, paging: Paging,
         found = queries.people_page(session, v.scope, unit or None, cursor, limit)
     return PeoplePage(items=[PersonOut(id=p.id, name=p.name, unit_id=p.unit_id,
                                        unit_name=p.unit_name, board_role=p.board_role,
-                                       telegram=p.telegram) for p in found.items],
+                                       telegram=p.state("telegram"),
+                                       contacts={c.channel: c.state for c in p.contacts})
+                            for p in found.items],
                       total=found.total, limit=limit, next=found.next)
 
 
@@ -238,8 +242,9 @@ def step(request: Request, v: Seen, step_id: str) -> StepDetail:
 
 def _act(request: Request, v: Viewer, step_id: str, action: BoardAction,
          **fields: object) -> ActionOut:
-    message = perform(request.app.state.engine, v, step_id, action, request.app.state.now(),
-                      **fields)  # type: ignore[arg-type]
+    engine, now = request.app.state.engine, request.app.state.now()
+    # each route types its own action's fields; `perform` takes them by name
+    message = perform(engine, v, step_id, action, now, **fields)  # type: ignore[arg-type]
     return ActionOut(step_id=step_id, message=message)
 
 

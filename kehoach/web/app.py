@@ -27,15 +27,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kehoach import store
+from kehoach.settings import Settings
 
-from . import api, errors, exports, login, metrics, outbox, pages, plans, subscriptions
+from . import (
+    api,
+    errors,
+    exports,
+    login,
+    metrics,
+    outbox,
+    pages,
+    plans,
+    subscriptions,
+    zalo_webhook,
+)
 from .auth import (
     ADDRESS_LIMIT,
     HASH_SLOTS,
     LoginLimiter,
     csrf_guard,
     secret_key,
-    trusted_proxies,
 )
 from .render import HERE
 from .security import Guard, loggable
@@ -121,8 +132,9 @@ def health(engine: Engine, wall: Callable[[], datetime] = utc_now) -> tuple[int,
     return (200 if clock.ok else 503), body
 
 
-def create_app(settings: Mapping[str, str], engine: Engine,
+def create_app(settings: Settings | Mapping[str, str], engine: Engine,
                now: Callable[[], datetime] = utc_now) -> FastAPI:
+    settings = Settings.of(settings)
     app = FastAPI(title="kehoach", version="1",
                   description="Trang quản lý và API của kehoach: việc quá hạn, sắp đến hạn, "
                               "từng bước và các thao tác trên bước. Đăng nhập bằng trang "
@@ -136,13 +148,13 @@ def create_app(settings: Mapping[str, str], engine: Engine,
     app.state.address_limiter = LoginLimiter(limit=ADDRESS_LIMIT)
     app.state.hashing = asyncio.Semaphore(HASH_SLOTS)
     errors.install(app)
-    public = settings.get("KEHOACH_PUBLIC_URL", "")
+    public = settings.public_url or ""
     app.add_middleware(SessionMiddleware, secret_key=secret_key(settings, str(engine.url)),
                        session_cookie="kehoach_phien", max_age=int(LIFETIME.total_seconds()),
                        same_site="lax", https_only=public.startswith("https://"))
     app.add_middleware(Guard, settings=settings)
-    if trusted_proxies(settings):  # uvicorn's own proxy handling is off (server.make_server)
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies(settings))
+    if settings.trusted_proxies:  # uvicorn's own proxy handling is off (server.make_server)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(AccessLog)
     metrics.install(app, engine, now)  # GET /metrics (Prometheus), HTTP timing
 
@@ -153,6 +165,8 @@ def create_app(settings: Mapping[str, str], engine: Engine,
         return JSONResponse(body, status)
 
     app.mount("/tinh", StaticFiles(directory=HERE / "static"), name="static")
+    if zalo_webhook.wanted(settings):  # Zalo's updates (its own secret header, no CSRF form)
+        app.mount("/zalo", zalo_webhook.webhook_app(settings, engine, now), name="zalo")
     for router in ROUTERS:
         app.include_router(router)
     # The calendar feeds (/lich/{token}.ics) are built beside the board, in their own module;
@@ -169,5 +183,5 @@ def create_app(settings: Mapping[str, str], engine: Engine,
                 app.openapi_schema = unique_operation_ids(build_openapi())
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
     return app

@@ -24,7 +24,7 @@ import math
 import os
 import secrets
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,16 +36,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from kehoach import store
+from kehoach.settings import Settings
 from kehoach.store.directory import scope_units
 from kehoach.store.models import BoardRole, people_table
 
 from . import sessions
 from .errors import CsrfRejected, Forbidden, NotLoggedIn, ServerBusy, TooManyAttempts
 
-SECRET_SETTING = "KEHOACH_SECRET_KEY"
 BOARD_ROLES = frozenset({BoardRole.SECRETARY, BoardRole.CLUSTER_HEAD, BoardRole.UNIT_SECRETARY})
 CSRF_HEADER = "X-CSRF-Token"
-PROXIES_SETTING = "KEHOACH_TRUSTED_PROXIES"
 #: Failed logins from one address, whatever the login, before it is blocked for the window.
 ADDRESS_LIMIT = 20
 #: Password hashes computed at once (64 MiB each), and how long a login waits for a slot.
@@ -62,10 +61,10 @@ def secret_key_path(url: str) -> Path | None:
     return Path("kehoach-secret-key")
 
 
-def secret_key(settings: Mapping[str, str], url: str) -> str:
+def secret_key(settings: Settings, url: str) -> str:
     """The session signing key: the setting, else the kept one, else a new one kept."""
-    if settings.get(SECRET_SETTING):
-        return settings[SECRET_SETTING]
+    if settings.secret_key:
+        return settings.secret_key.get_secret_value()
     path = secret_key_path(url)
     if path is None:
         return secrets.token_urlsafe(32)
@@ -157,11 +156,6 @@ async def csrf_guard(request: Request) -> None:
     if not given or not expected or not hmac.compare_digest(str(given), str(expected)):
         raise CsrfRejected("Biểu mẫu đã hết hạn hoặc không hợp lệ (thiếu mã chống giả mạo). "
                            "Hãy tải lại trang rồi thử lại.")
-
-
-def trusted_proxies(settings: Mapping[str, str]) -> list[str]:
-    """The proxies whose X-Forwarded-For is believed (KEHOACH_TRUSTED_PROXIES)."""
-    return [p.strip() for p in settings.get(PROXIES_SETTING, "").split(",") if p.strip()]
 
 
 def load_viewer(engine: Engine, sid: str, now: datetime) -> Viewer | None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kehoach import store
-from kehoach.settings import load
+from kehoach.settings import Settings
 from kehoach.store.models import BoardRole, people_table, plans_table, units_table
 from kehoach.store.people import add_person
 
@@ -67,9 +67,8 @@ def kehoach_command(path: str | None = None, cwd: Path | None = None) -> str:
 
 
 def main() -> None:
-    settings = load(os.environ)
-    engine = store.make_engine(store.database_url(settings))
     try:
+        engine = store.make_engine(store.database_url(Settings.load().database_url))
         store.check_schema_current(engine)
         with store.write_session(engine) as session:
             logins = demo_logins(session, datetime.now(UTC))

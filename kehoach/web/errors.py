@@ -10,7 +10,7 @@
 | action not allowed now / a concurrent change | 409 |
 | too many failed logins, password checks all busy | 429 with Retry-After |
 | request body over 64 KiB | 413 |
-| database unreachable or busy | 503 (a generic reason; the detail, with the database's address, is logged) |
+| database unreachable or busy | 503 (a generic reason; the detail, with its address, logged) |
 
 A 422 names the parameter and shows at most the first SHOWN characters of what was sent, and
 never a password or token.

@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from calendars.feed import Feed, last_modified, render, valid_until
 from kehoach import store
-from kehoach.settings import public_url
+from kehoach.settings import Settings
 from kehoach.store import feeds
 from kehoach.store.db import friendly_errors
 
@@ -72,6 +72,9 @@ class FeedCache:
         self._lock = threading.Lock()
         self._building: dict[tuple[str, str, str], threading.Lock] = {}
         self.builds = 0  # how many times a feed was built (tests and bench read it)
+        #: Requests for a live token answered from a built feed, and those that built it
+        #: (`kehoach_feed_cache_hits_total`, `…_misses_total` on /metrics).
+        self.hits = self.misses = 0
 
     def _cached(self, key: tuple[str, str, str], marker: tuple[Any, ...],
                 now: datetime) -> Built | None:
@@ -91,17 +94,26 @@ class FeedCache:
             marker = feeds.change_marker(conn, *found)
         key = (*found, public_url)
         built = self._cached(key, marker, now)
-        if built is not None:
-            return built
-        with self._lock:
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
-            built = self._cached(key, marker, now)  # built by another thread meanwhile?
-            if built is None:
-                built = self._build(engine, found, now, public_url)
-                if built is not None:
-                    self._store(key, built)
+        if built is None:
+            with self._lock:
+                building = self._building.setdefault(key, threading.Lock())
+            with building:
+                built = self._cached(key, marker, now)  # built by another thread meanwhile?
+                if built is None:
+                    self._count(hit=False)
+                    built = self._build(engine, found, now, public_url)
+                    if built is not None:
+                        self._store(key, built)
+                    return built
+        self._count(hit=True)
         return built
+
+    def _count(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
 
     def _build(self, engine: Engine, found: tuple[str, str], now: datetime,
                public_url: str) -> Built | None:
@@ -160,11 +172,11 @@ def accepts_gzip(header: str) -> bool:
     return False
 
 
-def _cache(request: Request) -> FeedCache:
-    state = request.app.state
-    cache: FeedCache | None = getattr(state, "feed_cache", None)
+def cache_of(app: FastAPI) -> FeedCache:
+    """The app's feed cache (made at its first use: a request, or a scrape of /metrics)."""
+    cache: FeedCache | None = getattr(app.state, "feed_cache", None)
     if cache is None:
-        cache = state.feed_cache = FeedCache()
+        cache = app.state.feed_cache = FeedCache()
     return cache
 
 
@@ -174,9 +186,9 @@ def _now(request: Request) -> datetime:
 
 
 def serve(request: Request, token: str) -> Response:
-    settings: Mapping[str, str] = request.app.state.settings
-    public = public_url(settings)
-    built = _cache(request).get(request.app.state.engine, token, _now(request), public)
+    settings: Settings = request.app.state.settings
+    public = settings.public_address
+    built = cache_of(request.app).get(request.app.state.engine, token, _now(request), public)
     if built is None:
         return Response(NOT_FOUND, 404, media_type="text/plain; charset=utf-8")
     zipped = accepts_gzip(request.headers.get("accept-encoding", ""))

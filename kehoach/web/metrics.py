@@ -12,7 +12,9 @@ per family, so every process reports the same figures, whichever one is scraped)
   `kehoach_deliveries_rate_limited_total{channel}`: those the channel refused with a
   wait (Telegram's 429 RetryAfter).
 
-This process's HTTP answers are timed as they pass: `kehoach_http_request_duration_seconds`
+This process's own figures: `kehoach_feed_cache_hits_total` and `…_misses_total`, calendar
+feed requests answered from its feed cache and those that built the feed; and its HTTP
+answers, timed as they pass: `kehoach_http_request_duration_seconds`
 (a histogram by method and status; paths are not labels: feed tokens are secrets and ids
 would make a series per step).
 
@@ -36,6 +38,7 @@ from kehoach import store
 from kehoach.clock import JOB_TABLE, TICK_JOB
 from kehoach.store.models import deliveries_table as d
 from kehoach.store.models import outbox_table as o
+from kehoach.web import feeds
 
 
 class StoreCollector(Collector):
@@ -83,6 +86,21 @@ class StoreCollector(Collector):
         yield from (rows, oldest, sends, limited, tick)
 
 
+class FeedCacheCollector(Collector):
+    """This process's feed cache: requests answered from a built feed, and those that built
+    it (a low share of hits means feeds change, or expire, faster than clients ask)."""
+
+    def __init__(self, app: FastAPI):
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        cache = feeds.cache_of(self.app)
+        yield CounterMetricFamily("kehoach_feed_cache_hits", "Feed requests answered from the "
+                                  "cache (this process).", value=cache.hits)
+        yield CounterMetricFamily("kehoach_feed_cache_misses", "Feed requests that built the "
+                                  "feed (this process).", value=cache.misses)
+
+
 class Timing:
     """ASGI middleware: the duration of every HTTP answer, into `histogram`."""
 
@@ -110,6 +128,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime]) -> None:
     """Add `GET /metrics` and the HTTP timing to `app` (one registry per app)."""
     registry = CollectorRegistry()
     registry.register(StoreCollector(engine, now))
+    registry.register(FeedCacheCollector(app))
     latency = Histogram("kehoach_http_request_duration_seconds", "Time to answer an HTTP "
                         "request.", ["method", "status"], registry=registry)
     app.add_middleware(Timing, histogram=latency)

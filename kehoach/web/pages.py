@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
+from kehoach.channels import REGISTRY, contact_channels
 from kehoach.store.people import ROLE_NAMES
 from workflows.lifecycle import ACTION_NAMES, STATE_NAMES
 
@@ -33,8 +34,10 @@ EVENT_NAMES = {"created": "tạo", "changed": "đổi theo kế hoạch", "cance
                "extension_requested": "xin gia hạn", "extension_granted": "cho gia hạn",
                "extension_refused": "từ chối gia hạn", "excused": "miễn", "reopened": "mở lại",
                "payment": "đóng tiền", "achievement": "ghi nhận kết quả"}
-CHANNEL_NAMES = {"web": "trang quản lý", "cli": "dòng lệnh", "telegram": "Telegram",
-                 "clock": "đồng hồ", "email": "thư"}
+#: The ways a change came, as people read them: the board, the CLI, the clock, and the
+#: registry's channels (a chat's buttons and replies).
+CHANNEL_NAMES = {"web": "trang quản lý", "cli": "dòng lệnh", "clock": "đồng hồ",
+                 **{s.name: s.label for s in REGISTRY}}
 
 
 def _query(request: Request, drop: tuple[str, ...] = ("after",), **extra: str) -> str:
@@ -130,6 +133,7 @@ def people_page(request: Request, v: Seen, paging: Paging) -> Response:
         "title": "Người và lịch", "people": people, "total": found.total,
         **_links(request, found.next), "feeds": feeds, "role_names": ROLE_NAMES,
         "units": units, "clusters": clusters, "plans": plans,
+        "contact_channels": contact_channels(),
         "feeds_help": has_template("feeds_help.html")})
 
 

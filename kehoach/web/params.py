@@ -18,7 +18,8 @@ from .queries import BadCursor, Filters
 Sort = Literal["days", "due", "unit", "cluster", "plan", "title"]
 Group = Literal["", "unit", "cluster"]
 Id = Annotated[str | None, Query(max_length=400, description="Mã (để trống: tất cả)")]
-MAX_DAYS = 366
+#: How far ahead the upcoming list looks: by default, and at the most (days).
+DEFAULT_DAYS, MAX_DAYS = 14, 366
 
 
 def _int(text: str, default: int) -> int:
@@ -42,26 +43,28 @@ def upcoming_filters(plan: Id = None, unit: Id = None, cluster: Id = None,
 
 
 def days(days: Annotated[str, Query(pattern=r"^\d{0,3}$",
-                                    description=f"Số ngày tới (1–{MAX_DAYS}, mặc định 14)")]
+                                    description=f"Số ngày tới (1–{MAX_DAYS}, mặc định "
+                                                f"{DEFAULT_DAYS})")]
          = "") -> int:
-    value = _int(days, 14)
+    value = _int(days, DEFAULT_DAYS)
     if not 1 <= value <= MAX_DAYS:
         raise Invalid(f"Yêu cầu không hợp lệ: tham số «days» phải từ 1 đến {MAX_DAYS} "
                       f"(đã nhập «{days}»).")
     return value
 
 
-MAX_LIMIT = 500
+#: A page's rows: by default, and at the most.
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 
 
 def paging(after: Annotated[str | None, Query(
                max_length=2000, description="Con trỏ trang sau: giá trị `next` của trang trước "
                "(để trống: trang đầu)")] = None,
            limit: Annotated[str, Query(pattern=r"^\d{0,4}$", description=f"Số dòng một trang "
-                                       f"(1–{MAX_LIMIT}, mặc định 50)")] = ""
+                                       f"(1–{MAX_LIMIT}, mặc định {DEFAULT_LIMIT})")] = ""
            ) -> tuple[str | None, int]:
     """The keyset paging parameters: the cursor to start after, and the page size."""
-    value = _int(limit, 50)
+    value = _int(limit, DEFAULT_LIMIT)
     if not 1 <= value <= MAX_LIMIT:
         raise Invalid(f"Yêu cầu không hợp lệ: tham số «limit» phải từ 1 đến {MAX_LIMIT} "
                       f"(đã nhập «{limit}»).")

@@ -33,7 +33,8 @@ def hash_password(password: str) -> str:
 def verify(password_hash: str | None, password: str) -> bool:
     """Whether `password` matches; False (after the same work) when there is no hash."""
     try:
-        return HASHER.verify(password_hash or _DUMMY, password) and password_hash is not None
+        HASHER.verify(password_hash or _DUMMY, password)  # raises when it does not match
+        return password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

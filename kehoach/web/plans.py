@@ -22,9 +22,16 @@ from engine.compiler import compile_plan
 from engine.importing import KIND_NAMES
 from engine.workdays import WorkingCalendar
 from kehoach import drafting, store
+from kehoach.channels import chat_channels
 from kehoach.documents import MAX_UPLOAD, NotAPlan, document_lines
 from kehoach.store import drafts
-from kehoach.store.models import BoardRole, people_table, plan_units_table, units_table
+from kehoach.store.models import (
+    BoardRole,
+    contacts_table,
+    people_table,
+    plan_units_table,
+    units_table,
+)
 
 from .auth import Viewer, viewer
 from .errors import Invalid, NotFound
@@ -280,14 +287,14 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
     engine = request.app.state.engine
     with store.read_session(engine) as session:
         versions = drafts.plan_versions(session, plan_id)
-        listing = next((p for p in drafts.issued_plans(session, v.unit_id or "",
-                                                       request.app.state.now()) if p.id == plan_id))
+        listing = next(p for p in drafts.issued_plans(session, v.unit_id or "",
+                                                       request.app.state.now()) if p.id == plan_id)
         unlinked = _unlinked(session, plan_id)
     feed = request.session.pop("feed", None)
     links = None
     if feed:
         from calendars.feed import feed_urls
-        public = request.app.state.settings.get("KEHOACH_PUBLIC_URL") or str(request.base_url)
+        public = request.app.state.settings.public_url or str(request.base_url)
         links = feed_urls(public, feed)
     return page(request, "plan.html", {"title": listing.title, "plan": listing,
                                        "versions": versions, "unlinked": unlinked,
@@ -295,33 +302,36 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
 
 
 def _unlinked(session: Any, plan_id: str) -> list[Any]:
-    """The active people of the plan's units who have no Telegram chat linked yet."""
+    """The active people of the plan's units who have no chat (of any chat channel) linked
+    yet, or only a lost one."""
     units = select(plan_units_table.c.unit_id).where(plan_units_table.c.plan_id == plan_id)
     return list(session.execute(
         select(people_table.c.id, people_table.c.name, units_table.c.name.label("unit"))
         .join(units_table, units_table.c.id == people_table.c.unit_id)
         .where(people_table.c.unit_id.in_(units), people_table.c.active.is_(True),
-               people_table.c.telegram_chat_id.is_(None))
+               ~select(contacts_table.c.id).where(
+                   contacts_table.c.person_id == people_table.c.id,
+                   contacts_table.c.channel.in_([c.name for c in chat_channels()]),
+                   contacts_table.c.lost_at.is_(None)).exists())
         .order_by(units_table.c.name, people_table.c.name).limit(500)).all())
 
 
 @router.post("/ke-hoach/{plan_id}/ma-moi")
 async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
-    """One-time Telegram invite codes for the plan's people not linked yet, shown once."""
-    from datetime import timedelta
-
+    """One-time Telegram invite codes for the plan's people not linked yet, shown once (valid
+    as long as an invite is: kehoach.chat.links.INVITE_TTL)."""
+    from kehoach.chat.links import create_invite
     from kehoach.cli_telegram import bot_username
-    from notifiers.telegram_links import create_invite
     _plan_of(request, v, plan_id)
     engine, now = request.app.state.engine, request.app.state.now()
     with store.write_session(engine) as session:
-        made = [(p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now,
-                                               timedelta(days=7)))
+        made = [(p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now))
                 for p in _unlinked(session, plan_id)]
-    username = await asyncio.to_thread(bot_username, dict(request.app.state.settings)) \
+    username = await asyncio.to_thread(bot_username, request.app.state.settings) \
         if made else None
+    zalo = request.app.state.settings.zalo_token is not None  # the code links it too
     return page(request, "invites.html", {"title": "Mã mời Telegram", "plan_id": plan_id,
-                                          "made": made, "username": username})
+                                          "made": made, "username": username, "zalo": zalo})
 
 
 @router.post("/ke-hoach/{plan_id}/sua")

@@ -34,7 +34,7 @@ from kehoach.store.models import (
     transitions_table,
     units_table,
 )
-from kehoach.store.people import PersonView
+from kehoach.store.people import PersonView, person_views
 from kehoach.store.tick import COLUMNS, facts
 from kehoach.store.types import UTCDateTime
 from kehoach.web.summary_cache import kept, scope_key
@@ -700,13 +700,6 @@ def _people_query(session: Session, scope: Collection[str], unit: str | None) ->
     return query.where(p.c.unit_id == unit) if unit is not None else query
 
 
-def _person(r: Any) -> PersonView:
-    return PersonView(r.id, r.name, r.unit_id, r.unit_name, r.role, r.board_role, r.email,
-                      "chưa liên kết" if r.telegram_chat_id is None else
-                      "mất liên kết" if r.telegram_lost_at is not None else "đã liên kết",
-                      r.login)
-
-
 PEOPLE_KEYS = (people_table.c.unit_id, people_table.c.name, people_table.c.id)
 
 
@@ -721,7 +714,7 @@ def people_page(session: Session, scope: Collection[str], unit: str | None = Non
         query = query.where(after(PEOPLE_KEYS, decode_cursor(cursor, "people", False, "ssi"),
                                   False))
     rows = session.execute(query.order_by(*PEOPLE_KEYS).limit(limit + 1)).all()
-    items = [_person(r) for r in rows[:limit]]
+    items = person_views(session, rows[:limit])
     last = rows[limit - 1] if len(rows) > limit else None
     return Page(items, total, encode_cursor("people", False, [last.unit_id, last.name, last.id])
                 if last is not None else None, limit)
@@ -732,5 +725,5 @@ def stream_people(session: Session, scope: Collection[str], unit: str | None = N
     """Every active person in scope, in the pages' order, read in batches (the exports)."""
     if scope:
         query = _people_query(session, scope, unit).order_by(*PEOPLE_KEYS)
-        for r in session.execute(query.execution_options(yield_per=2000)):
-            yield _person(r)
+        for batch in session.execute(query.execution_options(yield_per=2000)).partitions():
+            yield from person_views(session, batch)

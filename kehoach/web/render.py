@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from engine import vi
-from workflows.lifecycle import VN
+from engine.model import ZONE as VN
 
 HERE = Path(__file__).parent
 

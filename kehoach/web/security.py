@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -25,8 +24,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kehoach.documents import MAX_UPLOAD
+from kehoach.settings import Settings
 
-HOSTS_SETTING = "KEHOACH_ALLOWED_HOSTS"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 HSTS = "max-age=31536000"
@@ -49,17 +48,17 @@ FEED_WORDS = frozenset({"lich", "ical", "feed", "feeds"})
 URLSAFE = re.compile(r"[A-Za-z0-9_-]{20,}")
 
 
-def headers_for(settings: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+def headers_for(settings: Settings) -> list[tuple[bytes, bytes]]:
     """The security headers every response gets."""
     pairs = [("content-security-policy", CSP), ("x-content-type-options", "nosniff"),
              ("referrer-policy", "same-origin"), ("x-frame-options", "DENY")]
-    if settings.get("KEHOACH_PUBLIC_URL", "").lower().startswith("https://"):
+    if (settings.public_url or "").lower().startswith("https://"):
         pairs.append(("strict-transport-security", HSTS))
     return [(k.encode(), v.encode()) for k, v in pairs]
 
 
-def allowed_hosts(settings: Mapping[str, str]) -> list[str]:
-    return [h.strip().lower() for h in settings.get(HOSTS_SETTING, "").split(",") if h.strip()]
+def allowed_hosts(settings: Settings) -> list[str]:
+    return [h.lower() for h in settings.allowed_hosts]
 
 
 def host_allowed(host: str, allowed: list[str]) -> bool:
@@ -107,7 +106,7 @@ def loggable(path: str) -> str:
 class Guard:
     """The board's outer middleware: allowed hosts, security headers, relative redirects."""
 
-    def __init__(self, app: ASGIApp, settings: Mapping[str, str]):
+    def __init__(self, app: ASGIApp, settings: Settings):
         self.app = app
         self.headers = headers_for(settings)
         self.hosts = allowed_hosts(settings)

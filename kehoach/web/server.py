@@ -11,7 +11,7 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from engine.vi import os_reason
-from kehoach.settings import BOARD_OFF, DEFAULT_HOST, DEFAULT_PORT, HOST_SETTING, PORT_SETTING
+from kehoach.settings import BOARD_OFF, Settings, env_name
 from kehoach.store.errors import StoreError
 
 log = logging.getLogger("kehoach.web")
@@ -36,13 +36,7 @@ class Server(uvicorn.Server):
         yield  # SIGINT/SIGTERM belong to the caller (kehoach serve sets its stop event)
 
 
-def address(settings: Mapping[str, str]) -> tuple[str, int]:
-    """(host, port) from KEHOACH_HTTP_HOST / KEHOACH_HTTP_PORT."""
-    host = settings.get(HOST_SETTING) or DEFAULT_HOST
-    text = (settings.get(PORT_SETTING) or str(DEFAULT_PORT)).strip()
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise HttpUnavailable(f"{PORT_SETTING}=«{text}» không phải một cổng (0–65535)")
-    return host, int(text)
+PORT_SETTING = env_name("http_port")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -133,22 +127,22 @@ def login_hint(engine: Engine) -> str:
             "thuky`.")
 
 
-def board_task(settings: Mapping[str, str], engine: Engine, now: Callable[[], datetime],
+def board_task(settings: Settings, engine: Engine, now: Callable[[], datetime],
                stop: asyncio.Event, announce: Callable[[str], None]) -> asyncio.Task[None] | None:
     """Start the board in the running loop (kehoach serve); None, said aloud, when it is off
     on purpose (KEHOACH_HTTP_PORT=off). HttpUnavailable when it cannot listen: a service
     whose board silently went missing is worse than one that refuses to start."""
     from .app import create_app
-    if (settings.get(PORT_SETTING) or "").strip().lower() == BOARD_OFF:
+    if settings.http_port is None:
         announce(f"Trang quản lý: tắt ({PORT_SETTING}={BOARD_OFF}).")
         return None
-    host, port = address(settings)
+    host, port = settings.http_host, settings.http_port
     sock = bind(host, port)
     app = create_app(settings, engine, now)
     json_lines(logging.getLogger("kehoach.http"))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     local = f"http://{shown}:{sock.getsockname()[1]}"
-    public = settings.get("KEHOACH_PUBLIC_URL", "").rstrip("/")
+    public = settings.public_url or ""
     announce(f"Trang quản lý: {local}/" + (f" (công khai: {public})"
                                            if public and public != local else ""))
     announce(login_hint(engine))

@@ -3,6 +3,7 @@ see, make one for a unit or cluster in scope, rotate or revoke one. A feed's add
 once, when it is made (only a hash of its token is kept: kehoach.store.feeds)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -71,7 +72,7 @@ def cluster_choices(session: Session, v: Viewer) -> list[tuple[str, str]]:
 
 
 def _made(request: Request, token: str, title: str) -> Response:
-    public = request.app.state.settings.get("KEHOACH_PUBLIC_URL") or str(request.base_url)
+    public = request.app.state.settings.public_url or str(request.base_url)
     https, webcal = feed_urls(public, token)
     return page(request, "feed_made.html", {"title": title, "feed_https": https,
                                             "feed_webcal": webcal})
@@ -101,9 +102,11 @@ def make(request: Request, v: Seen,
     """A feed of a unit, a cluster or a plan in scope, or of the person themself."""
     scope_id = {"unit": unit, "cluster": cluster, "plan": plan, "person": str(v.id)}[kind]
     with store.write_session(request.app.state.engine) as session:
-        allowed = {"unit": lambda: v.scope, "person": lambda: {str(v.id)},
-                   "cluster": lambda: {c for c, _ in cluster_choices(session, v)},
-                   "plan": lambda: {p for p, _ in plan_choices(session, v)}}[kind]()
+        choices: dict[str, Callable[[], Collection[str]]] = {
+            "unit": lambda: v.scope, "person": lambda: {str(v.id)},
+            "cluster": lambda: {c for c, _ in cluster_choices(session, v)},
+            "plan": lambda: {p for p, _ in plan_choices(session, v)}}
+        allowed = choices[kind]()
         if scope_id not in allowed:
             raise Invalid(f"Hãy chọn một {KINDS[kind]} trong các đơn vị bạn được xem.")
         _, token = feeds.create(session, kind, scope_id, request.app.state.now(),

@@ -16,9 +16,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from engine import vi
+from engine.model import ZONE as VN
 from kehoach import store
+from kehoach.channels import contact_channels
 from kehoach.store.people import ROLE_NAMES
-from workflows.lifecycle import VN, StepStatus
+from workflows.lifecycle import StepStatus
 
 from . import queries
 from .auth import Viewer, viewer
@@ -137,10 +139,12 @@ def people_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
         with store.read_session(engine) as session:
             for p in queries.stream_people(session, v.scope, unit or None):
                 yield [p.name, p.role or "", p.unit_name or p.unit_id or "",
-                       ROLES.get(p.board_role, p.board_role), p.telegram, p.email or "",
-                       p.login or ""]
+                       ROLES.get(p.board_role, p.board_role),
+                       *(p.contact_text(c.name) for c in channels), p.login or ""]
+    channels = contact_channels()
     return Table("nguoi", "Người nhận tin và người dùng", ["Tên", "Chức vụ", "Đơn vị", "Vai trò",
-                 "Telegram", "Thư", "Tên đăng nhập"], rows, request.app.state.now())
+                 *(c.label for c in channels), "Tên đăng nhập"], rows,
+                 request.app.state.now())
 
 
 #: slug → builder, for the export and print routes.

@@ -6,7 +6,7 @@ webhook server, which listens on KEHOACH_TELEGRAM_WEBHOOK_LISTEN, default 127.0.
 - `/start CODE` links the chat to the person the code was made for (`kehoach invite`); a
   wrong, used or expired code gets a polite refusal and nothing changes;
 - the buttons of a reminder (✅ done, ⏳ extension, 📋 details) and of an extension request
-  (Đồng ý / Từ chối) act for the person linked to the chat (notifiers/telegram_actions.py);
+  (Đồng ý / Từ chối) act for the person linked to the chat (kehoach/chat/actions.py);
 - an extension asks in the chat for the new date (checked at once: a past date or one not
   after the deadline is asked again), then the reason (a small per-chat state in memory; any
   command abandons it); a refusal asks for its reason;
@@ -17,8 +17,9 @@ Store work runs in a thread (`asyncio.to_thread`), one write transaction per act
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -42,16 +43,15 @@ from telegram.ext import (
 from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
-from notifiers import telegram_actions as acts
-from notifiers.telegram import BASE_URL, DEFAULT_BASE_URL, TOKEN, Limiter, markup
+from kehoach.chat import actions as acts
+from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
+from notifiers.telegram import DEFAULT_BASE_URL, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
-from notifiers.telegram_links import LinkRefused, person_for_chat, redeem, unlink
 from notifiers.telegram_render import DONE, EXTEND, GRANT, INFO, REFUSE, fit
 
 log = logging.getLogger("kehoach.telegram.bot")
 T = TypeVar("T")
-WEBHOOK_URL, WEBHOOK_SECRET = "KEHOACH_TELEGRAM_WEBHOOK_URL", "KEHOACH_TELEGRAM_WEBHOOK_SECRET"
-WEBHOOK_LISTEN = "KEHOACH_TELEGRAM_WEBHOOK_LISTEN"
+CHANNEL = "telegram"  # the registry's name of this bot's channel (kehoach/channels.py)
 #: The methods that count against Telegram's message limits.
 LIMITED = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 COMMANDS = [("viec", "Việc sắp đến hạn và quá hạn của tôi"), ("quahan", "Việc đã quá hạn"),
@@ -128,18 +128,6 @@ class KehoachBot:
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_unknown_command))
         self.app.add_error_handler(self.on_error)
 
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str], engine: Engine, **kwargs: Any
-                      ) -> KehoachBot | None:
-        token = settings.get(TOKEN)
-        if not token:
-            return None
-        return cls(engine, token, base_url=settings.get(BASE_URL) or None,
-                   public_url=settings.get("KEHOACH_PUBLIC_URL"),
-                   webhook_url=settings.get(WEBHOOK_URL) or None,
-                   webhook_secret=settings.get(WEBHOOK_SECRET) or None,
-                   webhook_listen=settings.get(WEBHOOK_LISTEN) or None, **kwargs)
-
     # ── running ─────────────────────────────────────────────────────────────────────────────
     async def run(self, stop: asyncio.Event) -> None:
         """Serve updates until `stop`; start-up failures are logged and retried."""
@@ -149,10 +137,8 @@ class KehoachBot:
                 break
             except TelegramError as exc:
                 log.error("không kết nối được Telegram (%s); thử lại sau 10 giây", exc)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 10)
-                except TimeoutError:
-                    pass
         if stop.is_set():
             return
         try:
@@ -187,10 +173,10 @@ class KehoachBot:
                                         allowed_updates=allowed)
 
     # ── helpers ─────────────────────────────────────────────────────────────────────────────
-    async def _write(self, work: Callable[..., T], *args: Any) -> T:
+    async def _write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def run() -> T:
             with store.write_session(self.engine) as session:
-                return work(session, *args)
+                return work(session, *args, **kwargs)
         return await asyncio.to_thread(run)
 
     async def _read(self, work: Callable[..., T], *args: Any) -> T:
@@ -202,7 +188,7 @@ class KehoachBot:
     async def _person(self, chat_id: int) -> Any | None:
         def run() -> Any:
             with store.read_session(self.engine) as session:
-                return person_for_chat(session, chat_id)
+                return person_for(session, CHANNEL, str(chat_id))
         return await asyncio.to_thread(run)
 
     @staticmethod
@@ -229,11 +215,11 @@ class KehoachBot:
                             + HELP + ("" if person else "\n\n" + NOT_LINKED))
             return
         try:
-            person = await self._write(redeem, code, chat.id, self.now())
+            linked = await self._write(redeem, code, CHANNEL, str(chat.id), self.now())
         except LinkRefused as exc:
             await self._say(update, acts.esc(str(exc)))
             return
-        await self._say(update, f"✅ Đã liên kết chat này với <b>{acts.esc(person.name)}</b>. "
+        await self._say(update, f"✅ Đã liên kết chat này với <b>{acts.esc(linked.name)}</b>. "
                                 "Từ nay bạn nhận tin nhắc việc ở đây.\n\n" + HELP)
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -275,14 +261,14 @@ class KehoachBot:
         if person is None:
             return
         await self._say(update, await self._write(acts.feed_link, person, self.now(),
-                                                  self.public_url))
+                                                  self.public_url, channel=CHANNEL))
 
     async def on_huy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is None:
             return
         self.pending.pop(chat.id, None)
-        person = await self._write(unlink, chat.id)
+        person = await self._write(unlink, CHANNEL, str(chat.id))
         if person is None:
             await self._say(update, "Chat này không liên kết với ai.")
             return
@@ -324,12 +310,12 @@ class KehoachBot:
                      message_id: int | None) -> acts.Outcome:
         now = self.now()
         if code == DONE:
-            return await self._write(acts.done, person, outbox_id, now)
+            return await self._write(acts.done, person, outbox_id, now, channel=CHANNEL)
         if code == INFO:
             return await self._write(acts.details, person, outbox_id, now)
         if code == GRANT:
             return await self._write(acts.decide, person, outbox_id, True, None, now,
-                                     self.channels)
+                                     self.channels, channel=CHANNEL)
         if code == EXTEND:
             await self._write(acts.can_request, person, outbox_id)
             self.pending[chat_id] = Pending("date", outbox_id, message_id)
@@ -344,7 +330,7 @@ class KehoachBot:
                     message_id: int | None = None) -> None:
         chat = update.effective_chat
         if outcome.edit is not None and chat is not None:
-            target = message_id or (update.callback_query.message.message_id  # type: ignore[union-attr]
+            target = message_id or (update.callback_query.message.message_id
                                     if update.callback_query and update.callback_query.message
                                     else None)
             if target is not None:
@@ -396,10 +382,11 @@ class KehoachBot:
             if pending.kind == "reason":
                 assert pending.until is not None
                 outcome = await self._write(acts.request, person, pending.outbox_id,
-                                            pending.until, text, self.now(), self.channels)
+                                            pending.until, text, self.now(), self.channels,
+                                            channel=CHANNEL)
             else:
                 outcome = await self._write(acts.decide, person, pending.outbox_id, False, text,
-                                            self.now(), self.channels)
+                                            self.now(), self.channels, channel=CHANNEL)
         except acts.Refused as exc:
             if pending.kind == "reason" and exc.ask_again:
                 pending.kind = "date"  # a date that cannot be: ask for another one

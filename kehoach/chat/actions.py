@@ -1,12 +1,14 @@
-"""What the bot's buttons and commands do in the store (sync: the bot runs these in a thread).
+"""What a chat bot's buttons, replies and commands do in the store, for any chat channel (sync:
+a bot runs these in a thread). `channel` (the registry's name, kehoach/channels.py) is what
+the actions record as the way they came.
 
 Every action is for the person linked to the chat that pressed, and only when that person may
 act on the step: its unit is in their scope (`directory.scope_units`: their own unit, a
 cluster head's members, a secretary's plans) or their unit is its approver (the first unit
 above it on its escalation ladder; the plan's issuer when the ladder names none). Deciding an
 extension is for the approver or a scope above the step's own unit, never the unit itself.
-The actions are the store's own (`kehoach.store.actions`, channel "telegram", actor the
-person's name), so the CLI, the board and the bot refuse the same things with the same words.
+The actions are the store's own (`kehoach.store.actions`, actor the person's name), so the
+CLI, the board and the bots refuse the same things with the same words.
 An extension request and its answer are told through the outbox (purposes
 `extension_asked`, `extension_decided`), so they are retried, rate-limited and fall back to
 e-mail like any notification.
@@ -23,12 +25,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.model import ZONE
+from kehoach.channels import label as channel_label
 from kehoach.store import actions
 from kehoach.store.directory import FALLBACK, routes, scope_units
+from kehoach.store.errors import StoreError
 from kehoach.store.models import outbox_table, plans_table, steps_table, units_table
-from kehoach.store.tick import _insert_ignoring_duplicates, facts
+from kehoach.store.tick import facts, queue_outbox
 from notifiers.base import Notification, Recipient
-from notifiers.rendering import VN, clip
+from notifiers.rendering import clip
 from notifiers.telegram_render import (
     DONE,
     DONE_LABEL,
@@ -41,7 +46,6 @@ from notifiers.telegram_render import (
 )
 from workflows.lifecycle import LATE, Action, ActionRefused, check, status
 
-CHANNEL = "telegram"
 Buttons = list[list[tuple[str, str]]]
 
 
@@ -128,25 +132,26 @@ def original_text(row: Any, person: Any) -> str:
     """The pressed message as the bot sent it (rendered again from its outbox row)."""
     n = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose, row.level,
                      row.payload, row.attempts,
-                     Recipient(person.id, person.name, person.email, person.telegram_chat_id))
+                     Recipient(person.id, person.name))
     return render(n)[0].text
 
 
 def stamp(now: datetime) -> str:
-    return now.astimezone(VN).strftime("%H:%M %d/%m/%Y")
+    return now.astimezone(ZONE).strftime("%H:%M %d/%m/%Y")
 
 
 # ── buttons ─────────────────────────────────────────────────────────────────────────────────
 
-def done(session: Session, person: Any, outbox_id: int, now: datetime) -> Outcome:
+def done(session: Session, person: Any, outbox_id: int, now: datetime, *,
+         channel: str) -> Outcome:
     row = outbox_row(session, outbox_id)
     step = step_row(session, row.step_id)
     if not may_act(session, person, step):
         raise Refused("Bạn không phụ trách việc này nên không thể đánh dấu hoàn thành.")
     try:
-        actions.mark_done(session, step.id, person.name, CHANNEL, now)
+        actions.mark_done(session, step.id, person.name, channel, now)
     except Exception as exc:  # the store's refusals, said to the person
-        if isinstance(exc, actions.StoreError):
+        if isinstance(exc, StoreError):
             raise _refusal(exc) from None
         raise
     text = original_text(row, person)
@@ -175,18 +180,18 @@ def check_until(session: Session, person: Any, outbox_id: int, until: date,
     step = can_request(session, person, outbox_id)
     try:
         actions.check_extension(session, step.id, until, now)
-    except actions.StoreError as exc:
+    except StoreError as exc:
         raise _refusal(exc) from None
 
 
 def request(session: Session, person: Any, outbox_id: int, until: date, reason: str,
-            now: datetime, enabled: Collection[str]) -> Outcome:
+            now: datetime, enabled: Collection[str], *, channel: str) -> Outcome:
     """Ask for the extension, and tell the approvers (outbox rows `extension_asked`)."""
     step = can_request(session, person, outbox_id)
     try:
         result = actions.request_extension(session, step.id, until, reason, person.name,
-                                           CHANNEL, now)
-    except actions.StoreError as exc:
+                                           channel, now)
+    except StoreError as exc:
         raise _refusal(exc) from None
     row = outbox_row(session, outbox_id)
     step = step_row(session, step.id)
@@ -207,7 +212,7 @@ def request(session: Session, person: Any, outbox_id: int, until: date, reason: 
 
 
 def decide(session: Session, person: Any, outbox_id: int, grant: bool, reason: str | None,
-           now: datetime, enabled: Collection[str]) -> Outcome:
+           now: datetime, enabled: Collection[str], *, channel: str) -> Outcome:
     """Grant or refuse the request the message `outbox_id` told of; tell the unit."""
     row = outbox_row(session, outbox_id)
     step = step_row(session, row.step_id)
@@ -218,11 +223,11 @@ def decide(session: Session, person: Any, outbox_id: int, grant: bool, reason: s
         raise Refused("Đề nghị gia hạn này không còn chờ quyết định.")
     try:
         if grant:
-            result = actions.grant_extension(session, step.id, None, person.name, CHANNEL, now)
+            result = actions.grant_extension(session, step.id, None, person.name, channel, now)
         else:
             result = actions.refuse_extension(session, step.id, reason or "", person.name,
-                                              CHANNEL, now)
-    except actions.StoreError as exc:
+                                              channel, now)
+    except StoreError as exc:
         raise _refusal(exc) from None
     payload = {**_step_payload(session, step_row(session, step.id)), "granted": grant,
                "until": asked.isoformat(), "until_day": vn_deadline(asked), "reason": reason or "",
@@ -277,8 +282,8 @@ def agenda(session: Session, person: Any, now: datetime, late_only: bool) -> lis
     units = scope_units(session, person.id)
     rows = list(session.execute(select(steps_table).where(
         steps_table.c.unit_id.in_(units), steps_table.c.state == "pending"))) if units else []
-    names = {u: n for u, n in session.execute(select(units_table.c.id, units_table.c.name)
-                                              .where(units_table.c.id.in_(units)))}
+    names = {r.id: r.name for r in session.execute(
+        select(units_table.c.id, units_table.c.name).where(units_table.c.id.in_(units)))}
     items = []
     for row in rows:
         st = status(facts(row), now)
@@ -299,16 +304,17 @@ def agenda(session: Session, person: Any, now: datetime, late_only: bool) -> lis
     return [Part(text) for text in split(f"{title} ({len(items)})", lines)]
 
 
-def feed_link(session: Session, person: Any, now: datetime, public_url: str | None) -> str:
+def feed_link(session: Session, person: Any, now: datetime, public_url: str | None, *,
+              channel: str) -> str:
     """/lich: a calendar feed of the person's steps (a new address each time; the one made
-    before from Telegram is revoked)."""
+    before from the same chat channel is revoked)."""
     try:
         from calendars.feed import feed_urls
         from kehoach.store import feeds
     except ImportError:
         return ("Lịch chưa có trong bản này. Xin nhờ thư ký tạo lịch bằng lệnh "
                 "<code>kehoach feed</code> khi có.")
-    label = f"Telegram: {person.name}"[:200]
+    label = f"{channel_label(channel)}: {person.name}"[:200]
     for old in feeds.list_feeds(session, include_revoked=False):
         if old.scope == "person" and old.scope_id == str(person.id) and old.label == label:
             feeds.revoke(session, old.id, now)
@@ -346,6 +352,4 @@ def _queue(session: Session, step: Any, units: Collection[str], purpose: str, re
              "state": "pending", "attempts": 0, "not_before": now, "created_at": now,
              "updated_at": now}
             for u in sorted(units) for r in heard[u]]
-    if not rows:
-        return 0
-    return len(session.execute(_insert_ignoring_duplicates(session), rows).all())
+    return queue_outbox(session, rows)

@@ -1,0 +1,322 @@
+"""The Zalo bot inside `kehoach serve`: long polling (getUpdates, one update per call, 408
+when none came) by default; with KEHOACH_ZALO_WEBHOOK_URL, Zalo POSTs each update to the
+board's `/zalo/webhook` (kehoach/web/zalo_webhook.py; the `X-Bot-Api-Secret-Token` header
+checked against KEHOACH_ZALO_WEBHOOK_SECRET) and the bot only registers that address.
+
+Zalo has no buttons, so the chat is typed (docs/zalo.md):
+
+- the one-time code of `kehoach invite --channel zalo` (or `/start CODE`) links the chat to
+  the person it was made for; a wrong, used or expired code is refused politely;
+- `1`, `2`, `3` answer the latest message with numbered replies sent to the person on Zalo
+  (a reminder: done / ask for an extension / details; an extension request to an approver:
+  grant / refuse / details); an extension then asks for the new date (checked at once) and
+  the reason, a refusal for its reason (a small per-chat state in memory; a command drops
+  it);
+- `/viec`, `/quahan`, `/lich`, `/huy`, `/help`, as in the Telegram bot.
+
+What may be done, by whom, and what is said back are the services the Telegram bot uses
+(kehoach/chat/actions.py: the store's actions, the same refusals); their HTML is said here
+as plain text. The store work and the HTTP calls run in threads (`asyncio.to_thread`),
+one write transaction per action; the bot's messages share the channel's rate limiter.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import Engine, select
+
+from engine.errors import PlanError
+from engine.phrases import parse_day
+from kehoach import store
+from kehoach.chat import actions as acts
+from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
+from kehoach.store.models import outbox_table
+from notifiers.telegram_render import fit
+from notifiers.zalo import DEFAULT_MAX_CHARS, Limiter, ZaloAPI, ZaloError
+from notifiers.zalo_render import DONE, EXTEND, GRANT, INFO, REFUSE, plain
+
+log = logging.getLogger("kehoach.zalo.bot")
+T = TypeVar("T")
+CHANNEL = "zalo"
+CODE = re.compile(r"[A-Za-z0-9_-]{20,64}")  # what `kehoach invite` prints (token_urlsafe)
+#: The messages a 1/2/3 answers: a step's (reminder, overdue, escalation) or an extension
+#: request's (to its approver).
+ANSWERABLE = ("reminder", "escalation", "extension_asked")
+HELP = ("🤖 Bot nhắc việc Kế hoạch\n"
+        "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
+        "Cuối mỗi tin nhắc có các số để trả lời: 1 = đã xong, 2 = xin gia hạn, 3 = chi tiết.\n\n"
+        "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
+        "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
+        "/help — hướng dẫn này")
+NOT_LINKED = ("Chat Zalo này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
+              "(kehoach invite --channel zalo) rồi gửi mã đó vào đây.")
+HINT = "Gõ 1, 2 hoặc 3 để trả lời tin nhắc mới nhất, hoặc /help để xem bot làm được gì."
+
+
+@dataclass
+class Pending:
+    """What the bot waits for in a chat: "date"/"reason" of an extension, "refusal" reason."""
+
+    kind: str
+    outbox_id: int
+    until: date | None = None
+
+
+def latest_answerable(session: Any, person_id: int) -> Any | None:
+    """The latest message with numbered replies sent to the person on Zalo (its outbox row)."""
+    o = outbox_table
+    return session.execute(
+        select(o).where(o.c.channel == CHANNEL, o.c.person_id == person_id,
+                        o.c.state == "sent", o.c.step_id.is_not(None),
+                        o.c.purpose.in_(ANSWERABLE))
+        .order_by(o.c.updated_at.desc(), o.c.id.desc()).limit(1)).one_or_none()
+
+
+def said(outcome: acts.Outcome) -> list[str]:
+    """What an action's outcome says in a chat without buttons or edits: the message as it
+    now stands (with who did what) and the reply, else the short answer."""
+    texts = [t for t in (outcome.edit, outcome.reply) if t]
+    return texts or ([outcome.answer] if outcome.answer else [])
+
+
+def _forget(future: asyncio.Future[Any]) -> None:
+    """A long poll abandoned at stop: its outcome is read so nothing is logged about it."""
+    if not future.cancelled():
+        future.exception()
+
+
+class ZaloBot:
+    def __init__(self, engine: Engine, api: ZaloAPI, *, now: Callable[[], datetime],
+                 limiter: Limiter | None = None, channels: Collection[str] = (CHANNEL,),
+                 public_url: str | None = None, poll_timeout: float = 30.0,
+                 webhook_url: str | None = None, webhook_secret: str | None = None,
+                 max_chars: int = DEFAULT_MAX_CHARS):
+        self.engine, self.api, self.now, self.channels = engine, api, now, tuple(channels)
+        self.limiter = limiter if limiter is not None else Limiter()
+        self.public_url, self.poll_timeout = public_url, poll_timeout
+        self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
+        self.max_chars = max_chars
+        self.pending: dict[str, Pending] = {}
+        self.seen: OrderedDict[str, None] = OrderedDict()  # message ids (webhook retries)
+
+    # ── running ─────────────────────────────────────────────────────────────────────────────
+    async def _call(self, method: str, payload: Mapping[str, Any] | None = None,
+                    timeout: float | None = None) -> Any:
+        return await asyncio.to_thread(self.api.call, method, payload, timeout)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve updates until `stop`; start-up failures are logged and retried."""
+        try:
+            while not stop.is_set():
+                try:
+                    me = await self._call("getMe")
+                    if self.webhook_url:
+                        await self._call("setWebhook", {"url": self.webhook_url,
+                                                        "secret_token": self.webhook_secret})
+                    else:
+                        await self._call("deleteWebhook")
+                    break
+                except (ZaloError, httpx.HTTPError) as exc:
+                    log.error("không kết nối được Zalo (%s); thử lại sau 10 giây", exc)
+                    await self._pause(stop, 10)
+            if stop.is_set():
+                return
+            log.info("bot Zalo %s đang chạy (%s)", (me or {}).get("account_name", ""),
+                     "webhook" if self.webhook_url else "long polling")
+            if self.webhook_url:
+                await stop.wait()  # the board's /zalo/webhook hands the updates over
+            else:
+                await self._poll(stop)
+        finally:
+            await asyncio.to_thread(self.api.close)
+
+    @staticmethod
+    async def _pause(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        waiting = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                asking = asyncio.ensure_future(self._call(
+                    "getUpdates", {"timeout": str(int(self.poll_timeout))},
+                    self.poll_timeout + 10))
+                await asyncio.wait({asking, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                if not asking.done():  # stopping: the long poll's thread ends on its own
+                    asking.add_done_callback(_forget)
+                    return
+                try:
+                    update = asking.result()
+                except ZaloError as exc:
+                    if exc.code != 408:  # 408: nothing came within the timeout
+                        log.warning("Zalo getUpdates: %s; thử lại sau 5 giây", exc)
+                        await self._pause(stop, 5)
+                    continue
+                except httpx.HTTPError as exc:
+                    log.warning("Zalo getUpdates: %s; thử lại sau 5 giây", exc)
+                    await self._pause(stop, 5)
+                    continue
+                if isinstance(update, dict):
+                    await self.handle(update)
+        finally:
+            waiting.cancel()
+
+    async def handle(self, update: Mapping[str, Any]) -> None:
+        """One update (from getUpdates or the webhook): a text answered; others ignored."""
+        message = update.get("message") or {}
+        chat = str((message.get("chat") or {}).get("id") or "")
+        text = message.get("text")
+        if update.get("event_name") != "message.text.received" or not chat \
+                or not isinstance(text, str):
+            return
+        key = str(message.get("message_id") or "")
+        if key:
+            if key in self.seen:
+                return
+            self.seen[key] = None
+            if len(self.seen) > 5000:
+                self.seen.popitem(last=False)
+        try:
+            texts = await asyncio.to_thread(self.answer, chat, text)
+        except Exception:
+            log.exception("bot Zalo lỗi khi xử lý tin của chat %s", chat)
+            texts = ["Xin lỗi, bot gặp lỗi khi xử lý tin này. Xin thử lại sau."]
+        for reply in texts:
+            await self.say(chat, reply)
+
+    async def say(self, chat: str, text: str) -> None:
+        """Say `text` (HTML of the services, or plain) in the chat, in several messages when
+        it is longer than Zalo takes; a failure is logged (the person may write again)."""
+        for part in fit(plain(text).strip(), self.max_chars):
+            await asyncio.to_thread(self.limiter.wait)
+            try:
+                await self._call("sendMessage", {"chat_id": chat, "text": part})
+            except (ZaloError, httpx.HTTPError) as exc:
+                log.warning("không gửi được tin trả lời cho chat Zalo %s: %s", chat, exc)
+                return
+
+    # ── what a text means (sync, in a thread) ───────────────────────────────────────────────
+    def _write(self, work: Callable[..., T], *args: Any) -> T:
+        with store.write_session(self.engine) as session:
+            return work(session, *args)
+
+    def _read(self, work: Callable[..., T], *args: Any) -> T:
+        with store.read_session(self.engine) as session:
+            return work(session, *args)
+
+    def answer(self, chat: str, text: str) -> list[str]:
+        """The messages the bot sends back for `text` written in `chat`."""
+        text = text.strip()
+        if text.startswith("/"):
+            self.pending.pop(chat, None)
+            command, _, argument = text[1:].partition(" ")
+            return self.command(chat, command.lower(), argument.strip())
+        person = self._read(person_for, CHANNEL, chat)
+        if person is None:
+            self.pending.pop(chat, None)
+            return self.link(chat, text) if CODE.fullmatch(text) else [NOT_LINKED]
+        try:
+            pending = self.pending.get(chat)
+            if pending is not None:
+                return self.go_on(person, chat, pending, text)
+            if text in (DONE, EXTEND, INFO):
+                return self.reply(person, chat, text)
+        except acts.Refused as exc:
+            self.pending.pop(chat, None)
+            return [str(exc)]
+        return [HINT]
+
+    def link(self, chat: str, code: str) -> list[str]:
+        try:
+            person = self._write(redeem, code, CHANNEL, chat, self.now())
+        except LinkRefused as exc:
+            return [str(exc)]
+        return [f"✅ Đã liên kết chat Zalo này với {person.name}. Từ nay bạn nhận tin nhắc việc "
+                f"ở đây.\n\n{HELP}"]
+
+    def command(self, chat: str, command: str, argument: str) -> list[str]:
+        if command == "start" and argument:
+            return self.link(chat, argument)
+        if command in ("start", "help"):
+            return [HELP]
+        if command == "huy":
+            person = self._write(unlink, CHANNEL, chat)
+            return [f"Đã hủy liên kết của {person.name}. Bot sẽ không gửi tin đến đây nữa. "
+                    "Muốn nhận lại, xin thư ký tạo mã mời mới." if person is not None
+                    else "Chat này không liên kết với ai."]
+        if command not in ("viec", "quahan", "lich"):
+            return ["Không có lệnh này. Gõ /help để xem các lệnh."]
+        person = self._read(person_for, CHANNEL, chat)
+        if person is None:
+            return [NOT_LINKED]
+        if command == "lich":
+            return [self._write(partial(acts.feed_link, channel=CHANNEL), person, self.now(),
+                                self.public_url)]
+        parts = self._read(acts.agenda, person, self.now(), command == "quahan")
+        return [part.text for part in parts]
+
+    def reply(self, person: Any, chat: str, digit: str) -> list[str]:
+        """1/2/3 against the latest message with numbered replies."""
+        row = self._read(latest_answerable, person.id)
+        if row is None:
+            return ["Chưa có tin nhắc nào để trả lời. Gõ /viec để xem việc của bạn."]
+        now = self.now()
+        if digit == INFO:
+            return said(self._write(acts.details, person, row.id, now))
+        if row.purpose == "extension_asked":
+            if digit == GRANT:
+                return said(self._write(partial(acts.decide, channel=CHANNEL), person, row.id,
+                                        True, None, now, self.channels))
+            assert digit == REFUSE
+            self._write(acts.can_decide, person, row.id)
+            self.pending[chat] = Pending("refusal", row.id)
+            return ["Xin gửi lý do từ chối gia hạn (gửi /help để thôi)."]
+        if digit == DONE:
+            return said(self._write(partial(acts.done, channel=CHANNEL), person, row.id, now))
+        self._write(acts.can_request, person, row.id)
+        self.pending[chat] = Pending("date", row.id)
+        return ["⏳ Xin gửi ngày hạn mới bạn đề nghị, ví dụ 05/06/2025 (gửi /help để thôi)."]
+
+    def go_on(self, person: Any, chat: str, pending: Pending, text: str) -> list[str]:
+        """The answer to what the bot asked in this chat (a date, a reason)."""
+        if pending.kind == "date":
+            try:
+                until = parse_day(text)
+            except PlanError:
+                return [f"«{text}» không phải một ngày. Xin gửi lại, ví dụ 05/06/2025."]
+            try:
+                self._read(acts.check_until, person, pending.outbox_id, until, self.now())
+            except acts.Refused as exc:
+                if exc.ask_again:
+                    return [f"{exc} Xin gửi một ngày khác."]
+                raise
+            pending.kind, pending.until = "reason", until
+            return ["Xin gửi lý do xin gia hạn."]
+        try:
+            if pending.kind == "reason":
+                assert pending.until is not None
+                outcome = self._write(partial(acts.request, channel=CHANNEL), person,
+                                      pending.outbox_id, pending.until, text, self.now(),
+                                      self.channels)
+            else:
+                outcome = self._write(partial(acts.decide, channel=CHANNEL), person,
+                                      pending.outbox_id, False, text, self.now(),
+                                      self.channels)
+        except acts.Refused as exc:
+            if pending.kind == "reason" and exc.ask_again:
+                pending.kind = "date"  # a date that cannot be (any more): ask for another
+                return [f"{exc} Xin gửi một ngày khác."]
+            raise
+        self.pending.pop(chat, None)
+        return said(outcome)
