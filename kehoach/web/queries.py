@@ -327,10 +327,11 @@ Clusters = tuple[tuple[str, str], ...]
 #: (`_RawLines.line` reads them by position: escalation is the 15th.)
 LINE_COLUMNS = ("id", "title", "obligation", "kind", "plan_id", "unit_id", "due_date",
                 "due_time", "due_at", "extended_until", "state", "done_at", "tentative",
-                "reminders", "escalation", "escalated_level", "extension_requested_at")
+                "reminders", "escalation", "escalated_level", "extension_requested_at",
+                "timezone")
 #: What a step's status depends on (`lifecycle.status` of `facts`), besides `now`.
 STATUS_INPUTS = ("kind", "state", "done_at", "due_at", "extended_until", "tentative",
-                 "reminders", "escalation", "escalated_level")
+                 "reminders", "escalation", "escalated_level", "timezone")
 _JSON = ("reminders", "escalation")
 _MOMENTS = ("due_at", "extended_until", "done_at", "extension_requested_at")
 
