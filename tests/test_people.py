@@ -144,8 +144,9 @@ def test_a_preferred_channel_is_tried_first_and_checked(db: Engine, plan: Path) 
         prefer(s, ids["an"], "telegram")  # the other one goes back behind it
         assert [r.channel for r in routes(s, ["doan-a"], both)["doan-a"]] == ["telegram", "email"]
         assert person_view(s, ids["an"]).contact_text("email") == "an@example.vn"
-    for who, channel, said in [("an", "fax", "không có kênh «fax»; chọn một trong: telegram "
-                                "(Telegram), email (Thư điện tử)"),
+    from kehoach.channels import contact_channels
+    every = ", ".join(f"{s.name} ({s.label})" for s in contact_channels())
+    for who, channel, said in [("an", "fax", f"không có kênh «fax»; chọn một trong: {every}"),
                                ("an", "console", "không có kênh «console»"),
                                ("binh", "telegram", "chưa có liên lạc qua Telegram; hãy gửi mã "
                                 "mời cho người đó (kehoach invite) trước")]:

@@ -428,6 +428,7 @@ def test_xlsx_export_opens_in_openpyxl(world: World) -> None:
 
 
 def test_the_people_page_shows_each_contact_from_the_contacts_table(world: World) -> None:
+    from kehoach.channels import contact_channels
     from kehoach.chat.links import mark_lost, set_contact
     from kehoach.store.people import prefer
     member = world.ids["thanhvien"]
@@ -438,14 +439,21 @@ def test_the_people_page_shows_each_contact_from_the_contacts_table(world: World
         prefer(s, member, "email")
     c = world.client("cumtruong")
     html = c.get("/nguoi").text
-    assert '<th scope="col">Telegram</th><th scope="col">Thư điện tử</th>' in html
+    # a column per channel a contact can be on, in the registry's order
+    labels = [s.label for s in contact_channels()]
+    cells = {"telegram": "mất liên kết", "email": "tv@example.vn (ưu tiên)"}
+    member_cells = [cells.get(s.name, "chưa liên kết" if s.chat else "")
+                    for s in contact_channels()]
+    assert "".join(f'<th scope="col">{label}</th>' for label in labels) in html
     row = html[html.index("Thành viên Đoàn B"):].split("</tr>")[0]
-    assert "<td>mất liên kết</td><td>tv@example.vn (ưu tiên)</td>" in row
-    assert "<td>chưa liên kết</td><td></td>" in html  # the cluster head: no contact
+    assert "".join(f"<td>{cell}</td>" for cell in member_cells) in row
+    nobody = ["chưa liên kết" if s.chat else "" for s in contact_channels()]
+    assert "".join(f"<td>{cell}</td>" for cell in nobody) in html  # the cluster head: none
     sheet = openpyxl.load_workbook(io.BytesIO(c.get("/xuat/nguoi.xlsx").content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0])[4:6] == ["Telegram", "Thư điện tử"]
-    assert ["mất liên kết", "tv@example.vn (ưu tiên)"] in [list(r)[4:6] for r in rows]
+    width = len(labels)
+    assert list(rows[0])[4:4 + width] == labels
+    assert member_cells in [list(r)[4:4 + width] for r in rows]
     api = c.get("/api/people").json()["items"]
     got = {p["name"]: (p["telegram"], p["contacts"]) for p in api}
     assert got["Thành viên Đoàn B"] == ("mất liên kết", {"email": "đã liên kết",
