@@ -19,6 +19,7 @@ PASS/FAIL, never asserted.
 (e.g. `git archive <commit> kehoach engine workflows notifiers calendars | tar -x -C DIR`)
 on the same database, for the issuer's secretary: the figures of the code before the change.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,18 +38,29 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-PG_URL = os.environ.get("KEHOACH_BENCH_POSTGRES_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "KEHOACH_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 PASSWORD = "mật khẩu bench 123"
 PAGE_P95_MS, PAGE_MAX_BYTES, SUMMARY_P95_MS = 300, 1_000_000, 500
 EXPORT_ROWS_S, EXPORT_RSS_MB, CLI_ROWS_S, CLI_RSS_MB = 50_000, 100, 50_000, 300
 #: path → is a summary (its own target)
-PATHS = [("/qua-han", False), ("/qua-han?sort=unit", False),
-         ("/qua-han?min_days=30&sort=due&desc=true", False),
-         ("/qua-han (trang 2)", False), ("/sap-den?days=30", False), ("/nguoi", False),
-         ("/tong-hop/don-vi", True), ("/tong-hop/cum", True), ("/api/overdue", False),
-         ("/api/overdue (trang 2)", False), ("/api/upcoming?days=30", False),
-         ("/api/people", False), ("/api/summary/units", True), ("/api/summary/clusters", True)]
+PATHS = [
+    ("/qua-han", False),
+    ("/qua-han?sort=unit", False),
+    ("/qua-han?min_days=30&sort=due&desc=true", False),
+    ("/qua-han (trang 2)", False),
+    ("/sap-den?days=30", False),
+    ("/nguoi", False),
+    ("/tong-hop/don-vi", True),
+    ("/tong-hop/cum", True),
+    ("/api/overdue", False),
+    ("/api/overdue (trang 2)", False),
+    ("/api/upcoming?days=30", False),
+    ("/api/people", False),
+    ("/api/summary/units", True),
+    ("/api/summary/clusters", True),
+]
 
 
 def verdict(ok: bool) -> str:
@@ -70,6 +82,7 @@ def cpu_seconds(pid: int) -> float:
 
 # ── the server process ─────────────────────────────────────────────────────────────────────
 
+
 def serve(url: str, port: int, now: str, code: str | None) -> None:
     """Run the board on 127.0.0.1:port (this process is the server)."""
     if code:
@@ -78,6 +91,7 @@ def serve(url: str, port: int, now: str, code: str | None) -> None:
 
     from kehoach import store
     from kehoach.web.app import create_app
+
     moment = datetime.fromisoformat(now)
     app = create_app({"KEHOACH_SECRET_KEY": "bench"}, store.make_engine(url), now=lambda: moment)
     print("code:", sys.modules["kehoach"].__file__, file=sys.stderr, flush=True)
@@ -87,6 +101,7 @@ def serve(url: str, port: int, now: str, code: str | None) -> None:
 class Server:
     def __init__(self, url: str, now: datetime, code: str | None = None):
         import socket
+
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -94,6 +109,7 @@ class Server:
         self.proc = subprocess.Popen(args + (["--code", code] if code else []))
         self.base = f"http://127.0.0.1:{self.port}"
         import httpx
+
         for _ in range(600):
             try:
                 httpx.get(self.base + "/dang-nhap", timeout=2)
@@ -117,6 +133,7 @@ class Server:
 
 # ── the data ───────────────────────────────────────────────────────────────────────────────
 
+
 def prepare(url: str, units: int, years: int, tmp: Path) -> tuple[dict[str, str], int]:
     """Load the plan with `kehoach load`; add the three people. (logins → unit, steps)."""
     from compile_bench import ISSUER, make_plan
@@ -126,6 +143,7 @@ def prepare(url: str, units: int, years: int, tmp: Path) -> tuple[dict[str, str]
     from kehoach.store.models import people_table, steps_table
     from kehoach.store.people import add_person
     from kehoach.web.passwords import hash_password
+
     text, _ = make_plan(units, years)
     plan = tmp / "plans" / "bench.yaml"
     plan.parent.mkdir(exist_ok=True)
@@ -134,14 +152,18 @@ def prepare(url: str, units: int, years: int, tmp: Path) -> tuple[dict[str, str]
     kehoach = str(Path(sys.executable).parent / "kehoach")
     for args in (["db", "upgrade"], ["load", str(plan)]):
         started = time.perf_counter()
-        done = subprocess.run([kehoach, *args], env=env, cwd=tmp, capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            [kehoach, *args], env=env, cwd=tmp, capture_output=True, text=True, check=False
+        )
         if done.returncode:
             raise RuntimeError(done.stderr)
         print(f"  kehoach {' '.join(args)}: {time.perf_counter() - started:.1f} s")
     engine = store.make_engine(url)
-    people = {"thuky": (ISSUER, "secretary"), "cumtruong": ("u00001", "cluster_head"),
-              "bithu": ("u00002", "unit_secretary")}
+    people = {
+        "thuky": (ISSUER, "secretary"),
+        "cumtruong": ("u00001", "cluster_head"),
+        "bithu": ("u00002", "unit_secretary"),
+    }
     now = datetime.now(UTC)
     with store.write_session(engine) as s:
         for login, (unit, role) in people.items():
@@ -155,14 +177,17 @@ def prepare(url: str, units: int, years: int, tmp: Path) -> tuple[dict[str, str]
 
 # ── the client ─────────────────────────────────────────────────────────────────────────────
 
+
 def log_in(base: str, login: str) -> Any:
     import httpx
+
     c = httpx.Client(base_url=base, timeout=600)
     found = re.search(r'name="csrf" value="([^"]+)"', c.get("/dang-nhap").text)
     assert found, "no CSRF field on the login page"
     token = found.group(1)
-    r = c.post("/dang-nhap", data={"login": login, "password": PASSWORD, "csrf": token,
-                                   "next": "/"})
+    r = c.post(
+        "/dang-nhap", data={"login": login, "password": PASSWORD, "csrf": token, "next": "/"}
+    )
     assert r.status_code == 303, r.text[:300]
     return c
 
@@ -192,12 +217,17 @@ def time_path(c: Any, path: str, n: int) -> tuple[float, float, int, int]:
 
 
 #: The baseline's paths: its lists have no pages, so one of each kind.
-BASELINE_PATHS = [("/qua-han", False), ("/api/overdue", False), ("/tong-hop/don-vi", True),
-                  ("/tong-hop/cum", True)]
+BASELINE_PATHS = [
+    ("/qua-han", False),
+    ("/api/overdue", False),
+    ("/tong-hop/don-vi", True),
+    ("/tong-hop/cum", True),
+]
 
 
-def bench_pages(server: Server, logins: list[str], n: int, label: str,
-                paths: list[tuple[str, bool]] = PATHS) -> list[str]:
+def bench_pages(
+    server: Server, logins: list[str], n: int, label: str, paths: list[tuple[str, bool]] = PATHS
+) -> list[str]:
     lines, failures = [], []
     for login in logins:
         c = log_in(server.base, login)
@@ -210,10 +240,12 @@ def bench_pages(server: Server, logins: list[str], n: int, label: str,
             ok = status == 200 and p95 <= target and size <= PAGE_MAX_BYTES
             if not ok:
                 failures.append(f"{login} {path}")
-            line = (f"  {label:8} {login:9} {path:42} p50 {p50:7.0f} ms  p95 {p95:7.0f} ms  "
-                    f"CPU {cpu_ms:6.0f} ms  {size / 1024:7.1f} KB  RSS {server.rss:4.0f} MB  "
-                    f"{status}  "
-                    f"{verdict(ok) if login == 'thuky' else ''}")
+            line = (
+                f"  {label:8} {login:9} {path:42} p50 {p50:7.0f} ms  p95 {p95:7.0f} ms  "
+                f"CPU {cpu_ms:6.0f} ms  {size / 1024:7.1f} KB  RSS {server.rss:4.0f} MB  "
+                f"{status}  "
+                f"{verdict(ok) if login == 'thuky' else ''}"
+            )
             print(line, flush=True)
             lines.append(line)
     return lines
@@ -227,6 +259,7 @@ def bench_export(server: Server, label: str) -> None:
         while not done.is_set():
             peak[0] = max(peak[0], server.rss)
             time.sleep(0.02)
+
     watcher = threading.Thread(target=sample)
     watcher.start()
     rows, size = 0, 0
@@ -242,19 +275,26 @@ def bench_export(server: Server, label: str) -> None:
     rows -= 1  # the header
     rate, growth = rows / seconds, peak[0] - before
     cpu_rate = rows / max(server.cpu - cpu, 1e-9)
-    print(f"  {label:8} CSV export of every late step: {rows:,} rows, {size / 1e6:.0f} MB in "
-          f"{seconds:.1f} s = {rate:,.0f} rows/s ({verdict(rate >= EXPORT_ROWS_S)} ≥ "
-          f"{EXPORT_ROWS_S:,}; {cpu_rate:,.0f} rows per CPU second); "
-          f"server RSS {before:.0f} → {peak[0]:.0f} MB, +{growth:.0f} MB "
-          f"({verdict(growth <= EXPORT_RSS_MB)} ≤ {EXPORT_RSS_MB})", flush=True)
+    print(
+        f"  {label:8} CSV export of every late step: {rows:,} rows, {size / 1e6:.0f} MB in "
+        f"{seconds:.1f} s = {rate:,.0f} rows/s ({verdict(rate >= EXPORT_ROWS_S)} ≥ "
+        f"{EXPORT_ROWS_S:,}; {cpu_rate:,.0f} rows per CPU second); "
+        f"server RSS {before:.0f} → {peak[0]:.0f} MB, +{growth:.0f} MB "
+        f"({verdict(growth <= EXPORT_RSS_MB)} ≤ {EXPORT_RSS_MB})",
+        flush=True,
+    )
 
 
 def bench_cli(url: str, now: datetime, tmp: Path) -> None:
     env = {**os.environ, "KEHOACH_DATABASE_URL": url}
     kehoach = str(Path(sys.executable).parent / "kehoach")
     started = time.perf_counter()
-    proc = subprocess.Popen([kehoach, "overdue", "--format", "csv", "--limit", "0", "--now",
-                             now.isoformat()], env=env, cwd=tmp, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [kehoach, "overdue", "--format", "csv", "--limit", "0", "--now", now.isoformat()],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     rows = sum(1 for _ in proc.stdout) - 1
     _, status, usage = os.wait4(proc.pid, 0)
@@ -263,16 +303,20 @@ def bench_cli(url: str, now: datetime, tmp: Path) -> None:
     peak = usage.ru_maxrss / 1024
     rate = rows / seconds
     cpu_rate = rows / max(usage.ru_utime + usage.ru_stime, 1e-9)
-    print(f"  CLI      kehoach overdue --format csv --limit 0: {rows:,} rows in {seconds:.1f} s "
-          f"= {rate:,.0f} rows/s ({verdict(rate >= CLI_ROWS_S)} ≥ {CLI_ROWS_S:,}; "
-          f"{cpu_rate:,.0f} rows per CPU second); peak RSS "
-          f"{peak:.0f} MB ({verdict(peak <= CLI_RSS_MB)} ≤ {CLI_RSS_MB})", flush=True)
+    print(
+        f"  CLI      kehoach overdue --format csv --limit 0: {rows:,} rows in {seconds:.1f} s "
+        f"= {rate:,.0f} rows/s ({verdict(rate >= CLI_ROWS_S)} ≥ {CLI_ROWS_S:,}; "
+        f"{cpu_rate:,.0f} rows per CPU second); peak RSS "
+        f"{peak:.0f} MB ({verdict(peak <= CLI_RSS_MB)} ≤ {CLI_RSS_MB})",
+        flush=True,
+    )
 
 
 def database(kind: str, tmp: Path) -> tuple[str, Any]:
     if kind == "sqlite":
         return f"sqlite:///{tmp / 'board.sqlite3'}", None
     from sqlalchemy import create_engine
+
     schema = f"board_bench_{os.getpid()}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
@@ -282,25 +326,33 @@ def database(kind: str, tmp: Path) -> tuple[str, Any]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
     return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--units", type=int, default=5000)
     ap.add_argument("--years", type=int, default=3)
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
     ap.add_argument("--requests", type=int, default=50, help="requests per path (50)")
-    ap.add_argument("--now", default="2026-10-01T03:00:00+00:00",
-                    help="the board's now (default: late in the plan's last year)")
+    ap.add_argument(
+        "--now",
+        default="2026-10-01T03:00:00+00:00",
+        help="the board's now (default: late in the plan's last year)",
+    )
     ap.add_argument("--baseline", metavar="DIR", help="also time the code in DIR")
     ap.add_argument("--baseline-requests", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="200 units × 3 years, 10 requests")
-    ap.add_argument("--url", help="a database a previous run loaded (kept with --keep): "
-                    "measure again without loading")
-    ap.add_argument("--keep", action="store_true", help="keep the SQLite file (its URL is "
-                    "printed) for --url")
+    ap.add_argument(
+        "--url",
+        help="a database a previous run loaded (kept with --keep): measure again without loading",
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the SQLite file (its URL is printed) for --url"
+    )
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -311,8 +363,10 @@ def main(argv: list[str] | None = None) -> None:
         args.units, args.requests = 200, 10
     now = datetime.fromisoformat(args.now)
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    print(f"board bench: {args.units:,} units × {args.years} years, now {now:%Y-%m-%d %H:%M} UTC,"
-          f" {args.requests} requests per path; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"board bench: {args.units:,} units × {args.years} years, now {now:%Y-%m-%d %H:%M} UTC,"
+        f" {args.requests} requests per path; load {os.getloadavg()[0]:.1f}"
+    )
     for kind in kinds:
         tmp = Path(tempfile.mkdtemp(prefix="board-bench-"))
         url, drop = (args.url, None) if args.url else database(kind, tmp)

@@ -20,6 +20,7 @@ Both sides then hash every step (order-independent) and send a few units' steps 
 the parent checks that the two produced the same steps, not only the same number. The
 targets are printed with PASS/FAIL, never asserted; a mismatch between the sides is an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,11 +50,12 @@ RESULT_MARK = "@@RESULT@@ "
 
 # --------------------------------------------------------------------------- plan generator
 
+
 def make_plan(n_units: int, years: int, first_year: int = 2024) -> tuple[str, dict[str, object]]:
     """The YAML text of a synthetic plan, and a few facts about it (sample units …)."""
     n_clusters = max(1, -(-n_units // CLUSTER_SIZE))
     ids = [f"u{i:05d}" for i in range(1, n_units + 1)]
-    clusters = [ids[c * CLUSTER_SIZE:(c + 1) * CLUSTER_SIZE] for c in range(n_clusters)]
+    clusters = [ids[c * CLUSTER_SIZE : (c + 1) * CLUSTER_SIZE] for c in range(n_clusters)]
     clusters = [c for c in clusters if c]
     cids = [f"cum-{c + 1:03d}" for c in range(len(clusters))]
     # groups partition the clusters: 50 % / 20 % / 30 %
@@ -71,9 +73,9 @@ def make_plan(n_units: int, years: int, first_year: int = 2024) -> tuple[str, di
         f"issuer: {ISSUER}",
         "number: 01-KH/TWĐTN",
         f"issued: 15/12/{first_year - 1}",
-        f"period: \"{period}\"",
+        f'period: "{period}"',
         "shift: next_working_day",
-        "reminder_time: \"08:00\"",
+        'reminder_time: "08:00"',
         "",
         "units:",
         f"  - {{id: {ISSUER}, name: Ban Bí thư Trung ương Đoàn, short: TWĐ}}",
@@ -91,7 +93,11 @@ def make_plan(n_units: int, years: int, first_year: int = 2024) -> tuple[str, di
         out.append(f"    members: [{', '.join(members)}]")
     out.append("")
     out.append("groups:")
-    names = {"khoi-a": "Khối doanh nghiệp", "khoi-b": "Khối trường học", "khoi-c": "Khối hành chính"}
+    names = {
+        "khoi-a": "Khối doanh nghiệp",
+        "khoi-b": "Khối trường học",
+        "khoi-c": "Khối hành chính",
+    }
     for gid, members in groups.items():
         out.append(f"  - id: {gid}")
         out.append(f"    name: {names[gid]}")
@@ -178,13 +184,17 @@ def make_plan(n_units: int, years: int, first_year: int = 2024) -> tuple[str, di
 """)
     mid = ids[len(ids) // 2]
     facts = {
-        "units": n_units, "clusters": len(clusters), "groups": len(groups), "period": period,
+        "units": n_units,
+        "clusters": len(clusters),
+        "groups": len(groups),
+        "period": period,
         "sample_units": sorted({ids[0], ids[1], mid, ids[-1], clusters[-1][0], ISSUER}),
     }
     return "\n".join(out), facts
 
 
 # --------------------------------------------------------------------------- measurement helpers
+
 
 def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -198,10 +208,13 @@ def current_rss_mb() -> float:
         return float("nan")
 
 
-def canon(sid: str, nominal: date, day: date, start: date | None, due_at: datetime,
-          reminders, amount, why) -> str:  # type: ignore[no-untyped-def]
-    return (f"{sid}|{nominal.isoformat()}|{day.isoformat()}|{start.isoformat() if start else ''}|"
-            f"{due_at.isoformat()}|{';'.join(r.isoformat() for r in reminders)}|{amount}|{why}")
+def canon(
+    sid: str, nominal: date, day: date, start: date | None, due_at: datetime, reminders, amount, why
+) -> str:  # type: ignore[no-untyped-def]
+    return (
+        f"{sid}|{nominal.isoformat()}|{day.isoformat()}|{start.isoformat() if start else ''}|"
+        f"{due_at.isoformat()}|{';'.join(r.isoformat() for r in reminders)}|{amount}|{why}"
+    )
 
 
 def digest_add(acc: int, record: str) -> int:
@@ -211,10 +224,12 @@ def digest_add(acc: int, record: str) -> int:
 
 # --------------------------------------------------------------------------- the naive baseline
 
+
 def naive_compile(plan, calendar) -> list[dict]:  # type: ignore[no-untyped-def]
     """Every unit on its own, every obligation's rule expanded with dateutil.rrule per unit."""
     from engine.compiler import OTHER_WAY
     from engine.model import Kind
+
     tz, hour = plan.tz, plan.reminder_time
     first, last = plan.start, plan.end
     who = [(duty, frozenset(duty.responsible)) for duty in plan.duties]
@@ -233,7 +248,8 @@ def naive_compile(plan, calendar) -> list[dict]:  # type: ignore[no-untyped-def]
                 why = None
                 if day != nominal:
                     why = calendar.holiday_name(nominal) or (
-                        "Chủ nhật" if nominal.isoweekday() == 7 else "Thứ Bảy")
+                        "Chủ nhật" if nominal.isoweekday() == 7 else "Thứ Bảy"
+                    )
                 if clock:
                     due_at = datetime.combine(day, clock, tz).astimezone(UTC)
                 else:
@@ -243,18 +259,33 @@ def naive_compile(plan, calendar) -> list[dict]:  # type: ignore[no-untyped-def]
                     anchor_at = datetime.combine(start, clock or time(0), tz).astimezone(UTC)
                 else:
                     anchor = day
-                    anchor_at = (datetime.combine(day, clock, tz).astimezone(UTC) if clock
-                                 else due_at)
-                reminders = sorted(r for r in {
-                    datetime.combine(anchor - o.delta, hour, tz).astimezone(UTC) if o.by_day
-                    else anchor_at - o.delta for o in duty.reminders}
-                    if r < anchor_at)
-                steps.append({
-                    "id": f"{plan.id}/{duty.id}/{key}/{unit}", "obligation": duty.id,
-                    "unit": unit, "nominal": nominal, "date": day, "start": start,
-                    "due_at": due_at, "reminders": reminders,
-                    "amount": duty.amounts.get(unit), "shifted_because": why,
-                })
+                    anchor_at = (
+                        datetime.combine(day, clock, tz).astimezone(UTC) if clock else due_at
+                    )
+                reminders = sorted(
+                    r
+                    for r in {
+                        datetime.combine(anchor - o.delta, hour, tz).astimezone(UTC)
+                        if o.by_day
+                        else anchor_at - o.delta
+                        for o in duty.reminders
+                    }
+                    if r < anchor_at
+                )
+                steps.append(
+                    {
+                        "id": f"{plan.id}/{duty.id}/{key}/{unit}",
+                        "obligation": duty.id,
+                        "unit": unit,
+                        "nominal": nominal,
+                        "date": day,
+                        "start": start,
+                        "due_at": due_at,
+                        "reminders": reminders,
+                        "amount": duty.amounts.get(unit),
+                        "shifted_because": why,
+                    }
+                )
     return steps
 
 
@@ -298,8 +329,9 @@ def naive_dates(rule, first: date, last: date):  # type: ignore[no-untyped-def]
     elif isinstance(rule, Quarterly):
         first_month = rule.anchor == "start"
         months = (1, 4, 7, 10) if first_month else (3, 6, 9, 12)
-        for dt in rrule(MONTHLY, dtstart=d0, until=d1, bymonth=months,
-                        bymonthday=1 if first_month else -1):
+        for dt in rrule(
+            MONTHLY, dtstart=d0, until=d1, bymonth=months, bymonthday=1 if first_month else -1
+        ):
             day = dt.date()
             q = (day.month - 1) // 3 + 1
             begin = date(day.year, 3 * q - 2, 1) if rule.anchor == "span" else None
@@ -309,8 +341,11 @@ def naive_dates(rule, first: date, last: date):  # type: ignore[no-untyped-def]
             raise NotImplementedError("monthly days past the 28th")
         for dt in rrule(MONTHLY, dtstart=d0, until=d1, bymonthday=rule.day if rule.day > 0 else -1):
             day = dt.date()
-            yield (f"{day.year}-{day.month:02d}",
-                   date(day.year, day.month, 1) if rule.day == 0 else None, day)
+            yield (
+                f"{day.year}-{day.month:02d}",
+                date(day.year, day.month, 1) if rule.day == 0 else None,
+                day,
+            )
     elif isinstance(rule, Weekly):
         wds = rule.weekdays or (7,)
         for dt in rrule(WEEKLY, dtstart=d0, until=d1, byweekday=[wd - 1 for wd in wds]):
@@ -330,6 +365,7 @@ def naive_dates(rule, first: date, last: date):  # type: ignore[no-untyped-def]
 
 
 # --------------------------------------------------------------------------- one measured side
+
 
 def run_side(side: str, plan_file: str, sample_units: list[str], profile: bool) -> dict:
     # the same imports on both sides, so that the interpreter baselines compare
@@ -352,6 +388,7 @@ def run_side(side: str, plan_file: str, sample_units: list[str], profile: bool) 
     profiler = None
     if profile:
         import cProfile
+
         profiler = cProfile.Profile()
         profiler.enable()
     t0 = _time.perf_counter()
@@ -368,30 +405,47 @@ def run_side(side: str, plan_file: str, sample_units: list[str], profile: bool) 
     if side == "kehoach":
         for s in steps:
             o = s.occurrence
-            rec = canon(s.id, o.nominal, o.date, o.start, o.due_at, o.reminders, s.amount,
-                        o.shifted_because)
+            rec = canon(
+                s.id, o.nominal, o.date, o.start, o.due_at, o.reminders, s.amount, o.shifted_because
+            )
             acc = digest_add(acc, rec)
             if s.unit in wanted:
                 sample[s.id] = rec
     else:
         for s in steps:
-            rec = canon(s["id"], s["nominal"], s["date"], s["start"], s["due_at"],
-                        s["reminders"], s["amount"], s["shifted_because"])
+            rec = canon(
+                s["id"],
+                s["nominal"],
+                s["date"],
+                s["start"],
+                s["due_at"],
+                s["reminders"],
+                s["amount"],
+                s["shifted_because"],
+            )
             acc = digest_add(acc, rec)
             if s["unit"] in wanted:
                 sample[s["id"]] = rec
     result = {
-        "side": side, "steps": len(steps), "ids_unique": len({
-            (s.id if side == "kehoach" else s["id"]) for s in steps}) == len(steps),
-        "parse_s": t_parse, "compile_s": t_compile,
-        "rss_base_mb": rss_base, "rss_after_parse_peak_mb": rss_after_parse_peak,
-        "rss_after_parse_now_mb": rss_after_parse_now, "rss_peak_mb": rss_peak,
-        "rss_now_mb": rss_now, "digest": f"{acc:016x}", "sample": sample,
-        "duties": len(plan.duties), "units": len(plan.units),
+        "side": side,
+        "steps": len(steps),
+        "ids_unique": len({(s.id if side == "kehoach" else s["id"]) for s in steps}) == len(steps),
+        "parse_s": t_parse,
+        "compile_s": t_compile,
+        "rss_base_mb": rss_base,
+        "rss_after_parse_peak_mb": rss_after_parse_peak,
+        "rss_after_parse_now_mb": rss_after_parse_now,
+        "rss_peak_mb": rss_peak,
+        "rss_now_mb": rss_now,
+        "digest": f"{acc:016x}",
+        "sample": sample,
+        "duties": len(plan.duties),
+        "units": len(plan.units),
     }
     if profiler is not None:
         import io
         import pstats
+
         buf = io.StringIO()
         pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(22)
         result["profile"] = buf.getvalue()
@@ -399,8 +453,16 @@ def run_side(side: str, plan_file: str, sample_units: list[str], profile: bool) 
 
 
 def spawn(side: str, plan_file: str, sample_units: list[str], profile: bool = False) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--side", side, "--plan-file", plan_file,
-           "--sample", ",".join(sample_units)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--side",
+        side,
+        "--plan-file",
+        plan_file,
+        "--sample",
+        ",".join(sample_units),
+    ]
     if profile:
         cmd.append("--profile")
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT)
@@ -408,23 +470,28 @@ def spawn(side: str, plan_file: str, sample_units: list[str], profile: bool = Fa
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"{side} side failed (exit {proc.returncode})")
     line = next(x for x in reversed(proc.stdout.splitlines()) if x.startswith(RESULT_MARK))
-    return json.loads(line[len(RESULT_MARK):])
+    return json.loads(line[len(RESULT_MARK) :])
 
 
 # --------------------------------------------------------------------------- report
+
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--units", type=int, default=None, help="units in the plan (default 10000)")
     ap.add_argument("--years", type=int, default=None, help="years in the period (default 5)")
     ap.add_argument("--quick", action="store_true", help="small smoke run (400 units, 2 years)")
-    ap.add_argument("--profile", action="store_true",
-                    help="also run kehoach once more under cProfile and print where time goes")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run kehoach once more under cProfile and print where time goes",
+    )
     ap.add_argument("--keep-plan", metavar="FILE", help="also write the generated YAML here")
     ap.add_argument("--side", choices=["kehoach", "baseline"], help=argparse.SUPPRESS)
     ap.add_argument("--plan-file", help=argparse.SUPPRESS)
@@ -432,8 +499,9 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.side:  # child process: measure one side, print one JSON line
-        res = run_side(args.side, args.plan_file, [u for u in args.sample.split(",") if u],
-                       args.profile)
+        res = run_side(
+            args.side, args.plan_file, [u for u in args.sample.split(",") if u], args.profile
+        )
         print(RESULT_MARK + json.dumps(res, ensure_ascii=False), flush=True)
         return
 
@@ -443,9 +511,11 @@ def main() -> None:
     text, facts = make_plan(n_units, years)
     t_gen = _time.perf_counter() - t0
     print(f"kehoach compile benchmark — python {sys.version.split()[0]}, {os.cpu_count()} CPU(s)")
-    print(f"plan: {facts['units']:,} units + issuer, {facts['clusters']:,} clusters of "
-          f"{CLUSTER_SIZE}, {facts['groups']} groups, period {facts['period']}; "
-          f"YAML {len(text.encode()) / 2**10:,.0f} KiB generated in {t_gen:.2f}s")
+    print(
+        f"plan: {facts['units']:,} units + issuer, {facts['clusters']:,} clusters of "
+        f"{CLUSTER_SIZE}, {facts['groups']} groups, period {facts['period']}; "
+        f"YAML {len(text.encode()) / 2**10:,.0f} KiB generated in {t_gen:.2f}s"
+    )
     if args.keep_plan:
         Path(args.keep_plan).write_text(text, encoding="utf-8")
 
@@ -460,27 +530,37 @@ def main() -> None:
 
     print(f"obligations: {k['duties']}, steps: {k['steps']:,} (exact)")
     print()
-    hdr = (f"{'side':<9} {'steps':>10} {'parse+resolve s':>15} {'compile s':>10} {'steps/s':>11} "
-           f"{'peak RSS MB':>11} {'interp MB':>9} {'after parse MB':>14} {'compile +MB':>11}")
+    hdr = (
+        f"{'side':<9} {'steps':>10} {'parse+resolve s':>15} {'compile s':>10} {'steps/s':>11} "
+        f"{'peak RSS MB':>11} {'interp MB':>9} {'after parse MB':>14} {'compile +MB':>11}"
+    )
     print(hdr)
     print("-" * len(hdr))
     for r in (k, b):
         rate = r["steps"] / r["compile_s"] if r["compile_s"] else float("inf")
         r["rate"] = rate
-        print(f"{r['side']:<9} {r['steps']:>10,} {r['parse_s']:>15.2f} {r['compile_s']:>10.2f} "
-              f"{rate:>11,.0f} {r['rss_peak_mb']:>11.0f} {r['rss_base_mb']:>9.0f} "
-              f"{r['rss_after_parse_peak_mb']:>14.0f} "
-              f"{r['rss_peak_mb'] - r['rss_after_parse_peak_mb']:>11.0f}")
+        print(
+            f"{r['side']:<9} {r['steps']:>10,} {r['parse_s']:>15.2f} {r['compile_s']:>10.2f} "
+            f"{rate:>11,.0f} {r['rss_peak_mb']:>11.0f} {r['rss_base_mb']:>9.0f} "
+            f"{r['rss_after_parse_peak_mb']:>14.0f} "
+            f"{r['rss_peak_mb'] - r['rss_after_parse_peak_mb']:>11.0f}"
+        )
     ratio = k["rate"] / b["rate"]
     print()
     print("peak RSS = ru_maxrss of the side's own process (interpreter + imports + plan + steps);")
-    print("interp = after imports; after parse = high-water after parse+resolve; "
-          "compile +MB = peak − after parse.")
-    print(f"steps held at the end: kehoach {k['rss_now_mb']:.0f} MB RSS, "
-          f"baseline {b['rss_now_mb']:.0f} MB RSS")
-    print(f"end to end (parse+resolve+compile): kehoach "
-          f"{k['steps'] / (k['parse_s'] + k['compile_s']):,.0f} steps/s, baseline "
-          f"{b['steps'] / (b['parse_s'] + b['compile_s']):,.0f} steps/s")
+    print(
+        "interp = after imports; after parse = high-water after parse+resolve; "
+        "compile +MB = peak − after parse."
+    )
+    print(
+        f"steps held at the end: kehoach {k['rss_now_mb']:.0f} MB RSS, "
+        f"baseline {b['rss_now_mb']:.0f} MB RSS"
+    )
+    print(
+        f"end to end (parse+resolve+compile): kehoach "
+        f"{k['steps'] / (k['parse_s'] + k['compile_s']):,.0f} steps/s, baseline "
+        f"{b['steps'] / (b['parse_s'] + b['compile_s']):,.0f} steps/s"
+    )
 
     # correctness: the same steps on both sides
     print()
@@ -497,13 +577,17 @@ def main() -> None:
         differ = sorted(i for i in set(ks) & set(bs) if ks[i] != bs[i])[:5]
         problems.append(f"sample steps differ: only on one side {missing}, different {differ}")
         problems += [f"  kehoach  {ks[i]}\n  baseline {bs[i]}" for i in differ[:3]]
-    print(f"check: step counts {k['steps']:,} = {b['steps']:,}; digest of all steps "
-          f"{k['digest']} vs {b['digest']}; {len(ks)} steps of units {', '.join(samples)} "
-          f"compared field by field")
+    print(
+        f"check: step counts {k['steps']:,} = {b['steps']:,}; digest of all steps "
+        f"{k['digest']} vs {b['digest']}; {len(ks)} steps of units {', '.join(samples)} "
+        f"compared field by field"
+    )
     by_duty: dict[str, str] = {}  # one step per obligation, a holiday-shifted one if any
     for sid in sorted(ks):
         duty = sid.split("/")[1]
-        if duty not in by_duty or (ks[by_duty[duty]].endswith("|None") and not ks[sid].endswith("|None")):
+        if duty not in by_duty or (
+            ks[by_duty[duty]].endswith("|None") and not ks[sid].endswith("|None")
+        ):
             by_duty[duty] = sid
     for sid in by_duty.values():
         print(f"  spot-check {ks[sid]}")
@@ -514,16 +598,24 @@ def main() -> None:
 
     print()
     print("targets (issue):")
-    print(f"  compile throughput ≥ {TARGET_STEPS_PER_S:,} steps/s: {k['rate']:>11,.0f} steps/s   "
-          f"{verdict(k['rate'] >= TARGET_STEPS_PER_S)}")
-    print(f"  peak memory ≤ 1 GB ({TARGET_PEAK_MB} MB):   {k['rss_peak_mb']:>11.0f} MB        "
-          f"{verdict(k['rss_peak_mb'] <= TARGET_PEAK_MB)}")
-    print(f"  ≥ {TARGET_RATIO:g}× faster than the baseline:     {ratio:>11.2f}×           "
-          f"{verdict(ratio >= TARGET_RATIO)}")
+    print(
+        f"  compile throughput ≥ {TARGET_STEPS_PER_S:,} steps/s: {k['rate']:>11,.0f} steps/s   "
+        f"{verdict(k['rate'] >= TARGET_STEPS_PER_S)}"
+    )
+    print(
+        f"  peak memory ≤ 1 GB ({TARGET_PEAK_MB} MB):   {k['rss_peak_mb']:>11.0f} MB        "
+        f"{verdict(k['rss_peak_mb'] <= TARGET_PEAK_MB)}"
+    )
+    print(
+        f"  ≥ {TARGET_RATIO:g}× faster than the baseline:     {ratio:>11.2f}×           "
+        f"{verdict(ratio >= TARGET_RATIO)}"
+    )
     if prof is not None:
         print()
-        print(f"cProfile of kehoach compile_plan ({prof['compile_s']:.2f}s under the profiler), "
-              "top functions by own time:")
+        print(
+            f"cProfile of kehoach compile_plan ({prof['compile_s']:.2f}s under the profiler), "
+            "top functions by own time:"
+        )
         print(prof["profile"])
 
 

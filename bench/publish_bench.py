@@ -10,6 +10,7 @@ the same text, `kehoach import` then `kehoach load` in-process (read, import, pa
 store), printed as browser / terminal. Target: seed 000 ≤ 10 s of machine time (PASS/FAIL,
 never asserted).
 """
+
 from __future__ import annotations
 
 import re
@@ -52,12 +53,20 @@ def csrf(html: str) -> str:
 def browser_path(base: str, seed: Path) -> tuple[float, int]:
     """(seconds from upload to published, form items to answer)."""
     with httpx.Client(base_url=base, timeout=120) as c:
-        c.post("/dang-nhap", data={"login": "thuky", "password": PASSWORD,
-                                   "csrf": csrf(c.get("/dang-nhap").text), "next": "/ke-hoach"})
+        c.post(
+            "/dang-nhap",
+            data={
+                "login": "thuky",
+                "password": PASSWORD,
+                "csrf": csrf(c.get("/dang-nhap").text),
+                "next": "/ke-hoach",
+            },
+        )
         token = csrf(c.get("/ke-hoach/moi").text)
         started = time.perf_counter()
-        r = c.post("/ke-hoach/moi", data={"csrf": token},
-                   files={"tep": (seed.name, seed.read_bytes())})
+        r = c.post(
+            "/ke-hoach/moi", data={"csrf": token}, files={"tep": (seed.name, seed.read_bytes())}
+        )
         assert r.status_code == 303, r.text[:500]
         draft = r.headers["location"].rsplit("/", 1)[1]
         html = c.get(r.headers["location"]).text
@@ -99,18 +108,24 @@ def main() -> None:
             store.upgrade(engine)
             with store.write_session(engine) as s:
                 s.execute(insert(units_table).values(id="co-quan", name="Cơ quan thử"))
-                add_person(s, "Thư ký", "co-quan", datetime.now(UTC), board_role="secretary",
-                           login="thuky")
+                add_person(
+                    s, "Thư ký", "co-quan", datetime.now(UTC), board_role="secretary", login="thuky"
+                )
                 s.execute(update(people_table).values(password_hash=hash_password(PASSWORD)))
             app = create_app({"KEHOACH_SECRET_KEY": "bench"}, engine)
             with background(app) as base:
                 seconds, asked = browser_path(base, seed)
             engine.dispose()
             terminal = terminal_path(seed, f"sqlite:///{folder}/terminal.sqlite3")
-        verdict = f"  target ≤ {TARGET:g} s: {'PASS' if seconds <= TARGET else 'FAIL'}" \
-            if seed.name.startswith("000") else ""
-        print(f"{seed.name[:3]:<6} {seconds:>10.2f} {terminal:>11.2f} {seconds / terminal:>6.1f}× "
-              f"{asked:>11}{verdict}")
+        verdict = (
+            f"  target ≤ {TARGET:g} s: {'PASS' if seconds <= TARGET else 'FAIL'}"
+            if seed.name.startswith("000")
+            else ""
+        )
+        print(
+            f"{seed.name[:3]:<6} {seconds:>10.2f} {terminal:>11.2f} {seconds / terminal:>6.1f}× "
+            f"{asked:>11}{verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ tests/test_delivery_processes.py, whose launcher, proxy and queue it reuses):
 
 Figures depend on the machine's load; nothing is asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,11 +82,13 @@ def kill(kind: str, messages: int) -> None:
             release_stale_claims(s, datetime.now(UTC), datetime.now(UTC) + 2 * LEASE)
         final = proc.states(engine)
         took = done - restart
-        print(f"  kill -9 on {kind}: {messages:,} reminders, killed after {sent:,} "
-              f"({rate:.0f} msg/s); restart → all sent: {took:.2f} s, of which waiting "
-              f"{max(0.0, took - (messages - sent) / rate):.2f} s (claim lease "
-              f"{CLAIM_LEASE.total_seconds():.0f} s); in flight at the kill {in_flight}, "
-              f"unknown {final['unknown']}, sent {final['sent']:,}, doubled {doubled(api)}")
+        print(
+            f"  kill -9 on {kind}: {messages:,} reminders, killed after {sent:,} "
+            f"({rate:.0f} msg/s); restart → all sent: {took:.2f} s, of which waiting "
+            f"{max(0.0, took - (messages - sent) / rate):.2f} s (claim lease "
+            f"{CLAIM_LEASE.total_seconds():.0f} s); in flight at the kill {in_flight}, "
+            f"unknown {final['unknown']}, sent {final['sent']:,}, doubled {doubled(api)}"
+        )
         engine.dispose()
         drop()
     api.stop()
@@ -101,8 +104,9 @@ def outage(messages: int, seconds: float) -> None:
         proc.enqueue(engine)
         port = engine.url.port or 5432
         proxy = proc.Proxy(port).start()
-        worker = proc.Worker(url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}"), api,
-                             Path(folder), "worker")
+        worker = proc.Worker(
+            url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}"), api, Path(folder), "worker"
+        )
         wait(lambda: len(api.sent()) >= messages // 4)
         proxy.stop()
         time.sleep(seconds)
@@ -116,10 +120,12 @@ def outage(messages: int, seconds: float) -> None:
         proxy.stop()
         final = proc.states(engine)
         got = proc.delivered(api)
-        print(f"  database away {seconds:.0f} s on postgresql: {messages:,} reminders; back → "
-              f"next message sent {resumed - back:.2f} s, outcome held in memory recorded "
-              f"{recorded - back:.2f} s, all sent {done - back:.2f} s; sent {final['sent']:,}, "
-              f"lost {messages - len(got)}, doubled {doubled(api)}, unknown {final['unknown']}")
+        print(
+            f"  database away {seconds:.0f} s on postgresql: {messages:,} reminders; back → "
+            f"next message sent {resumed - back:.2f} s, outcome held in memory recorded "
+            f"{recorded - back:.2f} s, all sent {done - back:.2f} s; sent {final['sent']:,}, "
+            f"lost {messages - len(got)}, doubled {doubled(api)}, unknown {final['unknown']}"
+        )
         engine.dispose()
         drop()
     api.stop()
@@ -129,11 +135,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=4_000)
     parser.add_argument("--outage-seconds", type=float, default=15.0)
-    parser.add_argument("--db", nargs="+", choices=["sqlite", "postgresql"],
-                        default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--db", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
+    )
     args = parser.parse_args()
-    print(f"Recovery bench: {args.messages:,} reminders, one `kehoach worker`, fake Bot API "
-          "unthrottled")
+    print(
+        f"Recovery bench: {args.messages:,} reminders, one `kehoach worker`, fake Bot API "
+        "unthrottled"
+    )
     for kind in args.db:
         kill(kind, args.messages)
     if "postgresql" in args.db:

@@ -26,6 +26,7 @@ database on 127.0.0.1 created and dropped by the run), side by side in the same 
 
 Targets (issue 3) are printed with PASS/FAIL, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,17 +88,20 @@ def machine_load() -> str:
 
 # --------------------------------------------------------------------------- databases
 
+
 class Database:
     """A fresh, migrated database of one kind; `drop()` removes it."""
 
     def __init__(self, kind: str, tmp: Path, tag: str):
         from kehoach import store
+
         self.kind = kind
         if kind == "sqlite":
             self.url = f"sqlite:///{tmp / f'{tag}.sqlite3'}"
             self._admin = None
         else:
             from sqlalchemy import create_engine, text
+
             self.name = f"kehoach_bench_{os.getpid()}_{tag}"
             self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with self._admin.connect() as conn:
@@ -111,6 +115,7 @@ class Database:
         self.engine.dispose()
         if self._admin is not None:
             from sqlalchemy import text
+
             with self._admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
             self._admin.dispose()
@@ -118,8 +123,17 @@ class Database:
 
 # --------------------------------------------------------------------------- one database
 
-def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due: int,
-             idle_runs: int, profile: bool) -> dict[str, Any]:
+
+def bench_db(
+    kind: str,
+    plan: Any,
+    steps: list[Any],
+    digest: str,
+    tmp: Path,
+    due: int,
+    idle_runs: int,
+    profile: bool,
+) -> dict[str, Any]:
     from sqlalchemy import bindparam, func, insert, select, update
 
     from kehoach import store
@@ -135,9 +149,16 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
     try:
         with store.write_session(raw_db.engine) as s:
             s.execute(insert(units_table), [{"id": u, "name": nm} for u, nm in plan.units.items()])
-            s.execute(insert(plans_table).values(id=plan.id, title=plan.title, file=plan.file,
-                                                 current_version=1, created_at=LOAD_NOW,
-                                                 updated_at=LOAD_NOW))
+            s.execute(
+                insert(plans_table).values(
+                    id=plan.id,
+                    title=plan.title,
+                    file=plan.file,
+                    current_version=1,
+                    created_at=LOAD_NOW,
+                    updated_at=LOAD_NOW,
+                )
+            )
         maker = RowMaker(plan)
         spent = cpu = 0.0
         with raw_db.engine.execution_options(kehoach_write=True).connect() as conn:
@@ -146,7 +167,7 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
             spent += _time.perf_counter() - t0
             cpu += _time.process_time() - c0
             for i in range(0, n, CHUNK):
-                rows = [maker.make(s_, LOAD_NOW) for s_ in steps[i:i + CHUNK]]
+                rows = [maker.make(s_, LOAD_NOW) for s_ in steps[i : i + CHUNK]]
                 t0, c0 = _time.perf_counter(), _time.process_time()
                 conn.execute(insert(steps_table), rows)
                 spent += _time.perf_counter() - t0
@@ -156,8 +177,10 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
             spent += _time.perf_counter() - t0
             cpu += _time.process_time() - c0
         out["raw_s"], out["raw_cpu"] = spent, cpu
-        print(f"raw Core executemany      {spent:8.2f} s  {rate(n, spent)}   (cpu {cpu:.2f} s)",
-              flush=True)
+        print(
+            f"raw Core executemany      {spent:8.2f} s  {rate(n, spent)}   (cpu {cpu:.2f} s)",
+            flush=True,
+        )
     finally:
         raw_db.drop()
     del maker
@@ -168,6 +191,7 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
         profiler = None
         if profile:
             import cProfile
+
             profiler = cProfile.Profile()
             profiler.enable()
         with Timer() as t, store.write_session(db.engine) as s:
@@ -175,20 +199,27 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
         if profiler is not None:
             profiler.disable()
             import pstats
+
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         assert r.added == n, r
         out["load_s"], out["load_cpu"] = t.s, t.cpu
-        print(f"kehoach load (sync_plan)  {t.s:8.2f} s  {rate(n, t.s)}   "
-              f"(cpu {t.cpu:.2f} s; +{n:,} audit rows)", flush=True)
+        print(
+            f"kehoach load (sync_plan)  {t.s:8.2f} s  {rate(n, t.s)}   "
+            f"(cpu {t.cpu:.2f} s; +{n:,} audit rows)",
+            flush=True,
+        )
 
         with Timer() as t, store.write_session(db.engine) as s:
-            r = store.sync_plan(s, plan, steps, now=LOAD_NOW + timedelta(minutes=1),
-                                content_hash=digest)
+            r = store.sync_plan(
+                s, plan, steps, now=LOAD_NOW + timedelta(minutes=1), content_hash=digest
+            )
         assert r.kept == n and not r.wrote, r
         out["reload_s"] = t.s
-        print(f"reload, nothing changed   {t.s:8.2f} s  {rate(n, t.s)}   (cpu {t.cpu:.2f} s)",
-              flush=True)
+        print(
+            f"reload, nothing changed   {t.s:8.2f} s  {rate(n, t.s)}   (cpu {t.cpu:.2f} s)",
+            flush=True,
+        )
 
         # A serving process holds no compiled plan; this one still holds the million compiled
         # steps (for the next database and APScheduler), which every garbage collection during
@@ -208,26 +239,41 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
             times.append(_time.perf_counter() - t0)
             assert res.steps == 0, res
         out["idle_ms"] = statistics.median(times) * 1000
-        print(f"tick, nothing due         {out['idle_ms']:8.2f} ms (median of {idle_runs}, "
-              f"p90 {sorted(times)[int(idle_runs * .9)] * 1000:.2f} ms)", flush=True)
+        print(
+            f"tick, nothing due         {out['idle_ms']:8.2f} ms (median of {idle_runs}, "
+            f"p90 {sorted(times)[int(idle_runs * 0.9)] * 1000:.2f} ms)",
+            flush=True,
+        )
 
         # a tick with `due` steps due: the first `due` steps by next moment; the steps tied
         # with the last one are moved 1 µs past it (bench database only), so exactly `due`
         with store.write_session(db.engine) as s:
             nxt = steps_table.c.next_action_at
-            first = s.execute(select(steps_table.c.id, nxt).where(nxt.is_not(None))
-                              .order_by(nxt, steps_table.c.id).limit(due)).all()
+            first = s.execute(
+                select(steps_table.c.id, nxt)
+                .where(nxt.is_not(None))
+                .order_by(nxt, steps_table.c.id)
+                .limit(due)
+            ).all()
             at = first[-1].next_action_at
             chosen = {row.id for row in first}
-            tied = [sid for (sid,) in s.execute(select(steps_table.c.id).where(nxt <= at))
-                    if sid not in chosen]
+            tied = [
+                sid
+                for (sid,) in s.execute(select(steps_table.c.id).where(nxt <= at))
+                if sid not in chosen
+            ]
             for i in range(0, len(tied), CHUNK):
-                s.execute(update(steps_table).where(steps_table.c.id == bindparam("_id")),
-                          [{"_id": sid, "next_action_at": at + timedelta(microseconds=1)}
-                           for sid in tied[i:i + CHUNK]])
+                s.execute(
+                    update(steps_table).where(steps_table.c.id == bindparam("_id")),
+                    [
+                        {"_id": sid, "next_action_at": at + timedelta(microseconds=1)}
+                        for sid in tied[i : i + CHUNK]
+                    ],
+                )
         profiler = None
         if profile:
             import cProfile
+
             profiler = cProfile.Profile()
             profiler.enable()
         with Timer() as t, store.write_session(db.engine) as s:
@@ -235,13 +281,17 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
         if profiler is not None:
             profiler.disable()
             import pstats
+
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         with store.read_session(db.engine) as s:
             queued = s.execute(select(func.count()).select_from(outbox_table)).scalar_one()
         out["due_s"], out["due_steps"], out["queued"] = t.s, res.steps, queued
-        print(f"tick, {res.steps:,} steps due     {t.s:8.2f} s  → {res.queued:,} outbox rows "
-              f"({res.notices:,} notices, {res.escalations:,} escalations)", flush=True)
+        print(
+            f"tick, {res.steps:,} steps due     {t.s:8.2f} s  → {res.queued:,} outbox rows "
+            f"({res.notices:,} notices, {res.escalations:,} escalations)",
+            flush=True,
+        )
     finally:
         gc.unfreeze()
         db.drop()
@@ -249,6 +299,7 @@ def bench_db(kind: str, plan: Any, steps: list[Any], digest: str, tmp: Path, due
 
 
 # --------------------------------------------------------------------------- APScheduler
+
 
 def remind(step_id: str) -> None:  # the naive job's function (never run: its date is ahead)
     print(step_id)
@@ -277,15 +328,26 @@ def bench_apscheduler(steps: list[Any], jobs: int, tmp: Path) -> dict[str, Any]:
     sched.start()
     with Timer() as t_add:
         for job_id, moment in wanted:
-            sched.add_job(remind, "date", run_date=moment, args=[job_id], id=job_id,
-                          misfire_grace_time=None, coalesce=True)
+            sched.add_job(
+                remind,
+                "date",
+                run_date=moment,
+                args=[job_id],
+                id=job_id,
+                misfire_grace_time=None,
+                coalesce=True,
+            )
     sched.shutdown(wait=True)
-    print(f"add {len(wanted):,} jobs                {t_add.s:8.2f} s  "
-          f"({len(wanted) / t_add.s:,.0f} jobs/s)", flush=True)
+    print(
+        f"add {len(wanted):,} jobs                {t_add.s:8.2f} s  "
+        f"({len(wanted) / t_add.s:,.0f} jobs/s)",
+        flush=True,
+    )
 
     with Timer() as t_start:
-        sched = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(url=url)},
-                                    timezone=UTC)
+        sched = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=url)}, timezone=UTC
+        )
         sched.start()
     with Timer() as t_list:
         listed = len(sched.get_jobs())
@@ -293,21 +355,29 @@ def bench_apscheduler(steps: list[Any], jobs: int, tmp: Path) -> dict[str, Any]:
     assert listed == len(wanted), (listed, len(wanted))
     print(f"restart (start)           {t_start.s * 1000:8.1f} ms", flush=True)
     print(f"restart + list {listed:,} jobs  {(t_start.s + t_list.s):8.2f} s", flush=True)
-    return {"jobs": len(wanted), "add_s": t_add.s, "start_s": t_start.s,
-            "restart_s": t_start.s + t_list.s}
+    return {
+        "jobs": len(wanted),
+        "add_s": t_add.s,
+        "start_s": t_start.s,
+        "restart_s": t_start.s + t_list.s,
+    }
 
 
 # --------------------------------------------------------------------------- main
 
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--steps", type=int, default=None, help="about how many steps (1,000,000)")
     ap.add_argument("--due", type=int, default=None, help="steps due in the busy tick (10,000)")
     ap.add_argument("--jobs", type=int, default=None, help="APScheduler jobs (10,000)")
     ap.add_argument("--quick", action="store_true", help="~5,000 steps, 500 due, 300 jobs")
-    ap.add_argument("--profile", action="store_true", help="cProfile the first load and the busy tick")
+    ap.add_argument(
+        "--profile", action="store_true", help="cProfile the first load and the busy tick"
+    )
     args = ap.parse_args(argv)
     want = args.steps or (5_000 if args.quick else 1_000_000)
     due = args.due or (500 if args.quick else 10_000)
@@ -330,36 +400,55 @@ def main(argv: list[str] | None = None) -> None:
             steps = compile_plan(plan, WorkingCalendar())
         n = len(steps)
         due = min(due, n)
-        print(f"plan: {units:,} units × {YEARS} years → {n:,} steps "
-              f"(parsed and compiled in {t.s:.1f} s, not part of any figure below; "
-              f"{machine_load()})")
+        print(
+            f"plan: {units:,} units × {YEARS} years → {n:,} steps "
+            f"(parsed and compiled in {t.s:.1f} s, not part of any figure below; "
+            f"{machine_load()})"
+        )
         kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-        results = [bench_db(k, plan, steps, file_digest(plan_file), tmp, due, idle_runs,
-                            args.profile) for k in kinds]
+        results = [
+            bench_db(k, plan, steps, file_digest(plan_file), tmp, due, idle_runs, args.profile)
+            for k in kinds
+        ]
         naive = bench_apscheduler(steps, jobs, tmp)
 
     print("\n── summary " + "─" * 59)
     for r in results:
         load_rate = r["steps"] / r["load_s"]
         print(f"{r['kind']}:")
-        target = f"target ≥ {TARGET_LOAD:,}/s on SQLite: {verdict(load_rate >= TARGET_LOAD)}" \
-            if r["kind"] == "sqlite" else "(target is for SQLite)"
-        print(f"  load    {load_rate:>10,.0f} steps/s   raw {r['steps'] / r['raw_s']:,.0f}/s   "
-              f"load/raw time ×{r['load_s'] / r['raw_s']:.2f}   {target}")
-        print(f"          (this process's CPU: load {r['load_cpu']:.1f} s = "
-              f"{r['steps'] / r['load_cpu']:,.0f} steps per CPU-second, raw {r['raw_cpu']:.1f} s)")
-        print(f"  reload  {r['steps'] / r['reload_s']:>10,.0f} steps/s   "
-              f"(×{r['load_s'] / r['reload_s']:.1f} faster than the first load)")
-        print(f"  tick, nothing due   {r['idle_ms']:7.2f} ms   target ≤ {TARGET_IDLE_TICK_MS:g} ms: "
-              f"{verdict(r['idle_ms'] <= TARGET_IDLE_TICK_MS)}")
-        print(f"  tick, {r['due_steps']:,} due   {r['due_s']:7.2f} s    target ≤ "
-              f"{TARGET_DUE_TICK_S:g} s: {verdict(r['due_s'] <= TARGET_DUE_TICK_S)}"
-              f"{'' if r['due_steps'] >= 10_000 else '  (target is for 10,000)'}")
+        target = (
+            f"target ≥ {TARGET_LOAD:,}/s on SQLite: {verdict(load_rate >= TARGET_LOAD)}"
+            if r["kind"] == "sqlite"
+            else "(target is for SQLite)"
+        )
+        print(
+            f"  load    {load_rate:>10,.0f} steps/s   raw {r['steps'] / r['raw_s']:,.0f}/s   "
+            f"load/raw time ×{r['load_s'] / r['raw_s']:.2f}   {target}"
+        )
+        print(
+            f"          (this process's CPU: load {r['load_cpu']:.1f} s = "
+            f"{r['steps'] / r['load_cpu']:,.0f} steps per CPU-second, raw {r['raw_cpu']:.1f} s)"
+        )
+        print(
+            f"  reload  {r['steps'] / r['reload_s']:>10,.0f} steps/s   "
+            f"(×{r['load_s'] / r['reload_s']:.1f} faster than the first load)"
+        )
+        print(
+            f"  tick, nothing due   {r['idle_ms']:7.2f} ms   target ≤ {TARGET_IDLE_TICK_MS:g} ms: "
+            f"{verdict(r['idle_ms'] <= TARGET_IDLE_TICK_MS)}"
+        )
+        print(
+            f"  tick, {r['due_steps']:,} due   {r['due_s']:7.2f} s    target ≤ "
+            f"{TARGET_DUE_TICK_S:g} s: {verdict(r['due_s'] <= TARGET_DUE_TICK_S)}"
+            f"{'' if r['due_steps'] >= 10_000 else '  (target is for 10,000)'}"
+        )
         per = naive["jobs"] / (r["steps"] / r["load_s"])
-        print(f"  vs APScheduler ({naive['jobs']:,} jobs): adding takes {naive['add_s']:.2f} s, "
-              f"storing {naive['jobs']:,} steps {per:.3f} s (×{naive['add_s'] / per:,.0f}); "
-              f"restart + list {naive['restart_s']:.2f} s vs one idle tick "
-              f"{r['idle_ms']:.2f} ms (×{naive['restart_s'] * 1000 / r['idle_ms']:,.0f})")
+        print(
+            f"  vs APScheduler ({naive['jobs']:,} jobs): adding takes {naive['add_s']:.2f} s, "
+            f"storing {naive['jobs']:,} steps {per:.3f} s (×{naive['add_s'] / per:,.0f}); "
+            f"restart + list {naive['restart_s']:.2f} s vs one idle tick "
+            f"{r['idle_ms']:.2f} ms (×{naive['restart_s'] * 1000 / r['idle_ms']:,.0f})"
+        )
     print(f"(targets printed, not asserted; {machine_load()} at the end)")
 
 

@@ -22,6 +22,7 @@ turn):
 
 Targets are printed with PASS/FAIL, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,13 @@ def run_channel(messages: int, chats: int, workers: int) -> dict[str, Any]:
     finally:
         channel.close()
     stats = server.close()
-    return {"messages": messages, "seconds": seconds, "rate": messages / seconds,
-            "cpu_ms": CPU[0] * 1000 / messages, "server_ms": stats["cpu"] * 1000 / messages}
+    return {
+        "messages": messages,
+        "seconds": seconds,
+        "rate": messages / seconds,
+        "cpu_ms": CPU[0] * 1000 / messages,
+        "server_ms": stats["cpu"] * 1000 / messages,
+    }
 
 
 def run_baseline(messages: int, chats: int) -> dict[str, Any]:
@@ -72,75 +78,111 @@ def run_baseline(messages: int, chats: int) -> dict[str, Any]:
         for n in todo:
             for text in render(n):
                 assert n.person is not None
-                client.post(url, json={"chat_id": n.person.address, "text": text}
-                            ).raise_for_status()
+                client.post(
+                    url, json={"chat_id": n.person.address, "text": text}
+                ).raise_for_status()
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     server.close()
-    return {"messages": messages, "seconds": seconds, "rate": messages / seconds,
-            "cpu_ms": cpu * 1000 / messages}
+    return {
+        "messages": messages,
+        "seconds": seconds,
+        "rate": messages / seconds,
+        "cpu_ms": cpu * 1000 / messages,
+    }
 
 
-def run_dispatch(messages: int, chats: int, workers: int, rate: float | None, batch: int,
-                 db: str) -> dict[str, Any]:
+def run_dispatch(
+    messages: int, chats: int, workers: int, rate: float | None, batch: int, db: str
+) -> dict[str, Any]:
     """The real dispatcher to the stand-in (limiting at `rate` when given, the channel's
     limiter at the same rate)."""
     server = stand_in(rate)
-    return measured(server, ZaloChannel(TOKEN, server.base_url, limiter=Limiter(rate)),
-                    messages, chats, workers, batch, db)
+    return measured(
+        server,
+        ZaloChannel(TOKEN, server.base_url, limiter=Limiter(rate)),
+        messages,
+        chats,
+        workers,
+        batch,
+        db,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--baseline", type=int, default=None,
-                        help="messages for the httpx.post baseline (default: a fifth)")
-    parser.add_argument("--rate", type=float, default=10.0,
-                        help="the limited run's rate: the stand-in's and KEHOACH_ZALO_RATE")
+    parser.add_argument(
+        "--baseline",
+        type=int,
+        default=None,
+        help="messages for the httpx.post baseline (default: a fifth)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=10.0,
+        help="the limited run's rate: the stand-in's and KEHOACH_ZALO_RATE",
+    )
     parser.add_argument("--limited-seconds", type=float, default=30.0)
     parser.add_argument("--chats", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--db", nargs="+", choices=["sqlite", "postgresql"],
-                        default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--db", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 messages, 10 s limited")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.limited_seconds = 1_000, 10.0
     baseline = args.baseline or max(200, args.messages // 5)
 
-    print(f"Zalo bench on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at "
-          f"start: {args.messages:,} reminders to {args.chats} chats, the Zalo stand-in in its "
-          f"own process, {args.workers} sender/dispatcher thread(s)")
+    print(
+        f"Zalo bench on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at "
+        f"start: {args.messages:,} reminders to {args.chats} chats, the Zalo stand-in in its "
+        f"own process, {args.workers} sender/dispatcher thread(s)"
+    )
     fast = run_channel(args.messages, args.chats, args.workers)
-    print(f"  channel, unthrottled (httpx client): {fast['messages']:>6,} in "
-          f"{fast['seconds']:6.2f} s = {fast['rate']:7.1f} msg/s; CPU per message: "
-          f"{fast['cpu_ms']:.2f} ms sending, {fast['server_ms']:.2f} ms in the stand-in")
+    print(
+        f"  channel, unthrottled (httpx client): {fast['messages']:>6,} in "
+        f"{fast['seconds']:6.2f} s = {fast['rate']:7.1f} msg/s; CPU per message: "
+        f"{fast['cpu_ms']:.2f} ms sending, {fast['server_ms']:.2f} ms in the stand-in"
+    )
     base = run_baseline(baseline, args.chats)
-    print(f"  baseline: one httpx.Client, one sender: {base['messages']:>6,} in "
-          f"{base['seconds']:6.2f} s = {base['rate']:7.1f} msg/s; {base['cpu_ms']:.2f} ms CPU "
-          f"per message")
+    print(
+        f"  baseline: one httpx.Client, one sender: {base['messages']:>6,} in "
+        f"{base['seconds']:6.2f} s = {base['rate']:7.1f} msg/s; {base['cpu_ms']:.2f} ms CPU "
+        f"per message"
+    )
     slowest = float("inf")
     for db in args.db:
         one = run_dispatch(args.messages, args.chats, args.workers, None, args.batch, db)
-        print(f"  store.dispatch on {db}, unthrottled: {one['messages']:>6,} in "
-              f"{one['seconds']:6.2f} s = {one['rate']:7.1f} msg/s; {one['cpu_ms']:.2f} ms CPU "
-              f"per message; deliveries {one['outcomes']}")
+        print(
+            f"  store.dispatch on {db}, unthrottled: {one['messages']:>6,} in "
+            f"{one['seconds']:6.2f} s = {one['rate']:7.1f} msg/s; {one['cpu_ms']:.2f} ms CPU "
+            f"per message; deliveries {one['outcomes']}"
+        )
         slowest = min(slowest, one["rate"])
     count = int(args.rate * args.limited_seconds)
     slow = run_dispatch(count, args.chats, args.workers, args.rate, 10, args.db[0])
     share, steady = slow["rate"] / args.rate, slow["steady"] / args.rate
     too_many = slow["server"]["too_many"]
-    print(f"  store.dispatch, stand-in enforcing {args.rate:g}/s: {count:,} in "
-          f"{slow['seconds']:6.2f} s = {slow['rate']:5.2f} msg/s = {share:6.1%} of "
-          f"{args.rate:g}/s (first to last message: {slow['steady']:5.2f} msg/s = "
-          f"{steady:6.1%}); 429 answered: {too_many}; deliveries {slow['outcomes']}")
+    print(
+        f"  store.dispatch, stand-in enforcing {args.rate:g}/s: {count:,} in "
+        f"{slow['seconds']:6.2f} s = {slow['rate']:5.2f} msg/s = {share:6.1%} of "
+        f"{args.rate:g}/s (first to last message: {slow['steady']:5.2f} msg/s = "
+        f"{steady:6.1%}); 429 answered: {too_many}; deliveries {slow['outcomes']}"
+    )
     print()
     print(f"  channel: {fast['rate'] / base['rate']:.1f}× the one-sender httpx.Client baseline")
-    print(f"  target ≥ 500 msg/s (dispatch): {'PASS' if slowest >= 500 else 'FAIL'} "
-          f"(the slowest store: {slowest:.0f} msg/s)")
-    print(f"  share of the configured {args.rate:g}/s: {steady:.1%} first to last message "
-          f"(the limiter's one-slot margin allows {args.rate / (args.rate + 1):.1%}); "
-          f"wall clock with start-up {share:.1%}")
+    print(
+        f"  target ≥ 500 msg/s (dispatch): {'PASS' if slowest >= 500 else 'FAIL'} "
+        f"(the slowest store: {slowest:.0f} msg/s)"
+    )
+    print(
+        f"  share of the configured {args.rate:g}/s: {steady:.1%} first to last message "
+        f"(the limiter's one-slot margin allows {args.rate / (args.rate + 1):.1%}); "
+        f"wall clock with start-up {share:.1%}"
+    )
     print(f"  target zero 429:               {'PASS' if too_many == 0 else 'FAIL'}")
 
 

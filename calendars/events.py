@@ -12,6 +12,7 @@ a cancelled step leaves the feed `CANCELLED_KEPT` after its cancellation). `last
 `next_change` name those moments, so a feed knows its Last-Modified and how long a cached
 copy stays true, and `sequence` grows with every one of them.
 """
+
 from __future__ import annotations
 
 import hashlib

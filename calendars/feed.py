@@ -7,6 +7,7 @@ Pure: the steps arrive as `FeedStep`s, `now` is a parameter. Each step is one VE
 feed's last change (`last_modified`) unless a stamp is given (golden files), so the same
 content always gives the same bytes, and the HTTP edge can hash them for a stable ETag.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -116,16 +117,21 @@ def description(step: FeedStep, now: datetime, board_url: str, m: Mark | None = 
     when = vi.day(f.due_date) + (f" lúc {vi.clock(step.due_time)}" if step.due_time else "")
     if step.start_date and step.start_date < f.due_date:
         when = f"từ {step.start_date:%d/%m/%Y} đến {when}"
-    lines = [f"Kế hoạch: {step.plan_title}", f"Nội dung: {step.title} ({kind.lower()})",
-             f"Đơn vị thực hiện: {step.unit_name}", f"Thời hạn: {when}"]
+    lines = [
+        f"Kế hoạch: {step.plan_title}",
+        f"Nội dung: {step.title} ({kind.lower()})",
+        f"Đơn vị thực hiện: {step.unit_name}",
+        f"Thời hạn: {when}",
+    ]
     if f.deadline > f.due_at:
         lines.append(f"Được gia hạn đến: {f.deadline.astimezone(f.tz):%H:%M %d/%m/%Y}")
     if step.details.get("place"):
         lines.append(f"Địa điểm: {step.details['place']}")
     if step.amount is not None:
         lines.append(f"Kinh phí đóng góp: {vi.money(step.amount)}")
-    state = m.text + (f" ({step.cancel_reason})" if f.state == State.CANCELLED
-                      and step.cancel_reason else "")
+    state = m.text + (
+        f" ({step.cancel_reason})" if f.state == State.CANCELLED and step.cancel_reason else ""
+    )
     lines.append(f"Trạng thái: {state}")
     if step.source.get("phrase"):
         lines.append(f"Theo kế hoạch: «{step.source['phrase']}»")
@@ -133,8 +139,7 @@ def description(step: FeedStep, now: datetime, board_url: str, m: Mark | None = 
     return "\n".join(lines)
 
 
-def event(step: FeedStep, now: datetime, stamp: datetime, board_url: str,
-          with_unit: bool) -> Event:
+def event(step: FeedStep, now: datetime, stamp: datetime, board_url: str, with_unit: bool) -> Event:
     """One step as a VEVENT (module doc). Properties are set as typed values directly (not
     through `Event.add`, which looks each type up again: half the build time of a feed)."""
     f = step.facts
@@ -154,11 +159,14 @@ def event(step: FeedStep, now: datetime, stamp: datetime, board_url: str,
     ev["CATEGORIES"] = vCategory([kind_name(step.kind)])
     ev["SEQUENCE"] = vInt(sequence(step, now, changed))
     ev["LAST-MODIFIED"] = vDDDTypes(changed)
-    ev["STATUS"] = vText("CANCELLED" if f.state == State.CANCELLED
-                         else "TENTATIVE" if f.tentative and f.state == State.PENDING
-                         else "CONFIRMED")
-    ev["TRANSP"] = vText("OPAQUE" if step.kind == Kind.EVENT and end is None
-                         else "TRANSPARENT")
+    ev["STATUS"] = vText(
+        "CANCELLED"
+        if f.state == State.CANCELLED
+        else "TENTATIVE"
+        if f.tentative and f.state == State.PENDING
+        else "CONFIRMED"
+    )
+    ev["TRANSP"] = vText("OPAQUE" if step.kind == Kind.EVENT and end is None else "TRANSPARENT")
     if f.state == State.PENDING and now < f.deadline:  # no alarms for what is past
         begin = _start_moment(start)
         for moment in f.reminders:
@@ -173,8 +181,10 @@ def event(step: FeedStep, now: datetime, stamp: datetime, board_url: str,
 
 def visible(steps: Sequence[FeedStep], now: datetime) -> list[FeedStep]:
     """The steps the feed shows, in date order (cancelled ones only CANCELLED_KEPT)."""
-    return sorted((s for s in steps if not dropped(s, now)),
-                  key=lambda s: (s.facts.due_date, s.due_time or datetime.min.time(), s.id))
+    return sorted(
+        (s for s in steps if not dropped(s, now)),
+        key=lambda s: (s.facts.due_date, s.due_time or datetime.min.time(), s.id),
+    )
 
 
 def last_modified(steps: Sequence[FeedStep], now: datetime) -> datetime:
@@ -203,8 +213,9 @@ def _zone_ical(first_year: int, last_year: int) -> bytes:
     return cast(bytes, probe.timezones[0].to_ical())
 
 
-def build(steps: Sequence[FeedStep], feed: Feed, now: datetime,
-          stamp: datetime | None = None) -> Calendar:
+def build(
+    steps: Sequence[FeedStep], feed: Feed, now: datetime, stamp: datetime | None = None
+) -> Calendar:
     """The calendar of `steps` at `now`; DTSTAMP is `stamp` or the feed's last change."""
     cal = Calendar()
     cal["PRODID"] = vText(PRODID)
@@ -262,7 +273,8 @@ def to_ical(cal: Calendar) -> bytes:
     return b"".join(fold(line) + b"\r\n" for line in cal.content_lines(sorted=False) if line)
 
 
-def render(steps: Sequence[FeedStep], feed: Feed, now: datetime,
-           stamp: datetime | None = None) -> bytes:
+def render(
+    steps: Sequence[FeedStep], feed: Feed, now: datetime, stamp: datetime | None = None
+) -> bytes:
     """The feed's bytes: `to_ical(build(…))` (CRLF lines, folded at 75 octets)."""
     return to_ical(build(steps, feed, now, stamp))

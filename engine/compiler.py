@@ -4,6 +4,7 @@ One step per duty × occurrence × responsible unit. Dates are expanded and shif
 occurrence and shared by every unit's step, so a plan for 10,000 units costs little more
 than one for ten.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,27 +57,46 @@ class Step:
 
     @property
     def escalation(self) -> tuple[Rung, ...]:
-        return tuple(Rung(i + 1, at, units)
-                     for i, (at, (_, units)) in enumerate(zip(self.rung_times, self.ladder, strict=True)) if units)
+        return tuple(
+            Rung(i + 1, at, units)
+            for i, (at, (_, units)) in enumerate(zip(self.rung_times, self.ladder, strict=True))
+            if units
+        )
 
     def to_dict(self, plan: Plan | None = None) -> dict[str, Any]:
         occ, duty = self.occurrence, self.duty
         return {
-            "id": self.id, "plan": self.plan, "obligation": duty.id, "kind": str(duty.kind),
-            "title": duty.title, "unit": self.unit,
+            "id": self.id,
+            "plan": self.plan,
+            "obligation": duty.id,
+            "kind": str(duty.kind),
+            "title": duty.title,
+            "unit": self.unit,
             "unit_name": plan.units.get(self.unit) if plan else None,
-            "occurrence": occ.key, "date": occ.date.isoformat(),
+            "occurrence": occ.key,
+            "date": occ.date.isoformat(),
             "time": occ.time.strftime("%H:%M") if occ.time else None,
             "start": occ.start.isoformat() if occ.start else None,
-            "nominal_date": occ.nominal.isoformat(), "shifted_because": occ.shifted_because,
-            "due_at": occ.due_at.isoformat(), "tentative": occ.tentative,
+            "nominal_date": occ.nominal.isoformat(),
+            "shifted_because": occ.shifted_because,
+            "due_at": occ.due_at.isoformat(),
+            "tentative": occ.tentative,
             "reminders": [r.isoformat() for r in occ.reminders],
-            "escalation": [{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
-                           for r in self.escalation],
-            "amount": self.amount, "place": duty.place, "quantity": duty.quantity,
-            "measure": duty.measure, "percent": duty.percent,
-            "source": {"file": plan.file if plan else None, "phrase": duty.phrase,
-                       "line": duty.position.line if duty.position else None, "text": duty.source},
+            "escalation": [
+                {"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
+                for r in self.escalation
+            ],
+            "amount": self.amount,
+            "place": duty.place,
+            "quantity": duty.quantity,
+            "measure": duty.measure,
+            "percent": duty.percent,
+            "source": {
+                "file": plan.file if plan else None,
+                "phrase": duty.phrase,
+                "line": duty.position.line if duty.position else None,
+                "text": duty.source,
+            },
         }
 
 
@@ -98,7 +118,9 @@ def _occurrences(plan: Plan, duty: Duty, calendar: WorkingCalendar) -> list[Occu
             continue
         why = None
         if day != nominal:
-            why = calendar.holiday_name(nominal) or ("Chủ nhật" if nominal.isoweekday() == 7 else "Thứ Bảy")
+            why = calendar.holiday_name(nominal) or (
+                "Chủ nhật" if nominal.isoweekday() == 7 else "Thứ Bảy"
+            )
         clock = duty.schedule.time
         due_at = _at(day, clock, tz) if clock else _at(day + timedelta(days=1), time(0), tz)
         if duty.kind == Kind.PHASE and start:  # a phase is announced before it begins
@@ -106,15 +128,33 @@ def _occurrences(plan: Plan, duty: Duty, calendar: WorkingCalendar) -> list[Occu
         else:
             anchor, anchor_at = day, (_at(day, clock, tz) if clock else due_at)
         # a reminder is before the moment it announces; one that would not be is dropped
-        reminders = sorted(r for r in {_at(anchor - o.delta, hour, tz) if o.by_day
-                                       else anchor_at - o.delta for o in duty.reminders}
-                           if r < anchor_at)
-        out.append(Occurrence(key, nominal, day, clock, start, due_at, tuple(reminders),
-                              duty.schedule.tentative, why))
+        reminders = sorted(
+            r
+            for r in {
+                _at(anchor - o.delta, hour, tz) if o.by_day else anchor_at - o.delta
+                for o in duty.reminders
+            }
+            if r < anchor_at
+        )
+        out.append(
+            Occurrence(
+                key,
+                nominal,
+                day,
+                clock,
+                start,
+                due_at,
+                tuple(reminders),
+                duty.schedule.tentative,
+                why,
+            )
+        )
     return out
 
 
-def _expand(plan: Plan, duty: Duty, calendar: WorkingCalendar, depth: int = 0) -> list[tuple[str, date | None, date]]:
+def _expand(
+    plan: Plan, duty: Duty, calendar: WorkingCalendar, depth: int = 0
+) -> list[tuple[str, date | None, date]]:
     """The duty's nominal occurrences; a deadline counted from the plan's date of issue or from
     another obligation's occurrences (their due dates after the holiday shift) takes them here."""
     rule = duty.schedule.rule
@@ -126,14 +166,24 @@ def _expand(plan: Plan, duty: Duty, calendar: WorkingCalendar, depth: int = 0) -
         other = next((d for d in plan.duties if d.id == rule.on), None)
         if other is None or depth > len(plan.duties):  # the loader refuses both (unknown, loop)
             return []
-        anchors = [(key, calendar.shift(day, other.shift)) for key, _, day in _expand(plan, other, calendar, depth + 1)]
+        anchors = [
+            (key, calendar.shift(day, other.shift))
+            for key, _, day in _expand(plan, other, calendar, depth + 1)
+        ]
     return [o for o in shifted(rule, anchors, calendar) if plan.start <= o[2] <= plan.end]
 
 
 def _rung_times(plan: Plan, duty: Duty, occ: Occurrence) -> tuple[datetime, ...]:
     """When each rung is heard: never before the step is late ("0d" means as soon as it is)."""
-    return tuple(max(occ.due_at, _at(occ.date + after.delta, plan.reminder_time, plan.tz)
-                     if after.by_day else occ.due_at + after.delta) for after, _ in duty.ladder)
+    return tuple(
+        max(
+            occ.due_at,
+            _at(occ.date + after.delta, plan.reminder_time, plan.tz)
+            if after.by_day
+            else occ.due_at + after.delta,
+        )
+        for after, _ in duty.ladder
+    )
 
 
 def ladder_for(plan: Plan, duty: Duty, unit: str) -> tuple[tuple[Offset, tuple[str, ...]], ...]:
@@ -146,8 +196,11 @@ def ladder_for(plan: Plan, duty: Duty, unit: str) -> tuple[tuple[Offset, tuple[s
             if t == "responsible":
                 units.append(unit)
             elif t == "cluster_head":
-                units += [plan.cluster_heads[c] for c in plan.clusters_of.get(unit, ())
-                          if c in plan.cluster_heads and plan.cluster_heads[c] != unit]
+                units += [
+                    plan.cluster_heads[c]
+                    for c in plan.clusters_of.get(unit, ())
+                    if c in plan.cluster_heads and plan.cluster_heads[c] != unit
+                ]
             elif t == "parent":
                 units += [plan.parent[unit]] if unit in plan.parent else []
             elif t == "issuer":
@@ -160,9 +213,12 @@ def ladder_for(plan: Plan, duty: Duty, unit: str) -> tuple[tuple[Offset, tuple[s
     return tuple(out)
 
 
-def compile_plan(plan: Plan, calendar: WorkingCalendar,
-                 window: tuple[date | None, date | None] = (None, None),
-                 units: frozenset[str] | None = None) -> list[Step]:
+def compile_plan(
+    plan: Plan,
+    calendar: WorkingCalendar,
+    window: tuple[date | None, date | None] = (None, None),
+    units: frozenset[str] | None = None,
+) -> list[Step]:
     """Every step of `plan` due within `window` (inclusive, on the shifted due date),
     optionally only those of `units`; ordered by due moment, then unit."""
     first, last = window
@@ -177,7 +233,18 @@ def compile_plan(plan: Plan, calendar: WorkingCalendar,
                 continue
             times = _rung_times(plan, duty, occ)
             prefix = f"{plan.id}/{duty.id}/{occ.key}/"
-            steps += [Step(prefix + unit, plan.id, duty, occ, unit, duty.amounts.get(unit),
-                           ladders[unit], times) for unit in chosen]
+            steps += [
+                Step(
+                    prefix + unit,
+                    plan.id,
+                    duty,
+                    occ,
+                    unit,
+                    duty.amounts.get(unit),
+                    ladders[unit],
+                    times,
+                )
+                for unit in chosen
+            ]
     steps.sort(key=lambda s: (s.occurrence.due_at, s.unit))
     return steps

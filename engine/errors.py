@@ -1,4 +1,5 @@
 """Plan errors that name the place: file, line, column and the offending text."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,11 @@ class PlanError(ValueError):
 
     def at(self, position: Position | None) -> PlanError:
         """The same error, placed (keeps a position it already has)."""
-        return self if self.position or position is None else PlanError(self.message, position, self.text)
+        return (
+            self
+            if self.position or position is None
+            else PlanError(self.message, position, self.text)
+        )
 
 
 class PlanErrors(ValueError):

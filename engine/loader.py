@@ -1,4 +1,5 @@
 """Read plan files: YAML → schema → resolved Plan, with every error named by its place."""
+
 from __future__ import annotations
 
 import copy
@@ -42,7 +43,9 @@ def load_plan(file: str | FsPath) -> Plan:
     try:
         raw = FsPath(file).read_bytes()
     except OSError as exc:
-        raise PlanErrors([PlanError(f"không đọc được tệp ({os_reason(exc)})", Position(name))]) from None
+        raise PlanErrors(
+            [PlanError(f"không đọc được tệp ({os_reason(exc)})", Position(name))]
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -58,10 +61,12 @@ def not_utf8(raw: bytes, exc: UnicodeDecodeError, file: str) -> PlanError:
     p.yaml:2:11: tệp không phải UTF-8: byte 0xE9 không đọc được; hãy lưu tệp với bảng mã UTF-8
     """
     line_start = raw.rfind(b"\n", 0, exc.start) + 1
-    column = len(raw[line_start:exc.start].decode("utf-8", errors="replace")) + 1
-    return PlanError(f"tệp không phải UTF-8: byte 0x{raw[exc.start]:02X} không đọc được; hãy lưu "
-                     "tệp với bảng mã UTF-8",
-                     Position(file, raw.count(b"\n", 0, exc.start) + 1, column))
+    column = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+    return PlanError(
+        f"tệp không phải UTF-8: byte 0x{raw[exc.start]:02X} không đọc được; hãy lưu "
+        "tệp với bảng mã UTF-8",
+        Position(file, raw.count(b"\n", 0, exc.start) + 1, column),
+    )
 
 
 def parse_plan(text: str, file: str = "<plan>") -> Plan:
@@ -70,8 +75,14 @@ def parse_plan(text: str, file: str = "<plan>") -> Plan:
     except PlanError as exc:
         raise PlanErrors([exc]) from None
     if not isinstance(data, dict):
-        raise PlanErrors([PlanError("tệp kế hoạch phải là một bảng khóa: giá trị (id, title, units, …)",
-                                    Position(file, 1, 1))])
+        raise PlanErrors(
+            [
+                PlanError(
+                    "tệp kế hoạch phải là một bảng khóa: giá trị (id, title, units, …)",
+                    Position(file, 1, 1),
+                )
+            ]
+        )
     try:
         doc = PlanFile.model_validate(data)
     except ValidationError as exc:
@@ -85,8 +96,9 @@ def parse_plan(text: str, file: str = "<plan>") -> Plan:
 SECTIONS = ("units", "clusters", "groups", "obligations")
 
 
-def _check_rest(data: dict[str, Any], where: dict[Path, Position], file: str,
-                exc: ValidationError) -> list[PlanError]:
+def _check_rest(
+    data: dict[str, Any], where: dict[Path, Position], file: str, exc: ValidationError
+) -> list[PlanError]:
     """So that `check` reports everything at once: drop the unknown keys, then the list items
     and optional fields the schema still rejects, and check the meaning of what is left."""
     pruned = copy.deepcopy(data)
@@ -114,8 +126,9 @@ def _check_rest(data: dict[str, Any], where: dict[Path, Position], file: str,
     return []
 
 
-def _drop_invalid(data: dict[str, Any], where: dict[Path, Position], file: str,
-                  exc: ValidationError) -> tuple[Any, dict[Path, Position]]:
+def _drop_invalid(
+    data: dict[str, Any], where: dict[Path, Position], file: str, exc: ValidationError
+) -> tuple[Any, dict[Path, Position]]:
     bad_items: dict[str, set[int]] = {}
     bad_fields: set[str] = set()
     for err in exc.errors(include_url=False):
@@ -176,10 +189,13 @@ def _schema_errors(exc: ValidationError, where: dict[Path, Position], file: str)
 
 def _yaml_path(loc: tuple[Any, ...], keep_last: bool = False) -> Path:
     # pydantic adds the branch of a union to the location ("str", "WhenSpec", "list[str]")
-    kept = tuple(p for p in loc[:-1] if isinstance(p, int) or p in _FIELD_NAMES or _is_data_key(loc, p))
+    kept = tuple(
+        p for p in loc[:-1] if isinstance(p, int) or p in _FIELD_NAMES or _is_data_key(loc, p)
+    )
     last = loc[-1] if loc else None
-    if last is not None and (keep_last or isinstance(last, int) or last in _FIELD_NAMES
-                             or _is_data_key(loc, last)):
+    if last is not None and (
+        keep_last or isinstance(last, int) or last in _FIELD_NAMES or _is_data_key(loc, last)
+    ):
         kept += (last,)
     return kept
 
@@ -190,7 +206,9 @@ def _is_data_key(loc: tuple[Any, ...], part: Any) -> bool:
 
 
 def _union_sibling(loc: tuple[Any, ...]) -> bool:
-    return any(isinstance(p, str) and p not in _FIELD_NAMES and not _is_data_key(loc, p) for p in loc)
+    return any(
+        isinstance(p, str) and p not in _FIELD_NAMES and not _is_data_key(loc, p) for p in loc
+    )
 
 
 def _position(path: Path, where: dict[Path, Position], file: str) -> Position:
@@ -201,12 +219,17 @@ def _position(path: Path, where: dict[Path, Position], file: str) -> Position:
 
 def _models() -> list[type[BaseModel]]:
     from . import model
-    return [v for v in vars(model).values() if isinstance(v, type) and issubclass(v, BaseModel)
-            and v is not BaseModel]
+
+    return [
+        v
+        for v in vars(model).values()
+        if isinstance(v, type) and issubclass(v, BaseModel) and v is not BaseModel
+    ]
 
 
 _FIELD_NAMES = {a.alias or n for m in _models() for n, a in m.model_fields.items()} | {
-    n for m in _models() for n in m.model_fields}
+    n for m in _models() for n in m.model_fields
+}
 
 
 def _suggest(key: str, loc: tuple[Any, ...]) -> str:

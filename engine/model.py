@@ -3,6 +3,7 @@ as `schema/plan.schema.json` (`kehoach schema` prints it).
 
 The schema checks shapes; `engine.plan.resolve` checks meaning (references, dates, phrases).
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -78,8 +79,12 @@ class WhenSpec(_Strict):
     """The structured `when:` for what the phrase grammar does not cover."""
 
     dates: list[str] | None = Field(None, description="Explicit dates: 2022-05-19 or 19/5/2022.")
-    rrule: str | None = Field(None, description="An RFC 5545 RRULE, e.g. FREQ=MONTHLY;BYMONTHDAY=-1.")
-    start: str | None = Field(None, description="The RRULE's first day (default: the plan's start).")
+    rrule: str | None = Field(
+        None, description="An RFC 5545 RRULE, e.g. FREQ=MONTHLY;BYMONTHDAY=-1."
+    )
+    start: str | None = Field(
+        None, description="The RRULE's first day (default: the plan's start)."
+    )
     from_: str | None = Field(None, alias="from", description="A window's first day.")
     to: str | None = Field(None, description="A window's last day (the due date).")
     time: str | None = None
@@ -100,14 +105,19 @@ class Obligation(_Strict):
     quantity: float | None = Field(None, description="Target: how many (per occurrence).")
     measure: str | None = Field(None, description="Target: of what (thư viện, suất học bổng, …).")
     percent: float | None = Field(None, ge=0, le=100)
-    tentative: bool | None = Field(None, description="Default: true when the phrase says «dự kiến».")
+    tentative: bool | None = Field(
+        None, description="Default: true when the phrase says «dự kiến»."
+    )
     shift: ShiftPolicy | None = None
     reminders: list[Offset] | None = None
     escalation: list[Level] | None = None
     note: str | None = None
     source: str | None = Field(None, description="The sentence of the original document.")
-    before_issue: bool = Field(False, description="Keep the occurrences due before the plan's "
-                               "«issued» date (default: they are history, not steps).")
+    before_issue: bool = Field(
+        False,
+        description="Keep the occurrences due before the plan's "
+        "«issued» date (default: they are history, not steps).",
+    )
 
 
 class PlanFile(_Strict):
@@ -115,11 +125,15 @@ class PlanFile(_Strict):
     title: Text
     issuer: Id = Field(description="The unit that issues the plan and hears the last escalation.")
     number: str | None = None
-    issued: str | None = Field(None, description="Date of issue, e.g. 29/4/2022 (or a month, "
-                               "3/2024). No step is due before it unless the obligation says "
-                               "«before_issue: true».")
+    issued: str | None = Field(
+        None,
+        description="Date of issue, e.g. 29/4/2022 (or a month, "
+        "3/2024). No step is due before it unless the obligation says "
+        "«before_issue: true».",
+    )
     period: str | dict[Literal["from", "to"], str | int] = Field(
-        description='"2023 - 2028", "2022", or {from: "2023", to: "04/2028"}.')
+        description='"2023 - 2028", "2022", or {from: "2023", to: "04/2028"}.'
+    )
     timezone: str = ZONE.key
     shift: ShiftPolicy = Field(ShiftPolicy.NEXT, description="For deadlines on weekends/holidays.")
     reminder_time: str = Field("08:00", description="Hour at which day-offset reminders are sent.")

@@ -12,6 +12,7 @@ a token the grammar does not know is an error that quotes it, never a guess. «�
 «cuối» bind to what follows them and carry on to the next dates until «đến» or another
 «đầu»/«cuối» ("cuối tháng 6 và tháng 12": both month ends).
 """
+
 from __future__ import annotations
 
 import calendar as _cal
@@ -40,11 +41,15 @@ from .rules import (
 from .vi import WEEKDAYS
 from .workdays import InvalidLunarDate
 
-HINT = ("hãy viết lại theo mẫu (ví dụ «ngày 30/01 và 30/8 hằng năm», «08g00, ngày 19/5/2022», "
-        "«định kỳ hằng quý») hoặc dùng dạng có cấu trúc: when: {dates: [2022-05-19]} "
-        "hay when: {rrule: 'FREQ=MONTHLY;BYMONTHDAY=-1'}")
-STAGES = ("lịch không biết các giai đoạn của kế hoạch; hãy ghi rõ từng mốc, "
-          "ví dụ «cuối năm 2025 và cuối năm 2030»")
+HINT = (
+    "hãy viết lại theo mẫu (ví dụ «ngày 30/01 và 30/8 hằng năm», «08g00, ngày 19/5/2022», "
+    "«định kỳ hằng quý») hoặc dùng dạng có cấu trúc: when: {dates: [2022-05-19]} "
+    "hay when: {rrule: 'FREQ=MONTHLY;BYMONTHDAY=-1'}"
+)
+STAGES = (
+    "lịch không biết các giai đoạn của kế hoạch; hãy ghi rõ từng mốc, "
+    "ví dụ «cuối năm 2025 và cuối năm 2030»"
+)
 
 #: Default clock times for a part of day given without an hour ("chiều thứ 6").
 PART_OF_DAY = {"sáng": time(8, 0), "trưa": time(12, 0), "chiều": time(14, 0), "tối": time(19, 0)}
@@ -77,8 +82,9 @@ class Schedule:
 Token = tuple[str, tuple[str | None, ...], str]
 
 _UNIT = r"(?:năm|quý|tháng|tuần|ngày)"
-_SEASON_NAMES = "|".join(r"\s+".join(map(re.escape, name.split()))
-                         for name in sorted(SEASONS, key=len, reverse=True))
+_SEASON_NAMES = "|".join(
+    r"\s+".join(map(re.escape, name.split())) for name in sorted(SEASONS, key=len, reverse=True)
+)
 #: What may follow «tháng» in a season's name, so that «hằng năm và tháng thanh niên» is not
 #: read as a list of periods.
 _SEASON_TAILS = "|".join(name.split()[1] for name in SEASONS if name.startswith("tháng "))
@@ -118,25 +124,35 @@ _TOKEN = re.compile(
       trong|tổ\s+chức|hoàn\s+thành|buổi|khoảng|(?:nhân\s+)?dịp|đợt\s+\d+|thực\s+hiện|của|
       ,|;|:|\(|\)|-|–|\.)
   | (?P<space>\s+)
-    """.replace("SEASON_NAMES", _SEASON_NAMES).replace("SEASON_TAILS", _SEASON_TAILS)
-       .replace("UNIT", _UNIT),
+    """.replace("SEASON_NAMES", _SEASON_NAMES)
+    .replace("SEASON_TAILS", _SEASON_TAILS)
+    .replace("UNIT", _UNIT),
     re.VERBOSE,
 )
 
 
 _NAMED = sorted((i, name) for name, i in _TOKEN.groupindex.items())
 #: For each token kind, the slice of `match.groups()` holding its own inner groups.
-_GROUPS = {name: (i, (_NAMED[n + 1][0] - 1) if n + 1 < len(_NAMED) else _TOKEN.groups)
-           for n, (i, name) in enumerate(_NAMED)}
+_GROUPS = {
+    name: (i, (_NAMED[n + 1][0] - 1) if n + 1 < len(_NAMED) else _TOKEN.groups)
+    for n, (i, name) in enumerate(_NAMED)
+}
 
 
 #: A part of a month, as days: «tuần đầu tháng 3/2026» = 1–7/3/2026, «hạ tuần tháng 5» = 21–31/5.
-_PART_OF_MONTH = re.compile(r"\b(?:tuần (?:thứ )?(nhất|hai|ba|tư|[1-4]|đầu(?: tiên)?|cuối(?: cùng)?)|"
-                            r"(nửa đầu|nửa cuối|thượng tuần|trung tuần|hạ tuần))(?: của)? tháng (\d{1,2})"
-                            r"(?:\s*/\s*(\d{4})| năm (\d{4}))?")
+_PART_OF_MONTH = re.compile(
+    r"\b(?:tuần (?:thứ )?(nhất|hai|ba|tư|[1-4]|đầu(?: tiên)?|cuối(?: cùng)?)|"
+    r"(nửa đầu|nửa cuối|thượng tuần|trung tuần|hạ tuần))(?: của)? tháng (\d{1,2})"
+    r"(?:\s*/\s*(\d{4})| năm (\d{4}))?"
+)
 _WEEK_NUMBER = {"nhất": 1, "đầu": 1, "1": 1, "hai": 2, "2": 2, "ba": 3, "3": 3, "tư": 4, "4": 4}
-_PART_DAYS = {"nửa đầu": (1, 15), "nửa cuối": (16, 0), "thượng tuần": (1, 10), "trung tuần": (11, 20),
-              "hạ tuần": (21, 0)}  # 0: the month's last day
+_PART_DAYS = {
+    "nửa đầu": (1, 15),
+    "nửa cuối": (16, 0),
+    "thượng tuần": (1, 10),
+    "trung tuần": (11, 20),
+    "hạ tuần": (21, 0),
+}  # 0: the month's last day
 
 
 def _days_of_month(m: re.Match[str]) -> str:
@@ -156,20 +172,60 @@ def _days_of_month(m: re.Match[str]) -> str:
 
 
 #: A number said in words after its digits, as legal texts write it: «ngày 15 (mười lăm)».
-_SPOKEN = re.compile(r"\(\s*(?:(?:một|hai|ba|bốn|tư|năm|lăm|sáu|bảy|tám|chín|mười|mươi|mốt)\s*)+(?:\)|$)")
+_SPOKEN = re.compile(
+    r"\(\s*(?:(?:một|hai|ba|bốn|tư|năm|lăm|sáu|bảy|tám|chín|mười|mươi|mốt)\s*)+(?:\)|$)"
+)
 #: «15 tháng 4» without «ngày» is a date unless it is a length («trong 6 tháng 1 lần»).
-_DAY_OF_MONTH = re.compile(r"(?<![\d/.-])(\d{1,2})\s+tháng\s+(\d{1,2})\b(?!\s*(?:/|một|0?1|\d+)?\s*lần)")
-_LENGTH_WORDS = ("ngày", "định kỳ", "mỗi", "cứ", "trong", "sau", "khoảng", "gần", "hơn", "đủ", "được", "vòng",
-                 "mất", "dài", "thêm", "trên", "dưới", "tối đa", "ít nhất", "hạn", "thứ", "tuần", "quý")
+_DAY_OF_MONTH = re.compile(
+    r"(?<![\d/.-])(\d{1,2})\s+tháng\s+(\d{1,2})\b(?!\s*(?:/|một|0?1|\d+)?\s*lần)"
+)
+_LENGTH_WORDS = (
+    "ngày",
+    "định kỳ",
+    "mỗi",
+    "cứ",
+    "trong",
+    "sau",
+    "khoảng",
+    "gần",
+    "hơn",
+    "đủ",
+    "được",
+    "vòng",
+    "mất",
+    "dài",
+    "thêm",
+    "trên",
+    "dưới",
+    "tối đa",
+    "ít nhất",
+    "hạn",
+    "thứ",
+    "tuần",
+    "quý",
+)
 _LUNAR_MONTHS = {"giêng": "1", "chạp": "12"}
-_MONTH_WORDS = {"hai": 2, "ba": 3, "tư": 4, "năm": 5, "sáu": 6, "bảy": 7, "tám": 8, "chín": 9, "mười": 10,
-                "mười một": 11, "mười hai": 12}
+_MONTH_WORDS = {
+    "hai": 2,
+    "ba": 3,
+    "tư": 4,
+    "năm": 5,
+    "sáu": 6,
+    "bảy": 7,
+    "tám": 8,
+    "chín": 9,
+    "mười": 10,
+    "mười một": 11,
+    "mười hai": 12,
+}
 _MEETS = r"họp|sinh\s+hoạt|tổ\s+chức|kiểm\s+tra|giao\s+ban|đánh\s+giá"
 
 
 def _day_of_month(m: re.Match[str]) -> str:
-    before = m.string[:m.start()].rstrip()
-    if before.endswith(_LENGTH_WORDS) or not (1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12):
+    before = m.string[: m.start()].rstrip()
+    if before.endswith(_LENGTH_WORDS) or not (
+        1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12
+    ):
         return m.group()
     return f"ngày {m.group(1)} tháng {m.group(2)}"
 
@@ -189,8 +245,11 @@ def _lunar_words(s: str) -> str:
     s = re.sub(r"\b(?:theo|tính\s+theo)\s+(âm\s+lịch)", r"\1", s)
     s = re.sub(r"\b(?:ngày\s+)?(?:mùng|mồng)\s+(?=\d)", "ngày ", s)
     s = re.sub(r"\b(?:ngày\s+)?rằm\b", "ngày 15", s)
-    s = re.sub(r"\b(ngày\s+\d{1,2}\s+)tháng\s+(mười\s+một|mười\s+hai|mười|hai|ba|tư|năm|sáu|bảy|tám|chín)\b",
-               lambda m: m.group(1) + "tháng " + str(_MONTH_WORDS[re.sub(r"\s+", " ", m.group(2))]), s)  # «Rằm tháng Bảy»
+    s = re.sub(
+        r"\b(ngày\s+\d{1,2}\s+)tháng\s+(mười\s+một|mười\s+hai|mười|hai|ba|tư|năm|sáu|bảy|tám|chín)\b",
+        lambda m: m.group(1) + "tháng " + str(_MONTH_WORDS[re.sub(r"\s+", " ", m.group(2))]),
+        s,
+    )  # «Rằm tháng Bảy»
     if re.search(r"\btháng\s+(?:giêng|chạp)\b", s):
         s = re.sub(r"\btháng\s+(giêng|chạp)\b", lambda m: "tháng " + _LUNAR_MONTHS[m.group(1)], s)
         s = s if "âm lịch" in s else s.rstrip(" .;") + " âm lịch"
@@ -200,14 +259,30 @@ def _lunar_words(s: str) -> str:
 def _dash_ranges(s: str) -> str:
     """Ranges written with a dash, as «từ … đến …»: «17 - 18/12/2024», «6-8/1», «16 - 18 tháng 1»,
     «15/6 - 15/8/2025», «tháng 12/2025 - tháng 01/2026», «tháng 9 - 10/2026»."""
-    s = re.sub(r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s*([/.])\s*(\d{1,2})(?!\d)"
-               r"(?:\s*\3\s*(\d{4}))?(?![\d/]|\.\d)", _day_range, s)
-    s = re.sub(r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s+tháng\s+(?=\d)",
-               r"từ ngày \1 đến ngày \2 tháng ", s)
-    s = re.sub(r"(?:\btừ\s+)?\b((?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)\s*-\s*(?=(?:ngày\s+)?\d{1,2}\s*/)",
-               r"từ \1 đến ", s)
-    s = re.sub(r"(?:\btừ\s+)?\b(tháng\s+\d{1,2}\s*[/.-]\s*\d{4})\s*-\s*(?=tháng\s+\d)", r"từ \1 đến ", s)
-    return re.sub(r"\b(?:từ\s+)?tháng\s+(\d{1,2})\s*-\s*(\d{1,2})\s*[/.-]\s*(\d{4})\b", r"từ tháng \1 đến tháng \2/\3", s)
+    s = re.sub(
+        r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s*([/.])\s*(\d{1,2})(?!\d)"
+        r"(?:\s*\3\s*(\d{4}))?(?![\d/]|\.\d)",
+        _day_range,
+        s,
+    )
+    s = re.sub(
+        r"(?:\btừ\s+)?(?:\bngày\s+)?(?<![\d/.-])(\d{1,2})\s*-\s*(\d{1,2})\s+tháng\s+(?=\d)",
+        r"từ ngày \1 đến ngày \2 tháng ",
+        s,
+    )
+    s = re.sub(
+        r"(?:\btừ\s+)?\b((?:ngày\s+)?\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?)\s*-\s*(?=(?:ngày\s+)?\d{1,2}\s*/)",
+        r"từ \1 đến ",
+        s,
+    )
+    s = re.sub(
+        r"(?:\btừ\s+)?\b(tháng\s+\d{1,2}\s*[/.-]\s*\d{4})\s*-\s*(?=tháng\s+\d)", r"từ \1 đến ", s
+    )
+    return re.sub(
+        r"\b(?:từ\s+)?tháng\s+(\d{1,2})\s*-\s*(\d{1,2})\s*[/.-]\s*(\d{4})\b",
+        r"từ tháng \1 đến tháng \2/\3",
+        s,
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -236,14 +311,26 @@ def normalize(text: str) -> str:
     if "-" in s:  # weekdays abbreviated after a date: «31/10/2020-T7», «9/1/2021-CN»
         s = re.sub(r"(\d)\s*-\s*t\s*([2-7])\b", r"\1 thứ \2", s)
         s = re.sub(r"(\d)\s*-\s*cn\b", r"\1 chủ nhật", s)
-    if "lần" in s:  # counts: «01 lần/tháng», «2 lần/năm», «2 năm/lần», «quý họp một lần», «mỗi năm họp 04 lần»
+    if (
+        "lần" in s
+    ):  # counts: «01 lần/tháng», «2 lần/năm», «2 năm/lần», «quý họp một lần», «mỗi năm họp 04 lần»
         s = re.sub(r"\b0?1\s+lần\s*/\s*(năm|quý|tháng|tuần)\b", r"hằng \1", s)
         s = re.sub(r"\b(\d{1,2})\s+lần\s*/\s*(năm|quý|tháng|tuần)\b", r"hằng \2 \1 lần", s)
-        s = re.sub(r"\b(\d{1,3})\s+(năm|quý|tháng|tuần)\s*/\s*(?:0?1\s+)?lần\b", r"\1 \2 một lần", s)
-        s = re.sub(r"\b(?:mỗi\s+|hằng\s+)?(năm|quý|tháng|tuần)\s+(?:" + _MEETS + r")\s+(?:một|0?1)\s+lần\b",
-                   r"hằng \1", s)
-        s = re.sub(r"\b(?:mỗi|hằng)\s+(năm|quý|tháng|tuần)\s+(?:" + _MEETS + r")\s+0*(\d{1,2})\s+lần\b",
-                   r"hằng \1 \2 lần", s)
+        s = re.sub(
+            r"\b(\d{1,3})\s+(năm|quý|tháng|tuần)\s*/\s*(?:0?1\s+)?lần\b", r"\1 \2 một lần", s
+        )
+        s = re.sub(
+            r"\b(?:mỗi\s+|hằng\s+)?(năm|quý|tháng|tuần)\s+(?:"
+            + _MEETS
+            + r")\s+(?:một|0?1)\s+lần\b",
+            r"hằng \1",
+            s,
+        )
+        s = re.sub(
+            r"\b(?:mỗi|hằng)\s+(năm|quý|tháng|tuần)\s+(?:" + _MEETS + r")\s+0*(\d{1,2})\s+lần\b",
+            r"hằng \1 \2 lần",
+            s,
+        )
     if "nay" in s:
         s = re.sub(r"\b(sáng|trưa|chiều|tối)\s+nay\b", r"\1", s)
     if "bắt" in s:
@@ -256,26 +343,49 @@ def normalize(text: str) -> str:
     if "-" in s:
         s = _dash_ranges(s)
     if "tháng" in s:
-        s = re.sub(r"\b(sáu|ba)\s+tháng\s+(đầu|cuối)\b", lambda m: {"sáu": "6", "ba": "3"}[m.group(1)]
-                   + f" tháng {m.group(2)}", s)
+        s = re.sub(
+            r"\b(sáu|ba)\s+tháng\s+(đầu|cuối)\b",
+            lambda m: {"sáu": "6", "ba": "3"}[m.group(1)] + f" tháng {m.group(2)}",
+            s,
+        )
         if "tuần" in s or "nửa" in s:
             s = _PART_OF_MONTH.sub(_days_of_month, s)
         # «tháng 8, 9 năm 2025»: each month named
-        s = re.sub(r"\btháng\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2})+(?=\s+năm\s+\d{4}|\s*/\s*\d{4})",
-                   lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 tháng \2", m.group()), s)
+        s = re.sub(
+            r"\btháng\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2})+(?=\s+năm\s+\d{4}|\s*/\s*\d{4})",
+            lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 tháng \2", m.group()),
+            s,
+        )
         s = _DAY_OF_MONTH.sub(_day_of_month, s)
-        if "quý" in s:  # «ngày 20 tháng cuối quý»: that day of the quarter's last (or first) month, every year
-            s = re.sub(r"\bngày\s+(\d{1,2})\s+(?:của\s+)?tháng\s+(cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý"
-                       r"(?:\s+hằng\s+năm)?",
-                       lambda m: "ngày " + ", ".join(f"{m.group(1)}/{k}" for k in ((3, 6, 9, 12) if m.group(2) == "cuối"
-                                                                                   else (1, 4, 7, 10))) + " hằng năm", s)
+        if (
+            "quý" in s
+        ):  # «ngày 20 tháng cuối quý»: that day of the quarter's last (or first) month, every year
+            s = re.sub(
+                r"\bngày\s+(\d{1,2})\s+(?:của\s+)?tháng\s+(cuối|đầu)\s+(?:mỗi\s+|hằng\s+|các\s+|của\s+)?quý"
+                r"(?:\s+hằng\s+năm)?",
+                lambda m: (
+                    "ngày "
+                    + ", ".join(
+                        f"{m.group(1)}/{k}"
+                        for k in ((3, 6, 9, 12) if m.group(2) == "cuối" else (1, 4, 7, 10))
+                    )
+                    + " hằng năm"
+                ),
+                s,
+            )
     if "hai ngày" in s or "2 ngày" in s:  # «trong hai ngày 26 và 27/9»: the two days, a window
-        s = re.sub(r"\b(?:trong\s+)?(?:hai|0?2)\s+ngày\s+(\d{1,2})\s*(?:và|,)\s*(\d{1,2})\s*/\s*(\d{1,2}(?:\s*/\s*\d{4})?)",
-                   r"từ ngày \1/\3 đến ngày \2/\3", s)
+        s = re.sub(
+            r"\b(?:trong\s+)?(?:hai|0?2)\s+ngày\s+(\d{1,2})\s*(?:và|,)\s*(\d{1,2})\s*/\s*(\d{1,2}(?:\s*/\s*\d{4})?)",
+            r"từ ngày \1/\3 đến ngày \2/\3",
+            s,
+        )
     if "ngày" in s and ("," in s or "và" in s):
         # «ngày 15 và 30 hằng tháng»
-        s = re.sub(r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",
-                   lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 ngày \2", m.group()), s)
+        s = re.sub(
+            r"\bngày\s+\d{1,2}(?:\s*(?:,|và)\s*\d{1,2}(?![\d/.-]|\s*tháng))+",
+            lambda m: re.sub(r"(,|và)\s*(\d)", r"\1 ngày \2", m.group()),
+            s,
+        )
     return re.sub(r"\s+", " ", s).strip(" .;")
 
 
@@ -293,15 +403,19 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
     gloss = _GLOSS.search(s) if "âm lịch" in s else None  # «ngày 10/3 âm lịch (tức 18/4/2024)»
     nth = _NTH_WEEKDAY.search(s)  # «thứ Hai tuần đầu tiên của tháng»
     for m in sorted(filter(None, (gloss, nth)), key=lambda m: -m.start()):
-        s = f"{s[:m.start()]} {s[m.end():]}"
+        s = f"{s[: m.start()]} {s[m.end() :]}"
     tokens = _tokens(s, text)
     try:
         rule: Rule
         if nth:
             stray = next((t for k, _, t in tokens if k not in ("time", "part")), None)
             if stray:
-                raise PlanError(f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ")
-            week = _NTH[nth.group(2) or nth.group(3)]  # «thứ hai đầu tháng»: the month's first Monday
+                raise PlanError(
+                    f"«{stray}» không dùng được với «{nth.group()}»; hãy tách thành hai nghĩa vụ"
+                )
+            week = _NTH[
+                nth.group(2) or nth.group(3)
+            ]  # «thứ hai đầu tháng»: the month's first Monday
             said = _WEEKDAY_WORD.match(nth.group(1))
             assert said is not None  # _NTH_WEEKDAY's first group is a _WEEKDAY_WORD
             rule = RRule(f"FREQ=MONTHLY;BYDAY={week}{_RRULE_DAYS[_weekday(said.groups())]}")
@@ -329,15 +443,23 @@ def parse_when(text: str, default_year: int | None = None) -> Schedule:
 
 _AMOUNT = r"(\d{1,3})\s+(ngày\s+làm\s+việc|ngày|tuần)"
 #: «trong vòng 5 ngày làm việc kể từ ngày …», «chậm nhất 30 ngày sau khi kết thúc quý»
-_RELATIVE = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|hạn|không\s+quá|sau)\s+)*{_AMOUNT}"
-                       r"\s*,?\s*(kể\s+từ|tính\s+từ|từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?(.+)")
+_RELATIVE = re.compile(
+    rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|hạn|không\s+quá|sau)\s+)*{_AMOUNT}"
+    r"\s*,?\s*(kể\s+từ|tính\s+từ|từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?(.+)"
+)
 #: «trước Tết Nguyên đán 2 tuần», «sau ngày ban hành 10 ngày»
-_RELATIVE_FIRST = re.compile(rf"(?:chậm\s+nhất\s+)?(trước|sau)\s+(?:khi\s+)?(?:ngày\s+)?(.+?)\s+{_AMOUNT}")
+_RELATIVE_FIRST = re.compile(
+    rf"(?:chậm\s+nhất\s+)?(trước|sau)\s+(?:khi\s+)?(?:ngày\s+)?(.+?)\s+{_AMOUNT}"
+)
 _UNITS = {"ngày": "day", "tuần": "week", "ngày làm việc": "workday"}
-_EDGE_OF = re.compile(r"(?:(kết\s+thúc|hết|cuối|bắt\s+đầu|đầu)\s+)?(?:mỗi\s+|hằng\s+|các\s+|từng\s+)?(quý|tháng|năm)"
-                      r"(?:\s+báo\s+cáo)?")
+_EDGE_OF = re.compile(
+    r"(?:(kết\s+thúc|hết|cuối|bắt\s+đầu|đầu)\s+)?(?:mỗi\s+|hằng\s+|các\s+|từng\s+)?(quý|tháng|năm)"
+    r"(?:\s+báo\s+cáo)?"
+)
 _TET = re.compile(r"tết(?:\s+nguyên\s+đán|\s+âm\s+lịch)?(?:\s+(?:năm\s+)?(\d{4}))?")
-_ISSUED = re.compile(r"(?:ký\s+)?ban\s+hành(?:\s+(?:kế\s+hoạch|văn\s+bản|thông\s+báo|quyết\s+định))?(?:\s+này)?")
+_ISSUED = re.compile(
+    r"(?:ký\s+)?ban\s+hành(?:\s+(?:kế\s+hoạch|văn\s+bản|thông\s+báo|quyết\s+định))?(?:\s+này)?"
+)
 _OBLIGATION = re.compile(r"(?:(?:kết\s+thúc|hoàn\s+thành)\s+)?nghĩa\s+vụ\s+([a-z0-9][a-z0-9_.-]*)")
 
 
@@ -356,9 +478,18 @@ def _relative(s: str, text: str, default_year: int | None) -> Relative | None:
     anchor = anchor.strip(" ,.")
     if (found := _EDGE_OF.fullmatch(anchor)) is not None:
         if found.group(1) and found.group(1).endswith("đầu"):
-            raise PlanError(f"«{anchor}»: hạn tính từ đầu kỳ chưa có; hãy tính từ «kết thúc {found.group(2)}»", text=text)
-        return Relative(count, unit, found.group(2).replace("năm", "year").replace("quý", "quarter")
-                        .replace("tháng", "month"))
+            raise PlanError(
+                f"«{anchor}»: hạn tính từ đầu kỳ chưa có; hãy tính từ «kết thúc {found.group(2)}»",
+                text=text,
+            )
+        return Relative(
+            count,
+            unit,
+            found.group(2)
+            .replace("năm", "year")
+            .replace("quý", "quarter")
+            .replace("tháng", "month"),
+        )
     if (found := _TET.fullmatch(anchor)) is not None:
         return Relative(count, unit, "tet", int(found.group(1)) if found.group(1) else None)
     if _ISSUED.fullmatch(anchor):
@@ -371,19 +502,38 @@ def _relative(s: str, text: str, default_year: int | None) -> Relative | None:
         day = ()
     if len(day) == 1 and day[0][0] is None:
         return Relative(count, unit, "date", day[0][1])
-    raise PlanError(f"không rõ mốc tính hạn «{anchor}»; hãy ghi một ngày («ngày 15/3/2025»), «kết thúc quý», "
-                    "«Tết Nguyên đán», «ngày ban hành» hoặc «nghĩa vụ <mã nghĩa vụ>»", text=text)
+    raise PlanError(
+        f"không rõ mốc tính hạn «{anchor}»; hãy ghi một ngày («ngày 15/3/2025»), «kết thúc quý», "
+        "«Tết Nguyên đán», «ngày ban hành» hoặc «nghĩa vụ <mã nghĩa vụ>»",
+        text=text,
+    )
 
 
-_GLOSS = re.compile(r"\(\s*(?:tức(?:\s+là)?|nhằm|là|ngày)?\s*(?:ngày\s+)?(\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{4})?)"
-                    r"\s*(?:dương\s+lịch)?\s*\)")
-_NTH_WEEKDAY = re.compile(r"(thứ\s+(?:[2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+"
-                          r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])"
-                          r"\s+(?:của|trong)|(đầu|cuối))\s+"
-                          r"(?:mỗi\s+|hằng\s+|các\s+)?tháng(?:\s+hằng\s+tháng)?")
+_GLOSS = re.compile(
+    r"\(\s*(?:tức(?:\s+là)?|nhằm|là|ngày)?\s*(?:ngày\s+)?(\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{4})?)"
+    r"\s*(?:dương\s+lịch)?\s*\)"
+)
+_NTH_WEEKDAY = re.compile(
+    r"(thứ\s+(?:[2-7]|hai|ba|tư|bốn|năm|sáu|bảy)|chủ\s+nhật)\s+(?:(?:của\s+)?tuần\s+"
+    r"(đầu tiên|đầu|thứ nhất|thứ hai|thứ ba|thứ tư|cuối cùng|cuối|[1-4])"
+    r"\s+(?:của|trong)|(đầu|cuối))\s+"
+    r"(?:mỗi\s+|hằng\s+|các\s+)?tháng(?:\s+hằng\s+tháng)?"
+)
 _WEEKDAY_WORD = re.compile(r"thứ\s+(\S+)|chủ\s+nhật")
-_NTH = {"đầu tiên": "+1", "đầu": "+1", "thứ nhất": "+1", "1": "+1", "thứ hai": "+2", "2": "+2", "thứ ba": "+3",
-        "3": "+3", "thứ tư": "+4", "4": "+4", "cuối cùng": "-1", "cuối": "-1"}
+_NTH = {
+    "đầu tiên": "+1",
+    "đầu": "+1",
+    "thứ nhất": "+1",
+    "1": "+1",
+    "thứ hai": "+2",
+    "2": "+2",
+    "thứ ba": "+3",
+    "3": "+3",
+    "thứ tư": "+4",
+    "4": "+4",
+    "cuối cùng": "-1",
+    "cuối": "-1",
+}
 _RRULE_DAYS = {1: "MO", 2: "TU", 3: "WE", 4: "TH", 5: "FR", 6: "SA", 7: "SU"}
 
 
@@ -391,8 +541,10 @@ def _check_gloss(rule: Rule, solar: str, default_year: int | None) -> None:
     """The solar date a lunar one is glossed with must be one of its days."""
     said = _fixed(_tokens(normalize(solar), solar), {}, default_year).items[0][1]
     if said not in {day for _, _, day in expand(rule, said, said)}:
-        raise PlanError(f"ngày dương lịch trong ngoặc ({said:%d/%m/%Y}) không khớp với ngày âm lịch; "
-                        "hãy kiểm tra")
+        raise PlanError(
+            f"ngày dương lịch trong ngoặc ({said:%d/%m/%Y}) không khớp với ngày âm lịch; "
+            "hãy kiểm tra"
+        )
 
 
 def _readable(s: str, pos: int) -> re.Match[str] | None:
@@ -401,7 +553,7 @@ def _readable(s: str, pos: int) -> re.Match[str] | None:
     if not m or m.end() == pos:
         return None
     found = m.group(m.lastgroup or "")
-    if found[-1].isalpha() and s[m.end():m.end() + 1].isalpha():
+    if found[-1].isalpha() and s[m.end() : m.end() + 1].isalpha():
         return None
     return m
 
@@ -430,8 +582,9 @@ def _tokens(s: str, original: str) -> list[Token]:
     while pos < len(s):
         m = _readable(s, pos)
         if m is None:
-            raise PlanError(f"không hiểu «{_unknown(s, pos)}» trong thời gian; {HINT}",
-                            text=original)
+            raise PlanError(
+                f"không hiểu «{_unknown(s, pos)}» trong thời gian; {HINT}", text=original
+            )
         kind = m.lastgroup or ""
         if kind not in ("space", "filler"):
             first, last = _GROUPS[kind]
@@ -442,18 +595,68 @@ def _tokens(s: str, original: str) -> list[Token]:
 
 #: Besides times, parts of day and words like «cuối», what each «hằng …» may be said with.
 #: (Dated kinds are let through to «hằng năm» so that `_yearly` can say what is wrong.)
-_WITH = {"năm": {"daymonth", "datelong", "day", "month", "quarter", "half", "season",
-                 "date", "monthyear", "year", "yearrange"},
-         "quý": set(), "tháng": {"day"}, "tuần": {"weekday"}, "ngày": set()}
+_WITH = {
+    "năm": {
+        "daymonth",
+        "datelong",
+        "day",
+        "month",
+        "quarter",
+        "half",
+        "season",
+        "date",
+        "monthyear",
+        "year",
+        "yearrange",
+    },
+    "quý": set(),
+    "tháng": {"day"},
+    "tuần": {"weekday"},
+    "ngày": set(),
+}
 _COMMON = {"recur", "plural", "every", "bare", "since", "edge", "stage", "word", "time", "part"}
-_DATED = {"date", "datelong", "daymonth", "day", "monthyear", "month", "quarter", "year",
-          "yearrange", "weekday", "half", "season", "bare", "since"}
+_DATED = {
+    "date",
+    "datelong",
+    "daymonth",
+    "day",
+    "monthyear",
+    "month",
+    "quarter",
+    "year",
+    "yearrange",
+    "weekday",
+    "half",
+    "season",
+    "bare",
+    "since",
+}
 #: What «đầu» / «cuối» can bind to: a window or a period, never a single day.
-_BINDS = {"monthyear", "month", "quarter", "year", "yearrange", "half", "season", "bare",
-          "since", "recur", "plural", "every"}
+_BINDS = {
+    "monthyear",
+    "month",
+    "quarter",
+    "year",
+    "yearrange",
+    "half",
+    "season",
+    "bare",
+    "since",
+    "recur",
+    "plural",
+    "every",
+}
 #: Where the years sit in the groups of the token kinds that may carry one.
-_YEAR_AT = {"date": (3,), "datelong": (2,), "monthyear": (1,), "quarter": (1,), "year": (0,),
-            "yearrange": (0, 1), "half": (1,), "season": (1,)}
+_YEAR_AT = {
+    "date": (3,),
+    "datelong": (2,),
+    "monthyear": (1,),
+    "quarter": (1,),
+    "year": (0,),
+    "yearrange": (0, 1),
+    "half": (1,),
+    "season": (1,),
+}
 YEARS = range(1900, 2101)  # the lunar calendar's range
 
 
@@ -473,15 +676,21 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
             raise PlanError(f"«{text}»: {STAGES}")
         if kind == "recurlist":
             names = ", ".join(f"«hằng {p}»" for p in re.findall(_UNIT, text))
-            raise PlanError(f"nhiều chu kỳ khác nhau ({names}) trong một thời gian; "
-                            "hãy tách thành nhiều nghĩa vụ, mỗi nghĩa vụ một chu kỳ")
+            raise PlanError(
+                f"nhiều chu kỳ khác nhau ({names}) trong một thời gian; "
+                "hãy tách thành nhiều nghĩa vụ, mỗi nghĩa vụ một chu kỳ"
+            )
         if kind == "season" and SEASONS[_season(g[0])] is None:
-            raise PlanError(f"«{text}» không có ngày cố định; hãy ghi rõ, ví dụ «từ tháng 12 đến "
-                            "tháng 2 hằng năm» hoặc «tháng 1 âm lịch hằng năm»")
+            raise PlanError(
+                f"«{text}» không có ngày cố định; hãy ghi rõ, ví dụ «từ tháng 12 đến "
+                "tháng 2 hằng năm» hoặc «tháng 1 âm lịch hằng năm»"
+            )
     tokens = _since(tokens)
     edges = _edges(tokens)
-    tokens = [(k, g, f"{edges[i]} {t}" if k == "bare" else t)  # quoted as «cuối quý»
-              for i, (k, g, t) in enumerate(tokens)]
+    tokens = [
+        (k, g, f"{edges[i]} {t}" if k == "bare" else t)  # quoted as «cuối quý»
+        for i, (k, g, t) in enumerate(tokens)
+    ]
     _check_from(tokens)
     at = _clock(tokens)
     words = {t for k, _, t in tokens if k == "word"}
@@ -489,9 +698,12 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
     since = next((int(g[0] or 0) for k, g, _ in tokens if k == "since"), None)
     if since is not None and period is None and every is None:  # «từ năm 2025 trở đi»
         period = "năm"
-    anchors = {edges[i] for i, (k, _, _) in enumerate(tokens)
-               if k in ("recur", "plural", "every", "since") or (k == "bare" and period)
-               if i in edges}
+    anchors = {
+        edges[i]
+        for i, (k, _, _) in enumerate(tokens)
+        if k in ("recur", "plural", "every", "since") or (k == "bare" and period)
+        if i in edges
+    }
     if len(anchors) > 1:
         raise PlanError("«đầu» và «cuối» cùng một chu kỳ; hãy tách thành hai nghĩa vụ")
     anchor = anchors.pop() if anchors else None
@@ -499,23 +711,32 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
     if lunar and period is None and every is None and since is None:
         return _lunar_once(tokens, edges, anchor, default_year), at
     if lunar and period != "năm":
-        raise PlanError("ngày âm lịch chỉ dùng được với «hằng năm», "
-                        "ví dụ «ngày 10/3 âm lịch hằng năm»")
+        raise PlanError(
+            "ngày âm lịch chỉ dùng được với «hằng năm», ví dụ «ngày 10/3 âm lịch hằng năm»"
+        )
     workday = next((t for t in words if t == "trong tuần" or t.endswith("làm việc")), None)
     if workday and period != "ngày":
         raise PlanError(f"«{workday}» chỉ dùng được với «hằng ngày», ví dụ «hằng ngày làm việc»")
     if since is not None and period != "năm" and every is None:
-        raise PlanError(f"năm bắt đầu («từ năm {since}») chỉ dùng được với «hằng năm» hoặc "
-                        "«định kỳ N năm/tháng/tuần»; với chu kỳ khác hãy dùng when: "
-                        f"{{rrule: …, start: {since}-01-01}}")
+        raise PlanError(
+            f"năm bắt đầu («từ năm {since}») chỉ dùng được với «hằng năm» hoặc "
+            "«định kỳ N năm/tháng/tuần»; với chu kỳ khác hãy dùng when: "
+            f"{{rrule: …, start: {since}-01-01}}"
+        )
     if every is not None:
         n, unit, said = every
         stray = next((t for k, _, t in tokens if k not in _COMMON), None)
         if stray:
-            raise PlanError(f"«{stray}» không dùng được với «{said}»; hãy dùng dạng có cấu trúc, "
-                            "ví dụ when: {rrule: 'FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=15'}")
-        return Every(n, unit, {"cuối": "end", "đầu": "start"}.get(anchor or "", "span"),
-                     date(since, 1, 1) if since else None), at
+            raise PlanError(
+                f"«{stray}» không dùng được với «{said}»; hãy dùng dạng có cấu trúc, "
+                "ví dụ when: {rrule: 'FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=15'}"
+            )
+        return Every(
+            n,
+            unit,
+            {"cuối": "end", "đầu": "start"}.get(anchor or "", "span"),
+            date(since, 1, 1) if since else None,
+        ), at
     if period is None:
         if any(k == "weekday" for k, _, _ in tokens):
             return _dated_weekdays(tokens, default_year), at
@@ -524,8 +745,10 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
     if stray:
         raise PlanError(f"«{stray}» không dùng được với «hằng {period}»; {HINT}")
     if anchor and period in ("tuần", "ngày"):
-        raise PlanError(f"«{anchor} {period}» không rõ ngày nào; hãy ghi rõ, "
-                        "ví dụ «chủ nhật hằng tuần» hoặc «hằng ngày»")
+        raise PlanError(
+            f"«{anchor} {period}» không rõ ngày nào; hãy ghi rõ, "
+            "ví dụ «chủ nhật hằng tuần» hoặc «hằng ngày»"
+        )
 
     rule: Rule
     if period == "năm":
@@ -553,11 +776,17 @@ def _interpret(tokens: list[Token], default_year: int | None) -> tuple[Rule, tim
     else:
         rule = Daily(weekdays_only=workday is not None)
     if count is not None:
-        found = (len(rule.items) if isinstance(rule, Yearly)
-                 else len(rule.weekdays) or 1 if isinstance(rule, Weekly) else 1)
+        found = (
+            len(rule.items)
+            if isinstance(rule, Yearly)
+            else len(rule.weekdays) or 1
+            if isinstance(rule, Weekly)
+            else 1
+        )
         if found != count:
-            raise PlanError(f"«{count} lần» mỗi {period} nhưng chỉ ghi {found} thời điểm; "
-                            "hãy ghi rõ từng ngày")
+            raise PlanError(
+                f"«{count} lần» mỗi {period} nhưng chỉ ghi {found} thời điểm; hãy ghi rõ từng ngày"
+            )
     return rule, at
 
 
@@ -566,9 +795,20 @@ def _since(tokens: list[Token]) -> list[Token]:
     `since` token (the first year of a recurrence) and «trở đi» is consumed."""
     onward = next((t for k, _, t in tokens if k == "onward"), None)
     ends = [i for i, (k, _, t) in enumerate(tokens) if k == "word" and t in ("đến", "tới")]
-    found = [i for i, (k, _, _) in enumerate(tokens) if k == "year" and (
-        onward or (i and tokens[i - 1][0] == "word" and tokens[i - 1][2] == "từ"
-                   and not any(j > i for j in ends)))]
+    found = [
+        i
+        for i, (k, _, _) in enumerate(tokens)
+        if k == "year"
+        and (
+            onward
+            or (
+                i
+                and tokens[i - 1][0] == "word"
+                and tokens[i - 1][2] == "từ"
+                and not any(j > i for j in ends)
+            )
+        )
+    ]
     if onward and len(found) != 1:
         raise PlanError(f"«{onward}» cần đúng một năm bắt đầu, ví dụ «từ năm 2025 trở đi»")
     out = [("since", g, t) if i in found else (k, g, t) for i, (k, g, t) in enumerate(tokens)]
@@ -589,17 +829,23 @@ def _edges(tokens: list[Token]) -> dict[int, str]:
             nxt = tokens[j] if j < len(tokens) else None
             said = f"{text} {nxt[2]}" if nxt else text
             if text == "giữa":
-                raise PlanError(f"«{said}» không chỉ rõ ngày nào; hãy ghi ngày cụ thể, ví dụ "
-                                "«ngày 15/5/2024», «ngày 15 hằng tháng» hoặc "
-                                "«6 tháng đầu năm 2024»")
+                raise PlanError(
+                    f"«{said}» không chỉ rõ ngày nào; hãy ghi ngày cụ thể, ví dụ "
+                    "«ngày 15/5/2024», «ngày 15 hằng tháng» hoặc "
+                    "«6 tháng đầu năm 2024»"
+                )
             if nxt is None or nxt[0] not in _BINDS:
                 if j > i + 1:  # «cuối giai đoạn»
                     raise PlanError(f"«{text} {tokens[i + 1][2]}»: {STAGES}")
-                raise PlanError(f"«{said}»: «{text}» cần đi kèm tháng, quý hay năm, ví dụ "
-                                f"«{text} tháng 5/2024», «{text} năm 2025» hoặc «{text} mỗi quý»")
+                raise PlanError(
+                    f"«{said}»: «{text}» cần đi kèm tháng, quý hay năm, ví dụ "
+                    f"«{text} tháng 5/2024», «{text} năm 2025» hoặc «{text} mỗi quý»"
+                )
             if nxt[0] == "bare" and nxt[1][0] == "tuần":
-                raise PlanError(f"«{said}» không rõ ngày nào; hãy ghi thứ, "
-                                "ví dụ «chủ nhật hằng tuần» hoặc «thứ 2 hằng tuần»")
+                raise PlanError(
+                    f"«{said}» không rõ ngày nào; hãy ghi thứ, "
+                    "ví dụ «chủ nhật hằng tuần» hoặc «thứ 2 hằng tuần»"
+                )
             current = text
         elif kind == "word" and text in ("đến", "tới"):
             current = None
@@ -613,11 +859,17 @@ def _check_from(tokens: list[Token]) -> None:
     for i, (kind, _, text) in enumerate(tokens):
         if kind == "word" and text == "từ":
             nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
-            if nxt in ("yearrange", "since", "time", "part"):  # «từ 7h30, Chủ nhật ngày 23/3»: from that hour
+            if nxt in (
+                "yearrange",
+                "since",
+                "time",
+                "part",
+            ):  # «từ 7h30, Chủ nhật ngày 23/3»: from that hour
                 continue
-            if not any(k == "word" and t in ("đến", "tới") for k, _, t in tokens[i + 1:]):
-                raise PlanError("«từ …» cần mốc kết thúc («từ … đến …») hoặc năm bắt đầu "
-                                "(«từ năm 2025 trở đi»)")
+            if not any(k == "word" and t in ("đến", "tới") for k, _, t in tokens[i + 1 :]):
+                raise PlanError(
+                    "«từ …» cần mốc kết thúc («từ … đến …») hoặc năm bắt đầu («từ năm 2025 trở đi»)"
+                )
 
 
 def _interval(text: str) -> tuple[int, str, int]:
@@ -650,8 +902,11 @@ def _period(tokens: list[Token]) -> tuple[str | None, int | None, tuple[int, str
             else:
                 names[f"{n} {unit}"] = f"«{text}»"
     if len(names) > 1:
-        raise PlanError("nhiều chu kỳ khác nhau (" + ", ".join(sorted(names.values()))
-                        + ") trong một thời gian; hãy tách thành nhiều nghĩa vụ")
+        raise PlanError(
+            "nhiều chu kỳ khác nhau ("
+            + ", ".join(sorted(names.values()))
+            + ") trong một thời gian; hãy tách thành nhiều nghĩa vụ"
+        )
     said = next(iter(names), None)
     subs = [(g[0] or "", t, k) for k, g, t in tokens if k in ("plural", "bare")]
     if said and " " in said:  # an interval
@@ -663,8 +918,10 @@ def _period(tokens: list[Token]) -> tuple[str | None, int | None, tuple[int, str
     finer = {(u, t, k) for u, t, k in subs if u != "năm"}
     if len({u for u, _, _ in finer}) > 1:
         said_all = ", ".join(sorted(f"«{t}»" for _, t, _ in finer))
-        raise PlanError(f"nhiều chu kỳ khác nhau ({said_all}) trong một thời gian; "
-                        "hãy tách thành nhiều nghĩa vụ")
+        raise PlanError(
+            f"nhiều chu kỳ khác nhau ({said_all}) trong một thời gian; "
+            "hãy tách thành nhiều nghĩa vụ"
+        )
     if finer:
         unit, text, kind = finer.pop()
         if period is None and kind == "plural":  # «vào cuối các quý»
@@ -709,8 +966,9 @@ def _clock(tokens: list[Token]) -> time | None:
         if sum(k == "weekday" for k, _, _ in tokens) > 1:  # «chiều thứ 6 và sáng chủ nhật»
             raise PlanError("mỗi thứ một buổi khác nhau: hãy tách thành hai nghĩa vụ")
         said = "giờ" if len(clocks) > 1 else "buổi (" + ", ".join(sorted(parts)) + ")"
-        raise PlanError(f"nhiều {said} khác nhau trong một thời gian; "
-                        "hãy tách thành nhiều nghĩa vụ")
+        raise PlanError(
+            f"nhiều {said} khác nhau trong một thời gian; hãy tách thành nhiều nghĩa vụ"
+        )
     part = next(iter(parts), None)
     if not clocks:
         return PART_OF_DAY[part] if part else None
@@ -759,13 +1017,16 @@ def _months(kind: str, g: tuple[str | None, ...], text: str) -> tuple[MonthDay, 
     if kind == "bare" and g[0] != "năm":  # «cuối quý» with no quarter and no «hằng …»
         edge = text.split(maxsplit=1)[0]
         example = f"{edge} tháng 5/2024" if g[0] == "tháng" else f"{edge} quý II năm 2024"
-        raise PlanError(f"«{text}» không rõ {g[0]} nào; hãy ghi rõ, ví dụ «{example}», "
-                        f"hoặc «{edge} mỗi {g[0]}» nếu lặp lại")
+        raise PlanError(
+            f"«{text}» không rõ {g[0]} nào; hãy ghi rõ, ví dụ «{example}», "
+            f"hoặc «{edge} mỗi {g[0]}» nếu lặp lại"
+        )
     return (1, 1), (12, 31), True  # year, yearrange, since, «đầu năm»
 
 
-def _edge(first: MonthDay, last: MonthDay, year: bool, edge: str | None
-          ) -> tuple[MonthDay, MonthDay, bool]:
+def _edge(
+    first: MonthDay, last: MonthDay, year: bool, edge: str | None
+) -> tuple[MonthDay, MonthDay, bool]:
     """(first, last, one day?) of a window after «đầu» / «cuối»."""
     if edge == "cuối":
         return last, last, True
@@ -774,20 +1035,32 @@ def _edge(first: MonthDay, last: MonthDay, year: bool, edge: str | None
     return first, last, False
 
 
-def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str | None,
-            since: int | None) -> Yearly:
+def _yearly(
+    tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str | None, since: int | None
+) -> Yearly:
     points: list[tuple[MonthDay, MonthDay, bool]] = []  # (first day, last day, one day?)
     for i, (kind, g, text) in enumerate(tokens):
         if _years(kind, g):
-            raise PlanError(f"«{text}» có năm cụ thể, không hợp với «hằng năm»; "
-                            "năm bắt đầu ghi là «từ năm 2025 trở đi»")
+            raise PlanError(
+                f"«{text}» có năm cụ thể, không hợp với «hằng năm»; "
+                "năm bắt đầu ghi là «từ năm 2025 trở đi»"
+            )
         if kind in ("daymonth", "datelong", "day"):
             day, month, _ = _dmy(kind, g)
             if kind == "day":  # «từ ngày 7 đến ngày 9 tháng 1 âm lịch»: the month comes later
-                month = next((_dmy(k, g2)[1] for k, g2, _ in tokens[i + 1:] if k in ("daymonth", "datelong")), 0)
+                month = next(
+                    (
+                        _dmy(k, g2)[1]
+                        for k, g2, _ in tokens[i + 1 :]
+                        if k in ("daymonth", "datelong")
+                    ),
+                    0,
+                )
                 if not month:
-                    raise PlanError(f"«{text}» không dùng được với «hằng năm»; hãy ghi rõ tháng, "
-                                    f"ví dụ «ngày {day}/7 hằng năm»")
+                    raise PlanError(
+                        f"«{text}» không dùng được với «hằng năm»; hãy ghi rõ tháng, "
+                        f"ví dụ «ngày {day}/7 hằng năm»"
+                    )
             if not lunar:
                 _check(day, month, None)
                 if (day, month) == (29, 2):
@@ -809,15 +1082,18 @@ def _yearly(tokens: list[Token], edges: dict[int, str], lunar: bool, anchor: str
     return Yearly(items, lunar, since)
 
 
-def _lunar_once(tokens: list[Token], edges: dict[int, str], anchor: str | None,
-                default_year: int | None) -> Fixed:
+def _lunar_once(
+    tokens: list[Token], edges: dict[int, str], anchor: str | None, default_year: int | None
+) -> Fixed:
     """A lunar date in one year: «Rằm tháng Giêng năm 2026», «ngày 10/3 âm lịch» in a plan of
     2026."""
     years = {y for k, g, _ in tokens for y in _years(k, g)}
     year = years.pop() if len(years) == 1 else None if years else default_year
     if year is None:
-        raise PlanError("ngày âm lịch cần năm hoặc «hằng năm», ví dụ «ngày 10/3 âm lịch năm 2026» "
-                        "hoặc «ngày 10/3 âm lịch hằng năm»")
+        raise PlanError(
+            "ngày âm lịch cần năm hoặc «hằng năm», ví dụ «ngày 10/3 âm lịch năm 2026» "
+            "hoặc «ngày 10/3 âm lịch hằng năm»"
+        )
     plain: list[Token] = []  # the same dates without their year, for `_yearly`
     for kind, g, text in tokens:
         if kind == "date":
@@ -842,15 +1118,24 @@ def _dated_weekdays(tokens: list[Token], default_year: int | None) -> Fixed:
         raise PlanError("thứ trong tuần cần đi kèm «hằng tuần», ví dụ «chiều thứ 6 hằng tuần»")
     fixed = _fixed(rest, _edges(rest), default_year)
     days = [due for start, due in fixed.items if start is None]
-    covered = [start + timedelta(days=n) for start, due in fixed.items if start
-               for n in range((due - start).days + 1)]
-    pairs = zip(said, days, strict=True) if len(days) == len(said) else ((w, d) for w in said for d in days + covered
-                                                            if d.isoweekday() == w[0])
+    covered = [
+        start + timedelta(days=n)
+        for start, due in fixed.items
+        if start
+        for n in range((due - start).days + 1)
+    ]
+    pairs = (
+        zip(said, days, strict=True)
+        if len(days) == len(said)
+        else ((w, d) for w in said for d in days + covered if d.isoweekday() == w[0])
+    )
     checked = {w for w, d in pairs if d.isoweekday() == w[0]}
     for (number, text), due in zip(said, days + covered, strict=False):
         if (number, text) not in checked:
-            raise PlanError(f"«{text}» không khớp với ngày {due:%d/%m/%Y} ({WEEKDAYS[due.weekday()]}); "
-                            "hãy kiểm tra thứ hoặc ngày")
+            raise PlanError(
+                f"«{text}» không khớp với ngày {due:%d/%m/%Y} ({WEEKDAYS[due.weekday()]}); "
+                "hãy kiểm tra thứ hoặc ngày"
+            )
     return fixed
 
 
@@ -859,8 +1144,9 @@ def _quarter(text: str | None) -> int:
     return int(text) if text.isdigit() else ROMAN[text]
 
 
-def _window(kind: str, g: tuple[str | None, ...], text: str, year_hint: int | None
-            ) -> tuple[date, date, bool]:
+def _window(
+    kind: str, g: tuple[str | None, ...], text: str, year_hint: int | None
+) -> tuple[date, date, bool]:
     """The first and last day of a window token in a dated phrase, and whether it is a year."""
     if kind == "yearrange":
         first, last = int(g[0] or 0), int(g[1] or 0)
@@ -887,8 +1173,11 @@ def _fixed(tokens: list[Token], edges: dict[int, str], default_year: int | None)
         if kind in ("date", "daymonth", "datelong", "day"):
             day, month, year = _dmy(kind, g)
             if kind == "day":  # "từ ngày 24 đến 31/7/2022": the month and year come later
-                later = [_dmy(k, g2) for k, g2, _ in tokens[i + 1:]
-                         if k in ("date", "daymonth", "datelong")]
+                later = [
+                    _dmy(k, g2)
+                    for k, g2, _ in tokens[i + 1 :]
+                    if k in ("date", "daymonth", "datelong")
+                ]
                 month, year = later[0][1:] if later else (0, None)
                 if not month:
                     raise PlanError(f"«{text}» thiếu tháng; hãy ghi rõ, ví dụ «ngày {day}/7/2025»")
@@ -897,8 +1186,16 @@ def _fixed(tokens: list[Token], edges: dict[int, str], default_year: int | None)
                 raise PlanError(f"«{text}» thiếu năm; hãy ghi rõ năm, ví dụ «{day}/{month}/2025»")
             _check(day, month, year)
             spans.append((None, date(year, month, day)))
-        elif kind in ("monthyear", "month", "quarter", "half", "season", "year", "yearrange",
-                      "bare"):
+        elif kind in (
+            "monthyear",
+            "month",
+            "quarter",
+            "half",
+            "season",
+            "year",
+            "yearrange",
+            "bare",
+        ):
             first, last, whole = _window(kind, g, text, year_hint)
             edge = edges.get(i)
             if edge == "cuối" or by:
@@ -965,7 +1262,9 @@ def readable(text: str) -> bool:
     (True, False)
     """
     s = normalize(text).replace("dự kiến", " ").strip()
-    s = _NTH_WEEKDAY.sub(" vào ", _GLOSS.sub(" vào ", s) if "âm lịch" in s else s).strip()  # read as a filler
+    s = _NTH_WEEKDAY.sub(
+        " vào ", _GLOSS.sub(" vào ", s) if "âm lịch" in s else s
+    ).strip()  # read as a filler
     pos = 0
     while pos < len(s):
         m = _readable(s, pos)

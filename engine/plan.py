@@ -3,6 +3,7 @@
 `resolve(doc, where, file)` turns the validated file (`model.PlanFile`) into a `Plan` the
 compiler can use, or raises PlanErrors listing every problem with its place.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,10 @@ DEFAULT_REMINDERS: dict[Kind, tuple[str, ...]] = {
 }
 #: Default ladder: the unit the day after, its cluster head after 3 days, the issuer after 7.
 DEFAULT_LADDER: tuple[tuple[str, str], ...] = (
-    ("1d", "responsible"), ("3d", "cluster_head"), ("7d", "issuer"))
+    ("1d", "responsible"),
+    ("3d", "cluster_head"),
+    ("7d", "issuer"),
+)
 #: Kinds that can be late; events and phases happen on their dates and are not escalated.
 LATE_KINDS = frozenset({Kind.DEADLINE, Kind.CONTRIBUTION, Kind.MILESTONE, Kind.TARGET})
 ROLES = ("responsible", "cluster_head", "parent", "issuer")
@@ -104,11 +108,18 @@ class Plan:
 
     def select(self, selector: str) -> tuple[str, ...]:
         """The units a selector names in this plan (nothing if it names nothing)."""
-        return select_units(selector, self.units, self.issuer, self.cluster_heads, self.members) or ()
+        return (
+            select_units(selector, self.units, self.issuer, self.cluster_heads, self.members) or ()
+        )
 
 
-def select_units(selector: str, units: Mapping[str, str], issuer: str, heads: Mapping[str, str],
-                 members: Mapping[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+def select_units(
+    selector: str,
+    units: Mapping[str, str],
+    issuer: str,
+    heads: Mapping[str, str],
+    members: Mapping[str, tuple[str, ...]],
+) -> tuple[str, ...] | None:
     """The units a selector names: a unit; a cluster or group (its units); "head:<cluster>";
     "head:*" (every cluster head); "*" (every unit but the issuer). None if it names nothing."""
     if selector == "*":
@@ -126,8 +137,9 @@ def select_units(selector: str, units: Mapping[str, str], issuer: str, heads: Ma
 def parse_offset(text: str) -> Offset:
     m = re.fullmatch(r"\s*(\d+)\s*(d|ngày|h|giờ|m|phút|w|tuần)\s*", str(text).lower())
     if not m:
-        raise PlanError("khoảng thời gian không hợp lệ; ví dụ «7d», «1d», «2h», «30m», «7 ngày»",
-                        text=str(text))
+        raise PlanError(
+            "khoảng thời gian không hợp lệ; ví dụ «7d», «1d», «2h», «30m», «7 ngày»", text=str(text)
+        )
     n, unit = int(m.group(1)), m.group(2)
     if unit in ("d", "ngày", "w", "tuần"):
         return Offset(timedelta(days=n * (7 if unit in ("w", "tuần") else 1)), True)
@@ -143,8 +155,11 @@ def parse_money(value: int | str) -> int:
             raise PlanError("số tiền không được âm", text=str(value))
         return value
     s = str(value).lower().strip()
-    m = re.fullmatch(r"(\d{1,3}(?:[.\s]\d{3})+|\d+)(?:,(\d+))?\s*(triệu|nghìn|ngàn)?\s*"
-                     r"(đồng|đ|vnđ|vnd)?(?:\s*/\s*đơn vị)?", s)
+    m = re.fullmatch(
+        r"(\d{1,3}(?:[.\s]\d{3})+|\d+)(?:,(\d+))?\s*(triệu|nghìn|ngàn)?\s*"
+        r"(đồng|đ|vnđ|vnd)?(?:\s*/\s*đơn vị)?",
+        s,
+    )
     if not m:
         raise PlanError("số tiền không hợp lệ; ví dụ «500.000 đồng» hoặc 500000", text=str(value))
     whole, frac, scale = re.sub(r"[.\s]", "", m.group(1)), m.group(2) or "", m.group(3)
@@ -223,7 +238,10 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
     for section in ("units", "clusters", "groups"):
         for i, item in enumerate(getattr(doc, section)):
             if item.id in names:
-                r.fail((section, i, "id"), f"mã «{item.id}» đã được dùng cho một đơn vị, cụm hoặc nhóm khác")
+                r.fail(
+                    (section, i, "id"),
+                    f"mã «{item.id}» đã được dùng cho một đơn vị, cụm hoặc nhóm khác",
+                )
             names[item.id] = item.name
             if section == "clusters":  # the head unit is one of its cluster's units
                 members[item.id] = [item.head, *(m for m in item.members if m != item.head)]
@@ -254,7 +272,9 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
         if cur == uid and frozenset(seen) not in cycles:
             cycles.add(frozenset(seen))
             i = next(i for i, u in enumerate(doc.units) if u.id == uid)
-            r.fail(("units", i, "parent"), "cấp trên tạo thành vòng lặp: " + " → ".join([*seen, uid]))
+            r.fail(
+                ("units", i, "parent"), "cấp trên tạo thành vòng lặp: " + " → ".join([*seen, uid])
+            )
 
     expanded: dict[str, tuple[str, ...]] = {}
 
@@ -289,12 +309,17 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
     def select(path: Path, selector: str) -> tuple[str, ...]:
         found = select_units(selector, units, doc.issuer, heads, expanded)
         if found is None:
-            what = f"cụm «{selector[5:]}»" if selector.startswith("head:") else \
-                f"đơn vị, cụm hay nhóm «{selector}»"
+            what = (
+                f"cụm «{selector[5:]}»"
+                if selector.startswith("head:")
+                else f"đơn vị, cụm hay nhóm «{selector}»"
+            )
             r.fail(path, f"không có {what}", selector)
         return found or ()
 
-    def ladder(path: Path, levels: list[Level] | None) -> tuple[tuple[Offset, tuple[str, ...]], ...]:
+    def ladder(
+        path: Path, levels: list[Level] | None
+    ) -> tuple[tuple[Offset, tuple[str, ...]], ...]:
         if levels is None:
             return tuple((parse_offset(a), (t,)) for a, t in DEFAULT_LADDER)
         out = []
@@ -321,16 +346,21 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
         if ob.id in seen_ids:
             r.fail((*path, "id"), f"mã nghĩa vụ «{ob.id}» bị lặp lại")
         seen_ids.add(ob.id)
-        duty = _duty(r, path, ob, select, ladder, plan_ladder, kind_reminders, single_year,
-                     doc.shift, units)
+        duty = _duty(
+            r, path, ob, select, ladder, plan_ladder, kind_reminders, single_year, doc.shift, units
+        )
         if duty is None:
             continue
         if period and isinstance(duty.schedule.rule, Fixed):
             # like a recurring rule's: an occurrence is in the plan when its due date is
             for _, due in duty.schedule.rule.items:
                 if not start <= due <= end:
-                    r.fail((*path, "when"), f"ngày {due:%d/%m/%Y} nằm ngoài thời gian của kế hoạch "
-                           f"({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
+                    r.fail(
+                        (*path, "when"),
+                        f"ngày {due:%d/%m/%Y} nằm ngoài thời gian của kế hoạch "
+                        f"({start:%d/%m/%Y} – {end:%d/%m/%Y})",
+                        duty.phrase,
+                    )
         elif period and isinstance(duty.schedule.rule, RRule):
             # expanded once here, so a rule that never falls in the plan or falls too often is
             # refused by `check` with its place, not met as 0 steps or an error in `compile`
@@ -340,27 +370,59 @@ def resolve(doc: PlanFile, where: dict[Path, Position], file: str) -> Plan:
                 r.fail((*path, "when"), f"RRULE không dùng được ({exc})", duty.phrase)
                 continue
             if not found:
-                r.fail((*path, "when"), "RRULE không rơi vào ngày nào trong thời gian của kế "
-                       f"hoạch ({start:%d/%m/%Y} – {end:%d/%m/%Y})", duty.phrase)
+                r.fail(
+                    (*path, "when"),
+                    "RRULE không rơi vào ngày nào trong thời gian của kế "
+                    f"hoạch ({start:%d/%m/%Y} – {end:%d/%m/%Y})",
+                    duty.phrase,
+                )
         duties.append(duty)
 
-    by_id = {d.id: d for d in duties}  # a deadline counted from another obligation names one that exists
+    by_id = {
+        d.id: d for d in duties
+    }  # a deadline counted from another obligation names one that exists
     for i, ob in enumerate(doc.obligations):
         counted = by_id.get(ob.id)
         rule = counted.schedule.rule if counted else None
-        if counted and isinstance(rule, Relative) and rule.anchor == "obligation" and (
-                rule.on not in by_id):
-            r.fail(("obligations", i, "when"), f"không có nghĩa vụ «{rule.on}» để tính hạn", counted.phrase)
+        if (
+            counted
+            and isinstance(rule, Relative)
+            and rule.anchor == "obligation"
+            and (rule.on not in by_id)
+        ):
+            r.fail(
+                ("obligations", i, "when"),
+                f"không có nghĩa vụ «{rule.on}» để tính hạn",
+                counted.phrase,
+            )
         elif counted and (loop := _counted_loop(ob.id, by_id)):
-            r.fail(("obligations", i, "when"), "hạn tính vòng quanh, không có ngày bắt đầu: "
-                   + " → ".join(f"«{x}»" for x in loop), counted.phrase)
+            r.fail(
+                ("obligations", i, "when"),
+                "hạn tính vòng quanh, không có ngày bắt đầu: " + " → ".join(f"«{x}»" for x in loop),
+                counted.phrase,
+            )
 
     if r.errors:
         raise PlanErrors(r.errors)
-    return Plan(id=doc.id, title=doc.title, issuer=doc.issuer, file=file, start=start, end=end,
-                tz=tz, reminder_time=reminder_time, units=units, parent=parent, cluster_heads=heads,
-                clusters_of={k: tuple(v) for k, v in clusters_of.items()}, duties=tuple(duties),
-                number=doc.number, issued=issued, names=names, members=expanded)
+    return Plan(
+        id=doc.id,
+        title=doc.title,
+        issuer=doc.issuer,
+        file=file,
+        start=start,
+        end=end,
+        tz=tz,
+        reminder_time=reminder_time,
+        units=units,
+        parent=parent,
+        cluster_heads=heads,
+        clusters_of={k: tuple(v) for k, v in clusters_of.items()},
+        duties=tuple(duties),
+        number=doc.number,
+        issued=issued,
+        names=names,
+        members=expanded,
+    )
 
 
 def _counted_loop(start: str, by_id: dict[str, Duty]) -> list[str]:
@@ -388,10 +450,18 @@ def _counted_loop(start: str, by_id: dict[str, Duty]) -> list[str]:
         seen.add(rule.on)
 
 
-def _duty(r: _Resolver, path: Path, ob: Obligation, select: Callable[[Path, str], tuple[str, ...]],
-          ladder: Callable[[Path, list[Level] | None], Ladder], plan_ladder: Ladder,
-          kind_reminders: dict[Kind, tuple[str, ...]], single_year: int | None,
-          default_shift: ShiftPolicy, units: dict[str, str]) -> Duty | None:
+def _duty(
+    r: _Resolver,
+    path: Path,
+    ob: Obligation,
+    select: Callable[[Path, str], tuple[str, ...]],
+    ladder: Callable[[Path, list[Level] | None], Ladder],
+    plan_ladder: Ladder,
+    kind_reminders: dict[Kind, tuple[str, ...]],
+    single_year: int | None,
+    default_shift: ShiftPolicy,
+    units: dict[str, str],
+) -> Duty | None:
     errors_before = len(r.errors)
     schedule = r.attempt((*path, "when"), _schedule, ob, single_year)
     if ob.time is not None and schedule is not None:
@@ -404,9 +474,13 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select: Callable[[Path, str]
     chosen = ob.responsible if ob.responsible is not None else ([r.doc.issuer] if issuer_ok else [])
     responsible: list[str] = []
     for k, sel in enumerate([chosen] if isinstance(chosen, str) else chosen):
-        responsible += select((*path, "responsible", k) if not isinstance(chosen, str)
-                              else (*path, "responsible"), sel)
-    participants = [u for k, s in enumerate(ob.participants) for u in select((*path, "participants", k), s)]
+        responsible += select(
+            (*path, "responsible", k) if not isinstance(chosen, str) else (*path, "responsible"),
+            sel,
+        )
+    participants = [
+        u for k, s in enumerate(ob.participants) for u in select((*path, "participants", k), s)
+    ]
     amounts: dict[str, int] = {}
     if ob.kind == Kind.CONTRIBUTION and ob.amount is None and not ob.amounts:
         r.fail(path, "khoản đóng góp cần «amount» (mỗi đơn vị) hoặc «amounts» (theo đơn vị)")
@@ -420,7 +494,11 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select: Callable[[Path, str]
         money = r.attempt((*path, "amounts", sel), parse_money, value)
         for u in select((*path, "amounts", sel), sel):
             if u not in responsible_set:
-                r.fail((*path, "amounts", sel), f"đơn vị «{u}» có số tiền nhưng không phải đơn vị thực hiện", sel)
+                r.fail(
+                    (*path, "amounts", sel),
+                    f"đơn vị «{u}» có số tiền nhưng không phải đơn vị thực hiện",
+                    sel,
+                )
             elif money is not None:
                 amounts[u] = money
     if ob.kind == Kind.CONTRIBUTION and ob.amounts and ob.amount is None:
@@ -429,9 +507,11 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select: Callable[[Path, str]
                 r.fail((*path, "amounts"), f"chưa có số tiền cho đơn vị «{u}» ({units.get(u, u)})")
     if ob.kind == Kind.TARGET and ob.quantity is None and ob.percent is None:
         r.fail(path, "chỉ tiêu cần «quantity» (số lượng) hoặc «percent» (tỷ lệ %)")
-    reminders = tuple(x for k, t in enumerate(ob.reminders if ob.reminders is not None
-                                               else kind_reminders[ob.kind])
-                      if (x := r.attempt((*path, "reminders", k), parse_offset, t)) is not None)
+    reminders = tuple(
+        x
+        for k, t in enumerate(ob.reminders if ob.reminders is not None else kind_reminders[ob.kind])
+        if (x := r.attempt((*path, "reminders", k), parse_offset, t)) is not None
+    )
     if ob.escalation is not None:
         rungs = ladder((*path, "escalation"), ob.escalation)
     else:
@@ -441,14 +521,26 @@ def _duty(r: _Resolver, path: Path, ob: Obligation, select: Callable[[Path, str]
     tentative = schedule.tentative if ob.tentative is None else ob.tentative
     keep = ob.kind in (Kind.EVENT, Kind.PHASE)
     return Duty(
-        id=ob.id, kind=ob.kind, title=ob.title,
+        id=ob.id,
+        kind=ob.kind,
+        title=ob.title,
         phrase=ob.when if isinstance(ob.when, str) else _describe(ob),
         schedule=Schedule(schedule.rule, schedule.time, tentative),
-        responsible=tuple(dict.fromkeys(responsible)), participants=tuple(dict.fromkeys(participants)),
-        amounts=amounts, shift=ob.shift or (ShiftPolicy.KEEP if keep else default_shift),
-        reminders=reminders, ladder=rungs, place=ob.place, quantity=ob.quantity, measure=ob.measure,
-        percent=ob.percent, note=ob.note, source=ob.source, position=r.pos(path),
-        before_issue=ob.before_issue)
+        responsible=tuple(dict.fromkeys(responsible)),
+        participants=tuple(dict.fromkeys(participants)),
+        amounts=amounts,
+        shift=ob.shift or (ShiftPolicy.KEEP if keep else default_shift),
+        reminders=reminders,
+        ladder=rungs,
+        place=ob.place,
+        quantity=ob.quantity,
+        measure=ob.measure,
+        percent=ob.percent,
+        note=ob.note,
+        source=ob.source,
+        position=r.pos(path),
+        before_issue=ob.before_issue,
+    )
 
 
 def parse_issued(text: str) -> date:
@@ -458,15 +550,17 @@ def parse_issued(text: str) -> date:
     >>> parse_issued("tháng 3/2024"), parse_issued("29/4/2022")
     (datetime.date(2024, 3, 1), datetime.date(2022, 4, 29))
     """
-    month = re.fullmatch(r"\s*(?:tháng\s*)?(\d{1,2})\s*[/.-]\s*(\d{4})\s*", str(text),
-                         re.IGNORECASE)
+    month = re.fullmatch(
+        r"\s*(?:tháng\s*)?(\d{1,2})\s*[/.-]\s*(\d{4})\s*", str(text), re.IGNORECASE
+    )
     if month and 1 <= int(month[1]) <= 12:
         return date(int(month[2]), int(month[1]), 1)
     try:
         return parse_day(text)
     except PlanError:
-        raise PlanError("ngày ban hành cần một ngày («29/4/2022») hoặc một tháng («3/2024»)",
-                        text=str(text)) from None
+        raise PlanError(
+            "ngày ban hành cần một ngày («29/4/2022») hoặc một tháng («3/2024»)", text=str(text)
+        ) from None
 
 
 def _schedule(ob: Obligation, single_year: int | None) -> Schedule:

@@ -10,6 +10,7 @@ survive a plan edit.
 2022-Q1 2022-01-01 2022-03-31
 2022-Q2 2022-04-01 2022-06-30
 """
+
 from __future__ import annotations
 
 import calendar as _cal
@@ -173,9 +174,13 @@ def _blocks(rule: Every, first: date, last: date) -> list[tuple[str, date, date]
         while (begin := date(index // 12, index % 12 + 1, 1)) <= last:
             y, m = divmod(index + n - 1, 12)
             month = begin.month
-            key = (f"{begin.year}-H{(month + 5) // 6}" if n == 6 and month in (1, 7)
-                   else f"{begin.year}-Q{(month + 2) // 3}" if n == 3 and month % 3 == 1
-                   else f"{begin.year}-{month:02d}")
+            key = (
+                f"{begin.year}-H{(month + 5) // 6}"
+                if n == 6 and month in (1, 7)
+                else f"{begin.year}-Q{(month + 2) // 3}"
+                if n == 3 and month % 3 == 1
+                else f"{begin.year}-{month:02d}"
+            )
             out.append((key, begin, date(y, m + 1, _last(y, m + 1))))
             index += n
     else:
@@ -190,9 +195,19 @@ def _blocks(rule: Every, first: date, last: date) -> list[tuple[str, date, date]
 MAX_RRULE_OCCURRENCES = 10_000
 #: The RRULE parts the engine takes, each with the range of its values (None: not a number list).
 RRULE_PARTS: dict[str, tuple[int, int] | None] = {
-    "FREQ": None, "INTERVAL": (1, 1000), "COUNT": (1, MAX_RRULE_OCCURRENCES), "UNTIL": None,
-    "WKST": None, "BYDAY": None, "BYHOUR": (0, 23), "BYMONTH": (1, 12), "BYMONTHDAY": (1, 31),
-    "BYYEARDAY": (1, 366), "BYWEEKNO": (1, 53), "BYSETPOS": (1, 366)}
+    "FREQ": None,
+    "INTERVAL": (1, 1000),
+    "COUNT": (1, MAX_RRULE_OCCURRENCES),
+    "UNTIL": None,
+    "WKST": None,
+    "BYDAY": None,
+    "BYHOUR": (0, 23),
+    "BYMONTH": (1, 12),
+    "BYMONTHDAY": (1, 31),
+    "BYYEARDAY": (1, 366),
+    "BYWEEKNO": (1, 53),
+    "BYSETPOS": (1, 366),
+}
 FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY")
 
 
@@ -212,16 +227,25 @@ def check_rrule(text: str) -> None:
         if name in ("BYMINUTE", "BYSECOND"):
             raise ValueError(f"{name}: RRULE theo phút, giây không được hỗ trợ; giờ ghi ở «time»")
         if name not in RRULE_PARTS:
-            raise ValueError(f"«{name}» không phải một phần của RRULE; dùng: {', '.join(RRULE_PARTS)}")
+            raise ValueError(
+                f"«{name}» không phải một phần của RRULE; dùng: {', '.join(RRULE_PARTS)}"
+            )
         if name in parts:
             raise ValueError(f"«{name}» được ghi hai lần")
         parts[name] = value.strip()
         if name in ("BYDAY", "WKST"):
             for item in value.split(","):
-                if not re.fullmatch(r"\s*([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)\s*" if name == "BYDAY"
-                                    else r"\s*(MO|TU|WE|TH|FR|SA|SU)\s*", item, re.IGNORECASE):
-                    raise ValueError(f"{name}={value}: «{item.strip()}» không phải thứ trong tuần "
-                                     "(MO, TU, WE, TH, FR, SA, SU; BYDAY có thể kèm số: 1MO, -1FR)")
+                if not re.fullmatch(
+                    r"\s*([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)\s*"
+                    if name == "BYDAY"
+                    else r"\s*(MO|TU|WE|TH|FR|SA|SU)\s*",
+                    item,
+                    re.IGNORECASE,
+                ):
+                    raise ValueError(
+                        f"{name}={value}: «{item.strip()}» không phải thứ trong tuần "
+                        "(MO, TU, WE, TH, FR, SA, SU; BYDAY có thể kèm số: 1MO, -1FR)"
+                    )
         bounds = RRULE_PARTS[name]
         if bounds is None:
             continue
@@ -253,8 +277,9 @@ def _move(day: date, rule: Relative, calendar: WorkingCalendar | None) -> date:
     return day
 
 
-def shifted(rule: Relative, anchors: list[tuple[str, date]], calendar: WorkingCalendar | None = None
-            ) -> list[Occurrence]:
+def shifted(
+    rule: Relative, anchors: list[tuple[str, date]], calendar: WorkingCalendar | None = None
+) -> list[Occurrence]:
     """The occurrences of a relative rule from its anchors' (key, date)."""
     return [(key, None, _move(day, rule, calendar)) for key, day in anchors]
 
@@ -268,14 +293,20 @@ def _anchors(rule: Relative, first: date, last: date) -> list[tuple[str, date]]:
     if rule.anchor == "tet":
         years = [rule.on] if isinstance(rule.on, int) else range(low.year, high.year + 1)
         return [(str(y), lunar_to_solar(y, 1, 1)) for y in years if 1900 <= y <= 2100]
-    ends: dict[str, Rule] = {"month": Monthly(-1), "quarter": Quarterly("end"), "year": Yearly(((None, (12, 31)),))}
+    ends: dict[str, Rule] = {
+        "month": Monthly(-1),
+        "quarter": Quarterly("end"),
+        "year": Yearly(((None, (12, 31)),)),
+    }
     period = ends.get(rule.anchor)
     if period is None:
         raise ValueError(f"mốc «{rule.anchor}» cần kế hoạch (trình biên dịch tính)")
     return [(key, due) for key, _, due in expand(period, low, high)]
 
 
-def expand(rule: Rule, first: date, last: date, calendar: WorkingCalendar | None = None) -> list[Occurrence]:
+def expand(
+    rule: Rule, first: date, last: date, calendar: WorkingCalendar | None = None
+) -> list[Occurrence]:
     """The occurrences of `rule` whose due date lies in [first, last], in date order.
     `calendar` counts working days for a `Relative` rule (the default calendar without it)."""
     out: list[Occurrence] = []
@@ -303,8 +334,11 @@ def expand(rule: Rule, first: date, last: date, calendar: WorkingCalendar | None
             for q in range(1, 5):
                 begin, end = date(year, 3 * q - 2, 1), date(year, 3 * q, _last(year, 3 * q))
                 key = f"{year}-Q{q}"
-                out.append((key, begin, end) if rule.anchor == "span"
-                           else (key, None, begin if rule.anchor == "start" else end))
+                out.append(
+                    (key, begin, end)
+                    if rule.anchor == "span"
+                    else (key, None, begin if rule.anchor == "start" else end)
+                )
     elif isinstance(rule, Monthly):
         for year in range(first.year, last.year + 1):
             for month in range(1, 13):
@@ -313,7 +347,9 @@ def expand(rule: Rule, first: date, last: date, calendar: WorkingCalendar | None
                 if rule.day == 0:
                     out.append((key, date(year, month, 1), date(year, month, n)))
                 else:
-                    out.append((key, None, date(year, month, n if rule.day < 0 else min(rule.day, n))))
+                    out.append(
+                        (key, None, date(year, month, n if rule.day < 0 else min(rule.day, n)))
+                    )
     elif isinstance(rule, Weekly):
         monday = first - timedelta(days=first.weekday())
         while monday <= last:
@@ -327,8 +363,11 @@ def expand(rule: Rule, first: date, last: date, calendar: WorkingCalendar | None
             monday += timedelta(days=7)
     elif isinstance(rule, Every):
         for key, begin, end in _blocks(rule, first, last):
-            out.append((key, begin, end) if rule.anchor == "span"
-                       else (key, None, begin if rule.anchor == "start" else end))
+            out.append(
+                (key, begin, end)
+                if rule.anchor == "span"
+                else (key, None, begin if rule.anchor == "start" else end)
+            )
     elif isinstance(rule, Daily):
         day = first
         while day <= last:
@@ -345,8 +384,10 @@ def expand(rule: Rule, first: date, last: date, calendar: WorkingCalendar | None
             if moment > stop:
                 break
             if n >= MAX_RRULE_OCCURRENCES:
-                raise ValueError(f"RRULE cho quá {MAX_RRULE_OCCURRENCES:,} lần trong thời gian "
-                                 "kế hoạch; hãy viết thưa hơn (INTERVAL, COUNT hoặc UNTIL)")
+                raise ValueError(
+                    f"RRULE cho quá {MAX_RRULE_OCCURRENCES:,} lần trong thời gian "
+                    "kế hoạch; hãy viết thưa hơn (INTERVAL, COUNT hoặc UNTIL)"
+                )
             if moment >= begin:
                 days[moment.date()] = None
         out = [(d.isoformat(), None, d) for d in days]

@@ -1,4 +1,5 @@
 """How dates, money and kinds read in Vietnamese."""
+
 from __future__ import annotations
 
 import errno
@@ -9,8 +10,12 @@ from .model import Kind
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 KINDS = {
-    Kind.EVENT: "Sự kiện", Kind.DEADLINE: "Hạn nộp", Kind.PHASE: "Đợt/giai đoạn",
-    Kind.MILESTONE: "Mốc", Kind.CONTRIBUTION: "Đóng góp", Kind.TARGET: "Chỉ tiêu",
+    Kind.EVENT: "Sự kiện",
+    Kind.DEADLINE: "Hạn nộp",
+    Kind.PHASE: "Đợt/giai đoạn",
+    Kind.MILESTONE: "Mốc",
+    Kind.CONTRIBUTION: "Đóng góp",
+    Kind.TARGET: "Chỉ tiêu",
 }
 
 
@@ -38,10 +43,14 @@ def money(amount: int) -> str:
 
 #: The operating system's reasons (English strerror) in Vietnamese.
 OS_ERRORS = {
-    errno.ENOENT: "không có tệp hay thư mục này", errno.EACCES: "không có quyền",
-    errno.EPERM: "không được phép", errno.EISDIR: "đây là một thư mục",
-    errno.ENOTDIR: "một phần của đường dẫn không phải thư mục", errno.ENOSPC: "hết chỗ trên đĩa",
-    errno.EROFS: "ổ đĩa chỉ cho đọc", errno.EEXIST: "đã có rồi",
+    errno.ENOENT: "không có tệp hay thư mục này",
+    errno.EACCES: "không có quyền",
+    errno.EPERM: "không được phép",
+    errno.EISDIR: "đây là một thư mục",
+    errno.ENOTDIR: "một phần của đường dẫn không phải thư mục",
+    errno.ENOSPC: "hết chỗ trên đĩa",
+    errno.EROFS: "ổ đĩa chỉ cho đọc",
+    errno.EEXIST: "đã có rồi",
     errno.EADDRINUSE: "cổng đang bị một chương trình khác dùng",
     errno.EADDRNOTAVAIL: "máy này không có địa chỉ đó",
     errno.ECONNREFUSED: "máy bên kia từ chối kết nối",

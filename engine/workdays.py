@@ -1,4 +1,5 @@
 """Vietnamese working-day calendar: public holidays, official make-up Saturdays, lunar dates."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

@@ -7,6 +7,7 @@ and a map from each value's path (a tuple of keys and indexes) to its position.
 >>> data, where[("a", 0, "x")]
 ({'a': [{'x': 1}]}, Position(file='p.yaml', line=2, column=8))
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -41,16 +42,19 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, Position]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.reader.ReaderError as exc:  # a control character: YAML refuses the stream
-        raise PlanError(f"ký tự điều khiển U+{exc.character:04X} không được có trong tệp kế "
-                        "hoạch" if isinstance(exc.character, int) else
-                        "ký tự không hợp lệ trong tệp kế hoạch",
-                        position_of(text, _characters(text, exc), file)) from None
+        raise PlanError(
+            f"ký tự điều khiển U+{exc.character:04X} không được có trong tệp kế hoạch"
+            if isinstance(exc.character, int)
+            else "ký tự không hợp lệ trong tệp kế hoạch",
+            position_of(text, _characters(text, exc), file),
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
         found = text[mark.index] if mark and 0 <= mark.index < len(text) else ""
-        raise PlanError(f"lỗi cú pháp YAML: {yaml_problem(exc.problem or exc.context, found)}",
-                        pos) from None
+        raise PlanError(
+            f"lỗi cú pháp YAML: {yaml_problem(exc.problem or exc.context, found)}", pos
+        ) from None
     except yaml.YAMLError as exc:  # any other error of the reader or the parser
         raise PlanError(f"lỗi cú pháp YAML: {yaml_problem(str(exc), '')}", Position(file)) from None
     where: dict[Path, Position] = {}
@@ -63,7 +67,7 @@ def _characters(text: str, exc: yaml.reader.ReaderError) -> int:
     """The error's offset in characters: libyaml (the C loader) counts UTF-8 bytes."""
     if exc.encoding == "unicode":  # the pure-Python reader
         return int(exc.position)
-    return len(text.encode()[:exc.position].decode(errors="ignore"))
+    return len(text.encode()[: exc.position].decode(errors="ignore"))
 
 
 def position_of(text: str, offset: int, file: str) -> Position:
@@ -92,8 +96,10 @@ class _Builder:
                 if self.aliased > MAX_ALIASED:
                     raise PlanError(
                         f"bí danh YAML («*…») mở rộng tệp quá {MAX_ALIASED:,} giá trị; hãy viết "
-                        "các giá trị ra thay vì lồng bí danh", _position(node, self.file),
-                        text=".".join(str(p) for p in path) or None)
+                        "các giá trị ra thay vì lồng bí danh",
+                        _position(node, self.file),
+                        text=".".join(str(p) for p in path) or None,
+                    )
             return _build(node, path, self)
         finally:
             self.depth -= again
@@ -106,19 +112,30 @@ def _position(node: yaml.Node, file: str) -> Position:
 #: PyYAML's problems (libyaml's wording and the pure-Python loader's), what they mean in a
 #: plan file; the place (line:column) is given beside the message.
 YAML_PROBLEMS = (
-    ("expected '-' indicator", "một dòng của danh sách thiếu «- » ở đầu, hoặc thụt lề không "
-     "thẳng cột với các mục khác của danh sách"),
+    (
+        "expected '-' indicator",
+        "một dòng của danh sách thiếu «- » ở đầu, hoặc thụt lề không "
+        "thẳng cột với các mục khác của danh sách",
+    ),
     ("expected key", "thụt lề sai: dòng này không thẳng cột với các khóa cùng cấp ở trên"),
     ("expected <block end>", "thụt lề sai: dòng này không thẳng cột với các khóa cùng cấp ở trên"),
-    ("mapping values are not allowed", "dấu «:» không được đứng ở đây: thụt lề sai, hoặc một "
-     "giá trị có «: » cần đặt trong dấu ngoặc kép"),
-    ("could not find expected ':'", "thiếu dấu «:» sau khóa, hoặc một giá trị có dấu ngoặc "
-     "kép mở mà không đóng"),
+    (
+        "mapping values are not allowed",
+        "dấu «:» không được đứng ở đây: thụt lề sai, hoặc một "
+        "giá trị có «: » cần đặt trong dấu ngoặc kép",
+    ),
+    (
+        "could not find expected ':'",
+        "thiếu dấu «:» sau khóa, hoặc một giá trị có dấu ngoặc kép mở mà không đóng",
+    ),
     ("expected ',' or ']'", "danh sách viết trong «[ ]» thiếu dấu «,» hoặc dấu «]» đóng"),
     ("expected ',' or '}'", "bảng viết trong «{ }» thiếu dấu «,» hoặc dấu «}» đóng"),
     ("unexpected end of stream", "tệp hết giữa chừng: một dấu ngoặc kép hay ngoặc đóng còn thiếu"),
-    ("unknown escape character", "trong dấu ngoặc kép, «\\» phải đi với một ký tự thoát hợp lệ; "
-     "dùng dấu ngoặc đơn ' ' nếu muốn giữ nguyên «\\»"),
+    (
+        "unknown escape character",
+        "trong dấu ngoặc kép, «\\» phải đi với một ký tự thoát hợp lệ; "
+        "dùng dấu ngoặc đơn ' ' nếu muốn giữ nguyên «\\»",
+    ),
     ("undefined alias", "bí danh «*…» chưa được định nghĩa bằng «&…»"),
     ("undefined tag handle", "thẻ «!…» không được hỗ trợ"),
     ("expected the node content", "thiếu giá trị ở đây"),
@@ -141,8 +158,7 @@ def yaml_problem(problem: str | None, found: str) -> str:
     if "tab character" in problem or "cannot start any token" in problem:
         if found == "\t" or "tab character" in problem:
             return "ký tự tab: YAML chỉ cho thụt lề bằng dấu cách"
-        return (f"một giá trị không được bắt đầu bằng «{found}»: đặt cả giá trị trong dấu "
-                "ngoặc kép")
+        return f"một giá trị không được bắt đầu bằng «{found}»: đặt cả giá trị trong dấu ngoặc kép"
     for english, vietnamese in YAML_PROBLEMS:
         if english in problem:
             return vietnamese
@@ -157,11 +173,9 @@ def _build(node: yaml.Node, path: Path, builder: _Builder) -> Any:
         for key_node, value_node in node.value:
             key = _scalar(key_node)
             if key == "<<":
-                raise PlanError("khóa gộp YAML («<<») không được hỗ trợ",
-                                _position(key_node, file))
+                raise PlanError("khóa gộp YAML («<<») không được hỗ trợ", _position(key_node, file))
             if key in out:
-                raise PlanError(f"khóa «{key}» bị lặp lại",
-                                _position(key_node, file))
+                raise PlanError(f"khóa «{key}» bị lặp lại", _position(key_node, file))
             out[key] = builder.build(value_node, (*path, key))
         return out
     if isinstance(node, yaml.SequenceNode):

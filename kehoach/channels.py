@@ -11,6 +11,7 @@ is its module in notifiers/ plus one entry here.
 The order of `REGISTRY` is the order contacts of equal preference are tried in; the console
 comes first and has no contacts (it takes what nobody can be reached for).
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
 #: A chat channel's bot (commands, replies), run by serve in the process that holds the
 #: channel's sender key until `stop`: (settings, engine, now, the channel, the names of the
 #: running channels, stop).
-BotRunner = Callable[["Settings", "Engine", Callable[[], datetime], Channel, Sequence[str],
-                      "asyncio.Event"], Awaitable[None]]
+BotRunner = Callable[
+    ["Settings", "Engine", Callable[[], datetime], Channel, Sequence[str], "asyncio.Event"],
+    Awaitable[None],
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +53,13 @@ class ChannelSpec:
 
 def _console(settings: Settings) -> Channel:
     from notifiers.console import ConsoleChannel
+
     return ConsoleChannel()
 
 
 def _telegram(settings: Settings) -> Channel | None:
     from notifiers.telegram import TelegramChannel
+
     if settings.telegram_token is None:
         return None
     return TelegramChannel(settings.telegram_token.get_secret_value(), settings.telegram_base_url)
@@ -62,100 +67,183 @@ def _telegram(settings: Settings) -> Channel | None:
 
 def _zalo(settings: Settings) -> Channel | None:
     from notifiers.zalo import Limiter, ZaloChannel
+
     if settings.zalo_token is None:
         return None
-    return ZaloChannel(settings.zalo_token.get_secret_value(), settings.zalo_base_url,
-                       limiter=Limiter(settings.zalo_rate), max_chars=settings.zalo_max_chars)
+    return ZaloChannel(
+        settings.zalo_token.get_secret_value(),
+        settings.zalo_base_url,
+        limiter=Limiter(settings.zalo_rate),
+        max_chars=settings.zalo_max_chars,
+    )
 
 
 def _email(settings: Settings) -> Channel | None:
     import ssl
 
     from notifiers.email import EmailChannel
+
     if not settings.smtp_host or not settings.smtp_sender:  # Settings checked the rest
         return None
     context = ssl.create_default_context()
     if settings.smtp_ca_file is not None:
         context.load_verify_locations(cafile=str(settings.smtp_ca_file))
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    return EmailChannel(settings.smtp_host, settings.smtp_port, security=settings.smtp_security,
-                        user=settings.smtp_user, password=password, sender=settings.smtp_sender,
-                        context=context, timeout=settings.smtp_timeout)
+    return EmailChannel(
+        settings.smtp_host,
+        settings.smtp_port,
+        security=settings.smtp_security,
+        user=settings.smtp_user,
+        password=password,
+        sender=settings.smtp_sender,
+        context=context,
+        timeout=settings.smtp_timeout,
+    )
 
 
-async def _telegram_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
-                        channel: Channel, running: Sequence[str], stop: asyncio.Event) -> None:
+async def _telegram_bot(
+    settings: Settings,
+    engine: Engine,
+    now: Callable[[], datetime],
+    channel: Channel,
+    running: Sequence[str],
+    stop: asyncio.Event,
+) -> None:
     from kehoach.chat.telegram_bot import KehoachBot
+
     if settings.telegram_token is None:
         return
     secret = settings.telegram_webhook_secret
-    bot = KehoachBot(engine, settings.telegram_token.get_secret_value(),
-                     base_url=settings.telegram_base_url, public_url=settings.public_url,
-                     webhook_url=settings.telegram_webhook_url,
-                     webhook_secret=secret.get_secret_value() if secret else None,
-                     webhook_listen=settings.telegram_webhook_listen, now=now,
-                     limiter=channel.limiter, channels=running)
+    bot = KehoachBot(
+        engine,
+        settings.telegram_token.get_secret_value(),
+        base_url=settings.telegram_base_url,
+        public_url=settings.public_url,
+        webhook_url=settings.telegram_webhook_url,
+        webhook_secret=secret.get_secret_value() if secret else None,
+        webhook_listen=settings.telegram_webhook_listen,
+        now=now,
+        limiter=channel.limiter,
+        channels=running,
+    )
     await bot.run(stop)
 
 
-def zalo_bot(settings: Settings, engine: Engine, now: Callable[[], datetime], *,
-             limiter: Any = None, running: Sequence[str] = ("zalo",)) -> ZaloBot | None:
+def zalo_bot(
+    settings: Settings,
+    engine: Engine,
+    now: Callable[[], datetime],
+    *,
+    limiter: Any = None,
+    running: Sequence[str] = ("zalo",),
+) -> ZaloBot | None:
     """The Zalo bot of these settings (None without a token): run by serve in the process
     that holds the token, and answering the webhook on the board."""
     from kehoach.chat.zalo_bot import ZaloBot
     from notifiers.zalo import Limiter, ZaloAPI
+
     if settings.zalo_token is None:
         return None
     secret = settings.zalo_webhook_secret
-    return ZaloBot(engine, ZaloAPI(settings.zalo_token.get_secret_value(),
-                                   settings.zalo_base_url, timeout=15.0),
-                   now=now, limiter=limiter or Limiter(settings.zalo_rate), channels=running,
-                   public_url=settings.public_url, webhook_url=settings.zalo_webhook_url,
-                   webhook_secret=secret.get_secret_value() if secret else None,
-                   max_chars=settings.zalo_max_chars)
+    return ZaloBot(
+        engine,
+        ZaloAPI(settings.zalo_token.get_secret_value(), settings.zalo_base_url, timeout=15.0),
+        now=now,
+        limiter=limiter or Limiter(settings.zalo_rate),
+        channels=running,
+        public_url=settings.public_url,
+        webhook_url=settings.zalo_webhook_url,
+        webhook_secret=secret.get_secret_value() if secret else None,
+        max_chars=settings.zalo_max_chars,
+    )
 
 
-async def _zalo_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
-                    channel: Channel, running: Sequence[str], stop: asyncio.Event) -> None:
+async def _zalo_bot(
+    settings: Settings,
+    engine: Engine,
+    now: Callable[[], datetime],
+    channel: Channel,
+    running: Sequence[str],
+    stop: asyncio.Event,
+) -> None:
     bot = zalo_bot(settings, engine, now, limiter=channel.limiter, running=running)
     if bot is not None:
         await bot.run(stop)
 
 
-def _describe_chat(label: str, answers: str, token: Callable[[Settings], object],
-                   webhook: Callable[[Settings], str | None], prefix: str
-                   ) -> Callable[[Settings], str]:
+def _describe_chat(
+    label: str,
+    answers: str,
+    token: Callable[[Settings], object],
+    webhook: Callable[[Settings], str | None],
+    prefix: str,
+) -> Callable[[Settings], str]:
     """The start line of a chat channel (settings KEHOACH_<prefix>_TOKEN and _WEBHOOK_URL);
     `answers`: what its bot takes besides commands."""
+
     def describe(settings: Settings) -> str:
         if not token(settings):
             return f"{label}: tắt (chưa đặt KEHOACH_{prefix}_TOKEN)."
         url = webhook(settings)
         mode = "webhook " + url if url else "long polling"
-        return (f"{label}: bật (gửi tin cho người đã liên kết; bot nhận lệnh và {answers} "
-                f"({mode})). Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến "
-                "trình khác chờ để thay khi nó dừng.")
+        return (
+            f"{label}: bật (gửi tin cho người đã liên kết; bot nhận lệnh và {answers} "
+            f"({mode})). Chỉ một tiến trình giữ mã bot gửi tin và chạy bot; các tiến "
+            "trình khác chờ để thay khi nó dừng."
+        )
+
     return describe
 
 
 def _describe_email(settings: Settings) -> str:
     host = settings.smtp_host
-    return f"Thư điện tử: bật (SMTP {host})." if host else \
-        "Thư điện tử: tắt (chưa đặt KEHOACH_SMTP_HOST)."
+    return (
+        f"Thư điện tử: bật (SMTP {host})."
+        if host
+        else "Thư điện tử: tắt (chưa đặt KEHOACH_SMTP_HOST)."
+    )
 
 
-CONSOLE = ChannelSpec("console", "Màn hình", None, False, _console,
-                      lambda _: "Tin cho đơn vị chưa ai nhận được: in ra màn hình.")
+CONSOLE = ChannelSpec(
+    "console",
+    "Màn hình",
+    None,
+    False,
+    _console,
+    lambda _: "Tin cho đơn vị chưa ai nhận được: in ra màn hình.",
+)
 REGISTRY: tuple[ChannelSpec, ...] = (
     CONSOLE,
-    ChannelSpec("telegram", "Telegram", "mã chat Telegram", True, _telegram,
-                _describe_chat("Telegram", "nút bấm", lambda s: s.telegram_token,
-                               lambda s: s.telegram_webhook_url, "TELEGRAM"),
-                _telegram_bot),
-    ChannelSpec("zalo", "Zalo", "mã người dùng Zalo", True, _zalo,
-                _describe_chat("Zalo", "tin trả lời 1, 2, 3", lambda s: s.zalo_token,
-                               lambda s: s.zalo_webhook_url, "ZALO"),
-                _zalo_bot),
+    ChannelSpec(
+        "telegram",
+        "Telegram",
+        "mã chat Telegram",
+        True,
+        _telegram,
+        _describe_chat(
+            "Telegram",
+            "nút bấm",
+            lambda s: s.telegram_token,
+            lambda s: s.telegram_webhook_url,
+            "TELEGRAM",
+        ),
+        _telegram_bot,
+    ),
+    ChannelSpec(
+        "zalo",
+        "Zalo",
+        "mã người dùng Zalo",
+        True,
+        _zalo,
+        _describe_chat(
+            "Zalo",
+            "tin trả lời 1, 2, 3",
+            lambda s: s.zalo_token,
+            lambda s: s.zalo_webhook_url,
+            "ZALO",
+        ),
+        _zalo_bot,
+    ),
     ChannelSpec("email", "Thư điện tử", "địa chỉ thư", False, _email, _describe_email),
 )
 #: The channel a unit's notifications go to when nobody in it can be reached.

@@ -1,4 +1,5 @@
 """The `kehoach` command line."""
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,9 @@ err = Console(stderr=True, highlight=False)
 class DayParam(click.ParamType[date]):
     name = "NGÀY"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> date:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> date:
         if isinstance(value, date):
             return value
         try:
@@ -50,20 +53,26 @@ class Bounded(click.ParamType[float]):
         self.low, self.high, self.real = low, high, real
         self.name = "SỐ" if real else "SỐ_NGUYÊN"
 
-    def convert(self, value: object, param: click.Parameter | None,
-                ctx: click.Context | None) -> float:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         import math
+
         try:
             number = float(str(value).replace(",", ".")) if self.real else int(str(value))
         except ValueError:
             number = math.nan
-        if (isinstance(number, float) and not math.isfinite(number)) \
-                or not self.low <= number <= self.high:
+        if (
+            isinstance(number, float) and not math.isfinite(number)
+        ) or not self.low <= number <= self.high:
             what = "một số" if self.real else "một số nguyên"
             option = param.opts[0] if param is not None and param.opts else "giá trị"
             low, high = (f"{n:g}".replace(".", ",") for n in (self.low, self.high))
-            err.print(f"[red]lỗi[/red] {option}: «{value}» không hợp lệ; cần {what} từ {low} "
-                      f"đến {high}", markup=True, soft_wrap=True)
+            err.print(
+                f"[red]lỗi[/red] {option}: «{value}» không hợp lệ; cần {what} từ {low} đến {high}",
+                markup=True,
+                soft_wrap=True,
+            )
             raise SystemExit(2)
         return number
 
@@ -95,8 +104,11 @@ def _report(errors: list[PlanError]) -> None:
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kehoach", message="%(prog)s, phiên bản %(version)s",
-                      help="Hiện phiên bản rồi thoát.")
+@click.version_option(
+    package_name="kehoach",
+    message="%(prog)s, phiên bản %(version)s",
+    help="Hiện phiên bản rồi thoát.",
+)
 def main() -> None:
     """kehoach: biến các Kế hoạch thành các bước có hạn, nhắc việc và theo dõi quá hạn."""
 
@@ -109,8 +121,10 @@ def check(plans: tuple[str, ...]) -> None:
     calendar = WorkingCalendar()
     for p in loaded:
         steps = compile_plan(p, calendar)
-        out.print(f"[green]✓[/green] {p.file}: {len(p.duties)} nghĩa vụ, {len(p.units)} đơn vị, "
-                  f"{len(steps)} bước ({p.start:%d/%m/%Y} – {p.end:%d/%m/%Y})")
+        out.print(
+            f"[green]✓[/green] {p.file}: {len(p.duties)} nghĩa vụ, {len(p.units)} đơn vị, "
+            f"{len(steps)} bước ({p.start:%d/%m/%Y} – {p.end:%d/%m/%Y})"
+        )
     if errors:
         _report(errors)
         sys.exit(1)
@@ -120,12 +134,23 @@ def check(plans: tuple[str, ...]) -> None:
 @click.argument("plans", nargs=-1, type=click.Path())
 @click.option("--from", "first", type=DayParam(), help="Từ ngày (19/5/2022 hoặc 2022-05-19).")
 @click.option("--to", "last", type=DayParam(), help="Đến ngày (tính cả ngày đó).")
-@click.option("--unit", "unit", help="Chỉ các bước của đơn vị này; cụm/nhóm: các đơn vị của nó; "
-              "head:CỤM, head:* (các cụm trưởng), * (mọi đơn vị trừ đơn vị ban hành).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Dạng kết quả.")
-def compile_(plans: tuple[str, ...], first: date | None, last: date | None, unit: str | None,
-             fmt: str) -> None:
+@click.option(
+    "--unit",
+    "unit",
+    help="Chỉ các bước của đơn vị này; cụm/nhóm: các đơn vị của nó; "
+    "head:CỤM, head:* (các cụm trưởng), * (mọi đơn vị trừ đơn vị ban hành).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Dạng kết quả.",
+)
+def compile_(
+    plans: tuple[str, ...], first: date | None, last: date | None, unit: str | None, fmt: str
+) -> None:
     """Biên dịch kế hoạch thành các bước có ngày, theo thứ tự thời gian (mặc định: plans/)."""
     loaded, errors = _load(plans or ("plans",))
     if errors:
@@ -153,9 +178,29 @@ def compile_(plans: tuple[str, ...], first: date | None, last: date | None, unit
         _table(pairs)
 
 
-CSV_FIELDS = ["id", "plan", "obligation", "kind", "title", "unit", "unit_name", "occurrence", "date",
-              "time", "start", "nominal_date", "shifted_because", "due_at", "tentative", "amount",
-              "place", "quantity", "measure", "percent", "phrase"]
+CSV_FIELDS = [
+    "id",
+    "plan",
+    "obligation",
+    "kind",
+    "title",
+    "unit",
+    "unit_name",
+    "occurrence",
+    "date",
+    "time",
+    "start",
+    "nominal_date",
+    "shifted_because",
+    "due_at",
+    "tentative",
+    "amount",
+    "place",
+    "quantity",
+    "measure",
+    "percent",
+    "phrase",
+]
 
 
 def _csv(pairs: list[tuple[Plan, Step]]) -> None:
@@ -189,8 +234,14 @@ def _table(pairs: list[tuple[Plan, Step]]) -> None:
             notes.append(f"{duty.percent:g}%")
         if occ.shifted_because:
             notes.append(f"dời từ {occ.nominal:%d/%m} ({occ.shifted_because})")
-        table.add_row(vi.day(occ.date), vi.clock(occ.time), vi.KINDS[duty.kind], duty.title,
-                      p.units.get(s.unit, s.unit), "; ".join(notes))
+        table.add_row(
+            vi.day(occ.date),
+            vi.clock(occ.time),
+            vi.KINDS[duty.kind],
+            duty.title,
+            p.units.get(s.unit, s.unit),
+            "; ".join(notes),
+        )
     out.print(table)
     out.print(f"{len(pairs)} bước.")
 

@@ -5,6 +5,7 @@ restarting when a writer changes them, so the copy is one moment of the database
 `kehoach serve` writes. The copy is written beside FILE and renamed into place, so FILE is
 never half-written. PostgreSQL has its own tool for this: pg_dump (docs/deploy.md).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,10 +26,13 @@ def backup(file: Path) -> None:
     thì dùng pg_dump (xem docs/deploy.md). Không ghi đè tệp đã có."""
     engine = _store_engine()
     if engine.dialect.name != "sqlite":
-        err.print("lỗi `kehoach backup` chỉ dành cho SQLite. Với PostgreSQL hãy dùng pg_dump, "
-                  "ví dụ: pg_dump --format=custom --file=kehoach.dump TÊN-CSDL "
-                  "(khôi phục: pg_restore --clean --dbname=TÊN-CSDL kehoach.dump).",
-                  markup=False, soft_wrap=True)
+        err.print(
+            "lỗi `kehoach backup` chỉ dành cho SQLite. Với PostgreSQL hãy dùng pg_dump, "
+            "ví dụ: pg_dump --format=custom --file=kehoach.dump TÊN-CSDL "
+            "(khôi phục: pg_restore --clean --dbname=TÊN-CSDL kehoach.dump).",
+            markup=False,
+            soft_wrap=True,
+        )
         raise SystemExit(1)
     source = Path(engine.url.database or "")
     if not source.is_file():
@@ -55,6 +59,9 @@ def backup(file: Path) -> None:
         partial.unlink(missing_ok=True)
         raise _store_fail(Exception(f"không sao lưu được {source}: {exc}")) from None
     size = f"{file.stat().st_size:,}".replace(",", ".")
-    out.print(f"✓ đã sao lưu {source} vào {file} ({size} byte). Khôi phục: "
-              f"dừng kehoach, chép {file} thành {source.name}, chạy `kehoach db upgrade`.",
-              highlight=False, soft_wrap=True)
+    out.print(
+        f"✓ đã sao lưu {source} vào {file} ({size} byte). Khôi phục: "
+        f"dừng kehoach, chép {file} thành {source.name}, chạy `kehoach db upgrade`.",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -3,6 +3,7 @@
 The token is shown once, when made (only its hash is kept): `create` and `rotate` print the
 feed's https:// and webcal:// addresses, built on KEHOACH_PUBLIC_URL.
 """
+
 from __future__ import annotations
 
 import click
@@ -18,30 +19,46 @@ def feed() -> None:
 
 def _print_urls(token_id: int, token: str, name: str) -> None:
     from calendars.feed import feed_urls
+
     https, webcal = feed_urls(settings().public_address, token)
     out.print(f"[green]✓[/green] lịch số {token_id}: {name}", highlight=False)
     out.print(f"  địa chỉ:      {https}", highlight=False, soft_wrap=True)
     out.print(f"  đăng ký ngay: {webcal}", highlight=False, soft_wrap=True)
-    out.print("  Địa chỉ chỉ hiện một lần này; ai có nó đều xem được lịch. Lộ thì dùng "
-              f"`kehoach feed rotate {token_id}`.", highlight=False)
+    out.print(
+        "  Địa chỉ chỉ hiện một lần này; ai có nó đều xem được lịch. Lộ thì dùng "
+        f"`kehoach feed rotate {token_id}`.",
+        highlight=False,
+    )
 
 
 @feed.command("create")
 @click.option("--unit", help="Lịch của một đơn vị (mã đơn vị).")
 @click.option("--cluster", metavar="KẾ-HOẠCH/CỤM", help="Lịch của mọi đơn vị trong một cụm.")
-@click.option("--person", help="Lịch của một người (số, tên đăng nhập hoặc tên): các đơn vị "
-                               "người đó phụ trách.")
+@click.option(
+    "--person",
+    help="Lịch của một người (số, tên đăng nhập hoặc tên): các đơn vị người đó phụ trách.",
+)
 @click.option("--plan", help="Lịch của cả một kế hoạch (mã kế hoạch).")
-@click.option("--label", help="Ghi chú cho dễ nhận ra, ví dụ \"điện thoại chị Lan\".")
+@click.option("--label", help='Ghi chú cho dễ nhận ra, ví dụ "điện thoại chị Lan".')
 @NOW_OPTION
-def feed_create(unit: str | None, cluster: str | None, person: str | None, plan: str | None,
-                label: str | None, now_text: str | None) -> None:
+def feed_create(
+    unit: str | None,
+    cluster: str | None,
+    person: str | None,
+    plan: str | None,
+    label: str | None,
+    now_text: str | None,
+) -> None:
     """Tạo một lịch mới và in địa chỉ của nó (chọn đúng một trong --unit, --cluster,
     --person, --plan)."""
     from kehoach import store
     from kehoach.store import feeds
-    chosen = [(k, v) for k, v in (("unit", unit), ("cluster", cluster), ("person", person),
-                                  ("plan", plan)) if v is not None]
+
+    chosen = [
+        (k, v)
+        for k, v in (("unit", unit), ("cluster", cluster), ("person", person), ("plan", plan))
+        if v is not None
+    ]
     if len(chosen) != 1:
         raise click.UsageError("chọn đúng một trong --unit, --cluster, --person, --plan")
     kind, scope_id = chosen[0]
@@ -64,6 +81,7 @@ def feed_list(show_all: bool) -> None:
     from engine.model import ZONE as VN
     from kehoach import store
     from kehoach.store import feeds
+
     engine = _ready_engine()
     try:
         with store.read_session(engine) as session:
@@ -75,9 +93,13 @@ def feed_list(show_all: bool) -> None:
         return
     table = Table("Số", "Phạm vi", "Ghi chú", "Tạo lúc", "Thu hồi lúc")
     for v in views:
-        table.add_row(str(v.id), f"{feeds.SCOPE_NAMES.get(v.scope, v.scope)} {v.scope_id}",
-                      v.label or "—", f"{v.created_at.astimezone(VN):%d/%m/%Y %H:%M}",
-                      f"{v.revoked_at.astimezone(VN):%d/%m/%Y %H:%M}" if v.revoked_at else "—")
+        table.add_row(
+            str(v.id),
+            f"{feeds.SCOPE_NAMES.get(v.scope, v.scope)} {v.scope_id}",
+            v.label or "—",
+            f"{v.created_at.astimezone(VN):%d/%m/%Y %H:%M}",
+            f"{v.revoked_at.astimezone(VN):%d/%m/%Y %H:%M}" if v.revoked_at else "—",
+        )
     out.print(table)
 
 
@@ -88,6 +110,7 @@ def feed_revoke(feed_id: int, now_text: str | None) -> None:
     """Thu hồi lịch số FEED_ID: địa chỉ của nó thôi dùng được ngay."""
     from kehoach import store
     from kehoach.store import feeds
+
     engine = _ready_engine()
     try:
         with store.write_session(engine) as session:
@@ -104,6 +127,7 @@ def feed_rotate(feed_id: int, now_text: str | None) -> None:
     """Đổi địa chỉ của lịch số FEED_ID: thu hồi địa chỉ cũ, in địa chỉ mới cùng phạm vi."""
     from kehoach import store
     from kehoach.store import feeds
+
     engine = _ready_engine()
     try:
         with store.write_session(engine) as session:

@@ -1,6 +1,7 @@
 """`kehoach import FILE`: read a plan's Word (.docx), text (.txt) or Markdown (.md) file and
 write a draft plan file for review. Reading files is here; the extraction itself is the pure
 `engine.importing`."""
+
 from __future__ import annotations
 
 import re
@@ -43,7 +44,11 @@ def _text_lines(path: Path) -> list[Line]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ReadError(f"không đọc được tệp «{path}» ({os_reason(exc)})") from None
-    for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "cp1258"):
+    for encoding in (
+        ("utf-8-sig", "utf-16")
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        else ("utf-8-sig", "cp1258")
+    ):
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
@@ -54,7 +59,9 @@ def _text_lines(path: Path) -> list[Line]:
             err.print(f"Tệp «{path}» dùng bảng mã Windows-1258: đã chuyển sang Unicode.")
         break
     else:
-        raise ReadError(f"tệp «{path}» không phải văn bản UTF-8 hay Windows-1258; hãy lưu lại với bảng mã UTF-8")
+        raise ReadError(
+            f"tệp «{path}» không phải văn bản UTF-8 hay Windows-1258; hãy lưu lại với bảng mã UTF-8"
+        )
     return [(i, unicodedata.normalize("NFC", t), False) for i, t in enumerate(text.splitlines(), 1)]
 
 
@@ -66,8 +73,10 @@ def _docx_lines(path: Path) -> list[Line]:
 
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ReadError(f"không đọc được tệp Word «{path}» ({type(exc).__name__}: tệp hỏng hoặc "
-                        "không phải .docx)") from None
+        raise ReadError(
+            f"không đọc được tệp Word «{path}» ({type(exc).__name__}: tệp hỏng hoặc "
+            "không phải .docx)"
+        ) from None
     except Exception as exc:  # noqa: BLE001  python-docx's own PackageNotFoundError and others
         raise ReadError(f"không đọc được tệp Word «{path}» ({exc})") from None
     out: list[Line] = []
@@ -101,7 +110,9 @@ def _docx_lines(path: Path) -> list[Line]:
                 bold = True
             number += 1
             out += [(number, part, bold) for part in text.split("\n")]  # a soft line break
-            letterhead = letterhead and not re.fullmatch(r"\s*kế hoạch\s*:?\s*", text, re.IGNORECASE)
+            letterhead = letterhead and not re.fullmatch(
+                r"\s*kế hoạch\s*:?\s*", text, re.IGNORECASE
+            )
         elif table is not None:
             for row in table.rows:
                 cells: list[str] = []
@@ -116,9 +127,13 @@ def _docx_lines(path: Path) -> list[Line]:
 
 def summary(draft: Draft) -> list[str]:
     counts = draft.counts()
-    kinds = ", ".join(f"{n} {KIND_NAMES[k]}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    lines = [f"Tìm thấy {len(draft.obligations)} nghĩa vụ" + (f": {kinds}." if kinds else "."),
-             f"{len(draft.units)} đơn vị, {len(draft.clusters)} cụm; đơn vị ban hành: «{draft.issuer}»."]
+    kinds = ", ".join(
+        f"{n} {KIND_NAMES[k]}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])
+    )
+    lines = [
+        f"Tìm thấy {len(draft.obligations)} nghĩa vụ" + (f": {kinds}." if kinds else "."),
+        f"{len(draft.units)} đơn vị, {len(draft.clusters)} cụm; đơn vị ban hành: «{draft.issuer}».",
+    ]
     low = sum(1 for ob in draft.obligations if ob.confidence < 0.55)
     if low:
         lines.append(f"{low} nghĩa vụ có độ tin cậy thấp (xem chú thích trong tệp).")
@@ -132,8 +147,12 @@ def summary(draft: Draft) -> list[str]:
 
 @main.command(name="import")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Ghi bản nháp vào tệp này (mặc định: in ra màn hình).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ghi bản nháp vào tệp này (mặc định: in ra màn hình).",
+)
 def import_(file: Path, output: Path | None) -> None:
     """Nhập kế hoạch từ tệp Word (.docx), văn bản (.txt) hoặc Markdown (.md) thành bản nháp
     tệp kế hoạch để xem lại; in tóm tắt và các mục cần xem lại."""
@@ -145,8 +164,14 @@ def import_(file: Path, output: Path | None) -> None:
         err.print(f"[red]lỗi[/red] {exc}", markup=True, soft_wrap=True)
         sys.exit(1)
     if len(lines) > LONG:
-        with Progress(TextColumn("Đang đọc {task.fields[name]}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeElapsedColumn(), console=err, transient=True) as bar:
+        with Progress(
+            TextColumn("Đang đọc {task.fields[name]}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
             task = bar.add_task("import", total=len(lines), name=file.name)
             draft = import_lines(lines, file.name, progress=lambda k: bar.update(task, completed=k))
     else:
@@ -158,8 +183,9 @@ def import_(file: Path, output: Path | None) -> None:
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            err.print(f"[red]lỗi[/red] không ghi được tệp «{output}» ({os_reason(exc)})",
-                      markup=True)
+            err.print(
+                f"[red]lỗi[/red] không ghi được tệp «{output}» ({os_reason(exc)})", markup=True
+            )
             sys.exit(1)
         err.print(f"Đã ghi bản nháp vào {output}.")
     for line in summary(draft):

@@ -1,5 +1,6 @@
 """People: `kehoach person add`, `kehoach person list`, `kehoach person password`,
 `kehoach person logout`, `kehoach person contacts`."""
+
 from __future__ import annotations
 
 import click
@@ -18,24 +19,45 @@ def person() -> None:
 @person.command("add")
 @click.argument("name")
 @click.option("--unit", required=True, help="Mã đơn vị của người này (như trong kế hoạch).")
-@click.option("--role", help="Chức vụ, như người ta gọi: \"Bí thư\", \"Phó Bí thư\"…")
-@click.option("--board-role", type=click.Choice(ROLES), default="member", show_default=True,
-              help="Quyền: secretary (thư ký cơ quan ban hành: mọi kế hoạch của đơn vị mình), "
-                   "cluster_head (cụm trưởng: các đơn vị trong cụm), unit_secretary (đơn vị "
-                   "mình), member (nhận tin của đơn vị mình).")
+@click.option("--role", help='Chức vụ, như người ta gọi: "Bí thư", "Phó Bí thư"…')
+@click.option(
+    "--board-role",
+    type=click.Choice(ROLES),
+    default="member",
+    show_default=True,
+    help="Quyền: secretary (thư ký cơ quan ban hành: mọi kế hoạch của đơn vị mình), "
+    "cluster_head (cụm trưởng: các đơn vị trong cụm), unit_secretary (đơn vị "
+    "mình), member (nhận tin của đơn vị mình).",
+)
 @click.option("--email", help="Địa chỉ thư điện tử.")
 @click.option("--login", help="Tên đăng nhập trang quản lý (chữ thường, không dấu).")
 @NOW_OPTION
-def person_add(name: str, unit: str, role: str | None, board_role: str, email: str | None,
-               login: str | None, now_text: str | None) -> None:
+def person_add(
+    name: str,
+    unit: str,
+    role: str | None,
+    board_role: str,
+    email: str | None,
+    login: str | None,
+    now_text: str | None,
+) -> None:
     """Thêm một người vào đơn vị UNIT."""
     from kehoach import store
     from kehoach.store.people import add_person
+
     engine = _ready_engine()
     try:
         with store.write_session(engine) as session:
-            pid = add_person(session, name, unit, _now(now_text), role=role,
-                             board_role=board_role, email=email, login=login)
+            pid = add_person(
+                session,
+                name,
+                unit,
+                _now(now_text),
+                role=role,
+                board_role=board_role,
+                email=email,
+                login=login,
+            )
     except store.StoreError as exc:
         raise _store_fail(exc) from None
     out.print(f"[green]✓[/green] đã thêm {name} (số {pid}) vào đơn vị {unit}")
@@ -50,6 +72,7 @@ def person_list(unit: str | None) -> None:
     from kehoach import store
     from kehoach.channels import contact_channels
     from kehoach.store.people import ROLE_NAMES, list_people
+
     engine = _ready_engine()
     try:
         with store.read_session(engine) as session:
@@ -62,18 +85,26 @@ def person_list(unit: str | None) -> None:
     channels = contact_channels()
     table = Table("Số", "Tên", "Đơn vị", "Vai trò", *(c.label for c in channels), "Đăng nhập")
     for p in people:
-        table.add_row(str(p.id), p.name + (f" ({p.role})" if p.role else ""),
-                      p.unit_name or p.unit_id or "—",
-                      # BoardRole is a StrEnum: its plain str value finds it
-                      ROLE_NAMES.get(p.board_role, p.board_role),  # type: ignore[call-overload]
-                      *(p.contact_text(c.name) or "—" for c in channels), p.login or "—")
+        table.add_row(
+            str(p.id),
+            p.name + (f" ({p.role})" if p.role else ""),
+            p.unit_name or p.unit_id or "—",
+            # BoardRole is a StrEnum: its plain str value finds it
+            ROLE_NAMES.get(p.board_role, p.board_role),  # type: ignore[call-overload]
+            *(p.contact_text(c.name) or "—" for c in channels),
+            p.login or "—",
+        )
     out.print(table)
 
 
 @person.command("password")
 @click.argument("login")
-@click.option("--stdin", "from_stdin", is_flag=True,
-              help="Đọc mật khẩu từ dòng đầu của đầu vào chuẩn (cho kịch bản).")
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Đọc mật khẩu từ dòng đầu của đầu vào chuẩn (cho kịch bản).",
+)
 @click.option("--generate", is_flag=True, help="Sinh một mật khẩu ngẫu nhiên và in ra một lần.")
 def person_password(login: str, from_stdin: bool, generate: bool) -> None:
     """Đặt mật khẩu đăng nhập trang quản lý cho người có tên đăng nhập LOGIN.
@@ -86,6 +117,7 @@ def person_password(login: str, from_stdin: bool, generate: bool) -> None:
     from kehoach.cli import err
     from kehoach.web.passwords import check_strength, set_password
     from kehoach.web.passwords import generate as make_password
+
     if from_stdin and generate:
         raise click.UsageError("chọn một trong --stdin và --generate")
     if generate:
@@ -118,6 +150,7 @@ def person_logout(login: str) -> None:
     from kehoach.cli import err
     from kehoach.store.people import find_person
     from kehoach.web.sessions import end_all
+
     engine = _ready_engine()
     try:
         with store.write_session(engine) as session:
@@ -130,14 +163,18 @@ def person_logout(login: str) -> None:
 
 @person.command("contacts")
 @click.argument("who", metavar="NGƯỜI")
-@click.option("--prefer", metavar="KÊNH",
-              help="Kênh nhận tin được thử trước (telegram, email, …); các kênh khác theo sau.")
+@click.option(
+    "--prefer",
+    metavar="KÊNH",
+    help="Kênh nhận tin được thử trước (telegram, email, …); các kênh khác theo sau.",
+)
 def person_contacts(who: str, prefer: str | None) -> None:
     """Các kênh liên lạc của NGƯỜI (số, tên đăng nhập hoặc tên), theo thứ tự được thử;
     --prefer KÊNH đặt kênh ưu tiên (tin nhắc, tin báo lên và tin tổng hợp theo nó)."""
     from kehoach import store
     from kehoach.store.people import find_person, person_view
     from kehoach.store.people import prefer as set_preferred
+
     engine = _ready_engine()
     try:
         with store.write_session(engine) as session:
@@ -150,9 +187,11 @@ def person_contacts(who: str, prefer: str | None) -> None:
     if prefer is not None:
         out.print(f"[green]✓[/green] {view.name} nhận tin qua {view.contacts[0].label} trước")
     if not view.contacts:
-        out.print(f"{view.name} chưa có kênh liên lạc nào: thêm thư bằng `kehoach person add "
-                  "--email`, liên kết chat bằng `kehoach invite`.", markup=False)
+        out.print(
+            f"{view.name} chưa có kênh liên lạc nào: thêm thư bằng `kehoach person add "
+            "--email`, liên kết chat bằng `kehoach invite`.",
+            markup=False,
+        )
         return
     for i, c in enumerate(view.contacts, 1):
         out.print(f"{i}. {c.label}: {c.text}", markup=False)
-

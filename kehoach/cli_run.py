@@ -1,4 +1,5 @@
 """Long-running processes: `kehoach serve` and `kehoach worker`."""
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,12 @@ def _run_engine(clock: bool, tick_seconds: float, poll_seconds: float, limit: in
 
     from kehoach import store
     from kehoach.serve import serve as run
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("apscheduler", "alembic"):  # one line per run of every job: not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -29,9 +34,15 @@ def _run_engine(clock: bool, tick_seconds: float, poll_seconds: float, limit: in
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run(config, stop, clock=clock, tick_seconds=tick_seconds,
-                  poll_seconds=poll_seconds, limit=limit,
-                  announce=lambda line: err.print(line, markup=False, soft_wrap=True))
+        await run(
+            config,
+            stop,
+            clock=clock,
+            tick_seconds=tick_seconds,
+            poll_seconds=poll_seconds,
+            limit=limit,
+            announce=lambda line: err.print(line, markup=False, soft_wrap=True),
+        )
 
     try:
         asyncio.run(main_())
@@ -41,18 +52,31 @@ def _run_engine(clock: bool, tick_seconds: float, poll_seconds: float, limit: in
 
 
 RUN_OPTIONS = [
-    click.option("--poll-seconds", default=1.0, show_default=True,
-                 type=Bounded(0.01, 3600, real=True),
-                 help="Khi hàng đợi trống, chờ bấy nhiêu giây rồi xem lại (0,01 đến 3600)."),
-    click.option("--limit", default=100, show_default=True, type=Bounded(1, 100_000),
-                 help="Số tin nhận gửi mỗi lượt (1 đến 100000)."),
+    click.option(
+        "--poll-seconds",
+        default=1.0,
+        show_default=True,
+        type=Bounded(0.01, 3600, real=True),
+        help="Khi hàng đợi trống, chờ bấy nhiêu giây rồi xem lại (0,01 đến 3600).",
+    ),
+    click.option(
+        "--limit",
+        default=100,
+        show_default=True,
+        type=Bounded(1, 100_000),
+        help="Số tin nhận gửi mỗi lượt (1 đến 100000).",
+    ),
 ]
 
 
 @main.command()
-@click.option("--tick-seconds", default=60.0, show_default=True,
-              type=Bounded(0.1, 86_400, real=True),
-              help="Khoảng cách giữa hai nhịp của đồng hồ, giây (0,1 đến 86400).")
+@click.option(
+    "--tick-seconds",
+    default=60.0,
+    show_default=True,
+    type=Bounded(0.1, 86_400, real=True),
+    help="Khoảng cách giữa hai nhịp của đồng hồ, giây (0,1 đến 86400).",
+)
 @RUN_OPTIONS[0]
 @RUN_OPTIONS[1]
 def serve(tick_seconds: float, poll_seconds: float, limit: int) -> None:

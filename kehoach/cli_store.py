@@ -2,6 +2,7 @@
 
 kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `compile` start fast.
 """
+
 from __future__ import annotations
 
 import sys
@@ -37,6 +38,7 @@ def settings() -> Settings:
     stops the command with its Vietnamese message."""
     from kehoach import store
     from kehoach.settings import Settings
+
     try:
         return Settings.load()
     except store.StoreError as exc:
@@ -49,6 +51,7 @@ def show_settings() -> None:
     from rich.markup import escape
 
     from kehoach.settings import describe
+
     table = Table("Thiết lập", "Giá trị", "Lấy từ", "Ý nghĩa")
     for row in describe(settings()):
         table.add_row(*map(escape, row))
@@ -57,6 +60,7 @@ def show_settings() -> None:
 
 def _store_engine() -> Engine:
     from kehoach import store
+
     try:
         return store.make_engine(store.database_url(settings().database_url))
     except store.StoreError as exc:
@@ -66,6 +70,7 @@ def _store_engine() -> Engine:
 def _store_fail(exc: Exception) -> SystemExit:
     """Print a store error the way `check` prints plan errors; the caller raises the result."""
     from rich.markup import escape
+
     err.print(f"[red]lỗi[/red] {escape(str(exc))}", markup=True, soft_wrap=True)
     return SystemExit(1)
 
@@ -80,6 +85,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Tạo hoặc nâng cấp lược đồ cơ sở dữ liệu lên phiên bản mới nhất."""
     from kehoach import store
+
     engine = _store_engine()
     try:
         before, after = store.upgrade(engine)
@@ -96,18 +102,25 @@ def db_upgrade() -> None:
 def db_status() -> None:
     """Cho biết cơ sở dữ liệu có ở phiên bản lược đồ mới nhất không (mã thoát 1 nếu không)."""
     from kehoach import store
+
     engine = _ready_engine()
-    out.print(f"Cơ sở dữ liệu {store.describe(engine)} ở phiên bản {store.head_revision()} (mới nhất).")
+    out.print(
+        f"Cơ sở dữ liệu {store.describe(engine)} ở phiên bản {store.head_revision()} (mới nhất)."
+    )
 
 
 def _duplicate_plans(plans: list[Plan]) -> list[PlanError]:
     from engine.errors import Position
+
     first: dict[str, Plan] = {}
     errors = []
     for p in plans:
         if p.id in first:
-            errors.append(PlanError(f"mã kế hoạch «{p.id}» đã dùng trong {first[p.id].file}",
-                                    Position(p.file)))
+            errors.append(
+                PlanError(
+                    f"mã kế hoạch «{p.id}» đã dùng trong {first[p.id].file}", Position(p.file)
+                )
+            )
         first.setdefault(p.id, p)
     return errors
 
@@ -125,6 +138,7 @@ def load(plans: tuple[str, ...]) -> None:
 
     from kehoach import store
     from kehoach.store.drafts import store_plan
+
     loaded, errors = _load(plans or ("plans",))
     errors += _duplicate_plans(loaded)
     if errors:
@@ -141,12 +155,21 @@ def load(plans: tuple[str, ...]) -> None:
                 text = Path(p.file).read_bytes().decode("utf-8-sig")  # read and checked by _load
                 bar.update(task, description=f"{p.id}: lưu {len(steps)} bước", total=len(steps))
                 with store.write_session(engine) as session:  # the board's «Công bố» does the same
-                    r = store_plan(session, p, steps, text, now=datetime.now(UTC),
-                                   actor="kehoach load", channel="cli",
-                                   progress=partial(bar.advance, task))
+                    r = store_plan(
+                        session,
+                        p,
+                        steps,
+                        text,
+                        now=datetime.now(UTC),
+                        actor="kehoach load",
+                        channel="cli",
+                        progress=partial(bar.advance, task),
+                    )
             restored = f", khôi phục {r.restored}" if r.restored else ""
-            out.print(f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "
-                      f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}.")
+            out.print(
+                f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "
+                f"đổi {r.changed}, hủy {r.cancelled}, giữ nguyên {r.kept}{restored}."
+            )
     except store.StoreError as exc:
         raise _store_fail(exc) from None
 
@@ -165,14 +188,18 @@ def _now(value: str | None, force: bool | None = None) -> datetime_:
     from datetime import UTC, datetime, timedelta
 
     from engine.model import ZONE
+
     if value is None:
         return datetime.now(UTC)
 
     def fail(why: str) -> SystemExit:
         from rich.markup import escape
-        err.print(f"[red]lỗi[/red] --now: «{escape(str(value))}» {why}", markup=True,
-                  soft_wrap=True)
+
+        err.print(
+            f"[red]lỗi[/red] --now: «{escape(str(value))}» {why}", markup=True, soft_wrap=True
+        )
         return SystemExit(1)
+
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -186,15 +213,22 @@ def _now(value: str | None, force: bool | None = None) -> datetime_:
         moment = moment.astimezone(UTC)
         ahead = force is False and moment > datetime.now(UTC) + timedelta(days=1)
     if ahead:
-        raise fail("đi trước đồng hồ thật hơn một ngày: mọi nhắc việc và báo trễ hạn đến lúc đó "
-                   "sẽ được xử lý ngay; thêm --force nếu thật sự muốn thế")
+        raise fail(
+            "đi trước đồng hồ thật hơn một ngày: mọi nhắc việc và báo trễ hạn đến lúc đó "
+            "sẽ được xử lý ngay; thêm --force nếu thật sự muốn thế"
+        )
     return moment
 
 
-NOW_OPTION = click.option("--now", "now_text", metavar="ISO",
-                          help="Thời điểm coi là hiện tại (mặc định: bây giờ), ví dụ 2024-01-31T08:00.")
-FORCE_OPTION = click.option("--force", is_flag=True,
-                            help="Cho phép --now đi trước đồng hồ thật hơn một ngày.")
+NOW_OPTION = click.option(
+    "--now",
+    "now_text",
+    metavar="ISO",
+    help="Thời điểm coi là hiện tại (mặc định: bây giờ), ví dụ 2024-01-31T08:00.",
+)
+FORCE_OPTION = click.option(
+    "--force", is_flag=True, help="Cho phép --now đi trước đồng hồ thật hơn một ngày."
+)
 #: How many notifications one command or one batch may send.
 LIMIT = Bounded(1, 100_000)
 
@@ -206,6 +240,7 @@ def WRITE_NOW(command: Callable[..., None]) -> Callable[..., None]:  # a decorat
 
 def _ready_engine() -> Engine:
     from kehoach import store
+
     engine = _store_engine()
     try:
         store.check_schema_current(engine)
@@ -221,14 +256,21 @@ def _once(now: datetime_, limit: int, work: str) -> tuple[Any, Any]:
     from kehoach import store
     from kehoach.clock import Clock
     from kehoach.serve import wired_channels
+
     config = settings()
     engine = _ready_engine()
     channels: list[Any] = []
     held: list[Any] = []
     try:
         channels = [_gated(c, engine, held) for c in wired_channels(config)]
-        clock = Clock(engine, store.database_url(config.database_url), channels, lambda: now,
-                      dispatch_limit=limit, digest_at=config.digest_hour)
+        clock = Clock(
+            engine,
+            store.database_url(config.database_url),
+            channels,
+            lambda: now,
+            dispatch_limit=limit,
+            digest_at=config.digest_hour,
+        )
         result: tuple[Any, Any] = getattr(clock, work)()
     except store.StoreError as exc:
         raise _store_fail(exc) from None
@@ -249,6 +291,7 @@ def _gated(channel: Any, engine: Engine, held: list[Any]) -> Any:
     from kehoach.channels import label
     from kehoach.leadership import leadership_for
     from kehoach.serve import SenderGate
+
     if channel.sender_key is None:
         return channel
     gate, lock = SenderGate(channel), leadership_for(engine, channel.sender_key)
@@ -256,23 +299,34 @@ def _gated(channel: Any, engine: Engine, held: list[Any]) -> Any:
     if gate.sending:
         held.append(lock)
     else:
-        err.print(f"{label(channel.name)}: một tiến trình khác (kehoach serve hoặc worker) đang "
-                  "giữ quyền gửi trên kênh này; các tin của kênh được xếp hàng để tiến trình đó "
-                  "gửi.")
+        err.print(
+            f"{label(channel.name)}: một tiến trình khác (kehoach serve hoặc worker) đang "
+            "giữ quyền gửi trên kênh này; các tin của kênh được xếp hàng để tiến trình đó "
+            "gửi."
+        )
     return gate
 
 
 #: `--limit` of the commands that send (tick, digest).
-SEND_LIMIT = click.option("--limit", default=10_000, show_default=True, type=LIMIT,
-                          help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.")
-SENT_BY = ("Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Telegram khi có "
-           "KEHOACH_TELEGRAM_TOKEN, thư điện tử khi có KEHOACH_SMTP_HOST; tin cho đơn vị chưa ai "
-           "nhận được thì in ra màn hình. Chạy cùng lúc với `kehoach serve` cũng không gửi trùng; "
-           "tin Telegram khi đó do tiến trình đang giữ mã bot gửi.")
+SEND_LIMIT = click.option(
+    "--limit",
+    default=10_000,
+    show_default=True,
+    type=LIMIT,
+    help="Gửi tối đa bấy nhiêu tin trên mỗi kênh.",
+)
+SENT_BY = (
+    "Gửi ngay qua các kênh đã cấu hình, như `kehoach serve`: Telegram khi có "
+    "KEHOACH_TELEGRAM_TOKEN, thư điện tử khi có KEHOACH_SMTP_HOST; tin cho đơn vị chưa ai "
+    "nhận được thì in ra màn hình. Chạy cùng lúc với `kehoach serve` cũng không gửi trùng; "
+    "tin Telegram khi đó do tiến trình đang giữ mã bot gửi."
+)
 
 
-@main.command(help="Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi "
-              f"(để chạy bằng cron). {SENT_BY}")
+@main.command(
+    help="Một nhịp: xếp các nhắc việc, báo trễ hạn đến giờ vào hàng đợi rồi gửi "
+    f"(để chạy bằng cron). {SENT_BY}"
+)
 @WRITE_NOW
 @SEND_LIMIT
 def tick(now_text: str | None, force: bool, limit: int) -> None:
@@ -280,37 +334,52 @@ def tick(now_text: str | None, force: bool, limit: int) -> None:
     decided, sent = _once(now, limit, "run_tick")
     problems = ""
     if sent.failed or sent.unknown or sent.retrying:
-        problems = (f"; thất bại {sent.failed}, chưa rõ {sent.unknown}, "
-                    f"sẽ thử lại {sent.retrying}")
-    err.print(f"Đã xét {decided.steps} bước: {decided.queued} thông báo mới "
-              f"({decided.escalations} báo trễ hạn), đã gửi {sent.sent}{problems}.")
+        problems = f"; thất bại {sent.failed}, chưa rõ {sent.unknown}, sẽ thử lại {sent.retrying}"
+    err.print(
+        f"Đã xét {decided.steps} bước: {decided.queued} thông báo mới "
+        f"({decided.escalations} báo trễ hạn), đã gửi {sent.sent}{problems}."
+    )
 
 
-@main.command(help="Tin tổng hợp hằng ngày: mỗi đơn vị một tin liệt kê việc sắp đến hạn, đến "
-              "hạn hôm nay và quá hạn; mỗi ngày một lần, từ giờ KEHOACH_DIGEST_HOUR (mặc định "
-              f"07:30) (để chạy bằng cron). {SENT_BY}")
+@main.command(
+    help="Tin tổng hợp hằng ngày: mỗi đơn vị một tin liệt kê việc sắp đến hạn, đến "
+    "hạn hôm nay và quá hạn; mỗi ngày một lần, từ giờ KEHOACH_DIGEST_HOUR (mặc định "
+    f"07:30) (để chạy bằng cron). {SENT_BY}"
+)
 @WRITE_NOW
 @SEND_LIMIT
 def digest(now_text: str | None, force: bool, limit: int) -> None:
     now = _now(now_text, force)
     queued, sent = _once(now, limit, "run_digest")
     if queued.day is None:
-        err.print(f"Chưa đến giờ gửi tin tổng hợp ({settings().digest_hour:%H:%M}); "
-                  "không gửi gì.")
+        err.print(f"Chưa đến giờ gửi tin tổng hợp ({settings().digest_hour:%H:%M}); không gửi gì.")
         return
-    err.print(f"Tin tổng hợp ngày {queued.day:%d/%m/%Y}: {queued.queued} tin mới"
-              f"{f', {queued.duplicates} tin đã xếp trước đó' if queued.duplicates else ''}"
-              f", đã gửi {sent.sent}.")
+    err.print(
+        f"Tin tổng hợp ngày {queued.day:%d/%m/%Y}: {queued.queued} tin mới"
+        f"{f', {queued.duplicates} tin đã xếp trước đó' if queued.duplicates else ''}"
+        f", đã gửi {sent.sent}."
+    )
 
 
 # `overdue` and `agenda` read the board's lists (kehoach.web.queries): the same steps, the
 # same order, filters from the database. A table shows `--limit` rows and says how many more;
 # json and csv stream every row read, never holding the list. In a table each step takes a
 # few lines and its id stands alone on the last one, so it can be copied whole in 80 columns.
-FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-                             default="table", show_default=True, help="Cách in.")
-LIMIT_OPTION = click.option("--limit", default=100, show_default=True, type=click.IntRange(0),
-                            help="In tối đa bấy nhiêu bước (0: tất cả).")
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Cách in.",
+)
+LIMIT_OPTION = click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(0),
+    help="In tối đa bấy nhiêu bước (0: tất cả).",
+)
 PLAN_OPTION = click.option("--plan", help="Chỉ các bước của kế hoạch này.")
 
 
@@ -321,6 +390,7 @@ def _cluster_units(engine: Engine, cluster: str) -> frozenset[str]:
     from kehoach import store
     from kehoach.store.models import group_members_table as m
     from kehoach.store.models import groups_table as g
+
     try:
         with store.read_session(engine) as session:
             heads = session.execute(select(g.c.head_id).where(g.c.id == cluster)).all()
@@ -329,18 +399,29 @@ def _cluster_units(engine: Engine, cluster: str) -> frozenset[str]:
     except store.StoreError as exc:
         raise _store_fail(exc) from None
     if not heads:
-        err.print(f"[red]lỗi[/red] không có cụm hay nhóm «{cluster}» trong cơ sở dữ liệu",
-                  markup=True)
+        err.print(
+            f"[red]lỗi[/red] không có cụm hay nhóm «{cluster}» trong cơ sở dữ liệu", markup=True
+        )
         raise SystemExit(1)
     return frozenset(units)
 
 
-def _list_steps(which: object, now: datetime_, fmt: str, limit: int, unit: str | None,
-                cluster: str | None, plan: str | None, title: str, empty: str) -> None:
+def _list_steps(
+    which: object,
+    now: datetime_,
+    fmt: str,
+    limit: int,
+    unit: str | None,
+    cluster: str | None,
+    plan: str | None,
+    title: str,
+    empty: str,
+) -> None:
     from itertools import islice
 
     from kehoach import store
     from kehoach.web import queries
+
     engine = _ready_engine()
     scope = _cluster_units(engine, cluster) if cluster else queries.EVERYTHING
     f = queries.Filters(plan=plan, unit=unit, sort="due")
@@ -348,8 +429,11 @@ def _list_steps(which: object, now: datetime_, fmt: str, limit: int, unit: str |
     try:
         with store.read_session(engine) as session:
             # the total says how many more a table or a --limit left out (none else)
-            total = queries.step_page(session, scope, now, which, f, None, 1).total \
-                if fmt == "table" or limit else 0
+            total = (
+                queries.step_page(session, scope, now, which, f, None, 1).total
+                if fmt == "table" or limit
+                else 0
+            )
             lines = queries.stream_lines(session, scope, now, which, f)
             shown = islice(lines, limit) if limit else lines
             if fmt == "table":
@@ -361,8 +445,11 @@ def _list_steps(which: object, now: datetime_, fmt: str, limit: int, unit: str |
     if total and fmt == "table":
         out.print(f"{min(total, limit or total)} bước.")
     if limit and total > limit:
-        err.print(f"Còn {total - limit} bước nữa (tất cả {total}); dùng --limit {total} "
-                  "hay --limit 0 để in hết, --format csv để lưu ra tệp.", soft_wrap=True)
+        err.print(
+            f"Còn {total - limit} bước nữa (tất cả {total}); dùng --limit {total} "
+            "hay --limit 0 để in hết, --format csv để lưu ra tệp.",
+            soft_wrap=True,
+        )
 
 
 def _print_steps(title: str, lines: Iterable[Any], empty: str) -> None:
@@ -386,10 +473,14 @@ def _json_steps(lines: Iterable[Any]) -> None:
     import json
 
     from kehoach.web.api import _out
+
     sys.stdout.write("[")
     for i, s in enumerate(lines):
-        sys.stdout.write(("," if i else "") + "\n" + json.dumps(
-            _out(s).model_dump(mode="json"), ensure_ascii=False))
+        sys.stdout.write(
+            ("," if i else "")
+            + "\n"
+            + json.dumps(_out(s).model_dump(mode="json"), ensure_ascii=False)
+        )
     sys.stdout.write("\n]\n")
 
 
@@ -399,6 +490,7 @@ def _csv_steps(lines: Iterable[Any]) -> None:
 
     from kehoach.web.exports import csv_cells
     from kehoach.web.tables import STEP_HEADER, step_rows
+
     writer = csv.writer(sys.stdout)
     writer.writerow(STEP_HEADER)
     rows = csv_cells(step_rows(lines), safe=False)
@@ -413,29 +505,63 @@ def _csv_steps(lines: Iterable[Any]) -> None:
 @LIMIT_OPTION
 @FORMAT_OPTION
 @NOW_OPTION
-def overdue(unit: str | None, cluster: str | None, plan: str | None, limit: int, fmt: str,
-            now_text: str | None) -> None:
+def overdue(
+    unit: str | None,
+    cluster: str | None,
+    plan: str | None,
+    limit: int,
+    fmt: str,
+    now_text: str | None,
+) -> None:
     """Các bước quá hạn mà chưa hoàn thành, kể cả mức đã báo lên (hạn sớm nhất trước)."""
     from kehoach.web.queries import OVERDUE
-    _list_steps(OVERDUE, _now(now_text), fmt, limit, unit, cluster, plan,
-                "Các bước quá hạn", "Không có bước nào quá hạn.")
+
+    _list_steps(
+        OVERDUE,
+        _now(now_text),
+        fmt,
+        limit,
+        unit,
+        cluster,
+        plan,
+        "Các bước quá hạn",
+        "Không có bước nào quá hạn.",
+    )
 
 
 @main.command()
-@click.option("--days", default=14, show_default=True, type=Bounded(1, 3660),
-              help="Số ngày tới (1 đến 3660).")
+@click.option(
+    "--days", default=14, show_default=True, type=Bounded(1, 3660), help="Số ngày tới (1 đến 3660)."
+)
 @click.option("--unit", help="Chỉ các bước của đơn vị này.")
 @click.option("--cluster", help="Chỉ các bước của các đơn vị trong cụm (hay nhóm) này.")
 @PLAN_OPTION
 @LIMIT_OPTION
 @FORMAT_OPTION
 @NOW_OPTION
-def agenda(days: int, unit: str | None, cluster: str | None, plan: str | None, limit: int,
-           fmt: str, now_text: str | None) -> None:
+def agenda(
+    days: int,
+    unit: str | None,
+    cluster: str | None,
+    plan: str | None,
+    limit: int,
+    fmt: str,
+    now_text: str | None,
+) -> None:
     """Các bước chưa làm đến hạn trong những ngày tới."""
     from kehoach.web.queries import StepList
-    _list_steps(StepList(False, days), _now(now_text), fmt, limit, unit, cluster, plan,
-                f"Việc trong {days} ngày tới", f"Không có việc nào trong {days} ngày tới.")
+
+    _list_steps(
+        StepList(False, days),
+        _now(now_text),
+        fmt,
+        limit,
+        unit,
+        cluster,
+        plan,
+        f"Việc trong {days} ngày tới",
+        f"Không có việc nào trong {days} ngày tới.",
+    )
 
 
 @main.command()
@@ -446,6 +572,7 @@ def agenda(days: int, unit: str | None, cluster: str | None, plan: str | None, l
 def done(step: str, note: str | None, actor: str, now_text: str | None, force: bool) -> None:
     """Đánh dấu một bước đã hoàn thành."""
     from kehoach import store
+
     now = _now(now_text, force)
     engine = _ready_engine()
     try:

@@ -11,6 +11,7 @@ Click writes its error messages in English before we see them; the few it builds
 («'x' is not one of 'table', 'json'») are read back by `PATTERNS`, one line per message of
 Click's that a user of this CLI can meet.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,13 +26,28 @@ from engine.vi import os_reason
 
 SECTIONS = {"Options": "Tùy chọn", "Commands": "Lệnh", "Positional arguments": "Đối số"}
 #: Click's metavars of its own types and of our arguments, as they read in the usage line.
-METAVARS = {"TEXT": "CHỮ", "INTEGER": "SỐ", "FLOAT": "SỐ", "INTEGER RANGE": "SỐ",
-            "FLOAT RANGE": "SỐ", "PATH": "ĐƯỜNG-DẪN", "FILENAME": "TỆP", "FILE": "TỆP",
-            "DIRECTORY": "THƯ-MỤC", "BOOLEAN": "ĐÚNG/SAI", "PLANS": "KẾ-HOẠCH", "STEP": "BƯỚC",
-            "AMOUNT": "SỐ-TIỀN", "QUANTITY": "SỐ-LƯỢNG", "FEED_ID": "SỐ-LỊCH",
-            "LOGIN": "TÊN-ĐĂNG-NHẬP", "NAME": "TÊN"}
-_METAVAR = re.compile(r"\b(" + "|".join(sorted(map(re.escape, METAVARS), key=len,
-                                                reverse=True)) + r")\b")
+METAVARS = {
+    "TEXT": "CHỮ",
+    "INTEGER": "SỐ",
+    "FLOAT": "SỐ",
+    "INTEGER RANGE": "SỐ",
+    "FLOAT RANGE": "SỐ",
+    "PATH": "ĐƯỜNG-DẪN",
+    "FILENAME": "TỆP",
+    "FILE": "TỆP",
+    "DIRECTORY": "THƯ-MỤC",
+    "BOOLEAN": "ĐÚNG/SAI",
+    "PLANS": "KẾ-HOẠCH",
+    "STEP": "BƯỚC",
+    "AMOUNT": "SỐ-TIỀN",
+    "QUANTITY": "SỐ-LƯỢNG",
+    "FEED_ID": "SỐ-LỊCH",
+    "LOGIN": "TÊN-ĐĂNG-NHẬP",
+    "NAME": "TÊN",
+}
+_METAVAR = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, METAVARS), key=len, reverse=True)) + r")\b"
+)
 HELP = "Hiện hướng dẫn này rồi thoát."
 USAGE = "Cách dùng:"
 #: Click's messages that carry values, read back into Vietnamese. «{x}» is a value Click wrote
@@ -59,9 +75,14 @@ PATTERNS: list[tuple[str, str]] = [
     (r"Value must be an iterable\.", "giá trị phải là một danh sách"),
 ]
 _PATTERNS = [(re.compile(p), vi) for p, vi in PATTERNS]
+
+
 def _unquote(text: str) -> str:
-    return re.sub(r"'([^']*)'", r"«\1»", text).strip("«»") if text.count("'") == 2 else \
-        re.sub(r"'([^']*)'", r"\1", text)
+    return (
+        re.sub(r"'([^']*)'", r"«\1»", text).strip("«»")
+        if text.count("'") == 2
+        else re.sub(r"'([^']*)'", r"\1", text)
+    )
 
 
 def translate(message: str) -> str:
@@ -82,14 +103,18 @@ def _hint(exc: click.BadParameter, ctx: click.Context | None) -> str | None:
         hints = [exc.param_hint] if isinstance(exc.param_hint, str) else list(exc.param_hint)
         return " / ".join(hints)
     if exc.param is not None and ctx is not None:
-        return _METAVAR.sub(lambda m: METAVARS[m[1]], exc.param.get_error_hint(ctx)
-                            .replace("'", ""))
+        return _METAVAR.sub(
+            lambda m: METAVARS[m[1]], exc.param.get_error_hint(ctx).replace("'", "")
+        )
     return None
 
 
 def _suggest(possibilities: Sequence[str] | None) -> str:
-    return f" Có phải là {' hay '.join(f'«{p}»' for p in sorted(possibilities))}?" \
-        if possibilities else ""
+    return (
+        f" Có phải là {' hay '.join(f'«{p}»' for p in sorted(possibilities))}?"
+        if possibilities
+        else ""
+    )
 
 
 def message_of(exc: click.ClickException) -> str:
@@ -115,8 +140,9 @@ def message_of(exc: click.ClickException) -> str:
 class Failure(click.UsageError):
     """A Click error already in Vietnamese; shown with the usage line when it is about usage."""
 
-    def __init__(self, message: str, ctx: click.Context | None, usage: bool,
-                 exit_code: int) -> None:
+    def __init__(
+        self, message: str, ctx: click.Context | None, usage: bool, exit_code: int
+    ) -> None:
         super().__init__(message, ctx)
         # Click types exit_code as a ClassVar; an instance's own code is the one Click reads
         self.with_usage, self.exit_code = usage, exit_code  # type: ignore[misc]
@@ -127,8 +153,7 @@ class Failure(click.UsageError):
             click.echo(self.ctx.get_usage(), file=file)
             names = self.ctx.command.get_help_option_names(self.ctx)
             if names:
-                click.echo(f"Xem «{self.ctx.command_path} {names[-1]}» để biết thêm.",
-                           file=file)
+                click.echo(f"Xem «{self.ctx.command_path} {names[-1]}» để biết thêm.", file=file)
             click.echo(file=file)
         click.echo(f"lỗi {self.message}", file=file)
 
@@ -137,20 +162,30 @@ class Formatter(click.HelpFormatter):
     """Headings, the usage prefix, Click's «[default: …]» and type names in Vietnamese."""
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
-        super().write_usage(prog, _METAVAR.sub(lambda m: METAVARS[m[1]], args),
-                            f"{USAGE} " if prefix is None else prefix)
+        super().write_usage(
+            prog,
+            _METAVAR.sub(lambda m: METAVARS[m[1]], args),
+            f"{USAGE} " if prefix is None else prefix,
+        )
 
     @contextmanager
     def section(self, name: str) -> Iterator[None]:
         with super().section(SECTIONS.get(name, name)):
             yield
 
-    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30,
-                 col_spacing: int = 2) -> None:
-        rows = [(_METAVAR.sub(lambda m: METAVARS[m[1]], term),
-                 text.replace("[default: ", "[mặc định: ").replace("; default: ", "; mặc định: ")
-                 .replace("[required]", "[bắt buộc]").replace("; required]", "; bắt buộc]"))
-                for term, text in rows]
+    def write_dl(
+        self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+    ) -> None:
+        rows = [
+            (
+                _METAVAR.sub(lambda m: METAVARS[m[1]], term),
+                text.replace("[default: ", "[mặc định: ")
+                .replace("; default: ", "; mặc định: ")
+                .replace("[required]", "[bắt buộc]")
+                .replace("; required]", "; bắt buộc]"),
+            )
+            for term, text in rows
+        ]
         super().write_dl(rows, col_max, col_spacing)
 
 
@@ -185,8 +220,13 @@ class Group(Command, click.Group):
         kwargs.setdefault("subcommand_metavar", "LỆNH [ĐỐI-SỐ]...")
         super().__init__(*args, **kwargs)
 
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
         with _in_vietnamese():
             return super().make_context(info_name, args, parent, **extra)
 
@@ -196,8 +236,10 @@ class Group(Command, click.Group):
 
 
 #: Passed through as they are: ours, and a group called bare showing its help (Click ≥ 8.2).
-_AS_THEY_ARE = (Failure, *[getattr(click.exceptions, n) for n in ("NoArgsIsHelpError",)
-                           if hasattr(click.exceptions, n)])
+_AS_THEY_ARE = (
+    Failure,
+    *[getattr(click.exceptions, n) for n in ("NoArgsIsHelpError",) if hasattr(click.exceptions, n)],
+)
 
 
 @contextmanager

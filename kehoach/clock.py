@@ -35,6 +35,7 @@ slept for STALL_PERIODS periods. Each successful scheduled tick is recorded in t
     ...
     clock.shutdown()
 """
+
 from __future__ import annotations
 
 import itertools
@@ -154,12 +155,20 @@ def digest_job(clock_id: str) -> None:
 class Clock:
     """The engine's periodic jobs on an AsyncIOScheduler with a persistent job store."""
 
-    def __init__(self, engine: Engine, url: str, channel: Channel | Sequence[Channel],
-                 now: Callable[[], datetime],
-                 *, tick_seconds: float = 60.0, dispatch_limit: int = 100,
-                 worker: str | None = None, digest_at: time = DEFAULT_HOUR,
-                 on_error: Callable[[ClockError, BaseException], None] | None = None,
-                 wall: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        engine: Engine,
+        url: str,
+        channel: Channel | Sequence[Channel],
+        now: Callable[[], datetime],
+        *,
+        tick_seconds: float = 60.0,
+        dispatch_limit: int = 100,
+        worker: str | None = None,
+        digest_at: time = DEFAULT_HOUR,
+        on_error: Callable[[ClockError, BaseException], None] | None = None,
+        wall: Callable[[], datetime] = utc_now,
+    ):
         # The running channels; the first one also takes what no person can be reached for.
         self.channels = [channel] if isinstance(channel, Channel) else list(channel)
         self.engine, self.url, self.channel, self.now = engine, url, self.channels[0], now
@@ -189,9 +198,14 @@ class Clock:
         for channel in self.channels:
             if not channel.sending:  # another process holds its sender key and sends for it
                 continue
-            one = store.dispatch(lambda: store.write_session(self.engine), channel, now,
-                                 limit=self.dispatch_limit, worker=self.worker,
-                                 fallbacks=self.channel_names)
+            one = store.dispatch(
+                lambda: store.write_session(self.engine),
+                channel,
+                now,
+                limit=self.dispatch_limit,
+                worker=self.worker,
+                fallbacks=self.channel_names,
+            )
             for name, value in vars(one).items():
                 setattr(total, name, getattr(total, name) + value)
         return total
@@ -199,13 +213,19 @@ class Clock:
     def run_tick(self) -> tuple[store.TickResult, DispatchResult]:
         now = self.now()
         with store.write_session(self.engine) as session:
-            decided = store.tick(session, now, channel=self.channel.name,
-                                 channels=self.channel_names)
+            decided = store.tick(
+                session, now, channel=self.channel.name, channels=self.channel_names
+            )
         sent = self.dispatch_all(now)
         self.ticks += 1
         if decided.queued or sent.claimed:
-            log.info("nhịp lúc %s: xét %d bước, %d thông báo mới, đã gửi %d", now.isoformat(),
-                     decided.steps, decided.queued, sent.sent)
+            log.info(
+                "nhịp lúc %s: xét %d bước, %d thông báo mới, đã gửi %d",
+                now.isoformat(),
+                decided.steps,
+                decided.queued,
+                sent.sent,
+            )
         return decided, sent
 
     def run_scheduled_tick(self) -> tuple[store.TickResult, DispatchResult]:
@@ -220,8 +240,9 @@ class Clock:
         """Today's digests (once per recipient and day, whoever runs it), then one dispatch."""
         now = self.now()
         with store.write_session(self.engine) as session:
-            queued = make_digest(session, now, self.digest_at, channel=self.channel.name,
-                                 channels=self.channel_names)
+            queued = make_digest(
+                session, now, self.digest_at, channel=self.channel.name, channels=self.channel_names
+            )
         sent = self.dispatch_all(now)
         if queued.queued:
             log.info("tin tổng hợp ngày %s: %d người nhận", queued.day, queued.queued)
@@ -231,12 +252,18 @@ class Clock:
         now = self.now()
         with store.write_session(self.engine) as session:
             parked = _abandon_stale_claims(session, now)
-            counts = dict(session.execute(select(outbox_table.c.state, func.count())
-                                          .group_by(outbox_table.c.state)).all())
+            counts = dict(
+                session.execute(
+                    select(outbox_table.c.state, func.count()).group_by(outbox_table.c.state)
+                ).all()
+            )
         counts["parked"] = parked
         if counts.get("failed") or counts.get("unknown"):
-            log.warning("hàng đợi: %d tin gửi thất bại, %d tin chưa rõ đã đến chưa; cần người "
-                        "xem lại", counts.get("failed", 0), counts.get("unknown", 0))
+            log.warning(
+                "hàng đợi: %d tin gửi thất bại, %d tin chưa rõ đã đến chưa; cần người xem lại",
+                counts.get("failed", 0),
+                counts.get("unknown", 0),
+            )
         return counts
 
     def guard(self, job: str, work: Callable[[], Any]) -> Any:
@@ -284,10 +311,14 @@ class Clock:
         jobs = self.job_store()
         # Jobs run in a thread pool of their own: at shutdown a running tick finishes (the
         # asyncio executor would cancel its future and log a CancelledError traceback).
-        scheduler = AsyncIOScheduler(jobstores={"default": jobs}, timezone=UTC,
-                                     executors={"default": ThreadPoolExecutor(JOB_THREADS)})
-        scheduler.add_listener(self._count_jobs,
-                               EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": jobs},
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(JOB_THREADS)},
+        )
+        scheduler.add_listener(
+            self._count_jobs, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        )
         try:
             self._schedule(scheduler)
             scheduler.start()
@@ -297,9 +328,15 @@ class Clock:
             raise
         self.woke = monotonic_time.monotonic()
         self.scheduler = scheduler
-        log.info("đồng hồ chạy: nhịp mỗi %g giây, tin tổng hợp hằng ngày lúc %02d:%02d, dọn dẹp "
-                 "hằng ngày lúc %02d:%02d", self.tick_seconds, self.digest_at.hour,
-                 self.digest_at.minute, HOUSEKEEPING_AT["hour"], HOUSEKEEPING_AT["minute"])
+        log.info(
+            "đồng hồ chạy: nhịp mỗi %g giây, tin tổng hợp hằng ngày lúc %02d:%02d, dọn dẹp "
+            "hằng ngày lúc %02d:%02d",
+            self.tick_seconds,
+            self.digest_at.hour,
+            self.digest_at.minute,
+            HOUSEKEEPING_AT["hour"],
+            HOUSEKEEPING_AT["minute"],
+        )
 
     def _count_jobs(self, event: JobSubmissionEvent | JobExecutionEvent) -> None:
         with self._flight_lock:
@@ -307,23 +344,45 @@ class Clock:
 
     def _schedule(self, scheduler: AsyncIOScheduler) -> None:
         grace = max(1, int(self.tick_seconds))
-        scheduler.add_job(tick_job, IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
-                          args=[self.id], id=TICK_JOB, name="kehoach tick",
-                          replace_existing=True, coalesce=True, misfire_grace_time=grace,
-                          max_instances=1, next_run_time=datetime.now(UTC))  # catch-up tick
-        scheduler.add_job(housekeeping_job, CronTrigger(timezone=ZONE, **HOUSEKEEPING_AT),
-                          args=[self.id], id=HOUSEKEEPING_JOB, name="kehoach housekeeping",
-                          replace_existing=True, coalesce=True, misfire_grace_time=6 * 3600,
-                          max_instances=1)
+        scheduler.add_job(
+            tick_job,
+            IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
+            args=[self.id],
+            id=TICK_JOB,
+            name="kehoach tick",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=grace,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )  # catch-up tick
+        scheduler.add_job(
+            housekeeping_job,
+            CronTrigger(timezone=ZONE, **HOUSEKEEPING_AT),
+            args=[self.id],
+            id=HOUSEKEEPING_JOB,
+            name="kehoach housekeeping",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=6 * 3600,
+            max_instances=1,
+        )
         # Re-adding the job moved its next run to tomorrow: a digest missed today runs now.
         catch_up: dict[str, datetime] = {}
         if missed_digest(self.now(), self.digest_at):
             catch_up["next_run_time"] = datetime.now(UTC)
-        scheduler.add_job(digest_job, CronTrigger(timezone=ZONE, hour=self.digest_at.hour,
-                                                  minute=self.digest_at.minute),
-                          args=[self.id], id=DIGEST_JOB, name="kehoach digest",
-                          replace_existing=True, coalesce=True, misfire_grace_time=DIGEST_GRACE,
-                          max_instances=1, **catch_up)
+        scheduler.add_job(
+            digest_job,
+            CronTrigger(timezone=ZONE, hour=self.digest_at.hour, minute=self.digest_at.minute),
+            args=[self.id],
+            id=DIGEST_JOB,
+            name="kehoach digest",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=DIGEST_GRACE,
+            max_instances=1,
+            **catch_up,
+        )
 
     def shutdown(self) -> None:
         """Stop waking up; a tick already running finishes in its thread (the process waits

@@ -8,6 +8,7 @@ not HTML. Reading the lines (and their encoding) is kehoach.cli_import's, as for
 
     lines = document_lines(data, "ke-hoach.docx")   # raises NotAPlan with the reason
 """
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,10 @@ def kind_of(data: bytes) -> str:
     if not data.strip():
         raise NotAPlan("tệp rỗng: không có nội dung nào để đọc")
     if data.startswith(OLE):
-        raise NotAPlan("tệp Word cũ (.doc) hoặc tệp Word có mật khẩu: hãy mở bằng Word, bỏ mật "
-                       "khẩu nếu có, rồi lưu lại dưới dạng .docx")
+        raise NotAPlan(
+            "tệp Word cũ (.doc) hoặc tệp Word có mật khẩu: hãy mở bằng Word, bỏ mật "
+            "khẩu nếu có, rồi lưu lại dưới dạng .docx"
+        )
     if data.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -51,14 +54,17 @@ def kind_of(data: bytes) -> str:
         raise NotAPlan("tệp nhị phân (ảnh, PDF hoặc tệp khác), không phải văn bản hay tệp Word")
     head = data[:2048].decode("utf-8-sig", errors="ignore").lstrip().lower()
     if head.startswith(("<!doctype html", "<html", "<?xml")):
-        raise NotAPlan("tệp HTML/XML (trang web), không phải văn bản kế hoạch: hãy lưu trang "
-                       "thành tệp Word hoặc chép nội dung vào tệp .txt")
+        raise NotAPlan(
+            "tệp HTML/XML (trang web), không phải văn bản kế hoạch: hãy lưu trang "
+            "thành tệp Word hoặc chép nội dung vào tệp .txt"
+        )
     return "text"  # its encoding is read_lines' to tell, as for `kehoach import`
 
 
 def document_lines(data: bytes, name: str) -> list[tuple[int, str, bool]]:
     """The numbered lines of an upload, as `kehoach import` reads a file."""
     from kehoach.cli_import import ReadError, read_lines
+
     if len(data) > MAX_UPLOAD:
         raise NotAPlan(f"tệp lớn hơn {MAX_UPLOAD // 2**20} MB: không nhận")
     suffix = ".docx" if kind_of(data) == "docx" else ".txt"

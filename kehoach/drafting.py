@@ -11,6 +11,7 @@ and store it.
     doc, problems = apply_form(doc, form)      # a secretary's answers
     text = plan_text(doc)                      # the YAML that `kehoach load` would read
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -56,8 +57,9 @@ class Problems:
             self.by_obligation.setdefault(index, []).append(message)
 
 
-def new_document(lines: Sequence[tuple[int, str, bool]], source: str, *,
-                 known: Mapping[str, str], issuer: str) -> dict[str, Any]:
+def new_document(
+    lines: Sequence[tuple[int, str, bool]], source: str, *, known: Mapping[str, str], issuer: str
+) -> dict[str, Any]:
     """The draft document of an uploaded file's lines: the importer's draft with its units
     matched to the `known` ones (id → name) and its issuer made the uploader's body."""
     draft = import_lines(list(lines), source)
@@ -68,12 +70,17 @@ def new_document(lines: Sequence[tuple[int, str, bool]], source: str, *,
     choices = {}
     for unit in plan.get("units") or []:
         matches = by_key.get(key(unit["name"]), [])
-        choices[unit["id"]] = issuer if unit["id"] == plan.get("issuer") else (
-            matches[0] if len(matches) == 1 else NEW)
+        choices[unit["id"]] = (
+            issuer
+            if unit["id"] == plan.get("issuer")
+            else (matches[0] if len(matches) == 1 else NEW)
+        )
     return {
         "plan": plan,
-        "review": [{"line": r.line, "text": r.text, "reason": r.reason, "lines": list(r.lines)}
-                   for r in draft.review],
+        "review": [
+            {"line": r.line, "text": r.text, "reason": r.reason, "lines": list(r.lines)}
+            for r in draft.review
+        ],
         "answered": [False] * len(draft.review),
         "lines": [[n, text] for n, text, _ in lines],
         "lines_of": {ob.id: ob.line for ob in draft.obligations},
@@ -84,11 +91,19 @@ def new_document(lines: Sequence[tuple[int, str, bool]], source: str, *,
 def document_of_plan(text: str) -> dict[str, Any]:
     """The draft document to edit a published plan: its file, no question to answer."""
     plan = yaml.safe_load(text) or {}
-    return {"plan": plan, "review": [], "answered": [], "lines": [], "lines_of": {},
-            "units": {u["id"]: u["id"] for u in plan.get("units") or []}}
+    return {
+        "plan": plan,
+        "review": [],
+        "answered": [],
+        "lines": [],
+        "lines_of": {},
+        "units": {u["id"]: u["id"] for u in plan.get("units") or []},
+    }
 
 
-def context(doc: Mapping[str, Any], item: Mapping[str, Any], around: int = 2) -> list[tuple[int, str, bool]]:
+def context(
+    doc: Mapping[str, Any], item: Mapping[str, Any], around: int = 2
+) -> list[tuple[int, str, bool]]:
     """The lines around a review item's sentence, the item's own lines marked."""
     about = {item["line"], *item.get("lines", ())}
     numbers = [n for n, _ in doc["lines"]]
@@ -100,15 +115,21 @@ def obligations_of(doc: Mapping[str, Any], item: Mapping[str, Any]) -> list[int]
     """Indexes of the obligations a review item is about (those drawn from its lines)."""
     about = {item["line"], *item.get("lines", ())}
     lines_of = doc["lines_of"]
-    return [i for i, ob in enumerate(doc["plan"].get("obligations") or [])
-            if lines_of.get(ob.get("id")) in about]
+    return [
+        i
+        for i, ob in enumerate(doc["plan"].get("obligations") or [])
+        if lines_of.get(ob.get("id")) in about
+    ]
 
 
 def selectors(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(id, name) of everything an obligation may be given to: units, clusters, groups."""
     plan = doc["plan"]
-    return [(u["id"], u["name"]) for section in ("units", "clusters", "groups")
-            for u in plan.get(section) or []]
+    return [
+        (u["id"], u["name"])
+        for section in ("units", "clusters", "groups")
+        for u in plan.get(section) or []
+    ]
 
 
 def _listed(value: Any) -> list[str]:
@@ -138,7 +159,9 @@ def apply_form(doc: dict[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
                 else:
                     ob.pop(name, None)  # the issuer
             elif name == "reminders" and isinstance(value, str) and value.strip():
-                ob[name] = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+                ob[name] = [
+                    part.strip() for part in value.replace(";", ",").split(",") if part.strip()
+                ]
             elif isinstance(value, str) and value.strip():
                 ob[name] = " ".join(value.split())
             elif name in OPTIONAL:
@@ -151,8 +174,12 @@ def apply_form(doc: dict[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
         new_id, n = base, 2
         while new_id in taken:
             new_id, n = f"{base}-{n}", n + 1
-        added: dict[str, Any] = {"id": new_id, "kind": str(form.get("new-kind") or "deadline"),
-                                 "title": title, "when": " ".join(str(form.get("new-when") or "").split())}
+        added: dict[str, Any] = {
+            "id": new_id,
+            "kind": str(form.get("new-kind") or "deadline"),
+            "title": title,
+            "when": " ".join(str(form.get("new-when") or "").split()),
+        }
         chosen = _listed(form.get("new-responsible"))
         if chosen:
             added["responsible"] = chosen[0] if len(chosen) == 1 else chosen
@@ -164,8 +191,7 @@ def apply_form(doc: dict[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
     for unit_id in units:
         if f"unit-{unit_id}" in form and unit_id != plan.get("issuer"):
             units[unit_id] = str(form[f"unit-{unit_id}"])
-    answered = [bool(form.get(f"answered-{k}")) or was
-                for k, was in enumerate(doc["answered"])]
+    answered = [bool(form.get(f"answered-{k}")) or was for k, was in enumerate(doc["answered"])]
     return {**doc, "plan": plan, "units": units, "answered": answered}
 
 
@@ -192,12 +218,16 @@ def final_plan(doc: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, An
         unit_id = rename(u["id"])
         units.setdefault(unit_id, {**u, "id": unit_id, "name": known.get(unit_id, u["name"])})
     plan["units"] = list(units.values())
-    plan["clusters"] = [{**c, "head": rename(c.get("head")), "members": rename(c.get("members") or [])}
-                        for c in plan.get("clusters") or []]
+    plan["clusters"] = [
+        {**c, "head": rename(c.get("head")), "members": rename(c.get("members") or [])}
+        for c in plan.get("clusters") or []
+    ]
     if "groups" in plan:
         plan["groups"] = [{**g, "members": rename(g.get("members") or [])} for g in plan["groups"]]
     plan["obligations"] = [_renamed(ob, rename) for ob in plan.get("obligations") or []]
-    return {k: v for k, v in plan.items() if v not in (None, [])} | {"obligations": plan["obligations"]}
+    return {k: v for k, v in plan.items() if v not in (None, [])} | {
+        "obligations": plan["obligations"]
+    }
 
 
 def _renamed(ob: Mapping[str, Any], rename: Any) -> dict[str, Any]:
@@ -229,8 +259,12 @@ def check(doc: Mapping[str, Any], known: Mapping[str, str]) -> tuple[Plan | None
         if ob.get("kind") not in KIND_NAMES:
             problems.add(i, f"loại «{ob.get('kind')}» không hợp lệ")
         try:
-            schedule = parse_when(str(ob.get("when") or ""),
-                                  default_year=period[0].year if period and period[0].year == period[1].year else None)
+            schedule = parse_when(
+                str(ob.get("when") or ""),
+                default_year=period[0].year
+                if period and period[0].year == period[1].year
+                else None,
+            )
             if period and not expand(schedule.rule, *period):
                 problems.add(i, "thời gian này không rơi vào ngày nào của kế hoạch")
         except (PlanError, ValueError) as exc:
@@ -295,17 +329,24 @@ def preview(plan: Plan, stored: Mapping[str, Any], calendar: WorkingCalendar) ->
     publishing would change (`stored`: step id → a row with due_at and state)."""
     steps = compile_plan(plan, calendar)
     counts = Counter(s.unit for s in steps)
-    per_unit = sorted(((plan.units.get(u, u), n) for u, n in counts.items()), key=lambda x: (-x[1], x[0]))
+    per_unit = sorted(
+        ((plan.units.get(u, u), n) for u, n in counts.items()), key=lambda x: (-x[1], x[0])
+    )
     months: dict[str, list[Step]] = {}
     for s in steps:
         months.setdefault(f"{s.occurrence.date:%m/%Y}", []).append(s)
     ids = {s.id for s in steps}
     added = [s for s in steps if s.id not in stored]
-    moved = [(s, stored[s.id]) for s in steps if s.id in stored
-             and stored[s.id].state != State.CANCELLED
-             and stored[s.id].due_at != s.occurrence.due_at]
-    cancelled = [row for sid, row in stored.items()
-                 if sid not in ids and row.state == State.PENDING]
+    moved = [
+        (s, stored[s.id])
+        for s in steps
+        if s.id in stored
+        and stored[s.id].state != State.CANCELLED
+        and stored[s.id].due_at != s.occurrence.due_at
+    ]
+    cancelled = [
+        row for sid, row in stored.items() if sid not in ids and row.state == State.PENDING
+    ]
     return Preview(steps, per_unit, list(months.items()), added, moved, cancelled)
 
 
@@ -318,8 +359,15 @@ def unit_choices(doc: Mapping[str, Any], known: Mapping[str, str]) -> list[dict[
     out = []
     for unit in doc["plan"].get("units") or []:
         matches = by_key.get(key(unit["name"]), [])
-        out.append({"id": unit["id"], "name": unit["name"], "chosen": doc["units"].get(unit["id"], NEW),
-                    "matches": matches, "issuer": unit["id"] == doc["plan"].get("issuer")})
+        out.append(
+            {
+                "id": unit["id"],
+                "name": unit["name"],
+                "chosen": doc["units"].get(unit["id"], NEW),
+                "matches": matches,
+                "issuer": unit["id"] == doc["plan"].get("issuer"),
+            }
+        )
     return out
 
 

@@ -12,6 +12,7 @@ blocking and polled by the processes that do not hold it:
   `….sqlite3.TOPIC`);
 - an in-memory SQLite database belongs to one process, which always leads.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -34,8 +35,11 @@ class Leadership(Protocol):
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory lock key for `name`."""
-    return int.from_bytes(hashlib.blake2b(f"kehoach clock {name}".encode(), digest_size=8)
-                          .digest(), "big", signed=True)
+    return int.from_bytes(
+        hashlib.blake2b(f"kehoach clock {name}".encode(), digest_size=8).digest(),
+        "big",
+        signed=True,
+    )
 
 
 class PostgresLeadership:
@@ -49,7 +53,8 @@ class PostgresLeadership:
         if self.conn is None:
             self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             db, schema = self.conn.exec_driver_sql(
-                "SELECT current_database(), current_schema()").one()
+                "SELECT current_database(), current_schema()"
+            ).one()
             self.key = lock_key(f"{db}/{schema}" + (f"/{self.topic}" if self.topic else ""))
         return self.conn
 
@@ -66,8 +71,9 @@ class PostgresLeadership:
             return self.still_held()
         try:
             conn = self._connection()
-            self.held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                          {"k": self.key}).scalar())
+            self.held = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
+            )
         except Exception as exc:  # noqa: BLE001  the server is away: not leader, try later
             log.warning("không kiểm tra được quyền giữ %s: %s", self.topic or "đồng hồ", exc)
             self._drop()
@@ -76,9 +82,14 @@ class PostgresLeadership:
     def still_held(self) -> bool:
         try:  # this connection holds only this lock
             assert self.conn is not None
-            self.held = bool(self.conn.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND pid = pg_backend_pid()")).scalar())
+            self.held = bool(
+                self.conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND pid = pg_backend_pid()"
+                    )
+                ).scalar()
+            )
         except Exception:  # noqa: BLE001  connection lost: so is the lock
             self._drop()
         return self.held

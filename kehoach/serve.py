@@ -11,9 +11,11 @@ service, elected the same way (`sender_loop`). The channels are the registry's
     settings = {"KEHOACH_DATABASE_URL": "postgresql+psycopg://…"}   # os.environ at the CLI
     asyncio.run(serve(settings, stop=asyncio.Event(), tick_seconds=60))
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -79,8 +81,10 @@ class SenderGate(Channel):
     def send(self, notification: Notification) -> DeliveryResult:
         with self.lock:
             if not self.sending:
-                raise DeliveryError(f"tiến trình này không giữ quyền gửi {label(self.name)}; "
-                                    "gửi lại sau", retry_after=1.0)
+                raise DeliveryError(
+                    f"tiến trình này không giữ quyền gửi {label(self.name)}; gửi lại sau",
+                    retry_after=1.0,
+                )
             self.busy += 1
         try:
             return self.channel.send(notification)
@@ -100,23 +104,35 @@ class SenderGate(Channel):
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
-async def dispatch_loop(engine: Engine, channel: Channel, now: Callable[[], datetime],
-                        stop: asyncio.Event, *, poll_seconds: float, limit: int,
-                        worker: str, fallbacks: Sequence[str] = ()) -> int:
+async def dispatch_loop(
+    engine: Engine,
+    channel: Channel,
+    now: Callable[[], datetime],
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float,
+    limit: int,
+    worker: str,
+    fallbacks: Sequence[str] = (),
+) -> int:
     """Send due outbox rows until `stop`; sleeps `poll_seconds` when there is nothing to do.
     Returns after the batch in hand is done (its rows are claimed)."""
     sent = 0
     while not stop.is_set():
         try:
-            result = await asyncio.to_thread(store.dispatch, lambda: store.write_session(engine),
-                                             channel, now(), limit=limit, worker=worker,
-                                             fallbacks=fallbacks)
+            result = await asyncio.to_thread(
+                store.dispatch,
+                lambda: store.write_session(engine),
+                channel,
+                now(),
+                limit=limit,
+                worker=worker,
+                fallbacks=fallbacks,
+            )
         except Exception as exc:  # noqa: BLE001  the database is away: log, wait, try again
             log.error("gửi tin lỗi: %s", exc)
             await _sleep(stop, poll_seconds)
@@ -127,8 +143,13 @@ async def dispatch_loop(engine: Engine, channel: Channel, now: Callable[[], date
     return sent
 
 
-async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
-                    stop: asyncio.Event, *, poll_seconds: float) -> None:
+async def lead_loop(
+    leadership: Leadership,
+    make_clock: Callable[[], Clock],
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float,
+) -> None:
     """Run the clock while this process holds leadership; try to take it over otherwise.
 
     The watchdog: a clock whose scheduler stopped waking up (Clock.stalled: APScheduler's job
@@ -140,8 +161,10 @@ async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
         while not stop.is_set():
             held = await asyncio.to_thread(leadership.try_acquire)
             if clock is not None and held and clock.stalled():
-                log.error("đồng hồ không thức dậy đã %.0f giây; dựng lại bộ hẹn giờ",
-                          time.monotonic() - clock.woke)
+                log.error(
+                    "đồng hồ không thức dậy đã %.0f giây; dựng lại bộ hẹn giờ",
+                    time.monotonic() - clock.woke,
+                )
                 clock.shutdown()
                 clock = None
             if held and clock is None:
@@ -151,8 +174,9 @@ async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
                     clock.start()
                 except Exception as exc:  # logged; leadership given back
                     if isinstance(exc, store.StoreError):
-                        log.error("không khởi động được đồng hồ (%s); nhường quyền và thử lại "
-                                  "sau", exc)
+                        log.error(
+                            "không khởi động được đồng hồ (%s); nhường quyền và thử lại sau", exc
+                        )
                     else:
                         log.exception("không khởi động được đồng hồ; nhường quyền và thử lại sau")
                     clock = None
@@ -169,9 +193,14 @@ async def lead_loop(leadership: Leadership, make_clock: Callable[[], Clock],
         await asyncio.to_thread(leadership.release)
 
 
-async def sender_loop(leadership: Leadership, gate: SenderGate,
-                        work: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, Any]]],
-                        stop: asyncio.Event, *, poll_seconds: float) -> None:
+async def sender_loop(
+    leadership: Leadership,
+    gate: SenderGate,
+    work: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, Any]]],
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float,
+) -> None:
     """Talk to a service for a sender key (Telegram: a bot token) only while this process
     holds the key's lock: then run `work` (the channel's dispatch loops and its bot) until
     `stop` or the lock is lost.
@@ -221,8 +250,10 @@ async def sender_loop(leadership: Leadership, gate: SenderGate,
 def describe_start(settings: Settings, engine: Engine, *, clock: bool) -> list[str]:
     """What `serve` and `worker` print at start, in Vietnamese."""
     role = "máy chủ (đồng hồ khi được giữ quyền + gửi tin)" if clock else "tiến trình gửi tin"
-    lines = [f"kehoach {role}, tiến trình {worker_name()}",
-             f"Cơ sở dữ liệu: {store.describe(engine)}"]
+    lines = [
+        f"kehoach {role}, tiến trình {worker_name()}",
+        f"Cơ sở dữ liệu: {store.describe(engine)}",
+    ]
     # the console's line (what nobody can be reached for) last, the others in registry order
     lines += [s.describe(settings) for s in REGISTRY if s.address_kind is not None]
     lines += [s.describe(settings) for s in REGISTRY if s.address_kind is None]
@@ -241,8 +272,14 @@ def wired_channels(settings: Settings | Mapping[str, str]) -> list[Channel]:
     return channels
 
 
-async def run_bot(settings: Settings, engine: Engine, now: Callable[[], datetime],
-                  gate: SenderGate, channels: Sequence[Channel], stop: asyncio.Event) -> None:
+async def run_bot(
+    settings: Settings,
+    engine: Engine,
+    now: Callable[[], datetime],
+    gate: SenderGate,
+    channels: Sequence[Channel],
+    stop: asyncio.Event,
+) -> None:
     """The channel's bot (commands, button presses), when its registry entry has one, in the
     process that holds its sender key, its answers paced by the channel's `limiter`."""
     found = spec(gate.name)
@@ -250,12 +287,19 @@ async def run_bot(settings: Settings, engine: Engine, now: Callable[[], datetime
         await found.bot(settings, engine, now, gate, [c.name for c in channels], stop)
 
 
-async def serve(settings: Settings | Mapping[str, str], stop: asyncio.Event, *,
-                clock: bool = True, now: Callable[[], datetime] = utc_now,
-                tick_seconds: float = 60.0, poll_seconds: float = 1.0, lead_poll: float = 2.0,
-                limit: int = 100,
-                channel: Channel | Sequence[Channel] | None = None,
-                announce: Callable[[str], None] = print) -> None:
+async def serve(
+    settings: Settings | Mapping[str, str],
+    stop: asyncio.Event,
+    *,
+    clock: bool = True,
+    now: Callable[[], datetime] = utc_now,
+    tick_seconds: float = 60.0,
+    poll_seconds: float = 1.0,
+    lead_poll: float = 2.0,
+    limit: int = 100,
+    channel: Channel | Sequence[Channel] | None = None,
+    announce: Callable[[str], None] = print,
+) -> None:
     """Run until `stop` is set. Raises SchemaOutdated (before doing anything) on an old schema,
     DatabaseUnavailable when the database cannot be reached.
 
@@ -273,8 +317,9 @@ async def serve(settings: Settings | Mapping[str, str], stop: asyncio.Event, *,
         for line in describe_start(settings, engine, clock=clock):
             announce(line)
         given = [channel] if isinstance(channel, Channel) else list(channel or ())
-        channels = [c if c.thread_safe else OneAtATime(c)
-                    for c in given or wired_channels(settings)]
+        channels = [
+            c if c.thread_safe else OneAtATime(c) for c in given or wired_channels(settings)
+        ]
         channels = [SenderGate(c) if c.sender_key is not None else c for c in channels]
         names = [c.name for c in channels]
         try:
@@ -282,29 +327,63 @@ async def serve(settings: Settings | Mapping[str, str], stop: asyncio.Event, *,
             board = None
             if clock:  # the board and the feeds: in `serve` only (kehoach/web/server.py), bound
                 from kehoach.web.server import board_task  # first: a busy port stops here
+
                 board = board_task(settings, engine, now, stop, announce)
 
             def sending(c: Channel, stop: asyncio.Event) -> Coroutine[Any, Any, int]:
-                return dispatch_loop(engine, c, now, stop, poll_seconds=poll_seconds,
-                                     limit=limit, worker=worker, fallbacks=names)
+                return dispatch_loop(
+                    engine,
+                    c,
+                    now,
+                    stop,
+                    poll_seconds=poll_seconds,
+                    limit=limit,
+                    worker=worker,
+                    fallbacks=names,
+                )
+
             tasks: list[asyncio.Task[Any]] = [
                 asyncio.create_task(sending(c, stop))
-                for c in channels if not isinstance(c, SenderGate)]
+                for c in channels
+                if not isinstance(c, SenderGate)
+            ]
             for gate in [c for c in channels if isinstance(c, SenderGate)]:
                 # two senders: one's database work (claiming, recording) overlaps the other's
                 work: list[Callable[[asyncio.Event], Coroutine[Any, Any, Any]]] = [
-                    partial(sending, gate), partial(sending, gate),
-                    partial(run_bot, settings, engine, now, gate, channels)]
-                tasks.append(asyncio.create_task(sender_loop(
-                    leadership_for(engine, gate.sender_key), gate, work, stop,
-                    poll_seconds=lead_poll)))
+                    partial(sending, gate),
+                    partial(sending, gate),
+                    partial(run_bot, settings, engine, now, gate, channels),
+                ]
+                tasks.append(
+                    asyncio.create_task(
+                        sender_loop(
+                            leadership_for(engine, gate.sender_key),
+                            gate,
+                            work,
+                            stop,
+                            poll_seconds=lead_poll,
+                        )
+                    )
+                )
             if clock:
+
                 def make_clock() -> Clock:
-                    return Clock(engine, url, channels, now, tick_seconds=tick_seconds,
-                                 dispatch_limit=limit, worker=worker,
-                                 digest_at=settings.digest_hour)
-                tasks.append(asyncio.create_task(lead_loop(
-                    leadership_for(engine), make_clock, stop, poll_seconds=lead_poll)))
+                    return Clock(
+                        engine,
+                        url,
+                        channels,
+                        now,
+                        tick_seconds=tick_seconds,
+                        dispatch_limit=limit,
+                        worker=worker,
+                        digest_at=settings.digest_hour,
+                    )
+
+                tasks.append(
+                    asyncio.create_task(
+                        lead_loop(leadership_for(engine), make_clock, stop, poll_seconds=lead_poll)
+                    )
+                )
             if board is not None:
                 tasks.append(board)
             await asyncio.gather(*tasks)

@@ -13,6 +13,7 @@ the file and its key) and what is expected.
     settings = Settings.of({"KEHOACH_HTTP_PORT": "9000"})   # tests: those names, nothing else
     settings.smtp_host, settings.http_port, settings.digest_hour
 """
+
 from __future__ import annotations
 
 import os
@@ -70,6 +71,7 @@ class SettingsError(StoreError):
 class Simulated(NamedTuple):
     """KEHOACH_SIMULATED_NOW: the time starts at `start` when the process starts and runs
     `speed` times as fast."""
+
     start: datetime
     speed: float
 
@@ -78,89 +80,124 @@ class Simulated(NamedTuple):
 
     def clock(self) -> Callable[[], datetime]:
         began = time_.monotonic()
-        return lambda: (self.start + timedelta(seconds=(time_.monotonic() - began)
-                                               * self.speed)).astimezone(UTC)
+        return lambda: (
+            self.start + timedelta(seconds=(time_.monotonic() - began) * self.speed)
+        ).astimezone(UTC)
 
 
 def setting(default: Any, what: str, expected: str = "") -> Any:
     """A field: its default, what it is (Vietnamese, shown by `kehoach settings`), and what a
     valid value looks like (in the error when it is not)."""
-    return Field(default, description=what,
-                 json_schema_extra={"expected": expected} if expected else None)
+    return Field(
+        default, description=what, json_schema_extra={"expected": expected} if expected else None
+    )
 
 
 Names = Annotated[list[str], NoDecode]  # comma-separated in the environment, or a TOML list
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid",
-                                      frozen=True, coerce_numbers_to_str=True)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="forbid", frozen=True, coerce_numbers_to_str=True
+    )
 
     database_url: str | None = setting(None, "cơ sở dữ liệu (mặc định: tệp kehoach.sqlite3)")
-    digest_hour: time = setting(DEFAULT_HOUR, "giờ gửi tin tổng hợp hằng ngày, giờ Việt Nam "
-                                "(mặc định 07:30)")
+    digest_hour: time = setting(
+        DEFAULT_HOUR, "giờ gửi tin tổng hợp hằng ngày, giờ Việt Nam (mặc định 07:30)"
+    )
     telegram_token: SecretStr | None = setting(
-        None, "mã bot Telegram (bí mật); không đặt thì không chạy Telegram")
+        None, "mã bot Telegram (bí mật); không đặt thì không chạy Telegram"
+    )
     telegram_base_url: str | None = setting(
-        None, "địa chỉ Bot API (mặc định https://api.telegram.org/bot)")
+        None, "địa chỉ Bot API (mặc định https://api.telegram.org/bot)"
+    )
     telegram_webhook_url: str | None = setting(
-        None, "địa chỉ webhook; không đặt thì dùng long polling")
-    telegram_webhook_secret: SecretStr | None = setting(
-        None, "secret_token của webhook (bí mật)")
+        None, "địa chỉ webhook; không đặt thì dùng long polling"
+    )
+    telegram_webhook_secret: SecretStr | None = setting(None, "secret_token của webhook (bí mật)")
     telegram_webhook_listen: str | None = setting(
-        None, "địa chỉ:cổng máy chủ webhook lắng nghe (mặc định 127.0.0.1:8443, sau proxy "
-        "HTTPS)")
+        None, "địa chỉ:cổng máy chủ webhook lắng nghe (mặc định 127.0.0.1:8443, sau proxy HTTPS)"
+    )
     zalo_token: SecretStr | None = setting(
-        None, "mã bot Zalo (bí mật); không đặt thì không chạy Zalo")
+        None, "mã bot Zalo (bí mật); không đặt thì không chạy Zalo"
+    )
     zalo_base_url: str | None = setting(
-        None, "địa chỉ Bot API của Zalo (mặc định https://bot-api.zaloplatforms.com/bot)")
+        None, "địa chỉ Bot API của Zalo (mặc định https://bot-api.zaloplatforms.com/bot)"
+    )
     zalo_webhook_url: str | None = setting(
-        None, "địa chỉ webhook Zalo (https://…/zalo/webhook); không đặt thì dùng long polling")
+        None, "địa chỉ webhook Zalo (https://…/zalo/webhook); không đặt thì dùng long polling"
+    )
     zalo_webhook_secret: SecretStr | None = setting(
-        None, "secret_token của webhook Zalo (bí mật, 8 đến 256 ký tự)",
-        "phải dài 8 đến 256 ký tự")
+        None, "secret_token của webhook Zalo (bí mật, 8 đến 256 ký tự)", "phải dài 8 đến 256 ký tự"
+    )
     zalo_rate: float = setting(
-        ZALO_RATE, "số tin gửi Zalo tối đa mỗi giây (tài liệu Zalo không nói; mặc định 10)",
-        "phải là một số dương")
+        ZALO_RATE,
+        "số tin gửi Zalo tối đa mỗi giây (tài liệu Zalo không nói; mặc định 10)",
+        "phải là một số dương",
+    )
     zalo_max_chars: int = setting(
-        ZALO_MAX_CHARS, "độ dài tối đa một tin Zalo, ký tự (tài liệu Zalo: 2000; mặc định 2000)",
-        "phải là số nguyên từ 100 đến 2000")
+        ZALO_MAX_CHARS,
+        "độ dài tối đa một tin Zalo, ký tự (tài liệu Zalo: 2000; mặc định 2000)",
+        "phải là số nguyên từ 100 đến 2000",
+    )
     simulated_now: Simulated | None = setting(
-        None, "chỉ để thử: đồng hồ giả lập của `serve`, ví dụ 2022-05-18T09:00+07:00*60 (bắt "
-        "đầu từ đó, nhanh gấp 60)")
+        None,
+        "chỉ để thử: đồng hồ giả lập của `serve`, ví dụ 2022-05-18T09:00+07:00*60 (bắt "
+        "đầu từ đó, nhanh gấp 60)",
+    )
     smtp_host: str | None = setting(None, "máy chủ SMTP; không đặt thì không gửi thư")
     smtp_port: int | None = setting(
-        None, "cổng SMTP (mặc định 587 với STARTTLS, 465 với SSL, 25 nếu không)",
-        "không phải số cổng (1–65535)")
+        None,
+        "cổng SMTP (mặc định 587 với STARTTLS, 465 với SSL, 25 nếu không)",
+        "không phải số cổng (1–65535)",
+    )
     smtp_security: Literal["starttls", "ssl", "none"] = setting(
-        "starttls", "starttls | ssl | none (mặc định starttls)",
-        "không hợp lệ; chọn một trong: " + ", ".join(SMTP_PORTS))
+        "starttls",
+        "starttls | ssl | none (mặc định starttls)",
+        "không hợp lệ; chọn một trong: " + ", ".join(SMTP_PORTS),
+    )
     smtp_user: str | None = setting(None, "tên đăng nhập SMTP")
     smtp_password: SecretStr | None = setting(None, "mật khẩu SMTP (bí mật)")
     smtp_from: str | None = setting(
-        None, "địa chỉ người gửi, ví dụ \"Kế hoạch <kehoach@example.vn>\" (mặc định: tên đăng "
-        "nhập SMTP khi nó là một địa chỉ thư)")
+        None,
+        'địa chỉ người gửi, ví dụ "Kế hoạch <kehoach@example.vn>" (mặc định: tên đăng '
+        "nhập SMTP khi nó là một địa chỉ thư)",
+    )
     smtp_ca_file: Path | None = setting(
-        None, "tệp chứng chỉ CA (PEM) tin cậy thêm cho TLS của máy chủ SMTP")
+        None, "tệp chứng chỉ CA (PEM) tin cậy thêm cho TLS của máy chủ SMTP"
+    )
     smtp_timeout: float = setting(
-        30.0, "thời gian chờ máy chủ SMTP trả lời, giây (mặc định 30)",
-        "phải là số giây lớn hơn 0 và dưới 3600")
+        30.0,
+        "thời gian chờ máy chủ SMTP trả lời, giây (mặc định 30)",
+        "phải là số giây lớn hơn 0 và dưới 3600",
+    )
     http_host: str = setting(
-        DEFAULT_HOST, "địa chỉ lắng nghe của trang quản lý và lịch (mặc định 127.0.0.1)")
+        DEFAULT_HOST, "địa chỉ lắng nghe của trang quản lý và lịch (mặc định 127.0.0.1)"
+    )
     http_port: int | None = setting(
-        DEFAULT_PORT, "cổng của trang quản lý và lịch (mặc định 8080; off: không chạy trang "
-        "quản lý)", "không phải một cổng (0–65535) hay off")
+        DEFAULT_PORT,
+        "cổng của trang quản lý và lịch (mặc định 8080; off: không chạy trang quản lý)",
+        "không phải một cổng (0–65535) hay off",
+    )
     public_url: str | None = setting(
-        None, "địa chỉ công khai, dùng trong liên kết lịch và tin nhắn (mặc định: "
-        "http://HOST:CỔNG ở trên)", "phải bắt đầu bằng http:// hoặc https://")
+        None,
+        "địa chỉ công khai, dùng trong liên kết lịch và tin nhắn (mặc định: "
+        "http://HOST:CỔNG ở trên)",
+        "phải bắt đầu bằng http:// hoặc https://",
+    )
     secret_key: SecretStr | None = setting(
-        None, "khóa ký phiên đăng nhập (bí mật; mặc định sinh và lưu cạnh CSDL)")
+        None, "khóa ký phiên đăng nhập (bí mật; mặc định sinh và lưu cạnh CSDL)"
+    )
     trusted_proxies: Names = setting(
-        [], "các proxy (địa chỉ hoặc mạng, cách nhau bằng dấu phẩy) được tin tiêu đề "
-        "X-Forwarded-For (mặc định: không có)")
+        [],
+        "các proxy (địa chỉ hoặc mạng, cách nhau bằng dấu phẩy) được tin tiêu đề "
+        "X-Forwarded-For (mặc định: không có)",
+    )
     allowed_hosts: Names = setting(
-        [], "các tên máy được phục vụ (cách nhau bằng dấu phẩy, *.example.org cho tên miền "
-        "con); mặc định: mọi tên")
+        [],
+        "các tên máy được phục vụ (cách nhau bằng dấu phẩy, *.example.org cho tên miền "
+        "con); mặc định: mọi tên",
+    )
 
     # ── values ──────────────────────────────────────────────────────────────────────────────
 
@@ -186,8 +223,10 @@ class Settings(BaseSettings):
         except ValueError:
             start, speed = None, 0.0
         if start is None or start.tzinfo is None or not speed > 0:
-            raise ValueError("không hợp lệ; cần thời điểm có múi giờ và tốc độ dương, ví dụ "
-                             "2022-05-18T09:00+07:00*60")
+            raise ValueError(
+                "không hợp lệ; cần thời điểm có múi giờ và tốc độ dương, ví dụ "
+                "2022-05-18T09:00+07:00*60"
+            )
         return Simulated(start, speed)
 
     @field_validator("http_port", mode="before")
@@ -257,18 +296,21 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", "allowed_hosts", mode="before")
     @classmethod
     def _names(cls, value: Any) -> Any:
-        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) \
-            else value
+        return (
+            [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        )
 
     @field_validator("smtp_from")
     @classmethod
     def _sender(cls, value: str | None) -> str | None:
         from notifiers.email import parse_sender
+
         try:
             return str(parse_sender(value)) if value else value
         except ValueError:
-            raise ValueError("không phải địa chỉ thư hợp lệ, ví dụ "
-                             "\"Kế hoạch <kehoach@example.vn>\"") from None
+            raise ValueError(
+                'không phải địa chỉ thư hợp lệ, ví dụ "Kế hoạch <kehoach@example.vn>"'
+            ) from None
 
     @field_validator("smtp_ca_file")
     @classmethod
@@ -296,18 +338,24 @@ class Settings(BaseSettings):
             return self
         if bool(self.smtp_user) != bool(self.smtp_password):
             missing = "smtp_password" if self.smtp_user else "smtp_user"
-            raise ValueError(f"{label(missing)} chưa đặt: đăng nhập SMTP cần cả "
-                             "KEHOACH_SMTP_USER và KEHOACH_SMTP_PASSWORD")
+            raise ValueError(
+                f"{label(missing)} chưa đặt: đăng nhập SMTP cần cả "
+                "KEHOACH_SMTP_USER và KEHOACH_SMTP_PASSWORD"
+            )
         if not self.smtp_sender:
-            raise ValueError(f"{label('smtp_from')} chưa đặt: cần địa chỉ người gửi, ví dụ "
-                             "\"Kế hoạch <kehoach@example.vn>\"")
+            raise ValueError(
+                f"{label('smtp_from')} chưa đặt: cần địa chỉ người gửi, ví dụ "
+                '"Kế hoạch <kehoach@example.vn>"'
+            )
         return self
 
     @model_validator(mode="after")
     def _zalo_webhook(self) -> Self:
         if self.zalo_token and self.zalo_webhook_url and self.zalo_webhook_secret is None:
-            raise ValueError(f"{label('zalo_webhook_secret')} chưa đặt: webhook Zalo cần mã bí "
-                             "mật dài 8 đến 256 ký tự (Zalo gửi nó kèm mỗi cập nhật)")
+            raise ValueError(
+                f"{label('zalo_webhook_secret')} chưa đặt: webhook Zalo cần mã bí "
+                "mật dài 8 đến 256 ký tự (Zalo gửi nó kèm mỗi cập nhật)"
+            )
         return self
 
     # ── what is derived from them ──────────────────────────────────────────────────────────
@@ -343,10 +391,12 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         if _GIVEN_ONLY.get():
             return (init_settings,)
@@ -361,8 +411,7 @@ class Settings(BaseSettings):
             return cls()
         except ValidationError as exc:
             path = settings_file()
-            raise SettingsError(explain(exc, FileSource(cls, path).where if path else {})
-                                ) from None
+            raise SettingsError(explain(exc, FileSource(cls, path).where if path else {})) from None
 
     @classmethod
     def of(cls, given: Settings | Mapping[str, str]) -> Settings:
@@ -370,8 +419,11 @@ class Settings(BaseSettings):
         hold a mapping); the same object when given one. Other names are ignored."""
         if isinstance(given, Settings):
             return given
-        fields: dict[str, Any] = {name.removeprefix(PREFIX).lower(): value
-                                  for name, value in given.items() if name.startswith(PREFIX)}
+        fields: dict[str, Any] = {
+            name.removeprefix(PREFIX).lower(): value
+            for name, value in given.items()
+            if name.startswith(PREFIX)
+        }
         token = _GIVEN_ONLY.set(True)
         try:
             return cls(**{k: v for k, v in fields.items() if k in cls.model_fields})
@@ -422,10 +474,14 @@ def label(field: str) -> str:
 
 #: Every setting's name → what it is, in Vietnamese (`kehoach settings`, the README), and
 #: the secret ones, never printed.
-KNOWN: dict[str, str] = {env_name(f): info.description or ""
-                         for f, info in Settings.model_fields.items()}
-SECRET = frozenset(env_name(f) for f, info in Settings.model_fields.items()
-                   if SecretStr in getattr(info.annotation, "__args__", (info.annotation,)))
+KNOWN: dict[str, str] = {
+    env_name(f): info.description or "" for f, info in Settings.model_fields.items()
+}
+SECRET = frozenset(
+    env_name(f)
+    for f, info in Settings.model_fields.items()
+    if SecretStr in getattr(info.annotation, "__args__", (info.annotation,))
+)
 
 
 def settings_file(cwd: Path | None = None) -> Path | None:
@@ -467,8 +523,7 @@ class FileSource(TomlConfigSettingsSource):
         try:
             super().__init__(settings_cls, toml_file=path)
         except OSError as exc:
-            raise SettingsError(f"không đọc được tệp cấu hình {path}: {os_reason(exc)}"
-                                ) from None
+            raise SettingsError(f"không đọc được tệp cấu hình {path}: {os_reason(exc)}") from None
         except tomllib.TOMLDecodeError as exc:  # its text is English: say where, in Vietnamese
             at = re.search(r"line (\d+), column (\d+)", str(exc))
             place = f" ở dòng {at[1]}, cột {at[2]}" if at else ""
@@ -476,12 +531,16 @@ class FileSource(TomlConfigSettingsSource):
         except UnicodeDecodeError:
             raise SettingsError(f"tệp cấu hình {path} không phải văn bản UTF-8") from None
         found = _flatten(self.toml_data, "", path)
-        unknown = [where for name, (_, where) in found.items()
-                   if name not in settings_cls.model_fields]
+        unknown = [
+            where for name, (_, where) in found.items() if name not in settings_cls.model_fields
+        ]
         if unknown:
-            raise SettingsError(f"tệp cấu hình {path}: không biết thiết lập "
-                                + ", ".join(unknown) + "; các thiết lập có: "
-                                + ", ".join(file_key(f) for f in settings_cls.model_fields))
+            raise SettingsError(
+                f"tệp cấu hình {path}: không biết thiết lập "
+                + ", ".join(unknown)
+                + "; các thiết lập có: "
+                + ", ".join(file_key(f) for f in settings_cls.model_fields)
+            )
         self.keys = {name: where for name, (_, where) in found.items()}  # field → file's key
         self.where = {name: f"tệp cấu hình {path}, {key}" for name, key in self.keys.items()}
         self.init_kwargs = {name: value for name, (value, _) in found.items()}
@@ -497,8 +556,11 @@ def explain(exc: ValidationError, in_file: Mapping[str, str]) -> str:
             continue
         field = str(error["loc"][0])
         info = Settings.model_fields.get(field)
-        where = (in_file[field] if field in in_file and not os.environ.get(env_name(field))
-                 else label(field))
+        where = (
+            in_file[field]
+            if field in in_file and not os.environ.get(env_name(field))
+            else label(field)
+        )
         if error["type"] == "value_error":
             why = str(error.get("ctx", {}).get("error", ""))
         else:
@@ -520,8 +582,12 @@ def describe(settings: Settings) -> list[tuple[str, str, str, str]]:
     rows = []
     for field, info in Settings.model_fields.items():
         name = env_name(field)
-        source = ("môi trường" if os.environ.get(name) else
-                  f"{path.name}: {in_file[field]}" if path and field in in_file else
-                  "mặc định")
+        source = (
+            "môi trường"
+            if os.environ.get(name)
+            else f"{path.name}: {in_file[field]}"
+            if path and field in in_file
+            else "mặc định"
+        )
         rows.append((name, settings.shown(field), source, info.description or ""))
     return rows

@@ -18,6 +18,7 @@ records every outcome in a delivery row and decides what happens next:
 Channels never touch the store: they read the address the dispatcher hands them
 (`Notification.person.address`) and say what happened through these fields.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -58,9 +59,16 @@ class DeliveryResult:
 class DeliveryError(Exception):
     """A send that did not (certainly) succeed."""
 
-    def __init__(self, message: str, *, permanent: bool = False,
-                 retry_after: float | None = None, unknown: bool = False,
-                 lost: bool = False, moved_to: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        unknown: bool = False,
+        lost: bool = False,
+        moved_to: str | None = None,
+    ):
         super().__init__(message)
         self.permanent = permanent or lost  # a lost address is never retried
         self.retry_after, self.unknown = retry_after, unknown

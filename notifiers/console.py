@@ -1,5 +1,6 @@
 """The console channel: one Vietnamese line per notification on a text stream (for `kehoach
 tick` run by cron, and for trying a plan out)."""
+
 from __future__ import annotations
 
 import sys
@@ -18,9 +19,17 @@ class ConsoleChannel(Channel):
 
     def render(self, n: Notification) -> str:
         """The line for `n`; the template names the payload fields it needs (StrictUndefined)."""
-        return render(self.env, "console", n.purpose,
-                      **{**n.payload, "recipient": n.recipient, "level": n.level,
-                         "board_url": board_url(self.public_url, n.payload.get("board_path"))})
+        return render(
+            self.env,
+            "console",
+            n.purpose,
+            **{
+                **n.payload,
+                "recipient": n.recipient,
+                "level": n.level,
+                "board_url": board_url(self.public_url, n.payload.get("board_path")),
+            },
+        )
 
     def send(self, notification: Notification) -> DeliveryResult:
         line = self.render(notification)

@@ -30,6 +30,7 @@ What a failure means for the dispatcher (notifiers.base.DeliveryError):
 - unknown, never resent blindly (a person looks): a timeout or a lost connection after the
   DATA command went out, since the server may have taken the message.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -104,13 +105,22 @@ class _Client:
         self.data_started = True
         return super().data(msg)  # type: ignore[misc, no-any-return]
 
-    def auth(self, mechanism: str, authobject: Callable[..., str | None], *,
-             initial_response_ok: bool = True) -> tuple[int, bytes]:
+    def auth(
+        self,
+        mechanism: str,
+        authobject: Callable[..., str | None],
+        *,
+        initial_response_ok: bool = True,
+    ) -> tuple[int, bytes]:
         def utf8(challenge: bytes | None = None) -> str | None:
             said = authobject(challenge)
             return None if said is None else _Utf8(said)
-        return super().auth(mechanism, utf8,  # type: ignore[misc, no-any-return]
-                            initial_response_ok=initial_response_ok)
+
+        return super().auth(
+            mechanism,
+            utf8,  # type: ignore[misc, no-any-return]
+            initial_response_ok=initial_response_ok,
+        )
 
     def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
         if challenge is None:
@@ -130,12 +140,20 @@ class _SMTPSSL(_Client, smtplib.SMTP_SSL):  # type: ignore[misc]
 class EmailChannel(Channel):
     name = "email"
 
-    def __init__(self, host: str, port: int | None = None, *, security: str = "starttls",
-                 user: str | None = None, password: str | None = None,
-                 sender: str | Address = "Kế hoạch <kehoach@localhost>",
-                 context: ssl.SSLContext | None = None, timeout: float = TIMEOUT,
-                 local_hostname: str | None = None,
-                 clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: str = "starttls",
+        user: str | None = None,
+        password: str | None = None,
+        sender: str | Address = "Kế hoạch <kehoach@localhost>",
+        context: ssl.SSLContext | None = None,
+        timeout: float = TIMEOUT,
+        local_hostname: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ):
         if security not in PORTS:
             raise ValueError(f"security must be one of {', '.join(PORTS)}: {security!r}")
         self.host, self.port, self.security = host, port or PORTS[security], security
@@ -158,9 +176,14 @@ class EmailChannel(Channel):
 
     def render(self, n: Notification) -> tuple[str, str, str]:
         """(subject, text, html) for `n`; the templates name the payload fields they need."""
-        context = {**n.payload, "recipient": n.recipient, "level": n.level,
-                   "purpose": n.purpose, "person_name": n.person.name if n.person else "",
-                   "board_url": board_url(self.public_url, n.payload.get("board_path"))}
+        context = {
+            **n.payload,
+            "recipient": n.recipient,
+            "level": n.level,
+            "purpose": n.purpose,
+            "person_name": n.person.name if n.person else "",
+            "board_url": board_url(self.public_url, n.payload.get("board_path")),
+        }
         text = self._template(self.text_env, n.purpose, "txt").make_module(context)
         subject = " ".join(str(text.subject).split())
         html = self._template(self.html_env, n.purpose, "html").render(context, subject=subject)
@@ -175,22 +198,26 @@ class EmailChannel(Channel):
         """The message for `n`; DeliveryError(permanent) when it has nowhere to go."""
         person = n.person
         if person is None:
-            raise DeliveryError("thông báo không gửi cho người cụ thể nào nên không có địa chỉ "
-                                "thư để gửi", permanent=True)
+            raise DeliveryError(
+                "thông báo không gửi cho người cụ thể nào nên không có địa chỉ thư để gửi",
+                permanent=True,
+            )
         if not person.address:  # none, or lost since the row was queued: the next contact
             raise DeliveryError(f"{person.name} chưa có địa chỉ thư điện tử", lost=True)
         try:
             to = Address(display_name=person.name, addr_spec=person.address.strip())
         except (ValueError, HeaderParseError, IndexError):
-            raise DeliveryError(f"địa chỉ thư «{person.address}» của {person.name} không hợp lệ",
-                                permanent=True) from None
+            raise DeliveryError(
+                f"địa chỉ thư «{person.address}» của {person.name} không hợp lệ", permanent=True
+            ) from None
         subject, text, html = self.render(n)
         msg = EmailMessage(policy=POLICY)
         # Not msg["Subject"] = subject: the policy's own folding (CPython 3.11) may put the
         # space between two encoded words at a fold, where RFC 2047 readers drop it ("(mức
         # 1):Đoàn"). The legacy encoder keeps every space inside a word; set_raw keeps its folds.
-        msg.set_raw("Subject", Header(subject, "utf-8", header_name="Subject")
-                    .encode(linesep="\r\n"))
+        msg.set_raw(
+            "Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+        )
         msg["From"] = self.sender
         msg["To"] = to
         msg["Date"] = format_datetime(self.clock().astimezone(VN))
@@ -206,8 +233,13 @@ class EmailChannel(Channel):
     def _connect(self) -> _SMTP | _SMTPSSL:
         smtp: _SMTP | _SMTPSSL
         if self.security == "ssl":
-            smtp = _SMTPSSL(self.host, self.port, self.local_hostname, timeout=self.timeout,
-                            context=self.context)
+            smtp = _SMTPSSL(
+                self.host,
+                self.port,
+                self.local_hostname,
+                timeout=self.timeout,
+                context=self.context,
+            )
         else:
             smtp = _SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
         try:
@@ -235,7 +267,8 @@ class EmailChannel(Channel):
                     self._drop()
                     data_started = smtp is not None and smtp.data_started
                     gone = isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError) or (
-                        isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421)
+                        isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+                    )
                     if reused and gone and not data_started:
                         reused = False  # the kept connection had been closed: once more, anew
                         continue
@@ -258,7 +291,7 @@ class EmailChannel(Channel):
 
 
 def parse_sender(value: str) -> Address:
-    """"Kế hoạch <kehoach@example.vn>" or "kehoach@example.vn" as an Address; ValueError when
+    """ "Kế hoạch <kehoach@example.vn>" or "kehoach@example.vn" as an Address; ValueError when
     it has no usable address."""
     name, addr = parseaddr(value)
     if "@" not in addr or addr.startswith("@") or addr.endswith("@"):
@@ -280,25 +313,36 @@ def _delivery_error(exc: Exception, data_started: bool, to: str) -> DeliveryErro
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, said = next(iter(exc.recipients.values()), (450, b""))
         text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
-        return DeliveryError(f"máy chủ thư từ chối người nhận {to}: {code} {text}",
-                             permanent=500 <= code < 600)
+        return DeliveryError(
+            f"máy chủ thư từ chối người nhận {to}: {code} {text}", permanent=500 <= code < 600
+        )
     if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421:
         return DeliveryError(f"máy chủ thư tạm ngừng phục vụ và đóng kết nối: {_answer(exc)}")
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return DeliveryError(f"máy chủ thư không chấp nhận đăng nhập (KEHOACH_SMTP_USER, "
-                             f"KEHOACH_SMTP_PASSWORD): {_answer(exc)}")
+        return DeliveryError(
+            f"máy chủ thư không chấp nhận đăng nhập (KEHOACH_SMTP_USER, "
+            f"KEHOACH_SMTP_PASSWORD): {_answer(exc)}"
+        )
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        return DeliveryError(f"máy chủ thư từ chối người gửi {exc.sender}: {_answer(exc)}",
-                             permanent=500 <= exc.smtp_code < 600)
+        return DeliveryError(
+            f"máy chủ thư từ chối người gửi {exc.sender}: {_answer(exc)}",
+            permanent=500 <= exc.smtp_code < 600,
+        )
     if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 400:
-        return DeliveryError(f"máy chủ thư từ chối thư gửi {to}: {_answer(exc)}",
-                             permanent=500 <= exc.smtp_code < 600)
+        return DeliveryError(
+            f"máy chủ thư từ chối thư gửi {to}: {_answer(exc)}",
+            permanent=500 <= exc.smtp_code < 600,
+        )
     if isinstance(exc, smtplib.SMTPNotSupportedError) and "SMTPUTF8" in str(exc):
-        return DeliveryError(f"địa chỉ {to} cần SMTPUTF8 mà máy chủ thư không hỗ trợ",
-                             permanent=True)
+        return DeliveryError(
+            f"địa chỉ {to} cần SMTPUTF8 mà máy chủ thư không hỗ trợ", permanent=True
+        )
     if data_started and isinstance(exc, OSError | smtplib.SMTPServerDisconnected):
-        return DeliveryError(f"mất kết nối hoặc hết thời gian chờ sau khi đã gửi nội dung thư "
-                             f"tới {to}; không rõ máy chủ đã nhận chưa: {exc}", unknown=True)
+        return DeliveryError(
+            f"mất kết nối hoặc hết thời gian chờ sau khi đã gửi nội dung thư "
+            f"tới {to}; không rõ máy chủ đã nhận chưa: {exc}",
+            unknown=True,
+        )
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return DeliveryError(f"máy chủ thư đã ngắt kết nối: {exc}")
     if isinstance(exc, smtplib.SMTPException):

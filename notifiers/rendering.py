@@ -1,6 +1,7 @@
 """Jinja2 templates (notifiers/templates/CHANNEL/PURPOSE.txt), one per channel and purpose, with
 StrictUndefined: a missing field is an error at render time, never an empty gap in a message
 someone reads."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,7 +18,7 @@ def clip(value: Any, limit: int = CLIP) -> str:
     """`value` on one line, cut to `limit` characters with "…" (Telegram messages, e-mail
     subjects)."""
     text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 #: The board's address when KEHOACH_PUBLIC_URL is not set (as calendars.feed's).
@@ -44,9 +45,14 @@ def local_time(value: str) -> str:
 
 
 def environment(autoescape: bool = False) -> Environment:
-    env = Environment(loader=PackageLoader("notifiers", "templates"), undefined=StrictUndefined,
-                      autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=False)
+    env = Environment(
+        loader=PackageLoader("notifiers", "templates"),
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
     env.filters.update(local_day=local_day, local_time=local_time, clip=clip)
     return env
 

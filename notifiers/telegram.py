@@ -22,6 +22,7 @@ Faults, mapped to `DeliveryError` for the dispatcher:
   moves the stored contact and sends the message there at once);
 - "can't parse entities" (bad HTML) → sent again once as plain text; failing that, permanent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,14 +74,21 @@ TAG = re.compile(r"<[^>]+>")
 def markup(buttons: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
-                                  for label, data in row] for row in buttons])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in buttons
+        ]
+    )
 
 
 def markup_json(buttons: list[list[tuple[str, str]]]) -> dict[str, Any]:
     """`markup(buttons)` as the JSON the Bot API takes (what its `to_dict()` gives)."""
-    return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row]
-                                for row in buttons]}
+    return {
+        "inline_keyboard": [
+            [{"text": label, "callback_data": data} for label, data in row] for row in buttons
+        ]
+    }
 
 
 NO_PREVIEW = {"is_disabled": True}  # LinkPreviewOptions(is_disabled=True).to_dict()
@@ -114,8 +122,9 @@ class Limiter:
     `group_per_minute` per minute per group. Each send reserves its slot before waiting,
     so concurrent sends in the loop queue up fairly. `overall=None`: no limits at all."""
 
-    def __init__(self, overall: float | None = 29.0, private_gap: float = 1.1,
-                 group_per_minute: float = 19.0):
+    def __init__(
+        self, overall: float | None = 29.0, private_gap: float = 1.1, group_per_minute: float = 19.0
+    ):
         self.overall, self.private_gap = overall, private_gap
         self.group_gap = 60.0 / group_per_minute
         self.slots: list[float] = []  # the send moments reserved, sorted
@@ -163,28 +172,45 @@ class Limiter:
                 while self.sent and self.sent[0] <= now - 1.0:
                     self.sent.popleft()
                 gap = self.private_gap if chat_id > 0 else self.group_gap
-                wait = max(self.sent[0] + 1.0 - now if len(self.sent) >= window else 0.0,
-                           self.last_sent.get(chat_id, -gap) + gap - now)
+                wait = max(
+                    self.sent[0] + 1.0 - now if len(self.sent) >= window else 0.0,
+                    self.last_sent.get(chat_id, -gap) + gap - now,
+                )
                 if wait <= 0:
                     self.sent.append(now)
                     self.last_sent[chat_id] = now
                     if len(self.last_sent) > 10_000:
-                        self.last_sent = {c: t for c, t in self.last_sent.items()
-                                          if t > now - 60.0}
+                        self.last_sent = {c: t for c, t in self.last_sent.items() if t > now - 60.0}
                     return
             await asyncio.sleep(wait + 0.001)
 
 
-def make_bot(token: str, base_url: str | None = None, *, timeout: float = 10.0,
-             pool: int = 16, http: str = "aiohttp") -> Bot:
+def make_bot(
+    token: str,
+    base_url: str | None = None,
+    *,
+    timeout: float = 10.0,
+    pool: int = 16,
+    http: str = "aiohttp",
+) -> Bot:
     """A Bot on notifiers/telegram_http.py's aiohttp layer, or PTB's default httpx one."""
     if http == "httpx":
         from telegram.request import HTTPXRequest
-        return Bot(token, base_url=base_url or DEFAULT_BASE_URL, request=HTTPXRequest(
-            connection_pool_size=pool, read_timeout=timeout, write_timeout=timeout,
-            connect_timeout=timeout, pool_timeout=timeout))
-    request = AiohttpRequest(connection_pool_size=pool, read_timeout=timeout,
-                             connect_timeout=timeout)
+
+        return Bot(
+            token,
+            base_url=base_url or DEFAULT_BASE_URL,
+            request=HTTPXRequest(
+                connection_pool_size=pool,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                connect_timeout=timeout,
+                pool_timeout=timeout,
+            ),
+        )
+    request = AiohttpRequest(
+        connection_pool_size=pool, read_timeout=timeout, connect_timeout=timeout
+    )
     return Bot(token, base_url=base_url or DEFAULT_BASE_URL, request=request)
 
 
@@ -220,9 +246,15 @@ class TelegramChannel(Channel):
     name = "telegram"
     thread_safe = True  # serve needs no lock around it (kehoach.serve.OneAtATime)
 
-    def __init__(self, token: str, base_url: str | None = None, *,
-                 limiter: Limiter | None = None, timeout: float = 10.0,
-                 http: str = "aiohttp"):
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        *,
+        limiter: Limiter | None = None,
+        timeout: float = 10.0,
+        http: str = "aiohttp",
+    ):
         self.token, self.base_url, self.timeout, self.http = token, base_url, timeout, http
         self.sender_key = sender_key(token)  # one process per bot token sends (serve)
         self.limiter = limiter if limiter is not None else Limiter()
@@ -281,25 +313,28 @@ class TelegramChannel(Channel):
     def send(self, notification: Notification) -> DeliveryResult:
         person = notification.person
         if person is None or person.address is None:
-            raise DeliveryError("người nhận chưa liên kết Telegram", permanent=True,
-                                lost=person is not None)
+            raise DeliveryError(
+                "người nhận chưa liên kết Telegram", permanent=True, lost=person is not None
+            )
         try:
             chat = int(person.address)
         except ValueError:
-            raise DeliveryError(f"mã chat Telegram «{person.address}» không hợp lệ",
-                                lost=True) from None
+            raise DeliveryError(
+                f"mã chat Telegram «{person.address}» không hợp lệ", lost=True
+            ) from None
         try:
             parts = render(notification, public_url=self.public_url)
         except Exception as exc:  # a template or a payload that cannot be said: no retry helps
-            raise DeliveryError(f"không soạn được tin: {type(exc).__name__}: {exc}",
-                                permanent=True) from exc
+            raise DeliveryError(
+                f"không soạn được tin: {type(exc).__name__}: {exc}", permanent=True
+            ) from exc
         ids = self._run(self._send_parts(notification.id, chat, parts))
         return DeliveryResult(remote_id=",".join(ids))
 
     async def _send_parts(self, outbox_id: int, chat_id: int, parts: list[Part]) -> list[str]:
         bot = await self._ready_bot_mapped()
         done = self._delivered.get(outbox_id, [])
-        for part in parts[len(done):]:
+        for part in parts[len(done) :]:
             await self.limiter.wait(chat_id)
             done = [*done, f"{chat_id}:{await self._send_one(bot, chat_id, part)}"]
             if len(parts) > 1:
@@ -312,21 +347,20 @@ class TelegramChannel(Channel):
             return await self._ready_bot()
         except TelegramError as exc:  # getMe failed: nothing was sent, try again later
             error = mapped(exc)
-            raise DeliveryError(f"Telegram (getMe): {exc}",
-                                retry_after=error.retry_after) from exc
+            raise DeliveryError(f"Telegram (getMe): {exc}", retry_after=error.retry_after) from exc
 
     async def _send_one(self, bot: Bot, chat_id: int, part: Part) -> int:
         data: dict[str, Any] = {"chat_id": chat_id, "link_preview_options": NO_PREVIEW}
         if part.buttons:
             data["reply_markup"] = markup_json(part.buttons)
         try:
-            message = await send_message_json(bot, {**data, "text": part.text,
-                                                    "parse_mode": ParseMode.HTML})
+            message = await send_message_json(
+                bot, {**data, "text": part.text, "parse_mode": ParseMode.HTML}
+            )
         except BadRequest as exc:
             if "parse entities" not in str(exc).lower():
                 raise mapped(exc) from exc
-            log.warning("Telegram không đọc được HTML của tin (%s); gửi lại dạng chữ thường",
-                        exc)
+            log.warning("Telegram không đọc được HTML của tin (%s); gửi lại dạng chữ thường", exc)
             try:
                 message = await send_message_json(bot, {**data, "text": plain(part.text)})
             except TelegramError as again:
@@ -346,8 +380,11 @@ def mapped(exc: TelegramError) -> DeliveryError:
     if isinstance(exc, ChatMigrated):
         return ChatMoved(text, int(exc.new_chat_id))
     if isinstance(exc, TimedOut):
-        if isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout) \
-                or NOT_SENT in str(exc) or "pool timeout" in str(exc).lower():
+        if (
+            isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
+            or NOT_SENT in str(exc)
+            or "pool timeout" in str(exc).lower()
+        ):
             return DeliveryError(text)  # the request never left: safe to send again
         return DeliveryError(text + " (không rõ tin đã đến chưa)", unknown=True)
     if isinstance(exc, BadRequest):

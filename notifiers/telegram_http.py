@@ -6,6 +6,7 @@ Errors are PTB's own: a connect timeout is a `TimedOut` whose message says the r
 not sent (the channel may send it again); a timeout while waiting for the answer is a plain
 `TimedOut` (unknown outcome); any other transport failure is a `NetworkError`.
 """
+
 from __future__ import annotations
 
 import aiohttp
@@ -18,10 +19,17 @@ NOT_SENT = "not sent"  # in a TimedOut's message: the request never left
 
 
 class AiohttpRequest(BaseRequest):
-    def __init__(self, connection_pool_size: int = 16, read_timeout: float | None = 10.0,
-                 connect_timeout: float | None = 10.0):
-        self.pool, self._read_timeout, self._connect_timeout = (connection_pool_size,
-                                                                read_timeout, connect_timeout)
+    def __init__(
+        self,
+        connection_pool_size: int = 16,
+        read_timeout: float | None = 10.0,
+        connect_timeout: float | None = 10.0,
+    ):
+        self.pool, self._read_timeout, self._connect_timeout = (
+            connection_pool_size,
+            read_timeout,
+            connect_timeout,
+        )
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -32,25 +40,35 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.pool),
-                headers={"User-Agent": self.USER_AGENT})
+                headers={"User-Agent": self.USER_AGENT},
+            )
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: object = BaseRequest.DEFAULT_NONE,
-                         write_timeout: object = BaseRequest.DEFAULT_NONE,
-                         connect_timeout: object = BaseRequest.DEFAULT_NONE,
-                         pool_timeout: object = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = (self._connect_timeout if isinstance(connect_timeout, DefaultValue)
-                   else connect_timeout)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect,  # type: ignore[arg-type]
-                                        sock_read=read)  # type: ignore[arg-type]
+        connect = (
+            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=connect,  # type: ignore[arg-type]
+            sock_read=read,
+        )  # type: ignore[arg-type]
         data: aiohttp.FormData | bytes | None = None
         headers = None
         if request_data is not None:
@@ -65,8 +83,9 @@ class AiohttpRequest(BaseRequest):
             else:  # a JSON body, as the Bot API accepts: a third of the CPU of a urlencoded form
                 data, headers = request_data.json_payload, JSON
         try:
-            async with self._session.request(method, url, data=data, headers=headers,
-                                             timeout=timeout) as res:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as res:
                 return res.status, await res.read()
         except aiohttp.ConnectionTimeoutError as exc:
             raise TimedOut(f"Connect timeout: request {NOT_SENT} to Telegram") from exc

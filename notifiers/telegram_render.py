@@ -6,6 +6,7 @@ data is a short action code and the outbox row's id (well under Telegram's 64 by
     parts = render(Notification(7, "k", "doan-a", "reminder", 0, payload))
     parts[0].text, parts[0].buttons        # the HTML text, the rows of (label, callback data)
 """
+
 from __future__ import annotations
 
 import html
@@ -57,8 +58,14 @@ def vn_deadline(value: str | datetime) -> str:
 def environment() -> Environment:
     # auto_reload off: templates are part of the code, read once (Jinja would otherwise stat
     # each file, and the ones it includes, on every message)
-    env = Environment(loader=PackageLoader("notifiers", "templates"), undefined=StrictUndefined,
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    env = Environment(
+        loader=PackageLoader("notifiers", "templates"),
+        undefined=StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
     env.filters.update(vn_deadline=vn_deadline, clip=clip, money=vi.money)
     return env
 
@@ -81,9 +88,16 @@ def template_for(n: Notification) -> str:
 
 def _context(n: Notification) -> dict[str, Any]:
     person = n.person.name if n.person is not None else None
-    return {"person_name": None, "recipient_name": n.recipient, "level": n.level,
-            "amount": None, "late": False, "event": False,
-            **n.payload, **({"person_name": person} if person else {})}
+    return {
+        "person_name": None,
+        "recipient_name": n.recipient,
+        "level": n.level,
+        "amount": None,
+        "late": False,
+        "event": False,
+        **n.payload,
+        **({"person_name": person} if person else {}),
+    }
 
 
 def step_buttons(n: Notification) -> list[list[tuple[str, str]]]:
@@ -98,9 +112,10 @@ def split(head: str, lines: list[str], limit: int = LIMIT) -> list[str]:
     lines (each line is whole HTML: its tags close on it). The head starts each message."""
     messages: list[str] = []
     current = head
-    for line in lines:
+    for whole in lines:
+        line = whole
         if utf16_len(head) + 1 + utf16_len(line) > limit:  # not with clipped titles; stays safe
-            line = html.escape(html.unescape(TAG.sub("", line)))[:limit // 2]
+            line = html.escape(html.unescape(TAG.sub("", line)))[: limit // 2]
         candidate = f"{current}\n{line}"
         if utf16_len(candidate) > limit and current != head:
             messages.append(current)
@@ -121,25 +136,30 @@ def fit(text: str, limit: int = LIMIT) -> list[str]:
 
 def render_digest(n: Notification, limit: int = LIMIT) -> list[Part]:
     ctx = {"lost_links": [], **_context(n)}
-    ctx["sections"] = [("Quá hạn", "🔴", ctx.get("late", [])),
-                       ("Đến hạn hôm nay", "🟠", ctx.get("today", [])),
-                       ("Sắp đến hạn", "🟡", ctx.get("soon", []))]
+    ctx["sections"] = [
+        ("Quá hạn", "🔴", ctx.get("late", [])),
+        ("Đến hạn hôm nay", "🟠", ctx.get("today", [])),
+        ("Sắp đến hạn", "🟡", ctx.get("soon", [])),
+    ]
     body = ENV.get_template("telegram/digest.html").render(**ctx)
     lines = ["", *body.strip("\n").split("\n")]
-    heads = [ENV.get_template("telegram/digest_head.html").render(
-        **ctx, part=1, part_total=99).strip()]
+    heads = [
+        ENV.get_template("telegram/digest_head.html").render(**ctx, part=1, part_total=99).strip()
+    ]
     pieces = split(heads[0], lines, limit)  # sized with the longest head ("phần 1/99")
     total = len(pieces)
     out = []
     for i, piece in enumerate(pieces, 1):
-        head = ENV.get_template("telegram/digest_head.html").render(
-            **ctx, part=i, part_total=total).strip()
-        out.append(Part(head + piece[len(heads[0]):].rstrip()))
+        head = (
+            ENV.get_template("telegram/digest_head.html")
+            .render(**ctx, part=i, part_total=total)
+            .strip()
+        )
+        out.append(Part(head + piece[len(heads[0]) :].rstrip()))
     return out
 
 
-def render_group(n: Notification, limit: int = LIMIT, public_url: str | None = None
-                 ) -> list[Part]:
+def render_group(n: Notification, limit: int = LIMIT, public_url: str | None = None) -> list[Part]:
     """A grouped escalation (kehoach.store.escalations): the list of late steps, cut between
     lines into as few messages as fit, each complete: the head (with "phần i/n"), its lines,
     and the link to the board (no buttons: a message cannot carry 300 steps' buttons)."""
@@ -148,8 +168,11 @@ def render_group(n: Notification, limit: int = LIMIT, public_url: str | None = N
     foot = ENV.get_template("telegram/escalation_group_foot.html").render(**ctx).strip()
 
     def head(part: int, total: int) -> str:
-        return ENV.get_template("telegram/escalation_group_head.html").render(
-            **ctx, part=part, part_total=total).strip()
+        return (
+            ENV.get_template("telegram/escalation_group_head.html")
+            .render(**ctx, part=part, part_total=total)
+            .strip()
+        )
 
     # the room for lines, with the longest head there can be (as many parts as lines)
     room = limit - utf16_len(head(len(lines), len(lines))) - utf16_len(foot) - 2
@@ -165,8 +188,10 @@ def render_group(n: Notification, limit: int = LIMIT, public_url: str | None = N
             used = sum(utf16_len(x) + 1 for x in chunks[-1])
         chunks[-1].append(line)
         used += utf16_len(line) + 1
-    return [Part("\n".join([head(i, len(chunks)), *chunk, "", foot]))
-            for i, chunk in enumerate(chunks, 1)]
+    return [
+        Part("\n".join([head(i, len(chunks)), *chunk, "", foot]))
+        for i, chunk in enumerate(chunks, 1)
+    ]
 
 
 def render(n: Notification, limit: int = LIMIT, public_url: str | None = None) -> list[Part]:
@@ -181,6 +206,13 @@ def render(n: Notification, limit: int = LIMIT, public_url: str | None = None) -
     if name in STEP_PURPOSES:
         return [Part(text, step_buttons(n))]
     if name == "extension_asked":
-        return [Part(text, [[(GRANT_LABEL, f"{GRANT}:{n.id}"), (REFUSE_LABEL, f"{REFUSE}:{n.id}")],
-                            [(INFO_LABEL, f"{INFO}:{n.id}")]])]
+        return [
+            Part(
+                text,
+                [
+                    [(GRANT_LABEL, f"{GRANT}:{n.id}"), (REFUSE_LABEL, f"{REFUSE}:{n.id}")],
+                    [(INFO_LABEL, f"{INFO}:{n.id}")],
+                ],
+            )
+        ]
     return [Part(text)]

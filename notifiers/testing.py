@@ -1,7 +1,8 @@
 """A channel for tests: records every send, and fails on demand.
 
-    >>> ch = RecordingChannel(failures={"k": [DeliveryError("bận", retry_after=1.0)]})
+>>> ch = RecordingChannel(failures={"k": [DeliveryError("bận", retry_after=1.0)]})
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -13,8 +14,9 @@ class RecordingChannel(Channel):
     """`sent` lists the notifications delivered; `failures[key]` is a queue of errors to raise
     for that key, one per attempt, before the send succeeds."""
 
-    def __init__(self, name: str = "test",
-                 failures: Mapping[str, Iterable[DeliveryError]] | None = None):
+    def __init__(
+        self, name: str = "test", failures: Mapping[str, Iterable[DeliveryError]] | None = None
+    ):
         self.name = name
         self.sent: list[Notification] = []
         self.attempts: list[Notification] = []

@@ -21,6 +21,7 @@ these are the HTTP meanings the answers carry, docs/zalo.md):
 Idempotent per outbox row: the parts of a message already delivered are remembered by
 outbox id, so a retry after a failure halfway sends only the rest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,8 +57,9 @@ RETRY_AFTER = re.compile(r"retry after (\d+(?:\.\d+)?)", re.I)
 class ZaloError(Exception):
     """An answer `{"ok": false}` (or a non-JSON error page) from the Bot API."""
 
-    def __init__(self, status: int, code: int, description: str,
-                 parameters: Mapping[str, Any] | None = None):
+    def __init__(
+        self, status: int, code: int, description: str, parameters: Mapping[str, Any] | None = None
+    ):
         super().__init__(f"{code}: {description}")
         self.status, self.code, self.description = status, code, description
         self.parameters = dict(parameters or {})
@@ -66,30 +68,38 @@ class ZaloError(Exception):
 class ZaloAPI:
     """The Bot API over one pooled httpx client (thread-safe)."""
 
-    def __init__(self, token: str, base_url: str | None = None, *, timeout: float = 10.0,
-                 pool: int = 16):
+    def __init__(
+        self, token: str, base_url: str | None = None, *, timeout: float = 10.0, pool: int = 16
+    ):
         self.token = token
         self.base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool))
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        )
 
-    def call(self, method: str, payload: Mapping[str, Any] | None = None,
-             timeout: float | None = None) -> Any:
+    def call(
+        self, method: str, payload: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
         """POST `payload` as JSON to `method`; its `result`, or ZaloError / httpx errors."""
         extra = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
-        res = self.client.post(f"{self.base}/bot{self.token}/{method}",
-                               json=dict(payload or {}), **extra)  # type: ignore[arg-type]
+        res = self.client.post(
+            f"{self.base}/bot{self.token}/{method}", json=dict(payload or {}), **extra
+        )  # type: ignore[arg-type]
         try:
             body = res.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ZaloError(res.status_code, res.status_code,
-                            res.text[:200] or res.reason_phrase) from None
+            raise ZaloError(
+                res.status_code, res.status_code, res.text[:200] or res.reason_phrase
+            ) from None
         if not isinstance(body, dict) or body.get("ok") is not True:
             body = body if isinstance(body, dict) else {}
-            raise ZaloError(res.status_code, int(body.get("error_code") or res.status_code),
-                            str(body.get("description") or res.reason_phrase),
-                            body.get("parameters"))
+            raise ZaloError(
+                res.status_code,
+                int(body.get("error_code") or res.status_code),
+                str(body.get("description") or res.reason_phrase),
+                body.get("parameters"),
+            )
         return body.get("result")
 
     def close(self) -> None:
@@ -157,21 +167,27 @@ def mapped(exc: Exception) -> DeliveryError:
         if exc.code == 429 or exc.status == 429 or wait is not None:
             seconds = float(wait if wait is not None else found.group(1) if found else 1)
             return DeliveryError(text, retry_after=seconds)
-        if exc.code == 403 or exc.status == 403 or (
-                exc.code == 400 and LOST_WORDS.search(exc.description)):
-            return DeliveryError(text + " (người nhận đã chặn bot hoặc không còn chat này)",
-                                 permanent=True, lost=True)
+        if (
+            exc.code == 403
+            or exc.status == 403
+            or (exc.code == 400 and LOST_WORDS.search(exc.description))
+        ):
+            return DeliveryError(
+                text + " (người nhận đã chặn bot hoặc không còn chat này)",
+                permanent=True,
+                lost=True,
+            )
         if exc.code == 400 or exc.status == 400:
             return DeliveryError(text, permanent=True)
         return DeliveryError(text)  # 401/404 (token), 5xx: later
     text = f"Zalo: {type(exc).__name__}: {exc}"
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return DeliveryError(text)  # the request never left: safe to send again
-    if isinstance(exc, httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError
-                  | httpx.WriteError):
+    if isinstance(
+        exc, httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
+    ):
         return DeliveryError(text + " (không rõ tin đã đến chưa)", unknown=True)
     return DeliveryError(text, unknown=True)
-
 
 
 class ZaloChannel(Channel):
@@ -180,9 +196,15 @@ class ZaloChannel(Channel):
     name = "zalo"
     thread_safe = True  # one httpx client and one limiter, both made for threads
 
-    def __init__(self, token: str, base_url: str | None = None, *,
-                 limiter: Limiter | None = None, max_chars: int = DEFAULT_MAX_CHARS,
-                 timeout: float = 10.0):
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        *,
+        limiter: Limiter | None = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        timeout: float = 10.0,
+    ):
         self.token, self.max_chars = token, max_chars
         self.api = ZaloAPI(token, base_url, timeout=timeout)
         self.limiter = limiter if limiter is not None else Limiter()
@@ -201,11 +223,12 @@ class ZaloChannel(Channel):
         try:
             parts = render(notification, self.max_chars, self.public_url)
         except Exception as exc:  # a template or a payload that cannot be said: no retry helps
-            raise DeliveryError(f"không soạn được tin: {type(exc).__name__}: {exc}",
-                                permanent=True) from exc
+            raise DeliveryError(
+                f"không soạn được tin: {type(exc).__name__}: {exc}", permanent=True
+            ) from exc
         with self._lock:
             done = list(self._delivered.get(notification.id, []))
-        for text in parts[len(done):]:
+        for text in parts[len(done) :]:
             self.limiter.wait()
             try:
                 result = self.api.call("sendMessage", {"chat_id": person.address, "text": text})

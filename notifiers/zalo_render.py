@@ -7,6 +7,7 @@ message sent to that chat).
     texts = render(Notification(7, "k", "doan-a", "reminder", 0, payload))
     texts[-1].endswith("Trả lời 1 = đã xong, 2 = xin gia hạn, 3 = chi tiết")
 """
+
 from __future__ import annotations
 
 import html

@@ -6,6 +6,7 @@ the server cannot be reached the tests fail, they are not skipped. `empty` is an
 database with no tables, `db` one at the head revision, `plan_file` the small test plan `PLAN`
 (thu-nghiem); `load`, `run`, `transitions` and `steps_by_id` are the helpers around them.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ from kehoach.store import (
 from kehoach.store.models import steps_table, transitions_table
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("KEHOACH_TEST_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES = os.environ.get(
+    "KEHOACH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 NOW = datetime(2022, 4, 1, 3, 0, tzinfo=UTC)
 
 PLAN = """\
@@ -75,8 +77,10 @@ obligations:
 @pytest.fixture(scope="session")
 def kehoach_bin() -> str:
     """The installed console script, run as a user would run it."""
-    found = shutil.which("kehoach", path=os.pathsep.join([str(Path(sys.executable).parent),
-                                                          os.environ.get("PATH", "")]))
+    found = shutil.which(
+        "kehoach",
+        path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
     assert found, "the `kehoach` console script is not installed (pip install -e .)"
     return found
 
@@ -86,6 +90,7 @@ def zalo_api() -> Iterator[Any]:
     """The loopback stand-in of the Zalo Bot API (tests/zalo_api.py), token
     tests.zalo_api.TOKEN; any chat id is a user of the bot."""
     from tests.zalo_api import TOKEN, FakeZaloAPI
+
     server = FakeZaloAPI(token=TOKEN).start()
     try:
         yield server
@@ -94,6 +99,7 @@ def zalo_api() -> Iterator[Any]:
 
 
 # ── the store's database, on both backends ─────────────────────────────────────────────────
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -146,8 +152,15 @@ def compiled(path: Path) -> list[Step]:
 def load(engine: Engine, path: Path, now: datetime = NOW) -> SyncResult:
     plan = load_plan(path)
     with write_session(engine) as session:
-        return sync_plan(session, plan, compile_plan(plan, WorkingCalendar()), now=now,
-                         content_hash=file_digest(path), actor="test", channel="test")
+        return sync_plan(
+            session,
+            plan,
+            compile_plan(plan, WorkingCalendar()),
+            now=now,
+            content_hash=file_digest(path),
+            actor="test",
+            channel="test",
+        )
 
 
 def steps_by_id(engine: Engine) -> dict[str, Any]:
@@ -165,5 +178,6 @@ def transitions(engine: Engine, step_id: str | None = None) -> list[Any]:
 
 def run(bin_: str, *args: str, cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KEHOACH_DATABASE_URL": url}
-    return subprocess.run([bin_, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [bin_, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )

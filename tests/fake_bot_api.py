@@ -15,10 +15,12 @@ every call, injects user messages and button presses as updates, and fails on de
     api.sent("sendMessage")                           # what the bot sent
     api.stop()
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import sys
@@ -31,14 +33,47 @@ from aiohttp import web
 
 from tests.loopback import Call, Fault, LoopbackServer, utf16_len
 
-BOT = {"id": 777000111, "is_bot": True, "first_name": "Kế hoạch", "username": "kehoach_test_bot",
-       "can_join_groups": True, "can_read_all_group_messages": False,
-       "supports_inline_queries": False}
-JSON_FIELDS = {"chat_id", "message_id", "reply_markup", "offset", "limit", "timeout",
-               "allowed_updates", "commands", "show_alert", "drop_pending_updates",
-               "link_preview_options", "max_connections"}
-ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-                "tg-spoiler", "span", "blockquote", "tg-emoji"}
+BOT = {
+    "id": 777000111,
+    "is_bot": True,
+    "first_name": "Kế hoạch",
+    "username": "kehoach_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+JSON_FIELDS = {
+    "chat_id",
+    "message_id",
+    "reply_markup",
+    "offset",
+    "limit",
+    "timeout",
+    "allowed_updates",
+    "commands",
+    "show_alert",
+    "drop_pending_updates",
+    "link_preview_options",
+    "max_connections",
+}
+ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "tg-spoiler",
+    "span",
+    "blockquote",
+    "tg-emoji",
+}
 
 
 class _Entities(HTMLParser):
@@ -103,16 +138,18 @@ class FakeBotAPI(LoopbackServer):
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
 
     # ── what the tests say ──────────────────────────────────────────────────────────────────
-    def limits(self, overall: float = 30, per_chat: float = 1.0,
-               group_per_minute: float = 20) -> None:
+    def limits(
+        self, overall: float = 30, per_chat: float = 1.0, group_per_minute: float = 20
+    ) -> None:
         """Answer 429 above `overall` messages a second, one per `per_chat` seconds in a
         private chat, `group_per_minute` a minute in a group."""
         self.rate = {"overall": overall, "per_chat": per_chat, "group": group_per_minute}
 
     def sent(self, method: str = "sendMessage", ok: bool = True) -> list[dict[str, Any]]:
         with self._lock:
-            return [c.params for c in self.calls if c.method == method
-                    and (not ok or c.status == 200)]
+            return [
+                c.params for c in self.calls if c.method == method and (not ok or c.status == 200)
+            ]
 
     def _push(self, update: dict[str, Any]) -> int:
         with self._lock:
@@ -128,16 +165,23 @@ class FakeBotAPI(LoopbackServer):
 
     @staticmethod
     def chat(chat_id: int) -> dict[str, Any]:
-        return ({"id": chat_id, "type": "private", "first_name": "Người dùng"} if chat_id > 0
-                else {"id": chat_id, "type": "group", "title": "Nhóm"})
+        return (
+            {"id": chat_id, "type": "private", "first_name": "Người dùng"}
+            if chat_id > 0
+            else {"id": chat_id, "type": "group", "title": "Nhóm"}
+        )
 
     def message(self, chat_id: int, text: str, user_id: int | None = None) -> int:
         """A user writes `text` in `chat_id`; a leading /command is marked as Telegram does."""
-        msg: dict[str, Any] = {"message_id": next(self._ids), "date": int(time.time()),
-                               "chat": self.chat(chat_id),
-                               "from": self.user(user_id or abs(chat_id)), "text": text}
+        msg: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": self.chat(chat_id),
+            "from": self.user(user_id or abs(chat_id)),
+            "text": text,
+        }
         if text.startswith("/"):
-            length = len(text.split()[0])
+            length = len(text.split(maxsplit=1)[0])
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return self._push({"message": msg})
 
@@ -145,12 +189,28 @@ class FakeBotAPI(LoopbackServer):
         """A user presses the button with `data` under the bot's message; the query's id."""
         with self._lock:
             shown = self.messages.get((chat_id, message_id))
-        message = dict(shown) if shown else {"message_id": message_id, "date": int(time.time()),
-                                             "chat": self.chat(chat_id), "text": "…"}
+        message = (
+            dict(shown)
+            if shown
+            else {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": self.chat(chat_id),
+                "text": "…",
+            }
+        )
         query_id = f"q{next(self._queries)}"
-        self._push({"callback_query": {"id": query_id, "from": self.user(user_id or abs(chat_id)),
-                                       "chat_instance": f"ci{chat_id}", "data": data,
-                                       "message": message}})
+        self._push(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self.user(user_id or abs(chat_id)),
+                    "chat_instance": f"ci{chat_id}",
+                    "data": data,
+                    "message": message,
+                }
+            }
+        )
         return query_id
 
     def last_message(self, chat_id: int) -> dict[str, Any] | None:
@@ -161,8 +221,10 @@ class FakeBotAPI(LoopbackServer):
     def shown(self, chat_id: int) -> list[dict[str, Any]]:
         """The bot's messages in a chat as they look now (edits applied), oldest first."""
         with self._lock:
-            return sorted((m for (c, _), m in self.messages.items() if c == chat_id),
-                          key=lambda m: m["message_id"])
+            return sorted(
+                (m for (c, _), m in self.messages.items() if c == chat_id),
+                key=lambda m: m["message_id"],
+            )
 
     # ── the methods ─────────────────────────────────────────────────────────────────────────
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -174,12 +236,10 @@ class FakeBotAPI(LoopbackServer):
         raw.update(request.query)
         params: dict[str, Any] = {}
         for key, value in raw.items():
-            if key in JSON_FIELDS and isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    pass
             params[key] = value
+            if key in JSON_FIELDS and isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(value)
         return params
 
     def _ok(self, result: Any) -> web.Response:
@@ -209,21 +269,30 @@ class FakeBotAPI(LoopbackServer):
         opts = fault.options
         if fault.kind == "429":
             after = int(opts.get("retry_after", 1))
-            return self._error(call, 429, f"Too Many Requests: retry after {after}",
-                               {"retry_after": after})
+            return self._error(
+                call, 429, f"Too Many Requests: retry after {after}", {"retry_after": after}
+            )
         if fault.kind == "403":
-            return self._error(call, 403, opts.get("description",
-                                                   "Forbidden: bot was blocked by the user"))
+            return self._error(
+                call, 403, opts.get("description", "Forbidden: bot was blocked by the user")
+            )
         if fault.kind == "500":
             return self._error(call, int(opts.get("status", 500)), "Internal Server Error")
         if fault.kind == "chat":
             return self._error(call, 400, "Bad Request: chat not found")
         if fault.kind == "migrate":
-            return self._error(call, 400, "Bad Request: group chat was upgraded to a "
-                               "supergroup chat", {"migrate_to_chat_id": int(opts["to"])})
+            return self._error(
+                call,
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": int(opts["to"])},
+            )
         if fault.kind == "parse" and call.params.get("parse_mode") == "HTML":
-            return self._error(call, 400, "Bad Request: can't parse entities: Unsupported "
-                                          "start tag \"x\" at byte offset 0")
+            return self._error(
+                call,
+                400,
+                'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0',
+            )
         if fault.kind == "slow":
             await asyncio.sleep(float(opts.get("seconds", 5)))
         return None
@@ -239,7 +308,9 @@ class FakeBotAPI(LoopbackServer):
             self.too_many_why["overall"] += 1
             return 1.0
         mine = self.last_by_chat[chat_id]
-        window, allowed = ((1.0 * self.rate["per_chat"], 1) if chat_id > 0 else (60.0, self.rate["group"]))
+        window, allowed = (
+            (1.0 * self.rate["per_chat"], 1) if chat_id > 0 else (60.0, self.rate["group"])
+        )
         while mine and mine[0] <= now - window:
             mine.popleft()
         if len(mine) >= allowed:
@@ -250,8 +321,7 @@ class FakeBotAPI(LoopbackServer):
         return None
 
     def _check_text(self, call: Call, text: str) -> tuple[str, web.Response | None]:
-        shown, error = (parse_html(text) if call.params.get("parse_mode") == "HTML"
-                        else (text, None))
+        shown, error = parse_html(text) if call.params.get("parse_mode") == "HTML" else (text, None)
         if error:
             return shown, self._error(call, 400, f"Bad Request: can't parse entities: {error}")
         if not shown.strip():
@@ -276,11 +346,20 @@ class FakeBotAPI(LoopbackServer):
             wait = self._over_limit(chat_id, call.at)
             if wait is not None:
                 self.too_many += 1
-                return self._error(call, 429, f"Too Many Requests: retry after {int(wait)}",
-                                   {"retry_after": max(1, int(wait))})
-            message = {"message_id": next(self._ids), "date": int(time.time()),
-                       "chat": self.chat(chat_id), "from": BOT, "text": shown,
-                       "html": call.params.get("text")}
+                return self._error(
+                    call,
+                    429,
+                    f"Too Many Requests: retry after {int(wait)}",
+                    {"retry_after": max(1, int(wait))},
+                )
+            message = {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": self.chat(chat_id),
+                "from": BOT,
+                "text": shown,
+                "html": call.params.get("text"),
+            }
             if call.params.get("reply_markup"):
                 message["reply_markup"] = call.params["reply_markup"]
             self.messages[(chat_id, message["message_id"])] = message
@@ -307,8 +386,9 @@ class FakeBotAPI(LoopbackServer):
         return self._edited(call, change)
 
     def _m_editMessageReplyMarkup(self, call: Call) -> Any:
-        change = {"reply_markup": call.params["reply_markup"]} \
-            if call.params.get("reply_markup") else {}
+        change = (
+            {"reply_markup": call.params["reply_markup"]} if call.params.get("reply_markup") else {}
+        )
         return self._edited(call, change)
 
     def _m_answerCallbackQuery(self, call: Call) -> Any:
@@ -332,8 +412,11 @@ class FakeBotAPI(LoopbackServer):
         return True
 
     def _m_getWebhookInfo(self, call: Call) -> Any:
-        return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                "pending_update_count": 0}
+        return {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
 
     def _m_close(self, call: Call) -> Any:
         return True
@@ -355,10 +438,8 @@ class FakeBotAPI(LoopbackServer):
             if ready or time.monotonic() >= deadline:
                 return ready
             self._new_update.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
-            except TimeoutError:
-                pass
 
 
 def main() -> None:
@@ -379,10 +460,20 @@ def main() -> None:
         await loop.run_in_executor(None, sys.stdin.read)  # the parent closes stdin to stop us
         ok = [c.at for c in api.calls_of("sendMessage") if c.status == 200]
         cpu = time.process_time() - cpu_start
-        print(json.dumps({"sent": len(ok), "too_many": api.too_many, "why": api.too_many_why,
-                          "calls": len(api.calls),
-                          "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0,
-                          "cpu": cpu}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "sent": len(ok),
+                    "too_many": api.too_many,
+                    "why": api.too_many_why,
+                    "calls": len(api.calls),
+                    "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0,
+                    "cpu": cpu,
+                }
+            ),
+            flush=True,
+        )
+
     asyncio.run(run())
 
 

@@ -1,6 +1,7 @@
 """What the tests' stand-ins of chat APIs share (tests/fake_bot_api.py for Telegram,
 tests/zalo_api.py for Zalo): an aiohttp server on loopback in its own loop (a daemon thread,
 or the caller's loop), every call recorded, faults played on demand."""
+
 from __future__ import annotations
 
 import asyncio
@@ -92,12 +93,12 @@ class LoopbackServer:
             await self.closing()
             if runner is not None:
                 await runner.cleanup()
+
         asyncio.run_coroutine_threadsafe(down(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
 
-    def fail(self, method: str, kind: str, count: int = 1, after: int = 0,
-             **options: Any) -> None:
+    def fail(self, method: str, kind: str, count: int = 1, after: int = 0, **options: Any) -> None:
         """The next `count` calls of `method` fail with `kind` (the subclass says which kinds
         it plays); the first `after` calls go through untouched."""
         with self._lock:
@@ -107,8 +108,9 @@ class LoopbackServer:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
-    def _error(self, call: Call, status: int, description: str,
-               parameters: dict[str, Any] | None = None) -> web.Response:
+    def _error(
+        self, call: Call, status: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> web.Response:
         """Both APIs' error answer: `{"ok": false, "error_code", "description"}`, the HTTP
         status the same as the code (and `parameters`, e.g. `retry_after`, when given)."""
         call.status = status

@@ -5,6 +5,7 @@ wherever KEHOACH_SEEDS says.
 A fresh clone has no shared/: the tests that need it skip, saying why. CI sets
 KEHOACH_REQUIRE_ALL=1 (.ci/run), which turns such a skip into a failure, so they run there.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,6 +29,8 @@ def seed(number: str) -> Path:
     """The seed text `NNN_*.txt`; skips (see `missing`) when it is not there."""
     found = sorted(SEEDS.glob(f"{number}_*.txt"))
     if not found:
-        missing(f"seed {number} is not in {SEEDS}: it lives outside the repository "
-                "(put shared/ beside the clone, or set KEHOACH_SEEDS to its seeds/ folder)")
+        missing(
+            f"seed {number} is not in {SEEDS}: it lives outside the repository "
+            "(put shared/ beside the clone, or set KEHOACH_SEEDS to its seeds/ folder)"
+        )
     return found[0]

@@ -1,6 +1,7 @@
 """Secretary actions on stored steps (kehoach.store.actions), on SQLite and PostgreSQL (the
 fixtures of conftest.py): extensions, excuses, reopening, payments, achievements; their
 refusals, their audit rows, their effect on the tick, a reload, and the CLI."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -81,20 +82,32 @@ def step(engine: Engine, step_id: str) -> Any:
 
 def audit(engine: Engine, step_id: str) -> list[tuple[str, str, str, str, str | None]]:
     """The transitions after `created`: (event, actor, channel, to_state, note)."""
-    return [(t.event, t.actor, t.channel, t.to_state, t.note)
-            for t in transitions(engine, step_id)[1:]]
+    return [
+        (t.event, t.actor, t.channel, t.to_state, t.note) for t in transitions(engine, step_id)[1:]
+    ]
 
 
 # ── extensions ──────────────────────────────────────────────────────────────────────────────
 
+
 def test_request_then_grant_moves_the_deadline_and_the_rungs(loaded: Engine) -> None:
-    r = act(loaded, request_extension, MAY, date(2022, 6, 4), "chờ số liệu các chi đoàn",
-            SECRETARY, "telegram", T)
+    r = act(
+        loaded,
+        request_extension,
+        MAY,
+        date(2022, 6, 4),
+        "chờ số liệu các chi đoàn",
+        SECRETARY,
+        "telegram",
+        T,
+    )
     assert (r.revision, r.state) == (2, "pending")
     row = step(loaded, MAY)
     assert row.extension_requested_until == datetime(2022, 6, 4, 17, tzinfo=UTC)
-    assert (row.extension_requested_by, row.extension_reason) == (SECRETARY,
-                                                                  "chờ số liệu các chi đoàn")
+    assert (row.extension_requested_by, row.extension_reason) == (
+        SECRETARY,
+        "chờ số liệu các chi đoàn",
+    )
     assert row.extended_until is None  # asked, not granted: the deadline stays
     assert status(facts(row), utc(2022, 5, 27)).phase == Phase.ESCALATED
     g = act(loaded, grant_extension, MAY, None, APPROVER, "cli", utc(2022, 5, 21))
@@ -107,24 +120,45 @@ def test_request_then_grant_moves_the_deadline_and_the_rungs(loaded: Engine) -> 
     assert status(facts(row), utc(2022, 5, 27)).phase == Phase.UPCOMING
     assert status(facts(row), utc(2022, 5, 28, 2)).phase == Phase.DUE_SOON
     assert status(facts(row), utc(2022, 6, 5, 2)).label == (
-        "quá hạn 1 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 1")  # no tick sent it
+        "quá hạn 1 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 1"
+    )  # no tick sent it
     assert audit(loaded, MAY) == [
-        ("extension_requested", SECRETARY, "telegram", "pending",
-         "xin gia hạn đến 04/06/2022: chờ số liệu các chi đoàn"),
-        ("extension_granted", APPROVER, "cli", "pending",
-         "cho gia hạn đến 04/06/2022 (hạn trước 25/05/2022)")]
+        (
+            "extension_requested",
+            SECRETARY,
+            "telegram",
+            "pending",
+            "xin gia hạn đến 04/06/2022: chờ số liệu các chi đoàn",
+        ),
+        (
+            "extension_granted",
+            APPROVER,
+            "cli",
+            "pending",
+            "cho gia hạn đến 04/06/2022 (hạn trước 25/05/2022)",
+        ),
+    ]
 
 
 def test_grant_with_another_date_and_after_the_reminders(loaded: Engine) -> None:
     act(loaded, request_extension, MAY, date(2022, 6, 10), "lý do", SECRETARY, "cli", T)
-    act(loaded, grant_extension, MAY, date(2022, 6, 1), APPROVER, "cli", utc(2022, 5, 27),
-        "chỉ đến 01/6")
+    act(
+        loaded,
+        grant_extension,
+        MAY,
+        date(2022, 6, 1),
+        APPROVER,
+        "cli",
+        utc(2022, 5, 27),
+        "chỉ đến 01/6",
+    )
     row = step(loaded, MAY)
     assert row.extended_until == datetime(2022, 6, 1, 17, tzinfo=UTC)
     # the 24/5 reminder, moved 7 days with the deadline (then rung 1 on 2/6)
     assert row.next_action_at == datetime(2022, 5, 31, 1, tzinfo=UTC)
-    assert audit(loaded, MAY)[-1][-1] == ("cho gia hạn đến 01/06/2022 (hạn trước 25/05/2022): "
-                                          "chỉ đến 01/6")
+    assert audit(loaded, MAY)[-1][-1] == (
+        "cho gia hạn đến 01/06/2022 (hạn trước 25/05/2022): chỉ đến 01/6"
+    )
 
 
 def test_refuse_keeps_the_deadline_and_a_new_request_may_follow(loaded: Engine) -> None:
@@ -132,8 +166,13 @@ def test_refuse_keeps_the_deadline_and_a_new_request_may_follow(loaded: Engine) 
     act(loaded, refuse_extension, MAY, "đã nhắc nhiều lần", APPROVER, "cli", T)
     row = step(loaded, MAY)
     assert row.extended_until is None and row.extension_requested_at is None
-    assert audit(loaded, MAY)[-1] == ("extension_refused", APPROVER, "cli", "pending",
-                                      "từ chối gia hạn: đã nhắc nhiều lần")
+    assert audit(loaded, MAY)[-1] == (
+        "extension_refused",
+        APPROVER,
+        "cli",
+        "pending",
+        "từ chối gia hạn: đã nhắc nhiều lần",
+    )
     act(loaded, request_extension, MAY, date(2022, 6, 2), "lần hai", SECRETARY, "cli", T)
     assert step(loaded, MAY).extension_requested_until is not None
 
@@ -150,43 +189,88 @@ def test_extend_records_the_request_and_the_grant(loaded: Engine) -> None:
 
 
 REFUSED = [
-    (grant_extension, (MAY, None, APPROVER, "cli", T), ActionNotAllowed,
-     "không có đề nghị gia hạn nào đang chờ, không thể cho gia hạn"),
-    (refuse_extension, (MAY, "x", APPROVER, "cli", T), ActionNotAllowed,
-     "không có đề nghị gia hạn nào đang chờ, không thể từ chối gia hạn"),
-    (request_extension, (EVENT, date(2022, 6, 1), "x", SECRETARY, "cli", T), ActionNotAllowed,
-     "là một sự kiện hay giai đoạn, diễn ra theo lịch"),
-    (request_extension, (MAY, date(2022, 5, 24), "x", SECRETARY, "cli", T), InvalidAction,
-     "ngày gia hạn 24/05/2022 không sau hạn hiện tại 25/05/2022"),
-    (request_extension, (MAY, date(2022, 5, 28), "x", SECRETARY, "cli", utc(2022, 6, 1)),
-     InvalidAction, "ngày gia hạn 28/05/2022 đã qua"),
-    (request_extension, (MAY, date(2022, 6, 1), "  ", SECRETARY, "cli", T), InvalidAction,
-     "cần nêu lý do"),
+    (
+        grant_extension,
+        (MAY, None, APPROVER, "cli", T),
+        ActionNotAllowed,
+        "không có đề nghị gia hạn nào đang chờ, không thể cho gia hạn",
+    ),
+    (
+        refuse_extension,
+        (MAY, "x", APPROVER, "cli", T),
+        ActionNotAllowed,
+        "không có đề nghị gia hạn nào đang chờ, không thể từ chối gia hạn",
+    ),
+    (
+        request_extension,
+        (EVENT, date(2022, 6, 1), "x", SECRETARY, "cli", T),
+        ActionNotAllowed,
+        "là một sự kiện hay giai đoạn, diễn ra theo lịch",
+    ),
+    (
+        request_extension,
+        (MAY, date(2022, 5, 24), "x", SECRETARY, "cli", T),
+        InvalidAction,
+        "ngày gia hạn 24/05/2022 không sau hạn hiện tại 25/05/2022",
+    ),
+    (
+        request_extension,
+        (MAY, date(2022, 5, 28), "x", SECRETARY, "cli", utc(2022, 6, 1)),
+        InvalidAction,
+        "ngày gia hạn 28/05/2022 đã qua",
+    ),
+    (
+        request_extension,
+        (MAY, date(2022, 6, 1), "  ", SECRETARY, "cli", T),
+        InvalidAction,
+        "cần nêu lý do",
+    ),
     (excuse, (MAY, "", APPROVER, "cli", T), InvalidAction, "cần nêu lý do"),
-    (reopen, (MAY, "x", APPROVER, "cli", T), ActionNotAllowed,
-     "chưa hoàn thành hay được miễn, không thể mở lại"),
-    (record_payment, (MAY, 1000, SECRETARY, "cli", T), ActionNotAllowed,
-     "không phải một khoản đóng góp"),
+    (
+        reopen,
+        (MAY, "x", APPROVER, "cli", T),
+        ActionNotAllowed,
+        "chưa hoàn thành hay được miễn, không thể mở lại",
+    ),
+    (
+        record_payment,
+        (MAY, 1000, SECRETARY, "cli", T),
+        ActionNotAllowed,
+        "không phải một khoản đóng góp",
+    ),
     (record_payment, (PAY_A, 0, SECRETARY, "cli", T), InvalidAction, "số tiền phải lớn hơn 0"),
-    (record_achievement, (PAY_A, 3, SECRETARY, "cli", T), ActionNotAllowed,
-     "không phải một chỉ tiêu"),
+    (
+        record_achievement,
+        (PAY_A, 3, SECRETARY, "cli", T),
+        ActionNotAllowed,
+        "không phải một chỉ tiêu",
+    ),
     (record_achievement, (GOAL, -1, SECRETARY, "cli", T), InvalidAction, "không được âm"),
     (excuse, ("khong-co", "x", APPROVER, "cli", T), StepNotFound, "không có bước «khong-co»"),
 ]
 
 
-@pytest.mark.parametrize(("action", "args", "error", "message"), REFUSED,
-                         ids=[f"{a.__name__}-{m[:24]}" for a, _, _, m in REFUSED])
-def test_refusals_write_nothing(loaded: Engine, action: Callable[..., Any], args: tuple[Any, ...],
-                                error: type[Exception], message: str) -> None:
+@pytest.mark.parametrize(
+    ("action", "args", "error", "message"),
+    REFUSED,
+    ids=[f"{a.__name__}-{m[:24]}" for a, _, _, m in REFUSED],
+)
+def test_refusals_write_nothing(
+    loaded: Engine,
+    action: Callable[..., Any],
+    args: tuple[Any, ...],
+    error: type[Exception],
+    message: str,
+) -> None:
     before = steps_by_id(loaded), transitions(loaded)
     with pytest.raises(error, match=message), write_session(loaded) as s:
         action(s, *args)
     assert (steps_by_id(loaded), transitions(loaded)) == before
 
 
-def test_a_second_pending_request_and_a_cancelled_step_are_refused(loaded: Engine,
-                                                                  plans: Path) -> None:
+def test_a_second_pending_request_and_a_cancelled_step_are_refused(
+    loaded: Engine, plans: Path
+) -> None:
     act(loaded, request_extension, MAY, date(2022, 6, 4), "lý do", SECRETARY, "cli", T)
     with pytest.raises(ActionNotAllowed, match="đã có một đề nghị gia hạn đang chờ"):
         act(loaded, request_extension, MAY, date(2022, 6, 5), "lại", SECRETARY, "cli", T)
@@ -201,18 +285,21 @@ def test_a_second_pending_request_and_a_cancelled_step_are_refused(loaded: Engin
 def test_a_concurrent_change_is_refused(loaded: Engine) -> None:
     """Another process changes the step between our read and our write: we lose, cleanly."""
     from kehoach.store import actions
+
     stale = actions._read
 
     def read_then_lose_the_race(session: Any, step_id: str) -> Any:
         row = stale(session, step_id)
-        session.execute(steps_table.update().where(steps_table.c.id == step_id)
-                        .values(revision=row.revision + 1))
+        session.execute(
+            steps_table.update()
+            .where(steps_table.c.id == step_id)
+            .values(revision=row.revision + 1)
+        )
         return row
 
     actions._read = read_then_lose_the_race  # type: ignore[assignment]
     try:
-        with pytest.raises(ConcurrentChange, match="vừa được thay đổi"), \
-                write_session(loaded) as s:
+        with pytest.raises(ConcurrentChange, match="vừa được thay đổi"), write_session(loaded) as s:
             excuse(s, MAY, "lý do", APPROVER, "cli", T)
     finally:
         actions._read = stale  # type: ignore[assignment]
@@ -221,11 +308,15 @@ def test_a_concurrent_change_is_refused(loaded: Engine) -> None:
 
 # ── excuse, reopen ──────────────────────────────────────────────────────────────────────────
 
+
 def test_excuse_then_reopen(loaded: Engine) -> None:
     act(loaded, excuse, MAY, "đơn vị sáp nhập", APPROVER, "cli", T)
     row = step(loaded, MAY)
-    assert (row.state, row.excuse_reason, row.next_action_at) == ("excused", "đơn vị sáp nhập",
-                                                                  None)
+    assert (row.state, row.excuse_reason, row.next_action_at) == (
+        "excused",
+        "đơn vị sáp nhập",
+        None,
+    )
     assert status(facts(row), utc(2022, 7, 1)).label == "được miễn"
     r = act(loaded, reopen, MAY, "miễn nhầm", APPROVER, "cli", utc(2022, 5, 26, 0))
     assert (r.state, r.revision) == ("pending", 3)
@@ -233,7 +324,8 @@ def test_excuse_then_reopen(loaded: Engine) -> None:
     assert (row.excuse_reason, row.next_action_at) == (None, datetime(2022, 5, 26, 1, tzinfo=UTC))
     assert audit(loaded, MAY) == [
         ("excused", APPROVER, "cli", "excused", "miễn: đơn vị sáp nhập"),
-        ("reopened", APPROVER, "cli", "pending", "mở lại: miễn nhầm")]
+        ("reopened", APPROVER, "cli", "pending", "mở lại: miễn nhầm"),
+    ]
 
 
 def test_reopen_a_done_step_clears_done_at(loaded: Engine) -> None:
@@ -246,19 +338,26 @@ def test_reopen_a_done_step_clears_done_at(loaded: Engine) -> None:
 
 # ── payments, achievements ──────────────────────────────────────────────────────────────────
 
+
 def test_payments_add_up_until_the_amount_owed(loaded: Engine) -> None:
     r = act(loaded, record_payment, PAY_A, 300_000, SECRETARY, "cli", utc(2022, 5, 15))
     assert r.state == "pending"
-    assert r.note == "đã đóng 300.000 đồng; tổng 300.000 đồng / 500.000 đồng, còn thiếu 200.000 đồng"
+    assert (
+        r.note == "đã đóng 300.000 đồng; tổng 300.000 đồng / 500.000 đồng, còn thiếu 200.000 đồng"
+    )
     assert step(loaded, PAY_A).paid_amount == 300_000
-    r = act(loaded, record_payment, PAY_A, 200_000, SECRETARY, "cli", utc(2022, 5, 22), "chuyển khoản")
+    r = act(
+        loaded, record_payment, PAY_A, 200_000, SECRETARY, "cli", utc(2022, 5, 22), "chuyển khoản"
+    )
     assert r.state == "done"
     assert r.note == "đã đóng 200.000 đồng; tổng 500.000 đồng / 500.000 đồng, đủ: chuyển khoản"
     row = step(loaded, PAY_A)
     assert (row.paid_amount, row.done_at, row.next_action_at) == (500_000, utc(2022, 5, 22), None)
     assert status(facts(row), utc(2022, 6, 1)).label == "xong trễ 3 ngày"
-    assert [(a[0], a[3]) for a in audit(loaded, PAY_A)] == [("payment", "pending"),
-                                                            ("payment", "done")]
+    assert [(a[0], a[3]) for a in audit(loaded, PAY_A)] == [
+        ("payment", "pending"),
+        ("payment", "done"),
+    ]
     with pytest.raises(ActionNotAllowed, match="«đã xong»"):
         act(loaded, record_payment, PAY_A, 1_000, SECRETARY, "cli", T)
 
@@ -281,15 +380,21 @@ def test_a_plan_date_later_than_the_extension_wins(loaded: Engine) -> None:
 
 # ── with the tick and a reload ──────────────────────────────────────────────────────────────
 
+
 def escalations(engine: Engine, step_id: str) -> list[tuple[int, str]]:
     """The rungs queued for the step: its own rows, and its place in grouped ones."""
     with read_session(engine) as s:
-        rows = s.execute(select(outbox_table).where(
-            outbox_table.c.purpose.in_(("escalation", "escalation_group")))
-            .order_by(outbox_table.c.id)).all()
-    return [(r.level, m["moment"]) for r in rows
-            for m in (r.payload["steps"] if r.purpose == "escalation_group" else [r.payload])
-            if m["step_id"] == step_id]
+        rows = s.execute(
+            select(outbox_table)
+            .where(outbox_table.c.purpose.in_(("escalation", "escalation_group")))
+            .order_by(outbox_table.c.id)
+        ).all()
+    return [
+        (r.level, m["moment"])
+        for r in rows
+        for m in (r.payload["steps"] if r.purpose == "escalation_group" else [r.payload])
+        if m["step_id"] == step_id
+    ]
 
 
 def test_an_extension_delays_escalation_in_the_tick(loaded: Engine) -> None:
@@ -301,10 +406,15 @@ def test_an_extension_delays_escalation_in_the_tick(loaded: Engine) -> None:
         tick(s, utc(2022, 6, 5, 2), channel="test")  # a day after the new date: rung 1
     assert escalations(loaded, MAY) == [(1, "2022-06-05T01:00:00+00:00")]
     with read_session(loaded) as s:
-        payload = s.execute(select(outbox_table.c.payload).where(
-            outbox_table.c.step_id == MAY)).scalars().all()[-1]
-    assert (payload["due_day"], payload["status"]) == ("04/06/2022",
-                                                      "quá hạn 1 ngày, đã báo lên mức 1")
+        payload = (
+            s.execute(select(outbox_table.c.payload).where(outbox_table.c.step_id == MAY))
+            .scalars()
+            .all()[-1]
+        )
+    assert (payload["due_day"], payload["status"]) == (
+        "04/06/2022",
+        "quá hạn 1 ngày, đã báo lên mức 1",
+    )
     assert step(loaded, MAY).next_action_at == datetime(2022, 6, 11, 1, tzinfo=UTC)
 
 
@@ -313,9 +423,12 @@ def test_a_reload_keeps_extensions_payments_and_excuses(loaded: Engine, plans: P
     act(loaded, record_payment, PAY_A, 100_000, SECRETARY, "cli", T)
     act(loaded, excuse, "thu-nghiem/bao-cao-thang/2022-06/doan-b", "sáp nhập", APPROVER, "cli", T)
     load(loaded, plans, now=utc(2022, 5, 21))  # same file: nothing written
-    plans.write_text((PLAN + TARGET).replace("title: Báo cáo tháng", "title: Báo cáo tháng (mới)")
-                     .replace("title: Đóng góp kinh phí", "title: Đóng góp kinh phí tổ chức"),
-                     encoding="utf-8")
+    plans.write_text(
+        (PLAN + TARGET)
+        .replace("title: Báo cáo tháng", "title: Báo cáo tháng (mới)")
+        .replace("title: Đóng góp kinh phí", "title: Đóng góp kinh phí tổ chức"),
+        encoding="utf-8",
+    )
     result = load(loaded, plans, now=utc(2022, 5, 21))
     assert result.changed > 0
     rows = steps_by_id(loaded)
@@ -330,10 +443,13 @@ def test_a_reload_keeps_extensions_payments_and_excuses(loaded: Engine, plans: P
 
 
 def test_a_reload_after_the_old_rungs_still_escalates_an_extended_step(
-        loaded: Engine, plans: Path) -> None:
+    loaded: Engine, plans: Path
+) -> None:
     act(loaded, extend, MAY, date(2022, 6, 4), "chờ số liệu", "thư ký", "cli", T)
-    plans.write_text((PLAN + TARGET).replace("title: Báo cáo tháng", "title: Báo cáo tháng (mới)"),
-                     encoding="utf-8")
+    plans.write_text(
+        (PLAN + TARGET).replace("title: Báo cáo tháng", "title: Báo cáo tháng (mới)"),
+        encoding="utf-8",
+    )
     load(loaded, plans, now=utc(2022, 6, 3))  # every rung of the plan's own date has passed
     assert step(loaded, MAY).next_action_at == datetime(2022, 6, 5, 1, tzinfo=UTC)
     with write_session(loaded) as s:
@@ -342,6 +458,7 @@ def test_a_reload_after_the_old_rungs_still_escalates_an_extended_step(
 
 
 # ── the command line ────────────────────────────────────────────────────────────────────────
+
 
 @pytest.fixture
 def cli(kehoach_bin: str, plans: Path, tmp_path: Path) -> Callable[..., Any]:
@@ -354,8 +471,10 @@ def cli(kehoach_bin: str, plans: Path, tmp_path: Path) -> Callable[..., Any]:
 
 def counts(tmp_path: Path) -> tuple[int, int]:
     with sqlite3.connect(tmp_path / "cli.sqlite3") as conn:
-        return (conn.execute("SELECT count(*) FROM transitions").fetchone()[0],
-                conn.execute("SELECT sum(revision) FROM steps").fetchone()[0])
+        return (
+            conn.execute("SELECT count(*) FROM transitions").fetchone()[0],
+            conn.execute("SELECT sum(revision) FROM steps").fetchone()[0],
+        )
 
 
 def test_cli_round_trip(cli: Callable[..., Any], tmp_path: Path) -> None:
@@ -376,16 +495,23 @@ def test_cli_round_trip(cli: Callable[..., Any], tmp_path: Path) -> None:
     assert res.returncode == 0 and "đạt chỉ tiêu" in res.stdout
     res = cli("excuse", "thu-nghiem/dong-gop/1/doan-b", "--reason", "miễn đóng", *now)
     assert res.returncode == 0 and "Đã miễn" in res.stdout
-    res = cli("reopen", "thu-nghiem/dong-gop/1/doan-b", "--reason", "nhầm", "--by", "Quận Đoàn",
-              *now)
+    res = cli(
+        "reopen", "thu-nghiem/dong-gop/1/doan-b", "--reason", "nhầm", "--by", "Quận Đoàn", *now
+    )
     assert res.returncode == 0 and "Đã mở lại" in res.stdout
     with sqlite3.connect(tmp_path / "cli.sqlite3") as conn:
-        rows = conn.execute("SELECT event, actor, channel FROM transitions WHERE event != "
-                            "'created' ORDER BY id").fetchall()
-    assert rows == [("extension_requested", "thư ký", "cli"), ("extension_granted", "thư ký", "cli"),
-                    ("payment", "thư ký", "cli"), ("payment", "thư ký", "cli"),
-                    ("achievement", "thư ký", "cli"), ("excused", "thư ký", "cli"),
-                    ("reopened", "Quận Đoàn", "cli")]
+        rows = conn.execute(
+            "SELECT event, actor, channel FROM transitions WHERE event != 'created' ORDER BY id"
+        ).fetchall()
+    assert rows == [
+        ("extension_requested", "thư ký", "cli"),
+        ("extension_granted", "thư ký", "cli"),
+        ("payment", "thư ký", "cli"),
+        ("payment", "thư ký", "cli"),
+        ("achievement", "thư ký", "cli"),
+        ("excused", "thư ký", "cli"),
+        ("reopened", "Quận Đoàn", "cli"),
+    ]
 
 
 CLI_REFUSED = [
@@ -402,8 +528,9 @@ CLI_REFUSED = [
 
 
 @pytest.mark.parametrize(("args", "message"), CLI_REFUSED, ids=[m for _, m in CLI_REFUSED])
-def test_cli_refusals_exit_1_and_write_nothing(cli: Callable[..., Any], tmp_path: Path,
-                                               args: tuple[str, ...], message: str) -> None:
+def test_cli_refusals_exit_1_and_write_nothing(
+    cli: Callable[..., Any], tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
     before = counts(tmp_path)
     res = cli(*args, "--now", "2022-05-20T10:00")
     assert res.returncode == 1, res.stdout + res.stderr

@@ -1,5 +1,6 @@
 """`kehoach backup FILE`: SQLite's online backup while a writer holds the database, and a
 restore from it that `kehoach` accepts with every row; on PostgreSQL it points to pg_dump."""
+
 from __future__ import annotations
 
 import os
@@ -13,12 +14,20 @@ from tests.conftest import PLAN, load
 
 
 def kehoach(bin_: str, url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([bin_, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, "KEHOACH_DATABASE_URL": url})
+    return subprocess.run(
+        [bin_, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "KEHOACH_DATABASE_URL": url},
+    )
 
 
-def test_backup_while_writing_then_restore(db: Engine, db_url: str, tmp_path: Path,
-                                           kehoach_bin: str) -> None:
+def test_backup_while_writing_then_restore(
+    db: Engine, db_url: str, tmp_path: Path, kehoach_bin: str
+) -> None:
     if not db_url.startswith("sqlite"):
         done = kehoach(kehoach_bin, db_url, tmp_path, "backup", str(tmp_path / "x.sqlite3"))
         assert done.returncode == 1 and "dùng pg_dump" in done.stderr, done.stderr
@@ -27,8 +36,20 @@ def test_backup_while_writing_then_restore(db: Engine, db_url: str, tmp_path: Pa
     (tmp_path / "plan.yaml").write_text(PLAN, encoding="utf-8")
     load(db, tmp_path / "plan.yaml")
     step, other = "thu-nghiem/dong-gop/1/doan-a", "thu-nghiem/dong-gop/1/doan-b"
-    assert kehoach(kehoach_bin, db_url, tmp_path, "done", step, "--note", "đã nộp",
-                   "--now", "2022-05-20T08:00").returncode == 0
+    assert (
+        kehoach(
+            kehoach_bin,
+            db_url,
+            tmp_path,
+            "done",
+            step,
+            "--note",
+            "đã nộp",
+            "--now",
+            "2022-05-20T08:00",
+        ).returncode
+        == 0
+    )
     # a writer in the middle of a transaction: the copy has what was committed, no more
     writer = create_engine(db_url).connect()
     writer.execute(text("UPDATE steps SET state = 'excused' WHERE id = :id"), {"id": other})
@@ -51,19 +72,25 @@ def test_backup_while_writing_then_restore(db: Engine, db_url: str, tmp_path: Pa
     assert after.returncode == 0 and after.stdout == before.stdout
     copy = create_engine(url)
     with copy.connect() as conn:
-        counts = [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                  for t in ("steps", "transitions", "plans")]
-        states = dict(conn.execute(text("SELECT id, state FROM steps WHERE id IN (:a, :b)"),
-                                   {"a": step, "b": other}).all())
+        counts = [
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("steps", "transitions", "plans")
+        ]
+        states = dict(
+            conn.execute(
+                text("SELECT id, state FROM steps WHERE id IN (:a, :b)"), {"a": step, "b": other}
+            ).all()
+        )
     copy.dispose()
     with db.connect() as conn:
-        assert counts == [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                          for t in ("steps", "transitions", "plans")]
+        assert counts == [
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("steps", "transitions", "plans")
+        ]
     assert states == {step: "done", other: "pending"}
 
 
-def test_backup_never_overwrites(db: Engine, db_url: str, tmp_path: Path,
-                                 kehoach_bin: str) -> None:
+def test_backup_never_overwrites(db: Engine, db_url: str, tmp_path: Path, kehoach_bin: str) -> None:
     if not db_url.startswith("sqlite"):
         return  # PostgreSQL: see above
     (tmp_path / "old.sqlite3").write_bytes(b"an earlier backup")

@@ -4,6 +4,7 @@ the tick, done, an extension, an excuse, a reopen, a plan reloaded without some 
 with a unit moved to another cluster, a script's own UPDATE — what the board answers equals
 what the lifecycle says step by step, and what a board with nothing kept computes. SQLite
 and PostgreSQL."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -23,8 +24,13 @@ from workflows.lifecycle import LATE_KINDS, Phase, status
 
 UNITS = {"tinh-doan", "doan-a", "doan-b", "doan-c"}
 #: lifecycle phase → the summary's column
-COLUMN = {Phase.DONE: "on_time", Phase.DONE_LATE: "done_late", Phase.EXCUSED: "excused",
-          Phase.OVERDUE: "late", Phase.ESCALATED: "late"}
+COLUMN = {
+    Phase.DONE: "on_time",
+    Phase.DONE_LATE: "done_late",
+    Phase.EXCUSED: "excused",
+    Phase.OVERDUE: "late",
+    Phase.ESCALATED: "late",
+}
 
 
 def by_lifecycle(engine: Engine, now: datetime) -> dict[str, Counter[str]]:
@@ -41,8 +47,10 @@ def by_lifecycle(engine: Engine, now: datetime) -> dict[str, Counter[str]]:
 
 def summary(engine: Engine, now: datetime, by: str) -> list[tuple[object, ...]]:
     with read_session(engine) as s:
-        return [(c.key, c.name, c.on_time, c.late, c.done_late, c.upcoming, c.excused)
-                for c in queries.summaries(s, UNITS, now, by)]
+        return [
+            (c.key, c.name, c.on_time, c.late, c.done_late, c.upcoming, c.excused)
+            for c in queries.summaries(s, UNITS, now, by)
+        ]
 
 
 def charts(engine: Engine, now: datetime) -> tuple[object, ...]:
@@ -66,13 +74,16 @@ def check(kept: Engine, url: str, now: datetime) -> None:
         fresh.dispose()
     expected = by_lifecycle(kept, now)
     names = ("on_time", "late", "done_late", "upcoming", "excused")
-    got = {r[0]: Counter({n: v for n, v in zip(names, r[2:], strict=True) if v})
-           for r in summary(kept, now, "unit")}
+    got = {
+        r[0]: Counter({n: v for n, v in zip(names, r[2:], strict=True) if v})
+        for r in summary(kept, now, "unit")
+    }
     assert {u: c for u, c in got.items() if c} == {u: c for u, c in expected.items() if c}
 
 
-def test_summaries_stay_exact_after_every_kind_of_change(db: Engine, db_url: str,
-                                                         tmp_path: Path) -> None:
+def test_summaries_stay_exact_after_every_kind_of_change(
+    db: Engine, db_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "cum-thu.yaml"
     path.write_text(PLAN, encoding="utf-8")
     before = changes(db)
@@ -96,8 +107,15 @@ def test_summaries_stay_exact_after_every_kind_of_change(db: Engine, db_url: str
     check(db, db_url, now)
 
     with write_session(db) as s:
-        actions.extend(s, step_id("doan-b", 4), now.date() + timedelta(days=10), "xin thêm",
-                       "test", "test", now)
+        actions.extend(
+            s,
+            step_id("doan-b", 4),
+            now.date() + timedelta(days=10),
+            "xin thêm",
+            "test",
+            "test",
+            now,
+        )
     check(db, db_url, now)
 
     with write_session(db) as s:
@@ -113,9 +131,9 @@ def test_summaries_stay_exact_after_every_kind_of_change(db: Engine, db_url: str
     check(db, db_url, now)
 
     # a reload: doan-c no longer responsible (its pending steps cancelled), doan-c in cum-1
-    reloaded = (PLAN.replace("responsible: [doan-a, doan-b, doan-c]",
-                             "responsible: [doan-a, doan-b]")
-                .replace("members: [doan-a, doan-b]", "members: [doan-a, doan-b, doan-c]"))
+    reloaded = PLAN.replace(
+        "responsible: [doan-a, doan-b, doan-c]", "responsible: [doan-a, doan-b]"
+    ).replace("members: [doan-a, doan-b]", "members: [doan-a, doan-b, doan-c]")
     assert reloaded != PLAN
     path.write_text(reloaded, encoding="utf-8")
     load(db, path, now)
@@ -123,16 +141,21 @@ def test_summaries_stay_exact_after_every_kind_of_change(db: Engine, db_url: str
 
     # a script's own UPDATE, outside the store's functions
     with write_session(db) as s:
-        s.execute(update(steps_table).where(steps_table.c.id == step_id("doan-a", 5))
-                  .values(state="done", done_at=now))
+        s.execute(
+            update(steps_table)
+            .where(steps_table.c.id == step_id("doan-a", 5))
+            .values(state="done", done_at=now)
+        )
     check(db, db_url, now)
 
 
-def test_a_bulk_first_load_counts_and_keeps_its_triggers(db: Engine, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bulk_first_load_counts_and_keeps_its_triggers(
+    db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A large first load into SQLite sets the steps' triggers aside with their indexes
     (store.sync); it counts as a change, and the triggers are back for what follows."""
     from kehoach.store import sync
+
     monkeypatch.setattr(sync, "SQLITE_BULK_MIN", 1)  # this small plan takes the bulk path
     path = tmp_path / "cum-thu.yaml"
     path.write_text(PLAN, encoding="utf-8")
@@ -147,23 +170,27 @@ def test_a_bulk_first_load_counts_and_keeps_its_triggers(db: Engine, tmp_path: P
     check(db, db.url.render_as_string(hide_password=False), NOW)
 
 
-def test_a_list_total_is_kept_only_while_its_own_bounds_hold(db: Engine, db_url: str,
-                                                            tmp_path: Path) -> None:
+def test_a_list_total_is_kept_only_while_its_own_bounds_hold(
+    db: Engine, db_url: str, tmp_path: Path
+) -> None:
     """A list of steps at least 10 days late changes when a deadline becomes 10 days old,
     with no deadline and no write in between; the upcoming list when a deadline comes
     within its days. Each total equals a fresh board's at every moment."""
     path = tmp_path / "cum-thu.yaml"
     path.write_text(PLAN, encoding="utf-8")
     load(db, path)
-    lists = [(queries.OVERDUE, queries.Filters(min_days=10)),
-             (queries.OVERDUE, queries.Filters()),
-             (queries.StepList(False, 20), queries.Filters(sort="due"))]
+    lists = [
+        (queries.OVERDUE, queries.Filters(min_days=10)),
+        (queries.OVERDUE, queries.Filters()),
+        (queries.StepList(False, 20), queries.Filters(sort="due")),
+    ]
 
     def totals(engine: Engine, now: datetime) -> list[int]:
         with read_session(engine) as s:
             return [queries.step_page(s, UNITS, now, which, f).total for which, f in lists]
+
     seen = set()
-    for day in range(0, 12):  # 1 April 2022 (the 25 March deadlines are 7 days old) onwards
+    for day in range(12):  # 1 April 2022 (the 25 March deadlines are 7 days old) onwards
         now = NOW + timedelta(days=day)
         fresh = store.make_engine(db_url)
         try:

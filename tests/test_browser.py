@@ -5,6 +5,7 @@ in, filters the overdue list, marks a step done and downloads the XLSX export.
 Chromium is a system package, installed by `make deps` (and by .ci/run), never by a test:
 when it is missing the test fails with that instruction; it is never skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,11 @@ INSTALL = "make deps   (or, as root: apt-get update && apt-get install chromium)
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: this test drives Debian's chromium. Install it "
-                    f"with: {INSTALL}", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: this test drives Debian's chromium. Install it "
+            f"with: {INSTALL}",
+            pytrace=False,
+        )
     return CHROMIUM
 
 
@@ -49,10 +53,12 @@ def page(browser: Browser, world: World) -> Iterator[Page]:
 
 
 def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
-        page: Page, world: World, tmp_path: Path) -> None:
+    page: Page, world: World, tmp_path: Path
+) -> None:
     refused: list[str] = []  # what the Content-Security-Policy blocked
-    page.on("console", lambda m: refused.append(m.text)
-            if "Content Security Policy" in m.text else None)
+    page.on(
+        "console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None
+    )
     page.goto("/qua-han")
     expect(page).to_have_url(f"{world.base}/dang-nhap?next=%2Fqua-han")
     page.get_by_label("Tên đăng nhập").fill("thuky")
@@ -65,8 +71,9 @@ def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
     page.get_by_label("Cụm", exact=True).select_option(label="Cụm Một")
     page.get_by_label("Trễ ít nhất (ngày)").fill("30")
     page.get_by_role("button", name="Lọc").click()
-    expect(page).to_have_url(f"{world.base}/qua-han?plan=&unit=&cluster=cum-1&min_days=30"
-                             "&sort=days&group=")
+    expect(page).to_have_url(
+        f"{world.base}/qua-han?plan=&unit=&cluster=cum-1&min_days=30&sort=days&group="
+    )
     rows = page.locator("main table tbody tr")
     expect(rows).to_have_count(4)
     expect(page.get_by_text("4 việc.")).to_be_visible()
@@ -102,6 +109,7 @@ def test_secretary_logs_in_filters_marks_done_and_downloads_xlsx(
     page.get_by_role("button", name="In trang này").click()
     expect(page.locator("body")).to_have_attribute("data-printed", "yes")
     assert refused == []
+
 
 def test_summary_charts_draw_one_bar_a_month(page: Page, world: World) -> None:
     """At 1/4/2022 the test plan's deadlines of January, February and March are past: three

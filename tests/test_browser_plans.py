@@ -2,6 +2,7 @@
 question, preview, publish; the steps are stored, the overdue list and the plan's calendar feed
 show them; then one obligation's date is edited and republished, and the feed's event moves
 with a higher SEQUENCE. The time of the flow is printed (not asserted)."""
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,9 @@ def event(feed: str, summary: str) -> icalendar.Event:
 
 def answer_and_publish(page: Page, when: str) -> None:
     fields = page.locator("fieldset.obligation").filter(has=page.locator("input.when"))
-    training = fields.filter(has=page.locator("input[value*='tháng 9'], input[value*='/9/2022']")).first
+    training = fields.filter(
+        has=page.locator("input[value*='tháng 9'], input[value*='/9/2022']")
+    ).first
     when_input = training.locator("input.when")
     when_input.fill(when)
     expect(training.locator("output.said")).to_contain_text("✓")  # checked as it is typed
@@ -44,8 +47,9 @@ def answer_and_publish(page: Page, when: str) -> None:
     expect(page.get_by_role("status")).to_contain_text("Đã công bố phiên bản")
 
 
-def test_secretary_uploads_answers_publishes_and_edits(page: Page, world: World,
-                                                       tmp_path: Path) -> None:
+def test_secretary_uploads_answers_publishes_and_edits(
+    page: Page, world: World, tmp_path: Path
+) -> None:
     source = tmp_path / "ke-hoach-cum-mot.txt"
     source.write_text(PLAN_TEXT, encoding="utf-8")
     started = time.perf_counter()
@@ -66,8 +70,10 @@ def test_secretary_uploads_answers_publishes_and_edits(page: Page, world: World,
     assert feed
     feed = feed.replace("webcal://", "http://")
     first = event(feed, TRAINING)
-    assert first.decoded("DTSTART") in (datetime(2022, 9, 15).date(),) or \
-        first.decoded("DTSTART").date().isoformat() == "2022-09-15"
+    assert (
+        first.decoded("DTSTART") in (datetime(2022, 9, 15).date(),)
+        or first.decoded("DTSTART").date().isoformat() == "2022-09-15"
+    )
 
     world.clock[0] = datetime(2022, 6, 5, 3, tzinfo=UTC)
     page.goto("/dang-nhap?next=%2Fqua-han")  # two months on: a new session
@@ -78,8 +84,11 @@ def test_secretary_uploads_answers_publishes_and_edits(page: Page, world: World,
 
     page.goto(f"/ke-hoach/{PLAN_ID}")
     page.get_by_role("button", name="Sửa kế hoạch (tạo phiên bản mới)").click()
-    training = page.locator("fieldset.obligation").filter(
-        has=page.locator("input[value='ngày 15/9/2022']")).first
+    training = (
+        page.locator("fieldset.obligation")
+        .filter(has=page.locator("input[value='ngày 15/9/2022']"))
+        .first
+    )
     training.locator("input.when").fill("ngày 22/9/2022")
     expect(training.locator("output.said")).to_contain_text("22/09/2022")
     page.get_by_role("button", name="Lưu và xem trước").click()

@@ -1,6 +1,7 @@
 """The clock under faults: the heartbeat and /healthz, the watchdog that rebuilds a scheduler
 that stopped waking up (a real full disk under a real `kehoach serve`), and the daily digest
 missed during downtime caught up at start (in process, on SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,6 +42,7 @@ def utc(*args: int) -> datetime:
 
 # ── the heartbeat and /healthz ──────────────────────────────────────────────────────────────
 
+
 def test_health_follows_the_clock_heartbeat(db: Engine) -> None:
     start = utc(2026, 12, 6, 8)
     status, body = health(db, lambda: start)
@@ -56,8 +58,9 @@ def test_health_follows_the_clock_heartbeat(db: Engine) -> None:
     assert status == 200 and body["status"] == "ok" and "3 giây trước" in body["clock"]
     status, body = health(db, lambda: start + timedelta(minutes=6))  # 60 s: > 3 periods + 10 s
     assert status == 503 and body["status"] == "error"
-    assert body["clock"].startswith("đồng hồ đã ngừng: nhịp thành công cuối lúc 15:05:00 "
-                                    "06/12/2026, 60 giây trước")
+    assert body["clock"].startswith(
+        "đồng hồ đã ngừng: nhịp thành công cuối lúc 15:05:00 06/12/2026, 60 giây trước"
+    )
     with write_session(db) as s:  # a new leader starts: the last tick still counts
         record_start(s, "may-2:7", 60.0, start + timedelta(minutes=6))
     assert health(db, lambda: start + timedelta(minutes=6))[0] == 200  # 60 s period: fine
@@ -67,11 +70,16 @@ def test_health_follows_the_clock_heartbeat(db: Engine) -> None:
 
 # ── a real fault: the disk under a SQLite file fills up for a while ─────────────────────────
 
+
 def mount_small_disk(folder: Path) -> bool:
     """A 16 MB tmpfs at `folder` (needs root, as in CI); False when mounting is not allowed."""
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
-                             capture_output=True, text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return mounted.returncode == 0
 
 
@@ -92,9 +100,11 @@ def truncate_wal(database: Path) -> None:
     restart)."""
     conn = sqlite3.connect(database, timeout=10)
     try:
+
         def truncated() -> bool:
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             return bool(busy == 0 and Path(f"{database}-wal").stat().st_size == 0)
+
         wait_for(truncated, 30, "the WAL to be truncated")
     finally:
         conn.close()
@@ -154,7 +164,8 @@ def last_tick(engine: Engine) -> datetime | None:
 
 
 def test_the_clock_recovers_from_a_full_disk_and_healthz_says_it_stopped(
-        kehoach_bin: str, tmp_path: Path) -> None:
+    kehoach_bin: str, tmp_path: Path
+) -> None:
     folder = tmp_path / "dia-nho"
     mounted = mount_small_disk(folder)  # else: a file size limit on the process (WriteFault)
     url = f"sqlite:///{folder / 'kehoach.sqlite3'}"
@@ -165,10 +176,15 @@ def test_the_clock_recovers_from_a_full_disk_and_healthz_says_it_stopped(
     env.update(KEHOACH_DATABASE_URL=url, KEHOACH_HTTP_PORT=str(port))
     log = tmp_path / "serve.err"  # beside the small disk, not on it
     with log.open("wb") as sink:
-        proc = subprocess.Popen([kehoach_bin, "serve", "--tick-seconds", "1", "--poll-seconds",
-                                 "0.2"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                                stderr=sink)
+        proc = subprocess.Popen(
+            [kehoach_bin, "serve", "--tick-seconds", "1", "--poll-seconds", "0.2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     try:
+
         def answer(status: int, said: str) -> Any:
             assert proc.poll() is None, log.read_text(encoding="utf-8")
             got = healthz(port)
@@ -184,8 +200,10 @@ def test_the_clock_recovers_from_a_full_disk_and_healthz_says_it_stopped(
         wait_for(lambda: answer(200, "nhịp thành công cuối"), 60, "the clock to tick again")
         ticked = last_tick(engine)
         assert ticked is not None and ticked > freed
-        print(f"the clock ticked again {(ticked - freed).total_seconds():.1f} s after the disk "
-              "was freed")  # a figure, not asserted
+        print(
+            f"the clock ticked again {(ticked - freed).total_seconds():.1f} s after the disk "
+            "was freed"
+        )  # a figure, not asserted
         wait_for(lambda: (last_tick(engine) or freed) > ticked, 30, "it to go on ticking")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -205,12 +223,17 @@ def test_the_clock_recovers_from_a_full_disk_and_healthz_says_it_stopped(
 
 # ── the daily digest missed during downtime ─────────────────────────────────────────────────
 
-@pytest.mark.parametrize(("now", "expected"), [
-    (utc(2022, 5, 30, 2), True),  # 09:00 local, 1 h 30 after the 07:30 digest
-    (utc(2022, 5, 30, 4, 30), True),  # 11:30: the last minute of the 4 h grace
-    (utc(2022, 5, 30, 4, 31), False),
-    (utc(2022, 5, 30, 0, 29), False),  # 07:29: yesterday's was a day ago
-], ids=["inside-grace", "grace-ends", "after-grace", "before-the-hour"])
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (utc(2022, 5, 30, 2), True),  # 09:00 local, 1 h 30 after the 07:30 digest
+        (utc(2022, 5, 30, 4, 30), True),  # 11:30: the last minute of the 4 h grace
+        (utc(2022, 5, 30, 4, 31), False),
+        (utc(2022, 5, 30, 0, 29), False),  # 07:29: yesterday's was a day ago
+    ],
+    ids=["inside-grace", "grace-ends", "after-grace", "before-the-hour"],
+)
 def test_missed_digest(now: datetime, expected: bool) -> None:
     assert missed_digest(now, time_of_day(7, 30)) is expected
 
@@ -218,8 +241,9 @@ def test_missed_digest(now: datetime, expected: bool) -> None:
 def digest_next_run(engine: Engine) -> float | None:
     jobs = table(JOB_TABLE, column("id"), column("next_run_time"))
     with read_session(engine) as s:
-        return s.execute(select(jobs.c.next_run_time).where(jobs.c.id == DIGEST_JOB)
-                         ).scalar_one_or_none()
+        return s.execute(
+            select(jobs.c.next_run_time).where(jobs.c.id == DIGEST_JOB)
+        ).scalar_one_or_none()
 
 
 def restart_clock(db: Engine, db_url: str, now: datetime) -> RecordingChannel:
@@ -235,8 +259,9 @@ def restart_clock(db: Engine, db_url: str, now: datetime) -> RecordingChannel:
             deadline = time.monotonic() + 30
             # the digest job's next run is stored when it is handed to a thread, before it
             # runs: wait for the jobs in flight too, or a caught-up digest is cut by shutdown
-            while ((digest_next_run(db) or 0) < later or clock.ticks == 0
-                   or clock.in_flight) and time.monotonic() < deadline:
+            while (
+                (digest_next_run(db) or 0) < later or clock.ticks == 0 or clock.in_flight
+            ) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         finally:
             clock.shutdown()
@@ -249,12 +274,18 @@ def restart_clock(db: Engine, db_url: str, now: datetime) -> RecordingChannel:
 
 def digest_keys(db: Engine) -> list[str]:
     with read_session(db) as s:
-        return sorted(s.execute(select(outbox_table.c.idempotency_key).where(
-            outbox_table.c.purpose == "digest", outbox_table.c.state == "sent")).scalars())
+        return sorted(
+            s.execute(
+                select(outbox_table.c.idempotency_key).where(
+                    outbox_table.c.purpose == "digest", outbox_table.c.state == "sent"
+                )
+            ).scalars()
+        )
 
 
 def test_a_digest_missed_during_downtime_is_sent_once_after_a_restart(
-        db: Engine, db_url: str, plan_file: Path) -> None:
+    db: Engine, db_url: str, plan_file: Path
+) -> None:
     load(db, plan_file)
     wanted = [f"digest|{u}|2022-05-30" for u in ("doan-a", "doan-b", "quan-doan")]
     late = restart_clock(db, db_url, utc(2022, 5, 29, 5))  # 12:00 local: past the grace
@@ -267,6 +298,7 @@ def test_a_digest_missed_during_downtime_is_sent_once_after_a_restart(
 
 
 # ── stopping the clock in the middle of a tick (SIGTERM) ────────────────────────────────────
+
 
 class Held(Channel):
     """A console channel whose send waits until the test lets it go."""
@@ -283,7 +315,8 @@ class Held(Channel):
 
 
 def test_a_clock_stopped_during_a_tick_lets_it_finish_without_a_traceback(
-        db: Engine, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    db: Engine, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     enqueue(db, 1, MAY_18)
     channel = Held()

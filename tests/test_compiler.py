@@ -254,9 +254,11 @@ def test_dates_within_the_period(doc: dict[str, Any]) -> None:
         # when that would leave the plan (see test_shift_stays_in_the_period)
         assert plan.start <= occ.date <= plan.end, s.id
         other = {ShiftPolicy.NEXT: ShiftPolicy.PREVIOUS, ShiftPolicy.PREVIOUS: ShiftPolicy.NEXT}
-        assert occ.date in (CALENDAR.shift(occ.nominal, s.duty.shift),
-                            CALENDAR.shift(occ.nominal, other.get(s.duty.shift, s.duty.shift)),
-                            occ.nominal)
+        assert occ.date in (
+            CALENDAR.shift(occ.nominal, s.duty.shift),
+            CALENDAR.shift(occ.nominal, other.get(s.duty.shift, s.duty.shift)),
+            occ.nominal,
+        )
         assert abs((occ.date - occ.nominal).days) <= 14
         assert occ.start is None or occ.start <= occ.nominal
 
@@ -626,28 +628,38 @@ def test_relative_deadlines_count_from_their_anchor() -> None:
     due = {(s.duty.id, s.occurrence.key): s.occurrence.date for s in steps}
     assert due[("bien-ban", "1")] == date(2025, 5, 6)  # 25/4 + 5 working days past 30/4, 1/5, 2/5
     assert due[("dang-ky", "1")] == date(2025, 1, 11)  # the plan's date of issue + 10 days
-    assert due[("bao-cao", "2025-Q1")] == date(2025, 4, 30) and due[("bao-cao", "2024-Q4")] == date(2025, 1, 30)
+    assert due[("bao-cao", "2025-Q1")] == date(2025, 4, 30) and due[("bao-cao", "2024-Q4")] == date(
+        2025, 1, 30
+    )
     assert due[("tham-hoi", "2025")] == date(2025, 1, 15)  # Tết 2025 is 29/01
 
 
 def test_a_deadline_counted_from_an_unknown_obligation_is_refused() -> None:
     from engine.errors import PlanErrors
+
     text = RELATIVE_PLAN.replace("nghĩa vụ hoi-nghi", "nghĩa vụ hoi-nghi-khac")
     with pytest.raises(PlanErrors) as caught:
         parse_plan(text)
     assert "không có nghĩa vụ «hoi-nghi-khac»" in str(caught.value)
 
 
-@pytest.mark.parametrize("chain", [["bien-ban"], ["bien-ban", "nhac"], ["bien-ban", "nhac", "ra-soat"]])
+@pytest.mark.parametrize(
+    "chain", [["bien-ban"], ["bien-ban", "nhac"], ["bien-ban", "nhac", "ra-soat"]]
+)
 def test_deadlines_counted_from_each_other_in_a_loop_are_refused(chain: list[str]) -> None:
     """A loop of «kể từ ngày kết thúc nghĩa vụ …» has no date to start from: it was accepted
     and compiled to no step at all, silently. Every obligation of the loop is named."""
     from engine.errors import PlanErrors
+
     others = "".join(
         f"\n  - {{id: {ob}, kind: deadline, title: Việc {ob}, responsible: doan-a,\n"
-        f"     when: \"5 ngày kể từ ngày kết thúc nghĩa vụ {chain[(i + 1) % len(chain)]}\"}}"
-        for i, ob in enumerate(chain) if i)
-    text = RELATIVE_PLAN.replace("nghĩa vụ hoi-nghi\"", f"nghĩa vụ {chain[1 % len(chain)]}\"") + others
+        f'     when: "5 ngày kể từ ngày kết thúc nghĩa vụ {chain[(i + 1) % len(chain)]}"}}'
+        for i, ob in enumerate(chain)
+        if i
+    )
+    text = (
+        RELATIVE_PLAN.replace('nghĩa vụ hoi-nghi"', f'nghĩa vụ {chain[1 % len(chain)]}"') + others
+    )
     with pytest.raises(PlanErrors) as caught:
         parse_plan(text)
     message = str(caught.value)
@@ -660,10 +672,12 @@ def test_deadlines_counted_from_each_other_in_a_loop_are_refused(chain: list[str
 def test_a_long_chain_of_counted_deadlines_is_followed_to_its_end() -> None:
     """Twelve obligations each counted from the one before: every one has its step (a chain of
     more than 8 was cut as if it were a loop, its tail compiled to nothing)."""
+    before = ["hoi-nghi"] + [f"buoc-{i}" for i in range(1, 12)]
     chain = "".join(
         f"\n  - {{id: buoc-{i}, kind: deadline, title: Bước {i}, responsible: doan-a,\n"
-        f"     when: \"2 ngày kể từ ngày kết thúc nghĩa vụ {'hoi-nghi' if i == 1 else f'buoc-{i - 1}'}\"}}"
-        for i in range(1, 13))
+        f'     when: "2 ngày kể từ ngày kết thúc nghĩa vụ {before[i - 1]}"}}'
+        for i in range(1, 13)
+    )
     steps = compile_plan(parse_plan(RELATIVE_PLAN + chain), CALENDAR)
     due = {s.duty.id: s.occurrence.date for s in steps if s.duty.id.startswith("buoc-")}
     assert due == {f"buoc-{i}": date(2025, 4, 25) + timedelta(days=2 * i) for i in range(1, 13)}

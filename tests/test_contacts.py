@@ -1,5 +1,6 @@
 """Contacts (migration 0010, kehoach/chat/links.py) and the channel registry, on SQLite and
 PostgreSQL (the fixtures of conftest.py)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -29,48 +30,87 @@ def test_0010_moves_email_and_telegram_to_contacts_and_back(db: Engine) -> None:
     downgrade(db, "0009")
     with db.begin() as conn:
         conn.execute(text("INSERT INTO units (id, name) VALUES ('doan-a', 'Đoàn A')"))
-        for pid, email, chat, lost in [(1, "an@example.vn", 42, None), (2, None, -100, LOST),
-                                       (3, " ba@example.vn ", None, None), (4, None, None, None)]:
-            conn.execute(text(
-                "INSERT INTO people (id, name, unit_id, contacts, active, created_at, "
-                "board_role, email, telegram_chat_id, telegram_linked_at, telegram_lost_at) "
-                "VALUES (:id, :name, 'doan-a', '{}', true, :now, 'member', :email, :chat, "
-                ":linked, :lost)"),
-                {"id": pid, "name": f"Người {pid}", "now": NOW, "email": email, "chat": chat,
-                 "linked": NOW if chat else None, "lost": lost})
-        conn.execute(insert(invites_table).values(code_hash="x" * 64, person_id=1,
-                                                  created_at=NOW, expires_at=NOW,
-                                                  created_by="thư ký"))
-        conn.execute(insert(outbox_table).values(
-            idempotency_key="k", person_id=2, unit_id="doan-a", channel="telegram",
-            purpose="digest", payload={}, state="pending", not_before=NOW, created_at=NOW,
-            updated_at=NOW))
+        for pid, email, chat, lost in [
+            (1, "an@example.vn", 42, None),
+            (2, None, -100, LOST),
+            (3, " ba@example.vn ", None, None),
+            (4, None, None, None),
+        ]:
+            conn.execute(
+                text(
+                    "INSERT INTO people (id, name, unit_id, contacts, active, created_at, "
+                    "board_role, email, telegram_chat_id, telegram_linked_at, telegram_lost_at) "
+                    "VALUES (:id, :name, 'doan-a', '{}', true, :now, 'member', :email, :chat, "
+                    ":linked, :lost)"
+                ),
+                {
+                    "id": pid,
+                    "name": f"Người {pid}",
+                    "now": NOW,
+                    "email": email,
+                    "chat": chat,
+                    "linked": NOW if chat else None,
+                    "lost": lost,
+                },
+            )
+        conn.execute(
+            insert(invites_table).values(
+                code_hash="x" * 64, person_id=1, created_at=NOW, expires_at=NOW, created_by="thư ký"
+            )
+        )
+        conn.execute(
+            insert(outbox_table).values(
+                idempotency_key="k",
+                person_id=2,
+                unit_id="doan-a",
+                channel="telegram",
+                purpose="digest",
+                payload={},
+                state="pending",
+                not_before=NOW,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     upgrade(db)
     columns = {c["name"] for c in inspect(db).get_columns("people")}
     assert not columns & {"email", "telegram_chat_id", "telegram_lost_at", "contacts"}
     with read_session(db) as s:
-        rows = s.execute(select(contacts_table.c.person_id, contacts_table.c.channel,
-                                contacts_table.c.address, contacts_table.c.lost_at)
-                         .order_by(contacts_table.c.person_id, contacts_table.c.channel)).all()
+        rows = s.execute(
+            select(
+                contacts_table.c.person_id,
+                contacts_table.c.channel,
+                contacts_table.c.address,
+                contacts_table.c.lost_at,
+            ).order_by(contacts_table.c.person_id, contacts_table.c.channel)
+        ).all()
         assert [tuple(r) for r in rows] == [
-            (1, "email", "an@example.vn", None), (1, "telegram", "42", None),
-            (2, "telegram", "-100", LOST), (3, "email", "ba@example.vn", None)]
+            (1, "email", "an@example.vn", None),
+            (1, "telegram", "42", None),
+            (2, "telegram", "-100", LOST),
+            (3, "email", "ba@example.vn", None),
+        ]
         assert s.execute(select(invites_table.c.person_id)).scalars().all() == [1]
         assert s.execute(select(outbox_table.c.person_id)).scalars().all() == [2]
         assert linked(s, "telegram", "42") == 1
         assert linked(s, "telegram", "-100") is None  # lost
     downgrade(db, "0009")
     with db.connect() as conn:
-        back = conn.execute(text("SELECT id, email, telegram_chat_id, telegram_lost_at "
-                                 "FROM people ORDER BY id")).all()
+        back = conn.execute(
+            text("SELECT id, email, telegram_chat_id, telegram_lost_at FROM people ORDER BY id")
+        ).all()
     assert [(r[0], r[1], r[2], r[3] is not None) for r in back] == [
-        (1, "an@example.vn", 42, False), (2, None, -100, True), (3, "ba@example.vn", None, False),
-        (4, None, None, False)]
+        (1, "an@example.vn", 42, False),
+        (2, None, -100, True),
+        (3, "ba@example.vn", None, False),
+        (4, None, None, False),
+    ]
     upgrade(db)
 
 
 def test_a_chat_address_belongs_to_one_person_and_moves(db: Engine) -> None:
     from kehoach.store.people import add_person
+
     with write_session(db) as s:
         s.execute(text("INSERT INTO units (id, name) VALUES ('doan-a', 'Đoàn A')"))
         an = add_person(s, "An", "doan-a", NOW, email="an@example.vn")
@@ -89,10 +129,14 @@ def test_a_chat_address_belongs_to_one_person_and_moves(db: Engine) -> None:
 
 def queued(db: Engine, person_id: int, state: str = "pending") -> list[tuple[str, str]]:
     with read_session(db) as s:
-        return [(r.channel, r.idempotency_key) for r in s.execute(
-            select(outbox_table).where(outbox_table.c.person_id == person_id,
-                                       outbox_table.c.state == state)
-            .order_by(outbox_table.c.id))]
+        return [
+            (r.channel, r.idempotency_key)
+            for r in s.execute(
+                select(outbox_table)
+                .where(outbox_table.c.person_id == person_id, outbox_table.c.state == state)
+                .order_by(outbox_table.c.id)
+            )
+        ]
 
 
 def addresses(notes: list[Notification]) -> list[str | None]:
@@ -103,14 +147,26 @@ def person_with_contacts(db: Engine) -> int:
     """A person reached on Telegram (chat 42), then e-mail, with one reminder queued on
     Telegram."""
     from kehoach.store.people import add_person
+
     with write_session(db) as s:
         s.execute(text("INSERT INTO units (id, name) VALUES ('doan-a', 'Đoàn A')"))
         pid = add_person(s, "An", "doan-a", NOW, email="an@example.vn")
         links.set_contact(s, pid, "telegram", "42", NOW)
-        s.execute(insert(outbox_table).values(
-            idempotency_key="nhac|1", person_id=pid, unit_id="doan-a", channel="telegram",
-            purpose="reminder", level=0, payload={"title": "Báo cáo"}, state="pending",
-            not_before=NOW, created_at=NOW, updated_at=NOW))
+        s.execute(
+            insert(outbox_table).values(
+                idempotency_key="nhac|1",
+                person_id=pid,
+                unit_id="doan-a",
+                channel="telegram",
+                purpose="reminder",
+                level=0,
+                payload={"title": "Báo cáo"},
+                state="pending",
+                not_before=NOW,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     return pid
 
 
@@ -120,16 +176,17 @@ def test_the_dispatcher_marks_a_lost_address_and_queues_the_next_contact(db: Eng
     from kehoach import store
     from notifiers.base import DeliveryError
     from notifiers.testing import RecordingChannel
+
     pid = person_with_contacts(db)
     blocked = RecordingChannel("telegram", {"nhac|1": [DeliveryError("chặn bot", lost=True)]})
-    result = store.dispatch(lambda: write_session(db), blocked, NOW,
-                            fallbacks=("console", "telegram", "email"))
+    result = store.dispatch(
+        lambda: write_session(db), blocked, NOW, fallbacks=("console", "telegram", "email")
+    )
     assert result.failed == 1 and addresses(blocked.attempts) == ["42"]
     assert queued(db, pid, "failed") == [("telegram", "nhac|1")]
     assert queued(db, pid) == [("email", "nhac|1|email")]
     with read_session(db) as s:
-        chat = s.execute(select(contacts_table).where(contacts_table.c.channel == "telegram")
-                         ).one()
+        chat = s.execute(select(contacts_table).where(contacts_table.c.channel == "telegram")).one()
         assert chat.lost_at == NOW and chat.lost_reason == "chặn bot"
         assert linked(s, "telegram", "42") is None
     mail = RecordingChannel("email")
@@ -142,6 +199,7 @@ def test_a_lost_address_without_a_running_fallback_is_only_marked(db: Engine) ->
     from kehoach import store
     from notifiers.base import DeliveryError
     from notifiers.testing import RecordingChannel
+
     pid = person_with_contacts(db)
     blocked = RecordingChannel("telegram", {"nhac|1": [DeliveryError("chặn bot", lost=True)]})
     store.dispatch(lambda: write_session(db), blocked, NOW, fallbacks=("console", "telegram"))
@@ -154,9 +212,11 @@ def test_the_dispatcher_moves_a_moved_address_and_sends_there_at_once(db: Engine
     from kehoach import store
     from notifiers.base import DeliveryError
     from notifiers.testing import RecordingChannel
+
     pid = person_with_contacts(db)
-    moved = RecordingChannel("telegram", {"nhac|1": [DeliveryError("thành siêu nhóm",
-                                                                   moved_to="-1009")]})
+    moved = RecordingChannel(
+        "telegram", {"nhac|1": [DeliveryError("thành siêu nhóm", moved_to="-1009")]}
+    )
     result = store.dispatch(lambda: write_session(db), moved, NOW)
     assert result.sent == 1 and not result.failed
     assert addresses(moved.attempts) == ["42", "-1009"]

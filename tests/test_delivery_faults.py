@@ -2,6 +2,7 @@
 PostgreSQL: a dispatcher dying mid-batch, its database going away mid-batch, a simulated clock
 racing ahead, steps changing while their notices wait, and Telegram's 429s. The same faults
 with real `kehoach worker` processes are in tests/test_delivery_processes.py."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,10 +37,24 @@ def enqueue(engine: Engine, count: int, channel: str = "test") -> list[str]:
     """`count` pending rows of `channel`, due at AT; their keys."""
     keys = [f"k{i:04d}" for i in range(count)]
     with write_session(engine) as s:
-        s.execute(insert(outbox_table), [
-            {"idempotency_key": k, "channel": channel, "purpose": "digest", "level": None,
-             "payload": {"n": i}, "state": "pending", "attempts": 0, "not_before": AT,
-             "created_at": AT, "updated_at": AT} for i, k in enumerate(keys)])
+        s.execute(
+            insert(outbox_table),
+            [
+                {
+                    "idempotency_key": k,
+                    "channel": channel,
+                    "purpose": "digest",
+                    "level": None,
+                    "payload": {"n": i},
+                    "state": "pending",
+                    "attempts": 0,
+                    "not_before": AT,
+                    "created_at": AT,
+                    "updated_at": AT,
+                }
+                for i, k in enumerate(keys)
+            ],
+        )
     return keys
 
 
@@ -71,6 +86,7 @@ def later(delta: timedelta) -> Callable[[], datetime]:
 
 # ── item 1: claimed but never attempted rows go back; only the send in flight is unknown ────
 
+
 def test_a_dispatcher_killed_mid_batch_loses_only_its_send_in_flight(db: Engine) -> None:
     keys = enqueue(db, 50)
 
@@ -88,8 +104,9 @@ def test_a_dispatcher_killed_mid_batch_loses_only_its_send_in_flight(db: Engine)
     # Within CLAIM_LEASE the dead claims are left alone; after it they are sent.
     dispatch(sessions(db), second, AT, limit=1000, worker="next")
     assert len(second.sent) == 50 - CHUNK
-    result = dispatch(sessions(db), second, AT, limit=1000, worker="next",
-                      clock=later(2 * CLAIM_LEASE))
+    result = dispatch(
+        sessions(db), second, AT, limit=1000, worker="next", clock=later(2 * CLAIM_LEASE)
+    )
     assert (result.released, result.abandoned, result.sent) == (CHUNK - 4, 0, CHUNK - 4)
     assert states(db) == {"sent": 49, "sending": 1}
     parked = dispatch(sessions(db), second, AT, worker="next", clock=later(2 * LEASE))
@@ -142,11 +159,13 @@ def test_a_database_outage_mid_batch_loses_and_doubles_nothing(db: Engine) -> No
 
 
 def test_a_row_marked_but_cut_off_before_its_send_goes_back_to_pending(
-        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The database goes away after a row's «sending» mark (committed on its own on
     PostgreSQL) and before its send: the row was never handed to the channel, so it goes back
     to pending when the database answers again and is sent then; it is never parked unknown."""
     import importlib
+
     dispatcher = importlib.import_module("kehoach.store.dispatch")  # the module, not the function
     monkeypatch.setattr(dispatcher, "REFRESH_SECONDS", 0.0)  # a statement after every mark
     keys = enqueue(db, 10)
@@ -157,6 +176,7 @@ def test_a_row_marked_but_cut_off_before_its_send_goes_back_to_pending(
         if "SET state = 'sending'" in statement:
             marks.append(statement)
             outage.down = len(marks) == 3
+
     event.listen(db, "after_cursor_execute", cut_after_third_mark)
     channel = RecordingChannel()
     with pytest.raises(DatabaseUnavailable):
@@ -171,6 +191,7 @@ def test_a_row_marked_but_cut_off_before_its_send_goes_back_to_pending(
 
 # ── item 13: leases run on the real clock, not the simulated one ─────────────────────────────
 
+
 def test_a_simulated_clock_racing_ahead_parks_nothing_being_sent(db: Engine) -> None:
     enqueue(db, 10)
     racing: list[Any] = []
@@ -178,8 +199,14 @@ def test_a_simulated_clock_racing_ahead_parks_nothing_being_sent(db: Engine) -> 
     class Watched(RecordingChannel):
         def send(self, notification: Notification) -> DeliveryResult:
             if len(self.sent) == 2:  # another dispatcher, its simulated time a day ahead
-                racing.append(dispatch(sessions(db), RecordingChannel("other"),
-                                       AT + timedelta(days=1), worker="simulated"))
+                racing.append(
+                    dispatch(
+                        sessions(db),
+                        RecordingChannel("other"),
+                        AT + timedelta(days=1),
+                        worker="simulated",
+                    )
+                )
             return super().send(notification)
 
     channel = Watched()
@@ -192,6 +219,7 @@ def test_a_simulated_clock_racing_ahead_parks_nothing_being_sent(db: Engine) -> 
 
 # ── item 6: the step is looked at again when its notice's turn comes ────────────────────────
 
+
 def _tick(engine: Engine, now: datetime) -> None:
     with write_session(engine) as s:
         tick(s, now, channel="test")
@@ -199,20 +227,33 @@ def _tick(engine: Engine, now: datetime) -> None:
 
 def told(channel: RecordingChannel) -> set[str]:
     """The steps the sent notices speak of (a grouped escalation lists several)."""
-    return {i for n in channel.sent
-            for i in steps_of(n.purpose, n.payload.get("step_id"), n.payload)}
+    return {
+        i for n in channel.sent for i in steps_of(n.purpose, n.payload.get("step_id"), n.payload)
+    }
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    (lambda s: mark_done(s, f"{MAY}/doan-a", "thư ký", "cli", AT), "không gửi: bước đã xong"),
-    (lambda s: excuse(s, f"{MAY}/doan-a", "đơn vị giải thể", "thư ký", "cli", AT),
-     "không gửi: bước được miễn"),
-    (lambda s: s.execute(update(steps_table).where(steps_table.c.id == f"{MAY}/doan-a")
-                         .values(state="cancelled", next_action_at=None)),
-     "không gửi: bước đã hủy"),
-], ids=["done", "excused", "cancelled"])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda s: mark_done(s, f"{MAY}/doan-a", "thư ký", "cli", AT), "không gửi: bước đã xong"),
+        (
+            lambda s: excuse(s, f"{MAY}/doan-a", "đơn vị giải thể", "thư ký", "cli", AT),
+            "không gửi: bước được miễn",
+        ),
+        (
+            lambda s: s.execute(
+                update(steps_table)
+                .where(steps_table.c.id == f"{MAY}/doan-a")
+                .values(state="cancelled", next_action_at=None)
+            ),
+            "không gửi: bước đã hủy",
+        ),
+    ],
+    ids=["done", "excused", "cancelled"],
+)
 def test_nothing_is_sent_for_a_step_closed_while_its_reminder_waited(
-        db: Engine, plan_file: Path, change: Callable[[Session], Any], reason: str) -> None:
+    db: Engine, plan_file: Path, change: Callable[[Session], Any], reason: str
+) -> None:
     load(db, plan_file)
     _tick(db, AT)
     with write_session(db) as s:
@@ -228,7 +269,8 @@ def test_nothing_is_sent_for_a_step_closed_while_its_reminder_waited(
 
 @pytest.mark.parametrize("closed", [["doan-a"], ["doan-a", "doan-b"]], ids=["one", "all"])
 def test_a_grouped_escalation_leaves_out_the_steps_closed_while_it_waited(
-        db: Engine, plan_file: Path, closed: list[str]) -> None:
+    db: Engine, plan_file: Path, closed: list[str]
+) -> None:
     """April's report, late for both units: the issuer's rung 3 is one grouped message; a step
     done before it is sent is not listed, and with every step done nothing is sent."""
     april = "thu-nghiem/bao-cao-thang/2022-04"
@@ -259,36 +301,48 @@ def test_a_reminder_says_the_state_at_send_time(db: Engine, plan_file: Path) -> 
     channel = RecordingChannel()
     dispatch(sessions(db), channel, datetime(2022, 5, 25, 1, tzinfo=UTC), limit=1000)
     note = next(n for n in channel.sent if n.payload.get("step_id") == f"{MAY}/doan-a")
-    assert (note.payload["status"], note.payload["due_day"]) == ("đến hạn hôm nay",
-                                                                 "25/05/2022")
+    assert (note.payload["status"], note.payload["due_day"]) == ("đến hạn hôm nay", "25/05/2022")
 
 
 def test_an_extension_drops_the_old_reminders_and_reminds_before_the_new_date(
-        db: Engine, plan_file: Path) -> None:
+    db: Engine, plan_file: Path
+) -> None:
     """Due 25/5 (reminders 18/5 and 24/5), extended on 18/5 to 5/6: the queued 18/5 reminder
     is dropped, and the reminders come 11 days later, before 5/6, saying «hạn 05/06/2022»."""
     load(db, plan_file)
     _tick(db, AT)
     with write_session(db) as s:
-        extend(s, f"{MAY}/doan-a", date(2022, 6, 5), "chờ số liệu phường", "thư ký", "cli",
-               AT + timedelta(minutes=5))
+        extend(
+            s,
+            f"{MAY}/doan-a",
+            date(2022, 6, 5),
+            "chờ số liệu phường",
+            "thư ký",
+            "cli",
+            AT + timedelta(minutes=5),
+        )
     channel = RecordingChannel()
     dispatch(sessions(db), channel, AT + timedelta(minutes=10), limit=1000)
     old = next(r for r in rows(db) if r.step_id == f"{MAY}/doan-a")
     assert old.state == "skipped"
-    assert old.last_error == ("không gửi: hạn đã đổi từ 25/05/2022 sang 05/06/2022; nhắc việc "
-                              "được tính lại theo hạn mới")
+    assert old.last_error == (
+        "không gửi: hạn đã đổi từ 25/05/2022 sang 05/06/2022; nhắc việc được tính lại theo hạn mới"
+    )
     day = AT
     while day < datetime(2022, 6, 7, tzinfo=UTC):
         day += timedelta(hours=6)
         _tick(db, day)
         dispatch(sessions(db), channel, day, limit=1000)
-    reminded = [(n.payload["moment"][:10], n.payload["due_day"]) for n in channel.sent
-                if n.payload.get("step_id") == f"{MAY}/doan-a" and n.purpose == "reminder"]
+    reminded = [
+        (n.payload["moment"][:10], n.payload["due_day"])
+        for n in channel.sent
+        if n.payload.get("step_id") == f"{MAY}/doan-a" and n.purpose == "reminder"
+    ]
     assert reminded == [("2022-05-29", "05/06/2022"), ("2022-06-04", "05/06/2022")]
 
 
 # ── item 2 (the dispatcher's half): a 429 is a wait, never a failed attempt ─────────────────
+
 
 def test_429s_are_waited_out_and_never_count_as_attempts(db: Engine) -> None:
     enqueue(db, 1)

@@ -8,8 +8,10 @@ at the kill.
 The worker runs with the channel's own rate limiter off (the fake API does not limit either),
 so 2,000 messages take seconds: a launcher makes TelegramChannel's limiter an unlimited one in the
 process before running the `kehoach` command line."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -58,39 +60,93 @@ def enqueue(engine: Engine) -> None:
     """MESSAGES reminders to CHATS linked people, their keys K0000… in their titles."""
     with store.write_session(engine) as s:
         s.execute(insert(units_table).values(id="doan-a", name="Đoàn phường A"))
-        s.execute(insert(people_table), [
-            {"name": f"Người {i}", "unit_id": "doan-a", "active": True,
-             "created_at": AT, "board_role": "member"} for i in range(CHATS)])
+        s.execute(
+            insert(people_table),
+            [
+                {
+                    "name": f"Người {i}",
+                    "unit_id": "doan-a",
+                    "active": True,
+                    "created_at": AT,
+                    "board_role": "member",
+                }
+                for i in range(CHATS)
+            ],
+        )
         people = list(s.execute(select(people_table.c.id).order_by(people_table.c.id)).scalars())
-        s.execute(insert(contacts_table), [
-            {"person_id": pid, "channel": "telegram", "address": str(10_000 + i),
-             "linked_at": AT} for i, pid in enumerate(people)])
-        s.execute(insert(outbox_table), [
-            {"idempotency_key": f"K{i:04d}", "person_id": people[i % CHATS], "unit_id": "doan-a",
-             "channel": "telegram", "purpose": "reminder", "level": 0, "payload": {
-                 "step_id": f"ke-hoach/bao-cao/{i}", "plan_id": "ke-hoach", "kind": "deadline",
-                 "title": f"Báo cáo mã K{i:04d}", "event": False, "unit": "doan-a",
-                 "unit_name": "Đoàn phường A", "due_at": "2025-05-30T17:00:00+00:00",
-                 "due_day": "30/05/2025", "amount": None, "moment": AT.isoformat(),
-                 "late": False, "skipped": 0, "status": "sắp đến hạn", "days_late": 0,
-                 "recipient_name": "Đoàn phường A", "person_name": f"Người {i % CHATS}"},
-             "state": "pending", "attempts": 0, "not_before": AT, "created_at": AT,
-             "updated_at": AT} for i in range(MESSAGES)])
+        s.execute(
+            insert(contacts_table),
+            [
+                {
+                    "person_id": pid,
+                    "channel": "telegram",
+                    "address": str(10_000 + i),
+                    "linked_at": AT,
+                }
+                for i, pid in enumerate(people)
+            ],
+        )
+        s.execute(
+            insert(outbox_table),
+            [
+                {
+                    "idempotency_key": f"K{i:04d}",
+                    "person_id": people[i % CHATS],
+                    "unit_id": "doan-a",
+                    "channel": "telegram",
+                    "purpose": "reminder",
+                    "level": 0,
+                    "payload": {
+                        "step_id": f"ke-hoach/bao-cao/{i}",
+                        "plan_id": "ke-hoach",
+                        "kind": "deadline",
+                        "title": f"Báo cáo mã K{i:04d}",
+                        "event": False,
+                        "unit": "doan-a",
+                        "unit_name": "Đoàn phường A",
+                        "due_at": "2025-05-30T17:00:00+00:00",
+                        "due_day": "30/05/2025",
+                        "amount": None,
+                        "moment": AT.isoformat(),
+                        "late": False,
+                        "skipped": 0,
+                        "status": "sắp đến hạn",
+                        "days_late": 0,
+                        "recipient_name": "Đoàn phường A",
+                        "person_name": f"Người {i % CHATS}",
+                    },
+                    "state": "pending",
+                    "attempts": 0,
+                    "not_before": AT,
+                    "created_at": AT,
+                    "updated_at": AT,
+                }
+                for i in range(MESSAGES)
+            ],
+        )
 
 
 class Worker:
     """`kehoach worker` in its own process, its log in a file."""
 
     def __init__(self, url: str, api: FakeBotAPI, folder: Path, name: str):
-        env = {**os.environ, "KEHOACH_DATABASE_URL": url, "KEHOACH_TELEGRAM_TOKEN": TOKEN,
-               "KEHOACH_TELEGRAM_BASE_URL": api.base_url}
+        env = {
+            **os.environ,
+            "KEHOACH_DATABASE_URL": url,
+            "KEHOACH_TELEGRAM_TOKEN": TOKEN,
+            "KEHOACH_TELEGRAM_BASE_URL": api.base_url,
+        }
         env.pop("KEHOACH_SMTP_HOST", None)
         env.pop("KEHOACH_SIMULATED_NOW", None)
         self.path = folder / f"{name}.log"
         self.file = self.path.open("wb")
         self.popen = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, "worker", "--poll-seconds", "0.1"], cwd=folder,
-            env=env, stdout=self.file, stderr=subprocess.STDOUT)
+            [sys.executable, "-c", LAUNCH, "worker", "--poll-seconds", "0.1"],
+            cwd=folder,
+            env=env,
+            stdout=self.file,
+            stderr=subprocess.STDOUT,
+        )
 
     def log(self) -> str:
         return self.path.read_text(encoding="utf-8", errors="replace")
@@ -136,14 +192,18 @@ def check(engine: Engine, api: FakeBotAPI, in_flight: int) -> None:
     assert final["unknown"] <= in_flight
     assert max(got.values()) == 1, [k for k, n in got.items() if n > 1]  # none twice
     with store.read_session(engine) as s:
-        unknown = set(s.execute(select(outbox_table.c.idempotency_key)
-                                .where(outbox_table.c.state == "unknown")).scalars())
+        unknown = set(
+            s.execute(
+                select(outbox_table.c.idempotency_key).where(outbox_table.c.state == "unknown")
+            ).scalars()
+        )
     everything = {f"K{i:04d}" for i in range(MESSAGES)}
     assert everything - set(got) <= unknown  # only a send in flight may be missing
 
 
 def test_a_worker_killed_mid_batch_and_restarted_delivers_every_key_once(
-        db: Engine, db_url: str, api: FakeBotAPI, tmp_path: Path) -> None:
+    db: Engine, db_url: str, api: FakeBotAPI, tmp_path: Path
+) -> None:
     enqueue(db)
     first = Worker(db_url, api, tmp_path, "first")
     try:
@@ -182,17 +242,14 @@ class Proxy:
     def stop(self) -> None:
         with self.lock:
             if self.listener is not None:
-                try:  # wakes the thread blocked in accept() (closing alone does not on Linux)
+                # wakes the thread blocked in accept() (closing alone does not on Linux)
+                with contextlib.suppress(OSError):
                     self.listener.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 self.listener.close()
                 self.listener = None
             for sock in self.open:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self.open.clear()
 
@@ -219,15 +276,14 @@ class Proxy:
         except OSError:
             pass
         for sock in (source, sink):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has no connection to cut
 def test_a_database_outage_mid_batch_loses_and_doubles_nothing(
-        db: Engine, db_url: str, api: FakeBotAPI, tmp_path: Path) -> None:
+    db: Engine, db_url: str, api: FakeBotAPI, tmp_path: Path
+) -> None:
     enqueue(db)
     port = db.url.port or 5432
     proxy = Proxy(port).start()

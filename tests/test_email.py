@@ -2,6 +2,7 @@
 message as received (headers, both parts, UTF-8), STARTTLS with a certificate made here, SSL,
 AUTH, faults, and the real dispatcher with outbox rows on SQLite and PostgreSQL (the `db`
 fixture)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -57,21 +58,39 @@ obligations:
 """
 PERSON = Recipient(7, "Nguyễn Thị Ánh", "anh@example.vn")
 SENDER = "Kế hoạch Quận Đoàn <kehoach@quandoan.vn>"
-REMINDER = {"step_id": "thu-thu/bao-cao/2025/doan-a", "plan_id": "thu-thu", "title": TITLE,
-            "kind": "deadline", "event": False, "unit": "doan-a",
-            "unit_name": "Đoàn phường An Lạc", "due_at": "2025-05-30T17:00:00+00:00",
-            "due_day": "30/05/2025", "amount": None, "moment": NOW.isoformat(), "late": False,
-            "skipped": 0, "status": "sắp đến hạn", "days_late": 0,
-            "recipient_name": "Đoàn phường An Lạc", "person_name": PERSON.name}
+REMINDER = {
+    "step_id": "thu-thu/bao-cao/2025/doan-a",
+    "plan_id": "thu-thu",
+    "title": TITLE,
+    "kind": "deadline",
+    "event": False,
+    "unit": "doan-a",
+    "unit_name": "Đoàn phường An Lạc",
+    "due_at": "2025-05-30T17:00:00+00:00",
+    "due_day": "30/05/2025",
+    "amount": None,
+    "moment": NOW.isoformat(),
+    "late": False,
+    "skipped": 0,
+    "status": "sắp đến hạn",
+    "days_late": 0,
+    "recipient_name": "Đoàn phường An Lạc",
+    "person_name": PERSON.name,
+}
 
 
-def note(key: str = "thu-thu/bao-cao|reminder|0|2025-05-23|doan-a|p7", purpose: str = "reminder",
-         payload: dict[str, Any] | None = None, person: Recipient | None = PERSON,
-         level: int | None = None) -> Notification:
+def note(
+    key: str = "thu-thu/bao-cao|reminder|0|2025-05-23|doan-a|p7",
+    purpose: str = "reminder",
+    payload: dict[str, Any] | None = None,
+    person: Recipient | None = PERSON,
+    level: int | None = None,
+) -> Notification:
     return Notification(1, key, "doan-a", purpose, level, payload or REMINDER, 1, person)
 
 
 # ── the loopback SMTP server ────────────────────────────────────────────────────────────────
+
 
 class Mailbox:
     """An aiosmtpd handler: keeps what arrives; answers RCPT or DATA with a given refusal, or
@@ -85,15 +104,17 @@ class Mailbox:
         self.mail_answers: list[str] = []  # answered to MAIL FROM, one each, before accepting
         self.logins: list[tuple[bytes, bytes]] = []
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
-                          mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
         if self.mail_answers:
             return self.mail_answers.pop(0)
         envelope.mail_from, envelope.mail_options = address, list(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if self.rcpt_answer:
             return self.rcpt_answer
         envelope.rcpt_tos.append(address)
@@ -104,14 +125,18 @@ class Mailbox:
             await asyncio.sleep(self.stall)
         if self.data_answer:
             return self.data_answer
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
-                               session))
+        self.received.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.content, session)
+        )
         return "250 2.0.0 Ok: queued"
 
-    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
-                     data: Any) -> AuthResult:
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-            b"thu.ky", "mật-khẩu".encode())
+            b"thu.ky",
+            "mật-khẩu".encode(),
+        )
         if isinstance(data, LoginPassword):
             self.logins.append((data.login, data.password))
         return AuthResult(success=ok, handled=False)
@@ -136,8 +161,9 @@ class Server:
         self.controller: Controller | None = None
 
     def start(self) -> Server:
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port,
-                                     **self.smtp)
+        self.controller = Controller(
+            self.mailbox, hostname="127.0.0.1", port=self.port, **self.smtp
+        )
         self.controller.start()
         return self
 
@@ -169,8 +195,15 @@ def server(serve: Callable[..., Server]) -> Server:
 
 
 def plain(server: Server, **kw: Any) -> EmailChannel:
-    return EmailChannel("127.0.0.1", server.port, security="none", sender=SENDER,
-                        local_hostname="kehoach.test", clock=lambda: NOW, **kw)
+    return EmailChannel(
+        "127.0.0.1",
+        server.port,
+        security="none",
+        sender=SENDER,
+        local_hostname="kehoach.test",
+        clock=lambda: NOW,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -179,20 +212,33 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kehoach test SMTP")])
     start = datetime.now(UTC) - timedelta(days=1)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     folder = tmp_path_factory.mktemp("tls")
     cert_file, key_file = folder / "smtp.pem", folder / "smtp.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_file, key_file
 
 
@@ -203,6 +249,7 @@ def server_tls(certificate: tuple[Path, Path]) -> ssl.SSLContext:
 
 
 # ── the message as received ─────────────────────────────────────────────────────────────────
+
 
 def test_reminder_arrives_with_vietnamese_headers_and_both_parts(server: Server) -> None:
     channel = plain(server)
@@ -245,25 +292,64 @@ def test_a_resend_carries_the_same_message_id(server: Server) -> None:
     assert ids == [first.remote_id, first.remote_id, other.remote_id]
 
 
-@pytest.mark.parametrize(("purpose", "level", "payload", "subject", "said"), [
-    ("escalation", 1, {**REMINDER, "status": "quá hạn 2 ngày"},
-     f"[Kế hoạch] Báo trễ hạn (mức 1): Đoàn phường An Lạc — {TITLE}, hạn Thứ Sáu, 30/05/2025",
-     "Đây là báo trễ hạn mức 1."),
-    ("reminder", None, {**REMINDER, "event": True, "title": "Hội nghị sơ kết"},
-     "[Kế hoạch] Nhắc lịch: Hội nghị sơ kết — diễn ra Thứ Sáu, 30/05/2025",
-     "Diễn ra: Thứ Sáu, 30/05/2025"),
-    ("digest", None, {"recipient_name": "Đoàn phường An Lạc", "day": "2025-05-30",
-                      "date": "Thứ Sáu, 30/05/2025", "count": 1, "today": [], "soon": [],
-                      "late": [{"unit_name": "Đoàn B", "title": TITLE, "status": "quá hạn 1 ngày",
-                                "due_day": "Thứ Năm, 29/05/2025"}]},
-     "[Kế hoạch] Tin tổng hợp Thứ Sáu, 30/05/2025: 1 việc cần chú ý",
-     f"Đoàn B: {TITLE}, hạn Thứ Năm, 29/05/2025 (quá hạn 1 ngày)"),
-    ("extension_decided", None, {"title": "Báo cáo quý", "due_day": "30/05/2025"},
-     "[Kế hoạch] Thông báo: Báo cáo quý — hạn Thứ Sáu, 30/05/2025", "Báo cáo quý"),
-], ids=["escalation", "event", "digest", "generic"])
-def test_each_purpose_has_its_subject_and_text(server: Server, purpose: str, level: int | None,
-                                               payload: dict[str, Any], subject: str,
-                                               said: str) -> None:
+@pytest.mark.parametrize(
+    ("purpose", "level", "payload", "subject", "said"),
+    [
+        (
+            "escalation",
+            1,
+            {**REMINDER, "status": "quá hạn 2 ngày"},
+            f"[Kế hoạch] Báo trễ hạn (mức 1): Đoàn phường An Lạc — {TITLE}, "
+            "hạn Thứ Sáu, 30/05/2025",
+            "Đây là báo trễ hạn mức 1.",
+        ),
+        (
+            "reminder",
+            None,
+            {**REMINDER, "event": True, "title": "Hội nghị sơ kết"},
+            "[Kế hoạch] Nhắc lịch: Hội nghị sơ kết — diễn ra Thứ Sáu, 30/05/2025",
+            "Diễn ra: Thứ Sáu, 30/05/2025",
+        ),
+        (
+            "digest",
+            None,
+            {
+                "recipient_name": "Đoàn phường An Lạc",
+                "day": "2025-05-30",
+                "date": "Thứ Sáu, 30/05/2025",
+                "count": 1,
+                "today": [],
+                "soon": [],
+                "late": [
+                    {
+                        "unit_name": "Đoàn B",
+                        "title": TITLE,
+                        "status": "quá hạn 1 ngày",
+                        "due_day": "Thứ Năm, 29/05/2025",
+                    }
+                ],
+            },
+            "[Kế hoạch] Tin tổng hợp Thứ Sáu, 30/05/2025: 1 việc cần chú ý",
+            f"Đoàn B: {TITLE}, hạn Thứ Năm, 29/05/2025 (quá hạn 1 ngày)",
+        ),
+        (
+            "extension_decided",
+            None,
+            {"title": "Báo cáo quý", "due_day": "30/05/2025"},
+            "[Kế hoạch] Thông báo: Báo cáo quý — hạn Thứ Sáu, 30/05/2025",
+            "Báo cáo quý",
+        ),
+    ],
+    ids=["escalation", "event", "digest", "generic"],
+)
+def test_each_purpose_has_its_subject_and_text(
+    server: Server,
+    purpose: str,
+    level: int | None,
+    payload: dict[str, Any],
+    subject: str,
+    said: str,
+) -> None:
     plain(server).send(note(purpose=purpose, payload=payload, level=level))
     msg = server.mailbox.message()
     text, html = msg.iter_parts()
@@ -274,8 +360,8 @@ def test_each_purpose_has_its_subject_and_text(server: Server, purpose: str, lev
 
 # ── the connection ──────────────────────────────────────────────────────────────────────────
 
-def test_one_connection_is_reused_and_renewed_when_the_server_dropped_it(server: Server
-                                                                         ) -> None:
+
+def test_one_connection_is_reused_and_renewed_when_the_server_dropped_it(server: Server) -> None:
     channel = plain(server)
     channel.send(note(key="a"))
     channel.send(note(key="b"))
@@ -285,12 +371,14 @@ def test_one_connection_is_reused_and_renewed_when_the_server_dropped_it(server:
     server.start()
     channel.send(note(key="c"))  # noticed before anything was sent: sent anew, not an error
     assert [m["Message-ID"] for m in map(server.mailbox.message, range(3))] == [
-        channel.message_id(k) for k in "abc"]
+        channel.message_id(k) for k in "abc"
+    ]
     channel.close()
 
 
 def test_a_connection_closed_while_idle_or_closing_with_421_is_renewed(
-        serve: Callable[..., Server]) -> None:
+    serve: Callable[..., Server],
+) -> None:
     srv = serve(timeout=0.3)  # the server closes a connection idle for 0.3 s
     channel = plain(srv)
     channel.send(note(key="a"))
@@ -300,7 +388,8 @@ def test_a_connection_closed_while_idle_or_closing_with_421_is_renewed(
     channel.send(note(key="c"))  # on the kept connection: 421; so once more, anew
     assert len({id(r[3]) for r in srv.mailbox.received}) == 3  # three connections
     assert [m["Message-ID"] for m in map(srv.mailbox.message, range(3))] == [
-        channel.message_id(k) for k in "abc"]
+        channel.message_id(k) for k in "abc"
+    ]
     srv.mailbox.mail_answers = ["421 4.4.2 Closing connection"] * 2
     channel.close()
     with pytest.raises(DeliveryError, match="421") as caught:  # on a new connection: an error
@@ -308,13 +397,20 @@ def test_a_connection_closed_while_idle_or_closing_with_421_is_renewed(
     assert not caught.value.permanent and not caught.value.unknown
 
 
-def test_starttls_and_login_with_a_trusted_ca_file(serve: Callable[..., Server],
-                                                   certificate: tuple[Path, Path]) -> None:
+def test_starttls_and_login_with_a_trusted_ca_file(
+    serve: Callable[..., Server], certificate: tuple[Path, Path]
+) -> None:
     srv = serve(auth=True, tls_context=server_tls(certificate), require_starttls=True)
-    channel = email_channel({
-        "KEHOACH_SMTP_HOST": "127.0.0.1", "KEHOACH_SMTP_PORT": str(srv.port),
-        "KEHOACH_SMTP_USER": "thu.ky", "KEHOACH_SMTP_PASSWORD": "mật-khẩu",
-        "KEHOACH_SMTP_FROM": SENDER, "KEHOACH_SMTP_CA_FILE": str(certificate[0])})
+    channel = email_channel(
+        {
+            "KEHOACH_SMTP_HOST": "127.0.0.1",
+            "KEHOACH_SMTP_PORT": str(srv.port),
+            "KEHOACH_SMTP_USER": "thu.ky",
+            "KEHOACH_SMTP_PASSWORD": "mật-khẩu",
+            "KEHOACH_SMTP_FROM": SENDER,
+            "KEHOACH_SMTP_CA_FILE": str(certificate[0]),
+        }
+    )
     assert channel is not None and channel.security == "starttls"
     channel.send(note())
     session = srv.mailbox.received[0][3]
@@ -323,12 +419,14 @@ def test_starttls_and_login_with_a_trusted_ca_file(serve: Callable[..., Server],
     assert srv.mailbox.message()["To"].addresses[0].display_name == "Nguyễn Thị Ánh"
 
 
-def test_a_wrong_password_is_a_temporary_failure(serve: Callable[..., Server],
-                                                 certificate: tuple[Path, Path]) -> None:
+def test_a_wrong_password_is_a_temporary_failure(
+    serve: Callable[..., Server], certificate: tuple[Path, Path]
+) -> None:
     srv = serve(auth=True, tls_context=server_tls(certificate), require_starttls=True)
     context = ssl.create_default_context(cafile=str(certificate[0]))
-    channel = EmailChannel("127.0.0.1", srv.port, user="thu.ky", password="sai", sender=SENDER,
-                           context=context)
+    channel = EmailChannel(
+        "127.0.0.1", srv.port, user="thu.ky", password="sai", sender=SENDER, context=context
+    )
     with pytest.raises(DeliveryError, match="không chấp nhận đăng nhập") as caught:
         channel.send(note())
     assert not caught.value.permanent and not caught.value.unknown  # our login, not the message
@@ -337,8 +435,13 @@ def test_a_wrong_password_is_a_temporary_failure(serve: Callable[..., Server],
 
 def test_ssl_on_connect(serve: Callable[..., Server], certificate: tuple[Path, Path]) -> None:
     srv = serve(ssl_context=server_tls(certificate))
-    channel = EmailChannel("127.0.0.1", srv.port, security="ssl", sender=SENDER,
-                           context=ssl.create_default_context(cafile=str(certificate[0])))
+    channel = EmailChannel(
+        "127.0.0.1",
+        srv.port,
+        security="ssl",
+        sender=SENDER,
+        context=ssl.create_default_context(cafile=str(certificate[0])),
+    )
     channel.send(note())
     assert srv.mailbox.message()["Subject"].startswith("[Kế hoạch] Nhắc hạn")
     clear = EmailChannel("127.0.0.1", srv.port, security="none", sender=SENDER, timeout=0.5)
@@ -349,7 +452,8 @@ def test_ssl_on_connect(serve: Callable[..., Server], certificate: tuple[Path, P
 
 
 def test_an_untrusted_certificate_is_refused_as_a_temporary_failure(
-        serve: Callable[..., Server], certificate: tuple[Path, Path]) -> None:
+    serve: Callable[..., Server], certificate: tuple[Path, Path]
+) -> None:
     srv = serve(tls_context=server_tls(certificate), require_starttls=True)
     channel = EmailChannel("127.0.0.1", srv.port, sender=SENDER)  # the system's CAs only
     with pytest.raises(DeliveryError, match="TLS") as caught:
@@ -360,9 +464,11 @@ def test_an_untrusted_certificate_is_refused_as_a_temporary_failure(
 
 def test_a_person_without_an_address_is_a_permanent_failure(server: Server) -> None:
     channel = plain(server)
-    for person, said in [(Recipient(8, "Trần Văn Bình"), "Trần Văn Bình chưa có địa chỉ thư"),
-                         (Recipient(9, "Lê Cúc", "le cuc@@"), "«le cuc@@» của Lê Cúc không hợp lệ"),
-                         (None, "không gửi cho người cụ thể nào")]:
+    for person, said in [
+        (Recipient(8, "Trần Văn Bình"), "Trần Văn Bình chưa có địa chỉ thư"),
+        (Recipient(9, "Lê Cúc", "le cuc@@"), "«le cuc@@» của Lê Cúc không hợp lệ"),
+        (None, "không gửi cho người cụ thể nào"),
+    ]:
         with pytest.raises(DeliveryError, match=said) as caught:
             channel.send(note(person=person))
         assert caught.value.permanent
@@ -370,6 +476,7 @@ def test_a_person_without_an_address_is_a_permanent_failure(server: Server) -> N
 
 
 # ── through the dispatcher, with outbox rows in a real database ──────────────────────────────
+
 
 def queue(db: Engine, tmp_path: Path, email: str = "anh@example.vn") -> int:
     """The plan loaded, Nguyễn Thị Ánh (doan-a) reachable by e-mail, the reminder and the digest
@@ -386,13 +493,21 @@ def queue(db: Engine, tmp_path: Path, email: str = "anh@example.vn") -> int:
 
 def rows(db: Engine) -> tuple[list[Any], list[Any]]:
     with read_session(db) as s:
-        return (list(s.execute(select(outbox_table).where(outbox_table.c.channel == "email")
-                               .order_by(outbox_table.c.id))),
-                list(s.execute(select(deliveries_table).order_by(deliveries_table.c.id))))
+        return (
+            list(
+                s.execute(
+                    select(outbox_table)
+                    .where(outbox_table.c.channel == "email")
+                    .order_by(outbox_table.c.id)
+                )
+            ),
+            list(s.execute(select(deliveries_table).order_by(deliveries_table.c.id))),
+        )
 
 
-def test_dispatch_sends_the_queued_mail_and_records_it(db: Engine, tmp_path: Path,
-                                                       server: Server) -> None:
+def test_dispatch_sends_the_queued_mail_and_records_it(
+    db: Engine, tmp_path: Path, server: Server
+) -> None:
     person = queue(db, tmp_path)
     channel = plain(server)
     result = dispatch(lambda: write_session(db), channel, NOW)
@@ -409,22 +524,39 @@ def test_dispatch_sends_the_queued_mail_and_records_it(db: Engine, tmp_path: Pat
         assert msg["To"].addresses[0].display_name == "Nguyễn Thị Ánh"
         page = msg.get_body(("html",)).get_content()
         assert "&lt;script&gt;" in page and "<script>" not in page
-    reminder = got[channel.message_id(next(r for r in outbox if r.purpose == "reminder")
-                                      .idempotency_key)]
+    reminder = got[
+        channel.message_id(next(r for r in outbox if r.purpose == "reminder").idempotency_key)
+    ]
     assert reminder["Subject"] == f"[Kế hoạch] Nhắc hạn: {TITLE} — hạn Thứ Sáu, 30/05/2025"
     assert "Đoàn phường An Lạc" in reminder.get_body(("plain",)).get_content()
 
 
-@pytest.mark.parametrize(("fault", "state", "outcome", "permanent", "said"), [
-    ("550", "failed", "permanent", True,
-     "từ chối người nhận Nguyễn Thị Ánh <anh@example.vn>: 550 5.1.1"),
-    ("451", "pending", "temporary", False, "451"),
-    ("down", "pending", "temporary", False, "không kết nối được máy chủ thư"),
-    ("stall", "unknown", "unknown", False, "không rõ máy chủ đã nhận chưa"),
-], ids=["550-permanent", "451-temporary", "server-down-temporary", "stall-after-data-unknown"])
-def test_dispatch_records_each_fault(db: Engine, tmp_path: Path, server: Server, fault: str,
-                                     state: str, outcome: str, permanent: bool,
-                                     said: str) -> None:
+@pytest.mark.parametrize(
+    ("fault", "state", "outcome", "permanent", "said"),
+    [
+        (
+            "550",
+            "failed",
+            "permanent",
+            True,
+            "từ chối người nhận Nguyễn Thị Ánh <anh@example.vn>: 550 5.1.1",
+        ),
+        ("451", "pending", "temporary", False, "451"),
+        ("down", "pending", "temporary", False, "không kết nối được máy chủ thư"),
+        ("stall", "unknown", "unknown", False, "không rõ máy chủ đã nhận chưa"),
+    ],
+    ids=["550-permanent", "451-temporary", "server-down-temporary", "stall-after-data-unknown"],
+)
+def test_dispatch_records_each_fault(
+    db: Engine,
+    tmp_path: Path,
+    server: Server,
+    fault: str,
+    state: str,
+    outcome: str,
+    permanent: bool,
+    said: str,
+) -> None:
     queue(db, tmp_path)
     mailbox = server.mailbox
     if fault == "550":
@@ -443,7 +575,8 @@ def test_dispatch_records_each_fault(db: Engine, tmp_path: Path, server: Server,
     assert row.state == state and row.attempts == 1
     assert said in row.last_error
     assert [(d.outbox_id, d.outcome, d.permanent) for d in deliveries] == [
-        (row.id, outcome, permanent)]
+        (row.id, outcome, permanent)
+    ]
     assert mailbox.received == []
     if state != "pending":
         return
@@ -463,6 +596,7 @@ def test_dispatch_records_each_fault(db: Engine, tmp_path: Path, server: Server,
 
 # ── settings ────────────────────────────────────────────────────────────────────────────────
 
+
 def email_channel(settings: Mapping[str, str]) -> EmailChannel | None:
     """The e-mail channel kehoach builds from these settings (kehoach/channels.py)."""
     found = spec("email")
@@ -473,10 +607,11 @@ def email_channel(settings: Mapping[str, str]) -> EmailChannel | None:
 
 
 def test_the_channel_built_from_the_deploy_guides_example_of_kehoach_toml(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert email_channel({}) is None  # no host: no e-mail channel
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
-    section = guide[guide.index("## E-mail"):]
+    section = guide[guide.index("## E-mail") :]
     config = tmp_path / "kehoach.toml"
     config.write_text(section.split("```toml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
     monkeypatch.setenv("KEHOACH_CONFIG", str(config))
@@ -485,34 +620,67 @@ def test_the_channel_built_from_the_deploy_guides_example_of_kehoach_toml(
     channel = email_channel(settings)
     assert channel is not None
     assert (channel.host, channel.port, channel.security, channel.user, channel.password) == (
-        "smtp.example.vn", 587, "starttls", "kehoach@example.vn", "mật khẩu")
+        "smtp.example.vn",
+        587,
+        "starttls",
+        "kehoach@example.vn",
+        "mật khẩu",
+    )
     assert str(channel.sender) == "Kế hoạch Quận Đoàn <kehoach@example.vn>"
-    over = email_channel({**settings, "KEHOACH_SMTP_SECURITY": "ssl",
-                                       "KEHOACH_SMTP_PORT": ""})  # the environment wins
+    over = email_channel(
+        {**settings, "KEHOACH_SMTP_SECURITY": "ssl", "KEHOACH_SMTP_PORT": ""}
+    )  # the environment wins
     assert over is not None and (over.security, over.port) == ("ssl", 465)
     for security, port in [("starttls", 587), ("none", 25), ("", 587)]:
-        ch = email_channel({"KEHOACH_SMTP_HOST": "h", "KEHOACH_SMTP_FROM": "a@b.vn",
-                                         "KEHOACH_SMTP_SECURITY": security})
+        ch = email_channel(
+            {
+                "KEHOACH_SMTP_HOST": "h",
+                "KEHOACH_SMTP_FROM": "a@b.vn",
+                "KEHOACH_SMTP_SECURITY": security,
+            }
+        )
         assert ch is not None and ch.port == port
-    only_user = email_channel({"KEHOACH_SMTP_HOST": "h", "KEHOACH_SMTP_USER": "a@b.vn",
-                                            "KEHOACH_SMTP_PASSWORD": "x"})
+    only_user = email_channel(
+        {"KEHOACH_SMTP_HOST": "h", "KEHOACH_SMTP_USER": "a@b.vn", "KEHOACH_SMTP_PASSWORD": "x"}
+    )
     assert only_user is not None and only_user.sender.addr_spec == "a@b.vn"  # From: the login
 
 
-@pytest.mark.parametrize(("extra", "said"), [
-    ({"KEHOACH_SMTP_PORT": "cổng"}, "KEHOACH_SMTP_PORT ([smtp] port) «cổng» không phải số cổng"),
-    ({"KEHOACH_SMTP_PORT": "70000"}, "KEHOACH_SMTP_PORT ([smtp] port) «70000»"),
-    ({"KEHOACH_SMTP_SECURITY": "tls"},
-     "KEHOACH_SMTP_SECURITY ([smtp] security) «tls» không hợp lệ; chọn một trong: starttls, ssl, "
-     "none"),
-    ({"KEHOACH_SMTP_USER": "thu.ky"}, "KEHOACH_SMTP_PASSWORD ([smtp] password) chưa đặt"),
-    ({"KEHOACH_SMTP_PASSWORD": "x"}, "KEHOACH_SMTP_USER ([smtp] user) chưa đặt"),
-    ({"KEHOACH_SMTP_FROM": ""}, "KEHOACH_SMTP_FROM ([smtp] from) chưa đặt"),
-    ({"KEHOACH_SMTP_FROM": "Kế hoạch"}, "KEHOACH_SMTP_FROM ([smtp] from) «Kế hoạch» không phải"),
-    ({"KEHOACH_SMTP_TIMEOUT": "lâu"}, "KEHOACH_SMTP_TIMEOUT ([smtp] timeout) «lâu»"),
-    ({"KEHOACH_SMTP_CA_FILE": "/không/có.pem"}, "KEHOACH_SMTP_CA_FILE ([smtp] ca_file)"),
-], ids=["port-word", "port-range", "security", "user-alone", "password-alone", "no-from",
-        "from-no-address", "timeout", "ca-file"])
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (
+            {"KEHOACH_SMTP_PORT": "cổng"},
+            "KEHOACH_SMTP_PORT ([smtp] port) «cổng» không phải số cổng",
+        ),
+        ({"KEHOACH_SMTP_PORT": "70000"}, "KEHOACH_SMTP_PORT ([smtp] port) «70000»"),
+        (
+            {"KEHOACH_SMTP_SECURITY": "tls"},
+            "KEHOACH_SMTP_SECURITY ([smtp] security) «tls» không hợp lệ; chọn một trong: "
+            "starttls, ssl, none",
+        ),
+        ({"KEHOACH_SMTP_USER": "thu.ky"}, "KEHOACH_SMTP_PASSWORD ([smtp] password) chưa đặt"),
+        ({"KEHOACH_SMTP_PASSWORD": "x"}, "KEHOACH_SMTP_USER ([smtp] user) chưa đặt"),
+        ({"KEHOACH_SMTP_FROM": ""}, "KEHOACH_SMTP_FROM ([smtp] from) chưa đặt"),
+        (
+            {"KEHOACH_SMTP_FROM": "Kế hoạch"},
+            "KEHOACH_SMTP_FROM ([smtp] from) «Kế hoạch» không phải",
+        ),
+        ({"KEHOACH_SMTP_TIMEOUT": "lâu"}, "KEHOACH_SMTP_TIMEOUT ([smtp] timeout) «lâu»"),
+        ({"KEHOACH_SMTP_CA_FILE": "/không/có.pem"}, "KEHOACH_SMTP_CA_FILE ([smtp] ca_file)"),
+    ],
+    ids=[
+        "port-word",
+        "port-range",
+        "security",
+        "user-alone",
+        "password-alone",
+        "no-from",
+        "from-no-address",
+        "timeout",
+        "ca-file",
+    ],
+)
 def test_bad_smtp_settings_are_refused_naming_them(extra: dict[str, str], said: str) -> None:
     settings = {"KEHOACH_SMTP_HOST": "smtp.example.vn", "KEHOACH_SMTP_FROM": SENDER, **extra}
     with pytest.raises(SettingsError) as caught:

@@ -4,6 +4,7 @@ the CLI, and the HTTP route over real loopback HTTP, on SQLite and PostgreSQL.
 Golden files: `UPDATE_GOLDEN=1 pytest tests/test_feeds.py` rewrites tests/golden/*.ics; read
 the diff before committing it.
 """
+
 from __future__ import annotations
 
 import os
@@ -103,35 +104,75 @@ obligations:
 
 # ── pure: one step as an event ──────────────────────────────────────────────────────────────
 
-def feed_step(kind: str = "deadline", due: date = date(2022, 5, 25), at: time | None = None,
-              state: str = "pending", tentative: bool = False, start: date | None = None,
-              updated: datetime = LOADED, done_at: datetime | None = None,
-              extended_until: datetime | None = None, revision: int = 1) -> FeedStep:
-    local = datetime.combine(due, at, VN) if at else datetime.combine(
-        due + timedelta(days=1), time(0), VN)
+
+def feed_step(
+    kind: str = "deadline",
+    due: date = date(2022, 5, 25),
+    at: time | None = None,
+    state: str = "pending",
+    tentative: bool = False,
+    start: date | None = None,
+    updated: datetime = LOADED,
+    done_at: datetime | None = None,
+    extended_until: datetime | None = None,
+    revision: int = 1,
+) -> FeedStep:
+    local = (
+        datetime.combine(due, at, VN)
+        if at
+        else datetime.combine(due + timedelta(days=1), time(0), VN)
+    )
     due_at = local.astimezone(UTC)
-    facts = StepFacts(f"p/o/{due}/a", kind, due_at, due, tentative, state, done_at,
-                      (due_at - timedelta(days=7),), (), extended_until, unit="a")
-    return FeedStep(facts, "Báo cáo", "p", "Kế hoạch", "Đoàn A", at, start, None, {}, {},
-                    revision, updated)
+    facts = StepFacts(
+        f"p/o/{due}/a",
+        kind,
+        due_at,
+        due,
+        tentative,
+        state,
+        done_at,
+        (due_at - timedelta(days=7),),
+        (),
+        extended_until,
+        unit="a",
+    )
+    return FeedStep(
+        facts, "Báo cáo", "p", "Kế hoạch", "Đoàn A", at, start, None, {}, {}, revision, updated
+    )
 
 
 DUE_END = datetime(2022, 5, 25, 17, tzinfo=UTC)  # the end of 25/5/2022 in Hồ Chí Minh City
 
 
-@pytest.mark.parametrize("step, now, expected", [
-    (feed_step(), DUE_END - timedelta(days=2), "Báo cáo"),
-    (feed_step(), DUE_END + timedelta(hours=1), "⚠️ quá hạn 1 ngày: Báo cáo"),
-    (feed_step(), DUE_END + timedelta(days=3, hours=1), "⚠️ quá hạn 4 ngày: Báo cáo"),
-    (feed_step(state="done", done_at=DUE_END - timedelta(days=1)), DUE_END, "✅ Báo cáo"),
-    (feed_step(state="done", done_at=DUE_END + timedelta(days=1)), DUE_END + timedelta(days=5),
-     "✅ Báo cáo (xong trễ 1 ngày)"),
-    (feed_step(state="excused"), DUE_END, "✅ Báo cáo (được miễn)"),
-    (feed_step(tentative=True), DUE_END - timedelta(days=2), "⏳ dự kiến: Báo cáo"),
-    (feed_step(kind="event", tentative=True), DUE_END + timedelta(days=1), "Báo cáo"),
-    (feed_step(state="cancelled"), DUE_END, "❌ đã hủy: Báo cáo"),
-], ids=["upcoming", "late-1", "late-4", "done", "done-late", "excused", "tentative",
-        "event-happened", "cancelled"])
+@pytest.mark.parametrize(
+    "step, now, expected",
+    [
+        (feed_step(), DUE_END - timedelta(days=2), "Báo cáo"),
+        (feed_step(), DUE_END + timedelta(hours=1), "⚠️ quá hạn 1 ngày: Báo cáo"),
+        (feed_step(), DUE_END + timedelta(days=3, hours=1), "⚠️ quá hạn 4 ngày: Báo cáo"),
+        (feed_step(state="done", done_at=DUE_END - timedelta(days=1)), DUE_END, "✅ Báo cáo"),
+        (
+            feed_step(state="done", done_at=DUE_END + timedelta(days=1)),
+            DUE_END + timedelta(days=5),
+            "✅ Báo cáo (xong trễ 1 ngày)",
+        ),
+        (feed_step(state="excused"), DUE_END, "✅ Báo cáo (được miễn)"),
+        (feed_step(tentative=True), DUE_END - timedelta(days=2), "⏳ dự kiến: Báo cáo"),
+        (feed_step(kind="event", tentative=True), DUE_END + timedelta(days=1), "Báo cáo"),
+        (feed_step(state="cancelled"), DUE_END, "❌ đã hủy: Báo cáo"),
+    ],
+    ids=[
+        "upcoming",
+        "late-1",
+        "late-4",
+        "done",
+        "done-late",
+        "excused",
+        "tentative",
+        "event-happened",
+        "cancelled",
+    ],
+)
 def test_summary_marks_the_state(step: FeedStep, now: datetime, expected: str) -> None:
     assert summary(step, now, with_unit=False) == expected
 
@@ -140,14 +181,23 @@ def test_summary_names_the_unit_when_asked() -> None:
     assert summary(feed_step(), LOADED, with_unit=True) == "Báo cáo — Đoàn A"
 
 
-@pytest.mark.parametrize("step, expected", [
-    (feed_step(), (date(2022, 5, 25), date(2022, 5, 26))),
-    (feed_step(at=time(14, 30)), (datetime(2022, 5, 25, 14, 30, tzinfo=VN), None)),
-    (feed_step(kind="phase", start=date(2022, 5, 1)), (date(2022, 5, 1), date(2022, 5, 26))),
-    (feed_step(kind="deadline", start=date(2022, 5, 1)), (date(2022, 5, 25), date(2022, 5, 26))),
-    (feed_step(extended_until=datetime(2022, 5, 30, 17, tzinfo=UTC)),
-     (date(2022, 5, 30), date(2022, 5, 31))),
-], ids=["all-day", "timed", "phase-range", "deadline-window-is-its-day", "extended"])
+@pytest.mark.parametrize(
+    "step, expected",
+    [
+        (feed_step(), (date(2022, 5, 25), date(2022, 5, 26))),
+        (feed_step(at=time(14, 30)), (datetime(2022, 5, 25, 14, 30, tzinfo=VN), None)),
+        (feed_step(kind="phase", start=date(2022, 5, 1)), (date(2022, 5, 1), date(2022, 5, 26))),
+        (
+            feed_step(kind="deadline", start=date(2022, 5, 1)),
+            (date(2022, 5, 25), date(2022, 5, 26)),
+        ),
+        (
+            feed_step(extended_until=datetime(2022, 5, 30, 17, tzinfo=UTC)),
+            (date(2022, 5, 30), date(2022, 5, 31)),
+        ),
+    ],
+    ids=["all-day", "timed", "phase-range", "deadline-window-is-its-day", "extended"],
+)
 def test_timing(step: FeedStep, expected: tuple[Any, Any]) -> None:
     start, end = timing(step)
     assert (start, end) == expected
@@ -155,15 +205,23 @@ def test_timing(step: FeedStep, expected: tuple[Any, Any]) -> None:
         assert start.utcoffset() == timedelta(hours=7)
 
 
-@pytest.mark.parametrize("step", [
-    feed_step(), feed_step(at=time(14, 30)), feed_step(kind="event", tentative=True),
-    feed_step(kind="event"), feed_step(state="cancelled", updated=DUE_END),
-    feed_step(state="done"),
-], ids=["deadline", "timed", "tentative-event", "event", "cancelled", "done"])
+@pytest.mark.parametrize(
+    "step",
+    [
+        feed_step(),
+        feed_step(at=time(14, 30)),
+        feed_step(kind="event", tentative=True),
+        feed_step(kind="event"),
+        feed_step(state="cancelled", updated=DUE_END),
+        feed_step(state="done"),
+    ],
+    ids=["deadline", "timed", "tentative-event", "event", "cancelled", "done"],
+)
 def test_marker_holds_until_next_change_and_sequence_only_grows(step: FeedStep) -> None:
     """Sampled every 3 hours over 45 days: wherever the marker changes, `next_change` said so
     beforehand and `last_change` moved; SEQUENCE never goes back and grows at each change."""
     now = DUE_END - timedelta(days=10)
+
     def seen(now: datetime) -> tuple[Any, ...]:
         m, alarms = mark(step, now), event(step, now, LOADED, PUBLIC, False).walk("VALARM")
         return (m.emoji, m.text, len(alarms)), next_change(step, now), sequence(step, now)
@@ -191,13 +249,14 @@ def test_uid_is_stable_and_opaque() -> None:
 def test_urls() -> None:
     assert step_url(PUBLIC + "/", "p/o/2022-1/a b") == PUBLIC + "/buoc/p/o/2022-1/a%20b"
     assert feed_urls("http://127.0.0.1:8080", "T") == (
-        "http://127.0.0.1:8080/lich/T.ics", "webcal://127.0.0.1:8080/lich/T.ics")
+        "http://127.0.0.1:8080/lich/T.ics",
+        "webcal://127.0.0.1:8080/lich/T.ics",
+    )
 
 
 def test_alarms_at_the_reminders_and_only_while_pending() -> None:
     timed = feed_step(at=time(14, 30))
-    cal = build([timed, feed_step(state="done", due=date(2022, 5, 26))], Feed("x", PUBLIC),
-                LOADED)
+    cal = build([timed, feed_step(state="done", due=date(2022, 5, 26))], Feed("x", PUBLIC), LOADED)
     pending, done = cal.events
     assert [a.get("TRIGGER").dt for a in pending.walk("VALARM")] == [timedelta(days=-7)]
     assert done.walk("VALARM") == []
@@ -207,6 +266,7 @@ def test_alarms_at_the_reminders_and_only_while_pending() -> None:
 
 
 # ── from the store ──────────────────────────────────────────────────────────────────────────
+
 
 @pytest.fixture
 def plan(tmp_path: Path) -> Path:
@@ -227,8 +287,9 @@ def scope_of(engine: Engine, kind: str, scope_id: str) -> feeds.Scope:
         return feeds.describe_scope(session, kind, scope_id)
 
 
-def feed_bytes(engine: Engine, kind: str, scope_id: str, now: datetime = NOW,
-               stamp: datetime | None = STAMP) -> bytes:
+def feed_bytes(
+    engine: Engine, kind: str, scope_id: str, now: datetime = NOW, stamp: datetime | None = STAMP
+) -> bytes:
     with read_session(engine) as session:
         scope = feeds.describe_scope(session, kind, scope_id)
         steps = feeds.feed_steps(session, scope)
@@ -239,10 +300,15 @@ def events_by_uid(body: bytes) -> dict[str, Any]:
     return {str(e["UID"]): e for e in icalendar.Calendar.from_ical(body).events}
 
 
-@pytest.mark.parametrize("kind, scope_id, name", [
-    ("plan", "lich-thu", "plan"), ("cluster", "lich-thu/cum-1", "cluster"),
-    ("unit", "doan-b", "unit"),
-], ids=["plan", "cluster", "unit"])
+@pytest.mark.parametrize(
+    "kind, scope_id, name",
+    [
+        ("plan", "lich-thu", "plan"),
+        ("cluster", "lich-thu/cum-1", "cluster"),
+        ("unit", "doan-b", "unit"),
+    ],
+    ids=["plan", "cluster", "unit"],
+)
 def test_golden(loaded: Engine, kind: str, scope_id: str, name: str) -> None:
     body = feed_bytes(loaded, kind, scope_id)
     path = GOLDEN / f"lich-thu-{name}.ics"
@@ -265,9 +331,13 @@ def test_feed_content(loaded: Engine) -> None:
     assert str(meeting["LOCATION"]) == "Nhà Thiếu nhi Thành phố"
     late = by_summary["⚠️ quá hạn 1 ngày: Đóng góp kinh phí Hội nghị — Đoàn phường A"]
     text = str(late["DESCRIPTION"])
-    for line in ("Kế hoạch: Kế hoạch thử lịch năm 2022", "Đơn vị thực hiện: Đoàn phường A",
-                 "Kinh phí đóng góp: 500.000 đồng", "Theo kế hoạch: «ngày 19/5/2022»",
-                 f"{PUBLIC}/buoc/lich-thu/dong-gop/"):
+    for line in (
+        "Kế hoạch: Kế hoạch thử lịch năm 2022",
+        "Đơn vị thực hiện: Đoàn phường A",
+        "Kinh phí đóng góp: 500.000 đồng",
+        "Theo kế hoạch: «ngày 19/5/2022»",
+        f"{PUBLIC}/buoc/lich-thu/dong-gop/",
+    ):
         assert line in text
     assert late.start == date(2022, 5, 19) and late.end == date(2022, 5, 20)
     summer = by_summary["Đợt hoạt động hè — Đoàn phường A"]
@@ -295,11 +365,15 @@ def test_round_trip_with_two_parsers(loaded: Engine) -> None:
     for e in other.events:
         mine = built[e.uid]
         assert (e.summary, e.description, e.sequence) == (
-            str(mine["SUMMARY"]), str(mine["DESCRIPTION"]), int(mine["SEQUENCE"]))
+            str(mine["SUMMARY"]),
+            str(mine["DESCRIPTION"]),
+            int(mine["SEQUENCE"]),
+        )
         assert e.dtstart == mine.start
         assert e.status is not None and e.status.value == str(mine["STATUS"])
     occurrences = recurring_ical_events.of(icalendar.Calendar.from_ical(body)).between(
-        date(2022, 1, 1), date(2022, 12, 31))
+        date(2022, 1, 1), date(2022, 12, 31)
+    )
     assert len(occurrences) == len(steps)
 
 
@@ -329,7 +403,7 @@ def test_uids_stay_and_sequence_grows_across_a_plan_change(loaded: Engine, plan:
 
 
 def test_cancelled_steps_shown_then_dropped(loaded: Engine, plan: Path) -> None:
-    removed = PLAN[PLAN.index("  - id: he\n"):PLAN.index("  - id: tap-huan\n")]
+    removed = PLAN[PLAN.index("  - id: he\n") : PLAN.index("  - id: tap-huan\n")]
     plan.write_text(PLAN.replace(removed, ""), encoding="utf-8")
     load(loaded, plan, NOW)
     key = uid("lich-thu/he/1/doan-a")
@@ -342,6 +416,7 @@ def test_cancelled_steps_shown_then_dropped(loaded: Engine, plan: Path) -> None:
 
 
 # ── tokens ──────────────────────────────────────────────────────────────────────────────────
+
 
 def test_tokens_are_stored_only_as_hashes(loaded: Engine) -> None:
     with write_session(loaded) as session:
@@ -376,16 +451,19 @@ def test_resolve_revoke_rotate(loaded: Engine) -> None:
         assert [v.revoked_at is not None for v in feeds.list_feeds(session)] == [True, True]
 
 
-@pytest.mark.parametrize("kind, scope_id, message", [
-    ("unit", "doan-x", "không có đơn vị «doan-x»"),
-    ("cluster", "lich-thu/cum-9", "không có cụm «lich-thu/cum-9»"),
-    ("cluster", "cum-1", "không có cụm «cum-1»"),
-    ("plan", "khong-co", "không có kế hoạch «khong-co»"),
-    ("person", "Chị Hoa", "không có người «Chị Hoa»"),
-    ("nhom", "x", "loại lịch «nhom» không có"),
-], ids=["unit", "cluster", "cluster-without-plan", "plan", "person", "kind"])
-def test_unknown_scopes_are_named(loaded: Engine, kind: str, scope_id: str,
-                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "kind, scope_id, message",
+    [
+        ("unit", "doan-x", "không có đơn vị «doan-x»"),
+        ("cluster", "lich-thu/cum-9", "không có cụm «lich-thu/cum-9»"),
+        ("cluster", "cum-1", "không có cụm «cum-1»"),
+        ("plan", "khong-co", "không có kế hoạch «khong-co»"),
+        ("person", "Chị Hoa", "không có người «Chị Hoa»"),
+        ("nhom", "x", "loại lịch «nhom» không có"),
+    ],
+    ids=["unit", "cluster", "cluster-without-plan", "plan", "person", "kind"],
+)
+def test_unknown_scopes_are_named(loaded: Engine, kind: str, scope_id: str, message: str) -> None:
     with write_session(loaded) as session, pytest.raises(feeds.FeedError, match=message):
         feeds.create(session, kind, scope_id, NOW)
     with read_session(loaded) as session:
@@ -394,8 +472,7 @@ def test_unknown_scopes_are_named(loaded: Engine, kind: str, scope_id: str,
 
 def test_person_scope_follows_their_units(loaded: Engine) -> None:
     with write_session(loaded) as session:
-        pid = add_person(session, "Chị Lan", "doan-a", NOW, board_role="cluster_head",
-                         login="lan")
+        pid = add_person(session, "Chị Lan", "doan-a", NOW, board_role="cluster_head", login="lan")
         _, token = feeds.create(session, "person", "lan", NOW)
     with read_session(loaded) as session:
         scope = feeds.resolve(session, token)
@@ -408,6 +485,7 @@ def test_person_scope_follows_their_units(loaded: Engine) -> None:
 
 
 # ── HTTP, over real loopback ────────────────────────────────────────────────────────────────
+
 
 class Clock:
     def __init__(self, now: datetime):
@@ -433,8 +511,9 @@ def served(loaded: Engine) -> Iterator[tuple[str, FastAPI, Clock]]:
     app.state.engine, app.state.now = loaded, now
     app.state.settings = Settings.of({"KEHOACH_PUBLIC_URL": PUBLIC})
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = clock.monotonic() + 20
@@ -467,14 +546,26 @@ def test_http_feed_etag_and_304(served: tuple[str, FastAPI, Clock], loaded: Engi
         assert client.get(f"/lich/{token}").content == first.content
         cached = client.get(f"/lich/{token}.ics", headers={"If-None-Match": etag})
         assert (cached.status_code, cached.content, cached.headers["etag"]) == (304, b"", etag)
-        assert client.get(f"/lich/{token}.ics",
-                          headers={"If-None-Match": f'"x", W/{etag}'}).status_code == 304
-        assert client.get(f"/lich/{token}.ics",
-                          headers={"If-Modified-Since": modified}).status_code == 304
-        assert client.get(f"/lich/{token}.ics",
-                          headers={"If-None-Match": '"other"'}).status_code == 200
-        assert client.get(f"/lich/{token}.ics", headers={
-            "If-Modified-Since": "Thu, 31 Mar 2022 00:00:00 GMT"}).status_code == 200
+        assert (
+            client.get(
+                f"/lich/{token}.ics", headers={"If-None-Match": f'"x", W/{etag}'}
+            ).status_code
+            == 304
+        )
+        assert (
+            client.get(f"/lich/{token}.ics", headers={"If-Modified-Since": modified}).status_code
+            == 304
+        )
+        assert (
+            client.get(f"/lich/{token}.ics", headers={"If-None-Match": '"other"'}).status_code
+            == 200
+        )
+        assert (
+            client.get(
+                f"/lich/{token}.ics", headers={"If-Modified-Since": "Thu, 31 Mar 2022 00:00:00 GMT"}
+            ).status_code
+            == 200
+        )
         head = client.head(f"/lich/{token}.ics")
         assert head.status_code == 200 and head.headers["etag"] == etag
         # httpx asks for gzip, as calendar apps do; without it, the same calendar plain
@@ -482,10 +573,14 @@ def test_http_feed_etag_and_304(served: tuple[str, FastAPI, Clock], loaded: Engi
         assert "Accept-Encoding" in first.headers["vary"]
         plain = client.get(f"/lich/{token}.ics", headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers and plain.content == first.content
-        assert plain.headers["etag"] != etag and int(plain.headers["content-length"]) > int(
-            first.headers["content-length"]) * 3
-        again = client.get(f"/lich/{token}.ics", headers={
-            "Accept-Encoding": "identity", "If-None-Match": plain.headers["etag"]})
+        assert (
+            plain.headers["etag"] != etag
+            and int(plain.headers["content-length"]) > int(first.headers["content-length"]) * 3
+        )
+        again = client.get(
+            f"/lich/{token}.ics",
+            headers={"Accept-Encoding": "identity", "If-None-Match": plain.headers["etag"]},
+        )
         assert again.status_code == 304
         assert app.state.feed_cache.builds == 1  # built once, served from the cache since
 
@@ -503,30 +598,48 @@ def test_http_feed_etag_and_304(served: tuple[str, FastAPI, Clock], loaded: Engi
 
 
 def test_http_unknown_revoked_malformed_are_the_same_404(
-        served: tuple[str, FastAPI, Clock], loaded: Engine) -> None:
+    served: tuple[str, FastAPI, Clock], loaded: Engine
+) -> None:
     base, _, _ = served
     token = new_token(loaded, "unit", "doan-a")
     with write_session(loaded) as session:
         feeds.revoke(session, feeds.list_feeds(session)[0].id, NOW)
     unknown = new_token(loaded)[::-1]
     with httpx.Client(base_url=base) as client:
-        answers = [client.get(f"/lich/{t}.ics") for t in
-                   (token, unknown, "abc", "%00", "x" * 500, "' OR 1=1 --")]
+        answers = [
+            client.get(f"/lich/{t}.ics")
+            for t in (token, unknown, "abc", "%00", "x" * 500, "' OR 1=1 --")
+        ]
     assert {(r.status_code, r.content) for r in answers} == {(404, b"Not Found\n")}
 
 
 # ── the CLI ─────────────────────────────────────────────────────────────────────────────────
 
+
 def cli(bin_: str, *args: str, cwd: Path, engine: Engine) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KEHOACH_DATABASE_URL": engine.url.render_as_string(False),
-           "KEHOACH_PUBLIC_URL": PUBLIC, "COLUMNS": "200"}
-    return subprocess.run([bin_, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    env = {
+        **os.environ,
+        "KEHOACH_DATABASE_URL": engine.url.render_as_string(False),
+        "KEHOACH_PUBLIC_URL": PUBLIC,
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [bin_, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_cli_create_list_rotate_revoke(kehoach_bin: str, loaded: Engine, tmp_path: Path) -> None:
-    made = cli(kehoach_bin, "feed", "create", "--cluster", "lich-thu/cum-1", "--label",
-               "điện thoại chị Lan", cwd=tmp_path, engine=loaded)
+    made = cli(
+        kehoach_bin,
+        "feed",
+        "create",
+        "--cluster",
+        "lich-thu/cum-1",
+        "--label",
+        "điện thoại chị Lan",
+        cwd=tmp_path,
+        engine=loaded,
+    )
     assert made.returncode == 0, made.stderr
     assert "Lịch Cụm phường 1" in made.stdout
     https = next(w for w in made.stdout.split() if w.startswith(PUBLIC + "/lich/"))
@@ -544,20 +657,26 @@ def test_cli_create_list_rotate_revoke(kehoach_bin: str, loaded: Engine, tmp_pat
     assert revoked.returncode == 0, revoked.stderr
     with read_session(loaded) as session:
         assert all(v.revoked_at is not None for v in feeds.list_feeds(session))
-    assert "Chưa có lịch nào" in cli(kehoach_bin, "feed", "list", cwd=tmp_path,
-                                     engine=loaded).stdout
+    assert (
+        "Chưa có lịch nào" in cli(kehoach_bin, "feed", "list", cwd=tmp_path, engine=loaded).stdout
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (("create", "--unit", "doan-x"), "không có đơn vị «doan-x»"),
-    (("create", "--cluster", "lich-thu/cum-x"), "không có cụm «lich-thu/cum-x»"),
-    (("create", "--person", "Chị Hoa"), "không có người «Chị Hoa»"),
-    (("create", "--plan", "khong-co"), "không có kế hoạch «khong-co»"),
-    (("revoke", "7"), "không có lịch số 7"),
-    (("rotate", "7"), "không có lịch số 7"),
-], ids=["unit", "cluster", "person", "plan", "revoke", "rotate"])
-def test_cli_refuses_unknown(kehoach_bin: str, loaded: Engine, tmp_path: Path,
-                             args: tuple[str, ...], message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("create", "--unit", "doan-x"), "không có đơn vị «doan-x»"),
+        (("create", "--cluster", "lich-thu/cum-x"), "không có cụm «lich-thu/cum-x»"),
+        (("create", "--person", "Chị Hoa"), "không có người «Chị Hoa»"),
+        (("create", "--plan", "khong-co"), "không có kế hoạch «khong-co»"),
+        (("revoke", "7"), "không có lịch số 7"),
+        (("rotate", "7"), "không có lịch số 7"),
+    ],
+    ids=["unit", "cluster", "person", "plan", "revoke", "rotate"],
+)
+def test_cli_refuses_unknown(
+    kehoach_bin: str, loaded: Engine, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
     result = cli(kehoach_bin, "feed", *args, cwd=tmp_path, engine=loaded)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -565,11 +684,15 @@ def test_cli_refuses_unknown(kehoach_bin: str, loaded: Engine, tmp_path: Path,
 
 # ── the board's help partial ────────────────────────────────────────────────────────────────
 
+
 def test_help_partial_renders_with_and_without_links() -> None:
     import jinja2
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(web_feeds.__file__).parent
-                                                            / "templates"),
-                             undefined=jinja2.StrictUndefined, autoescape=True)
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(web_feeds.__file__).parent / "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+    )
     plain = env.get_template("feeds_help.html").render()
     for client in ("Google Calendar", "Apple Lịch", "Outlook"):
         assert client in plain
@@ -581,10 +704,17 @@ def test_help_partial_renders_with_and_without_links() -> None:
 
 # ── the benchmark stays runnable (no timing asserted) ───────────────────────────────────────
 
+
 def test_feed_bench_quick_run() -> None:
     root = Path(__file__).resolve().parent.parent
-    res = subprocess.run([sys.executable, str(root / "bench/feed_bench.py"), "--quick"],
-                         check=False, capture_output=True, text=True, timeout=300, cwd=root)
+    res = subprocess.run(
+        [sys.executable, str(root / "bench/feed_bench.py"), "--quick"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "feed of 102 events" in res.stdout and "errors 0" in res.stdout
     assert "(targets printed, not asserted)" in res.stdout
@@ -596,5 +726,6 @@ def test_doctests_of_the_calendars_package() -> None:
 
     import calendars.events
     import calendars.feed
+
     for module in (calendars.events, calendars.feed):
         assert doctest.testmod(module).failed == 0

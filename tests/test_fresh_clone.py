@@ -2,6 +2,7 @@
 Tests needing ../shared/seeds skip with the reason (CI turns that into a failure with
 KEHOACH_REQUIRE_ALL=1); the browser test fails with the install command when chromium is
 missing, and installs nothing itself. Each case runs pytest in a child process."""
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,18 @@ from tests.conftest import ROOT
 
 
 def pytest_run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("KEHOACH_SEEDS", "KEHOACH_REQUIRE_ALL")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                           *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          check=False, env={**clean, **env})
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("KEHOACH_SEEDS", "KEHOACH_REQUIRE_ALL")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**clean, **env},
+    )
 
 
 SEED_TEST = "tests/test_seeds.py::test_every_obligation_quotes_its_seed"
@@ -40,37 +48,50 @@ def test_ci_turns_those_skips_into_failures(tmp_path: Path) -> None:
 
 
 def test_without_chromium_the_browser_test_fails_with_the_install_command(tmp_path: Path) -> None:
-    done = pytest_run("tests/test_browser.py", "-k", "sqlite",
-                      KEHOACH_CHROMIUM=str(tmp_path / "no-chromium"))
+    done = pytest_run(
+        "tests/test_browser.py", "-k", "sqlite", KEHOACH_CHROMIUM=str(tmp_path / "no-chromium")
+    )
     assert done.returncode == 1, done.stdout
     assert f"{tmp_path / 'no-chromium'} is missing" in done.stdout
     assert "Install it with: make deps" in done.stdout
     assert "skipped" not in done.stdout.splitlines()[-1]
 
 
-def ci_with(tmp_path: Path, summary: str, status: int,
-            lint: int = 0) -> subprocess.CompletedProcess[str]:
+def ci_with(
+    tmp_path: Path, summary: str, status: int, lint: int = 0
+) -> subprocess.CompletedProcess[str]:
     """.ci/run with a stand-in `make` whose `make test` prints `summary` and exits `status`,
     and whose `make lint` exits `lint` (the real suite is not run again from inside itself)."""
     fake = tmp_path / "bin" / "make"
     fake.parent.mkdir()
-    fake.write_text(f"""#!/bin/sh
-echo "make $*" >> {tmp_path / 'calls'}
+    fake.write_text(
+        f"""#!/bin/sh
+echo "make $*" >> {tmp_path / "calls"}
 [ "$1" = test ] && printf '%s\\n' "{summary}" && exit {status}
 [ "$1" = lint ] && echo "x.py:1:1: E501 Line too long" && exit {lint}
 exit 0
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     fake.chmod(0o755)
-    return subprocess.run([str(ROOT / ".ci" / "run")], capture_output=True, text=True,
-                          timeout=120, check=False,
-                          env={**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"})
+    return subprocess.run(
+        [str(ROOT / ".ci" / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"},
+    )
 
 
 def test_ci_installs_chromium_and_runs_the_suite_with_nothing_skipped(tmp_path: Path) -> None:
     done = ci_with(tmp_path, "10 passed", 0)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "calls").read_text().splitlines() == ["make deps", "make lint",
-                                                            "make test PYTEST_ARGS=-rs"]
+    assert (tmp_path / "calls").read_text().splitlines() == [
+        "make deps",
+        "make lint",
+        "make test PYTEST_ARGS=-rs",
+    ]
 
 
 def test_ci_fails_on_a_style_finding_after_running_the_tests(tmp_path: Path) -> None:
@@ -90,5 +111,9 @@ def test_ci_fails_with_pytests_exit_code(tmp_path: Path) -> None:
 
 
 def test_the_browser_test_installs_nothing() -> None:
-    assert "apt-get" not in (ROOT / "tests" / "test_browser.py").read_text(encoding="utf-8") \
+    assert (
+        "apt-get"
+        not in (ROOT / "tests" / "test_browser.py")
+        .read_text(encoding="utf-8")
         .split("INSTALL = ")[0]
+    )

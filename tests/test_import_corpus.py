@@ -13,6 +13,7 @@ page's year, and its outcome is one of:
 The floors are today's figures: they may rise, never fall. `python tests/test_import_corpus.py`
 prints every sentence that is not right.
 """
+
 from __future__ import annotations
 
 import sys
@@ -63,13 +64,20 @@ def occurrences(phrase: str, year: int) -> tuple[frozenset[tuple[date | None, da
 
 def score(entry: dict[str, object]) -> Outcome:
     year, text, kind = int(entry["year"]), str(entry["text"]), str(entry["kind"])  # type: ignore[call-overload]
-    lines = [(1, "KẾ HOẠCH"), (2, f"Hoạt động năm {year}"), (3, ""), (4, "II. NỘI DUNG"), (LINE, text)]
+    lines = [
+        (1, "KẾ HOẠCH"),
+        (2, f"Hoạt động năm {year}"),
+        (3, ""),
+        (4, "II. NỘI DUNG"),
+        (LINE, text),
+    ]
     draft = import_lines(lines, "corpus.txt")
     render(draft)  # moves to review what `kehoach check` would refuse
     obs = [ob for ob in draft.obligations if ob.line == LINE]
     asked = [r for r in draft.review if LINE in r.about and not r.reason.startswith(UNIT_ONLY)]
-    got = "; ".join(f"{ob.kind}: {ob.when}" for ob in obs) + (" | hỏi: " + "; ".join(r.reason[:70] for r in asked)
-                                                                if asked else "")
+    got = "; ".join(f"{ob.kind}: {ob.when}" for ob in obs) + (
+        " | hỏi: " + "; ".join(r.reason[:70] for r in asked) if asked else ""
+    )
     wanted = entry.get("when")
     expected = kind if wanted is None else f"{kind}: {wanted}"
     if kind in ("none", "ask"):
@@ -89,9 +97,14 @@ def score(entry: dict[str, object]) -> Outcome:
                 occ, at = occurrences(ob.when, year)
                 have |= occ
                 have_times.add(at)
-        except (PlanError, ValueError):  # a deadline counted from the plan's issue or another obligation
+        except (
+            PlanError,
+            ValueError,
+        ):  # a deadline counted from the plan's issue or another obligation
             have = set()
-        tentative_ok = not entry.get("tentative") or any("dự kiến" in " ".join(ob.reasons) for ob in obs)
+        tentative_ok = not entry.get("tentative") or any(
+            "dự kiến" in " ".join(ob.reasons) for ob in obs
+        )
         right = bool(obs) and have == want and have_times == times and tentative_ok
     verdict = "right" if right else "flagged" if asked else "wrong" if obs else "missed"
     return Outcome(int(entry["id"]), verdict, text, expected, got)  # type: ignore[call-overload]
@@ -114,7 +127,7 @@ def test_corpus_is_real_and_well_formed() -> None:
     assert len(entries) >= 150
     for e in entries:
         assert str(e["url"]).startswith("http") and len(str(e["text"])) < 400, e["id"]
-        for p in (e["when"] if isinstance(e.get("when"), list) else [e.get("when")]):  # type: ignore[union-attr]
+        for p in e["when"] if isinstance(e.get("when"), list) else [e.get("when")]:  # type: ignore[union-attr]
             if p is not None:
                 parse_when(str(p), default_year=int(e["year"]))  # type: ignore[call-overload]
 
@@ -122,8 +135,10 @@ def test_corpus_is_real_and_well_formed() -> None:
 def test_importer_score_on_the_corpus() -> None:
     counts = summary(results())
     total = sum(counts.values())
-    print(f"\nkho câu thật ({total} câu): đúng {counts['right']}, hỏi lại {counts['flagged']}, "
-          f"sai im lặng {counts['wrong']}, bỏ sót {counts['missed']}")
+    print(
+        f"\nkho câu thật ({total} câu): đúng {counts['right']}, hỏi lại {counts['flagged']}, "
+        f"sai im lặng {counts['wrong']}, bỏ sót {counts['missed']}"
+    )
     assert counts["right"] >= FLOOR_RIGHT
     assert counts["wrong"] + counts["missed"] <= CEILING_SILENT
 
@@ -132,6 +147,8 @@ if __name__ == "__main__":
     outcomes = results()
     for o in outcomes:
         if o.verdict != "right" and (len(sys.argv) < 2 or o.verdict in sys.argv[1:]):
-            print(f"[{o.id}] {o.verdict.upper()}: {o.text}\n      muốn: {o.expected}\n"
-                  f"      được: {o.got}")
+            print(
+                f"[{o.id}] {o.verdict.upper()}: {o.text}\n      muốn: {o.expected}\n"
+                f"      được: {o.got}"
+            )
     print(summary(outcomes))

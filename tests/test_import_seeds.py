@@ -20,6 +20,7 @@ selector by its own name, its head unit's name and «cụm trưởng»). Recall:
 obligations that some draft obligation matches; precision: the draft obligations that match
 some hand-written one. The recall by dates alone is printed beside it.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -38,9 +39,13 @@ from engine.workdays import WorkingCalendar
 from tests.outside import seed
 
 ROOT = Path(__file__).resolve().parent.parent
-PLANS = {"000": "cum-hcsn-2022.yaml", "001": "binh-tan-doi-2023-2028.yaml",
-         "002": "sin-ho-tinh-nguyen-2024-2030.yaml", "003": "mao-khe-tthtcd-2021.yaml",
-         "004": "kien-giang-tinh-nguyen-2013-2017.yaml"}
+PLANS = {
+    "000": "cum-hcsn-2022.yaml",
+    "001": "binh-tan-doi-2023-2028.yaml",
+    "002": "sin-ho-tinh-nguyen-2024-2030.yaml",
+    "003": "mao-khe-tthtcd-2021.yaml",
+    "004": "kien-giang-tinh-nguyen-2013-2017.yaml",
+}
 #: Recall (dates + unit) of the draft as written, each seed's figure today, so that a regression
 #: shows. What it misses is what the text does not say and the draft flags: a month for a bare
 #: «hằng năm» (004's training, «quý II» by hand), the units of 003's street cleaning and library
@@ -87,15 +92,22 @@ def reviewed_text(number: str) -> tuple[str, int]:
     data["units"] += review.get("units") or []
     for answer in review["answers"]:
         no = answer["line"]
-        assert no in asked, f"seed {number}: the draft does not ask about line {no}, answered {answer}"
+        assert no in asked, (
+            f"seed {number}: the draft does not ask about line {no}, answered {answer}"
+        )
         if "set" in answer:
-            chosen = [o for o in data["obligations"]
-                      if line_of[o["id"]] == no and answer.get("id", o["id"]) == o["id"]]
+            chosen = [
+                o
+                for o in data["obligations"]
+                if line_of[o["id"]] == no and answer.get("id", o["id"]) == o["id"]
+            ]
             assert chosen, f"seed {number}: no obligation of line {no} to edit ({answer})"
             for o in chosen:
                 o.update(answer["set"])
         else:
-            data["obligations"].append({**answer["add"], "source": " ".join(asked[no].text.split())})
+            data["obligations"].append(
+                {**answer["add"], "source": " ".join(asked[no].text.split())}
+            )
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False), len(review["answers"])
 
 
@@ -168,31 +180,48 @@ def compare(number: str, text: str) -> dict[str, float]:
     h = {k: v for k, v in h.items() if v[0]}
     d = {k: v for k, v in d.items() if v[0]}
     by_dates = sum(1 for hv in h.values() if any(dv[0] == hv[0] for dv in d.values()))
-    recall = sum(1 for hv in h.values() if any(dv[0] == hv[0] and same_unit(hv, dv) for dv in d.values()))
-    precision = sum(1 for dv in d.values() if any(dv[0] == hv[0] and same_unit(hv, dv) for hv in h.values()))
-    return {"hand": len(h), "draft": len(d), "recall": recall / len(h), "dates_only": by_dates / len(h),
-            "precision": precision / len(d) if d else 0.0}
+    recall = sum(
+        1 for hv in h.values() if any(dv[0] == hv[0] and same_unit(hv, dv) for dv in d.values())
+    )
+    precision = sum(
+        1 for dv in d.values() if any(dv[0] == hv[0] and same_unit(hv, dv) for hv in h.values())
+    )
+    return {
+        "hand": len(h),
+        "draft": len(d),
+        "recall": recall / len(h),
+        "dates_only": by_dates / len(h),
+        "precision": precision / len(d) if d else 0.0,
+    }
 
 
 @pytest.mark.parametrize("number", sorted(PLANS), ids=[f"seed-{n}" for n in sorted(PLANS)])
-def test_seed_import_matches_hand_written_plan(number: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_import_matches_hand_written_plan(
+    number: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     r = compare(number, draft_text(number))
     with capsys.disabled():
-        print(f"\nseed {number} as written: {r['hand']} obligations by hand, "
-              f"{r['draft']} in the draft; recall {r['recall']:.0%} "
-              f"(dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}")
+        print(
+            f"\nseed {number} as written: {r['hand']} obligations by hand, "
+            f"{r['draft']} in the draft; recall {r['recall']:.0%} "
+            f"(dates only {r['dates_only']:.0%}), precision {r['precision']:.0%}"
+        )
     assert r["recall"] >= FLOOR[number], r
     assert r["precision"] >= PRECISION_FLOOR[number], r
 
 
 @pytest.mark.parametrize("number", sorted(PLANS), ids=[f"seed-{n}" for n in sorted(PLANS)])
-def test_seed_import_after_review_matches_hand_written_plan(number: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_import_after_review_matches_hand_written_plan(
+    number: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     text, answers = reviewed_text(number)
     r = compare(number, text)  # parse_plan inside: the reviewed draft passes `kehoach check`
     with capsys.disabled():
         review = len(drafted(number)[0].review)
-        print(f"\nseed {number} after review ({answers} answers to {review} review items): "
-              f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), "
-              f"precision {r['precision']:.0%}")
+        print(
+            f"\nseed {number} after review ({answers} answers to {review} review items): "
+            f"recall {r['recall']:.0%} (dates only {r['dates_only']:.0%}), "
+            f"precision {r['precision']:.0%}"
+        )
     assert r["recall"] >= 0.9, r
     assert r["precision"] >= PRECISION_FLOOR[number], r

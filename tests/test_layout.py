@@ -4,6 +4,7 @@ line per package says what it holds).
 Every module's imports are read with `ast` (those inside functions too: a lazy import is an
 import), so a pure package cannot grow a dependency on the store unnoticed.
 """
+
 from __future__ import annotations
 
 import ast
@@ -48,9 +49,12 @@ def modules(package: str) -> list[Path]:
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_each_package_imports_only_what_the_design_allows(package: str) -> None:
     assert modules(package), f"{package}/ has no module"
-    wrong = sorted(f"{path.relative_to(ROOT)}:{line} imports {top}"
-                   for path in modules(package) for top, line in imported(path, package)
-                   if top not in ALLOWED[package])
+    wrong = sorted(
+        f"{path.relative_to(ROOT)}:{line} imports {top}"
+        for path in modules(package)
+        for top, line in imported(path, package)
+        if top not in ALLOWED[package]
+    )
     assert wrong == []
 
 
@@ -58,6 +62,9 @@ def test_the_checker_sees_lazy_and_dotted_imports(tmp_path: Path) -> None:
     """What the test above relies on: an import inside a function, `import a.b` and
     `from a.b import c` all count; a relative import does not."""
     module = tmp_path / "m.py"
-    module.write_text("import kehoach.store\nfrom . import x\n\ndef f():\n"
-                      "    from tests.conftest import db\n    import engine\n", encoding="utf-8")
+    module.write_text(
+        "import kehoach.store\nfrom . import x\n\ndef f():\n"
+        "    from tests.conftest import db\n    import engine\n",
+        encoding="utf-8",
+    )
     assert imported(module, "notifiers") == {("kehoach", 1), ("tests", 5), ("engine", 6)}

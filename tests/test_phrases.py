@@ -296,8 +296,11 @@ GAPS = [
         Schedule(Fixed(((None, D(2024, 3, 1)), (None, D(2024, 9, 30))))),
     ),
     ("từ đầu tháng 5 đến tháng 6/2024", None, Schedule(Fixed(((D(2024, 5, 1), D(2024, 6, 30)),)))),
-    ("từ đầu năm 2024 đến cuối quý II năm 2024", None,
-     Schedule(Fixed(((D(2024, 1, 1), D(2024, 6, 30)),)))),
+    (
+        "từ đầu năm 2024 đến cuối quý II năm 2024",
+        None,
+        Schedule(Fixed(((D(2024, 1, 1), D(2024, 6, 30)),))),
+    ),
     ("đến cuối năm 2025", None, Schedule(day(2025, 12, 31))),
     ("cuối giai đoạn 2023 - 2028", None, Schedule(day(2028, 12, 31))),
     ("cuối giai đoạn 1 (2024 - 2025)", None, Schedule(day(2025, 12, 31))),
@@ -312,8 +315,11 @@ GAPS = [
     ("trong dịp hè", 2022, Schedule(Fixed(((D(2022, 6, 1), D(2022, 8, 31)),)))),
     ("Tháng Nhân đạo hằng năm", None, Schedule(Yearly((((5, 1), (5, 0)),)))),
     ("Tháng hành động vì trẻ em hằng năm", None, Schedule(Yearly((((6, 1), (6, 0)),)))),
-    ("Tháng Thanh niên và dịp hè hằng năm", None,
-     Schedule(Yearly((((3, 1), (3, 0)), ((6, 1), (8, 0)))))),
+    (
+        "Tháng Thanh niên và dịp hè hằng năm",
+        None,
+        Schedule(Yearly((((3, 1), (3, 0)), ((6, 1), (8, 0))))),
+    ),
     # one part of day for every weekday is still one time
     ("chiều thứ 6 và chiều chủ nhật hàng tuần", None, Schedule(Weekly((5, 7)), T(14, 0))),
     # ranges written with «hết» or a dash
@@ -325,7 +331,11 @@ GAPS = [
     # parts of a month: weeks, halves, the three ten-day parts
     ("tuần đầu tháng 3/2026", None, Schedule(Fixed(((D(2026, 3, 1), D(2026, 3, 7)),)))),
     ("tuần thứ 2 tháng 4/2026", None, Schedule(Fixed(((D(2026, 4, 8), D(2026, 4, 14)),)))),
-    ("tuần cuối tháng 2/2028", None, Schedule(Fixed(((D(2028, 2, 23), D(2028, 2, 29)),)))),  # leap year
+    (
+        "tuần cuối tháng 2/2028",
+        None,
+        Schedule(Fixed(((D(2028, 2, 23), D(2028, 2, 29)),))),
+    ),  # leap year
     ("nửa cuối tháng 6 năm 2026", None, Schedule(Fixed(((D(2026, 6, 16), D(2026, 6, 30)),)))),
     ("trung tuần tháng 5/2026", None, Schedule(Fixed(((D(2026, 5, 11), D(2026, 5, 20)),)))),
     ("hạ tuần tháng 4 hằng năm", None, Schedule(Yearly((((4, 21), (4, 30)),)))),
@@ -361,7 +371,11 @@ REAL = [
     # 1. day-month with «-» or «.» and no year: the year comes from the plan
     ("từ ngày 25-8 đến 15-9", 2011, Schedule(window(2011, 8, 25, 2011, 9, 15))),
     ("ngày 7.3", 2025, Schedule(day(2025, 3, 7))),
-    ("8-3, 20-3, 26-3", 2025, Schedule(Fixed(((None, D(2025, 3, 8)), (None, D(2025, 3, 20)), (None, D(2025, 3, 26)))))),
+    (
+        "8-3, 20-3, 26-3",
+        2025,
+        Schedule(Fixed(((None, D(2025, 3, 8)), (None, D(2025, 3, 20)), (None, D(2025, 3, 26))))),
+    ),
     # 2. ranges with spaced dashes are windows
     ("17 - 18/12/2024", None, Schedule(window(2024, 12, 17, 2024, 12, 18))),
     ("15/6 - 15/8/2025", None, Schedule(window(2025, 6, 15, 2025, 8, 15))),
@@ -381,9 +395,17 @@ REAL = [
     ("01 lần/tháng", None, Schedule(Monthly(0))),
     ("2 năm/lần", None, Schedule(Every(2, "year"))),
     ("định kỳ 3 tháng/lần", None, Schedule(Every(3, "month"))),
-    ("2 lần/năm vào tháng 6 và tháng 12", None, Schedule(Yearly((((6, 1), (6, 0)), ((12, 1), (12, 0)))))),
+    (
+        "2 lần/năm vào tháng 6 và tháng 12",
+        None,
+        Schedule(Yearly((((6, 1), (6, 0)), ((12, 1), (12, 0))))),
+    ),
     ("thứ Hai tuần đầu tiên của tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=+1MO"))),
-    ("8h00 thứ 6 tuần cuối của mỗi tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=-1FR"), T(8, 0))),
+    (
+        "8h00 thứ 6 tuần cuối của mỗi tháng",
+        None,
+        Schedule(RRule("FREQ=MONTHLY;BYDAY=-1FR"), T(8, 0)),
+    ),
     ("ngày 15 và 30 hằng tháng", None, Schedule(RRule("FREQ=MONTHLY;BYMONTHDAY=15,30"))),
     # 6. a weekday with its date
     ("thứ Tư, ngày 15/10/2025", None, Schedule(day(2025, 10, 15))),
@@ -399,12 +421,19 @@ REAL = [
 
 
 REAL += [  # 7. deadlines counted from an anchor
-    ("trong vòng 5 ngày làm việc kể từ ngày 25/4/2025", None, Schedule(Relative(5, "workday", "date", D(2025, 4, 25)))),
+    (
+        "trong vòng 5 ngày làm việc kể từ ngày 25/4/2025",
+        None,
+        Schedule(Relative(5, "workday", "date", D(2025, 4, 25))),
+    ),
     ("sau 10 ngày kể từ ngày ban hành", None, Schedule(Relative(10, "day", "issued"))),
     ("trước Tết Nguyên đán 2 tuần", None, Schedule(Relative(-2, "week", "tet"))),
     ("chậm nhất 30 ngày sau khi kết thúc quý", None, Schedule(Relative(30, "day", "quarter"))),
-    ("trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi", None,
-     Schedule(Relative(5, "workday", "obligation", "hoi-nghi"))),
+    (
+        "trong vòng 5 ngày làm việc kể từ ngày kết thúc nghĩa vụ hoi-nghi",
+        None,
+        Schedule(Relative(5, "workday", "obligation", "hoi-nghi")),
+    ),
 ]
 
 
@@ -413,12 +442,18 @@ def test_real_plan_form(phrase: str, year: int | None, expected: Schedule) -> No
     assert parse_when(phrase, year) == expected
 
 
-@pytest.mark.parametrize(("phrase", "needle"), [
-    ("thứ Hai, ngày 16/3/2025", "«thứ hai» không khớp với ngày 16/03/2025 (Chủ nhật)"),
-    ("mùng 10 tháng 3 âm lịch (tức ngày 27/4/2026)", "không khớp với ngày âm lịch"),
-    ("16 - 18 tháng giêng", "ngày âm lịch cần năm hoặc «hằng năm»"),
-    ("trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị", "không rõ mốc tính hạn «kết thúc hội nghị»"),
-])
+@pytest.mark.parametrize(
+    ("phrase", "needle"),
+    [
+        ("thứ Hai, ngày 16/3/2025", "«thứ hai» không khớp với ngày 16/03/2025 (Chủ nhật)"),
+        ("mùng 10 tháng 3 âm lịch (tức ngày 27/4/2026)", "không khớp với ngày âm lịch"),
+        ("16 - 18 tháng giêng", "ngày âm lịch cần năm hoặc «hằng năm»"),
+        (
+            "trong vòng 5 ngày làm việc kể từ ngày kết thúc hội nghị",
+            "không rõ mốc tính hạn «kết thúc hội nghị»",
+        ),
+    ],
+)
 def test_real_plan_form_that_contradicts_itself(phrase: str, needle: str) -> None:
     with pytest.raises(PlanError) as caught:
         parse_when(phrase)
@@ -776,14 +811,28 @@ def test_anything_is_a_schedule_or_a_plan_error(phrase: str, year: int | None) -
         assert isinstance(schedule, Schedule)
 
 
-@pytest.mark.parametrize(("phrase", "year", "expected"), [
-    ("ngày Rằm tháng Bảy âm lịch hằng năm", None, Schedule(Yearly(((None, (7, 15)),), lunar=True))),
-    ("tháng 8, 9 năm 2025", None, Schedule(Fixed(((D(2025, 8, 1), D(2025, 8, 31)), (D(2025, 9, 1), D(2025, 9, 30)))))),
-    ("trong hai ngày 26 và 27/9", 2025, Schedule(window(2025, 9, 26, 2025, 9, 27))),
-    ("thứ hai đầu tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=+1MO"))),
-    ("trước ngày 20 tháng cuối quý", None,
-     Schedule(Yearly(((None, (3, 20)), (None, (6, 20)), (None, (9, 20)), (None, (12, 20)))))),
-    ("quý họp một lần", None, Schedule(Quarterly("span"))),
-])
+@pytest.mark.parametrize(
+    ("phrase", "year", "expected"),
+    [
+        (
+            "ngày Rằm tháng Bảy âm lịch hằng năm",
+            None,
+            Schedule(Yearly(((None, (7, 15)),), lunar=True)),
+        ),
+        (
+            "tháng 8, 9 năm 2025",
+            None,
+            Schedule(Fixed(((D(2025, 8, 1), D(2025, 8, 31)), (D(2025, 9, 1), D(2025, 9, 30))))),
+        ),
+        ("trong hai ngày 26 và 27/9", 2025, Schedule(window(2025, 9, 26, 2025, 9, 27))),
+        ("thứ hai đầu tháng", None, Schedule(RRule("FREQ=MONTHLY;BYDAY=+1MO"))),
+        (
+            "trước ngày 20 tháng cuối quý",
+            None,
+            Schedule(Yearly(((None, (3, 20)), (None, (6, 20)), (None, (9, 20)), (None, (12, 20))))),
+        ),
+        ("quý họp một lần", None, Schedule(Quarterly("span"))),
+    ],
+)
 def test_more_real_plan_forms(phrase: str, year: int | None, expected: Schedule) -> None:
     assert parse_when(phrase, year) == expected

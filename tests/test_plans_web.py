@@ -2,6 +2,7 @@
 upload a plan's text, answer the questions, preview, publish; edit and republish; every
 version downloadable; bad uploads refused with nothing stored; two editors never overwrite
 each other; only the secretaries of the issuing body get in."""
+
 from __future__ import annotations
 
 import io
@@ -40,9 +41,15 @@ III. TỔ CHỨC THỰC HIỆN
 - Đoàn A, Đoàn B thực hiện kế hoạch này.
 """
 PLAN_ID = "ke-hoach-to-chuc-cac-hoat-dong-cua-cum-mot-nam-2022"
-SECRETARY_PAGES = ["/ke-hoach", "/ke-hoach/moi", "/ke-hoach/nhap/{draft}",
-                   "/ke-hoach/nhap/{draft}/xem-truoc", "/ke-hoach/kiem-tra-thoi-gian",
-                   "/ke-hoach/{plan}", "/ke-hoach/{plan}/phien-ban/1.yaml"]
+SECRETARY_PAGES = [
+    "/ke-hoach",
+    "/ke-hoach/moi",
+    "/ke-hoach/nhap/{draft}",
+    "/ke-hoach/nhap/{draft}/xem-truoc",
+    "/ke-hoach/kiem-tra-thoi-gian",
+    "/ke-hoach/{plan}",
+    "/ke-hoach/{plan}/phien-ban/1.yaml",
+]
 
 
 def upload(c: httpx.Client, content: bytes, name: str = "ke-hoach.txt") -> httpx.Response:
@@ -52,11 +59,14 @@ def upload(c: httpx.Client, content: bytes, name: str = "ke-hoach.txt") -> httpx
 
 def form_of(html: str) -> dict[str, list[str]]:
     """The draft form's fields as a browser would submit them unchanged."""
-    form = re.search(r'<form method="post" action="/ke-hoach/nhap/\d+" class="draft".*?</form>',
-                     html, re.S)
+    form = re.search(
+        r'<form method="post" action="/ke-hoach/nhap/\d+" class="draft".*?</form>', html, re.S
+    )
     assert form, "no draft form"
     out: dict[str, list[str]] = {}
-    for tag in re.finditer(r"<select\b([^>]*)>(.*?)</select>|<input\b([^>]*)>", form.group(0), re.S):
+    for tag in re.finditer(
+        r"<select\b([^>]*)>(.*?)</select>|<input\b([^>]*)>", form.group(0), re.S
+    ):
         attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', tag.group(1) or tag.group(3)))
         name = attrs.get("name")
         if not name:
@@ -71,7 +81,9 @@ def form_of(html: str) -> dict[str, list[str]]:
     return out
 
 
-def submit(c: httpx.Client, draft: int, fields: dict[str, list[str]], **changes: str) -> httpx.Response:
+def submit(
+    c: httpx.Client, draft: int, fields: dict[str, list[str]], **changes: str
+) -> httpx.Response:
     data: dict[str, list[str]] = {k: vs for k, vs in fields.items() if k not in changes}
     data.update({k: [v] for k, v in changes.items()})
     return c.post(f"/ke-hoach/nhap/{draft}", data=data)
@@ -100,7 +112,9 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     # the units of the text are the known ones (by name), the issuer is the secretary's body
     assert 'value="doan-a" selected>đã có: Đoàn A' in html
     # publishing is refused while a question is open
-    refused = c.post(f"/ke-hoach/nhap/{draft}/cong-bo", data={"csrf": csrf_of(html), "revision": "1"})
+    refused = c.post(
+        f"/ke-hoach/nhap/{draft}/cong-bo", data={"csrf": csrf_of(html), "revision": "1"}
+    )
     assert refused.status_code == 422 and "chưa trả lời" in refused.text
     fields = form_of(html)
     training = next(k[:-5] for k, v in fields.items() if k.endswith("-when") and "tháng 9" in v[0])
@@ -110,16 +124,27 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     again = c.get(f"/ke-hoach/nhap/{draft}").text
     assert "ngày 31/09/2022 không tồn tại" in again
     fields = form_of(again)
-    r = submit(c, draft, fields, **{f"{training}-when": "ngày 15/9/2022",
-                                    f"{training}-title": "Lớp tập huấn kỹ năng",
-                                    f"{training}-responsible": "doan-a",
-                                    "answered-0": "1", "answered-1": "1", "next": "preview"})
+    r = submit(
+        c,
+        draft,
+        fields,
+        **{
+            f"{training}-when": "ngày 15/9/2022",
+            f"{training}-title": "Lớp tập huấn kỹ năng",
+            f"{training}-responsible": "doan-a",
+            "answered-0": "1",
+            "answered-1": "1",
+            "next": "preview",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"].endswith("/xem-truoc"), r.text[:300]
     preview = c.get(r.headers["location"])
     assert preview.status_code == 200 and "Tháng 9/2022" in preview.text
     assert "Lớp tập huấn kỹ năng · Đoàn A" in preview.text
-    published = c.post(f"/ke-hoach/nhap/{draft}/cong-bo",
-                       data={"csrf": csrf_of(preview.text), "revision": "3", "feed": "1"})
+    published = c.post(
+        f"/ke-hoach/nhap/{draft}/cong-bo",
+        data={"csrf": csrf_of(preview.text), "revision": "3", "feed": "1"},
+    )
     assert published.status_code == 303, published.text[:400]
     assert published.headers["location"] == f"/ke-hoach/{PLAN_ID}"
     plan_page = c.get(published.headers["location"]).text
@@ -127,7 +152,9 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     print(f"\nupload → published: {(datetime.now() - started).total_seconds():.2f} s")
 
     with read_session(world.engine) as s:
-        steps = {r.id: r for r in s.execute(select(steps_table).where(steps_table.c.plan_id == PLAN_ID))}
+        steps = {
+            r.id: r for r in s.execute(select(steps_table).where(steps_table.c.plan_id == PLAN_ID))
+        }
     assert {r.unit_id for r in steps.values()} == {"doan-a", "doan-b"}
     [training_step] = [r for r in steps.values() if r.due_date.isoformat() == "2022-09-15"]
     assert training_step.unit_id == "doan-a" and training_step.title == "Lớp tập huấn kỹ năng"
@@ -149,13 +176,23 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     assert any(s["plan_id"] == PLAN_ID for s in overdue), overdue
 
     # edit: move the training, publish version 2; the step moves, audited, nothing reopened
-    r = c.post(f"/ke-hoach/{PLAN_ID}/sua", data={"csrf": csrf_of(c.get(f"/ke-hoach/{PLAN_ID}").text)})
+    r = c.post(
+        f"/ke-hoach/{PLAN_ID}/sua", data={"csrf": csrf_of(c.get(f"/ke-hoach/{PLAN_ID}").text)}
+    )
     assert r.status_code == 303
     edit = int(r.headers["location"].rsplit("/", 1)[1])
     fields = form_of(c.get(r.headers["location"]).text)
     training = next(k[:-5] for k, v in fields.items() if k.endswith("-when") and "15/9" in v[0])
-    r = submit(c, edit, fields, **{f"{training}-when": "ngày 22/9/2022", f"{training}-reminders": "3 tuần",
-                                   f"{training}-time": "25g00"})
+    r = submit(
+        c,
+        edit,
+        fields,
+        **{
+            f"{training}-when": "ngày 22/9/2022",
+            f"{training}-reminders": "3 tuần",
+            f"{training}-time": "25g00",
+        },
+    )
     assert "giờ 25:00 không tồn tại" in c.get(f"/ke-hoach/nhap/{edit}").text  # on its item
     fields = form_of(c.get(f"/ke-hoach/nhap/{edit}").text)
     assert fields[f"{training}-reminders"] == ["3 tuần"]
@@ -165,14 +202,27 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     r = c.post(f"/ke-hoach/nhap/{edit}/cong-bo", data={"csrf": csrf_of(preview), "revision": "3"})
     assert r.status_code == 303
     with read_session(world.engine) as s:
-        moved = [r for r in s.execute(select(steps_table).where(steps_table.c.plan_id == PLAN_ID))
-                 if r.id == training_step.id]
-        changes = s.execute(select(transitions_table.c.event).where(
-            transitions_table.c.step_id == moved[0].id)).scalars().all()
-        numbers = s.execute(select(versions_table.c.number, versions_table.c.published_by)
-                            .where(versions_table.c.plan_id == PLAN_ID)).all()
+        moved = [
+            r
+            for r in s.execute(select(steps_table).where(steps_table.c.plan_id == PLAN_ID))
+            if r.id == training_step.id
+        ]
+        changes = (
+            s.execute(
+                select(transitions_table.c.event).where(transitions_table.c.step_id == moved[0].id)
+            )
+            .scalars()
+            .all()
+        )
+        numbers = s.execute(
+            select(versions_table.c.number, versions_table.c.published_by).where(
+                versions_table.c.plan_id == PLAN_ID
+            )
+        ).all()
     assert moved[0].due_date.isoformat() == "2022-09-22" and "changed" in changes
-    assert sorted(n for n, _ in numbers) == [1, 2] and all("Chị Thư Ký" in (b or "") for _, b in numbers)
+    assert sorted(n for n, _ in numbers) == [1, 2] and all(
+        "Chị Thư Ký" in (b or "") for _, b in numbers
+    )
     v1 = yaml.safe_load(c.get(f"/ke-hoach/{PLAN_ID}/phien-ban/1.yaml").text)
     v2 = yaml.safe_load(c.get(f"/ke-hoach/{PLAN_ID}/phien-ban/2.yaml").text)
     assert v1 != v2 and "22/9/2022" in str(v2) and "'reminders': ['3 tuần']" in str(v2)
@@ -201,10 +251,20 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
 
 BAD = [
     ("image-as-docx", b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "ke-hoach.docx", "tệp nhị phân"),
-    ("encrypted-word", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "ke-hoach.docx", "mật khẩu"),
+    (
+        "encrypted-word",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500,
+        "ke-hoach.docx",
+        "mật khẩu",
+    ),
     ("broken-zip", b"PK\x03\x04" + b"rac" * 50, "ke-hoach.docx", "bị hỏng"),
     ("zip-not-word", zip_bytes({"a.txt": b"x"}), "ke-hoach.docx", "không phải tệp Word"),
-    ("zip-bomb", zip_bytes({"word/document.xml": b"0" * (101 * 2**20)}), "ke-hoach.docx", "giải nén ra quá"),
+    (
+        "zip-bomb",
+        zip_bytes({"word/document.xml": b"0" * (101 * 2**20)}),
+        "ke-hoach.docx",
+        "giải nén ra quá",
+    ),
     ("html", b"<!DOCTYPE html><html><body>Ke hoach</body></html>", "ke-hoach.txt", "HTML"),
     ("empty", b"   \n", "ke-hoach.txt", "rỗng"),
     ("too-big", b"a" * (11 * 2**20), "ke-hoach.txt", "quá lớn (tối đa 10 MiB)"),
@@ -212,8 +272,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("content,name,message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_bad_uploads_are_refused_with_nothing_stored(world: World, content: bytes, name: str,
-                                                     message: str) -> None:
+def test_bad_uploads_are_refused_with_nothing_stored(
+    world: World, content: bytes, name: str, message: str
+) -> None:
     c = world.client("thuky")
     r = upload(c, content, name)
     assert r.status_code in (400, 413), r.status_code
@@ -231,11 +292,17 @@ def test_only_the_issuing_bodys_secretaries_reach_plans(world: World, login: str
         path = template.format(draft=draft, plan="cum-thu")
         assert c.get(path).status_code == 404, (login, path)
     token = c.get("/api/me").json()["csrf_token"]
-    for path in (f"/ke-hoach/nhap/{draft}", f"/ke-hoach/nhap/{draft}/cong-bo", "/ke-hoach/cum-thu/sua"):
+    for path in (
+        f"/ke-hoach/nhap/{draft}",
+        f"/ke-hoach/nhap/{draft}/cong-bo",
+        "/ke-hoach/cum-thu/sua",
+    ):
         r = c.post(path, data={"csrf": token, "revision": "1"})
         assert r.status_code == 404, (login, path)
     if login != "khac":
-        r = c.post("/ke-hoach/moi", data={"csrf": token}, files={"tep": ("a.txt", PLAN_TEXT.encode())})
+        r = c.post(
+            "/ke-hoach/moi", data={"csrf": token}, files={"tep": ("a.txt", PLAN_TEXT.encode())}
+        )
         assert r.status_code == 404
         assert count(world, drafts_table) == 1
     assert "cum-thu" not in c.get("/ke-hoach").text
@@ -243,7 +310,11 @@ def test_only_the_issuing_bodys_secretaries_reach_plans(world: World, login: str
 
 def test_date_phrases_are_checked_as_typed(world: World) -> None:
     c, draft = drafted(world)
-    good = c.get("/ke-hoach/kiem-tra-thoi-gian", params={"when": "ngày 25 hằng tháng", "draft": draft}).json()
+    good = c.get(
+        "/ke-hoach/kiem-tra-thoi-gian", params={"when": "ngày 25 hằng tháng", "draft": draft}
+    ).json()
     assert good["ok"] and "25/04/2022" in good["message"]
-    bad = c.get("/ke-hoach/kiem-tra-thoi-gian", params={"when": "ngày 30/2/2022", "draft": draft}).json()
+    bad = c.get(
+        "/ke-hoach/kiem-tra-thoi-gian", params={"when": "ngày 30/2/2022", "draft": draft}
+    ).json()
     assert not bad["ok"] and "không tồn tại" in bad["message"]

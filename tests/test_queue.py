@@ -2,6 +2,7 @@
 list|retry|drop` run as a subprocess, and the board's «Tin chưa gửi được» page over real
 HTTP, on SQLite and PostgreSQL. A tick queues the reminders of 18/5/2022; a channel refuses
 one for good (failed) and times out on another (unknown); people look and decide."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -47,21 +48,30 @@ def queued(db: Engine, plan_file: Path) -> dict[str, int]:
         tick(s, MAY_18, channel="test")
     by_step = rows(db)
     fail, lost = by_step[REPORT + "doan-a"], by_step[REPORT + "doan-b"]
-    channel = RecordingChannel("test", failures={
-        fail.idempotency_key: [DeliveryError("bị từ chối", permanent=True)],
-        lost.idempotency_key: [DeliveryError("hết giờ chờ", unknown=True)]})
+    channel = RecordingChannel(
+        "test",
+        failures={
+            fail.idempotency_key: [DeliveryError("bị từ chối", permanent=True)],
+            lost.idempotency_key: [DeliveryError("hết giờ chờ", unknown=True)],
+        },
+    )
     dispatch(lambda: write_session(db), channel, MAY_18)
     states = {k: r.state for k, r in rows(db).items() if k and "2022-04" not in k}
-    assert states == {REPORT + "doan-a": "failed", REPORT + "doan-b": "unknown",
-                      PAY + "doan-a": "sent", PAY + "doan-b": "sent"}
+    assert states == {
+        REPORT + "doan-a": "failed",
+        REPORT + "doan-b": "unknown",
+        PAY + "doan-a": "sent",
+        PAY + "doan-b": "sent",
+    }
     return {"failed": fail.id, "unknown": lost.id, "sent": by_step[PAY + "doan-a"].id}
 
 
 # ── the command line ────────────────────────────────────────────────────────────────────────
 
-def test_cli_lists_retries_and_drops_with_an_audit(kehoach_bin: str, db_url: str, db: Engine,
-                                                    queued: dict[str, int],
-                                                    tmp_path: Path) -> None:
+
+def test_cli_lists_retries_and_drops_with_an_audit(
+    kehoach_bin: str, db_url: str, db: Engine, queued: dict[str, int], tmp_path: Path
+) -> None:
     def kehoach(*args: str) -> Any:
         res = run(kehoach_bin, "outbox", *args, cwd=tmp_path, url=db_url)
         assert "Traceback" not in res.stderr
@@ -79,22 +89,30 @@ def test_cli_lists_retries_and_drops_with_an_audit(kehoach_bin: str, db_url: str
     assert "Không có tin nào" in kehoach("list", "--channel", "email").stdout
     assert "Không có tin nào" in kehoach("list", "--plan", "khac").stdout
     assert "2 tin." in kehoach("list", "--plan", "thu-nghiem").stdout
-    for args, said in ((("list", "--state", "mat"), "trạng thái «mat» không có"),
-                       (("list", "--limit", "0"), "giới hạn số dòng phải từ 1 đến 10000"),
-                       (("list", "--limit", "nhiều"), "--limit: «nhiều» không phải một số"),
-                       (("retry",), "nêu số của các tin, hoặc ít nhất một bộ lọc")):
+    for args, said in (
+        (("list", "--state", "mat"), "trạng thái «mat» không có"),
+        (("list", "--limit", "0"), "giới hạn số dòng phải từ 1 đến 10000"),
+        (("list", "--limit", "nhiều"), "--limit: «nhiều» không phải một số"),
+        (("retry",), "nêu số của các tin, hoặc ít nhất một bộ lọc"),
+    ):
         bad = kehoach(*args)
         assert bad.returncode == 2 and said in bad.stderr, bad.stderr
 
-    res = kehoach("retry", str(queued["failed"]), "--by", "Chị Lan", "--now",
-                  "2022-05-18T10:00")
+    res = kehoach("retry", str(queued["failed"]), "--by", "Chị Lan", "--now", "2022-05-18T10:00")
     assert res.returncode == 0, res.stderr
     assert f"tin số {queued['failed']} (thất bại): đã đưa lại vào hàng chờ gửi" in res.stdout
     row = rows(db)[REPORT + "doan-a"]
     assert (row.state, row.attempts, row.not_before) == ("pending", 0, LATER)
     [a] = audit(db)
     assert (a.outbox_id, a.actor, a.via, a.action, a.from_state, a.to_state, a.at) == (
-        queued["failed"], "Chị Lan", "cli", "retry", "failed", "pending", LATER)
+        queued["failed"],
+        "Chị Lan",
+        "cli",
+        "retry",
+        "failed",
+        "pending",
+        LATER,
+    )
     sent = RecordingChannel("test")
     dispatch(lambda: write_session(db), sent, LATER)
     assert [n.id for n in sent.sent] == [queued["failed"]]  # sent again, once
@@ -106,7 +124,8 @@ def test_cli_lists_retries_and_drops_with_an_audit(kehoach_bin: str, db_url: str
     assert res.returncode == 0 and "1 tin đã bỏ (người làm: Anh Tú)" in res.stdout
     assert rows(db)[REPORT + "doan-b"].state == "dropped"
     assert [(a.action, a.from_state, a.to_state, a.actor) for a in audit(db)][1:] == [
-        ("drop", "unknown", "dropped", "Anh Tú")]
+        ("drop", "unknown", "dropped", "Anh Tú")
+    ]
     assert "Không có tin nào" in kehoach("list").stdout  # nothing undelivered left
     assert "Đoàn phường B" in kehoach("list", "--state", "dropped").stdout
     helped = kehoach("--help")
@@ -115,11 +134,14 @@ def test_cli_lists_retries_and_drops_with_an_audit(kehoach_bin: str, db_url: str
 
 # ── the board ───────────────────────────────────────────────────────────────────────────────
 
+
 @pytest.fixture
 def board(db: Engine, queued: dict[str, int]) -> Any:
     with write_session(db) as s:
-        for login, unit, role in (("thuky", "quan-doan", "secretary"),
-                                  ("bithu", "doan-b", "unit_secretary")):
+        for login, unit, role in (
+            ("thuky", "quan-doan", "secretary"),
+            ("bithu", "doan-b", "unit_secretary"),
+        ):
             add_person(s, login, unit, NOW, board_role=role, login=login)
         s.execute(update(people_table).values(password_hash=HASH))
     app = create_app({"KEHOACH_SECRET_KEY": "khóa thử"}, db, now=lambda: LATER)
@@ -129,13 +151,15 @@ def board(db: Engine, queued: dict[str, int]) -> Any:
 
 def client(base: str, login: str) -> Any:
     import httpx
+
     c = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
     assert log_in(c, login).status_code == 303
     return c
 
 
 def test_the_board_lists_undelivered_notices_of_the_units_in_scope_and_resends(
-        db: Engine, board: str, queued: dict[str, int]) -> None:
+    db: Engine, board: str, queued: dict[str, int]
+) -> None:
     c = client(board, "thuky")  # the issuer's secretary: both units
     page = c.get("/tin-chua-gui")
     assert page.status_code == 200
@@ -160,14 +184,18 @@ def test_the_board_lists_undelivered_notices_of_the_units_in_scope_and_resends(
     assert r.status_code == 403 and rows(db)[REPORT + "doan-b"].state == "unknown"
 
     token = csrf_of(c.get("/tin-chua-gui").text)
-    r = c.post("/tin-chua-gui/gui-lai", data={"csrf": token, "id": [
-        str(queued["failed"]), str(queued["unknown"])]})
+    r = c.post(
+        "/tin-chua-gui/gui-lai",
+        data={"csrf": token, "id": [str(queued["failed"]), str(queued["unknown"])]},
+    )
     assert r.status_code == 303 and r.headers["location"] == "/tin-chua-gui"
     after = c.get("/tin-chua-gui").text
     assert "Đã đưa 2 tin vào hàng chờ gửi lại." in after
     assert "Không có tin nào chưa gửi được" in after
     assert {r.state for r in rows(db).values()} == {"pending", "sent"}
     assert [(a.actor, a.via, a.action, a.from_state) for a in audit(db)] == [
-        ("thuky", "web", "retry", "failed"), ("thuky", "web", "retry", "unknown")]
+        ("thuky", "web", "retry", "failed"),
+        ("thuky", "web", "retry", "unknown"),
+    ]
     bad = c.post("/tin-chua-gui/gui-lai", data={"csrf": token, "id": ["mười"]})
     assert bad.status_code == 422 and "Số của tin phải là số nguyên" in bad.text

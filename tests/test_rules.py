@@ -254,45 +254,128 @@ def test_weekly_keys_unique_over_years() -> None:
 S = None  # no window start: the anchor is the block's first or last day
 EVERY = [
     # six months from a plan starting in January: the calendar half-years
-    ("6-months-from-january", Every(6, "month"), D(2024, 1, 1), D(2025, 12, 31), [
-        ("2024-H1", D(2024, 1, 1), D(2024, 6, 30)), ("2024-H2", D(2024, 7, 1), D(2024, 12, 31)),
-        ("2025-H1", D(2025, 1, 1), D(2025, 6, 30)), ("2025-H2", D(2025, 7, 1), D(2025, 12, 31))]),
+    (
+        "6-months-from-january",
+        Every(6, "month"),
+        D(2024, 1, 1),
+        D(2025, 12, 31),
+        [
+            ("2024-H1", D(2024, 1, 1), D(2024, 6, 30)),
+            ("2024-H2", D(2024, 7, 1), D(2024, 12, 31)),
+            ("2025-H1", D(2025, 1, 1), D(2025, 6, 30)),
+            ("2025-H2", D(2025, 7, 1), D(2025, 12, 31)),
+        ],
+    ),
     # from a plan starting on 29/4/2022: blocks from April, keyed by their first month
-    ("6-months-from-april", Every(6, "month"), D(2022, 4, 29), D(2023, 12, 31), [
-        ("2022-04", D(2022, 4, 1), D(2022, 9, 30)), ("2022-10", D(2022, 10, 1), D(2023, 3, 31)),
-        ("2023-04", D(2023, 4, 1), D(2023, 9, 30))]),
-    ("6-months-end", Every(6, "month", "end"), D(2024, 1, 1), D(2024, 12, 31), [
-        ("2024-H1", S, D(2024, 6, 30)), ("2024-H2", S, D(2024, 12, 31))]),
-    ("6-months-start", Every(6, "month", "start"), D(2024, 1, 1), D(2024, 12, 31), [
-        ("2024-H1", S, D(2024, 1, 1)), ("2024-H2", S, D(2024, 7, 1))]),
-    ("3-months-calendar-quarters", Every(3, "month"), D(2024, 1, 1), D(2024, 6, 30), [
-        ("2024-Q1", D(2024, 1, 1), D(2024, 3, 31)), ("2024-Q2", D(2024, 4, 1), D(2024, 6, 30))]),
-    ("3-months-from-february", Every(3, "month", "end"), D(2024, 2, 1), D(2024, 12, 31), [
-        ("2024-02", S, D(2024, 4, 30)), ("2024-05", S, D(2024, 7, 31)),
-        ("2024-08", S, D(2024, 10, 31))]),
+    (
+        "6-months-from-april",
+        Every(6, "month"),
+        D(2022, 4, 29),
+        D(2023, 12, 31),
+        [
+            ("2022-04", D(2022, 4, 1), D(2022, 9, 30)),
+            ("2022-10", D(2022, 10, 1), D(2023, 3, 31)),
+            ("2023-04", D(2023, 4, 1), D(2023, 9, 30)),
+        ],
+    ),
+    (
+        "6-months-end",
+        Every(6, "month", "end"),
+        D(2024, 1, 1),
+        D(2024, 12, 31),
+        [("2024-H1", S, D(2024, 6, 30)), ("2024-H2", S, D(2024, 12, 31))],
+    ),
+    (
+        "6-months-start",
+        Every(6, "month", "start"),
+        D(2024, 1, 1),
+        D(2024, 12, 31),
+        [("2024-H1", S, D(2024, 1, 1)), ("2024-H2", S, D(2024, 7, 1))],
+    ),
+    (
+        "3-months-calendar-quarters",
+        Every(3, "month"),
+        D(2024, 1, 1),
+        D(2024, 6, 30),
+        [("2024-Q1", D(2024, 1, 1), D(2024, 3, 31)), ("2024-Q2", D(2024, 4, 1), D(2024, 6, 30))],
+    ),
+    (
+        "3-months-from-february",
+        Every(3, "month", "end"),
+        D(2024, 2, 1),
+        D(2024, 12, 31),
+        [
+            ("2024-02", S, D(2024, 4, 30)),
+            ("2024-05", S, D(2024, 7, 31)),
+            ("2024-08", S, D(2024, 10, 31)),
+        ],
+    ),
     # a block of two years is a window due its last day; the last block ends after the plan
-    ("2-years", Every(2, "year"), D(2024, 1, 1), D(2030, 12, 31), [
-        ("2024", D(2024, 1, 1), D(2025, 12, 31)), ("2026", D(2026, 1, 1), D(2027, 12, 31)),
-        ("2028", D(2028, 1, 1), D(2029, 12, 31))]),
-    ("2-years-since-2025", Every(2, "year", since=D(2025, 1, 1)), D(2024, 1, 1), D(2030, 12, 31), [
-        ("2025", D(2025, 1, 1), D(2026, 12, 31)), ("2027", D(2027, 1, 1), D(2028, 12, 31)),
-        ("2029", D(2029, 1, 1), D(2030, 12, 31))]),
-    ("2-years-end", Every(2, "year", "end"), D(2013, 1, 1), D(2017, 12, 31), [
-        ("2013", S, D(2014, 12, 31)), ("2015", S, D(2016, 12, 31))]),
+    (
+        "2-years",
+        Every(2, "year"),
+        D(2024, 1, 1),
+        D(2030, 12, 31),
+        [
+            ("2024", D(2024, 1, 1), D(2025, 12, 31)),
+            ("2026", D(2026, 1, 1), D(2027, 12, 31)),
+            ("2028", D(2028, 1, 1), D(2029, 12, 31)),
+        ],
+    ),
+    (
+        "2-years-since-2025",
+        Every(2, "year", since=D(2025, 1, 1)),
+        D(2024, 1, 1),
+        D(2030, 12, 31),
+        [
+            ("2025", D(2025, 1, 1), D(2026, 12, 31)),
+            ("2027", D(2027, 1, 1), D(2028, 12, 31)),
+            ("2029", D(2029, 1, 1), D(2030, 12, 31)),
+        ],
+    ),
+    (
+        "2-years-end",
+        Every(2, "year", "end"),
+        D(2013, 1, 1),
+        D(2017, 12, 31),
+        [("2013", S, D(2014, 12, 31)), ("2015", S, D(2016, 12, 31))],
+    ),
     # weeks from the Monday of the plan's first week, keyed by the block's first ISO week
-    ("2-weeks", Every(2, "week"), D(2024, 1, 3), D(2024, 2, 11), [
-        ("2024-W01", D(2024, 1, 1), D(2024, 1, 14)), ("2024-W03", D(2024, 1, 15), D(2024, 1, 28)),
-        ("2024-W05", D(2024, 1, 29), D(2024, 2, 11))]),
-    ("2-weeks-start", Every(2, "week", "start"), D(2024, 1, 3), D(2024, 1, 31), [
-        ("2024-W03", S, D(2024, 1, 15)), ("2024-W05", S, D(2024, 1, 29))]),
-    ("2-weeks-across-new-year", Every(2, "week", "end"), D(2024, 12, 16), D(2025, 1, 31), [
-        ("2024-W51", S, D(2024, 12, 29)), ("2025-W01", S, D(2025, 1, 12)),
-        ("2025-W03", S, D(2025, 1, 26))]),
+    (
+        "2-weeks",
+        Every(2, "week"),
+        D(2024, 1, 3),
+        D(2024, 2, 11),
+        [
+            ("2024-W01", D(2024, 1, 1), D(2024, 1, 14)),
+            ("2024-W03", D(2024, 1, 15), D(2024, 1, 28)),
+            ("2024-W05", D(2024, 1, 29), D(2024, 2, 11)),
+        ],
+    ),
+    (
+        "2-weeks-start",
+        Every(2, "week", "start"),
+        D(2024, 1, 3),
+        D(2024, 1, 31),
+        [("2024-W03", S, D(2024, 1, 15)), ("2024-W05", S, D(2024, 1, 29))],
+    ),
+    (
+        "2-weeks-across-new-year",
+        Every(2, "week", "end"),
+        D(2024, 12, 16),
+        D(2025, 1, 31),
+        [
+            ("2024-W51", S, D(2024, 12, 29)),
+            ("2025-W01", S, D(2025, 1, 12)),
+            ("2025-W03", S, D(2025, 1, 26)),
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rule", "first", "last", "expected"), [e[1:] for e in EVERY],
-                         ids=[e[0] for e in EVERY])
+@pytest.mark.parametrize(
+    ("rule", "first", "last", "expected"), [e[1:] for e in EVERY], ids=[e[0] for e in EVERY]
+)
 def test_every(rule: Every, first: D, last: D, expected: list[tuple[str, D | None, D]]) -> None:
     assert expand(rule, first, last) == expected
 
@@ -301,7 +384,9 @@ def test_every_counts_from_where_the_expansion_starts_unless_given_a_start() -> 
     # the compiler expands from the plan's start: "định kỳ 6 tháng" counts from it
     assert keys(Every(6, "month"), D(2024, 3, 1), D(2024, 12, 31)) == ["2024-03"]
     assert keys(Every(6, "month", since=D(2024, 1, 1)), D(2024, 3, 1), D(2024, 12, 31)) == [
-        "2024-H1", "2024-H2"]
+        "2024-H1",
+        "2024-H2",
+    ]
 
 
 @pytest.mark.parametrize("unit", ["week", "month", "year"])

@@ -6,6 +6,7 @@ list (Tết, 30/4, 1/5, Quốc khánh and their swapped days); the comment next 
 date moved. Nothing is derived from the engine: if the engine or a plan file changes what a
 deadline means, these tests fail.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,7 @@ def compiled(name: str) -> tuple[Plan, tuple[Step, ...]]:
 
 def steps(name: str, obligation: str, unit: str | None = None) -> list[Step]:
     _, all_steps = compiled(name)
-    return [s for s in all_steps
-            if s.duty.id == obligation and (unit is None or s.unit == unit)]
+    return [s for s in all_steps if s.duty.id == obligation and (unit is None or s.unit == unit)]
 
 
 def due_dates(name: str, obligation: str, unit: str | None = None) -> list[date]:
@@ -80,8 +80,9 @@ def test_plan_file_is_nfc(name: str) -> None:
     assert unicodedata.normalize("NFC", text) == text
 
 
-VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]",
-                        re.IGNORECASE)
+VIETNAMESE = re.compile(
+    r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.IGNORECASE
+)
 
 
 @pytest.mark.parametrize("name", ALL_PLANS)
@@ -105,8 +106,15 @@ def test_every_obligation_quotes_its_seed(name: str) -> None:
 
 # ── seed 000: Cụm Hành chính – Sự nghiệp 2022 (previous_working_day) ───────────────────
 
-HCSN_UNITS = ["doan-khoi-dcd", "doan-so-y-te", "doan-so-gtvt", "doan-so-ldtbxh", "doan-lltnxp",
-              "doan-khoi-bo-tnmt", "doan-khoi-bo-nnptnt"]
+HCSN_UNITS = [
+    "doan-khoi-dcd",
+    "doan-so-y-te",
+    "doan-so-gtvt",
+    "doan-so-ldtbxh",
+    "doan-lltnxp",
+    "doan-khoi-bo-tnmt",
+    "doan-khoi-bo-nnptnt",
+]
 
 
 def test_hcsn_conference_at_eight_in_ho_chi_minh_city() -> None:
@@ -132,25 +140,32 @@ def test_hcsn_ky_nghi_hong_contribution_moves_before_the_sunday() -> None:
     assert {s.unit: s.amount for s in pay} == dict.fromkeys(HCSN_UNITS, 6000000)
     # due 24/7/2022, a Sunday → Friday 22/7/2022
     assert {(s.occurrence.nominal, s.occurrence.date) for s in pay} == {
-        (date(2022, 7, 24), date(2022, 7, 22))}
+        (date(2022, 7, 24), date(2022, 7, 22))
+    }
 
 
-@pytest.mark.parametrize("unit,amount", [
-    pytest.param("doan-khoi-dcd", 4_500_000, id="dcd-4.5m"),
-    pytest.param("doan-so-y-te", 3_500_000, id="y-te-3.5m"),
-    pytest.param("doan-so-gtvt", 3_500_000, id="gtvt-3.5m"),
-    pytest.param("doan-so-ldtbxh", 3_500_000, id="ldtbxh-3.5m"),
-    pytest.param("doan-lltnxp", 3_000_000, id="lltnxp-3m"),
-    pytest.param("doan-khoi-bo-tnmt", 3_000_000, id="tnmt-3m"),
-    pytest.param("doan-khoi-bo-nnptnt", 3_000_000, id="nnptnt-3m"),
-])
+@pytest.mark.parametrize(
+    "unit,amount",
+    [
+        pytest.param("doan-khoi-dcd", 4_500_000, id="dcd-4.5m"),
+        pytest.param("doan-so-y-te", 3_500_000, id="y-te-3.5m"),
+        pytest.param("doan-so-gtvt", 3_500_000, id="gtvt-3.5m"),
+        pytest.param("doan-so-ldtbxh", 3_500_000, id="ldtbxh-3.5m"),
+        pytest.param("doan-lltnxp", 3_000_000, id="lltnxp-3m"),
+        pytest.param("doan-khoi-bo-tnmt", 3_000_000, id="tnmt-3m"),
+        pytest.param("doan-khoi-bo-nnptnt", 3_000_000, id="nnptnt-3m"),
+    ],
+)
 def test_hcsn_quarterly_contribution_per_unit(unit: str, amount: int) -> None:
     pay = steps(HCSN, "tham-me-vnah-kinh-phi", unit)
     assert [s.amount for s in pay] == [amount] * 3
     # The plan starts 29/4/2022: Q2, Q3, Q4. 30/6 is a Thursday, 30/9 a Friday; 31/12/2022 is a
     # Saturday → Friday 30/12/2022.
-    assert [s.occurrence.date for s in pay] == [date(2022, 6, 30), date(2022, 9, 30),
-                                               date(2022, 12, 30)]
+    assert [s.occurrence.date for s in pay] == [
+        date(2022, 6, 30),
+        date(2022, 9, 30),
+        date(2022, 12, 30),
+    ]
     assert [s.occurrence.key for s in pay] == ["2022-Q2", "2022-Q3", "2022-Q4"]
 
 
@@ -222,8 +237,9 @@ def test_binh_tan_has_one_cluster_per_khu_vuc() -> None:
 @pytest.mark.parametrize("written,due", BT_REGISTRATION)
 @pytest.mark.parametrize("head", [pytest.param(h, id=h) for h in BT_HEADS.values()])
 def test_binh_tan_heads_register_on_30_01_and_30_08(head: str, written: str, due: str) -> None:
-    found = [s for s in steps(BINH_TAN, "dang-ky-hoat-dong", head)
-             if s.occurrence.nominal == d(written)]
+    found = [
+        s for s in steps(BINH_TAN, "dang-ky-hoat-dong", head) if s.occurrence.nominal == d(written)
+    ]
     if d(due) < BT_ISSUED:  # due before the plan was issued: history, not a step
         assert found == []
         return
@@ -234,8 +250,11 @@ def test_binh_tan_heads_register_on_30_01_and_30_08(head: str, written: str, due
 @pytest.mark.parametrize("written,due", BT_REPORT)
 @pytest.mark.parametrize("head", [pytest.param(h, id=h) for h in BT_HEADS.values()])
 def test_binh_tan_heads_report_on_30_05_and_30_11(head: str, written: str, due: str) -> None:
-    found = [s for s in steps(BINH_TAN, "bao-cao-ket-qua-cum", head)
-             if s.occurrence.nominal == d(written)]
+    found = [
+        s
+        for s in steps(BINH_TAN, "bao-cao-ket-qua-cum", head)
+        if s.occurrence.nominal == d(written)
+    ]
     if d(due) < BT_ISSUED:
         assert found == []
         return
@@ -261,7 +280,11 @@ def test_binh_tan_nothing_is_due_before_the_plan_was_issued() -> None:
 
 def test_binh_tan_yearly_report_in_november() -> None:
     assert due_dates(BINH_TAN, "bao-cao-hang-nam") == [
-        d("29/11/2024"), d("28/11/2025"), d("30/11/2026"), d("30/11/2027")]
+        d("29/11/2024"),
+        d("28/11/2025"),
+        d("30/11/2026"),
+        d("30/11/2027"),
+    ]
 
 
 def test_binh_tan_milestones() -> None:
@@ -274,12 +297,16 @@ def test_binh_tan_milestones() -> None:
     assert final.occurrence.date == date(2028, 4, 28)
 
 
-@pytest.mark.parametrize("obligation,first,last", [
-    pytest.param("dot-01", (1, 1), (5, 31), id="dot-01-jan-may"),
-    pytest.param("dot-02", (9, 1), (12, 31), id="dot-02-sep-dec"),
-])
-def test_binh_tan_two_phases_a_year(obligation: str, first: tuple[int, int],
-                                    last: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    "obligation,first,last",
+    [
+        pytest.param("dot-01", (1, 1), (5, 31), id="dot-01-jan-may"),
+        pytest.param("dot-02", (9, 1), (12, 31), id="dot-02-sep-dec"),
+    ],
+)
+def test_binh_tan_two_phases_a_year(
+    obligation: str, first: tuple[int, int], last: tuple[int, int]
+) -> None:
     found = steps(BINH_TAN, obligation)
     windows = {(s.occurrence.start, s.occurrence.date) for s in found}
     # 2024 – 2027 (2023's end before the plan was issued in 3/2024; Đợt 01 of 2024, due 31/5, is
@@ -289,16 +316,25 @@ def test_binh_tan_two_phases_a_year(obligation: str, first: tuple[int, int],
     assert len({s.unit for s in found}) == 25
 
 
-@pytest.mark.parametrize("obligation,quantity,responsible", [
-    pytest.param("chi-tieu-thu-vien-sach", 5, "btv-quan-doan", id="05-thu-vien"),
-    pytest.param("chi-tieu-boi-duong-nang-khieu", 10, "nha-thieu-nhi-quan", id="10-nang-khieu"),
-    pytest.param("chi-tieu-hoat-dong-lien-doi", 40, "btv-quan-doan", id="40-lien-doi"),
-    pytest.param("chi-tieu-ky-nang-thuc-hanh-xa-hoi", 10, "cum-truong-noi-chinh", id="10-ky-nang"),
-    pytest.param("chi-tieu-hoc-bong", 20, "cum-truong-hcsn", id="20-hoc-bong"),
-    pytest.param("chi-tieu-cham-soc-suc-khoe", 10, "cum-truong-y-te", id="10-suc-khoe"),
-    pytest.param("chi-tieu-trai-nghiem-sang-tao", 20, "cum-truong-truong-hoc", id="20-sang-tao"),
-    pytest.param("chi-tieu-trai-nghiem-nghe-nghiep", 10, "cum-truong-cnld", id="10-nghe-nghiep"),
-])
+@pytest.mark.parametrize(
+    "obligation,quantity,responsible",
+    [
+        pytest.param("chi-tieu-thu-vien-sach", 5, "btv-quan-doan", id="05-thu-vien"),
+        pytest.param("chi-tieu-boi-duong-nang-khieu", 10, "nha-thieu-nhi-quan", id="10-nang-khieu"),
+        pytest.param("chi-tieu-hoat-dong-lien-doi", 40, "btv-quan-doan", id="40-lien-doi"),
+        pytest.param(
+            "chi-tieu-ky-nang-thuc-hanh-xa-hoi", 10, "cum-truong-noi-chinh", id="10-ky-nang"
+        ),
+        pytest.param("chi-tieu-hoc-bong", 20, "cum-truong-hcsn", id="20-hoc-bong"),
+        pytest.param("chi-tieu-cham-soc-suc-khoe", 10, "cum-truong-y-te", id="10-suc-khoe"),
+        pytest.param(
+            "chi-tieu-trai-nghiem-sang-tao", 20, "cum-truong-truong-hoc", id="20-sang-tao"
+        ),
+        pytest.param(
+            "chi-tieu-trai-nghiem-nghe-nghiep", 10, "cum-truong-cnld", id="10-nghe-nghiep"
+        ),
+    ],
+)
 def test_binh_tan_yearly_targets(obligation: str, quantity: int, responsible: str) -> None:
     found = steps(BINH_TAN, obligation)
     assert {s.unit for s in found} == {responsible}
@@ -309,7 +345,11 @@ def test_binh_tan_yearly_targets(obligation: str, quantity: int, responsible: st
 def test_binh_tan_year_end_targets_from_the_issue_on() -> None:
     # 31/12/2023 (a Sunday) was before the issue; 31/12/2024 – 2027 are working days
     assert due_dates(BINH_TAN, "chi-tieu-hoc-bong") == [
-        d("31/12/2024"), d("31/12/2025"), d("31/12/2026"), d("31/12/2027")]
+        d("31/12/2024"),
+        d("31/12/2025"),
+        d("31/12/2026"),
+        d("31/12/2027"),
+    ]
 
 
 def test_binh_tan_summer_talent_programmes() -> None:
@@ -318,26 +358,33 @@ def test_binh_tan_summer_talent_programmes() -> None:
     # 31/8: 2024 Saturday → 30/8; 2025 Sunday → 29/8; 2026 Monday but a swapped day off (for
     # Saturday 22/8), 29 – 30/8 weekend → 28/8
     assert due_dates(BINH_TAN, "chi-tieu-boi-duong-nang-khieu") == [
-        d("30/08/2024"), d("29/08/2025"), d("28/08/2026"), d("31/08/2027")]
+        d("30/08/2024"),
+        d("29/08/2025"),
+        d("28/08/2026"),
+        d("31/08/2027"),
+    ]
 
 
 # ── seed 002: Sìn Hồ 2024 – 2030 (previous_working_day) ────────────────────────────────
 
 
-@pytest.mark.parametrize("obligation,percent,due", [
-    pytest.param("ct-2024-chuyen-doi-so", 10, "31/12/2024", id="2024-cntt-10"),
-    pytest.param("ct-2024-cong-thong-tin", 10, "31/12/2024", id="2024-cong-tt-10"),
-    pytest.param("ct-2024-mo-hinh", 20, "31/12/2024", id="2024-mo-hinh-20"),
-    pytest.param("ct-2024-boi-duong", 20, "31/12/2024", id="2024-boi-duong-20"),
-    pytest.param("ct-2025-chuyen-doi-so", 60, "31/12/2025", id="2025-cntt-60"),
-    pytest.param("ct-2025-cong-thong-tin", 60, "31/12/2025", id="2025-cong-tt-60"),
-    pytest.param("ct-2025-mo-hinh", 80, "31/12/2025", id="2025-mo-hinh-80"),
-    pytest.param("ct-2025-boi-duong", 80, "31/12/2025", id="2025-boi-duong-80"),
-    pytest.param("ct-2030-chuyen-doi-so", 80, "31/12/2030", id="2030-cntt-80"),
-    pytest.param("ct-2030-cong-thong-tin", 80, "31/12/2030", id="2030-cong-tt-80"),
-    pytest.param("ct-2030-mo-hinh", 100, "31/12/2030", id="2030-mo-hinh-100"),
-    pytest.param("ct-2030-boi-duong", 100, "31/12/2030", id="2030-boi-duong-100"),
-])
+@pytest.mark.parametrize(
+    "obligation,percent,due",
+    [
+        pytest.param("ct-2024-chuyen-doi-so", 10, "31/12/2024", id="2024-cntt-10"),
+        pytest.param("ct-2024-cong-thong-tin", 10, "31/12/2024", id="2024-cong-tt-10"),
+        pytest.param("ct-2024-mo-hinh", 20, "31/12/2024", id="2024-mo-hinh-20"),
+        pytest.param("ct-2024-boi-duong", 20, "31/12/2024", id="2024-boi-duong-20"),
+        pytest.param("ct-2025-chuyen-doi-so", 60, "31/12/2025", id="2025-cntt-60"),
+        pytest.param("ct-2025-cong-thong-tin", 60, "31/12/2025", id="2025-cong-tt-60"),
+        pytest.param("ct-2025-mo-hinh", 80, "31/12/2025", id="2025-mo-hinh-80"),
+        pytest.param("ct-2025-boi-duong", 80, "31/12/2025", id="2025-boi-duong-80"),
+        pytest.param("ct-2030-chuyen-doi-so", 80, "31/12/2030", id="2030-cntt-80"),
+        pytest.param("ct-2030-cong-thong-tin", 80, "31/12/2030", id="2030-cong-tt-80"),
+        pytest.param("ct-2030-mo-hinh", 100, "31/12/2030", id="2030-mo-hinh-100"),
+        pytest.param("ct-2030-boi-duong", 100, "31/12/2030", id="2030-boi-duong-100"),
+    ],
+)
 def test_sin_ho_percentage_targets(obligation: str, percent: int, due: str) -> None:
     # 31/12/2024 Tuesday, 31/12/2025 Wednesday, 31/12/2030 Tuesday: no shift
     (step,) = steps(SIN_HO, obligation)
@@ -356,8 +403,14 @@ def test_sin_ho_two_stages() -> None:
 def test_sin_ho_yearly_review() -> None:
     # 31/12/2028 is a Sunday → Friday 29/12/2028; the other years end on a working day
     assert due_dates(SIN_HO, "so-ket-hang-nam") == [
-        d("31/12/2024"), d("31/12/2025"), d("31/12/2026"), d("31/12/2027"), d("29/12/2028"),
-        d("31/12/2029"), d("31/12/2030")]
+        d("31/12/2024"),
+        d("31/12/2025"),
+        d("31/12/2026"),
+        d("31/12/2027"),
+        d("29/12/2028"),
+        d("31/12/2029"),
+        d("31/12/2030"),
+    ]
 
 
 def test_sin_ho_end_of_stage_reviews() -> None:
@@ -369,8 +422,14 @@ def test_sin_ho_end_of_stage_reviews() -> None:
 def test_sin_ho_periodic_inspection() -> None:
     # October, due 31/10: 2026 Saturday → 30/10; 2027 Sunday → 29/10
     assert due_dates(SIN_HO, "kiem-tra-danh-gia") == [
-        d("31/10/2024"), d("31/10/2025"), d("30/10/2026"), d("29/10/2027"), d("31/10/2028"),
-        d("31/10/2029"), d("31/10/2030")]
+        d("31/10/2024"),
+        d("31/10/2025"),
+        d("30/10/2026"),
+        d("29/10/2027"),
+        d("31/10/2028"),
+        d("31/10/2029"),
+        d("31/10/2030"),
+    ]
 
 
 def test_sin_ho_every_grassroots_unit_plans_every_year() -> None:
@@ -381,27 +440,34 @@ def test_sin_ho_every_grassroots_unit_plans_every_year() -> None:
 
 # ── seed 003: Mạo Khê 2021 (previous_working_day; events keep their dates) ─────────────
 
-MK_MONTH_ENDS_SHIFTED = [d(x) for x in (
-    "29/01/2021",  # 31/01 Sunday
-    "26/02/2021",  # 28/02 Sunday
-    "31/03/2021",
-    "29/04/2021",  # 30/04 Ngày Chiến thắng (a Friday)
-    "31/05/2021",
-    "30/06/2021",
-    "30/07/2021",  # 31/07 Saturday
-    "31/08/2021",
-    "30/09/2021",
-    "29/10/2021",  # 31/10 Sunday
-    "30/11/2021",
-    "31/12/2021",
-)]
+MK_MONTH_ENDS_SHIFTED = [
+    d(x)
+    for x in (
+        "29/01/2021",  # 31/01 Sunday
+        "26/02/2021",  # 28/02 Sunday
+        "31/03/2021",
+        "29/04/2021",  # 30/04 Ngày Chiến thắng (a Friday)
+        "31/05/2021",
+        "30/06/2021",
+        "30/07/2021",  # 31/07 Saturday
+        "31/08/2021",
+        "30/09/2021",
+        "29/10/2021",  # 31/10 Sunday
+        "30/11/2021",
+        "31/12/2021",
+    )
+]
 
 
 def test_mao_khe_criteria_reviewed_at_the_end_of_each_quarter() -> None:
     # 31/3 Wednesday, 30/6 Wednesday, 30/9 Thursday, 31/12 Friday: all working days in 2021
     found = steps(MAO_KHE, "ra-soat-15-tieu-chi")
     assert [s.occurrence.date for s in found] == [
-        d("31/03/2021"), d("30/06/2021"), d("30/09/2021"), d("31/12/2021")]
+        d("31/03/2021"),
+        d("30/06/2021"),
+        d("30/09/2021"),
+        d("31/12/2021"),
+    ]
     assert all(s.occurrence.start is None for s in found)  # a day, not a window
     assert {s.unit for s in found} == {"tthtcd-mao-khe"}
 
@@ -416,8 +482,11 @@ def test_mao_khe_monthly_review_with_hoi_khuyen_hoc() -> None:
 def test_mao_khe_quarterly_recognition() -> None:
     found = steps(MAO_KHE, "cong-nhan-hang-quy")
     assert [(s.occurrence.start, s.occurrence.date) for s in found] == [
-        (date(2021, 1, 1), date(2021, 3, 31)), (date(2021, 4, 1), date(2021, 6, 30)),
-        (date(2021, 7, 1), date(2021, 9, 30)), (date(2021, 10, 1), date(2021, 12, 31))]
+        (date(2021, 1, 1), date(2021, 3, 31)),
+        (date(2021, 4, 1), date(2021, 6, 30)),
+        (date(2021, 7, 1), date(2021, 9, 30)),
+        (date(2021, 10, 1), date(2021, 12, 31)),
+    ]
     assert {s.unit for s in found} == {"hoi-khuyen-hoc"}
 
 
@@ -440,9 +509,19 @@ def test_mao_khe_weekly_street_cleaning() -> None:
 def test_mao_khe_waste_collection_on_the_last_day_of_each_month() -> None:
     # an event: kept on Sundays, Saturdays and holidays (31/01, 28/02, 30/04, 31/07, 31/10)
     assert due_dates(MAO_KHE, "thu-gom-rac-thai") == [
-        d("31/01/2021"), d("28/02/2021"), d("31/03/2021"), d("30/04/2021"), d("31/05/2021"),
-        d("30/06/2021"), d("31/07/2021"), d("31/08/2021"), d("30/09/2021"), d("31/10/2021"),
-        d("30/11/2021"), d("31/12/2021")]
+        d("31/01/2021"),
+        d("28/02/2021"),
+        d("31/03/2021"),
+        d("30/04/2021"),
+        d("31/05/2021"),
+        d("30/06/2021"),
+        d("31/07/2021"),
+        d("31/08/2021"),
+        d("30/09/2021"),
+        d("31/10/2021"),
+        d("30/11/2021"),
+        d("31/12/2021"),
+    ]
 
 
 def test_mao_khe_monthly_plan_is_due_on_the_first_working_day() -> None:
@@ -463,23 +542,26 @@ def test_mao_khe_library_open_every_weekday_afternoon() -> None:
     assert all(s.occurrence.reminders == () for s in found)
 
 
-@pytest.mark.parametrize("obligation,percent", [
-    pytest.param("ct-tc5-nha-tre", 50, id="nha-tre-50"),
-    pytest.param("ct-tc5-mau-giao", 90, id="mau-giao-90"),
-    pytest.param("ct-tc5-pc-mau-giao-5-tuoi", 100, id="pc-5-tuoi-100"),
-    pytest.param("ct-tc5-hoa-nhap", 100, id="hoa-nhap-100"),
-    pytest.param("ct-tc6-hoc-sinh-khuyet-tat", 100, id="khuyet-tat-100"),
-    pytest.param("ct-tc7-chuan-chuyen-mon", 95, id="chuan-95"),
-    pytest.param("ct-tc7-boi-duong-can-bo", 100, id="boi-duong-100"),
-    pytest.param("ct-tc8-lao-dong-nong-thon", 70, id="lao-dong-70"),
-    pytest.param("ct-tc9-gia-dinh-hieu-hoc", 85, id="gia-dinh-85"),
-    pytest.param("ct-tc9-dong-ho-hieu-hoc", 40, id="dong-ho-40"),
-    pytest.param("ct-tc9-cong-dong-khuyen-hoc", 60, id="cong-dong-60"),
-    pytest.param("ct-tc10-khu-dan-cu-van-hoa", 80, id="khu-dan-cu-80"),
-    pytest.param("ct-tc12-nu-lanh-dao", 80, id="nu-lanh-dao-80"),
-    pytest.param("ct-tc14-suy-dinh-duong", 20, id="suy-dinh-duong-20"),
-    pytest.param("ct-tap-huan-nhan-dan", 70, id="tap-huan-70"),
-])
+@pytest.mark.parametrize(
+    "obligation,percent",
+    [
+        pytest.param("ct-tc5-nha-tre", 50, id="nha-tre-50"),
+        pytest.param("ct-tc5-mau-giao", 90, id="mau-giao-90"),
+        pytest.param("ct-tc5-pc-mau-giao-5-tuoi", 100, id="pc-5-tuoi-100"),
+        pytest.param("ct-tc5-hoa-nhap", 100, id="hoa-nhap-100"),
+        pytest.param("ct-tc6-hoc-sinh-khuyet-tat", 100, id="khuyet-tat-100"),
+        pytest.param("ct-tc7-chuan-chuyen-mon", 95, id="chuan-95"),
+        pytest.param("ct-tc7-boi-duong-can-bo", 100, id="boi-duong-100"),
+        pytest.param("ct-tc8-lao-dong-nong-thon", 70, id="lao-dong-70"),
+        pytest.param("ct-tc9-gia-dinh-hieu-hoc", 85, id="gia-dinh-85"),
+        pytest.param("ct-tc9-dong-ho-hieu-hoc", 40, id="dong-ho-40"),
+        pytest.param("ct-tc9-cong-dong-khuyen-hoc", 60, id="cong-dong-60"),
+        pytest.param("ct-tc10-khu-dan-cu-van-hoa", 80, id="khu-dan-cu-80"),
+        pytest.param("ct-tc12-nu-lanh-dao", 80, id="nu-lanh-dao-80"),
+        pytest.param("ct-tc14-suy-dinh-duong", 20, id="suy-dinh-duong-20"),
+        pytest.param("ct-tap-huan-nhan-dan", 70, id="tap-huan-70"),
+    ],
+)
 def test_mao_khe_2021_percentage_targets(obligation: str, percent: int) -> None:
     (step,) = steps(MAO_KHE, obligation)
     assert step.duty.percent == percent
@@ -495,13 +577,30 @@ def test_mao_khe_zero_targets() -> None:
 
 # ── seed 004: Kiên Giang 2013 – 2017, issued 19/02/2014 (next_working_day) ──────────────
 
-KG_DISTRICTS = ["thanh-doan-rach-gia", "thi-doan-ha-tien", "huyen-doan-an-bien",
-                "huyen-doan-an-minh", "huyen-doan-chau-thanh", "huyen-doan-giang-thanh",
-                "huyen-doan-giong-rieng", "huyen-doan-go-quao", "huyen-doan-hon-dat",
-                "huyen-doan-kien-hai", "huyen-doan-kien-luong", "huyen-doan-phu-quoc",
-                "huyen-doan-tan-hiep", "huyen-doan-u-minh-thuong", "huyen-doan-vinh-thuan"]
-KG_DIRECT = ["doan-khoi-doanh-nghiep", "doan-khoi-co-quan", "doan-cong-an-tinh",
-             "doan-quan-su-tinh", "doan-bien-phong-tinh"]
+KG_DISTRICTS = [
+    "thanh-doan-rach-gia",
+    "thi-doan-ha-tien",
+    "huyen-doan-an-bien",
+    "huyen-doan-an-minh",
+    "huyen-doan-chau-thanh",
+    "huyen-doan-giang-thanh",
+    "huyen-doan-giong-rieng",
+    "huyen-doan-go-quao",
+    "huyen-doan-hon-dat",
+    "huyen-doan-kien-hai",
+    "huyen-doan-kien-luong",
+    "huyen-doan-phu-quoc",
+    "huyen-doan-tan-hiep",
+    "huyen-doan-u-minh-thuong",
+    "huyen-doan-vinh-thuan",
+]
+KG_DIRECT = [
+    "doan-khoi-doanh-nghiep",
+    "doan-khoi-co-quan",
+    "doan-cong-an-tinh",
+    "doan-quan-su-tinh",
+    "doan-bien-phong-tinh",
+]
 
 
 def test_kien_giang_period_starts_on_the_day_of_issue() -> None:
@@ -518,7 +617,11 @@ def test_kien_giang_yearly_written_report(unit: str) -> None:
     # (Tết Dương lịch) and 02/01/2017 its day off → Tuesday 03/01/2017; 31/12/2017 Sunday:
     # the next working day (02/01/2018) is after the plan ends, so it turns back to Friday 29/12
     assert [s.occurrence.date for s in found] == [
-        d("31/12/2014"), d("31/12/2015"), d("03/01/2017"), d("29/12/2017")]
+        d("31/12/2014"),
+        d("31/12/2015"),
+        d("03/01/2017"),
+        d("29/12/2017"),
+    ]
     # the Ban ĐKTHTN, which receives the reports, hears of a late one on day 3, the Ban
     # Thường vụ on day 7
     rungs = found[0].escalation
@@ -528,34 +631,46 @@ def test_kien_giang_yearly_written_report(unit: str) -> None:
 
 
 def test_kien_giang_every_district_and_direct_union_reports() -> None:
-    assert Counter(s.unit for s in steps(KIEN_GIANG, "bao-cao-nam")) == dict.fromkeys(KG_DISTRICTS + KG_DIRECT, 4)
+    assert Counter(s.unit for s in steps(KIEN_GIANG, "bao-cao-nam")) == dict.fromkeys(
+        KG_DISTRICTS + KG_DIRECT, 4
+    )
 
 
-@pytest.mark.parametrize("obligation,percent", [
-    pytest.param("ct-nong-thon-moi", 100, id="nong-thon-moi-100"),
-    pytest.param("ct-hoat-dong-he", 100, id="hoat-dong-he-100"),
-    pytest.param("ct-an-toan-giao-thong", 100, id="atgt-100"),
-    pytest.param("ct-giup-do-tn-cham-tien", 50, id="tn-cham-tien-50"),
-    pytest.param("ct-tn-tien-bo", 70, id="tn-tien-bo-70"),
-])
+@pytest.mark.parametrize(
+    "obligation,percent",
+    [
+        pytest.param("ct-nong-thon-moi", 100, id="nong-thon-moi-100"),
+        pytest.param("ct-hoat-dong-he", 100, id="hoat-dong-he-100"),
+        pytest.param("ct-an-toan-giao-thong", 100, id="atgt-100"),
+        pytest.param("ct-giup-do-tn-cham-tien", 50, id="tn-cham-tien-50"),
+        pytest.param("ct-tn-tien-bo", 70, id="tn-tien-bo-70"),
+    ],
+)
 def test_kien_giang_targets_by_2017(obligation: str, percent: int) -> None:
     found = steps(KIEN_GIANG, obligation)
     assert sorted(s.unit for s in found) == sorted(KG_DISTRICTS)
     assert {s.duty.percent for s in found} == {percent}
     # by 31/12/2017, a Sunday; the plan ends that day, so it turns back to Friday 29/12/2017
     assert {(s.occurrence.nominal, s.occurrence.date) for s in found} == {
-        (date(2017, 12, 31), date(2017, 12, 29))}
+        (date(2017, 12, 31), date(2017, 12, 29))
+    }
 
 
-@pytest.mark.parametrize("obligation,first,last", [
-    pytest.param("xuan-bien-gioi", (1, 1), (2, 0), id="xuan-bien-gioi-jan-feb"),
-    pytest.param("thang-thanh-nien", (3, 1), (3, 31), id="thang-thanh-nien-march"),
-    pytest.param("chien-dich-he", (6, 1), (8, 31), id="chien-dich-he-jun-aug"),
-    pytest.param("tiep-suc-mua-thi", (6, 1), (7, 31), id="tiep-suc-mua-thi-jun-jul"),
-])
-def test_kien_giang_yearly_campaigns(obligation: str, first: tuple[int, int],
-                                     last: tuple[int, int]) -> None:
-    windows = sorted({(s.occurrence.start, s.occurrence.date) for s in steps(KIEN_GIANG, obligation)})
+@pytest.mark.parametrize(
+    "obligation,first,last",
+    [
+        pytest.param("xuan-bien-gioi", (1, 1), (2, 0), id="xuan-bien-gioi-jan-feb"),
+        pytest.param("thang-thanh-nien", (3, 1), (3, 31), id="thang-thanh-nien-march"),
+        pytest.param("chien-dich-he", (6, 1), (8, 31), id="chien-dich-he-jun-aug"),
+        pytest.param("tiep-suc-mua-thi", (6, 1), (7, 31), id="tiep-suc-mua-thi-jun-jul"),
+    ],
+)
+def test_kien_giang_yearly_campaigns(
+    obligation: str, first: tuple[int, int], last: tuple[int, int]
+) -> None:
+    windows = sorted(
+        {(s.occurrence.start, s.occurrence.date) for s in steps(KIEN_GIANG, obligation)}
+    )
 
     def end(year: int) -> date:
         if last == (2, 0):  # end of February: 2016 is a leap year
@@ -574,11 +689,15 @@ def test_kien_giang_campaigns_run_at_every_level() -> None:
 def test_kien_giang_yearly_training() -> None:
     found = steps(KIEN_GIANG, "tap-huan-nang-luc")
     assert [(s.occurrence.start, s.occurrence.date) for s in found] == [
-        (date(y, 4, 1), date(y, 6, 30)) for y in range(2014, 2018)]
+        (date(y, 4, 1), date(y, 6, 30)) for y in range(2014, 2018)
+    ]
 
 
 def test_kien_giang_review_conference_after_the_reports() -> None:
     # January 2014 is before the plan; January 2015 – 2017. Events keep their dates
     # (31/01/2015 is a Saturday, 31/01/2016 a Sunday).
     assert due_dates(KIEN_GIANG, "hoi-nghi-danh-gia") == [
-        d("31/01/2015"), d("31/01/2016"), d("31/01/2017")]
+        d("31/01/2015"),
+        d("31/01/2016"),
+        d("31/01/2017"),
+    ]

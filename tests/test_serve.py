@@ -1,6 +1,7 @@
 """The clock and the long-running processes: `Clock` in process with an injected `now`, the
 leadership locks, and real `kehoach serve` processes on SQLite and PostgreSQL (started from
 the installed console script, stopped in `finally`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,6 +34,7 @@ MAY_18 = datetime(2022, 5, 18, 2, tzinfo=UTC)  # test_store.PLAN: reminders for 
 
 # ── helpers ─────────────────────────────────────────────────────────────────────────────────
 
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,8 +53,9 @@ class Proc:
         env["KEHOACH_DATABASE_URL"] = url
         env["KEHOACH_HTTP_PORT"] = "off"  # no board: two serves would want one port
         with self.out.open("wb") as out, self.err.open("wb") as err:
-            self.popen = subprocess.Popen([kehoach_bin, *args], stdout=out, stderr=err,
-                                          cwd=folder, env=env)
+            self.popen = subprocess.Popen(
+                [kehoach_bin, *args], stdout=out, stderr=err, cwd=folder, env=env
+            )
 
     def log(self) -> str:
         return self.err.read_text(encoding="utf-8", errors="replace")
@@ -86,28 +89,48 @@ def procs() -> Iterator[list[Proc]]:
 def enqueue(engine: Engine, count: int, now: datetime) -> None:
     """`count` console reminders, due now, straight into the outbox (one executemany per
     5,000 rows); row i says «Việc số i» and has the idempotency key ``tai|i``."""
-    payload = {"unit_name": "Đoàn phường A", "event": False, "due_day": "25/05/2022",
-               "status": "còn 7 ngày", "late": False}
-    rows = [{"idempotency_key": f"tai|{i}", "channel": "console", "purpose": "reminder",
-             "level": 0, "payload": {**payload, "title": f"Việc số {i}"}, "state": "pending",
-             "attempts": 0, "not_before": now, "created_at": now, "updated_at": now}
-            for i in range(count)]
+    payload = {
+        "unit_name": "Đoàn phường A",
+        "event": False,
+        "due_day": "25/05/2022",
+        "status": "còn 7 ngày",
+        "late": False,
+    }
+    rows = [
+        {
+            "idempotency_key": f"tai|{i}",
+            "channel": "console",
+            "purpose": "reminder",
+            "level": 0,
+            "payload": {**payload, "title": f"Việc số {i}"},
+            "state": "pending",
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
     with write_session(engine) as s:
         for start in range(0, count, 5_000):
-            s.execute(insert(outbox_table), rows[start:start + 5_000])
+            s.execute(insert(outbox_table), rows[start : start + 5_000])
 
 
 def states(engine: Engine) -> dict[str, int]:
     with read_session(engine) as s:
-        return dict(s.execute(select(outbox_table.c.state, func.count())
-                              .group_by(outbox_table.c.state)).all())
+        return dict(
+            s.execute(
+                select(outbox_table.c.state, func.count()).group_by(outbox_table.c.state)
+            ).all()
+        )
 
 
 def deliveries_per_row(engine: Engine) -> dict[int, list[str]]:
     seen: dict[int, list[str]] = {}
     with read_session(engine) as s:
-        for outbox_id, outcome in s.execute(select(deliveries_table.c.outbox_id,
-                                                   deliveries_table.c.outcome)):
+        for outbox_id, outcome in s.execute(
+            select(deliveries_table.c.outbox_id, deliveries_table.c.outcome)
+        ):
             seen.setdefault(outbox_id, []).append(outcome)
     return seen
 
@@ -117,8 +140,10 @@ def deliveries_per_key(engine: Engine) -> dict[str, list[str]]:
     seen: dict[str, list[str]] = {}
     with read_session(engine) as s:
         for key, outcome in s.execute(
-                select(outbox_table.c.idempotency_key, deliveries_table.c.outcome)
-                .join(deliveries_table, deliveries_table.c.outbox_id == outbox_table.c.id)):
+            select(outbox_table.c.idempotency_key, deliveries_table.c.outcome).join(
+                deliveries_table, deliveries_table.c.outbox_id == outbox_table.c.id
+            )
+        ):
             seen.setdefault(key, []).append(outcome)
     return seen
 
@@ -126,8 +151,9 @@ def deliveries_per_key(engine: Engine) -> dict[str, list[str]]:
 def printed_per_key(procs: list[Proc]) -> Counter[str]:
     """Idempotency key → how many times the console channels printed it (``tai|i`` is the
     reminder titled «Việc số i»)."""
-    return Counter(f"tai|{m.group(1)}" for p in procs for line in p.lines()
-                   if (m := PRINTED.search(line)))
+    return Counter(
+        f"tai|{m.group(1)}" for p in procs for line in p.lines() if (m := PRINTED.search(line))
+    )
 
 
 PRINTED = re.compile(r"«Việc số (\d+)»")
@@ -138,7 +164,8 @@ def due_soon_plan(folder: Path, today: date) -> Path:
     due = today + timedelta(days=3)
     path = folder / "plans" / "sap-den-han.yaml"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(f"""\
+    path.write_text(
+        f"""\
 id: sap-den-han
 title: Kế hoạch có hạn sắp đến
 issuer: quan-doan
@@ -156,14 +183,18 @@ obligations:
     title: Báo cáo sơ kết
     when: ngày {due.day}/{due.month}/{due.year}
     responsible: [doan-a, doan-b]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
 # ── the clock, in process ───────────────────────────────────────────────────────────────────
 
-def test_the_clock_ticks_at_the_injected_time_and_stores_its_jobs(db: Engine, db_url: str,
-                                                                  plan_file: Path) -> None:
+
+def test_the_clock_ticks_at_the_injected_time_and_stores_its_jobs(
+    db: Engine, db_url: str, plan_file: Path
+) -> None:
     load(db, plan_file)
     channel = RecordingChannel(name="console")
     clock = Clock(db, db_url, channel, now=lambda: MAY_18, tick_seconds=3600)
@@ -182,14 +213,23 @@ def test_the_clock_ticks_at_the_injected_time_and_stores_its_jobs(db: Engine, db
     assert clock.ticks == 1 and not clock.errors
     assert channel.sent
     # 09:00 local is inside the 07:30 digest's grace: the missed digest is caught up too
-    wait_for(lambda: any(n.purpose == "digest" for n in channel.sent)
-             and states(db) == {"sent": len(channel.sent)}, 30, "the catch-up digest")
+    wait_for(
+        lambda: (
+            any(n.purpose == "digest" for n in channel.sent)
+            and states(db) == {"sent": len(channel.sent)}
+        ),
+        30,
+        "the catch-up digest",
+    )
     with read_session(db) as s:  # decided and sent at the injected moment, not the machine's
-        assert set(s.execute(select(outbox_table.c.created_at, outbox_table.c.updated_at))
-                   ) == {(MAY_18, MAY_18)}
+        assert set(s.execute(select(outbox_table.c.created_at, outbox_table.c.updated_at))) == {
+            (MAY_18, MAY_18)
+        }
     with read_session(db) as s:
-        jobs = {r.id: pickle.loads(r.job_state) for r in s.execute(
-            select(table(JOB_TABLE, column("id"), column("job_state"))))}
+        jobs = {
+            r.id: pickle.loads(r.job_state)
+            for r in s.execute(select(table(JOB_TABLE, column("id"), column("job_state"))))
+        }
     assert set(jobs) == {TICK_JOB, HOUSEKEEPING_JOB, DIGEST_JOB}
     digest = jobs[DIGEST_JOB]  # daily at 07:30 local, a missed run caught up within hours
     assert digest["func"] == "kehoach.clock:digest_job" and digest["args"] == (clock.id,)
@@ -202,13 +242,22 @@ def test_the_clock_ticks_at_the_injected_time_and_stores_its_jobs(db: Engine, db
 
 def test_clock_errors_are_logged_and_recorded_never_raised(db: Engine, db_url: str) -> None:
     heard: list[str] = []
-    clock = Clock(db, db_url, RecordingChannel(), now=lambda: MAY_18,
-                  on_error=lambda e, exc: heard.append(e.job))
+    clock = Clock(
+        db,
+        db_url,
+        RecordingChannel(),
+        now=lambda: MAY_18,
+        on_error=lambda e, exc: heard.append(e.job),
+    )
     assert clock.guard("tick", lambda: 1 / 0) is None
     assert [e.job for e in clock.errors] == ["tick"] == heard
     assert "ZeroDivisionError" in clock.errors[0].message
-    broken = Clock(make_engine("sqlite:////nonexistent/folder/x.sqlite3"), db_url,
-                   RecordingChannel(), now=lambda: MAY_18)
+    broken = Clock(
+        make_engine("sqlite:////nonexistent/folder/x.sqlite3"),
+        db_url,
+        RecordingChannel(),
+        now=lambda: MAY_18,
+    )
     assert broken.guard("tick", broken.run_tick) is None and len(broken.errors) == 1
 
 
@@ -216,15 +265,20 @@ def test_housekeeping_parks_stale_claims(db: Engine, db_url: str) -> None:
     """A dead dispatcher's claims go back to pending, its send in flight is parked unknown."""
     enqueue(db, 3, MAY_18)
     with write_session(db) as s:
-        s.execute(outbox_table.update().values(state="claimed", claimed_by="dead",
-                                               claimed_at=MAY_18))
-        s.execute(outbox_table.update().where(outbox_table.c.idempotency_key == "tai|0")
-                  .values(state="sending"))
+        s.execute(
+            outbox_table.update().values(state="claimed", claimed_by="dead", claimed_at=MAY_18)
+        )
+        s.execute(
+            outbox_table.update()
+            .where(outbox_table.c.idempotency_key == "tai|0")
+            .values(state="sending")
+        )
     clock = Clock(db, db_url, RecordingChannel(), now=lambda: MAY_18 + 2 * LEASE)
     assert clock.run_housekeeping() == {"pending": 2, "unknown": 1, "parked": 3}
 
 
 # ── leadership ──────────────────────────────────────────────────────────────────────────────
+
 
 def test_one_file_lock_holder_and_take_over(tmp_path: Path) -> None:
     first, second = FileLeadership(tmp_path / "x.clock"), FileLeadership(tmp_path / "x.clock")
@@ -269,8 +323,10 @@ def test_a_topic_is_a_lock_of_its_own(db: Engine, db_url: str) -> None:
 
 # ── real processes ──────────────────────────────────────────────────────────────────────────
 
-def test_serve_refuses_an_outdated_schema(kehoach_bin: str, empty: Engine, db_url: str,
-                                          tmp_path: Path, procs: list[Proc]) -> None:
+
+def test_serve_refuses_an_outdated_schema(
+    kehoach_bin: str, empty: Engine, db_url: str, tmp_path: Path, procs: list[Proc]
+) -> None:
     procs.append(Proc(kehoach_bin, db_url, tmp_path, "serve", "serve"))
     assert procs[0].popen.wait(30) == 1
     assert "cần chạy `kehoach db upgrade`" in procs[0].log()
@@ -278,8 +334,9 @@ def test_serve_refuses_an_outdated_schema(kehoach_bin: str, empty: Engine, db_ur
     assert JOB_TABLE not in inspect(empty).get_table_names()  # nothing written
 
 
-def test_serve_sends_the_reminders_due_now(kehoach_bin: str, db: Engine, db_url: str,
-                                          tmp_path: Path, procs: list[Proc]) -> None:
+def test_serve_sends_the_reminders_due_now(
+    kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]
+) -> None:
     now = datetime.now(UTC)
     load(db, due_soon_plan(tmp_path, now.date()), now=now - timedelta(days=10))
     procs.append(Proc(kehoach_bin, db_url, tmp_path, "serve", "serve", "--tick-seconds", "1"))
@@ -293,18 +350,37 @@ def test_serve_sends_the_reminders_due_now(kehoach_bin: str, db: Engine, db_url:
     assert sorted(deliveries_per_row(db).values()) == [["sent"], ["sent"]]
     sent = [line for line in procs[0].lines() if line.startswith("[nhắc việc")]
     assert len(sent) == 2 and all("Báo cáo sơ kết" in line for line in sent)
-    assert {"Đoàn phường A", "Đoàn phường B"} == {line.split("] ")[1].split(":")[0]
-                                                   for line in sent}
+    assert {"Đoàn phường A", "Đoàn phường B"} == {
+        line.split("] ")[1].split(":")[0] for line in sent
+    }
     with read_session(db) as s:
         assert {r for (r,) in s.execute(select(table(JOB_TABLE, column("id")).c.id))} == {
-            TICK_JOB, HOUSEKEEPING_JOB, DIGEST_JOB}
+            TICK_JOB,
+            HOUSEKEEPING_JOB,
+            DIGEST_JOB,
+        }
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_two_serve_processes_one_leader_each_row_sent_once(
-        kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]) -> None:
-    procs += [Proc(kehoach_bin, db_url, tmp_path, name, "serve", "--tick-seconds", "1",
-                   "--poll-seconds", "0.1", "--limit", "200") for name in ("a", "b")]
+    kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    procs += [
+        Proc(
+            kehoach_bin,
+            db_url,
+            tmp_path,
+            name,
+            "serve",
+            "--tick-seconds",
+            "1",
+            "--poll-seconds",
+            "0.1",
+            "--limit",
+            "200",
+        )
+        for name in ("a", "b")
+    ]
     wait_for(lambda: any(p.leads() for p in procs), 20, "a leader")
     wait_for(lambda: all("Cơ sở dữ liệu:" in p.log() for p in procs), 20, "both processes")
     total = TWO_PROCESS_TOTAL
@@ -334,14 +410,20 @@ def clock_lock_holders(engine: Engine) -> int:
     with read_session(engine) as s:
         name = "/".join(s.execute(text("SELECT current_database(), current_schema()")).one())
         key = lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF
-        return int(s.execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo"),
-            {"hi": key >> 32, "lo": key & 0xFFFF_FFFF}).scalar_one())
+        return int(
+            s.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo"
+                ),
+                {"hi": key >> 32, "lo": key & 0xFFFF_FFFF},
+            ).scalar_one()
+        )
 
 
 def test_killing_the_leader_mid_dispatch_loses_nothing(
-        kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]) -> None:
+    kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]
+) -> None:
     args = ("serve", "--tick-seconds", "1", "--poll-seconds", "0.1", "--limit", "50")
     procs.append(Proc(kehoach_bin, db_url, tmp_path, "a", *args))
     wait_for(procs[0].leads, 20, "the first process to lead")
@@ -380,8 +462,9 @@ def test_killing_the_leader_mid_dispatch_loses_nothing(
     assert set(printed.values()) <= {1} and set(printed) <= set(per_key)
 
 
-def test_a_worker_dispatches_without_a_clock(kehoach_bin: str, db: Engine, db_url: str,
-                                             tmp_path: Path, procs: list[Proc]) -> None:
+def test_a_worker_dispatches_without_a_clock(
+    kehoach_bin: str, db: Engine, db_url: str, tmp_path: Path, procs: list[Proc]
+) -> None:
     enqueue(db, 50, datetime.now(UTC))
     procs.append(Proc(kehoach_bin, db_url, tmp_path, "worker", "worker", "--poll-seconds", "0.1"))
     wait_for(lambda: states(db) == {"sent": 50}, 20, "the worker to send every row")

@@ -1,6 +1,7 @@
 """kehoach.settings through the real CLI: a wrong setting, in the environment or in
 kehoach.toml, stops the command with a Vietnamese message naming it where it was written and
 what is expected (exit 1, as every store error), never pydantic's English or a traceback."""
+
 from __future__ import annotations
 
 import os
@@ -29,28 +30,68 @@ def settings_command(env: dict[str, str] | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize(("file", "env", "said"), [
-    ("", {"KEHOACH_HTTP_PORT": "tám"},
-     "KEHOACH_HTTP_PORT ([http] port) «tám» không phải một cổng (0–65535) hay off"),
-    ("[http]\nport = 70000\n", {},
-     "kehoach.toml, [http] port «70000» không phải một cổng (0–65535) hay off"),
-    ('digest_hour = "sáng"\n', {},
-     "kehoach.toml, digest_hour «sáng» không phải giờ trong ngày, ví dụ 07:30"),
-    ("", {"KEHOACH_DIGEST_HOUR": "25:00"},
-     "KEHOACH_DIGEST_HOUR (digest_hour) «25:00» không phải giờ trong ngày"),
-    ("", {"KEHOACH_SMTP_SECURITY": "tls"}, "KEHOACH_SMTP_SECURITY ([smtp] security) «tls» không "
-     "hợp lệ; chọn một trong: starttls, ssl, none"),
-    ('[smtp]\nhost = "mail.example.vn"\nsecurity = "tls"\n', {"KEHOACH_SMTP_SECURITY": "ssl"},
-     "KEHOACH_SMTP_FROM ([smtp] from) chưa đặt"),  # the environment's value won; from missing
-    ("[telegram]\ntokn = 1\n", {}, "kehoach.toml: không biết thiết lập [telegram] tokn; các "
-     "thiết lập có: database_url, digest_hour, [telegram] token"),
-    ("[telegram\n", {}, "kehoach.toml sai cú pháp TOML ở dòng 1, cột 10"),
-    ("", {"KEHOACH_CONFIG": "khong-co.toml"},
-     "không đọc được tệp cấu hình khong-co.toml: không có tệp hay thư mục này"),
-], ids=["port-env", "port-file", "hour-file", "hour-env", "security-env", "env-over-file",
-        "unknown-key", "malformed-toml", "missing-file"])
+@pytest.mark.parametrize(
+    ("file", "env", "said"),
+    [
+        (
+            "",
+            {"KEHOACH_HTTP_PORT": "tám"},
+            "KEHOACH_HTTP_PORT ([http] port) «tám» không phải một cổng (0–65535) hay off",
+        ),
+        (
+            "[http]\nport = 70000\n",
+            {},
+            "kehoach.toml, [http] port «70000» không phải một cổng (0–65535) hay off",
+        ),
+        (
+            'digest_hour = "sáng"\n',
+            {},
+            "kehoach.toml, digest_hour «sáng» không phải giờ trong ngày, ví dụ 07:30",
+        ),
+        (
+            "",
+            {"KEHOACH_DIGEST_HOUR": "25:00"},
+            "KEHOACH_DIGEST_HOUR (digest_hour) «25:00» không phải giờ trong ngày",
+        ),
+        (
+            "",
+            {"KEHOACH_SMTP_SECURITY": "tls"},
+            "KEHOACH_SMTP_SECURITY ([smtp] security) «tls» không "
+            "hợp lệ; chọn một trong: starttls, ssl, none",
+        ),
+        (
+            '[smtp]\nhost = "mail.example.vn"\nsecurity = "tls"\n',
+            {"KEHOACH_SMTP_SECURITY": "ssl"},
+            "KEHOACH_SMTP_FROM ([smtp] from) chưa đặt",
+        ),  # the environment's value won; from missing
+        (
+            "[telegram]\ntokn = 1\n",
+            {},
+            "kehoach.toml: không biết thiết lập [telegram] tokn; các "
+            "thiết lập có: database_url, digest_hour, [telegram] token",
+        ),
+        ("[telegram\n", {}, "kehoach.toml sai cú pháp TOML ở dòng 1, cột 10"),
+        (
+            "",
+            {"KEHOACH_CONFIG": "khong-co.toml"},
+            "không đọc được tệp cấu hình khong-co.toml: không có tệp hay thư mục này",
+        ),
+    ],
+    ids=[
+        "port-env",
+        "port-file",
+        "hour-file",
+        "hour-env",
+        "security-env",
+        "env-over-file",
+        "unknown-key",
+        "malformed-toml",
+        "missing-file",
+    ],
+)
 def test_a_wrong_setting_is_told_in_vietnamese_by_its_place(
-        folder: Path, file: str, env: dict[str, str], said: str) -> None:
+    folder: Path, file: str, env: dict[str, str], said: str
+) -> None:
     if file:
         (folder / "kehoach.toml").write_text(file, encoding="utf-8")
     code, output = settings_command(env)
@@ -62,17 +103,26 @@ def test_a_wrong_setting_is_told_in_vietnamese_by_its_place(
 
 def test_a_wrong_setting_stops_serve_before_it_starts(kehoach_bin: str, folder: Path) -> None:
     import subprocess
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEHOACH_")}
-    done = subprocess.run([kehoach_bin, "serve"], cwd=folder, capture_output=True, text=True,
-                          env={**env, "KEHOACH_DIGEST_HOUR": "7h30"}, timeout=60, check=False)
+    done = subprocess.run(
+        [kehoach_bin, "serve"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**env, "KEHOACH_DIGEST_HOUR": "7h30"},
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1
     assert "KEHOACH_DIGEST_HOUR (digest_hour) «7h30» không phải giờ trong ngày" in done.stderr
     assert "Traceback" not in done.stderr and not (folder / "kehoach.sqlite3").exists()
 
 
 def test_secrets_are_never_shown(folder: Path) -> None:
-    (folder / "kehoach.toml").write_text('secret_key = "khoa-bi-mat"\n[telegram]\n'
-                                         'token = "123:bi-mat"\n', encoding="utf-8")
+    (folder / "kehoach.toml").write_text(
+        'secret_key = "khoa-bi-mat"\n[telegram]\ntoken = "123:bi-mat"\n', encoding="utf-8"
+    )
     code, output = settings_command({"KEHOACH_SMTP_PASSWORD": "mk-bi-mat"})
     assert code == 0 and "bi-mat" not in output and output.count("••••••") == 3
     settings = Settings.load()
@@ -89,16 +139,22 @@ def test_every_documented_spelling_of_the_file(folder: Path) -> None:
         'database_url = "sqlite:///x.db"\ntelegram_base_url = "http://127.0.0.1:1/bot"\n'
         'trusted_proxies = ["10.0.0.1", "10.0.1.0/24"]\ndigest_hour = 06:45:00\n'
         '[http]\nport = "off"\n[smtp]\nhost = "h"\nuser = "a@b.vn"\npassword = "p"\nport = 2525\n'
-        '[telegram]\nwebhook-url = "https://kh.vn/tg"\n', encoding="utf-8")
+        '[telegram]\nwebhook-url = "https://kh.vn/tg"\n',
+        encoding="utf-8",
+    )
     got = Settings.load()
     assert (got.database_url, got.telegram_base_url, got.telegram_webhook_url) == (
-        "sqlite:///x.db", "http://127.0.0.1:1/bot", "https://kh.vn/tg")
+        "sqlite:///x.db",
+        "http://127.0.0.1:1/bot",
+        "https://kh.vn/tg",
+    )
     assert got.trusted_proxies == ["10.0.0.1", "10.0.1.0/24"] and got.board_off
     assert (got.smtp_port, got.smtp_sender, str(got.digest_hour)) == (2525, "a@b.vn", "06:45:00")
 
 
 def test_given_settings_read_neither_the_environment_nor_the_file(
-        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (folder / "kehoach.toml").write_text("[http]\nport = 9001\n", encoding="utf-8")
     monkeypatch.setenv("KEHOACH_HTTP_HOST", "0.0.0.0")
     assert Settings.load().public_address == "http://127.0.0.1:9001"  # wildcard: loopback
@@ -113,6 +169,7 @@ def test_every_documented_setting_is_a_field() -> None:
 
     from kehoach.settings import FILE_SETTING, file_key
     from tests.conftest import ROOT
+
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     named = set(re.findall(r"\bKEHOACH_[A-Z_]*[A-Z]\b", guide)) - {FILE_SETTING}
     assert named and named <= set(KNOWN), named - set(KNOWN)

@@ -4,6 +4,7 @@ The databases (`db_url`, `empty`, `db`) and the test plan (`PLAN`, `plan_file`) 
 fixtures of conftest.py: on PostgreSQL a fresh schema per test; when the server cannot be
 reached the tests fail, they are not skipped.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -57,15 +58,16 @@ NEW_OBLIGATION = """\
     when: ngày 10/6/2022
     responsible: doan-a
 """
-CONTRIBUTION = PLAN[PLAN.index("  - id: dong-gop"):PLAN.index("  - id: hoi-nghi")]
+CONTRIBUTION = PLAN[PLAN.index("  - id: dong-gop") : PLAN.index("  - id: hoi-nghi")]
 WITHOUT_CONTRIBUTION = PLAN.replace(CONTRIBUTION, "")
 
 
 def snapshot(engine: Engine) -> tuple[Any, ...]:
     with read_session(engine) as s:
-        return tuple(s.execute(select(t).order_by(*t.primary_key.columns)).all()
-                     for t in (units_table, plans_table, versions_table, steps_table,
-                               transitions_table))
+        return tuple(
+            s.execute(select(t).order_by(*t.primary_key.columns)).all()
+            for t in (units_table, plans_table, versions_table, steps_table, transitions_table)
+        )
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -76,12 +78,21 @@ def edit(path: Path, old: str, new: str) -> None:
 
 # ── schema ──────────────────────────────────────────────────────────────────────────────────
 
+
 def test_upgrade_from_empty_creates_the_models_schema(empty: Engine) -> None:
     assert current_revision(empty) is None
     assert upgrade(empty) == (None, head_revision())
     check_schema_current(empty)
-    assert {"units", "plans", "plan_versions", "steps", "transitions", "people", "outbox",
-            "deliveries"} <= set(inspect(empty).get_table_names())
+    assert {
+        "units",
+        "plans",
+        "plan_versions",
+        "steps",
+        "transitions",
+        "people",
+        "outbox",
+        "deliveries",
+    } <= set(inspect(empty).get_table_names())
     with empty.connect() as conn:  # the migrations and the models say the same thing
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -94,6 +105,7 @@ def test_autogenerate_ignores_the_clock_job_table(db: Engine) -> None:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
     from kehoach.clock import JOB_TABLE
+
     jobs = SQLAlchemyJobStore(engine=db, tablename=JOB_TABLE)
     jobs.start(None, "default")  # creates the table, as the clock's scheduler does
     assert JOB_TABLE in inspect(db).get_table_names()
@@ -130,6 +142,7 @@ def test_database_newer_than_the_program_is_refused(db: Engine) -> None:
 
 # ── sync ────────────────────────────────────────────────────────────────────────────────────
 
+
 def test_first_load_inserts_every_step_with_its_audit_row(db: Engine, plan_file: Path) -> None:
     steps = compiled(plan_file)
     result = load(db, plan_file)
@@ -142,14 +155,16 @@ def test_first_load_inserts_every_step_with_its_audit_row(db: Engine, plan_file:
         assert stored_counts(s) == {"pending": 27, "done": 0, "excused": 0, "cancelled": 0}
     audit = transitions(db)
     assert len(audit) == 27 and {(a.event, a.to_state, a.revision) for a in audit} == {
-        ("created", "pending", 1)}
+        ("created", "pending", 1)
+    }
     for step in steps:
         row = stored[step.id]
         assert row.revision == 1 and row.state == "pending" and row.created_at == NOW
         assert row.due_at == step.occurrence.due_at and row.due_at.tzinfo == UTC
         assert row.due_date == step.occurrence.date and row.unit_id == step.unit
         assert row.next_action_at == next_action_at(
-            step.occurrence.reminders, [r.at for r in step.escalation], "pending", NOW)
+            step.occurrence.reminders, [r.at for r in step.escalation], "pending", NOW
+        )
 
 
 def test_stored_moments_are_utc_aware(db: Engine, plan_file: Path) -> None:
@@ -195,7 +210,11 @@ def test_editing_a_plan_changes_cancels_and_adds(db: Engine, plan_file: Path) ->
     assert moved.next_action_at == datetime(2022, 5, 13, 1, 0, tzinfo=UTC)  # 3 days before
     change = transitions(db, moved.id)[-1]
     assert (change.event, change.from_state, change.to_state, change.revision) == (
-        "changed", "pending", "pending", 2)
+        "changed",
+        "pending",
+        "pending",
+        2,
+    )
     assert "phiên bản 2" in change.note and "hạn 13/05/2022 → 16/05/2022" in change.note
     for unit in ("doan-a", "doan-b"):
         gone = stored[f"thu-nghiem/dong-gop/1/{unit}"]  # kept, not deleted
@@ -233,12 +252,18 @@ def test_a_done_step_stays_done_when_its_date_changes(db: Engine, plan_file: Pat
     stored = steps_by_id(db)
     done = stored[done_id]
     assert (done.state, done.done_at, done.revision, done.due_date) == (
-        "done", paid_at, 3, date(2022, 5, 20))
+        "done",
+        paid_at,
+        3,
+        date(2022, 5, 20),
+    )
     assert done.next_action_at is None
     events = [(t.event, t.from_state, t.to_state, t.actor) for t in transitions(db, done_id)]
-    assert events == [("created", None, "pending", "test"),
-                      ("done", "pending", "done", "Bí thư Đoàn phường A"),
-                      ("changed", "done", "done", "test")]
+    assert events == [
+        ("created", None, "pending", "test"),
+        ("done", "pending", "done", "Bí thư Đoàn phường A"),
+        ("changed", "done", "done", "test"),
+    ]
     assert stored[other_id].state == "pending" and stored[other_id].revision == 2
     plan_file.write_text(WITHOUT_CONTRIBUTION, encoding="utf-8")  # removed: done stays done
     result = load(db, plan_file)
@@ -301,8 +326,10 @@ def test_sqlite_takes_the_write_lock_at_begin(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{path}", busy_timeout=0.1)
     upgrade(engine)
     with engine.connect() as conn:
-        pragmas = [conn.exec_driver_sql(f"PRAGMA {p}").scalar()
-                   for p in ("journal_mode", "foreign_keys", "busy_timeout")]
+        pragmas = [
+            conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+            for p in ("journal_mode", "foreign_keys", "busy_timeout")
+        ]
     assert pragmas == ["wal", 1, 100]
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     with read_session(engine) as s:  # a reader does not block a writer
@@ -322,13 +349,17 @@ def test_sqlite_takes_the_write_lock_at_begin(tmp_path: Path) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize(("state", "now", "expected"), [
-    ("pending", datetime(2022, 5, 1, tzinfo=UTC), datetime(2022, 5, 8, tzinfo=UTC)),
-    ("pending", datetime(2022, 5, 8, tzinfo=UTC), datetime(2022, 5, 10, tzinfo=UTC)),
-    ("pending", datetime(2022, 6, 1, tzinfo=UTC), None),
-    ("done", datetime(2022, 4, 1, tzinfo=UTC), None),
-    ("cancelled", datetime(2022, 4, 1, tzinfo=UTC), None),
-], ids=["next-reminder", "then-the-rung", "all-past", "done", "cancelled"])
+@pytest.mark.parametrize(
+    ("state", "now", "expected"),
+    [
+        ("pending", datetime(2022, 5, 1, tzinfo=UTC), datetime(2022, 5, 8, tzinfo=UTC)),
+        ("pending", datetime(2022, 5, 8, tzinfo=UTC), datetime(2022, 5, 10, tzinfo=UTC)),
+        ("pending", datetime(2022, 6, 1, tzinfo=UTC), None),
+        ("done", datetime(2022, 4, 1, tzinfo=UTC), None),
+        ("cancelled", datetime(2022, 4, 1, tzinfo=UTC), None),
+    ],
+    ids=["next-reminder", "then-the-rung", "all-past", "done", "cancelled"],
+)
 def test_next_action_at(state: str, now: datetime, expected: datetime | None) -> None:
     reminders = [datetime(2022, 5, 1, tzinfo=UTC), datetime(2022, 5, 8, tzinfo=UTC)]
     rungs = [datetime(2022, 5, 10, tzinfo=UTC)]
@@ -336,6 +367,7 @@ def test_next_action_at(state: str, now: datetime, expected: datetime | None) ->
 
 
 # ── the command line, as a user runs it ─────────────────────────────────────────────────────
+
 
 def test_cli_db_upgrade_then_load(kehoach_bin: str, plan_file: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
@@ -353,11 +385,16 @@ def test_cli_db_upgrade_then_load(kehoach_bin: str, plan_file: Path, tmp_path: P
     assert run(kehoach_bin, "db", "status", cwd=tmp_path, url=url).returncode == 0
 
 
-def test_cli_bad_plan_writes_nothing(kehoach_bin: str, db_url: str, db: Engine, plan_file: Path,
-                                     tmp_path: Path) -> None:
+def test_cli_bad_plan_writes_nothing(
+    kehoach_bin: str, db_url: str, db: Engine, plan_file: Path, tmp_path: Path
+) -> None:
     broken = plan_file.parent / "hong.yaml"
-    broken.write_text(PLAN.replace("id: thu-nghiem", "id: hong").replace("19/5/2022", "31/6/2022")
-                      .replace("responsible: quan-doan", "responsible: khong-co"), encoding="utf-8")
+    broken.write_text(
+        PLAN.replace("id: thu-nghiem", "id: hong")
+        .replace("19/5/2022", "31/6/2022")
+        .replace("responsible: quan-doan", "responsible: khong-co"),
+        encoding="utf-8",
+    )
     res = run(kehoach_bin, "load", cwd=tmp_path, url=db_url)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "ngày 31/06/2022 không tồn tại" in res.stderr and "«khong-co»" in res.stderr
@@ -365,15 +402,18 @@ def test_cli_bad_plan_writes_nothing(kehoach_bin: str, db_url: str, db: Engine, 
 
 
 def test_cli_unreachable_database(kehoach_bin: str, tmp_path: Path, plan_file: Path) -> None:
-    for url in ("postgresql+psycopg://postgres@127.0.0.1:1/test",
-                f"sqlite:///{tmp_path / 'khong-co' / 'x.sqlite3'}"):
+    for url in (
+        "postgresql+psycopg://postgres@127.0.0.1:1/test",
+        f"sqlite:///{tmp_path / 'khong-co' / 'x.sqlite3'}",
+    ):
         res = run(kehoach_bin, "load", cwd=tmp_path, url=url)
         assert res.returncode == 1 and "Traceback" not in res.stderr
         assert "không kết nối được cơ sở dữ liệu" in res.stderr
 
 
-def test_concurrent_loads_of_one_plan_store_it_once(db_url: str, db: Engine,
-                                                    plan_file: Path) -> None:
+def test_concurrent_loads_of_one_plan_store_it_once(
+    db_url: str, db: Engine, plan_file: Path
+) -> None:
     def one_load() -> SyncResult:
         engine = make_engine(db_url)
         try:

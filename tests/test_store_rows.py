@@ -1,6 +1,7 @@
 """The bulk insert of a load (driver tuples, `RowMaker.insert_values`) stores exactly what the
 Core insert of `RowMaker.make` rows stores, and fingerprints are those of the first version
 (an upgrade must not make every stored step look changed)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,10 @@ NOW = datetime(2023, 12, 1, tzinfo=UTC)
 
 def plans() -> list[tuple[object, list[Step]]]:
     import sys
+
     sys.path.insert(0, str(ROOT / "bench"))
     from compile_bench import make_plan
+
     out = []
     for path in sorted((ROOT / "plans").glob("*.yaml")):
         plan = load_plan(path)
@@ -43,23 +46,60 @@ PLANS = plans()
 def first_version_fingerprint(maker: RowMaker, step: Step) -> str:
     """The fingerprint as the first version of rows.py computed it."""
     duty, occ = step.duty, step.occurrence
-    details = {k: v for k, v in (("place", duty.place), ("quantity", duty.quantity),
-                                 ("measure", duty.measure), ("percent", duty.percent))
-               if v is not None}
-    duty_key = SEP.join((duty.id, str(duty.kind), duty.title,
-                         SEP.join(f"{k}={v}" for k, v in sorted(details.items()))))
+    details = {
+        k: v
+        for k, v in (
+            ("place", duty.place),
+            ("quantity", duty.quantity),
+            ("measure", duty.measure),
+            ("percent", duty.percent),
+        )
+        if v is not None
+    }
+    duty_key = SEP.join(
+        (
+            duty.id,
+            str(duty.kind),
+            duty.title,
+            SEP.join(f"{k}={v}" for k, v in sorted(details.items())),
+        )
+    )
+
     def iso(v: date | time | None) -> str:
         return v.isoformat() if v is not None else ""
 
-    occ_key = SEP.join((occ.key, occ.date.isoformat(), iso(occ.time), iso(occ.start),
-                        occ.due_at.isoformat(), "1" if occ.tentative else "0",
-                        occ.nominal.isoformat(), occ.shifted_because or "",
-                        ",".join(r.isoformat() for r in occ.reminders)))
-    escalation = json.dumps([{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
-                             for r in step.escalation], ensure_ascii=False)
-    return hashlib.blake2b(SEP.join((
-        duty_key, occ_key, step.unit, "" if step.amount is None else str(step.amount),
-        escalation)).encode(), digest_size=16).hexdigest()
+    occ_key = SEP.join(
+        (
+            occ.key,
+            occ.date.isoformat(),
+            iso(occ.time),
+            iso(occ.start),
+            occ.due_at.isoformat(),
+            "1" if occ.tentative else "0",
+            occ.nominal.isoformat(),
+            occ.shifted_because or "",
+            ",".join(r.isoformat() for r in occ.reminders),
+        )
+    )
+    escalation = json.dumps(
+        [
+            {"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
+            for r in step.escalation
+        ],
+        ensure_ascii=False,
+    )
+    return hashlib.blake2b(
+        SEP.join(
+            (
+                duty_key,
+                occ_key,
+                step.unit,
+                "" if step.amount is None else str(step.amount),
+                escalation,
+            )
+        ).encode(),
+        digest_size=16,
+    ).hexdigest()
 
 
 @pytest.mark.parametrize("index", range(len(PLANS)))
@@ -68,8 +108,10 @@ def test_fingerprints_and_escalation_json_are_unchanged(index: int) -> None:
     maker = RowMaker(plan)
     for step in steps:
         row = maker.make(step, NOW)
-        value = [{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
-                 for r in step.escalation]
+        value = [
+            {"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
+            for r in step.escalation
+        ]
         assert row["escalation"].text == json.dumps(value, ensure_ascii=False)
         assert row["escalation"].value == value
         assert row["fingerprint"] == first_version_fingerprint(maker, step)
@@ -79,30 +121,40 @@ def test_fingerprints_and_escalation_json_are_unchanged(index: int) -> None:
 def _core_insert(engine: Engine, plan: object, steps: list[Step]) -> None:
     maker = RowMaker(plan)  # type: ignore[arg-type]
     with write_session(engine) as s:
-        s.execute(insert(units_table), [{"id": u, "name": n}
-                                        for u, n in plan.units.items()])  # type: ignore[attr-defined]
-        s.execute(insert(plans_table).values(id=plan.id, title=plan.title,  # type: ignore[attr-defined]
-                                             file=plan.file, current_version=1,  # type: ignore[attr-defined]
-                                             created_at=NOW, updated_at=NOW))
+        s.execute(insert(units_table), [{"id": u, "name": n} for u, n in plan.units.items()])  # type: ignore[attr-defined]
+        s.execute(
+            insert(plans_table).values(
+                id=plan.id,
+                title=plan.title,  # type: ignore[attr-defined]
+                file=plan.file,
+                current_version=1,  # type: ignore[attr-defined]
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
         s.execute(insert(steps_table), [maker.make(st, NOW) for st in steps])
 
 
 def _shuffled(steps: list[Step]) -> list[Step]:
     import random
+
     out = list(steps)
     random.Random(3).shuffle(out)  # steps of one occurrence apart: one row per statement
     return out
 
 
-@pytest.mark.parametrize(("order", "per_insert"), [
-    ("compiled", None), ("compiled", 3), ("shuffled", None)],
-    ids=["compiled", "three-rows-per-insert", "shuffled"])
+@pytest.mark.parametrize(
+    ("order", "per_insert"),
+    [("compiled", None), ("compiled", 3), ("shuffled", None)],
+    ids=["compiled", "three-rows-per-insert", "shuffled"],
+)
 def test_bulk_insert_stores_what_the_core_insert_stores_sqlite(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str,
-        per_insert: int | None) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str, per_insert: int | None
+) -> None:
     """Rows go by multi-row INSERTs of the steps of one occurrence (its values bound once):
     whatever the order and the statement size, the stored text is Core's, column by column."""
     from kehoach.store import sync
+
     if per_insert is not None:
         monkeypatch.setattr(sync, "SQLITE_ROWS_PER_INSERT", per_insert)
     for i, (plan, compiled) in enumerate(PLANS):
@@ -143,18 +195,24 @@ def test_bulk_insert_reads_back_as_the_rows_made(db: Engine) -> None:
 
 def _sqlite_state(path: Path) -> tuple[object, ...]:
     with sqlite3.connect(path) as conn:
-        return (conn.execute("SELECT * FROM steps ORDER BY id").fetchall(),
-                conn.execute("SELECT step_id, at, actor, channel, event, from_state, to_state, "
-                             "revision, note FROM transitions ORDER BY step_id").fetchall(),
-                sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")),
-                conn.execute("PRAGMA integrity_check").fetchall())
+        return (
+            conn.execute("SELECT * FROM steps ORDER BY id").fetchall(),
+            conn.execute(
+                "SELECT step_id, at, actor, channel, event, from_state, to_state, "
+                "revision, note FROM transitions ORDER BY step_id"
+            ).fetchall(),
+            sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")),
+            conn.execute("PRAGMA integrity_check").fetchall(),
+        )
 
 
-def test_a_first_bulk_load_builds_the_indexes_at_the_end(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_first_bulk_load_builds_the_indexes_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A large first load on SQLite (indexes dropped, rows in id order, indexes made again in
     the same transaction) stores the very rows, audit and schema that row by row stores."""
     from kehoach.store import sync
+
     plan, steps = PLANS[-1]
     states = []
     for name, minimum in (("bulk", 1), ("rows", 10**9)):
@@ -173,11 +231,13 @@ def test_a_first_bulk_load_builds_the_indexes_at_the_end(tmp_path: Path,
     assert any(row[0] == "index" and row[3] for row in states[0][2])  # the indexes are back
 
 
-def test_a_failed_bulk_load_keeps_the_indexes(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_bulk_load_keeps_the_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A load failing after its rows are in (indexes dropped, not made again yet) rolls back
     to the database it found, indexes included; a repeated step fails before any of that."""
     from kehoach.store import sync
+
     monkeypatch.setattr(sync, "SQLITE_BULK_MIN", 1)
     plan, steps = PLANS[-1]
     path = tmp_path / "failed.sqlite3"
@@ -189,8 +249,10 @@ def test_a_failed_bulk_load_keeps_the_indexes(tmp_path: Path,
         with engine.connect() as other:  # not visible outside the load's transaction
             assert other.exec_driver_sql("SELECT count(*) FROM steps").scalar() == 0
         with sqlite3.connect(path) as conn:
-            assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
-                                "AND name = 'ix_steps_next_action_at'").fetchone() == (1,)
+            assert conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                "AND name = 'ix_steps_next_action_at'"
+            ).fetchone() == (1,)
         raise RuntimeError(f"failed after {done} steps")
 
     with pytest.raises(RuntimeError, match="failed after"), write_session(engine) as s:

@@ -1,6 +1,7 @@
 """The secretaries' board over real HTTP (uvicorn on a loopback port, httpx), on SQLite and
 PostgreSQL: who sees what (a table of routes × roles), CSRF, the login rate limit, escaping,
 exports, the API and its OpenAPI document, bad parameters, actions, health and access logs."""
+
 from __future__ import annotations
 
 import csv
@@ -68,11 +69,13 @@ obligations:
     responsible: doan-x
 """
 #: login → (name, unit, board role)
-PEOPLE = {"thuky": ("Chị Thư Ký", "tinh-doan", "secretary"),
-          "cumtruong": ("Anh Cụm Trưởng", "doan-a", "cluster_head"),
-          "bithu": ("Bí thư Đoàn C", "doan-c", "unit_secretary"),
-          "thanhvien": ("Thành viên Đoàn B", "doan-b", "member"),
-          "khac": ("Thư ký huyện khác", "huyen-khac", "secretary")}
+PEOPLE = {
+    "thuky": ("Chị Thư Ký", "tinh-doan", "secretary"),
+    "cumtruong": ("Anh Cụm Trưởng", "doan-a", "cluster_head"),
+    "bithu": ("Bí thư Đoàn C", "doan-c", "unit_secretary"),
+    "thanhvien": ("Thành viên Đoàn B", "doan-b", "member"),
+    "khac": ("Thư ký huyện khác", "huyen-khac", "secretary"),
+}
 
 
 def step_id(unit: str, month: int = 1, plan: str = "cum-thu") -> str:
@@ -80,11 +83,16 @@ def step_id(unit: str, month: int = 1, plan: str = "cum-thu") -> str:
 
 
 #: role login → (a step they may see, one they may not)
-SCOPES = {"thuky": (step_id("doan-c"), step_id("doan-x", plan="khac")),
-          "cumtruong": (step_id("doan-b"), step_id("doan-c")),
-          "bithu": (step_id("doan-c"), step_id("doan-a"))}
-VISIBLE = {"thuky": {"doan-a", "doan-b", "doan-c"}, "cumtruong": {"doan-a", "doan-b"},
-           "bithu": {"doan-c"}}
+SCOPES = {
+    "thuky": (step_id("doan-c"), step_id("doan-x", plan="khac")),
+    "cumtruong": (step_id("doan-b"), step_id("doan-c")),
+    "bithu": (step_id("doan-c"), step_id("doan-a")),
+}
+VISIBLE = {
+    "thuky": {"doan-a", "doan-b", "doan-c"},
+    "cumtruong": {"doan-a", "doan-b"},
+    "bithu": {"doan-c"},
+}
 
 
 @dataclass
@@ -115,8 +123,9 @@ def csrf_of(html: str) -> str:
 
 def log_in(c: httpx.Client, login: str, password: str = PASSWORD) -> httpx.Response:
     token = csrf_of(c.get("/dang-nhap").text)
-    return c.post("/dang-nhap", data={"login": login, "password": password, "csrf": token,
-                                      "next": "/qua-han"})
+    return c.post(
+        "/dang-nhap", data={"login": login, "password": password, "csrf": token, "next": "/qua-han"}
+    )
 
 
 def api_token(c: httpx.Client) -> str:
@@ -141,26 +150,52 @@ def world(db: Engine, tmp_path: Path) -> Iterator[World]:
 
 # ── who sees what ───────────────────────────────────────────────────────────────────────────
 
-PAGES = ["/qua-han", "/qua-han?group=unit", "/qua-han?group=cluster&sort=unit&desc=true",
-         "/sap-den", "/sap-den?days=60&group=unit", "/tong-hop/don-vi", "/tong-hop/cum",
-         "/nguoi", "/buoc/{own}", "/tin-chua-gui"]
+PAGES = [
+    "/qua-han",
+    "/qua-han?group=unit",
+    "/qua-han?group=cluster&sort=unit&desc=true",
+    "/sap-den",
+    "/sap-den?days=60&group=unit",
+    "/tong-hop/don-vi",
+    "/tong-hop/cum",
+    "/nguoi",
+    "/buoc/{own}",
+    "/tin-chua-gui",
+]
 LISTS = ["qua-han", "sap-den", "tong-hop-don-vi", "tong-hop-cum", "nguoi"]
-EXPORTS = [f"/xuat/{n}.{ext}" for n in LISTS for ext in ("csv", "xlsx")] + \
-    [f"/in/{n}" for n in LISTS]
-API = ["/api/me", "/api/overdue", "/api/upcoming", "/api/summary/units",
-       "/api/summary/clusters", "/api/people", "/api/steps/{own}"]
+EXPORTS = [f"/xuat/{n}.{ext}" for n in LISTS for ext in ("csv", "xlsx")] + [
+    f"/in/{n}" for n in LISTS
+]
+API = [
+    "/api/me",
+    "/api/overdue",
+    "/api/upcoming",
+    "/api/summary/units",
+    "/api/summary/clusters",
+    "/api/people",
+    "/api/steps/{own}",
+]
 #: (path template, status when logged in with a role); another unit's step is not found.
 ROUTES = [(p, 200) for p in PAGES + EXPORTS + API] + [
-    ("/", 303), ("/buoc/{other}", 404), ("/api/steps/{other}", 404)]
+    ("/", 303),
+    ("/buoc/{other}", 404),
+    ("/api/steps/{other}", 404),
+]
 
 
 def test_every_get_route_of_the_app_is_in_the_role_table(world: World) -> None:
     served = {r.path for r in board_routes() if "GET" in r.methods}
     listed = {re.sub(r"\{(own|other)\}", "{step_id:path}", p.split("?")[0]) for p, _ in ROUTES}
     listed |= {"/tong-hop/{by}", "/api/summary/{by}"}
-    listed |= {"/ke-hoach", "/ke-hoach/moi", "/ke-hoach/nhap/{draft_id}",  # tests/test_plans_web.py
-               "/ke-hoach/nhap/{draft_id}/xem-truoc", "/ke-hoach/kiem-tra-thoi-gian",
-               "/ke-hoach/{plan_id}", "/ke-hoach/{plan_id}/phien-ban/{number}.yaml"}
+    listed |= {
+        "/ke-hoach",
+        "/ke-hoach/moi",
+        "/ke-hoach/nhap/{draft_id}",  # tests/test_plans_web.py
+        "/ke-hoach/nhap/{draft_id}/xem-truoc",
+        "/ke-hoach/kiem-tra-thoi-gian",
+        "/ke-hoach/{plan_id}",
+        "/ke-hoach/{plan_id}/phien-ban/{number}.yaml",
+    }
     public = {"/dang-nhap", "/healthz"}
     assert len(served) > 15 and served - public <= listed
 
@@ -193,21 +228,24 @@ def test_lists_hold_only_the_units_in_scope(world: World, login: str) -> None:
         units = {s["unit_id"] for s in c.get(path).json()["items"]}
         assert units == VISIBLE[login], path
     assert {p["unit_id"] for p in c.get("/api/people").json()["items"]} <= VISIBLE[login] | {
-        PEOPLE[login][1]}
+        PEOPLE[login][1]
+    }
     rows = list(csv.reader(io.StringIO(c.get("/xuat/qua-han.csv").content.decode("utf-8-sig"))))
     assert {r[4] for r in rows[1:]} == {f"Đoàn {u[-1].upper()}" for u in VISIBLE[login]}
 
 
 @pytest.mark.parametrize("login", ["thuky", "cumtruong", "bithu"])
-def test_actions_outside_the_scope_are_not_found_and_change_nothing(world: World,
-                                                                    login: str) -> None:
+def test_actions_outside_the_scope_are_not_found_and_change_nothing(
+    world: World, login: str
+) -> None:
     c = world.client(login)
     own, other = SCOPES[login]
     token = api_token(c)
     r = c.post(f"/buoc/{other}", data={"csrf": token, "action": "done"})
     assert r.status_code == 404 and "có bước" in r.text
-    r = c.post(f"/api/steps/{other}/excuse", json={"reason": "thử"},
-               headers={"X-CSRF-Token": token})
+    r = c.post(
+        f"/api/steps/{other}/excuse", json={"reason": "thử"}, headers={"X-CSRF-Token": token}
+    )
     assert r.status_code == 404
     assert world.step(other).state == "pending"  # type: ignore[attr-defined]
     r = c.post(f"/api/steps/{own}/done", json={"note": "đã nộp"}, headers={"X-CSRF-Token": token})
@@ -215,10 +253,17 @@ def test_actions_outside_the_scope_are_not_found_and_change_nothing(world: World
     row = world.step(own)
     assert row.state == "done" and row.done_at == NOW  # type: ignore[attr-defined]
     with read_session(world.engine) as s:
-        last = s.execute(select(transitions_table).where(transitions_table.c.step_id == own)
-                         .order_by(transitions_table.c.id.desc())).first()
+        last = s.execute(
+            select(transitions_table)
+            .where(transitions_table.c.step_id == own)
+            .order_by(transitions_table.c.id.desc())
+        ).first()
     assert (last.event, last.actor, last.channel, last.note) == (
-        "done", PEOPLE[login][0], "web", "đã nộp")
+        "done",
+        PEOPLE[login][0],
+        "web",
+        "đã nộp",
+    )
 
 
 def test_a_member_cannot_log_in(world: World) -> None:
@@ -231,8 +276,9 @@ def test_a_member_cannot_log_in(world: World) -> None:
 def test_a_role_taken_away_closes_the_board(world: World) -> None:
     c = world.client("bithu")
     with write_session(world.engine) as s:
-        s.execute(update(people_table).where(people_table.c.login == "bithu")
-                  .values(board_role="member"))
+        s.execute(
+            update(people_table).where(people_table.c.login == "bithu").values(board_role="member")
+        )
     r = c.get("/qua-han")
     assert r.status_code == 403 and "không có quyền" in r.text
 
@@ -252,16 +298,22 @@ def test_a_new_password_ends_old_sessions_and_logout_ends_this_one(world: World)
 def test_login_goes_back_to_the_page_asked_for_but_never_off_site(world: World) -> None:
     c = world.client()
     token = csrf_of(c.get("/dang-nhap?next=/tong-hop/cum").text)
-    for target, lands in (("/tong-hop/cum", "/tong-hop/cum"), ("//evil.example/", "/"),
-                          ("https://evil.example/", "/")):
+    for target, lands in (
+        ("/tong-hop/cum", "/tong-hop/cum"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ):
         c.cookies.clear()
         token = csrf_of(c.get("/dang-nhap").text)
-        r = c.post("/dang-nhap", data={"login": "thuky", "password": PASSWORD, "csrf": token,
-                                       "next": target})
+        r = c.post(
+            "/dang-nhap",
+            data={"login": "thuky", "password": PASSWORD, "csrf": token, "next": target},
+        )
         assert r.status_code == 303 and r.headers["location"] == lands
 
 
 # ── CSRF and the login rate limit ───────────────────────────────────────────────────────────
+
 
 def test_forms_without_or_with_a_wrong_csrf_token_are_refused(world: World) -> None:
     c = world.client("thuky")
@@ -307,6 +359,7 @@ def test_login_is_rate_limited_per_login_and_address(world: World) -> None:
 
 # ── what the pages show ─────────────────────────────────────────────────────────────────────
 
+
 def test_html_is_escaped(world: World) -> None:
     c = world.client("thuky")
     for path in ("/qua-han", f"/buoc/{SCOPES['thuky'][0]}", "/in/qua-han", "/sap-den?days=30"):
@@ -320,11 +373,13 @@ def test_overdue_filters_sorts_and_groups(world: World) -> None:
     everything = c.get("/api/overdue").json()["items"]
     assert len(everything) == 9  # 25/01, 25/02, 25/03 × three units
     assert [s["days_late"] for s in everything] == sorted(
-        (s["days_late"] for s in everything), reverse=True)
+        (s["days_late"] for s in everything), reverse=True
+    )
     assert {s["days_late"] for s in everything} == {66, 35, 7}
     # no tick has run: due, not sent (issue 11)
-    assert ("quá hạn 66 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 3"
-            in {s["status"] for s in everything})
+    assert "quá hạn 66 ngày, chưa gửi báo trễ hạn, đến lượt báo mức 3" in {
+        s["status"] for s in everything
+    }
     late = c.get("/api/overdue?min_days=30").json()["items"]
     assert len(late) == 6 and all(s["days_late"] >= 30 for s in late)
     cluster = c.get("/api/overdue?cluster=cum-1&sort=unit").json()["items"]
@@ -351,8 +406,9 @@ def test_step_page_acts_and_shows_the_audit_trail(world: World) -> None:
     page = c.get(f"/buoc/{sid}").text
     assert "Đánh dấu hoàn thành" in page and "Miễn cho đơn vị" in page
     assert "Cho gia hạn" not in page  # no request waiting
-    r = c.post(f"/buoc/{sid}", data={"csrf": csrf_of(page), "action": "done",
-                                     "note": "nộp bản giấy"})
+    r = c.post(
+        f"/buoc/{sid}", data={"csrf": csrf_of(page), "action": "done", "note": "nộp bản giấy"}
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/buoc/{sid}"
     page = c.get(f"/buoc/{sid}").text
     assert "Đã đánh dấu hoàn thành." in page and "xong trễ 7 ngày" in page
@@ -361,8 +417,11 @@ def test_step_page_acts_and_shows_the_audit_trail(world: World) -> None:
     row = world.step(sid)
     assert row.state == "done" and row.done_at == NOW  # type: ignore[attr-defined]
     units = {u["key"]: u for u in c.get("/api/summary/units").json()["items"]}
-    assert (units["doan-a"]["late"], units["doan-a"]["done_late"],
-            units["doan-a"]["upcoming"]) == (2, 1, 9)
+    assert (units["doan-a"]["late"], units["doan-a"]["done_late"], units["doan-a"]["upcoming"]) == (
+        2,
+        1,
+        9,
+    )
     clusters = c.get("/api/summary/clusters").json()["items"]
     assert [(k["key"], k["late"], k["done_late"]) for k in clusters] == [("cum-thu/cum-1", 5, 1)]
 
@@ -382,19 +441,27 @@ def test_extension_grant_and_refusal_from_the_board(world: World) -> None:
     granted = world.step(a).extended_until  # type: ignore[attr-defined]
     assert granted == datetime(2022, 5, 5, 17, tzinfo=UTC)  # the end of 05/05 in Hồ Chí Minh
     token = api_token(c)
-    r = c.post(f"/api/steps/{b}/refuse", json={"reason": "quá hạn chót"},
-               headers={"X-CSRF-Token": token})
+    r = c.post(
+        f"/api/steps/{b}/refuse", json={"reason": "quá hạn chót"}, headers={"X-CSRF-Token": token}
+    )
     assert r.status_code == 200 and "từ chối gia hạn: quá hạn chót" in r.json()["message"]
     detail = c.get(f"/api/steps/{b}").json()
     assert [t["event"] for t in detail["transitions"]] == [
-        "created", "extension_requested", "extension_refused"]
+        "created",
+        "extension_requested",
+        "extension_refused",
+    ]
     assert "grant" not in detail["allowed_actions"] and "done" in detail["allowed_actions"]
-    r = c.post(f"/api/steps/{b}/excuse", json={"reason": "đơn vị giải thể"},
-               headers={"X-CSRF-Token": token})
+    r = c.post(
+        f"/api/steps/{b}/excuse",
+        json={"reason": "đơn vị giải thể"},
+        headers={"X-CSRF-Token": token},
+    )
     assert r.status_code == 200 and world.step(b).state == "excused"  # type: ignore[attr-defined]
 
 
 # ── exports ─────────────────────────────────────────────────────────────────────────────────
+
 
 def test_csv_export_has_a_bom_and_the_same_rows_as_the_list(world: World) -> None:
     c = world.client("thuky")
@@ -408,8 +475,9 @@ def test_csv_export_has_a_bom_and_the_same_rows_as_the_list(world: World) -> Non
     assert [row[-1] for row in rows[1:]] == [s["id"] for s in listed]
     assert rows[1][0] == "25/01/2022" and rows[1][4] in ("Đoàn A", "Đoàn B")
     assert rows[1][2] == f"Báo cáo tháng {SCRIPT}"  # data, not markup, in a spreadsheet
-    summary = list(csv.reader(io.StringIO(
-        c.get("/xuat/tong-hop-cum.csv").content.decode("utf-8-sig"))))
+    summary = list(
+        csv.reader(io.StringIO(c.get("/xuat/tong-hop-cum.csv").content.decode("utf-8-sig")))
+    )
     assert summary[1][:3] == ["Cụm Một", "0", "6"]
 
 
@@ -424,13 +492,16 @@ def test_xlsx_export_opens_in_openpyxl(world: World) -> None:
     assert {row[4] for row in rows[1:]} == {"Đoàn A", "Đoàn B"}
     people = openpyxl.load_workbook(io.BytesIO(c.get("/xuat/nguoi.xlsx").content)).active
     assert {row[0] for row in people.iter_rows(min_row=2, values_only=True)} == {
-        "Anh Cụm Trưởng", "Thành viên Đoàn B"}
+        "Anh Cụm Trưởng",
+        "Thành viên Đoàn B",
+    }
 
 
 def test_the_people_page_shows_each_contact_from_the_contacts_table(world: World) -> None:
     from kehoach.channels import contact_channels
     from kehoach.chat.links import mark_lost, set_contact
     from kehoach.store.people import prefer
+
     member = world.ids["thanhvien"]
     with write_session(world.engine) as s:
         set_contact(s, member, "email", "tv@example.vn", NOW)
@@ -442,55 +513,77 @@ def test_the_people_page_shows_each_contact_from_the_contacts_table(world: World
     # a column per channel a contact can be on, in the registry's order
     labels = [s.label for s in contact_channels()]
     cells = {"telegram": "mất liên kết", "email": "tv@example.vn (ưu tiên)"}
-    member_cells = [cells.get(s.name, "chưa liên kết" if s.chat else "")
-                    for s in contact_channels()]
+    member_cells = [
+        cells.get(s.name, "chưa liên kết" if s.chat else "") for s in contact_channels()
+    ]
     assert "".join(f'<th scope="col">{label}</th>' for label in labels) in html
-    row = html[html.index("Thành viên Đoàn B"):].split("</tr>")[0]
+    row = html[html.index("Thành viên Đoàn B") :].split("</tr>")[0]
     assert "".join(f"<td>{cell}</td>" for cell in member_cells) in row
     nobody = ["chưa liên kết" if s.chat else "" for s in contact_channels()]
     assert "".join(f"<td>{cell}</td>" for cell in nobody) in html  # the cluster head: none
     sheet = openpyxl.load_workbook(io.BytesIO(c.get("/xuat/nguoi.xlsx").content)).active
     rows = list(sheet.iter_rows(values_only=True))
     width = len(labels)
-    assert list(rows[0])[4:4 + width] == labels
-    assert member_cells in [list(r)[4:4 + width] for r in rows]
+    assert list(rows[0])[4 : 4 + width] == labels
+    assert member_cells in [list(r)[4 : 4 + width] for r in rows]
     api = c.get("/api/people").json()["items"]
     got = {p["name"]: (p["telegram"], p["contacts"]) for p in api}
-    assert got["Thành viên Đoàn B"] == ("mất liên kết", {"email": "đã liên kết",
-                                                          "telegram": "mất liên kết"})
+    assert got["Thành viên Đoàn B"] == (
+        "mất liên kết",
+        {"email": "đã liên kết", "telegram": "mất liên kết"},
+    )
 
 
 def test_print_view_is_a_table_for_meetings(world: World) -> None:
     html = world.client("thuky").get("/in/qua-han?min_days=30").text
     assert "Các việc quá hạn" in html and "Lập lúc 01/04/2022 10:00" in html
-    assert html.count("<tr><td class=\"num\">") == 6 and "@media print" not in html
+    assert html.count('<tr><td class="num">') == 6 and "@media print" not in html
 
 
 # ── API, OpenAPI, bad input ─────────────────────────────────────────────────────────────────
 
+
 def test_openapi_document_is_valid_and_lists_the_api(world: World) -> None:
     doc = world.client().get("/openapi.json").json()
     validate(doc)
-    for path in ("/api/overdue", "/api/upcoming", "/api/steps/{step_id}",
-                 "/api/steps/{step_id}/done", "/api/steps/{step_id}/grant",
-                 "/api/steps/{step_id}/refuse", "/api/steps/{step_id}/excuse", "/healthz"):
+    for path in (
+        "/api/overdue",
+        "/api/upcoming",
+        "/api/steps/{step_id}",
+        "/api/steps/{step_id}/done",
+        "/api/steps/{step_id}/grant",
+        "/api/steps/{step_id}/refuse",
+        "/api/steps/{step_id}/excuse",
+        "/healthz",
+    ):
         assert path in doc["paths"], path
     assert "/qua-han" not in doc["paths"]  # pages are not API
     step = doc["components"]["schemas"]["StepOut"]["properties"]
     assert {"days_late", "status", "deadline", "clusters"} <= set(step)
 
 
-BAD = [("/api/overdue?min_days=abc", 422, "min_days"),
-       ("/api/overdue?min_days=-1", 422, "min_days"),
-       ("/api/overdue?sort=bogus", 422, "sort"), ("/api/overdue?desc=maybe", 422, "desc"),
-       ("/api/upcoming?days=0", 422, "days"), ("/api/upcoming?days=99999", 422, "days"),
-       ("/api/upcoming?days=1e3", 422, "days"), ("/api/overdue?plan=" + "x" * 500, 422, "plan"),
-       ("/api/summary/nowhere", 404, "summary"), ("/api/steps/khong/co/buoc/nay", 404, "khong"),
-       ("/api/khong-co", 404, "Không có trang"), ("/api/steps/a%00b", 400, "NUL"),
-       ("/api/overdue?plan=a%00b", 400, "NUL")]
-BAD_PAGES = [("/qua-han?group=x", 422, "group"), ("/sap-den?days=abc", 422, "days"),
-             ("/tong-hop/nowhere", 404, "tổng hợp"), ("/buoc/khong-co", 404, "khong-co"),
-             ("/khong-co-trang", 404, "Không có trang")]
+BAD = [
+    ("/api/overdue?min_days=abc", 422, "min_days"),
+    ("/api/overdue?min_days=-1", 422, "min_days"),
+    ("/api/overdue?sort=bogus", 422, "sort"),
+    ("/api/overdue?desc=maybe", 422, "desc"),
+    ("/api/upcoming?days=0", 422, "days"),
+    ("/api/upcoming?days=99999", 422, "days"),
+    ("/api/upcoming?days=1e3", 422, "days"),
+    ("/api/overdue?plan=" + "x" * 500, 422, "plan"),
+    ("/api/summary/nowhere", 404, "summary"),
+    ("/api/steps/khong/co/buoc/nay", 404, "khong"),
+    ("/api/khong-co", 404, "Không có trang"),
+    ("/api/steps/a%00b", 400, "NUL"),
+    ("/api/overdue?plan=a%00b", 400, "NUL"),
+]
+BAD_PAGES = [
+    ("/qua-han?group=x", 422, "group"),
+    ("/sap-den?days=abc", 422, "days"),
+    ("/tong-hop/nowhere", 404, "tổng hợp"),
+    ("/buoc/khong-co", 404, "khong-co"),
+    ("/khong-co-trang", 404, "Không có trang"),
+]
 
 
 def test_malformed_parameters_are_4xx_with_a_vietnamese_message(world: World) -> None:
@@ -505,32 +598,40 @@ def test_malformed_parameters_are_4xx_with_a_vietnamese_message(world: World) ->
         assert named in r.text, path
     token, sid = api_token(c), step_id("doan-a", 2)
     headers = {"X-CSRF-Token": token}
-    posts = [(f"/api/steps/{sid}/refuse", {}, 422, "reason"),
-             (f"/api/steps/{sid}/refuse", {"reason": ""}, 422, "reason"),
-             (f"/api/steps/{sid}/excuse", {"reason": "x", "extra": 1}, 422, "extra"),
-             (f"/api/steps/{sid}/grant", {"until": "31/02/2022"}, 422, "until"),
-             (f"/api/steps/{sid}/grant", {}, 409, "không có đề nghị gia hạn"),
-             (f"/api/steps/{sid}/done", [1, 2], 422, "nội dung yêu cầu")]
+    posts = [
+        (f"/api/steps/{sid}/refuse", {}, 422, "reason"),
+        (f"/api/steps/{sid}/refuse", {"reason": ""}, 422, "reason"),
+        (f"/api/steps/{sid}/excuse", {"reason": "x", "extra": 1}, 422, "extra"),
+        (f"/api/steps/{sid}/grant", {"until": "31/02/2022"}, 422, "until"),
+        (f"/api/steps/{sid}/grant", {}, 409, "không có đề nghị gia hạn"),
+        (f"/api/steps/{sid}/done", [1, 2], 422, "nội dung yêu cầu"),
+    ]
     for path, body, status, named in posts:
         r = c.post(path, json=body, headers=headers)
         assert r.status_code == status, (path, body, r.text)
         assert named in r.json()["detail"], (path, r.json())
-    r = c.post(f"/api/steps/{sid}/done", content=b"{not json",
-               headers={**headers, "content-type": "application/json"})
+    r = c.post(
+        f"/api/steps/{sid}/done",
+        content=b"{not json",
+        headers={**headers, "content-type": "application/json"},
+    )
     assert r.status_code == 422 and "JSON" in r.json()["detail"]
     assert c.post(f"/api/steps/{sid}/done", headers=headers).status_code == 200
     r = c.post(f"/api/steps/{sid}/done", headers=headers)
     assert r.status_code == 409 and "đã xong" in r.json()["detail"]
     r = c.post(f"/buoc/{sid}", data={"csrf": token, "action": "bogus"})
     assert r.status_code == 422 and "action" in r.text
-    r = c.post(f"/buoc/{step_id('doan-b')}", data={"csrf": token, "action": "excuse",
-                                                  "reason": "có\x00ký tự lạ"})
+    r = c.post(
+        f"/buoc/{step_id('doan-b')}",
+        data={"csrf": token, "action": "excuse", "reason": "có\x00ký tự lạ"},
+    )
     assert r.status_code in (303, 400)  # SQLite stores it; PostgreSQL cannot: never a 500
     r = log_in(world.client(), "thu\x00ky")
     assert r.status_code in (400, 401)
 
 
 # ── health and logs ─────────────────────────────────────────────────────────────────────────
+
 
 def test_health_says_ok_on_a_current_database(world: World) -> None:
     r = world.client().get("/healthz")
@@ -545,7 +646,8 @@ def test_health_says_why_on_a_database_without_schema(empty: Engine) -> None:
 
 
 def test_access_log_is_one_json_line_per_request_without_feed_tokens(
-        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="kehoach.http")
     c = world.client()
     c.get("/healthz")
@@ -560,13 +662,16 @@ def test_access_log_is_one_json_line_per_request_without_feed_tokens(
 
 # ── calendar feeds on the board ─────────────────────────────────────────────────────────────
 
+
 def test_feeds_are_made_shown_once_and_revoked_within_the_scope(world: World) -> None:
     head = world.client("cumtruong")
     token = api_token(head)
     page = head.get("/nguoi").text
     assert "Cụm Một" in page and "Đoàn C" not in page  # only what the head may see
-    made = head.post("/nguoi/lich", data={"csrf": token, "kind": "cluster",
-                                          "cluster": "cum-thu/cum-1", "label": "họp cụm"})
+    made = head.post(
+        "/nguoi/lich",
+        data={"csrf": token, "kind": "cluster", "cluster": "cum-thu/cum-1", "label": "họp cụm"},
+    )
     assert made.status_code == 200
     https = re.search(r'href="(http://[^"]+/lich/[^"]+\.ics)"', made.text)
     assert https and f'href="webcal://{https.group(1).split("://")[1]}"' in made.text
@@ -579,13 +684,17 @@ def test_feeds_are_made_shown_once_and_revoked_within_the_scope(world: World) ->
     unit = world.client("bithu")
     unit_token = api_token(unit)
     assert "họp cụm" not in unit.get("/nguoi").text
-    assert unit.post(f"/nguoi/lich/{feed_id}/thu-hoi", data={"csrf": unit_token}
-                     ).status_code == 404
-    refused = unit.post("/nguoi/lich", data={"csrf": unit_token, "kind": "cluster",
-                                             "cluster": "cum-thu/cum-1"})
+    assert unit.post(f"/nguoi/lich/{feed_id}/thu-hoi", data={"csrf": unit_token}).status_code == 404
+    refused = unit.post(
+        "/nguoi/lich", data={"csrf": unit_token, "kind": "cluster", "cluster": "cum-thu/cum-1"}
+    )
     assert refused.status_code == 422 and "trong các đơn vị bạn được xem" in refused.text
-    assert unit.post("/nguoi/lich", data={"csrf": unit_token, "kind": "unit",
-                                          "unit": "doan-a"}).status_code == 422
+    assert (
+        unit.post(
+            "/nguoi/lich", data={"csrf": unit_token, "kind": "unit", "unit": "doan-a"}
+        ).status_code
+        == 422
+    )
     assert httpx.get(https.group(1)).status_code == 200
 
     rotated = head.post(f"/nguoi/lich/{feed_id}/doi", data={"csrf": token})
@@ -604,6 +713,7 @@ def test_feeds_are_made_shown_once_and_revoked_within_the_scope(world: World) ->
 def test_the_login_limiter_forgets_stale_keys_but_not_blocked_ones() -> None:
     from kehoach.web.auth import LoginLimiter
     from kehoach.web.errors import TooManyAttempts
+
     limiter = LoginLimiter(limit=2)
     limiter.MAX_KEYS = 3
     for _ in range(2):
@@ -621,14 +731,17 @@ def test_plan_feeds_only_for_whoever_sees_every_unit_and_personal_feeds(world: W
     secretary, head = world.client("thuky"), world.client("cumtruong")
     assert "Tạo lịch kế hoạch" in secretary.get("/nguoi").text
     assert "Tạo lịch kế hoạch" not in head.get("/nguoi").text
-    made = secretary.post("/nguoi/lich", data={"csrf": api_token(secretary), "kind": "plan",
-                                               "plan": "cum-thu"})
+    made = secretary.post(
+        "/nguoi/lich", data={"csrf": api_token(secretary), "kind": "plan", "plan": "cum-thu"}
+    )
     assert made.status_code == 200 and "/lich/" in made.text
-    refused = head.post("/nguoi/lich", data={"csrf": api_token(head), "kind": "plan",
-                                             "plan": "cum-thu"})
+    refused = head.post(
+        "/nguoi/lich", data={"csrf": api_token(head), "kind": "plan", "plan": "cum-thu"}
+    )
     assert refused.status_code == 422
-    mine = head.post("/nguoi/lich", data={"csrf": api_token(head), "kind": "person",
-                                          "label": "của tôi"})
+    mine = head.post(
+        "/nguoi/lich", data={"csrf": api_token(head), "kind": "person", "label": "của tôi"}
+    )
     url = re.search(r'href="(http://[^"]+/lich/[^"]+\.ics)"', mine.text)
     assert url and "Đoàn C" not in httpx.get(url.group(1)).text
     assert "Lịch của Anh Cụm Trưởng" in head.get("/nguoi").text

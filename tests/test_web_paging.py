@@ -2,6 +2,7 @@
 between two pages, filters and sort kept in the links, the person's scope on every page and
 every cursor), exports equal to the unpaged list at 10,000 rows, and the command line's
 overdue/agenda (--limit, --format, filters read from the database). SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -23,13 +24,16 @@ from tests.test_web import NOW, PLAN, SCOPES, VISIBLE, World, world  # noqa: F40
 
 SORTS = ["days", "due", "unit", "cluster", "plan", "title"]
 #: The plan again with a second monthly deadline: 9 more late steps at NOW, on the 10th.
-MORE = PLAN + """\
+MORE = (
+    PLAN
+    + """\
   - id: bao-cao-nhanh
     kind: deadline
     title: Báo cáo nhanh
     when: ngày 10 hằng tháng
     responsible: [doan-a, doan-b, doan-c]
 """
+)
 
 
 def walk(c: httpx.Client, path: str, limit: int = 2) -> list[dict[str, Any]]:
@@ -54,8 +58,9 @@ def ids(items: list[dict[str, Any]]) -> list[str]:
     return [i["id"] for i in items]
 
 
-def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,
-                                                                 tmp_path: Path) -> None:
+def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(
+    world: World, tmp_path: Path
+) -> None:
     c = world.client("thuky")
     before = ids(c.get("/api/overdue?limit=500").json()["items"])
     first = c.get("/api/overdue?limit=4").json()
@@ -74,36 +79,37 @@ def test_a_cursor_neither_skips_nor_repeats_when_steps_are_added(world: World,
     now_all = ids(c.get("/api/overdue?limit=500").json()["items"])
     assert len(now_all) == 18
     last = first["items"][-1]["id"]
-    assert seen == ids(first["items"]) + now_all[now_all.index(last) + 1:]
+    assert seen == ids(first["items"]) + now_all[now_all.index(last) + 1 :]
     assert any(i.startswith("cum-thu/bao-cao-nhanh/") for i in ids(rest))
 
 
 @pytest.mark.parametrize("desc", [False, True], ids=["asc", "desc"])
-def test_every_sort_pages_to_the_unpaged_list(world: World, tmp_path: Path,
-                                              desc: bool) -> None:
+def test_every_sort_pages_to_the_unpaged_list(world: World, tmp_path: Path, desc: bool) -> None:
     (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
     load(world.engine, tmp_path / "cum-thu.yaml")
     c = world.client("thuky")
     order = "&desc=true" if desc else ""
     for sort in SORTS:
-        for path in (f"/api/overdue?sort={sort}{order}",
-                     f"/api/upcoming?days=366&sort={sort}{order}",
-                     f"/api/overdue?sort={sort}{order}&cluster=cum-1&min_days=40"):
+        for path in (
+            f"/api/overdue?sort={sort}{order}",
+            f"/api/upcoming?days=366&sort={sort}{order}",
+            f"/api/overdue?sort={sort}{order}&cluster=cum-1&min_days=40",
+        ):
             whole = c.get(path + "&limit=500").json()
             assert ids(walk(c, path, limit=2)) == ids(whole["items"]), path
             assert whole["total"] == len(whole["items"]) > 0
         with read_session(world.engine) as s:  # the list functions say the same
             lines = queries.overdue(s, VISIBLE["thuky"], NOW, Filters(sort=sort, desc=desc))
-        assert [x.id for x in lines] == ids(c.get(
-            f"/api/overdue?sort={sort}{order}&limit=500").json()["items"])
+        assert [x.id for x in lines] == ids(
+            c.get(f"/api/overdue?sort={sort}{order}&limit=500").json()["items"]
+        )
 
 
 def page_ids(html: str) -> list[str]:
     return re.findall(r'<td><a href="/buoc/([^"]+)">', html)
 
 
-def test_the_pages_keep_filters_and_sort_in_their_links(world: World,
-                                                        tmp_path: Path) -> None:
+def test_the_pages_keep_filters_and_sort_in_their_links(world: World, tmp_path: Path) -> None:
     (tmp_path / "cum-thu.yaml").write_text(MORE, encoding="utf-8")
     load(world.engine, tmp_path / "cum-thu.yaml")
     c = world.client("thuky")
@@ -130,8 +136,12 @@ def test_the_pages_keep_filters_and_sort_in_their_links(world: World,
     assert 'href="/tong-hop/don-vi?limit=1&amp;plan=cum-thu&amp;after=' in summary
 
 
-LISTS = ["/api/overdue", "/api/upcoming?days=366", "/api/overdue?sort=unit&desc=true",
-         "/api/upcoming?days=366&sort=cluster"]
+LISTS = [
+    "/api/overdue",
+    "/api/upcoming?days=366",
+    "/api/overdue?sort=unit&desc=true",
+    "/api/upcoming?days=366&sort=cluster",
+]
 
 
 @pytest.mark.parametrize("login", sorted(SCOPES))
@@ -154,16 +164,29 @@ def test_every_paged_query_keeps_the_scope(world: World, login: str) -> None:
         assert all(any(i.endswith("/" + u) for u in VISIBLE[login]) for i in page_ids(html))
 
 
-@pytest.mark.parametrize("path", [
-    "/api/overdue?after=rác",
-    "/api/overdue?sort=unit&after="
-    + encode_cursor("days", False, ["2022-01-01T00:00:00+00:00", "x"]),
-    "/api/summary/units?after=" + encode_cursor("days", False, ["x"]),
-    "/api/overdue?limit=0", "/api/overdue?limit=501", "/qua-han?after=abc", "/nguoi?limit=x"],
-    ids=["garbage", "other-sort", "summary-with-a-step-cursor", "limit-0", "limit-501",
-         "page-garbage", "page-limit"])
-def test_bad_cursors_and_limits_are_422_in_vietnamese(world: World,
-                                                      path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/overdue?after=rác",
+        "/api/overdue?sort=unit&after="
+        + encode_cursor("days", False, ["2022-01-01T00:00:00+00:00", "x"]),
+        "/api/summary/units?after=" + encode_cursor("days", False, ["x"]),
+        "/api/overdue?limit=0",
+        "/api/overdue?limit=501",
+        "/qua-han?after=abc",
+        "/nguoi?limit=x",
+    ],
+    ids=[
+        "garbage",
+        "other-sort",
+        "summary-with-a-step-cursor",
+        "limit-0",
+        "limit-501",
+        "page-garbage",
+        "page-limit",
+    ],
+)
+def test_bad_cursors_and_limits_are_422_in_vietnamese(world: World, path: str) -> None:
     r = world.client("thuky").get(path)
     assert r.status_code == 422
     assert "after" in r.text or "limit" in r.text
@@ -183,8 +206,7 @@ BIG_UNITS = 667  # × 15 months late at NOW (January 2021 to March 2022) = 10,00
 
 
 def big_plan() -> str:
-    units = "\n".join(f"  - {{id: lon-{i:03d}, name: Đoàn lớn {i:03d}}}"
-                      for i in range(BIG_UNITS))
+    units = "\n".join(f"  - {{id: lon-{i:03d}, name: Đoàn lớn {i:03d}}}" for i in range(BIG_UNITS))
     return f"""\
 id: lon
 title: Kế hoạch lớn
@@ -204,8 +226,7 @@ obligations:
 """
 
 
-def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,
-                                                             tmp_path: Path) -> None:
+def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World, tmp_path: Path) -> None:
     (tmp_path / "lon.yaml").write_text(big_plan(), encoding="utf-8")
     load(world.engine, tmp_path / "lon.yaml")
     c = world.client("thuky")
@@ -218,8 +239,9 @@ def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [row[-1] for row in rows[1:]] == whole
     assert rows[1][2] == "'=Báo cáo tháng"  # still written as text
-    sheet = openpyxl.load_workbook(io.BytesIO(c.get("/xuat/qua-han.xlsx?plan=lon").content),
-                                   read_only=True).active
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(c.get("/xuat/qua-han.xlsx?plan=lon").content), read_only=True
+    ).active
     assert [row[-1] for row in sheet.iter_rows(min_row=2, values_only=True)] == whole
     printed = c.get("/in/qua-han?plan=lon").text
     assert "2000 dòng đầu" in printed
@@ -227,8 +249,10 @@ def test_exports_of_ten_thousand_rows_equal_the_unpaged_list(world: World,
 
 # ── the command line ────────────────────────────────────────────────────────────────────────
 
+
 def test_cli_lists_page_stream_and_read_clusters_from_the_database(
-        kehoach_bin: str, db_url: str, world: World, tmp_path: Path) -> None:
+    kehoach_bin: str, db_url: str, world: World, tmp_path: Path
+) -> None:
     elsewhere = tmp_path / "noi-khac"  # no plans/ folder here
     elsewhere.mkdir()
     now = ("--now", "2022-04-01T10:00")
@@ -250,7 +274,8 @@ def test_cli_lists_page_stream_and_read_clusters_from_the_database(
     rows = list(csv.reader(io.StringIO(cli("overdue", "--limit", "0", "--format", "csv").stdout)))
     assert [r[-1] for r in rows[1:]] == [s["id"] for s in everything] and len(everything) == 12
     assert json.loads(cli("overdue", "--plan", "khac", "--format", "json").stdout) == [
-        s for s in everything if s["plan_id"] == "khac"]
+        s for s in everything if s["plan_id"] == "khac"
+    ]
     res = cli("agenda", "--days", "60", "--unit", "doan-c", "--format", "csv", "--limit", "1")
     assert len(list(csv.reader(io.StringIO(res.stdout)))) == 2 and "Còn 1 bước nữa" in res.stderr
     bad = run(kehoach_bin, "overdue", "--cluster", "khong-co", cwd=elsewhere, url=db_url)

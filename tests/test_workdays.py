@@ -1,4 +1,5 @@
 """Vietnamese working-day calendar and lunar dates: table-driven facts and properties."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -4,6 +4,7 @@ through store.dispatch and the Zalo channel. Linking with a typed code, the numb
 1/2/3 (done, the extension round trip to the approver and back, details), the commands, a
 blocked user's reminder going to their next contact, and the webhook on the board's server
 (its secret header checked)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -34,9 +35,16 @@ def world(db: Engine, plan_file: Path) -> dict[str, int]:
 
 
 def zalo_bot(db: Engine, zalo_api: FakeZaloAPI, **kwargs: Any) -> ZaloBot:
-    return ZaloBot(db, ZaloAPI(TOKEN, zalo_api.base_url), now=lambda: MAY_18, limiter=Limiter(None),
-                   channels=["zalo"], poll_timeout=1, public_url="https://kh.example.vn",
-                   **kwargs)
+    return ZaloBot(
+        db,
+        ZaloAPI(TOKEN, zalo_api.base_url),
+        now=lambda: MAY_18,
+        limiter=Limiter(None),
+        channels=["zalo"],
+        poll_timeout=1,
+        public_url="https://kh.example.vn",
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -66,8 +74,12 @@ def reply(zalo_api: FakeZaloAPI, chat: str, text: str, contains: str) -> str:
     """Write `text` in `chat`; the bot's first answer containing `contains`."""
     before = len(said(zalo_api, chat))
     zalo_api.message(chat, text)
-    return str(wait_for(lambda: next((t for t in said(zalo_api, chat, after=before)
-                                      if contains in t), None), f"«{contains}» after {text}"))
+    return str(
+        wait_for(
+            lambda: next((t for t in said(zalo_api, chat, after=before) if contains in t), None),
+            f"«{contains}» after {text}",
+        )
+    )
 
 
 def deliver(db: Engine, channel: ZaloChannel, **kwargs: Any) -> store.DispatchResult:
@@ -81,23 +93,34 @@ def remind(db: Engine, channel: ZaloChannel) -> Any:
         store.tick(s, MAY_18, channels=["zalo"])
     deliver(db, channel)
     with store.read_session(db) as s:
-        return s.execute(select(outbox_table).where(
-            outbox_table.c.unit_id == "doan-a", outbox_table.c.channel == "zalo",
-            outbox_table.c.state == "sent", outbox_table.c.step_id.is_not(None))
-            .order_by(outbox_table.c.id.desc()).limit(1)).one()
+        return s.execute(
+            select(outbox_table)
+            .where(
+                outbox_table.c.unit_id == "doan-a",
+                outbox_table.c.channel == "zalo",
+                outbox_table.c.state == "sent",
+                outbox_table.c.step_id.is_not(None),
+            )
+            .order_by(outbox_table.c.id.desc())
+            .limit(1)
+        ).one()
 
 
 def contact(db: Engine, pid: int, channel: str = "zalo") -> Any:
     with store.read_session(db) as s:
-        return s.execute(select(contacts_table).where(contacts_table.c.person_id == pid,
-                                                      contacts_table.c.channel == channel)
-                         ).one_or_none()
+        return s.execute(
+            select(contacts_table).where(
+                contacts_table.c.person_id == pid, contacts_table.c.channel == channel
+            )
+        ).one_or_none()
 
 
 # ── linking ─────────────────────────────────────────────────────────────────────────────────
 
-def test_a_code_typed_in_the_chat_links_it_once(db: Engine, world: dict[str, int],
-                                                bot: Running, zalo_api: FakeZaloAPI) -> None:
+
+def test_a_code_typed_in_the_chat_links_it_once(
+    db: Engine, world: dict[str, int], bot: Running, zalo_api: FakeZaloAPI
+) -> None:
     with store.write_session(db) as s:
         pid = add_person(s, "Bác Sáu", "doan-a", NOW)
         code = create_invite(s, pid, "thư ký", MAY_18 - timedelta(days=1))
@@ -112,9 +135,10 @@ def test_a_code_typed_in_the_chat_links_it_once(db: Engine, world: dict[str, int
 
 # ── the numbered replies ────────────────────────────────────────────────────────────────────
 
+
 def test_a_reminder_ends_with_the_replies_and_1_marks_its_step_done(
-        db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        zalo_api: FakeZaloAPI) -> None:
+    db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel, zalo_api: FakeZaloAPI
+) -> None:
     last = remind(db, channel)
     assert said(zalo_api, A) and all(t.endswith(STEP_REPLIES) for t in said(zalo_api, A))
     assert said(zalo_api, A)[-1].startswith("🔔") or "Hạn" in said(zalo_api, A)[-1]
@@ -127,8 +151,8 @@ def test_a_reminder_ends_with_the_replies_and_1_marks_its_step_done(
 
 
 def test_someone_else_cannot_answer_for_a_unit_and_3_shows_details(
-        db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        zalo_api: FakeZaloAPI) -> None:
+    db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel, zalo_api: FakeZaloAPI
+) -> None:
     last = remind(db, channel)
     assert "Chưa có tin nhắc" in reply(zalo_api, BOSS, "1", "Chưa có tin nhắc")
     details = reply(zalo_api, A, "3", "Tình trạng")
@@ -138,8 +162,8 @@ def test_someone_else_cannot_answer_for_a_unit_and_3_shows_details(
 
 
 def test_2_asks_for_an_extension_the_approver_grants_it_with_1(
-        db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        zalo_api: FakeZaloAPI) -> None:
+    db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel, zalo_api: FakeZaloAPI
+) -> None:
     last = remind(db, channel)
     if step(db, last.step_id).kind == "event":
         pytest.skip("the plan's last reminder is an event")  # pragma: no cover
@@ -163,8 +187,8 @@ def test_2_asks_for_an_extension_the_approver_grants_it_with_1(
 
 
 def test_2_from_the_approver_refuses_with_a_reason(
-        db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel,
-        zalo_api: FakeZaloAPI) -> None:
+    db: Engine, world: dict[str, int], bot: Running, channel: ZaloChannel, zalo_api: FakeZaloAPI
+) -> None:
     last = remind(db, channel)
     reply(zalo_api, A, "2", "ngày hạn mới")
     reply(zalo_api, A, "30/06/2022", "lý do")
@@ -179,8 +203,10 @@ def test_2_from_the_approver_refuses_with_a_reason(
 
 # ── commands ────────────────────────────────────────────────────────────────────────────────
 
-def test_the_commands_of_the_telegram_bot(db: Engine, world: dict[str, int], bot: Running,
-                                          zalo_api: FakeZaloAPI) -> None:
+
+def test_the_commands_of_the_telegram_bot(
+    db: Engine, world: dict[str, int], bot: Running, zalo_api: FakeZaloAPI
+) -> None:
     text = reply(zalo_api, A, "/viec", "Việc cần làm")
     assert "Báo cáo tháng" in text and "Đoàn phường B" not in text and "<b>" not in text
     assert "Việc quá hạn" in reply(zalo_api, A, "/quahan", "Việc quá hạn")
@@ -192,23 +218,28 @@ def test_the_commands_of_the_telegram_bot(db: Engine, world: dict[str, int], bot
     assert "chưa liên kết" in reply(zalo_api, A, "/viec", "chưa liên kết")
 
 
-def test_a_person_who_prefers_zalo_gets_reminders_there(db: Engine, world: dict[str, int]
-                                                        ) -> None:
+def test_a_person_who_prefers_zalo_gets_reminders_there(db: Engine, world: dict[str, int]) -> None:
     from kehoach.store.people import prefer
+
     with store.write_session(db) as s:
         set_contact(s, world["Anh Ba"], "telegram", "4201", NOW)  # Telegram comes first
         prefer(s, world["Anh Ba"], "zalo")
         store.tick(s, MAY_18, channels=["telegram", "zalo"])
     with store.read_session(db) as s:
-        used = set(s.execute(select(outbox_table.c.channel).where(
-            outbox_table.c.person_id == world["Anh Ba"])).scalars())
+        used = set(
+            s.execute(
+                select(outbox_table.c.channel).where(outbox_table.c.person_id == world["Anh Ba"])
+            ).scalars()
+        )
     assert used == {"zalo"}
 
 
 # ── a blocked user ──────────────────────────────────────────────────────────────────────────
 
+
 def test_a_user_who_blocked_the_bot_gets_the_reminder_on_their_next_contact(
-        db: Engine, world: dict[str, int], channel: ZaloChannel, zalo_api: FakeZaloAPI) -> None:
+    db: Engine, world: dict[str, int], channel: ZaloChannel, zalo_api: FakeZaloAPI
+) -> None:
     with store.write_session(db) as s:
         store.tick(s, MAY_18, channels=["zalo"])  # Zalo first, Telegram linked since
         set_contact(s, world["Anh Ba"], "telegram", "4201", NOW)
@@ -218,8 +249,9 @@ def test_a_user_who_blocked_the_bot_gets_the_reminder_on_their_next_contact(
     lost = contact(db, world["Anh Ba"])
     assert lost.lost_at == MAY_18 and "chặn bot" in lost.lost_reason
     with store.read_session(db) as s:
-        rows = s.execute(select(outbox_table).where(
-            outbox_table.c.person_id == world["Anh Ba"])).all()
+        rows = s.execute(
+            select(outbox_table).where(outbox_table.c.person_id == world["Anh Ba"])
+        ).all()
     failed = [r for r in rows if r.channel == "zalo" and r.state == "failed"]
     moved = {r.idempotency_key for r in rows if r.channel == "telegram"}
     assert failed and {f"{r.idempotency_key}|telegram" for r in failed} <= moved
@@ -228,19 +260,26 @@ def test_a_user_who_blocked_the_bot_gets_the_reminder_on_their_next_contact(
 
 # ── the webhook on the board ────────────────────────────────────────────────────────────────
 
+
 def test_the_webhook_route_checks_the_secret_then_answers(
-        db: Engine, world: dict[str, int], zalo_api: FakeZaloAPI) -> None:
+    db: Engine, world: dict[str, int], zalo_api: FakeZaloAPI
+) -> None:
     from kehoach.web.app import create_app
     from kehoach.web.server import background
 
-    settings = {"KEHOACH_ZALO_TOKEN": TOKEN, "KEHOACH_ZALO_BASE_URL": zalo_api.base_url,
-                "KEHOACH_ZALO_WEBHOOK_URL": "https://kh.example.vn/zalo/webhook",
-                "KEHOACH_ZALO_WEBHOOK_SECRET": "bi-mat-zalo-123", "KEHOACH_SECRET_KEY": "k"}
+    settings = {
+        "KEHOACH_ZALO_TOKEN": TOKEN,
+        "KEHOACH_ZALO_BASE_URL": zalo_api.base_url,
+        "KEHOACH_ZALO_WEBHOOK_URL": "https://kh.example.vn/zalo/webhook",
+        "KEHOACH_ZALO_WEBHOOK_SECRET": "bi-mat-zalo-123",
+        "KEHOACH_SECRET_KEY": "k",
+    }
     with background(create_app(settings, db, now=lambda: MAY_18)) as base:
         update = zalo_api.message(A, "/help")  # queued (no webhook at the stand-in yet)
 
         def post(secret: str | None) -> int:
             return post_update(f"{base}/zalo/webhook", update, SECRET_HEADER, secret)
+
         assert post(None) == 403 and post("sai-ma-bi-mat") == 403
         assert not said(zalo_api, A)  # refused requests did nothing
         assert post("bi-mat-zalo-123") == 200
@@ -248,8 +287,11 @@ def test_the_webhook_route_checks_the_secret_then_answers(
         assert post("bi-mat-zalo-123") == 200  # Zalo delivering it again: answered once
         assert len(said(zalo_api, A)) == 1
         # The bot in webhook mode registers the board's address; Zalo then POSTs there.
-        running = Running(zalo_bot(db, zalo_api, webhook_url=f"{base}/zalo/webhook",
-                                   webhook_secret="bi-mat-zalo-123"))
+        running = Running(
+            zalo_bot(
+                db, zalo_api, webhook_url=f"{base}/zalo/webhook", webhook_secret="bi-mat-zalo-123"
+            )
+        )
         try:
             wait_for(lambda: zalo_api.webhook.get("url"), "setWebhook")
             assert zalo_api.webhook["secret_token"] == "bi-mat-zalo-123"

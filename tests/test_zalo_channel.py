@@ -1,6 +1,7 @@
 """The Zalo channel over real HTTP against the loopback stand-in of tests/zalo_api.py: plain
 text with numbered replies, split within 2,000 characters, each fault the stand-in can play
 mapped to the dispatcher's outcome, a blocked user a lost contact, the rate kept."""
+
 from __future__ import annotations
 
 import socket
@@ -39,10 +40,23 @@ def channel(api: FakeZaloAPI) -> Iterator[ZaloChannel]:
         ch.close()
 
 
-def note(purpose: str = "reminder", payload: dict[str, Any] | None = None, chat: str = CHAT,
-         outbox_id: int = 5, level: int | None = 0) -> Notification:
-    return Notification(outbox_id, f"k{outbox_id}", "doan-a", purpose, level,
-                        payload or REMINDER, 1, Recipient(1, "Anh <Ba>", address=chat))
+def note(
+    purpose: str = "reminder",
+    payload: dict[str, Any] | None = None,
+    chat: str = CHAT,
+    outbox_id: int = 5,
+    level: int | None = 0,
+) -> Notification:
+    return Notification(
+        outbox_id,
+        f"k{outbox_id}",
+        "doan-a",
+        purpose,
+        level,
+        payload or REMINDER,
+        1,
+        Recipient(1, "Anh <Ba>", address=chat),
+    )
 
 
 def failure(channel: ZaloChannel, n: Notification | None = None) -> DeliveryError:
@@ -53,8 +67,10 @@ def failure(channel: ZaloChannel, n: Notification | None = None) -> DeliveryErro
 
 # ── what is sent ────────────────────────────────────────────────────────────────────────────
 
+
 def test_a_reminder_is_plain_text_ending_with_the_numbered_replies(
-        channel: ZaloChannel, api: FakeZaloAPI) -> None:
+    channel: ZaloChannel, api: FakeZaloAPI
+) -> None:
     result = channel.send(note())
     [sent] = api.sent()
     assert set(sent) == {"chat_id", "text"} and sent["chat_id"] == CHAT
@@ -70,17 +86,28 @@ def test_a_reminder_is_plain_text_ending_with_the_numbered_replies(
 def test_an_event_has_no_extension_and_a_request_is_answered_yes_or_no() -> None:
     event = render(note(payload={**REMINDER, "event": True}))
     assert event[-1].endswith("Trả lời 1 = đã xong, 3 = chi tiết")
-    asked = {**REMINDER, "requested_until": "2025-06-05T17:00:00+00:00",
-             "requested_by": "Chị Tư", "reason": "chờ số liệu"}
+    asked = {
+        **REMINDER,
+        "requested_until": "2025-06-05T17:00:00+00:00",
+        "requested_by": "Chị Tư",
+        "reason": "chờ số liệu",
+    }
     assert render(note("extension_asked", asked))[-1].endswith(
-        "Trả lời 1 = đồng ý, 2 = từ chối, 3 = chi tiết")
-    decided = {**REMINDER, "granted": True, "until": "2025-06-05T17:00:00+00:00",
-               "reason": "", "decided_by": "Quận Đoàn"}
+        "Trả lời 1 = đồng ý, 2 = từ chối, 3 = chi tiết"
+    )
+    decided = {
+        **REMINDER,
+        "granted": True,
+        "until": "2025-06-05T17:00:00+00:00",
+        "reason": "",
+        "decided_by": "Quận Đoàn",
+    }
     assert "Trả lời" not in render(note("extension_decided", decided))[-1]
 
 
 def test_a_long_digest_is_split_within_2000_characters_nothing_lost(
-        channel: ZaloChannel, api: FakeZaloAPI) -> None:
+    channel: ZaloChannel, api: FakeZaloAPI
+) -> None:
     remote = channel.send(note("digest", digest_payload(60), level=None)).remote_id
     sent = [m["text"] for m in api.sent()]
     assert len(sent) >= 5 and remote is not None and len(remote.split(",")) == len(sent)
@@ -92,7 +119,8 @@ def test_a_long_digest_is_split_within_2000_characters_nothing_lost(
 
 
 def test_a_digest_that_fails_half_way_sends_only_the_rest_when_retried(
-        channel: ZaloChannel, api: FakeZaloAPI) -> None:
+    channel: ZaloChannel, api: FakeZaloAPI
+) -> None:
     digest = note("digest", digest_payload(60), level=None)
     parts = render(digest)
     api.fail("sendMessage", "500", after=2)
@@ -114,6 +142,7 @@ def test_the_stand_in_refuses_what_the_documentation_refuses(api: FakeZaloAPI) -
 
 
 # ── faults ──────────────────────────────────────────────────────────────────────────────────
+
 
 def test_429_is_retried_after_the_wait_it_names(channel: ZaloChannel, api: FakeZaloAPI) -> None:
     api.fail("sendMessage", "429", retry_after=7)
@@ -137,8 +166,9 @@ def test_a_timeout_after_the_request_left_is_unknown(api: FakeZaloAPI) -> None:
     assert error.unknown and not error.permanent
 
 
-def test_a_connection_cut_after_the_request_arrived_is_unknown(channel: ZaloChannel,
-                                                              api: FakeZaloAPI) -> None:
+def test_a_connection_cut_after_the_request_arrived_is_unknown(
+    channel: ZaloChannel, api: FakeZaloAPI
+) -> None:
     api.fail("sendMessage", "drop")
     error = failure(channel)
     assert error.unknown and not error.permanent
@@ -156,8 +186,9 @@ def test_a_refused_connection_never_left_so_it_is_temporary() -> None:
     assert not (error.unknown or error.permanent)
 
 
-def test_a_user_who_blocked_the_bot_is_a_lost_contact(channel: ZaloChannel,
-                                                      api: FakeZaloAPI) -> None:
+def test_a_user_who_blocked_the_bot_is_a_lost_contact(
+    channel: ZaloChannel, api: FakeZaloAPI
+) -> None:
     api.block(CHAT)
     error = failure(channel)
     assert error.permanent and error.lost
@@ -178,12 +209,14 @@ def test_a_wrong_token_is_temporary_until_the_operator_fixes_it(api: FakeZaloAPI
 
 
 def test_no_zalo_contact_is_permanent(channel: ZaloChannel) -> None:
-    error = failure(channel, Notification(1, "k", "doan-a", "reminder", 0, REMINDER, 1,
-                                          Recipient(1, "Anh Ba")))
+    error = failure(
+        channel, Notification(1, "k", "doan-a", "reminder", 0, REMINDER, 1, Recipient(1, "Anh Ba"))
+    )
     assert error.permanent and not error.lost
 
 
 # ── settings and the rate ───────────────────────────────────────────────────────────────────
+
 
 def test_settings_make_the_channel_and_bad_numbers_are_said_in_vietnamese() -> None:
     from kehoach.channels import spec
@@ -191,22 +224,33 @@ def test_settings_make_the_channel_and_bad_numbers_are_said_in_vietnamese() -> N
 
     zalo = spec("zalo")
     assert zalo is not None and zalo.build(Settings.of({})) is None
-    made = zalo.build(Settings.of({"KEHOACH_ZALO_TOKEN": TOKEN, "KEHOACH_ZALO_RATE": "4,5",
-                                   "KEHOACH_ZALO_MAX_CHARS": "1500"}))
+    made = zalo.build(
+        Settings.of(
+            {
+                "KEHOACH_ZALO_TOKEN": TOKEN,
+                "KEHOACH_ZALO_RATE": "4,5",
+                "KEHOACH_ZALO_MAX_CHARS": "1500",
+            }
+        )
+    )
     assert isinstance(made, ZaloChannel)
     try:
         assert made.limiter.rate == 4.5 and made.max_chars == 1500
         assert made.sender_key == sender_key(TOKEN) and TOKEN not in made.sender_key
     finally:
         made.close()
-    with pytest.raises(SettingsError, match="KEHOACH_ZALO_RATE.*nhanh.*số dương"):
+    with pytest.raises(SettingsError, match=r"KEHOACH_ZALO_RATE.*nhanh.*số dương"):
         Settings.of({"KEHOACH_ZALO_RATE": "nhanh"})
-    with pytest.raises(SettingsError, match="KEHOACH_ZALO_MAX_CHARS.*từ 100 đến 2000"):
+    with pytest.raises(SettingsError, match=r"KEHOACH_ZALO_MAX_CHARS.*từ 100 đến 2000"):
         Settings.of({"KEHOACH_ZALO_MAX_CHARS": "5000"})
-    with pytest.raises(SettingsError, match="KEHOACH_ZALO_WEBHOOK_SECRET.*8 đến 256"):
-        Settings.of({"KEHOACH_ZALO_TOKEN": TOKEN, "KEHOACH_ZALO_WEBHOOK_URL":
-                     "https://kh.example.vn/zalo/webhook"})
-    with pytest.raises(SettingsError, match="KEHOACH_ZALO_WEBHOOK_SECRET.*8 đến 256"):
+    with pytest.raises(SettingsError, match=r"KEHOACH_ZALO_WEBHOOK_SECRET.*8 đến 256"):
+        Settings.of(
+            {
+                "KEHOACH_ZALO_TOKEN": TOKEN,
+                "KEHOACH_ZALO_WEBHOOK_URL": "https://kh.example.vn/zalo/webhook",
+            }
+        )
+    with pytest.raises(SettingsError, match=r"KEHOACH_ZALO_WEBHOOK_SECRET.*8 đến 256"):
         Settings.of({"KEHOACH_ZALO_WEBHOOK_SECRET": "ngan"})
 
 

@@ -3,6 +3,7 @@ stand-in: serve and two workers share one bot token, the stand-in answering 429 
 configured rate (one process sends, nothing is refused, the sender stopped half-way hands
 over); a worker killed with SIGKILL in the middle of multi-part digests and restarted sends
 no part twice and loses none but the row it was sending (parked «unknown»)."""
+
 from __future__ import annotations
 
 import re
@@ -50,16 +51,28 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int]:
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # several processes
 def test_serve_and_two_workers_share_one_zalo_token_within_the_rate(
-        kehoach_bin: str, empty: Engine, db_url: str, zalo_api: FakeZaloAPI,
-        tmp_path: Path) -> None:
+    kehoach_bin: str, empty: Engine, db_url: str, zalo_api: FakeZaloAPI, tmp_path: Path
+) -> None:
     store.upgrade(empty)
     queue_reminders(empty, 150, 50, channel="zalo")
     zalo_api.limits(rate=15)  # what the operator configured is what the API takes
     logs = [tmp_path / f"{name}.err" for name in ("serve", "worker1", "worker2")]
-    procs = [kehoach(kehoach_bin, db_url, zalo_api, tmp_path, *args, "--poll-seconds", "0.2",
-                     bot=ZALO, extra={"KEHOACH_ZALO_RATE": "15"},
-                     stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-             for args, log in zip((["serve"], ["worker"], ["worker"]), logs, strict=True)]
+    procs = [
+        kehoach(
+            kehoach_bin,
+            db_url,
+            zalo_api,
+            tmp_path,
+            *args,
+            "--poll-seconds",
+            "0.2",
+            bot=ZALO,
+            extra={"KEHOACH_ZALO_RATE": "15"},
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        for args, log in zip((["serve"], ["worker"], ["worker"]), logs, strict=True)
+    ]
     try:
         wait_for(lambda: sent(empty) >= 50, "the first fifty", 90)
         holders = [i for i, log in enumerate(logs) if HOLDER in log.read_text("utf-8")]
@@ -77,20 +90,43 @@ def test_serve_and_two_workers_share_one_zalo_token_within_the_rate(
 
 
 def test_invite_for_zalo_prints_a_code_the_bot_takes(
-        kehoach_bin: str, db: Engine, db_url: str, plan_file: Path, zalo_api: FakeZaloAPI,
-        tmp_path: Path) -> None:
+    kehoach_bin: str,
+    db: Engine,
+    db_url: str,
+    plan_file: Path,
+    zalo_api: FakeZaloAPI,
+    tmp_path: Path,
+) -> None:
     load(db, plan_file)
     with store.write_session(db) as s:
         pid = add_person(s, "Anh Ba", "doan-a", NOW, login="anhba")
-    done = kehoach(kehoach_bin, db_url, zalo_api, tmp_path, "invite", "anhba", "--channel", "zalo",
-                   bot=ZALO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = kehoach(
+        kehoach_bin,
+        db_url,
+        zalo_api,
+        tmp_path,
+        "invite",
+        "anhba",
+        "--channel",
+        "zalo",
+        bot=ZALO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = done.communicate(timeout=60)
     text = out.decode()
     assert done.returncode == 0, err.decode()
     found = re.search(r"Mã: ([A-Za-z0-9_-]+)", text)
     assert found is not None and "gửi mã này cho bot" in text and "t.me" not in text, text
-    running = Running(ZaloBot(db, ZaloAPI(TOKEN, zalo_api.base_url), now=lambda: NOW,
-                              limiter=Limiter(None), poll_timeout=1))
+    running = Running(
+        ZaloBot(
+            db,
+            ZaloAPI(TOKEN, zalo_api.base_url),
+            now=lambda: NOW,
+            limiter=Limiter(None),
+            poll_timeout=1,
+        )
+    )
     try:
         zalo_api.message("z-ba", found.group(1))
         wait_for(lambda: any("Đã liên kết" in t for t in zalo_api.texts_to("z-ba")), "the link")
@@ -118,31 +154,67 @@ def queue_digests(engine: Engine) -> list[Notification]:
         rows: list[dict[str, Any]] = []
         for row in range(ROWS):
             payload = digest_payload(ITEMS, title_len=60)
-            payload["late"] = [{**item, "title": f"K{row:03d} việc {n} " + "x" * 200}
-                               for n, item in enumerate(payload["late"])]
+            payload["late"] = [
+                {**item, "title": f"K{row:03d} việc {n} " + "x" * 200}
+                for n, item in enumerate(payload["late"])
+            ]
             payload["lost_links"] = []
-            rows.append({"idempotency_key": f"digest|K{row:03d}", "step_id": None,
-                         "person_id": people[row % 4], "unit_id": "doan-a", "channel": "zalo",
-                         "purpose": "digest", "level": None, "payload": payload,
-                         "state": "pending", "attempts": 0, "not_before": AT,
-                         "created_at": AT, "updated_at": AT})
+            rows.append(
+                {
+                    "idempotency_key": f"digest|K{row:03d}",
+                    "step_id": None,
+                    "person_id": people[row % 4],
+                    "unit_id": "doan-a",
+                    "channel": "zalo",
+                    "purpose": "digest",
+                    "level": None,
+                    "payload": payload,
+                    "state": "pending",
+                    "attempts": 0,
+                    "not_before": AT,
+                    "created_at": AT,
+                    "updated_at": AT,
+                }
+            )
         s.execute(insert(outbox_table), rows)
-    return [Notification(0, f"digest|K{row:03d}", "doan-a", "digest", None,
-                         rows[row]["payload"], 1, Recipient(0, f"Người {row % 4}"))
-            for row in range(ROWS)]
+    return [
+        Notification(
+            0,
+            f"digest|K{row:03d}",
+            "doan-a",
+            "digest",
+            None,
+            rows[row]["payload"],
+            1,
+            Recipient(0, f"Người {row % 4}"),
+        )
+        for row in range(ROWS)
+    ]
 
 
 def test_a_worker_killed_mid_digest_sends_no_part_twice(
-        kehoach_bin: str, db: Engine, db_url: str, zalo_api: FakeZaloAPI, tmp_path: Path) -> None:
+    kehoach_bin: str, db: Engine, db_url: str, zalo_api: FakeZaloAPI, tmp_path: Path
+) -> None:
     notes = queue_digests(db)
     parts = {n.key: render(n) for n in notes}
     assert all(len(p) >= 3 for p in parts.values())
     total = sum(len(p) for p in parts.values())
 
     def start(name: str) -> subprocess.Popen[bytes]:
-        return kehoach(kehoach_bin, db_url, zalo_api, tmp_path, "worker", "--poll-seconds", "0.1",
-                       bot=ZALO, extra={"KEHOACH_ZALO_RATE": "40"},
-                       stdout=subprocess.DEVNULL, stderr=(tmp_path / name).open("wb"))
+        return kehoach(
+            kehoach_bin,
+            db_url,
+            zalo_api,
+            tmp_path,
+            "worker",
+            "--poll-seconds",
+            "0.1",
+            bot=ZALO,
+            extra={"KEHOACH_ZALO_RATE": "40"},
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / name).open("wb"),
+        )
+
     first = start("first.err")
     try:
         wait_for(lambda: len(zalo_api.sent()) >= total // 3, "a third of the parts", 90)
@@ -153,19 +225,24 @@ def test_a_worker_killed_mid_digest_sends_no_part_twice(
     assert in_flight <= 2 and 0 < len(zalo_api.sent()) < total
     second = start("second.err")
     try:
-        wait_for(lambda: not (states(db)["pending"] or states(db)["claimed"]),
-                 "the rest to be sent", 120)
+        wait_for(
+            lambda: not (states(db)["pending"] or states(db)["claimed"]), "the rest to be sent", 120
+        )
     finally:
         assert stop_all([second]) == [0], (tmp_path / "second.err").read_text("utf-8")
     with store.write_session(db) as s:  # the dead worker's row, after its lease
         release_stale_claims(s, AT, datetime.now(UTC) + 2 * LEASE)
     with store.read_session(db) as s:
-        final = {r.idempotency_key: r.state for r in s.execute(
-            select(outbox_table.c.idempotency_key, outbox_table.c.state))}
+        final = {
+            r.idempotency_key: r.state
+            for r in s.execute(select(outbox_table.c.idempotency_key, outbox_table.c.state))
+        }
     got = Counter(m["text"] for m in zalo_api.sent())
     assert max(got.values()) == 1  # no part twice
-    assert set(final.values()) <= {"sent", "unknown"} and \
-        sum(v == "unknown" for v in final.values()) <= in_flight
+    assert (
+        set(final.values()) <= {"sent", "unknown"}
+        and sum(v == "unknown" for v in final.values()) <= in_flight
+    )
     for key, state in final.items():
         if state == "sent":
             assert all(got[text] == 1 for text in parts[key]), key

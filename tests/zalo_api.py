@@ -20,6 +20,7 @@ Where the documentation is silent it plays what a careful client must survive:
     api.sent()                                # the sendMessage calls that succeeded
     api.stop()
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,12 @@ from tests.loopback import Call, Fault, LoopbackServer, utf16_len
 TOKEN = "1459232241454765289:zalo-TEST-token"  # the tests' bot (a token's shape)
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_TEXT = 2000
-BOT = {"id": "1459232241454765289", "account_name": "bot.KeHoach", "account_type": "BASIC",
-       "can_join_groups": False}
+BOT = {
+    "id": "1459232241454765289",
+    "account_name": "bot.KeHoach",
+    "account_type": "BASIC",
+    "can_join_groups": False,
+}
 
 
 class FakeZaloAPI(LoopbackServer):
@@ -98,10 +103,16 @@ class FakeZaloAPI(LoopbackServer):
     def message(self, chat_id: str, text: str, name: str = "Người dùng") -> dict[str, Any]:
         """The user `chat_id` writes `text` to the bot: an update queued for getUpdates, or
         POSTed to the webhook when one is set (from the server's loop, as Zalo would)."""
-        update = {"event_name": "message.text.received", "message": {
-            "message_id": f"m{next(self._ids)}", "date": int(time.time() * 1000), "text": text,
-            "chat": {"id": chat_id, "chat_type": "PRIVATE"},
-            "from": {"id": chat_id, "display_name": name, "is_bot": False}}}
+        update = {
+            "event_name": "message.text.received",
+            "message": {
+                "message_id": f"m{next(self._ids)}",
+                "date": int(time.time() * 1000),
+                "text": text,
+                "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+                "from": {"id": chat_id, "display_name": name, "is_bot": False},
+            },
+        }
         with self._lock:
             if self.known is not None:
                 self.known.add(chat_id)
@@ -119,8 +130,9 @@ class FakeZaloAPI(LoopbackServer):
         if self._http is None:
             self._http = aiohttp.ClientSession()
         try:
-            async with self._http.post(hook["url"], json=update,
-                                       headers={SECRET_HEADER: hook["secret_token"]}) as res:
+            async with self._http.post(
+                hook["url"], json=update, headers={SECRET_HEADER: hook["secret_token"]}
+            ) as res:
                 status = res.status
         except aiohttp.ClientError:
             status = 0
@@ -162,8 +174,9 @@ class FakeZaloAPI(LoopbackServer):
             return result
         return web.json_response({"ok": True, "result": result})
 
-    async def _faulty(self, call: Call, fault: Fault, request: web.Request
-                      ) -> web.StreamResponse | None:
+    async def _faulty(
+        self, call: Call, fault: Fault, request: web.Request
+    ) -> web.StreamResponse | None:
         opts = fault.options
         if fault.kind == "429":
             after = int(opts.get("retry_after", 1))
@@ -218,8 +231,7 @@ class FakeZaloAPI(LoopbackServer):
         if parsed.scheme != "https" and not loopback:
             return self._error(call, 400, "Bad Request: url must be HTTPS")
         if not isinstance(secret, str) or not 8 <= len(secret) <= 256:
-            return self._error(call, 400, "Bad Request: secret_token must be 8 to 256 "
-                                          "characters")
+            return self._error(call, 400, "Bad Request: secret_token must be 8 to 256 characters")
         with self._lock:
             self.webhook = {"url": url, "secret_token": secret}
         return {"url": url, "updated_at": int(time.time() * 1000)}
@@ -271,9 +283,19 @@ def main() -> None:
         print(api.base_url, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         ok = [c.at for c in api.calls_of("sendMessage") if c.status == 200]
-        print(json.dumps({"sent": len(ok), "too_many": api.too_many, "why": {},
-                          "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0,
-                          "cpu": time.process_time() - cpu}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "sent": len(ok),
+                    "too_many": api.too_many,
+                    "why": {},
+                    "span": (max(ok) - min(ok)) if len(ok) > 1 else 0.0,
+                    "cpu": time.process_time() - cpu,
+                }
+            ),
+            flush=True,
+        )
+
     asyncio.run(run())
 
 

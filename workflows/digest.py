@@ -21,6 +21,7 @@ heard, then most days late), the others by deadline.
     >>> digest_for({"b"}, [s], datetime(2024, 1, 27, 1, tzinfo=UTC)) is None
     True
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -85,23 +86,36 @@ def item_for(units: AbstractSet[str], step: StepFacts, now: datetime) -> DigestI
     if not own and not (st.phase in LATE and _reached(step, now, units)):
         return None
     deadline = step.deadline
-    return DigestItem(step.id, step.unit, st.phase, st.label, deadline,
-                      (deadline - EPSILON).astimezone(step.tz).date(), st.days_late, st.level,
-                      own)
+    return DigestItem(
+        step.id,
+        step.unit,
+        st.phase,
+        st.label,
+        deadline,
+        (deadline - EPSILON).astimezone(step.tz).date(),
+        st.days_late,
+        st.level,
+        own,
+    )
 
 
-def digest_for(recipient_units: Iterable[str], step_facts_list: Iterable[StepFacts],
-               now: datetime) -> Digest | None:
+def digest_for(
+    recipient_units: Iterable[str], step_facts_list: Iterable[StepFacts], now: datetime
+) -> Digest | None:
     """The digest of the recipient with `recipient_units` at `now`; None when it would be empty."""
     units = frozenset(recipient_units)
     items = [i for s in step_facts_list if (i := item_for(units, s, now)) is not None]
     if not items:
         return None
-    late = sorted((i for i in items if i.late),
-                  key=lambda i: (-i.level, -i.days_late, i.deadline, i.step_id))
-    today = sorted((i for i in items if i.phase == Phase.DUE_TODAY),
-                   key=lambda i: (i.deadline, i.step_id))
-    soon = sorted((i for i in items if i.phase == Phase.DUE_SOON),
-                  key=lambda i: (i.deadline, i.step_id))
-    return Digest(tuple(sorted(units)), now.astimezone(VN).date(), tuple(late), tuple(today),
-                  tuple(soon))
+    late = sorted(
+        (i for i in items if i.late), key=lambda i: (-i.level, -i.days_late, i.deadline, i.step_id)
+    )
+    today = sorted(
+        (i for i in items if i.phase == Phase.DUE_TODAY), key=lambda i: (i.deadline, i.step_id)
+    )
+    soon = sorted(
+        (i for i in items if i.phase == Phase.DUE_SOON), key=lambda i: (i.deadline, i.step_id)
+    )
+    return Digest(
+        tuple(sorted(units)), now.astimezone(VN).date(), tuple(late), tuple(today), tuple(soon)
+    )

@@ -17,6 +17,7 @@ noise; the rungs speak then). Each escalation rung is sent once, whatever the st
 notice sent more than `GRACE` after its moment is marked late. Keys are stable, so a notice
 decided twice is stored once (the outbox's unique idempotency key).
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,12 @@ class State(StrEnum):
     CANCELLED = "cancelled"
 
 
-STATE_NAMES = {State.PENDING: "chưa làm", State.DONE: "đã xong", State.EXCUSED: "được miễn",
-               State.CANCELLED: "đã hủy"}
+STATE_NAMES = {
+    State.PENDING: "chưa làm",
+    State.DONE: "đã xong",
+    State.EXCUSED: "được miễn",
+    State.CANCELLED: "đã hủy",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +160,13 @@ class StepStatus:
             return "đã diễn ra"
         if p == Phase.DONE_LATE:
             return f"xong trễ {n} ngày"
-        return STATE_NAMES[{Phase.DONE: State.DONE, Phase.EXCUSED: State.EXCUSED,
-                            Phase.CANCELLED: State.CANCELLED}[p]]
-
+        return STATE_NAMES[
+            {
+                Phase.DONE: State.DONE,
+                Phase.EXCUSED: State.EXCUSED,
+                Phase.CANCELLED: State.CANCELLED,
+            }[p]
+        ]
 
     @property
     def overdue(self) -> str:
@@ -208,8 +217,9 @@ def status(step: StepFacts, now: datetime) -> StepStatus:
             return StepStatus(Phase.HAPPENED, event=True)
         days = _days_after(now, deadline) if now > deadline else 1
         level = max((r.level for r in step.effective_rungs if r.at <= now), default=0)
-        return StepStatus(Phase.ESCALATED if level else Phase.OVERDUE, days, level,
-                          sent_level=step.escalated)
+        return StepStatus(
+            Phase.ESCALATED if level else Phase.OVERDUE, days, level, sent_level=step.escalated
+        )
     last_day = (deadline - timedelta(microseconds=1)).astimezone(step.tz).date()
     if now.astimezone(step.tz).date() == last_day:
         return StepStatus(Phase.DUE_TODAY, event=event)
@@ -219,6 +229,7 @@ def status(step: StepFacts, now: datetime) -> StepStatus:
 
 
 # ── notices ─────────────────────────────────────────────────────────────────────────────────
+
 
 @dataclass(frozen=True, slots=True)
 class Notice:
@@ -246,12 +257,16 @@ def due_notices(step: StepFacts, last_run: datetime, now: datetime) -> list[Noti
     missed = [r for r in step.effective_reminders if last_run < r <= now]
     if missed and now < step.deadline:
         latest = max(missed)
-        out.append(Notice(step.id, "reminder", 0, latest, (step.unit,),
-                          now - latest > GRACE, len(missed) - 1))
-    for rung in step.effective_rungs:
-        if last_run < rung.at <= now and rung.units:
-            out.append(Notice(step.id, "escalation", rung.level, rung.at, rung.units,
-                              now - rung.at > GRACE))
+        out.append(
+            Notice(
+                step.id, "reminder", 0, latest, (step.unit,), now - latest > GRACE, len(missed) - 1
+            )
+        )
+    out.extend(
+        Notice(step.id, "escalation", rung.level, rung.at, rung.units, now - rung.at > GRACE)
+        for rung in step.effective_rungs
+        if last_run < rung.at <= now and rung.units
+    )
     return out
 
 
@@ -266,6 +281,7 @@ def next_moment(step: StepFacts, now: datetime) -> datetime | None:
 
 # ── actions ─────────────────────────────────────────────────────────────────────────────────
 
+
 class Action(StrEnum):
     DONE = "done"
     REQUEST_EXTENSION = "request_extension"
@@ -277,23 +293,41 @@ class Action(StrEnum):
     ACHIEVE = "achieve"
 
 
-ACTION_NAMES = {Action.DONE: "đánh dấu hoàn thành", Action.REQUEST_EXTENSION: "xin gia hạn",
-                Action.GRANT: "cho gia hạn", Action.REFUSE: "từ chối gia hạn",
-                Action.EXCUSE: "miễn", Action.REOPEN: "mở lại",
-                Action.PAY: "ghi nhận số tiền đã đóng",
-                Action.ACHIEVE: "ghi nhận kết quả đạt được"}
+ACTION_NAMES = {
+    Action.DONE: "đánh dấu hoàn thành",
+    Action.REQUEST_EXTENSION: "xin gia hạn",
+    Action.GRANT: "cho gia hạn",
+    Action.REFUSE: "từ chối gia hạn",
+    Action.EXCUSE: "miễn",
+    Action.REOPEN: "mở lại",
+    Action.PAY: "ghi nhận số tiền đã đóng",
+    Action.ACHIEVE: "ghi nhận kết quả đạt được",
+}
 #: The states each action may start from; then the extra conditions in `refusal`.
-FROM = {Action.DONE: {State.PENDING}, Action.REQUEST_EXTENSION: {State.PENDING},
-        Action.GRANT: {State.PENDING}, Action.REFUSE: {State.PENDING},
-        Action.EXCUSE: {State.PENDING}, Action.REOPEN: {State.DONE, State.EXCUSED},
-        Action.PAY: {State.PENDING}, Action.ACHIEVE: {State.PENDING}}
+FROM = {
+    Action.DONE: {State.PENDING},
+    Action.REQUEST_EXTENSION: {State.PENDING},
+    Action.GRANT: {State.PENDING},
+    Action.REFUSE: {State.PENDING},
+    Action.EXCUSE: {State.PENDING},
+    Action.REOPEN: {State.DONE, State.EXCUSED},
+    Action.PAY: {State.PENDING},
+    Action.ACHIEVE: {State.PENDING},
+}
 #: The kinds an action is only for (the others: every kind).
 KINDS = {Action.PAY: "contribution", Action.ACHIEVE: "target"}
 #: Where each allowed action leads. Paying or reporting a quantity leads to DONE instead once
 #: the amount owed or the target is reached: the store knows the figures and decides.
-TO = {Action.DONE: State.DONE, Action.REQUEST_EXTENSION: State.PENDING,
-      Action.GRANT: State.PENDING, Action.REFUSE: State.PENDING, Action.EXCUSE: State.EXCUSED,
-      Action.REOPEN: State.PENDING, Action.PAY: State.PENDING, Action.ACHIEVE: State.PENDING}
+TO = {
+    Action.DONE: State.DONE,
+    Action.REQUEST_EXTENSION: State.PENDING,
+    Action.GRANT: State.PENDING,
+    Action.REFUSE: State.PENDING,
+    Action.EXCUSE: State.EXCUSED,
+    Action.REOPEN: State.PENDING,
+    Action.PAY: State.PENDING,
+    Action.ACHIEVE: State.PENDING,
+}
 
 
 class ActionRefused(ValueError):
@@ -317,8 +351,10 @@ def refusal(step: StepFacts, action: Action) -> str | None:
         if step.extension_requested:
             return "đã có một đề nghị gia hạn đang chờ"
     if action in KINDS and step.kind != KINDS[action]:
-        return {"contribution": "không phải một khoản đóng góp",
-                "target": "không phải một chỉ tiêu"}[KINDS[action]]
+        return {
+            "contribution": "không phải một khoản đóng góp",
+            "target": "không phải một chỉ tiêu",
+        }[KINDS[action]]
     if action in (Action.GRANT, Action.REFUSE) and not step.extension_requested:
         return "không có đề nghị gia hạn nào đang chờ"
     return None

@@ -3,6 +3,7 @@
 The package is pure: `import_lines` takes numbered lines, `render` returns the plan file's
 text. Reading Word or text files is `kehoach.cli_import`'s job.
 """
+
 from __future__ import annotations
 
 from .assemble import import_lines

@@ -21,6 +21,7 @@ Tháng Thanh niên → tháng 3 hằng năm
 >>> [c.phrase for c in find_campaigns("Ra quân Chiến dịch tình nguyện Hè", 2025)]
 ['từ tháng 6 đến tháng 8 năm 2025']
 """
+
 from __future__ import annotations
 
 import re
@@ -28,16 +29,31 @@ from dataclasses import dataclass
 
 #: (pattern of the name, first month, last month, what the custom is).
 DEFAULTS: tuple[tuple[re.Pattern[str], int, int, str], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), a, b, why) for p, a, b, why in (
+    (re.compile(p, re.IGNORECASE), a, b, why)
+    for p, a, b, why in (
         (r"\btháng\s+thanh\s+niên\b", 3, 3, "Tháng Thanh niên là tháng 3"),
         (r"\btháng\s+nhân\s+đạo\b", 5, 5, "Tháng Nhân đạo là tháng 5"),
         (r"\btháng\s+hành\s+động\s+vì\s+trẻ\s+em\b", 6, 6, "Tháng hành động vì trẻ em là tháng 6"),
-        (r"\bchiến\s+dịch(?:\s+[^\W\d_]+){0,5}?\s+(?:mùa\s+)?hè(?:\s+tình\s+nguyện)?\b|\bmùa\s+hè\s+xanh\b",
-         6, 8, "chiến dịch hè: tháng 6 – tháng 8, mùa hè của học sinh"),
-        (r"\bxuân\s+(?:tình\s+nguyện|biên\s+giới|yêu\s+thương|biển\s+đảo|chiến\s+sĩ)\b", 1, 2,
-         "chiến dịch xuân: quanh Tết (21/01 – 20/02), tháng 01 – tháng 02"),
-        (r"\btiếp\s+sức\s+mùa\s+thi\b", 6, 7, "Tiếp sức mùa thi: kỳ thi tuyển sinh, tháng 6 – tháng 7"),
-    ))
+        (
+            r"\bchiến\s+dịch(?:\s+[^\W\d_]+){0,5}?\s+(?:mùa\s+)?hè(?:\s+tình\s+nguyện)?\b|\bmùa\s+hè\s+xanh\b",
+            6,
+            8,
+            "chiến dịch hè: tháng 6 – tháng 8, mùa hè của học sinh",
+        ),
+        (
+            r"\bxuân\s+(?:tình\s+nguyện|biên\s+giới|yêu\s+thương|biển\s+đảo|chiến\s+sĩ)\b",
+            1,
+            2,
+            "chiến dịch xuân: quanh Tết (21/01 – 20/02), tháng 01 – tháng 02",
+        ),
+        (
+            r"\btiếp\s+sức\s+mùa\s+thi\b",
+            6,
+            7,
+            "Tiếp sức mùa thi: kỳ thi tuyển sinh, tháng 6 – tháng 7",
+        ),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ a date but is not understood comes back as a `Doubt`, never dropped.
 >>> [f.phrase for f in find_when("Tổ chức tại công viên 30/4 lúc 7g30 ngày 19.5.2022")]
 ['lúc 7g30 ngày 19.5.2022']
 """
+
 from __future__ import annotations
 
 import re
@@ -38,24 +39,43 @@ _MASKS = re.compile(
 #: đăng», «Ngày cập nhật»); statistics «tính đến»; laws «Luật … năm 2014»; a cited plan's subject
 #: («số … về việc …»); days off («nghỉ bù»); fractions «2/3 ủy viên»; classes, rooms and house
 #: numbers «lớp 9/2», «phòng 2/1»; «24/7»; a letterhead's place and date line.
-_MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
-    (("-", "–"), r"""\(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}
-                     \s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?"""),
-    (("kỷ niệm",), r"\bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)"),
-    (("đăng", "cập nhật", "lượt xem", "ban hành", "hiệu lực"),
-     (r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành"
-      r"|(?:có\s+)?hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?(?:\s+ngày)?)\b[\s:\d/.,-]*")),
-    (("tính",), r"\btính\s+(?:đến|tới|từ)\b[^,;]*"),
-    (("tức", "nhằm"), r"""\(\s*(?:tức|nhằm)[^()]*?
+_MORE_MASKS = tuple(
+    (words, re.compile(p, re.VERBOSE))
+    for words, p in (
+        (
+            ("-", "–"),
+            r"""\(?\s*0?(\d{1,2})\s*[/.-]\s*0?(\d{1,2})\s*[/.-]\s*\d{4}
+                     \s*[-–]\s*0?\1\s*[/.-]\s*0?\2\s*[/.-]?\s*\d{4,6}\s*\)?""",
+        ),
+        (("kỷ niệm",), r"\bkỷ\s+niệm[^()]{0,150}?\(\s*\d{4}\s*[-–]\s*\d{4}\s*\)"),
+        (
+            ("đăng", "cập nhật", "lượt xem", "ban hành", "hiệu lực"),
+            (
+                r"\b(?:ngày\s+đăng|đăng\s+ngày|ngày\s+cập\s+nhật|cập\s+nhật(?:\s+ngày)?|lượt\s+xem|ngày\s+ban\s+hành"
+                r"|(?:có\s+)?hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?(?:\s+ngày)?)\b[\s:\d/.,-]*"
+            ),
+        ),
+        (("tính",), r"\btính\s+(?:đến|tới|từ)\b[^,;]*"),
+        (
+            ("tức", "nhằm"),
+            r"""\(\s*(?:tức|nhằm)[^()]*?
          (?:âm\s+lịch|năm\s+(?:giáp|ất|bính|đinh|mậu|kỷ|canh|tân|nhâm|quý)\s+\w+)
-         [^()]*\)"""),  # a solar date's lunar gloss «(tức ngày 15/3 năm Ất Tỵ)»
-    (("luật", "pháp lệnh", "hiến pháp"),
-     r"""\b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
-         |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})"""),
-    (("về", "v/v"), r"""\bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?
-                       (?:về|v/v)\s[^,;]*"""),
-    (("nghỉ",), r"\b(?:được\s+)?nghỉ\b[^.;]*"),
-    (("/",), r"""\b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?
+         [^()]*\)""",
+        ),  # a solar date's lunar gloss «(tức ngày 15/3 năm Ất Tỵ)»
+        (
+            ("luật", "pháp lệnh", "hiến pháp"),
+            r"""\b(?:luật|bộ\s+luật|pháp\s+lệnh|hiến\s+pháp)\s[^;,.]{0,80}?(?:\bnăm\s+\d{4}
+         |\bngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}|\bngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4})""",
+        ),
+        (
+            ("về", "v/v"),
+            r"""\bsố\s*:?\s*\d[\w/.-]*\s+(?:ngày\s+\S+\s+)?(?:của\s+[^,;]{0,80}?\s+)?
+                       (?:về|v/v)\s[^,;]*""",
+        ),
+        (("nghỉ",), r"\b(?:được\s+)?nghỉ\b[^.;]*"),
+        (
+            ("/",),
+            r"""\b\d\s*/\s*\d{1,2}\s+(?:số\s+|tổng\s+số\s+)?
          (?:ủy\s+viên|uỷ\s+viên|thành\s+viên|đại\s+biểu|đoàn\s+viên|
          hội\s+viên|đảng\s+viên|học\s+sinh|sinh\s+viên|cán\s+bộ|người|lớp|chi\s+đoàn|đơn\s+vị|xã|
          phường|tiêu\s+chí|phiếu|số)\b
@@ -63,19 +83,28 @@ _MORE_MASKS = tuple((words, re.compile(p, re.VERBOSE)) for words, p in (
          \s+\d{1,4}\s*/\s*\d{1,4}(?!\s*/\s*\d)\b
       | \b24\s*/\s*7\b(?!\s*/\s*\d)
       | \b(?:tỷ\s+lệ|tỉ\s+lệ|khoảng|gần|hơn|trên|dưới|chiếm|bằng|đạt|trang)
-         \s+\d{1,3}\s*/\s*\d{1,3}(?![\d/])"""),
-    (("khóa", "khoá"),
-     r"\bkho[áa]\s+[ivxl]+\s*,?\s*\(?\s*(?:nhiệm\s+kỳ\s+)?\d{4}\s*[-–]\s*\d{4}\s*\)?"),
-    (("tháng",), r"^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$"),
-))
+         \s+\d{1,3}\s*/\s*\d{1,3}(?![\d/])""",
+        ),
+        (
+            ("khóa", "khoá"),
+            r"\bkho[áa]\s+[ivxl]+\s*,?\s*\(?\s*(?:nhiệm\s+kỳ\s+)?\d{4}\s*[-–]\s*\d{4}\s*\)?",
+        ),
+        (
+            ("tháng",),
+            r"^\W*[^\W\d_][^,|]{1,40},\s*ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}\W*$",
+        ),
+    )
+)
 #: A clock time: «08g00», «8h», «7 giờ 30».
 _CLOCK = r"\d{1,2}\s*(?:giờ|g|h)\s*\d{0,2}(?![\w/])"
 #: A named day and its date: «Ngày Nhà giáo Việt Nam 20/11», «ngày thành lập Đoàn 26/3» (case
 #: counts).
-_NAMED_DAY = re.compile(r"\b[Nn]gày\s+(?:(?:thành lập|truyền thống|quốc tế|thế giới)\s+"
-                        r"|(?!Thứ\b|Chủ\b)[A-ZĐ]\w*\s+)"
-                        r"(?:[^\W\d_]+\s+){0,5}?\d{1,2}\s*/\s*\d{1,2}(?!\d|\s*/\s*\d)"
-                        r"|\b[Nn]gày\s+(?!Thứ\b|Chủ\b)[A-ZĐ][^()\d]{1,60}\(\s*\d{1,2}\s*/\s*\d{1,2}\s*\)")
+_NAMED_DAY = re.compile(
+    r"\b[Nn]gày\s+(?:(?:thành lập|truyền thống|quốc tế|thế giới)\s+"
+    r"|(?!Thứ\b|Chủ\b)[A-ZĐ]\w*\s+)"
+    r"(?:[^\W\d_]+\s+){0,5}?\d{1,2}\s*/\s*\d{1,2}(?!\d|\s*/\s*\d)"
+    r"|\b[Nn]gày\s+(?!Thứ\b|Chủ\b)[A-ZĐ][^()\d]{1,60}\(\s*\d{1,2}\s*/\s*\d{1,2}\s*\)"
+)
 _ANCHOR = re.compile(
     r"""(?<![\d.,/])\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}(?!\d)
       | (?<![\d.,/])\d{1,2}\s*/\s*\d{1,2}(?![\d/])
@@ -101,23 +130,64 @@ _ANCHOR = re.compile(
          \s+(?:mỗi\s+|hằng\s+|các\s+)?tháng\b
       | \bthứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)\b | \bchủ\s+nhật\b
       | \b(?:dịp|mùa|kỳ\s+nghỉ)\s+hè\b | \btháng\s+(?:thanh\s+niên|nhân\s+đạo)\b
-      | (?<![\d.,/])""" + _CLOCK,
+      | (?<![\d.,/])"""
+    + _CLOCK,
     re.VERBOSE,
 )
 #: «24, 25/7»: several days or a range? Asked, not guessed («24-25/7/2022» is a range).
 _DAY_RANGE = re.compile(r"(?<![\d/])(?<!tháng )\d{1,2}\s*(?:,|và)\s*\d{1,2}\s*/\s*\d{1,2}")
 _REPORT_YEAR = re.compile(r"\s+của\s+(?:năm\s+liền\s+kề\s+)?năm\s+báo\s+cáo\b", re.IGNORECASE)
 _NO_YEAR_DAY = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
-_NO_YEAR_MONTH = re.compile(r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.IGNORECASE)
-_EDGE_WORDS = {"tổ", "chức", "thực", "hiện", "hoàn", "thành", "và", "các", "buổi", "khoảng", "của",
-               "hạn", "chót", "thời", "gian", "trong", "vào", "lúc", "dịp", "ngày", "định", "kỳ"}
+_NO_YEAR_MONTH = re.compile(
+    r"\b(tháng\s+\d{1,2})(?!\s*[/.-]?\s*\d)(?!\s*(?:,\s*)?năm)", re.IGNORECASE
+)
+_EDGE_WORDS = {
+    "tổ",
+    "chức",
+    "thực",
+    "hiện",
+    "hoàn",
+    "thành",
+    "và",
+    "các",
+    "buổi",
+    "khoảng",
+    "của",
+    "hạn",
+    "chót",
+    "thời",
+    "gian",
+    "trong",
+    "vào",
+    "lúc",
+    "dịp",
+    "ngày",
+    "định",
+    "kỳ",
+}
 _LEAD_ONLY = {"hè", "xuân", "tết"}  # «hè trước ngày 30/8»: a season's word before a date
 _KEEP_FIRST = {"vào", "từ", "trong", "đến", "ngày", "định", "lúc", "dịp"}
-_WEEKDAY = re.compile(r"\b(?:thứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|chủ\s+nhật)\b\s*,?\s*", re.IGNORECASE)
+_WEEKDAY = re.compile(
+    r"\b(?:thứ\s+(?:[2-7]|hai|ba|tư|năm|sáu|bảy)|chủ\s+nhật)\b\s*,?\s*", re.IGNORECASE
+)
 _DATED = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}|ngày\s+\d{1,2}\s+tháng")
-_WEEKDAYS = {"hai": 1, "ba": 2, "tư": 3, "năm": 4, "sáu": 5, "bảy": 6, "2": 1, "3": 2, "4": 3, "5": 4,
-             "6": 5, "7": 6}
-_CLOCK_SPAN = re.compile(rf"(?:từ\s+)?({_CLOCK})\s*(?:đến|tới|-|–)\s*({_CLOCK})(?:\s+(sáng|chiều|tối))?", re.IGNORECASE)
+_WEEKDAYS = {
+    "hai": 1,
+    "ba": 2,
+    "tư": 3,
+    "năm": 4,
+    "sáu": 5,
+    "bảy": 6,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+    "6": 5,
+    "7": 6,
+}
+_CLOCK_SPAN = re.compile(
+    rf"(?:từ\s+)?({_CLOCK})\s*(?:đến|tới|-|–)\s*({_CLOCK})(?:\s+(sáng|chiều|tối))?", re.IGNORECASE
+)
 _STAGE = re.compile(r"(?:cuối\s+)?(?:mỗi|các|từng)\s+giai\s+đoạn", re.IGNORECASE)
 _STAGE_N = re.compile(r"giai\s+đoạn\s+(\d)\b", re.IGNORECASE)
 
@@ -160,7 +230,7 @@ def lower_masked(text: str, fill: str = " ") -> str:
         if any(w in low for w in words):
             low = mask.sub(lambda m: fill * len(m.group()), low)
     for m in _NAMED_DAY.finditer(text):  # «Ngày Nhà giáo Việt Nam 20/11»: a day's name, not a date
-        low = low[:m.start()] + fill * (m.end() - m.start()) + low[m.end():]
+        low = low[: m.start()] + fill * (m.end() - m.start()) + low[m.end() :]
     return low
 
 
@@ -170,15 +240,20 @@ def has_day(text: str) -> bool:
 
 
 #: What any anchor needs: a digit or one of its words (most lines of a plan have none).
-_MAYBE = re.compile(r"\d|hằng|hàng|mỗi|từng|giai\s+đoạn|nửa|thứ|chủ\s+nhật|hè|thanh\s+niên|nhân\s+đạo|mùng|mồng|"
-                    r"rằm|giêng|chạp|niên|lần|tết", re.IGNORECASE)
+_MAYBE = re.compile(
+    r"\d|hằng|hàng|mỗi|từng|giai\s+đoạn|nửa|thứ|chủ\s+nhật|hè|thanh\s+niên|nhân\s+đạo|mùng|mồng|"
+    r"rằm|giêng|chạp|niên|lần|tết",
+    re.IGNORECASE,
+)
 
 
 def has_anchor(text: str) -> bool:
     return _MAYBE.search(text) is not None and _ANCHOR.search(lower_masked(text)) is not None
 
 
-def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None = None) -> list[Found]:
+def find_when(
+    text: str, ctx: Context | None = None, doubts: list[Doubt] | None = None
+) -> list[Found]:
     """Every `when:` phrase in `text` (one line or sentence), in order of appearance."""
     ctx = ctx or Context()
     if _MAYBE.search(text) is None:
@@ -188,8 +263,8 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
     counted = list(_COUNTED.finditer(low))  # «trong vòng 5 ngày làm việc kể từ ngày …»: read whole
     celebrated = list(_CELEBRATED.finditer(text.lower()))  # «kỷ niệm 26/3, 15/10 và 22/12»
     for m in counted + celebrated:
-        low = low[:m.start()] + " " * (m.end() - m.start()) + low[m.end():]
-        masked = masked[:m.start()] + "§" * (m.end() - m.start()) + masked[m.end():]
+        low = low[: m.start()] + " " * (m.end() - m.start()) + low[m.end() :]
+        masked = masked[: m.start()] + "§" * (m.end() - m.start()) + masked[m.end() :]
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
     spans: list[tuple[int, int]] = []
     for m in _ANCHOR.finditer(low):
@@ -211,26 +286,44 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
         b = tail.end() if tail else b
         phrase = text[a:b].strip(" ,;:.–-(")
         a = text.index(phrase, a) if phrase else a
-        if _DAY_RANGE.search(phrase) and not re.search(r"(?:hai|02|2)\s+ngày\s*$", text[:a], re.IGNORECASE):
-            _doubt(local, phrase, "khoảng ngày hay từng ngày? hãy ghi rõ «từ ngày … đến ngày …» "
-                   "hoặc «ngày … và ngày …»")
+        if _DAY_RANGE.search(phrase) and not re.search(
+            r"(?:hai|02|2)\s+ngày\s*$", text[:a], re.IGNORECASE
+        ):
+            _doubt(
+                local,
+                phrase,
+                "khoảng ngày hay từng ngày? hãy ghi rõ «từ ngày … đến ngày …» "
+                "hoặc «ngày … và ngày …»",
+            )
             continue
         out += _understand(phrase, a, ctx, local)
     if local and len(spans) > 1 and not any("khoảng ngày" in d.reason for d in local):
         # «Hằng năm, … tổ chức … vào dịp Hè»: the parts may say together what neither says alone
-        parts = [text[words[i][0]:words[j][1]].strip(" ,;:.–-(") for i, j in spans]
+        parts = [text[words[i][0] : words[j][1]].strip(" ,;:.–-(") for i, j in spans]
         joined = ", ".join(parts)
         try:
             a, b = words[spans[0][0]][0], words[spans[-1][1]][1]
-            return [Found(joined, _parse(joined, ctx), a, b, ("ghép từ nhiều chỗ trong câu",), text[a:b])]
+            return [
+                Found(
+                    joined, _parse(joined, ctx), a, b, ("ghép từ nhiều chỗ trong câu",), text[a:b]
+                )
+            ]
         except PlanError:
             pass
     out = _without_names(out, text)
-    out = sorted(out + _counted(text, counted, ctx, local) + _days_celebrated(celebrated, ctx), key=lambda f: f.start)
+    out = sorted(
+        out + _counted(text, counted, ctx, local) + _days_celebrated(celebrated, ctx),
+        key=lambda f: f.start,
+    )
     out = _with_period(out, ctx)
     if _OTHER_CALENDAR.search(text) and out:  # «ngày 1 tháng 7 theo lịch Chăm»
-        local += [Doubt(f.written or f.phrase, "ngày theo lịch khác (không phải dương lịch hay âm lịch): "
-                        "hãy ghi ngày dương lịch") for f in out]
+        local += [
+            Doubt(
+                f.written or f.phrase,
+                "ngày theo lịch khác (không phải dương lịch hay âm lịch): hãy ghi ngày dương lịch",
+            )
+            for f in out
+        ]
         out = []
     if doubts is not None:
         doubts += local
@@ -239,27 +332,34 @@ def find_when(text: str, ctx: Context | None = None, doubts: list[Doubt] | None 
 
 #: A bare period that names something rather than dating a duty: «Tháng Thanh niên năm 2016»,
 #: «đợt 7 năm 2017», «năm học 2024-2025», «Sinh hoạt Chi đoàn tháng 10», «báo cáo quý I».
-_PERIOD_ONLY = re.compile(r"(?:(?:đợt\s+\d+|năm\s+học|giai\s+đoạn|tháng\s+thanh\s+niên)\s+)?"
-                          r"(?:năm\s+)?(?:(?:19|20)\d{2}(?:\s*[-–]\s*(?:19|20)\d{2})?"
-                          r"|tháng\s+\d{1,2}(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?"
-                          r"|quý\s+(?:iv|i{1,3}|[1-4])(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?)\W*", re.IGNORECASE)
+_PERIOD_ONLY = re.compile(
+    r"(?:(?:đợt\s+\d+|năm\s+học|giai\s+đoạn|tháng\s+thanh\s+niên)\s+)?"
+    r"(?:năm\s+)?(?:(?:19|20)\d{2}(?:\s*[-–]\s*(?:19|20)\d{2})?"
+    r"|tháng\s+\d{1,2}(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?"
+    r"|quý\s+(?:iv|i{1,3}|[1-4])(?:\s*[/.-]\s*\d{4}|\s+năm\s+\d{4})?)\W*",
+    re.IGNORECASE,
+)
 _OTHER_CALENDAR = re.compile(r"\btheo\s+lịch\s+(?!âm\b|dương\b)\w+", re.IGNORECASE)
 
 
 _AMOUNT = r"\d{1,3}\s+(?:ngày\s+làm\s+việc|ngày|tuần)"
 #: A deadline counted from an anchor: «chậm nhất 30 ngày sau khi kết thúc quý», «trước Tết
 #: Nguyên đán 2 tuần».
-_COUNTED = re.compile(rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|không\s+quá|sau)\s+)*{_AMOUNT}"
-                      r"\s*,?\s*(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?[^,;.()]{2,60}?"
-                      r"(?=\s*(?:[,;.()]|$|\s(?:các|mỗi|từng|phải|để|gửi|nộp|báo)\b))"
-                      rf"|(?:chậm\s+nhất\s+)?trước\s+tết(?:\s+nguyên\s+đán)?(?:\s+\d{{4}})?\s+{_AMOUNT}")
+_COUNTED = re.compile(
+    rf"(?:(?:trong\s+(?:vòng|thời\s+hạn)|chậm\s+nhất(?:\s+là)?|không\s+quá|sau)\s+)*{_AMOUNT}"
+    r"\s*,?\s*(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?[^,;.()]{2,60}?"
+    r"(?=\s*(?:[,;.()]|$|\s(?:các|mỗi|từng|phải|để|gửi|nộp|báo)\b))"
+    rf"|(?:chậm\s+nhất\s+)?trước\s+tết(?:\s+nguyên\s+đán)?(?:\s+\d{{4}})?\s+{_AMOUNT}"
+)
 
 
 #: Several days celebrated together: days of named occasions, held every year.
-_CELEBRATED = re.compile(r"\b(?:kỷ\s+niệm|chào\s+mừng|mừng)\s+(?:các\s+ngày\s+(?:lễ\s+)?(?:lớn\s+)?)?"
-                         r"(\d{1,2}\s*/\s*\d{1,2}(?:\s*(?:[-–,;]|và)\s*\d{1,2}\s*/\s*\d{1,2})+)(?![\d/])"
-                         # «tổ chức vào dịp Quốc khánh 2/9»: the activity is held on the occasion
-                         r"|\b(?:vào|nhân|trong)\s+dịp\s+(?!hè\b)[^\d,;.()]{2,40}?\s*\(?(\d{1,2}\s*/\s*\d{1,2})\)?(?![\d/])")
+_CELEBRATED = re.compile(
+    r"\b(?:kỷ\s+niệm|chào\s+mừng|mừng)\s+(?:các\s+ngày\s+(?:lễ\s+)?(?:lớn\s+)?)?"
+    r"(\d{1,2}\s*/\s*\d{1,2}(?:\s*(?:[-–,;]|và)\s*\d{1,2}\s*/\s*\d{1,2})+)(?![\d/])"
+    # «tổ chức vào dịp Quốc khánh 2/9»: the activity is held on the occasion
+    r"|\b(?:vào|nhân|trong)\s+dịp\s+(?!hè\b)[^\d,;.()]{2,40}?\s*\(?(\d{1,2}\s*/\s*\d{1,2})\)?(?![\d/])"
+)
 
 
 def _days_celebrated(spans: list[re.Match[str]], ctx: Context) -> list[Found]:
@@ -271,14 +371,24 @@ def _days_celebrated(spans: list[re.Match[str]], ctx: Context) -> list[Found]:
         days = re.findall(r"\d{1,2}\s*/\s*\d{1,2}", m.group(group))
         phrase = "ngày " + ", ".join(days) + ("" if ctx.single_year else " hằng năm")
         try:
-            out.append(Found(phrase, _parse(phrase, ctx), m.start(group), m.end(group),
-                             ("ngày kỷ niệm, ngày lễ: hoạt động có thể diễn ra quanh ngày đó",), m.group(group)))
+            out.append(
+                Found(
+                    phrase,
+                    _parse(phrase, ctx),
+                    m.start(group),
+                    m.end(group),
+                    ("ngày kỷ niệm, ngày lễ: hoạt động có thể diễn ra quanh ngày đó",),
+                    m.group(group),
+                )
+            )
         except PlanError:
             continue
     return out
 
 
-_BARE_RECUR = re.compile(r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi|từng)\s+(năm|quý|tháng|tuần)", re.IGNORECASE)
+_BARE_RECUR = re.compile(
+    r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi|từng)\s+(năm|quý|tháng|tuần)", re.IGNORECASE
+)
 
 
 def _with_period(found: list[Found], ctx: Context) -> list[Found]:
@@ -290,35 +400,62 @@ def _with_period(found: list[Found], ctx: Context) -> list[Found]:
     others = [f for f in found if f is not recur[0]]
     if any(re.search(r"\b(?:19|20)\d{2}\b", f.written or f.phrase) for f in others):
         return found
-    phrase = " và ".join((f.written or f.phrase).strip() for f in others) + " " + recur[0].phrase.strip()
+    phrase = (
+        " và ".join((f.written or f.phrase).strip() for f in others) + " " + recur[0].phrase.strip()
+    )
     try:
         schedule = _parse(phrase, ctx)
     except PlanError:  # «ngày 06 của tháng cuối quý đối với báo cáo định kỳ hằng quý»: said twice
-        return others if any(_precise(f) and not isinstance(f.schedule.rule, Fixed) for f in others) else found
+        return (
+            others
+            if any(_precise(f) and not isinstance(f.schedule.rule, Fixed) for f in others)
+            else found
+        )
     first = min(found, key=lambda f: f.start)
-    return [Found(phrase, schedule, first.start, max(f.end for f in found), ("ghép từ nhiều chỗ trong câu",), phrase)]
+    return [
+        Found(
+            phrase,
+            schedule,
+            first.start,
+            max(f.end for f in found),
+            ("ghép từ nhiều chỗ trong câu",),
+            phrase,
+        )
+    ]
 
 
 FROM_ACTIVITY = "hạn tính từ một việc khác"
 #: The activity a counted deadline names: «… kể từ ngày kết thúc | hội nghị».
-ACTIVITY = re.compile(r"(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?(?:(?:kết\s+thúc|hoàn\s+thành|tổ\s+chức)\s+)?"
-                      r"(?:các\s+|buổi\s+)?(.+)$", re.IGNORECASE)
+ACTIVITY = re.compile(
+    r"(?:kể\s+từ|tính\s+từ|sau|trước)\s+(?:khi\s+)?(?:ngày\s+)?(?:(?:kết\s+thúc|hoàn\s+thành|tổ\s+chức)\s+)?"
+    r"(?:các\s+|buổi\s+)?(.+)$",
+    re.IGNORECASE,
+)
 
 
-def _counted(text: str, spans: list[re.Match[str]], ctx: Context, doubts: list[Doubt]) -> list[Found]:
+def _counted(
+    text: str, spans: list[re.Match[str]], ctx: Context, doubts: list[Doubt]
+) -> list[Found]:
     """The counted deadlines of a sentence; one counted from an activity the grammar cannot name
     («kể từ ngày kết thúc hội nghị») is asked about."""
     out = []
     for m in spans:
-        if re.search(r"\b(?:hơn|trên|dưới|ít\s+nhất|tối\s+thiểu|đủ)\s*$", text[:m.start()], re.IGNORECASE):
+        if re.search(
+            r"\b(?:hơn|trên|dưới|ít\s+nhất|tối\s+thiểu|đủ)\s*$", text[: m.start()], re.IGNORECASE
+        ):
             continue  # «lớn hơn 07 ngày kể từ lần tiêm cuối»: a condition, not a deadline
-        phrase = text[m.start():m.end()].strip(" .,;:")
+        phrase = text[m.start() : m.end()].strip(" .,;:")
         try:
             schedule = parse_when(phrase, default_year=ctx.single_year or ctx.year)
         except PlanError as exc:
-            _doubt(doubts, phrase, exc.message if "mốc" not in exc.message else
-                   f"{FROM_ACTIVITY}: hãy ghi «… kể từ ngày kết thúc nghĩa vụ <mã>» "
-                   "với mã của nghĩa vụ đó, hoặc ghi một ngày")
+            _doubt(
+                doubts,
+                phrase,
+                exc.message
+                if "mốc" not in exc.message
+                else f"{FROM_ACTIVITY}: hãy ghi «… kể từ ngày kết thúc nghĩa vụ <mã>» "
+                "với mã của nghĩa vụ đó, hoặc ghi một ngày",
+            )
             continue
         out.append(Found(phrase, schedule, m.start(), m.end(), ("hạn tính từ một mốc",), phrase))
     return out
@@ -329,7 +466,9 @@ def _precise(f: Found) -> bool:
     return _DAYISH.search(f.written or f.phrase) is not None
 
 
-_DAYISH = re.compile(r"(?<!\d)\d{1,2}\s*[/.-]\s*\d{1,2}(?!\d)|\bngày\s+\d|\b(?:mùng|mồng|rằm)\b", re.IGNORECASE)
+_DAYISH = re.compile(
+    r"(?<!\d)\d{1,2}\s*[/.-]\s*\d{1,2}(?!\d)|\bngày\s+\d|\b(?:mùng|mồng|rằm)\b", re.IGNORECASE
+)
 
 
 def _without_names(found: list[Found], text: str) -> list[Found]:
@@ -338,11 +477,18 @@ def _without_names(found: list[Found], text: str) -> list[Found]:
     found = [_without_leading_period(f) for f in found]
     if len(found) < 2 or not any(_precise(f) for f in found):
         return found
-    return [f for f in found if _precise(f) or not _PERIOD_ONLY.fullmatch((f.written or f.phrase).strip())]
+    return [
+        f
+        for f in found
+        if _precise(f) or not _PERIOD_ONLY.fullmatch((f.written or f.phrase).strip())
+    ]
 
 
-_LEADING_PERIOD = re.compile(r"(?:quý\s+(?:iv|i{1,3}|[1-4])|năm\s+\d{4}|tháng\s+\d{1,2}|(?:0?6|sáu)\s+tháng\s+(?:đầu|cuối)\s+năm)\s+"
-                             r"(?=(?:trước|vào|trong|đến|chậm\s+nhất|hạn|ngày|lúc)\b)", re.IGNORECASE)
+_LEADING_PERIOD = re.compile(
+    r"(?:quý\s+(?:iv|i{1,3}|[1-4])|năm\s+\d{4}|tháng\s+\d{1,2}|(?:0?6|sáu)\s+tháng\s+(?:đầu|cuối)\s+năm)\s+"
+    r"(?=(?:trước|vào|trong|đến|chậm\s+nhất|hạn|ngày|lúc)\b)",
+    re.IGNORECASE,
+)
 
 
 def _without_leading_period(f: Found) -> Found:
@@ -350,7 +496,7 @@ def _without_leading_period(f: Found) -> Found:
     m = _LEADING_PERIOD.match(f.phrase)
     if m is None or not isinstance(f.schedule.rule, Fixed) or f.flags:
         return f
-    rest = f.phrase[m.end():]
+    rest = f.phrase[m.end() :]
     try:
         schedule = parse_when(rest, default_year=f.schedule.rule.items[-1][1].year)
     except PlanError:
@@ -366,15 +512,22 @@ def _lunar_yearly(f: Found, ctx: Context) -> Found:
         return f
     try:
         new = f"{f.phrase} hằng năm"
-        return Found(new, _parse(new, ctx), f.start, f.end,
-                     (*f.flags, "âm lịch không ghi năm: đã hiểu là hằng năm"), f.written or f.phrase)
+        return Found(
+            new,
+            _parse(new, ctx),
+            f.start,
+            f.end,
+            (*f.flags, "âm lịch không ghi năm: đã hiểu là hằng năm"),
+            f.written or f.phrase,
+        )
     except PlanError:
         return f
 
 
 def _grow(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int, int]:
     def ok(i2: int, j2: int) -> bool:
-        return readable(text[words[i2][0]:words[j2][1]].strip("“”\"'()[]*"))
+        return readable(text[words[i2][0] : words[j2][1]].strip("“”\"'()[]*"))
+
     if not ok(i, j):  # the anchor word carries something else («(500.000», «2022:»)
         return i, j
     grown = True
@@ -382,12 +535,12 @@ def _grow(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int,
         grown = False
         for step in (1, 2, 3):
             k = i - step
-            if k >= 0 and not text[words[k][0]:words[i][0]].rstrip().endswith(".") and ok(k, j):
+            if k >= 0 and not text[words[k][0] : words[i][0]].rstrip().endswith(".") and ok(k, j):
                 i, grown = k, True
                 break
         for step in (1, 2, 3):
             k = j + step
-            if k < len(words) and "." not in text[words[j][1] - 1:words[k][0]] and ok(i, k):
+            if k < len(words) and "." not in text[words[j][1] - 1 : words[k][0]] and ok(i, k):
                 j, grown = k, True
                 break
     return i, j
@@ -395,7 +548,8 @@ def _grow(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int,
 
 def _trim(text: str, words: list[tuple[int, int]], i: int, j: int) -> tuple[int, int]:
     def word(k: int) -> str:
-        return text[words[k][0]:words[k][1]].strip(",;:.()–-").lower()
+        return text[words[k][0] : words[k][1]].strip(",;:.()–-").lower()
+
     while i < j and (word(i) in (_EDGE_WORDS | _LEAD_ONLY) - _KEEP_FIRST or not word(i)):
         i += 1
     while j > i and (word(j) in _EDGE_WORDS or not word(j)):
@@ -433,8 +587,17 @@ def _understand(phrase: str, at: int, ctx: Context, doubts: list[Doubt] | None) 
     if "nhiều chu kỳ" in error:  # «hằng năm, quý, tháng»: one obligation per period
         tail = re.search(r"(?:hằng|hàng)\s+(.*)", phrase.lower())
         parts = re.findall(r"(?:năm|quý|tháng|tuần|ngày)\b", tail.group(1) if tail else "")
-        per_period = [Found(f"hằng {p}", _parse(f"hằng {p}", ctx), at, at + len(phrase),
-                            (*flags, "tách chu kỳ"), phrase) for p in dict.fromkeys(parts)]
+        per_period = [
+            Found(
+                f"hằng {p}",
+                _parse(f"hằng {p}", ctx),
+                at,
+                at + len(phrase),
+                (*flags, "tách chu kỳ"),
+                phrase,
+            )
+            for p in dict.fromkeys(parts)
+        ]
         if per_period:
             return per_period
     pieces = [p.strip(" ,;:.") for p in re.split(r"\s+và\s+|[,;]\s*", phrase) if p.strip(" ,;:.")]
@@ -459,11 +622,21 @@ def _wrong_weekday(phrase: str, schedule: Schedule) -> str | None:
     said = m.group().lower().split()
     day = 7 if said[0] == "chủ" else _WEEKDAYS.get(said[1].strip(","), 0)
     if due.isoweekday() != day:
-        return f"thứ không khớp với ngày ({due:%d/%m/%Y} là {_NAMES[due.isoweekday()]}); hãy kiểm tra"
+        return (
+            f"thứ không khớp với ngày ({due:%d/%m/%Y} là {_NAMES[due.isoweekday()]}); hãy kiểm tra"
+        )
     return None
 
 
-_NAMES = {1: "thứ Hai", 2: "thứ Ba", 3: "thứ Tư", 4: "thứ Năm", 5: "thứ Sáu", 6: "thứ Bảy", 7: "Chủ nhật"}
+_NAMES = {
+    1: "thứ Hai",
+    2: "thứ Ba",
+    3: "thứ Tư",
+    4: "thứ Năm",
+    5: "thứ Sáu",
+    6: "thứ Bảy",
+    7: "Chủ nhật",
+}
 
 
 def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
@@ -471,13 +644,20 @@ def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
     year («ngày 15/3» after «năm 2022»), or the stages the plan defined («cuối mỗi giai đoạn»)."""
     span = _CLOCK_SPAN.search(phrase)
     if "nhiều giờ" in error and span:  # «từ 7g30 đến 11g00 ngày 15/3»: an event from its start
-        new = phrase[:span.start()] + span.group(1) + (f" {span.group(3)}" if span.group(3) else "") + phrase[span.end():]
-        return re.sub(r"\s{2,}", " ", new).strip(), f"giữ giờ bắt đầu, đến {span.group(2)} không ghi"
+        new = (
+            phrase[: span.start()]
+            + span.group(1)
+            + (f" {span.group(3)}" if span.group(3) else "")
+            + phrase[span.end() :]
+        )
+        return re.sub(
+            r"\s{2,}", " ", new
+        ).strip(), f"giữ giờ bắt đầu, đến {span.group(2)} không ghi"
     clocks = list(re.finditer(rf"(?<![\d/.]){_CLOCK}", phrase, re.IGNORECASE))
     if "nhiều giờ" in error and len(clocks) > 1:  # «từ 14h00 ngày 24/7 đến 11h00 ngày 25/7»
         new = phrase
         for later in reversed(clocks[1:]):
-            new = new[:later.start()] + new[later.end():]
+            new = new[: later.start()] + new[later.end() :]
         return re.sub(r"\s{2,}", " ", new).strip(), "giữ giờ bắt đầu, giờ kết thúc không ghi"
     if "thứ trong tuần cần đi kèm" in error and _DATED.search(phrase):
         # «Chủ nhật, ngày 16/3/2025»: the date says it all; the weekday is checked by the caller
@@ -491,7 +671,7 @@ def _complete(phrase: str, error: str, ctx: Context) -> tuple[str, str] | None:
         m = _STAGE.search(phrase)
         if m:
             ends = " và ".join(f"cuối năm {b}" for _, b in sorted(ctx.stages.values()))
-            return phrase[:m.start()] + ends + phrase[m.end():], "các giai đoạn lấy từ kế hoạch"
+            return phrase[: m.start()] + ends + phrase[m.end() :], "các giai đoạn lấy từ kế hoạch"
         n = _STAGE_N.search(phrase)
         if n and n.group(1) in ctx.stages:
             a, b = ctx.stages[n.group(1)]

@@ -7,34 +7,55 @@
 >>> quantity("Hằng năm, trao 20 suất học bổng cho thiếu nhi")
 (20.0, 'suất học bổng')
 """
+
 from __future__ import annotations
 
 import re
 
 _MONEY = re.compile(r"(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(?:đồng|đ\b|vnđ|vnd)", re.IGNORECASE)
 _PERCENT = re.compile(r"(\d{1,3}(?:[.,]\d+)?)\s*%")
-_QUANTITY = re.compile(r"(?<![\d.,/%])(?<!năm )(?<!tháng )(?<!ngày )(?<!quý )(?<!lớp )(?<!số )(?<!khóa )"
-                       r"(?<!thứ )(?<!đợt )(?<!kỳ )0*(\d{1,5})\s+((?:[^\W\d_]+\s+){0,3}[^\W\d_]+)")
+_QUANTITY = re.compile(
+    r"(?<![\d.,/%])(?<!năm )(?<!tháng )(?<!ngày )(?<!quý )(?<!lớp )(?<!số )(?<!khóa )"
+    r"(?<!thứ )(?<!đợt )(?<!kỳ )0*(\d{1,5})\s+((?:[^\W\d_]+\s+){0,3}[^\W\d_]+)"
+)
 #: Words that end what a quantity counts («10 chương trình bồi dưỡng | cho thiếu nhi»).
-_MEASURE_END = re.compile(r"\s+(?:cho|tại|về|của|trên|ở|và|với|nhằm|để|trong|gắn|thuộc|được|có)\b.*$")
+_MEASURE_END = re.compile(
+    r"\s+(?:cho|tại|về|của|trên|ở|và|với|nhằm|để|trong|gắn|thuộc|được|có)\b.*$"
+)
 #: Quantities that are not targets: counts of people sent, ages, times, dates' words.
-_NOT_MEASURE = re.compile(r"^(?:giờ|phút|ngày|tháng|năm|quý|tuần|lần|tuổi|đến|và|người|cán|đoàn|"
-                          r"khu|trường|đợt|g|h|tiêu|đơn|học)\b", re.IGNORECASE)
+_NOT_MEASURE = re.compile(
+    r"^(?:giờ|phút|ngày|tháng|năm|quý|tuần|lần|tuổi|đến|và|người|cán|đoàn|"
+    r"khu|trường|đợt|g|h|tiêu|đơn|học)\b",
+    re.IGNORECASE,
+)
 #: Members counted as a target, not as people sent: «kết nạp 150 đoàn viên mới».
 _ADMITS = re.compile(r"\b(?:kết nạp|phát triển)\b", re.IGNORECASE)
 _KINDS = (
     ("contribution", re.compile(r"\bkinh phí\b.*\d|đóng góp.*\d.*đồng", re.IGNORECASE)),
     ("target", re.compile(r"\bchỉ tiêu\b|\d\s*%|\bphấn đấu\b|\bđến năm \d{4}", re.IGNORECASE)),
     ("phase", re.compile(r"^\W*(?:đợt|giai đoạn)\s+\d|\bchiến dịch\b", re.IGNORECASE)),
-    ("deadline", re.compile(r"\b(?:báo cáo|đăng ký|đăng kí|nộp|gửi về|hạn chót|hạn cuối|hạn nộp|thời hạn|chậm nhất|"
-                            r"trước ngày)\b",
-                            re.IGNORECASE)),
-    ("milestone", re.compile(r"\b(?:xây dựng kế hoạch|ban hành|tổng kết|sơ kết|kiểm tra|rà soát|"
-                             r"công nhận|(?<!chương )trình)\b", re.IGNORECASE)),
+    (
+        "deadline",
+        re.compile(
+            r"\b(?:báo cáo|đăng ký|đăng kí|nộp|gửi về|hạn chót|hạn cuối|hạn nộp|thời hạn|chậm nhất|"
+            r"trước ngày)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "milestone",
+        re.compile(
+            r"\b(?:xây dựng kế hoạch|ban hành|tổng kết|sơ kết|kiểm tra|rà soát|"
+            r"công nhận|(?<!chương )trình)\b",
+            re.IGNORECASE,
+        ),
+    ),
 )
 #: Section titles that say what their duties are.
-_SECTION_KINDS = (("target", re.compile(r"chỉ tiêu|mục tiêu cụ thể", re.IGNORECASE)),
-                  ("milestone", re.compile(r"tiến độ|lộ trình", re.IGNORECASE)))
+_SECTION_KINDS = (
+    ("target", re.compile(r"chỉ tiêu|mục tiêu cụ thể", re.IGNORECASE)),
+    ("milestone", re.compile(r"tiến độ|lộ trình", re.IGNORECASE)),
+)
 
 
 _REPORTS = re.compile(r"^\W*(?:báo cáo|đăng ký|đăng kí|nộp|gửi)\b", re.IGNORECASE)
@@ -81,7 +102,9 @@ def percent(sentence: str) -> float | None:
 def quantity(sentence: str) -> tuple[float, str] | None:
     for m in _QUANTITY.finditer(sentence):
         admitted = _ADMITS.search(sentence) and m.group(2).lower().startswith("đoàn viên")
-        if (_NOT_MEASURE.match(m.group(2)) and not admitted) or sentence[m.end(1):m.end(1) + 2].strip().startswith("%"):
+        if (_NOT_MEASURE.match(m.group(2)) and not admitted) or sentence[
+            m.end(1) : m.end(1) + 2
+        ].strip().startswith("%"):
             continue
         measure = _MEASURE_END.sub("", " " + m.group(2)).strip()
         if measure:

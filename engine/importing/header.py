@@ -5,6 +5,7 @@
 >>> period_of("Kế hoạch hoạt động Đội giai đoạn 2023 - 2028", None)
 '2023 - 2028'
 """
+
 from __future__ import annotations
 
 import re
@@ -13,12 +14,31 @@ import unicodedata
 from .units import subject
 
 _NUMBER = re.compile(r"\bSố\s*:?\s*(\d[\w\-/. ]*?[\w])(?=\s{2,}|\s+[A-ZĐ][^\W\d_]+\s*[,.]|$)")
-_ISSUED = re.compile(r"[^\W\d_][^,]{1,40}?,\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE)
+_ISSUED = re.compile(
+    r"[^\W\d_][^,]{1,40}?,\s*ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE
+)
 #: First words of a title that are common words, written in lower case after «Kế hoạch».
-_COMMON_FIRST = {"tổ", "hoạt", "thực", "triển", "tổng", "xây", "công", "chương", "tuyên", "phát", "nâng",
-                 "kiểm", "đẩy", "tăng", "về"}
-_TITLE_END = re.compile(r"^(?:-{3,}|\*{3,}|[IVX]+\s*[./)]|căn cứ|thực hiện\s+(?:nghị|thông|kế|quyết|chỉ))",
-                        re.IGNORECASE)
+_COMMON_FIRST = {
+    "tổ",
+    "hoạt",
+    "thực",
+    "triển",
+    "tổng",
+    "xây",
+    "công",
+    "chương",
+    "tuyên",
+    "phát",
+    "nâng",
+    "kiểm",
+    "đẩy",
+    "tăng",
+    "về",
+}
+_TITLE_END = re.compile(
+    r"^(?:-{3,}|\*{3,}|[IVX]+\s*[./)]|căn cứ|thực hiện\s+(?:nghị|thông|kế|quyết|chỉ))",
+    re.IGNORECASE,
+)
 
 
 def clean(text: str, columns: bool = False) -> str:
@@ -51,9 +71,11 @@ def _lower_upper(line: str) -> str:
     letters = [c for c in line if c.isalpha()]
     if not letters or sum(c.isupper() for c in letters) < 0.6 * len(letters):
         return line
+
     def word(w: str) -> str:
         acronym = _ACRONYM.fullmatch(w) is not None
         return w if acronym else w.lower()
+
     return " ".join(word(w) for w in line.split(" "))
 
 
@@ -70,7 +92,10 @@ def number_and_date(line: str) -> tuple[str | None, str | None]:
 
 def title_of(lines: list[str]) -> tuple[str, int]:
     """The title under «KẾ HOẠCH» (maybe several lines), and the index of the line after it."""
-    start = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.IGNORECASE)), None)
+    start = next(
+        (i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.IGNORECASE)),
+        None,
+    )
     if start is None:
         first = next((i for i, t in enumerate(lines) if t), 0)
         return sentence_case(lines[first] if lines else "Kế hoạch"), first + 1
@@ -81,7 +106,9 @@ def title_of(lines: list[str]) -> tuple[str, int]:
         if not t:
             if parts:
                 break
-        elif (_TITLE_END.match(t) and (parts or not t.lower().startswith("thực hiện"))) or len(t) > 300:
+        elif (_TITLE_END.match(t) and (parts or not t.lower().startswith("thực hiện"))) or len(
+            t
+        ) > 300:
             break
         else:
             parts.append(t)
@@ -98,7 +125,11 @@ def title_of(lines: list[str]) -> tuple[str, int]:
 def period_of(title: str, issued: str | None) -> str | None:
     """The plan's period from its title, else the year of its date of issue (never from the
     years the text cites: a law of 2013 is not the plan's)."""
-    m = re.search(r"(?:giai đoạn|từ năm|nhiệm kỳ)?\s*((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})", title, re.IGNORECASE)
+    m = re.search(
+        r"(?:giai đoạn|từ năm|nhiệm kỳ)?\s*((?:19|20)\d{2})\s*[-–]\s*((?:19|20)\d{2})",
+        title,
+        re.IGNORECASE,
+    )
     if m:
         return f"{m.group(1)} - {m.group(2)}"
     m = re.search(r"\bnăm\s+((?:19|20)\d{2})\b", title, re.IGNORECASE)
@@ -124,13 +155,19 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
                     found = subject(" ".join(words[k:]) + " xây")
                     if found:
                         return found
-    top = next((i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.IGNORECASE)), 0)
+    top = next(
+        (i for i, t in enumerate(lines[:60]) if re.fullmatch(r"kế hoạch\s*:?", t, re.IGNORECASE)), 0
+    )
     found = None
     for t in (head or lines)[:top]:  # the letterhead: «UBND XÃ …» over «HỘI ĐỒNG ĐỘI XÃ»: the last
         first = re.split(r"\s{2,}|\t", t.strip())[0]
         if is_upper(first) and not _NATIONAL.match(first) and subject(unit_case(first)):
             # «HUYỆN ĐOÀN CẦN GIỜ» over a bare «BAN THƯỜNG VỤ»: the organ of the unit above it
-            found = f"{unit_case(first)} {found}" if found and _ORGAN.fullmatch(first) else unit_case(first)
+            found = (
+                f"{unit_case(first)} {found}"
+                if found and _ORGAN.fullmatch(first)
+                else unit_case(first)
+            )
     if found:
         return found
     for t in lines:
@@ -140,8 +177,13 @@ def issuer_of(lines: list[str], head: list[str] | None = None) -> str | None:
     return None
 
 
-_ACRONYM = re.compile(r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+|UBND|HĐND|UBMTTQ|MTTQ|CCB|ĐTN|TU|HU|QU)\W*")
-_ORGAN = re.compile(r"(?:ban thường vụ|ban chấp hành|thường trực|văn phòng|ban giám đốc|ban chỉ đạo)\W*", re.IGNORECASE)
+_ACRONYM = re.compile(
+    r"\W*(?:[B-DF-HJ-NP-TV-XZĐ]{2,}|[IVX]+|UBND|HĐND|UBMTTQ|MTTQ|CCB|ĐTN|TU|HU|QU)\W*"
+)
+_ORGAN = re.compile(
+    r"(?:ban thường vụ|ban chấp hành|thường trực|văn phòng|ban giám đốc|ban chỉ đạo)\W*",
+    re.IGNORECASE,
+)
 _NATIONAL = re.compile(r"^(?:đoàn tncs hồ chí minh|cộng hòa|cộng hoà|độc lập|\*|-)", re.IGNORECASE)
 
 
@@ -150,15 +192,21 @@ def unit_case(name: str) -> str:
     Phường 5»)."""
     if not is_upper(name):
         return name
+
     def word(w: str) -> str:
         if _ACRONYM.fullmatch(w):
             return w
         return w[:1] + w[1:].lower()
+
     out = " ".join(word(w) for w in name.split())
     out = _COMPOUND.sub(lambda m: m.group(1) + m.group(2).lower(), out)
-    return out.replace("Ủy ban Nhân Dân", "Ủy ban nhân dân").replace("Hội đồng Nhân Dân", "Hội đồng nhân dân")
+    return out.replace("Ủy ban Nhân Dân", "Ủy ban nhân dân").replace(
+        "Hội đồng Nhân Dân", "Hội đồng nhân dân"
+    )
 
 
 #: Names whose next words keep lower case: «Ban Thường vụ», «Ủy ban», «Hội Cựu chiến binh».
-_COMPOUND = re.compile(r"\b(Thường |Chấp |Giám |Chỉ |Văn |Mặt |Liên |Phụ |Nông |Khuyến |Ủy |Tổ |Cựu |Hội )"
-                       r"(Vụ|Hành|Đốc|Đạo|Phòng|Trận|Hiệp|Nữ|Dân|Học|Ban|Quốc|Chiến Binh|Đồng)\b")
+_COMPOUND = re.compile(
+    r"\b(Thường |Chấp |Giám |Chỉ |Văn |Mặt |Liên |Phụ |Nông |Khuyến |Ủy |Tổ |Cựu |Hội )"
+    r"(Vụ|Hành|Đốc|Đạo|Phòng|Trận|Hiệp|Nữ|Dân|Học|Ban|Quốc|Chiến Binh|Đồng)\b"
+)

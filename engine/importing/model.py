@@ -1,4 +1,5 @@
 """What an import produces: a draft plan, and what a person must look at before using it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ class DraftObligation:
 
     @property
     def level(self) -> str:
-        return "cao" if self.confidence >= 0.8 else "trung bình" if self.confidence >= 0.55 else "thấp"
+        return (
+            "cao" if self.confidence >= 0.8 else "trung bình" if self.confidence >= 0.55 else "thấp"
+        )
 
 
 @dataclass(frozen=True)

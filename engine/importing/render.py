@@ -4,6 +4,7 @@ Each obligation says where it came from and how sure the importer is, in a comme
 The draft is checked with the plan loader itself; an obligation the loader refuses is moved to
 the review section with the loader's reason, so what is left always passes `check`.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -17,8 +18,14 @@ from engine.plan import parse_period
 from .assemble import defaulted_units
 from .model import Draft, DraftObligation, ReviewItem
 
-KIND_NAMES = {"event": "sự kiện", "deadline": "hạn nộp/báo cáo", "phase": "giai đoạn/đợt",
-              "milestone": "mốc", "contribution": "đóng góp", "target": "chỉ tiêu"}
+KIND_NAMES = {
+    "event": "sự kiện",
+    "deadline": "hạn nộp/báo cáo",
+    "phase": "giai đoạn/đợt",
+    "milestone": "mốc",
+    "contribution": "đóng góp",
+    "target": "chỉ tiêu",
+}
 
 
 def q(value: object) -> str:
@@ -39,11 +46,19 @@ _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 
 def _obligation(ob: DraftObligation) -> list[str]:
     why = f" · {'; '.join(ob.reasons)}" if ob.reasons else ""
-    out = [f"  # dòng {ob.line} · độ tin cậy {ob.level} ({ob.confidence:.2f}){why}",
-           f"  - id: {i(ob.id)}", f"    kind: {ob.kind}", f"    title: {q(ob.title)}", f"    when: {q(ob.when)}"]
+    out = [
+        f"  # dòng {ob.line} · độ tin cậy {ob.level} ({ob.confidence:.2f}){why}",
+        f"  - id: {i(ob.id)}",
+        f"    kind: {ob.kind}",
+        f"    title: {q(ob.title)}",
+        f"    when: {q(ob.when)}",
+    ]
     if ob.responsible is not None:
-        listed = (q(ob.responsible) if isinstance(ob.responsible, str)
-                  else "[" + ", ".join(map(i, ob.responsible)) + "]")
+        listed = (
+            q(ob.responsible)
+            if isinstance(ob.responsible, str)
+            else "[" + ", ".join(map(i, ob.responsible)) + "]"
+        )
         out.append(f"    responsible: {listed}")
     for name in ("place", "amount", "quantity", "measure", "percent"):
         value = getattr(ob, name)
@@ -57,16 +72,23 @@ def _obligation(ob: DraftObligation) -> list[str]:
 
 
 def render_text(draft: Draft) -> str:
-    lines = [f"# Bản nháp nhập từ {draft.source} (kehoach import). Hãy đọc lại trước khi dùng:",
-             "# mỗi nghĩa vụ ghi dòng gốc và độ tin cậy; các mục cần xem lại ở cuối tệp.",
-             f"id: {i(draft.id)}", f"title: {q(draft.title)}", f"issuer: {i(draft.issuer)}"]
+    lines = [
+        f"# Bản nháp nhập từ {draft.source} (kehoach import). Hãy đọc lại trước khi dùng:",
+        "# mỗi nghĩa vụ ghi dòng gốc và độ tin cậy; các mục cần xem lại ở cuối tệp.",
+        f"id: {i(draft.id)}",
+        f"title: {q(draft.title)}",
+        f"issuer: {i(draft.issuer)}",
+    ]
     if draft.number:
         lines.append(f"number: {q(draft.number)}")
     if draft.issued:
         lines.append(f"issued: {q(draft.issued)}")
     period = draft.period
-    lines.append(f"period: {q(period)}" if isinstance(period, str) else
-                 f"period: {{from: {q(period['from'])}, to: {q(period['to'])}}}")
+    lines.append(
+        f"period: {q(period)}"
+        if isinstance(period, str)
+        else f"period: {{from: {q(period['from'])}, to: {q(period['to'])}}}"
+    )
     lines.append("units:")
     for uid, name, origin in draft.units:
         lines.append(f"  - {{id: {i(uid)}, name: {q(name)}}}  # {origin}")
@@ -74,16 +96,23 @@ def render_text(draft: Draft) -> str:
         lines.append("clusters:")
         for c in draft.clusters:
             members = ", ".join(i(str(m)) for m in c["members"])
-            lines.append(f"  - {{id: {i(str(c['id']))}, name: {q(c['name'])}, head: {i(str(c['head']))}, "
-                         f"members: [{members}]}}")
+            lines.append(
+                f"  - {{id: {i(str(c['id']))}, name: {q(c['name'])}, head: {i(str(c['head']))}, "
+                f"members: [{members}]}}"
+            )
     lines.append("obligations:" if draft.obligations else "obligations: []")
     for ob in draft.obligations:
         lines += _obligation(ob)
     if draft.review:
-        lines += ["", f"# ---- CẦN XEM LẠI ({len(draft.review)} mục): có vẻ là ngày hoặc việc "
-                      "nhưng chưa hiểu chắc ----"]
+        lines += [
+            "",
+            f"# ---- CẦN XEM LẠI ({len(draft.review)} mục): có vẻ là ngày hoặc việc "
+            "nhưng chưa hiểu chắc ----",
+        ]
         for r in draft.review:
-            lines.append(f"# dòng {r.line}: «{' '.join(r.text.split())}» — {' '.join(r.reason.split())}")
+            lines.append(
+                f"# dòng {r.line}: «{' '.join(r.text.split())}» — {' '.join(r.reason.split())}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -97,8 +126,14 @@ def _outside_period(draft: Draft) -> None:
     for ob in draft.obligations:
         out = [d for d in ob.dues if not start <= d <= end]
         if out:
-            draft.review.append(ReviewItem(ob.line, ob.source, f"«{ob.when}»: ngày {out[0]:%d/%m/%Y} nằm ngoài "
-                                           f"thời gian của kế hoạch ({start:%d/%m/%Y} – {end:%d/%m/%Y})"))
+            draft.review.append(
+                ReviewItem(
+                    ob.line,
+                    ob.source,
+                    f"«{ob.when}»: ngày {out[0]:%d/%m/%Y} nằm ngoài "
+                    f"thời gian của kế hoạch ({start:%d/%m/%Y} – {end:%d/%m/%Y})",
+                )
+            )
         else:
             kept.append(ob)
     draft.obligations = kept
@@ -113,13 +148,29 @@ def _placeholder(draft: Draft) -> None:
     except PlanError:
         return
     when = f"ngày {start:%d/%m/%Y}"
-    draft.obligations.append(DraftObligation(
-        id="thay-bang-cac-viec-cua-ke-hoach", kind="milestone", title="Mục giữ chỗ: thay bằng các việc của kế hoạch",
-        when=when, line=1, source=draft.title, confidence=0.0, reasons=["không tìm thấy việc nào có ngày hay chu kỳ"],
-        dues=(start,)))
-    draft.review.insert(0, ReviewItem(1, draft.title, "không tìm thấy việc nào có ngày hay chu kỳ: bản nháp có một "
-                                      f"mục giữ chỗ ({when}) để `kehoach check` nhận; hãy thay bằng các việc "
-                                      "của kế hoạch"))
+    draft.obligations.append(
+        DraftObligation(
+            id="thay-bang-cac-viec-cua-ke-hoach",
+            kind="milestone",
+            title="Mục giữ chỗ: thay bằng các việc của kế hoạch",
+            when=when,
+            line=1,
+            source=draft.title,
+            confidence=0.0,
+            reasons=["không tìm thấy việc nào có ngày hay chu kỳ"],
+            dues=(start,),
+        )
+    )
+    draft.review.insert(
+        0,
+        ReviewItem(
+            1,
+            draft.title,
+            "không tìm thấy việc nào có ngày hay chu kỳ: bản nháp có một "
+            f"mục giữ chỗ ({when}) để `kehoach check` nhận; hãy thay bằng các việc "
+            "của kế hoạch",
+        ),
+    )
 
 
 def render(draft: Draft, max_rounds: int = 5) -> str:

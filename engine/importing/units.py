@@ -8,6 +8,7 @@ ids derived from names, and one unit however many ways it is written.
 >>> slug("Đoàn Khối Dân – Chính – Đảng Thành phố")
 'doan-khoi-dan-chinh-dang-thanh-pho'
 """
+
 from __future__ import annotations
 
 import re
@@ -16,37 +17,191 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 #: Words that open the name of a unit (compared in lower case).
-HEADS = ("ban thường vụ", "ban chấp hành", "ban giám đốc", "ban giám hiệu", "ban chỉ đạo", "btv",
-         "bch", "thường trực", "tt", "đoàn khối", "đoàn sở", "đoàn ủy", "đoàn thanh niên", "đoàn",
-         "chi đoàn", "liên đội", "hội đồng đội", "hội khuyến học", "hội nông dân", "hội phụ nữ",
-         "hội người cao tuổi", "hội ccb", "hội cựu chiến binh", "hội liên hiệp", "hội", "huyện đoàn",
-         "tỉnh đoàn", "quận đoàn", "thành đoàn", "thị đoàn", "xã đoàn", "phường đoàn",
-         "nhà thiếu nhi", "trung tâm", "phòng", "sở", "ubnd", "ủy ban", "ủy ban nhân dân", "hđnd",
-         "đảng ủy", "quận ủy", "huyện ủy", "tỉnh ủy", "thành ủy", "cấp ủy", "cụm trưởng", "cụm",
-         "khối", "mảng", "ban", "đội", "trạm y tế", "văn phòng", "tư pháp", "thông tin văn hóa", "thông tin văn hoá", "công an",
-         "các", "mỗi", "từng")
+HEADS = (
+    "ban thường vụ",
+    "ban chấp hành",
+    "ban giám đốc",
+    "ban giám hiệu",
+    "ban chỉ đạo",
+    "btv",
+    "bch",
+    "thường trực",
+    "tt",
+    "đoàn khối",
+    "đoàn sở",
+    "đoàn ủy",
+    "đoàn thanh niên",
+    "đoàn",
+    "chi đoàn",
+    "liên đội",
+    "hội đồng đội",
+    "hội khuyến học",
+    "hội nông dân",
+    "hội phụ nữ",
+    "hội người cao tuổi",
+    "hội ccb",
+    "hội cựu chiến binh",
+    "hội liên hiệp",
+    "hội",
+    "huyện đoàn",
+    "tỉnh đoàn",
+    "quận đoàn",
+    "thành đoàn",
+    "thị đoàn",
+    "xã đoàn",
+    "phường đoàn",
+    "nhà thiếu nhi",
+    "trung tâm",
+    "phòng",
+    "sở",
+    "ubnd",
+    "ủy ban",
+    "ủy ban nhân dân",
+    "hđnd",
+    "đảng ủy",
+    "quận ủy",
+    "huyện ủy",
+    "tỉnh ủy",
+    "thành ủy",
+    "cấp ủy",
+    "cụm trưởng",
+    "cụm",
+    "khối",
+    "mảng",
+    "ban",
+    "đội",
+    "trạm y tế",
+    "văn phòng",
+    "tư pháp",
+    "thông tin văn hóa",
+    "thông tin văn hoá",
+    "công an",
+    "các",
+    "mỗi",
+    "từng",
+)
 #: Not units though they start like one.
-NOT_UNITS = re.compile(r"^(?:hội\s+(?:nghị|thảo|thao|thi|trường|viên|diễn|trại|khỏe|chợ|sách|báo|giảng|ngộ|tụ|xuân|làng|đua)|ban\s+hành|đoàn\s+(?:viên|kết|thể|ra)"
-                       r"|phòng\s+(?:chống|ngừa|tránh)|đội\s+(?:hình|viên|ngũ|nhóm|trưởng|tuyển)|sở\s+trường|khối\s+đại|các\s+(?:nội|hoạt|chương|"
-                       r"hình|mô|lớp|văn|đồng|em|bạn|tiêu|hồ|thiết|câu|chuyên|phong|cấp\s+bộ|cấp|ban,)"
-                       r"|mỗi\s+(?:năm|quý|tháng|tuần|người)|từng\s+(?:năm|bước|nhóm|đơn|địa|đối)|tt\s+htcđ)",
-                       re.IGNORECASE)
+NOT_UNITS = re.compile(
+    r"^(?:hội\s+(?:nghị|thảo|thao|thi|trường|viên|diễn|trại|khỏe|chợ|sách|báo|giảng|ngộ|tụ|xuân|làng|đua)|ban\s+hành|đoàn\s+(?:viên|kết|thể|ra)"
+    r"|phòng\s+(?:chống|ngừa|tránh)|đội\s+(?:hình|viên|ngũ|nhóm|trưởng|tuyển)|sở\s+trường|khối\s+đại|các\s+(?:nội|hoạt|chương|"
+    r"hình|mô|lớp|văn|đồng|em|bạn|tiêu|hồ|thiết|câu|chuyên|phong|cấp\s+bộ|cấp|ban,)"
+    r"|mỗi\s+(?:năm|quý|tháng|tuần|người)|từng\s+(?:năm|bước|nhóm|đơn|địa|đối)|tt\s+htcđ)",
+    re.IGNORECASE,
+)
 #: First syllables of the verbs that end a unit's name.
 VERBS = {
-    "tổ", "phụ", "chủ", "phối", "xây", "thực", "tham", "hướng", "chỉ", "báo", "đăng", "nộp",
-    "gửi", "cử", "mời", "đóng", "tổng", "theo", "kịp", "hỗ", "tuyên", "vận", "triển", "giao",
-    "có", "là", "được", "sẽ", "cần", "đề", "trình", "lập", "rà", "đánh", "tiếp", "duy", "kiểm",
-    "trao", "lắp", "nghiên", "đẩy", "tăng", "tạo", "nâng", "mở", "thăm", "khám", "chăm", "phát",
-    "giúp", "căn", "xác", "bố", "tích", "chuẩn", "quán", "phổ", "thu", "dọn", "đôn", "nắm",
-    "góp", "điều", "quản", "bảo", "làm", "tiến", "ứng", "phân", "hằng", "hàng", "định", "vào",
-    "trong", "thường", "luôn", "chịu", "nhận", "thống", "huy", "ký", "yêu", "nghiêm", "chú",
-    "đều", "đã", "đang", "phải", "cũng", "vẫn", "không", "chưa", "cùng", "giới",
+    "tổ",
+    "phụ",
+    "chủ",
+    "phối",
+    "xây",
+    "thực",
+    "tham",
+    "hướng",
+    "chỉ",
+    "báo",
+    "đăng",
+    "nộp",
+    "gửi",
+    "cử",
+    "mời",
+    "đóng",
+    "tổng",
+    "theo",
+    "kịp",
+    "hỗ",
+    "tuyên",
+    "vận",
+    "triển",
+    "giao",
+    "có",
+    "là",
+    "được",
+    "sẽ",
+    "cần",
+    "đề",
+    "trình",
+    "lập",
+    "rà",
+    "đánh",
+    "tiếp",
+    "duy",
+    "kiểm",
+    "trao",
+    "lắp",
+    "nghiên",
+    "đẩy",
+    "tăng",
+    "tạo",
+    "nâng",
+    "mở",
+    "thăm",
+    "khám",
+    "chăm",
+    "phát",
+    "giúp",
+    "căn",
+    "xác",
+    "bố",
+    "tích",
+    "chuẩn",
+    "quán",
+    "phổ",
+    "thu",
+    "dọn",
+    "đôn",
+    "nắm",
+    "góp",
+    "điều",
+    "quản",
+    "bảo",
+    "làm",
+    "tiến",
+    "ứng",
+    "phân",
+    "hằng",
+    "hàng",
+    "định",
+    "vào",
+    "trong",
+    "thường",
+    "luôn",
+    "chịu",
+    "nhận",
+    "thống",
+    "huy",
+    "ký",
+    "yêu",
+    "nghiêm",
+    "chú",
+    "đều",
+    "đã",
+    "đang",
+    "phải",
+    "cũng",
+    "vẫn",
+    "không",
+    "chưa",
+    "cùng",
+    "giới",
 }
 #: Verbs whose first syllable also ends names («học sinh»): told by the next one.
 _VERB_PAIRS = {("sinh", "hoạt"), ("ra", "quân"), ("học", "tập"), ("hoàn", "thành")}
-_ORGS = re.compile(r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
-                   r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b")
-_PREFIXES = ("ban giam doc ", "ban thuong vu ", "ban chap hanh ", "btv ", "bch ", "thuong truc ", "tt ", "cac ", "moi ")
+_ORGS = re.compile(
+    r"\b(?:đoàn|hội|ban|phòng|cụm|liên đội|trường|đơn vị|xã|phường|huyện|thị|khối|ủy|"
+    r"trung tâm|trạm|khu phố|thôn|ngành|sở|tổ)\b"
+)
+_PREFIXES = (
+    "ban giam doc ",
+    "ban thuong vu ",
+    "ban chap hanh ",
+    "btv ",
+    "bch ",
+    "thuong truc ",
+    "tt ",
+    "cac ",
+    "moi ",
+)
 _SUFFIXES = (" thanh pho", " tp", " quan", " huyen", " tinh")
 
 
@@ -76,7 +231,7 @@ def key(name: str) -> str:
         changed = False
         for p in _PREFIXES:
             if s.startswith(p):
-                s, changed = s[len(p):], True
+                s, changed = s[len(p) :], True
         for x in _SUFFIXES:
             if s.endswith(x) and len(s) > len(x) + 4:
                 s, changed = s[: -len(x)], True
@@ -93,9 +248,11 @@ def _head(low: str) -> str | None:
 def subject(clause: str) -> str | None:
     """The unit a clause starts with (or that it gives the duty to, «giao X»), if any."""
     text = re.sub(r"^[\s\-–+•*·]+", "", clause).strip()
-    m = re.search(r"(?<!bàn )(?<!chuyển )\b(?:[gG]iao|đề nghị|yêu cầu)\s+(?!Thông\b)(?=[A-ZĐ])", text)
-    if m and not re.match(r"\s*(?:nhiệm vụ|cho)\b", text[m.end():]):
-        text = text[m.end():]
+    m = re.search(
+        r"(?<!bàn )(?<!chuyển )\b(?:[gG]iao|đề nghị|yêu cầu)\s+(?!Thông\b)(?=[A-ZĐ])", text
+    )
+    if m and not re.match(r"\s*(?:nhiệm vụ|cho)\b", text[m.end() :]):
+        text = text[m.end() :]
     low = text.lower()
     head = _head(low)
     if NOT_UNITS.match(low) or head is None:
@@ -105,14 +262,19 @@ def subject(clause: str) -> str | None:
     words = re.findall(r"\S+", text)
     name: list[str] = []
     for k, w in enumerate(words):
-        bare = w.strip(",;.()“”\"").lower()
+        bare = w.strip(',;.()“”"').lower()
         following = words[k + 1].strip(",;.").lower() if k + 1 < len(words) else ""
-        if k and (not bare or (bare in VERBS and w[:1].islower()) or (bare, following) in _VERB_PAIRS):
+        if k and (
+            not bare or (bare in VERBS and w[:1].islower()) or (bare, following) in _VERB_PAIRS
+        ):
             break
         name.append(w)
-        if w.endswith((":", ";", ".")) or (w.endswith(",") and k + 1 < len(words)
-                                            and _head(words[k + 1].lower()) is not None
-                                            and words[k + 1][0].isupper()):
+        if w.endswith((":", ";", ".")) or (
+            w.endswith(",")
+            and k + 1 < len(words)
+            and _head(words[k + 1].lower()) is not None
+            and words[k + 1][0].isupper()
+        ):
             break
         if len(name) > 14:
             return None
@@ -141,8 +303,11 @@ class Units:
         """The id of the unit `name`, added if new."""
         name = re.sub(r"\s+", " ", name).strip(" ,;:.–-")
         k = key(name)
-        same = k if k in self.names else next(
-            (old for old in self.names if _extends(old, k) or _extends(k, old)), None)
+        same = (
+            k
+            if k in self.names
+            else next((old for old in self.names if _extends(old, k) or _extends(k, old)), None)
+        )
         if same is not None:
             if len(name) > len(self.names[same]) and not name.lower().startswith(("các", "mỗi")):
                 self.names[same] = name

@@ -4,6 +4,7 @@ A section remembers what its lines leave unsaid: its time («Thời gian: …»,
 trong năm 2021:»), its year, its place, the unit it is about («2. Nhà thiếu nhi Quận:»), and
 whether the lines are assignments («Phân công thực hiện:»).
 """
+
 from __future__ import annotations
 
 import re
@@ -31,55 +32,87 @@ from .units import subject
 
 _ROMAN = re.compile(r"^([IVX]{1,5})\s*[./)]\s*(.*)$")
 _NUMBERED = re.compile(r"^(\d{1,2})\s*[./)]\s*(\S.*)$")
-_LABEL = re.compile(r"^(thời gian(?:\s*-\s*địa điểm)?(?:\s+(?:thực hiện|hoàn thành|tổ chức))?|địa điểm|"
-                    r"nội dung|phân công(?:\s+thực hiện|\s+nhiệm vụ)?|đơn vị thực hiện)\s*:\s*(.*)$", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^(thời gian(?:\s*-\s*địa điểm)?(?:\s+(?:thực hiện|hoàn thành|tổ chức))?|địa điểm|"
+    r"nội dung|phân công(?:\s+thực hiện|\s+nhiệm vụ)?|đơn vị thực hiện)\s*:\s*(.*)$",
+    re.IGNORECASE,
+)
 #: Lines that describe the section's activity, not a duty of their own: «Thành phần: mỗi chi đoàn
 #: cử 20 đoàn viên», «Hình thức: trực tuyến». One that names money is still read (a contribution).
-_ATTRIBUTE = re.compile(r"^(?:thành phần(?:\s+tham (?:gia|dự))?|đối tượng(?:\s+tham (?:gia|dự))?|quy mô|hình thức|"
-                        r"số lượng|lực lượng(?:\s+[^:]{0,25})?|chủ trì|trang phục|ghi chú)\s*:", re.IGNORECASE)
+_ATTRIBUTE = re.compile(
+    r"^(?:thành phần(?:\s+tham (?:gia|dự))?|đối tượng(?:\s+tham (?:gia|dự))?|quy mô|hình thức|"
+    r"số lượng|lực lượng(?:\s+[^:]{0,25})?|chủ trì|trang phục|ghi chú)\s*:",
+    re.IGNORECASE,
+)
 #: What a line says of its item when it only dates it: «Dự kiến tổ chức trong tháng 3/2025 tại …».
 _HELD_WORDS = r"(?:tổ chức|diễn ra|thực hiện|triển khai|khai mạc)"
 _HELD = re.compile(rf"\b{_HELD_WORDS}\b", re.IGNORECASE)
-_ONLY_WHEN = re.compile(rf"^\W*(?:(?:thời gian\s+)?dự kiến|sẽ|được)?\s*(?:{_HELD_WORDS}\s*)?(?:vào|trong|lúc|từ)?\s*$",
-                        re.IGNORECASE)
+_ONLY_WHEN = re.compile(
+    rf"^\W*(?:(?:thời gian\s+)?dự kiến|sẽ|được)?\s*(?:{_HELD_WORDS}\s*)?(?:vào|trong|lúc|từ)?\s*$",
+    re.IGNORECASE,
+)
 #: Headings that name a part of the plan, not an activity: its activity is the plan's own.
-GENERIC_TITLE = re.compile(r"(?:(?:nội dung|thời gian|địa điểm|kinh phí|hình thức|phân công|tổ chức thực hiện|"
-                           r"chương trình|hoạt động|thực hiện|cụ thể)(?:\s*(?:,|và|-|–)\s*|\s+)?)+\W*", re.IGNORECASE)
+GENERIC_TITLE = re.compile(
+    r"(?:(?:nội dung|thời gian|địa điểm|kinh phí|hình thức|phân công|tổ chức thực hiện|"
+    r"chương trình|hoạt động|thực hiện|cụ thể)(?:\s*(?:,|và|-|–)\s*|\s+)?)+\W*",
+    re.IGNORECASE,
+)
 _TARGETS = re.compile(r"chỉ tiêu|mục tiêu", re.IGNORECASE)
 _BULLET = re.compile(r"^[\-–+•*·►▪●○◦]\s*")
-_DUTY_WORDS = re.compile(r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn|(?:tháng|tuần|quý|năm) (?:này|tới|sau)|hôm nay|"
-                         r"ngày mai|sắp tới|trước ngày|trước khi|sau khi)\b", re.IGNORECASE)
+_DUTY_WORDS = re.compile(
+    r"\b(?:định kỳ|hạn chót|chậm nhất|thời hạn|(?:tháng|tuần|quý|năm) (?:này|tới|sau)|hôm nay|"
+    r"ngày mai|sắp tới|trước ngày|trước khi|sau khi)\b",
+    re.IGNORECASE,
+)
 _GOALS = re.compile(r"^\W*(?:mục đích|yêu cầu|căn cứ|ý nghĩa|sự cần thiết)", re.IGNORECASE)
 #: «… thực hiện tốt các chỉ tiêu của kế hoạch», «tổ chức các hoạt động theo phân công»: a unit's
 #: section gives it the plan's targets, or the duties of its «Nội dung» part, as a class.
 #: Not «… các nội dung theo phân công»: that is the part assigned to it elsewhere, not the class.
-_GENERIC = re.compile(r"\b(?:thực hiện|triển khai|tổ chức)\b[^.;:]{0,25}?\bcác\s+(chỉ tiêu|nội dung|hoạt động)\b"
-                      r"(?![^.;:]{0,40}\btheo\s+(?:sự\s+)?phân\s+công)", re.IGNORECASE)
-_MONITORS = re.compile(r"\b(?:theo dõi|kiểm tra|giám sát|đôn đốc|đánh giá|tổng hợp)\b|\bviệc\s*$", re.IGNORECASE)
+_GENERIC = re.compile(
+    r"\b(?:thực hiện|triển khai|tổ chức)\b[^.;:]{0,25}?\bcác\s+(chỉ tiêu|nội dung|hoạt động)\b"
+    r"(?![^.;:]{0,40}\btheo\s+(?:sự\s+)?phân\s+công)",
+    re.IGNORECASE,
+)
+_MONITORS = re.compile(
+    r"\b(?:theo dõi|kiểm tra|giám sát|đôn đốc|đánh giá|tổng hợp)\b|\bviệc\s*$", re.IGNORECASE
+)
 #: «… phân công X là bộ phận thường trực …»: the issuer's staff, who drafts and reports for it.
-_STANDING = re.compile(r"\b(?:phân công|giao|cử)\s+(.+?)\s+(?:là|làm)\s+(?:bộ phận|cơ quan|đơn vị)\s+thường trực\b",
-                       re.IGNORECASE)
+_STANDING = re.compile(
+    r"\b(?:phân công|giao|cử)\s+(.+?)\s+(?:là|làm)\s+(?:bộ phận|cơ quan|đơn vị)\s+thường trực\b",
+    re.IGNORECASE,
+)
 #: «Xây dựng kế hoạch hoạt động hàng tháng»: a plan for a period is needed when the period starts.
-_PLANS_PERIOD = re.compile(r"^\W*(?:xây dựng|lập|dự thảo)\s+(?:các\s+)?(?:kế hoạch|chương trình)\b", re.IGNORECASE)
+_PLANS_PERIOD = re.compile(
+    r"^\W*(?:xây dựng|lập|dự thảo)\s+(?:các\s+)?(?:kế hoạch|chương trình)\b", re.IGNORECASE
+)
 #: «hằng năm» and nothing else: a year, no day in it («định kỳ 01 năm»).
-BARE_YEARLY = re.compile(r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi)\s+năm|định\s+kỳ\s+0?1\s+năm", re.IGNORECASE)
+BARE_YEARLY = re.compile(
+    r"(?:định\s+kỳ\s+)?(?:hằng|hàng|mỗi)\s+năm|định\s+kỳ\s+0?1\s+năm", re.IGNORECASE
+)
 _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 _BARE_PERIOD = re.compile(r"(?:định kỳ\s+)?(?:hằng|hàng|mỗi)\s+(năm|quý|tháng)", re.IGNORECASE)
-_COLLECTIVE = re.compile(r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
-                         r"\bđơn vị thành viên\b", re.IGNORECASE)
+_COLLECTIVE = re.compile(
+    r"\b(?:cơ sở đoàn|đơn vị)(?:\s+thành viên)?\s+(?:trong|thuộc|của)?\s*cụm\b|"
+    r"\bđơn vị thành viên\b",
+    re.IGNORECASE,
+)
 
 
-_PERIODIC = re.compile(r"\bđịnh\s+kỳ\b|\b(?:hằng|hàng|mỗi)\s+(?:năm|quý|tháng|tuần)\b", re.IGNORECASE)
+_PERIODIC = re.compile(
+    r"\bđịnh\s+kỳ\b|\b(?:hằng|hàng|mỗi)\s+(?:năm|quý|tháng|tuần)\b", re.IGNORECASE
+)
 _TENTATIVE = re.compile(r"\bdự\s+kiến\b", re.IGNORECASE)
 _NOT_BY = re.compile(r"\bkhông\s+(?:được\s+)?[^,;.]{0,50}\btrước\s+ngày\b", re.IGNORECASE)
-_STAMP_WORDS = re.compile(r"\b(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s+nhật|ngày|lúc)\b|[\d\W_]+", re.IGNORECASE)
+_STAMP_WORDS = re.compile(
+    r"\b(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s+nhật|ngày|lúc)\b|[\d\W_]+", re.IGNORECASE
+)
 
 
 def _dateline(sentence: str, found: list[Found]) -> bool:
     """A line that is only a date and a time (a page's stamp, a letter's date), no duty."""
     rest = sentence
     for f in sorted(found, key=lambda f: -f.start):
-        rest = rest[:f.start] + " " + rest[f.end:]
+        rest = rest[: f.start] + " " + rest[f.end :]
     return not _STAMP_WORDS.sub(" ", rest).strip()
 
 
@@ -90,7 +123,7 @@ def sentences(text: str) -> list[str]:
         if m.group() in "()" and m.group():
             depth = max(0, depth + (1 if m.group() == "(" else -1))
         elif depth == 0:
-            out.append(text[start:m.start()])
+            out.append(text[start : m.start()])
             start = m.end()
     out.append(text[start:])
     return [s for s in out if s.strip()]
@@ -103,7 +136,14 @@ def _period_start(f: Found) -> Found:
     if m is None:
         return f
     new = f"đầu hằng {m.group(1).lower()}"
-    return Found(new, parse_when(new), f.start, f.end, (*f.flags, "kế hoạch của một kỳ lập vào đầu kỳ"), f.written)
+    return Found(
+        new,
+        parse_when(new),
+        f.start,
+        f.end,
+        (*f.flags, "kế hoạch của một kỳ lập vào đầu kỳ"),
+        f.written,
+    )
 
 
 def _dated(sentence: str, c: Campaign, found: list[Found]) -> bool:
@@ -114,14 +154,16 @@ def _dated(sentence: str, c: Campaign, found: list[Found]) -> bool:
     for f in found:
         if f.start < c.end and c.start < f.end:
             return True
-        if at <= f.start < at + len(clause) and not BARE_YEARLY.fullmatch(" ".join(f.phrase.split())):
+        if at <= f.start < at + len(clause) and not BARE_YEARLY.fullmatch(
+            " ".join(f.phrase.split())
+        ):
             return True
     return False
 
 
 def _without(sentence: str, f: Found) -> str:
     """The sentence without its `when:` phrase and its place («tại …»)."""
-    rest = sentence[:f.start] + " " + sentence[f.end:]
+    rest = sentence[: f.start] + " " + sentence[f.end :]
     return re.sub(r"\btại\b.*$", "", rest, flags=re.IGNORECASE).strip(" .,;:")
 
 
@@ -130,7 +172,7 @@ def _clause(sentence: str, at: int) -> str:
     start = 0
     for m in re.finditer(r";\s*|,?\s+đồng thời\s+", sentence):
         if m.start() > at:
-            return sentence[start:m.start()].strip()
+            return sentence[start : m.start()].strip()
         start = m.end()
     return sentence[start:].strip()
 
@@ -174,16 +216,22 @@ class Hit:
 
 
 class Walker:
-    def __init__(self, ctx: Context, on_doubt: Callable[[int, str, str], None], plan_title: str = "Kế hoạch"):
+    def __init__(
+        self, ctx: Context, on_doubt: Callable[[int, str, str], None], plan_title: str = "Kế hoạch"
+    ):
         self.ctx = ctx
         self.plan_title = re.sub(r"^kế hoạch\s+", "", plan_title, flags=re.IGNORECASE) or plan_title
         self.stack: list[Section] = [Section("", 0, ctx.year)]
         self.hits: list[Hit] = []
         self.subjects: list[tuple[str, int]] = []
         self.closed: list[tuple[str, str]] = []  # (section title, the first unit its lines name)
-        self.generic: list[tuple[str, str, int]] = []  # («chỉ tiêu»/«nội dung»/«hoạt động», unit, line)
+        self.generic: list[
+            tuple[str, str, int]
+        ] = []  # («chỉ tiêu»/«nội dung»/«hoạt động», unit, line)
         self.standing: tuple[str, int] | None = None  # the issuer's standing staff, and its line
-        self.counted: list[Hit] = []  # deadlines counted from an activity («… kể từ ngày kết thúc hội nghị»)
+        self.counted: list[
+            Hit
+        ] = []  # deadlines counted from an activity («… kể từ ngày kết thúc hội nghị»)
         self.on_doubt = on_doubt
 
     @property
@@ -202,18 +250,36 @@ class Walker:
         m = _NUMBERED.match(text)
         if m:
             rest = m.group(2)
-            if rest.endswith(":") or bold or (is_upper(rest) and len(rest) < 120) or (
-                    len(rest.split()) <= 14 and not has_anchor(rest) and not duties.target_measure(rest)
-                    and not rest.endswith(".")):
+            if (
+                rest.endswith(":")
+                or bold
+                or (is_upper(rest) and len(rest) < 120)
+                or (
+                    len(rest.split()) <= 14
+                    and not has_anchor(rest)
+                    and not duties.target_measure(rest)
+                    and not rest.endswith(".")
+                )
+            ):
                 return 2, rest
             return None
         m = re.match(r"^(tiêu chí|mục|phần|chương)\s+\d+\s*[:.]\s*(.*)$", text, re.IGNORECASE)
         if m:
             return 3, text
         if is_upper(text) and len(text) < 160 and not _BULLET.match(text) and not has_day(text):
-            return 1, text  # a line in capitals that gives a day is a duty: «HỘI NGHỊ … NGÀY 15/12/2025»
-        if bold and len(text) < 120 and not text.endswith((".", ";")) and not _BULLET.match(text) \
-                and not _LABEL.match(text) and not has_anchor(text) and " | " not in text:
+            return (
+                1,
+                text,
+            )  # a line in capitals that gives a day is a duty: «HỘI NGHỊ … NGÀY 15/12/2025»
+        if (
+            bold
+            and len(text) < 120
+            and not text.endswith((".", ";"))
+            and not _BULLET.match(text)
+            and not _LABEL.match(text)
+            and not has_anchor(text)
+            and " | " not in text
+        ):
             return 3, text  # a bold line of its own, unnumbered
         return None
 
@@ -230,7 +296,9 @@ class Walker:
         lead = subject(title)
         if lead and len(lead) < 0.8 * len(title.rstrip(": ")):
             lead = None
-        sec = Section(title.rstrip(": "), level, year, lead or parent.lead if level > 1 else lead, line=line)
+        sec = Section(
+            title.rstrip(": "), level, year, lead or parent.lead if level > 1 else lead, line=line
+        )
         sec.part = sec.title if level == 1 else parent.part
         if _GOALS.search(title) or parent.mode == "goals":
             sec.mode = "goals"
@@ -247,11 +315,16 @@ class Walker:
             self.closed.append((sec.title, sec.first_unit))
         if sec.dated and sec.when:
             days = " và ".join(f.phrase for f, _, _ in sec.dated)
-            self.on_doubt(sec.when_line, sec.when.phrase, f"mục còn ghi các ngày cụ thể ({days}): "
-                          "đã dùng các ngày đó; hãy kiểm tra")
+            self.on_doubt(
+                sec.when_line,
+                sec.when.phrase,
+                f"mục còn ghi các ngày cụ thể ({days}): đã dùng các ngày đó; hãy kiểm tra",
+            )
         # the section's own activity, at its «Thời gian: …», unless its lines took that time (who
         # does what at it) or it is a heading about time; lines with dates of their own do not count
-        if not sec.dated and (sec.took_when or not sec.when or re.match(r"thời gian", sec.title, re.IGNORECASE)):
+        if not sec.dated and (
+            sec.took_when or not sec.when or re.match(r"thời gian", sec.title, re.IGNORECASE)
+        ):
             self.ctx.year = self.top.year
             return
         name = self.name_of(sec)
@@ -289,8 +362,19 @@ class Walker:
         if _NUMBERED.match(text):  # an item, not a heading: it ends the item before it
             while self.top.level >= 2 and len(self.stack) > 1:
                 self.close()
-            self.stack.append(Section(self.top.title, 2, self.top.year, self.top.lead, line=no, item=True,
-                                      heading_when=self.top.heading_when, mode=self.top.mode, part=self.top.part))
+            self.stack.append(
+                Section(
+                    self.top.title,
+                    2,
+                    self.top.year,
+                    self.top.lead,
+                    line=no,
+                    item=True,
+                    heading_when=self.top.heading_when,
+                    mode=self.top.mode,
+                    part=self.top.part,
+                )
+            )
         sec = self.top
         bullet = bool(_BULLET.match(text))
         body = _BULLET.sub("", text).strip()
@@ -318,10 +402,17 @@ class Walker:
         for k, d in enumerate(doubts):
             phrase = f"{d.text} {period.group().lower()}"
             try:
-                f = Found(phrase, parse_when(phrase), 0, 0, (f"«{period.group()}» lấy từ câu dẫn",), d.text)
+                f = Found(
+                    phrase,
+                    parse_when(phrase),
+                    0,
+                    0,
+                    (f"«{period.group()}» lấy từ câu dẫn",),
+                    d.text,
+                )
             except PlanError:
                 continue
-            return [f], doubts[:k] + doubts[k + 1:]
+            return [f], doubts[:k] + doubts[k + 1 :]
         return [], doubts
 
     def row(self, no: int, cells: list[str]) -> None:
@@ -333,25 +424,45 @@ class Walker:
                 read[c] = (find_when(c, self.ctx, doubts), doubts)
         # the cell that says when is mostly a date («Trước 30/8/2026»); a title may hold one too
         # («Ra quân Tháng Thanh niên»), so its own doubts are not the row's
-        cover = {c: sum(len(x.written) for x in f) / max(1, len(c.strip(" .;"))) for c, (f, _) in read.items()}
+        cover = {
+            c: sum(len(x.written) for x in f) / max(1, len(c.strip(" .;")))
+            for c, (f, _) in read.items()
+        }
         best = max(cover, key=cover.__getitem__, default=None)
         dated = [best] if best is not None and cover[best] >= 0.6 else list(read)
         found = [f for c in dated for f in read[c][0]]
         for c in dated:
             for d in read[c][1]:
                 self.on_doubt(no, d.text, d.reason)
-        units = [c for c in cells[1:] if c not in dated and subject(c) and len(subject(c) or "") >= 0.8 * len(c)]
-        rest = [c for c in cells if c not in dated and c not in units and not re.fullmatch(r"[\d.]+", c)]
+        units = [
+            c
+            for c in cells[1:]
+            if c not in dated and subject(c) and len(subject(c) or "") >= 0.8 * len(c)
+        ]
+        rest = [
+            c for c in cells if c not in dated and c not in units and not re.fullmatch(r"[\d.]+", c)
+        ]
         if not found or not rest:
             if dated and not any(read[c][1] for c in dated):
-                self.on_doubt(no, " | ".join(cells), "dòng bảng có ngày nhưng không hiểu được" if not found
-                              else "dòng bảng có ngày nhưng không thấy việc gì")
+                self.on_doubt(
+                    no,
+                    " | ".join(cells),
+                    "dòng bảng có ngày nhưng không hiểu được"
+                    if not found
+                    else "dòng bảng có ngày nhưng không thấy việc gì",
+                )
             return
-        unit = subject(units[0]) if units else next((s.lead for s in reversed(self.stack) if s.lead), None)
+        unit = (
+            subject(units[0])
+            if units
+            else next((s.lead for s in reversed(self.stack) if s.lead), None)
+        )
         if unit:
             self.subjects.append((unit, no))
         for f in found[:1]:
-            self.hits.append(Hit(rest[0], f, unit, no, self.top, 0.85 if unit else 0.75, ["dòng bảng"]))
+            self.hits.append(
+                Hit(rest[0], f, unit, no, self.top, 0.85 if unit else 0.75, ["dòng bảng"])
+            )
         self.top.emitted += 1
 
     def label(self, sec: Section, name: str, rest: str, no: int) -> None:
@@ -360,8 +471,20 @@ class Walker:
             found = find_when(rest, self.ctx, doubts) if rest else []
             for d in doubts:
                 self.on_doubt(no, d.text, d.reason)
-            if found and sec.level == 0:  # «Thời gian: …» before any section: the plan's own activity
-                self.hits.append(Hit(self.name_of(sec), found[0], sec.lead, no, sec, 0.75, ["thời gian của kế hoạch"]))
+            if (
+                found and sec.level == 0
+            ):  # «Thời gian: …» before any section: the plan's own activity
+                self.hits.append(
+                    Hit(
+                        self.name_of(sec),
+                        found[0],
+                        sec.lead,
+                        no,
+                        sec,
+                        0.75,
+                        ["thời gian của kế hoạch"],
+                    )
+                )
                 return
             if found:
                 sec.when, sec.when_line = found[0], no
@@ -389,25 +512,50 @@ class Walker:
     def sentence(self, sec: Section, sentence: str, no: int, bullet: bool) -> None:
         doubts: list[Doubt] = []
         found = find_when(sentence, self.ctx, doubts)
-        if found and not bullet and not sentence.rstrip().endswith(":") and _dateline(sentence, found):
+        if (
+            found
+            and not bullet
+            and not sentence.rstrip().endswith(":")
+            and _dateline(sentence, found)
+        ):
             # «Thứ ba, 15/02/2022 09:32»: a page's stamp
             return
         if found and _NOT_BY.search(sentence):  # «không được tổ chức nhập học trước ngày 22/8»
-            doubts += [Doubt(f.written or f.phrase, "câu phủ định («không … trước ngày …»): "
-                             "không phải hạn phải làm; hãy kiểm tra") for f in found]
+            doubts += [
+                Doubt(
+                    f.written or f.phrase,
+                    "câu phủ định («không … trước ngày …»): không phải hạn phải làm; hãy kiểm tra",
+                )
+                for f in found
+            ]
             found = []
-        if _TENTATIVE.search(sentence):  # «Dự kiến, lễ ra quân diễn ra vào ngày …»: the sentence hedges
+        if _TENTATIVE.search(
+            sentence
+        ):  # «Dự kiến, lễ ra quân diễn ra vào ngày …»: the sentence hedges
             found = [replace(f, schedule=replace(f.schedule, tentative=True)) for f in found]
-        if found and _PERIODIC.search(sentence):  # «ngày 06 tháng 06 đối với báo cáo định kỳ 06 tháng»
-            found = [replace(f, flags=(*f.flags, "câu nói «định kỳ»: ngày này có lặp lại không?"))
-                     if isinstance(f.schedule.rule, Fixed) and not f.flags and not _YEAR.search(f.written or f.phrase)
-                     and not _PERIODIC.search(f.written or f.phrase) else f for f in found]
+        if found and _PERIODIC.search(
+            sentence
+        ):  # «ngày 06 tháng 06 đối với báo cáo định kỳ 06 tháng»
+            found = [
+                replace(f, flags=(*f.flags, "câu nói «định kỳ»: ngày này có lặp lại không?"))
+                if isinstance(f.schedule.rule, Fixed)
+                and not f.flags
+                and not _YEAR.search(f.written or f.phrase)
+                and not _PERIODIC.search(f.written or f.phrase)
+                else f
+                for f in found
+            ]
         if not found and doubts and sec.intro:
             found, doubts = self._with_intro(sec.intro, doubts)
         rest = sentence
-        lead = re.match(r"^([^,:;]{0,60})[,:]\s*", sentence)  # «Hằng năm, Nhà thiếu nhi Quận tổ chức …»
-        if lead and (has_anchor(lead.group(1)) or re.fullmatch(r"\W*định kỳ\W*", lead.group(1), re.IGNORECASE)):
-            rest = sentence[lead.end():]
+        lead = re.match(
+            r"^([^,:;]{0,60})[,:]\s*", sentence
+        )  # «Hằng năm, Nhà thiếu nhi Quận tổ chức …»
+        if lead and (
+            has_anchor(lead.group(1))
+            or re.fullmatch(r"\W*định kỳ\W*", lead.group(1), re.IGNORECASE)
+        ):
+            rest = sentence[lead.end() :]
         if _PLANS_PERIOD.match(rest):
             found = [_period_start(f) for f in found]
         unit = subject(rest) or subject(sentence)
@@ -435,51 +583,104 @@ class Walker:
             self.standing = (name, no)
             self.subjects.append((name, no))
         generic = _GENERIC.search(sentence)
-        if generic and _MONITORS.search(sentence[:generic.start()]):
+        if generic and _MONITORS.search(sentence[: generic.start()]):
             generic = None  # «theo dõi việc thực hiện các chỉ tiêu»: who watches, not who does
         if generic and heading_unit and unit and sec.mode != "goals":
             self.generic.append((generic.group(1).lower(), unit, no))
         masked = lower_masked(sentence)  # a campaign a cited plan is about is not this plan's
-        campaigns = [c for c in find_campaigns(sentence, self.ctx.single_year)
-                     if not _dated(sentence, c, found) and masked[c.start:c.end].strip()]
+        campaigns = [
+            c
+            for c in find_campaigns(sentence, self.ctx.single_year)
+            if not _dated(sentence, c, found) and masked[c.start : c.end].strip()
+        ]
         if campaigns:  # «Tháng Thanh niên» without a year: drafted below by custom, not doubted
             names = [c.name.lower() for c in campaigns]
-            doubts = [d for d in doubts if not any(d.text.lower() in n or n in d.text.lower() for n in names)]
+            doubts = [
+                d
+                for d in doubts
+                if not any(d.text.lower() in n or n in d.text.lower() for n in names)
+            ]
         for d in doubts:
             self.on_doubt(no, d.text, d.reason)
-            if d.reason.startswith(FROM_ACTIVITY):  # resolved against the drafted obligations at the end
-                self.counted.append(Hit(sentence, Found(d.text, Schedule(Fixed(())), 0, 0), unit, no, sec, 0.5, []))
+            if d.reason.startswith(
+                FROM_ACTIVITY
+            ):  # resolved against the drafted obligations at the end
+                self.counted.append(
+                    Hit(sentence, Found(d.text, Schedule(Fixed(())), 0, 0), unit, no, sec, 0.5, [])
+                )
         if any(d.reason.startswith(FROM_ACTIVITY) for d in doubts) and not found:
             return  # its date is counted from another activity's, not the section's
         if sec.mode == "content":
             return
         if sec.mode == "goals":
             if found:
-                self.on_doubt(no, sentence, "câu có thời gian trong phần mục đích, yêu cầu: "
-                              "không lấy làm nghĩa vụ; nếu là một việc có hạn, hãy thêm vào")
+                self.on_doubt(
+                    no,
+                    sentence,
+                    "câu có thời gian trong phần mục đích, yêu cầu: "
+                    "không lấy làm nghĩa vụ; nếu là một việc có hạn, hãy thêm vào",
+                )
             return
         for c in campaigns:  # the hit's text starts with the name, which the review quotes
-            f = Found(c.phrase, parse_when(c.phrase), 0, len(c.name), (f"theo lệ thường: {c.why}",), c.name)
-            self.hits.append(Hit(f"{c.name}: {_clause(sentence, c.start)}", f, unit, no, sec, 0.5,
-                                 [f"«{c.name}» không ghi ngày: {c.phrase} theo lệ thường"], "phase"))
+            f = Found(
+                c.phrase,
+                parse_when(c.phrase),
+                0,
+                len(c.name),
+                (f"theo lệ thường: {c.why}",),
+                c.name,
+            )
+            self.hits.append(
+                Hit(
+                    f"{c.name}: {_clause(sentence, c.start)}",
+                    f,
+                    unit,
+                    no,
+                    sec,
+                    0.5,
+                    [f"«{c.name}» không ghi ngày: {c.phrase} theo lệ thường"],
+                    "phase",
+                )
+            )
         if campaigns and not found:
             sec.emitted += 1
             return
         if found:
-            only_dates = (sec.level >= 2 and len(found) == 1 and set(found[0].flags) <= {"dự kiến"}
-                          and _HELD.search(sentence) and _ONLY_WHEN.match(_without(sentence, found[0])))
+            only_dates = (
+                sec.level >= 2
+                and len(found) == 1
+                and set(found[0].flags) <= {"dự kiến"}
+                and _HELD.search(sentence)
+                and _ONLY_WHEN.match(_without(sentence, found[0]))
+            )
             for f in found:
                 conf = 0.9 if unit else 0.8
-                self.hits.append(Hit(sentence, f, unit, no, sec, conf - 0.15 * bool(f.flags), list(f.flags),
-                                     title=self.name_of(sec) if only_dates else None))  # «Dự kiến tổ chức …»
+                self.hits.append(
+                    Hit(
+                        sentence,
+                        f,
+                        unit,
+                        no,
+                        sec,
+                        conf - 0.15 * bool(f.flags),
+                        list(f.flags),
+                        title=self.name_of(sec) if only_dates else None,
+                    )
+                )  # «Dự kiến tổ chức …»
             sec.emitted += 1
             return
         when, why = self.section_when(sec)
-        if when and (bullet or named) and (sec.mode == "assign" or sec.intro or sec.when or sec.dated):
+        if (
+            when
+            and (bullet or named)
+            and (sec.mode == "assign" or sec.intro or sec.when or sec.dated)
+        ):
             for owner in self.stack:
                 owner.took_when = owner.took_when or owner.when is when
             hit = Hit(sentence, when, unit, no, sec, 0.7 if unit else 0.6, why)
-            if when is sec.when and sec.title:  # dated by its item («1. Hội nghị …» / «- Thời gian: …»)
+            if (
+                when is sec.when and sec.title
+            ):  # dated by its item («1. Hội nghị …» / «- Thời gian: …»)
                 hit.title = f"{self.name_of(sec)} – {duties.title_of(sentence)}"
             self.hits.append(hit)
             sec.emitted += 1
@@ -490,30 +691,79 @@ class Walker:
                 self.on_doubt(no, sentence, "khoản đóng góp không ghi hạn; hãy ghi rõ thời gian")
                 return
             reason = f"hạn đóng góp lấy theo ngày của hoạt động (dòng {event.line})"
-            self.on_doubt(no, sentence, f"khoản đóng góp không ghi hạn: {reason}, "
-                                        f"«{event.found.phrase}»; hãy kiểm tra")
+            self.on_doubt(
+                no,
+                sentence,
+                f"khoản đóng góp không ghi hạn: {reason}, «{event.found.phrase}»; hãy kiểm tra",
+            )
             self.hits.append(Hit(sentence, event.found, unit, no, sec, 0.55, [reason]))
             sec.emitted += 1
             return
         if duties.target_measure(sentence) and sec.heading_when:
-            self.hits.append(Hit(sentence, sec.heading_when, unit, no, sec, 0.7, ["thời gian của mục chỉ tiêu"],
-                                 "target"))
+            self.hits.append(
+                Hit(
+                    sentence,
+                    sec.heading_when,
+                    unit,
+                    no,
+                    sec,
+                    0.7,
+                    ["thời gian của mục chỉ tiêu"],
+                    "target",
+                )
+            )
             return
-        if duties.target_measure(sentence) and bullet and self.ctx.single_year and re.search(
-                r"\b(?:đạt|trở lên|phấn đấu|tỷ lệ|tỉ lệ)\b", sentence, re.IGNORECASE):
+        if (
+            duties.target_measure(sentence)
+            and bullet
+            and self.ctx.single_year
+            and re.search(r"\b(?:đạt|trở lên|phấn đấu|tỷ lệ|tỉ lệ)\b", sentence, re.IGNORECASE)
+        ):
             plan_year = find_when(f"Năm {self.ctx.single_year}", self.ctx)[0]
-            self.hits.append(Hit(sentence, plan_year, unit, no, sec, 0.5,
-                                 ["hạn lấy theo năm của kế hoạch"], "target"))
+            self.hits.append(
+                Hit(
+                    sentence,
+                    plan_year,
+                    unit,
+                    no,
+                    sec,
+                    0.5,
+                    ["hạn lấy theo năm của kế hoạch"],
+                    "target",
+                )
+            )
             return
-        if duties.target_measure(sentence) and self.ctx.end and _TARGETS.search(f"{sec.title} {sec.part}") \
-                and not doubts:  # «I. CHỈ TIÊU» / «2. Kết nạp 150 đoàn viên mới trong năm học»
+        if (
+            duties.target_measure(sentence)
+            and self.ctx.end
+            and _TARGETS.search(f"{sec.title} {sec.part}")
+            and not doubts
+        ):  # «I. CHỈ TIÊU» / «2. Kết nạp 150 đoàn viên mới trong năm học»
             end = find_when(self.ctx.end, self.ctx)
             if end:
-                self.on_doubt(no, sentence, f"chỉ tiêu không ghi hạn: đã lấy ngày cuối của kế hoạch "
-                              f"(«{end[0].phrase}»); hãy kiểm tra")
-                self.hits.append(Hit(sentence, end[0], unit, no, sec, 0.45,
-                                     ["không ghi hạn: lấy ngày cuối của kế hoạch"], "target"))
+                self.on_doubt(
+                    no,
+                    sentence,
+                    f"chỉ tiêu không ghi hạn: đã lấy ngày cuối của kế hoạch "
+                    f"(«{end[0].phrase}»); hãy kiểm tra",
+                )
+                self.hits.append(
+                    Hit(
+                        sentence,
+                        end[0],
+                        unit,
+                        no,
+                        sec,
+                        0.45,
+                        ["không ghi hạn: lấy ngày cuối của kế hoạch"],
+                        "target",
+                    )
+                )
                 return
         if not doubts and _DUTY_WORDS.search(sentence):
-            self.on_doubt(no, sentence, "có vẻ là một việc định kỳ hoặc có hạn nhưng không thấy "
-                          "ngày hay chu kỳ; hãy ghi rõ thời gian")
+            self.on_doubt(
+                no,
+                sentence,
+                "có vẻ là một việc định kỳ hoặc có hạn nhưng không thấy "
+                "ngày hay chu kỳ; hãy ghi rõ thời gian",
+            )

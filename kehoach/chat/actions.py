@@ -13,6 +13,7 @@ An extension request and its answer are told through the outbox (purposes
 `extension_asked`, `extension_decided`), so they are retried, rate-limited and fall back to
 e-mail like any notification.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,6 +76,7 @@ def details_button(outbox_id: int) -> Buttons:
 
 # ── reading ─────────────────────────────────────────────────────────────────────────────────
 
+
 def outbox_row(session: Session, outbox_id: int) -> Any:
     row = session.execute(select(outbox_table).where(outbox_table.c.id == outbox_id)).one_or_none()
     if row is None or row.step_id is None:
@@ -92,8 +94,12 @@ def step_row(session: Session, step_id: str) -> Any:
 def unit_name(session: Session, unit: str | None) -> str:
     if unit is None:
         return ""
-    return session.execute(select(units_table.c.name).where(units_table.c.id == unit)
-                           ).scalar_one_or_none() or unit
+    return (
+        session.execute(
+            select(units_table.c.name).where(units_table.c.id == unit)
+        ).scalar_one_or_none()
+        or unit
+    )
 
 
 def approver_units(session: Session, step: Any) -> set[str]:
@@ -102,21 +108,24 @@ def approver_units(session: Session, step: Any) -> set[str]:
         above = set(rung["units"]) - {step.unit_id}
         if above:
             return above
-    issuer = session.execute(select(plans_table.c.issuer_id)
-                             .where(plans_table.c.id == step.plan_id)).scalar_one_or_none()
+    issuer = session.execute(
+        select(plans_table.c.issuer_id).where(plans_table.c.id == step.plan_id)
+    ).scalar_one_or_none()
     return {issuer} - {step.unit_id} if issuer else set()
 
 
 def may_act(session: Session, person: Any, step: Any) -> bool:
-    return (step.unit_id in scope_units(session, person.id)
-            or person.unit_id in approver_units(session, step))
+    return step.unit_id in scope_units(session, person.id) or person.unit_id in approver_units(
+        session, step
+    )
 
 
 def may_decide(session: Session, person: Any, step: Any) -> bool:
     if person.unit_id is None or person.unit_id == step.unit_id:
         return False
-    return (person.unit_id in approver_units(session, step)
-            or step.unit_id in scope_units(session, person.id))
+    return person.unit_id in approver_units(session, step) or step.unit_id in scope_units(
+        session, person.id
+    )
 
 
 def _refusal(exc: Exception) -> Refused:
@@ -130,9 +139,16 @@ def _refusal(exc: Exception) -> Refused:
 
 def original_text(row: Any, person: Any) -> str:
     """The pressed message as the bot sent it (rendered again from its outbox row)."""
-    n = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose, row.level,
-                     row.payload, row.attempts,
-                     Recipient(person.id, person.name))
+    n = Notification(
+        row.id,
+        row.idempotency_key,
+        row.unit_id or "",
+        row.purpose,
+        row.level,
+        row.payload,
+        row.attempts,
+        Recipient(person.id, person.name),
+    )
     return render(n)[0].text
 
 
@@ -142,8 +158,8 @@ def stamp(now: datetime) -> str:
 
 # ── buttons ─────────────────────────────────────────────────────────────────────────────────
 
-def done(session: Session, person: Any, outbox_id: int, now: datetime, *,
-         channel: str) -> Outcome:
+
+def done(session: Session, person: Any, outbox_id: int, now: datetime, *, channel: str) -> Outcome:
     row = outbox_row(session, outbox_id)
     step = step_row(session, row.step_id)
     if not may_act(session, person, step):
@@ -155,9 +171,11 @@ def done(session: Session, person: Any, outbox_id: int, now: datetime, *,
             raise _refusal(exc) from None
         raise
     text = original_text(row, person)
-    return Outcome("Đã ghi nhận hoàn thành.",
-                   f"{text}\n\n✅ <b>Đã hoàn thành</b> — {esc(person.name)}, {stamp(now)}",
-                   details_button(outbox_id))
+    return Outcome(
+        "Đã ghi nhận hoàn thành.",
+        f"{text}\n\n✅ <b>Đã hoàn thành</b> — {esc(person.name)}, {stamp(now)}",
+        details_button(outbox_id),
+    )
 
 
 def can_request(session: Session, person: Any, outbox_id: int) -> Any:
@@ -173,8 +191,7 @@ def can_request(session: Session, person: Any, outbox_id: int) -> Any:
     return step
 
 
-def check_until(session: Session, person: Any, outbox_id: int, until: date,
-                now: datetime) -> None:
+def check_until(session: Session, person: Any, outbox_id: int, until: date, now: datetime) -> None:
     """Refused (ask_again when another date may do) if `person` may not ask for an extension
     of this message's step to `until`: checked as soon as the date is typed."""
     step = can_request(session, person, outbox_id)
@@ -184,35 +201,59 @@ def check_until(session: Session, person: Any, outbox_id: int, until: date,
         raise _refusal(exc) from None
 
 
-def request(session: Session, person: Any, outbox_id: int, until: date, reason: str,
-            now: datetime, enabled: Collection[str], *, channel: str) -> Outcome:
+def request(
+    session: Session,
+    person: Any,
+    outbox_id: int,
+    until: date,
+    reason: str,
+    now: datetime,
+    enabled: Collection[str],
+    *,
+    channel: str,
+) -> Outcome:
     """Ask for the extension, and tell the approvers (outbox rows `extension_asked`)."""
     step = can_request(session, person, outbox_id)
     try:
-        result = actions.request_extension(session, step.id, until, reason, person.name,
-                                           channel, now)
+        result = actions.request_extension(
+            session, step.id, until, reason, person.name, channel, now
+        )
     except StoreError as exc:
         raise _refusal(exc) from None
     row = outbox_row(session, outbox_id)
     step = step_row(session, step.id)
     approvers = approver_units(session, step)
     names = ", ".join(sorted(unit_name(session, u) for u in approvers)) or "thư ký"
-    payload = {**_step_payload(session, step), "requested_until":
-               step.extension_requested_until.isoformat(), "requested_by": person.name,
-               "requested_day": vn_deadline(step.extension_requested_until),
-               "reason": step.extension_reason}
+    payload = {
+        **_step_payload(session, step),
+        "requested_until": step.extension_requested_until.isoformat(),
+        "requested_by": person.name,
+        "requested_day": vn_deadline(step.extension_requested_until),
+        "reason": step.extension_reason,
+    }
     _queue(session, step, approvers, "extension_asked", result.revision, payload, now, enabled)
     until_text = vn_deadline(step.extension_requested_until)
-    return Outcome("Đã gửi đề nghị gia hạn.",
-                   f"{original_text(row, person)}\n\n⏳ <b>Đã xin gia hạn</b> đến {until_text}"
-                   f" — {esc(person.name)}, {stamp(now)}",
-                   [[(DONE_LABEL, f"{DONE}:{outbox_id}")], *details_button(outbox_id)],
-                   f"Đã gửi đề nghị gia hạn đến <b>{vn_deadline(step.extension_requested_until)}"
-                   f"</b> cho {esc(names)}. Bạn sẽ nhận tin khi có quyết định.")
+    return Outcome(
+        "Đã gửi đề nghị gia hạn.",
+        f"{original_text(row, person)}\n\n⏳ <b>Đã xin gia hạn</b> đến {until_text}"
+        f" — {esc(person.name)}, {stamp(now)}",
+        [[(DONE_LABEL, f"{DONE}:{outbox_id}")], *details_button(outbox_id)],
+        f"Đã gửi đề nghị gia hạn đến <b>{vn_deadline(step.extension_requested_until)}"
+        f"</b> cho {esc(names)}. Bạn sẽ nhận tin khi có quyết định.",
+    )
 
 
-def decide(session: Session, person: Any, outbox_id: int, grant: bool, reason: str | None,
-           now: datetime, enabled: Collection[str], *, channel: str) -> Outcome:
+def decide(
+    session: Session,
+    person: Any,
+    outbox_id: int,
+    grant: bool,
+    reason: str | None,
+    now: datetime,
+    enabled: Collection[str],
+    *,
+    channel: str,
+) -> Outcome:
     """Grant or refuse the request the message `outbox_id` told of; tell the unit."""
     row = outbox_row(session, outbox_id)
     step = step_row(session, row.step_id)
@@ -225,19 +266,32 @@ def decide(session: Session, person: Any, outbox_id: int, grant: bool, reason: s
         if grant:
             result = actions.grant_extension(session, step.id, None, person.name, channel, now)
         else:
-            result = actions.refuse_extension(session, step.id, reason or "", person.name,
-                                              channel, now)
+            result = actions.refuse_extension(
+                session, step.id, reason or "", person.name, channel, now
+            )
     except StoreError as exc:
         raise _refusal(exc) from None
-    payload = {**_step_payload(session, step_row(session, step.id)), "granted": grant,
-               "until": asked.isoformat(), "until_day": vn_deadline(asked), "reason": reason or "",
-               "decided_by": person.name}
-    _queue(session, step, {step.unit_id}, "extension_decided", result.revision, payload, now,
-           enabled)
-    verdict = (f"✅ <b>Đã đồng ý</b> gia hạn đến {vn_deadline(asked)}" if grant
-               else f"❌ <b>Đã từ chối</b>: {esc(reason or '')}")
-    return Outcome("Đã ghi nhận.", f"{original_text(row, person)}\n\n{verdict} — "
-                   f"{esc(person.name)}, {stamp(now)}", details_button(outbox_id))
+    payload = {
+        **_step_payload(session, step_row(session, step.id)),
+        "granted": grant,
+        "until": asked.isoformat(),
+        "until_day": vn_deadline(asked),
+        "reason": reason or "",
+        "decided_by": person.name,
+    }
+    _queue(
+        session, step, {step.unit_id}, "extension_decided", result.revision, payload, now, enabled
+    )
+    verdict = (
+        f"✅ <b>Đã đồng ý</b> gia hạn đến {vn_deadline(asked)}"
+        if grant
+        else f"❌ <b>Đã từ chối</b>: {esc(reason or '')}"
+    )
+    return Outcome(
+        "Đã ghi nhận.",
+        f"{original_text(row, person)}\n\n{verdict} — {esc(person.name)}, {stamp(now)}",
+        details_button(outbox_id),
+    )
 
 
 def can_decide(session: Session, person: Any, outbox_id: int) -> None:
@@ -255,35 +309,58 @@ def details(session: Session, person: Any, outbox_id: int, now: datetime) -> Out
     if not (may_act(session, person, step) or may_decide(session, person, step)):
         raise Refused("Bạn không phụ trách việc này.")
     st = status(facts(step), now)
-    plan = session.execute(select(plans_table.c.title)
-                           .where(plans_table.c.id == step.plan_id)).scalar_one_or_none()
-    lines = [f"📋 <b>{esc(clip(step.title))}</b>", f"Kế hoạch: {esc(clip(plan or step.plan_id))}",
-             f"Đơn vị: {esc(clip(unit_name(session, step.unit_id)))}",
-             f"Hạn: {vn_deadline(facts(step).deadline)}", f"Tình trạng: {esc(st.label)}"]
+    plan = session.execute(
+        select(plans_table.c.title).where(plans_table.c.id == step.plan_id)
+    ).scalar_one_or_none()
+    lines = [
+        f"📋 <b>{esc(clip(step.title))}</b>",
+        f"Kế hoạch: {esc(clip(plan or step.plan_id))}",
+        f"Đơn vị: {esc(clip(unit_name(session, step.unit_id)))}",
+        f"Hạn: {vn_deadline(facts(step).deadline)}",
+        f"Tình trạng: {esc(st.label)}",
+    ]
     if step.extended_until is not None:
         lines.append(f"Đã được gia hạn (hạn gốc {vn_deadline(step.due_at)})")
     if step.extension_requested_until is not None:
-        lines.append(f"Đang xin gia hạn đến {vn_deadline(step.extension_requested_until)}: "
-                     f"{esc(clip(step.extension_reason or ''))}")
+        lines.append(
+            f"Đang xin gia hạn đến {vn_deadline(step.extension_requested_until)}: "
+            f"{esc(clip(step.extension_reason or ''))}"
+        )
     source = (step.source or {}).get("text")
     if source:
         lines.append(f"Theo kế hoạch: <i>{esc(clip(source, 500))}</i>")
     approvers = approver_units(session, step)
     if approvers:
-        lines.append("Người duyệt gia hạn: " + esc(clip(", ".join(
-            sorted(unit_name(session, u) for u in approvers)))))
+        lines.append(
+            "Người duyệt gia hạn: "
+            + esc(clip(", ".join(sorted(unit_name(session, u) for u in approvers))))
+        )
     return Outcome("", None, [], "\n".join(lines))
 
 
 # ── commands ────────────────────────────────────────────────────────────────────────────────
 
+
 def agenda(session: Session, person: Any, now: datetime, late_only: bool) -> list[Part]:
     """/viec (late, due today, due soon in the person's units) and /quahan (late only)."""
     units = scope_units(session, person.id)
-    rows = list(session.execute(select(steps_table).where(
-        steps_table.c.unit_id.in_(units), steps_table.c.state == "pending"))) if units else []
-    names = {r.id: r.name for r in session.execute(
-        select(units_table.c.id, units_table.c.name).where(units_table.c.id.in_(units)))}
+    rows = (
+        list(
+            session.execute(
+                select(steps_table).where(
+                    steps_table.c.unit_id.in_(units), steps_table.c.state == "pending"
+                )
+            )
+        )
+        if units
+        else []
+    )
+    names = {
+        r.id: r.name
+        for r in session.execute(
+            select(units_table.c.id, units_table.c.name).where(units_table.c.id.in_(units))
+        )
+    }
     items = []
     for row in rows:
         st = status(facts(row), now)
@@ -293,63 +370,99 @@ def agenda(session: Session, person: Any, now: datetime, late_only: bool) -> lis
     items.sort(key=lambda i: (i[0], i[1], i[2].id))
     title = "⚠️ <b>Việc quá hạn</b>" if late_only else "📌 <b>Việc cần làm</b>"
     if not items:
-        empty = "Không có việc nào quá hạn. 👍" if late_only else \
-            "Không có việc nào sắp đến hạn hay quá hạn. 👍"
+        empty = (
+            "Không có việc nào quá hạn. 👍"
+            if late_only
+            else "Không có việc nào sắp đến hạn hay quá hạn. 👍"
+        )
         return [Part(f"{title}\n{empty}")]
-    lines = [f"{'🔴' if not soon else '🟡'} <b>{esc(row.title[:300])}</b> — "
-             f"{esc(names.get(row.unit_id, row.unit_id))}, hạn {vn_deadline(deadline)} "
-             f"({esc(st.label)})" for soon, deadline, row, st in items[:200]]
+    lines = [
+        f"{'🔴' if not soon else '🟡'} <b>{esc(row.title[:300])}</b> — "
+        f"{esc(names.get(row.unit_id, row.unit_id))}, hạn {vn_deadline(deadline)} "
+        f"({esc(st.label)})"
+        for soon, deadline, row, st in items[:200]
+    ]
     if len(items) > 200:
         lines.append(f"… và {len(items) - 200} việc nữa.")
     return [Part(text) for text in split(f"{title} ({len(items)})", lines)]
 
 
-def feed_link(session: Session, person: Any, now: datetime, public_url: str | None, *,
-              channel: str) -> str:
+def feed_link(
+    session: Session, person: Any, now: datetime, public_url: str | None, *, channel: str
+) -> str:
     """/lich: a calendar feed of the person's steps (a new address each time; the one made
     before from the same chat channel is revoked)."""
     try:
         from calendars.feed import feed_urls
         from kehoach.store import feeds
     except ImportError:
-        return ("Lịch chưa có trong bản này. Xin nhờ thư ký tạo lịch bằng lệnh "
-                "<code>kehoach feed</code> khi có.")
+        return (
+            "Lịch chưa có trong bản này. Xin nhờ thư ký tạo lịch bằng lệnh "
+            "<code>kehoach feed</code> khi có."
+        )
     label = f"{channel_label(channel)}: {person.name}"[:200]
     for old in feeds.list_feeds(session, include_revoked=False):
         if old.scope == "person" and old.scope_id == str(person.id) and old.label == label:
             feeds.revoke(session, old.id, now)
     _, token = feeds.create(session, "person", str(person.id), now, label=label)
     https, webcal = feed_urls(public_url or "http://127.0.0.1:8080", token)
-    return (f"📅 <b>Lịch của bạn</b>\nMở hoặc dán vào ứng dụng lịch:\n{esc(https)}\n"
-            f"Đăng ký một chạm: {esc(webcal)}\n<i>Địa chỉ cũ (nếu có) đã hết hiệu lực.</i>")
+    return (
+        f"📅 <b>Lịch của bạn</b>\nMở hoặc dán vào ứng dụng lịch:\n{esc(https)}\n"
+        f"Đăng ký một chạm: {esc(webcal)}\n<i>Địa chỉ cũ (nếu có) đã hết hiệu lực.</i>"
+    )
 
 
 # ── helpers ─────────────────────────────────────────────────────────────────────────────────
+
 
 def esc(text: Any) -> str:
     return html.escape(str(text), quote=False)
 
 
 def _step_payload(session: Session, step: Any) -> dict[str, Any]:
-    return {"step_id": step.id, "plan_id": step.plan_id, "title": step.title,
-            "kind": step.kind, "unit": step.unit_id,
-            "unit_name": unit_name(session, step.unit_id),
-            "due_at": facts(step).deadline.isoformat()}
+    return {
+        "step_id": step.id,
+        "plan_id": step.plan_id,
+        "title": step.title,
+        "kind": step.kind,
+        "unit": step.unit_id,
+        "unit_name": unit_name(session, step.unit_id),
+        "due_at": facts(step).deadline.isoformat(),
+    }
 
 
-def _queue(session: Session, step: Any, units: Collection[str], purpose: str, revision: int,
-           payload: dict[str, Any], now: datetime, enabled: Collection[str]) -> int:
+def _queue(
+    session: Session,
+    step: Any,
+    units: Collection[str],
+    purpose: str,
+    revision: int,
+    payload: dict[str, Any],
+    now: datetime,
+    enabled: Collection[str],
+) -> int:
     """One outbox row per person heard in `units` (directory.routes), keyed by the step's
     revision: deciding twice stores once."""
     short = hashlib.sha256(step.id.encode()).hexdigest()[:20]
     heard = routes(session, units, enabled, FALLBACK)
-    rows = [{"idempotency_key": f"{purpose}|{short}|r{revision}|{u}"
-             + (f"|p{r.person_id}" if r.person_id is not None else ""),
-             "step_id": step.id, "person_id": r.person_id, "unit_id": u, "channel": r.channel,
-             "purpose": purpose, "level": None,
-             "payload": {**payload, "recipient_name": unit_name(session, u),
-                         "person_name": r.name},
-             "state": "pending", "attempts": 0, "not_before": now, "created_at": now,
-             "updated_at": now}
-            for u in sorted(units) for r in heard[u]]
+    rows = [
+        {
+            "idempotency_key": f"{purpose}|{short}|r{revision}|{u}"
+            + (f"|p{r.person_id}" if r.person_id is not None else ""),
+            "step_id": step.id,
+            "person_id": r.person_id,
+            "unit_id": u,
+            "channel": r.channel,
+            "purpose": purpose,
+            "level": None,
+            "payload": {**payload, "recipient_name": unit_name(session, u), "person_name": r.name},
+            "state": "pending",
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for u in sorted(units)
+        for r in heard[u]
+    ]
     return queue_outbox(session, rows)

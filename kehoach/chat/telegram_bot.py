@@ -14,6 +14,7 @@ webhook server, which listens on KEHOACH_TELEGRAM_WEBHOOK_LISTEN, default 127.0.
 
 Store work runs in a thread (`asyncio.to_thread`), one write transaction per action.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,17 +55,25 @@ T = TypeVar("T")
 CHANNEL = "telegram"  # the registry's name of this bot's channel (kehoach/channels.py)
 #: The methods that count against Telegram's message limits.
 LIMITED = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
-COMMANDS = [("viec", "Việc sắp đến hạn và quá hạn của tôi"), ("quahan", "Việc đã quá hạn"),
-            ("lich", "Địa chỉ lịch việc của tôi"), ("huy", "Hủy liên kết Telegram này"),
-            ("help", "Hướng dẫn")]
-HELP = ("🤖 <b>Bot nhắc việc Kế hoạch</b>\n"
-        "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
-        "Dưới mỗi tin nhắc có nút ✅ Đã hoàn thành, ⏳ Xin gia hạn, 📋 Chi tiết.\n\n"
-        "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
-        "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
-        "/help — hướng dẫn này")
-NOT_LINKED = ("Chat này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
-              "(<code>kehoach invite</code>) rồi bấm vào đường dẫn, hoặc gửi /start MÃ.")
+COMMANDS = [
+    ("viec", "Việc sắp đến hạn và quá hạn của tôi"),
+    ("quahan", "Việc đã quá hạn"),
+    ("lich", "Địa chỉ lịch việc của tôi"),
+    ("huy", "Hủy liên kết Telegram này"),
+    ("help", "Hướng dẫn"),
+]
+HELP = (
+    "🤖 <b>Bot nhắc việc Kế hoạch</b>\n"
+    "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
+    "Dưới mỗi tin nhắc có nút ✅ Đã hoàn thành, ⏳ Xin gia hạn, 📋 Chi tiết.\n\n"
+    "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
+    "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
+    "/help — hướng dẫn này"
+)
+NOT_LINKED = (
+    "Chat này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
+    "(<code>kehoach invite</code>) rồi bấm vào đường dẫn, hoặc gửi /start MÃ."
+)
 
 
 class SharedLimits(BaseRateLimiter[None]):
@@ -80,9 +89,15 @@ class SharedLimits(BaseRateLimiter[None]):
     async def shutdown(self) -> None:
         pass
 
-    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]],
-                              args: Any, kwargs: dict[str, Any], endpoint: str,
-                              data: dict[str, Any], rate_limit_args: None) -> Any:
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> Any:
         chat = data.get("chat_id")
         if endpoint in LIMITED and isinstance(chat, int | str) and str(chat).lstrip("-").isdigit():
             await self.limiter.wait(int(chat))
@@ -100,23 +115,37 @@ class Pending:
 
 
 class KehoachBot:
-    def __init__(self, engine: Engine, token: str, *, base_url: str | None = None,
-                 now: Callable[[], datetime], channels: Collection[str] = ("telegram",),
-                 public_url: str | None = None, poll_timeout: float = 10.0,
-                 webhook_url: str | None = None, webhook_secret: str | None = None,
-                 webhook_listen: str | None = None, limiter: Limiter | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        token: str,
+        *,
+        base_url: str | None = None,
+        now: Callable[[], datetime],
+        channels: Collection[str] = ("telegram",),
+        public_url: str | None = None,
+        poll_timeout: float = 10.0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_listen: str | None = None,
+        limiter: Limiter | None = None,
+    ):
         self.engine, self.now, self.channels = engine, now, tuple(channels)
         self.public_url, self.poll_timeout = public_url, poll_timeout
         self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
         self.webhook_listen = webhook_listen or "127.0.0.1:8443"
         self.pending: dict[int, Pending] = {}
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
-            ApplicationBuilder().token(token).base_url(base_url or DEFAULT_BASE_URL)
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url or DEFAULT_BASE_URL)
             .request(AiohttpRequest(read_timeout=15.0))
-            .get_updates_request(AiohttpRequest(connection_pool_size=2,
-                                                read_timeout=poll_timeout + 10.0))
+            .get_updates_request(
+                AiohttpRequest(connection_pool_size=2, read_timeout=poll_timeout + 10.0)
+            )
             .rate_limiter(SharedLimits(limiter if limiter is not None else Limiter()))
-            .build())
+            .build()
+        )
         self.app.add_handler(CommandHandler("start", self.on_start))
         self.app.add_handler(CommandHandler("help", self.on_help))
         self.app.add_handler(CommandHandler("viec", self.on_viec))
@@ -148,8 +177,11 @@ class KehoachBot:
                 log.warning("không đăng ký được danh sách lệnh: %s", exc)
             await self._start_updates()
             await self.app.start()
-            log.info("bot Telegram @%s đang chạy (%s)", self.app.bot.username,
-                     "webhook" if self.webhook_url else "long polling")
+            log.info(
+                "bot Telegram @%s đang chạy (%s)",
+                self.app.bot.username,
+                "webhook" if self.webhook_url else "long polling",
+            )
             await stop.wait()
         finally:
             if self.app.updater is not None and self.app.updater.running:
@@ -165,30 +197,38 @@ class KehoachBot:
         if self.webhook_url:
             host, _, port = self.webhook_listen.rpartition(":")
             await updater.start_webhook(
-                listen=host or "127.0.0.1", port=int(port), url_path=urlparse(
-                    self.webhook_url).path.lstrip("/"), webhook_url=self.webhook_url,
-                secret_token=self.webhook_secret, allowed_updates=allowed)
+                listen=host or "127.0.0.1",
+                port=int(port),
+                url_path=urlparse(self.webhook_url).path.lstrip("/"),
+                webhook_url=self.webhook_url,
+                secret_token=self.webhook_secret,
+                allowed_updates=allowed,
+            )
         else:
-            await updater.start_polling(poll_interval=0.0, timeout=int(self.poll_timeout),
-                                        allowed_updates=allowed)
+            await updater.start_polling(
+                poll_interval=0.0, timeout=int(self.poll_timeout), allowed_updates=allowed
+            )
 
     # ── helpers ─────────────────────────────────────────────────────────────────────────────
     async def _write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def run() -> T:
             with store.write_session(self.engine) as session:
                 return work(session, *args, **kwargs)
+
         return await asyncio.to_thread(run)
 
     async def _read(self, work: Callable[..., T], *args: Any) -> T:
         def run() -> T:
             with store.read_session(self.engine) as session:
                 return work(session, *args)
+
         return await asyncio.to_thread(run)
 
     async def _person(self, chat_id: int) -> Any | None:
         def run() -> Any:
             with store.read_session(self.engine) as session:
                 return person_for(session, CHANNEL, str(chat_id))
+
         return await asyncio.to_thread(run)
 
     @staticmethod
@@ -199,8 +239,11 @@ class KehoachBot:
             parts = fit(text)
             for i, part in enumerate(parts, 1):
                 await update.get_bot().send_message(
-                    update.effective_chat.id, part, parse_mode=ParseMode.HTML,
-                    reply_markup=markup(buttons or []) if i == len(parts) else None)
+                    update.effective_chat.id,
+                    part,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup(buttons or []) if i == len(parts) else None,
+                )
 
     # ── commands ────────────────────────────────────────────────────────────────────────────
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -211,16 +254,23 @@ class KehoachBot:
         code = (context.args or [""])[0]
         if not code:
             person = await self._person(chat.id)
-            await self._say(update, (f"Xin chào {acts.esc(person.name)}! " if person else "")
-                            + HELP + ("" if person else "\n\n" + NOT_LINKED))
+            await self._say(
+                update,
+                (f"Xin chào {acts.esc(person.name)}! " if person else "")
+                + HELP
+                + ("" if person else "\n\n" + NOT_LINKED),
+            )
             return
         try:
             linked = await self._write(redeem, code, CHANNEL, str(chat.id), self.now())
         except LinkRefused as exc:
             await self._say(update, acts.esc(str(exc)))
             return
-        await self._say(update, f"✅ Đã liên kết chat này với <b>{acts.esc(linked.name)}</b>. "
-                                "Từ nay bạn nhận tin nhắc việc ở đây.\n\n" + HELP)
+        await self._say(
+            update,
+            f"✅ Đã liên kết chat này với <b>{acts.esc(linked.name)}</b>. "
+            "Từ nay bạn nhận tin nhắc việc ở đây.\n\n" + HELP,
+        )
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None:
@@ -247,6 +297,7 @@ class KehoachBot:
         def run() -> list[Any]:
             with store.read_session(self.engine) as session:
                 return acts.agenda(session, person, self.now(), late_only)
+
         for part in await asyncio.to_thread(run):
             await self._say(update, part.text)
 
@@ -260,8 +311,10 @@ class KehoachBot:
         person = await self._linked(update)
         if person is None:
             return
-        await self._say(update, await self._write(acts.feed_link, person, self.now(),
-                                                  self.public_url, channel=CHANNEL))
+        await self._say(
+            update,
+            await self._write(acts.feed_link, person, self.now(), self.public_url, channel=CHANNEL),
+        )
 
     async def on_huy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
@@ -272,11 +325,13 @@ class KehoachBot:
         if person is None:
             await self._say(update, "Chat này không liên kết với ai.")
             return
-        await self._say(update, f"Đã hủy liên kết của {acts.esc(person.name)}. Bot sẽ không "
-                                "gửi tin đến đây nữa. Muốn nhận lại, xin thư ký tạo mã mời mới.")
+        await self._say(
+            update,
+            f"Đã hủy liên kết của {acts.esc(person.name)}. Bot sẽ không "
+            "gửi tin đến đây nữa. Muốn nhận lại, xin thư ký tạo mã mời mới.",
+        )
 
-    async def on_unknown_command(self, update: Update,
-                                 context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None:
             self.pending.pop(update.effective_chat.id, None)
         await self._say(update, "Không có lệnh này. Gõ /help để xem các lệnh.")
@@ -294,8 +349,9 @@ class KehoachBot:
         outbox_id = int(raw_id)
         person = await self._person(chat.id)
         if person is None:
-            await query.answer("Chat này chưa liên kết với ai; gửi /start MÃ để liên kết.",
-                               show_alert=True)
+            await query.answer(
+                "Chat này chưa liên kết với ai; gửi /start MÃ để liên kết.", show_alert=True
+            )
             return
         message_id = query.message.message_id if query.message is not None else None
         try:
@@ -306,38 +362,49 @@ class KehoachBot:
         await query.answer(outcome.answer[:200] or None)
         await self._show(update, outcome)
 
-    async def _press(self, code: str, person: Any, outbox_id: int, chat_id: int,
-                     message_id: int | None) -> acts.Outcome:
+    async def _press(
+        self, code: str, person: Any, outbox_id: int, chat_id: int, message_id: int | None
+    ) -> acts.Outcome:
         now = self.now()
         if code == DONE:
             return await self._write(acts.done, person, outbox_id, now, channel=CHANNEL)
         if code == INFO:
             return await self._write(acts.details, person, outbox_id, now)
         if code == GRANT:
-            return await self._write(acts.decide, person, outbox_id, True, None, now,
-                                     self.channels, channel=CHANNEL)
+            return await self._write(
+                acts.decide, person, outbox_id, True, None, now, self.channels, channel=CHANNEL
+            )
         if code == EXTEND:
             await self._write(acts.can_request, person, outbox_id)
             self.pending[chat_id] = Pending("date", outbox_id, message_id)
-            return acts.Outcome("", reply="⏳ Xin gửi <b>ngày hạn mới</b> bạn đề nghị, ví dụ "
-                                          "<code>05/06/2025</code> (gửi /help để thôi).")
+            return acts.Outcome(
+                "",
+                reply="⏳ Xin gửi <b>ngày hạn mới</b> bạn đề nghị, ví dụ "
+                "<code>05/06/2025</code> (gửi /help để thôi).",
+            )
         await self._write(acts.can_decide, person, outbox_id)  # REFUSE
         self.pending[chat_id] = Pending("refusal", outbox_id, message_id)
-        return acts.Outcome("", reply="Xin gửi <b>lý do từ chối</b> gia hạn (gửi /help để "
-                                      "thôi).")
+        return acts.Outcome("", reply="Xin gửi <b>lý do từ chối</b> gia hạn (gửi /help để thôi).")
 
-    async def _show(self, update: Update, outcome: acts.Outcome,
-                    message_id: int | None = None) -> None:
+    async def _show(
+        self, update: Update, outcome: acts.Outcome, message_id: int | None = None
+    ) -> None:
         chat = update.effective_chat
         if outcome.edit is not None and chat is not None:
-            target = message_id or (update.callback_query.message.message_id
-                                    if update.callback_query and update.callback_query.message
-                                    else None)
+            target = message_id or (
+                update.callback_query.message.message_id
+                if update.callback_query and update.callback_query.message
+                else None
+            )
             if target is not None:
                 try:
                     await update.get_bot().edit_message_text(
-                        fit(outcome.edit)[0], chat_id=chat.id, message_id=target,
-                        parse_mode=ParseMode.HTML, reply_markup=markup(outcome.buttons))
+                        fit(outcome.edit)[0],
+                        chat_id=chat.id,
+                        message_id=target,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup(outcome.buttons),
+                    )
                 except BadRequest as exc:  # an old message, or unchanged: say it instead
                     log.info("không sửa được tin %s: %s", target, exc)
                     await self._say(update, outcome.edit)
@@ -363,17 +430,22 @@ class KehoachBot:
             try:
                 pending.until = parse_day(text)
             except PlanError:
-                await self._say(update, f"«{acts.esc(text)}» không phải một ngày. Xin gửi lại, "
-                                        "ví dụ <code>05/06/2025</code>.")
+                await self._say(
+                    update,
+                    f"«{acts.esc(text)}» không phải một ngày. Xin gửi lại, "
+                    "ví dụ <code>05/06/2025</code>.",
+                )
                 return
             try:  # a date that cannot be is said now, not after the reason
-                await self._read(acts.check_until, person, pending.outbox_id, pending.until,
-                                 self.now())
+                await self._read(
+                    acts.check_until, person, pending.outbox_id, pending.until, self.now()
+                )
             except acts.Refused as exc:
                 if not exc.ask_again:
                     self.pending.pop(chat.id, None)
-                await self._say(update, acts.esc(exc) + (" Xin gửi một ngày khác."
-                                                         if exc.ask_again else ""))
+                await self._say(
+                    update, acts.esc(exc) + (" Xin gửi một ngày khác." if exc.ask_again else "")
+                )
                 return
             pending.kind = "reason"
             await self._say(update, "Xin gửi <b>lý do</b> xin gia hạn.")
@@ -381,12 +453,27 @@ class KehoachBot:
         try:
             if pending.kind == "reason":
                 assert pending.until is not None
-                outcome = await self._write(acts.request, person, pending.outbox_id,
-                                            pending.until, text, self.now(), self.channels,
-                                            channel=CHANNEL)
+                outcome = await self._write(
+                    acts.request,
+                    person,
+                    pending.outbox_id,
+                    pending.until,
+                    text,
+                    self.now(),
+                    self.channels,
+                    channel=CHANNEL,
+                )
             else:
-                outcome = await self._write(acts.decide, person, pending.outbox_id, False, text,
-                                            self.now(), self.channels, channel=CHANNEL)
+                outcome = await self._write(
+                    acts.decide,
+                    person,
+                    pending.outbox_id,
+                    False,
+                    text,
+                    self.now(),
+                    self.channels,
+                    channel=CHANNEL,
+                )
         except acts.Refused as exc:
             if pending.kind == "reason" and exc.ask_again:
                 pending.kind = "date"  # a date that cannot be: ask for another one
@@ -399,5 +486,6 @@ class KehoachBot:
         await self._show(update, outcome, pending.message_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("bot Telegram lỗi khi xử lý một cập nhật: %s", context.error,
-                  exc_info=context.error)
+        log.error(
+            "bot Telegram lỗi khi xử lý một cập nhật: %s", context.error, exc_info=context.error
+        )

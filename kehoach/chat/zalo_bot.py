@@ -19,6 +19,7 @@ What may be done, by whom, and what is said back are the services the Telegram b
 as plain text. The store work and the HTTP calls run in threads (`asyncio.to_thread`),
 one write transaction per action; the bot's messages share the channel's rate limiter.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,14 +53,18 @@ CODE = re.compile(r"[A-Za-z0-9_-]{20,64}")  # what `kehoach invite` prints (toke
 #: The messages a 1/2/3 answers: a step's (reminder, overdue, escalation) or an extension
 #: request's (to its approver).
 ANSWERABLE = ("reminder", "escalation", "extension_asked")
-HELP = ("🤖 Bot nhắc việc Kế hoạch\n"
-        "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
-        "Cuối mỗi tin nhắc có các số để trả lời: 1 = đã xong, 2 = xin gia hạn, 3 = chi tiết.\n\n"
-        "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
-        "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
-        "/help — hướng dẫn này")
-NOT_LINKED = ("Chat Zalo này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
-              "(kehoach invite --channel zalo) rồi gửi mã đó vào đây.")
+HELP = (
+    "🤖 Bot nhắc việc Kế hoạch\n"
+    "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
+    "Cuối mỗi tin nhắc có các số để trả lời: 1 = đã xong, 2 = xin gia hạn, 3 = chi tiết.\n\n"
+    "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
+    "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
+    "/help — hướng dẫn này"
+)
+NOT_LINKED = (
+    "Chat Zalo này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
+    "(kehoach invite --channel zalo) rồi gửi mã đó vào đây."
+)
 HINT = "Gõ 1, 2 hoặc 3 để trả lời tin nhắc mới nhất, hoặc /help để xem bot làm được gì."
 
 
@@ -76,10 +81,17 @@ def latest_answerable(session: Any, person_id: int) -> Any | None:
     """The latest message with numbered replies sent to the person on Zalo (its outbox row)."""
     o = outbox_table
     return session.execute(
-        select(o).where(o.c.channel == CHANNEL, o.c.person_id == person_id,
-                        o.c.state == "sent", o.c.step_id.is_not(None),
-                        o.c.purpose.in_(ANSWERABLE))
-        .order_by(o.c.updated_at.desc(), o.c.id.desc()).limit(1)).one_or_none()
+        select(o)
+        .where(
+            o.c.channel == CHANNEL,
+            o.c.person_id == person_id,
+            o.c.state == "sent",
+            o.c.step_id.is_not(None),
+            o.c.purpose.in_(ANSWERABLE),
+        )
+        .order_by(o.c.updated_at.desc(), o.c.id.desc())
+        .limit(1)
+    ).one_or_none()
 
 
 def said(outcome: acts.Outcome) -> list[str]:
@@ -96,11 +108,20 @@ def _forget(future: asyncio.Future[Any]) -> None:
 
 
 class ZaloBot:
-    def __init__(self, engine: Engine, api: ZaloAPI, *, now: Callable[[], datetime],
-                 limiter: Limiter | None = None, channels: Collection[str] = (CHANNEL,),
-                 public_url: str | None = None, poll_timeout: float = 30.0,
-                 webhook_url: str | None = None, webhook_secret: str | None = None,
-                 max_chars: int = DEFAULT_MAX_CHARS):
+    def __init__(
+        self,
+        engine: Engine,
+        api: ZaloAPI,
+        *,
+        now: Callable[[], datetime],
+        limiter: Limiter | None = None,
+        channels: Collection[str] = (CHANNEL,),
+        public_url: str | None = None,
+        poll_timeout: float = 30.0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+    ):
         self.engine, self.api, self.now, self.channels = engine, api, now, tuple(channels)
         self.limiter = limiter if limiter is not None else Limiter()
         self.public_url, self.poll_timeout = public_url, poll_timeout
@@ -110,8 +131,9 @@ class ZaloBot:
         self.seen: OrderedDict[str, None] = OrderedDict()  # message ids (webhook retries)
 
     # ── running ─────────────────────────────────────────────────────────────────────────────
-    async def _call(self, method: str, payload: Mapping[str, Any] | None = None,
-                    timeout: float | None = None) -> Any:
+    async def _call(
+        self, method: str, payload: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
         return await asyncio.to_thread(self.api.call, method, payload, timeout)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -121,8 +143,10 @@ class ZaloBot:
                 try:
                     me = await self._call("getMe")
                     if self.webhook_url:
-                        await self._call("setWebhook", {"url": self.webhook_url,
-                                                        "secret_token": self.webhook_secret})
+                        await self._call(
+                            "setWebhook",
+                            {"url": self.webhook_url, "secret_token": self.webhook_secret},
+                        )
                     else:
                         await self._call("deleteWebhook")
                     break
@@ -131,8 +155,11 @@ class ZaloBot:
                     await self._pause(stop, 10)
             if stop.is_set():
                 return
-            log.info("bot Zalo %s đang chạy (%s)", (me or {}).get("account_name", ""),
-                     "webhook" if self.webhook_url else "long polling")
+            log.info(
+                "bot Zalo %s đang chạy (%s)",
+                (me or {}).get("account_name", ""),
+                "webhook" if self.webhook_url else "long polling",
+            )
             if self.webhook_url:
                 await stop.wait()  # the board's /zalo/webhook hands the updates over
             else:
@@ -149,9 +176,13 @@ class ZaloBot:
         waiting = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                asking = asyncio.ensure_future(self._call(
-                    "getUpdates", {"timeout": str(int(self.poll_timeout))},
-                    self.poll_timeout + 10))
+                asking = asyncio.ensure_future(
+                    self._call(
+                        "getUpdates",
+                        {"timeout": str(int(self.poll_timeout))},
+                        self.poll_timeout + 10,
+                    )
+                )
                 await asyncio.wait({asking, waiting}, return_when=asyncio.FIRST_COMPLETED)
                 if not asking.done():  # stopping: the long poll's thread ends on its own
                     asking.add_done_callback(_forget)
@@ -177,8 +208,11 @@ class ZaloBot:
         message = update.get("message") or {}
         chat = str((message.get("chat") or {}).get("id") or "")
         text = message.get("text")
-        if update.get("event_name") != "message.text.received" or not chat \
-                or not isinstance(text, str):
+        if (
+            update.get("event_name") != "message.text.received"
+            or not chat
+            or not isinstance(text, str)
+        ):
             return
         key = str(message.get("message_id") or "")
         if key:
@@ -242,8 +276,10 @@ class ZaloBot:
             person = self._write(redeem, code, CHANNEL, chat, self.now())
         except LinkRefused as exc:
             return [str(exc)]
-        return [f"✅ Đã liên kết chat Zalo này với {person.name}. Từ nay bạn nhận tin nhắc việc "
-                f"ở đây.\n\n{HELP}"]
+        return [
+            f"✅ Đã liên kết chat Zalo này với {person.name}. Từ nay bạn nhận tin nhắc việc "
+            f"ở đây.\n\n{HELP}"
+        ]
 
     def command(self, chat: str, command: str, argument: str) -> list[str]:
         if command == "start" and argument:
@@ -252,17 +288,23 @@ class ZaloBot:
             return [HELP]
         if command == "huy":
             person = self._write(unlink, CHANNEL, chat)
-            return [f"Đã hủy liên kết của {person.name}. Bot sẽ không gửi tin đến đây nữa. "
-                    "Muốn nhận lại, xin thư ký tạo mã mời mới." if person is not None
-                    else "Chat này không liên kết với ai."]
+            return [
+                f"Đã hủy liên kết của {person.name}. Bot sẽ không gửi tin đến đây nữa. "
+                "Muốn nhận lại, xin thư ký tạo mã mời mới."
+                if person is not None
+                else "Chat này không liên kết với ai."
+            ]
         if command not in ("viec", "quahan", "lich"):
             return ["Không có lệnh này. Gõ /help để xem các lệnh."]
         person = self._read(person_for, CHANNEL, chat)
         if person is None:
             return [NOT_LINKED]
         if command == "lich":
-            return [self._write(partial(acts.feed_link, channel=CHANNEL), person, self.now(),
-                                self.public_url)]
+            return [
+                self._write(
+                    partial(acts.feed_link, channel=CHANNEL), person, self.now(), self.public_url
+                )
+            ]
         parts = self._read(acts.agenda, person, self.now(), command == "quahan")
         return [part.text for part in parts]
 
@@ -276,8 +318,17 @@ class ZaloBot:
             return said(self._write(acts.details, person, row.id, now))
         if row.purpose == "extension_asked":
             if digit == GRANT:
-                return said(self._write(partial(acts.decide, channel=CHANNEL), person, row.id,
-                                        True, None, now, self.channels))
+                return said(
+                    self._write(
+                        partial(acts.decide, channel=CHANNEL),
+                        person,
+                        row.id,
+                        True,
+                        None,
+                        now,
+                        self.channels,
+                    )
+                )
             assert digit == REFUSE
             self._write(acts.can_decide, person, row.id)
             self.pending[chat] = Pending("refusal", row.id)
@@ -306,13 +357,25 @@ class ZaloBot:
         try:
             if pending.kind == "reason":
                 assert pending.until is not None
-                outcome = self._write(partial(acts.request, channel=CHANNEL), person,
-                                      pending.outbox_id, pending.until, text, self.now(),
-                                      self.channels)
+                outcome = self._write(
+                    partial(acts.request, channel=CHANNEL),
+                    person,
+                    pending.outbox_id,
+                    pending.until,
+                    text,
+                    self.now(),
+                    self.channels,
+                )
             else:
-                outcome = self._write(partial(acts.decide, channel=CHANNEL), person,
-                                      pending.outbox_id, False, text, self.now(),
-                                      self.channels)
+                outcome = self._write(
+                    partial(acts.decide, channel=CHANNEL),
+                    person,
+                    pending.outbox_id,
+                    False,
+                    text,
+                    self.now(),
+                    self.channels,
+                )
         except acts.Refused as exc:
             if pending.kind == "reason" and exc.ask_again:
                 pending.kind = "date"  # a date that cannot be (any more): ask for another

@@ -7,6 +7,7 @@ Tables that are not the models' are left alone: APScheduler's job store
 (`kehoach_apscheduler_jobs`, created by the clock on the same database) is not in
 `Base.metadata`, and autogenerate must never propose dropping it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,9 @@ def include_name(name: str | None, type_: str, _parents: dict[str, Any]) -> bool
     return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
-                   _compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any
+) -> bool:
     """Belt and braces for include_name: never compare a foreign table or its indexes."""
     if type_ == "table":
         return name not in FOREIGN_TABLES
@@ -37,8 +39,12 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
     return table is None or table.name not in FOREIGN_TABLES
 
 
-OPTIONS: dict[str, Any] = {"target_metadata": target_metadata, "render_as_batch": True,
-                           "include_name": include_name, "include_object": include_object}
+OPTIONS: dict[str, Any] = {
+    "target_metadata": target_metadata,
+    "render_as_batch": True,
+    "include_name": include_name,
+    "include_object": include_object,
+}
 
 
 def run_online() -> None:
@@ -56,8 +62,7 @@ def run_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=database_url(Settings.load().database_url), literal_binds=True,
-                      **OPTIONS)
+    context.configure(url=database_url(Settings.load().database_url), literal_binds=True, **OPTIONS)
     with context.begin_transaction():
         context.run_migrations()
 else:

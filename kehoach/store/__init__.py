@@ -9,26 +9,27 @@ Not imported by `engine/` (the core stays free of SQLAlchemy); the CLI and, late
         sync_plan(session, plan, compile_plan(plan, WorkingCalendar()), now=now,
                   content_hash=file_digest(plan.file))
 """
+
 from __future__ import annotations
 
 from .actions import mark_done
-from .dispatch import DispatchResult, dispatch
 from .db import (
-                 DEFAULT_URL,
-                 database_url,
-                 describe,
-                 make_engine,
-                 read_session,
-                 write_session,
+    DEFAULT_URL,
+    database_url,
+    describe,
+    make_engine,
+    read_session,
+    write_session,
 )
+from .dispatch import DispatchResult, dispatch
 from .errors import (
-                 ConcurrentChange,
-                 DatabaseBusy,
-                 DatabaseUnavailable,
-                 SchemaOutdated,
-                 StepNotFound,
-                 StepStateError,
-                 StoreError,
+    ConcurrentChange,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    SchemaOutdated,
+    StepNotFound,
+    StepStateError,
+    StoreError,
 )
 from .rows import next_action_at
 from .schema import check_schema_current, current_revision, head_revision, upgrade
@@ -36,10 +37,32 @@ from .sync import SyncResult, file_digest, stored_counts, sync_plan
 from .tick import TickResult, facts, tick
 
 __all__ = [
-    "DEFAULT_URL", "ConcurrentChange", "DatabaseBusy",
-    "DatabaseUnavailable", "DispatchResult", "SchemaOutdated", "StepNotFound", "StepStateError",
-    "StoreError", "SyncResult", "check_schema_current", "current_revision", "database_url",
-    "describe", "dispatch", "facts", "file_digest", "head_revision", "make_engine", "mark_done", "next_action_at",
-    "read_session", "stored_counts", "sync_plan", "tick", "TickResult", "upgrade",
+    "DEFAULT_URL",
+    "ConcurrentChange",
+    "DatabaseBusy",
+    "DatabaseUnavailable",
+    "DispatchResult",
+    "SchemaOutdated",
+    "StepNotFound",
+    "StepStateError",
+    "StoreError",
+    "SyncResult",
+    "TickResult",
+    "check_schema_current",
+    "current_revision",
+    "database_url",
+    "describe",
+    "dispatch",
+    "facts",
+    "file_digest",
+    "head_revision",
+    "make_engine",
+    "mark_done",
+    "next_action_at",
+    "read_session",
+    "stored_counts",
+    "sync_plan",
+    "tick",
+    "upgrade",
     "write_session",
 ]

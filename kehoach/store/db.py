@@ -17,6 +17,7 @@ held elsewhere, a server that cannot be reached.
 
 Settings are an injected mapping (`database_url(os.environ)` at the CLI edge only).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,16 +55,18 @@ WRITE = "kehoach_write"
 SQLITE_PAGE_SIZE = 16_384
 
 
-def among(session: Session | Connection, column: ColumnElement[Any], values: Iterable[Any]
-          ) -> ColumnElement[bool]:
+def among(
+    session: Session | Connection, column: ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
     """`column IN values`, for lists of thousands (a tick's units): on PostgreSQL one array
     parameter (`= ANY(%s)`) instead of one parameter per value, which cost the server ~40 ms a
     thousand; elsewhere a plain IN. Its parameter is unique: two in one query do not clash."""
     wanted = list(values)
     bind = session.get_bind() if isinstance(session, Session) else session
     if bind.dialect.name == "postgresql":
-        return column == any_(bindparam("among", wanted, unique=True,
-                                        type_=postgresql.ARRAY(column.type)))
+        return column == any_(
+            bindparam("among", wanted, unique=True, type_=postgresql.ARRAY(column.type))
+        )
     return column.in_(wanted)
 
 
@@ -81,12 +84,15 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) 
     try:
         parsed = make_url(url)
     except exc.ArgumentError:
-        raise DatabaseUnavailable(f"địa chỉ cơ sở dữ liệu không hợp lệ: «{url}»; ví dụ "
-                                  "sqlite:///kehoach.sqlite3 hoặc postgresql+psycopg://user@host/db"
-                                  ) from None
+        raise DatabaseUnavailable(
+            f"địa chỉ cơ sở dữ liệu không hợp lệ: «{url}»; ví dụ "
+            "sqlite:///kehoach.sqlite3 hoặc postgresql+psycopg://user@host/db"
+        ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise DatabaseUnavailable(f"không hỗ trợ cơ sở dữ liệu «{parsed.get_backend_name()}»; "
-                                  "dùng sqlite:///tệp.sqlite3 hoặc postgresql+psycopg://…")
+        raise DatabaseUnavailable(
+            f"không hỗ trợ cơ sở dữ liệu «{parsed.get_backend_name()}»; "
+            "dùng sqlite:///tệp.sqlite3 hoặc postgresql+psycopg://…"
+        )
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not psycopg2
     if parsed.get_backend_name() == "postgresql":
@@ -128,8 +134,9 @@ def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE)
-                             else "BEGIN")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN"
+        )
 
 
 def describe(engine: Engine) -> str:
@@ -148,8 +155,10 @@ def _codes(error: exc.DBAPIError) -> tuple[int | None, str]:
     """The driver's own code: SQLite's primary result code, PostgreSQL's SQLSTATE."""
     orig = error.orig
     code = getattr(orig, "sqlite_errorcode", None)
-    return (code & 0xFF if isinstance(code, int) else None,
-            str(getattr(orig, "sqlstate", None) or ""))
+    return (
+        code & 0xFF if isinstance(code, int) else None,
+        str(getattr(orig, "sqlstate", None) or ""),
+    )
 
 
 def _sqlite_disk_full(engine: Engine) -> bool:
@@ -181,18 +190,31 @@ def translate(error: exc.DBAPIError, engine: Engine) -> Exception:
     where = describe(engine)
     code, state = _codes(error)
     lowered = text.lower()
-    if code == SQLITE_FULL or state == "53100" or "no space left on device" in lowered \
-            or "database or disk is full" in lowered \
-            or (code in (SQLITE_IOERR, SQLITE_CANTOPEN) and _sqlite_disk_full(engine)):
-        return DatabaseFull(f"đĩa chứa cơ sở dữ liệu {where} đã đầy, không ghi được; hãy giải "
-                            f"phóng chỗ trống trên đĩa rồi thử lại ({reason})")
-    if code in (SQLITE_READONLY, SQLITE_PERM) or state == "25006" \
-            or "readonly database" in lowered or "read-only" in lowered:
-        return DatabaseReadOnly(f"cơ sở dữ liệu {where} chỉ cho đọc, không ghi được; hãy kiểm "
-                                f"tra quyền ghi tệp và thư mục của nó ({reason})")
+    if (
+        code == SQLITE_FULL
+        or state == "53100"
+        or "no space left on device" in lowered
+        or "database or disk is full" in lowered
+        or (code in (SQLITE_IOERR, SQLITE_CANTOPEN) and _sqlite_disk_full(engine))
+    ):
+        return DatabaseFull(
+            f"đĩa chứa cơ sở dữ liệu {where} đã đầy, không ghi được; hãy giải "
+            f"phóng chỗ trống trên đĩa rồi thử lại ({reason})"
+        )
+    if (
+        code in (SQLITE_READONLY, SQLITE_PERM)
+        or state == "25006"
+        or "readonly database" in lowered
+        or "read-only" in lowered
+    ):
+        return DatabaseReadOnly(
+            f"cơ sở dữ liệu {where} chỉ cho đọc, không ghi được; hãy kiểm "
+            f"tra quyền ghi tệp và thư mục của nó ({reason})"
+        )
     if is_locked(error) or state in ("55P03", "40P01") or "database is busy" in lowered:
-        return DatabaseBusy(f"cơ sở dữ liệu {where} đang bị một tiến trình khác khóa; "
-                            "hãy thử lại sau")
+        return DatabaseBusy(
+            f"cơ sở dữ liệu {where} đang bị một tiến trình khác khóa; hãy thử lại sau"
+        )
     if code == SQLITE_IOERR:
         return DatabaseUnavailable(f"đọc ghi đĩa thất bại ở cơ sở dữ liệu {where}: {reason}")
     if isinstance(error, exc.OperationalError | exc.InterfaceError):

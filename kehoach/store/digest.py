@@ -11,6 +11,7 @@ processes at once, it stores one digest per recipient and day.
 Recipients: every unit responsible for a step listed, and for a late step the units of the
 rungs of its ladder heard by `now` (a cluster head hears its members' late steps).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -74,19 +75,38 @@ def recipients_of(step: StepFacts, now: datetime) -> set[str]:
 
 def _item(i: DigestItem, rows: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     row = rows[i.step_id]
-    return {"step_id": i.step_id, "title": row.title, "plan_id": row.plan_id, "kind": row.kind,
-            "unit": i.unit, "unit_name": names.get(i.unit, i.unit), "due_at": i.deadline.isoformat(),
-            "due_day": vi.day(i.due_day), "status": i.label, "phase": i.phase.value,
-            "days_late": i.days_late, "level": i.level, "own": i.own}
+    return {
+        "step_id": i.step_id,
+        "title": row.title,
+        "plan_id": row.plan_id,
+        "kind": row.kind,
+        "unit": i.unit,
+        "unit_name": names.get(i.unit, i.unit),
+        "due_at": i.deadline.isoformat(),
+        "due_day": vi.day(i.due_day),
+        "status": i.label,
+        "phase": i.phase.value,
+        "days_late": i.days_late,
+        "level": i.level,
+        "own": i.own,
+    }
 
 
 def payload(d: Digest, unit: str, rows: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     """What a channel needs to say the digest of `unit`."""
+
     def items(group: tuple[DigestItem, ...]) -> list[dict[str, Any]]:
         return [_item(i, rows, names) for i in group]
-    return {"recipient_name": names.get(unit, unit), "day": d.day.isoformat(),
-            "date": vi.day(d.day), "count": len(d), "late": items(d.late),
-            "today": items(d.today), "soon": items(d.soon)}
+
+    return {
+        "recipient_name": names.get(unit, unit),
+        "day": d.day.isoformat(),
+        "date": vi.day(d.day),
+        "count": len(d),
+        "late": items(d.late),
+        "today": items(d.today),
+        "soon": items(d.soon),
+    }
 
 
 def lost_links(session: Session, now: datetime) -> dict[str, list[dict[str, Any]]]:
@@ -96,22 +116,44 @@ def lost_links(session: Session, now: datetime) -> dict[str, list[dict[str, Any]
     p, c = people_table, contacts_table
     found: dict[str, list[dict[str, Any]]] = {}
     lost = session.execute(
-        select(p.c.id, p.c.unit_id, p.c.name, c.c.channel).join(c, c.c.person_id == p.c.id)
-        .where(c.c.lost_at > now - LOST_WINDOW, c.c.lost_at <= now, p.c.active.is_(True),
-               p.c.unit_id.is_not(None)).order_by(p.c.unit_id, p.c.name, c.c.channel)).all()
+        select(p.c.id, p.c.unit_id, p.c.name, c.c.channel)
+        .join(c, c.c.person_id == p.c.id)
+        .where(
+            c.c.lost_at > now - LOST_WINDOW,
+            c.c.lost_at <= now,
+            p.c.active.is_(True),
+            p.c.unit_id.is_not(None),
+        )
+        .order_by(p.c.unit_id, p.c.name, c.c.channel)
+    ).all()
     from kehoach.chat.links import contacts_of  # the chat layer sits on the store
+
     for row in lost:
-        following = [r for r in contacts_of(session, row.id)
-                     if r.lost_at is None and r.channel != row.channel]
-        found.setdefault(row.unit_id, []).append({
-            "name": row.name, "channel": label(row.channel),
-            "fallback": f"{label(following[0].channel)} {following[0].address}"
-            if following else None})
+        following = [
+            r
+            for r in contacts_of(session, row.id)
+            if r.lost_at is None and r.channel != row.channel
+        ]
+        found.setdefault(row.unit_id, []).append(
+            {
+                "name": row.name,
+                "channel": label(row.channel),
+                "fallback": f"{label(following[0].channel)} {following[0].address}"
+                if following
+                else None,
+            }
+        )
     return found
 
 
-def digest(session: Session, now: datetime, hour: time = DEFAULT_HOUR, *,
-           channel: str = FALLBACK, channels: Collection[str] = ()) -> DigestResult:
+def digest(
+    session: Session,
+    now: datetime,
+    hour: time = DEFAULT_HOUR,
+    *,
+    channel: str = FALLBACK,
+    channels: Collection[str] = (),
+) -> DigestResult:
     """Queue today's digests at `now`, in the open transaction of `session` (module doc).
     Each recipient unit's people hear it through their contact links among the running
     `channels` (directory.routes); a unit nobody is reachable in, on `channel`."""
@@ -122,9 +164,11 @@ def digest(session: Session, now: datetime, hour: time = DEFAULT_HOUR, *,
     result = DigestResult(day)
     t = steps_table
     deadline = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
-    query = (select(*(t.c[c] for c in COLUMNS))
-             .where(t.c.state == State.PENDING.value, deadline <= now + LOOKAHEAD)
-             .order_by(t.c.id))
+    query = (
+        select(*(t.c[c] for c in COLUMNS))
+        .where(t.c.state == State.PENDING.value, deadline <= now + LOOKAHEAD)
+        .order_by(t.c.id)
+    )
     rows: dict[str, Any] = {}
     by_unit: dict[str, list[StepFacts]] = defaultdict(list)
     for row in session.execute(query):
@@ -137,25 +181,51 @@ def digest(session: Session, now: datetime, hour: time = DEFAULT_HOUR, *,
         by_unit.setdefault(unit, [])
     heard = routes(session, by_unit, channels, channel)
     keys = {u: [(r, digest_key(u, day, r)) for r in heard[u]] for u in by_unit}
-    done = set(session.execute(select(outbox_table.c.idempotency_key).where(
-        outbox_table.c.idempotency_key.in_([k for ks in keys.values() for _, k in ks])))
-        .scalars())
-    digests = {u: d for u, steps in by_unit.items()
-               if any(k not in done for _, k in keys[u])
-               and (d := digest_for((u,), steps, now)
-                    or (Digest((u,), day, (), (), ()) if u in lost else None))}
+    done = set(
+        session.execute(
+            select(outbox_table.c.idempotency_key).where(
+                outbox_table.c.idempotency_key.in_([k for ks in keys.values() for _, k in ks])
+            )
+        ).scalars()
+    )
+    digests = {
+        u: d
+        for u, steps in by_unit.items()
+        if any(k not in done for _, k in keys[u])
+        and (
+            d := digest_for((u,), steps, now)
+            or (Digest((u,), day, (), (), ()) if u in lost else None)
+        )
+    }
     result.duplicates = len(done)  # already queued today (by an earlier run or process)
     if not digests:
         return result
     wanted = set(digests) | {i.unit for d in digests.values() for i in d.items}
-    names = {u: n for u, n in session.execute(select(units_table.c.id, units_table.c.name)
-                                              .where(units_table.c.id.in_(wanted)))}
+    names = dict(
+        session.execute(
+            select(units_table.c.id, units_table.c.name).where(units_table.c.id.in_(wanted))
+        )
+    )
     new: list[dict[str, Any]] = [
-        {"idempotency_key": key, "step_id": None, "person_id": r.person_id,
-         "unit_id": u, "channel": r.channel, "purpose": PURPOSE, "level": None,
-         "payload": {**payload(d, u, rows, names), "person_name": r.name,
-                     "lost_links": lost.get(u, [])}, **queued(now)}
-        for u, d in sorted(digests.items()) for r, key in keys[u] if key not in done]
+        {
+            "idempotency_key": key,
+            "step_id": None,
+            "person_id": r.person_id,
+            "unit_id": u,
+            "channel": r.channel,
+            "purpose": PURPOSE,
+            "level": None,
+            "payload": {
+                **payload(d, u, rows, names),
+                "person_name": r.name,
+                "lost_links": lost.get(u, []),
+            },
+            **queued(now),
+        }
+        for u, d in sorted(digests.items())
+        for r, key in keys[u]
+        if key not in done
+    ]
     inserted = queue_outbox(session, new)
     result.recipients = len(new) + result.duplicates
     result.queued = inserted

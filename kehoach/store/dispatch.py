@@ -38,6 +38,7 @@ that records the outcome).
 Leases run on the real clock (`clock`, the wall clock by default), never on the injected `now`:
 a simulated time that runs fast (KEHOACH_SIMULATED_NOW) must not park rows being sent.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -122,21 +123,31 @@ def backoff(attempt: int, rng: random.Random, retry_after: float | None = None) 
     return float(delay / 2 + rng.uniform(0, delay / 2))
 
 
-def _claim(session: Session, channel: str, token: str, now: datetime, real: datetime,
-           limit: int) -> list[Any]:
+def _claim(
+    session: Session, channel: str, token: str, now: datetime, real: datetime, limit: int
+) -> list[Any]:
     """Claim up to `limit` due rows: their ids, then one conditional UPDATE … RETURNING."""
-    due = (select(outbox_t.c.id).where(outbox_t.c.state == "pending", outbox_t.c.channel == channel,
-                                       outbox_t.c.not_before <= now)
-           .order_by(outbox_t.c.not_before, outbox_t.c.id).limit(limit))
+    due = (
+        select(outbox_t.c.id)
+        .where(
+            outbox_t.c.state == "pending",
+            outbox_t.c.channel == channel,
+            outbox_t.c.not_before <= now,
+        )
+        .order_by(outbox_t.c.not_before, outbox_t.c.id)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":  # locked until this claim commits
         due = due.with_for_update(skip_locked=True)
     ids = list(session.execute(due).scalars())  # first: PostgreSQL may rerun a LIMIT subquery
     if not ids:
         return []
     rows = session.execute(
-        update(outbox_t).where(outbox_t.c.id.in_(ids), outbox_t.c.state == "pending")
+        update(outbox_t)
+        .where(outbox_t.c.id.in_(ids), outbox_t.c.state == "pending")
         .values(state="claimed", claimed_by=token, claimed_at=real, updated_at=now)
-        .returning(*outbox_t.c)).all()
+        .returning(*outbox_t.c)
+    ).all()
     return sorted(rows, key=lambda r: (r.not_before, r.id))
 
 
@@ -147,27 +158,36 @@ def _recipients(session: Session, rows: list[Any], channel: str) -> dict[int, Re
     if not ids:
         return {}
     p, c = people_table, contacts_table
-    return {r.id: Recipient(r.id, r.name, r.address) for r in session.execute(
-        select(p.c.id, p.c.name, c.c.address)
-        .outerjoin(c, (c.c.person_id == p.c.id) & (c.c.channel == channel)
-                   & c.c.lost_at.is_(None))
-        .where(p.c.id.in_(ids)))}
+    return {
+        r.id: Recipient(r.id, r.name, r.address)
+        for r in session.execute(
+            select(p.c.id, p.c.name, c.c.address)
+            .outerjoin(
+                c, (c.c.person_id == p.c.id) & (c.c.channel == channel) & c.c.lost_at.is_(None)
+            )
+            .where(p.c.id.in_(ids))
+        )
+    }
 
 
-def release_stale_claims(session: Session, now: datetime, real: datetime | None = None
-                         ) -> tuple[int, int]:
+def release_stale_claims(
+    session: Session, now: datetime, real: datetime | None = None
+) -> tuple[int, int]:
     """(claims given back to pending, sends parked as unknown): claims older than CLAIM_LEASE
     and sends older than LEASE on the real clock `real` (default: the wall clock). A parked
     row keeps `claimed_by`, so an outcome recorded late still lands on it."""
     real = real or wall_clock()
     conn = session.connection()
     released = conn.execute(
-        update(outbox_t).where(outbox_t.c.state == "claimed",
-                               outbox_t.c.claimed_at < real - CLAIM_LEASE)
-        .values(state="pending", claimed_by=None, claimed_at=None, updated_at=now)).rowcount
+        update(outbox_t)
+        .where(outbox_t.c.state == "claimed", outbox_t.c.claimed_at < real - CLAIM_LEASE)
+        .values(state="pending", claimed_by=None, claimed_at=None, updated_at=now)
+    ).rowcount
     parked = conn.execute(
-        update(outbox_t).where(outbox_t.c.state == "sending", outbox_t.c.claimed_at < real - LEASE)
-        .values(state="unknown", updated_at=now, last_error=PARKED)).rowcount
+        update(outbox_t)
+        .where(outbox_t.c.state == "sending", outbox_t.c.claimed_at < real - LEASE)
+        .values(state="unknown", updated_at=now, last_error=PARKED)
+    ).rowcount
     return int(released), int(parked)
 
 
@@ -180,36 +200,65 @@ def _bp(name: str) -> Any:
     return bindparam(name)
 
 
-_MINE = (outbox_t.c.id == _bp("_id"), outbox_t.c.state == "claimed",
-         outbox_t.c.claimed_by == _bp("_token"))
-SKIP = update(outbox_t).where(*_MINE).values(
-    state="skipped", last_error=_bp("_reason"), claimed_by=None, claimed_at=None,
-    updated_at=_bp("_now"))
+_MINE = (
+    outbox_t.c.id == _bp("_id"),
+    outbox_t.c.state == "claimed",
+    outbox_t.c.claimed_by == _bp("_token"),
+)
+SKIP = (
+    update(outbox_t)
+    .where(*_MINE)
+    .values(
+        state="skipped",
+        last_error=_bp("_reason"),
+        claimed_by=None,
+        claimed_at=None,
+        updated_at=_bp("_now"),
+    )
+)
 #: A row marked `sending` whose send never started: pending again, the attempt not counted.
-UNMARK = update(outbox_t).where(
-    outbox_t.c.id == _bp("_id"), outbox_t.c.claimed_by == _bp("_token"),
-    outbox_t.c.state == "sending").values(
-    state="pending", claimed_by=None, claimed_at=None, attempts=outbox_t.c.attempts - 1)
-REFRESH = (update(outbox_t).where(outbox_t.c.claimed_by == _bp("_token"),
-                                  outbox_t.c.state == "claimed")
-           .values(claimed_at=_bp("_real")))
+UNMARK = (
+    update(outbox_t)
+    .where(
+        outbox_t.c.id == _bp("_id"),
+        outbox_t.c.claimed_by == _bp("_token"),
+        outbox_t.c.state == "sending",
+    )
+    .values(state="pending", claimed_by=None, claimed_at=None, attempts=outbox_t.c.attempts - 1)
+)
+REFRESH = (
+    update(outbox_t)
+    .where(outbox_t.c.claimed_by == _bp("_token"), outbox_t.c.state == "claimed")
+    .values(claimed_at=_bp("_real"))
+)
 STEP = select(*(steps_t.c[c] for c in COLUMNS)).where(steps_t.c.id == _bp("_step"))
 # The statements run once or twice per message, as driver SQL (going through SQLAlchemy's
 # compiler and type processing cost more than running them): `:name` parameters, rewritten
 # for psycopg; datetimes through `_moment`.
-MARK = (f"UPDATE {outbox_t.name} SET state = 'sending', attempts = attempts + 1, "
-        "claimed_at = :real, updated_at = :now "
-        "WHERE id = :id AND state = 'claimed' AND claimed_by = :token")
-RECORD = (f"UPDATE {outbox_t.name} SET state = :state, last_error = :error, "
-          "not_before = :not_before, attempts = :attempts, updated_at = :at, "
-          "claimed_by = NULL, claimed_at = NULL "
-          "WHERE id = :outbox_id AND claimed_by = :token AND state IN ('sending', 'unknown')")
-DELIVERY = (f"INSERT INTO {deliveries_t.name} (outbox_id, at, channel, outcome, permanent, "
-            "error, remote_id) VALUES (:outbox_id, :at, :channel, :outcome, :permanent, "
-            ":error, :remote_id)")
+MARK = (
+    f"UPDATE {outbox_t.name} SET state = 'sending', attempts = attempts + 1, "
+    "claimed_at = :real, updated_at = :now "
+    "WHERE id = :id AND state = 'claimed' AND claimed_by = :token"
+)
+RECORD = (
+    f"UPDATE {outbox_t.name} SET state = :state, last_error = :error, "
+    "not_before = :not_before, attempts = :attempts, updated_at = :at, "
+    "claimed_by = NULL, claimed_at = NULL "
+    "WHERE id = :outbox_id AND claimed_by = :token AND state IN ('sending', 'unknown')"
+)
+DELIVERY = (
+    f"INSERT INTO {deliveries_t.name} (outbox_id, at, channel, outcome, permanent, "
+    "error, remote_id) VALUES (:outbox_id, :at, :channel, :outcome, :permanent, "
+    ":error, :remote_id)"
+)
 # PostgreSQL: an outcome and its delivery row in one statement (one round trip).
-PG_RECORD = ("WITH rec AS (" + RECORD + " RETURNING id) " + DELIVERY.replace(
-    "VALUES (:outbox_id,", "SELECT id,").removesuffix(")") + " FROM rec")
+PG_RECORD = (
+    "WITH rec AS ("
+    + RECORD
+    + " RETURNING id) "
+    + DELIVERY.replace("VALUES (:outbox_id,", "SELECT id,").removesuffix(")")
+    + " FROM rec"
+)
 
 
 #: PostgreSQL: the per-message statements do not wait for their WAL flush (SQLite: WAL with
@@ -237,8 +286,12 @@ def _record(conn: Connection, done: list[tuple[str, dict[str, Any]]]) -> int:
     recorded, postgres = 0, conn.dialect.name == "postgresql"
     escalations = [o["outbox_id"] for _, o in done if o.get("escalation") and o["state"] == "sent"]
     for token, o in done:
-        values = {**o, "token": token, "at": _moment(conn, o["at"]),
-                  "not_before": _moment(conn, o["not_before"])}
+        values = {
+            **o,
+            "token": token,
+            "at": _moment(conn, o["at"]),
+            "not_before": _moment(conn, o["not_before"]),
+        }
         if postgres:
             ok = conn.exec_driver_sql(_driver(conn, PG_RECORD), values).rowcount == 1
         else:
@@ -256,17 +309,36 @@ def _record(conn: Connection, done: list[tuple[str, dict[str, Any]]]) -> int:
 def _contact_changes(conn: Connection, o: dict[str, Any]) -> None:
     """What the channel said of the address (module doc), stored with the outcome."""
     from kehoach.chat import links  # the chat layer sits on the store: imported when needed
+
     if "moved" in o:
         old, new = o["moved"]
         count = links.move(conn, o["channel"], old, new)
-        log.warning("%s: địa chỉ %s đã chuyển thành %s: %s", o["channel"], old, new,
-                    "đã chuyển liên kết" if count else "liên kết đã ở địa chỉ mới")
+        log.warning(
+            "%s: địa chỉ %s đã chuyển thành %s: %s",
+            o["channel"],
+            old,
+            new,
+            "đã chuyển liên kết" if count else "liên kết đã ở địa chỉ mới",
+        )
     if "lost" in o:
         person_id, address, name = o["lost"]
-        queued = links.mark_lost(conn, person_id, o["channel"], address, o["at"], o["error"],
-                                 outbox_id=o["outbox_id"], fallback_channels=o["fallbacks"])
-        log.warning("%s từ chối địa chỉ của %s (%s): đã tắt liên kết%s", o["channel"], name,
-                    o["error"], f", gửi lại qua {queued}" if queued else "")
+        queued = links.mark_lost(
+            conn,
+            person_id,
+            o["channel"],
+            address,
+            o["at"],
+            o["error"],
+            outbox_id=o["outbox_id"],
+            fallback_channels=o["fallbacks"],
+        )
+        log.warning(
+            "%s từ chối địa chỉ của %s (%s): đã tắt liên kết%s",
+            o["channel"],
+            name,
+            o["error"],
+            f", gửi lại qua {queued}" if queued else "",
+        )
 
 
 def _keep(key: tuple[str, str], done: list[tuple[str, dict[str, Any]]]) -> None:
@@ -296,15 +368,19 @@ def _record_unrecorded(session_factory: SessionFactory, key: tuple[str, str]) ->
         except Exception:
             if time.monotonic() - _UNRECORDED_SINCE[key] < LEASE.total_seconds():
                 raise
-            log.error("bỏ %d kết quả gửi không ghi được sau %s; các tin đó sẽ thành «không rõ»",
-                      len(waiting), LEASE)
+            log.error(
+                "bỏ %d kết quả gửi không ghi được sau %s; các tin đó sẽ thành «không rõ»",
+                len(waiting),
+                LEASE,
+            )
             recorded = 0
         del _UNRECORDED[key], _UNRECORDED_SINCE[key]
         return recorded
 
 
-def _outcome(exc: BaseException | None, attempts: int, now: datetime, rng: random.Random,
-             max_attempts: int) -> tuple[str, str | None, bool, dict[str, Any]]:
+def _outcome(
+    exc: BaseException | None, attempts: int, now: datetime, rng: random.Random, max_attempts: int
+) -> tuple[str, str | None, bool, dict[str, Any]]:
     """(delivery outcome, error, permanent, new outbox values) of one send, the row's
     `attempts` counting this one."""
     if exc is None:
@@ -313,27 +389,52 @@ def _outcome(exc: BaseException | None, attempts: int, now: datetime, rng: rando
         if exc.unknown:
             return "unknown", str(exc), exc.permanent, {"state": "unknown"}
         if exc.retry_after is not None and not exc.permanent:  # 429: wait, not an attempt
-            return "temporary", str(exc), False, {
-                "state": "pending", "attempts": attempts - 1,
-                "not_before": now + timedelta(seconds=exc.retry_after)}
+            return (
+                "temporary",
+                str(exc),
+                False,
+                {
+                    "state": "pending",
+                    "attempts": attempts - 1,
+                    "not_before": now + timedelta(seconds=exc.retry_after),
+                },
+            )
         if exc.permanent or attempts >= max_attempts:
-            return ("permanent" if exc.permanent else "temporary"), str(exc), exc.permanent, {
-                "state": "failed"}
+            return (
+                ("permanent" if exc.permanent else "temporary"),
+                str(exc),
+                exc.permanent,
+                {"state": "failed"},
+            )
         wait = backoff(attempts, rng)
-        return "temporary", str(exc), False, {"state": "pending",
-                                              "not_before": now + timedelta(seconds=wait)}
+        return (
+            "temporary",
+            str(exc),
+            False,
+            {"state": "pending", "not_before": now + timedelta(seconds=wait)},
+        )
     if isinstance(exc, TimeoutError):
         return "unknown", f"hết thời gian chờ: {exc}", False, {"state": "unknown"}
     # a bug in a channel: recorded, retried like a temporary failure
     error = f"{type(exc).__name__}: {exc}"
     if attempts >= max_attempts:
         return "temporary", error, False, {"state": "failed"}
-    return "temporary", error, False, {
-        "state": "pending", "not_before": now + timedelta(seconds=backoff(attempts, rng))}
+    return (
+        "temporary",
+        error,
+        False,
+        {"state": "pending", "not_before": now + timedelta(seconds=backoff(attempts, rng))},
+    )
 
 
-def _next(conn: Connection, queue: deque[Any], token: str, now: datetime, real: datetime,
-          result: DispatchResult) -> tuple[Any, dict[str, Any]] | None:
+def _next(
+    conn: Connection,
+    queue: deque[Any],
+    token: str,
+    now: datetime,
+    real: datetime,
+    result: DispatchResult,
+) -> tuple[Any, dict[str, Any]] | None:
     """The next row of `queue` to send and its payload, marked `sending` (with its attempt
     counted); rows whose step makes them stale are marked skipped on the way, rows whose claim
     was lost (given back after CLAIM_LEASE, maybe taken by another dispatcher) are dropped."""
@@ -349,16 +450,26 @@ def _next(conn: Connection, queue: deque[Any], token: str, now: datetime, real: 
                 if reason is not None:
                     result.skipped += conn.execute(SKIP, {**mine, "_reason": reason}).rowcount
                     continue
-                payload = current(payload, step, now,
-                                  row.level if row.purpose == ESCALATION else None)
+                payload = current(
+                    payload, step, now, row.level if row.purpose == ESCALATION else None
+                )
         elif row.purpose == GROUP:  # each listed step looked at again: a closed one leaves
             payload = _regrouped(conn, payload, now)
             if not payload["steps"]:
                 result.skipped += conn.execute(SKIP, {**mine, "_reason": GROUP_GONE}).rowcount
                 continue
-        if conn.exec_driver_sql(_driver(conn, MARK), {
-                "id": row.id, "token": token, "real": _moment(conn, real),
-                "now": _moment(conn, now)}).rowcount == 1:
+        if (
+            conn.exec_driver_sql(
+                _driver(conn, MARK),
+                {
+                    "id": row.id,
+                    "token": token,
+                    "real": _moment(conn, real),
+                    "now": _moment(conn, now),
+                },
+            ).rowcount
+            == 1
+        ):
             return row, payload
     return None
 
@@ -381,10 +492,20 @@ def _regrouped(conn: Connection, payload: dict[str, Any], now: datetime) -> dict
     return {**payload, "steps": kept, "count": len(kept)}
 
 
-def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],
-                people: dict[int, Recipient], worker: str, token: str, now: datetime,
-                clock: Callable[[], datetime], rng: random.Random, max_attempts: int,
-                result: DispatchResult, fallbacks: tuple[str, ...]) -> None:
+def _send_chunk(
+    bind: Engine,
+    channel: Channel,
+    rows: list[Any],
+    people: dict[int, Recipient],
+    worker: str,
+    token: str,
+    now: datetime,
+    clock: Callable[[], datetime],
+    rng: random.Random,
+    max_attempts: int,
+    result: DispatchResult,
+    fallbacks: tuple[str, ...],
+) -> None:
     """Send the claimed `rows`, one transaction per row before its send (module docstring),
     all on one connection of `bind` (a checkout per message cost a round trip)."""
     queue = deque(rows)
@@ -407,8 +528,12 @@ def _send_chunk(bind: Engine, channel: Channel, rows: list[Any],
                 if picked is None:
                     return
                 marked = None  # from here on the send may have started
-                done.append((token, _send(channel, picked, people, now, rng, max_attempts,
-                                          result, fallbacks)))
+                done.append(
+                    (
+                        token,
+                        _send(channel, picked, people, now, rng, max_attempts, result, fallbacks),
+                    )
+                )
     except BaseException:
         _keep((worker, channel.name), done)
         if marked is not None:  # its mark may be committed (PostgreSQL: each statement alone)
@@ -439,16 +564,31 @@ def _async_commit(conn: Connection) -> Iterator[None]:
             conn.invalidate()
 
 
-def _send(channel: Channel, picked: tuple[Any, dict[str, Any]], people: dict[int, Recipient],
-          now: datetime, rng: random.Random, max_attempts: int, result: DispatchResult,
-          fallbacks: tuple[str, ...] = ()) -> dict[str, Any]:
+def _send(
+    channel: Channel,
+    picked: tuple[Any, dict[str, Any]],
+    people: dict[int, Recipient],
+    now: datetime,
+    rng: random.Random,
+    max_attempts: int,
+    result: DispatchResult,
+    fallbacks: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Send one row marked `sending`; its outcome, to record (with what the channel said of
     the address: module doc)."""
     row, payload = picked
     attempts = row.attempts + 1
     person = people.get(row.person_id) if row.person_id is not None else None
-    note = Notification(row.id, row.idempotency_key, row.unit_id or "", row.purpose,
-                        row.level, payload, attempts, person)
+    note = Notification(
+        row.id,
+        row.idempotency_key,
+        row.unit_id or "",
+        row.purpose,
+        row.level,
+        payload,
+        attempts,
+        person,
+    )
     remote: str | None = None
     failure: Exception | None = None
     changes: dict[str, Any] = {}
@@ -464,8 +604,11 @@ def _send(channel: Channel, picked: tuple[Any, dict[str, Any]], people: dict[int
     except Exception as exc:  # noqa: BLE001  every failure is an outcome to record
         failure = exc
     if isinstance(failure, DeliveryError) and failure.lost and row.person_id is not None:
-        changes["lost"] = (row.person_id, person.address if person else None,
-                           person.name if person else str(row.person_id))
+        changes["lost"] = (
+            row.person_id,
+            person.address if person else None,
+            person.name if person else str(row.person_id),
+        )
         changes["fallbacks"] = fallbacks
     outcome, error, permanent, values = _outcome(failure, attempts, now, rng, max_attempts)
     state = values["state"]
@@ -473,18 +616,34 @@ def _send(channel: Channel, picked: tuple[Any, dict[str, Any]], people: dict[int
     result.retrying += state == "pending"
     result.failed += state == "failed"
     result.unknown += state == "unknown"
-    return {"outbox_id": row.id, "at": now, "channel": channel.name, "outcome": outcome,
-            "permanent": permanent, "error": error, "remote_id": remote, "state": state,
-            "not_before": values.get("not_before", row.not_before),
-            "attempts": values.get("attempts", attempts),
-            "escalation": row.purpose in (ESCALATION, GROUP), **changes}
+    return {
+        "outbox_id": row.id,
+        "at": now,
+        "channel": channel.name,
+        "outcome": outcome,
+        "permanent": permanent,
+        "error": error,
+        "remote_id": remote,
+        "state": state,
+        "not_before": values.get("not_before", row.not_before),
+        "attempts": values.get("attempts", attempts),
+        "escalation": row.purpose in (ESCALATION, GROUP),
+        **changes,
+    }
 
 
-def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *,
-             limit: int = 100, worker: str = "kehoach", rng: random.Random | None = None,
-             max_attempts: int = MAX_ATTEMPTS,
-             clock: Callable[[], datetime] = wall_clock,
-             fallbacks: Collection[str] = ()) -> DispatchResult:
+def dispatch(
+    session_factory: SessionFactory,
+    channel: Channel,
+    now: datetime,
+    *,
+    limit: int = 100,
+    worker: str = "kehoach",
+    rng: random.Random | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    clock: Callable[[], datetime] = wall_clock,
+    fallbacks: Collection[str] = (),
+) -> DispatchResult:
     """Send up to `limit` due outbox rows of `channel` at `now`; every outcome is recorded
     (module docstring). `clock` is the real clock the leases run on; `fallbacks`: the
     channels running, where a row whose address was lost may go next.
@@ -504,8 +663,20 @@ def dispatch(session_factory: SessionFactory, channel: Channel, now: datetime, *
             bind = session.get_bind()  # the store's writing engine (BEGIN IMMEDIATE on SQLite)
         result.claimed += len(rows)
         if rows:
-            _send_chunk(bind, channel, rows, people, worker, token, now, clock, rng,
-                        max_attempts, result, tuple(fallbacks))
+            _send_chunk(
+                bind,
+                channel,
+                rows,
+                people,
+                worker,
+                token,
+                now,
+                clock,
+                rng,
+                max_attempts,
+                result,
+                tuple(fallbacks),
+            )
         if len(rows) < size:
             break
     return result

@@ -2,6 +2,7 @@
 
 The CLI prints `str(exc)` and exits non-zero; nothing here needs a traceback to be understood.
 """
+
 from __future__ import annotations
 
 
@@ -23,11 +24,15 @@ class SchemaOutdated(StoreError):
     def __init__(self, current: str | None, head: str, newer: bool = False):
         self.current, self.head = current, head
         if newer:
-            message = (f"cơ sở dữ liệu đang ở phiên bản {current}, mới hơn chương trình này "
-                       f"(phiên bản {head}); cần cập nhật kehoach")
+            message = (
+                f"cơ sở dữ liệu đang ở phiên bản {current}, mới hơn chương trình này "
+                f"(phiên bản {head}); cần cập nhật kehoach"
+            )
         else:
-            message = (f"cơ sở dữ liệu đang ở phiên bản {current or 'trống (chưa có bảng)'}, "
-                       f"chương trình cần phiên bản {head}; cần chạy `kehoach db upgrade`")
+            message = (
+                f"cơ sở dữ liệu đang ở phiên bản {current or 'trống (chưa có bảng)'}, "
+                f"chương trình cần phiên bản {head}; cần chạy `kehoach db upgrade`"
+            )
         super().__init__(message)
 
 

@@ -14,6 +14,7 @@ is longer than a message (notifiers/telegram_render.py).
 was delivered, when the dispatcher records rows as sent: the status then says what was sent
 ("đã báo lên mức 2"), apart from what the clock says is due (workflows.lifecycle).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,20 @@ from .models import outbox_table, queued, steps_table
 
 ESCALATION, GROUP = "escalation", "escalation_group"
 #: What a grouped message says of each step (the rest of a step row's payload stays out).
-STEP_FIELDS = ("step_id", "title", "kind", "unit", "unit_name", "due_at", "due_day", "amount",
-               "status", "days_late", "late", "moment")
+STEP_FIELDS = (
+    "step_id",
+    "title",
+    "kind",
+    "unit",
+    "unit_name",
+    "due_at",
+    "due_day",
+    "amount",
+    "status",
+    "days_late",
+    "late",
+    "moment",
+)
 
 
 def board_path(plan_id: str) -> str:
@@ -49,8 +62,9 @@ def group_key(unit: str, person: int | None, plan: str, level: int, keys: Iterab
     return f"{GROUP}|{plan}|{level}|{who}|{digest}"
 
 
-def group(rows: list[dict[str, Any]], plan_titles: dict[str, str],
-          now: datetime) -> list[dict[str, Any]]:
+def group(
+    rows: list[dict[str, Any]], plan_titles: dict[str, str], now: datetime
+) -> list[dict[str, Any]]:
     """The tick's outbox rows with the escalations to one recipient, plan and rung grouped
     (module doc); other rows unchanged, in their order."""
     buckets: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -59,28 +73,50 @@ def group(rows: list[dict[str, Any]], plan_titles: dict[str, str],
         if r["purpose"] != ESCALATION:
             out.append(r)
             continue
-        buckets[(r["unit_id"], r["person_id"], r["channel"], r["payload"]["plan_id"],
-                 r["level"])].append(r)
+        buckets[
+            (r["unit_id"], r["person_id"], r["channel"], r["payload"]["plan_id"], r["level"])
+        ].append(r)
     for (unit, person, channel, plan, level), members in buckets.items():
         if len(members) == 1:
             out.append(members[0])
             continue
-        members.sort(key=lambda m: (m["payload"]["title"], m["payload"]["unit_name"],
-                                    m["payload"]["due_at"], m["step_id"]))
+        members.sort(
+            key=lambda m: (
+                m["payload"]["title"],
+                m["payload"]["unit_name"],
+                m["payload"]["due_at"],
+                m["step_id"],
+            )
+        )
         first = members[0]["payload"]
-        steps = [{**{f: m["payload"][f] for f in STEP_FIELDS}, "key": m["idempotency_key"]}
-                 for m in members]
-        out.append({
-            "idempotency_key": group_key(unit, person, plan, level, (s["key"] for s in steps)),
-            "step_id": None, "person_id": person, "unit_id": unit, "channel": channel,
-            "purpose": GROUP, "level": level,
-            "payload": {"plan_id": plan, "plan_title": plan_titles.get(plan, plan),
-                        "level": level, "recipient_name": first["recipient_name"],
-                        "person_name": first["person_name"], "count": len(steps),
-                        "late": any(s["late"] for s in steps),
-                        "moment": max(s["moment"] for s in steps),
-                        "board_path": board_path(plan), "steps": steps},
-            **queued(now)})
+        steps = [
+            {**{f: m["payload"][f] for f in STEP_FIELDS}, "key": m["idempotency_key"]}
+            for m in members
+        ]
+        out.append(
+            {
+                "idempotency_key": group_key(unit, person, plan, level, (s["key"] for s in steps)),
+                "step_id": None,
+                "person_id": person,
+                "unit_id": unit,
+                "channel": channel,
+                "purpose": GROUP,
+                "level": level,
+                "payload": {
+                    "plan_id": plan,
+                    "plan_title": plan_titles.get(plan, plan),
+                    "level": level,
+                    "recipient_name": first["recipient_name"],
+                    "person_name": first["person_name"],
+                    "count": len(steps),
+                    "late": any(s["late"] for s in steps),
+                    "moment": max(s["moment"] for s in steps),
+                    "board_path": board_path(plan),
+                    "steps": steps,
+                },
+                **queued(now),
+            }
+        )
     return out
 
 
@@ -91,7 +127,9 @@ def steps_of(purpose: str, step_id: str | None, payload: dict[str, Any]) -> list
     return [step_id] if step_id else []
 
 
-def mark_escalations_sent(session: Session | Connection, outbox_ids: Collection[int], now: datetime) -> int:
+def mark_escalations_sent(
+    session: Session | Connection, outbox_ids: Collection[int], now: datetime
+) -> int:
     """Raise `steps.escalated_level` to the rung of each escalation among the rows
     `outbox_ids` that are now `sent`; how many steps changed. Not a change of the step (its
     revision stays): a fact about what reached someone."""
@@ -99,15 +137,21 @@ def mark_escalations_sent(session: Session | Connection, outbox_ids: Collection[
         return 0
     o, t = outbox_table, steps_table
     by_level: dict[int, set[str]] = defaultdict(set)
-    for row in session.execute(select(o.c.purpose, o.c.step_id, o.c.level, o.c.payload).where(
-            o.c.id.in_(list(outbox_ids)), o.c.state == "sent",
-            o.c.purpose.in_((ESCALATION, GROUP)))):
+    for row in session.execute(
+        select(o.c.purpose, o.c.step_id, o.c.level, o.c.payload).where(
+            o.c.id.in_(list(outbox_ids)), o.c.state == "sent", o.c.purpose.in_((ESCALATION, GROUP))
+        )
+    ):
         by_level[row.level or 0].update(steps_of(row.purpose, row.step_id, row.payload))
     changed = 0
     conn = session.connection() if isinstance(session, Session) else session  # rowcount
     for level, ids in sorted(by_level.items()):
         changed += conn.execute(
-            update(t).where(among(session, t.c.id, sorted(ids)),
-                            or_(t.c.escalated_level.is_(None), t.c.escalated_level < level))
-            .values(escalated_level=level, updated_at=now)).rowcount
+            update(t)
+            .where(
+                among(session, t.c.id, sorted(ids)),
+                or_(t.c.escalated_level.is_(None), t.c.escalated_level < level),
+            )
+            .values(escalated_level=level, updated_at=now)
+        ).rowcount
     return changed

@@ -9,6 +9,7 @@ may run where the clock does not) whether the clock still ticks: the last succes
     with write_session(engine) as s: record_tick(s, "may-1:42", datetime.now(UTC))
     with read_session(engine) as s: clock_health(s, datetime.now(UTC)).ok
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,12 +34,21 @@ def record_start(session: Session, worker: str, period_seconds: float, at: datet
     database also counts as the reference until the first tick."""
     found = session.execute(select(beats.c.name).where(beats.c.name == NAME)).first()
     if found is not None:
-        session.execute(update(beats).where(beats.c.name == NAME).values(
-            worker=worker, period_seconds=period_seconds))
+        session.execute(
+            update(beats)
+            .where(beats.c.name == NAME)
+            .values(worker=worker, period_seconds=period_seconds)
+        )
     else:
-        session.execute(insert(beats).values(name=NAME, worker=worker,
-                                             period_seconds=period_seconds, started_at=at,
-                                             ticked_at=None))
+        session.execute(
+            insert(beats).values(
+                name=NAME,
+                worker=worker,
+                period_seconds=period_seconds,
+                started_at=at,
+                ticked_at=None,
+            )
+        )
 
 
 def record_tick(session: Session, worker: str, at: datetime) -> None:
@@ -66,12 +76,22 @@ def clock_health(session: Session, at: datetime) -> ClockHealth:
     since = row.ticked_at or row.started_at
     age = max(0, int((at - since).total_seconds()))
     if at - since <= limit:
-        said = (f"nhịp thành công cuối lúc {_at(since)}, {age} giây trước" if row.ticked_at
-                else f"đồng hồ vừa khởi động lúc {_at(since)}, chưa đến nhịp đầu")
+        said = (
+            f"nhịp thành công cuối lúc {_at(since)}, {age} giây trước"
+            if row.ticked_at
+            else f"đồng hồ vừa khởi động lúc {_at(since)}, chưa đến nhịp đầu"
+        )
         return ClockHealth(True, said, row.ticked_at)
     if row.ticked_at is None:
-        return ClockHealth(False, f"đồng hồ khởi động lúc {_at(since)} ({age} giây trước) nhưng "
-                                  "chưa nhịp thành công lần nào", None)
-    return ClockHealth(False, f"đồng hồ đã ngừng: nhịp thành công cuối lúc {_at(since)}, "
-                              f"{age} giây trước (mỗi nhịp {row.period_seconds:g} giây)",
-                       row.ticked_at)
+        return ClockHealth(
+            False,
+            f"đồng hồ khởi động lúc {_at(since)} ({age} giây trước) nhưng "
+            "chưa nhịp thành công lần nào",
+            None,
+        )
+    return ClockHealth(
+        False,
+        f"đồng hồ đã ngừng: nhịp thành công cuối lúc {_at(since)}, "
+        f"{age} giây trước (mỗi nhịp {row.period_seconds:g} giây)",
+        row.ticked_at,
+    )

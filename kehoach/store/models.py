@@ -12,6 +12,7 @@ plan's clusters and groups, so a cluster head's scope and a cluster's feed can b
 Bulk code (sync) writes through `Model.__table__` with executemany; the ORM classes give the
 schema one typed place and serve the small reads and single-row actions.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time
@@ -52,7 +53,10 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime(), dict[str, Any]: JSONDoc, list[Any]: JSONDoc}
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONDoc,
+        list[Any]: JSONDoc,
+    }
 
 
 class Unit(Base):
@@ -141,26 +145,57 @@ class PlanDraft(Base):
 #: A step's deadline (the extension when later than the plan's date) as index DDL; the
 #: queries' form is kehoach.web.queries.DEADLINE, the same expression. Written as PostgreSQL
 #: prints it back, so alembic's comparison of models and database finds no difference.
-DEADLINE_DDL = "(\nCASE\n    WHEN extended_until > due_at THEN extended_until\n    ELSE due_at\nEND)"
+DEADLINE_DDL = (
+    "(\nCASE\n    WHEN extended_until > due_at THEN extended_until\n    ELSE due_at\nEND)"
+)
 
 
 class StepRow(Base):
     __tablename__ = "steps"
     __table_args__ = (
         CheckConstraint(f"state IN ({', '.join(repr(s.value) for s in State)})", name="state"),
-        Index("ix_steps_next_action_at", "next_action_at",
-              sqlite_where=text("next_action_at IS NOT NULL"),
-              postgresql_where=text("next_action_at IS NOT NULL")),
+        Index(
+            "ix_steps_next_action_at",
+            "next_action_at",
+            sqlite_where=text("next_action_at IS NOT NULL"),
+            postgresql_where=text("next_action_at IS NOT NULL"),
+        ),
         Index("ix_steps_unit_id_due_at", "unit_id", "due_at"),
         Index("ix_steps_plan_id_state", "plan_id", "state"),
         # 0009: the board's lists and summaries read these alone (see the migration)
-        Index("ix_steps_state_due_at", "state", "due_at", "extended_until", "kind", "unit_id",
-              "plan_id", "id"),
-        Index("ix_steps_plan_id_unit_id_kind", "plan_id", "unit_id", "kind", "state", "due_at",
-              "extended_until", "done_at", "due_date"),
+        Index(
+            "ix_steps_state_due_at",
+            "state",
+            "due_at",
+            "extended_until",
+            "kind",
+            "unit_id",
+            "plan_id",
+            "id",
+        ),
+        Index(
+            "ix_steps_plan_id_unit_id_kind",
+            "plan_id",
+            "unit_id",
+            "kind",
+            "state",
+            "due_at",
+            "extended_until",
+            "done_at",
+            "due_date",
+        ),
         # 0011: pending steps in the lists' order (deadline, id), see the migration
-        Index("ix_steps_state_deadline", "state", text(DEADLINE_DDL), "id", "kind", "unit_id",
-              "plan_id", "due_at", "extended_until"),
+        Index(
+            "ix_steps_state_deadline",
+            "state",
+            text(DEADLINE_DDL),
+            "id",
+            "kind",
+            "unit_id",
+            "plan_id",
+            "due_at",
+            "extended_until",
+        ),
     )
     #: The compiler's stable id: plan/obligation/occurrence/unit.
     id: Mapped[str] = mapped_column(String(400), primary_key=True)
@@ -259,11 +294,12 @@ class Contact(Base):
     shared)."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("person_id", "channel"),
-                      Index("ix_contacts_channel_address", "channel", "address"))
+    __table_args__ = (
+        UniqueConstraint("person_id", "channel"),
+        Index("ix_contacts_channel_address", "channel", "address"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
-                                           index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(320))
     linked_at: Mapped[datetime]
@@ -341,8 +377,13 @@ OUTBOX_PENDING = "pending"
 def queued(now: datetime) -> dict[str, Any]:
     """The columns every outbox row starts with when it is decided at `now`: pending, never
     tried, to be sent from now."""
-    return {"state": OUTBOX_PENDING, "attempts": 0, "not_before": now, "created_at": now,
-            "updated_at": now}
+    return {
+        "state": OUTBOX_PENDING,
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 class Outbox(Base):

@@ -12,6 +12,7 @@ Each change is one conditional UPDATE (only rows still in a state it may leave, 
 dispatcher claimed meanwhile is left alone) and one `outbox_actions` row per row changed:
 who, when, through what, from which state.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
@@ -27,16 +28,28 @@ from .models import outbox_actions_table, outbox_table, people_table, units_tabl
 
 o, actions_t = outbox_table, outbox_actions_table
 #: Every state of an outbox row, as the CLI and the board say it.
-STATES = {"pending": "chờ gửi", "claimed": "đã nhận, chờ gửi", "sending": "đang gửi",
-          "sent": "đã gửi", "failed": "thất bại", "unknown": "không rõ đã đến chưa",
-          "skipped": "không gửi (bước đã xong, hủy, miễn hoặc đổi hạn)", "dropped": "đã bỏ"}
+STATES = {
+    "pending": "chờ gửi",
+    "claimed": "đã nhận, chờ gửi",
+    "sending": "đang gửi",
+    "sent": "đã gửi",
+    "failed": "thất bại",
+    "unknown": "không rõ đã đến chưa",
+    "skipped": "không gửi (bước đã xong, hủy, miễn hoặc đổi hạn)",
+    "dropped": "đã bỏ",
+}
 UNDELIVERED = ("unknown", "failed")
 #: The states each action takes a row from.
 RETRY_FROM = ("unknown", "failed", "dropped")
 DROP_FROM = ("pending", "unknown", "failed")
-PURPOSES = {"reminder": "nhắc việc", "escalation": "báo trễ hạn",
-            "escalation_group": "báo trễ hạn (gộp)", "digest": "tin tổng hợp",
-            "extension_asked": "đề nghị gia hạn", "extension_decided": "trả lời gia hạn"}
+PURPOSES = {
+    "reminder": "nhắc việc",
+    "escalation": "báo trễ hạn",
+    "escalation_group": "báo trễ hạn (gộp)",
+    "digest": "tin tổng hợp",
+    "extension_asked": "đề nghị gia hạn",
+    "extension_decided": "trả lời gia hạn",
+}
 MAX_LIMIT = 10_000
 
 
@@ -60,8 +73,7 @@ class Filter:
     def check(self) -> None:
         wrong = [s for s in self.states if s not in STATES]
         if wrong:
-            raise QueueError(f"trạng thái «{wrong[0]}» không có; chọn trong: "
-                             + ", ".join(STATES))
+            raise QueueError(f"trạng thái «{wrong[0]}» không có; chọn trong: " + ", ".join(STATES))
         if not 1 <= self.limit <= MAX_LIMIT:
             raise QueueError(f"giới hạn số dòng phải từ 1 đến {MAX_LIMIT} (đã nhập {self.limit})")
 
@@ -127,28 +139,72 @@ def undelivered(session: Session, f: Filter = Filter()) -> list[QueuedRow]:
     """The rows `f` chooses, newest change first."""
     f.check()
     p, u = people_table, units_table
-    query = (select(o.c.id, o.c.state, o.c.channel, o.c.purpose, o.c.level, o.c.unit_id,
-                    o.c.person_id, o.c.step_id, o.c.payload, o.c.attempts, o.c.last_error,
-                    o.c.created_at, o.c.updated_at, p.c.name.label("person_name"),
-                    u.c.name.label("unit_name"))
-             .outerjoin(p, p.c.id == o.c.person_id).outerjoin(u, u.c.id == o.c.unit_id)
-             .where(*_where(f)).order_by(o.c.updated_at.desc(), o.c.id.desc()).limit(f.limit))
-    return [QueuedRow(r.id, r.state, r.channel, r.purpose, r.level, r.unit_id,
-                      r.unit_name or r.unit_id or "—", r.person_id, r.person_name, r.step_id,
-                      (r.payload or {}).get("plan_id"), _about(r.purpose, r.payload or {}),
-                      r.attempts, r.last_error, r.created_at, r.updated_at)
-            for r in session.execute(query)]
+    query = (
+        select(
+            o.c.id,
+            o.c.state,
+            o.c.channel,
+            o.c.purpose,
+            o.c.level,
+            o.c.unit_id,
+            o.c.person_id,
+            o.c.step_id,
+            o.c.payload,
+            o.c.attempts,
+            o.c.last_error,
+            o.c.created_at,
+            o.c.updated_at,
+            p.c.name.label("person_name"),
+            u.c.name.label("unit_name"),
+        )
+        .outerjoin(p, p.c.id == o.c.person_id)
+        .outerjoin(u, u.c.id == o.c.unit_id)
+        .where(*_where(f))
+        .order_by(o.c.updated_at.desc(), o.c.id.desc())
+        .limit(f.limit)
+    )
+    return [
+        QueuedRow(
+            r.id,
+            r.state,
+            r.channel,
+            r.purpose,
+            r.level,
+            r.unit_id,
+            r.unit_name or r.unit_id or "—",
+            r.person_id,
+            r.person_name,
+            r.step_id,
+            (r.payload or {}).get("plan_id"),
+            _about(r.purpose, r.payload or {}),
+            r.attempts,
+            r.last_error,
+            r.created_at,
+            r.updated_at,
+        )
+        for r in session.execute(query)
+    ]
 
 
-def _change(session: Session, ids: Collection[int], allowed: Sequence[str], to: str,
-            action: str, actor: str, via: str, now: datetime, values: dict[str, Any],
-            units: Collection[str] | None) -> list[tuple[int, str]]:
+def _change(
+    session: Session,
+    ids: Collection[int],
+    allowed: Sequence[str],
+    to: str,
+    action: str,
+    actor: str,
+    via: str,
+    now: datetime,
+    values: dict[str, Any],
+    units: Collection[str] | None,
+) -> list[tuple[int, str]]:
     """Move the rows `ids` that are in an `allowed` state to `to`; (id, old state) of each
     row moved, audited. Unknown ids, or rows in another state, are reported by the caller."""
     if not ids:
         return []
-    query = select(o.c.id, o.c.state).where(o.c.id.in_(sorted(set(ids))),
-                                             o.c.state.in_(list(allowed)))
+    query = select(o.c.id, o.c.state).where(
+        o.c.id.in_(sorted(set(ids))), o.c.state.in_(list(allowed))
+    )
     if units is not None:
         query = query.where(o.c.unit_id.in_(sorted(units)))
     if session.get_bind().dialect.name == "postgresql":
@@ -156,28 +212,69 @@ def _change(session: Session, ids: Collection[int], allowed: Sequence[str], to: 
     found: dict[int, str] = {r.id: r.state for r in session.execute(query)}
     if not found:
         return []
-    moved = {r.id for r in session.execute(
-        update(o).where(o.c.id.in_(sorted(found)), o.c.state.in_(list(allowed)))
-        .values(state=to, updated_at=now, **values).returning(o.c.id))}
+    moved = {
+        r.id
+        for r in session.execute(
+            update(o)
+            .where(o.c.id.in_(sorted(found)), o.c.state.in_(list(allowed)))
+            .values(state=to, updated_at=now, **values)
+            .returning(o.c.id)
+        )
+    }
     done = [(i, found[i]) for i in sorted(moved)]
     if done:
-        session.execute(insert(actions_t), [
-            {"outbox_id": i, "at": now, "actor": actor, "via": via, "action": action,
-             "from_state": old, "to_state": to} for i, old in done])
+        session.execute(
+            insert(actions_t),
+            [
+                {
+                    "outbox_id": i,
+                    "at": now,
+                    "actor": actor,
+                    "via": via,
+                    "action": action,
+                    "from_state": old,
+                    "to_state": to,
+                }
+                for i, old in done
+            ],
+        )
     return done
 
 
-def retry(session: Session, ids: Collection[int], actor: str, via: str, now: datetime, *,
-          units: Collection[str] | None = None) -> list[tuple[int, str]]:
+def retry(
+    session: Session,
+    ids: Collection[int],
+    actor: str,
+    via: str,
+    now: datetime,
+    *,
+    units: Collection[str] | None = None,
+) -> list[tuple[int, str]]:
     """Put rows back to pending, to be sent at the next dispatch with a fresh count of
     attempts; only unknown, failed or dropped rows (`units`: only rows to those units)."""
-    return _change(session, ids, RETRY_FROM, "pending", "retry", actor, via, now,
-                   {"not_before": now, "attempts": 0, "claimed_by": None, "claimed_at": None},
-                   units)
+    return _change(
+        session,
+        ids,
+        RETRY_FROM,
+        "pending",
+        "retry",
+        actor,
+        via,
+        now,
+        {"not_before": now, "attempts": 0, "claimed_by": None, "claimed_at": None},
+        units,
+    )
 
 
-def drop(session: Session, ids: Collection[int], actor: str, via: str, now: datetime, *,
-         units: Collection[str] | None = None) -> list[tuple[int, str]]:
+def drop(
+    session: Session,
+    ids: Collection[int],
+    actor: str,
+    via: str,
+    now: datetime,
+    *,
+    units: Collection[str] | None = None,
+) -> list[tuple[int, str]]:
     """Give rows up (`dropped`: never sent); only pending, unknown or failed rows."""
     return _change(session, ids, DROP_FROM, "dropped", "drop", actor, via, now, {}, units)
 
@@ -185,5 +282,3 @@ def drop(session: Session, ids: Collection[int], actor: str, via: str, now: date
 def matching_ids(session: Session, f: Filter) -> list[int]:
     """The ids of the rows `f` chooses (a bulk retry or drop by filters)."""
     return [r.id for r in undelivered(session, f)]
-
-

@@ -5,6 +5,7 @@ is true when it is read.
     reason = stale(row.purpose, row.payload, facts(step_row), now)   # None: send it
     payload = current(row.payload, facts(step_row), now)              # today's date and state
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -29,20 +30,28 @@ def stale(purpose: str, payload: dict[str, Any], step: StepFacts, now: datetime)
         return f"không gửi: bước {STATE_NAMES[State(step.state)]}"
     decided = payload.get("due_at")
     if decided and datetime.fromisoformat(decided) != step.deadline:
-        return (f"không gửi: hạn đã đổi từ {_day(datetime.fromisoformat(decided), step)} sang "
-                f"{_day(step.deadline, step)}; nhắc việc được tính lại theo hạn mới")
+        return (
+            f"không gửi: hạn đã đổi từ {_day(datetime.fromisoformat(decided), step)} sang "
+            f"{_day(step.deadline, step)}; nhắc việc được tính lại theo hạn mới"
+        )
     if purpose == "reminder" and now >= step.deadline:
         return f"không gửi: đã qua hạn {_day(step.deadline, step)} trước khi đến lượt gửi"
     return None
 
 
-def current(payload: dict[str, Any], step: StepFacts, now: datetime,
-            level: int | None = None) -> dict[str, Any]:
+def current(
+    payload: dict[str, Any], step: StepFacts, now: datetime, level: int | None = None
+) -> dict[str, Any]:
     """The payload with the step's state as it is at `now` (the text says what is true when
     it is read, not when it was decided); an escalation of rung `level` counts itself as sent
     (it is: the reader holds it)."""
     if level and level > step.escalated:
         step = replace(step, escalated=level)
     st = status(step, now)
-    return {**payload, "due_at": step.deadline.isoformat(), "due_day": _day(step.deadline, step),
-            "status": st.label, "days_late": st.days_late}
+    return {
+        **payload,
+        "due_at": step.deadline.isoformat(),
+        "due_day": _day(step.deadline, step),
+        "status": st.label,
+        "days_late": st.days_late,
+    }

@@ -9,6 +9,7 @@ Steps of one occurrence share their dates and reminders, steps of one duty share
 and details: those parts are serialised once and reused, which keeps a million-step load
 cheap (see issue 3's benchmark).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,12 +29,27 @@ from .types import Encoded
 
 SEP = "\x1f"
 #: The columns a fingerprint covers; a change to any of them is a new revision of the step.
-CONTENT = ("obligation", "occurrence", "unit_id", "kind", "title", "due_date", "due_time",
-           "start_date", "due_at", "tentative", "amount", "reminders", "escalation", "details")
+CONTENT = (
+    "obligation",
+    "occurrence",
+    "unit_id",
+    "kind",
+    "title",
+    "due_date",
+    "due_time",
+    "start_date",
+    "due_at",
+    "tentative",
+    "amount",
+    "reminders",
+    "escalation",
+    "details",
+)
 
 
-def next_action_at(reminders: Iterable[datetime], rungs: Iterable[datetime], state: str,
-                   now: datetime) -> datetime | None:
+def next_action_at(
+    reminders: Iterable[datetime], rungs: Iterable[datetime], state: str, now: datetime
+) -> datetime | None:
     """The next reminder or escalation moment after `now`, for a pending step; else None.
 
     Moments already past when a step is stored are not replayed: a plan loaded late does not
@@ -85,28 +101,50 @@ class RowMaker:
     def _duty(self, duty: Duty) -> tuple[str, dict[str, Any], Encoded, Duty]:
         cached = self._duties.get(id(duty))
         if cached is None:
-            details = {k: v for k, v in (("place", duty.place), ("quantity", duty.quantity),
-                                         ("measure", duty.measure), ("percent", duty.percent))
-                       if v is not None}
+            details = {
+                k: v
+                for k, v in (
+                    ("place", duty.place),
+                    ("quantity", duty.quantity),
+                    ("measure", duty.measure),
+                    ("percent", duty.percent),
+                )
+                if v is not None
+            }
             key = SEP.join((duty.id, str(duty.kind), duty.title, _canon(details)))
-            source = Encoded({"file": self.plan.file, "phrase": duty.phrase,
-                              "line": duty.position.line if duty.position else None,
-                              "text": duty.source})
+            source = Encoded(
+                {
+                    "file": self.plan.file,
+                    "phrase": duty.phrase,
+                    "line": duty.position.line if duty.position else None,
+                    "text": duty.source,
+                }
+            )
             cached = self._duties[id(duty)] = (key, details, source, duty)
         return cached
 
-    def _occurrence(self, occ: Occurrence,
-                    duty_details: dict[str, Any]) -> tuple[str, Encoded, Encoded, Occurrence]:
+    def _occurrence(
+        self, occ: Occurrence, duty_details: dict[str, Any]
+    ) -> tuple[str, Encoded, Encoded, Occurrence]:
         cached = self._occurrences.get(id(occ))  # an occurrence belongs to one duty
         if cached is None:
             reminders = [r.isoformat() for r in occ.reminders]
             details = dict(duty_details, nominal_date=occ.nominal.isoformat())
             if occ.shifted_because:
                 details["shifted_because"] = occ.shifted_because
-            key = SEP.join((occ.key, occ.date.isoformat(), _iso(occ.time), _iso(occ.start),
-                            occ.due_at.isoformat(), "1" if occ.tentative else "0",
-                            occ.nominal.isoformat(), occ.shifted_because or "",
-                            ",".join(reminders)))
+            key = SEP.join(
+                (
+                    occ.key,
+                    occ.date.isoformat(),
+                    _iso(occ.time),
+                    _iso(occ.start),
+                    occ.due_at.isoformat(),
+                    "1" if occ.tentative else "0",
+                    occ.nominal.isoformat(),
+                    occ.shifted_because or "",
+                    ",".join(reminders),
+                )
+            )
             cached = self._occurrences[id(occ)] = (key, Encoded(reminders), Encoded(details), occ)
         return cached
 
@@ -148,11 +186,20 @@ class RowMaker:
         if prefix is None:
             duty_key, duty_details, _source, _ = self._duty(step.duty)
             occ_key = self._occurrence(occ, duty_details)[0]
-            prefix = self._prefixes[id(occ)] = (hashlib.blake2b(
-                (duty_key + SEP + occ_key + SEP).encode(), digest_size=16), occ)
+            prefix = self._prefixes[id(occ)] = (
+                hashlib.blake2b((duty_key + SEP + occ_key + SEP).encode(), digest_size=16),
+                occ,
+            )
         h = prefix[0].copy()
-        h.update((step.unit + SEP + ("" if step.amount is None else str(step.amount)) + SEP
-                  + escalation).encode())
+        h.update(
+            (
+                step.unit
+                + SEP
+                + ("" if step.amount is None else str(step.amount))
+                + SEP
+                + escalation
+            ).encode()
+        )
         return h.hexdigest()
 
     def fingerprint(self, step: Step) -> str:
@@ -165,18 +212,40 @@ class RowMaker:
         _duty_key, duty_details, source, _ = self._duty(duty)
         _occ_key, reminders, details, _ = self._occurrence(occ, duty_details)
         text, rung_times = self._escalation(step)
-        escalation = _encoded([{"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
-                               for r in step.escalation], text)
+        escalation = _encoded(
+            [
+                {"level": r.level, "at": r.at.isoformat(), "units": list(r.units)}
+                for r in step.escalation
+            ],
+            text,
+        )
         return {
-            "id": step.id, "plan_id": step.plan, "obligation": duty.id, "occurrence": occ.key,
-            "unit_id": step.unit, "kind": str(duty.kind), "title": duty.title,
-            "due_date": occ.date, "due_time": occ.time, "start_date": occ.start,
-            "due_at": occ.due_at, "tentative": occ.tentative, "amount": step.amount,
-            "reminders": reminders, "escalation": escalation, "source": source,
-            "details": details, "fingerprint": self._fingerprint(step, text), "revision": 1,
-            "state": State.PENDING.value, "cancel_reason": None, "done_at": None,
+            "id": step.id,
+            "plan_id": step.plan,
+            "obligation": duty.id,
+            "occurrence": occ.key,
+            "unit_id": step.unit,
+            "kind": str(duty.kind),
+            "title": duty.title,
+            "due_date": occ.date,
+            "due_time": occ.time,
+            "start_date": occ.start,
+            "due_at": occ.due_at,
+            "tentative": occ.tentative,
+            "amount": step.amount,
+            "reminders": reminders,
+            "escalation": escalation,
+            "source": source,
+            "details": details,
+            "fingerprint": self._fingerprint(step, text),
+            "revision": 1,
+            "state": State.PENDING.value,
+            "cancel_reason": None,
+            "done_at": None,
             "next_action_at": _next(occ.reminders, rung_times, now),
-            "created_at": now, "updated_at": now, "timezone": self.plan.tz.key,
+            "created_at": now,
+            "updated_at": now,
+            "timezone": self.plan.tz.key,
         }
 
     def occurrence_values(self, step: Step) -> tuple[Any, ...]:
@@ -189,9 +258,19 @@ class RowMaker:
             _key, details, source, _ = self._duty(duty)
             _key, reminders, occ_details, _ = self._occurrence(occ, details)
             o = self._driver_occ[id(occ)] = (
-                duty.id, occ.key, str(duty.kind), duty.title, self._day(occ.date),
-                self._clock(occ.time), self._day(occ.start), self._dt(occ.due_at),
-                self._bool(occ.tentative), reminders.text, source.text, occ_details.text)
+                duty.id,
+                occ.key,
+                str(duty.kind),
+                duty.title,
+                self._day(occ.date),
+                self._clock(occ.time),
+                self._day(occ.start),
+                self._dt(occ.due_at),
+                self._bool(occ.tentative),
+                reminders.text,
+                source.text,
+                occ_details.text,
+            )
         return o
 
     def step_values(self, step: Step, now: datetime) -> tuple[Any, ...]:
@@ -204,8 +283,14 @@ class RowMaker:
             if moment is None:
                 moment = self._moments[nxt] = self._dt(nxt)
             nxt = moment
-        return (step.id, step.unit, step.amount, escalation, self._fingerprint(step, escalation),
-                nxt)
+        return (
+            step.id,
+            step.unit,
+            step.amount,
+            escalation,
+            self._fingerprint(step, escalation),
+            nxt,
+        )
 
     def constant_values(self, now: datetime) -> tuple[Any, ...]:
         """The driver values of `CONSTANT_COLUMNS` for the steps stored at `now`: the plan,
@@ -221,11 +306,31 @@ class RowMaker:
 #: The columns of `RowMaker.step_values`, in order: those that vary from step to step.
 STEP_COLUMNS = ("id", "unit_id", "amount", "escalation", "fingerprint", "next_action_at")
 #: The columns of `RowMaker.occurrence_values`: the same for the steps of one occurrence.
-OCCURRENCE_COLUMNS = ("obligation", "occurrence", "kind", "title", "due_date", "due_time",
-                      "start_date", "due_at", "tentative", "reminders", "source", "details")
+OCCURRENCE_COLUMNS = (
+    "obligation",
+    "occurrence",
+    "kind",
+    "title",
+    "due_date",
+    "due_time",
+    "start_date",
+    "due_at",
+    "tentative",
+    "reminders",
+    "source",
+    "details",
+)
 #: The columns of `RowMaker.constant_values`: the same for every step a load inserts.
-CONSTANT_COLUMNS = ("plan_id", "revision", "state", "cancel_reason", "done_at", "created_at",
-                    "updated_at", "timezone")
+CONSTANT_COLUMNS = (
+    "plan_id",
+    "revision",
+    "state",
+    "cancel_reason",
+    "done_at",
+    "created_at",
+    "updated_at",
+    "timezone",
+)
 #: Every column a load sets for a new step, in the order of
 #: `step_values(…) + occurrence_values(…) + constant_values(…)`.
 INSERT_COLUMNS = STEP_COLUMNS + OCCURRENCE_COLUMNS + CONSTANT_COLUMNS
@@ -249,7 +354,8 @@ def sqlite_rows_statement(table: str, rows: int) -> str:
     width = len(STEP_COLUMNS)
     values = ", ".join(
         "(" + head + ", " + ", ".join(f"?{shared + r * width + i + 1}" for i in range(width)) + ")"
-        for r in range(rows))
+        for r in range(rows)
+    )
     columns = CONSTANT_COLUMNS + OCCURRENCE_COLUMNS + STEP_COLUMNS
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
 
@@ -295,21 +401,33 @@ def _ladder_form(shape: tuple[tuple[str, ...], ...]) -> tuple[Any, ...]:
     each rung with units is '{"level": k, "at": ' <its moment's JSON> ', "units": [...]}'; the
     format has one %s per rung (a literal % in a unit id is doubled), the getter picks those
     rungs' moments (a tuple even for one)."""
-    rungs = tuple((i, f'{{"level": {i + 1}, "at": ',
-                   f', "units": {json.dumps(list(units), ensure_ascii=False)}}}')
-                  for i, units in enumerate(shape) if units)
+    rungs = tuple(
+        (
+            i,
+            f'{{"level": {i + 1}, "at": ',
+            f', "units": {json.dumps(list(units), ensure_ascii=False)}}}',
+        )
+        for i, units in enumerate(shape)
+        if units
+    )
     if not rungs:
         return None, None, -1, rungs
-    fmt = "[" + ", ".join(head.replace("%", "%%") + "%s" + tail.replace("%", "%%")
-                          for _i, head, tail in rungs) + "]"
+    fmt = (
+        "["
+        + ", ".join(
+            head.replace("%", "%%") + "%s" + tail.replace("%", "%%") for _i, head, tail in rungs
+        )
+        + "]"
+    )
     index = tuple(i for i, _h, _t in rungs)
     getter = itemgetter(*index)
     pick = getter if len(index) > 1 else (lambda seq, _g=getter: (_g(seq),))
     return fmt, pick, index[-1], rungs
 
 
-def _next(reminders: tuple[datetime, ...], rung_times: tuple[datetime, ...],
-          now: datetime) -> datetime | None:
+def _next(
+    reminders: tuple[datetime, ...], rung_times: tuple[datetime, ...], now: datetime
+) -> datetime | None:
     i = bisect_right(reminders, now)  # reminders are sorted: skip the past ones cheaply
     best = reminders[i] if i < len(reminders) else None
     for at in rung_times:

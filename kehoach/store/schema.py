@@ -10,6 +10,7 @@ A new revision, after changing models.py: upgrade a scratch SQLite file to head,
 `config = alembic_config()` and `config.attributes["connection"]` set to a connection on it;
 tidy the generated file like versions/0001_initial.py (script.py.mako is its template).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

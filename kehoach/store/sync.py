@@ -11,6 +11,7 @@ Everything is written in bulk, never one ORM object per step: plans reach a mill
 New steps go as tuples of driver values straight through the DBAPI connection (multi-row
 INSERTs on SQLite, COPY on PostgreSQL), changes by executemany through the tables, in chunks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,12 +57,31 @@ LOAD_LOCK = int.from_bytes(b"kehoach", "big")  # PostgreSQL advisory lock key fo
 steps_t, transitions_t, units_t = steps_table, transitions_table, units_table
 plans_t, versions_t = plans_table, versions_table
 #: The audit row of a new step (`transitions` columns, in the order of the tuples).
-CREATED_COLUMNS = ("step_id", "at", "actor", "channel", "event", "from_state", "to_state",
-                   "revision", "note")
+CREATED_COLUMNS = (
+    "step_id",
+    "at",
+    "actor",
+    "channel",
+    "event",
+    "from_state",
+    "to_state",
+    "revision",
+    "note",
+)
 #: How the changes are named in the audit note.
-LABELS = {"due_date": "hạn", "due_time": "giờ", "start_date": "ngày bắt đầu", "title": "tên việc",
-          "kind": "loại", "amount": "số tiền", "tentative": "dự kiến", "reminders": "lịch nhắc",
-          "escalation": "các mức báo khi trễ", "details": "chi tiết", "unit_id": "đơn vị"}
+LABELS = {
+    "due_date": "hạn",
+    "due_time": "giờ",
+    "start_date": "ngày bắt đầu",
+    "title": "tên việc",
+    "kind": "loại",
+    "amount": "số tiền",
+    "tentative": "dự kiến",
+    "reminders": "lịch nhắc",
+    "escalation": "các mức báo khi trễ",
+    "details": "chi tiết",
+    "unit_id": "đơn vị",
+}
 
 
 @dataclass
@@ -80,8 +100,9 @@ class SyncResult:
 
     @property
     def wrote(self) -> bool:
-        return self.new_version or bool(self.added or self.changed or self.cancelled
-                                        or self.restored)
+        return self.new_version or bool(
+            self.added or self.changed or self.cancelled or self.restored
+        )
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -96,9 +117,17 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datetime,
-              content_hash: str, actor: str = "kehoach load", channel: str = "cli",
-              progress: Callable[[int], None] | None = None) -> SyncResult:
+def sync_plan(
+    session: Session,
+    plan: Plan,
+    steps: Sequence[Step],
+    *,
+    now: datetime,
+    content_hash: str,
+    actor: str = "kehoach load",
+    channel: str = "cli",
+    progress: Callable[[int], None] | None = None,
+) -> SyncResult:
     """Store `steps` (the compiled `plan`) in the open transaction of `session`.
 
     Loads are serialised: SQLite's BEGIN IMMEDIATE already does it; on PostgreSQL a
@@ -111,10 +140,20 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
     sync_plan_units(session, plan.id, {step.unit for step in steps})
     result = SyncResult(plan.id, number, is_new)
     audit = {"at": now, "actor": actor, "channel": channel}
-    existing = {r.id: r for r in session.execute(
-        select(steps_t.c.id, steps_t.c.fingerprint, steps_t.c.state, steps_t.c.revision,
-               steps_t.c.cancel_reason, steps_t.c.extended_until, steps_t.c.timezone)
-        .where(steps_t.c.plan_id == plan.id))}
+    existing = {
+        r.id: r
+        for r in session.execute(
+            select(
+                steps_t.c.id,
+                steps_t.c.fingerprint,
+                steps_t.c.state,
+                steps_t.c.revision,
+                steps_t.c.cancel_reason,
+                steps_t.c.extended_until,
+                steps_t.c.timezone,
+            ).where(steps_t.c.plan_id == plan.id)
+        )
+    }
     _rezone(session, plan, existing.values())
     # New steps (all of them in a first load) skip SQLAlchemy's per-row parameter work: their
     # rows are tuples of driver values, inserted straight through the DBAPI connection.
@@ -142,16 +181,22 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
             old = existing.get(step.id)
             if old is None:
                 continue
-            restoring = (old.state == State.CANCELLED  # cancelled by a load, now back
-                         and (old.cancel_reason or "").startswith(REMOVED))
+            restoring = (
+                old.state == State.CANCELLED  # cancelled by a load, now back
+                and (old.cancel_reason or "").startswith(REMOVED)
+            )
             if not restoring and maker.fingerprint(step) == old.fingerprint:
                 result.kept += 1
                 continue
             row = maker.make(step, now)
             state = State.PENDING.value if restoring else old.state
-            row.update(_id=row["id"], revision=old.revision + 1, state=state,
-                       cancel_reason=None if restoring else old.cancel_reason,
-                       next_action_at=row["next_action_at"] if state == State.PENDING else None)
+            row.update(
+                _id=row["id"],
+                revision=old.revision + 1,
+                state=state,
+                cancel_reason=None if restoring else old.cancel_reason,
+                next_action_at=row["next_action_at"] if state == State.PENDING else None,
+            )
             for key in ("id", "plan_id", "created_at", "done_at"):
                 del row[key]
             updates.append(row)
@@ -166,19 +211,45 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
                 # largest one before them) in one statement: no per-row parameters.
                 last = connection.exec_driver_sql(SQLITE_LAST_ROWID).scalar()
                 _sqlite_insert(connection, constants, inserts)
-                connection.exec_driver_sql(SQLITE_INSERT_CREATED, (
-                    stored_now, actor, channel, pending, created_note, last or 0))
+                connection.exec_driver_sql(
+                    SQLITE_INSERT_CREATED,
+                    (stored_now, actor, channel, pending, created_note, last or 0),
+                )
             else:
-                _pg_copy(connection, steps_t.name, INSERT_COLUMNS, [
-                    own + shared + constants for shared, owns in inserts for own in owns])
-                _pg_copy(connection, transitions_t.name, CREATED_COLUMNS, [
-                    (own[0], stored_now, actor, channel, "created", None, pending, 1, created_note)
-                    for _shared, owns in inserts for own in owns])
+                _pg_copy(
+                    connection,
+                    steps_t.name,
+                    INSERT_COLUMNS,
+                    [own + shared + constants for shared, owns in inserts for own in owns],
+                )
+                _pg_copy(
+                    connection,
+                    transitions_t.name,
+                    CREATED_COLUMNS,
+                    [
+                        (
+                            own[0],
+                            stored_now,
+                            actor,
+                            channel,
+                            "created",
+                            None,
+                            pending,
+                            1,
+                            created_note,
+                        )
+                        for _shared, owns in inserts
+                        for own in owns
+                    ],
+                )
             result.added += len(new)
         if updates:
             session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), updates)
-            _follow_extensions(session, [u["_id"] for u in updates
-                                         if existing[u["_id"]].extended_until is not None], now)
+            _follow_extensions(
+                session,
+                [u["_id"] for u in updates if existing[u["_id"]].extended_until is not None],
+                now,
+            )
         if notes:
             session.execute(insert(transitions_t), notes)
         if progress:
@@ -191,19 +262,36 @@ def sync_plan(session: Session, plan: Plan, steps: Sequence[Step], *, now: datet
         # reads every pending step (67 ms a batch instead of 8 with a million steps)
         for table in (steps_t.name, transitions_t.name):
             connection.exec_driver_sql(f"ANALYZE {table}")
-    gone = [old for sid, old in existing.items()
-            if sid not in seen and old.state == State.PENDING]
+    gone = [old for sid, old in existing.items() if sid not in seen and old.state == State.PENDING]
     reason = f"{REMOVED} (phiên bản {number})"
     for chunk in batched(gone, CHUNK):
-        session.execute(update(steps_t).where(steps_t.c.id == bindparam("_id")), [
-            {"_id": o.id, "state": State.CANCELLED.value, "cancel_reason": reason,
-             "next_action_at": None, "revision": o.revision + 1, "updated_at": now} for o in chunk])
-        session.execute(insert(transitions_t), [
-            _audit(audit, o.id, "cancelled", o.state, State.CANCELLED.value, o.revision + 1,
-                   reason) for o in chunk])
+        session.execute(
+            update(steps_t).where(steps_t.c.id == bindparam("_id")),
+            [
+                {
+                    "_id": o.id,
+                    "state": State.CANCELLED.value,
+                    "cancel_reason": reason,
+                    "next_action_at": None,
+                    "revision": o.revision + 1,
+                    "updated_at": now,
+                }
+                for o in chunk
+            ],
+        )
+        session.execute(
+            insert(transitions_t),
+            [
+                _audit(
+                    audit, o.id, "cancelled", o.state, State.CANCELLED.value, o.revision + 1, reason
+                )
+                for o in chunk
+            ],
+        )
         result.cancelled += len(chunk)
-    result.kept += sum(1 for sid, o in existing.items()
-                       if sid not in seen and o.state != State.PENDING)
+    result.kept += sum(
+        1 for sid, o in existing.items() if sid not in seen and o.state != State.PENDING
+    )
     return result
 
 
@@ -211,7 +299,8 @@ SQLITE_LAST_ROWID = f"SELECT max(rowid) FROM {steps_t.name}"
 SQLITE_INSERT_CREATED = (
     f"INSERT INTO {transitions_t.name} ({', '.join(CREATED_COLUMNS)}) "
     f"SELECT id, ?, ?, ?, 'created', NULL, ?, 1, ? FROM {steps_t.name} WHERE rowid > ? "
-    "ORDER BY rowid")
+    "ORDER BY rowid"
+)
 #: A load's page cache on SQLite (KiB, as PRAGMA cache_size takes a negative number): the
 #: indexes of a million new steps stay in memory instead of spilling to the WAL mid-load.
 SQLITE_LOAD_CACHE_KIB = 256 * 1024
@@ -233,23 +322,26 @@ ANALYZE_MIN = 20_000
 SQLITE_BULK_MIN = 20_000
 
 
-def _sqlite_bulk_start(connection: Any, existing: dict[str, Any], steps: Sequence[Step]
-                       ) -> list[str]:
+def _sqlite_bulk_start(
+    connection: Any, existing: dict[str, Any], steps: Sequence[Step]
+) -> list[str]:
     """For a large first load (no step and no transition stored yet): drop the secondary
     indexes (and triggers) of steps and transitions inside the load's transaction and return
     their DDL, to be run again once the rows are in (SQLite sorts once instead of splitting
-    B-tree pages for every row). DDL is transactional: a failed load rolls back to the indexes it found; a
-    reader keeps its snapshot. Otherwise nothing happens and the list is empty."""
+    B-tree pages for every row). DDL is transactional: a failed load rolls back to the indexes
+    it found; a reader keeps its snapshot. Otherwise nothing happens and the list is empty."""
     if existing or len(steps) < SQLITE_BULK_MIN:
         return []
     if connection.exec_driver_sql(
-            f"SELECT EXISTS (SELECT 1 FROM {steps_t.name}) "
-            f"OR EXISTS (SELECT 1 FROM {transitions_t.name})").scalar():
+        f"SELECT EXISTS (SELECT 1 FROM {steps_t.name}) "
+        f"OR EXISTS (SELECT 1 FROM {transitions_t.name})"
+    ).scalar():
         return []
     found = connection.exec_driver_sql(
         "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
         "AND sql IS NOT NULL AND tbl_name IN (?, ?) ORDER BY type, name",
-        (steps_t.name, transitions_t.name)).all()
+        (steps_t.name, transitions_t.name),
+    ).all()
     for kind, name, _sql in found:
         connection.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
     # the steps' triggers (0011) count board changes per row: this load counts as one
@@ -270,13 +362,16 @@ def _repeated(steps: Sequence[Step]) -> str:
     raise AssertionError("no repeated step")
 
 
-def _new_rows(maker: RowMaker, steps: Sequence[Step], now: datetime
-              ) -> list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
+def _new_rows(
+    maker: RowMaker, steps: Sequence[Step], now: datetime
+) -> list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """New steps as (occurrence values, [step values, …]), one pair per run of consecutive
     steps of one occurrence (the compiler and the bulk load's id order keep them together)."""
     values = maker.step_values
-    return [(maker.occurrence_values(group[0]), [values(step, now) for step in group])
-            for group in (list(g) for _k, g in groupby(steps, key=_occurrence_id))]
+    return [
+        (maker.occurrence_values(group[0]), [values(step, now) for step in group])
+        for group in (list(g) for _k, g in groupby(steps, key=_occurrence_id))
+    ]
 
 
 def _occurrence_id(step: Step) -> int:
@@ -288,8 +383,11 @@ def _occurrence_id(step: Step) -> int:
 SQLITE_ROWS_PER_INSERT = 100
 
 
-def _sqlite_insert(connection: Any, constants: tuple[Any, ...],
-                   inserts: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]) -> None:
+def _sqlite_insert(
+    connection: Any,
+    constants: tuple[Any, ...],
+    inserts: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]],
+) -> None:
     """New steps (`_new_rows`) by multi-row INSERTs on the session's own sqlite3 connection
     (same transaction), up to a hundred rows of one occurrence per statement."""
     driver = connection.connection.driver_connection
@@ -301,21 +399,26 @@ def _sqlite_insert(connection: Any, constants: tuple[Any, ...],
         for occurrence, rows in inserts:
             head = constants + occurrence
             for start in range(0, len(rows), per):
-                part = rows[start:start + per]
-                cursor.execute(sqlite_rows_statement(steps_t.name, len(part)),
-                               [*head, *chain.from_iterable(part)])
+                part = rows[start : start + per]
+                cursor.execute(
+                    sqlite_rows_statement(steps_t.name, len(part)),
+                    [*head, *chain.from_iterable(part)],
+                )
     finally:
         cursor.close()
 
 
-def _pg_copy(connection: Any, table: str, columns: Sequence[str],
-             rows: list[tuple[Any, ...]]) -> None:
+def _pg_copy(
+    connection: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
     """New rows by COPY … FROM STDIN on the session's own psycopg connection (same
     transaction): the server parses one stream instead of one INSERT per row. JSON columns
     are already text, which COPY's text format hands to jsonb as it is."""
     driver = connection.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
 
@@ -324,29 +427,57 @@ def _follow_extensions(session: Session, step_ids: list[str], now: datetime) -> 
     """A revised step that was granted more time keeps it: its next moment is counted from
     the extended deadline, as the tick counts it (extensions are rare: one row at a time)."""
     for chunk in batched(step_ids, IN_CHUNK):
-        rows = session.execute(select(*(steps_t.c[c] for c in COLUMNS))
-                               .where(steps_t.c.id.in_(chunk))).all()
+        rows = session.execute(
+            select(*(steps_t.c[c] for c in COLUMNS)).where(steps_t.c.id.in_(chunk))
+        ).all()
         for row in rows:
             if row.state == State.PENDING:
-                session.execute(update(steps_t).where(steps_t.c.id == row.id)
-                                .values(next_action_at=next_moment(facts(row), now)))
+                session.execute(
+                    update(steps_t)
+                    .where(steps_t.c.id == row.id)
+                    .values(next_action_at=next_moment(facts(row), now))
+                )
 
 
-def _audit(base: dict[str, Any], step_id: str, event: str, before: str | None, after: str,
-           revision: int, note: str | None) -> dict[str, Any]:
-    return {**base, "step_id": step_id, "event": event, "from_state": before, "to_state": after,
-            "revision": revision, "note": note}
+def _audit(
+    base: dict[str, Any],
+    step_id: str,
+    event: str,
+    before: str | None,
+    after: str,
+    revision: int,
+    note: str | None,
+) -> dict[str, Any]:
+    return {
+        **base,
+        "step_id": step_id,
+        "event": event,
+        "from_state": before,
+        "to_state": after,
+        "revision": revision,
+        "note": note,
+    }
 
 
-def _describe_changes(session: Session, updates: list[dict[str, Any]], existing: dict[str, Any],
-                      audit: dict[str, Any], number: int, notes: list[dict[str, Any]]) -> None:
+def _describe_changes(
+    session: Session,
+    updates: list[dict[str, Any]],
+    existing: dict[str, Any],
+    audit: dict[str, Any],
+    number: int,
+    notes: list[dict[str, Any]],
+) -> None:
     """One audit row per updated step, naming what changed (old values read in one query)."""
     if not updates:
         return
     olds: dict[str, Any] = {}
     for ids in batched([u["_id"] for u in updates], IN_CHUNK):
-        olds.update((r.id, r) for r in session.execute(
-            select(steps_t.c.id, *(steps_t.c[c] for c in CONTENT)).where(steps_t.c.id.in_(ids))))
+        olds.update(
+            (r.id, r)
+            for r in session.execute(
+                select(steps_t.c.id, *(steps_t.c[c] for c in CONTENT)).where(steps_t.c.id.in_(ids))
+            )
+        )
     for row in updates:
         before = existing[row["_id"]]
         if row["state"] != before.state:  # restored: the plan produces the step again
@@ -354,8 +485,17 @@ def _describe_changes(session: Session, updates: list[dict[str, Any]], existing:
         else:
             event, text = "changed", f"kế hoạch đổi (phiên bản {number})"
         diff = _diff(olds[row["_id"]], row)
-        notes.append(_audit(audit, row["_id"], event, before.state, row["state"], row["revision"],
-                            f"{text}: {diff}" if diff else text))
+        notes.append(
+            _audit(
+                audit,
+                row["_id"],
+                event,
+                before.state,
+                row["state"],
+                row["revision"],
+                f"{text}: {diff}" if diff else text,
+            )
+        )
 
 
 def _diff(old: Any, new: dict[str, Any]) -> str:
@@ -386,32 +526,55 @@ def _rezone(session: Session, plan: Plan, existing: Iterable[Any]) -> None:
     migration 0012): a zone is not in a step's fingerprint, so an unchanged step keeps its row."""
     zone = plan.tz.key
     if any(old.timezone != zone for old in existing):
-        session.execute(update(steps_t).where(
-            steps_t.c.plan_id == plan.id,
-            or_(steps_t.c.timezone.is_(None), steps_t.c.timezone != zone)).values(timezone=zone))
+        session.execute(
+            update(steps_t)
+            .where(
+                steps_t.c.plan_id == plan.id,
+                or_(steps_t.c.timezone.is_(None), steps_t.c.timezone != zone),
+            )
+            .values(timezone=zone)
+        )
 
 
 def _sync_plan_row(session: Session, plan: Plan, digest: str, now: datetime) -> tuple[int, bool]:
     """The plan's version number for this content, and whether it is new."""
-    current = session.execute(select(plans_t.c.current_version, plans_t.c.title, plans_t.c.file)
-                              .where(plans_t.c.id == plan.id)).one_or_none()
+    current = session.execute(
+        select(plans_t.c.current_version, plans_t.c.title, plans_t.c.file).where(
+            plans_t.c.id == plan.id
+        )
+    ).one_or_none()
     if current is None:
-        session.execute(insert(plans_t).values(id=plan.id, title=plan.title, file=plan.file,
-                                               current_version=1, created_at=now, updated_at=now))
+        session.execute(
+            insert(plans_t).values(
+                id=plan.id,
+                title=plan.title,
+                file=plan.file,
+                current_version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         number, is_new = 1, True
     else:
-        last = session.execute(select(versions_t.c.content_hash).where(
-            versions_t.c.plan_id == plan.id, versions_t.c.number == current.current_version)
+        last = session.execute(
+            select(versions_t.c.content_hash).where(
+                versions_t.c.plan_id == plan.id, versions_t.c.number == current.current_version
+            )
         ).scalar_one_or_none()
         is_new = last != digest
         number = current.current_version + (1 if is_new else 0)
         if is_new or (current.title, current.file) != (plan.title, plan.file):
-            session.execute(update(plans_t).where(plans_t.c.id == plan.id).values(
-                title=plan.title, file=plan.file, current_version=number, updated_at=now))
+            session.execute(
+                update(plans_t)
+                .where(plans_t.c.id == plan.id)
+                .values(title=plan.title, file=plan.file, current_version=number, updated_at=now)
+            )
     if is_new:
-        session.execute(insert(versions_t).values(plan_id=plan.id, number=number,
-                                                  content_hash=digest, file=plan.file,
-                                                  loaded_at=now))
+        session.execute(
+            insert(versions_t).values(
+                plan_id=plan.id, number=number, content_hash=digest, file=plan.file, loaded_at=now
+            )
+        )
     return number, is_new
 
 
@@ -419,8 +582,9 @@ def _sync_units(session: Session, plan: Plan) -> None:
     """Insert the plan's units that are new; rename those whose name changed."""
     known: dict[str, str] = {}
     for ids in batched(plan.units, IN_CHUNK):
-        known.update(session.execute(select(units_t.c.id, units_t.c.name)
-                                     .where(units_t.c.id.in_(ids))).all())
+        known.update(
+            session.execute(select(units_t.c.id, units_t.c.name).where(units_t.c.id.in_(ids))).all()
+        )
     new = [{"id": u, "name": n} for u, n in plan.units.items() if u not in known]
     renamed = [{"_id": u, "name": n} for u, n in plan.units.items() if u in known and known[u] != n]
     if new:

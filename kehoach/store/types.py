@@ -5,6 +5,7 @@ datetimes. PostgreSQL's `timestamptz` gives aware ones in the session's zone. `U
 makes both sides agree: only aware values go in (a naive one is a bug, refused loudly),
 and UTC-aware values always come out.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,6 +73,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value.utcoffset() is None:
                 raise ValueError(f"thời điểm không có múi giờ: {value!r} (cần datetime có tzinfo)")
             return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
         return to_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:

@@ -2,6 +2,7 @@
 person's scope, then one `kehoach.store.actions` call in one write transaction (channel
 "web", actor: the person's name). A step outside the scope is "not found", as an unknown one.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -27,14 +28,25 @@ class BoardAction(StrEnum):
     EXCUSE = "excuse"
 
 
-DONE_MESSAGES = {BoardAction.DONE: "Đã đánh dấu hoàn thành.",
-                 BoardAction.GRANT: "Đã cho gia hạn", BoardAction.REFUSE: "Đã từ chối gia hạn",
-                 BoardAction.EXCUSE: "Đã miễn"}
+DONE_MESSAGES = {
+    BoardAction.DONE: "Đã đánh dấu hoàn thành.",
+    BoardAction.GRANT: "Đã cho gia hạn",
+    BoardAction.REFUSE: "Đã từ chối gia hạn",
+    BoardAction.EXCUSE: "Đã miễn",
+}
 
 
-def perform(engine: Engine, viewer: Viewer, step_id: str, action: BoardAction, now: datetime, *,
-            note: str | None = None, reason: str | None = None,
-            until: date | None = None) -> str:
+def perform(
+    engine: Engine,
+    viewer: Viewer,
+    step_id: str,
+    action: BoardAction,
+    now: datetime,
+    *,
+    note: str | None = None,
+    reason: str | None = None,
+    until: date | None = None,
+) -> str:
     """Do `action` on the step; the audit note it wrote (a Vietnamese sentence)."""
     with store.write_session(engine) as session:
         if not in_scope(session, viewer.scope, step_id):
@@ -44,8 +56,9 @@ def perform(engine: Engine, viewer: Viewer, step_id: str, action: BoardAction, n
             actions.mark_done(session, step_id, who, CHANNEL, now, note or None)
             return DONE_MESSAGES[action]
         if action == BoardAction.GRANT:
-            result = actions.grant_extension(session, step_id, until, who, CHANNEL, now,
-                                             note or None)
+            result = actions.grant_extension(
+                session, step_id, until, who, CHANNEL, now, note or None
+            )
         elif action == BoardAction.REFUSE:
             result = actions.refuse_extension(session, step_id, reason or "", who, CHANNEL, now)
         else:

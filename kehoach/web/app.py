@@ -5,6 +5,7 @@
 
 `now` is injected (a callable), so a test can show the board as it is on any day.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,15 @@ log = logging.getLogger("kehoach.web")
 
 
 #: The board's routers, in the order they are matched.
-ROUTERS = (login.router, pages.router, plans.router, subscriptions.router, outbox.router,
-           exports.router, api.router)
+ROUTERS = (
+    login.router,
+    pages.router,
+    plans.router,
+    subscriptions.router,
+    outbox.router,
+    exports.router,
+    api.router,
+)
 
 
 def board_routes() -> list[APIRoute]:
@@ -105,10 +113,17 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            access_log.info(json.dumps({
-                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "method": scope["method"], "path": loggable(scope["path"]), "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 1)}))
+            access_log.info(
+                json.dumps(
+                    {
+                        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                        "method": scope["method"],
+                        "path": loggable(scope["path"]),
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                    }
+                )
+            )
 
 
 def health(engine: Engine, wall: Callable[[], datetime] = utc_now) -> tuple[int, dict[str, Any]]:
@@ -117,6 +132,7 @@ def health(engine: Engine, wall: Callable[[], datetime] = utc_now) -> tuple[int,
     time `wall()`. Anyone may ask, so a database failure says only what failed; the detail (the
     database's address) is logged."""
     from kehoach.store.heartbeat import clock_health
+
     try:
         store.check_schema_current(engine)
         with store.read_session(engine) as session:
@@ -125,41 +141,60 @@ def health(engine: Engine, wall: Callable[[], datetime] = utc_now) -> tuple[int,
         return 503, {"status": "error", "database": "ok", "schema": str(exc)}
     except store.StoreError as exc:
         log.error("/healthz: %s", exc)
-        return 503, {"status": "error", "database": errors.PUBLIC_REASONS.get(
-            type(exc), "không dùng được cơ sở dữ liệu")}
-    body = {"status": "ok" if clock.ok else "error", "database": "ok",
-            "schema": store.head_revision(), "clock": clock.reason}
+        return 503, {
+            "status": "error",
+            "database": errors.PUBLIC_REASONS.get(type(exc), "không dùng được cơ sở dữ liệu"),
+        }
+    body = {
+        "status": "ok" if clock.ok else "error",
+        "database": "ok",
+        "schema": store.head_revision(),
+        "clock": clock.reason,
+    }
     return (200 if clock.ok else 503), body
 
 
-def create_app(settings: Settings | Mapping[str, str], engine: Engine,
-               now: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_app(
+    settings: Settings | Mapping[str, str], engine: Engine, now: Callable[[], datetime] = utc_now
+) -> FastAPI:
     settings = Settings.of(settings)
-    app = FastAPI(title="kehoach", version="1",
-                  description="Trang quản lý và API của kehoach: việc quá hạn, sắp đến hạn, "
-                              "từng bước và các thao tác trên bước. Đăng nhập bằng trang "
-                              "/dang-nhap (cookie phiên); mỗi POST gửi kèm tiêu đề "
-                              "X-CSRF-Token (lấy ở GET /api/me).",
-                  dependencies=[Depends(errors.reject_nul), Depends(csrf_guard)],
-                  docs_url=None, redoc_url=None,  # no CDN scripts: the JSON is enough
-                  openapi_url="/openapi.json")
+    app = FastAPI(
+        title="kehoach",
+        version="1",
+        description="Trang quản lý và API của kehoach: việc quá hạn, sắp đến hạn, "
+        "từng bước và các thao tác trên bước. Đăng nhập bằng trang "
+        "/dang-nhap (cookie phiên); mỗi POST gửi kèm tiêu đề "
+        "X-CSRF-Token (lấy ở GET /api/me).",
+        dependencies=[Depends(errors.reject_nul), Depends(csrf_guard)],
+        docs_url=None,
+        redoc_url=None,  # no CDN scripts: the JSON is enough
+        openapi_url="/openapi.json",
+    )
     app.state.engine, app.state.settings, app.state.now = engine, settings, now
     app.state.limiter = LoginLimiter()
     app.state.address_limiter = LoginLimiter(limit=ADDRESS_LIMIT)
     app.state.hashing = asyncio.Semaphore(HASH_SLOTS)
     errors.install(app)
     public = settings.public_url or ""
-    app.add_middleware(SessionMiddleware, secret_key=secret_key(settings, str(engine.url)),
-                       session_cookie="kehoach_phien", max_age=int(LIFETIME.total_seconds()),
-                       same_site="lax", https_only=public.startswith("https://"))
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings, str(engine.url)),
+        session_cookie="kehoach_phien",
+        max_age=int(LIFETIME.total_seconds()),
+        same_site="lax",
+        https_only=public.startswith("https://"),
+    )
     app.add_middleware(Guard, settings=settings)
     if settings.trusted_proxies:  # uvicorn's own proxy handling is off (server.make_server)
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(AccessLog)
     metrics.install(app, engine, now)  # GET /metrics (Prometheus), HTTP timing
 
-    @app.get("/healthz", tags=["hệ thống"], summary="Tình trạng: CSDL kết nối được, lược đồ "
-             "mới nhất, đồng hồ còn nhịp")
+    @app.get(
+        "/healthz",
+        tags=["hệ thống"],
+        summary="Tình trạng: CSDL kết nối được, lược đồ mới nhất, đồng hồ còn nhịp",
+    )
     def healthz() -> JSONResponse:
         status, body = health(engine)
         return JSONResponse(body, status)
@@ -173,6 +208,7 @@ def create_app(settings: Settings | Mapping[str, str], engine: Engine,
     # the board runs without them while that module is not there yet.
     if importlib.util.find_spec("kehoach.web.feeds") is not None:
         from kehoach.web import feeds
+
         app.include_router(feeds.router)
     build_openapi = app.openapi
 

@@ -16,6 +16,7 @@
 - The client address is the TCP peer; X-Forwarded-For counts only from the proxies named in
   KEHOACH_TRUSTED_PROXIES (addresses or networks, comma-separated; default none).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -104,7 +105,8 @@ class LoginLimiter:
                 minutes = math.ceil(wait / 60)
                 raise TooManyAttempts(
                     f"Đăng nhập sai quá {self.limit} lần. Hãy thử lại sau {minutes} phút.",
-                    {"Retry-After": str(wait)})
+                    {"Retry-After": str(wait)},
+                )
 
     def failed(self, key: tuple[str, str], now: datetime) -> None:
         with self.lock:
@@ -132,6 +134,7 @@ class Viewer:
     @property
     def role_name(self) -> str:
         from kehoach.store.people import ROLE_NAMES
+
         return ROLE_NAMES.get(BoardRole(self.board_role), self.board_role)
 
 
@@ -149,13 +152,16 @@ async def csrf_guard(request: Request) -> None:
         return
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         value = (await request.form()).get("csrf")
         given = value if isinstance(value, str) else None
     expected = request.session.get("csrf") if "session" in request.scope else None
     if not given or not expected or not hmac.compare_digest(str(given), str(expected)):
-        raise CsrfRejected("Biểu mẫu đã hết hạn hoặc không hợp lệ (thiếu mã chống giả mạo). "
-                           "Hãy tải lại trang rồi thử lại.")
+        raise CsrfRejected(
+            "Biểu mẫu đã hết hạn hoặc không hợp lệ (thiếu mã chống giả mạo). "
+            "Hãy tải lại trang rồi thử lại."
+        )
 
 
 def load_viewer(engine: Engine, sid: str, now: datetime) -> Viewer | None:
@@ -197,26 +203,29 @@ async def hashing_slot(gate: asyncio.Semaphore) -> AsyncIterator[None]:
         async with asyncio.timeout(HASH_WAIT):
             await gate.acquire()
     except TimeoutError:
-        raise ServerBusy("Máy chủ đang bận kiểm tra các lần đăng nhập khác. Hãy thử lại sau "
-                         "ít giây.", {"Retry-After": "5"}) from None
+        raise ServerBusy(
+            "Máy chủ đang bận kiểm tra các lần đăng nhập khác. Hãy thử lại sau ít giây.",
+            {"Retry-After": "5"},
+        ) from None
     try:
         yield
     finally:
         gate.release()
 
 
-def authenticate(engine: Engine, login: str, password: str,
-                 check: Callable[[str | None, str], bool]) -> int | str:
+def authenticate(
+    engine: Engine, login: str, password: str, check: Callable[[str | None, str], bool]
+) -> int | str:
     """The person id for a good login, else the message to show."""
     with store.read_session(engine) as session:
-        p = session.execute(select(people_table).where(people_table.c.login == login)
-                            ).one_or_none()
-    if not check(p.password_hash if p is not None else None, password) or p is None \
-            or not p.active:
+        p = session.execute(select(people_table).where(people_table.c.login == login)).one_or_none()
+    if not check(p.password_hash if p is not None else None, password) or p is None or not p.active:
         return "Sai tên đăng nhập hoặc mật khẩu."
     if p.board_role not in BOARD_ROLES:
-        return "Tài khoản này không có quyền vào trang quản lý (chỉ thư ký, cụm trưởng, bí thư " \
-               "đơn vị)."
+        return (
+            "Tài khoản này không có quyền vào trang quản lý (chỉ thư ký, cụm trưởng, bí thư "
+            "đơn vị)."
+        )
     return int(p.id)
 
 

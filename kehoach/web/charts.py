@@ -3,6 +3,7 @@ printable, readable without colour: every bar has its number above it and a tabl
 
     chart = Chart("Cụm Một: tỉ lệ đúng hạn theo tháng", "%", [Bar("01/2022", 80, "80%")])
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -59,16 +60,22 @@ def late_bars(months: list[Month]) -> list[Bar]:
     return [Bar(m.label, m.late, str(m.late), f"{m.late}/{m.due} trễ hạn") for m in months]
 
 
-def charts_for(session: Session, v: Viewer, now: datetime, by: str, keys: Collection[str],
-               plan: str | None) -> list[Chart]:
+def charts_for(
+    session: Session, v: Viewer, now: datetime, by: str, keys: Collection[str], plan: str | None
+) -> list[Chart]:
     """The late count over time for everything the person sees; then the on-time rate by
     month of each cluster on the page (cluster summary) or, for a secretary, of each plan."""
     out: list[Chart] = []
     per_plan = queries.monthly(session, v.scope, now, "plan", plan=plan)  # one GROUP BY
     total = _summed(per_plan.values())
     if total:
-        out.append(chart("Số việc trễ hạn theo tháng (hạn trong tháng, xong trễ hay chưa xong)",
-                         "việc", late_bars(total)))
+        out.append(
+            chart(
+                "Số việc trễ hạn theo tháng (hạn trong tháng, xong trễ hay chưa xong)",
+                "việc",
+                late_bars(total),
+            )
+        )
     names: dict[str, str] = {}
     if by == "cluster":
         wanted = list(keys)[:MAX_CHARTS]
@@ -82,8 +89,9 @@ def charts_for(session: Session, v: Viewer, now: datetime, by: str, keys: Collec
         names = {pid: f"{title}: tỉ lệ đúng hạn theo tháng" for pid, title in choices}
     else:
         return out
-    out += [chart(names.get(key, key), "%", rate_bars(found[key])) for key in wanted
-            if found.get(key)]
+    out += [
+        chart(names.get(key, key), "%", rate_bars(found[key])) for key in wanted if found.get(key)
+    ]
     return out
 
 
@@ -101,10 +109,13 @@ def _cluster_names(session: Session, keys: list[str]) -> dict[str, str]:
     from sqlalchemy import select
 
     from kehoach.store.models import groups_table as g
+
     pairs = [k.split("/", 1) for k in keys if "/" in k]
     found: dict[str, Any] = {}
     for plan_id, gid, name in session.execute(
-            select(g.c.plan_id, g.c.id, g.c.name)
-            .where(g.c.plan_id.in_({p for p, _ in pairs}), g.c.id.in_({c for _, c in pairs}))):
+        select(g.c.plan_id, g.c.id, g.c.name).where(
+            g.c.plan_id.in_({p for p, _ in pairs}), g.c.id.in_({c for _, c in pairs})
+        )
+    ):
         found[f"{plan_id}/{gid}"] = name
     return {k: found[k] for k in keys if k in found}

@@ -4,6 +4,7 @@ can be tried at once. Run as `python -m kehoach.web.demo` after `kehoach load`.
 A login made here gets a generated password, printed once; a login that already has a
 password keeps it (`kehoach person password LOGIN` sets a new one).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,22 +29,25 @@ def demo_logins(session: Session, now: datetime) -> list[tuple[str, str, str | N
     p = people_table
     issuers = session.execute(
         select(units_table.c.id, units_table.c.name)
-        .where(units_table.c.id.in_(select(plans_table.c.issuer_id))).order_by(units_table.c.id)
+        .where(units_table.c.id.in_(select(plans_table.c.issuer_id)))
+        .order_by(units_table.c.id)
     ).all()
     out: list[tuple[str, str, str | None]] = []
     for number, (unit, name) in enumerate(issuers, 1):
         login = "thuky" if number == 1 else f"thuky{number}"
         person = session.execute(select(p).where(p.c.login == login)).one_or_none()
         if person is None:
-            add_person(session, f"Thư ký {name}", unit, now, board_role=BoardRole.SECRETARY,
-                       login=login)
+            add_person(
+                session, f"Thư ký {name}", unit, now, board_role=BoardRole.SECRETARY, login=login
+            )
             person = session.execute(select(p).where(p.c.login == login)).one()
         if person.password_hash:
             out.append((login, name, None))
             continue
         password = generate()
-        session.execute(p.update().where(p.c.id == person.id)
-                        .values(password_hash=hash_password(password)))
+        session.execute(
+            p.update().where(p.c.id == person.id).values(password_hash=hash_password(password))
+        )
         out.append((login, name, password))
     return out
 
@@ -80,13 +84,18 @@ def main() -> None:
     command = kehoach_command()
     print("Đăng nhập trang quản lý (thư ký của cơ quan ban hành mỗi kế hoạch):")
     for login, unit, password in logins:
-        said = f"mật khẩu {password}" if password else \
-            f"mật khẩu đã đặt trước đây (đặt lại: {command} person password {login})"
+        said = (
+            f"mật khẩu {password}"
+            if password
+            else f"mật khẩu đã đặt trước đây (đặt lại: {command} person password {login})"
+        )
         print(f"  {login:<8} {said}   — {unit}")
     if command != "kehoach":
-        print(f"Lệnh kehoach nằm trong .venv, chưa có trên PATH: ở một cửa sổ khác, trong thư mục "
-              f"này, gõ `{command} --help` (hoặc chạy `. {Path(command).parent}/activate` "
-              "trước, rồi gõ `kehoach`).")
+        print(
+            f"Lệnh kehoach nằm trong .venv, chưa có trên PATH: ở một cửa sổ khác, trong thư mục "
+            f"này, gõ `{command} --help` (hoặc chạy `. {Path(command).parent}/activate` "
+            "trước, rồi gõ `kehoach`)."
+        )
 
 
 if __name__ == "__main__":

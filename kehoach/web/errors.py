@@ -15,6 +15,7 @@
 A 422 names the parameter and shows at most the first SHOWN characters of what was sent, and
 never a password or token.
 """
+
 from __future__ import annotations
 
 import logging
@@ -100,20 +101,27 @@ STORE_STATUS: list[tuple[type[Exception], int, str]] = [
 ]
 #: What the public is told when the database fails (the store's message names its address).
 PUBLIC_REASONS: dict[type[Exception], str] = {
-    DatabaseBusy: "cơ sở dữ liệu đang bận", DatabaseUnavailable: "không kết nối được cơ sở dữ liệu",
-    SchemaOutdated: "cơ sở dữ liệu chưa được nâng cấp"}
+    DatabaseBusy: "cơ sở dữ liệu đang bận",
+    DatabaseUnavailable: "không kết nối được cơ sở dữ liệu",
+    SchemaOutdated: "cơ sở dữ liệu chưa được nâng cấp",
+}
 #: Characters of a bad value echoed in a 422; fields whose value is never echoed.
 SHOWN = 40
 SECRET_FIELDS = frozenset({"password", "csrf", "token", "x-csrf-token"})
 #: Pydantic's error types, as a person reads them.
 PROBLEMS = {
-    "missing": "thiếu", "int_parsing": "phải là một số nguyên",
-    "int_from_float": "phải là một số nguyên", "bool_parsing": "phải là true hoặc false",
+    "missing": "thiếu",
+    "int_parsing": "phải là một số nguyên",
+    "int_from_float": "phải là một số nguyên",
+    "bool_parsing": "phải là true hoặc false",
     "date_parsing": "phải là một ngày dạng YYYY-MM-DD",
     "date_from_datetime_parsing": "phải là một ngày dạng YYYY-MM-DD",
-    "string_too_long": "quá dài", "string_type": "phải là chữ",
-    "json_invalid": "không phải JSON hợp lệ", "model_attributes_type": "phải là một đối tượng JSON",
-    "dict_type": "phải là một đối tượng JSON", "extra_forbidden": "không được nhận",
+    "string_too_long": "quá dài",
+    "string_type": "phải là chữ",
+    "json_invalid": "không phải JSON hợp lệ",
+    "model_attributes_type": "phải là một đối tượng JSON",
+    "dict_type": "phải là một đối tượng JSON",
+    "extra_forbidden": "không được nhận",
     "string_pattern_mismatch": "phải là một số nguyên không âm",
 }
 
@@ -127,8 +135,11 @@ async def reject_nul(request: Request) -> None:
     Not on a feed (/lich/…): a malformed token gets the feeds' bare 404, like any bad one."""
     if request.url.path.startswith("/lich/"):
         return
-    if "\x00" in request.url.path or "%00" in request.url.query.lower() or \
-            "\x00" in "".join(request.query_params.values()):
+    if (
+        "\x00" in request.url.path
+        or "%00" in request.url.query.lower()
+        or "\x00" in "".join(request.query_params.values())
+    ):
         raise BoardError(NUL_MESSAGE)
 
 
@@ -151,21 +162,27 @@ def _problem(error: dict[str, Any]) -> str:
         text = PROBLEMS.get(kind, "không hợp lệ")
     given = error.get("input")
     shown = ""
-    if isinstance(given, str | int | float) and kind != "missing" and \
-            not SECRET_FIELDS & {str(p).lower() for p in error.get("loc", ())}:
+    if (
+        isinstance(given, str | int | float)
+        and kind != "missing"
+        and not SECRET_FIELDS & {str(p).lower() for p in error.get("loc", ())}
+    ):
         text_given = str(given)
         cut = text_given[:SHOWN] + ("…" if len(text_given) > SHOWN else "")
         shown = f" (đã nhập «{cut}»)"
     return f"tham số «{name}» {text}{shown}"
 
 
-def answer(request: Request, status: int, title: str, message: str,
-           headers: dict[str, str] | None = None) -> Response:
+def answer(
+    request: Request, status: int, title: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     if api(request):
         return JSONResponse({"detail": message}, status, headers=headers)
     from kehoach.web.render import page
-    return page(request, "error.html", {"title": title, "message": message}, status=status,
-                headers=headers)
+
+    return page(
+        request, "error.html", {"title": title, "message": message}, status=status, headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -187,33 +204,52 @@ def install(app: FastAPI) -> None:
         for kind, status, title in STORE_STATUS:
             if isinstance(exc, kind) and status == 503:
                 log.error("%s %s: %s", request.method, loggable(request.url.path), exc)
-                return answer(request, status, title, "Cơ sở dữ liệu tạm thời không dùng được; "
-                              "lỗi đã được ghi lại. Hãy thử lại sau ít phút.")
+                return answer(
+                    request,
+                    status,
+                    title,
+                    "Cơ sở dữ liệu tạm thời không dùng được; "
+                    "lỗi đã được ghi lại. Hãy thử lại sau ít phút.",
+                )
             if isinstance(exc, kind):
                 return answer(request, status, title, str(exc))
         return answer(request, 400, "Không thực hiện được", str(exc))  # pragma: no cover
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> Response:  # a NUL in a form field
-        return answer(request, 400, "Dữ liệu không hợp lệ", NUL_MESSAGE if "NUL" in str(exc)
-                      else "Dữ liệu gửi lên không hợp lệ.")
+        return answer(
+            request,
+            400,
+            "Dữ liệu không hợp lệ",
+            NUL_MESSAGE if "NUL" in str(exc) else "Dữ liệu gửi lên không hợp lệ.",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [_problem(e) for e in exc.errors()]
-        return answer(request, 422, "Tham số không hợp lệ",
-                      "Yêu cầu không hợp lệ: " + "; ".join(problems) + ".")
+        return answer(
+            request,
+            422,
+            "Tham số không hợp lệ",
+            "Yêu cầu không hợp lệ: " + "; ".join(problems) + ".",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        messages = {404: "Không có trang này.", 405: "Phương thức này không dùng được ở đây.",
-                    413: too_large_message(body_limit(request.url.path))}
+        messages = {
+            404: "Không có trang này.",
+            405: "Phương thức này không dùng được ở đây.",
+            413: too_large_message(body_limit(request.url.path)),
+        }
         message = messages.get(exc.status_code, str(exc.detail))
         return answer(request, exc.status_code, "Lỗi", message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> Response:
-        log.exception("lỗi không lường trước ở %s %s", request.method,
-                      loggable(request.url.path))
-        return answer(request, 500, "Lỗi hệ thống",
-                      "Đã có lỗi không lường trước; lỗi đã được ghi lại. Hãy thử lại sau.")
+        log.exception("lỗi không lường trước ở %s %s", request.method, loggable(request.url.path))
+        return answer(
+            request,
+            500,
+            "Lỗi hệ thống",
+            "Đã có lỗi không lường trước; lỗi đã được ghi lại. Hãy thử lại sau.",
+        )

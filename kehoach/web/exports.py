@@ -2,6 +2,7 @@
 and a print view for meetings: /xuat/{list}.csv, /xuat/{list}.xlsx, /in/{list}, with the
 same query parameters as the list's page. The files stream: rows are read from the database
 as they are written out, so a million-row export holds a batch of rows, never all of them."""
+
 # No `from __future__ import annotations`: the routes below are made in a loop, and FastAPI
 # must see their Annotated[…, Depends(builder)] as objects, not as strings naming a local.
 import csv
@@ -69,10 +70,13 @@ def csv_cells(rows: Iterator[list[Any]], safe: bool = True) -> Iterator[list[str
                 text = days[v] = _cell(v)
             return text
         return _cell(v)
+
     starts = FORMULA_START if safe else ()
     for row in rows:
-        yield [("'" + v if v.startswith(starts) else v) if v.__class__ is str else other(v)
-               for v in row]
+        yield [
+            ("'" + v if v.startswith(starts) else v) if v.__class__ is str else other(v)
+            for v in row
+        ]
 
 
 def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:
@@ -90,8 +94,16 @@ def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:
 
 
 #: Column widths by header (write-only sheets are written before the widths could be measured).
-WIDTHS = {"Việc": 50, "Kế hoạch": 40, "Đơn vị": 30, "Cụm": 30, "Tình trạng": 28,
-          "Mã bước": 60, "Tên": 28, "Thư": 28}
+WIDTHS = {
+    "Việc": 50,
+    "Kế hoạch": 40,
+    "Đơn vị": 30,
+    "Cụm": 30,
+    "Tình trạng": 28,
+    "Mã bước": 60,
+    "Tên": 28,
+    "Thư": 28,
+}
 
 
 def xlsx_chunks(table: Table, size: int = 1 << 16) -> Iterator[bytes]:
@@ -105,8 +117,14 @@ def xlsx_chunks(table: Table, size: int = 1 << 16) -> Iterator[bytes]:
     bold = Font(bold=True)
     sheet.append([_styled(sheet, h, font=bold) for h in table.header])
     for row in table.rows():
-        sheet.append([_styled(sheet, v, number_format="DD/MM/YYYY") if isinstance(v, date)
-                      else _xlsx_cell(sheet, v) for v in row])
+        sheet.append(
+            [
+                _styled(sheet, v, number_format="DD/MM/YYYY")
+                if isinstance(v, date)
+                else _xlsx_cell(sheet, v)
+                for v in row
+            ]
+        )
     with tempfile.TemporaryFile() as out:
         book.save(out)
         out.seek(0)
@@ -123,8 +141,14 @@ def _styled(sheet: Any, value: object, **style: Any) -> WriteOnlyCell:
 
 def _download(body: Iterator[bytes], media: str, table: Table, ext: str) -> Response:
     name = f"{table.slug}-{table.at:%Y-%m-%d}.{ext}"
-    return StreamingResponse(body, media_type=media, headers={
-        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"})
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"; '
+            f"filename*=UTF-8''{quote(name)}"
+        },
+    )
 
 
 #: The print view is for a meeting: at most this many rows (the exports have them all).
@@ -140,16 +164,38 @@ def _routes(slug: str, builder: Callable[..., Any]) -> None:
 
     def printed(request: Request, table: Annotated[Table, Depends(builder)]) -> Response:
         rows = list(islice(table.rows(), PRINT_MAX + 1))
-        return page(request, "print.html", {"title": table.title, "table": table,
-                                            "rows": rows[:PRINT_MAX],
-                                            "more": len(rows) > PRINT_MAX})
+        return page(
+            request,
+            "print.html",
+            {
+                "title": table.title,
+                "table": table,
+                "rows": rows[:PRINT_MAX],
+                "more": len(rows) > PRINT_MAX,
+            },
+        )
 
-    router.add_api_route(f"/xuat/{slug}.csv", as_csv, methods=["GET"],
-                         summary=f"Xuất CSV: {slug}", response_class=Response)
-    router.add_api_route(f"/xuat/{slug}.xlsx", as_xlsx, methods=["GET"],
-                         summary=f"Xuất XLSX: {slug}", response_class=Response)
-    router.add_api_route(f"/in/{slug}", printed, methods=["GET"], include_in_schema=False,
-                         response_class=HTMLResponse)
+    router.add_api_route(
+        f"/xuat/{slug}.csv",
+        as_csv,
+        methods=["GET"],
+        summary=f"Xuất CSV: {slug}",
+        response_class=Response,
+    )
+    router.add_api_route(
+        f"/xuat/{slug}.xlsx",
+        as_xlsx,
+        methods=["GET"],
+        summary=f"Xuất XLSX: {slug}",
+        response_class=Response,
+    )
+    router.add_api_route(
+        f"/in/{slug}",
+        printed,
+        methods=["GET"],
+        include_in_schema=False,
+        response_class=HTMLResponse,
+    )
 
 
 for _slug, _builder in TABLES.items():

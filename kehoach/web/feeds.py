@@ -12,6 +12,7 @@ that takes gzip (calendar apps do) gets the body gzipped once per build.
 Unknown, revoked and malformed tokens all get the same bland 404; the token never reaches
 a log (the app's access log hides /lich/…).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -76,8 +77,9 @@ class FeedCache:
         #: (`kehoach_feed_cache_hits_total`, `…_misses_total` on /metrics).
         self.hits = self.misses = 0
 
-    def _cached(self, key: tuple[str, str, str], marker: tuple[Any, ...],
-                now: datetime) -> Built | None:
+    def _cached(
+        self, key: tuple[str, str, str], marker: tuple[Any, ...], now: datetime
+    ) -> Built | None:
         with self._lock:
             built = self._built.get(key)
             if built is not None:
@@ -115,8 +117,9 @@ class FeedCache:
             else:
                 self.misses += 1
 
-    def _build(self, engine: Engine, found: tuple[str, str], now: datetime,
-               public_url: str) -> Built | None:
+    def _build(
+        self, engine: Engine, found: tuple[str, str], now: datetime, public_url: str
+    ) -> Built | None:
         with store.read_session(engine) as session:
             try:
                 scope = feeds.describe_scope(session, *found)
@@ -125,9 +128,14 @@ class FeedCache:
             marker = feeds.change_marker(session, *found)
             steps = feeds.feed_steps(session, scope)
         body = render(steps, Feed(scope.name, public_url), now)
-        return Built(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"',
-                     last_modified(steps, now), marker, valid_until(steps, now),
-                     gzip.compress(body, compresslevel=6, mtime=0))
+        return Built(
+            body,
+            '"' + hashlib.sha256(body).hexdigest()[:40] + '"',
+            last_modified(steps, now),
+            marker,
+            valid_until(steps, now),
+            gzip.compress(body, compresslevel=6, mtime=0),
+        )
 
     def _store(self, key: tuple[str, str, str], built: Built) -> None:
         with self._lock:
@@ -192,23 +200,30 @@ def serve(request: Request, token: str) -> Response:
     if built is None:
         return Response(NOT_FOUND, 404, media_type="text/plain; charset=utf-8")
     zipped = accepts_gzip(request.headers.get("accept-encoding", ""))
-    headers = {"ETag": built.gzip_etag if zipped else built.etag,
-               "Last-Modified": format_datetime(built.last_modified.astimezone(UTC),
-                                                usegmt=True),
-               "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding",
-               "Content-Disposition": 'inline; filename="kehoach.ics"'}
+    headers = {
+        "ETag": built.gzip_etag if zipped else built.etag,
+        "Last-Modified": format_datetime(built.last_modified.astimezone(UTC), usegmt=True),
+        "Cache-Control": "private, no-cache",
+        "Vary": "Accept-Encoding",
+        "Content-Disposition": 'inline; filename="kehoach.ics"',
+    }
     if not_modified(request.headers, built):
         return Response(status_code=304, headers=headers)
     body = built.gzipped if zipped else built.body
     if zipped:
         headers["Content-Encoding"] = "gzip"
     headers["Content-Length"] = str(len(body))
-    return Response(b"" if request.method == "HEAD" else body, 200, headers=headers,
-                    media_type=MEDIA_TYPE)
+    return Response(
+        b"" if request.method == "HEAD" else body, 200, headers=headers, media_type=MEDIA_TYPE
+    )
 
 
-@router.api_route("/lich/{token}.ics", methods=["GET", "HEAD"],
-                  summary="Lịch iCal của một địa chỉ bí mật", response_class=Response)
+@router.api_route(
+    "/lich/{token}.ics",
+    methods=["GET", "HEAD"],
+    summary="Lịch iCal của một địa chỉ bí mật",
+    response_class=Response,
+)
 def feed_ics(request: Request, token: str) -> Response:
     return serve(request, token)
 

@@ -1,4 +1,5 @@
 """The login page, logging in and out (routes; the rules are in auth.py)."""
+
 from __future__ import annotations
 
 import secrets
@@ -32,14 +33,20 @@ def _safe_next(target: str | None) -> str:
 @router.get("/dang-nhap", response_class=HTMLResponse, include_in_schema=False)
 def login_form(request: Request, next: str | None = None) -> Response:
     csrf_token(request)
-    return page(request, "login.html", {"title": "Đăng nhập", "next": _safe_next(next),
-                                        "login": "", "error": None})
+    return page(
+        request,
+        "login.html",
+        {"title": "Đăng nhập", "next": _safe_next(next), "login": "", "error": None},
+    )
 
 
 @router.post("/dang-nhap", include_in_schema=False)
-async def login(request: Request, login: Annotated[str, Form(max_length=120)] = "",
-                password: Annotated[str, Form(max_length=1000)] = "",
-                next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
+async def login(
+    request: Request,
+    login: Annotated[str, Form(max_length=120)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
     state = request.app.state
     now = state.now()
     address = client_address(request)
@@ -51,8 +58,12 @@ async def login(request: Request, login: Annotated[str, Form(max_length=120)] = 
     if isinstance(result, str):
         state.limiter.failed(key, now)
         state.address_limiter.failed(("*", address), now)
-        return page(request, "login.html", {"title": "Đăng nhập", "next": _safe_next(next),
-                                            "login": login, "error": result}, status=401)
+        return page(
+            request,
+            "login.html",
+            {"title": "Đăng nhập", "next": _safe_next(next), "login": login, "error": result},
+            status=401,
+        )
     state.limiter.succeeded(key)
     sid = await run_in_threadpool(start_session, state.engine, result, now)
     request.session.clear()  # a new session: no fixation of a token handed out before

@@ -20,6 +20,7 @@ would make a series per step).
 
     install(app, engine, now)      # in create_app
 """
+
 from __future__ import annotations
 
 import time
@@ -48,36 +49,56 @@ class StoreCollector(Collector):
         self.engine, self.now = engine, now
 
     def collect(self) -> Iterator[Metric]:
-        rows = GaugeMetricFamily("kehoach_outbox_rows", "Messages in the outbox by state and "
-                                 "channel.", labels=["state", "channel"])
-        oldest = GaugeMetricFamily("kehoach_outbox_oldest_due_seconds", "How long the oldest "
-                                   "due, unsent message has waited (0 when none).")
-        sends = CounterMetricFamily("kehoach_deliveries", "Attempts at sending, by outcome.",
-                                    labels=["channel", "outcome"])
-        limited = CounterMetricFamily("kehoach_deliveries_rate_limited", "Attempts the "
-                                      "channel refused with a wait (Telegram 429 RetryAfter).",
-                                      labels=["channel"])
-        tick = GaugeMetricFamily("kehoach_clock_next_tick_seconds", "Seconds until the clock's "
-                                 "next tick (machine time); below zero the clock is late.")
+        rows = GaugeMetricFamily(
+            "kehoach_outbox_rows",
+            "Messages in the outbox by state and channel.",
+            labels=["state", "channel"],
+        )
+        oldest = GaugeMetricFamily(
+            "kehoach_outbox_oldest_due_seconds",
+            "How long the oldest due, unsent message has waited (0 when none).",
+        )
+        sends = CounterMetricFamily(
+            "kehoach_deliveries", "Attempts at sending, by outcome.", labels=["channel", "outcome"]
+        )
+        limited = CounterMetricFamily(
+            "kehoach_deliveries_rate_limited",
+            "Attempts the channel refused with a wait (Telegram 429 RetryAfter).",
+            labels=["channel"],
+        )
+        tick = GaugeMetricFamily(
+            "kehoach_clock_next_tick_seconds",
+            "Seconds until the clock's next tick (machine time); below zero the clock is late.",
+        )
         now = self.now()
         jobs = inspect(self.engine).has_table(JOB_TABLE)  # none before a clock first started
         with store.read_session(self.engine) as session:
             for state, channel, count in session.execute(
-                    select(o.c.state, o.c.channel, func.count()).group_by(o.c.state, o.c.channel)):
+                select(o.c.state, o.c.channel, func.count()).group_by(o.c.state, o.c.channel)
+            ):
                 rows.add_metric([state, channel], count)
-            due = session.execute(select(func.min(o.c.not_before)).where(
-                o.c.state == "pending", o.c.not_before <= now)).scalar_one()
+            due = session.execute(
+                select(func.min(o.c.not_before)).where(
+                    o.c.state == "pending", o.c.not_before <= now
+                )
+            ).scalar_one()
             for channel, outcome, count in session.execute(
-                    select(d.c.channel, d.c.outcome, func.count())
-                    .group_by(d.c.channel, d.c.outcome)):
+                select(d.c.channel, d.c.outcome, func.count()).group_by(d.c.channel, d.c.outcome)
+            ):
                 sends.add_metric([channel, outcome], count)
             for channel, count in session.execute(
-                    select(d.c.channel, func.count()).where(d.c.error.like("%RetryAfter%"))
-                    .group_by(d.c.channel)):
+                select(d.c.channel, func.count())
+                .where(d.c.error.like("%RetryAfter%"))
+                .group_by(d.c.channel)
+            ):
                 limited.add_metric([channel], count)
-            next_run = session.execute(text(f"SELECT next_run_time FROM {JOB_TABLE} "
-                                            "WHERE id = :id"), {"id": TICK_JOB}
-                                       ).scalar_one_or_none() if jobs else None
+            next_run = (
+                session.execute(
+                    text(f"SELECT next_run_time FROM {JOB_TABLE} WHERE id = :id"), {"id": TICK_JOB}
+                ).scalar_one_or_none()
+                if jobs
+                else None
+            )
         if due is not None and due.tzinfo is None:  # SQLite gives naive UTC
             due = due.replace(tzinfo=UTC)
         oldest.add_metric([], max(0.0, (now - due).total_seconds()) if due else 0.0)
@@ -95,10 +116,16 @@ class FeedCacheCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         cache = feeds.cache_of(self.app)
-        yield CounterMetricFamily("kehoach_feed_cache_hits", "Feed requests answered from the "
-                                  "cache (this process).", value=cache.hits)
-        yield CounterMetricFamily("kehoach_feed_cache_misses", "Feed requests that built the "
-                                  "feed (this process).", value=cache.misses)
+        yield CounterMetricFamily(
+            "kehoach_feed_cache_hits",
+            "Feed requests answered from the cache (this process).",
+            value=cache.hits,
+        )
+        yield CounterMetricFamily(
+            "kehoach_feed_cache_misses",
+            "Feed requests that built the feed (this process).",
+            value=cache.misses,
+        )
 
 
 class Timing:
@@ -117,11 +144,13 @@ class Timing:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)
+
         try:
             await self.app(scope, receive, sending)
         finally:
             self.histogram.labels(scope["method"], str(status[0])).observe(
-                time.perf_counter() - began)
+                time.perf_counter() - began
+            )
 
 
 def install(app: FastAPI, engine: Engine, now: Callable[[], datetime]) -> None:
@@ -129,8 +158,12 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime]) -> None:
     registry = CollectorRegistry()
     registry.register(StoreCollector(engine, now))
     registry.register(FeedCacheCollector(app))
-    latency = Histogram("kehoach_http_request_duration_seconds", "Time to answer an HTTP "
-                        "request.", ["method", "status"], registry=registry)
+    latency = Histogram(
+        "kehoach_http_request_duration_seconds",
+        "Time to answer an HTTP request.",
+        ["method", "status"],
+        registry=registry,
+    )
     app.add_middleware(Timing, histogram=latency)
 
     @app.get("/metrics", include_in_schema=False)

@@ -6,6 +6,7 @@ certainly reach anyone (`unknown`, `failed`; kehoach/store/queue.py), and a rese
 
 A row outside the viewer's units is neither shown nor resent (the same scope as the lists).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -28,19 +29,26 @@ CHOICES = {"": ("unknown", "failed"), "unknown": ("unknown",), "failed": ("faile
 
 
 @router.get(PATH)
-def undelivered_page(request: Request, v: Seen,
-                     state: Annotated[Literal["", "unknown", "failed"], Query()] = "") -> Response:
+def undelivered_page(
+    request: Request, v: Seen, state: Annotated[Literal["", "unknown", "failed"], Query()] = ""
+) -> Response:
     with store.read_session(request.app.state.engine) as session:
-        rows = queue.undelivered(session, queue.Filter(CHOICES[state], units=v.scope,
-                                                       limit=LIMIT))
-    return page(request, "outbox.html", {
-        "title": "Tin chưa gửi được", "rows": rows, "state": state, "limit": LIMIT,
-        "state_names": queue.STATES})
+        rows = queue.undelivered(session, queue.Filter(CHOICES[state], units=v.scope, limit=LIMIT))
+    return page(
+        request,
+        "outbox.html",
+        {
+            "title": "Tin chưa gửi được",
+            "rows": rows,
+            "state": state,
+            "limit": LIMIT,
+            "state_names": queue.STATES,
+        },
+    )
 
 
 @router.post(PATH + "/gui-lai")
-def resend(request: Request, v: Seen,
-           id: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
+def resend(request: Request, v: Seen, id: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
     try:
         ids = [int(i) for i in id]
     except ValueError:
@@ -50,8 +58,10 @@ def resend(request: Request, v: Seen,
     with store.write_session(request.app.state.engine) as session:
         done = queue.retry(session, ids, v.name, "web", request.app.state.now(), units=v.scope)
     left = len(set(ids)) - len(done)
-    request.session["flash"] = (
-        f"Đã đưa {len(done)} tin vào hàng chờ gửi lại" + (
-            f"; {left} tin không gửi lại được (không có trong các đơn vị bạn được xem, "
-            "hoặc đã được gửi lại)." if left else "."))
+    request.session["flash"] = f"Đã đưa {len(done)} tin vào hàng chờ gửi lại" + (
+        f"; {left} tin không gửi lại được (không có trong các đơn vị bạn được xem, "
+        "hoặc đã được gửi lại)."
+        if left
+        else "."
+    )
     return RedirectResponse(PATH, 303)

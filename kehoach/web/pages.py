@@ -1,4 +1,5 @@
 """The board's pages (Vietnamese, server-rendered, usable without JavaScript)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -27,31 +28,57 @@ from .render import has_template, page
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 Seen = Annotated[Viewer, Depends(viewer)]
-SORT_NAMES = {"days": "số ngày trễ", "due": "hạn", "unit": "đơn vị", "cluster": "cụm",
-              "plan": "kế hoạch", "title": "việc"}
-EVENT_NAMES = {"created": "tạo", "changed": "đổi theo kế hoạch", "cancelled": "hủy",
-               "restored": "khôi phục", "done": "hoàn thành", "escalated": "báo lên",
-               "extension_requested": "xin gia hạn", "extension_granted": "cho gia hạn",
-               "extension_refused": "từ chối gia hạn", "excused": "miễn", "reopened": "mở lại",
-               "payment": "đóng tiền", "achievement": "ghi nhận kết quả"}
+SORT_NAMES = {
+    "days": "số ngày trễ",
+    "due": "hạn",
+    "unit": "đơn vị",
+    "cluster": "cụm",
+    "plan": "kế hoạch",
+    "title": "việc",
+}
+EVENT_NAMES = {
+    "created": "tạo",
+    "changed": "đổi theo kế hoạch",
+    "cancelled": "hủy",
+    "restored": "khôi phục",
+    "done": "hoàn thành",
+    "escalated": "báo lên",
+    "extension_requested": "xin gia hạn",
+    "extension_granted": "cho gia hạn",
+    "extension_refused": "từ chối gia hạn",
+    "excused": "miễn",
+    "reopened": "mở lại",
+    "payment": "đóng tiền",
+    "achievement": "ghi nhận kết quả",
+}
 #: The ways a change came, as people read them: the board, the CLI, the clock, and the
 #: registry's channels (a chat's buttons and replies).
-CHANNEL_NAMES = {"web": "trang quản lý", "cli": "dòng lệnh", "clock": "đồng hồ",
-                 **{s.name: s.label for s in REGISTRY}}
+CHANNEL_NAMES = {
+    "web": "trang quản lý",
+    "cli": "dòng lệnh",
+    "clock": "đồng hồ",
+    **{s.name: s.label for s in REGISTRY},
+}
 
 
 def _query(request: Request, drop: tuple[str, ...] = ("after",), **extra: str) -> str:
     """The page's query string without `drop`, with `extra`: filters and sort kept in links."""
-    pairs = [(k, v) for k, v in request.query_params.multi_items() if v and k not in drop
-             and k not in extra]
+    pairs = [
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if v and k not in drop and k not in extra
+    ]
     return urlencode(pairs + [(k, v) for k, v in extra.items() if v])
 
 
 def _groups(lines: list[StepLine], by: str) -> list[tuple[str, list[StepLine]]]:
     grouped: dict[str, list[StepLine]] = defaultdict(list)
     for line in lines:
-        names = [line.unit_name] if by == "unit" else \
-            [name for _, name in line.clusters] or ["(không thuộc cụm nào)"]
+        names = (
+            [line.unit_name]
+            if by == "unit"
+            else [name for _, name in line.clusters] or ["(không thuộc cụm nào)"]
+        )
         for name in names:
             grouped[name].append(line)
     return sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0]))
@@ -59,25 +86,50 @@ def _groups(lines: list[StepLine], by: str) -> list[tuple[str, list[StepLine]]]:
 
 def _links(request: Request, next_cursor: str | None) -> dict[str, str]:
     """The paging links: the first page and the next one, filters and sort kept."""
-    return {"query": _query(request, ("after", "limit")),
-            "first": _query(request) if request.query_params.get("after") else "",
-            "next": _query(request, after=next_cursor) if next_cursor else "",
-            "paged": "1" if request.query_params.get("after") else ""}
+    return {
+        "query": _query(request, ("after", "limit")),
+        "first": _query(request) if request.query_params.get("after") else "",
+        "next": _query(request, after=next_cursor) if next_cursor else "",
+        "paged": "1" if request.query_params.get("after") else "",
+    }
 
 
-def _list_page(request: Request, v: Viewer, which: queries.StepList, f: Filters,
-               paging: tuple[str | None, int], *, slug: str, title: str, group: str,
-               extra: dict[str, Any]) -> Response:
+def _list_page(
+    request: Request,
+    v: Viewer,
+    which: queries.StepList,
+    f: Filters,
+    paging: tuple[str | None, int],
+    *,
+    slug: str,
+    title: str,
+    group: str,
+    extra: dict[str, Any],
+) -> Response:
     cursor, limit = paging
     with store.read_session(request.app.state.engine) as session, cursor_checked():
-        found = queries.step_page(session, v.scope, request.app.state.now(), which, f, cursor,
-                                  limit)
+        found = queries.step_page(
+            session, v.scope, request.app.state.now(), which, f, cursor, limit
+        )
         choices = queries.choices(session, v.scope)
     lines = found.items
-    return page(request, "steps.html", {
-        "title": title, "slug": slug, "lines": lines, "f": f, "choices": choices,
-        "total": found.total, "group": group, "groups": _groups(lines, group) if group else [],
-        "sorts": SORT_NAMES, **_links(request, found.next), **extra})
+    return page(
+        request,
+        "steps.html",
+        {
+            "title": title,
+            "slug": slug,
+            "lines": lines,
+            "f": f,
+            "choices": choices,
+            "total": found.total,
+            "group": group,
+            "groups": _groups(lines, group) if group else [],
+            "sorts": SORT_NAMES,
+            **_links(request, found.next),
+            **extra,
+        },
+    )
 
 
 @router.get("/")
@@ -86,24 +138,50 @@ def home(v: Seen) -> Response:
 
 
 @router.get("/qua-han")
-def overdue_page(request: Request, v: Seen, f: Annotated[Filters, Depends(filters)],
-                 paging: Paging, group: Annotated[Group, Query()] = "") -> Response:
-    return _list_page(request, v, queries.OVERDUE, f, paging, slug="qua-han",
-                      title="Việc quá hạn", group=group, extra={"days": None})
+def overdue_page(
+    request: Request,
+    v: Seen,
+    f: Annotated[Filters, Depends(filters)],
+    paging: Paging,
+    group: Annotated[Group, Query()] = "",
+) -> Response:
+    return _list_page(
+        request,
+        v,
+        queries.OVERDUE,
+        f,
+        paging,
+        slug="qua-han",
+        title="Việc quá hạn",
+        group=group,
+        extra={"days": None},
+    )
 
 
 @router.get("/sap-den")
-def upcoming_page(request: Request, v: Seen, f: Annotated[Filters, Depends(upcoming_filters)],
-                  n: Annotated[int, Depends(days)], paging: Paging,
-                  group: Annotated[Group, Query()] = "") -> Response:
-    return _list_page(request, v, queries.StepList(False, n), f, paging, slug="sap-den",
-                      title=f"Việc trong {n} ngày tới", group=group,
-                      extra={"days": n, "max_days": MAX_DAYS})
+def upcoming_page(
+    request: Request,
+    v: Seen,
+    f: Annotated[Filters, Depends(upcoming_filters)],
+    n: Annotated[int, Depends(days)],
+    paging: Paging,
+    group: Annotated[Group, Query()] = "",
+) -> Response:
+    return _list_page(
+        request,
+        v,
+        queries.StepList(False, n),
+        f,
+        paging,
+        slug="sap-den",
+        title=f"Việc trong {n} ngày tới",
+        group=group,
+        extra={"days": n, "max_days": MAX_DAYS},
+    )
 
 
 @router.get("/tong-hop/{by}")
-def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = None
-                 ) -> Response:
+def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = None) -> Response:
     kind = {"don-vi": "unit", "cum": "cluster"}.get(by)
     if kind is None:
         raise NotFound("Không có trang tổng hợp này.")
@@ -113,15 +191,26 @@ def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = 
         found = queries.summary_page(session, v.scope, now, kind, plan or None, cursor, limit)
         choices = queries.choices(session, v.scope)
         charts = charts_for(session, v, now, kind, [c.key for c in found.items], plan or None)
-    return page(request, "summary.html", {
-        "title": "Tổng hợp theo " + ("đơn vị" if kind == "unit" else "cụm"), "by": by,
-        "counts": found.items, "total": found.total, "choices": choices, "plan": plan or "",
-        "charts": charts, **_links(request, found.next)})
+    return page(
+        request,
+        "summary.html",
+        {
+            "title": "Tổng hợp theo " + ("đơn vị" if kind == "unit" else "cụm"),
+            "by": by,
+            "counts": found.items,
+            "total": found.total,
+            "choices": choices,
+            "plan": plan or "",
+            "charts": charts,
+            **_links(request, found.next),
+        },
+    )
 
 
 @router.get("/nguoi")
 def people_page(request: Request, v: Seen, paging: Paging) -> Response:
     from .subscriptions import cluster_choices, plan_choices, visible
+
     cursor, limit = paging
     with store.read_session(request.app.state.engine) as session, cursor_checked():
         found = queries.people_page(session, v.scope, None, cursor, limit)
@@ -129,39 +218,74 @@ def people_page(request: Request, v: Seen, paging: Paging) -> Response:
         feeds, clusters = visible(session, v), cluster_choices(session, v)
         plans = plan_choices(session, v)
         units = queries.choices(session, v.scope).units
-    return page(request, "people.html", {
-        "title": "Người và lịch", "people": people, "total": found.total,
-        **_links(request, found.next), "feeds": feeds, "role_names": ROLE_NAMES,
-        "units": units, "clusters": clusters, "plans": plans,
-        "contact_channels": contact_channels(),
-        "feeds_help": has_template("feeds_help.html")})
+    return page(
+        request,
+        "people.html",
+        {
+            "title": "Người và lịch",
+            "people": people,
+            "total": found.total,
+            **_links(request, found.next),
+            "feeds": feeds,
+            "role_names": ROLE_NAMES,
+            "units": units,
+            "clusters": clusters,
+            "plans": plans,
+            "contact_channels": contact_channels(),
+            "feeds_help": has_template("feeds_help.html"),
+        },
+    )
 
 
 @router.get("/buoc/{step_id:path}")
 def step_page(request: Request, v: Seen, step_id: str) -> Response:
     view = read_step(request.app.state.engine, v, step_id, request.app.state.now())
-    return page(request, "step.html", {
-        "title": view.row.title, "row": view.row, "trail": view.trail,
-        "status": view.line.status, "deadline": view.line.deadline,
-        "clusters": view.line.clusters, "allowed": [a.value for a in view.allowed],
-        "action_names": ACTION_NAMES, "event_names": EVENT_NAMES, "state_names": STATE_NAMES,
-        "channel_names": CHANNEL_NAMES})
+    return page(
+        request,
+        "step.html",
+        {
+            "title": view.row.title,
+            "row": view.row,
+            "trail": view.trail,
+            "status": view.line.status,
+            "deadline": view.line.deadline,
+            "clusters": view.line.clusters,
+            "allowed": [a.value for a in view.allowed],
+            "action_names": ACTION_NAMES,
+            "event_names": EVENT_NAMES,
+            "state_names": STATE_NAMES,
+            "channel_names": CHANNEL_NAMES,
+        },
+    )
 
 
 @router.post("/buoc/{step_id:path}")
-def step_action(request: Request, v: Seen, step_id: str,
-                action: Annotated[BoardAction, Form()],
-                note: Annotated[str, Form(max_length=2000)] = "",
-                reason: Annotated[str, Form(max_length=2000)] = "",
-                until: Annotated[str, Form(max_length=40)] = "") -> Response:
+def step_action(
+    request: Request,
+    v: Seen,
+    step_id: str,
+    action: Annotated[BoardAction, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    until: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
     day: date | None = None
     if action == BoardAction.GRANT and until.strip():
         try:
             day = parse_day(until.strip())
         except PlanError as exc:
-            raise Invalid(f"Ngày gia hạn «{until}» không hợp lệ ({exc.message}); "
-                          "ví dụ 05/06/2024.") from None
-    message = perform(request.app.state.engine, v, step_id, action, request.app.state.now(),
-                      note=note.strip(), reason=reason.strip(), until=day)
+            raise Invalid(
+                f"Ngày gia hạn «{until}» không hợp lệ ({exc.message}); ví dụ 05/06/2024."
+            ) from None
+    message = perform(
+        request.app.state.engine,
+        v,
+        step_id,
+        action,
+        request.app.state.now(),
+        note=note.strip(),
+        reason=reason.strip(),
+        until=day,
+    )
     request.session["flash"] = message
     return RedirectResponse(request.url_for("step_page", step_id=step_id).path, 303)

@@ -4,6 +4,7 @@ Numbers come from HTML forms, where an emptied field is sent as `min_days=`: the
 as digit strings (empty = the default), so that case is not an error, and anything else that
 is not a whole number is a 422 naming the parameter.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -26,30 +27,43 @@ def _int(text: str, default: int) -> int:
     return int(text) if text else default
 
 
-def filters(plan: Id = None, unit: Id = None, cluster: Id = None,
-            min_days: Annotated[str, Query(pattern=r"^\d{0,5}$",
-                                           description="Trễ ít nhất bấy nhiêu ngày")] = "",
-            sort: Annotated[Sort, Query(description="Sắp xếp theo")] = "days",
-            desc: Annotated[bool, Query(description="Thứ tự ngược lại")] = False) -> Filters:
+def filters(
+    plan: Id = None,
+    unit: Id = None,
+    cluster: Id = None,
+    min_days: Annotated[
+        str, Query(pattern=r"^\d{0,5}$", description="Trễ ít nhất bấy nhiêu ngày")
+    ] = "",
+    sort: Annotated[Sort, Query(description="Sắp xếp theo")] = "days",
+    desc: Annotated[bool, Query(description="Thứ tự ngược lại")] = False,
+) -> Filters:
     """The list filters; an empty choice means all."""
     return Filters(plan or None, unit or None, cluster or None, _int(min_days, 0), sort, desc)
 
 
-def upcoming_filters(plan: Id = None, unit: Id = None, cluster: Id = None,
-                     sort: Annotated[Sort, Query(description="Sắp xếp theo")] = "due",
-                     desc: Annotated[bool, Query(description="Thứ tự ngược lại")] = False
-                     ) -> Filters:
+def upcoming_filters(
+    plan: Id = None,
+    unit: Id = None,
+    cluster: Id = None,
+    sort: Annotated[Sort, Query(description="Sắp xếp theo")] = "due",
+    desc: Annotated[bool, Query(description="Thứ tự ngược lại")] = False,
+) -> Filters:
     return Filters(plan or None, unit or None, cluster or None, 0, sort, desc)
 
 
-def days(days: Annotated[str, Query(pattern=r"^\d{0,3}$",
-                                    description=f"Số ngày tới (1–{MAX_DAYS}, mặc định "
-                                                f"{DEFAULT_DAYS})")]
-         = "") -> int:
+def days(
+    days: Annotated[
+        str,
+        Query(
+            pattern=r"^\d{0,3}$", description=f"Số ngày tới (1–{MAX_DAYS}, mặc định {DEFAULT_DAYS})"
+        ),
+    ] = "",
+) -> int:
     value = _int(days, DEFAULT_DAYS)
     if not 1 <= value <= MAX_DAYS:
-        raise Invalid(f"Yêu cầu không hợp lệ: tham số «days» phải từ 1 đến {MAX_DAYS} "
-                      f"(đã nhập «{days}»).")
+        raise Invalid(
+            f"Yêu cầu không hợp lệ: tham số «days» phải từ 1 đến {MAX_DAYS} (đã nhập «{days}»)."
+        )
     return value
 
 
@@ -57,17 +71,28 @@ def days(days: Annotated[str, Query(pattern=r"^\d{0,3}$",
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 
 
-def paging(after: Annotated[str | None, Query(
-               max_length=2000, description="Con trỏ trang sau: giá trị `next` của trang trước "
-               "(để trống: trang đầu)")] = None,
-           limit: Annotated[str, Query(pattern=r"^\d{0,4}$", description=f"Số dòng một trang "
-                                       f"(1–{MAX_LIMIT}, mặc định {DEFAULT_LIMIT})")] = ""
-           ) -> tuple[str | None, int]:
+def paging(
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="Con trỏ trang sau: giá trị `next` của trang trước (để trống: trang đầu)",
+        ),
+    ] = None,
+    limit: Annotated[
+        str,
+        Query(
+            pattern=r"^\d{0,4}$",
+            description=f"Số dòng một trang (1–{MAX_LIMIT}, mặc định {DEFAULT_LIMIT})",
+        ),
+    ] = "",
+) -> tuple[str | None, int]:
     """The keyset paging parameters: the cursor to start after, and the page size."""
     value = _int(limit, DEFAULT_LIMIT)
     if not 1 <= value <= MAX_LIMIT:
-        raise Invalid(f"Yêu cầu không hợp lệ: tham số «limit» phải từ 1 đến {MAX_LIMIT} "
-                      f"(đã nhập «{limit}»).")
+        raise Invalid(
+            f"Yêu cầu không hợp lệ: tham số «limit» phải từ 1 đến {MAX_LIMIT} (đã nhập «{limit}»)."
+        )
     return after or None, value
 
 
@@ -77,8 +102,10 @@ def cursor_checked() -> Iterator[None]:
     try:
         yield
     except BadCursor:
-        raise Invalid("Yêu cầu không hợp lệ: tham số «after» không phải con trỏ trang của "
-                      "danh sách này với cách sắp xếp này; hãy mở lại trang đầu.") from None
+        raise Invalid(
+            "Yêu cầu không hợp lệ: tham số «after» không phải con trỏ trang của "
+            "danh sách này với cách sắp xếp này; hãy mở lại trang đầu."
+        ) from None
 
 
 Paging = Annotated[tuple[str | None, int], Depends(paging)]

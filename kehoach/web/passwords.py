@@ -6,6 +6,7 @@ No web framework here, so the CLI imports it quickly.
     set_password(session, "thuky", "một mật khẩu dài")
     verify(row.password_hash, "một mật khẩu dài")   # True
 """
+
 from __future__ import annotations
 
 import secrets
@@ -58,11 +59,16 @@ def set_password(session: Session, who: str, password: str) -> Any:
     Raises PersonNotFound, or PersonError when they have no login or the password is short."""
     person = find_person(session, who)
     if not person.login:
-        raise PersonError(f"«{person.name}» chưa có tên đăng nhập; thêm bằng `kehoach person add "
-                          "… --login TÊN` (người có vai trò secretary, cluster_head hoặc "
-                          "unit_secretary)")
+        raise PersonError(
+            f"«{person.name}» chưa có tên đăng nhập; thêm bằng `kehoach person add "
+            "… --login TÊN` (người có vai trò secretary, cluster_head hoặc "
+            "unit_secretary)"
+        )
     check_strength(password)
-    session.execute(update(people_table).where(people_table.c.id == person.id)
-                    .values(password_hash=hash_password(password)))
+    session.execute(
+        update(people_table)
+        .where(people_table.c.id == person.id)
+        .values(password_hash=hash_password(password))
+    )
     end_all(session, person.id)
     return person

@@ -6,6 +6,7 @@ belongs to the body its uploader serves, and publishing loads it exactly as `keh
 would (kehoach.store.drafts.store_plan). The pages work without JavaScript; a small script
 checks a date phrase as it is typed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -81,21 +82,27 @@ def plans_page(request: Request, v: Secretary) -> Response:
     with store.read_session(request.app.state.engine) as session:
         plans = drafts.issued_plans(session, v.unit_id or "", now)
         open_drafts = drafts.open_drafts(session, v.unit_id or "")
-    return page(request, "plans.html", {"title": "Kế hoạch", "plans": plans,
-                                        "drafts": open_drafts})
+    return page(request, "plans.html", {"title": "Kế hoạch", "plans": plans, "drafts": open_drafts})
 
 
 @router.get("/ke-hoach/moi", name="upload_page")
 def upload_page(request: Request, v: Secretary) -> Response:
-    return page(request, "upload.html", {"title": "Tải lên kế hoạch mới", "error": None,
-                                         "limit_mb": MAX_UPLOAD // 2**20})
+    return page(
+        request,
+        "upload.html",
+        {"title": "Tải lên kế hoạch mới", "error": None, "limit_mb": MAX_UPLOAD // 2**20},
+    )
 
 
 @router.post("/ke-hoach/moi")
 async def upload(request: Request, v: Secretary) -> Response:
     def refuse(message: str, status: int = 400) -> Response:
-        return page(request, "upload.html", {"title": "Tải lên kế hoạch mới", "error": message,
-                                             "limit_mb": MAX_UPLOAD // 2**20}, status=status)
+        return page(
+            request,
+            "upload.html",
+            {"title": "Tải lên kế hoạch mới", "error": message, "limit_mb": MAX_UPLOAD // 2**20},
+            status=status,
+        )
 
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_UPLOAD + 64 * 1024:
@@ -113,28 +120,51 @@ async def upload(request: Request, v: Secretary) -> Response:
     engine, now = request.app.state.engine, request.app.state.now()
     with store.read_session(engine) as session:
         known = _known(session)
-    doc = await asyncio.to_thread(drafting.new_document, lines, name, known=known,
-                                  issuer=v.unit_id or "")
+    doc = await asyncio.to_thread(
+        drafting.new_document, lines, name, known=known, issuer=v.unit_id or ""
+    )
     with store.write_session(engine) as session:
-        draft_id = drafts.create_draft(session, issuer_id=v.unit_id or "", owner_id=v.id,
-                                       owner_name=v.name, source_name=name, document=doc, now=now)
+        draft_id = drafts.create_draft(
+            session,
+            issuer_id=v.unit_id or "",
+            owner_id=v.id,
+            owner_name=v.name,
+            source_name=name,
+            document=doc,
+            now=now,
+        )
     asked = len(doc["review"])
-    request.session["flash"] = (f"Đã đọc «{name}»: {len(doc['plan'].get('obligations') or [])} "
-                                f"nghĩa vụ, {asked} câu hỏi cần trả lời.")
+    request.session["flash"] = (
+        f"Đã đọc «{name}»: {len(doc['plan'].get('obligations') or [])} "
+        f"nghĩa vụ, {asked} câu hỏi cần trả lời."
+    )
     return RedirectResponse(request.url_for("draft_page", draft_id=draft_id).path, 303)
 
 
-def _draft_page(request: Request, v: Viewer, row: drafts.DraftRow, doc: dict[str, Any],
-                *, status: int = 200, problems: drafting.Problems | None = None,
-                conflict: str | None = None) -> Response:
+def _draft_page(
+    request: Request,
+    v: Viewer,
+    row: drafts.DraftRow,
+    doc: dict[str, Any],
+    *,
+    status: int = 200,
+    problems: drafting.Problems | None = None,
+    conflict: str | None = None,
+) -> Response:
     with store.read_session(request.app.state.engine) as session:
         known = _known(session)
     if problems is None:
         _, problems = drafting.check(doc, known)
-    items = [{"index": k, "item": item, "answered": doc["answered"][k],
-              "context": drafting.context(doc, item),
-              "obligations": drafting.obligations_of(doc, item)}
-             for k, item in enumerate(doc["review"])]
+    items = [
+        {
+            "index": k,
+            "item": item,
+            "answered": doc["answered"][k],
+            "context": drafting.context(doc, item),
+            "obligations": drafting.obligations_of(doc, item),
+        }
+        for k, item in enumerate(doc["review"])
+    ]
     asked = {i for item in items for i in item["obligations"]}
     # an obligation a question is about is shown (and edited) there, once: a field twice in one
     # form would send two values
@@ -142,12 +172,26 @@ def _draft_page(request: Request, v: Viewer, row: drafts.DraftRow, doc: dict[str
         item["obligations"] = [i for i in item["obligations"] if i in asked]
         asked -= set(item["obligations"])
     shown = {i for item in items for i in item["obligations"]}
-    return page(request, "draft.html", {
-        "others": [i for i in range(len(doc["plan"].get("obligations") or [])) if i not in shown],
-        "title": f"Bản nháp: {doc['plan'].get('title', row.source_name)}", "row": row,
-        "doc": doc, "items": items, "problems": problems, "kinds": KIND_NAMES,
-        "selectors": drafting.selectors(doc), "units": drafting.unit_choices(doc, known),
-        "conflict": conflict, "listed": _listed}, status=status)
+    return page(
+        request,
+        "draft.html",
+        {
+            "others": [
+                i for i in range(len(doc["plan"].get("obligations") or [])) if i not in shown
+            ],
+            "title": f"Bản nháp: {doc['plan'].get('title', row.source_name)}",
+            "row": row,
+            "doc": doc,
+            "items": items,
+            "problems": problems,
+            "kinds": KIND_NAMES,
+            "selectors": drafting.selectors(doc),
+            "units": drafting.unit_choices(doc, known),
+            "conflict": conflict,
+            "listed": _listed,
+        },
+        status=status,
+    )
 
 
 def _listed(value: Any) -> list[str]:
@@ -197,8 +241,11 @@ async def save(request: Request, v: Secretary, draft_id: int) -> Response:
         _, problems = drafting.check(doc, _known(session))
     if form.get("next") == "preview" and not problems:
         return RedirectResponse(request.url_for("preview_page", draft_id=draft_id).path, 303)
-    request.session["flash"] = ("Đã lưu. Bản nháp sẵn sàng để xem trước và công bố."
-                                if not problems else "Đã lưu. Còn những điều cần sửa, ghi ở dưới.")
+    request.session["flash"] = (
+        "Đã lưu. Bản nháp sẵn sàng để xem trước và công bố."
+        if not problems
+        else "Đã lưu. Còn những điều cần sửa, ghi ở dưới."
+    )
     return RedirectResponse(request.url_for("draft_page", draft_id=draft_id).path, 303)
 
 
@@ -222,9 +269,18 @@ def preview_page(request: Request, v: Secretary, draft_id: int) -> Response:
             raise Invalid(f"Mã kế hoạch «{plan.id}» đã thuộc cơ quan khác; hãy đổi mã.")
         stored = drafts.stored_steps(session, plan.id)
     shown = drafting.preview(plan, stored, CALENDAR)
-    return page(request, "preview.html", {"title": f"Xem trước: {plan.title}", "row": row,
-                                          "plan": plan, "p": shown, "months": _months(shown),
-                                          "loaded": bool(stored)})
+    return page(
+        request,
+        "preview.html",
+        {
+            "title": f"Xem trước: {plan.title}",
+            "row": row,
+            "plan": plan,
+            "p": shown,
+            "months": _months(shown),
+            "loaded": bool(stored),
+        },
+    )
 
 
 def _months(shown: drafting.Preview) -> list[dict[str, Any]]:
@@ -233,10 +289,16 @@ def _months(shown: drafting.Preview) -> list[dict[str, Any]]:
     for s in shown.steps:
         counts[s.occurrence.date] = counts.get(s.occurrence.date, 0) + 1
     months = sorted({(d.year, d.month) for d in counts})
-    return [{"name": f"Tháng {m}/{y}",
-             "weeks": [[(d, counts.get(date(y, m, d), 0)) if d else (0, 0) for d in week]
-                       for week in month_calendar.Calendar().monthdayscalendar(y, m)]}
-            for y, m in months]
+    return [
+        {
+            "name": f"Tháng {m}/{y}",
+            "weeks": [
+                [(d, counts.get(date(y, m, d), 0)) if d else (0, 0) for d in week]
+                for week in month_calendar.Calendar().monthdayscalendar(y, m)
+            ],
+        }
+        for y, m in months
+    ]
 
 
 @router.post("/ke-hoach/nhap/{draft_id}/cong-bo")
@@ -254,18 +316,38 @@ async def publish(request: Request, v: Secretary, draft_id: int) -> Response:
     feed = None
     try:
         with store.write_session(engine) as session:
-            drafts.save_draft(session, draft_id, revision, row.document, by=v.name, now=now,
-                              state="published", plan_id=plan.id)
-            result = drafts.store_plan(session, plan, steps, text, now=now,
-                                       actor=f"{v.name} (trang quản lý)", channel="web")
+            drafts.save_draft(
+                session,
+                draft_id,
+                revision,
+                row.document,
+                by=v.name,
+                now=now,
+                state="published",
+                plan_id=plan.id,
+            )
+            result = drafts.store_plan(
+                session,
+                plan,
+                steps,
+                text,
+                now=now,
+                actor=f"{v.name} (trang quản lý)",
+                channel="web",
+            )
             if form.get("feed"):
                 from kehoach.store import feeds
-                feed = feeds.create(session, "plan", plan.id, now, label=f"tạo khi công bố, {v.name}")[1]
+
+                feed = feeds.create(
+                    session, "plan", plan.id, now, label=f"tạo khi công bố, {v.name}"
+                )[1]
     except drafts.DraftChanged as exc:
         raise Invalid(str(exc)) from None
-    request.session["flash"] = (f"Đã công bố phiên bản {result.version}: thêm {result.added}, "
-                                f"đổi {result.changed}, hủy {result.cancelled}, giữ nguyên "
-                                f"{result.kept} bước.")
+    request.session["flash"] = (
+        f"Đã công bố phiên bản {result.version}: thêm {result.added}, "
+        f"đổi {result.changed}, hủy {result.cancelled}, giữ nguyên "
+        f"{result.kept} bước."
+    )
     if feed:
         request.session["feed"] = feed
     return RedirectResponse(request.url_for("plan_page", plan_id=plan.id).path, 303)
@@ -287,33 +369,55 @@ def plan_page(request: Request, v: Secretary, plan_id: str) -> Response:
     engine = request.app.state.engine
     with store.read_session(engine) as session:
         versions = drafts.plan_versions(session, plan_id)
-        listing = next(p for p in drafts.issued_plans(session, v.unit_id or "",
-                                                       request.app.state.now()) if p.id == plan_id)
+        listing = next(
+            p
+            for p in drafts.issued_plans(session, v.unit_id or "", request.app.state.now())
+            if p.id == plan_id
+        )
         unlinked = _unlinked(session, plan_id)
     feed = request.session.pop("feed", None)
     links = None
     if feed:
         from calendars.feed import feed_urls
+
         public = request.app.state.settings.public_url or str(request.base_url)
         links = feed_urls(public, feed)
-    return page(request, "plan.html", {"title": listing.title, "plan": listing,
-                                       "versions": versions, "unlinked": unlinked,
-                                       "feed": links})
+    return page(
+        request,
+        "plan.html",
+        {
+            "title": listing.title,
+            "plan": listing,
+            "versions": versions,
+            "unlinked": unlinked,
+            "feed": links,
+        },
+    )
 
 
 def _unlinked(session: Any, plan_id: str) -> list[Any]:
     """The active people of the plan's units who have no chat (of any chat channel) linked
     yet, or only a lost one."""
     units = select(plan_units_table.c.unit_id).where(plan_units_table.c.plan_id == plan_id)
-    return list(session.execute(
-        select(people_table.c.id, people_table.c.name, units_table.c.name.label("unit"))
-        .join(units_table, units_table.c.id == people_table.c.unit_id)
-        .where(people_table.c.unit_id.in_(units), people_table.c.active.is_(True),
-               ~select(contacts_table.c.id).where(
-                   contacts_table.c.person_id == people_table.c.id,
-                   contacts_table.c.channel.in_([c.name for c in chat_channels()]),
-                   contacts_table.c.lost_at.is_(None)).exists())
-        .order_by(units_table.c.name, people_table.c.name).limit(500)).all())
+    return list(
+        session.execute(
+            select(people_table.c.id, people_table.c.name, units_table.c.name.label("unit"))
+            .join(units_table, units_table.c.id == people_table.c.unit_id)
+            .where(
+                people_table.c.unit_id.in_(units),
+                people_table.c.active.is_(True),
+                ~select(contacts_table.c.id)
+                .where(
+                    contacts_table.c.person_id == people_table.c.id,
+                    contacts_table.c.channel.in_([c.name for c in chat_channels()]),
+                    contacts_table.c.lost_at.is_(None),
+                )
+                .exists(),
+            )
+            .order_by(units_table.c.name, people_table.c.name)
+            .limit(500)
+        ).all()
+    )
 
 
 @router.post("/ke-hoach/{plan_id}/ma-moi")
@@ -322,16 +426,27 @@ async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
     as long as an invite is: kehoach.chat.links.INVITE_TTL)."""
     from kehoach.chat.links import create_invite
     from kehoach.cli_telegram import bot_username
+
     _plan_of(request, v, plan_id)
     engine, now = request.app.state.engine, request.app.state.now()
     with store.write_session(engine) as session:
-        made = [(p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now))
-                for p in _unlinked(session, plan_id)]
-    username = await asyncio.to_thread(bot_username, request.app.state.settings) \
-        if made else None
+        made = [
+            (p.name, p.unit, create_invite(session, p.id, f"{v.name} (trang quản lý)", now))
+            for p in _unlinked(session, plan_id)
+        ]
+    username = await asyncio.to_thread(bot_username, request.app.state.settings) if made else None
     zalo = request.app.state.settings.zalo_token is not None  # the code links it too
-    return page(request, "invites.html", {"title": "Mã mời Telegram", "plan_id": plan_id,
-                                          "made": made, "username": username, "zalo": zalo})
+    return page(
+        request,
+        "invites.html",
+        {
+            "title": "Mã mời Telegram",
+            "plan_id": plan_id,
+            "made": made,
+            "username": username,
+            "zalo": zalo,
+        },
+    )
 
 
 @router.post("/ke-hoach/{plan_id}/sua")
@@ -342,13 +457,22 @@ async def edit(request: Request, v: Secretary, plan_id: str) -> Response:
         versions = drafts.plan_versions(session, plan_id)
     text = versions[0].content if versions else None
     if not text:
-        raise Invalid("Phiên bản hiện tại của kế hoạch này được nạp trước khi trang quản lý lưu "
-                      "văn bản kế hoạch; hãy nạp lại tệp bằng `kehoach load` một lần.")
+        raise Invalid(
+            "Phiên bản hiện tại của kế hoạch này được nạp trước khi trang quản lý lưu "
+            "văn bản kế hoạch; hãy nạp lại tệp bằng `kehoach load` một lần."
+        )
     doc = drafting.document_of_plan(text)
     with store.write_session(engine) as session:
-        draft_id = drafts.create_draft(session, issuer_id=v.unit_id or "", owner_id=v.id,
-                                       owner_name=v.name, source_name=f"{plan_id}.yaml",
-                                       document=doc, now=now, plan_id=plan_id)
+        draft_id = drafts.create_draft(
+            session,
+            issuer_id=v.unit_id or "",
+            owner_id=v.id,
+            owner_name=v.name,
+            source_name=f"{plan_id}.yaml",
+            document=doc,
+            now=now,
+            plan_id=plan_id,
+        )
     return RedirectResponse(request.url_for("draft_page", draft_id=draft_id).path, 303)
 
 
@@ -359,5 +483,8 @@ def download(request: Request, v: Secretary, plan_id: str, number: int) -> Respo
         found = [x for x in drafts.plan_versions(session, plan_id) if x.number == number]
     if not found or not found[0].content:
         raise NotFound(f"Không có văn bản của phiên bản {number} của kế hoạch «{plan_id}».")
-    return Response(found[0].content, media_type="application/yaml; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{plan_id}-v{number}.yaml"'})
+    return Response(
+        found[0].content,
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{plan_id}-v{number}.yaml"'},
+    )

@@ -7,6 +7,7 @@ CLI and the clock. Functions take an open session and `now`; nothing here knows 
     lines = overdue(session, scope, now, Filters(cluster="cum-y-te", sort="days"))
     [(line.unit_name, line.status.label) for line in lines]
 """
+
 from __future__ import annotations
 
 import base64
@@ -167,32 +168,54 @@ def after(keys: Sequence[Any], values: Sequence[Any], desc: bool) -> Any:
 #: The first cluster name of a step's unit in its plan, for the sort by cluster ("\uffff":
 #: units in no cluster last, as before).
 CLUSTER_NAME = func.coalesce(
-    select(func.min(g.c.name)).join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+    select(func.min(g.c.name))
+    .join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
     .where(m.c.plan_id == t.c.plan_id, m.c.unit_id == t.c.unit_id, g.c.kind == "cluster")
-    .scalar_subquery(), "\uffff")
+    .scalar_subquery(),
+    "\uffff",
+)
 
 
 def sort_keys(sort: str) -> list[tuple[Any, str]]:
     """(expression, kind) of each key of a sort; kind: t = moment, s = text. The step id last
     makes every key unique, so the keyset order is total."""
     unit, plan = units_table.c.name, plans_table.c.title
-    first = {"days": [], "due": [], "unit": [(unit, "s")], "cluster": [(CLUSTER_NAME, "s")],
-             "plan": [(plan, "s")], "title": [(t.c.title, "s")]}[sort]
+    first = {
+        "days": [],
+        "due": [],
+        "unit": [(unit, "s")],
+        "cluster": [(CLUSTER_NAME, "s")],
+        "plan": [(plan, "s")],
+        "title": [(t.c.title, "s")],
+    }[sort]
     return [*first, (DEADLINE, "t"), (t.c.id, "s")]
 
 
 def _base() -> Any:
-    return (select(*(t.c[c] for c in COLUMNS), t.c.due_time, t.c.obligation,
-                   units_table.c.name.label("unit_name"), plans_table.c.title.label("plan_title"))
-            .join(units_table, units_table.c.id == t.c.unit_id)
-            .join(plans_table, plans_table.c.id == t.c.plan_id))
+    return (
+        select(
+            *(t.c[c] for c in COLUMNS),
+            t.c.due_time,
+            t.c.obligation,
+            units_table.c.name.label("unit_name"),
+            plans_table.c.title.label("plan_title"),
+        )
+        .join(units_table, units_table.c.id == t.c.unit_id)
+        .join(plans_table, plans_table.c.id == t.c.plan_id)
+    )
 
 
 def _in_cluster(cluster: str) -> Any:
-    return exists(select(m.c.unit_id).join(g, and_(g.c.plan_id == m.c.plan_id,
-                                                   g.c.id == m.c.group_id))
-                  .where(m.c.plan_id == t.c.plan_id, m.c.unit_id == t.c.unit_id,
-                         g.c.kind == "cluster", g.c.id == cluster))
+    return exists(
+        select(m.c.unit_id)
+        .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+        .where(
+            m.c.plan_id == t.c.plan_id,
+            m.c.unit_id == t.c.unit_id,
+            g.c.kind == "cluster",
+            g.c.id == cluster,
+        )
+    )
 
 
 def _filters(f: Filters) -> list[Any]:
@@ -206,15 +229,19 @@ def _filters(f: Filters) -> list[Any]:
     return where
 
 
-def clusters_of(session: Session, plan_ids: Iterable[str], unit_ids: Iterable[str] | None = None
-                ) -> dict[tuple[str, str], list[tuple[str, str]]]:
+def clusters_of(
+    session: Session, plan_ids: Iterable[str], unit_ids: Iterable[str] | None = None
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(plan, unit) → [(cluster id, name)], for the clusters of these plans (and units)."""
     wanted = sorted(set(plan_ids))
     found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     if wanted:
-        query = (select(m.c.plan_id, m.c.unit_id, g.c.id, g.c.name)
-                 .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-                 .where(g.c.kind == "cluster", m.c.plan_id.in_(wanted)).order_by(g.c.name))
+        query = (
+            select(m.c.plan_id, m.c.unit_id, g.c.id, g.c.name)
+            .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+            .where(g.c.kind == "cluster", m.c.plan_id.in_(wanted))
+            .order_by(g.c.name)
+        )
         if unit_ids is not None:
             query = query.where(m.c.unit_id.in_(sorted(set(unit_ids))))
         for plan_id, unit_id, gid, name in session.execute(query):
@@ -222,12 +249,25 @@ def clusters_of(session: Session, plan_ids: Iterable[str], unit_ids: Iterable[st
     return found
 
 
-def _line(r: Any, clusters: dict[tuple[str, str], list[tuple[str, str]]],
-          now: datetime) -> StepLine:
+def _line(
+    r: Any, clusters: dict[tuple[str, str], list[tuple[str, str]]], now: datetime
+) -> StepLine:
     step = facts(r)
-    return StepLine(r.id, r.title, r.obligation, r.kind, r.plan_id, r.plan_title,
-                    r.unit_id, r.unit_name, tuple(clusters.get((r.plan_id, r.unit_id), ())),
-                    r.due_date, r.due_time, step.deadline, status(step, now))
+    return StepLine(
+        r.id,
+        r.title,
+        r.obligation,
+        r.kind,
+        r.plan_id,
+        r.plan_title,
+        r.unit_id,
+        r.unit_name,
+        tuple(clusters.get((r.plan_id, r.unit_id), ())),
+        r.due_date,
+        r.due_time,
+        step.deadline,
+        status(step, now),
+    )
 
 
 @dataclass(frozen=True)
@@ -237,8 +277,9 @@ class StepList:
     overdue: bool
     days: int = 0
 
-    def where(self, scope: Collection[str] | None, now: datetime, f: Filters,
-              count: bool = False) -> list[Any]:
+    def where(
+        self, scope: Collection[str] | None, now: datetime, f: Filters, count: bool = False
+    ) -> list[Any]:
         """The conditions on `steps`: in scope, filtered, and late (or due soon) at `now`.
 
         The bounds are on the deadline, which ix_steps_state_deadline orders: a page or a
@@ -252,13 +293,13 @@ class StepList:
             # days late = max(1, ⌈(now − deadline) / 1 day⌉) ≥ n  ⇔  deadline < now − (n−1) days
             where += [t.c.kind.in_(sorted(LATE_KINDS))]
             if f.min_days <= 1:
-                where += [DEADLINE <= now] + ([t.c.due_at <= now] if count else [])
+                where += [now >= DEADLINE] + ([t.c.due_at <= now] if count else [])
             else:
                 before = now - timedelta(days=f.min_days - 1)
-                where += [DEADLINE < before] + ([t.c.due_at < before] if count else [])
+                where += [before > DEADLINE] + ([t.c.due_at < before] if count else [])
         else:
             end = now + timedelta(days=self.days)
-            where += [DEADLINE > now, DEADLINE <= end] + ([t.c.due_at <= end] if count else [])
+            where += [now < DEADLINE, end >= DEADLINE] + ([t.c.due_at <= end] if count else [])
         return where
 
     def shifts(self, f: Filters) -> list[timedelta]:
@@ -283,8 +324,15 @@ def narrowed(session: Session, scope: Collection[str] | None) -> Collection[str]
     return EVERYTHING if len(set(scope)) >= units else scope
 
 
-def step_page(session: Session, scope: Collection[str] | None, now: datetime, which: StepList,
-              f: Filters, cursor: str | None = None, limit: int = 50) -> Page[StepLine]:
+def step_page(
+    session: Session,
+    scope: Collection[str] | None,
+    now: datetime,
+    which: StepList,
+    f: Filters,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[StepLine]:
     """One page of a list of steps, `limit` rows after `cursor` (None: the first page).
     `scope` None (EVERYTHING) is every unit: the command line's view."""
     if scope is not EVERYTHING and not scope:
@@ -308,9 +356,13 @@ def step_page(session: Session, scope: Collection[str] | None, now: datetime, wh
     # the total (a count over every late step's index entry) is kept while exact, as the
     # summaries are: it depends on what they depend on, and on the filters
     counted = select(func.count()).select_from(t).where(*which.where(wanted, now, f, count=True))
-    total = kept(session, ("count", which, f.plan, f.unit, f.cluster, f.min_days,
-                           scope_key(wanted)), now,
-                 lambda: int(session.execute(counted).scalar_one()), which.shifts(f))
+    total = kept(
+        session,
+        ("count", which, f.plan, f.unit, f.cluster, f.min_days, scope_key(wanted)),
+        now,
+        lambda: int(session.execute(counted).scalar_one()),
+        which.shifts(f),
+    )
     more = len(marks) > limit
     marks = marks[:limit]
     found = {r.id: r for r in session.execute(_base().where(t.c.id.in_([k[-1] for k in marks])))}
@@ -325,13 +377,39 @@ Clusters = tuple[tuple[str, str], ...]
 #: The columns of a list line as a stream reads them: the step's own, no join (the names are
 #: looked up in dicts read once), each as the driver gives it (`_RawLines` decodes).
 #: (`_RawLines.line` reads them by position: escalation is the 15th.)
-LINE_COLUMNS = ("id", "title", "obligation", "kind", "plan_id", "unit_id", "due_date",
-                "due_time", "due_at", "extended_until", "state", "done_at", "tentative",
-                "reminders", "escalation", "escalated_level", "extension_requested_at",
-                "timezone")
+LINE_COLUMNS = (
+    "id",
+    "title",
+    "obligation",
+    "kind",
+    "plan_id",
+    "unit_id",
+    "due_date",
+    "due_time",
+    "due_at",
+    "extended_until",
+    "state",
+    "done_at",
+    "tentative",
+    "reminders",
+    "escalation",
+    "escalated_level",
+    "extension_requested_at",
+    "timezone",
+)
 #: What a step's status depends on (`lifecycle.status` of `facts`), besides `now`.
-STATUS_INPUTS = ("kind", "state", "done_at", "due_at", "extended_until", "tentative",
-                 "reminders", "escalation", "escalated_level", "timezone")
+STATUS_INPUTS = (
+    "kind",
+    "state",
+    "done_at",
+    "due_at",
+    "extended_until",
+    "tentative",
+    "reminders",
+    "escalation",
+    "escalated_level",
+    "timezone",
+)
 _JSON = ("reminders", "escalation")
 _MOMENTS = ("due_at", "extended_until", "done_at", "extension_requested_at")
 
@@ -367,15 +445,17 @@ class _RawLines:
         self.units = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
         self.plans = dict(session.execute(select(plans_table.c.id, plans_table.c.title)).all())
         self.clusters: dict[tuple[str, str], Clusters] = {
-            k: tuple(v) for k, v in clusters_of(session, self.plans).items()}
+            k: tuple(v) for k, v in clusters_of(session, self.plans).items()
+        }
         self.status: dict[tuple[Any, ...], tuple[datetime, StepStatus]] = {}
         self.days: dict[Any, date] = {}
         #: (plan, unit) → the line's plan, plan title, unit, unit name, clusters
         self.names: dict[tuple[str, str], tuple[str, str, str, str, Clusters]] = {}
         self.times: dict[Any, time | None] = {}
         self.moment = UTCDateTime().process_result_value
-        self.inputs = itemgetter(*(LINE_COLUMNS.index(n) for n in STATUS_INPUTS
-                                   if n != "escalation"))
+        self.inputs = itemgetter(
+            *(LINE_COLUMNS.index(n) for n in STATUS_INPUTS if n != "escalation")
+        )
         self.at = {n: LINE_COLUMNS.index(n) for n in LINE_COLUMNS}
 
     def _facts(self, r: Any, rungs: list[Any]) -> Any:
@@ -413,16 +493,33 @@ class _RawLines:
         names = self.names.get((plan, unit))
         if names is None:
             names = self.names[(plan, unit)] = (
-                plan, self.plans.get(plan, plan), unit, self.units.get(unit, unit),
-                self.clusters.get((plan, unit), ()))
+                plan,
+                self.plans.get(plan, plan),
+                unit,
+                self.units.get(unit, unit),
+                self.clusters.get((plan, unit), ()),
+            )
         day = self.days.get(r[6])
-        return StepLine(r[0], r[1], r[2], r[3], *names,
-                        self._day(r[6]) if day is None else day,
-                        None if r[7] is None else self._time(r[7]), *known)
+        return StepLine(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            *names,
+            self._day(r[6]) if day is None else day,
+            None if r[7] is None else self._time(r[7]),
+            *known,
+        )
 
 
-def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,
-                 which: StepList, f: Filters, batch: int = 2000) -> Iterator[StepLine]:
+def stream_lines(
+    session: Session,
+    scope: Collection[str] | None,
+    now: datetime,
+    which: StepList,
+    f: Filters,
+    batch: int = 2000,
+) -> Iterator[StepLine]:
     """Every step of a list in the list's order, read in batches as they are consumed (the
     exports and the CLI): memory does not grow with the number of rows."""
     if scope is not EVERYTHING and not scope:
@@ -433,22 +530,31 @@ def stream_lines(session: Session, scope: Collection[str] | None, now: datetime,
         joined = joined.join(units_table, units_table.c.id == t.c.unit_id)
     elif f.sort == "plan":
         joined = joined.join(plans_table, plans_table.c.id == t.c.plan_id)
-    query = (select(*(_raw(c) for c in LINE_COLUMNS)).select_from(joined)
-             .where(*which.where(narrowed(session, scope), now, f))
-             .order_by(*(e.desc() if f.desc else e.asc() for e, _ in keys)))
+    query = (
+        select(*(_raw(c) for c in LINE_COLUMNS))
+        .select_from(joined)
+        .where(*which.where(narrowed(session, scope), now, f))
+        .order_by(*(e.desc() if f.desc else e.asc() for e, _ in keys))
+    )
     lines = _RawLines(session, now)
     for r in session.execute(query.execution_options(yield_per=batch)):
         yield lines.line(r)
 
 
-def overdue(session: Session, scope: Collection[str], now: datetime,
-            f: Filters = Filters()) -> list[StepLine]:
+def overdue(
+    session: Session, scope: Collection[str], now: datetime, f: Filters = Filters()
+) -> list[StepLine]:
     """Open steps late at `now` (overdue or escalated), at least `f.min_days` days late."""
     return list(stream_lines(session, scope, now, OVERDUE, f))
 
 
-def upcoming(session: Session, scope: Collection[str], now: datetime, days: int,
-             f: Filters = Filters(sort="due")) -> list[StepLine]:
+def upcoming(
+    session: Session,
+    scope: Collection[str],
+    now: datetime,
+    days: int,
+    f: Filters = Filters(sort="due"),
+) -> list[StepLine]:
     """Open steps due in the next `days` days (events and phases included)."""
     return list(stream_lines(session, scope, now, StepList(False, days), f))
 
@@ -459,7 +565,8 @@ def step(session: Session, scope: Collection[str], step_id: str) -> Any | None:
         select(t, units_table.c.name.label("unit_name"), plans_table.c.title.label("plan_title"))
         .join(units_table, units_table.c.id == t.c.unit_id)
         .join(plans_table, plans_table.c.id == t.c.plan_id)
-        .where(t.c.id == step_id)).one_or_none()
+        .where(t.c.id == step_id)
+    ).one_or_none()
     if row is None or row.unit_id not in scope:
         return None
     return row
@@ -475,17 +582,30 @@ class StepView:
     allowed: list[Action]
 
 
-def step_view(session: Session, scope: Collection[str], step_id: str,
-              now: datetime) -> StepView | None:
+def step_view(
+    session: Session, scope: Collection[str], step_id: str, now: datetime
+) -> StepView | None:
     """The step's view, if it exists and is in scope."""
     row = step(session, scope, step_id)
     if row is None:
         return None
     clusters = clusters_of(session, [row.plan_id]).get((row.plan_id, row.unit_id), [])
     f = facts(row)
-    line = StepLine(row.id, row.title, row.obligation, row.kind, row.plan_id, row.plan_title,
-                    row.unit_id, row.unit_name, tuple(clusters), row.due_date, row.due_time,
-                    f.deadline, status(f, now))
+    line = StepLine(
+        row.id,
+        row.title,
+        row.obligation,
+        row.kind,
+        row.plan_id,
+        row.plan_title,
+        row.unit_id,
+        row.unit_name,
+        tuple(clusters),
+        row.due_date,
+        row.due_time,
+        f.deadline,
+        status(f, now),
+    )
     return StepView(row, line, trail(session, step_id), allowed_actions(row))
 
 
@@ -497,15 +617,19 @@ def in_scope(session: Session, scope: Collection[str], step_id: str) -> bool:
 def trail(session: Session, step_id: str) -> list[Any]:
     """The step's audit rows, oldest first."""
     tr = transitions_table
-    return list(session.execute(select(tr).where(tr.c.step_id == step_id)
-                                .order_by(tr.c.at, tr.c.id)))
+    return list(
+        session.execute(select(tr).where(tr.c.step_id == step_id).order_by(tr.c.at, tr.c.id))
+    )
 
 
 def allowed_actions(row: Any) -> list[Action]:
     """The board's actions the lifecycle allows on the step now."""
     step_facts = facts(row)
-    return [a for a in (Action.DONE, Action.GRANT, Action.REFUSE, Action.EXCUSE)
-            if refusal(step_facts, a) is None]
+    return [
+        a
+        for a in (Action.DONE, Action.GRANT, Action.REFUSE, Action.EXCUSE)
+        if refusal(step_facts, a) is None
+    ]
 
 
 def _outcomes(now: datetime) -> dict[str, Any]:
@@ -513,14 +637,17 @@ def _outcomes(now: datetime) -> dict[str, Any]:
     and phases and cancelled steps are left out by the callers."""
     pending, done = t.c.state == "pending", t.c.state == "done"
     late_done = and_(done, t.c.done_at.is_not(None), t.c.done_at > DEADLINE)
-    return {"on_time": and_(done, ~late_done), "late": and_(pending, DEADLINE <= now),
-            "done_late": late_done, "upcoming": and_(pending, DEADLINE > now),
-            "excused": t.c.state == "excused"}
+    return {
+        "on_time": and_(done, ~late_done),
+        "late": and_(pending, now >= DEADLINE),
+        "done_late": late_done,
+        "upcoming": and_(pending, now < DEADLINE),
+        "excused": t.c.state == "excused",
+    }
 
 
 def _sums(now: datetime) -> list[Any]:
-    return [func.sum(case((cond, 1), else_=0)).label(name)
-            for name, cond in _outcomes(now).items()]
+    return [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in _outcomes(now).items()]
 
 
 def _counted(session: Session, scope: Collection[str], plan: str | None) -> list[Any]:
@@ -531,8 +658,9 @@ def _counted(session: Session, scope: Collection[str], plan: str | None) -> list
     return where + ([t.c.plan_id == plan] if plan else [])
 
 
-def summaries(session: Session, scope: Collection[str], now: datetime, by: str,
-              plan: str | None = None) -> list[Counts]:
+def summaries(
+    session: Session, scope: Collection[str], now: datetime, by: str, plan: str | None = None
+) -> list[Counts]:
     """Deadlines by outcome per unit (`by="unit"`) or per cluster (`by="cluster"`), most late
     first: one GROUP BY (plan, unit) in the database (index ix_steps_plan_id_unit_id_kind),
     whose few thousand rows are then added up per unit or per cluster of the unit. Kept
@@ -543,21 +671,30 @@ def summaries(session: Session, scope: Collection[str], now: datetime, by: str,
     return kept(session, key, now, lambda: _summaries(session, scope, now, by, plan))
 
 
-def _summaries(session: Session, scope: Collection[str], now: datetime, by: str,
-               plan: str | None) -> list[Counts]:
+def _summaries(
+    session: Session, scope: Collection[str], now: datetime, by: str, plan: str | None
+) -> list[Counts]:
     names = ("on_time", "late", "done_late", "upcoming", "excused")
-    per = session.execute(select(t.c.plan_id, t.c.unit_id, *_sums(now))
-                          .where(*_counted(session, scope, plan))
-                          .group_by(t.c.plan_id, t.c.unit_id)).all()
+    per = session.execute(
+        select(t.c.plan_id, t.c.unit_id, *_sums(now))
+        .where(*_counted(session, scope, plan))
+        .group_by(t.c.plan_id, t.c.unit_id)
+    ).all()
     counts: dict[str, Counts] = {}
     if by == "unit":
         unit_names = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
-        keys = {(r.plan_id, r.unit_id): [(r.unit_id, unit_names.get(r.unit_id, r.unit_id))]
-                for r in per}
+        keys = {
+            (r.plan_id, r.unit_id): [(r.unit_id, unit_names.get(r.unit_id, r.unit_id))] for r in per
+        }
     else:
         clusters = clusters_of(session, {r.plan_id for r in per})
-        keys = {(r.plan_id, r.unit_id): [(f"{r.plan_id}/{cid}", name) for cid, name in
-                                         clusters.get((r.plan_id, r.unit_id), ())] for r in per}
+        keys = {
+            (r.plan_id, r.unit_id): [
+                (f"{r.plan_id}/{cid}", name)
+                for cid, name in clusters.get((r.plan_id, r.unit_id), ())
+            ]
+            for r in per
+        }
     for r in per:
         for key, name in keys[(r.plan_id, r.unit_id)]:
             c = counts.setdefault(key, Counts(key, name))
@@ -566,23 +703,35 @@ def _summaries(session: Session, scope: Collection[str], now: datetime, by: str,
     return sorted(counts.values(), key=lambda c: (-c.late, c.name, c.key))
 
 
-def summary_page(session: Session, scope: Collection[str], now: datetime, by: str,
-                 plan: str | None = None, cursor: str | None = None, limit: int = 50
-                 ) -> Page[Counts]:
+def summary_page(
+    session: Session,
+    scope: Collection[str],
+    now: datetime,
+    by: str,
+    plan: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Counts]:
     """A page of `summaries`, most late first, keyset on (late, name, key)."""
     counts = summaries(session, scope, now, by, plan)
     start = 0
     if cursor:
         late, name, key = decode_cursor(cursor, "late:" + by, False, "iss")
         mark = (-late, name, key)
-        start = next((i for i, c in enumerate(counts) if (-c.late, c.name, c.key) > mark),
-                     len(counts))
-    items = counts[start:start + limit]
+        start = next(
+            (i for i, c in enumerate(counts) if (-c.late, c.name, c.key) > mark), len(counts)
+        )
+    items = counts[start : start + limit]
     more = start + limit < len(counts)
     last = items[-1] if items else None
-    return Page(items, len(counts), encode_cursor("late:" + by, False,
-                                                  [last.late, last.name, last.key])
-                if more and last else None, limit)
+    return Page(
+        items,
+        len(counts),
+        encode_cursor("late:" + by, False, [last.late, last.name, last.key])
+        if more and last
+        else None,
+        limit,
+    )
 
 
 @dataclass(frozen=True)
@@ -609,33 +758,52 @@ class Month:
         return f"{self.month:02d}/{self.year}"
 
 
-def monthly(session: Session, scope: Collection[str], now: datetime, by: str,
-            keys: Collection[str] | None = None, plan: str | None = None
-            ) -> dict[str, list[Month]]:
+def monthly(
+    session: Session,
+    scope: Collection[str],
+    now: datetime,
+    by: str,
+    keys: Collection[str] | None = None,
+    plan: str | None = None,
+) -> dict[str, list[Month]]:
     """Per plan (plan ids, `by="plan"`) or per cluster ("plan/cluster" keys), month by month
     of the plan's due date: one GROUP BY (plan, due date; plan, unit, due date for clusters),
     added up per month and cluster here. `keys` limits it to those shown. Kept between
     requests while exact (summary_cache)."""
     if not scope:
         return {}
-    key = ("monthly", by, plan, None if keys is None else frozenset(keys),
-           scope_key(narrowed(session, scope)))
+    key = (
+        "monthly",
+        by,
+        plan,
+        None if keys is None else frozenset(keys),
+        scope_key(narrowed(session, scope)),
+    )
     return kept(session, key, now, lambda: _monthly(session, scope, now, by, keys, plan))
 
 
-def _monthly(session: Session, scope: Collection[str], now: datetime, by: str,
-             keys: Collection[str] | None, plan: str | None) -> dict[str, list[Month]]:
+def _monthly(
+    session: Session,
+    scope: Collection[str],
+    now: datetime,
+    by: str,
+    keys: Collection[str] | None,
+    plan: str | None,
+) -> dict[str, list[Month]]:
     out = _outcomes(now)
-    cols = [func.sum(case((out["on_time"], 1), else_=0)).label("on_time"),
-            func.sum(case((or_(out["late"], out["done_late"]), 1), else_=0)).label("late")]
-    where = [*_counted(session, scope, plan), DEADLINE <= now, t.c.state != "excused"]
+    cols = [
+        func.sum(case((out["on_time"], 1), else_=0)).label("on_time"),
+        func.sum(case((or_(out["late"], out["done_late"]), 1), else_=0)).label("late"),
+    ]
+    where = [*_counted(session, scope, plan), now >= DEADLINE, t.c.state != "excused"]
     groups: list[Any] = [t.c.plan_id]
     of: dict[tuple[str, str], list[str]] = {}  # (plan, unit) → cluster keys
     if by == "cluster":
-        members = session.execute(select(m.c.plan_id, m.c.unit_id, m.c.group_id)
-                                  .join(g, and_(g.c.plan_id == m.c.plan_id,
-                                                g.c.id == m.c.group_id))
-                                  .where(g.c.kind == "cluster")).all()
+        members = session.execute(
+            select(m.c.plan_id, m.c.unit_id, m.c.group_id)
+            .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+            .where(g.c.kind == "cluster")
+        ).all()
         for p, u, gid in members:
             if keys is None or f"{p}/{gid}" in keys:
                 of.setdefault((p, u), []).append(f"{p}/{gid}")
@@ -644,17 +812,21 @@ def _monthly(session: Session, scope: Collection[str], now: datetime, by: str,
     elif keys is not None:
         where.append(t.c.plan_id.in_(sorted(keys)))
     sums: dict[str, dict[tuple[int, int], list[int]]] = defaultdict(
-        lambda: defaultdict(lambda: [0, 0]))
+        lambda: defaultdict(lambda: [0, 0])
+    )
     # by day, not by month: a plan has a few hundred due dates, and the database then
     # computes no month for each of its steps
-    for r in session.execute(select(*groups, t.c.due_date, *cols)
-                             .where(*where).group_by(*groups, t.c.due_date)):
-        for key in (of.get((r.plan_id, r.unit_id), []) if by == "cluster" else [r.plan_id]):
+    for r in session.execute(
+        select(*groups, t.c.due_date, *cols).where(*where).group_by(*groups, t.c.due_date)
+    ):
+        for key in of.get((r.plan_id, r.unit_id), []) if by == "cluster" else [r.plan_id]:
             cell = sums[key][(r.due_date.year, r.due_date.month)]
             cell[0] += int(r.on_time)
             cell[1] += int(r.late)
-    return {key: [Month(y, mo, on, late) for (y, mo), (on, late) in sorted(months.items())]
-            for key, months in sums.items()}
+    return {
+        key: [Month(y, mo, on, late) for (y, mo), (on, late) in sorted(months.items())]
+        for key, months in sums.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -675,24 +847,24 @@ def choices(session: Session, scope: Collection[str]) -> Choices:
     wanted = sorted(scope)
     plans = select(plans_table.c.id, plans_table.c.title).order_by(plans_table.c.title)
     units = select(units_table.c.id, units_table.c.name).order_by(units_table.c.name)
-    clusters = (select(g.c.id, g.c.name).where(g.c.kind == "cluster").distinct()
-                .order_by(g.c.name))
+    clusters = select(g.c.id, g.c.name).where(g.c.kind == "cluster").distinct().order_by(g.c.name)
     if not everything:
-        plan_ids = select(plan_units_table.c.plan_id).where(
-            plan_units_table.c.unit_id.in_(wanted))
+        plan_ids = select(plan_units_table.c.plan_id).where(plan_units_table.c.unit_id.in_(wanted))
         plans = plans.where(plans_table.c.id.in_(plan_ids))
         units = units.where(units_table.c.id.in_(wanted))
-        clusters = clusters.join(m, and_(g.c.plan_id == m.c.plan_id,
-                                         g.c.id == m.c.group_id)).where(m.c.unit_id.in_(wanted))
-    return Choices(*([(r[0], r[1]) for r in session.execute(q)]
-                     for q in (plans, units, clusters)))
+        clusters = clusters.join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id)).where(
+            m.c.unit_id.in_(wanted)
+        )
+    return Choices(*([(r[0], r[1]) for r in session.execute(q)] for q in (plans, units, clusters)))
 
 
 def _people_query(session: Session, scope: Collection[str], unit: str | None) -> Any:
     p = people_table
-    query = (select(p, units_table.c.name.label("unit_name"))
-             .outerjoin(units_table, units_table.c.id == p.c.unit_id)
-             .where(p.c.active.is_(True)))
+    query = (
+        select(p, units_table.c.name.label("unit_name"))
+        .outerjoin(units_table, units_table.c.id == p.c.unit_id)
+        .where(p.c.active.is_(True))
+    )
     wanted = narrowed(session, scope)  # every unit: no IN of 10,000 ids (0.2 s on PostgreSQL)
     if wanted is EVERYTHING:
         query = query.where(p.c.unit_id.is_not(None))
@@ -704,25 +876,38 @@ def _people_query(session: Session, scope: Collection[str], unit: str | None) ->
 PEOPLE_KEYS = (people_table.c.unit_id, people_table.c.name, people_table.c.id)
 
 
-def people_page(session: Session, scope: Collection[str], unit: str | None = None,
-                cursor: str | None = None, limit: int = 50) -> Page[PersonView]:
+def people_page(
+    session: Session,
+    scope: Collection[str],
+    unit: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[PersonView]:
     """A page of the active people of the units in scope, by unit, name and id (keyset)."""
     if not scope:
         return Page([], 0, None, limit)
     query = _people_query(session, scope, unit)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     if cursor:
-        query = query.where(after(PEOPLE_KEYS, decode_cursor(cursor, "people", False, "ssi"),
-                                  False))
+        query = query.where(
+            after(PEOPLE_KEYS, decode_cursor(cursor, "people", False, "ssi"), False)
+        )
     rows = session.execute(query.order_by(*PEOPLE_KEYS).limit(limit + 1)).all()
     items = person_views(session, rows[:limit])
     last = rows[limit - 1] if len(rows) > limit else None
-    return Page(items, total, encode_cursor("people", False, [last.unit_id, last.name, last.id])
-                if last is not None else None, limit)
+    return Page(
+        items,
+        total,
+        encode_cursor("people", False, [last.unit_id, last.name, last.id])
+        if last is not None
+        else None,
+        limit,
+    )
 
 
-def stream_people(session: Session, scope: Collection[str], unit: str | None = None
-                  ) -> Iterator[PersonView]:
+def stream_people(
+    session: Session, scope: Collection[str], unit: str | None = None
+) -> Iterator[PersonView]:
     """Every active person in scope, in the pages' order, read in batches (the exports)."""
     if scope:
         query = _people_query(session, scope, unit).order_by(*PEOPLE_KEYS)

@@ -1,5 +1,6 @@
 """Jinja2 pages: autoescaped HTML (a step title with `<script>` shows as text), StrictUndefined
 (a missing variable is a bug found by the tests, not an empty cell), Vietnamese filters."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time
@@ -40,8 +41,12 @@ def _cell(value: object) -> str:
 
 
 environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 environment.filters.update(cell=_cell, day=_day, clock=_clock, money=_money, weekday=vi.day)
 templates = Jinja2Templates(env=environment)
 
@@ -50,13 +55,24 @@ def has_template(name: str) -> bool:
     return (HERE / "templates" / name).is_file()
 
 
-def page(request: Request, name: str, context: dict[str, Any], *, status: int = 200,
-         headers: dict[str, str] | None = None) -> HTMLResponse:
+def page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     """Render `name` with the viewer, the CSRF token and the flash message of the session."""
     from kehoach.web.auth import csrf_token
+
     session = request.scope.get("session")
     flash = session.pop("flash", None) if session is not None else None
-    full = {"viewer": request.state.viewer if hasattr(request.state, "viewer") else None,
-            "csrf": csrf_token(request) if session is not None else "", "flash": flash,
-            "path": request.url.path, **context}
+    full = {
+        "viewer": request.state.viewer if hasattr(request.state, "viewer") else None,
+        "csrf": csrf_token(request) if session is not None else "",
+        "flash": flash,
+        "path": request.url.path,
+        **context,
+    }
     return templates.TemplateResponse(request, name, full, status_code=status, headers=headers)

@@ -13,6 +13,7 @@ and how a path is written to a log.
 - KEHOACH_ALLOWED_HOSTS (comma-separated names, `*.example.org` for subdomains): when set, any
   other Host header gets 400.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -26,8 +27,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kehoach.documents import MAX_UPLOAD
 from kehoach.settings import Settings
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 HSTS = "max-age=31536000"
 #: The largest request body taken (the board's forms and JSON are a few KiB) ...
 MAX_BODY = 64 * 1024
@@ -43,6 +46,8 @@ def body_limit(path: str) -> int:
 def too_large_message(limit: int) -> str:
     size = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 1024} KiB"
     return f"Nội dung gửi lên quá lớn (tối đa {size})."
+
+
 #: Path words under which the next part is a secret (a feed token): /lich/TOKEN.ics.
 FEED_WORDS = frozenset({"lich", "ical", "feed", "feeds"})
 URLSAFE = re.compile(r"[A-Za-z0-9_-]{20,}")
@@ -50,8 +55,12 @@ URLSAFE = re.compile(r"[A-Za-z0-9_-]{20,}")
 
 def headers_for(settings: Settings) -> list[tuple[bytes, bytes]]:
     """The security headers every response gets."""
-    pairs = [("content-security-policy", CSP), ("x-content-type-options", "nosniff"),
-             ("referrer-policy", "same-origin"), ("x-frame-options", "DENY")]
+    pairs = [
+        ("content-security-policy", CSP),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+    ]
     if (settings.public_url or "").lower().startswith("https://"):
         pairs.append(("strict-transport-security", HSTS))
     return [(k.encode(), v.encode()) for k, v in pairs]
@@ -85,7 +94,8 @@ def token_shaped(part: str) -> bool:
     letter or an underscore, or 40+ of them), an extension aside; ids and words do not."""
     stem = part.split(".", 1)[0]
     return bool(URLSAFE.fullmatch(stem)) and (
-        len(stem) >= 40 or "_" in stem or any(c.isupper() for c in stem))
+        len(stem) >= 40 or "_" in stem or any(c.isupper() for c in stem)
+    )
 
 
 def loggable(path: str) -> str:
@@ -147,6 +157,7 @@ class Guard:
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
+
         return replay, None
 
     @staticmethod

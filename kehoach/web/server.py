@@ -5,6 +5,7 @@ instead of uvicorn's `sys.exit(1)`; uvicorn's own access log is off (it would wr
 tokens; app.AccessLog writes one JSON line per request instead), and signals stay with the
 caller's loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,10 +49,11 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise HttpUnavailable(f"không mở được trang quản lý ở {host}:{port}: {os_reason(exc)}; "
-                              f"đặt {PORT_SETTING} để dùng cổng khác, hoặc "
-                              f"{PORT_SETTING}={BOARD_OFF} để chạy không có trang quản lý"
-                              ) from None
+        raise HttpUnavailable(
+            f"không mở được trang quản lý ở {host}:{port}: {os_reason(exc)}; "
+            f"đặt {PORT_SETTING} để dùng cổng khác, hoặc "
+            f"{PORT_SETTING}={BOARD_OFF} để chạy không có trang quản lý"
+        ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -60,8 +62,16 @@ def bind(host: str, port: int) -> socket.socket:
 def make_server(app: FastAPI) -> Server:
     """uvicorn's proxy headers are off: it would believe X-Forwarded-For from loopback; the
     app believes it only from KEHOACH_TRUSTED_PROXIES (app.create_app)."""
-    return Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                 server_header=False, proxy_headers=False))
+    return Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+        )
+    )
 
 
 async def run(app: FastAPI, sock: socket.socket, stop: asyncio.Event) -> None:
@@ -114,25 +124,43 @@ def login_hint(engine: Engine) -> str:
 
     from .auth import BOARD_ROLES
     from .demo import kehoach_command
+
     command = kehoach_command()  # .venv/bin/kehoach when `kehoach` is not on the PATH
     with store.read_session(engine) as session:
-        ready = session.execute(select(func.count()).select_from(p).where(
-            p.c.active.is_(True), p.c.login.is_not(None), p.c.password_hash.is_not(None),
-            p.c.board_role.in_([str(r) for r in BOARD_ROLES]))).scalar_one()
+        ready = session.execute(
+            select(func.count())
+            .select_from(p)
+            .where(
+                p.c.active.is_(True),
+                p.c.login.is_not(None),
+                p.c.password_hash.is_not(None),
+                p.c.board_role.in_([str(r) for r in BOARD_ROLES]),
+            )
+        ).scalar_one()
     if ready:
-        return (f"Đăng nhập: {ready} người có tên đăng nhập và mật khẩu; đặt lại mật khẩu bằng "
-                f"`{command} person password TÊN-ĐĂNG-NHẬP`.")
-    return (f"Chưa ai đăng nhập được: thêm người bằng `{command} person add \"Tên\" --unit "
-            f"ĐƠN-VỊ --board-role secretary --login thuky`, rồi `{command} person password "
-            "thuky`.")
+        return (
+            f"Đăng nhập: {ready} người có tên đăng nhập và mật khẩu; đặt lại mật khẩu bằng "
+            f"`{command} person password TÊN-ĐĂNG-NHẬP`."
+        )
+    return (
+        f'Chưa ai đăng nhập được: thêm người bằng `{command} person add "Tên" --unit '
+        f"ĐƠN-VỊ --board-role secretary --login thuky`, rồi `{command} person password "
+        "thuky`."
+    )
 
 
-def board_task(settings: Settings, engine: Engine, now: Callable[[], datetime],
-               stop: asyncio.Event, announce: Callable[[str], None]) -> asyncio.Task[None] | None:
+def board_task(
+    settings: Settings,
+    engine: Engine,
+    now: Callable[[], datetime],
+    stop: asyncio.Event,
+    announce: Callable[[str], None],
+) -> asyncio.Task[None] | None:
     """Start the board in the running loop (kehoach serve); None, said aloud, when it is off
     on purpose (KEHOACH_HTTP_PORT=off). HttpUnavailable when it cannot listen: a service
     whose board silently went missing is worse than one that refuses to start."""
     from .app import create_app
+
     if settings.http_port is None:
         announce(f"Trang quản lý: tắt ({PORT_SETTING}={BOARD_OFF}).")
         return None
@@ -143,8 +171,10 @@ def board_task(settings: Settings, engine: Engine, now: Callable[[], datetime],
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     local = f"http://{shown}:{sock.getsockname()[1]}"
     public = settings.public_url or ""
-    announce(f"Trang quản lý: {local}/" + (f" (công khai: {public})"
-                                           if public and public != local else ""))
+    announce(
+        f"Trang quản lý: {local}/"
+        + (f" (công khai: {public})" if public and public != local else "")
+    )
     announce(login_hint(engine))
 
     async def serving() -> None:
@@ -154,4 +184,5 @@ def board_task(settings: Settings, engine: Engine, now: Callable[[], datetime],
             log.exception("trang quản lý dừng vì lỗi")
         finally:
             sock.close()
+
     return asyncio.create_task(serving())

@@ -9,6 +9,7 @@ framework here, so the CLI imports it quickly.
     person_of(session, sid, now)               # the person's row, or None when ended
     end(session, sid); end_all(session, person_id)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,16 +34,21 @@ def start(session: Session, person_id: int, now: datetime) -> str:
     """A new session for the person (their ended ones are swept); its id for the cookie."""
     session.execute(delete(bs).where(bs.c.person_id == person_id, bs.c.expires_at <= now))
     sid = secrets.token_urlsafe(32)
-    session.execute(insert(bs).values(id_hash=_hash(sid), person_id=person_id, created_at=now,
-                                      expires_at=now + LIFETIME))
+    session.execute(
+        insert(bs).values(
+            id_hash=_hash(sid), person_id=person_id, created_at=now, expires_at=now + LIFETIME
+        )
+    )
     return sid
 
 
 def person_of(session: Session, sid: str, now: datetime) -> Any | None:
     """The person's row of a live session; None when it was ended or has expired."""
     return session.execute(
-        select(people_table).join(bs, bs.c.person_id == people_table.c.id)
-        .where(bs.c.id_hash == _hash(sid), bs.c.expires_at > now)).one_or_none()
+        select(people_table)
+        .join(bs, bs.c.person_id == people_table.c.id)
+        .where(bs.c.id_hash == _hash(sid), bs.c.expires_at > now)
+    ).one_or_none()
 
 
 def end(session: Session, sid: str) -> None:
@@ -51,5 +57,10 @@ def end(session: Session, sid: str) -> None:
 
 def end_all(session: Session, person_id: int) -> int:
     """End every session of the person; how many there were."""
-    return session.connection().execute(  # a CursorResult: it has rowcount
-        delete(bs).where(bs.c.person_id == person_id)).rowcount
+    return (
+        session.connection()
+        .execute(  # a CursorResult: it has rowcount
+            delete(bs).where(bs.c.person_id == person_id)
+        )
+        .rowcount
+    )

@@ -1,6 +1,7 @@
 """Calendar feeds on the board (the `/nguoi` page): list the feeds of the units a person may
 see, make one for a unit or cluster in scope, rotate or revoke one. A feed's address is shown
 once, when it is made (only a hash of its token is kept: kehoach.store.feeds)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
@@ -53,29 +54,34 @@ def visible(session: Session, v: Viewer) -> list[FeedLine]:
         units = _units(session, f)
         if units and units <= v.scope:
             scope = feeds.describe_scope(session, f.scope, f.scope_id)
-            out.append(FeedLine(f.id, KINDS.get(f.scope, f.scope), scope.name, f.label,
-                                f.created_at))
+            out.append(
+                FeedLine(f.id, KINDS.get(f.scope, f.scope), scope.name, f.label, f.created_at)
+            )
     return out
 
 
 def cluster_choices(session: Session, v: Viewer) -> list[tuple[str, str]]:
     """("plan/cluster", name) of the clusters whose every unit `v` may see."""
     g, m = groups_table, group_members_table
-    rows = session.execute(select(g.c.plan_id, g.c.id, g.c.name, g.c.head_id, m.c.unit_id)
-                           .join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-                           .where(g.c.kind == "cluster"))
+    rows = session.execute(
+        select(g.c.plan_id, g.c.id, g.c.name, g.c.head_id, m.c.unit_id)
+        .join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+        .where(g.c.kind == "cluster")
+    )
     units: dict[tuple[str, str, str], set[str]] = {}
     for plan_id, gid, name, head, unit in rows:
         units.setdefault((plan_id, gid, name), {head} if head else set()).add(unit)
-    return sorted(((f"{p}/{c}", n) for (p, c, n), us in units.items() if us <= v.scope),
-                  key=lambda kv: kv[1])
+    return sorted(
+        ((f"{p}/{c}", n) for (p, c, n), us in units.items() if us <= v.scope), key=lambda kv: kv[1]
+    )
 
 
 def _made(request: Request, token: str, title: str) -> Response:
     public = request.app.state.settings.public_url or str(request.base_url)
     https, webcal = feed_urls(public, token)
-    return page(request, "feed_made.html", {"title": title, "feed_https": https,
-                                            "feed_webcal": webcal})
+    return page(
+        request, "feed_made.html", {"title": title, "feed_https": https, "feed_webcal": webcal}
+    )
 
 
 def _mine(session: Session, v: Viewer, feed_id: int) -> None:
@@ -86,31 +92,37 @@ def _mine(session: Session, v: Viewer, feed_id: int) -> None:
 def plan_choices(session: Session, v: Viewer) -> list[tuple[str, str]]:
     """(plan id, title) of the plans whose every unit `v` may see."""
     units = plan_units(session, select(plans_table.c.id))
-    titles = {r.id: r.title
-              for r in session.execute(select(plans_table.c.id, plans_table.c.title))}
-    return sorted(((p, titles.get(p, p)) for p, us in units.items() if us <= v.scope),
-                  key=lambda kv: kv[1])
+    titles = {r.id: r.title for r in session.execute(select(plans_table.c.id, plans_table.c.title))}
+    return sorted(
+        ((p, titles.get(p, p)) for p, us in units.items() if us <= v.scope), key=lambda kv: kv[1]
+    )
 
 
 @router.post("/nguoi/lich")
-def make(request: Request, v: Seen,
-         kind: Annotated[str, Form(pattern="^(unit|cluster|plan|person)$")],
-         unit: Annotated[str, Form(max_length=400)] = "",
-         cluster: Annotated[str, Form(max_length=400)] = "",
-         plan: Annotated[str, Form(max_length=400)] = "",
-         label: Annotated[str, Form(max_length=200)] = "") -> Response:
+def make(
+    request: Request,
+    v: Seen,
+    kind: Annotated[str, Form(pattern="^(unit|cluster|plan|person)$")],
+    unit: Annotated[str, Form(max_length=400)] = "",
+    cluster: Annotated[str, Form(max_length=400)] = "",
+    plan: Annotated[str, Form(max_length=400)] = "",
+    label: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     """A feed of a unit, a cluster or a plan in scope, or of the person themself."""
     scope_id = {"unit": unit, "cluster": cluster, "plan": plan, "person": str(v.id)}[kind]
     with store.write_session(request.app.state.engine) as session:
         choices: dict[str, Callable[[], Collection[str]]] = {
-            "unit": lambda: v.scope, "person": lambda: {str(v.id)},
+            "unit": lambda: v.scope,
+            "person": lambda: {str(v.id)},
             "cluster": lambda: {c for c, _ in cluster_choices(session, v)},
-            "plan": lambda: {p for p, _ in plan_choices(session, v)}}
+            "plan": lambda: {p for p, _ in plan_choices(session, v)},
+        }
         allowed = choices[kind]()
         if scope_id not in allowed:
             raise Invalid(f"Hãy chọn một {KINDS[kind]} trong các đơn vị bạn được xem.")
-        _, token = feeds.create(session, kind, scope_id, request.app.state.now(),
-                                label.strip() or None)
+        _, token = feeds.create(
+            session, kind, scope_id, request.app.state.now(), label.strip() or None
+        )
     return _made(request, token, "Đã tạo lịch")
 
 

@@ -10,6 +10,7 @@ window match, answers from memory.
 
     kept(session, ("summaries", "unit", None, scope_key), now, lambda: compute())
 """
+
 from __future__ import annotations
 
 import threading
@@ -83,10 +84,14 @@ def next_deadline(session: Session, now: datetime) -> datetime:
     """The first deadline after `now` of a counted step (one index seek per state on
     ix_steps_state_deadline); NEVER when there is none."""
     from .queries import DEADLINE
+
     t = steps_table
-    found = [session.execute(select(func.min(DEADLINE))
-                             .where(t.c.state == state, DEADLINE > now)).scalar_one()
-             for state in COUNTED]
+    found = [
+        session.execute(
+            select(func.min(DEADLINE)).where(t.c.state == state, now < DEADLINE)
+        ).scalar_one()
+        for state in COUNTED
+    ]
     return min((f for f in found if f is not None), default=NEVER)
 
 
@@ -94,8 +99,13 @@ def scope_key(scope: Collection[str] | None) -> Any:
     return None if scope is None else frozenset(scope)
 
 
-def kept(session: Session, key: tuple[Any, ...], now: datetime, compute: Callable[[], T],
-         shifts: Sequence[timedelta] = (timedelta(0),)) -> T:
+def kept(
+    session: Session,
+    key: tuple[Any, ...],
+    now: datetime,
+    compute: Callable[[], T],
+    shifts: Sequence[timedelta] = (timedelta(0),),
+) -> T:
     """`compute()`'s value at `now`, from memory when it is still exact (module doc).
 
     `shifts`: the value compares deadlines with `now - shift` for each of these (a list of

@@ -6,6 +6,7 @@ The rows are not read when the table is built: `table.rows()` opens its own read
 yields them as the database gives them, so an export of a million rows streams in constant
 memory.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
@@ -43,8 +44,18 @@ class Table:
         return f"{self.at.astimezone(VN):%d/%m/%Y %H:%M}"
 
 
-STEP_HEADER = ["Hạn", "Giờ", "Việc", "Loại", "Đơn vị", "Cụm", "Kế hoạch", "Tình trạng",
-               "Số ngày trễ", "Mã bước"]
+STEP_HEADER = [
+    "Hạn",
+    "Giờ",
+    "Việc",
+    "Loại",
+    "Đơn vị",
+    "Cụm",
+    "Kế hoạch",
+    "Tình trạng",
+    "Số ngày trễ",
+    "Mã bước",
+]
 COUNT_HEADER = ["Đúng hạn", "Quá hạn", "Xong trễ", "Chưa đến hạn", "Được miễn", "Tổng"]
 
 
@@ -74,8 +85,18 @@ def step_rows(lines: Iterable[StepLine]) -> Iterator[list[Cell]]:
         said = labels.get(id(s.status))
         if said is None:
             said = labels[id(s.status)] = (s.status, s.status.label, s.status.days_late)
-        yield [day, clock, s.title, kinds.get(s.kind, s.kind), s.unit_name, cluster,
-               s.plan_title, said[1], said[2], s.id]
+        yield [
+            day,
+            clock,
+            s.title,
+            kinds.get(s.kind, s.kind),
+            s.unit_name,
+            cluster,
+            s.plan_title,
+            said[1],
+            said[2],
+            s.id,
+        ]
 
 
 #: At most this many entries in each of step_rows' memos.
@@ -87,29 +108,41 @@ def count_rows(counts: Iterable[Counts]) -> Iterator[list[Cell]]:
         yield [c.name, c.on_time, c.late, c.done_late, c.upcoming, c.excused, c.total]
 
 
-def _steps(request: Request, v: Viewer, which: queries.StepList, f: Filters,
-           now: datetime) -> Callable[[], Iterator[list[Cell]]]:
+def _steps(
+    request: Request, v: Viewer, which: queries.StepList, f: Filters, now: datetime
+) -> Callable[[], Iterator[list[Cell]]]:
     engine = request.app.state.engine
 
     def rows() -> Iterator[list[Cell]]:
         with store.read_session(engine) as session:
             yield from step_rows(queries.stream_lines(session, v.scope, now, which, f))
+
     return rows
 
 
-def overdue_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
-                  f: Annotated[Filters, Depends(filters)]) -> Table:
+def overdue_table(
+    request: Request, v: Annotated[Viewer, Depends(viewer)], f: Annotated[Filters, Depends(filters)]
+) -> Table:
     now = request.app.state.now()
-    return Table("qua-han", "Các việc quá hạn", STEP_HEADER,
-                 _steps(request, v, queries.OVERDUE, f, now), now)
+    return Table(
+        "qua-han", "Các việc quá hạn", STEP_HEADER, _steps(request, v, queries.OVERDUE, f, now), now
+    )
 
 
-def upcoming_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
-                   f: Annotated[Filters, Depends(upcoming_filters)],
-                   n: Annotated[int, Depends(days)]) -> Table:
+def upcoming_table(
+    request: Request,
+    v: Annotated[Viewer, Depends(viewer)],
+    f: Annotated[Filters, Depends(upcoming_filters)],
+    n: Annotated[int, Depends(days)],
+) -> Table:
     now = request.app.state.now()
-    return Table("sap-den", f"Các việc trong {n} ngày tới", STEP_HEADER,
-                 _steps(request, v, queries.StepList(False, n), f, now), now)
+    return Table(
+        "sap-den",
+        f"Các việc trong {n} ngày tới",
+        STEP_HEADER,
+        _steps(request, v, queries.StepList(False, n), f, now),
+        now,
+    )
 
 
 def _summary(by: str, title: str, first: str) -> Callable[..., Table]:
@@ -119,8 +152,15 @@ def _summary(by: str, title: str, first: str) -> Callable[..., Table]:
         def rows() -> Iterator[list[Cell]]:
             with store.read_session(engine) as session:
                 yield from count_rows(queries.summaries(session, v.scope, now, by, plan or None))
-        return Table("tong-hop-" + ("don-vi" if by == "unit" else "cum"), title,
-                     [first, *COUNT_HEADER], rows, now)
+
+        return Table(
+            "tong-hop-" + ("don-vi" if by == "unit" else "cum"),
+            title,
+            [first, *COUNT_HEADER],
+            rows,
+            now,
+        )
+
     return build
 
 
@@ -131,23 +171,40 @@ cluster_table = _summary("cluster", "Tổng hợp theo cụm", "Cụm")
 ROLES: dict[str, str] = {str(k): v for k, v in ROLE_NAMES.items()}
 
 
-def people_table(request: Request, v: Annotated[Viewer, Depends(viewer)],
-                 unit: Annotated[str | None, Query(max_length=400)] = None) -> Table:
+def people_table(
+    request: Request,
+    v: Annotated[Viewer, Depends(viewer)],
+    unit: Annotated[str | None, Query(max_length=400)] = None,
+) -> Table:
     engine = request.app.state.engine
 
     def rows() -> Iterator[list[Cell]]:
         with store.read_session(engine) as session:
             for p in queries.stream_people(session, v.scope, unit or None):
-                yield [p.name, p.role or "", p.unit_name or p.unit_id or "",
-                       ROLES.get(p.board_role, p.board_role),
-                       *(p.contact_text(c.name) for c in channels), p.login or ""]
+                yield [
+                    p.name,
+                    p.role or "",
+                    p.unit_name or p.unit_id or "",
+                    ROLES.get(p.board_role, p.board_role),
+                    *(p.contact_text(c.name) for c in channels),
+                    p.login or "",
+                ]
+
     channels = contact_channels()
-    return Table("nguoi", "Người nhận tin và người dùng", ["Tên", "Chức vụ", "Đơn vị", "Vai trò",
-                 *(c.label for c in channels), "Tên đăng nhập"], rows,
-                 request.app.state.now())
+    return Table(
+        "nguoi",
+        "Người nhận tin và người dùng",
+        ["Tên", "Chức vụ", "Đơn vị", "Vai trò", *(c.label for c in channels), "Tên đăng nhập"],
+        rows,
+        request.app.state.now(),
+    )
 
 
 #: slug → builder, for the export and print routes.
 TABLES: dict[str, Callable[..., Any]] = {
-    "qua-han": overdue_table, "sap-den": upcoming_table, "tong-hop-don-vi": unit_table,
-    "tong-hop-cum": cluster_table, "nguoi": people_table}
+    "qua-han": overdue_table,
+    "sap-den": upcoming_table,
+    "tong-hop-don-vi": unit_table,
+    "tong-hop-cum": cluster_table,
+    "nguoi": people_table,
+}

@@ -5,6 +5,7 @@ must carry `X-Bot-Api-Secret-Token` equal to KEHOACH_ZALO_WEBHOOK_SECRET (compar
 time), else 403 and nothing is read. The update is answered at once (200) and handled in the
 background by this process's `ZaloBot` (kehoach/chat/zalo_bot.py), made on the first update.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,6 +52,7 @@ def webhook_app(settings: Settings, engine: Engine, now: Callable[[], datetime])
             return JSONResponse({"ok": False, "description": "cập nhật không hợp lệ"}, 400)
         if "bot" not in state:
             from kehoach.channels import zalo_bot
+
             state["bot"] = zalo_bot(settings, engine, now)
         task = asyncio.create_task(state["bot"].handle(update))
         running.add(task)  # kept until done (the loop holds tasks weakly)

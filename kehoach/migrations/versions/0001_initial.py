@@ -7,6 +7,7 @@ Create Date: 2026-11-23
 Written out in full (not imported from the models) so this revision stays what it was when
 the models move on.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -34,7 +35,8 @@ def upgrade() -> None:
         "units",
         sa.Column("id", REF, nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_units"))
+        sa.PrimaryKeyConstraint("id", name="pk_units"),
+    )
     op.create_table(
         "plans",
         sa.Column("id", REF, nullable=False),
@@ -43,7 +45,8 @@ def upgrade() -> None:
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("updated_at", UTC, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_plans"))
+        sa.PrimaryKeyConstraint("id", name="pk_plans"),
+    )
     op.create_table(
         "plan_versions",
         sa.Column("id", Id, autoincrement=True, nullable=False),
@@ -54,7 +57,8 @@ def upgrade() -> None:
         sa.Column("loaded_at", UTC, nullable=False),
         _fk("plan_versions", "plan_id", "plans"),
         sa.PrimaryKeyConstraint("id", name="pk_plan_versions"),
-        sa.UniqueConstraint("plan_id", "number", name="uq_plan_versions_plan_id_number"))
+        sa.UniqueConstraint("plan_id", "number", name="uq_plan_versions_plan_id_number"),
+    )
     op.create_table(
         "steps",
         sa.Column("id", STEP_ID, nullable=False),
@@ -82,14 +86,20 @@ def upgrade() -> None:
         sa.Column("next_action_at", UTC, nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("updated_at", UTC, nullable=False),
-        sa.CheckConstraint("state IN ('pending', 'done', 'excused', 'cancelled')",
-                           name="ck_steps_state"),
+        sa.CheckConstraint(
+            "state IN ('pending', 'done', 'excused', 'cancelled')", name="ck_steps_state"
+        ),
         _fk("steps", "plan_id", "plans"),
         _fk("steps", "unit_id", "units"),
-        sa.PrimaryKeyConstraint("id", name="pk_steps"))
-    op.create_index("ix_steps_next_action_at", "steps", ["next_action_at"],
-                    sqlite_where=sa.text("next_action_at IS NOT NULL"),
-                    postgresql_where=sa.text("next_action_at IS NOT NULL"))
+        sa.PrimaryKeyConstraint("id", name="pk_steps"),
+    )
+    op.create_index(
+        "ix_steps_next_action_at",
+        "steps",
+        ["next_action_at"],
+        sqlite_where=sa.text("next_action_at IS NOT NULL"),
+        postgresql_where=sa.text("next_action_at IS NOT NULL"),
+    )
     op.create_index("ix_steps_plan_id_state", "steps", ["plan_id", "state"])
     op.create_index("ix_steps_unit_id_due_at", "steps", ["unit_id", "due_at"])
     op.create_table(
@@ -105,7 +115,8 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         _fk("transitions", "step_id", "steps"),
-        sa.PrimaryKeyConstraint("id", name="pk_transitions"))
+        sa.PrimaryKeyConstraint("id", name="pk_transitions"),
+    )
     op.create_index("ix_transitions_step_id_at", "transitions", ["step_id", "at"])
     op.create_table(
         "people",
@@ -117,7 +128,8 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("created_at", UTC, nullable=False),
         _fk("people", "unit_id", "units"),
-        sa.PrimaryKeyConstraint("id", name="pk_people"))
+        sa.PrimaryKeyConstraint("id", name="pk_people"),
+    )
     op.create_index("ix_people_unit_id", "people", ["unit_id"])
     op.create_table(
         "outbox",
@@ -142,7 +154,8 @@ def upgrade() -> None:
         _fk("outbox", "person_id", "people"),
         _fk("outbox", "unit_id", "units"),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-        sa.UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"))
+        sa.UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),
+    )
     op.create_index("ix_outbox_state_not_before", "outbox", ["state", "not_before"])
     op.create_table(
         "deliveries",
@@ -155,11 +168,20 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("remote_id", sa.Text(), nullable=True),
         _fk("deliveries", "outbox_id", "outbox"),
-        sa.PrimaryKeyConstraint("id", name="pk_deliveries"))
+        sa.PrimaryKeyConstraint("id", name="pk_deliveries"),
+    )
     op.create_index("ix_deliveries_outbox_id", "deliveries", ["outbox_id"])
 
 
 def downgrade() -> None:
-    for table in ("deliveries", "outbox", "people", "transitions", "steps", "plan_versions",
-                  "plans", "units"):
+    for table in (
+        "deliveries",
+        "outbox",
+        "people",
+        "transitions",
+        "steps",
+        "plan_versions",
+        "plans",
+        "units",
+    ):
         op.drop_table(table)

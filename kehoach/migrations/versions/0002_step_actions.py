@@ -10,6 +10,7 @@ escalation rungs move with it). `paid_amount` sums what a unit paid for a contri
 `achieved_quantity` is the quantity a unit reports for a target, `excuse_reason` says why a
 step was excused. All nullable: existing rows need no value.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -10,6 +10,7 @@ and feed tokens are kept only as hashes. `groups`/`group_members` keep each plan
 and groups, `plans.issuer_id` its issuing unit: the scopes of cluster heads and secretaries.
 Written out in full (not imported from the models), like 0001.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -36,7 +37,8 @@ def upgrade() -> None:
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("revoked_at", UTC, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_feed_tokens"),
-        sa.UniqueConstraint("token_hash", name="uq_feed_tokens_token_hash"))
+        sa.UniqueConstraint("token_hash", name="uq_feed_tokens_token_hash"),
+    )
     op.create_table(
         "groups",
         sa.Column("plan_id", REF, nullable=False),
@@ -46,14 +48,16 @@ def upgrade() -> None:
         sa.Column("head_id", REF, nullable=True),
         sa.ForeignKeyConstraint(["head_id"], ["units.id"], name="fk_groups_head_id_units"),
         sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], name="fk_groups_plan_id_plans"),
-        sa.PrimaryKeyConstraint("plan_id", "id", name="pk_groups"))
+        sa.PrimaryKeyConstraint("plan_id", "id", name="pk_groups"),
+    )
     op.create_table(
         "group_members",
         sa.Column("plan_id", REF, nullable=False),
         sa.Column("group_id", REF, nullable=False),
         sa.Column("unit_id", REF, nullable=False),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name="fk_group_members_unit_id_units"),
-        sa.PrimaryKeyConstraint("plan_id", "group_id", "unit_id", name="pk_group_members"))
+        sa.PrimaryKeyConstraint("plan_id", "group_id", "unit_id", name="pk_group_members"),
+    )
     op.create_index("ix_group_members_unit_id", "group_members", ["unit_id"])
     op.create_table(
         "invites",
@@ -66,11 +70,15 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["person_id"], ["people.id"], name="fk_invites_person_id_people"),
         sa.PrimaryKeyConstraint("id", name="pk_invites"),
-        sa.UniqueConstraint("code_hash", name="uq_invites_code_hash"))
+        sa.UniqueConstraint("code_hash", name="uq_invites_code_hash"),
+    )
     op.create_index("ix_invites_person_id", "invites", ["person_id"])
     with op.batch_alter_table("people") as batch:
-        batch.add_column(sa.Column("board_role", sa.String(16),
-                                   server_default=sa.text("'member'"), nullable=False))
+        batch.add_column(
+            sa.Column(
+                "board_role", sa.String(16), server_default=sa.text("'member'"), nullable=False
+            )
+        )
         batch.add_column(sa.Column("email", sa.Text(), nullable=True))
         batch.add_column(sa.Column("telegram_chat_id", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("telegram_linked_at", UTC, nullable=True))
@@ -91,8 +99,15 @@ def downgrade() -> None:
     with op.batch_alter_table("people") as batch:
         batch.drop_constraint("uq_people_telegram_chat_id", type_="unique")
         batch.drop_constraint("uq_people_login", type_="unique")
-        for name in ("password_hash", "login", "telegram_lost_at", "telegram_linked_at",
-                     "telegram_chat_id", "email", "board_role"):
+        for name in (
+            "password_hash",
+            "login",
+            "telegram_lost_at",
+            "telegram_linked_at",
+            "telegram_chat_id",
+            "email",
+            "board_role",
+        ):
             batch.drop_column(name)
     op.drop_index("ix_invites_person_id", table_name="invites")
     op.drop_table("invites")

@@ -8,6 +8,7 @@ A secretary's scope, a plan's feed and the board's plan choices need "the units 
 they were found by scanning the plan's steps on every request. Filled here from the steps
 already stored.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -28,9 +29,11 @@ def upgrade() -> None:
         sa.Column("unit_id", REF, nullable=False),
         sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], name="fk_plan_units_plan_id_plans"),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name="fk_plan_units_unit_id_units"),
-        sa.PrimaryKeyConstraint("plan_id", "unit_id", name="pk_plan_units"))
-    op.execute("INSERT INTO plan_units (plan_id, unit_id) "
-               "SELECT DISTINCT plan_id, unit_id FROM steps")
+        sa.PrimaryKeyConstraint("plan_id", "unit_id", name="pk_plan_units"),
+    )
+    op.execute(
+        "INSERT INTO plan_units (plan_id, unit_id) SELECT DISTINCT plan_id, unit_id FROM steps"
+    )
 
 
 def downgrade() -> None:

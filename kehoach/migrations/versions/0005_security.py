@@ -8,6 +8,7 @@ A session cookie carries a random id; only its SHA-256 is kept here, with the pe
 when it ends. Logout, a new password and `kehoach person logout LOGIN` delete rows: a cookie
 copied before that no longer opens anything.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -29,9 +30,11 @@ def upgrade() -> None:
         sa.Column("person_id", Id, nullable=False),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("expires_at", UTC, nullable=False),
-        sa.ForeignKeyConstraint(["person_id"], ["people.id"],
-                                name="fk_board_sessions_person_id_people"),
-        sa.PrimaryKeyConstraint("id_hash", name="pk_board_sessions"))
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name="fk_board_sessions_person_id_people"
+        ),
+        sa.PrimaryKeyConstraint("id_hash", name="pk_board_sessions"),
+    )
     op.create_index("ix_board_sessions_person_id", "board_sessions", ["person_id"])
 
 

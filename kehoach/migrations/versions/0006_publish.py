@@ -10,6 +10,7 @@ by the secretaries of the same issuing body, with a `revision` that a save must 
 people editing one draft: the second save is refused, never a silent overwrite). Each loaded
 version keeps its plan file's text and who published it, so every version can be downloaded.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -46,9 +47,11 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["issuer_id"], ["units.id"], name="fk_plan_drafts_issuer_id_units"),
         sa.ForeignKeyConstraint(["owner_id"], ["people.id"], name="fk_plan_drafts_owner_id_people"),
-        sa.CheckConstraint("state IN ('open', 'published', 'discarded')",
-                           name="ck_plan_drafts_state"),
-        sa.PrimaryKeyConstraint("id", name="pk_plan_drafts"))
+        sa.CheckConstraint(
+            "state IN ('open', 'published', 'discarded')", name="ck_plan_drafts_state"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_plan_drafts"),
+    )
     op.create_index("ix_plan_drafts_issuer_id", "plan_drafts", ["issuer_id"])
 
 

@@ -10,6 +10,7 @@ sent, not what the clock says is due (issue 11, item 9). Filled here from the ro
 `outbox_actions`: the audit of `kehoach outbox retry|drop` and the board's resend (who, when,
 through what, from which state to which).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -26,10 +27,12 @@ UTC = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     op.add_column("steps", sa.Column("escalated_level", sa.Integer(), nullable=True))
-    op.execute("UPDATE steps SET escalated_level = (SELECT MAX(o.level) FROM outbox o "
-               "WHERE o.step_id = steps.id AND o.purpose = 'escalation' AND o.state = 'sent') "
-               "WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.step_id = steps.id "
-               "AND o.purpose = 'escalation' AND o.state = 'sent')")
+    op.execute(
+        "UPDATE steps SET escalated_level = (SELECT MAX(o.level) FROM outbox o "
+        "WHERE o.step_id = steps.id AND o.purpose = 'escalation' AND o.state = 'sent') "
+        "WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.step_id = steps.id "
+        "AND o.purpose = 'escalation' AND o.state = 'sent')"
+    )
     op.create_table(
         "outbox_actions",
         sa.Column("id", Id, autoincrement=True, nullable=False),
@@ -40,9 +43,11 @@ def upgrade() -> None:
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("from_state", sa.String(16), nullable=False),
         sa.Column("to_state", sa.String(16), nullable=False),
-        sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"],
-                                name="fk_outbox_actions_outbox_id_outbox"),
-        sa.PrimaryKeyConstraint("id", name="pk_outbox_actions"))
+        sa.ForeignKeyConstraint(
+            ["outbox_id"], ["outbox.id"], name="fk_outbox_actions_outbox_id_outbox"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox_actions"),
+    )
     op.create_index("ix_outbox_actions_outbox_id", "outbox_actions", ["outbox_id"])
 
 

@@ -8,6 +8,7 @@ APScheduler's job store write can fail (a full disk) and leave the scheduler asl
 while the leader keeps its lock; the leader now records each successful tick here, and
 /healthz answers 503 when the last one is older than a few tick periods.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -29,7 +30,8 @@ def upgrade() -> None:
         sa.Column("period_seconds", sa.Float(), nullable=False),
         sa.Column("started_at", UTC, nullable=False),
         sa.Column("ticked_at", UTC, nullable=True),
-        sa.PrimaryKeyConstraint("name", name="pk_clock_beats"))
+        sa.PrimaryKeyConstraint("name", name="pk_clock_beats"),
+    )
 
 
 def downgrade() -> None:

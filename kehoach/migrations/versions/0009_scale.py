@@ -11,6 +11,7 @@ Create Date: 2026-12-06
   order, with every column the outcome of a deadline depends on (and the due date, for the
   charts' months).
 """
+
 from __future__ import annotations
 
 from alembic import op
@@ -22,11 +23,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_steps_state_due_at", "steps",
-                    ["state", "due_at", "extended_until", "kind", "unit_id", "plan_id", "id"])
-    op.create_index("ix_steps_plan_id_unit_id_kind", "steps",
-                    ["plan_id", "unit_id", "kind", "state", "due_at", "extended_until",
-                     "done_at", "due_date"])
+    op.create_index(
+        "ix_steps_state_due_at",
+        "steps",
+        ["state", "due_at", "extended_until", "kind", "unit_id", "plan_id", "id"],
+    )
+    op.create_index(
+        "ix_steps_plan_id_unit_id_kind",
+        "steps",
+        ["plan_id", "unit_id", "kind", "state", "due_at", "extended_until", "done_at", "due_date"],
+    )
 
 
 def downgrade() -> None:

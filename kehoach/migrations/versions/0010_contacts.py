@@ -17,6 +17,7 @@ run to run (the schema must be the same on every database). kehoach.store.schema
 migrations with foreign keys off and checks them before committing, as SQLite's documentation
 asks for such a rebuild.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,50 +48,62 @@ def upgrade() -> None:
         sa.Column("linked_at", UTC, nullable=False),
         sa.Column("lost_at", UTC, nullable=True),
         sa.Column("lost_reason", sa.Text(), nullable=True),
-        sa.Column("preference", sa.Integer(), server_default=sa.text(str(DEFAULT_PREFERENCE)),
-                  nullable=False),
-        sa.ForeignKeyConstraint(["person_id"], ["people.id"], ondelete="CASCADE",
-                                name="fk_contacts_person_id_people"),
+        sa.Column(
+            "preference",
+            sa.Integer(),
+            server_default=sa.text(str(DEFAULT_PREFERENCE)),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], ondelete="CASCADE", name="fk_contacts_person_id_people"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_contacts"),
-        sa.UniqueConstraint("person_id", "channel", name="uq_contacts_person_id_channel"))
+        sa.UniqueConstraint("person_id", "channel", name="uq_contacts_person_id_channel"),
+    )
     op.create_index("ix_contacts_person_id", "contacts", ["person_id"])
     op.create_index("ix_contacts_channel_address", "contacts", ["channel", "address"])
-    op.execute("INSERT INTO contacts (person_id, channel, address, linked_at, preference) "
-               "SELECT id, 'email', TRIM(email), created_at, 100 FROM people "
-               "WHERE email IS NOT NULL AND TRIM(email) <> ''")
-    op.execute("INSERT INTO contacts (person_id, channel, address, linked_at, lost_at, "
-               "lost_reason, preference) "
-               "SELECT id, 'telegram', CAST(telegram_chat_id AS VARCHAR(320)), "
-               "COALESCE(telegram_linked_at, created_at), telegram_lost_at, "
-               "CASE WHEN telegram_lost_at IS NULL THEN NULL ELSE 'Telegram từ chối chat' END, "
-               "100 FROM people WHERE telegram_chat_id IS NOT NULL")
+    op.execute(
+        "INSERT INTO contacts (person_id, channel, address, linked_at, preference) "
+        "SELECT id, 'email', TRIM(email), created_at, 100 FROM people "
+        "WHERE email IS NOT NULL AND TRIM(email) <> ''"
+    )
+    op.execute(
+        "INSERT INTO contacts (person_id, channel, address, linked_at, lost_at, "
+        "lost_reason, preference) "
+        "SELECT id, 'telegram', CAST(telegram_chat_id AS VARCHAR(320)), "
+        "COALESCE(telegram_linked_at, created_at), telegram_lost_at, "
+        "CASE WHEN telegram_lost_at IS NULL THEN NULL ELSE 'Telegram từ chối chat' END, "
+        "100 FROM people WHERE telegram_chat_id IS NOT NULL"
+    )
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_people(with_contact_columns=False)
         return
     op.drop_constraint("uq_people_telegram_chat_id", "people", type_="unique")
-    for name in ("telegram_lost_at", "telegram_linked_at", "telegram_chat_id", "email",
-                 "contacts"):
+    for name in ("telegram_lost_at", "telegram_linked_at", "telegram_chat_id", "email", "contacts"):
         op.drop_column("people", name)
 
 
 def _people_columns(with_contact_columns: bool) -> list[sa.Column[Any]]:
     """The columns of people at 0009 (with) or 0010 (without the contact columns)."""
-    contact: list[sa.Column[Any]] = [sa.Column("email", sa.Text(), nullable=True),
-               sa.Column("telegram_chat_id", sa.BigInteger(), nullable=True),
-               sa.Column("telegram_linked_at", UTC, nullable=True),
-               sa.Column("telegram_lost_at", UTC, nullable=True)]
-    return [sa.Column("id", Id, autoincrement=True, nullable=False),
-            sa.Column("name", sa.Text(), nullable=False),
-            sa.Column("role", sa.Text(), nullable=True),
-            sa.Column("unit_id", REF, nullable=True),
-            *([sa.Column("contacts", Doc, nullable=False)] if with_contact_columns else []),
-            sa.Column("active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
-            sa.Column("created_at", UTC, nullable=False),
-            sa.Column("board_role", sa.String(16), server_default=sa.text("'member'"),
-                      nullable=False),
-            *(contact if with_contact_columns else []),
-            sa.Column("login", REF, nullable=True),
-            sa.Column("password_hash", sa.Text(), nullable=True)]
+    contact: list[sa.Column[Any]] = [
+        sa.Column("email", sa.Text(), nullable=True),
+        sa.Column("telegram_chat_id", sa.BigInteger(), nullable=True),
+        sa.Column("telegram_linked_at", UTC, nullable=True),
+        sa.Column("telegram_lost_at", UTC, nullable=True),
+    ]
+    return [
+        sa.Column("id", Id, autoincrement=True, nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("role", sa.Text(), nullable=True),
+        sa.Column("unit_id", REF, nullable=True),
+        *([sa.Column("contacts", Doc, nullable=False)] if with_contact_columns else []),
+        sa.Column("active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("created_at", UTC, nullable=False),
+        sa.Column("board_role", sa.String(16), server_default=sa.text("'member'"), nullable=False),
+        *(contact if with_contact_columns else []),
+        sa.Column("login", REF, nullable=True),
+        sa.Column("password_hash", sa.Text(), nullable=True),
+    ]
 
 
 def _rebuild_people(*, with_contact_columns: bool) -> None:
@@ -100,17 +113,23 @@ def _rebuild_people(*, with_contact_columns: bool) -> None:
     constraints: list[sa.Constraint] = [
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name="fk_people_unit_id_units"),
         sa.PrimaryKeyConstraint("id", name="pk_people"),
-        sa.UniqueConstraint("login", name="uq_people_login")]
+        sa.UniqueConstraint("login", name="uq_people_login"),
+    ]
     if with_contact_columns:
-        constraints.append(sa.UniqueConstraint("telegram_chat_id",
-                                               name="uq_people_telegram_chat_id"))
+        constraints.append(
+            sa.UniqueConstraint("telegram_chat_id", name="uq_people_telegram_chat_id")
+        )
     op.create_table("_people_new", *columns, *constraints)
     names = [c.name for c in columns]
-    kept = ["'{}'" if n == "contacts" else "NULL" if n in (
-        "email", "telegram_chat_id", "telegram_linked_at", "telegram_lost_at") else n
-        for n in names]
-    op.execute(f"INSERT INTO _people_new ({', '.join(names)}) "
-               f"SELECT {', '.join(kept)} FROM people")
+    kept = [
+        "'{}'"
+        if n == "contacts"
+        else "NULL"
+        if n in ("email", "telegram_chat_id", "telegram_linked_at", "telegram_lost_at")
+        else n
+        for n in names
+    ]
+    op.execute(f"INSERT INTO _people_new ({', '.join(names)}) SELECT {', '.join(kept)} FROM people")
     op.drop_index("ix_people_unit_id", table_name="people")
     op.drop_table("people")
     op.rename_table("_people_new", "people")
@@ -121,18 +140,23 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_people(with_contact_columns=True)
     else:
-        op.add_column("people", sa.Column("contacts", Doc, server_default=sa.text("'{}'"),
-                                          nullable=False))
+        op.add_column(
+            "people", sa.Column("contacts", Doc, server_default=sa.text("'{}'"), nullable=False)
+        )
         op.alter_column("people", "contacts", server_default=None)
         for column in _people_columns(True):
             if column.name.startswith(("email", "telegram_")):
                 op.add_column("people", column)
         op.create_unique_constraint("uq_people_telegram_chat_id", "people", ["telegram_chat_id"])
-    op.execute("UPDATE people SET email = (SELECT c.address FROM contacts c "
-               "WHERE c.person_id = people.id AND c.channel = 'email')")
-    op.execute("UPDATE people SET telegram_chat_id = CAST(c.address AS BIGINT), "
-               "telegram_linked_at = c.linked_at, telegram_lost_at = c.lost_at "
-               "FROM contacts c WHERE c.person_id = people.id AND c.channel = 'telegram'")
+    op.execute(
+        "UPDATE people SET email = (SELECT c.address FROM contacts c "
+        "WHERE c.person_id = people.id AND c.channel = 'email')"
+    )
+    op.execute(
+        "UPDATE people SET telegram_chat_id = CAST(c.address AS BIGINT), "
+        "telegram_linked_at = c.linked_at, telegram_lost_at = c.lost_at "
+        "FROM contacts c WHERE c.person_id = people.id AND c.channel = 'telegram'"
+    )
     op.drop_index("ix_contacts_channel_address", table_name="contacts")
     op.drop_index("ix_contacts_person_id", table_name="contacts")
     op.drop_table("contacts")

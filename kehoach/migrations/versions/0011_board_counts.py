@@ -19,6 +19,7 @@ Create Date: 2026-12-06
 (Numbered 0011 for issue 12's second round; `layout`'s 0010_contacts was not on this branch
 when it was written: the coordinator sets down_revision to "0010" when both are merged.)
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -33,35 +34,54 @@ depends_on = None
 #: DEADLINE_DDL, copied: a migration must not change when the models do.
 DEADLINE = "(\nCASE\n    WHEN extended_until > due_at THEN extended_until\n    ELSE due_at\nEND)"
 #: table → the columns whose update counts (None: any update)
-WATCHED = {"steps": "state, done_at, due_at, extended_until, kind, plan_id, unit_id, due_date",
-           "units": None, "groups": None, "group_members": None}
+WATCHED = {
+    "steps": "state, done_at, due_at, extended_until, kind, plan_id, unit_id, due_date",
+    "units": None,
+    "groups": None,
+    "group_members": None,
+}
 BUMP = "UPDATE board_changes SET n = n + 1"
 
 
 def upgrade() -> None:
-    op.create_index("ix_steps_state_deadline", "steps",
-                    [sa.text("state"), sa.text(DEADLINE), sa.text("id"), sa.text("kind"),
-                     sa.text("unit_id"), sa.text("plan_id"), sa.text("due_at"),
-                     sa.text("extended_until")])
-    op.create_table("board_changes",
-                    sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-                    sa.Column("n", sa.BigInteger(), nullable=False),
-                    sa.PrimaryKeyConstraint("id", name="pk_board_changes"))
+    op.create_index(
+        "ix_steps_state_deadline",
+        "steps",
+        [
+            sa.text("state"),
+            sa.text(DEADLINE),
+            sa.text("id"),
+            sa.text("kind"),
+            sa.text("unit_id"),
+            sa.text("plan_id"),
+            sa.text("due_at"),
+            sa.text("extended_until"),
+        ],
+    )
+    op.create_table(
+        "board_changes",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_board_changes"),
+    )
     op.execute("INSERT INTO board_changes (id, n) VALUES (1, 0)")
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
-        op.execute("CREATE FUNCTION board_changed() RETURNS trigger LANGUAGE plpgsql AS "
-                   f"$$ BEGIN {BUMP}; RETURN NULL; END $$")
+        op.execute(
+            "CREATE FUNCTION board_changed() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN {BUMP}; RETURN NULL; END $$"
+        )
     for table, columns in WATCHED.items():
         update = f"UPDATE OF {columns}" if columns else "UPDATE"
         if postgres:
-            op.execute(f"CREATE TRIGGER board_{table} AFTER INSERT OR DELETE OR {update} "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION board_changed()")
+            op.execute(
+                f"CREATE TRIGGER board_{table} AFTER INSERT OR DELETE OR {update} "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION board_changed()"
+            )
             continue
         for event in ("INSERT", "DELETE", update):
             name = f"board_{table}_{event.split()[0].lower()}"
-            op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} "
-                       f"BEGIN {BUMP}; END")
+            op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {BUMP}; END")
 
 
 def downgrade() -> None:

@@ -10,6 +10,7 @@ the wrong day around midnight. `steps.timezone` keeps the zone with the step (li
 `due_date`, which is a date there), so every reader of a step row has it. NULL is Việt Nam's,
 as before; the next load of a plan writes its zone into its existing steps (store.sync).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
