@@ -440,14 +440,15 @@ def _counted_loop(start: str, by_id: dict[str, Duty]) -> list[str]:
     chain, seen = [start], {start}
     while True:
         rule = by_id[chain[-1]].schedule.rule
-        if not (isinstance(rule, Relative) and rule.anchor == "obligation") or rule.on not in by_id:
+        on = rule.on if isinstance(rule, Relative) and rule.anchor == "obligation" else None
+        if not isinstance(on, str) or on not in by_id:
             return []
-        chain.append(rule.on)
-        if rule.on == start:
+        chain.append(on)
+        if on == start:
             return chain
-        if rule.on in seen:  # a loop further on: reported at its own obligations
+        if on in seen:  # a loop further on: reported at its own obligations
             return []
-        seen.add(rule.on)
+        seen.add(on)
 
 
 def _duty(

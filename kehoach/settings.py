@@ -319,7 +319,7 @@ class Settings(BaseSettings):
             try:
                 ssl.create_default_context().load_verify_locations(cafile=str(value))
             except (OSError, ssl.SSLError) as exc:
-                reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+                reason = os_reason(exc)  # an SSLError is an OSError too
                 raise ValueError(f"không đọc được chứng chỉ ({reason})") from None
         return value
 

@@ -51,9 +51,10 @@ from typing import Any
 from jinja2 import Environment, TemplateNotFound
 
 from engine import vi
+from engine.model import ZONE as VN
 
 from .base import Channel, DeliveryError, DeliveryResult, Notification
-from .rendering import VN, board_url, environment
+from .rendering import board_url, environment
 
 #: security → default port.
 PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -116,10 +117,8 @@ class _Client:
             said = authobject(challenge)
             return None if said is None else _Utf8(said)
 
-        return super().auth(
-            mechanism,
-            utf8,  # type: ignore[misc, no-any-return]
-            initial_response_ok=initial_response_ok,
+        return super().auth(  # type: ignore[misc, no-any-return]
+            mechanism, utf8, initial_response_ok=initial_response_ok
         )
 
     def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
@@ -312,7 +311,7 @@ def _delivery_error(exc: Exception, data_started: bool, to: str) -> DeliveryErro
     """What `exc`, raised while sending to `to`, means (the module doc's table)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, said = next(iter(exc.recipients.values()), (450, b""))
-        text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
+        text = said.decode("utf-8", "replace")
         return DeliveryError(
             f"máy chủ thư từ chối người nhận {to}: {code} {text}", permanent=500 <= code < 600
         )

@@ -64,11 +64,11 @@ class AiohttpRequest(BaseRequest):
         connect = (
             self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         )
-        timeout = aiohttp.ClientTimeout(
+        timeout = aiohttp.ClientTimeout(  # PTB types its defaults as object
             total=None,
             sock_connect=connect,  # type: ignore[arg-type]
-            sock_read=read,
-        )  # type: ignore[arg-type]
+            sock_read=read,  # type: ignore[arg-type]
+        )
         data: aiohttp.FormData | bytes | None = None
         headers = None
         if request_data is not None:
@@ -77,7 +77,7 @@ class AiohttpRequest(BaseRequest):
                 form = aiohttp.FormData()
                 for key, value in request_data.json_parameters.items():
                     form.add_field(key, value)
-                for key, (name, content, mime) in files.items():  # type: ignore[misc]
+                for key, (name, content, mime) in files.items():
                     form.add_field(key, content, filename=name, content_type=mime)
                 data = form
             else:  # a JSON body, as the Bot API accepts: a third of the CPU of a urlencoded form

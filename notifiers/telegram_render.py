@@ -18,8 +18,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from engine import vi
+from engine.model import ZONE as VN
 from notifiers.base import Notification
-from notifiers.rendering import VN, board_url, clip
+from notifiers.rendering import board_url, clip
 
 LIMIT = 4096  # characters of one message (Telegram counts UTF-16 code units)
 EPSILON = timedelta(microseconds=1)

@@ -82,10 +82,12 @@ class ZaloAPI:
         self, method: str, payload: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> Any:
         """POST `payload` as JSON to `method`; its `result`, or ZaloError / httpx errors."""
-        extra = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
-        res = self.client.post(
-            f"{self.base}/bot{self.token}/{method}", json=dict(payload or {}), **extra
-        )  # type: ignore[arg-type]
+        url, body = f"{self.base}/bot{self.token}/{method}", dict(payload or {})
+        res = (
+            self.client.post(url, json=body)
+            if timeout is None
+            else self.client.post(url, json=body, timeout=httpx.Timeout(timeout))
+        )
         try:
             body = res.json()
         except (json.JSONDecodeError, UnicodeDecodeError):

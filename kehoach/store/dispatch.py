@@ -52,7 +52,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -660,7 +660,8 @@ def dispatch(
         with session_factory() as session:
             rows = _claim(session, channel.name, token, now, clock(), size)
             people = _recipients(session, rows, channel.name)
-            bind = session.get_bind()  # the store's writing engine (BEGIN IMMEDIATE on SQLite)
+            # the store's writing engine (BEGIN IMMEDIATE on SQLite): sessions bind to one
+            bind = cast(Engine, session.get_bind())
         result.claimed += len(rows)
         if rows:
             _send_chunk(

@@ -132,7 +132,7 @@ def xlsx_chunks(table: Table, size: int = 1 << 16) -> Iterator[bytes]:
             yield piece
 
 
-def _styled(sheet: Any, value: object, **style: Any) -> WriteOnlyCell:
+def _styled(sheet: Any, value: Any, **style: Any) -> Any:
     cell = WriteOnlyCell(sheet, value=value)
     for name, v in style.items():
         setattr(cell, name, v)

@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import String, Text, and_, case, cast, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from engine.plan import LATE_KINDS
 from kehoach.store.models import (
     group_members_table,
     groups_table,
@@ -39,7 +40,7 @@ from kehoach.store.people import PersonView, person_views
 from kehoach.store.tick import COLUMNS, facts
 from kehoach.store.types import UTCDateTime
 from kehoach.web.summary_cache import kept, scope_key
-from workflows.lifecycle import LATE_KINDS, VN, Action, StepStatus, refusal, status
+from workflows.lifecycle import VN, Action, StepStatus, refusal, status
 
 t, g, m = steps_table, groups_table, group_members_table
 T = TypeVar("T")
@@ -180,14 +181,15 @@ def sort_keys(sort: str) -> list[tuple[Any, str]]:
     """(expression, kind) of each key of a sort; kind: t = moment, s = text. The step id last
     makes every key unique, so the keyset order is total."""
     unit, plan = units_table.c.name, plans_table.c.title
-    first = {
+    keys: dict[str, list[tuple[Any, str]]] = {
         "days": [],
         "due": [],
         "unit": [(unit, "s")],
         "cluster": [(CLUSTER_NAME, "s")],
         "plan": [(plan, "s")],
         "title": [(t.c.title, "s")],
-    }[sort]
+    }
+    first = keys[sort]
     return [*first, (DEADLINE, "t"), (t.c.id, "s")]
 
 
