@@ -252,7 +252,7 @@ def outcomes(engine: Any) -> dict[str, int]:
                 select(deliveries_table.c.outcome, func.count()).group_by(
                     deliveries_table.c.outcome
                 )
-            )
+            ).all()
         )
 
 

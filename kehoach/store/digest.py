@@ -204,7 +204,7 @@ def digest(
     names = dict(
         session.execute(
             select(units_table.c.id, units_table.c.name).where(units_table.c.id.in_(wanted))
-        )
+        ).all()
     )
     new: list[dict[str, Any]] = [
         {
