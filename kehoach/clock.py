@@ -71,7 +71,7 @@ from kehoach.store.digest import DEFAULT_HOUR, DigestResult
 from kehoach.store.digest import digest as make_digest
 from kehoach.store.dispatch import DispatchResult, _abandon_stale_claims
 from kehoach.store.heartbeat import record_start, record_tick
-from kehoach.store.models import outbox_table
+from kehoach.store.models import Sending, outbox_table
 from notifiers.base import Channel
 
 log = logging.getLogger("kehoach.clock")
@@ -258,11 +258,11 @@ class Clock:
                 ).all()
             )
         counts["parked"] = parked
-        if counts.get("failed") or counts.get("unknown"):
+        if counts.get(Sending.FAILED) or counts.get(Sending.UNKNOWN):
             log.warning(
                 "hàng đợi: %d tin gửi thất bại, %d tin chưa rõ đã đến chưa; cần người xem lại",
-                counts.get("failed", 0),
-                counts.get("unknown", 0),
+                counts.get(Sending.FAILED, 0),
+                counts.get(Sending.UNKNOWN, 0),
             )
         return counts
 

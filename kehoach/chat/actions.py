@@ -31,7 +31,7 @@ from kehoach.channels import label as channel_label
 from kehoach.store import actions
 from kehoach.store.directory import FALLBACK, routes, scope_units
 from kehoach.store.errors import StoreError
-from kehoach.store.models import outbox_table, plans_table, steps_table, units_table
+from kehoach.store.models import outbox_table, plans_table, queued, steps_table, units_table
 from kehoach.store.tick import facts, queue_outbox
 from notifiers.base import Notification, Recipient
 from notifiers.rendering import clip
@@ -45,7 +45,7 @@ from notifiers.telegram_render import (
     split,
     vn_deadline,
 )
-from workflows.lifecycle import LATE, Action, ActionRefused, check, status
+from workflows.lifecycle import LATE, Action, ActionRefused, State, check, status
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -348,7 +348,7 @@ def agenda(session: Session, person: Any, now: datetime, late_only: bool) -> lis
         list(
             session.execute(
                 select(steps_table).where(
-                    steps_table.c.unit_id.in_(units), steps_table.c.state == "pending"
+                    steps_table.c.unit_id.in_(units), steps_table.c.state == State.PENDING
                 )
             )
         )
@@ -456,11 +456,7 @@ def _queue(
             "purpose": purpose,
             "level": None,
             "payload": {**payload, "recipient_name": unit_name(session, u), "person_name": r.name},
-            "state": "pending",
-            "attempts": 0,
-            "not_before": now,
-            "created_at": now,
-            "updated_at": now,
+            **queued(now),
         }
         for u in sorted(units)
         for r in heard[u]

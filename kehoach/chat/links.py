@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session
 
 from kehoach.channels import rank
 from kehoach.store.errors import StoreError
-from kehoach.store.models import contacts_table, invites_table, outbox_table, people_table
+from kehoach.store.models import (
+    contacts_table,
+    invites_table,
+    outbox_table,
+    people_table,
+    queued,
+)
 from kehoach.store.people import DEFAULT_PREFERENCE
 
 INVITE_TTL = timedelta(days=7)
@@ -240,11 +246,7 @@ def mark_lost(
             purpose=row.purpose,
             level=row.level,
             payload={**row.payload, "fallback_from": channel, "fallback_reason": reason},
-            state="pending",
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            updated_at=now,
+            **queued(now),
         )
     )
     return target

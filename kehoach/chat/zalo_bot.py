@@ -41,7 +41,7 @@ from engine.phrases import parse_day
 from kehoach import store
 from kehoach.chat import actions as acts
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
-from kehoach.store.models import outbox_table
+from kehoach.store.models import Sending, outbox_table
 from notifiers.telegram_render import fit
 from notifiers.zalo import DEFAULT_MAX_CHARS, Limiter, ZaloAPI, ZaloError
 from notifiers.zalo_render import DONE, EXTEND, GRANT, INFO, REFUSE, plain
@@ -85,7 +85,7 @@ def latest_answerable(session: Any, person_id: int) -> Any | None:
         .where(
             o.c.channel == CHANNEL,
             o.c.person_id == person_id,
-            o.c.state == "sent",
+            o.c.state == Sending.SENT,
             o.c.step_id.is_not(None),
             o.c.purpose.in_(ANSWERABLE),
         )

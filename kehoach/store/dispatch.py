@@ -61,7 +61,14 @@ from notifiers.base import Channel, DeliveryError, Notification, Recipient
 
 from .db import friendly_errors
 from .escalations import ESCALATION, GROUP, mark_escalations_sent
-from .models import contacts_table, deliveries_table, outbox_table, people_table, steps_table
+from .models import (
+    Sending,
+    contacts_table,
+    deliveries_table,
+    outbox_table,
+    people_table,
+    steps_table,
+)
 from .recheck import current, stale
 from .tick import COLUMNS, facts
 
@@ -130,7 +137,7 @@ def _claim(
     due = (
         select(outbox_t.c.id)
         .where(
-            outbox_t.c.state == "pending",
+            outbox_t.c.state == Sending.PENDING,
             outbox_t.c.channel == channel,
             outbox_t.c.not_before <= now,
         )
@@ -144,7 +151,7 @@ def _claim(
         return []
     rows = session.execute(
         update(outbox_t)
-        .where(outbox_t.c.id.in_(ids), outbox_t.c.state == "pending")
+        .where(outbox_t.c.id.in_(ids), outbox_t.c.state == Sending.PENDING)
         .values(state="claimed", claimed_by=token, claimed_at=real, updated_at=now)
         .returning(*outbox_t.c)
     ).all()
@@ -181,12 +188,12 @@ def release_stale_claims(
     released = conn.execute(
         update(outbox_t)
         .where(outbox_t.c.state == "claimed", outbox_t.c.claimed_at < real - CLAIM_LEASE)
-        .values(state="pending", claimed_by=None, claimed_at=None, updated_at=now)
+        .values(state=Sending.PENDING, claimed_by=None, claimed_at=None, updated_at=now)
     ).rowcount
     parked = conn.execute(
         update(outbox_t)
-        .where(outbox_t.c.state == "sending", outbox_t.c.claimed_at < real - LEASE)
-        .values(state="unknown", updated_at=now, last_error=PARKED)
+        .where(outbox_t.c.state == Sending.SENDING, outbox_t.c.claimed_at < real - LEASE)
+        .values(state=Sending.UNKNOWN, updated_at=now, last_error=PARKED)
     ).rowcount
     return int(released), int(parked)
 
@@ -209,7 +216,7 @@ SKIP = (
     update(outbox_t)
     .where(*_MINE)
     .values(
-        state="skipped",
+        state=Sending.SKIPPED,
         last_error=_bp("_reason"),
         claimed_by=None,
         claimed_at=None,
@@ -222,9 +229,11 @@ UNMARK = (
     .where(
         outbox_t.c.id == _bp("_id"),
         outbox_t.c.claimed_by == _bp("_token"),
-        outbox_t.c.state == "sending",
+        outbox_t.c.state == Sending.SENDING,
     )
-    .values(state="pending", claimed_by=None, claimed_at=None, attempts=outbox_t.c.attempts - 1)
+    .values(
+        state=Sending.PENDING, claimed_by=None, claimed_at=None, attempts=outbox_t.c.attempts - 1
+    )
 )
 REFRESH = (
     update(outbox_t)
@@ -284,7 +293,9 @@ def _record(conn: Connection, done: list[tuple[str, dict[str, Any]]]) -> int:
     token's (`sending`, or parked `unknown` meanwhile), and then its delivery row. Recording
     the same outcome twice (a commit whose answer was lost) changes nothing the second time."""
     recorded, postgres = 0, conn.dialect.name == "postgresql"
-    escalations = [o["outbox_id"] for _, o in done if o.get("escalation") and o["state"] == "sent"]
+    escalations = [
+        o["outbox_id"] for _, o in done if o.get("escalation") and o["state"] == Sending.SENT
+    ]
     for token, o in done:
         values = {
             **o,
@@ -384,17 +395,17 @@ def _outcome(
     """(delivery outcome, error, permanent, new outbox values) of one send, the row's
     `attempts` counting this one."""
     if exc is None:
-        return "sent", None, False, {"state": "sent"}
+        return "sent", None, False, {"state": Sending.SENT}
     if isinstance(exc, DeliveryError):
         if exc.unknown:
-            return "unknown", str(exc), exc.permanent, {"state": "unknown"}
+            return "unknown", str(exc), exc.permanent, {"state": Sending.UNKNOWN}
         if exc.retry_after is not None and not exc.permanent:  # 429: wait, not an attempt
             return (
                 "temporary",
                 str(exc),
                 False,
                 {
-                    "state": "pending",
+                    "state": Sending.PENDING,
                     "attempts": attempts - 1,
                     "not_before": now + timedelta(seconds=exc.retry_after),
                 },
@@ -404,26 +415,26 @@ def _outcome(
                 ("permanent" if exc.permanent else "temporary"),
                 str(exc),
                 exc.permanent,
-                {"state": "failed"},
+                {"state": Sending.FAILED},
             )
         wait = backoff(attempts, rng)
         return (
             "temporary",
             str(exc),
             False,
-            {"state": "pending", "not_before": now + timedelta(seconds=wait)},
+            {"state": Sending.PENDING, "not_before": now + timedelta(seconds=wait)},
         )
     if isinstance(exc, TimeoutError):
-        return "unknown", f"hết thời gian chờ: {exc}", False, {"state": "unknown"}
+        return "unknown", f"hết thời gian chờ: {exc}", False, {"state": Sending.UNKNOWN}
     # a bug in a channel: recorded, retried like a temporary failure
     error = f"{type(exc).__name__}: {exc}"
     if attempts >= max_attempts:
-        return "temporary", error, False, {"state": "failed"}
+        return "temporary", error, False, {"state": Sending.FAILED}
     return (
         "temporary",
         error,
         False,
-        {"state": "pending", "not_before": now + timedelta(seconds=backoff(attempts, rng))},
+        {"state": Sending.PENDING, "not_before": now + timedelta(seconds=backoff(attempts, rng))},
     )
 
 
@@ -612,10 +623,10 @@ def _send(
         changes["fallbacks"] = fallbacks
     outcome, error, permanent, values = _outcome(failure, attempts, now, rng, max_attempts)
     state = values["state"]
-    result.sent += state == "sent"
-    result.retrying += state == "pending"
-    result.failed += state == "failed"
-    result.unknown += state == "unknown"
+    result.sent += state == Sending.SENT
+    result.retrying += state == Sending.PENDING
+    result.failed += state == Sending.FAILED
+    result.unknown += state == Sending.UNKNOWN
     return {
         "outbox_id": row.id,
         "at": now,

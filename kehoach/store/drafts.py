@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.compiler import Step
 from engine.plan import Plan
+from workflows.lifecycle import State
 
 from .errors import StoreError
 from .models import drafts_table, plans_table, steps_table, versions_table
@@ -212,8 +213,8 @@ def issued_plans(session: Session, issuer_id: str, now: datetime) -> list[PlanLi
         select(
             s.c.plan_id,
             func.count().filter(live).label("steps"),
-            func.count().filter(s.c.state == "pending").label("open_steps"),
-            func.count().filter(s.c.state == "pending", s.c.due_at < now).label("late"),
+            func.count().filter(s.c.state == State.PENDING).label("open_steps"),
+            func.count().filter(s.c.state == State.PENDING, s.c.due_at < now).label("late"),
             func.min(s.c.due_at).filter(live).label("first_due"),
             func.max(s.c.due_at).filter(live).label("last_due"),
         )

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import among
-from .models import outbox_table, queued, steps_table
+from .models import Sending, outbox_table, queued, steps_table
 
 ESCALATION, GROUP = "escalation", "escalation_group"
 #: What a grouped message says of each step (the rest of a step row's payload stays out).
@@ -139,7 +139,9 @@ def mark_escalations_sent(
     by_level: dict[int, set[str]] = defaultdict(set)
     for row in session.execute(
         select(o.c.purpose, o.c.step_id, o.c.level, o.c.payload).where(
-            o.c.id.in_(list(outbox_ids)), o.c.state == "sent", o.c.purpose.in_((ESCALATION, GROUP))
+            o.c.id.in_(list(outbox_ids)),
+            o.c.state == Sending.SENT,
+            o.c.purpose.in_((ESCALATION, GROUP)),
         )
     ):
         by_level[row.level or 0].update(steps_of(row.purpose, row.step_id, row.payload))

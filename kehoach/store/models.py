@@ -370,8 +370,22 @@ class ClockBeat(Base):
     ticked_at: Mapped[datetime | None]
 
 
-#: The state of an outbox row waiting to be sent (the others: store.queue.STATES).
-OUTBOX_PENDING = "pending"
+class Sending(StrEnum):
+    """The states of an outbox row (store/dispatch.py's module doc says how each is reached;
+    store.queue.STATES how people read them)."""
+
+    PENDING = "pending"  # waiting to be sent (from `not_before`)
+    CLAIMED = "claimed"  # taken by a dispatcher, not yet being sent
+    SENDING = "sending"  # its send has started
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # may have arrived: a person looks, it is never resent blindly
+    SKIPPED = "skipped"  # not sent: the step changed before its turn
+    DROPPED = "dropped"  # given up by a person
+
+
+#: The state of an outbox row waiting to be sent.
+OUTBOX_PENDING = Sending.PENDING
 
 
 def queued(now: datetime) -> dict[str, Any]:

@@ -24,24 +24,24 @@ from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.orm import Session
 
 from .errors import StoreError
-from .models import outbox_actions_table, outbox_table, people_table, units_table
+from .models import Sending, outbox_actions_table, outbox_table, people_table, units_table
 
 o, actions_t = outbox_table, outbox_actions_table
 #: Every state of an outbox row, as the CLI and the board say it.
-STATES = {
-    "pending": "chờ gửi",
-    "claimed": "đã nhận, chờ gửi",
-    "sending": "đang gửi",
-    "sent": "đã gửi",
-    "failed": "thất bại",
-    "unknown": "không rõ đã đến chưa",
-    "skipped": "không gửi (bước đã xong, hủy, miễn hoặc đổi hạn)",
-    "dropped": "đã bỏ",
+STATES: dict[str, str] = {
+    Sending.PENDING: "chờ gửi",
+    Sending.CLAIMED: "đã nhận, chờ gửi",
+    Sending.SENDING: "đang gửi",
+    Sending.SENT: "đã gửi",
+    Sending.FAILED: "thất bại",
+    Sending.UNKNOWN: "không rõ đã đến chưa",
+    Sending.SKIPPED: "không gửi (bước đã xong, hủy, miễn hoặc đổi hạn)",
+    Sending.DROPPED: "đã bỏ",
 }
-UNDELIVERED = ("unknown", "failed")
+UNDELIVERED = (Sending.UNKNOWN, Sending.FAILED)
 #: The states each action takes a row from.
-RETRY_FROM = ("unknown", "failed", "dropped")
-DROP_FROM = ("pending", "unknown", "failed")
+RETRY_FROM = (Sending.UNKNOWN, Sending.FAILED, Sending.DROPPED)
+DROP_FROM = (Sending.PENDING, Sending.UNKNOWN, Sending.FAILED)
 PURPOSES = {
     "reminder": "nhắc việc",
     "escalation": "báo trễ hạn",

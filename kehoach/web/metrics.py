@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kehoach import store
 from kehoach.clock import JOB_TABLE, TICK_JOB
+from kehoach.store.models import Sending
 from kehoach.store.models import deliveries_table as d
 from kehoach.store.models import outbox_table as o
 from kehoach.web import feeds
@@ -79,7 +80,7 @@ class StoreCollector(Collector):
                 rows.add_metric([state, channel], count)
             due = session.execute(
                 select(func.min(o.c.not_before)).where(
-                    o.c.state == "pending", o.c.not_before <= now
+                    o.c.state == Sending.PENDING, o.c.not_before <= now
                 )
             ).scalar_one()
             for channel, outcome, count in session.execute(

@@ -40,7 +40,7 @@ from kehoach.store.people import PersonView, person_views
 from kehoach.store.tick import COLUMNS, facts
 from kehoach.store.types import UTCDateTime
 from kehoach.web.summary_cache import kept, scope_key
-from workflows.lifecycle import VN, Action, StepStatus, refusal, status
+from workflows.lifecycle import VN, Action, State, StepStatus, refusal, status
 
 t, g, m = steps_table, groups_table, group_members_table
 T = TypeVar("T")
@@ -288,7 +288,7 @@ class StepList:
         stream walks it in the list's order. The deadline is never before due_at, so each
         bound on it is also one on due_at: a `count` says so, and then reads the narrower
         covering index (state, due_at, …) instead."""
-        where = [t.c.state == "pending", *_filters(f)]
+        where = [t.c.state == State.PENDING, *_filters(f)]
         if scope is not EVERYTHING:
             where.append(t.c.unit_id.in_(sorted(scope)))
         if self.overdue:
@@ -637,7 +637,7 @@ def allowed_actions(row: Any) -> list[Action]:
 def _outcomes(now: datetime) -> dict[str, Any]:
     """Each outcome of a deadline as a 0/1 SQL expression (lifecycle.status, in SQL): events
     and phases and cancelled steps are left out by the callers."""
-    pending, done = t.c.state == "pending", t.c.state == "done"
+    pending, done = t.c.state == State.PENDING, t.c.state == State.DONE
     late_done = and_(done, t.c.done_at.is_not(None), t.c.done_at > DEADLINE)
     return {
         "on_time": and_(done, ~late_done),
