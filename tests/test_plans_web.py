@@ -167,6 +167,11 @@ def test_upload_answer_preview_publish_then_edit(world: World) -> None:
     assert "Anh Cụm Trưởng — Đoàn A" in plan_page
     codes = c.post(f"/ke-hoach/{PLAN_ID}/ma-moi", data={"csrf": csrf_of(plan_page)})
     assert codes.status_code == 200
+    # the page names every chat channel a code links, and the codes' real lifetime
+    assert "Mã mời liên kết Telegram hoặc Zalo" in codes.text
+    from kehoach.chat.links import INVITE_TTL
+
+    assert f"hết hạn sau {INVITE_TTL.days} ngày" in codes.text
     found = re.findall(r"/start ([A-Za-z0-9_-]{20,})", codes.text)
     assert len(found) == 2 and len(set(found)) == 2  # Anh Cụm Trưởng (Đoàn A), Đoàn B's member
     # the overdue list shows the new plan's steps once they are late

@@ -422,9 +422,9 @@ def _unlinked(session: Any, plan_id: str) -> list[Any]:
 
 @router.post("/ke-hoach/{plan_id}/ma-moi")
 async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
-    """One-time Telegram invite codes for the plan's people not linked yet, shown once (valid
-    as long as an invite is: kehoach.chat.links.INVITE_TTL)."""
-    from kehoach.chat.links import create_invite
+    """One-time invite codes for the plan's people with no chat linked yet, shown once (valid
+    as long as an invite is: kehoach.chat.links.INVITE_TTL); a code links any chat channel."""
+    from kehoach.chat.links import INVITE_TTL, create_invite
     from kehoach.cli_telegram import bot_username
 
     _plan_of(request, v, plan_id)
@@ -440,11 +440,13 @@ async def invites(request: Request, v: Secretary, plan_id: str) -> Response:
         request,
         "invites.html",
         {
-            "title": "Mã mời Telegram",
+            "title": "Mã mời liên kết",
             "plan_id": plan_id,
             "made": made,
             "username": username,
             "zalo": zalo,
+            "chats": " hoặc ".join(s.label for s in chat_channels()),
+            "days": INVITE_TTL.days,
         },
     )
 
