@@ -534,6 +534,55 @@ def test_the_people_page_shows_each_contact_from_the_contacts_table(world: World
     )
 
 
+def test_a_persons_preferred_channel_is_chosen_on_the_people_page(world: World) -> None:
+    """Issue 17: a person's preferred channel is chosen on the board too (as with `kehoach
+    person contacts --prefer`); their notifications then go there first. Only for people of
+    the viewer's units; an unknown channel or one the person has no contact on is said."""
+    from kehoach.chat.links import set_contact
+    from kehoach.store.directory import routes
+
+    member = world.ids["thanhvien"]
+    with write_session(world.engine) as s:
+        set_contact(s, member, "telegram", "42", NOW)
+        set_contact(s, member, "zalo", "zalo-user-7", NOW)
+    c = world.client("cumtruong")  # heads the cluster of Đoàn B
+    html = c.get("/nguoi").text
+    assert f'action="/nguoi/{member}/uu-tien"' in html
+    assert '<option value="telegram" selected>Telegram</option>' in html
+
+    def heard_through() -> list[str]:
+        with write_session(world.engine) as s:
+            found = routes(s, ["doan-b"], ["telegram", "zalo", "email"])["doan-b"]
+        return [r.channel for r in found]
+
+    assert heard_through() == ["telegram"]
+    r = c.post(f"/nguoi/{member}/uu-tien", data={"csrf": csrf_of(html), "channel": "zalo"})
+    assert r.status_code == 303 and r.headers["location"] == "/nguoi"
+    after = c.get("/nguoi").text
+    assert "Từ nay nhắc Thành viên Đoàn B qua Zalo trước." in after
+    assert '<option value="zalo" selected>Zalo</option>' in after
+    assert heard_through() == ["zalo"]
+    refused = c.post(f"/nguoi/{member}/uu-tien", data={"csrf": csrf_of(after), "channel": "email"})
+    assert refused.status_code == 422 and "chưa có liên lạc qua Thư điện tử" in refused.text
+    assert (
+        c.post(
+            f"/nguoi/{member}/uu-tien", data={"csrf": csrf_of(after), "channel": "fax"}
+        ).status_code
+        == 422
+    )
+    # a person outside the viewer's units is not found; without the form's token, refused
+    other = world.client("khac")
+    assert (
+        other.post(
+            f"/nguoi/{member}/uu-tien",
+            data={"csrf": csrf_of(other.get("/nguoi").text), "channel": "telegram"},
+        ).status_code
+        == 404
+    )
+    assert c.post(f"/nguoi/{member}/uu-tien", data={"channel": "telegram"}).status_code == 403
+    assert heard_through() == ["zalo"]
+
+
 def test_print_view_is_a_table_for_meetings(world: World) -> None:
     html = world.client("thuky").get("/in/qua-han?min_days=30").text
     assert "Các việc quá hạn" in html and "Lập lúc 01/04/2022 10:00" in html

@@ -237,6 +237,30 @@ def people_page(request: Request, v: Seen, paging: Paging) -> Response:
     )
 
 
+@router.post("/nguoi/{person_id}/uu-tien")
+def prefer_channel(
+    request: Request,
+    v: Seen,
+    person_id: int,
+    channel: Annotated[str, Form(pattern="^[a-z]{1,20}$")],
+) -> Response:
+    """Make `channel` the first one a person in the viewer's units is reached through: their
+    reminders, escalations and digests go there while it works (store.people.prefer)."""
+    from kehoach.channels import label
+    from kehoach.store.people import PersonNotFound, person_view, prefer
+
+    with store.write_session(request.app.state.engine) as session:
+        try:
+            person = person_view(session, person_id)
+        except PersonNotFound:
+            person = None
+        if person is None or person.unit_id not in v.scope:
+            raise NotFound("Không có người này trong các đơn vị bạn được xem.")
+        prefer(session, person_id, channel)
+    request.session["flash"] = f"Từ nay nhắc {person.name} qua {label(channel)} trước."
+    return RedirectResponse("/nguoi", 303)
+
+
 @router.get("/buoc/{step_id:path}")
 def step_page(request: Request, v: Seen, step_id: str) -> Response:
     view = read_step(request.app.state.engine, v, step_id, request.app.state.now())
