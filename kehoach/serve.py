@@ -268,7 +268,7 @@ def wired_channels(settings: Settings | Mapping[str, str]) -> list[Channel]:
     settings = Settings.of(settings)
     channels = build_all(settings)
     for channel in channels:  # the board's address, for the links in messages
-        channel.public_url = settings.public_url
+        channel.public_url = settings.public_address
     return channels
 
 

@@ -175,3 +175,25 @@ def test_every_documented_setting_is_a_field() -> None:
     assert named and named <= set(KNOWN), named - set(KNOWN)
     keys = set(re.findall(r"`(\[[a-z]+\] [a-z_]+)`", guide))
     assert keys and keys <= {file_key(f) for f in Settings.model_fields}
+
+
+@pytest.mark.parametrize(
+    ("given", "address"),
+    [
+        ({"KEHOACH_HTTP_PORT": "9000"}, "http://127.0.0.1:9000"),
+        ({"KEHOACH_HTTP_HOST": "0.0.0.0", "KEHOACH_HTTP_PORT": "8181"}, "http://127.0.0.1:8181"),
+        ({"KEHOACH_PUBLIC_URL": "https://kehoach.example.vn/"}, "https://kehoach.example.vn"),
+    ],
+)
+def test_the_channels_cron_wires_link_to_the_boards_real_address(
+    given: dict[str, str], address: str
+) -> None:
+    """`kehoach tick` and `digest` (cron) wire the channels without `serve`: the links in
+    their messages must name the board where it is, derived from host and port like the
+    feeds; they said http://127.0.0.1:8080 whatever KEHOACH_HTTP_PORT was."""
+    from kehoach.serve import wired_channels
+    from notifiers.rendering import board_url
+
+    channels = wired_channels(given)
+    assert channels and {c.public_url for c in channels} == {address}
+    assert board_url(channels[0].public_url, "/qua-han") == f"{address}/qua-han"

@@ -34,7 +34,7 @@ from kehoach.store.errors import StoreError
 from kehoach.store.models import outbox_table, plans_table, queued, steps_table, units_table
 from kehoach.store.tick import facts, queue_outbox
 from notifiers.base import Notification, Recipient
-from notifiers.rendering import clip
+from notifiers.rendering import DEFAULT_PUBLIC_URL, clip
 from notifiers.telegram_render import (
     DONE,
     DONE_LABEL,
@@ -405,7 +405,7 @@ def feed_link(
         if old.scope == "person" and old.scope_id == str(person.id) and old.label == label:
             feeds.revoke(session, old.id, now)
     _, token = feeds.create(session, "person", str(person.id), now, label=label)
-    https, webcal = feed_urls(public_url or "http://127.0.0.1:8080", token)
+    https, webcal = feed_urls(public_url or DEFAULT_PUBLIC_URL, token)
     return (
         f"📅 <b>Lịch của bạn</b>\nMở hoặc dán vào ứng dụng lịch:\n{esc(https)}\n"
         f"Đăng ký một chạm: {esc(webcal)}\n<i>Địa chỉ cũ (nếu có) đã hết hiệu lực.</i>"
