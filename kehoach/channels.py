@@ -14,10 +14,10 @@ comes first and has no contacts (it takes what nobody can be reached for).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from notifiers.base import Channel
 
@@ -26,16 +26,20 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
+    from kehoach.chat.telegram_bot import KehoachBot
     from kehoach.chat.zalo_bot import ZaloBot
     from kehoach.settings import Settings
 
-#: A chat channel's bot (commands, replies), run by serve in the process that holds the
-#: channel's sender key until `stop`: (settings, engine, now, the channel, the names of the
-#: running channels, stop).
-BotRunner = Callable[
-    ["Settings", "Engine", Callable[[], datetime], Channel, Sequence[str], "asyncio.Event"],
-    Awaitable[None],
+#: A chat channel's bot (commands, replies) made from the settings, None without them:
+#: (settings, engine, now, the limiter its answers share, the names of the running channels).
+#: serve runs it (`await bot.run(stop)`) in the process that holds the channel's sender key.
+BotFactory = Callable[
+    ["Settings", "Engine", Callable[[], datetime], Any, Sequence[str]], "ChatBot | None"
 ]
+
+
+class ChatBot(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ class ChannelSpec:
     chat: bool  # a chat the person links with an invite code (`kehoach invite`)
     build: Callable[[Settings], Channel | None]  # None when its settings are absent
     describe: Callable[[Settings], str]  # the line `kehoach serve` prints at start
-    bot: BotRunner | None = None  # a chat channel's bot, if it has one
+    bot: BotFactory | None = None  # a chat channel's bot, if it has one
 
 
 def _console(settings: Settings) -> Channel:
@@ -101,20 +105,19 @@ def _email(settings: Settings) -> Channel | None:
     )
 
 
-async def _telegram_bot(
+def _telegram_bot(
     settings: Settings,
     engine: Engine,
     now: Callable[[], datetime],
-    channel: Channel,
+    limiter: Any,
     running: Sequence[str],
-    stop: asyncio.Event,
-) -> None:
+) -> KehoachBot | None:
     from kehoach.chat.telegram_bot import KehoachBot
 
     if settings.telegram_token is None:
-        return
+        return None
     secret = settings.telegram_webhook_secret
-    bot = KehoachBot(
+    return KehoachBot(
         engine,
         settings.telegram_token.get_secret_value(),
         base_url=settings.telegram_base_url,
@@ -123,17 +126,15 @@ async def _telegram_bot(
         webhook_secret=secret.get_secret_value() if secret else None,
         webhook_listen=settings.telegram_webhook_listen,
         now=now,
-        limiter=channel.limiter,
+        limiter=limiter,
         channels=running,
     )
-    await bot.run(stop)
 
 
 def zalo_bot(
     settings: Settings,
     engine: Engine,
     now: Callable[[], datetime],
-    *,
     limiter: Any = None,
     running: Sequence[str] = ("zalo",),
 ) -> ZaloBot | None:
@@ -156,19 +157,6 @@ def zalo_bot(
         webhook_secret=secret.get_secret_value() if secret else None,
         max_chars=settings.zalo_max_chars,
     )
-
-
-async def _zalo_bot(
-    settings: Settings,
-    engine: Engine,
-    now: Callable[[], datetime],
-    channel: Channel,
-    running: Sequence[str],
-    stop: asyncio.Event,
-) -> None:
-    bot = zalo_bot(settings, engine, now, limiter=channel.limiter, running=running)
-    if bot is not None:
-        await bot.run(stop)
 
 
 def _describe_chat(
@@ -242,7 +230,7 @@ REGISTRY: tuple[ChannelSpec, ...] = (
             lambda s: s.zalo_webhook_url,
             "ZALO",
         ),
-        _zalo_bot,
+        zalo_bot,
     ),
     ChannelSpec("email", "Thư điện tử", "địa chỉ thư", False, _email, _describe_email),
 )

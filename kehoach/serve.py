@@ -283,8 +283,13 @@ async def run_bot(
     """The channel's bot (commands, button presses), when its registry entry has one, in the
     process that holds its sender key, its answers paced by the channel's `limiter`."""
     found = spec(gate.name)
-    if found is not None and found.bot is not None:
-        await found.bot(settings, engine, now, gate, [c.name for c in channels], stop)
+    bot = (
+        None
+        if found is None or found.bot is None
+        else found.bot(settings, engine, now, gate.limiter, [c.name for c in channels])
+    )
+    if bot is not None:
+        await bot.run(stop)
 
 
 async def serve(
