@@ -189,6 +189,31 @@ def test_a_row_marked_but_cut_off_before_its_send_goes_back_to_pending(
     assert sorted(n.key for n in channel.sent) == keys
 
 
+def test_a_mark_whose_answer_is_lost_goes_back_to_pending(db: Engine) -> None:
+    """The connection breaks after the server took a row's «sending» mark (committed on its
+    own on PostgreSQL) and before its answer came back: the dispatcher cannot know the mark
+    is in, so it gives the row back as one marked and never sent; it is sent when the
+    database answers again, not left «sending» until its lease and parked unknown."""
+    keys = enqueue(db, 10)
+    marks = []
+
+    def lose_third_answer(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "SET state = 'sending'" in statement:
+            marks.append(statement)
+            if len(marks) == 3:
+                raise exc.OperationalError("…", None, OSError("mất kết nối (thử)"))
+
+    event.listen(db, "after_cursor_execute", lose_third_answer)
+    channel = RecordingChannel()
+    with pytest.raises(DatabaseUnavailable):
+        dispatch(sessions(db), channel, AT, limit=100, worker="w")
+    event.remove(db, "after_cursor_execute", lose_third_answer)
+    assert len(channel.sent) == 2  # the third was marked, never sent
+    dispatch(sessions(db), channel, AT, limit=100, worker="w", clock=later(2 * CLAIM_LEASE))
+    assert states(db) == {"sent": 10}
+    assert sorted(n.key for n in channel.sent) == keys
+
+
 # ── item 13: leases run on the real clock, not the simulated one ─────────────────────────────
 
 

@@ -445,10 +445,13 @@ def _next(
     now: datetime,
     real: datetime,
     result: DispatchResult,
+    marking: list[int],
 ) -> tuple[Any, dict[str, Any]] | None:
     """The next row of `queue` to send and its payload, marked `sending` (with its attempt
     counted); rows whose step makes them stale are marked skipped on the way, rows whose claim
-    was lost (given back after CLAIM_LEASE, maybe taken by another dispatcher) are dropped."""
+    was lost (given back after CLAIM_LEASE, maybe taken by another dispatcher) are dropped.
+    `marking` holds the id of the row whose mark went out last: its mark may be committed
+    even when the statement raised (PostgreSQL: the answer lost with the connection)."""
     while queue:
         row = queue.popleft()
         mine = {"_id": row.id, "_token": token, "_now": now}
@@ -469,6 +472,7 @@ def _next(
             if not payload["steps"]:
                 result.skipped += conn.execute(SKIP, {**mine, "_reason": GROUP_GONE}).rowcount
                 continue
+        marking[:] = [row.id]
         if (
             conn.exec_driver_sql(
                 _driver(conn, MARK),
@@ -523,22 +527,21 @@ def _send_chunk(
     done: list[tuple[str, dict[str, Any]]] = []
     refreshed = time.monotonic()
     sqlite = bind.dialect.name == "sqlite"
-    marked: int | None = None  # a row marked `sending` whose send has not started yet
+    marking: list[int] = []  # a row (maybe) marked `sending` whose send has not started yet
     try:
         with friendly_errors(bind), bind.connect() as conn, _async_commit(conn):
             while True:
                 real = clock()
                 with _WRITERS[bind.url] if sqlite else NO_LOCK, conn.begin():
                     _record(conn, done)
-                    picked = _next(conn, queue, token, now, real, result)
-                    marked = picked[0].id if picked is not None else None
+                    picked = _next(conn, queue, token, now, real, result, marking)
                     if queue and time.monotonic() - refreshed >= REFRESH_SECONDS:
                         conn.execute(REFRESH, {"_token": token, "_real": real})  # still at it
                         refreshed = time.monotonic()
                 done = []
                 if picked is None:
                     return
-                marked = None  # from here on the send may have started
+                marking.clear()  # from here on the send may have started
                 done.append(
                     (
                         token,
@@ -547,9 +550,9 @@ def _send_chunk(
                 )
     except BaseException:
         _keep((worker, channel.name), done)
-        if marked is not None:  # its mark may be committed (PostgreSQL: each statement alone)
+        if marking:  # its mark may be committed (PostgreSQL: each statement alone)
             with _UNRECORDED_LOCK:
-                _UNSENT.setdefault((worker, channel.name), []).append((token, marked))
+                _UNSENT.setdefault((worker, channel.name), []).append((token, marking[0]))
         raise
 
 
