@@ -7,9 +7,9 @@ webhook server, which listens on KEHOACH_TELEGRAM_WEBHOOK_LISTEN, default 127.0.
   wrong, used or expired code gets a polite refusal and nothing changes;
 - the buttons of a reminder (✅ done, ⏳ extension, 📋 details) and of an extension request
   (Đồng ý / Từ chối) act for the person linked to the chat (kehoach/chat/actions.py);
-- an extension asks in the chat for the new date (checked at once: a past date or one not
-  after the deadline is asked again), then the reason (a small per-chat state in memory; any
-  command abandons it); a refusal asks for its reason;
+- an extension asks in the chat for the new date, then the reason; a refusal asks for its
+  reason (kehoach/chat/dialogue.py, the same questions as the Zalo bot's; a command drops
+  them);
 - `/viec`, `/quahan`, `/lich`, `/huy`, `/help`, registered with setMyCommands.
 
 Store work runs in a thread (`asyncio.to_thread`), one write transaction per action.
@@ -21,8 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection, Coroutine
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -41,10 +40,9 @@ from telegram.ext import (
     filters,
 )
 
-from engine.errors import PlanError
-from engine.phrases import parse_day
 from kehoach import store
 from kehoach.chat import actions as acts
+from kehoach.chat.dialogue import Dialogue
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
 from notifiers.telegram import DEFAULT_BASE_URL, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
@@ -104,16 +102,6 @@ class SharedLimits(BaseRateLimiter[None]):
         return await callback(*args, **kwargs)
 
 
-@dataclass
-class Pending:
-    """What the bot waits for in a chat: "date"/"reason" of an extension, "refusal" reason."""
-
-    kind: str
-    outbox_id: int
-    message_id: int | None = None
-    until: date | None = None
-
-
 class KehoachBot:
     def __init__(
         self,
@@ -134,7 +122,7 @@ class KehoachBot:
         self.public_url, self.poll_timeout = public_url, poll_timeout
         self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
         self.webhook_listen = webhook_listen or "127.0.0.1:8443"
-        self.pending: dict[int, Pending] = {}
+        self.dialogue = Dialogue(engine, now, self.channels, CHANNEL)
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(token)
@@ -250,7 +238,7 @@ class KehoachBot:
         chat = update.effective_chat
         if chat is None:
             return
-        self.pending.pop(chat.id, None)
+        self.dialogue.drop(chat.id)
         code = (context.args or [""])[0]
         if not code:
             person = await self._person(chat.id)
@@ -274,7 +262,7 @@ class KehoachBot:
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None:
-            self.pending.pop(update.effective_chat.id, None)
+            self.dialogue.drop(update.effective_chat.id)
         await self._say(update, HELP)
 
     async def _linked(self, update: Update) -> Any | None:
@@ -283,7 +271,7 @@ class KehoachBot:
         chat = update.effective_chat
         if chat is None:
             return None
-        self.pending.pop(chat.id, None)
+        self.dialogue.drop(chat.id)
         person = await self._person(chat.id)
         if person is None:
             await self._say(update, NOT_LINKED)
@@ -320,7 +308,7 @@ class KehoachBot:
         chat = update.effective_chat
         if chat is None:
             return
-        self.pending.pop(chat.id, None)
+        self.dialogue.drop(chat.id)
         person = await self._write(unlink, CHANNEL, str(chat.id))
         if person is None:
             await self._say(update, "Chat này không liên kết với ai.")
@@ -333,7 +321,7 @@ class KehoachBot:
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None:
-            self.pending.pop(update.effective_chat.id, None)
+            self.dialogue.drop(update.effective_chat.id)
         await self._say(update, "Không có lệnh này. Gõ /help để xem các lệnh.")
 
     # ── buttons ─────────────────────────────────────────────────────────────────────────────
@@ -375,16 +363,14 @@ class KehoachBot:
                 acts.decide, person, outbox_id, True, None, now, self.channels, channel=CHANNEL
             )
         if code == EXTEND:
-            await self._write(acts.can_request, person, outbox_id)
-            self.pending[chat_id] = Pending("date", outbox_id, message_id)
-            return acts.Outcome(
-                "",
-                reply="⏳ Xin gửi <b>ngày hạn mới</b> bạn đề nghị, ví dụ "
-                "<code>05/06/2025</code> (gửi /help để thôi).",
+            ask = await asyncio.to_thread(
+                self.dialogue.ask_date, chat_id, person, outbox_id, message_id
             )
-        await self._write(acts.can_decide, person, outbox_id)  # REFUSE
-        self.pending[chat_id] = Pending("refusal", outbox_id, message_id)
-        return acts.Outcome("", reply="Xin gửi <b>lý do từ chối</b> gia hạn (gửi /help để thôi).")
+        else:  # REFUSE
+            ask = await asyncio.to_thread(
+                self.dialogue.ask_refusal, chat_id, person, outbox_id, message_id
+            )
+        return acts.Outcome("", reply=ask)
 
     async def _show(
         self, update: Update, outcome: acts.Outcome, message_id: int | None = None
@@ -416,74 +402,19 @@ class KehoachBot:
         chat, message = update.effective_chat, update.effective_message
         if chat is None or message is None or message.text is None:
             return
-        pending = self.pending.get(chat.id)
-        if pending is None:
+        if not self.dialogue.waiting(chat.id):
             await self._say(update, "Gõ /help để xem bot làm được gì.")
             return
         person = await self._person(chat.id)
         if person is None:
-            self.pending.pop(chat.id, None)
+            self.dialogue.drop(chat.id)
             await self._say(update, NOT_LINKED)
             return
-        text = message.text.strip()
-        if pending.kind == "date":
-            try:
-                pending.until = parse_day(text)
-            except PlanError:
-                await self._say(
-                    update,
-                    f"«{acts.esc(text)}» không phải một ngày. Xin gửi lại, "
-                    "ví dụ <code>05/06/2025</code>.",
-                )
-                return
-            try:  # a date that cannot be is said now, not after the reason
-                await self._read(
-                    acts.check_until, person, pending.outbox_id, pending.until, self.now()
-                )
-            except acts.Refused as exc:
-                if not exc.ask_again:
-                    self.pending.pop(chat.id, None)
-                await self._say(
-                    update, acts.esc(exc) + (" Xin gửi một ngày khác." if exc.ask_again else "")
-                )
-                return
-            pending.kind = "reason"
-            await self._say(update, "Xin gửi <b>lý do</b> xin gia hạn.")
-            return
-        try:
-            if pending.kind == "reason":
-                assert pending.until is not None
-                outcome = await self._write(
-                    acts.request,
-                    person,
-                    pending.outbox_id,
-                    pending.until,
-                    text,
-                    self.now(),
-                    self.channels,
-                    channel=CHANNEL,
-                )
-            else:
-                outcome = await self._write(
-                    acts.decide,
-                    person,
-                    pending.outbox_id,
-                    False,
-                    text,
-                    self.now(),
-                    self.channels,
-                    channel=CHANNEL,
-                )
-        except acts.Refused as exc:
-            if pending.kind == "reason" and exc.ask_again:
-                pending.kind = "date"  # a date that cannot be: ask for another one
-                await self._say(update, f"{acts.esc(exc)} Xin gửi một ngày khác.")
-                return
-            self.pending.pop(chat.id, None)
-            await self._say(update, acts.esc(exc))
-            return
-        self.pending.pop(chat.id, None)
-        await self._show(update, outcome, pending.message_id)
+        turn = await asyncio.to_thread(self.dialogue.answer, chat.id, person, message.text)
+        if turn.outcome is None:
+            await self._say(update, turn.say)
+        else:
+            await self._show(update, turn.outcome, turn.message_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error(

@@ -10,8 +10,8 @@ Zalo has no buttons, so the chat is typed (docs/zalo.md):
 - `1`, `2`, `3` answer the latest message with numbered replies sent to the person on Zalo
   (a reminder: done / ask for an extension / details; an extension request to an approver:
   grant / refuse / details); an extension then asks for the new date (checked at once) and
-  the reason, a refusal for its reason (a small per-chat state in memory; a command drops
-  it);
+  the reason, a refusal for its reason (kehoach/chat/dialogue.py, as in the Telegram bot;
+  a command drops them);
 - `/viec`, `/quahan`, `/lich`, `/huy`, `/help`, as in the Telegram bot.
 
 What may be done, by whom, and what is said back are the services the Telegram bot uses
@@ -28,18 +28,16 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Engine, select
 
-from engine.errors import PlanError
-from engine.phrases import parse_day
 from kehoach import store
 from kehoach.chat import actions as acts
+from kehoach.chat.dialogue import Dialogue
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
 from kehoach.store.models import Sending, outbox_table
 from notifiers.telegram_render import fit
@@ -68,15 +66,6 @@ NOT_LINKED = (
 HINT = "Gõ 1, 2 hoặc 3 để trả lời tin nhắc mới nhất, hoặc /help để xem bot làm được gì."
 
 
-@dataclass
-class Pending:
-    """What the bot waits for in a chat: "date"/"reason" of an extension, "refusal" reason."""
-
-    kind: str
-    outbox_id: int
-    until: date | None = None
-
-
 def latest_answerable(session: Any, person_id: int) -> Any | None:
     """The latest message with numbered replies sent to the person on Zalo (its outbox row)."""
     o = outbox_table
@@ -101,12 +90,6 @@ def said(outcome: acts.Outcome) -> list[str]:
     return texts or ([outcome.answer] if outcome.answer else [])
 
 
-def _forget(future: asyncio.Future[Any]) -> None:
-    """A long poll abandoned at stop: its outcome is read so nothing is logged about it."""
-    if not future.cancelled():
-        future.exception()
-
-
 class ZaloBot:
     def __init__(
         self,
@@ -127,7 +110,7 @@ class ZaloBot:
         self.public_url, self.poll_timeout = public_url, poll_timeout
         self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
         self.max_chars = max_chars
-        self.pending: dict[str, Pending] = {}
+        self.dialogue = Dialogue(engine, now, self.channels, CHANNEL)
         self.seen: OrderedDict[str, None] = OrderedDict()  # message ids (webhook retries)
 
     # ── running ─────────────────────────────────────────────────────────────────────────────
@@ -185,7 +168,8 @@ class ZaloBot:
                 )
                 await asyncio.wait({asking, waiting}, return_when=asyncio.FIRST_COMPLETED)
                 if not asking.done():  # stopping: the long poll's thread ends on its own
-                    asking.add_done_callback(_forget)
+                    asking.cancel()
+                    await asyncio.wait({asking})  # nothing left pending when the loop closes
                     return
                 try:
                     update = asking.result()
@@ -253,21 +237,21 @@ class ZaloBot:
         """The messages the bot sends back for `text` written in `chat`."""
         text = text.strip()
         if text.startswith("/"):
-            self.pending.pop(chat, None)
+            self.dialogue.drop(chat)
             command, _, argument = text[1:].partition(" ")
             return self.command(chat, command.lower(), argument.strip())
         person = self._read(person_for, CHANNEL, chat)
         if person is None:
-            self.pending.pop(chat, None)
+            self.dialogue.drop(chat)
             return self.link(chat, text) if CODE.fullmatch(text) else [NOT_LINKED]
         try:
-            pending = self.pending.get(chat)
-            if pending is not None:
-                return self.go_on(person, chat, pending, text)
+            if self.dialogue.waiting(chat):
+                turn = self.dialogue.answer(chat, person, text)
+                return said(turn.outcome) if turn.outcome is not None else [turn.say]
             if text in (DONE, EXTEND, INFO):
                 return self.reply(person, chat, text)
         except acts.Refused as exc:
-            self.pending.pop(chat, None)
+            self.dialogue.drop(chat)
             return [str(exc)]
         return [HINT]
 
@@ -330,56 +314,7 @@ class ZaloBot:
                     )
                 )
             assert digit == REFUSE
-            self._write(acts.can_decide, person, row.id)
-            self.pending[chat] = Pending("refusal", row.id)
-            return ["Xin gửi lý do từ chối gia hạn (gửi /help để thôi)."]
+            return [self.dialogue.ask_refusal(chat, person, row.id)]
         if digit == DONE:
             return said(self._write(partial(acts.done, channel=CHANNEL), person, row.id, now))
-        self._write(acts.can_request, person, row.id)
-        self.pending[chat] = Pending("date", row.id)
-        return ["⏳ Xin gửi ngày hạn mới bạn đề nghị, ví dụ 05/06/2025 (gửi /help để thôi)."]
-
-    def go_on(self, person: Any, chat: str, pending: Pending, text: str) -> list[str]:
-        """The answer to what the bot asked in this chat (a date, a reason)."""
-        if pending.kind == "date":
-            try:
-                until = parse_day(text)
-            except PlanError:
-                return [f"«{text}» không phải một ngày. Xin gửi lại, ví dụ 05/06/2025."]
-            try:
-                self._read(acts.check_until, person, pending.outbox_id, until, self.now())
-            except acts.Refused as exc:
-                if exc.ask_again:
-                    return [f"{exc} Xin gửi một ngày khác."]
-                raise
-            pending.kind, pending.until = "reason", until
-            return ["Xin gửi lý do xin gia hạn."]
-        try:
-            if pending.kind == "reason":
-                assert pending.until is not None
-                outcome = self._write(
-                    partial(acts.request, channel=CHANNEL),
-                    person,
-                    pending.outbox_id,
-                    pending.until,
-                    text,
-                    self.now(),
-                    self.channels,
-                )
-            else:
-                outcome = self._write(
-                    partial(acts.decide, channel=CHANNEL),
-                    person,
-                    pending.outbox_id,
-                    False,
-                    text,
-                    self.now(),
-                    self.channels,
-                )
-        except acts.Refused as exc:
-            if pending.kind == "reason" and exc.ask_again:
-                pending.kind = "date"  # a date that cannot be (any more): ask for another
-                return [f"{exc} Xin gửi một ngày khác."]
-            raise
-        self.pending.pop(chat, None)
-        return said(outcome)
+        return [self.dialogue.ask_date(chat, person, row.id)]
