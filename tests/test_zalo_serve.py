@@ -30,7 +30,7 @@ from notifiers.zalo_render import render
 from tests.conftest import NOW, load
 from tests.test_telegram_bot import Running, wait_for
 from tests.test_telegram_channel import digest_payload
-from tests.test_telegram_serve import kehoach, queue_reminders, sent
+from tests.test_telegram_serve import free_port, kehoach, queue_reminders, sent
 from tests.zalo_api import TOKEN, FakeZaloAPI
 
 ZALO = ("ZALO", TOKEN)
@@ -87,6 +87,53 @@ def test_serve_and_two_workers_share_one_zalo_token_within_the_rate(
     assert len(zalo_api.sent()) == 150  # each once
     assert sum(HOLDER in text for text in texts) == 2  # taken over once
     assert codes == [0, 0, 0] and not any("Traceback" in text for text in texts), texts
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # one process
+def test_webhook_answers_share_the_rate_with_the_reminders(
+    kehoach_bin: str, empty: Engine, db_url: str, zalo_api: FakeZaloAPI, tmp_path: Path
+) -> None:
+    """With a webhook, the board's /zalo/webhook hands the updates to the bot serve runs for
+    the token, so its answers and the reminders keep together under the configured rate (a
+    bot of the board's own had a limiter of its own: both sent at the full rate)."""
+    store.upgrade(empty)
+    queue_reminders(empty, 24, 4, channel="zalo")
+    zalo_api.limits(rate=3)
+    port = free_port()
+    log = tmp_path / "serve.err"
+    proc = kehoach(
+        kehoach_bin,
+        db_url,
+        zalo_api,
+        tmp_path,
+        "serve",
+        "--poll-seconds",
+        "0.2",
+        bot=ZALO,
+        extra={
+            "KEHOACH_ZALO_RATE": "3",
+            "KEHOACH_HTTP_PORT": str(port),
+            "KEHOACH_ZALO_WEBHOOK_URL": f"http://127.0.0.1:{port}/zalo/webhook",
+            "KEHOACH_ZALO_WEBHOOK_SECRET": "bi-mat-zalo-123",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    asking = [f"hoi-{i}" for i in range(12)]
+    try:
+        wait_for(lambda: zalo_api.webhook.get("url"), "setWebhook", 60)
+        wait_for(lambda: sent(empty) >= 2, "the first reminders", 60)
+        for chat in asking:  # while the reminders go out
+            zalo_api.message(chat, "/help")
+        wait_for(lambda: sent(empty) == 24, "all 24 reminders", 120)
+        wait_for(lambda: all(zalo_api.texts_to(c) for c in asking), "the 12 answers", 60)
+    finally:
+        code = stop_all([proc])
+    text = log.read_text("utf-8")
+    assert zalo_api.webhook_answers == [200] * len(asking)
+    assert zalo_api.too_many == 0, text
+    assert len(zalo_api.sent()) == 24 + len(asking)
+    assert code == [0] and "Traceback" not in text, text
 
 
 def test_invite_for_zalo_prints_a_code_the_bot_takes(

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
@@ -41,7 +42,7 @@ from kehoach.chat.dialogue import Dialogue
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
 from kehoach.store.models import Sending, outbox_table
 from notifiers.telegram_render import fit
-from notifiers.zalo import DEFAULT_MAX_CHARS, Limiter, ZaloAPI, ZaloError
+from notifiers.zalo import DEFAULT_MAX_CHARS, Limiter, ZaloAPI, ZaloError, mapped
 from notifiers.zalo_render import DONE, EXTEND, GRANT, INFO, REFUSE, plain
 
 log = logging.getLogger("kehoach.zalo.bot")
@@ -88,6 +89,16 @@ def said(outcome: acts.Outcome) -> list[str]:
     now stands (with who did what) and the reply, else the short answer."""
     texts = [t for t in (outcome.edit, outcome.reply) if t]
     return texts or ([outcome.answer] if outcome.answer else [])
+
+
+#: The bots running in webhook mode in this process, by bot token: the board's /zalo/webhook
+#: hands them its updates, so their answers are paced by the channel's limiter together with
+#: the reminders it sends, and a chat's questions are kept in one place.
+WEBHOOK_BOTS: dict[str, ZaloBot] = {}
+
+
+#: Tries of one answer's message when Zalo says 429 (it names the wait).
+ANSWER_ATTEMPTS = 3
 
 
 class ZaloBot:
@@ -144,7 +155,12 @@ class ZaloBot:
                 "webhook" if self.webhook_url else "long polling",
             )
             if self.webhook_url:
-                await stop.wait()  # the board's /zalo/webhook hands the updates over
+                WEBHOOK_BOTS[self.api.token] = self  # the board's /zalo/webhook hands them over
+                try:
+                    await stop.wait()
+                finally:
+                    if WEBHOOK_BOTS.get(self.api.token) is self:
+                        del WEBHOOK_BOTS[self.api.token]
             else:
                 await self._poll(stop)
         finally:
@@ -217,12 +233,25 @@ class ZaloBot:
         """Say `text` (HTML of the services, or plain) in the chat, in several messages when
         it is longer than Zalo takes; a failure is logged (the person may write again)."""
         for part in fit(plain(text).strip(), self.max_chars):
-            await asyncio.to_thread(self.limiter.wait)
-            try:
-                await self._call("sendMessage", {"chat_id": chat, "text": part})
-            except (ZaloError, httpx.HTTPError) as exc:
-                log.warning("không gửi được tin trả lời cho chat Zalo %s: %s", chat, exc)
-                return
+            for attempt in range(1, ANSWER_ATTEMPTS + 1):
+                await asyncio.sleep(self.limiter.reserve())  # its slot, holding no thread
+                try:
+                    await asyncio.to_thread(self._send, chat, part)
+                    break
+                except (ZaloError, httpx.HTTPError) as exc:
+                    wait = mapped(exc).retry_after if isinstance(exc, ZaloError) else None
+                    if wait is None or attempt == ANSWER_ATTEMPTS:  # only a 429 is tried again
+                        log.warning("không gửi được tin trả lời cho chat Zalo %s: %s", chat, exc)
+                        return
+                    await asyncio.sleep(wait)
+
+    def _send(self, chat: str, text: str) -> None:
+        """Admitted by the limiter and sent in one go in one thread: a send admitted in one
+        thread and made from another (the loop's pool busy) would reach Zalo late, bunched
+        with the next ones."""
+        while (delay := self.limiter.admit()) > 0:
+            time.sleep(delay)
+        self.api.call("sendMessage", {"chat_id": chat, "text": text})
 
     # ── what a text means (sync, in a thread) ───────────────────────────────────────────────
     def _write(self, work: Callable[..., T], *args: Any) -> T:

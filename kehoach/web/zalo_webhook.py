@@ -3,7 +3,9 @@ KEHOACH_ZALO_WEBHOOK_URL is set (docs/zalo.md). A small Starlette app mounted be
 board, so the board's own rules for forms (session, CSRF token) do not apply: the request
 must carry `X-Bot-Api-Secret-Token` equal to KEHOACH_ZALO_WEBHOOK_SECRET (compared in constant
 time), else 403 and nothing is read. The update is answered at once (200) and handled in the
-background by this process's `ZaloBot` (kehoach/chat/zalo_bot.py), made on the first update.
+background by the `ZaloBot` that `serve` runs in this process for the token (so its answers
+share the channel's rate limiter with the reminders); in a process that does not hold the
+token (another one sends for it), by a bot of its own made on the first update.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def wanted(settings: Settings) -> bool:
 def webhook_app(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> Starlette:
     given_secret = settings.zalo_webhook_secret
     secret = given_secret.get_secret_value() if given_secret else ""
+    token = settings.zalo_token.get_secret_value() if settings.zalo_token else ""
     state: dict[str, Any] = {}
     running: set[asyncio.Task[None]] = set()
 
@@ -50,11 +53,16 @@ def webhook_app(settings: Settings, engine: Engine, now: Callable[[], datetime])
             update = None
         if not isinstance(update, dict) or "event_name" not in update:
             return JSONResponse({"ok": False, "description": "cập nhật không hợp lệ"}, 400)
-        if "bot" not in state:
-            from kehoach.channels import zalo_bot
+        from kehoach.chat.zalo_bot import WEBHOOK_BOTS
 
-            state["bot"] = zalo_bot(settings, engine, now)
-        task = asyncio.create_task(state["bot"].handle(update))
+        bot = WEBHOOK_BOTS.get(token)
+        if bot is None:
+            if "bot" not in state:
+                from kehoach.channels import zalo_bot
+
+                state["bot"] = zalo_bot(settings, engine, now)
+            bot = state["bot"]
+        task = asyncio.create_task(bot.handle(update))
         running.add(task)  # kept until done (the loop holds tasks weakly)
         task.add_done_callback(running.discard)
         return JSONResponse({"ok": True})
