@@ -56,6 +56,7 @@ PATHS = [
     ("/tong-hop/cum", True),
     ("/api/overdue", False),
     ("/api/overdue (trang 2)", False),
+    ("/api/overdue?sort=unit", False),
     ("/api/upcoming?days=30", False),
     ("/api/people", False),
     ("/api/summary/units", True),

@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
+from sqlalchemy import event, update
 
-from kehoach.store import read_session
+from kehoach.store import make_engine, read_session, upgrade, write_session
+from kehoach.store.models import units_table
 from kehoach.web import queries
 from kehoach.web.queries import Filters, encode_cursor
 from tests.conftest import load, run
@@ -142,6 +144,55 @@ LISTS = [
     "/api/overdue?sort=unit&desc=true",
     "/api/upcoming?days=366&sort=cluster",
 ]
+
+
+@pytest.mark.parametrize("desc", [False, True], ids=["asc", "desc"])
+def test_the_list_by_unit_keeps_two_units_of_one_name_apart(world: World, desc: bool) -> None:
+    with write_session(world.engine) as s:  # doan-a and doan-b, both "Đoàn A"
+        s.execute(update(units_table).where(units_table.c.id == "doan-b").values(name="Đoàn A"))
+    c = world.client("thuky")
+    path = "/api/overdue?sort=unit" + ("&desc=true" if desc else "")
+    whole = c.get(path + "&limit=500").json()["items"]
+    units = [i["unit_id"] for i in whole]
+    runs = [u for n, u in enumerate(units) if n == 0 or units[n - 1] != u]
+    assert runs == (["doan-c", "doan-b", "doan-a"] if desc else ["doan-a", "doan-b", "doan-c"])
+    assert ids(walk(c, path, limit=1)) == ids(whole)
+    assert ids(walk(c, path + "&cluster=cum-1", limit=1)) == [
+        i["id"] for i in whole if i["unit_id"] != "doan-c"
+    ]
+
+
+def test_the_list_by_unit_reads_units_in_name_order_and_sorts_no_late_step(
+    tmp_path: Path,
+) -> None:
+    """SQLite: the first page by unit walks ix_units_name_id and each unit's steps in
+    ix_steps_unit_id_state_deadline (a sort within one unit at most), instead of sorting
+    every late step by its unit's name."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    upgrade(engine)
+    (tmp_path / "cum-thu.yaml").write_text(PLAN, encoding="utf-8")
+    load(engine, tmp_path / "cum-thu.yaml")
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    for desc, cluster in ((False, None), (True, None), (False, "cum-1")):
+        f = Filters(sort="unit", desc=desc, cluster=cluster)
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", keep)
+        with read_session(engine) as s:
+            page = queries.step_page(s, queries.EVERYTHING, NOW, queries.OVERDUE, f, None, 2)
+        event.remove(engine, "before_cursor_execute", keep)
+        assert len(page.items) == 2 and page.next
+        statement, params = next(x for x in seen if "ORDER BY" in x[0] and "LIMIT" in x[0])
+        with engine.connect() as conn:
+            plan = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
+        assert any("ix_steps_unit_id_state_deadline" in line for line in plan), plan
+        if cluster is None:
+            assert plan[0] == "SCAN units USING COVERING INDEX ix_units_name_id", plan
+            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+    engine.dispose()
 
 
 @pytest.mark.parametrize("login", sorted(SCOPES))

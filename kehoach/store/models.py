@@ -63,6 +63,8 @@ class Unit(Base):
     """A unit (đơn vị) by its id; the same id in two plans is the same unit."""
 
     __tablename__ = "units"
+    #: 0013: the outer loop of the lists by unit (see the migration)
+    __table_args__ = (Index("ix_units_name_id", "name", "id"),)
     id: Mapped[str] = mapped_column(String(120), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
 
@@ -192,6 +194,18 @@ class StepRow(Base):
             "id",
             "kind",
             "unit_id",
+            "plan_id",
+            "due_at",
+            "extended_until",
+        ),
+        # 0013: a unit's pending steps in the lists' order, for the lists by unit
+        Index(
+            "ix_steps_unit_id_state_deadline",
+            "unit_id",
+            "state",
+            text(DEADLINE_DDL),
+            "id",
+            "kind",
             "plan_id",
             "due_at",
             "extended_until",
