@@ -485,17 +485,12 @@ def _json_steps(lines: Iterable[Any]) -> None:
 
 
 def _csv_steps(lines: Iterable[Any]) -> None:
-    import csv
-    from itertools import islice
+    from kehoach.web.cells import STEP_HEADER, csv_line, csv_step_lines, joined
 
-    from kehoach.web.exports import csv_cells
-    from kehoach.web.tables import STEP_HEADER, step_rows
-
-    writer = csv.writer(sys.stdout)
-    writer.writerow(STEP_HEADER)
-    rows = csv_cells(step_rows(lines), safe=False)
-    while chunk := list(islice(rows, 1000)):
-        writer.writerows(chunk)
+    write = sys.stdout.write
+    write(csv_line(STEP_HEADER))
+    for piece in joined(csv_step_lines(lines, safe=False)):
+        write(piece)
 
 
 @main.command()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import String, Text, and_, case, cast, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -61,9 +61,9 @@ class Filters:
     desc: bool = False
 
 
-@dataclass(frozen=True)
-class StepLine:
-    """One step as a list shows it."""
+class StepLine(NamedTuple):
+    """One step as a list shows it. A named tuple, not a frozen dataclass: a list or an
+    export makes a million of them, and a tuple is made ten times faster."""
 
     id: str
     title: str
@@ -538,9 +538,9 @@ def stream_lines(
         .where(*which.where(narrowed(session, scope), now, f))
         .order_by(*(e.desc() if f.desc else e.asc() for e, _ in keys))
     )
-    lines = _RawLines(session, now)
-    for r in session.execute(query.execution_options(yield_per=batch)):
-        yield lines.line(r)
+    line = _RawLines(session, now).line
+    for rows in session.execute(query.execution_options(yield_per=batch)).partitions():
+        yield from map(line, rows)
 
 
 def overdue(
