@@ -75,3 +75,20 @@ def test_the_command_line_csv_does_not_import_the_web_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_stream_gives_the_collector_back_as_it_found_it(enabled: bool) -> None:
+    import gc
+
+    from kehoach.cli_store import _no_collection
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError), _no_collection():
+            assert not gc.isenabled()
+            raise RuntimeError("a failed write")
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
