@@ -81,6 +81,7 @@ def test_the_command_line_csv_does_not_import_the_web_framework() -> None:
 def test_the_stream_gives_the_collector_back_as_it_found_it(enabled: bool) -> None:
     import gc
 
+    import kehoach.cli  # noqa: F401  (registers the commands: cli_store is imported through it)
     from kehoach.cli_store import _no_collection
 
     was = gc.isenabled()
