@@ -256,3 +256,23 @@ def test_the_board_refreshes_what_it_keeps_after_a_change_and_serves_nothing_sta
     asked.clear()
     check(db, db_url, later)  # from memory, equal to a fresh board's and the lifecycle's
     assert asked == []
+
+
+def test_a_result_of_an_older_count_never_replaces_a_newer_one() -> None:
+    """A request reading an older snapshot computes at the count it read; what the
+    refresher kept at a later count stays (the count only grows)."""
+    from kehoach.web.summary_cache import NEVER, Cache, Kept
+
+    cache = Cache()
+
+    def entry(count: int, value: str) -> Kept:
+        return Kept(count, NOW, NEVER, value, lambda s, at: value, (timedelta(0),), 1.0)
+
+    cache.put(("k",), entry(5, "refreshed"))
+    cache.put(("k",), entry(4, "older"))
+    kept = cache.get(("k",), 5, NOW)
+    assert kept is not None and kept.value == "refreshed"
+    assert cache.get(("k",), 4, NOW) is None
+    cache.put(("k",), entry(6, "newer"))
+    kept = cache.get(("k",), 6, NOW)
+    assert kept is not None and kept.value == "newer"

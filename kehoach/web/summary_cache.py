@@ -86,8 +86,13 @@ class Cache:
             return found
 
     def put(self, key: tuple[Any, ...], kept: Kept) -> None:
+        """Keep `kept`, unless what is kept was computed at a later count (the count only
+        grows: a request reading an older snapshot never replaces a refresh's result)."""
         with self.lock_all:
             self.used.setdefault(key, time.monotonic())
+            there = self.entries.get(key)
+            if there is not None and there.changes > kept.changes:
+                return
             self.entries[key] = kept
             self.entries.move_to_end(key)
             while len(self.entries) > self.size:
