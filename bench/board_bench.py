@@ -91,11 +91,16 @@ def serve(url: str, port: int, now: str, code: str | None) -> None:
     import uvicorn
 
     from kehoach import store
+    from kehoach.web import server
     from kehoach.web.app import create_app
 
     moment = datetime.fromisoformat(now)
     app = create_app({"KEHOACH_SECRET_KEY": "bench"}, store.make_engine(url), now=lambda: moment)
     print("code:", sys.modules["kehoach"].__file__, file=sys.stderr, flush=True)
+    # as `kehoach serve` does (server.run): the summaries kept warm, when the code does it
+    warm = server.kept_warm(app) if hasattr(server, "kept_warm") else None
+    if warm:
+        warm.start()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -6,7 +6,8 @@ kehoach.store (SQLAlchemy) is imported inside the commands, so `check` and `comp
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -439,7 +440,8 @@ def _list_steps(
             if fmt == "table":
                 _print_steps(title, shown, empty)
             else:
-                (_json_steps if fmt == "json" else _csv_steps)(shown)
+                with _no_collection():
+                    (_json_steps if fmt == "json" else _csv_steps)(shown)
     except store.StoreError as exc:
         raise _store_fail(exc) from None
     if total and fmt == "table":
@@ -450,6 +452,22 @@ def _list_steps(
             "hay --limit 0 để in hết, --format csv để lưu ra tệp.",
             soft_wrap=True,
         )
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a list streams: each row makes a few tuples
+    and strings that are freed as it is written, never a cycle, yet their number sets off a
+    collection every few hundred rows (a fifth of the CPU time of a 400,000-row CSV)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _print_steps(title: str, lines: Iterable[Any], empty: str) -> None:
@@ -485,17 +503,12 @@ def _json_steps(lines: Iterable[Any]) -> None:
 
 
 def _csv_steps(lines: Iterable[Any]) -> None:
-    import csv
-    from itertools import islice
+    from kehoach.web.cells import STEP_HEADER, csv_line, csv_step_lines, joined
 
-    from kehoach.web.exports import csv_cells
-    from kehoach.web.tables import STEP_HEADER, step_rows
-
-    writer = csv.writer(sys.stdout)
-    writer.writerow(STEP_HEADER)
-    rows = csv_cells(step_rows(lines), safe=False)
-    while chunk := list(islice(rows, 1000)):
-        writer.writerows(chunk)
+    write = sys.stdout.write
+    write(csv_line(STEP_HEADER))
+    for piece in joined(csv_step_lines(lines, safe=False)):
+        write(piece)
 
 
 @main.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -199,3 +200,79 @@ def test_a_list_total_is_kept_only_while_its_own_bounds_hold(
             fresh.dispose()
         seen.add(tuple(totals(db, now)))
     assert len({t[0] for t in seen}) > 1 and len({t[2] for t in seen}) > 1  # they did change
+
+
+def test_the_board_refreshes_what_it_keeps_after_a_change_and_serves_nothing_stale(
+    db: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """summary_cache.refresh (the board's Refresher thread) computes again what a change
+    made out of date, so the next request is answered from memory with the new truth; a
+    request before the refresh still computes, and warm_summaries computes the summary
+    pages of a secretary who sees every unit before anyone asks."""
+    from kehoach.web import summary_cache
+    from kehoach.web.pages import warm_summaries
+
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    load(db, path)
+    with read_session(db) as s:
+        warm_summaries(s, NOW)
+    asked: list[str] = []  # what the long-lived board (db) computed, not a fresh one
+    real = queries._summaries, queries._monthly
+
+    def counting(name: str, compute: Any) -> Any:
+        def wrapped(session: Any, *args: Any) -> Any:
+            if session.get_bind() is db:
+                asked.append(name)
+            return compute(session, *args)
+
+        return wrapped
+
+    monkeypatch.setattr(queries, "_summaries", counting("summaries", real[0]))
+    monkeypatch.setattr(queries, "_monthly", counting("monthly", real[1]))
+    with read_session(db) as s:  # the summary pages' aggregates, computed ahead
+        for by in ("unit", "cluster"):
+            queries.summaries(s, UNITS, NOW, by)
+        queries.monthly(s, UNITS, NOW, "plan")
+    assert asked == []
+    check(db, db_url, NOW)
+    asked.clear()
+
+    # nothing changed: nothing to refresh
+    assert summary_cache.refresh(db, NOW, slow=0) == 0
+    with write_session(db) as s:
+        store.mark_done(s, step_id("doan-a", 4), "test", "test", NOW)
+    # a request before the refresh computes the new truth itself
+    check(db, db_url, NOW)
+    assert "summaries" in asked
+    asked.clear()
+
+    with write_session(db) as s:
+        actions.excuse(s, step_id("doan-c", 4), "được miễn", "test", "test", NOW)
+    later = NOW + timedelta(days=30)  # past more deadlines too
+    assert summary_cache.refresh(db, later, slow=0) > 0
+    assert summary_cache.refresh(db, later, slow=0) == 0  # all current now
+    assert "summaries" in asked
+    asked.clear()
+    check(db, db_url, later)  # from memory, equal to a fresh board's and the lifecycle's
+    assert asked == []
+
+
+def test_a_result_of_an_older_count_never_replaces_a_newer_one() -> None:
+    """A request reading an older snapshot computes at the count it read; what the
+    refresher kept at a later count stays (the count only grows)."""
+    from kehoach.web.summary_cache import NEVER, Cache, Kept
+
+    cache = Cache()
+
+    def entry(count: int, value: str) -> Kept:
+        return Kept(count, NOW, NEVER, value, lambda s, at: value, (timedelta(0),), 1.0)
+
+    cache.put(("k",), entry(5, "refreshed"))
+    cache.put(("k",), entry(4, "older"))
+    kept = cache.get(("k",), 5, NOW)
+    assert kept is not None and kept.value == "refreshed"
+    assert cache.get(("k",), 4, NOW) is None
+    cache.put(("k",), entry(6, "newer"))
+    kept = cache.get(("k",), 6, NOW)
+    assert kept is not None and kept.value == "newer"

@@ -5,12 +5,10 @@ as they are written out, so a million-row export holds a batch of rows, never al
 
 # No `from __future__ import annotations`: the routes below are made in a loop, and FastAPI
 # must see their Annotated[…, Depends(builder)] as objects, not as strings naming a local.
-import csv
-import io
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
-from itertools import islice
+from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -21,30 +19,12 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from .cells import csv_cells, csv_line, csv_text, joined
 from .render import page
 from .tables import TABLES, Table
 
 router = APIRouter(tags=["xuất"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, date):
-        return f"{value:%d/%m/%Y}"
-    return "" if value is None else str(value)
-
-
-#: What a spreadsheet may read as the start of a formula (OWASP, CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _formula_safe(text: str) -> str:
-    """A text cell starting like a formula gets a leading ' (OWASP: shown as text, never run).
-
-    >>> _formula_safe("=1+1+cmd|' /C calc'!A0")
-    "'=1+1+cmd|' /C calc'!A0"
-    """
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _xlsx_cell(sheet: Any, value: object) -> object:
@@ -57,40 +37,15 @@ def _xlsx_cell(sheet: Any, value: object) -> object:
     return cell
 
 
-def csv_cells(rows: Iterator[list[Any]], safe: bool = True) -> Iterator[list[str]]:
-    """Rows as CSV text cells: dates as dd/mm/yyyy (each distinct day formatted once), None
-    as empty, text neutralised (`_formula_safe`) unless `safe` is False (a file the command
-    line writes for its own user)."""
-    days: dict[date, str] = {}
-
-    def other(v: object) -> str:
-        if isinstance(v, date) and v.__class__ is date:  # a day, not a moment
-            text = days.get(v)
-            if text is None:
-                text = days[v] = _cell(v)
-            return text
-        return _cell(v)
-
-    starts = FORMULA_START if safe else ()
-    for row in rows:
-        yield [
-            ("'" + v if v.startswith(starts) else v) if v.__class__ is str else other(v)
-            for v in row
-        ]
-
-
 def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:
     """The CSV file in pieces of `batch` rows, read as they are written (constant memory)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(table.header)
-    yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
-    rows = csv_cells(table.rows())
-    while chunk := list(islice(rows, batch)):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(chunk)
-        yield buffer.getvalue().encode("utf-8")
+    pieces: Iterator[str]
+    if table.csv_lines:
+        pieces = chain([csv_line(table.header)], joined(table.csv_lines(), batch))
+    else:
+        pieces = csv_text(table.header, csv_cells(table.rows()), batch)
+    for i, piece in enumerate(pieces):
+        yield ("\ufeff" + piece if i == 0 else piece).encode("utf-8")
 
 
 #: Column widths by header (write-only sheets are written before the widths could be measured).

@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.errors import PlanError
 from engine.phrases import parse_day
 from kehoach import store
 from kehoach.channels import REGISTRY, contact_channels
+from kehoach.store.models import units_table
 from kehoach.store.people import ROLE_NAMES
 from workflows.lifecycle import ACTION_NAMES, STATE_NAMES
 
 from . import queries
 from .acting import BoardAction, perform, read_step
 from .auth import Viewer, viewer
-from .charts import charts_for
+from .charts import Chart, charts_for
 from .errors import Invalid, NotFound
-from .params import MAX_DAYS, Group, Id, Paging, cursor_checked, days, filters, upcoming_filters
+from .params import (
+    DEFAULT_LIMIT,
+    MAX_DAYS,
+    Group,
+    Id,
+    Paging,
+    cursor_checked,
+    days,
+    filters,
+    upcoming_filters,
+)
 from .queries import Filters, StepLine
 from .render import has_template, page
 
@@ -188,9 +201,7 @@ def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = 
     cursor, limit = paging
     now = request.app.state.now()
     with store.read_session(request.app.state.engine) as session, cursor_checked():
-        found = queries.summary_page(session, v.scope, now, kind, plan or None, cursor, limit)
-        choices = queries.choices(session, v.scope)
-        charts = charts_for(session, v, now, kind, [c.key for c in found.items], plan or None)
+        found, choices, charts = _summary(session, v, now, kind, plan or None, cursor, limit)
     return page(
         request,
         "summary.html",
@@ -205,6 +216,31 @@ def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = 
             **_links(request, found.next),
         },
     )
+
+
+def _summary(
+    session: Session,
+    v: Viewer,
+    now: datetime,
+    kind: str,
+    plan: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[queries.Page[queries.Counts], queries.Choices, list[Chart]]:
+    found = queries.summary_page(session, v.scope, now, kind, plan, cursor, limit)
+    choices = queries.choices(session, v.scope)
+    charts = charts_for(session, v, now, kind, [c.key for c in found.items], plan)
+    return found, choices, charts
+
+
+def warm_summaries(session: Session, now: datetime) -> None:
+    """The first page of each summary, as a secretary who sees every unit opens it (the
+    largest aggregates, kept by summary_cache): computed when the board starts, so no
+    request waits for them (summary_cache.Refresher then keeps them current)."""
+    units = frozenset(session.scalars(select(units_table.c.id)))
+    everyone = Viewer(0, "", "", "secretary", None, units)
+    for kind in ("unit", "cluster"):
+        _summary(session, everyone, now, kind, None, None, DEFAULT_LIMIT)
 
 
 @router.get("/nguoi")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import (
     String,
@@ -75,9 +75,9 @@ class Filters:
     desc: bool = False
 
 
-@dataclass(frozen=True)
-class StepLine:
-    """One step as a list shows it."""
+class StepLine(NamedTuple):
+    """One step as a list shows it. A named tuple, not a frozen dataclass: a list or an
+    export makes a million of them, and a tuple is made ten times faster."""
 
     id: str
     title: str
@@ -411,14 +411,18 @@ def step_page(
         query = query.where(after([e for e, _ in keys], values, f.desc))
     order = [e.desc() if f.desc else e.asc() for e, _ in keys]
     marks = session.execute(query.order_by(*order).limit(limit + 1)).all()
+
     # the total (a count over every late step's index entry) is kept while exact, as the
     # summaries are: it depends on what they depend on, and on the filters
-    counted = select(func.count()).select_from(t).where(*which.where(wanted, now, f, count=True))
+    def counted(s: Session, at: datetime) -> int:
+        where = which.where(wanted, at, f, count=True)
+        return int(s.execute(select(func.count()).select_from(t).where(*where)).scalar_one())
+
     total = kept(
         session,
         ("count", which, f.plan, f.unit, f.cluster, f.min_days, scope_key(wanted)),
         now,
-        lambda: int(session.execute(counted).scalar_one()),
+        counted,
         which.shifts(f),
     )
     more = len(marks) > limit
@@ -590,9 +594,9 @@ def stream_lines(
         .where(*which.where(narrowed(session, scope), now, f), *on_joined)
         .order_by(*(e.desc() if f.desc else e.asc() for e, _ in keys))
     )
-    lines = _RawLines(session, now)
-    for r in session.execute(query.execution_options(yield_per=batch)):
-        yield lines.line(r)
+    line = _RawLines(session, now).line
+    for rows in session.execute(query.execution_options(yield_per=batch)).partitions():
+        yield from map(line, rows)
 
 
 def overdue(
@@ -722,18 +726,16 @@ def summaries(
     if not scope:
         return []
     key = ("summaries", by, plan, scope_key(narrowed(session, scope)))
-    return kept(session, key, now, lambda: _summaries(session, scope, now, by, plan))
+    return kept(session, key, now, lambda s, at: _summaries(s, scope, at, by, plan))
 
 
 def _summaries(
     session: Session, scope: Collection[str], now: datetime, by: str, plan: str | None
 ) -> list[Counts]:
     names = ("on_time", "late", "done_late", "upcoming", "excused")
-    per = session.execute(
-        select(t.c.plan_id, t.c.unit_id, *_sums(now))
-        .where(*_counted(session, scope, plan))
-        .group_by(t.c.plan_id, t.c.unit_id)
-    ).all()
+    # one GROUP BY for both summaries (by unit, by cluster), kept on its own
+    key = ("per unit", plan, scope_key(narrowed(session, scope)))
+    per = kept(session, key, now, lambda s, at: _per_unit(s, scope, at, plan))
     counts: dict[str, Counts] = {}
     if by == "unit":
         unit_names = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
@@ -755,6 +757,19 @@ def _summaries(
             for n in names:
                 setattr(c, n, getattr(c, n) + int(r._mapping[n] or 0))
     return sorted(counts.values(), key=lambda c: (-c.late, c.name, c.key))
+
+
+def _per_unit(
+    session: Session, scope: Collection[str], now: datetime, plan: str | None
+) -> list[Any]:
+    """Deadlines by outcome per (plan, unit): the summaries' GROUP BY."""
+    return list(
+        session.execute(
+            select(t.c.plan_id, t.c.unit_id, *_sums(now))
+            .where(*_counted(session, scope, plan))
+            .group_by(t.c.plan_id, t.c.unit_id)
+        )
+    )
 
 
 def summary_page(
@@ -833,7 +848,7 @@ def monthly(
         None if keys is None else frozenset(keys),
         scope_key(narrowed(session, scope)),
     )
-    return kept(session, key, now, lambda: _monthly(session, scope, now, by, keys, plan))
+    return kept(session, key, now, lambda s, at: _monthly(s, scope, at, by, keys, plan))
 
 
 def _monthly(

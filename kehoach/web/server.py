@@ -24,6 +24,8 @@ from engine.vi import os_reason
 from kehoach.settings import BOARD_OFF, Settings, env_name
 from kehoach.store.errors import StoreError
 
+from .summary_cache import Refresher
+
 log = logging.getLogger("kehoach.web")
 
 
@@ -75,14 +77,28 @@ def make_server(app: FastAPI) -> Server:
 
 
 async def run(app: FastAPI, sock: socket.socket, stop: asyncio.Event) -> None:
-    """Serve on `sock` until `stop` is set, then finish the requests in flight."""
+    """Serve on `sock` until `stop` is set, then finish the requests in flight; meanwhile
+    the summaries are kept warm (`kept_warm`)."""
     server = make_server(app)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
-    server.should_exit = True
-    stopping.cancel()
-    await task
+    warm = kept_warm(app)
+    warm.start()
+    try:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        stopping.cancel()
+        await task
+    finally:
+        await asyncio.to_thread(warm.stop)
+
+
+def kept_warm(app: FastAPI) -> Refresher:
+    """The thread that computes the summary pages' aggregates when the board starts and
+    again after each change (summary_cache.Refresher); start() and stop() it."""
+    from .pages import warm_summaries
+
+    return Refresher(app.state.engine, app.state.now, warm_summaries)
 
 
 @contextmanager

@@ -8,12 +8,20 @@ written: database triggers count those writes in `board_changes` (migration 0011
 process or path makes them. A request reads that count (one row) and, when it and the time
 window match, answers from memory.
 
-    kept(session, ("summaries", "unit", None, scope_key), now, lambda: compute())
+    kept(session, ("summaries", "unit", None, scope_key), now, lambda s, at: compute(s, at))
+
+A result that took long to compute is kept warm (`refresh`, run every second or so by the
+board's `Refresher` thread): after a change, or when `now` passes its next deadline, it is
+computed again at the new count and `now`, so the next request finds it current. Nothing
+stale is ever answered: a request that comes before the refresh still finds the old count
+or window and computes (or waits for the refresh of that key, one computation at a time).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -21,12 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kehoach.store.models import board_changes_table, steps_table
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 #: The states whose deadlines a summary or chart counts (cancelled steps are left out).
 COUNTED = ("pending", "done", "excused")
 NEVER = datetime.max.replace(tzinfo=UTC)
@@ -38,29 +47,58 @@ class Kept:
     since: datetime  # the `now` it was computed for
     until: datetime  # the first deadline after `since`: exact before it
     value: Any
+    compute: Callable[[Session, datetime], Any]  # makes the value again (`refresh`)
+    shifts: Sequence[timedelta]
+    seconds: float  # how long it took
 
 
 class Cache:
     """The kept results of one database (an engine), the `size` latest used."""
 
     def __init__(self, size: int = 64) -> None:
-        self.size, self.lock = size, threading.Lock()
+        self.size, self.lock_all = size, threading.Lock()
         self.entries: OrderedDict[tuple[Any, ...], Kept] = OrderedDict()
+        self.computing: dict[tuple[Any, ...], threading.Lock] = {}
+        self.used: dict[tuple[Any, ...], float] = {}  # key → when last asked for (monotonic)
+
+    def lock(self, key: tuple[Any, ...]) -> threading.Lock:
+        """The lock held while `key` is computed (a request waits for a refresh of it)."""
+        with self.lock_all:
+            found = self.computing.get(key)
+            if found is None:
+                found = self.computing[key] = threading.Lock()
+            return found
+
+    def latest(self, within: float) -> list[tuple[tuple[Any, ...], Kept]]:
+        """The kept entries asked for in the last `within` seconds, the latest used first."""
+        since = time.monotonic() - within
+        with self.lock_all:
+            return [(k, v) for k, v in reversed(self.entries.items()) if self.used[k] >= since]
 
     def get(self, key: tuple[Any, ...], changes: int, now: datetime) -> Any | None:
-        with self.lock:
+        with self.lock_all:
             found = self.entries.get(key)
+            if found is not None:
+                self.used[key] = time.monotonic()
             if found is None or found.changes != changes or not found.since <= now < found.until:
                 return None
             self.entries.move_to_end(key)
             return found
 
     def put(self, key: tuple[Any, ...], kept: Kept) -> None:
-        with self.lock:
+        """Keep `kept`, unless what is kept was computed at a later count (the count only
+        grows: a request reading an older snapshot never replaces a refresh's result)."""
+        with self.lock_all:
+            self.used.setdefault(key, time.monotonic())
+            there = self.entries.get(key)
+            if there is not None and there.changes > kept.changes:
+                return
             self.entries[key] = kept
             self.entries.move_to_end(key)
             while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+                old, _ = self.entries.popitem(last=False)
+                self.computing.pop(old, None)
+                self.used.pop(old, None)
 
 
 _caches: WeakKeyDictionary[Any, Cache] = WeakKeyDictionary()
@@ -103,23 +141,109 @@ def kept(
     session: Session,
     key: tuple[Any, ...],
     now: datetime,
-    compute: Callable[[], T],
+    compute: Callable[[Session, datetime], T],
     shifts: Sequence[timedelta] = (timedelta(0),),
 ) -> T:
-    """`compute()`'s value at `now`, from memory when it is still exact (module doc).
+    """`compute(session, now)`'s value, from memory when it is still exact (module doc).
 
     `shifts`: the value compares deadlines with `now - shift` for each of these (a list of
     steps at least n days late: (n − 1) days; due in the next d days: 0 and −d days). It
     then changes when `now - shift` passes a deadline, at that deadline + shift."""
-    cache, count = cache_of(session), changes(session)
-    found = cache.get(key, count, now)
-    if found is not None:
-        value: T = found.value
-        return value
-    value = compute()
-    until = min(_later(next_deadline(session, now - shift), shift) for shift in shifts)
-    cache.put(key, Kept(count, now, until, value))
+    cache = cache_of(session)
+    found = cache.get(key, changes(session), now)
+    if found is None:
+        with cache.lock(key):  # while the refresher computes it, wait for its result
+            count = changes(session)
+            found = cache.get(key, count, now) or _compute(
+                session, cache, key, now, count, compute, shifts
+            )
+    value: T = found.value
     return value
+
+
+def _compute(
+    session: Session,
+    cache: Cache,
+    key: tuple[Any, ...],
+    now: datetime,
+    count: int,
+    compute: Callable[[Session, datetime], Any],
+    shifts: Sequence[timedelta],
+) -> Kept:
+    """Compute and keep. `count` was read before: a change made meanwhile is then counted
+    after it, so the entry is never taken for newer than what it read."""
+    started = time.perf_counter()
+    value = compute(session, now)
+    until = min(_later(next_deadline(session, now - shift), shift) for shift in shifts)
+    found = Kept(count, now, until, value, compute, shifts, time.perf_counter() - started)
+    cache.put(key, found)
+    return found
+
+
+#: A kept result that took at least this long to compute, and was asked for in the last
+#: RECENT seconds, is kept warm by `refresh`.
+SLOW, RECENT = 0.05, 3600.0
+
+
+def refresh(engine: Engine, now: datetime, slow: float = SLOW, recent: float = RECENT) -> int:
+    """Compute again, at `now` and the current change count, each kept result of `engine`
+    that took at least `slow` seconds, was asked for in the last `recent` seconds and is no
+    longer current (latest used first); how many were. Each in its own read session, so it
+    reads the count and the rows as they are then."""
+    from kehoach.store import read_session
+
+    with _caches_lock:
+        cache = _caches.get(engine)
+    if cache is None:
+        return 0
+    done = 0
+    for key, entry in cache.latest(recent):
+        if entry.seconds < slow:
+            continue
+        with cache.lock(key), read_session(engine) as session:
+            count = changes(session)
+            if cache.get(key, count, now) is None:
+                _compute(session, cache, key, now, count, entry.compute, entry.shifts)
+                done += 1
+    return done
+
+
+class Refresher:
+    """A thread that runs `refresh` every `interval` seconds (the board, while it serves);
+    `warm(session, now)`, when given, is run first (what to compute before any request)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        now: Callable[[], datetime],
+        warm: Callable[[Session, datetime], object] | None = None,
+        interval: float = 1.0,
+    ) -> None:
+        self.engine, self.now, self.warm, self.interval = engine, now, warm, interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="summary-refresher", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        from kehoach.store import read_session
+
+        if self.warm is not None:
+            try:
+                with read_session(self.engine) as session:
+                    self.warm(session, self.now())
+            except Exception:  # the board answers without it, computing on request
+                log.exception("summaries not computed ahead")
+        while not self.stopping.wait(self.interval):
+            try:
+                refresh(self.engine, self.now())
+            except Exception:
+                log.exception("summaries not refreshed")
 
 
 def _later(moment: datetime, shift: timedelta) -> datetime:
