@@ -276,3 +276,29 @@ def test_a_result_of_an_older_count_never_replaces_a_newer_one() -> None:
     cache.put(("k",), entry(6, "newer"))
     kept = cache.get(("k",), 6, NOW)
     assert kept is not None and kept.value == "newer"
+
+
+def test_the_refresher_keeps_warm_only_what_people_still_ask_for(
+    db: Engine, tmp_path: Path
+) -> None:
+    """The refresher's own look at an entry is not a request: an entry nobody asked for in
+    the last RECENT seconds is left to go out of date (it was refreshed after every change
+    for ever, each refresh counting as a use)."""
+    from kehoach.web import summary_cache
+
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    load(db, path)
+    with read_session(db) as s:
+        queries.summaries(s, UNITS, NOW, "unit")
+        cache = summary_cache.cache_of(s)
+    page = next(k for k in cache.used if k[0] == "summaries")  # what the page asked for
+    asked = cache.used[page]
+    for day in (4, 5):
+        with write_session(db) as s:
+            store.mark_done(s, step_id("doan-a", day), "test", "test", NOW)
+        assert summary_cache.refresh(db, NOW, slow=0) > 0
+        assert cache.used[page] == asked  # refreshing is not asking
+    with write_session(db) as s:
+        actions.excuse(s, step_id("doan-c", 4), "được miễn", "test", "test", NOW)
+    assert summary_cache.refresh(db, NOW, slow=0, recent=0) == 0  # nobody asked lately

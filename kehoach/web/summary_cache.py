@@ -75,10 +75,14 @@ class Cache:
         with self.lock_all:
             return [(k, v) for k, v in reversed(self.entries.items()) if self.used[k] >= since]
 
-    def get(self, key: tuple[Any, ...], changes: int, now: datetime) -> Any | None:
+    def get(
+        self, key: tuple[Any, ...], changes: int, now: datetime, *, asked: bool = True
+    ) -> Any | None:
+        """The entry kept for `key` if it is current at `changes` and `now`; `asked`: a
+        request wants it (the refresher's own look does not keep an entry warm)."""
         with self.lock_all:
             found = self.entries.get(key)
-            if found is not None:
+            if found is not None and asked:
                 self.used[key] = time.monotonic()
             if found is None or found.changes != changes or not found.since <= now < found.until:
                 return None
@@ -182,7 +186,10 @@ def _compute(
 
 #: A kept result that took at least this long to compute, and was asked for in the last
 #: RECENT seconds, is kept warm by `refresh`.
-SLOW, RECENT = 0.05, 3600.0
+SLOW, RECENT = 0.05, 600.0
+#: The refresher waits at least this many times as long as its last round took: at most a
+#: fifth of a core for it, however often the steps change.
+PAUSE_FACTOR = 4.0
 
 
 def refresh(engine: Engine, now: datetime, slow: float = SLOW, recent: float = RECENT) -> int:
@@ -202,14 +209,15 @@ def refresh(engine: Engine, now: datetime, slow: float = SLOW, recent: float = R
             continue
         with cache.lock(key), read_session(engine) as session:
             count = changes(session)
-            if cache.get(key, count, now) is None:
+            if cache.get(key, count, now, asked=False) is None:
                 _compute(session, cache, key, now, count, entry.compute, entry.shifts)
                 done += 1
     return done
 
 
 class Refresher:
-    """A thread that runs `refresh` every `interval` seconds (the board, while it serves);
+    """A thread that runs `refresh` every `interval` seconds, or PAUSE_FACTOR times as long as
+    its last round took when that is longer (the board, while it serves);
     `warm(session, now)`, when given, is run first (what to compute before any request)."""
 
     def __init__(
@@ -239,11 +247,14 @@ class Refresher:
                     self.warm(session, self.now())
             except Exception:  # the board answers without it, computing on request
                 log.exception("summaries not computed ahead")
-        while not self.stopping.wait(self.interval):
+        pause = self.interval
+        while not self.stopping.wait(pause):
+            started = time.monotonic()
             try:
                 refresh(self.engine, self.now())
             except Exception:
                 log.exception("summaries not refreshed")
+            pause = max(self.interval, PAUSE_FACTOR * (time.monotonic() - started))
 
 
 def _later(moment: datetime, shift: timedelta) -> datetime:
