@@ -101,12 +101,12 @@ def serve(url: str, port: int, now: str, code: str | None) -> None:
     # serve computes them in the background while it already answers, the bench before it
     # answers (its first path is then not timed against the warm-up), timed on its own line
     if hasattr(server, "kept_warm"):
-        from kehoach.web.pages import warm_summaries
+        from kehoach.web.pages import warm_pages
         from kehoach.web.summary_cache import Refresher
 
         started = time.perf_counter()
         with store.read_session(app.state.engine) as session:
-            warm_summaries(session, moment)
+            warm_pages(session, moment)
         print(
             f"  warm-up: the summary pages computed at start in "
             f"{time.perf_counter() - started:.1f} s (kehoach serve: in the background)",
@@ -384,7 +384,9 @@ def main(argv: list[str] | None = None) -> None:
         help="a database a previous run loaded (kept with --keep): measure again without loading",
     )
     ap.add_argument(
-        "--keep", action="store_true", help="keep the SQLite file (its URL is printed) for --url"
+        "--keep",
+        action="store_true",
+        help="keep the database (SQLite file, PostgreSQL schema; its URL is printed) for --url",
     )
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--code", help=argparse.SUPPRESS)
@@ -412,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{url}: {count_steps(url):,} steps")
             run(url, now, tmp, args)
         finally:
-            if drop:
+            if drop and not args.keep:
                 drop()
             if not args.keep:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -19,6 +19,7 @@ from kehoach import store
 from kehoach.store import actions, read_session, write_session
 from kehoach.store.models import board_changes_table, steps_table
 from kehoach.web import queries
+from kehoach.web.params import DEFAULT_DAYS
 from tests.conftest import load
 from tests.test_web import NOW, PLAN, step_id
 from workflows.lifecycle import LATE_KINDS, Phase, status
@@ -207,16 +208,18 @@ def test_the_board_refreshes_what_it_keeps_after_a_change_and_serves_nothing_sta
 ) -> None:
     """summary_cache.refresh (the board's Refresher thread) computes again what a change
     made out of date, so the next request is answered from memory with the new truth; a
-    request before the refresh still computes, and warm_summaries computes the summary
-    pages of a secretary who sees every unit before anyone asks."""
+    request before the refresh still computes, and warm_pages computes the summary
+    pages and the lists' totals of a secretary who sees every unit before anyone asks."""
     from kehoach.web import summary_cache
-    from kehoach.web.pages import warm_summaries
+    from kehoach.web.pages import warm_pages
 
     path = tmp_path / "cum-thu.yaml"
     path.write_text(PLAN, encoding="utf-8")
     load(db, path)
     with read_session(db) as s:
-        warm_summaries(s, NOW)
+        warm_pages(s, NOW)
+        lists = [k[1] for k in summary_cache.cache_of(s).entries if k[0] == "count"]
+    assert sorted(lists, key=repr) == [queries.StepList(False, DEFAULT_DAYS), queries.OVERDUE]
     asked: list[str] = []  # what the long-lived board (db) computed, not a fresh one
     real = queries._summaries, queries._monthly
 

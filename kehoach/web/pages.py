@@ -26,6 +26,7 @@ from .auth import Viewer, viewer
 from .charts import Chart, charts_for
 from .errors import Invalid, NotFound
 from .params import (
+    DEFAULT_DAYS,
     DEFAULT_LIMIT,
     MAX_DAYS,
     Group,
@@ -233,14 +234,17 @@ def _summary(
     return found, choices, charts
 
 
-def warm_summaries(session: Session, now: datetime) -> None:
-    """The first page of each summary, as a secretary who sees every unit opens it (the
-    largest aggregates, kept by summary_cache): computed when the board starts, so no
-    request waits for them (summary_cache.Refresher then keeps them current)."""
+def warm_pages(session: Session, now: datetime) -> None:
+    """The first page of each summary, and the totals of the overdue and upcoming lists, as
+    a secretary who sees every unit opens them (the largest aggregates and counts, kept by
+    summary_cache): computed when the board starts, so no request waits for them
+    (summary_cache.Refresher then keeps them current)."""
     units = frozenset(session.scalars(select(units_table.c.id)))
     everyone = Viewer(0, "", "", "secretary", None, units)
     for kind in ("unit", "cluster"):
         _summary(session, everyone, now, kind, None, None, DEFAULT_LIMIT)
+    for which in (queries.OVERDUE, queries.StepList(False, DEFAULT_DAYS)):
+        queries.step_page(session, units, now, which, Filters(), limit=1)
 
 
 @router.get("/nguoi")

@@ -96,9 +96,9 @@ async def run(app: FastAPI, sock: socket.socket, stop: asyncio.Event) -> None:
 def kept_warm(app: FastAPI) -> Refresher:
     """The thread that computes the summary pages' aggregates when the board starts and
     again after each change (summary_cache.Refresher); start() and stop() it."""
-    from .pages import warm_summaries
+    from .pages import warm_pages
 
-    return Refresher(app.state.engine, app.state.now, warm_summaries)
+    return Refresher(app.state.engine, app.state.now, warm_pages)
 
 
 @contextmanager
