@@ -7,8 +7,6 @@ through this module and starts without them.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from itertools import islice
@@ -187,21 +185,6 @@ def csv_step_lines(lines: Iterable[StepLine], safe: bool = True) -> Iterator[str
             f"{said[1]},"
             f"{text(step)}\r\n"
         )
-
-
-def csv_text(header: list[str], rows: Iterator[list[str]], batch: int = 1000) -> Iterator[str]:
-    """The CSV text of a table in pieces: the header, then `batch` rows at a time (each
-    piece written by one csv.writer into a buffer: a stream gets a write per piece, not per
-    row)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    yield buffer.getvalue()
-    while chunk := list(islice(rows, batch)):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(chunk)
-        yield buffer.getvalue()
 
 
 def joined(lines: Iterator[str], batch: int = 1000) -> Iterator[str]:

@@ -19,7 +19,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from .cells import csv_cells, csv_line, csv_text, joined
+from .cells import csv_cells, csv_line, joined
 from .render import page
 from .tables import TABLES, Table
 
@@ -39,12 +39,8 @@ def _xlsx_cell(sheet: Any, value: object) -> object:
 
 def csv_chunks(table: Table, batch: int = 1000) -> Iterator[bytes]:
     """The CSV file in pieces of `batch` rows, read as they are written (constant memory)."""
-    pieces: Iterator[str]
-    if table.csv_lines:
-        pieces = chain([csv_line(table.header)], joined(table.csv_lines(), batch))
-    else:
-        pieces = csv_text(table.header, csv_cells(table.rows()), batch)
-    for i, piece in enumerate(pieces):
+    lines = table.csv_lines() if table.csv_lines else map(csv_line, csv_cells(table.rows()))
+    for i, piece in enumerate(chain([csv_line(table.header)], joined(lines, batch))):
         yield ("\ufeff" + piece if i == 0 else piece).encode("utf-8")
 
 

@@ -35,8 +35,8 @@ class Table:
     header: list[str]
     rows: Callable[[], Iterator[list[Cell]]]  # reads the rows when called
     at: datetime  # when it was made (UTC)
-    #: the rows as CSV lines, when the table has a faster way to make them than csv.writer
-    #: over `cells.csv_cells(rows())` (the same text)
+    #: the rows as CSV lines, when the table has a faster way to make them than
+    #: `cells.csv_line` over `cells.csv_cells(rows())` (the same text)
     csv_lines: Callable[[], Iterator[str]] | None = None
 
     @property
