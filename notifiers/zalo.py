@@ -151,6 +151,11 @@ class Limiter:
         delay = self.reserve()
         if delay > 0:
             time.sleep(delay)
+        self.enter()
+
+    def enter(self) -> None:
+        """Block the calling thread until the send is admitted (after its reserved slot):
+        call it in the thread that then sends, so nothing comes between the two."""
         while (delay := self.admit()) > 0:
             time.sleep(delay)
 

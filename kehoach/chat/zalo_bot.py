@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
@@ -249,8 +248,7 @@ class ZaloBot:
         """Admitted by the limiter and sent in one go in one thread: a send admitted in one
         thread and made from another (the loop's pool busy) would reach Zalo late, bunched
         with the next ones."""
-        while (delay := self.limiter.admit()) > 0:
-            time.sleep(delay)
+        self.limiter.enter()
         self.api.call("sendMessage", {"chat_id": chat, "text": text})
 
     # ── what a text means (sync, in a thread) ───────────────────────────────────────────────

@@ -36,6 +36,8 @@ def wanted(settings: Settings) -> bool:
 
 
 def webhook_app(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> Starlette:
+    from kehoach.chat.zalo_bot import WEBHOOK_BOTS  # httpx and the bot: only with Zalo on
+
     given_secret = settings.zalo_webhook_secret
     secret = given_secret.get_secret_value() if given_secret else ""
     token = settings.zalo_token.get_secret_value() if settings.zalo_token else ""
@@ -53,8 +55,6 @@ def webhook_app(settings: Settings, engine: Engine, now: Callable[[], datetime])
             update = None
         if not isinstance(update, dict) or "event_name" not in update:
             return JSONResponse({"ok": False, "description": "cập nhật không hợp lệ"}, 400)
-        from kehoach.chat.zalo_bot import WEBHOOK_BOTS
-
         bot = WEBHOOK_BOTS.get(token)
         if bot is None:
             if "bot" not in state:
