@@ -246,14 +246,14 @@ class Refresher:
                 with read_session(self.engine) as session:
                     self.warm(session, self.now())
             except Exception:  # the board answers without it, computing on request
-                log.exception("summaries not computed ahead")
+                log.exception("không tính trước được các trang tổng hợp; sẽ tính khi có người mở")
         pause = self.interval
         while not self.stopping.wait(pause):
             started = time.monotonic()
             try:
                 refresh(self.engine, self.now())
             except Exception:
-                log.exception("summaries not refreshed")
+                log.exception("không cập nhật được các trang tổng hợp đã giữ; sẽ thử lại")
             pause = max(self.interval, PAUSE_FACTOR * (time.monotonic() - started))
 
 
