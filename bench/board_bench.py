@@ -170,10 +170,10 @@ def count_steps(url: str) -> int:
 def prepare(url: str, units: int, years: int, tmp: Path) -> tuple[dict[str, str], int]:
     """Load the plan with `kehoach load`; add the three people. (logins → unit, steps)."""
     from compile_bench import ISSUER, make_plan
-    from sqlalchemy import func, select, update
+    from sqlalchemy import update
 
     from kehoach import store
-    from kehoach.store.models import people_table, steps_table
+    from kehoach.store.models import people_table
     from kehoach.store.people import add_person
     from kehoach.web.passwords import hash_password
 
@@ -202,10 +202,8 @@ def prepare(url: str, units: int, years: int, tmp: Path) -> tuple[dict[str, str]
         for login, (unit, role) in people.items():
             add_person(s, login, unit, now, board_role=role, login=login)
         s.execute(update(people_table).values(password_hash=hash_password(PASSWORD)))
-    with store.read_session(engine) as s:
-        steps = s.execute(select(func.count()).select_from(steps_table)).scalar_one()
     engine.dispose()
-    return {k: v[0] for k, v in people.items()}, steps
+    return {k: v[0] for k, v in people.items()}, count_steps(url)
 
 
 # ── the client ─────────────────────────────────────────────────────────────────────────────
