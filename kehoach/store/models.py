@@ -32,6 +32,8 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    case,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -145,7 +147,7 @@ class PlanDraft(Base):
 
 
 #: A step's deadline (the extension when later than the plan's date) as index DDL; the
-#: queries' form is kehoach.web.queries.DEADLINE, the same expression. Written as PostgreSQL
+#: queries' form is `deadline(table)`, the same expression. Written as PostgreSQL
 #: prints it back, so alembic's comparison of models and database finds no difference.
 DEADLINE_DDL = (
     "(\nCASE\n    WHEN extended_until > due_at THEN extended_until\n    ELSE due_at\nEND)"
@@ -369,6 +371,31 @@ class BoardChanges(Base):
     __tablename__ = "board_changes"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(BigInteger)
+    #: 0014: a result kept at a count below this cannot catch up from board_log (units or
+    #: clusters changed, a large load, or the log was pruned): it is computed again
+    replay_from: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    #: 0014: true while a large load runs (its steps are not logged; it sets replay_from)
+    unlogged: Mapped[bool] = mapped_column(server_default=false())
+
+
+class BoardLog(Base):
+    """What each counted change of a step did to what the summaries read (0014): the row
+    before (sign −1) and after (sign +1) at the change's count `n`, written by the steps'
+    triggers. A kept summary catches up by adding up the rows since its count
+    (kehoach.web.summary_cache) instead of reading a million steps again."""
+
+    __tablename__ = "board_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    n: Mapped[int] = mapped_column(BigInteger, index=True)
+    sign: Mapped[int]
+    plan_id: Mapped[str] = mapped_column(String(120))
+    unit_id: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    due_date: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime]
+    extended_until: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16))
+    done_at: Mapped[datetime | None]
 
 
 class ClockBeat(Base):
@@ -490,5 +517,18 @@ board_sessions_table = cast(Table, BoardSession.__table__)
 outbox_actions_table = cast(Table, OutboxAction.__table__)
 clock_beats_table = cast(Table, ClockBeat.__table__)
 board_changes_table = cast(Table, BoardChanges.__table__)
-#: What a trigger of board_changes runs (and a bulk load that set the triggers aside, once).
-BOARD_CHANGED = "UPDATE board_changes SET n = n + 1"
+board_log_table = cast(Table, BoardLog.__table__)
+
+
+def deadline(table: Any) -> Any:
+    """The deadline a step is late after (DEADLINE_DDL) of `table`'s rows: steps, or the
+    board's log of them."""
+    return case(
+        (table.c.extended_until > table.c.due_at, table.c.extended_until), else_=table.c.due_at
+    )
+
+
+#: A change the log cannot replay (a large load): counted, and older kept results recomputed.
+BOARD_CHANGED = "UPDATE board_changes SET n = n + 1, replay_from = n + 1, unlogged = false"
+#: A load of at least this many steps is not logged (BOARD_CHANGED at its end instead).
+UNLOGGED_MIN = 20_000

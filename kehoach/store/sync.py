@@ -33,6 +33,8 @@ from workflows.lifecycle import State, next_moment
 from .directory import sync_groups, sync_plan_units
 from .models import (
     BOARD_CHANGED,
+    UNLOGGED_MIN,
+    board_changes_table,
     plans_table,
     steps_table,
     transitions_table,
@@ -55,7 +57,7 @@ IN_CHUNK = 500  # ids per IN (…) list: well under every backend's parameter li
 REMOVED = "không còn trong kế hoạch"
 LOAD_LOCK = int.from_bytes(b"kehoach", "big")  # PostgreSQL advisory lock key for loads
 steps_t, transitions_t, units_t = steps_table, transitions_table, units_table
-plans_t, versions_t = plans_table, versions_table
+plans_t, versions_t, board_changes_t = plans_table, versions_table, board_changes_table
 #: The audit row of a new step (`transitions` columns, in the order of the tuples).
 CREATED_COLUMNS = (
     "step_id",
@@ -170,6 +172,11 @@ def sync_plan(
         rebuild = _sqlite_bulk_start(connection, existing, steps)
         if rebuild:  # ids in order: the primary key's index is appended to, not split
             steps = sorted(steps, key=_step_id)
+    # the board's log (0014) would hold every row of a large load (and SQLite's bulk path
+    # sets the steps' triggers aside): counted once, at the end, as a change not replayed
+    unlogged = len(steps) >= UNLOGGED_MIN or bool(rebuild)
+    if unlogged:
+        session.execute(update(board_changes_t).values(unlogged=True))
     created_note = f"thêm từ kế hoạch (phiên bản {number})"
     pending = State.PENDING.value
     for chunk in batched(steps, CHUNK):
@@ -292,6 +299,8 @@ def sync_plan(
     result.kept += sum(
         1 for sid, o in existing.items() if sid not in seen and o.state != State.PENDING
     )
+    if unlogged:
+        connection.exec_driver_sql(BOARD_CHANGED)
     return result
 
 
@@ -317,6 +326,8 @@ def _sqlite_load_pragmas(connection: Any) -> None:
 
 #: A load that adds at least this many steps to a PostgreSQL database ends with ANALYZE.
 ANALYZE_MIN = 20_000
+
+
 #: A first load of at least this many steps into an empty SQLite database builds the
 #: secondary indexes of steps and transitions once, at the end, instead of row by row.
 SQLITE_BULK_MIN = 20_000
@@ -344,8 +355,9 @@ def _sqlite_bulk_start(
     ).all()
     for kind, name, _sql in found:
         connection.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
-    # the steps' triggers (0011) count board changes per row: this load counts as one
-    return [sql for _kind, _name, sql in found] + [BOARD_CHANGED]
+    # the steps' triggers (0011, 0014) count and log board changes per row: this load (at
+    # least UNLOGGED_MIN steps) counts as one, at its end
+    return [sql for _kind, _name, sql in found]
 
 
 def _step_id(step: Step) -> str:

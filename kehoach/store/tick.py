@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,8 @@ from .directory import FALLBACK, Route, routes
 from .escalations import ESCALATION, group
 from .models import (
     OUTBOX_PENDING,
+    board_changes_table,
+    board_log_table,
     outbox_table,
     plans_table,
     queued,
@@ -466,7 +468,27 @@ def tick(
             ).all()
         )
         _queue(session, group(escalations, titles, now), result)
+    prune_board_log(session)
     return result
+
+
+#: How many counts of changes the board's log (0014) keeps behind the newest: a summary kept
+#: further behind is computed again rather than caught up.
+LOG_KEEP = 20_000
+
+
+def prune_board_log(session: Session) -> int:
+    """Drop the log rows more than LOG_KEEP counts old, and say so in replay_from (in the
+    same transaction: a reader that sees the rows gone also sees that)."""
+    b, log_t = board_changes_table, board_log_table
+    cut = session.execute(select(b.c.n)).scalar_one() - LOG_KEEP
+    if cut <= 0:
+        return 0
+    gone: int = session.connection().execute(delete(log_t).where(log_t.c.n <= cut)).rowcount
+    if gone:
+        later = case((b.c.replay_from < cut, cut), else_=b.c.replay_from)
+        session.execute(update(b).values(replay_from=later))
+    return gone
 
 
 def _queue(session: Session, rows: list[dict[str, Any]], result: TickResult) -> None:

@@ -41,6 +41,7 @@ from sqlalchemy.sql.expression import Join
 
 from engine.plan import LATE_KINDS
 from kehoach.store.models import (
+    deadline,
     group_members_table,
     groups_table,
     people_table,
@@ -53,7 +54,7 @@ from kehoach.store.models import (
 from kehoach.store.people import PersonView, person_views
 from kehoach.store.tick import COLUMNS, facts
 from kehoach.store.types import UTCDateTime
-from kehoach.web.summary_cache import kept, scope_key
+from kehoach.web.summary_cache import Sums, kept, scope_key, sums
 from workflows.lifecycle import VN, Action, State, StepStatus, refusal, status
 
 t, g, m = steps_table, groups_table, group_members_table
@@ -62,7 +63,7 @@ EPSILON = timedelta(microseconds=1)
 #: Sort keys of the lists, as the query string says them.
 SORTS = ("days", "due", "unit", "cluster", "plan", "title")
 #: The deadline a step is late after: the extension when it is later than the plan's date.
-DEADLINE = case((t.c.extended_until > t.c.due_at, t.c.extended_until), else_=t.c.due_at)
+DEADLINE = deadline(t)
 
 
 @dataclass(frozen=True)
@@ -227,27 +228,28 @@ def _base() -> Any:
     )
 
 
-def _in_cluster(cluster: str) -> Any:
+def _in_cluster(cluster: str, src: Any = t) -> Any:
     return exists(
         select(m.c.unit_id)
         .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
         .where(
-            m.c.plan_id == t.c.plan_id,
-            m.c.unit_id == t.c.unit_id,
+            m.c.plan_id == src.c.plan_id,
+            m.c.unit_id == src.c.unit_id,
             g.c.kind == "cluster",
             g.c.id == cluster,
         )
     )
 
 
-def _filters(f: Filters) -> list[Any]:
+def _filters(f: Filters, src: Any = t) -> list[Any]:
+    """The filters' conditions on `src`'s rows (the steps, or the board's log of them)."""
     where = []
     if f.plan:
-        where.append(t.c.plan_id == f.plan)
+        where.append(src.c.plan_id == f.plan)
     if f.unit:
-        where.append(t.c.unit_id == f.unit)
+        where.append(src.c.unit_id == f.unit)
     if f.cluster:
-        where.append(_in_cluster(f.cluster))
+        where.append(_in_cluster(f.cluster, src))
     return where
 
 
@@ -300,28 +302,35 @@ class StepList:
     days: int = 0
 
     def where(
-        self, scope: Collection[str] | None, now: datetime, f: Filters, count: bool = False
+        self,
+        scope: Collection[str] | None,
+        now: datetime,
+        f: Filters,
+        count: bool = False,
+        src: Any = t,
     ) -> list[Any]:
-        """The conditions on `steps`: in scope, filtered, and late (or due soon) at `now`.
+        """The conditions on `steps` (or `src`, the board's log of them): in scope,
+        filtered, and late (or due soon) at `now`.
 
         The bounds are on the deadline, which ix_steps_state_deadline orders: a page or a
         stream walks it in the list's order. The deadline is never before due_at, so each
         bound on it is also one on due_at: a `count` says so, and then reads the narrower
         covering index (state, due_at, …) instead."""
-        where = [t.c.state == State.PENDING, *_filters(f)]
+        when = deadline(src)
+        where = [src.c.state == State.PENDING, *_filters(f, src)]
         if scope is not EVERYTHING:
-            where.append(t.c.unit_id.in_(sorted(scope)))
+            where.append(src.c.unit_id.in_(sorted(scope)))
         if self.overdue:
             # days late = max(1, ⌈(now − deadline) / 1 day⌉) ≥ n  ⇔  deadline < now − (n−1) days
-            where += [t.c.kind.in_(sorted(LATE_KINDS))]
+            where += [src.c.kind.in_(sorted(LATE_KINDS))]
             if f.min_days <= 1:
-                where += [now >= DEADLINE] + ([t.c.due_at <= now] if count else [])
+                where += [now >= when] + ([src.c.due_at <= now] if count else [])
             else:
                 before = now - timedelta(days=f.min_days - 1)
-                where += [before > DEADLINE] + ([t.c.due_at < before] if count else [])
+                where += [before > when] + ([src.c.due_at < before] if count else [])
         else:
             end = now + timedelta(days=self.days)
-            where += [now < DEADLINE, end >= DEADLINE] + ([t.c.due_at <= end] if count else [])
+            where += [now < when, end >= when] + ([src.c.due_at <= end] if count else [])
         return where
 
     def shifts(self, f: Filters) -> list[timedelta]:
@@ -412,19 +421,14 @@ def step_page(
     order = [e.desc() if f.desc else e.asc() for e, _ in keys]
     marks = session.execute(query.order_by(*order).limit(limit + 1)).all()
 
-    # the total (a count over every late step's index entry) is kept while exact, as the
-    # summaries are: it depends on what they depend on, and on the filters
-    def counted(s: Session, at: datetime) -> int:
-        where = which.where(wanted, at, f, count=True)
-        return int(s.execute(select(func.count()).select_from(t).where(*where)).scalar_one())
+    # the total (a count over every late step's index entry) is kept while exact, and
+    # caught up after a change, as the summaries are
+    def counted(src: Any, weight: Any, at: datetime) -> Any:
+        where = which.where(wanted, at, f, count=True, src=src)
+        return select(func.sum(weight)).select_from(src).where(*where)
 
-    total = kept(
-        session,
-        ("count", which, f.plan, f.unit, f.cluster, f.min_days, scope_key(wanted)),
-        now,
-        counted,
-        which.shifts(f),
-    )
+    key = ("count", which, f.plan, f.unit, f.cluster, f.min_days, scope_key(wanted))
+    total = sums(session, key, now, counted, 0, which.shifts(f))[()][0]
     more = len(marks) > limit
     marks = marks[:limit]
     found = {r.id: r for r in session.execute(_base().where(t.c.id.in_([k[-1] for k in marks])))}
@@ -690,30 +694,30 @@ def allowed_actions(row: Any) -> list[Action]:
     ]
 
 
-def _outcomes(now: datetime) -> dict[str, Any]:
-    """Each outcome of a deadline as a 0/1 SQL expression (lifecycle.status, in SQL): events
-    and phases and cancelled steps are left out by the callers."""
-    pending, done = t.c.state == State.PENDING, t.c.state == State.DONE
-    late_done = and_(done, t.c.done_at.is_not(None), t.c.done_at > DEADLINE)
+def _outcomes(now: datetime, src: Any) -> dict[str, Any]:
+    """Each outcome of a deadline of `src`'s rows (the steps, or the board's log of them)
+    as a condition (lifecycle.status, in SQL): events and phases and cancelled steps are
+    left out by the callers. Each counted row has exactly one."""
+    pending, done, when = src.c.state == State.PENDING, src.c.state == State.DONE, deadline(src)
+    late_done = and_(done, src.c.done_at.is_not(None), src.c.done_at > when)
     return {
         "on_time": and_(done, ~late_done),
-        "late": and_(pending, now >= DEADLINE),
+        "late": and_(pending, now >= when),
         "done_late": late_done,
-        "upcoming": and_(pending, now < DEADLINE),
-        "excused": t.c.state == "excused",
+        "upcoming": and_(pending, now < when),
+        "excused": src.c.state == "excused",
     }
 
 
-def _sums(now: datetime) -> list[Any]:
-    return [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in _outcomes(now).items()]
+#: The summaries' columns, in the order of `_outcomes`.
+OUTCOMES = ("on_time", "late", "done_late", "upcoming", "excused")
 
 
-def _counted(session: Session, scope: Collection[str], plan: str | None) -> list[Any]:
-    where = [t.c.state != "cancelled", t.c.kind.in_(sorted(LATE_KINDS))]
-    wanted = narrowed(session, scope)
+def _counted(src: Any, wanted: Collection[str] | None, plan: str | None) -> list[Any]:
+    where = [src.c.state != "cancelled", src.c.kind.in_(sorted(LATE_KINDS))]
     if wanted is not EVERYTHING:
-        where.append(t.c.unit_id.in_(sorted(wanted)))
-    return where + ([t.c.plan_id == plan] if plan else [])
+        where.append(src.c.unit_id.in_(sorted(wanted)))
+    return where + ([src.c.plan_id == plan] if plan else [])
 
 
 def summaries(
@@ -732,44 +736,43 @@ def summaries(
 def _summaries(
     session: Session, scope: Collection[str], now: datetime, by: str, plan: str | None
 ) -> list[Counts]:
-    names = ("on_time", "late", "done_late", "upcoming", "excused")
     # one GROUP BY for both summaries (by unit, by cluster), kept on its own
-    key = ("per unit", plan, scope_key(narrowed(session, scope)))
-    per = kept(session, key, now, lambda s, at: _per_unit(s, scope, at, plan))
+    per = _per_unit(session, scope, now, plan)
     counts: dict[str, Counts] = {}
+    keys: dict[tuple[Any, ...], list[tuple[str, str]]]
     if by == "unit":
-        unit_names = dict(session.execute(select(units_table.c.id, units_table.c.name)).all())
-        keys = {
-            (r.plan_id, r.unit_id): [(r.unit_id, unit_names.get(r.unit_id, r.unit_id))] for r in per
+        unit_names = {
+            r.id: r.name for r in session.execute(select(units_table.c.id, units_table.c.name))
         }
+        keys = {(p, u): [(u, unit_names.get(u) or u)] for p, u in per}
     else:
-        clusters = clusters_of(session, {r.plan_id for r in per})
+        clusters = clusters_of(session, {p for p, _ in per})
         keys = {
-            (r.plan_id, r.unit_id): [
-                (f"{r.plan_id}/{cid}", name)
-                for cid, name in clusters.get((r.plan_id, r.unit_id), ())
-            ]
-            for r in per
+            (p, u): [(f"{p}/{cid}", name) for cid, name in clusters.get((p, u), ())] for p, u in per
         }
-    for r in per:
-        for key, name in keys[(r.plan_id, r.unit_id)]:
+    for group, values in per.items():
+        for key, name in keys[group]:
             c = counts.setdefault(key, Counts(key, name))
-            for n in names:
-                setattr(c, n, getattr(c, n) + int(r._mapping[n] or 0))
+            for n, value in zip(OUTCOMES, values, strict=True):
+                setattr(c, n, getattr(c, n) + value)
     return sorted(counts.values(), key=lambda c: (-c.late, c.name, c.key))
 
 
-def _per_unit(
-    session: Session, scope: Collection[str], now: datetime, plan: str | None
-) -> list[Any]:
-    """Deadlines by outcome per (plan, unit): the summaries' GROUP BY."""
-    return list(
-        session.execute(
-            select(t.c.plan_id, t.c.unit_id, *_sums(now))
-            .where(*_counted(session, scope, plan))
-            .group_by(t.c.plan_id, t.c.unit_id)
+def _per_unit(session: Session, scope: Collection[str], now: datetime, plan: str | None) -> Sums:
+    """Deadlines by outcome (OUTCOMES) per (plan, unit): the summaries' GROUP BY (index
+    ix_steps_plan_id_unit_id_kind), kept and caught up after a change."""
+    wanted = narrowed(session, scope)
+
+    def aggregate(src: Any, weight: Any, at: datetime) -> Any:
+        outcomes = _outcomes(at, src)
+        return (
+            select(src.c.plan_id, src.c.unit_id)
+            .add_columns(*(func.sum(case((outcomes[n], weight), else_=0)) for n in OUTCOMES))
+            .where(*_counted(src, wanted, plan))
+            .group_by(src.c.plan_id, src.c.unit_id)
         )
-    )
+
+    return sums(session, ("per unit", plan, scope_key(wanted)), now, aggregate, 2)
 
 
 def summary_page(
@@ -836,9 +839,9 @@ def monthly(
     plan: str | None = None,
 ) -> dict[str, list[Month]]:
     """Per plan (plan ids, `by="plan"`) or per cluster ("plan/cluster" keys), month by month
-    of the plan's due date: one GROUP BY (plan, due date; plan, unit, due date for clusters),
-    added up per month and cluster here. `keys` limits it to those shown. Kept between
-    requests while exact (summary_cache)."""
+    of the plan's due date: one GROUP BY (plan, due date; plan, cluster, due date for
+    clusters), added up per month here. `keys` limits it to those shown. Kept between
+    requests while exact, and caught up after a change (summary_cache)."""
     if not scope:
         return {}
     key = (
@@ -859,42 +862,55 @@ def _monthly(
     keys: Collection[str] | None,
     plan: str | None,
 ) -> dict[str, list[Month]]:
-    out = _outcomes(now)
-    cols = [
-        func.sum(case((out["on_time"], 1), else_=0)).label("on_time"),
-        func.sum(case((or_(out["late"], out["done_late"]), 1), else_=0)).label("late"),
-    ]
-    where = [*_counted(session, scope, plan), now >= DEADLINE, t.c.state != "excused"]
-    groups: list[Any] = [t.c.plan_id]
-    of: dict[tuple[str, str], list[str]] = {}  # (plan, unit) → cluster keys
-    if by == "cluster":
-        members = session.execute(
-            select(m.c.plan_id, m.c.unit_id, m.c.group_id)
-            .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-            .where(g.c.kind == "cluster")
-        ).all()
-        for p, u, gid in members:
-            if keys is None or f"{p}/{gid}" in keys:
-                of.setdefault((p, u), []).append(f"{p}/{gid}")
-        where.append(t.c.unit_id.in_(sorted({u for _, u in of})))
-        groups.append(t.c.unit_id)
-    elif keys is not None:
-        where.append(t.c.plan_id.in_(sorted(keys)))
-    sums: dict[str, dict[tuple[int, int], list[int]]] = defaultdict(
+    wanted = narrowed(session, scope)
+    shown = None if keys is None else sorted(keys)
+
+    def aggregate(src: Any, weight: Any, at: datetime) -> Any:
+        out = _outcomes(at, src)
+        where = [*_counted(src, wanted, plan), at >= deadline(src), src.c.state != "excused"]
+        if by == "cluster":  # the rows of each cluster's units, per cluster
+            groups = [m.c.plan_id, m.c.group_id]
+            rows = src.join(m, and_(m.c.plan_id == src.c.plan_id, m.c.unit_id == src.c.unit_id))
+            rows = rows.join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+            where.append(g.c.kind == "cluster")
+            if shown is not None:  # plan and cluster each among those shown; pairs below
+                pairs = [k.split("/", 1) for k in shown if "/" in k]
+                where += [
+                    m.c.plan_id.in_({p for p, _ in pairs}),
+                    m.c.group_id.in_({c for _, c in pairs}),
+                ]
+        else:
+            groups, rows = [src.c.plan_id], src
+            if shown is not None:
+                where.append(src.c.plan_id.in_(shown))
+        # by day, not by month: a plan has a few hundred due dates, and the database then
+        # computes no month for each of its steps
+        return (
+            select(*groups, src.c.due_date)
+            .add_columns(
+                func.sum(case((out["on_time"], weight), else_=0)),
+                func.sum(case((or_(out["late"], out["done_late"]), weight), else_=0)),
+            )
+            .select_from(rows)
+            .where(*where)
+            .group_by(*groups, src.c.due_date)
+        )
+
+    groups = 3 if by == "cluster" else 2
+    key = ("monthly sums", by, plan, None if shown is None else tuple(shown), scope_key(wanted))
+    months: dict[str, dict[tuple[int, int], list[int]]] = defaultdict(
         lambda: defaultdict(lambda: [0, 0])
     )
-    # by day, not by month: a plan has a few hundred due dates, and the database then
-    # computes no month for each of its steps
-    for r in session.execute(
-        select(*groups, t.c.due_date, *cols).where(*where).group_by(*groups, t.c.due_date)
-    ):
-        for key in of.get((r.plan_id, r.unit_id), []) if by == "cluster" else [r.plan_id]:
-            cell = sums[key][(r.due_date.year, r.due_date.month)]
-            cell[0] += int(r.on_time)
-            cell[1] += int(r.late)
+    for group, (on_time, late) in sums(session, key, now, aggregate, groups).items():
+        name = "/".join(group[:-1])
+        if shown is not None and name not in shown:
+            continue
+        cell = months[name][(group[-1].year, group[-1].month)]
+        cell[0] += on_time
+        cell[1] += late
     return {
-        key: [Month(y, mo, on, late) for (y, mo), (on, late) in sorted(months.items())]
-        for key, months in sums.items()
+        key: [Month(y, mo, on, late) for (y, mo), (on, late) in sorted(cells.items())]
+        for key, cells in months.items()
     }
 
 

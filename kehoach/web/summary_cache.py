@@ -10,6 +10,14 @@ window match, answers from memory.
 
     kept(session, ("summaries", "unit", None, scope_key), now, lambda s, at: compute(s, at))
 
+A result that is a sum over steps (`sums`: per unit, per month, a list's total) catches up
+with a change instead: the steps' triggers log each counted change of a step, the row before
+(−1) and after (+1) (board_log, migration 0014), so the same query over the log rows since
+the kept count, weighed by their sign, is what changed; added to the kept sums, it gives
+what the query over every step would. Only a change the log does not hold (units, clusters,
+a large load, a log pruned below the kept count: `board_changes.replay_from`) or time
+passing a deadline makes it read every step again.
+
 A result that took long to compute is kept warm (`refresh`, run every second or so by the
 board's `Refresher` thread): after a change, or when `now` passes its next deadline, it is
 computed again at the new count and `now`, so the next request finds it current. Nothing
@@ -23,22 +31,29 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from kehoach.store.models import board_changes_table, steps_table
+from kehoach.store.models import board_changes_table, board_log_table, deadline, steps_table
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 #: The states whose deadlines a summary or chart counts (cancelled steps are left out).
 COUNTED = ("pending", "done", "excused")
 NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+#: A sum over steps, for `sums`: (rows, weight, now) → a SELECT of its group columns, then
+#: of sums in which each row counts `weight` (rows: the steps table or the board's log).
+Aggregate = Callable[[Any, Any, datetime], Select[Any]]
+#: A kept sum's value: group → its sums.
+Sums = dict[tuple[Any, ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,7 @@ class Kept:
     compute: Callable[[Session, datetime], Any]  # makes the value again (`refresh`)
     shifts: Sequence[timedelta]
     seconds: float  # how long it took
+    summed: tuple[Aggregate, int] | None = None  # a `sums` entry: its query, its group count
 
 
 class Cache:
@@ -89,6 +105,11 @@ class Cache:
             self.entries.move_to_end(key)
             return found
 
+    def last(self, key: tuple[Any, ...]) -> Kept | None:
+        """The entry kept for `key`, current or not."""
+        with self.lock_all:
+            return self.entries.get(key)
+
     def put(self, key: tuple[Any, ...], kept: Kept) -> None:
         """Keep `kept`, unless what is kept was computed at a later count (the count only
         grows: a request reading an older snapshot never replaces a refresh's result)."""
@@ -125,12 +146,10 @@ def changes(session: Session) -> int:
 def next_deadline(session: Session, now: datetime) -> datetime:
     """The first deadline after `now` of a counted step (one index seek per state on
     ix_steps_state_deadline); NEVER when there is none."""
-    from .queries import DEADLINE
-
     t = steps_table
     found = [
         session.execute(
-            select(func.min(DEADLINE)).where(t.c.state == state, now < DEADLINE)
+            select(func.min(deadline(t))).where(t.c.state == state, now < deadline(t))
         ).scalar_one()
         for state in COUNTED
     ]
@@ -147,6 +166,7 @@ def kept(
     now: datetime,
     compute: Callable[[Session, datetime], T],
     shifts: Sequence[timedelta] = (timedelta(0),),
+    summed: tuple[Aggregate, int] | None = None,
 ) -> T:
     """`compute(session, now)`'s value, from memory when it is still exact (module doc).
 
@@ -158,14 +178,46 @@ def kept(
     if found is None:
         with cache.lock(key):  # while the refresher computes it, wait for its result
             count = changes(session)
-            found = cache.get(key, count, now) or _compute(
-                session, cache, key, now, count, compute, shifts
+            found = cache.get(key, count, now) or _current(
+                session, cache, key, now, count, compute, shifts, summed
             )
     value: T = found.value
     return value
 
 
-def _compute(
+def sums(
+    session: Session,
+    key: tuple[Any, ...],
+    now: datetime,
+    aggregate: Aggregate,
+    groups: int,
+    shifts: Sequence[timedelta] = (timedelta(0),),
+) -> Sums:
+    """`aggregate` over every step at `now`, as group → sums (its first `groups` columns,
+    then the rest; a group whose sums are all 0 is left out), kept like `kept` and caught up
+    from the board's log after a change. Callers do not change the dict."""
+
+    def compute(s: Session, at: datetime) -> Sums:
+        return added({}, s.execute(aggregate(steps_table, literal_column("1"), at)), groups)
+
+    return kept(session, key, now, compute, shifts, (aggregate, groups))
+
+
+def added(into: Sums, rows: Iterable[Any], groups: int) -> Sums:
+    """`into` with each row's sums added to its group's."""
+    for row in rows:
+        group, values = tuple(row[:groups]), [int(v or 0) for v in row[groups:]]
+        there = into.get(group)
+        if there is not None:
+            values = [a + b for a, b in zip(there, values, strict=True)]
+        if groups and not any(values):
+            into.pop(group, None)
+        else:
+            into[group] = tuple(values)
+    return into
+
+
+def _current(
     session: Session,
     cache: Cache,
     key: tuple[Any, ...],
@@ -173,13 +225,56 @@ def _compute(
     count: int,
     compute: Callable[[Session, datetime], Any],
     shifts: Sequence[timedelta],
+    summed: tuple[Aggregate, int] | None,
 ) -> Kept:
-    """Compute and keep. `count` was read before: a change made meanwhile is then counted
-    after it, so the entry is never taken for newer than what it read."""
+    """Caught up from the log when it can be, else computed; kept. `count` was read before:
+    a change made meanwhile is then counted after it, so the entry is never taken for newer
+    than what it read."""
+    found = _caught_up(session, cache, key, now, count)
+    if found is not None:
+        return found
     started = time.perf_counter()
     value = compute(session, now)
     until = min(_later(next_deadline(session, now - shift), shift) for shift in shifts)
-    found = Kept(count, now, until, value, compute, shifts, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    found = Kept(count, now, until, value, compute, shifts, seconds, summed)
+    cache.put(key, found)
+    return found
+
+
+def _caught_up(
+    session: Session, cache: Cache, key: tuple[Any, ...], now: datetime, count: int
+) -> Kept | None:
+    """The kept sums of `key`, brought from their count to `count` by the log rows between
+    (module doc); None when they cannot be: not a sum, older than the log, or `now` past the
+    first deadline of a step as it now is."""
+    entry = cache.last(key)
+    if entry is None or entry.summed is None or not entry.changes < count:
+        return None
+    if not entry.since <= now < entry.until:
+        return None
+    aggregate, groups = entry.summed
+    log = board_log_table
+    span = (log.c.n > entry.changes, log.c.n <= count)
+    rows = session.execute(aggregate(log, log.c.sign, entry.since).where(*span)).all()
+    until = entry.until
+    for shift in entry.shifts:  # a changed step's deadline may come before the kept one
+        soonest = session.execute(
+            select(func.min(deadline(log))).where(
+                *span,
+                log.c.sign == 1,
+                log.c.state.in_(COUNTED),
+                entry.since - shift < deadline(log),
+            )
+        ).scalar_one()
+        if soonest is not None:
+            until = min(until, _later(soonest, shift))
+    # read after the rows: a prune that took some of them is then seen here
+    replay_from = session.execute(select(board_changes_table.c.replay_from)).scalar_one()
+    if entry.changes < replay_from or not now < until:
+        return None
+    value = added(dict(entry.value), rows, groups)
+    found = replace(entry, changes=count, until=until, value=value)
     cache.put(key, found)
     return found
 
@@ -210,7 +305,7 @@ def refresh(engine: Engine, now: datetime, slow: float = SLOW, recent: float = R
         with cache.lock(key), read_session(engine) as session:
             count = changes(session)
             if cache.get(key, count, now, asked=False) is None:
-                _compute(session, cache, key, now, count, entry.compute, entry.shifts)
+                _current(session, cache, key, now, count, entry.compute, entry.shifts, entry.summed)
                 done += 1
     return done
 
