@@ -166,6 +166,8 @@ def load(plans: tuple[str, ...]) -> None:
                         channel="cli",
                         progress=partial(bar.advance, task),
                     )
+                bar.update(task, description=f"{p.id}: dọn và thống kê lại bảng", total=None)
+                store.settle(engine, r)
             restored = f", khôi phục {r.restored}" if r.restored else ""
             out.print(
                 f"[green]✓[/green] {p.file} (phiên bản {r.version}): thêm {r.added}, "

@@ -425,3 +425,32 @@ def test_concurrent_loads_of_one_plan_store_it_once(
         results = list(pool.map(lambda _: one_load(), range(2)))
     assert sorted((r.added, r.kept) for r in results) == [(0, 27), (27, 0)]
     assert len(steps_by_id(db)) == 27 and len(transitions(db)) == 27
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_large_load_into_postgresql_is_vacuumed_once_committed(
+    db: Engine, plan_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`settle` (after `kehoach load` and the board's «Công bố» commit) runs VACUUM (ANALYZE)
+    on the steps and their audit, so their index-only scans need not visit the table; a
+    small load is left to autovacuum."""
+    from kehoach import store
+    from kehoach.store import sync
+
+    def vacuumed() -> set[str]:
+        with db.connect() as c:
+            return set(
+                c.exec_driver_sql(
+                    "SELECT relname FROM pg_stat_user_tables "
+                    "WHERE schemaname = current_schema() AND last_vacuum IS NOT NULL"
+                ).scalars()
+            )
+
+    store.settle(db, load(db, plan_file))  # 27 steps: not large
+    assert vacuumed() == set()
+    monkeypatch.setattr(sync, "ANALYZE_MIN", 1)
+    plan_file.write_text(plan_file.read_text(encoding="utf-8").replace("2022", "2023"))
+    result = load(db, plan_file)
+    assert result.added >= 1
+    store.settle(db, result)
+    assert vacuumed() == {"steps", "transitions"}

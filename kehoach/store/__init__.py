@@ -33,7 +33,7 @@ from .errors import (
 )
 from .rows import next_action_at
 from .schema import check_schema_current, current_revision, head_revision, upgrade
-from .sync import SyncResult, file_digest, stored_counts, sync_plan
+from .sync import SyncResult, file_digest, settle, stored_counts, sync_plan
 from .tick import TickResult, facts, tick
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "mark_done",
     "next_action_at",
     "read_session",
+    "settle",
     "stored_counts",
     "sync_plan",
     "tick",

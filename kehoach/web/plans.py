@@ -343,6 +343,7 @@ async def publish(request: Request, v: Secretary, draft_id: int) -> Response:
                 )[1]
     except drafts.DraftChanged as exc:
         raise Invalid(str(exc)) from None
+    await asyncio.to_thread(store.settle, engine, result)
     request.session["flash"] = (
         f"Đã công bố phiên bản {result.version}: thêm {result.added}, "
         f"đổi {result.changed}, hủy {result.cancelled}, giữ nguyên "
