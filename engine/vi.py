@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import unicodedata
 from datetime import date, time
 
 from .model import Kind
@@ -17,6 +18,16 @@ KINDS = {
     Kind.CONTRIBUTION: "Đóng góp",
     Kind.TARGET: "Chỉ tiêu",
 }
+
+
+def plain(text: str) -> str:
+    """Lower case, without the Vietnamese marks (đ as d): what a person types without them.
+
+    >>> plain("Đoàn Phường Bình Hưng Hòa")
+    'doan phuong binh hung hoa'
+    """
+    s = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
+    return "".join(c for c in s if not unicodedata.combining(c)).lower()
 
 
 def day(d: date) -> str:

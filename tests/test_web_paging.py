@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import openpyxl
@@ -22,7 +23,7 @@ from kehoach.store.models import units_table
 from kehoach.web import queries
 from kehoach.web.queries import Filters, encode_cursor
 from tests.conftest import load, run
-from tests.test_web import NOW, PLAN, SCOPES, VISIBLE, World, world  # noqa: F401
+from tests.test_web import NOW, PLAN, SCOPES, VISIBLE, World, api_token, world  # noqa: F401
 
 SORTS = ["days", "due", "unit", "cluster", "plan", "title"]
 #: The plan again with a second monthly deadline: 9 more late steps at NOW, on the 10th.
@@ -256,8 +257,9 @@ def test_openapi_documents_the_next_cursor(world: World) -> None:
 BIG_UNITS = 667  # × 15 months late at NOW (January 2021 to March 2022) = 10,005 steps
 
 
-def big_plan() -> str:
-    units = "\n".join(f"  - {{id: lon-{i:03d}, name: Đoàn lớn {i:03d}}}" for i in range(BIG_UNITS))
+def big_plan(count: int = BIG_UNITS, when: str = "ngày 25 hằng tháng") -> str:
+    """The plan «lon» of the test board's issuer: `count` units, each with a step `when`."""
+    units = "\n".join(f"  - {{id: lon-{i:03d}, name: Đoàn lớn {i:03d}}}" for i in range(count))
     return f"""\
 id: lon
 title: Kế hoạch lớn
@@ -272,8 +274,8 @@ obligations:
   - id: bao-cao
     kind: deadline
     title: "=Báo cáo tháng"
-    when: ngày 25 hằng tháng
-    responsible: [{", ".join(f"lon-{i:03d}" for i in range(BIG_UNITS))}]
+    when: {when}
+    responsible: [{", ".join(f"lon-{i:03d}" for i in range(count))}]
 """
 
 
@@ -331,3 +333,190 @@ def test_cli_lists_page_stream_and_read_clusters_from_the_database(
     assert len(list(csv.reader(io.StringIO(res.stdout)))) == 2 and "Còn 1 bước nữa" in res.stderr
     bad = run(kehoach_bin, "overdue", "--cluster", "khong-co", cwd=elsewhere, url=db_url)
     assert bad.returncode == 1 and "không có cụm hay nhóm «khong-co»" in bad.stderr
+
+
+# ── a unit typed instead of picked from thousands ───────────────────────────────────────────
+
+
+def test_the_list_page_does_not_grow_with_the_units_above_the_limit(
+    world: World, tmp_path: Path
+) -> None:
+    c = world.client("thuky")
+    sizes = []
+    for units in (queries.MAX_UNIT_CHOICES + 1, 2 * queries.MAX_UNIT_CHOICES):
+        (tmp_path / "lon.yaml").write_text(big_plan(units, "ngày 15/12/2022"), encoding="utf-8")
+        load(world.engine, tmp_path / "lon.yaml")  # each unit a step not yet due
+        html = c.get("/qua-han").text
+        assert '<select id="f-unit"' not in html and "lon-001" not in html
+        assert '<input id="f-unit" type="search" name="unit" value=""' in html
+        assert 'placeholder="mã hoặc tên đơn vị"' in html
+        sizes.append(len(html))
+    assert sizes[0] == sizes[1]
+    people = c.get("/nguoi").text
+    assert '<input id="feed-unit" type="search" name="unit"' in people
+    assert "lon-001" not in people
+    # a cluster of three: its units in a drop-down again
+    one = c.get("/qua-han?cluster=cum-1").text
+    assert '<select id="f-unit"' in one and "Đoàn A</option>" in one
+    r = c.get("/sap-den?days=366&unit=doan lon 007")
+    assert r.status_code == 303 and r.headers["location"] == "/sap-den?days=366&unit=lon-007"
+
+
+def location(r: httpx.Response) -> dict[str, list[str]]:
+    assert r.status_code == 303, (r.status_code, r.text[:500])
+    path, _, query = r.headers["location"].partition("?")
+    return {"path": [path], **parse_qs(query)}
+
+
+def units_listed(html: str) -> list[str]:
+    return re.findall(
+        r"<tr class=\"[a-z_]+\">\s*<td>[^<]*</td>\s*<td><a[^>]*>[^<]*</a></td>\s*<td>([^<]*)</td>",
+        html,
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "unit"),
+    [
+        ("doan-b", "doan-b"),
+        ("Đoàn B", "doan-b"),
+        ("  đoàn b ", "doan-b"),
+        ("DOAN B", "doan-b"),
+        ("tinh", "tinh-doan"),
+        ("Tỉnh", "tinh-doan"),
+        ("n C", "doan-c"),
+    ],
+    ids=["id", "name", "spaces-and-case", "no-marks", "part", "part-with-marks", "unique-part"],
+)
+def test_a_unit_typed_above_the_limit_filters_the_list(world: World, typed: str, unit: str) -> None:
+    world.app.state.max_unit_choices = 3  # thuky sees 4 units
+    c = world.client("thuky")
+    r = c.get("/qua-han", params={"unit": typed, "min_days": "5", "sort": "unit"})
+    if typed != unit:
+        assert location(r) == {
+            "path": ["/qua-han"],
+            "unit": [unit],
+            "min_days": ["5"],
+            "sort": ["unit"],
+        }
+        r = c.get(r.headers["location"])
+    assert r.status_code == 200
+    name = {"doan-b": "Đoàn B", "doan-c": "Đoàn C", "tinh-doan": "Tỉnh Đoàn"}[unit]
+    assert f'<input id="f-unit" type="search" name="unit" value="{name}"' in r.text
+    assert set(units_listed(r.text)) == ({name} if unit != "tinh-doan" else set())
+    assert len(units_listed(r.text)) == (3 if unit != "tinh-doan" else 0)
+
+
+def test_a_text_matching_several_units_lists_them_and_none_says_so(world: World) -> None:
+    world.app.state.max_unit_choices = 3
+    c = world.client("thuky")
+    r = c.get("/qua-han?unit=%C4%91o%C3%A0n&min_days=5&group=unit")  # «đoàn»
+    assert r.status_code == 200
+    assert "Có 4 đơn vị khớp «đoàn»; chọn một:" in r.text
+    links = re.findall(r'<li><a href="(/qua-han\?[^"]+)">([^<]+)</a>', r.text)
+    assert [name for _, name in links] == ["Đoàn A", "Đoàn B", "Đoàn C", "Tỉnh Đoàn"]
+    assert "Đoàn X" not in r.text  # another district's unit, outside the scope
+    chosen = links[1][0].replace("&amp;", "&")
+    assert parse_qs(chosen.partition("?")[2]) == {
+        "min_days": ["5"],
+        "group": ["unit"],
+        "unit": ["doan-b"],
+    }
+    assert units_listed(c.get(chosen).text) == ["Đoàn B"] * 3
+    assert units_listed(r.text) == []  # no list until one is chosen
+    # within a cluster filter only that cluster's units match; its few are a drop-down
+    r = c.get("/sap-den?days=366&cluster=cum-1&unit=doan")
+    assert "Có 2 đơn vị khớp «doan»" in r.text and '<select id="f-unit"' in r.text
+    for typed in ("Đoàn Z", "doan-x", "Đoàn X", "!!"):
+        r = c.get("/qua-han", params={"unit": typed})
+        assert r.status_code == 422, typed
+        assert f"Không có đơn vị nào khớp «{typed}» trong các đơn vị bạn được xem." in r.text
+        assert f'value="{typed}"' in r.text  # the form keeps what was typed
+        assert "doan-x" not in r.text.replace(f"«{typed}»", "").replace(f'"{typed}"', "")
+
+
+@pytest.mark.parametrize(
+    ("login", "outside"),
+    [
+        ("cumtruong", ["Đoàn C", "doan-c", "Tỉnh Đoàn", "tinh-doan", "Đoàn X", "doan-x", "tinh"]),
+        ("bithu", ["Đoàn A", "doan-a", "Đoàn B", "tinh-doan", "doan-x", "Huyện"]),
+    ],
+)
+def test_a_unit_outside_the_scope_is_never_found_by_typing(
+    world: World, login: str, outside: list[str]
+) -> None:
+    world.app.state.max_unit_choices = 0  # text fields for a cluster head and a unit secretary
+    c = world.client(login)
+    assert '<input id="f-unit"' in c.get("/qua-han").text
+    for typed in outside:
+        for path in ("/qua-han", "/sap-den"):
+            r = c.get(path, params={"unit": typed})
+            assert r.status_code == 422, (typed, path)
+            assert "Không có đơn vị nào khớp" in r.text
+    r = c.get("/qua-han", params={"unit": "Đoàn"})
+    if login == "cumtruong":
+        assert "Có 2 đơn vị khớp «Đoàn»" in r.text
+        assert re.findall(r'<li><a href="/qua-han\?[^"]+">([^<]+)</a>', r.text) == [
+            "Đoàn A",
+            "Đoàn B",
+        ]
+    else:
+        assert location(r)["unit"] == ["doan-c"]
+
+
+def test_the_feed_form_takes_a_typed_unit_within_the_scope(world: World) -> None:
+    world.app.state.max_unit_choices = 1
+    head = world.client("cumtruong")
+    token = api_token(head)
+    assert '<input id="feed-unit" type="search" name="unit"' in head.get("/nguoi").text
+    made = head.post("/nguoi/lich", data={"csrf": token, "kind": "unit", "unit": "doan b"})
+    assert made.status_code == 200 and "Đã tạo lịch" in made.text
+    assert "Đoàn B" in head.get("/nguoi").text
+    several = head.post(
+        "/nguoi/lich", data={"csrf": token, "kind": "unit", "unit": "Đoàn", "label": "họp"}
+    )
+    assert several.status_code == 200 and "Có 2 đơn vị khớp «Đoàn»" in several.text
+    buttons = re.findall(
+        r'name="unit" value="([^"]+)"><input type="hidden" name="label" value="họp">', several.text
+    )
+    assert buttons == ["doan-a", "doan-b"]
+    picked = head.post(
+        "/nguoi/lich", data={"csrf": token, "kind": "unit", "unit": buttons[0], "label": "họp"}
+    )
+    assert picked.status_code == 200 and "Đã tạo lịch" in picked.text
+    for typed in ("Đoàn C", "doan-c", "Đoàn X"):
+        r = head.post("/nguoi/lich", data={"csrf": token, "kind": "unit", "unit": typed})
+        assert r.status_code == 422 and f"Không có đơn vị nào khớp «{typed}»" in r.text
+
+
+def test_small_scopes_keep_the_drop_down_of_units(world: World) -> None:
+    html = world.client("thuky").get("/qua-han?unit=doan-b").text
+    assert '<input id="f-unit"' not in html
+    options = re.findall(
+        r'<option value="([^"]*)"( selected)?>', html.split('id="f-unit"')[1].split("</select>")[0]
+    )
+    assert options[0] == ("", "")  # «Tất cả», then the units in the database's name order
+    assert sorted(options[1:]) == [
+        ("doan-a", ""),
+        ("doan-b", " selected"),
+        ("doan-c", ""),
+        ("tinh-doan", ""),
+    ]
+    assert '<select id="feed-unit" name="unit">' in world.client("thuky").get("/nguoi").text
+
+
+def test_a_unit_whose_name_another_unit_has_shows_its_id(world: World) -> None:
+    with write_session(world.engine) as s:  # doan-a and doan-b, both "Đoàn A"
+        s.execute(update(units_table).where(units_table.c.id == "doan-b").values(name="Đoàn A"))
+    world.app.state.max_unit_choices = 3
+    c = world.client("thuky")
+    assert (
+        '<input id="f-unit" type="search" name="unit" value="doan-b"'
+        in c.get("/qua-han?unit=doan-b").text
+    )
+    assert (
+        '<input id="f-unit" type="search" name="unit" value="Đoàn C"'
+        in c.get("/qua-han?unit=doan-c").text
+    )
+    r = c.get("/qua-han", params={"unit": "Đoàn A"})
+    assert "Có 2 đơn vị khớp «Đoàn A»" in r.text

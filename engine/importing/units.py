@@ -12,9 +12,10 @@ ids derived from names, and one unit however many ways it is written.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from engine.vi import plain
 
 #: Words that open the name of a unit (compared in lower case).
 HEADS = (
@@ -208,9 +209,7 @@ _SUFFIXES = (" thanh pho", " tp", " quan", " huyen", " tinh")
 @lru_cache(maxsize=4096)
 def slug(name: str, limit: int = 48) -> str:
     """An id from a name: ASCII, lower case, words joined by «-»."""
-    s = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
-    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
-    words = re.findall(r"[a-z0-9]+", s)
+    words = re.findall(r"[a-z0-9]+", plain(name))
     out = ""
     for w in words:
         if len(out) + len(w) + 1 > limit and out:

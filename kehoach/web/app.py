@@ -3,7 +3,9 @@
     app = create_app(settings, engine)          # kehoach serve runs it under uvicorn
     app.state.engine, app.state.settings        # what the routes (and feeds.py) read
 
-`now` is injected (a callable), so a test can show the board as it is on any day.
+`now` is injected (a callable), so a test can show the board as it is on any day;
+`app.state.max_unit_choices` (queries.MAX_UNIT_CHOICES) can be lowered, so a test sees the
+forms of a scope too large for a drop-down without loading thousands of units.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from .auth import (
     csrf_guard,
     secret_key,
 )
+from .queries import MAX_UNIT_CHOICES
 from .render import HERE
 from .security import Guard, loggable
 from .sessions import LIFETIME
@@ -174,6 +177,7 @@ def create_app(
     app.state.limiter = LoginLimiter()
     app.state.address_limiter = LoginLimiter(limit=ADDRESS_LIMIT)
     app.state.hashing = asyncio.Semaphore(HASH_SLOTS)
+    app.state.max_unit_choices = MAX_UNIT_CHOICES
     errors.install(app)
     public = settings.public_url or ""
     app.add_middleware(

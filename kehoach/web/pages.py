@@ -20,7 +20,7 @@ from kehoach.store.models import units_table
 from kehoach.store.people import ROLE_NAMES
 from workflows.lifecycle import ACTION_NAMES, STATE_NAMES
 
-from . import queries
+from . import picker, queries
 from .acting import BoardAction, perform, read_step
 from .auth import Viewer, viewer
 from .charts import Chart, charts_for
@@ -121,12 +121,28 @@ def _list_page(
     extra: dict[str, Any],
 ) -> Response:
     cursor, limit = paging
+    limits = request.app.state.max_unit_choices
     with store.read_session(request.app.state.engine) as session, cursor_checked():
-        found = queries.step_page(
-            session, v.scope, request.app.state.now(), which, f, cursor, limit
+        # the unit in the query: an id, or what was typed in the text field (picker.py)
+        unit = picker.resolve(session, v.scope, f.unit, f.cluster) if f.unit else None
+        if isinstance(unit, str) and unit != f.unit:  # a name typed: the list of its id
+            return RedirectResponse(f"{request.url.path}?{_query(request, unit=unit)}", 303)
+        problem = unit if isinstance(unit, picker.Unresolved) else None
+        found = (
+            queries.Page([], 0, None, limit)
+            if problem
+            else queries.step_page(
+                session, v.scope, request.app.state.now(), which, f, cursor, limit
+            )
         )
-        choices = queries.choices(session, v.scope)
+        choices = queries.choices(session, v.scope, f.cluster, limits)
+        typed = problem.text if problem else ""
+        if f.unit and not problem and choices.many_units:
+            typed = picker.shown(session, f.unit)
     lines = found.items
+    matches = (
+        [(uid, name, _query(request, unit=uid)) for uid, name in problem.matches] if problem else []
+    )
     return page(
         request,
         "steps.html",
@@ -136,6 +152,9 @@ def _list_page(
             "lines": lines,
             "f": f,
             "choices": choices,
+            "unit_text": typed,
+            "problem": problem,
+            "matches": matches,
             "total": found.total,
             "group": group,
             "groups": _groups(lines, group) if group else [],
@@ -143,6 +162,7 @@ def _list_page(
             **_links(request, found.next),
             **extra,
         },
+        status=422 if problem and not problem.total else 200,
     )
 
 
@@ -257,7 +277,7 @@ def people_page(request: Request, v: Seen, paging: Paging) -> Response:
         people = found.items
         feeds, clusters = visible(session, v), cluster_choices(session, v)
         plans = plan_choices(session, v)
-        units = queries.choices(session, v.scope).units
+        units = queries.choices(session, v.scope, limit=request.app.state.max_unit_choices)
     return page(
         request,
         "people.html",
@@ -268,7 +288,8 @@ def people_page(request: Request, v: Seen, paging: Paging) -> Response:
             **_links(request, found.next),
             "feeds": feeds,
             "role_names": ROLE_NAMES,
-            "units": units,
+            "units": units.units,
+            "many_units": units.many_units,
             "clusters": clusters,
             "plans": plans,
             "contact_channels": contact_channels(),

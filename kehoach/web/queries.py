@@ -914,18 +914,31 @@ def _monthly(
     }
 
 
+#: The most units a form offers in a drop-down; above it the form asks for a unit's id or
+#: name in a text field (picker.py): nobody picks from 10,000 options, 600 KB of a page.
+MAX_UNIT_CHOICES = 200
+
+
 @dataclass(frozen=True)
 class Choices:
-    """What the filter form offers: the plans, units and clusters in scope."""
+    """What the filter form offers: the plans, units and clusters in scope. `many_units`:
+    more units than a drop-down holds (then `units` is empty and the form has a text field)."""
 
     plans: list[tuple[str, str]]
     units: list[tuple[str, str]]
     clusters: list[tuple[str, str]]
+    many_units: bool = False
 
 
-def choices(session: Session, scope: Collection[str]) -> Choices:
+def choices(
+    session: Session,
+    scope: Collection[str],
+    cluster: str | None = None,
+    limit: int = MAX_UNIT_CHOICES,
+) -> Choices:
     """The plans, units and clusters in scope (all of them, untested, for whoever sees every
-    unit)."""
+    unit). The units only up to `limit` of them: every unit in scope, or else those of
+    `cluster` (a list's filter) in scope; counted first, read only when that few."""
     if not scope:
         return Choices([], [], [])
     everything = narrowed(session, scope) is EVERYTHING
@@ -940,7 +953,26 @@ def choices(session: Session, scope: Collection[str]) -> Choices:
         clusters = clusters.join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id)).where(
             m.c.unit_id.in_(wanted)
         )
-    return Choices(*([(r[0], r[1]) for r in session.execute(q)] for q in (plans, units, clusters)))
+    many = len(wanted) > limit
+    if many and cluster:
+        members = units_in_cluster(cluster)
+        units = units.where(units_table.c.id.in_(members))
+        scoped = members if everything else members.where(m.c.unit_id.in_(wanted))
+        counted = select(func.count()).select_from(scoped.subquery())
+        many = session.execute(counted).scalar_one() > limit
+    found = [[(r[0], r[1]) for r in session.execute(q)] for q in (plans, clusters)]
+    listed = [] if many else [(r[0], r[1]) for r in session.execute(units)]
+    return Choices(found[0], listed, found[1], many)
+
+
+def units_in_cluster(cluster: str) -> Any:
+    """The ids of the units in a cluster of that id (in any plan), as a subquery."""
+    return (
+        select(m.c.unit_id)
+        .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
+        .where(g.c.kind == "cluster", g.c.id == cluster)
+        .distinct()
+    )
 
 
 def _people_query(session: Session, scope: Collection[str], unit: str | None) -> Any:

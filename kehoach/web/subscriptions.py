@@ -19,6 +19,7 @@ from kehoach.store import feeds
 from kehoach.store.directory import plan_units
 from kehoach.store.models import group_members_table, groups_table, plans_table
 
+from . import picker
 from .auth import Viewer, viewer
 from .errors import Invalid, NotFound
 from .render import page
@@ -111,6 +112,17 @@ def make(
     """A feed of a unit, a cluster or a plan in scope, or of the person themself."""
     scope_id = {"unit": unit, "cluster": cluster, "plan": plan, "person": str(v.id)}[kind]
     with store.write_session(request.app.state.engine) as session:
+        if kind == "unit" and unit.strip():  # an id, or a unit typed in the text field
+            found = picker.resolve(session, v.scope, unit)
+            if isinstance(found, picker.Unresolved) and not found.total:
+                raise Invalid(found.message)
+            if isinstance(found, picker.Unresolved):
+                return page(
+                    request,
+                    "feed_unit.html",
+                    {"title": "Chọn đơn vị", "problem": found, "label": label},
+                )
+            scope_id = found
         choices: dict[str, Callable[[], Collection[str]]] = {
             "unit": lambda: v.scope,
             "person": lambda: {str(v.id)},
