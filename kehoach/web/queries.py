@@ -383,12 +383,7 @@ def _joined(f: Filters) -> tuple[Any, list[Any]]:
             return joined, []
         # the outer loop skips the units in no such cluster instead of testing each late
         # step of theirs (_in_cluster, per plan, still decides)
-        members = (
-            select(m.c.unit_id)
-            .join(g, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id))
-            .where(g.c.kind == "cluster", g.c.id == f.cluster)
-        )
-        return joined, [units_table.c.id.in_(members)]
+        return joined, [units_table.c.id.in_(units_in_cluster(f.cluster))]
     if f.sort == "plan":
         return t.join(plans_table, plans_table.c.id == t.c.plan_id), []
     return t, []
