@@ -2,23 +2,28 @@
 """The summary pages right after a change to steps (issue 12): the board (board_bench's
 server, kept warm as `kehoach serve` keeps it) answers the secretary's two summary pages;
 then, again and again, another connection marks one late step done and the pages are asked
-for `delay` seconds later. The database is written: give it a copy.
+for `delay` seconds later. Last, under writes: another process marks a step done every
+WRITE_EVERY seconds for WRITE_FOR seconds while the pages are asked for one after another
+(p50, p95, max; target p95 ≤ 500 ms). The database is written: give it a copy.
 
     .venv/bin/python bench/summary_after_change.py sqlite:////tmp/copy.sqlite3
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from board_bench import Server, log_in
 
 PAGES = ("/tong-hop/don-vi", "/tong-hop/cum")
 DELAYS = (0, 0, 0.5, 1, 2, 3, 4)
+WRITE_EVERY, WRITE_FOR = 0.25, 30.0
 
 
 def main(url: str, now: str = "2026-10-01T03:00:00+00:00", settle: float = 8) -> None:
@@ -50,10 +55,70 @@ def main(url: str, now: str = "2026-10-01T03:00:00+00:00", settle: float = 8) ->
             time.sleep(delay)
             ask(f"{delay} s after a change")
             time.sleep(5)
+        under_writes(c, url, moment)
     finally:
         server.stop()
         engine.dispose()
 
 
+def under_writes(client: Any, url: str, moment: datetime) -> None:
+    """The pages asked for one after another while a writer process marks a late step done
+    every WRITE_EVERY seconds."""
+    writer = subprocess.Popen(
+        [sys.executable, __file__, "--write", url, moment.isoformat()], stdout=subprocess.PIPE
+    )
+    try:
+        times: dict[str, list[float]] = {path: [] for path in PAGES}
+        end = time.monotonic() + WRITE_FOR
+        while time.monotonic() < end:
+            for path in PAGES:
+                started = time.perf_counter()
+                assert client.get(path).status_code == 200
+                times[path].append((time.perf_counter() - started) * 1000)
+    finally:
+        writer.terminate()
+        written = writer.communicate()[0].decode().strip() or "?"
+    for path, ms in times.items():
+        ms.sort()
+        p50, p95 = ms[len(ms) // 2], ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+        verdict = "PASS" if p95 <= 500 else "FAIL"
+        print(
+            f"  under writes (a step done every {WRITE_EVERY} s, {written} written) {path:18} "
+            f"{len(ms)} requests p50 {p50:4.0f} ms p95 {p95:4.0f} ms max {ms[-1]:5.0f} ms "
+            f"{verdict} (≤ 500)",
+            flush=True,
+        )
+
+
+def write(url: str, now: str) -> None:
+    """The writer process: a late step done every WRITE_EVERY seconds until terminated; prints
+    how many on its way out."""
+    import signal
+
+    from sqlalchemy import select, update
+
+    from kehoach import store
+    from kehoach.store.models import steps_table as t
+
+    moment, done = datetime.fromisoformat(now), 0
+    engine = store.make_engine(url)
+
+    def stop(*_: Any) -> None:
+        print(done, flush=True)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    with store.read_session(engine) as s:
+        ids = s.scalars(select(t.c.id).where(t.c.state == "pending").limit(10_000)).all()
+    for step in ids:
+        with store.write_session(engine) as s:
+            s.execute(update(t).where(t.c.id == step).values(state="done", done_at=moment))
+        done += 1
+        time.sleep(WRITE_EVERY)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--write"]:
+        write(*sys.argv[2:4])
+        raise SystemExit(0)
     main(*sys.argv[1:2])

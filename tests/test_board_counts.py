@@ -453,3 +453,36 @@ def test_a_pruned_log_or_a_large_load_makes_the_board_compute_again(
     with read_session(db) as s:
         assert s.execute(select(board_changes_table.c.unlogged)).scalar_one() is False
     assert kept_answers(db, NOW) == fresh_answers(db_url, NOW)
+
+
+def test_a_change_committed_while_the_sums_are_read_is_not_counted_twice(
+    db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL each statement of a read sees what was committed before it: a change
+    committed after the board read the count but before it summed the steps is in the sums
+    already. Those sums must not be caught up from that count (the change would be added a
+    second time); on SQLite the read's snapshot leaves the change out, to be caught up."""
+    from sqlalchemy import event
+
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    load(db, path)
+    other = store.make_engine(db_url)
+    fired: list[str] = []
+
+    def meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "sum(" in statement.lower() and "FROM steps" in statement and not fired:
+            fired.append(statement)
+            with write_session(other) as s:  # committed before the sum runs (a late step)
+                store.mark_done(s, step_id("doan-a", 3), "test", "test", NOW)
+
+    event.listen(db, "before_cursor_execute", meanwhile)
+    try:
+        kept_answers(db, NOW)
+    finally:
+        event.remove(db, "before_cursor_execute", meanwhile)
+        other.dispose()
+    assert fired
+    with write_session(db) as s:  # a later change: the kept sums catch up, if they may
+        store.mark_done(s, step_id("doan-b", 4), "test", "test", NOW)
+    assert kept_answers(db, NOW) == fresh_answers(db_url, NOW)

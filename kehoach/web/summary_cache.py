@@ -237,6 +237,10 @@ def _current(
     value = compute(session, now)
     until = min(_later(next_deadline(session, now - shift), shift) for shift in shifts)
     seconds = time.perf_counter() - started
+    if summed is not None and changes(session) != count:
+        # PostgreSQL reads each statement in its own snapshot: the sums may hold a change
+        # made after `count`, which a catch-up from `count` would add a second time
+        summed = None
     found = Kept(count, now, until, value, compute, shifts, seconds, summed)
     cache.put(key, found)
     return found
