@@ -486,3 +486,51 @@ def test_a_change_committed_while_the_sums_are_read_is_not_counted_twice(
     with write_session(db) as s:  # a later change: the kept sums catch up, if they may
         store.mark_done(s, step_id("doan-b", 4), "test", "test", NOW)
     assert kept_answers(db, NOW) == fresh_answers(db_url, NOW)
+
+
+def test_time_passing_a_deadline_reads_only_the_steps_near_it(
+    db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """When `now` passes deadlines, the kept sums add what the steps whose deadlines were
+    passed count now less what they counted then (every other step counts the same), and
+    equal a fresh board's; no statement sums every step."""
+    from kehoach.web.summary_cache import next_deadline
+
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    load(db, path)
+    now = NOW
+    kept_answers(db, now)
+    for _ in range(3):  # three deadlines passed, one after another
+        with read_session(db) as s:
+            now = next_deadline(s, now) + timedelta(minutes=1)
+        answered: list[tuple[object, ...]] = []
+        statements = sql_of(
+            db, partial(lambda into, at: into.append(kept_answers(db, at)), answered, now)
+        )
+        assert answered[0] == fresh_answers(db_url, now)
+        summed = [q for q in statements if "sum(" in q.lower() and "FROM steps" in q]
+        assert summed and [q for q in summed if "BETWEEN" not in q] == []
+
+
+def test_a_step_at_the_edge_of_two_bounds_is_caught_up_once(
+    db: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The upcoming list's total compares deadlines with `now` and `now` + days: when time
+    passes more than those days, the two stretches of deadlines passed overlap. A step due
+    exactly `days` after the kept moment is in both; it is caught up once, not twice."""
+    from kehoach.web.summary_cache import next_deadline
+
+    path = tmp_path / "cum-thu.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    load(db, path)
+    with read_session(db) as s:
+        due = next_deadline(s, NOW + timedelta(days=DEFAULT_DAYS))
+    since = due - timedelta(days=DEFAULT_DAYS)  # `due` is the last moment it counts up to
+    board = store.make_engine(db_url)  # nothing kept yet
+    try:
+        kept_answers(board, since)
+        later = due + timedelta(minutes=1)
+        assert kept_answers(board, later) == fresh_answers(db_url, later)
+    finally:
+        board.dispose()

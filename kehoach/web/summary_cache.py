@@ -14,9 +14,11 @@ A result that is a sum over steps (`sums`: per unit, per month, a list's total) 
 with a change instead: the steps' triggers log each counted change of a step, the row before
 (−1) and after (+1) (board_log, migration 0014), so the same query over the log rows since
 the kept count, weighed by their sign, is what changed; added to the kept sums, it gives
-what the query over every step would. Only a change the log does not hold (units, clusters,
-a large load, a log pruned below the kept count: `board_changes.replay_from`) or time
-passing a deadline makes it read every step again.
+what the query over every step would. When `now` passes deadlines, the same query over the
+steps whose deadlines are between the kept moment and `now`, at `now` less at that moment,
+is added. Only a change the log does not hold (units, clusters, a large load, a log pruned
+below the kept count: `board_changes.replay_from`), a read that raced a change, or more than
+PASSED_MAX steps with deadlines passed makes it read every step again.
 
 A result that took long to compute is kept warm (`refresh`, run every second or so by the
 board's `Refresher` thread): after a change, or when `now` passes its next deadline, it is
@@ -54,6 +56,9 @@ NEVER = datetime.max.replace(tzinfo=UTC)
 Aggregate = Callable[[Any, Any, datetime], Select[Any]]
 #: A kept sum's value: group → its sums.
 Sums = dict[tuple[Any, ...], tuple[int, ...]]
+#: A kept sum is caught up with the deadlines passed since it was computed when at most this
+#: many steps have them (each is read twice); else every step is read again, once.
+PASSED_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -249,36 +254,59 @@ def _current(
 def _caught_up(
     session: Session, cache: Cache, key: tuple[Any, ...], now: datetime, count: int
 ) -> Kept | None:
-    """The kept sums of `key`, brought from their count to `count` by the log rows between
-    (module doc); None when they cannot be: not a sum, older than the log, or `now` past the
-    first deadline of a step as it now is."""
+    """The kept sums of `key`, brought from their count to `count` by the log rows between,
+    then from their moment to `now` by the steps whose deadlines `now` passed (module doc);
+    None when they cannot be: not a sum, older than the log, or too many deadlines passed."""
     entry = cache.last(key)
-    if entry is None or entry.summed is None or not entry.changes < count:
+    if entry is None or entry.summed is None or entry.changes > count:
         return None
-    if not entry.since <= now < entry.until:
+    if now < entry.since:
         return None
     aggregate, groups = entry.summed
-    log = board_log_table
-    span = (log.c.n > entry.changes, log.c.n <= count)
-    rows = session.execute(aggregate(log, log.c.sign, entry.since).where(*span)).all()
-    until = entry.until
-    for shift in entry.shifts:  # a changed step's deadline may come before the kept one
-        soonest = session.execute(
-            select(func.min(deadline(log))).where(
-                *span,
-                log.c.sign == 1,
-                log.c.state.in_(COUNTED),
-                entry.since - shift < deadline(log),
+    value, until = entry.value, entry.until
+    if entry.changes < count:
+        log = board_log_table
+        span = (log.c.n > entry.changes, log.c.n <= count)
+        rows = session.execute(aggregate(log, log.c.sign, entry.since).where(*span)).all()
+        for shift in entry.shifts:  # a changed step's deadline may come before the kept one
+            soonest = session.execute(
+                select(func.min(deadline(log))).where(
+                    *span,
+                    log.c.sign == 1,
+                    log.c.state.in_(COUNTED),
+                    entry.since - shift < deadline(log),
+                )
+            ).scalar_one()
+            if soonest is not None:
+                until = min(until, _later(soonest, shift))
+        # read after the rows: a prune that took some of them is then seen here
+        replay_from = session.execute(select(board_changes_table.c.replay_from)).scalar_one()
+        if entry.changes < replay_from:
+            return None
+        value = added(dict(value), rows, groups)
+    since = entry.since
+    if not now < until:  # deadlines passed: what the steps near them count now, not then
+        t, when = steps_table, deadline(steps_table)
+        near = [
+            (t.c.state.in_(COUNTED), when.between(start, end))
+            for start, end in _merged([(since - s, now - s) for s in entry.shifts])
+        ]  # one index range each (an OR of them is read whole), and none counted twice
+        reached = sum(session.execute(select(func.count()).where(*w)).scalar_one() for w in near)
+        if reached > PASSED_MAX:
+            return None
+        value = dict(value)
+        for w in near:
+            value = added(
+                value, session.execute(aggregate(t, literal_column("1"), now).where(*w)), groups
             )
-        ).scalar_one()
-        if soonest is not None:
-            until = min(until, _later(soonest, shift))
-    # read after the rows: a prune that took some of them is then seen here
-    replay_from = session.execute(select(board_changes_table.c.replay_from)).scalar_one()
-    if entry.changes < replay_from or not now < until:
-        return None
-    value = added(dict(entry.value), rows, groups)
-    found = replace(entry, changes=count, until=until, value=value)
+            value = added(
+                value, session.execute(aggregate(t, literal_column("-1"), since).where(*w)), groups
+            )
+        if changes(session) != count:  # the steps were read past `count` (see _current)
+            return None
+        since = now
+        until = min(_later(next_deadline(session, now - shift), shift) for shift in entry.shifts)
+    found = replace(entry, changes=count, since=since, until=until, value=value)
     cache.put(key, found)
     return found
 
@@ -354,6 +382,17 @@ class Refresher:
             except Exception:
                 log.exception("không cập nhật được các trang tổng hợp đã giữ; sẽ thử lại")
             pause = max(self.interval, PAUSE_FACTOR * (time.monotonic() - started))
+
+
+def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The same moments as these closed spans, as fewer spans that do not overlap."""
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return out
 
 
 def _later(moment: datetime, shift: timedelta) -> datetime:
