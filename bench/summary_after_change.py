@@ -4,7 +4,9 @@ server, kept warm as `kehoach serve` keeps it) answers the secretary's two summa
 then, again and again, another connection marks one late step done and the pages are asked
 for `delay` seconds later. Last, under writes: another process marks a step done every
 WRITE_EVERY seconds for WRITE_FOR seconds while the pages are asked for one after another
-(p50, p95, max; target p95 ≤ 500 ms). The database is written: give it a copy.
+(p50, p95, max; target p95 ≤ 500 ms). And time: the secretary's aggregates kept at `now`,
+then asked for a minute after each of the next four deadlines, by that board and by a
+fresh one. The database is written: give it a copy.
 
     .venv/bin/python bench/summary_after_change.py sqlite:////tmp/copy.sqlite3
 """
@@ -56,6 +58,7 @@ def main(url: str, now: str = "2026-10-01T03:00:00+00:00", settle: float = 8) ->
             ask(f"{delay} s after a change")
             time.sleep(5)
         under_writes(c, url, moment)
+        after_deadlines(url, moment)
     finally:
         server.stop()
         engine.dispose()
@@ -88,6 +91,56 @@ def under_writes(client: Any, url: str, moment: datetime) -> None:
             f"{verdict} (≤ 500)",
             flush=True,
         )
+
+
+def after_deadlines(url: str, moment: datetime) -> None:
+    """The secretary's summaries, monthly chart and two lists' totals kept at `moment`, then
+    asked for a minute after each of the next four deadlines (caught up with time), and the
+    same computed by a board that keeps nothing."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from kehoach import store
+    from kehoach.store.models import units_table
+    from kehoach.web import queries as q
+    from kehoach.web.params import DEFAULT_DAYS
+    from kehoach.web.summary_cache import next_deadline
+
+    def ask(engine: Any, at: datetime) -> float:
+        with store.read_session(engine) as s:
+            scope = set(s.scalars(select(units_table.c.id)))
+            started = time.perf_counter()
+            q.summaries(s, scope, at, "unit")
+            q.summaries(s, scope, at, "cluster")
+            q.monthly(s, scope, at, "plan")
+            for which, f in (
+                (q.OVERDUE, q.Filters()),
+                (q.StepList(False, DEFAULT_DAYS), q.Filters()),
+            ):
+                q.step_page(s, scope, at, which, f)
+            return (time.perf_counter() - started) * 1000
+
+    kept = store.make_engine(url)
+    try:
+        print(f"  kept at {moment:%d/%m/%Y %H:%M}: {ask(kept, moment):.0f} ms", flush=True)
+        at = moment
+        for _ in range(4):
+            with store.read_session(kept) as s:
+                at = next_deadline(s, at) + timedelta(minutes=1)
+            caught = ask(kept, at)
+            fresh = store.make_engine(url)
+            try:
+                full = ask(fresh, at)
+            finally:
+                fresh.dispose()
+            print(
+                f"  a deadline passed, {at:%d/%m/%Y %H:%M}: caught up {caught:.0f} ms; "
+                f"over every step {full:.0f} ms",
+                flush=True,
+            )
+    finally:
+        kept.dispose()
 
 
 def write(url: str, now: str) -> None:
