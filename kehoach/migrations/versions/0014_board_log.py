@@ -34,15 +34,15 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
-#: 0011's watched columns of steps, which the log keeps (models.LOGGED, copied: a migration
-#: must not change when the models do).
+#: 0011's watched columns of steps, which the log keeps (models.BoardLog's, copied: a
+#: migration must not change when the models do).
 LOGGED = ("plan_id", "unit_id", "kind", "due_date", "due_at", "extended_until", "state", "done_at")
 COLUMNS = ", ".join(LOGGED)
 CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in LOGGED)
 BUMP = "UPDATE board_changes SET n = n + 1"
 #: units, clusters and members: a change the log does not replay
 BUMP_ALL = "UPDATE board_changes SET n = n + 1, replay_from = n + 1"
-OTHERS = {"units": None, "groups": None, "group_members": None}
+OTHERS = ("units", "groups", "group_members")
 
 
 def _log(row: str, sign: int | str) -> str:
