@@ -61,10 +61,17 @@ def late_bars(months: list[Month]) -> list[Bar]:
 
 
 def charts_for(
-    session: Session, v: Viewer, now: datetime, by: str, keys: Collection[str], plan: str | None
+    session: Session,
+    v: Viewer,
+    now: datetime,
+    by: str,
+    keys: Collection[str],
+    plan: str | None,
+    plans: list[tuple[str, str]],
 ) -> list[Chart]:
     """The late count over time for everything the person sees; then the on-time rate by
-    month of each cluster on the page (cluster summary) or, for a secretary, of each plan."""
+    month of each cluster on the page (cluster summary) or, for a secretary, of each of the
+    `plans` in scope ((id, title), `queries.plans_in`)."""
     out: list[Chart] = []
     per_plan = queries.monthly(session, v.scope, now, "plan", plan=plan)  # one GROUP BY
     total = _summed(per_plan.values())
@@ -83,10 +90,9 @@ def charts_for(
         for key, name in _cluster_names(session, wanted).items():
             names[key] = f"{name}: tỉ lệ đúng hạn theo tháng"
     elif v.board_role == "secretary":
-        choices = queries.choices(session, v.scope).plans
-        wanted = [pid for pid, _ in choices if pid in per_plan][:MAX_CHARTS]
+        wanted = [pid for pid, _ in plans if pid in per_plan][:MAX_CHARTS]
         found = per_plan
-        names = {pid: f"{title}: tỉ lệ đúng hạn theo tháng" for pid, title in choices}
+        names = {pid: f"{title}: tỉ lệ đúng hạn theo tháng" for pid, title in plans}
     else:
         return out
     out += [

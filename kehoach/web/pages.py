@@ -222,7 +222,7 @@ def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = 
     cursor, limit = paging
     now = request.app.state.now()
     with store.read_session(request.app.state.engine) as session, cursor_checked():
-        found, choices, charts = _summary(session, v, now, kind, plan or None, cursor, limit)
+        found, plans, charts = _summary(session, v, now, kind, plan or None, cursor, limit)
     return page(
         request,
         "summary.html",
@@ -231,7 +231,7 @@ def summary_page(request: Request, v: Seen, by: str, paging: Paging, plan: Id = 
             "by": by,
             "counts": found.items,
             "total": found.total,
-            "choices": choices,
+            "plans": plans,
             "plan": plan or "",
             "charts": charts,
             **_links(request, found.next),
@@ -247,11 +247,11 @@ def _summary(
     plan: str | None,
     cursor: str | None,
     limit: int,
-) -> tuple[queries.Page[queries.Counts], queries.Choices, list[Chart]]:
+) -> tuple[queries.Page[queries.Counts], list[tuple[str, str]], list[Chart]]:
     found = queries.summary_page(session, v.scope, now, kind, plan, cursor, limit)
-    choices = queries.choices(session, v.scope)
-    charts = charts_for(session, v, now, kind, [c.key for c in found.items], plan)
-    return found, choices, charts
+    plans = queries.plans_in(session, v.scope)
+    charts = charts_for(session, v, now, kind, [c.key for c in found.items], plan, plans)
+    return found, plans, charts
 
 
 def warm_pages(session: Session, now: datetime) -> None:
@@ -277,7 +277,9 @@ def people_page(request: Request, v: Seen, paging: Paging) -> Response:
         people = found.items
         feeds, clusters = visible(session, v), cluster_choices(session, v)
         plans = plan_choices(session, v)
-        units = queries.choices(session, v.scope, limit=request.app.state.max_unit_choices)
+        units, many_units = queries.unit_choices(
+            session, v.scope, limit=request.app.state.max_unit_choices
+        )
     return page(
         request,
         "people.html",
@@ -288,8 +290,8 @@ def people_page(request: Request, v: Seen, paging: Paging) -> Response:
             **_links(request, found.next),
             "feeds": feeds,
             "role_names": ROLE_NAMES,
-            "units": units.units,
-            "many_units": units.many_units,
+            "units": units,
+            "many_units": many_units,
             "clusters": clusters,
             "plans": plans,
             "contact_channels": contact_channels(),

@@ -724,15 +724,16 @@ def summaries(
     between requests while exact (summary_cache); callers do not change the Counts."""
     if not scope:
         return []
-    key = ("summaries", by, plan, scope_key(narrowed(session, scope)))
-    return kept(session, key, now, lambda s, at: _summaries(s, scope, at, by, plan))
+    wanted = narrowed(session, scope)
+    key = ("summaries", by, plan, scope_key(wanted))
+    return kept(session, key, now, lambda s, at: _summaries(s, wanted, at, by, plan))
 
 
 def _summaries(
-    session: Session, scope: Collection[str], now: datetime, by: str, plan: str | None
+    session: Session, wanted: Collection[str] | None, now: datetime, by: str, plan: str | None
 ) -> list[Counts]:
     # one GROUP BY for both summaries (by unit, by cluster), kept on its own
-    per = _per_unit(session, scope, now, plan)
+    per = _per_unit(session, wanted, now, plan)
     counts: dict[str, Counts] = {}
     keys: dict[tuple[Any, ...], list[tuple[str, str]]]
     if by == "unit":
@@ -753,10 +754,12 @@ def _summaries(
     return sorted(counts.values(), key=lambda c: (-c.late, c.name, c.key))
 
 
-def _per_unit(session: Session, scope: Collection[str], now: datetime, plan: str | None) -> Sums:
-    """Deadlines by outcome (OUTCOMES) per (plan, unit): the summaries' GROUP BY (index
-    ix_steps_plan_id_unit_id_kind), kept and caught up after a change."""
-    wanted = narrowed(session, scope)
+def _per_unit(
+    session: Session, wanted: Collection[str] | None, now: datetime, plan: str | None
+) -> Sums:
+    """Deadlines by outcome (OUTCOMES) per (plan, unit) of the `wanted` units (`narrowed`):
+    the summaries' GROUP BY (index ix_steps_plan_id_unit_id_kind), kept and caught up after
+    a change."""
 
     def aggregate(src: Any, weight: Any, at: datetime) -> Any:
         outcomes = _outcomes(at, src)
@@ -839,26 +842,21 @@ def monthly(
     requests while exact, and caught up after a change (summary_cache)."""
     if not scope:
         return {}
-    key = (
-        "monthly",
-        by,
-        plan,
-        None if keys is None else frozenset(keys),
-        scope_key(narrowed(session, scope)),
-    )
-    return kept(session, key, now, lambda s, at: _monthly(s, scope, at, by, keys, plan))
+    wanted = narrowed(session, scope)
+    key = ("monthly", by, plan, None if keys is None else frozenset(keys), scope_key(wanted))
+    return kept(session, key, now, lambda s, at: _monthly(s, wanted, at, by, keys, plan))
 
 
 def _monthly(
     session: Session,
-    scope: Collection[str],
+    wanted: Collection[str] | None,
     now: datetime,
     by: str,
     keys: Collection[str] | None,
     plan: str | None,
 ) -> dict[str, list[Month]]:
-    wanted = narrowed(session, scope)
     shown = None if keys is None else sorted(keys)
+    named = None if keys is None else set(keys)
 
     def aggregate(src: Any, weight: Any, at: datetime) -> Any:
         out = _outcomes(at, src)
@@ -898,7 +896,7 @@ def _monthly(
     )
     for group, (on_time, late) in sums(session, key, now, aggregate, groups).items():
         name = "/".join(group[:-1])
-        if shown is not None and name not in shown:
+        if named is not None and name not in named:
             continue
         cell = months[name][(group[-1].year, group[-1].month)]
         cell[0] += on_time
@@ -932,32 +930,68 @@ def choices(
     limit: int = MAX_UNIT_CHOICES,
 ) -> Choices:
     """The plans, units and clusters in scope (all of them, untested, for whoever sees every
-    unit). The units only up to `limit` of them: every unit in scope, or else those of
-    `cluster` (a list's filter) in scope; counted first, read only when that few."""
+    unit); the units as `unit_choices` gives them."""
     if not scope:
         return Choices([], [], [])
-    everything = narrowed(session, scope) is EVERYTHING
-    wanted = sorted(scope)
-    plans = select(plans_table.c.id, plans_table.c.title).order_by(plans_table.c.title)
-    units = select(units_table.c.id, units_table.c.name).order_by(units_table.c.name)
+    wanted = narrowed(session, scope)
     clusters = select(g.c.id, g.c.name).where(g.c.kind == "cluster").distinct().order_by(g.c.name)
-    if not everything:
-        plan_ids = select(plan_units_table.c.plan_id).where(plan_units_table.c.unit_id.in_(wanted))
-        plans = plans.where(plans_table.c.id.in_(plan_ids))
-        units = units.where(units_table.c.id.in_(wanted))
+    if wanted is not EVERYTHING:
         clusters = clusters.join(m, and_(g.c.plan_id == m.c.plan_id, g.c.id == m.c.group_id)).where(
-            m.c.unit_id.in_(wanted)
+            m.c.unit_id.in_(sorted(wanted))
         )
-    many = len(wanted) > limit
+    plans = [(r[0], r[1]) for r in session.execute(_plans(wanted))]
+    units, many = _units(session, scope, wanted, cluster, limit)
+    return Choices(plans, units, [(r[0], r[1]) for r in session.execute(clusters)], many)
+
+
+def unit_choices(
+    session: Session,
+    scope: Collection[str],
+    cluster: str | None = None,
+    limit: int = MAX_UNIT_CHOICES,
+) -> tuple[list[tuple[str, str]], bool]:
+    """The (id, name) of the units a form offers, by name, and whether there are more than
+    `limit` of them (then none are read: the form has a text field): every unit in scope, or
+    else those of `cluster` (a list's filter) in scope; counted first."""
+    if not scope:
+        return [], False
+    return _units(session, scope, narrowed(session, scope), cluster, limit)
+
+
+def _units(
+    session: Session,
+    scope: Collection[str],
+    wanted: Collection[str] | None,
+    cluster: str | None,
+    limit: int,
+) -> tuple[list[tuple[str, str]], bool]:
+    units = select(units_table.c.id, units_table.c.name).order_by(units_table.c.name)
+    if wanted is not EVERYTHING:
+        units = units.where(units_table.c.id.in_(sorted(wanted)))
+    many = len(scope) > limit
     if many and cluster:
         members = units_in_cluster(cluster)
         units = units.where(units_table.c.id.in_(members))
-        scoped = members if everything else members.where(m.c.unit_id.in_(wanted))
+        scoped = members if wanted is EVERYTHING else members.where(m.c.unit_id.in_(sorted(scope)))
         counted = select(func.count()).select_from(scoped.subquery())
         many = session.execute(counted).scalar_one() > limit
-    found = [[(r[0], r[1]) for r in session.execute(q)] for q in (plans, clusters)]
-    listed = [] if many else [(r[0], r[1]) for r in session.execute(units)]
-    return Choices(found[0], listed, found[1], many)
+    return ([] if many else [(r[0], r[1]) for r in session.execute(units)]), many
+
+
+def plans_in(session: Session, scope: Collection[str]) -> list[tuple[str, str]]:
+    """(id, title) of the plans with a unit in scope, by title: what the summary pages filter
+    by and a secretary's charts show (`choices` without its units and clusters)."""
+    if not scope:
+        return []
+    return [(r[0], r[1]) for r in session.execute(_plans(narrowed(session, scope)))]
+
+
+def _plans(wanted: Collection[str] | None) -> Any:
+    plans = select(plans_table.c.id, plans_table.c.title).order_by(plans_table.c.title)
+    if wanted is EVERYTHING:
+        return plans
+    units = plan_units_table.c.unit_id.in_(sorted(wanted))
+    return plans.where(plans_table.c.id.in_(select(plan_units_table.c.plan_id).where(units)))
 
 
 def units_in_cluster(cluster: str) -> Any:
