@@ -166,7 +166,7 @@ def load(plans: tuple[str, ...]) -> None:
                         channel="cli",
                         progress=partial(bar.advance, task),
                     )
-                bar.update(task, description=f"{p.id}: dọn và thống kê lại bảng", total=None)
+                bar.update(task, description=f"{p.id}: dọn lại bảng sau khi nạp", total=None)
                 store.settle(engine, r)
             restored = f", khôi phục {r.restored}" if r.restored else ""
             out.print(

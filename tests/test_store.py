@@ -431,7 +431,7 @@ def test_concurrent_loads_of_one_plan_store_it_once(
 def test_a_large_load_into_postgresql_is_vacuumed_once_committed(
     db: Engine, plan_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`settle` (after `kehoach load` and the board's «Công bố» commit) runs VACUUM (ANALYZE)
+    """`settle` (after `kehoach load` and the board's «Công bố» commit) runs VACUUM
     on the steps and their audit, so their index-only scans need not visit the table; a
     small load is left to autovacuum."""
     from kehoach import store
