@@ -26,6 +26,22 @@ ASK_DATE = (
 ASK_REASON = "Xin gửi <b>lý do</b> xin gia hạn."
 ASK_REFUSAL = "Xin gửi <b>lý do từ chối</b> gia hạn (gửi /help để thôi)."
 ANOTHER_DAY = " Xin gửi một ngày khác."
+#: What every bot says to its commands (HTML, like the questions).
+COMMAND_LINES = (
+    "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
+    "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
+    "/help — hướng dẫn này"
+)
+NO_SUCH_COMMAND = "Không có lệnh này. Gõ /help để xem các lệnh."
+NOBODY_LINKED = "Chat này không liên kết với ai."
+
+
+def unlinked(name: str) -> str:
+    """What /huy says once the chat is no longer linked to `name`."""
+    return (
+        f"Đã hủy liên kết của {acts.esc(name)}. Bot sẽ không gửi tin đến đây nữa. "
+        "Muốn nhận lại, xin thư ký tạo mã mời mới."
+    )
 
 
 @dataclass
@@ -71,7 +87,7 @@ class Dialogue:
     ) -> str:
         """The first question of an extension; raises acts.Refused when the person may not
         ask for one."""
-        self._write(acts.can_request, person, outbox_id)
+        store.writing(self.engine, acts.can_request, person, outbox_id)
         self.pending[chat] = Pending("date", outbox_id, message_id)
         return ASK_DATE
 
@@ -79,7 +95,7 @@ class Dialogue:
         self, chat: Hashable, person: Any, outbox_id: int, message_id: int | None = None
     ) -> str:
         """The question of a refusal; raises acts.Refused when the person may not decide."""
-        self._write(acts.can_decide, person, outbox_id)
+        store.writing(self.engine, acts.can_decide, person, outbox_id)
         self.pending[chat] = Pending("refusal", outbox_id, message_id)
         return ASK_REFUSAL
 
@@ -92,7 +108,8 @@ class Dialogue:
         try:
             if pending.kind == "reason":
                 assert pending.until is not None
-                outcome = self._write(
+                outcome = store.writing(
+                    self.engine,
                     acts.request,
                     person,
                     pending.outbox_id,
@@ -103,7 +120,8 @@ class Dialogue:
                     channel=self.channel,
                 )
             else:
-                outcome = self._write(
+                outcome = store.writing(
+                    self.engine,
                     acts.decide,
                     person,
                     pending.outbox_id,
@@ -131,15 +149,12 @@ class Dialogue:
                 "ví dụ <code>05/06/2025</code>."
             )
         try:  # a date that cannot be is said now, not after the reason
-            with store.read_session(self.engine) as session:
-                acts.check_until(session, person, pending.outbox_id, until, self.now())
+            store.reading(
+                self.engine, acts.check_until, person, pending.outbox_id, until, self.now()
+            )
         except acts.Refused as exc:
             if not exc.ask_again:
                 self.drop(chat)
             return Turn(acts.esc(exc) + (ANOTHER_DAY if exc.ask_again else ""))
         pending.kind, pending.until = "reason", until
         return Turn(ASK_REASON)
-
-    def _write(self, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with store.write_session(self.engine) as session:
-            return work(session, *args, **kwargs)

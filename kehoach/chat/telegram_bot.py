@@ -42,7 +42,7 @@ from telegram.ext import (
 
 from kehoach import store
 from kehoach.chat import actions as acts
-from kehoach.chat.dialogue import Dialogue
+from kehoach.chat.dialogue import COMMAND_LINES, NO_SUCH_COMMAND, NOBODY_LINKED, Dialogue, unlinked
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
 from notifiers.telegram import DEFAULT_BASE_URL, Limiter, markup
 from notifiers.telegram_http import AiohttpRequest
@@ -63,10 +63,7 @@ COMMANDS = [
 HELP = (
     "🤖 <b>Bot nhắc việc Kế hoạch</b>\n"
     "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
-    "Dưới mỗi tin nhắc có nút ✅ Đã hoàn thành, ⏳ Xin gia hạn, 📋 Chi tiết.\n\n"
-    "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
-    "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
-    "/help — hướng dẫn này"
+    "Dưới mỗi tin nhắc có nút ✅ Đã hoàn thành, ⏳ Xin gia hạn, 📋 Chi tiết.\n\n" + COMMAND_LINES
 )
 NOT_LINKED = (
     "Chat này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
@@ -199,25 +196,13 @@ class KehoachBot:
 
     # ── helpers ─────────────────────────────────────────────────────────────────────────────
     async def _write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        def run() -> T:
-            with store.write_session(self.engine) as session:
-                return work(session, *args, **kwargs)
+        return await asyncio.to_thread(store.writing, self.engine, work, *args, **kwargs)
 
-        return await asyncio.to_thread(run)
-
-    async def _read(self, work: Callable[..., T], *args: Any) -> T:
-        def run() -> T:
-            with store.read_session(self.engine) as session:
-                return work(session, *args)
-
-        return await asyncio.to_thread(run)
+    async def _read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(store.reading, self.engine, work, *args, **kwargs)
 
     async def _person(self, chat_id: int) -> Any | None:
-        def run() -> Any:
-            with store.read_session(self.engine) as session:
-                return person_for(session, CHANNEL, str(chat_id))
-
-        return await asyncio.to_thread(run)
+        return await self._read(person_for, CHANNEL, str(chat_id))
 
     @staticmethod
     async def _say(update: Update, text: str, buttons: acts.Buttons | None = None) -> None:
@@ -282,11 +267,7 @@ class KehoachBot:
         if person is None:
             return
 
-        def run() -> list[Any]:
-            with store.read_session(self.engine) as session:
-                return acts.agenda(session, person, self.now(), late_only)
-
-        for part in await asyncio.to_thread(run):
+        for part in await self._read(acts.agenda, person, self.now(), late_only):
             await self._say(update, part.text)
 
     async def on_viec(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -310,19 +291,12 @@ class KehoachBot:
             return
         self.dialogue.drop(chat.id)
         person = await self._write(unlink, CHANNEL, str(chat.id))
-        if person is None:
-            await self._say(update, "Chat này không liên kết với ai.")
-            return
-        await self._say(
-            update,
-            f"Đã hủy liên kết của {acts.esc(person.name)}. Bot sẽ không "
-            "gửi tin đến đây nữa. Muốn nhận lại, xin thư ký tạo mã mời mới.",
-        )
+        await self._say(update, NOBODY_LINKED if person is None else unlinked(person.name))
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None:
             self.dialogue.drop(update.effective_chat.id)
-        await self._say(update, "Không có lệnh này. Gõ /help để xem các lệnh.")
+        await self._say(update, NO_SUCH_COMMAND)
 
     # ── buttons ─────────────────────────────────────────────────────────────────────────────
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

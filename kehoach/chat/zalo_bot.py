@@ -29,15 +29,14 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine, select
 
 from kehoach import store
 from kehoach.chat import actions as acts
-from kehoach.chat.dialogue import Dialogue
+from kehoach.chat.dialogue import COMMAND_LINES, NO_SUCH_COMMAND, NOBODY_LINKED, Dialogue, unlinked
 from kehoach.chat.links import LinkRefused, person_for, redeem, unlink
 from kehoach.store.models import Sending, outbox_table
 from notifiers.telegram_render import fit
@@ -45,7 +44,6 @@ from notifiers.zalo import DEFAULT_MAX_CHARS, Limiter, ZaloAPI, ZaloError, mappe
 from notifiers.zalo_render import DONE, EXTEND, GRANT, INFO, REFUSE, plain
 
 log = logging.getLogger("kehoach.zalo.bot")
-T = TypeVar("T")
 CHANNEL = "zalo"
 CODE = re.compile(r"[A-Za-z0-9_-]{20,64}")  # what `kehoach invite` prints (token_urlsafe)
 #: The messages a 1/2/3 answers: a step's (reminder, overdue, escalation) or an extension
@@ -55,9 +53,7 @@ HELP = (
     "🤖 Bot nhắc việc Kế hoạch\n"
     "Bot gửi tin nhắc việc, báo trễ hạn và tin tổng hợp hằng ngày cho đơn vị của bạn. "
     "Cuối mỗi tin nhắc có các số để trả lời: 1 = đã xong, 2 = xin gia hạn, 3 = chi tiết.\n\n"
-    "/viec — việc sắp đến hạn và quá hạn\n/quahan — việc đã quá hạn\n"
-    "/lich — địa chỉ lịch việc để thêm vào điện thoại\n/huy — hủy liên kết\n"
-    "/help — hướng dẫn này"
+    + COMMAND_LINES
 )
 NOT_LINKED = (
     "Chat Zalo này chưa liên kết với ai. Xin nhờ thư ký đơn vị tạo mã mời "
@@ -252,14 +248,6 @@ class ZaloBot:
         self.api.call("sendMessage", {"chat_id": chat, "text": text})
 
     # ── what a text means (sync, in a thread) ───────────────────────────────────────────────
-    def _write(self, work: Callable[..., T], *args: Any) -> T:
-        with store.write_session(self.engine) as session:
-            return work(session, *args)
-
-    def _read(self, work: Callable[..., T], *args: Any) -> T:
-        with store.read_session(self.engine) as session:
-            return work(session, *args)
-
     def answer(self, chat: str, text: str) -> list[str]:
         """The messages the bot sends back for `text` written in `chat`."""
         text = text.strip()
@@ -267,7 +255,7 @@ class ZaloBot:
             self.dialogue.drop(chat)
             command, _, argument = text[1:].partition(" ")
             return self.command(chat, command.lower(), argument.strip())
-        person = self._read(person_for, CHANNEL, chat)
+        person = store.reading(self.engine, person_for, CHANNEL, chat)
         if person is None:
             self.dialogue.drop(chat)
             return self.link(chat, text) if CODE.fullmatch(text) else [NOT_LINKED]
@@ -279,17 +267,17 @@ class ZaloBot:
                 return self.reply(person, chat, text)
         except acts.Refused as exc:
             self.dialogue.drop(chat)
-            return [str(exc)]
+            return [acts.esc(exc)]  # HTML, like every text `say` makes plain
         return [HINT]
 
     def link(self, chat: str, code: str) -> list[str]:
         try:
-            person = self._write(redeem, code, CHANNEL, chat, self.now())
+            person = store.writing(self.engine, redeem, code, CHANNEL, chat, self.now())
         except LinkRefused as exc:
-            return [str(exc)]
+            return [acts.esc(exc)]
         return [
-            f"✅ Đã liên kết chat Zalo này với {person.name}. Từ nay bạn nhận tin nhắc việc "
-            f"ở đây.\n\n{HELP}"
+            f"✅ Đã liên kết chat Zalo này với {acts.esc(person.name)}. "
+            f"Từ nay bạn nhận tin nhắc việc ở đây.\n\n{HELP}"
         ]
 
     def command(self, chat: str, command: str, argument: str) -> list[str]:
@@ -298,50 +286,52 @@ class ZaloBot:
         if command in ("start", "help"):
             return [HELP]
         if command == "huy":
-            person = self._write(unlink, CHANNEL, chat)
-            return [
-                f"Đã hủy liên kết của {person.name}. Bot sẽ không gửi tin đến đây nữa. "
-                "Muốn nhận lại, xin thư ký tạo mã mời mới."
-                if person is not None
-                else "Chat này không liên kết với ai."
-            ]
+            person = store.writing(self.engine, unlink, CHANNEL, chat)
+            return [NOBODY_LINKED if person is None else unlinked(person.name)]
         if command not in ("viec", "quahan", "lich"):
-            return ["Không có lệnh này. Gõ /help để xem các lệnh."]
-        person = self._read(person_for, CHANNEL, chat)
+            return [NO_SUCH_COMMAND]
+        person = store.reading(self.engine, person_for, CHANNEL, chat)
         if person is None:
             return [NOT_LINKED]
         if command == "lich":
             return [
-                self._write(
-                    partial(acts.feed_link, channel=CHANNEL), person, self.now(), self.public_url
+                store.writing(
+                    self.engine,
+                    acts.feed_link,
+                    person,
+                    self.now(),
+                    self.public_url,
+                    channel=CHANNEL,
                 )
             ]
-        parts = self._read(acts.agenda, person, self.now(), command == "quahan")
+        parts = store.reading(self.engine, acts.agenda, person, self.now(), command == "quahan")
         return [part.text for part in parts]
 
     def reply(self, person: Any, chat: str, digit: str) -> list[str]:
         """1/2/3 against the latest message with numbered replies."""
-        row = self._read(latest_answerable, person.id)
+        row = store.reading(self.engine, latest_answerable, person.id)
         if row is None:
             return ["Chưa có tin nhắc nào để trả lời. Gõ /viec để xem việc của bạn."]
         now = self.now()
         if digit == INFO:
-            return said(self._write(acts.details, person, row.id, now))
+            return said(store.writing(self.engine, acts.details, person, row.id, now))
         if row.purpose == "extension_asked":
             if digit == GRANT:
                 return said(
-                    self._write(
-                        partial(acts.decide, channel=CHANNEL),
+                    store.writing(
+                        self.engine,
+                        acts.decide,
                         person,
                         row.id,
                         True,
                         None,
                         now,
                         self.channels,
+                        channel=CHANNEL,
                     )
                 )
             assert digit == REFUSE
             return [self.dialogue.ask_refusal(chat, person, row.id)]
         if digit == DONE:
-            return said(self._write(partial(acts.done, channel=CHANNEL), person, row.id, now))
+            return said(store.writing(self.engine, acts.done, person, row.id, now, channel=CHANNEL))
         return [self.dialogue.ask_date(chat, person, row.id)]

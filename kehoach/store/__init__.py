@@ -19,7 +19,9 @@ from .db import (
     describe,
     make_engine,
     read_session,
+    reading,
     write_session,
+    writing,
 )
 from .dispatch import DispatchResult, dispatch
 from .errors import (
@@ -60,10 +62,12 @@ __all__ = [
     "mark_done",
     "next_action_at",
     "read_session",
+    "reading",
     "settle",
     "stored_counts",
     "sync_plan",
     "tick",
     "upgrade",
     "write_session",
+    "writing",
 ]

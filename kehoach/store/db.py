@@ -25,9 +25,9 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, any_, bindparam, create_engine, event, exc
 from sqlalchemy.dialects import postgresql
@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 
 from .errors import DatabaseBusy, DatabaseFull, DatabaseReadOnly, DatabaseUnavailable
 from .types import json_dumps
+
+T = TypeVar("T")
 
 log = logging.getLogger("kehoach.store")
 
@@ -279,3 +281,16 @@ def read_session(engine: Engine) -> Iterator[Session]:
     """A read-only unit of work (a plain BEGIN on SQLite: it never blocks the writer in WAL)."""
     with friendly_errors(engine), Session(engine) as session, session.begin():
         yield session
+
+
+def writing(engine: Engine, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(session, *args, **kwargs)` in a write transaction of its own (the chat bots'
+    actions, each run in a thread)."""
+    with write_session(engine) as session:
+        return work(session, *args, **kwargs)
+
+
+def reading(engine: Engine, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(session, *args, **kwargs)` in a read transaction of its own."""
+    with read_session(engine) as session:
+        return work(session, *args, **kwargs)
