@@ -7,6 +7,7 @@ blocked user's reminder going to their next contact, and the webhook on the boar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -299,3 +300,23 @@ def test_the_webhook_route_checks_the_secret_then_answers(
             assert zalo_api.webhook_answers == [200] and not zalo_api.calls_of("getUpdates")
         finally:
             running.close()
+
+
+def test_an_answer_zalo_refuses_for_a_while_is_sent_again_and_one_it_never_takes_is_not(
+    db: Engine, world: dict[str, int], bot: Running, zalo_api: FakeZaloAPI
+) -> None:
+    """The bot's answers read a failure as the dispatcher does (notifiers.zalo.mapped): a
+    429 is waited out and a 5xx tried again a second later, up to ANSWER_ATTEMPTS; a chat
+    that blocked the bot is told nothing more (one try)."""
+    first_line = HELP.splitlines()[0]
+    zalo_api.fail("sendMessage", "429", retry_after=0.2)
+    assert first_line in reply(zalo_api, A, "/help", first_line)
+    zalo_api.fail("sendMessage", "500")
+    assert first_line in reply(zalo_api, A, "/help", first_line)
+    tried = [c.status for c in zalo_api.calls_of("sendMessage")]
+    assert tried == [429, 200, 500, 200]
+    zalo_api.block(B)
+    zalo_api.message(B, "/help")
+    wait_for(lambda: len(zalo_api.calls_of("sendMessage")) == 5, "the answer to the blocked chat")
+    time.sleep(1.5)  # longer than a retry's wait
+    assert [c.status for c in zalo_api.calls_of("sendMessage")][4:] == [403]

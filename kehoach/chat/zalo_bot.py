@@ -92,7 +92,8 @@ def said(outcome: acts.Outcome) -> list[str]:
 WEBHOOK_BOTS: dict[str, ZaloBot] = {}
 
 
-#: Tries of one answer's message when Zalo says 429 (it names the wait).
+#: Tries of one answer's message while its failure is one to try again (notifiers.zalo.mapped:
+#: a 429, whose wait Zalo names, a 5xx, a request that never left), a second apart otherwise.
 ANSWER_ATTEMPTS = 3
 
 
@@ -234,11 +235,11 @@ class ZaloBot:
                     await asyncio.to_thread(self._send, chat, part)
                     break
                 except (ZaloError, httpx.HTTPError) as exc:
-                    wait = mapped(exc).retry_after if isinstance(exc, ZaloError) else None
-                    if wait is None or attempt == ANSWER_ATTEMPTS:  # only a 429 is tried again
+                    failed = mapped(exc)  # the dispatcher's reading of the same failure
+                    if failed.permanent or failed.unknown or attempt == ANSWER_ATTEMPTS:
                         log.warning("không gửi được tin trả lời cho chat Zalo %s: %s", chat, exc)
                         return
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(failed.retry_after or 1.0)
 
     def _send(self, chat: str, text: str) -> None:
         """Admitted by the limiter and sent in one go in one thread: a send admitted in one
