@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import unicodedata
 from datetime import date, time
 
@@ -28,6 +29,15 @@ def plain(text: str) -> str:
     """
     s = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
     return "".join(c for c in s if not unicodedata.combining(c)).lower()
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of `plain(text)`, letters and digits only: what names are compared by.
+
+    >>> plain_words("Đoàn  Phường-1")
+    ['doan', 'phuong', '1']
+    """
+    return re.findall(r"[a-z0-9]+", plain(text))
 
 
 def day(d: date) -> str:

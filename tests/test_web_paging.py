@@ -520,3 +520,67 @@ def test_a_unit_whose_name_another_unit_has_shows_its_id(world: World) -> None:
     )
     r = c.get("/qua-han", params={"unit": "Đoàn A"})
     assert "Có 2 đơn vị khớp «Đoàn A»" in r.text
+
+
+def test_a_blank_unit_field_means_every_unit(world: World) -> None:
+    """A text field left with only spaces is no filter (its hint says «để trống: tất cả»),
+    on the lists and the API alike; it was taken for a unit named «» and answered 422."""
+    world.app.state.max_unit_choices = 3
+    c = world.client("thuky")
+    for path, days in (("/qua-han", {}), ("/sap-den", {"days": "366"})):
+        every = c.get(path, params=days)
+        blank = c.get(path, params={**days, "unit": "   "})
+        assert blank.status_code == 200, (path, blank.text[:300])
+        assert units_listed(blank.text) == units_listed(every.text) != []
+    token_client = world.client("thuky")
+    assert (
+        token_client.get("/api/overdue", params={"unit": "  "}).json()["total"]
+        == (token_client.get("/api/overdue").json()["total"])
+    )
+
+
+def test_the_id_of_a_unit_out_of_scope_is_not_read_again_as_a_name(world: World) -> None:
+    """Ids are made from names: «doan-c», out of a cluster head's scope, reads as the words
+    «doan c», which an in-scope unit's name may hold. It is not found, not taken for that one."""
+    with write_session(world.engine) as s:
+        s.execute(update(units_table).where(units_table.c.id == "doan-b").values(name="Đoàn C mới"))
+    world.app.state.max_unit_choices = 0
+    head = world.client("cumtruong")
+    assert location(head.get("/qua-han", params={"unit": "doan c"}))["unit"] == ["doan-b"]
+    r = head.get("/qua-han", params={"unit": "doan-c"})
+    assert r.status_code == 422 and "Không có đơn vị nào khớp «doan-c»" in r.text
+    token = api_token(head)
+    r = head.post("/nguoi/lich", data={"csrf": token, "kind": "unit", "unit": "doan-c"})
+    assert r.status_code == 422 and "Không có đơn vị nào khớp «doan-c»" in r.text
+
+
+def test_a_unit_not_found_within_a_cluster_filter_says_so(world: World) -> None:
+    world.app.state.max_unit_choices = 3
+    r = world.client("thuky").get("/qua-han", params={"cluster": "cum-1", "unit": "Tỉnh"})
+    assert r.status_code == 422
+    assert (
+        "Không có đơn vị nào khớp «Tỉnh» trong các đơn vị bạn được xem thuộc cụm đã chọn." in r.text
+    )
+
+
+def test_a_typed_unit_is_looked_for_outside_any_write_transaction(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matching a name compares every unit in scope: the feed form looked for it inside its
+    write transaction, holding SQLite's write lock (the clock and the senders waiting)."""
+    from kehoach.store.db import WRITE
+    from kehoach.web import picker
+
+    real, writing = picker.resolve, []
+
+    def resolve(session: Any, *args: Any, **kwargs: Any) -> Any:
+        writing.append(bool(session.connection().get_execution_options().get(WRITE)))
+        return real(session, *args, **kwargs)
+
+    monkeypatch.setattr(picker, "resolve", resolve)
+    world.app.state.max_unit_choices = 1
+    head = world.client("cumtruong")
+    made = head.post("/nguoi/lich", data={"csrf": api_token(head), "kind": "unit", "unit": "b"})
+    assert made.status_code == 200 and "Đã tạo lịch" in made.text
+    assert location(head.get("/qua-han", params={"unit": "doan b"}))["unit"] == ["doan-b"]
+    assert writing == [False, False]

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from engine.vi import plain
+from engine.vi import plain_words
 
 #: Words that open the name of a unit (compared in lower case).
 HEADS = (
@@ -209,7 +209,7 @@ _SUFFIXES = (" thanh pho", " tp", " quan", " huyen", " tinh")
 @lru_cache(maxsize=4096)
 def slug(name: str, limit: int = 48) -> str:
     """An id from a name: ASCII, lower case, words joined by «-»."""
-    words = re.findall(r"[a-z0-9]+", plain(name))
+    words = plain_words(name)
     out = ""
     for w in words:
         if len(out) + len(w) + 1 > limit and out:

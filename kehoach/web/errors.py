@@ -126,6 +126,11 @@ PROBLEMS = {
 }
 
 
+def cut(text: str) -> str:
+    """What a message shows of something typed: its first SHOWN characters."""
+    return text[:SHOWN] + ("…" if len(text) > SHOWN else "")
+
+
 NUL_MESSAGE = "Yêu cầu có ký tự không hợp lệ (ký tự NUL)."
 
 
@@ -167,9 +172,7 @@ def _problem(error: dict[str, Any]) -> str:
         and kind != "missing"
         and not SECRET_FIELDS & {str(p).lower() for p in error.get("loc", ())}
     ):
-        text_given = str(given)
-        cut = text_given[:SHOWN] + ("…" if len(text_given) > SHOWN else "")
-        shown = f" (đã nhập «{cut}»)"
+        shown = f" (đã nhập «{cut(str(given))}»)"
     return f"tham số «{name}» {text}{shown}"
 
 

@@ -27,6 +27,11 @@ def _int(text: str, default: int) -> int:
     return int(text) if text else default
 
 
+def _chosen(value: str | None) -> str | None:
+    """A filter's value; empty or only spaces (a text field left blank) means all."""
+    return (value or "").strip() or None
+
+
 def filters(
     plan: Id = None,
     unit: Id = None,
@@ -38,7 +43,7 @@ def filters(
     desc: Annotated[bool, Query(description="Thứ tự ngược lại")] = False,
 ) -> Filters:
     """The list filters; an empty choice means all."""
-    return Filters(plan or None, unit or None, cluster or None, _int(min_days, 0), sort, desc)
+    return Filters(_chosen(plan), _chosen(unit), _chosen(cluster), _int(min_days, 0), sort, desc)
 
 
 def upcoming_filters(
@@ -48,7 +53,7 @@ def upcoming_filters(
     sort: Annotated[Sort, Query(description="Sắp xếp theo")] = "due",
     desc: Annotated[bool, Query(description="Thứ tự ngược lại")] = False,
 ) -> Filters:
-    return Filters(plan or None, unit or None, cluster or None, 0, sort, desc)
+    return Filters(_chosen(plan), _chosen(unit), _chosen(cluster), 0, sort, desc)
 
 
 def days(

@@ -12,7 +12,6 @@ More than one → `Unresolved` with the first SHOWN_MATCHES of them to choose fr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.vi import plain
+from engine.vi import plain_words
 from kehoach.store.models import units_table
 
-from .errors import SHOWN
+from .errors import cut
 from .queries import EVERYTHING, narrowed, units_in_cluster
 
 u = units_table
@@ -38,12 +37,14 @@ class Unresolved:
     text: str
     total: int
     matches: list[tuple[str, str]]  # (id, name)
+    cluster: str | None = None  # the cluster the units were looked for in
 
     @property
     def message(self) -> str:
-        typed = self.text[:SHOWN] + ("…" if len(self.text) > SHOWN else "")
+        typed = cut(self.text)
         if not self.total:
-            return f"Không có đơn vị nào khớp «{typed}» trong các đơn vị bạn được xem."
+            among = " thuộc cụm đã chọn" if self.cluster else ""
+            return f"Không có đơn vị nào khớp «{typed}» trong các đơn vị bạn được xem{among}."
         more = (
             f" (dưới đây {len(self.matches)} đơn vị đầu; gõ thêm để thu hẹp)"
             if self.total > len(self.matches)
@@ -54,7 +55,7 @@ class Unresolved:
 
 def words(text: str) -> str:
     """What a name is compared by: «Đoàn  Phường-1» → «doan phuong 1»."""
-    return " ".join(re.findall(r"[a-z0-9]+", plain(text)))
+    return " ".join(plain_words(text))
 
 
 def _within(session: Session, scope: Collection[str], cluster: str | None) -> list[Any]:
@@ -66,13 +67,13 @@ def _within(session: Session, scope: Collection[str], cluster: str | None) -> li
     return where
 
 
-def _several(text: str, rows: list[tuple[str, str]]) -> str | Unresolved:
+def _several(text: str, rows: list[tuple[str, str]], cluster: str | None) -> str | Unresolved:
     """The one unit found, or the first of several in the order a reader expects («Đoàn A»
     before «Tỉnh Đoàn», whatever the database's collation)."""
     if len(rows) == 1:
         return rows[0][0]
     ordered = sorted(rows, key=lambda r: (words(r[1]), r[1], r[0]))
-    return Unresolved(text, len(rows), ordered[:SHOWN_MATCHES])
+    return Unresolved(text, len(rows), ordered[:SHOWN_MATCHES], cluster)
 
 
 def resolve(
@@ -87,16 +88,18 @@ def resolve(
     units = select(u.c.id, u.c.name).where(*within)
     exact = [(r[0], r[1]) for r in session.execute(units.where(u.c.name == text))]
     if exact:
-        return _several(text, exact)
+        return _several(text, exact, cluster)
     key = words(text)
-    if not key:
-        return Unresolved(text, 0, [])
+    if not key or session.execute(select(u.c.id).where(u.c.id == text)).first():
+        # nothing to compare; or the id of a unit out of scope (or gone from it), which is
+        # not read again as a name (ids are made from names: it could match another unit)
+        return Unresolved(text, 0, [], cluster)
     named = [(r[0], r[1], words(r[1])) for r in session.execute(units)]
     for matches in (lambda w: w == key, lambda w: key in w):
         found = [(uid, name) for uid, name, w in named if matches(w)]
         if found:
-            return _several(text, found)
-    return Unresolved(text, 0, [])
+            return _several(text, found, cluster)
+    return Unresolved(text, 0, [], cluster)
 
 
 def shown(session: Session, unit_id: str) -> str:

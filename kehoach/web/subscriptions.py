@@ -111,18 +111,20 @@ def make(
 ) -> Response:
     """A feed of a unit, a cluster or a plan in scope, or of the person themself."""
     scope_id = {"unit": unit, "cluster": cluster, "plan": plan, "person": str(v.id)}[kind]
-    with store.write_session(request.app.state.engine) as session:
-        if kind == "unit" and unit.strip():  # an id, or a unit typed in the text field
-            found = picker.resolve(session, v.scope, unit)
-            if isinstance(found, picker.Unresolved) and not found.total:
-                raise Invalid(found.message)
-            if isinstance(found, picker.Unresolved):
-                return page(
-                    request,
-                    "feed_unit.html",
-                    {"title": "Chọn đơn vị", "problem": found, "label": label},
-                )
-            scope_id = found
+    engine = request.app.state.engine
+    if kind == "unit" and unit.strip():  # an id, or a unit typed in the text field
+        # looked for before the write transaction: a name compares every unit in scope
+        found = store.reading(engine, picker.resolve, v.scope, unit)
+        if isinstance(found, picker.Unresolved) and not found.total:
+            raise Invalid(found.message)
+        if isinstance(found, picker.Unresolved):
+            return page(
+                request,
+                "feed_unit.html",
+                {"title": "Chọn đơn vị", "problem": found, "label": label},
+            )
+        scope_id = found
+    with store.write_session(engine) as session:
         choices: dict[str, Callable[[], Collection[str]]] = {
             "unit": lambda: v.scope,
             "person": lambda: {str(v.id)},
