@@ -66,6 +66,8 @@ def test_csv_step_lines_are_what_csv_writer_writes(safe: bool) -> None:
 def test_csv_line_quotes_like_csv_writer() -> None:
     row = [a + b for a in TRICKY for b in TRICKY]
     assert csv_line(row) == written([row])
+    for short in ([], [""], ["", ""], ['"'], ["a"]):  # the rows of a table of few columns
+        assert csv_line(short) == written([short]), short
 
 
 def test_the_command_line_csv_does_not_import_the_web_framework() -> None:

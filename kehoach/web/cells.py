@@ -31,7 +31,7 @@ STEP_HEADER = [
     "Số ngày trễ",
     "Mã bước",
 ]
-#: At most this many entries in each memo of step_rows and csv_step_rows.
+#: At most this many entries in each memo of step_rows and csv_step_lines.
 MEMO = 50_000
 #: What a spreadsheet may read as the start of a formula (OWASP, CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -43,13 +43,14 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _formula_safe(text: str) -> str:
-    """A text cell starting like a formula gets a leading ' (OWASP: shown as text, never run).
+def _formula_safe(text: str, starts: tuple[str, ...] = FORMULA_START) -> str:
+    """A text cell starting like a formula gets a leading ' (OWASP: shown as text, never run);
+    `starts` () leaves every cell as it is.
 
     >>> _formula_safe("=1+1+cmd|' /C calc'!A0")
     "'=1+1+cmd|' /C calc'!A0"
     """
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return "'" + text if text.startswith(starts) else text
 
 
 def step_rows(lines: Iterable[StepLine]) -> Iterator[list[Cell]]:
@@ -108,10 +109,7 @@ def csv_cells(rows: Iterator[list[Any]], safe: bool = True) -> Iterator[list[str
 
     starts = FORMULA_START if safe else ()
     for row in rows:
-        yield [
-            ("'" + v if v.startswith(starts) else v) if v.__class__ is str else other(v)
-            for v in row
-        ]
+        yield [_formula_safe(v, starts) if v.__class__ is str else other(v) for v in row]
 
 
 def csv_field(text: str) -> str:
@@ -129,8 +127,10 @@ def csv_field(text: str) -> str:
 
 
 def csv_line(cells: Iterable[str]) -> str:
-    """A row of text cells as csv.writer writes it (several cells, line end included)."""
-    return ",".join(map(csv_field, cells)) + "\r\n"
+    """A row of text cells as csv.writer writes it, line end included (a row of one empty
+    cell is written "", or the line would read as a row of none)."""
+    fields = [csv_field(c) for c in cells]
+    return (",".join(fields) if fields != [""] else '""') + "\r\n"
 
 
 def csv_step_lines(lines: Iterable[StepLine], safe: bool = True) -> Iterator[str]:
@@ -142,7 +142,7 @@ def csv_step_lines(lines: Iterable[StepLine], safe: bool = True) -> Iterator[str
     starts = FORMULA_START if safe else ()
 
     def text(v: str) -> str:
-        return csv_field("'" + v if v.startswith(starts) else v)
+        return csv_field(_formula_safe(v, starts))
 
     kinds: dict[str, str] = {str(k): text(v) for k, v in vi.KINDS.items()}
     days: dict[datetime, str] = {}
