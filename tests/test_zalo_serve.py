@@ -101,24 +101,25 @@ def test_webhook_answers_share_the_rate_with_the_reminders(
     zalo_api.limits(rate=3)
     port = free_port()
     log = tmp_path / "serve.err"
-    proc = kehoach(
-        kehoach_bin,
-        db_url,
-        zalo_api,
-        tmp_path,
-        "serve",
-        "--poll-seconds",
-        "0.2",
-        bot=ZALO,
-        extra={
-            "KEHOACH_ZALO_RATE": "3",
-            "KEHOACH_HTTP_PORT": str(port),
-            "KEHOACH_ZALO_WEBHOOK_URL": f"http://127.0.0.1:{port}/zalo/webhook",
-            "KEHOACH_ZALO_WEBHOOK_SECRET": "bi-mat-zalo-123",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
+    with log.open("wb") as errors:  # the child has its own copy of the descriptor
+        proc = kehoach(
+            kehoach_bin,
+            db_url,
+            zalo_api,
+            tmp_path,
+            "serve",
+            "--poll-seconds",
+            "0.2",
+            bot=ZALO,
+            extra={
+                "KEHOACH_ZALO_RATE": "3",
+                "KEHOACH_HTTP_PORT": str(port),
+                "KEHOACH_ZALO_WEBHOOK_URL": f"http://127.0.0.1:{port}/zalo/webhook",
+                "KEHOACH_ZALO_WEBHOOK_SECRET": "bi-mat-zalo-123",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
     asking = [f"hoi-{i}" for i in range(12)]
     try:
         wait_for(lambda: zalo_api.webhook.get("url"), "setWebhook", 60)
